@@ -1,0 +1,619 @@
+//! [`Log`]: opening (recovery), appending (the sequencer thread with group
+//! commit), and the published state readers see.
+//!
+//! Invariants, checked rather than hoped for:
+//! * an index is acknowledged only after [`LogStore::append`] returned, i.e.
+//!   after the journal's `fdatasync`;
+//! * re-submitting an identical entry answers its existing index (exact dedup:
+//!   the store's index covers integrated entries, an in-memory window covers
+//!   the rest);
+//! * on any store error the sequencer stops and the log turns read-only: it
+//!   never guesses what is on disk.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log_store::{Integration, LogStore, StoreError};
+use parking_lot::{Mutex, RwLock};
+use tlog::{leaf_hash, BundleId, Checkpoint, Hash, LeafIndex, Signer, TileEdge, TreeSize};
+use tokio::sync::{oneshot, watch};
+
+use crate::checkpointer::{self, Job};
+use crate::config::LogConfig;
+use crate::prover::{Prover, StoreTiles};
+
+/// The outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The entry's index in the log (durable).
+    pub index: LeafIndex,
+    /// True if the identical entry was already in the log.
+    pub duplicate: bool,
+}
+
+/// Why an append was refused.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AppendError {
+    /// The entry is larger than the configured maximum.
+    #[error("entry of {bytes} bytes exceeds the maximum of {max_bytes} bytes")]
+    TooLarge {
+        /// The entry's size.
+        bytes: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
+    /// Empty entries are refused: they are almost always a client mistake.
+    #[error("entry is empty")]
+    Empty,
+    /// The pending pool is full: retry later.
+    #[error("the log is busy: {pending} entries pending; retry later")]
+    Busy {
+        /// Entries waiting.
+        pending: usize,
+    },
+    /// The writer stopped after a storage fault; the log is read-only.
+    #[error("the log is read-only: {0}")]
+    ReadOnly(String),
+}
+
+/// Why the log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored state contradicts a checkpoint the log signed: refusing to
+    /// run rather than sign a fork.
+    #[error("refusing to start: {0}")]
+    Inconsistent(String),
+}
+
+/// The latest published checkpoint.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// Its tree size.
+    pub size: TreeSize,
+    /// Its root hash.
+    pub root: Hash,
+    /// The signed note as served (log signature and any cosignatures).
+    pub note: Arc<Vec<u8>>,
+}
+
+pub(crate) struct Request {
+    pub(crate) entry: Vec<u8>,
+    pub(crate) leaf: Hash,
+    pub(crate) reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// State shared by the sequencer, the checkpointer and readers.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn LogStore>,
+    pub(crate) signer: Signer,
+    pub(crate) config: LogConfig,
+    pub(crate) published: RwLock<Published>,
+    pub(crate) published_tx: watch::Sender<u64>,
+    /// Entries below this are in the store's dedup index.
+    pub(crate) integrated_size: AtomicU64,
+    /// Entries below this are durable.
+    pub(crate) durable_size: AtomicU64,
+    /// Set when a writer stopped; the log is read-only from then on.
+    pub(crate) fault: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub(crate) fn stop(&self, reason: String) {
+        tracing::error!(%reason, "log writer stopped; the log is read-only");
+        let mut fault = self.fault.lock();
+        if fault.is_none() {
+            *fault = Some(reason);
+        }
+    }
+}
+
+/// A handle to an open log. Cheap to clone.
+#[derive(Clone)]
+pub struct Log {
+    shared: Arc<Shared>,
+    tx: flume::Sender<Request>,
+    published_rx: watch::Receiver<u64>,
+}
+
+impl Log {
+    /// Opens the log on `store`, recovering and checking it, and starts the
+    /// sequencer and checkpointer threads. Must be called inside a Tokio
+    /// runtime (witness requests run on it).
+    pub fn open(
+        store: Arc<dyn LogStore>,
+        signer: Signer,
+        config: LogConfig,
+    ) -> Result<Log, OpenError> {
+        let recovered = store.recover()?;
+        let origin = signer.name().to_string();
+        let verifier = tlog::Verifier::from_vkey(&signer.vkey())
+            .map_err(|e| OpenError::Inconsistent(format!("log key: {e}")))?;
+
+        // The latest checkpoint we signed, if any: what every future tree must extend.
+        let previous = match &recovered.checkpoint {
+            Some(note) => {
+                let (cp, _) = tlog::open_checkpoint(note, &verifier).map_err(|e| {
+                    OpenError::Inconsistent(format!(
+                        "stored checkpoint does not verify with the log key: {e}"
+                    ))
+                })?;
+                if cp.origin() != origin {
+                    return Err(OpenError::Inconsistent(format!(
+                        "stored checkpoint has origin {:?}, the log is {origin:?}",
+                        cp.origin()
+                    )));
+                }
+                if cp.size() > recovered.durable_size {
+                    return Err(OpenError::Inconsistent(format!(
+                        "checkpoint of size {} but only {} durable entries",
+                        cp.size(),
+                        recovered.durable_size
+                    )));
+                }
+                Some((cp, note.clone()))
+            }
+            None => None,
+        };
+
+        // Rebuild the right edge at the synced size, then replay durable entries.
+        let synced = recovered.synced_size;
+        let tiles = StoreTiles::new(store.clone());
+        let mut edge = TileEdge::from_reader(synced, &tiles).map_err(|e| {
+            OpenError::Inconsistent(format!("rebuilding the tile edge at {synced}: {e}"))
+        })?;
+        let mut state = SequencerState::new(edge.size());
+        if synced.get() % 256 != 0 {
+            let id = BundleId::new(synced.get() / 256, (synced.get() % 256) as u16)
+                .map_err(|e| OpenError::Inconsistent(e.to_string()))?;
+            let bundle = store.read_bundle(id)?.ok_or_else(|| {
+                OpenError::Inconsistent(format!("partial bundle {} is missing", id.path()))
+            })?;
+            let entries = tlog::parse_bundle(&bundle)
+                .map_err(|e| OpenError::Inconsistent(format!("bundle {}: {e}", id.path())))?;
+            state.bundle = entries.into_iter().map(<[u8]>::to_vec).collect();
+        }
+        std::mem::swap(&mut state.edge, &mut edge);
+        store.replay(synced, &mut |index, entry| {
+            debug_assert_eq!(index.get(), state.size);
+            state.push(leaf_hash(entry), entry.to_vec());
+            Ok(())
+        })?;
+        if state.size != recovered.durable_size.get() {
+            return Err(OpenError::Inconsistent(format!(
+                "replay ended at {}, durable size is {}",
+                state.size, recovered.durable_size
+            )));
+        }
+        tracing::info!(durable = state.size, synced = synced.get(), "log recovered");
+
+        let (published_value, previous_size_root) = match &previous {
+            Some((cp, note)) => (
+                Published {
+                    size: cp.size(),
+                    root: cp.root(),
+                    note: Arc::new(note.clone()),
+                },
+                Some((cp.size(), cp.root())),
+            ),
+            None => {
+                let cp = Checkpoint::new(&origin, TreeSize::new(0), tlog::empty_root())
+                    .map_err(|e| OpenError::Inconsistent(format!("origin: {e}")))?;
+                let note = tlog::sign_checkpoint(&cp, &signer);
+                (
+                    Published {
+                        size: TreeSize::new(0),
+                        root: tlog::empty_root(),
+                        note: Arc::new(note),
+                    },
+                    None,
+                )
+            }
+        };
+
+        let (published_tx, published_rx) = watch::channel(published_value.size.get());
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            signer,
+            config: config.clone(),
+            published: RwLock::new(published_value),
+            published_tx,
+            integrated_size: AtomicU64::new(synced.get()),
+            durable_size: AtomicU64::new(state.size),
+            fault: Mutex::new(None),
+        });
+
+        // Integrate what recovery replayed and check it against the last
+        // checkpoint before accepting anything new.
+        let first_job = state.take_job();
+        let mut checkpointer = checkpointer::Checkpointer::new(shared.clone(), previous_size_root);
+        checkpointer
+            .integrate_and_check(first_job)
+            .map_err(OpenError::Inconsistent)?;
+        state.prune(shared.integrated_size.load(Ordering::Acquire));
+
+        let (job_tx, job_rx) = flume::bounded::<Job>(1);
+        let runtime = tokio::runtime::Handle::current();
+        thread::Builder::new()
+            .name("log-checkpointer".into())
+            .spawn(move || checkpointer.run(job_rx, runtime))
+            .map_err(|e| OpenError::Store(StoreError::io("spawn checkpointer", e)))?;
+
+        let (tx, rx) = flume::bounded::<Request>(config.pending_entries_max);
+        let seq_shared = shared.clone();
+        thread::Builder::new()
+            .name("log-sequencer".into())
+            .spawn(move || run_sequencer(seq_shared, state, rx, job_tx))
+            .map_err(|e| OpenError::Store(StoreError::io("spawn sequencer", e)))?;
+
+        Ok(Log {
+            shared,
+            tx,
+            published_rx,
+        })
+    }
+
+    fn check_entry(&self, entry: &[u8]) -> Result<(), AppendError> {
+        if entry.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        let max_bytes = self.shared.config.entry_bytes_max;
+        if entry.len() > max_bytes {
+            return Err(AppendError::TooLarge {
+                bytes: entry.len(),
+                max_bytes,
+            });
+        }
+        if let Some(reason) = self.shared.fault.lock().clone() {
+            return Err(AppendError::ReadOnly(reason));
+        }
+        Ok(())
+    }
+
+    /// Appends an entry, waiting for room in the pending pool, and returns its
+    /// index once durable.
+    pub async fn append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
+        self.check_entry(&entry)?;
+        let (reply, rx) = oneshot::channel();
+        let leaf = leaf_hash(&entry);
+        self.tx
+            .send_async(Request { entry, leaf, reply })
+            .await
+            .map_err(|_| self.read_only())?;
+        rx.await.map_err(|_| self.read_only())?
+    }
+
+    /// Appends an entry if the pending pool has room, else answers
+    /// [`AppendError::Busy`] at once (back-pressure for network clients).
+    pub async fn try_append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
+        self.check_entry(&entry)?;
+        let (reply, rx) = oneshot::channel();
+        let leaf = leaf_hash(&entry);
+        match self.tx.try_send(Request { entry, leaf, reply }) {
+            Ok(()) => {}
+            Err(flume::TrySendError::Full(_)) => {
+                return Err(AppendError::Busy {
+                    pending: self.tx.len(),
+                })
+            }
+            Err(flume::TrySendError::Disconnected(_)) => return Err(self.read_only()),
+        }
+        rx.await.map_err(|_| self.read_only())?
+    }
+
+    fn read_only(&self) -> AppendError {
+        AppendError::ReadOnly(
+            self.shared
+                .fault
+                .lock()
+                .clone()
+                .unwrap_or_else(|| "the log is shutting down".into()),
+        )
+    }
+
+    /// The latest published checkpoint.
+    pub fn published(&self) -> Published {
+        self.shared.published.read().clone()
+    }
+
+    /// Waits until a checkpoint covering `size` entries is published.
+    pub async fn wait_published(&self, size: u64) -> Result<(), AppendError> {
+        let mut rx = self.published_rx.clone();
+        loop {
+            if *rx.borrow_and_update() >= size {
+                return Ok(());
+            }
+            if rx.changed().await.is_err() {
+                return Err(self.read_only());
+            }
+        }
+    }
+
+    /// Number of durable entries.
+    pub fn durable_size(&self) -> TreeSize {
+        TreeSize::new(self.shared.durable_size.load(Ordering::Acquire))
+    }
+
+    /// Entries waiting for the sequencer.
+    pub fn pending(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Why the writer stopped, if it did.
+    pub fn fault(&self) -> Option<String> {
+        self.shared.fault.lock().clone()
+    }
+
+    /// A prover over this log's stored tiles.
+    pub fn prover(&self) -> Prover {
+        Prover::new(self.shared.store.clone())
+    }
+
+    /// The log's verifier key.
+    pub fn vkey(&self) -> String {
+        self.shared.signer.vkey()
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        self.shared.signer.name()
+    }
+
+    /// The store behind this log.
+    pub fn store(&self) -> &Arc<dyn LogStore> {
+        &self.shared.store
+    }
+}
+
+/// The sequencer's private state: the tree's right edge and what has not been
+/// handed to the checkpointer yet.
+pub(crate) struct SequencerState {
+    pub(crate) edge: TileEdge,
+    pub(crate) size: u64,
+    /// Entries of the current partial bundle (fewer than 256).
+    pub(crate) bundle: Vec<Vec<u8>>,
+    pending: Integration,
+    /// Dedup window for entries not yet in the store's index.
+    recent: HashMap<Hash, u64>,
+    recent_order: VecDeque<(Hash, u64)>,
+    full_tiles: Vec<(tlog::TileId, Vec<u8>)>,
+}
+
+impl SequencerState {
+    fn new(size: TreeSize) -> Self {
+        SequencerState {
+            edge: TileEdge::new(),
+            size: size.get(),
+            bundle: Vec::with_capacity(256),
+            pending: Integration {
+                from: size.get(),
+                to: size.get(),
+                ..Integration::default()
+            },
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
+            full_tiles: Vec::new(),
+        }
+    }
+
+    /// Adds one durable entry at index `self.size`.
+    fn push(&mut self, leaf: Hash, entry: Vec<u8>) {
+        let index = self.size;
+        self.edge.append(leaf, &mut self.full_tiles);
+        self.pending.tiles.append(&mut self.full_tiles);
+        self.bundle.push(entry);
+        if self.bundle.len() == 256 {
+            let data = tlog::encode_bundle(self.bundle.iter().map(Vec::as_slice));
+            if let (Ok(id), Ok(data)) = (BundleId::new(index / 256, 256), data) {
+                self.pending.bundles.push((id, data));
+            }
+            self.bundle.clear();
+        }
+        self.pending.leaves.push((leaf, LeafIndex::new(index)));
+        self.recent.insert(leaf, index);
+        self.recent_order.push_back((leaf, index));
+        self.size += 1;
+        self.pending.to = self.size;
+    }
+
+    /// Drops dedup-window entries the store's index now covers.
+    fn prune(&mut self, integrated: u64) {
+        while let Some((hash, index)) = self.recent_order.front() {
+            if *index >= integrated {
+                break;
+            }
+            if self.recent.get(hash) == Some(index) {
+                self.recent.remove(hash);
+            }
+            self.recent_order.pop_front();
+        }
+    }
+
+    /// Everything to integrate for a checkpoint at the current size.
+    fn take_job(&mut self) -> Job {
+        let mut integration = std::mem::replace(
+            &mut self.pending,
+            Integration {
+                from: self.size,
+                to: self.size,
+                ..Integration::default()
+            },
+        );
+        integration.tiles.extend(self.edge.partial_tiles());
+        if !self.bundle.is_empty() {
+            let width = self.bundle.len() as u16;
+            if let (Ok(id), Ok(data)) = (
+                BundleId::new(self.size / 256, width),
+                tlog::encode_bundle(self.bundle.iter().map(Vec::as_slice)),
+            ) {
+                integration.bundles.push((id, data));
+            }
+        }
+        Job {
+            integration,
+            size: TreeSize::new(self.size),
+            root: self.edge.root(),
+        }
+    }
+}
+
+fn run_sequencer(
+    shared: Arc<Shared>,
+    mut state: SequencerState,
+    rx: flume::Receiver<Request>,
+    job_tx: flume::Sender<Job>,
+) {
+    let interval = shared.config.checkpoint_interval;
+    let batch_max = shared.config.batch_entries_max.max(1);
+    let mut batch: Vec<Request> = Vec::with_capacity(batch_max);
+    // When the oldest entry not yet handed to the checkpointer became durable.
+    let mut oldest_unsent: Option<Instant> = None;
+    loop {
+        let deadline = oldest_unsent.map(|t| t + interval);
+        let first = match deadline {
+            Some(d) => match rx.recv_deadline(d) {
+                Ok(r) => Some(r),
+                Err(flume::RecvTimeoutError::Timeout) => None,
+                Err(flume::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(r) => Some(r),
+                Err(_) => break,
+            },
+        };
+        if let Some(first) = first {
+            batch.push(first);
+            while batch.len() < batch_max {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            state.prune(shared.integrated_size.load(Ordering::Acquire));
+            if let Err(e) = commit_batch(&shared, &mut state, &mut batch) {
+                shared.stop(format!("journal append failed: {e}"));
+                break;
+            }
+            if oldest_unsent.is_none() && state.pending.to > state.pending.from {
+                oldest_unsent = Some(Instant::now());
+            }
+        }
+        if let Some(t) = oldest_unsent {
+            if t.elapsed() >= interval {
+                // Hand off only if the checkpointer is free; otherwise keep
+                // accumulating and try again after the next batch.
+                let job = state.take_job();
+                match job_tx.try_send(job) {
+                    Ok(()) => oldest_unsent = None,
+                    Err(flume::TrySendError::Full(job)) => {
+                        state.restore_job(job);
+                        oldest_unsent = Some(Instant::now() - interval + Duration::from_millis(5));
+                    }
+                    Err(flume::TrySendError::Disconnected(_)) => break,
+                }
+            }
+        }
+        if shared.fault.lock().is_some() {
+            break;
+        }
+    }
+    // Answer whatever is still queued so no caller waits forever.
+    let reason = shared
+        .fault
+        .lock()
+        .clone()
+        .unwrap_or_else(|| "the log is shutting down".into());
+    for r in rx.drain() {
+        let _ = r.reply.send(Err(AppendError::ReadOnly(reason.clone())));
+    }
+}
+
+impl SequencerState {
+    /// Puts back a job the checkpointer could not take (partial tiles and the
+    /// partial bundle are recomputed at the next hand-off).
+    fn restore_job(&mut self, job: Job) {
+        let mut integration = job.integration;
+        let partial_bundle = self.size / 256;
+        integration.tiles.retain(|(id, _)| id.is_full());
+        integration
+            .bundles
+            .retain(|(id, _)| id.is_full() || id.index() != partial_bundle);
+        integration.tiles.append(&mut self.pending.tiles);
+        integration.bundles.append(&mut self.pending.bundles);
+        integration.leaves.append(&mut self.pending.leaves);
+        integration.to = self.size;
+        self.pending = integration;
+    }
+}
+
+fn commit_batch(
+    shared: &Shared,
+    state: &mut SequencerState,
+    batch: &mut Vec<Request>,
+) -> Result<(), StoreError> {
+    let start = state.size;
+    // Assign indices; duplicates (in the log or earlier in this batch) get the
+    // existing index.
+    let mut fresh: Vec<usize> = Vec::with_capacity(batch.len());
+    let mut in_batch: HashMap<Hash, u64> = HashMap::new();
+    let mut answers: Vec<Result<Appended, AppendError>> = Vec::with_capacity(batch.len());
+    for (position, request) in batch.iter().enumerate() {
+        let existing = match state.recent.get(&request.leaf) {
+            Some(i) => Some(*i),
+            None => match in_batch.get(&request.leaf) {
+                Some(i) => Some(*i),
+                None => shared.store.lookup(&request.leaf)?.map(LeafIndex::get),
+            },
+        };
+        match existing {
+            Some(index) => answers.push(Ok(Appended {
+                index: LeafIndex::new(index),
+                duplicate: true,
+            })),
+            None => {
+                let index = start + fresh.len() as u64;
+                in_batch.insert(request.leaf, index);
+                fresh.push(position);
+                answers.push(Ok(Appended {
+                    index: LeafIndex::new(index),
+                    duplicate: false,
+                }));
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        let entries: Vec<&[u8]> = fresh
+            .iter()
+            .filter_map(|p| batch.get(*p).map(|r| r.entry.as_slice()))
+            .collect();
+        if let Err(e) = shared.store.append(LeafIndex::new(start), &entries) {
+            let reason = format!("journal append failed: {e}");
+            for request in batch.drain(..) {
+                let _ = request
+                    .reply
+                    .send(Err(AppendError::ReadOnly(reason.clone())));
+            }
+            return Err(e);
+        }
+    }
+    // Durable: update the edge and the durable size, then acknowledge.
+    let mut fresh_iter = fresh.iter().peekable();
+    let mut replies = Vec::with_capacity(batch.len());
+    for (position, request) in batch.drain(..).enumerate() {
+        if fresh_iter.peek() == Some(&&position) {
+            fresh_iter.next();
+            state.push(request.leaf, request.entry);
+        }
+        replies.push(request.reply);
+    }
+    shared.durable_size.store(state.size, Ordering::Release);
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let _ = reply.send(answer);
+    }
+    Ok(())
+}

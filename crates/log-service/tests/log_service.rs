@@ -1,0 +1,756 @@
+//! Service-level tests of the log: [`Log`] over a real [`EmbeddedStore`] in a
+//! temporary directory, checked against `tlog`'s own math (a [`MemoryTree`] of
+//! the same entries, `verify_inclusion`, `verify_consistency`,
+//! `open_checkpoint`, `encode_bundle`).
+//!
+//! Deliberately absent: HTTP (see `http-api`'s tests) and process crashes
+//! (see `crates/sectwin/tests/crash.rs`, which kills the real binary). The one
+//! test double here, [`GatedStore`], only holds the journal append back so
+//! that back-pressure is deterministic; it never changes what is stored.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use log_service::{AppendError, Appended, Log, LogConfig};
+use log_store::{
+    EmbeddedStore, EmbeddedStoreOptions, Integration, LogStore, Recovered, StoreError,
+};
+use tlog::{
+    BundleId, Hash, LeafIndex, MemoryTree, Signer, TileId, TreeSize, Verifier, ENTRY_BYTES_MAX,
+};
+
+const ORIGIN: &str = "example.test/log-service-tests";
+
+/// A log's identity, kept across reopenings of its data directory.
+struct Fixture {
+    dir: tempfile::TempDir,
+    signer: Signer,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().expect("temp dir"),
+            signer: Signer::generate(ORIGIN, &mut rand_core::OsRng).expect("signer"),
+        }
+    }
+
+    fn store(&self) -> Arc<EmbeddedStore> {
+        Arc::new(
+            EmbeddedStore::open(EmbeddedStoreOptions {
+                dir: self.dir.path().to_path_buf(),
+            })
+            .expect("open store"),
+        )
+    }
+
+    /// Opens the store and the log on it.
+    fn open(&self, config: LogConfig) -> Open {
+        let store = self.store();
+        let log = Log::open(store.clone(), self.signer.clone(), config).expect("open log");
+        Open { log, store }
+    }
+
+    fn verifier(&self) -> Verifier {
+        self.signer.verifier()
+    }
+
+    fn static_file(&self, relative: &str) -> Vec<u8> {
+        let path = self.dir.path().join("log").join(relative);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+}
+
+/// An open log and its store.
+struct Open {
+    log: Log,
+    store: Arc<EmbeddedStore>,
+}
+
+impl Open {
+    /// Drops the log and waits until its sequencer and checkpointer threads
+    /// have exited (they hold the store), so the directory can be reopened.
+    async fn close(self) {
+        let Open { log, store } = self;
+        drop(log);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Arc::strong_count(&store) > 1 {
+            assert!(Instant::now() < deadline, "the log's threads did not stop");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Short checkpoint interval so tests do not wait.
+fn fast() -> LogConfig {
+    LogConfig {
+        checkpoint_interval: Duration::from_millis(5),
+        ..LogConfig::default()
+    }
+}
+
+/// No checkpoint (hence no integration) for the duration of a test: every
+/// duplicate must be caught by the sequencer's in-memory window.
+fn never_checkpoint() -> LogConfig {
+    LogConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        ..LogConfig::default()
+    }
+}
+
+fn entry(n: usize) -> Vec<u8> {
+    // Varied lengths up to 300 bytes, all distinct (the number is never cut).
+    let mut e = format!("entry {n}:").into_bytes();
+    let len = e.len().max((n * 37) % 300);
+    e.resize(len, b'.');
+    e
+}
+
+async fn wait_published(log: &Log, size: u64) {
+    tokio::time::timeout(Duration::from_secs(20), log.wait_published(size))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "no checkpoint of size {size} within 20 s (published {})",
+                log.published().size
+            )
+        })
+        .expect("log stopped");
+}
+
+/// Appends `entries` as `rounds` of concurrent appends, waiting for a
+/// checkpoint after each round. Returns the entries ordered by the index the
+/// log answered, and every published (size, root) observed.
+async fn fill(log: &Log, entries: Vec<Vec<u8>>, round: usize) -> (Vec<Vec<u8>>, Vec<(u64, Hash)>) {
+    let start = log.durable_size().get();
+    let mut by_index: Vec<Option<Vec<u8>>> = vec![None; entries.len()];
+    let mut observed = Vec::new();
+    for chunk in entries.chunks(round) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .cloned()
+            .map(|e| {
+                let log = log.clone();
+                tokio::spawn(async move { (log.append(e.clone()).await, e) })
+            })
+            .collect();
+        let mut top = 0;
+        for t in tasks {
+            let (answer, e) = t.await.expect("append task");
+            let Appended { index, duplicate } = answer.expect("append");
+            assert!(!duplicate, "fresh entry answered as duplicate of {index}");
+            let slot = &mut by_index[(index.get() - start) as usize];
+            assert!(slot.is_none(), "index {index} given twice");
+            *slot = Some(e);
+            top = top.max(index.get() + 1);
+        }
+        wait_published(log, top).await;
+        let p = log.published();
+        observed.push((p.size.get(), p.root));
+    }
+    let ordered = by_index
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.unwrap_or_else(|| panic!("no entry got index {}", start + i as u64)))
+        .collect();
+    (ordered, observed)
+}
+
+fn memory_tree(entries: &[Vec<u8>]) -> MemoryTree {
+    MemoryTree::from_leaves(entries.iter().map(|e| tlog::leaf_hash(e)))
+}
+
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_get_consecutive_indices_once_durable() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    // Sequential: exactly 0, 1, 2, ...
+    for n in 0..20 {
+        let a = open.log.append(entry(n)).await.expect("append");
+        assert_eq!(
+            a,
+            Appended {
+                index: LeafIndex::new(n as u64),
+                duplicate: false
+            }
+        );
+    }
+    // Concurrent: a permutation of the next 200 indices (checked by `fill`).
+    let (ordered, _) = fill(&open.log, (20..220).map(entry).collect(), 200).await;
+    assert_eq!(ordered.len(), 200);
+    assert_eq!(open.log.durable_size(), TreeSize::new(220));
+    assert_eq!(open.log.published().size, TreeSize::new(220));
+    assert!(open.log.fault().is_none());
+    open.close().await;
+}
+
+/// `Log::durable_size` is read by operators and by `http-api`; an entry whose
+/// index was acknowledged is durable, so the reported size must cover it the
+/// moment the acknowledgement arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_size_is_never_below_an_acknowledged_index() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    for n in 0..50 {
+        let a = open.log.append(entry(n)).await.expect("append");
+        let durable = open.log.durable_size().get();
+        assert!(
+            durable > a.index.get(),
+            "index {} acknowledged while durable_size() is {durable}",
+            a.index
+        );
+    }
+    open.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_get_the_existing_index_from_the_window_the_index_and_after_reopen() {
+    let fx = Fixture::new();
+    let open = fx.open(never_checkpoint());
+    let log = &open.log;
+    let a = log.append(b"entry A".to_vec()).await.expect("append A");
+    assert_eq!(
+        a,
+        Appended {
+            index: LeafIndex::new(0),
+            duplicate: false
+        }
+    );
+    // Not integrated yet (no checkpoint): the in-memory window answers.
+    assert_eq!(log.published().size, TreeSize::new(0));
+    let again = log
+        .append(b"entry A".to_vec())
+        .await
+        .expect("append A again");
+    assert_eq!(
+        again,
+        Appended {
+            index: LeafIndex::new(0),
+            duplicate: true
+        }
+    );
+    let via_try = log
+        .try_append(b"entry A".to_vec())
+        .await
+        .expect("try_append A");
+    assert_eq!(
+        via_try,
+        Appended {
+            index: LeafIndex::new(0),
+            duplicate: true
+        }
+    );
+
+    // One concurrent burst: 32 copies of B among 32 distinct entries. Every
+    // copy answers the same index and exactly one of them is new.
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let log = log.clone();
+        let e = if i % 2 == 0 {
+            b"entry B".to_vec()
+        } else {
+            format!("burst {i}").into_bytes()
+        };
+        tasks.push(tokio::spawn(async move {
+            (log.append(e.clone()).await.expect("append"), e)
+        }));
+    }
+    let mut b_answers = Vec::new();
+    let mut indices = HashSet::new();
+    for t in tasks {
+        let (a, e) = t.await.expect("task");
+        if e == b"entry B" {
+            b_answers.push(a);
+        } else {
+            assert!(!a.duplicate);
+            assert!(
+                indices.insert(a.index.get()),
+                "index {} given twice",
+                a.index
+            );
+        }
+    }
+    let b_index = b_answers[0].index;
+    assert!(
+        b_answers.iter().all(|a| a.index == b_index),
+        "{b_answers:?}"
+    );
+    assert_eq!(
+        b_answers.iter().filter(|a| !a.duplicate).count(),
+        1,
+        "{b_answers:?}"
+    );
+    assert!(!indices.contains(&b_index.get()));
+    assert_eq!(log.durable_size(), TreeSize::new(34));
+    assert_eq!(
+        log.published().size,
+        TreeSize::new(0),
+        "the window, not the index, answered"
+    );
+    open.close().await;
+
+    // Reopen: recovery replays and integrates the journal; the window is
+    // pruned, so the store's dedup index answers now.
+    let open = fx.open(fast());
+    wait_published(&open.log, 34).await;
+    for (e, want) in [
+        (b"entry A".as_slice(), 0),
+        (b"entry B".as_slice(), b_index.get()),
+    ] {
+        let a = open.log.append(e.to_vec()).await.expect("re-submit");
+        assert_eq!(
+            a,
+            Appended {
+                index: LeafIndex::new(want),
+                duplicate: true
+            },
+            "{e:?}"
+        );
+    }
+    let c = open
+        .log
+        .append(b"entry C".to_vec())
+        .await
+        .expect("append C");
+    assert_eq!(
+        c,
+        Appended {
+            index: LeafIndex::new(34),
+            duplicate: false
+        }
+    );
+    wait_published(&open.log, 35).await;
+    open.close().await;
+
+    // Reopen once more: the clean close synced, so nothing is replayed and
+    // the persisted index alone answers.
+    let open = fx.open(fast());
+    for (e, want) in [(b"entry A".as_slice(), 0), (b"entry C".as_slice(), 34)] {
+        let a = open.log.try_append(e.to_vec()).await.expect("re-submit");
+        assert_eq!(
+            a,
+            Appended {
+                index: LeafIndex::new(want),
+                duplicate: true
+            },
+            "{e:?}"
+        );
+    }
+    assert_eq!(open.log.durable_size(), TreeSize::new(35));
+    open.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_durable_in_the_journal_but_never_integrated_are_recovered_and_deduplicated() {
+    // What a crash between acknowledgement and checkpoint leaves behind.
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    let (first, _) = fill(&open.log, (0..300).map(entry).collect(), 100).await;
+    open.close().await;
+    {
+        let store = fx.store();
+        let extra: Vec<Vec<u8>> = (300..310).map(entry).collect();
+        let refs: Vec<&[u8]> = extra.iter().map(Vec::as_slice).collect();
+        store
+            .append(LeafIndex::new(300), &refs)
+            .expect("journal append");
+    }
+    let open = fx.open(fast());
+    assert_eq!(open.log.durable_size(), TreeSize::new(310));
+    wait_published(&open.log, 310).await;
+    let mut all = first;
+    all.extend((300..310).map(entry));
+    let tree = memory_tree(&all);
+    assert_eq!(open.log.published().root, tree.root());
+    assert_eq!(
+        open.log.prover().root(TreeSize::new(310)).expect("root"),
+        tree.root()
+    );
+    let a = open.log.append(entry(305)).await.expect("re-submit");
+    assert_eq!(
+        a,
+        Appended {
+            index: LeafIndex::new(305),
+            duplicate: true
+        }
+    );
+    open.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_and_oversized_entries_are_refused_with_their_exact_error() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    let log = &open.log;
+    assert_eq!(log.append(Vec::new()).await, Err(AppendError::Empty));
+    assert_eq!(log.try_append(Vec::new()).await, Err(AppendError::Empty));
+    let too_large = vec![7u8; ENTRY_BYTES_MAX + 1];
+    let want = Err(AppendError::TooLarge {
+        bytes: 65536,
+        max_bytes: 65535,
+    });
+    assert_eq!(log.append(too_large.clone()).await, want);
+    assert_eq!(log.try_append(too_large).await, want);
+    // The largest entry a bundle can hold is accepted.
+    let largest = log
+        .append(vec![7u8; ENTRY_BYTES_MAX])
+        .await
+        .expect("65535-byte entry");
+    assert_eq!(
+        largest,
+        Appended {
+            index: LeafIndex::new(0),
+            duplicate: false
+        }
+    );
+    open.close().await;
+
+    // A configured limit below the format's is enforced too.
+    let open = fx.open(LogConfig {
+        entry_bytes_max: 100,
+        ..fast()
+    });
+    assert_eq!(
+        open.log.append(vec![1u8; 101]).await,
+        Err(AppendError::TooLarge {
+            bytes: 101,
+            max_bytes: 100
+        })
+    );
+    assert!(open.log.append(vec![1u8; 100]).await.is_ok());
+    assert_eq!(
+        open.log.durable_size(),
+        TreeSize::new(2),
+        "refused entries took no index"
+    );
+    open.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pending_pool_answers_busy_and_append_waits_instead() {
+    let fx = Fixture::new();
+    let gated = Arc::new(GatedStore::new(
+        EmbeddedStore::open(EmbeddedStoreOptions {
+            dir: fx.dir.path().to_path_buf(),
+        })
+        .expect("store"),
+    ));
+    let config = LogConfig {
+        pending_entries_max: 1,
+        ..fast()
+    };
+    let log = Log::open(gated.clone(), fx.signer.clone(), config).expect("open");
+
+    gated.close_gate();
+    // 1: taken by the sequencer, which then blocks in the journal append.
+    let first = tokio::spawn({
+        let log = log.clone();
+        async move { log.try_append(b"one".to_vec()).await }
+    });
+    gated.wait_entered(1).await;
+    // 2: waits in the pending pool (capacity 1), which is now full.
+    let second = tokio::spawn({
+        let log = log.clone();
+        async move { log.try_append(b"two".to_vec()).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while log.pending() < 1 {
+        assert!(Instant::now() < deadline, "second entry never queued");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // 3: refused at once.
+    assert_eq!(
+        log.try_append(b"three".to_vec()).await,
+        Err(AppendError::Busy { pending: 1 })
+    );
+    // 4: `append` waits for room instead of refusing.
+    let fourth = tokio::spawn({
+        let log = log.clone();
+        async move { log.append(b"four".to_vec()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!fourth.is_finished(), "append did not wait for room");
+    assert!(
+        !first.is_finished(),
+        "acknowledged before the journal append returned"
+    );
+
+    gated.open_gate();
+    let answers = [
+        first.await.expect("task").expect("one"),
+        second.await.expect("task").expect("two"),
+        fourth.await.expect("task").expect("four"),
+    ];
+    let indices: Vec<u64> = answers.iter().map(|a| a.index.get()).collect();
+    assert_eq!(indices, vec![0, 1, 2]);
+    assert!(answers.iter().all(|a| !a.duplicate));
+    drop(log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_3000_entry_log_matches_tlog_before_and_after_reopen() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    // Some entries of the largest size, to exercise long bundles.
+    let mut input: Vec<Vec<u8>> = (0..3000).map(entry).collect();
+    input[1000] = vec![0xab; ENTRY_BYTES_MAX];
+    input[2900] = vec![0xcd; ENTRY_BYTES_MAX];
+    let (entries, observed) = fill(&open.log, input, 97).await;
+    let size = TreeSize::new(3000);
+    let tree = memory_tree(&entries);
+    assert_eq!(open.log.published().size, size);
+    assert_eq!(open.log.published().root, tree.root());
+    for (s, root) in &observed {
+        assert_eq!(
+            tree.root_at(TreeSize::new(*s)).as_ref(),
+            Some(root),
+            "published root at {s}"
+        );
+    }
+    open.close().await;
+
+    // Reopen: the tree recomputed from stored tiles equals the memory tree.
+    let open = fx.open(fast());
+    let published = open.log.published();
+    assert_eq!(published.size, size);
+    let prover = open.log.prover();
+    assert_eq!(prover.root(size).expect("root from tiles"), tree.root());
+    for s in [1u64, 255, 256, 257, 1000, 2816, 2999] {
+        let s = TreeSize::new(s);
+        assert_eq!(
+            prover.root(s).expect("root"),
+            tree.root_at(s).expect("memory root"),
+            "root at {s}"
+        );
+    }
+
+    // The served checkpoint verifies with the log's key and names that tree.
+    let verifier = Verifier::from_vkey(&open.log.vkey()).expect("vkey");
+    assert_eq!(verifier.vkey(), fx.verifier().vkey());
+    let (cp, _) = tlog::open_checkpoint(&published.note, &verifier).expect("checkpoint verifies");
+    assert_eq!(cp.origin(), ORIGIN);
+    assert_eq!(cp.size(), size);
+    assert_eq!(cp.root(), tree.root());
+    let other = Signer::generate(ORIGIN, &mut rand_core::OsRng).expect("signer");
+    assert!(
+        tlog::open_checkpoint(&published.note, &other.verifier()).is_err(),
+        "a checkpoint must not verify with another key"
+    );
+
+    // Static files: a full and a partial hash tile at level 0, the partial
+    // tile at level 1, a full and a partial entry bundle (3000 = 11·256 + 184).
+    let tile = |level: u8, index: u64, width: u16| {
+        let id = TileId::new(level, index, width).expect("tile id");
+        (id, fx.static_file(&id.path()))
+    };
+    let leaves: Vec<Hash> = entries.iter().map(|e| tlog::leaf_hash(e)).collect();
+    let concat = |hashes: &[Hash]| {
+        hashes
+            .iter()
+            .flat_map(|h| h.as_bytes().to_vec())
+            .collect::<Vec<u8>>()
+    };
+    let (id, data) = tile(0, 0, 256);
+    assert_eq!(data, concat(&leaves[..256]), "{id}");
+    let (id, data) = tile(0, 3, 256);
+    assert_eq!(data, concat(&leaves[768..1024]), "{id}");
+    let (id, data) = tile(0, 11, 184);
+    assert_eq!(data, concat(&leaves[2816..3000]), "{id}");
+    let level1: Vec<Hash> = (0..11u64)
+        .map(|k| tlog::merkle::subtree_hash(k * 256, (k + 1) * 256, &tree).expect("subtree"))
+        .collect();
+    let (id, data) = tile(1, 0, 11);
+    assert_eq!(data, concat(&level1), "{id}");
+    let bundle = |index: u64, width: u16| {
+        let id = BundleId::new(index, width).expect("bundle id");
+        (id, fx.static_file(&id.path()))
+    };
+    let (id, data) = bundle(0, 256);
+    assert_eq!(
+        data,
+        tlog::encode_bundle(entries[..256].iter().map(Vec::as_slice)).expect("encode"),
+        "{id}"
+    );
+    let (id, data) = bundle(3, 256);
+    assert_eq!(
+        data,
+        tlog::encode_bundle(entries[768..1024].iter().map(Vec::as_slice)).expect("encode"),
+        "{id}"
+    );
+    let (id, data) = bundle(11, 184);
+    assert_eq!(
+        data,
+        tlog::encode_bundle(entries[2816..].iter().map(Vec::as_slice)).expect("encode"),
+        "{id}"
+    );
+    // And through the store's read path (prefix rule for a narrower partial).
+    let narrower = BundleId::new(11, 10).expect("bundle id");
+    assert_eq!(
+        open.store
+            .read_bundle(narrower)
+            .expect("read")
+            .expect("present"),
+        tlog::encode_bundle(entries[2816..2826].iter().map(Vec::as_slice)).expect("encode")
+    );
+    drop(prover);
+    open.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inclusion_of_every_entry_and_consistency_between_every_published_checkpoint_verify() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    let (entries, _) = fill(&open.log, (0..3000).map(entry).collect(), 113).await;
+    let size = TreeSize::new(3000);
+    let root = open.log.published().root;
+    let prover = open.log.prover();
+    for (i, e) in entries.iter().enumerate() {
+        let index = LeafIndex::new(i as u64);
+        let proof = prover.inclusion(index, size).expect("inclusion proof");
+        tlog::verify_inclusion(&tlog::leaf_hash(e), index, size, &proof, &root)
+            .unwrap_or_else(|err| panic!("inclusion of {i}: {err}"));
+        assert_eq!(prover.leaf(index, size).expect("leaf"), tlog::leaf_hash(e));
+    }
+    // A proof does not verify for another entry (the check is not vacuous).
+    let proof = prover.inclusion(LeafIndex::new(5), size).expect("proof");
+    assert!(tlog::verify_inclusion(
+        &tlog::leaf_hash(&entries[6]),
+        LeafIndex::new(5),
+        size,
+        &proof,
+        &root
+    )
+    .is_err());
+    assert!(
+        prover.inclusion(LeafIndex::new(3000), size).is_err(),
+        "index beyond the tree"
+    );
+
+    // Every checkpoint the log ever published, from the store's history.
+    let verifier = fx.verifier();
+    let history = open
+        .store
+        .checkpoint_history(TreeSize::new(0))
+        .expect("history");
+    assert!(
+        history.len() >= 20,
+        "only {} checkpoints published",
+        history.len()
+    );
+    let mut checkpoints = Vec::new();
+    for (s, note) in &history {
+        let (cp, _) = tlog::open_checkpoint(note, &verifier).expect("stored checkpoint verifies");
+        assert_eq!(cp.size(), *s);
+        checkpoints.push((cp.size(), cp.root()));
+    }
+    assert!(
+        checkpoints.windows(2).all(|w| w[0].0 < w[1].0),
+        "history not in increasing size order"
+    );
+    assert_eq!(checkpoints.last().map(|c| c.0), Some(size));
+    for (i, (old, old_root)) in checkpoints.iter().enumerate() {
+        for (new, new_root) in &checkpoints[i..] {
+            if old.get() == 0 {
+                continue;
+            }
+            let proof = prover.consistency(*old, *new).expect("consistency proof");
+            tlog::verify_consistency(*old, *new, old_root, new_root, &proof)
+                .unwrap_or_else(|e| panic!("consistency {old} -> {new}: {e}"));
+        }
+    }
+    drop(prover);
+    open.close().await;
+}
+
+// ---------------------------------------------------------------------------
+// A store whose journal append can be held back (for deterministic
+// back-pressure). Everything else is the embedded store, unchanged.
+// ---------------------------------------------------------------------------
+
+struct GatedStore {
+    inner: EmbeddedStore,
+    closed: Mutex<bool>,
+    changed: Condvar,
+    entered: AtomicUsize,
+}
+
+impl GatedStore {
+    fn new(inner: EmbeddedStore) -> GatedStore {
+        GatedStore {
+            inner,
+            closed: Mutex::new(false),
+            changed: Condvar::new(),
+            entered: AtomicUsize::new(0),
+        }
+    }
+
+    fn close_gate(&self) {
+        *self.closed.lock().expect("gate") = true;
+    }
+
+    fn open_gate(&self) {
+        *self.closed.lock().expect("gate") = false;
+        self.changed.notify_all();
+    }
+
+    async fn wait_entered(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.entered.load(Ordering::SeqCst) < n {
+            assert!(
+                Instant::now() < deadline,
+                "the sequencer never reached the journal"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+impl LogStore for GatedStore {
+    fn recover(&self) -> Result<Recovered, StoreError> {
+        self.inner.recover()
+    }
+    fn replay(
+        &self,
+        from: TreeSize,
+        f: &mut log_store::EntryVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.inner.replay(from, f)
+    }
+    fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError> {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let mut closed = self.closed.lock().expect("gate");
+        while *closed {
+            closed = self.changed.wait(closed).expect("gate");
+        }
+        drop(closed);
+        self.inner.append(start, entries)
+    }
+    fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
+        self.inner.lookup(leaf)
+    }
+    fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.inner.integrate(integration)
+    }
+    fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
+        self.inner.publish_checkpoint(size, note)
+    }
+    fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
+        self.inner.sync(size)
+    }
+    fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.read_tile(id)
+    }
+    fn read_bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.read_bundle(id)
+    }
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.checkpoint()
+    }
+    fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
+        self.inner.checkpoint_history(from)
+    }
+}

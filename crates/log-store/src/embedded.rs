@@ -1,0 +1,134 @@
+//! [`EmbeddedStore`]: the default, single-machine [`LogStore`].
+//!
+//! Layout under the data directory (see `docs/design/embedded-store.md`):
+//!
+//! ```text
+//! log/       C2SP static files (checkpoint, tile/...), servable as-is
+//! journal/   sequencing journal segments: the durability point
+//! index/     fjall database: dedup index, checkpoint history, watermarks
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
+
+use crate::index::Index;
+use crate::journal::Journal;
+use crate::static_files::StaticFiles;
+use crate::{Integration, LogStore, Recovered, StoreError};
+
+/// Where the embedded store keeps its files.
+#[derive(Debug, Clone)]
+pub struct EmbeddedStoreOptions {
+    /// The data directory; created if missing.
+    pub dir: PathBuf,
+}
+
+/// The embedded store. See the module documentation.
+pub struct EmbeddedStore {
+    dir: PathBuf,
+    files: StaticFiles,
+    index: Index,
+    journal: Mutex<Journal>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store, repairing a torn journal tail.
+    pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, StoreError> {
+        let dir = options.dir;
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create data dir", e))?;
+        let files = StaticFiles::open(&dir.join("log"))?;
+        let index = Index::open(&dir.join("index"))?;
+        let synced = index.synced_size()?;
+        let journal = Journal::open(&dir.join("journal"), synced.get())?;
+        Ok(EmbeddedStore {
+            dir,
+            files,
+            index,
+            journal: Mutex::new(journal),
+        })
+    }
+
+    /// The directory holding the C2SP static files (`checkpoint`, `tile/`).
+    pub fn static_dir(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl LogStore for EmbeddedStore {
+    fn recover(&self) -> Result<Recovered, StoreError> {
+        let durable_size = TreeSize::new(self.journal.lock().next_index());
+        let synced_size = self.index.synced_size()?;
+        let checkpoint = match self.index.latest_checkpoint()? {
+            Some((_, note)) => Some(note),
+            None => self.files.read("checkpoint")?,
+        };
+        if synced_size > durable_size {
+            return Err(StoreError::Corrupt(format!(
+                "synced size {synced_size} is above the durable size {durable_size}"
+            )));
+        }
+        Ok(Recovered {
+            durable_size,
+            synced_size,
+            checkpoint,
+        })
+    }
+
+    fn replay(&self, from: TreeSize, f: &mut crate::EntryVisitor<'_>) -> Result<(), StoreError> {
+        self.journal
+            .lock()
+            .replay(from.get(), &mut |i, e| f(LeafIndex::new(i), e))
+    }
+
+    fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError> {
+        self.journal.lock().append(start.get(), entries)
+    }
+
+    fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
+        self.index.lookup(leaf)
+    }
+
+    fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
+        for (id, data) in &integration.bundles {
+            self.files.write(&id.path(), data)?;
+        }
+        for (id, data) in &integration.tiles {
+            self.files.write(&id.path(), data)?;
+        }
+        self.index.insert_leaves(&integration.leaves)
+    }
+
+    fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
+        self.index.insert_checkpoint(size, note)?;
+        self.files.write("checkpoint", note)
+    }
+
+    fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
+        self.files.sync()?;
+        self.index.persist(size)?;
+        self.journal.lock().release_below(size.get())
+    }
+
+    fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_tile(id)
+    }
+
+    fn read_bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_bundle(id)
+    }
+
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read("checkpoint")
+    }
+
+    fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
+        self.index.checkpoints_from(from)
+    }
+}

@@ -1,0 +1,159 @@
+//! The storage contract of the sectwin log ([`LogStore`]) and its embedded
+//! implementation ([`EmbeddedStore`]).
+//!
+//! The store persists what the sequencer decides; it makes no decision of its
+//! own: it does not hash, build tiles, sign, or check consistency. Those live in
+//! `tlog` (pure math) and `log-service` (the sequencer). The store never talks
+//! HTTP.
+//!
+//! # Durability model (read this before implementing another backend)
+//!
+//! There are three sizes, always `published <= synced_or_more <= durable`:
+//!
+//! * **durable size**: every entry below it survives a crash. [`LogStore::append`]
+//!   advances it and returns only once the entries are durable. This is the only
+//!   point at which the service acknowledges an entry's index.
+//! * **integrated size**: tiles, entry bundles and dedup keys written for every
+//!   entry below it ([`LogStore::integrate`]). Integration need not be durable
+//!   by itself: everything it writes is derived from durable entries and is
+//!   re-derived on recovery from the last *synced* size.
+//! * **synced size**: a checkpoint size at which tiles, bundles, the dedup index
+//!   and the checkpoint itself are known durable ([`LogStore::sync`]). Recovery
+//!   starts there and replays durable entries above it.
+//!
+//! A checkpoint is only ever signed over integrated (hence durable) entries, by
+//! the sequencer, after it verified consistency with the previous checkpoint.
+
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod embedded;
+mod index;
+mod journal;
+mod static_files;
+
+pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+pub use journal::JOURNAL_SEGMENT_BYTES_MAX;
+
+use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
+
+/// Errors a store reports. Every variant stops the writer: the service turns
+/// read-only rather than sign anything uncertain.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O operation failed (disk full, permission, device error).
+    #[error("storage I/O error during {context}: {source}")]
+    Io {
+        /// What the store was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The embedded index database failed.
+    #[error("index database error: {0}")]
+    Index(String),
+    /// Stored data does not have the shape it must have (a corrupt or foreign file).
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// The caller broke the contract (for example appended at the wrong index).
+    #[error("store contract violated: {0}")]
+    Contract(String),
+}
+
+impl StoreError {
+    /// An I/O error with what the store was doing.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// A callback receiving durable entries in index order during replay.
+pub type EntryVisitor<'a> = dyn FnMut(LeafIndex, &[u8]) -> Result<(), StoreError> + 'a;
+
+/// What a store finds on open: where recovery starts.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// Number of durable entries (acknowledged or not, all will be kept).
+    pub durable_size: TreeSize,
+    /// The size at which tiles, bundles and the dedup index are known durable.
+    /// It is always the size of a checkpoint the log signed (or 0).
+    pub synced_size: TreeSize,
+    /// The latest checkpoint note the store holds (signed by the log), if any.
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+/// One integration step: everything derived from entries `[from, to)` that the
+/// sequencer wants persisted before it signs a checkpoint of size `to`.
+#[derive(Debug, Default)]
+pub struct Integration {
+    /// Start of the integrated range.
+    pub from: u64,
+    /// End (exclusive) of the integrated range: the size about to be checkpointed.
+    pub to: u64,
+    /// Hash tiles that became full or whose partial width changed.
+    pub tiles: Vec<(TileId, Vec<u8>)>,
+    /// Entry bundles that became full, and the partial bundle for `to`.
+    pub bundles: Vec<(BundleId, Vec<u8>)>,
+    /// Dedup keys of the range, in index order.
+    pub leaves: Vec<(Hash, LeafIndex)>,
+}
+
+/// The storage contract of the log.
+///
+/// Concurrency: exactly one writer (the sequencer thread) calls `append`,
+/// `integrate`, `publish_checkpoint` and `sync`, never concurrently with each
+/// other; the read methods may be called from any number of threads at any
+/// time, including during writes, and must never observe a torn tile, bundle or
+/// checkpoint (atomic replacement).
+///
+/// Durability: see the crate documentation. In short, `append` is the only
+/// durability point that acknowledges entries; `sync` is the only one that
+/// lets recovery skip replay; everything else may be lost in a crash and is
+/// re-derived.
+pub trait LogStore: Send + Sync + 'static {
+    /// Reports what is durable. Called once by the sequencer after open.
+    fn recover(&self) -> Result<Recovered, StoreError>;
+
+    /// Streams the durable entries with index >= `from`, in order, to `f`.
+    /// Used by recovery to rebuild the in-memory tile edge and dedup window.
+    fn replay(&self, from: TreeSize, f: &mut EntryVisitor<'_>) -> Result<(), StoreError>;
+
+    /// Durably appends `entries` at indices `start..start+len`.
+    ///
+    /// `start` must equal the durable size; returns only once all entries
+    /// survive a crash (one `fdatasync` per call: this is the group commit).
+    fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError>;
+
+    /// Looks up integrated entries by leaf hash (the dedup index). It may lag
+    /// behind `append` by the entries not yet integrated; the sequencer covers
+    /// that window in memory.
+    fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError>;
+
+    /// Writes tiles, bundles and dedup keys for a range (not necessarily durably).
+    fn integrate(&self, integration: &Integration) -> Result<(), StoreError>;
+
+    /// Atomically replaces the served checkpoint and records it in the history.
+    fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError>;
+
+    /// Makes everything integrated and published so far durable, and records
+    /// `size` (the published checkpoint's size) as the synced size. May release
+    /// journal space below it.
+    fn sync(&self, size: TreeSize) -> Result<(), StoreError>;
+
+    /// Reads a hash tile. A partial tile that was superseded may be answered
+    /// from a wider tile (its prefix), as C2SP allows. `None` if absent.
+    fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Reads an entry bundle, with the same prefix rule as [`LogStore::read_tile`].
+    fn read_bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The currently served checkpoint note.
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every checkpoint published, as (size, note), in increasing size order,
+    /// starting at `from`. Used by fsck and by consistency checks.
+    fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError>;
+}

@@ -1,0 +1,216 @@
+//! The `sectwin` binary: argument parsing and output only. Every subcommand
+//! calls into the library crates (`log-service`, `witness`, `http-api`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use log_service::{LogConfig, WitnessConfig};
+
+mod bench;
+mod bench_peer;
+mod demo;
+mod log_cmds;
+mod node;
+
+#[derive(Parser)]
+#[command(
+    name = "sectwin",
+    version,
+    about = "A shared, verifiable security twin for every connected device"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve a log (C2SP tlog-tiles read API, POST /log/add, proofs) from a data directory.
+    Serve(ServeArgs),
+    /// Run the end-to-end demonstration on an embedded instance.
+    Demo(demo::DemoArgs),
+    /// Inspect, verify, check and mirror logs.
+    Log {
+        #[command(subcommand)]
+        cmd: log_cmds::LogCmd,
+    },
+    /// Run a C2SP tlog-witness.
+    Witness {
+        #[command(subcommand)]
+        cmd: WitnessCmd,
+    },
+    /// Benchmarks (print a table of medians and ratios).
+    Bench {
+        #[command(subcommand)]
+        cmd: bench::BenchCmd,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Data directory (created on first start, with the log's signing key).
+    #[arg(long, env = "SECTWIN_DATA")]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = node::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// The log's origin (checkpoint first line); only used when the data directory is new.
+    #[arg(long)]
+    origin: Option<String>,
+    /// A witness to ask for cosignatures, as URL=VKEY (repeatable).
+    #[arg(long = "witness", value_parser = parse_witness)]
+    witnesses: Vec<WitnessConfig>,
+    /// How many witnesses must cosign before a checkpoint is published.
+    #[arg(long, default_value_t = 0)]
+    witness_quorum: usize,
+    /// Checkpoint interval in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_interval_ms: u64,
+}
+
+fn parse_witness(s: &str) -> Result<WitnessConfig, String> {
+    let (url, vkey) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected URL=VKEY, got {s:?}"))?;
+    Ok(WitnessConfig {
+        url: url.to_string(),
+        vkey: vkey.to_string(),
+    })
+}
+
+#[derive(Subcommand)]
+enum WitnessCmd {
+    /// Serve the C2SP tlog-witness API (`POST /add-checkpoint`, `GET /<origin hash>/checkpoint`).
+    Serve {
+        /// Witness state directory (created on first start, with the witness key).
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8471")]
+        listen: SocketAddr,
+        /// The witness's name (key name), used only when the directory is new.
+        #[arg(long, default_value = "sectwin.localhost/witness")]
+        name: String,
+        /// Verifier key of a log this witness accepts (repeatable).
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.cmd {
+            Cmd::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+            Cmd::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
+            Cmd::Log { cmd } => log_cmds::run(cmd).await,
+            Cmd::Witness { cmd } => witness_cmd(cmd).await.map(|()| ExitCode::SUCCESS),
+            Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let config = LogConfig {
+        checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
+        witnesses: args.witnesses,
+        witness_quorum: args.witness_quorum,
+        ..LogConfig::default()
+    };
+    let (log, created) = node::open_log(&args.data, args.origin.as_deref(), config)?;
+    if created {
+        println!("created a new log in {}", args.data.display());
+    }
+    println!("log origin:   {}", log.origin());
+    println!("verifier key: {}", log.vkey());
+    let addr = node::serve(node::app(log.clone()), args.listen, shutdown_signal()).await?;
+    println!("serving on http://{addr}/log/ (Ctrl-C to stop)");
+    shutdown_signal().await;
+    println!("stopping");
+    Ok(())
+}
+
+async fn witness_cmd(cmd: WitnessCmd) -> Result<()> {
+    match cmd {
+        WitnessCmd::Serve {
+            data,
+            listen,
+            name,
+            logs,
+        } => {
+            let w = open_witness(&data, &name, &logs)?;
+            println!("witness:      {}", w.name());
+            println!("verifier key: {}", w.vkey());
+            let app = http_api::witness::router(Arc::new(w));
+            let addr = node::serve(app, listen, shutdown_signal()).await?;
+            println!("serving on http://{addr}/ (Ctrl-C to stop)");
+            shutdown_signal().await;
+            Ok(())
+        }
+    }
+}
+
+/// Opens a witness state directory, creating its key on first start.
+pub(crate) fn open_witness(
+    data: &std::path::Path,
+    name: &str,
+    logs: &[String],
+) -> Result<witness::Witness> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let key_path = data.join("witness.key");
+    let cosigner = if key_path.exists() {
+        let skey = std::fs::read_to_string(&key_path)?;
+        tlog::Cosigner::from_skey(skey.trim()).map_err(|e| anyhow::anyhow!("{e}"))?
+    } else {
+        let c = tlog::Cosigner::generate(name, &mut rand_core::OsRng)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        node::write_private(&key_path, &format!("{}\n", c.skey()))?;
+        std::fs::write(data.join("witness.vkey"), format!("{}\n", c.vkey()))?;
+        c
+    };
+    let verifiers = logs
+        .iter()
+        .map(|v| tlog::Verifier::from_vkey(v).map_err(|e| anyhow::anyhow!("log key {v:?}: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    witness::Witness::open(
+        &data.join("state"),
+        cosigner,
+        verifiers,
+        Arc::new(witness::SystemClock),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
