@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use axum::serve::ListenerExt;
 use log_service::{Log, LogConfig};
 use log_store::{EmbeddedStore, EmbeddedStoreOptions};
 use tlog::Signer;
@@ -96,6 +97,13 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    // Small request/response pairs: without TCP_NODELAY, Nagle's algorithm
+    // meets the client's delayed ACK and a response can stall for ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "setting TCP_NODELAY");
+        }
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
