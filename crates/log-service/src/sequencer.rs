@@ -11,7 +11,7 @@
 //!   never guesses what is on disk.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -85,7 +85,25 @@ pub struct Published {
 pub(crate) struct Request {
     pub(crate) entry: Vec<u8>,
     pub(crate) leaf: Hash,
+    /// The caller looked the leaf up in the store's index, which then covered
+    /// every entry below this index (the integrated size it read first).
+    pub(crate) checked_below: u64,
     pub(crate) reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// An append after its checks in the caller.
+enum Prepared {
+    /// Already in the store's index.
+    Duplicate(Appended),
+    /// For the sequencer, with the receiver of its answer.
+    Send(Request, oneshot::Receiver<Result<Appended, AppendError>>),
+}
+
+/// What the sequencer thread receives.
+pub(crate) enum Msg {
+    Append(Request),
+    /// Finish what is queued before this, hand it to the checkpointer and stop.
+    Stop,
 }
 
 /// State shared by the sequencer, the checkpointer and readers.
@@ -101,6 +119,10 @@ pub(crate) struct Shared {
     pub(crate) durable_size: AtomicU64,
     /// Set when a writer stopped; the log is read-only from then on.
     pub(crate) fault: Mutex<Option<String>>,
+    /// Set by [`Log::shutdown`]: new appends are refused.
+    pub(crate) closing: AtomicBool,
+    /// The sequencer and checkpointer threads, joined by [`Log::shutdown`].
+    pub(crate) threads: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -117,7 +139,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct Log {
     shared: Arc<Shared>,
-    tx: flume::Sender<Request>,
+    tx: flume::Sender<Msg>,
     published_rx: watch::Receiver<u64>,
 }
 
@@ -226,6 +248,8 @@ impl Log {
             integrated_size: AtomicU64::new(synced.get()),
             durable_size: AtomicU64::new(state.size),
             fault: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
         });
 
         // Integrate what recovery replayed and check it against the last
@@ -239,17 +263,21 @@ impl Log {
 
         let (job_tx, job_rx) = flume::bounded::<Job>(1);
         let runtime = tokio::runtime::Handle::current();
-        thread::Builder::new()
+        let checkpointer_thread = thread::Builder::new()
             .name("log-checkpointer".into())
             .spawn(move || checkpointer.run(job_rx, runtime))
             .map_err(|e| OpenError::Store(StoreError::io("spawn checkpointer", e)))?;
 
-        let (tx, rx) = flume::bounded::<Request>(config.pending_entries_max);
+        let (tx, rx) = flume::bounded::<Msg>(config.pending_entries_max);
         let seq_shared = shared.clone();
-        thread::Builder::new()
+        let sequencer_thread = thread::Builder::new()
             .name("log-sequencer".into())
             .spawn(move || run_sequencer(seq_shared, state, rx, job_tx))
             .map_err(|e| OpenError::Store(StoreError::io("spawn sequencer", e)))?;
+        shared
+            .threads
+            .lock()
+            .extend([sequencer_thread, checkpointer_thread]);
 
         Ok(Log {
             shared,
@@ -272,17 +300,49 @@ impl Log {
         if let Some(reason) = self.shared.fault.lock().clone() {
             return Err(AppendError::ReadOnly(reason));
         }
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(AppendError::ReadOnly("the log is shutting down".into()));
+        }
         Ok(())
+    }
+
+    /// Hashes the entry and looks it up in the store's index (off the
+    /// sequencer thread, in the caller).
+    fn prepare(&self, entry: Vec<u8>) -> Result<Prepared, AppendError> {
+        self.check_entry(&entry)?;
+        let leaf = leaf_hash(&entry);
+        let checked_below = self.shared.integrated_size.load(Ordering::Acquire);
+        match self.shared.store.lookup(&leaf) {
+            Ok(Some(index)) => {
+                return Ok(Prepared::Duplicate(Appended {
+                    index,
+                    duplicate: true,
+                }))
+            }
+            Ok(None) => {}
+            Err(e) => return Err(AppendError::ReadOnly(format!("index lookup failed: {e}"))),
+        }
+        let (reply, rx) = oneshot::channel();
+        Ok(Prepared::Send(
+            Request {
+                entry,
+                leaf,
+                checked_below,
+                reply,
+            },
+            rx,
+        ))
     }
 
     /// Appends an entry, waiting for room in the pending pool, and returns its
     /// index once durable.
     pub async fn append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
-        self.check_entry(&entry)?;
-        let (reply, rx) = oneshot::channel();
-        let leaf = leaf_hash(&entry);
+        let (request, rx) = match self.prepare(entry)? {
+            Prepared::Duplicate(a) => return Ok(a),
+            Prepared::Send(request, rx) => (request, rx),
+        };
         self.tx
-            .send_async(Request { entry, leaf, reply })
+            .send_async(Msg::Append(request))
             .await
             .map_err(|_| self.read_only())?;
         rx.await.map_err(|_| self.read_only())?
@@ -291,10 +351,11 @@ impl Log {
     /// Appends an entry if the pending pool has room, else answers
     /// [`AppendError::Busy`] at once (back-pressure for network clients).
     pub async fn try_append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
-        self.check_entry(&entry)?;
-        let (reply, rx) = oneshot::channel();
-        let leaf = leaf_hash(&entry);
-        match self.tx.try_send(Request { entry, leaf, reply }) {
+        let (request, rx) = match self.prepare(entry)? {
+            Prepared::Duplicate(a) => return Ok(a),
+            Prepared::Send(request, rx) => (request, rx),
+        };
+        match self.tx.try_send(Msg::Append(request)) {
             Ok(()) => {}
             Err(flume::TrySendError::Full(_)) => {
                 return Err(AppendError::Busy {
@@ -314,6 +375,25 @@ impl Log {
                 .clone()
                 .unwrap_or_else(|| "the log is shutting down".into()),
         )
+    }
+
+    /// Stops the log cleanly: refuses new appends, lets the sequencer finish
+    /// what is queued, publishes a final checkpoint over it and makes
+    /// everything durable (tiles, index, checkpoint), then joins the log's
+    /// threads. Other clones of this handle answer `ReadOnly` afterwards.
+    pub async fn shutdown(&self) {
+        self.shared.closing.store(true, Ordering::Release);
+        let _ = self.tx.send_async(Msg::Stop).await;
+        let threads = std::mem::take(&mut *self.shared.threads.lock());
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::error!("joining the log threads failed");
+        }
     }
 
     /// The latest published checkpoint.
@@ -381,6 +461,9 @@ pub(crate) struct SequencerState {
     /// Dedup window for entries not yet in the store's index.
     recent: HashMap<Hash, u64>,
     recent_order: VecDeque<(Hash, u64)>,
+    /// Every entry at or above this index that is not in the store's index is
+    /// in `recent`.
+    recent_floor: u64,
     full_tiles: Vec<(tlog::TileId, Vec<u8>)>,
 }
 
@@ -397,6 +480,7 @@ impl SequencerState {
             },
             recent: HashMap::new(),
             recent_order: VecDeque::new(),
+            recent_floor: size.get(),
             full_tiles: Vec::new(),
         }
     }
@@ -423,6 +507,7 @@ impl SequencerState {
 
     /// Drops dedup-window entries the store's index now covers.
     fn prune(&mut self, integrated: u64) {
+        self.recent_floor = self.recent_floor.max(integrated);
         while let Some((hash, index)) = self.recent_order.front() {
             if *index >= integrated {
                 break;
@@ -465,7 +550,7 @@ impl SequencerState {
 fn run_sequencer(
     shared: Arc<Shared>,
     mut state: SequencerState,
-    rx: flume::Receiver<Request>,
+    rx: flume::Receiver<Msg>,
     job_tx: flume::Sender<Job>,
 ) {
     let interval = shared.config.checkpoint_interval;
@@ -473,6 +558,7 @@ fn run_sequencer(
     let mut batch: Vec<Request> = Vec::with_capacity(batch_max);
     // When the oldest entry not yet handed to the checkpointer became durable.
     let mut oldest_unsent: Option<Instant> = None;
+    let mut stopping = false;
     loop {
         let deadline = oldest_unsent.map(|t| t + interval);
         let first = match deadline {
@@ -487,10 +573,14 @@ fn run_sequencer(
             },
         };
         if let Some(first) = first {
-            batch.push(first);
-            while batch.len() < batch_max {
+            match first {
+                Msg::Append(r) => batch.push(r),
+                Msg::Stop => stopping = true,
+            }
+            while !stopping && batch.len() < batch_max {
                 match rx.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(Msg::Append(r)) => batch.push(r),
+                    Ok(Msg::Stop) => stopping = true,
                     Err(_) => break,
                 }
             }
@@ -502,6 +592,14 @@ fn run_sequencer(
             if oldest_unsent.is_none() && state.pending.to > state.pending.from {
                 oldest_unsent = Some(Instant::now());
             }
+        }
+        if stopping {
+            // Hand the rest to the checkpointer (waiting for it), then leave:
+            // dropping `job_tx` makes it publish and sync.
+            if state.pending.to > state.pending.from {
+                let _ = job_tx.send(state.take_job());
+            }
+            break;
         }
         if let Some(t) = oldest_unsent {
             if t.elapsed() >= interval {
@@ -528,8 +626,10 @@ fn run_sequencer(
         .lock()
         .clone()
         .unwrap_or_else(|| "the log is shutting down".into());
-    for r in rx.drain() {
-        let _ = r.reply.send(Err(AppendError::ReadOnly(reason.clone())));
+    for msg in rx.drain() {
+        if let Msg::Append(r) = msg {
+            let _ = r.reply.send(Err(AppendError::ReadOnly(reason.clone())));
+        }
     }
 }
 
@@ -567,7 +667,12 @@ fn commit_batch(
             Some(i) => Some(*i),
             None => match in_batch.get(&request.leaf) {
                 Some(i) => Some(*i),
-                None => shared.store.lookup(&request.leaf)?.map(LeafIndex::get),
+                // The caller's lookup did not cover entries that have left the
+                // window since (rare): look again.
+                None if request.checked_below < state.recent_floor => {
+                    shared.store.lookup(&request.leaf)?.map(LeafIndex::get)
+                }
+                None => None,
             },
         };
         match existing {

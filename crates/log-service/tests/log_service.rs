@@ -754,3 +754,101 @@ impl LogStore for GatedStore {
         self.inner.checkpoint_history(from)
     }
 }
+
+/// `Log::shutdown` publishes a checkpoint over everything acknowledged, makes
+/// it durable (nothing left to replay from the journal), refuses later
+/// appends, and the reopened log carries on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_publishes_syncs_and_refuses_later_appends() {
+    let fx = Fixture::new();
+    // No checkpoint would be due for an hour: only shutdown can publish.
+    let open = fx.open(never_checkpoint());
+    let tasks: Vec<_> = (0..300)
+        .map(|n| {
+            let log = open.log.clone();
+            tokio::spawn(async move { log.append(entry(n)).await })
+        })
+        .collect();
+    let mut indices = Vec::new();
+    for t in tasks {
+        indices.push(t.await.expect("task").expect("append").index);
+    }
+    assert_eq!(open.log.published().size, TreeSize::new(0));
+    let other_handle = open.log.clone();
+    open.log.shutdown().await;
+    assert_eq!(open.log.published().size, TreeSize::new(300));
+    assert!(open.log.fault().is_none(), "{:?}", open.log.fault());
+    match other_handle.append(entry(1000)).await {
+        Err(AppendError::ReadOnly(reason)) => assert!(reason.contains("shutting down"), "{reason}"),
+        other => panic!("append after shutdown answered {other:?}"),
+    }
+    drop(other_handle);
+    open.close().await;
+
+    let recovered = fx.store().recover().expect("recover");
+    assert_eq!(recovered.durable_size, TreeSize::new(300));
+    assert_eq!(
+        recovered.synced_size,
+        TreeSize::new(300),
+        "shutdown must leave nothing to replay"
+    );
+    let open = fx.open(fast());
+    assert_eq!(open.log.published().size, TreeSize::new(300));
+    let a = open.log.append(entry(5)).await.expect("append");
+    assert_eq!(
+        a,
+        Appended {
+            index: indices[5],
+            duplicate: true
+        }
+    );
+    let a = open.log.append(entry(300)).await.expect("append");
+    assert_eq!(a.index, LeafIndex::new(300));
+    open.log.shutdown().await;
+    open.close().await;
+}
+
+/// Partial tiles and bundles are served for every published checkpoint, and
+/// once their full tile is durable they are deleted (C2SP allows it); readers
+/// then get the narrower tile as a prefix of the full one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_partial_tiles_are_deleted_after_sync_and_still_readable() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    // Many small checkpoints below 256 leave partial tiles of many widths.
+    let (ordered, _) = fill(&open.log, (0..300).map(entry).collect(), 20).await;
+    let partial_dir = fx.dir.path().join("log/tile/0/000.p");
+    let partial_bundles = fx.dir.path().join("log/tile/entries/000.p");
+    assert!(partial_dir.is_dir(), "partial level-0 tiles were published");
+    open.log.shutdown().await;
+    assert!(!partial_dir.exists(), "superseded partial tiles remain");
+    assert!(
+        !partial_bundles.exists(),
+        "superseded partial bundles remain"
+    );
+    assert!(
+        fx.dir.path().join("log/tile/1/000.p").is_dir(),
+        "the level-1 tile is still partial"
+    );
+
+    let tree = memory_tree(&ordered);
+    let full = fx.static_file("tile/0/000");
+    let narrow = open
+        .store
+        .read_tile(TileId::new(0, 0, 20).expect("tile id"))
+        .expect("read")
+        .expect("served from the full tile");
+    assert_eq!(narrow, full[..20 * 32]);
+    for (i, hash) in narrow.chunks(32).enumerate() {
+        let leaf = tree.leaf(LeafIndex::new(i as u64)).expect("leaf");
+        assert_eq!(hash, leaf.as_bytes());
+    }
+    let bundle = open
+        .store
+        .read_bundle(BundleId::new(0, 20).expect("bundle id"))
+        .expect("read")
+        .expect("served from the full bundle");
+    let expected = tlog::encode_bundle(ordered[..20].iter().map(Vec::as_slice)).expect("bundle");
+    assert_eq!(bundle, expected);
+    open.close().await;
+}

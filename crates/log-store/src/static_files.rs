@@ -6,11 +6,18 @@
 //! target) so that concurrent readers never see a torn file. This module does
 //! not fsync individual files: durability comes from [`StaticFiles::sync`]
 //! (one `syncfs`), because everything here is re-derivable from the journal.
+//!
+//! Superseded partial tiles and bundles (`<path>.p/<W>` once `<path>` exists)
+//! are deleted after the full file is synced, as C2SP tlog-tiles allows; the
+//! store's readers fall back to the full file's prefix. Only full files
+//! written by this process are tracked, so a crash may leave some `.p`
+//! directories behind; they are harmless.
 
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use parking_lot::Mutex;
 use tlog::tile::TILE_WIDTH_MAX;
 use tlog::{BundleId, TileId};
 
@@ -20,6 +27,8 @@ const HASH_BYTES: usize = 32;
 
 pub(crate) struct StaticFiles {
     root: PathBuf,
+    /// `.p` directories of full tiles and bundles written since the last sync.
+    superseded: Mutex<Vec<PathBuf>>,
 }
 
 impl StaticFiles {
@@ -28,6 +37,7 @@ impl StaticFiles {
             .map_err(|e| StoreError::io("create static log dir", e))?;
         Ok(StaticFiles {
             root: root.to_path_buf(),
+            superseded: Mutex::new(Vec::new()),
         })
     }
 
@@ -49,7 +59,13 @@ impl StaticFiles {
             fs::create_dir_all(parent).map_err(|e| StoreError::io("create tile dir", e))?;
             write(&tmp).map_err(|e| StoreError::io(format!("write {relative}"), e))?;
         }
-        fs::rename(&tmp, &path).map_err(|e| StoreError::io(format!("rename {relative}"), e))
+        fs::rename(&tmp, &path).map_err(|e| StoreError::io(format!("rename {relative}"), e))?;
+        if relative.starts_with("tile/") && !relative.contains(".p/") {
+            let mut partials = path.into_os_string();
+            partials.push(".p");
+            self.superseded.lock().push(PathBuf::from(partials));
+        }
+        Ok(())
     }
 
     pub(crate) fn read(&self, relative: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -125,7 +141,19 @@ impl StaticFiles {
     /// holding the log: cheaper than an fsync per tile at thousands of tiles per
     /// second, and it covers directory entries too).
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        let superseded = std::mem::take(&mut *self.superseded.lock());
         let dir = fs::File::open(&self.root).map_err(|e| StoreError::io("open log dir", e))?;
-        rustix::fs::syncfs(&dir).map_err(|e| StoreError::io("syncfs", e.into()))
+        rustix::fs::syncfs(&dir).map_err(|e| StoreError::io("syncfs", e.into()))?;
+        // The full files are durable now: their partial prefixes may go.
+        for partials in superseded {
+            match fs::remove_dir_all(&partials) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %partials.display(), error = %e, "removing superseded partial tiles")
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -69,6 +69,19 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The dedup index engines compared (fjall, redb, SQLite): the
+    /// measurement behind the embedded store's choice.
+    Index {
+        /// Keys to insert.
+        #[arg(long, default_value_t = 5_000_000)]
+        keys: u64,
+        /// Keys per batch (one batch per checkpoint in the log).
+        #[arg(long, default_value_t = 8192)]
+        batch_keys: usize,
+        /// Where to put the databases.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Resident memory while appending many entries.
     Memory {
         /// Entries to append.
@@ -111,6 +124,15 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             entry_bytes,
             dir,
         } => memory(entries, entry_bytes, dir).await,
+        BenchCmd::Index {
+            keys,
+            batch_keys,
+            dir,
+        } => {
+            let s = Scratch::new(&dir, "index")?;
+            tokio::task::spawn_blocking(move || crate::bench_index::run(&s.0, keys, batch_keys))
+                .await?
+        }
     }
 }
 
@@ -218,6 +240,7 @@ async fn direct_run(
     log.wait_published(total)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    log.shutdown().await;
     Ok((total as f64 / elapsed, elapsed))
 }
 
@@ -266,6 +289,7 @@ async fn http_run(
         t.await??;
     }
     let rate = (per_client * clients as u64) as f64 / start.elapsed().as_secs_f64();
+    log.shutdown().await;
     Ok(rate)
 }
 
@@ -376,6 +400,7 @@ async fn latency(rate: u64, seconds: u64, interval_ms: u64, dir: Option<PathBuf>
     println!("| offered rate | entries | p50 | p99 | max |");
     println!("|---:|---:|---:|---:|---:|");
     println!("| {offered:.0}/s | {total} | {p50:.0} ms | {p99:.0} ms | {max:.0} ms |");
+    log.shutdown().await;
     Ok(())
 }
 
@@ -503,6 +528,7 @@ async fn proofs(entries: u64, seconds: u64, clients: usize, dir: Option<PathBuf>
         "| HTTP GET /log/proof/inclusion | {rate:.0} | {:.3} |",
         rate / inproc
     );
+    log.shutdown().await;
     Ok(())
 }
 
@@ -554,5 +580,6 @@ async fn memory(entries: u64, entry_bytes: usize, dir: Option<PathBuf>) -> Resul
             start.elapsed().as_secs_f64()
         );
     }
+    log.shutdown().await;
     Ok(())
 }

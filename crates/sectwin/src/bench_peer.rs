@@ -2,8 +2,9 @@
 //! "A minimal Tessera-compatible transparency log server") measured in the same run as ours.
 //!
 //! What it does:
-//! - finds the `siglog` binary (PATH, then `$CARGO_HOME/bin`, then `~/.cargo/bin`); if absent
-//!   it fails with an error telling you to run `cargo install siglog --locked`;
+//! - finds the `siglog` binary (`target/peers/bin` where `bench/install-peers.sh` puts it,
+//!   PATH, `$CARGO_HOME/bin`, `~/.cargo/bin`); if absent it fails with an error telling you
+//!   to run that script;
 //! - starts it as a child process with all state under `dir`: SQLite database
 //!   `dir/siglog.db` (siglog switches it to WAL mode; the SQLite `synchronous` pragma is left at
 //!   its compiled-in default, FULL, so every sequencing transaction's commit syncs the WAL),
@@ -86,6 +87,12 @@ impl Drop for ChildGuard {
 
 fn find_siglog() -> anyhow::Result<PathBuf> {
     let mut candidates = Vec::new();
+    // Where bench/install-peers.sh puts it.
+    if let Some(peers) = std::env::var_os("SECTWIN_PEERS") {
+        candidates.push(PathBuf::from(peers).join("bin").join("siglog"));
+    }
+    candidates
+        .push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/bin/siglog"));
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("siglog")));
     }
@@ -102,8 +109,8 @@ fn find_siglog() -> anyhow::Result<PathBuf> {
     }
     candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
         anyhow!(
-            "siglog binary not found on PATH or in ~/.cargo/bin; install it with \
-             `cargo install siglog --locked` (crates.io siglog 0.1.0)"
+            "siglog binary not found in target/peers/bin, on PATH or in ~/.cargo/bin; \
+             install it with `bash bench/install-peers.sh` (crates.io siglog 0.1.0)"
         )
     })
 }

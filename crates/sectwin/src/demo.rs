@@ -190,12 +190,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("   curl '{base}/proof/inclusion?index={index}'");
     println!("   sectwin log verify {base} --vkey '{}'", log.vkey());
     println!("   static files: {}", data.join("node/log").display());
-    if args.exit {
-        println!("\ndemo complete");
-        return Ok(());
+    if !args.exit {
+        println!("\nserving until Ctrl-C");
+        let _ = tokio::signal::ctrl_c().await;
     }
-    println!("\nserving until Ctrl-C");
-    let _ = tokio::signal::ctrl_c().await;
+    log.shutdown().await;
+    println!("\ndemo complete");
     Ok(())
 }
 

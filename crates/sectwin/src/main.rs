@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use log_service::{LogConfig, WitnessConfig};
 
 mod bench;
+mod bench_index;
 mod bench_peer;
 mod demo;
 mod log_cmds;
@@ -160,7 +161,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let addr = node::serve(node::app(log.clone()), args.listen, shutdown_signal()).await?;
     println!("serving on http://{addr}/log/ (Ctrl-C to stop)");
     shutdown_signal().await;
-    println!("stopping");
+    println!("stopping: publishing a final checkpoint and syncing");
+    log.shutdown().await;
     Ok(())
 }
 
