@@ -6,8 +6,7 @@
 //! Deliberately few: the log's behaviour is tested in `log-service`; here only
 //! the mapping to HTTP. No sockets (see `crates/sectwin/tests` for those).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -16,10 +15,9 @@ use axum::Router;
 use http_api::{log_router, LogApi};
 use http_body_util::BodyExt;
 use log_service::{Log, LogConfig};
-use log_store::{
-    EmbeddedStore, EmbeddedStoreOptions, EntryVisitor, Integration, LogStore, Recovered, StoreError,
-};
-use tlog::{BundleId, Hash, LeafIndex, MemoryTree, Signer, TileId, TreeSize, Verifier};
+use log_store::testing::GatedStore;
+use log_store::{EmbeddedStore, EmbeddedStoreOptions, LogStore};
+use tlog::{Hash, LeafIndex, MemoryTree, Signer, TreeSize, Verifier};
 use tower::ServiceExt;
 
 const ORIGIN: &str = "example.test/http-tests";
@@ -41,12 +39,15 @@ impl Fixture {
                 checkpoint_interval: Duration::from_millis(5),
                 ..LogConfig::default()
             },
-            None,
+            false,
         )
         .await
+        .0
     }
 
-    async fn open(n: usize, config: LogConfig, gate: Option<Arc<GatedStore>>) -> Fixture {
+    /// Opens a log of `n` entries; with `gated`, behind a [`GatedStore`]
+    /// (returned too).
+    async fn open(n: usize, config: LogConfig, gated: bool) -> (Fixture, Option<Arc<GatedStore>>) {
         let dir = tempfile::tempdir().expect("temp dir");
         let signer = Signer::generate(ORIGIN, &mut rand_core::OsRng).expect("signer");
         let verifier = signer.verifier();
@@ -54,12 +55,11 @@ impl Fixture {
             dir: dir.path().to_path_buf(),
         })
         .expect("store");
-        let store: Arc<dyn LogStore> = match gate {
-            Some(g) => {
-                g.set_inner(embedded);
-                g
-            }
-            None => Arc::new(embedded),
+        let (store, gate): (Arc<dyn LogStore>, _) = if gated {
+            let g = Arc::new(GatedStore::new(Arc::new(embedded)));
+            (g.clone(), Some(g))
+        } else {
+            (Arc::new(embedded), None)
         };
         let log = Log::open(store, signer, config).expect("open log");
         let mut entries = Vec::new();
@@ -73,12 +73,15 @@ impl Fixture {
             .await
             .expect("published in time")
             .expect("log running");
-        Fixture {
-            _dir: dir,
-            log,
-            verifier,
-            entries,
-        }
+        (
+            Fixture {
+                _dir: dir,
+                log,
+                verifier,
+                entries,
+            },
+            gate,
+        )
     }
 
     fn router(&self) -> Router {
@@ -282,16 +285,23 @@ async fn add_answers_json_once_durable_and_refuses_empty_and_oversized_entries()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_when_the_pending_pool_is_full_is_503_with_retry_after() {
-    let gate = Arc::new(GatedStore::default());
     let config = LogConfig {
         checkpoint_interval: Duration::from_millis(5),
         pending_entries_max: 1,
         ..LogConfig::default()
     };
-    let fx = Fixture::open(0, config, Some(gate.clone())).await;
-    gate.close();
+    let (fx, gate) = Fixture::open(0, config, true).await;
+    let gate = gate.expect("gated store");
+    gate.close_gate();
     let first = tokio::spawn(post(fx.router(), "/add", b"one".to_vec()));
-    gate.wait_entered(1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gate.entered() < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the sequencer never reached the journal"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let second = tokio::spawn(post(fx.router(), "/add", b"two".to_vec()));
     let deadline = Instant::now() + Duration::from_secs(10);
     while fx.log.pending() < 1 {
@@ -302,7 +312,7 @@ async fn add_when_the_pending_pool_is_full_is_503_with_retry_after() {
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text());
     assert_eq!(a.header(header::RETRY_AFTER), "1");
     assert!(a.text().contains("busy"), "{}", a.text());
-    gate.open();
+    gate.open_gate();
     assert_eq!(
         first.await.expect("task").json(),
         serde_json::json!({"index": 0, "duplicate": false})
@@ -448,93 +458,4 @@ async fn consistency_proofs_verify_between_any_two_sizes() {
     let a = get(fx.router(), "/proof/consistency?old=42").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json()["new"], 300);
-}
-
-// ---------------------------------------------------------------------------
-// The embedded store with a gate in front of the journal append, so that the
-// pending pool can be filled deterministically.
-// ---------------------------------------------------------------------------
-
-#[derive(Default)]
-struct GatedStore {
-    inner: Mutex<Option<Arc<EmbeddedStore>>>,
-    closed: Mutex<bool>,
-    changed: Condvar,
-    entered: AtomicUsize,
-}
-
-impl GatedStore {
-    fn set_inner(&self, store: EmbeddedStore) {
-        *self.inner.lock().expect("inner") = Some(Arc::new(store));
-    }
-
-    fn store(&self) -> Arc<EmbeddedStore> {
-        self.inner
-            .lock()
-            .expect("inner")
-            .clone()
-            .expect("inner store set")
-    }
-
-    fn close(&self) {
-        *self.closed.lock().expect("gate") = true;
-    }
-
-    fn open(&self) {
-        *self.closed.lock().expect("gate") = false;
-        self.changed.notify_all();
-    }
-
-    async fn wait_entered(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.entered.load(Ordering::SeqCst) < n {
-            assert!(
-                Instant::now() < deadline,
-                "the sequencer never reached the journal"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-}
-
-impl LogStore for GatedStore {
-    fn recover(&self) -> Result<Recovered, StoreError> {
-        self.store().recover()
-    }
-    fn replay(&self, from: TreeSize, f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
-        self.store().replay(from, f)
-    }
-    fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError> {
-        self.entered.fetch_add(1, Ordering::SeqCst);
-        let mut closed = self.closed.lock().expect("gate");
-        while *closed {
-            closed = self.changed.wait(closed).expect("gate");
-        }
-        drop(closed);
-        self.store().append(start, entries)
-    }
-    fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
-        self.store().lookup(leaf)
-    }
-    fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
-        self.store().integrate(integration)
-    }
-    fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
-        self.store().publish_checkpoint(size, note)
-    }
-    fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
-        self.store().sync(size)
-    }
-    fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store().read_tile(id)
-    }
-    fn read_bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store().read_bundle(id)
-    }
-    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store().checkpoint()
-    }
-    fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
-        self.store().checkpoint_history(from)
-    }
 }

@@ -5,18 +5,17 @@
 //!
 //! Deliberately absent: HTTP (see `http-api`'s tests) and process crashes
 //! (see `crates/sectwin/tests/crash.rs`, which kills the real binary). The one
-//! test double here, [`GatedStore`], only holds the journal append back so
-//! that back-pressure is deterministic; it never changes what is stored.
+//! test double here, `log_store::testing::GatedStore`, only holds the journal
+//! append back so that back-pressure is deterministic; it never changes what
+//! is stored.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log_service::{AppendError, Appended, Log, LogConfig};
-use log_store::{
-    EmbeddedStore, EmbeddedStoreOptions, Integration, LogStore, Recovered, StoreError,
-};
+use log_store::testing::GatedStore;
+use log_store::{EmbeddedStore, EmbeddedStoreOptions, LogStore};
 use tlog::{
     BundleId, Hash, LeafIndex, MemoryTree, Signer, TileId, TreeSize, Verifier, ENTRY_BYTES_MAX,
 };
@@ -156,6 +155,18 @@ async fn fill(log: &Log, entries: Vec<Vec<u8>>, round: usize) -> (Vec<Vec<u8>>, 
         .map(|(i, e)| e.unwrap_or_else(|| panic!("no entry got index {}", start + i as u64)))
         .collect();
     (ordered, observed)
+}
+
+/// Waits until `n` appends reached the gate of `gated`.
+async fn wait_entered(gated: &GatedStore, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gated.entered() < n {
+        assert!(
+            Instant::now() < deadline,
+            "the sequencer never reached the journal"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 fn memory_tree(entries: &[Vec<u8>]) -> MemoryTree {
@@ -433,12 +444,7 @@ async fn empty_and_oversized_entries_are_refused_with_their_exact_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_pending_pool_answers_busy_and_append_waits_instead() {
     let fx = Fixture::new();
-    let gated = Arc::new(GatedStore::new(
-        EmbeddedStore::open(EmbeddedStoreOptions {
-            dir: fx.dir.path().to_path_buf(),
-        })
-        .expect("store"),
-    ));
+    let gated = Arc::new(GatedStore::new(fx.store()));
     let config = LogConfig {
         pending_entries_max: 1,
         ..fast()
@@ -451,7 +457,7 @@ async fn a_full_pending_pool_answers_busy_and_append_waits_instead() {
         let log = log.clone();
         async move { log.try_append(b"one".to_vec()).await }
     });
-    gated.wait_entered(1).await;
+    wait_entered(&gated, 1).await;
     // 2: waits in the pending pool (capacity 1), which is now full.
     let second = tokio::spawn({
         let log = log.clone();
@@ -664,95 +670,6 @@ async fn inclusion_of_every_entry_and_consistency_between_every_published_checkp
     }
     drop(prover);
     open.close().await;
-}
-
-// ---------------------------------------------------------------------------
-// A store whose journal append can be held back (for deterministic
-// back-pressure). Everything else is the embedded store, unchanged.
-// ---------------------------------------------------------------------------
-
-struct GatedStore {
-    inner: EmbeddedStore,
-    closed: Mutex<bool>,
-    changed: Condvar,
-    entered: AtomicUsize,
-}
-
-impl GatedStore {
-    fn new(inner: EmbeddedStore) -> GatedStore {
-        GatedStore {
-            inner,
-            closed: Mutex::new(false),
-            changed: Condvar::new(),
-            entered: AtomicUsize::new(0),
-        }
-    }
-
-    fn close_gate(&self) {
-        *self.closed.lock().expect("gate") = true;
-    }
-
-    fn open_gate(&self) {
-        *self.closed.lock().expect("gate") = false;
-        self.changed.notify_all();
-    }
-
-    async fn wait_entered(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.entered.load(Ordering::SeqCst) < n {
-            assert!(
-                Instant::now() < deadline,
-                "the sequencer never reached the journal"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-}
-
-impl LogStore for GatedStore {
-    fn recover(&self) -> Result<Recovered, StoreError> {
-        self.inner.recover()
-    }
-    fn replay(
-        &self,
-        from: TreeSize,
-        f: &mut log_store::EntryVisitor<'_>,
-    ) -> Result<(), StoreError> {
-        self.inner.replay(from, f)
-    }
-    fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError> {
-        self.entered.fetch_add(1, Ordering::SeqCst);
-        let mut closed = self.closed.lock().expect("gate");
-        while *closed {
-            closed = self.changed.wait(closed).expect("gate");
-        }
-        drop(closed);
-        self.inner.append(start, entries)
-    }
-    fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
-        self.inner.lookup(leaf)
-    }
-    fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
-        self.inner.integrate(integration)
-    }
-    fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
-        self.inner.publish_checkpoint(size, note)
-    }
-    fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
-        self.inner.sync(size)
-    }
-    fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.read_tile(id)
-    }
-    fn read_bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.read_bundle(id)
-    }
-    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.checkpoint()
-    }
-    fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
-        self.inner.checkpoint_history(from)
-    }
 }
 
 /// `Log::shutdown` publishes a checkpoint over everything acknowledged, makes

@@ -30,6 +30,8 @@ mod embedded;
 mod index;
 mod journal;
 mod static_files;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
 pub use journal::JOURNAL_SEGMENT_BYTES_MAX;

@@ -72,6 +72,15 @@ struct ServeArgs {
     /// Checkpoint interval in milliseconds.
     #[arg(long, default_value_t = 500)]
     checkpoint_interval_ms: u64,
+    /// How often tiles and the index are made durable (bounds replay after a crash).
+    #[arg(long, default_value_t = 5000)]
+    sync_interval_ms: u64,
+    /// Largest entry accepted, in bytes (at most 65535, the C2SP bundle limit).
+    #[arg(long, default_value_t = tlog::ENTRY_BYTES_MAX)]
+    entry_bytes_max: usize,
+    /// Entries waiting for the sequencer before POST /log/add answers 503.
+    #[arg(long, default_value_t = 262_144)]
+    pending_entries_max: usize,
 }
 
 fn parse_witness(s: &str) -> Result<WitnessConfig, String> {
@@ -148,6 +157,9 @@ async fn shutdown_signal() {
 async fn serve(args: ServeArgs) -> Result<()> {
     let config = LogConfig {
         checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
+        sync_interval: Duration::from_millis(args.sync_interval_ms.max(1)),
+        entry_bytes_max: args.entry_bytes_max.clamp(1, tlog::ENTRY_BYTES_MAX),
+        pending_entries_max: args.pending_entries_max.max(1),
         witnesses: args.witnesses,
         witness_quorum: args.witness_quorum,
         ..LogConfig::default()

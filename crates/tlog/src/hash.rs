@@ -146,6 +146,45 @@ u64_newtype!(
     LeafIndex
 );
 
+/// Splits off one `\n`-terminated line (without the newline).
+pub(crate) fn take_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = b.iter().position(|&c| c == b'\n')?;
+    Some((b.get(..i)?, b.get(i + 1..)?))
+}
+
+/// Why a block of proof lines did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProofLinesError {
+    /// The input ended before the blank line closing the block.
+    MissingBlankLine,
+    /// More than [`crate::merkle::PROOF_HASHES_MAX`] lines.
+    TooMany,
+    /// Line N (0-based) is not a base64 hash.
+    BadLine(usize),
+}
+
+/// Reads base64 hash lines up to and including a blank line (the proof block
+/// shared by tlog-proof files and tlog-witness requests). Returns the hashes
+/// and the rest of the input.
+pub(crate) fn take_proof_lines(mut rest: &[u8]) -> Result<(Vec<Hash>, &[u8]), ProofLinesError> {
+    let mut proof = Vec::new();
+    loop {
+        let (line, after) = take_line(rest).ok_or(ProofLinesError::MissingBlankLine)?;
+        rest = after;
+        if line.is_empty() {
+            return Ok((proof, rest));
+        }
+        if proof.len() >= crate::merkle::PROOF_HASHES_MAX {
+            return Err(ProofLinesError::TooMany);
+        }
+        let h = std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| Hash::from_base64(s).ok())
+            .ok_or(ProofLinesError::BadLine(proof.len()))?;
+        proof.push(h);
+    }
+}
+
 /// Parses a canonical ASCII decimal `u64`: non-empty, digits only, no leading
 /// zeroes unless the value is exactly `0`, no overflow.
 pub(crate) fn parse_decimal_u64(s: &str) -> Result<u64, DecimalError> {

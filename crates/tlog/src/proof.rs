@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
-use crate::hash::{parse_decimal_u64, Hash, LeafIndex};
+use crate::hash::{
+    parse_decimal_u64, take_line, take_proof_lines, Hash, LeafIndex, ProofLinesError,
+};
 use crate::merkle::{verify_inclusion, ProofError, PROOF_HASHES_MAX};
 use crate::note::{Note, NOTE_BYTES_MAX};
 use crate::policy::{Policy, PolicyError, VerifiedCheckpoint};
@@ -78,12 +80,6 @@ pub struct TlogProof {
     pub checkpoint: Vec<u8>,
 }
 
-/// Splits off one `\n`-terminated line (without the newline).
-fn take_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = b.iter().position(|&c| c == b'\n')?;
-    Some((b.get(..i)?, b.get(i + 1..)?))
-}
-
 fn check_checkpoint(bytes: &[u8]) -> Result<(), TlogProofError> {
     let note =
         Note::parse(bytes).map_err(|e| TlogProofError::Checkpoint(CheckpointError::Note(e)))?;
@@ -121,22 +117,12 @@ impl TlogProof {
         let idx = std::str::from_utf8(idx).map_err(|_| TlogProofError::BadIndex)?;
         let index = parse_decimal_u64(idx).map_err(|_| TlogProofError::BadIndex)?;
         rest = after;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = take_line(rest).ok_or(TlogProofError::MissingBlankLine)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() >= PROOF_HASHES_MAX {
-                return Err(TlogProofError::TooManyProofLines);
-            }
-            let h = std::str::from_utf8(line)
-                .ok()
-                .and_then(|s| Hash::from_base64(s).ok())
-                .ok_or(TlogProofError::BadProofLine(proof.len()))?;
-            proof.push(h);
-        }
+        let (proof, after) = take_proof_lines(rest).map_err(|e| match e {
+            ProofLinesError::MissingBlankLine => TlogProofError::MissingBlankLine,
+            ProofLinesError::TooMany => TlogProofError::TooManyProofLines,
+            ProofLinesError::BadLine(n) => TlogProofError::BadProofLine(n),
+        })?;
+        rest = after;
         check_checkpoint(rest)?;
         Ok(TlogProof {
             extra,

@@ -7,7 +7,9 @@
 //! server can map it to the spec's status code (all are "400 Bad Request";
 //! the 403/404/409/422 checks need keys and state and belong to the witness).
 
-use crate::hash::{parse_decimal_u64, DecimalError, Hash, TreeSize};
+use crate::hash::{
+    parse_decimal_u64, take_line, take_proof_lines, DecimalError, Hash, ProofLinesError, TreeSize,
+};
 use crate::merkle::PROOF_HASHES_MAX;
 use crate::note::{parse_signature_lines, NoteError, NoteSignature, NOTE_BYTES_MAX};
 
@@ -66,11 +68,6 @@ pub struct AddCheckpointRequest {
     pub checkpoint: Vec<u8>,
 }
 
-fn take_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = b.iter().position(|&c| c == b'\n')?;
-    Some((b.get(..i)?, b.get(i + 1..)?))
-}
-
 impl AddCheckpointRequest {
     /// Parses a request body (c2sp tlog-witness "add-checkpoint").
     pub fn parse(body: &[u8]) -> Result<Self, WitnessWireError> {
@@ -87,22 +84,12 @@ impl AddCheckpointRequest {
             DecimalError::Overflow => WitnessWireError::OldSizeOverflow,
             DecimalError::Empty | DecimalError::NotDigits => WitnessWireError::OldSizeNotDecimal,
         })?;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = take_line(rest).ok_or(WitnessWireError::MissingBlankLine)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() >= PROOF_HASHES_MAX {
-                return Err(WitnessWireError::TooManyProofLines);
-            }
-            let h = std::str::from_utf8(line)
-                .ok()
-                .and_then(|s| Hash::from_base64(s).ok())
-                .ok_or(WitnessWireError::BadProofLine(proof.len()))?;
-            proof.push(h);
-        }
+        let (proof, after) = take_proof_lines(rest).map_err(|e| match e {
+            ProofLinesError::MissingBlankLine => WitnessWireError::MissingBlankLine,
+            ProofLinesError::TooMany => WitnessWireError::TooManyProofLines,
+            ProofLinesError::BadLine(n) => WitnessWireError::BadProofLine(n),
+        })?;
+        rest = after;
         if rest.is_empty() {
             return Err(WitnessWireError::EmptyCheckpoint);
         }
