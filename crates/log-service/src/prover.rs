@@ -1,12 +1,14 @@
 //! Proofs from the stored tiles: [`Prover`] (inclusion, consistency, roots)
 //! and the [`StoreTiles`] hash reader it is built on.
 //!
-//! A full tile never changes, so it is cached *expanded*: all 511 hashes of
-//! its 8 inner levels, computed once. A proof then costs a few cache look-ups
-//! instead of re-hashing up to 255 nodes per tile level. Partial tiles (the
-//! right edge) are read and hashed on demand: they change with every
-//! checkpoint. This module trusts the tiles: they are the log's own. Clients
-//! of a remote log use `tlog`'s verified tile reader instead.
+//! A tile of a given width never changes (a wider one only adds hashes on the
+//! right), so tiles are cached *expanded*: every complete subtree hash of its
+//! 8 inner levels, computed once. A proof then costs a few cache look-ups
+//! instead of file reads and re-hashing up to 255 nodes per tile level. The
+//! cache key includes the width, so the right edge's partial tiles are cached
+//! too and simply age out of the LRU as the log grows. This module trusts
+//! the tiles: they are the log's own. Clients of a remote log use `tlog`'s
+//! verified tile reader instead.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -82,7 +84,8 @@ type Expanded = Arc<[Vec<Hash>; 9]>;
 #[derive(Clone)]
 pub struct StoreTiles {
     store: Arc<dyn LogStore>,
-    cache: Arc<Mutex<LruCache<(u8, u64), Expanded>>>,
+    /// Keyed by (level, index, width).
+    cache: Arc<Mutex<LruCache<(u8, u64, u16), Expanded>>>,
 }
 
 impl StoreTiles {
@@ -118,12 +121,11 @@ impl StoreTiles {
             .collect()
     }
 
-    fn expanded(&self, level: u8, index: u64) -> Result<Expanded, TileReadError> {
-        if let Some(t) = self.cache.lock().get(&(level, index)) {
+    fn expanded(&self, level: u8, index: u64, width: u16) -> Result<Expanded, TileReadError> {
+        if let Some(t) = self.cache.lock().get(&(level, index, width)) {
             return Ok(t.clone());
         }
-        let id = TileId::new(level, index, TILE_HASHES as u16)
-            .map_err(|e| TileReadError::Tiles(e.to_string()))?;
+        let id = TileId::new(level, index, width).map_err(|e| TileReadError::Tiles(e.to_string()))?;
         let base = self.read_raw(id)?;
         let mut levels: [Vec<Hash>; 9] = Default::default();
         levels[0] = base;
@@ -135,7 +137,7 @@ impl StoreTiles {
                 .collect();
         }
         let expanded: Expanded = Arc::new(levels);
-        self.cache.lock().put((level, index), expanded.clone());
+        self.cache.lock().put((level, index, width), expanded.clone());
         Ok(expanded)
     }
 
@@ -149,38 +151,21 @@ impl StoreTiles {
         let offset = (first % TILE_HASHES as u64) as usize;
         let hashes_at_level = size >> (8 * u32::from(tile_level));
         let tile_end = (tile_index + 1) * TILE_HASHES as u64;
-        if hashes_at_level >= tile_end {
-            let t = self.expanded(tile_level, tile_index)?;
-            return t[j as usize]
-                .get(offset >> j)
-                .copied()
-                .ok_or_else(|| TileReadError::Tiles("node outside its tile".into()));
-        }
-        // Partial tile at the right edge.
-        let width = (hashes_at_level % TILE_HASHES as u64) as u16;
-        let id = TileId::new(tile_level, tile_index, width)
-            .map_err(|e| TileReadError::Tiles(e.to_string()))?;
-        let hashes = self.read_raw(id)?;
-        let span = hashes.get(offset..offset + (1usize << j)).ok_or_else(|| {
-            TileReadError::Tiles(format!("node beyond partial tile {}", id.path()))
-        })?;
-        Ok(subtree_root(span))
+        // The full tile, or the partial one at the right edge of this tree.
+        let width = if hashes_at_level >= tile_end {
+            TILE_HASHES as u16
+        } else {
+            (hashes_at_level % TILE_HASHES as u64) as u16
+        };
+        let t = self.expanded(tile_level, tile_index, width)?;
+        t[j as usize].get(offset >> j).copied().ok_or_else(|| {
+            TileReadError::Tiles(format!(
+                "node {}/{} is beyond tile {tile_level}/{tile_index} of width {width}",
+                node.level(),
+                node.index()
+            ))
+        })
     }
-}
-
-fn subtree_root(hashes: &[Hash]) -> Hash {
-    let mut level: Vec<Hash> = hashes.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| match p {
-                [l, r] => tlog::node_hash(l, r),
-                [one] => *one,
-                _ => tlog::empty_root(),
-            })
-            .collect();
-    }
-    level.first().copied().unwrap_or_else(tlog::empty_root)
 }
 
 impl tlog::TileReader for StoreTiles {

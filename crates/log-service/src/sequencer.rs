@@ -401,6 +401,12 @@ impl Log {
         self.shared.published.read().clone()
     }
 
+    /// A receiver that changes whenever a checkpoint is published; its value
+    /// is the published tree size.
+    pub fn published_sizes(&self) -> watch::Receiver<u64> {
+        self.published_rx.clone()
+    }
+
     /// Waits until a checkpoint covering `size` entries is published.
     pub async fn wait_published(&self, size: u64) -> Result<(), AppendError> {
         let mut rx = self.published_rx.clone();
