@@ -658,9 +658,20 @@ async fn memory(entries: u64, entry_bytes: usize, dir: Option<PathBuf>) -> Resul
     let s = Scratch::new(&dir, "memory")?;
     let (log, _) = node::open_log(&s.0, None, LogConfig::default())?;
     let step = (entries / 10).max(1);
+    // A sampler records the peak RSS between two rows (every 50 ms).
+    let peak_kib = Arc::new(AtomicU64::new(0));
+    let sampler = tokio::spawn({
+        let peak_kib = peak_kib.clone();
+        async move {
+            loop {
+                peak_kib.fetch_max(rss_kib(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
     println!("resident memory while appending {entries} entries of {entry_bytes} bytes");
-    println!("| entries | RSS MiB | elapsed s |");
-    println!("|---:|---:|---:|");
+    println!("| entries | RSS MiB at the row | peak RSS MiB since the last row | elapsed s |");
+    println!("|---:|---:|---:|---:|");
     let start = Instant::now();
     let mut done = 0u64;
     while done < entries {
@@ -685,12 +696,16 @@ async fn memory(entries: u64, entry_bytes: usize, dir: Option<PathBuf>) -> Resul
             t.await??;
         }
         done += n;
+        let now = rss_kib();
+        let peak = peak_kib.swap(now, Ordering::Relaxed).max(now);
         println!(
-            "| {done} | {:.0} | {:.1} |",
-            rss_kib() as f64 / 1024.0,
+            "| {done} | {:.0} | {:.0} | {:.1} |",
+            now as f64 / 1024.0,
+            peak as f64 / 1024.0,
             start.elapsed().as_secs_f64()
         );
     }
+    sampler.abort();
     log.shutdown().await;
     Ok(())
 }

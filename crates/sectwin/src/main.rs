@@ -11,6 +11,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use log_service::{LogConfig, WitnessConfig};
 
+/// mimalloc instead of glibc malloc: with glibc's per-thread arenas the
+/// log's resident memory kept growing with its size (`sectwin bench memory`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod bench_index;
 mod bench_peer;
