@@ -68,7 +68,10 @@ impl Checkpointer {
             last_sync: Instant::now(),
             synced: TreeSize::new(0),
             witnesses,
-            tiles: StoreTiles::new(shared.store.clone()),
+            tiles: StoreTiles::with_cache(
+                shared.store.clone(),
+                crate::prover::EDGE_CACHE_TILES_MAX,
+            ),
             shared,
         }
     }

@@ -20,7 +20,11 @@ use tlog::{Hash, HashReader, LeafIndex, NodeId, ProofError, TileId, TreeSize};
 
 /// Expanded full tiles kept in memory: 16 KiB each, so 64 MiB. Enough for
 /// every level ≥ 1 tile of a 10^9-entry log plus a working set of level-0 tiles.
-const TILE_CACHE_TILES_MAX: usize = 4096;
+pub const TILE_CACHE_TILES_MAX: usize = 4096;
+
+/// The checkpointer's cache: it reads only the right edge of the tree (a few
+/// tiles per level) and the nodes of one consistency proof per checkpoint.
+pub const EDGE_CACHE_TILES_MAX: usize = 64;
 
 const TILE_HASHES: usize = 256;
 
@@ -89,9 +93,15 @@ pub struct StoreTiles {
 }
 
 impl StoreTiles {
-    /// A reader over `store` with an empty cache.
+    /// A reader over `store` with an empty cache of the default size (for
+    /// serving proofs of random entries).
     pub fn new(store: Arc<dyn LogStore>) -> StoreTiles {
-        let capacity = NonZeroUsize::new(TILE_CACHE_TILES_MAX).unwrap_or(NonZeroUsize::MIN);
+        StoreTiles::with_cache(store, TILE_CACHE_TILES_MAX)
+    }
+
+    /// A reader over `store` caching at most `tiles` expanded tiles.
+    pub fn with_cache(store: Arc<dyn LogStore>, tiles: usize) -> StoreTiles {
+        let capacity = NonZeroUsize::new(tiles).unwrap_or(NonZeroUsize::MIN);
         StoreTiles {
             store,
             cache: Arc::new(Mutex::new(LruCache::new(capacity))),
@@ -125,7 +135,8 @@ impl StoreTiles {
         if let Some(t) = self.cache.lock().get(&(level, index, width)) {
             return Ok(t.clone());
         }
-        let id = TileId::new(level, index, width).map_err(|e| TileReadError::Tiles(e.to_string()))?;
+        let id =
+            TileId::new(level, index, width).map_err(|e| TileReadError::Tiles(e.to_string()))?;
         let base = self.read_raw(id)?;
         let mut levels: [Vec<Hash>; 9] = Default::default();
         levels[0] = base;
@@ -137,7 +148,9 @@ impl StoreTiles {
                 .collect();
         }
         let expanded: Expanded = Arc::new(levels);
-        self.cache.lock().put((level, index, width), expanded.clone());
+        self.cache
+            .lock()
+            .put((level, index, width), expanded.clone());
         Ok(expanded)
     }
 
