@@ -84,12 +84,14 @@ pub enum TileReadError {
 
 type Expanded = Arc<[Vec<Hash>; 9]>;
 
+/// A cached tile: (level, index, width).
+type TileKey = (u8, u64, u16);
+
 /// Reads the log's own tiles from a store, with an LRU of expanded full tiles.
 #[derive(Clone)]
 pub struct StoreTiles {
     store: Arc<dyn LogStore>,
-    /// Keyed by (level, index, width).
-    cache: Arc<Mutex<LruCache<(u8, u64, u16), Expanded>>>,
+    cache: Arc<Mutex<LruCache<TileKey, Expanded>>>,
 }
 
 impl StoreTiles {
