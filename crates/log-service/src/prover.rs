@@ -245,6 +245,37 @@ impl Prover {
         Ok(tlog::tree_hash(size, &self.tiles.hash_reader(size))?)
     }
 
+    /// The entry at `index` of the tree of `size` entries, read from its
+    /// entry bundle (full, or the partial one of that tree).
+    pub fn entry(&self, index: LeafIndex, size: TreeSize) -> Result<Vec<u8>, ProverError> {
+        if index.get() >= size.get() {
+            return Err(ProverError::Invalid(ProofError::IndexOutOfRange {
+                index: index.get(),
+                size: size.get(),
+            }));
+        }
+        let bundle_index = index.get() / TILE_HASHES as u64;
+        let width = if (bundle_index + 1) * TILE_HASHES as u64 <= size.get() {
+            TILE_HASHES as u16
+        } else {
+            (size.get() % TILE_HASHES as u64) as u16
+        };
+        let id = tlog::BundleId::new(bundle_index, width)
+            .map_err(|e| ProverError::Tiles(e.to_string()))?;
+        let data = self
+            .tiles
+            .store
+            .read_bundle(id)?
+            .ok_or_else(|| ProverError::Tiles(format!("bundle {} is missing", id.path())))?;
+        let entries = tlog::parse_bundle(&data)
+            .map_err(|e| ProverError::Tiles(format!("bundle {}: {e}", id.path())))?;
+        let offset = (index.get() % TILE_HASHES as u64) as usize;
+        entries
+            .get(offset)
+            .map(|e| e.to_vec())
+            .ok_or_else(|| ProverError::Tiles(format!("bundle {} is short", id.path())))
+    }
+
     /// The leaf hash stored at `index` (tree must contain it).
     pub fn leaf(&self, index: LeafIndex, size: TreeSize) -> Result<Hash, ProverError> {
         if index.get() >= size.get() {
