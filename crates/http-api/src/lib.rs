@@ -5,6 +5,7 @@
 //! * [`log_router`]: the C2SP tlog-tiles read API, `POST /log/add`, and proof
 //!   endpoints, mounted under `/log`.
 //! * [`witness::router`]: the C2SP tlog-witness API.
+//! * [`scrapi_router`]: IETF SCRAPI (`POST /entries`, receipts, service keys).
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +13,8 @@ pub mod witness;
 
 mod error;
 mod log_routes;
+mod scrapi;
 
 pub use error::ApiError;
 pub use log_routes::{log_router, LogApi};
+pub use scrapi::{scrapi_router, ScrapiApi};

@@ -284,7 +284,7 @@ async fn http_run(
 ) -> Result<f64> {
     let (log, _) = node::open_log(dir, None, LogConfig::default())?;
     let addr = node::serve(
-        node::app(log.clone()),
+        node::app(log.clone(), None),
         "127.0.0.1:0".parse()?,
         std::future::pending(),
     )
@@ -549,7 +549,7 @@ async fn proofs(entries: u64, seconds: u64, clients: usize, dir: Option<PathBuf>
     eprintln!("filling the log with {entries} entries…");
     fill(&log, entries, 500, 256).await?;
     let addr = node::serve(
-        node::app(log.clone()),
+        node::app(log.clone(), None),
         "127.0.0.1:0".parse()?,
         std::future::pending(),
     )

@@ -1,8 +1,11 @@
 //! `sectwin demo`: the README's main job. Starts an embedded log and an
-//! independent witness on loopback, records a realistic sequence of device
-//! security facts, and shows every guarantee working end to end: durable
-//! indices, witnessed checkpoints, offline-verifiable inclusion proofs,
-//! deduplication, full-log verification, and tamper detection.
+//! independent witness on loopback; the stakeholders of a building's devices
+//! (two manufacturers, the operator, a maintenance contractor, and a device
+//! itself) each sign their security facts as SCITT Signed Statements and
+//! register them through SCRAPI; the demo then shows every guarantee working
+//! end to end: registration policy, durable indices, witnessed checkpoints,
+//! receipts and tlog-proofs verified offline, deduplication, full-log
+//! verification, and tamper detection.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,16 +30,53 @@ pub struct DemoArgs {
     listen: std::net::SocketAddr,
 }
 
-const EVENTS: &[&str] = &[
-    r#"{"type":"device-registered","device":"door-ctl-0042","manufacturer":"Acme Locks","model":"DC-200","by":"acme.example"}"#,
-    r#"{"type":"device-registered","device":"cam-lobby-1","manufacturer":"Vistacam","model":"VC-9","by":"vistacam.example"}"#,
-    r#"{"type":"device-registered","device":"gw-bldg-a","manufacturer":"Acme Locks","model":"GW-1","by":"acme.example"}"#,
-    r#"{"type":"vulnerability-disclosed","id":"CVE-2024-3596","affects":"Acme DC-200 firmware < 2.4.1","by":"acme.example"}"#,
-    r#"{"type":"firmware-released","model":"DC-200","version":"2.4.1","image_sha256":"9f2c…","by":"acme.example"}"#,
-    r#"{"type":"firmware-installed","device":"door-ctl-0042","version":"2.4.1","by":"door-ctl-0042"}"#,
-    r#"{"type":"endorse","statement":"firmware-installed door-ctl-0042 2.4.1","by":"operator.example"}"#,
-    r#"{"type":"maintenance-performed","device":"cam-lobby-1","work":"lens cleaned, tamper seal replaced","by":"fixit.example"}"#,
-    r#"{"type":"dispute","statement":"maintenance-performed cam-lobby-1","reason":"no site visit logged","by":"operator.example"}"#,
+/// (issuer, subject, statement payload) of each fact, in order.
+const EVENTS: &[(&str, &str, &str)] = &[
+    (
+        "acme.example",
+        "device:door-ctl-0042",
+        r#"{"type":"device-registered","manufacturer":"Acme Locks","model":"DC-200","serial":"0042"}"#,
+    ),
+    (
+        "vistacam.example",
+        "device:cam-lobby-1",
+        r#"{"type":"device-registered","manufacturer":"Vistacam","model":"VC-9","serial":"L1"}"#,
+    ),
+    (
+        "acme.example",
+        "device:gw-bldg-a",
+        r#"{"type":"device-registered","manufacturer":"Acme Locks","model":"GW-1","serial":"A"}"#,
+    ),
+    (
+        "acme.example",
+        "model:acme/DC-200",
+        r#"{"type":"vulnerability-disclosed","id":"CVE-2024-3596","affects":"firmware < 2.4.1"}"#,
+    ),
+    (
+        "acme.example",
+        "model:acme/DC-200",
+        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"9f2c0d51e5a1"}"#,
+    ),
+    (
+        "device:door-ctl-0042",
+        "device:door-ctl-0042",
+        r#"{"type":"firmware-installed","version":"2.4.1"}"#,
+    ),
+    (
+        "operator.example",
+        "device:door-ctl-0042",
+        r#"{"type":"endorse","statement":5}"#,
+    ),
+    (
+        "fixit.example",
+        "device:cam-lobby-1",
+        r#"{"type":"maintenance-performed","work":"lens cleaned, tamper seal replaced"}"#,
+    ),
+    (
+        "operator.example",
+        "device:cam-lobby-1",
+        r#"{"type":"dispute","statement":7,"reason":"no site visit logged"}"#,
+    ),
 ];
 
 /// Runs the scenario.
@@ -79,56 +119,127 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
     let (log, _) = node::open_log(&data.join("node"), None, config)?;
     let listen = args.listen;
-    let addr = match node::serve(node::app(log.clone()), listen, std::future::pending()).await {
+    // The stakeholders' keys (Ed25519 and P-256, as their tools use), known
+    // to the registration policy.
+    let directory = Arc::new(transparency::StaticKeys::new());
+    let mut stakeholder_keys = std::collections::BTreeMap::new();
+    for (n, (issuer, _, _)) in EVENTS.iter().enumerate() {
+        if !stakeholder_keys.contains_key(issuer) {
+            let alg = if n % 2 == 0 {
+                scitt::Algorithm::EdDSA
+            } else {
+                scitt::Algorithm::ES256
+            };
+            let key = scitt::SigningKey::generate(alg, &mut rand_core::OsRng);
+            directory.add(issuer, key.public_key());
+            stakeholder_keys.insert(*issuer, key);
+        }
+    }
+    let scitt_service = node::open_transparency(&data.join("node"), &log, directory, log.origin())?;
+    let app = || node::app(log.clone(), Some(scitt_service.clone()));
+    let addr = match node::serve(app(), listen, std::future::pending()).await {
         Ok(a) => a,
         Err(_) if listen.port() != 0 => {
             println!("   (port {} busy; using a free port)", listen.port());
-            node::serve(
-                node::app(log.clone()),
-                "127.0.0.1:0".parse()?,
-                std::future::pending(),
-            )
-            .await?
+            node::serve(app(), "127.0.0.1:0".parse()?, std::future::pending()).await?
         }
         Err(e) => return Err(e),
     };
-    let base = format!("http://{addr}/log");
+    let root = format!("http://{addr}");
+    let base = format!("{root}/log");
     println!(
         "2. log      {}\n   serving {base}/checkpoint, /tile/..., POST /add",
         log.vkey()
     );
 
-    // 3. Stakeholders record facts through the HTTP API.
+    // 3. Stakeholders register signed facts through SCRAPI.
     let http = reqwest::Client::new();
     println!(
-        "\n3. recording {} security facts through POST {base}/add",
+        "\n3. {} stakeholders register {} signed statements through POST {root}/entries",
+        stakeholder_keys.len(),
         EVENTS.len()
     );
+    let mut statements = Vec::new();
     let mut indices = Vec::new();
-    for event in EVENTS {
-        let r: serde_json::Value = http
-            .post(format!("{base}/add"))
-            .body(event.to_string())
+    for (issuer, subject, payload) in EVENTS {
+        let key = stakeholder_keys
+            .get(issuer)
+            .context("every issuer has a key")?;
+        let statement = scitt::StatementBuilder::new(issuer, subject, payload.as_bytes())
+            .content_type("application/json")
+            .sign(key);
+        let r = http
+            .post(format!("{root}/entries"))
+            .header("content-type", "application/cose")
+            .body(statement.clone())
             .send()
-            .await?
-            .error_for_status()?
-            .json()
             .await?;
-        let index = r["index"].as_u64().context("index missing")?;
+        if r.status() != reqwest::StatusCode::CREATED {
+            bail!("registration answered {}", r.status());
+        }
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let index: u64 = location
+            .rsplit('/')
+            .next()
+            .and_then(|i| i.parse().ok())
+            .context("no entry id in Location")?;
+        let receipt = r.bytes().await?;
+        let service_key = scitt_service
+            .service_keys()
+            .into_iter()
+            .next()
+            .context("service key")?;
+        scitt::verify_receipt(&receipt, &statement, &service_key)
+            .map_err(|e| anyhow::anyhow!("receipt of #{index} did not verify: {e}"))?;
+        let kind = serde_json::from_str::<serde_json::Value>(payload)?["type"].clone();
+        println!(
+            "   #{index:<3} {:<7} {issuer:<22} {kind:<26} receipt verified",
+            key.algorithm().name()
+        );
+        statements.push(statement);
         indices.push(index);
-        let kind = serde_json::from_str::<serde_json::Value>(event)?["type"].clone();
-        println!("   #{index:<3} durable  {kind}");
     }
-    let again: serde_json::Value = http
-        .post(format!("{base}/add"))
-        .body(EVENTS[0].to_string())
+    let again = http
+        .post(format!("{root}/entries"))
+        .header("content-type", "application/cose")
+        .body(statements[0].clone())
         .send()
-        .await?
-        .json()
         .await?;
     println!(
-        "   re-submitting the first fact answers its existing index: {} (duplicate: {})",
-        again["index"], again["duplicate"]
+        "   re-registering the first statement answers its existing entry: {}",
+        again
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?")
+    );
+    let intruder = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+    let forged = scitt::StatementBuilder::new(
+        "acme.example",
+        "model:acme/DC-200",
+        br#"{"type":"vulnerability-assessment","id":"CVE-2024-3596","status":"not_affected"}"#,
+    )
+    .sign(&intruder);
+    let refused = http
+        .post(format!("{root}/entries"))
+        .header("content-type", "application/cose")
+        .body(forged)
+        .send()
+        .await?;
+    if refused.status() != reqwest::StatusCode::BAD_REQUEST {
+        bail!(
+            "a statement under an unregistered key was answered {}",
+            refused.status()
+        );
+    }
+    println!(
+        "   a \"not affected\" claim signed with a key acme.example never registered: refused ({})",
+        refused.status()
     );
 
     // 4. Wait for a witnessed checkpoint covering everything.
@@ -157,18 +268,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?;
     let proof =
         tlog::TlogProof::parse(proof_text.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let leaf = tlog::leaf_hash(EVENTS[5].as_bytes());
+    let leaf = tlog::leaf_hash(&statements[5]);
     proof
         .verify(&leaf, &policy)
         .map_err(|e| anyhow::anyhow!("proof did not verify: {e}"))?;
     println!(
         "5. tlog-proof for entry #{index} verified offline (log signature + witness quorum + inclusion)"
     );
-    let tampered = tlog::leaf_hash(b"{\"type\":\"firmware-installed\",\"version\":\"1.0.0\"}");
-    if proof.verify(&tampered, &policy).is_ok() {
+    let mut altered = statements[5].clone();
+    if let Some(last) = altered.last_mut() {
+        *last ^= 1;
+    }
+    if proof.verify(&tlog::leaf_hash(&altered), &policy).is_ok() {
         bail!("a tampered entry verified: this must never happen");
     }
-    println!("   the same proof rejects an altered entry");
+    println!("   the same proof rejects an altered statement");
 
     // 6. Anyone can verify the whole log from its static files.
     let mut options = log_service::verify::VerifyOptions::new(log.vkey());
@@ -186,6 +300,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
 
     println!("\nWhere to look:");
+    println!("   curl {root}/.well-known/transparency-configuration   (CBOR)");
+    println!("   curl {root}/entries/{index} > receipt.cose   (COSE receipt)");
     println!("   curl {base}/checkpoint");
     println!("   curl '{base}/proof/inclusion?index={index}'");
     println!("   sectwin log verify {base} --vkey '{}'", log.vkey());

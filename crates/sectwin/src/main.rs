@@ -86,6 +86,19 @@ struct ServeArgs {
     /// Entries waiting for the sequencer before POST /log/add answers 503.
     #[arg(long, default_value_t = 262_144)]
     pending_entries_max: usize,
+    /// An issuer whose Signed Statements SCRAPI accepts, as ISSUER=PEMFILE
+    /// (an Ed25519 or P-256 public key; repeatable).
+    #[arg(long = "issuer-key", value_parser = parse_issuer_key)]
+    issuer_keys: Vec<(String, scitt::PublicKey)>,
+}
+
+fn parse_issuer_key(s: &str) -> Result<(String, scitt::PublicKey), String> {
+    let (issuer, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ISSUER=PEMFILE, got {s:?}"))?;
+    let pem = std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
+    let key = scitt::PublicKey::from_pem(&pem).map_err(|e| format!("{file}: {e}"))?;
+    Ok((issuer.to_string(), key))
 }
 
 fn parse_witness(s: &str) -> Result<WitnessConfig, String> {
@@ -175,8 +188,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     println!("log origin:   {}", log.origin());
     println!("verifier key: {}", log.vkey());
-    let addr = node::serve(node::app(log.clone()), args.listen, shutdown_signal()).await?;
-    println!("serving on http://{addr}/log/ (Ctrl-C to stop)");
+    let keys = Arc::new(transparency::StaticKeys::new());
+    for (issuer, key) in &args.issuer_keys {
+        keys.add(issuer, key.clone());
+    }
+    let issuer = log.origin().to_string();
+    let scitt = node::open_transparency(&args.data, &log, keys, &issuer)?;
+    let addr = node::serve(
+        node::app(log.clone(), Some(scitt)),
+        args.listen,
+        shutdown_signal(),
+    )
+    .await?;
+    println!("serving on http://{addr}/log/ and SCRAPI at http://{addr}/entries (Ctrl-C to stop)");
     shutdown_signal().await;
     println!("stopping: publishing a final checkpoint and syncing");
     log.shutdown().await;

@@ -82,9 +82,50 @@ pub fn open_log(data: &Path, origin: Option<&str>, config: LogConfig) -> Result<
     Ok((log, created))
 }
 
-/// The node's HTTP application.
-pub fn app(log: Log) -> axum::Router {
-    axum::Router::new().nest("/log", http_api::log_router(http_api::LogApi::new(log)))
+/// Path of the transparency service's receipt key (PKCS#8 PEM) in a data directory.
+pub fn receipt_key_path(data: &Path) -> PathBuf {
+    data.join("scitt.key")
+}
+
+/// Loads the receipt signing key, creating an Ed25519 one on first start.
+pub fn load_or_create_receipt_key(data: &Path) -> Result<scitt::SigningKey> {
+    let path = receipt_key_path(data);
+    if path.exists() {
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return scitt::SigningKey::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+    write_private(&path, &key.to_pem())?;
+    Ok(key)
+}
+
+/// The SCITT transparency service over `log`, issuing receipts as `issuer`
+/// and checking issuers' keys in `keys`.
+pub fn open_transparency(
+    data: &Path,
+    log: &Log,
+    keys: Arc<dyn transparency::KeyDirectory>,
+    issuer: &str,
+) -> Result<Arc<transparency::TransparencyService>> {
+    let key = load_or_create_receipt_key(data)?;
+    Ok(Arc::new(transparency::TransparencyService::new(
+        log.clone(),
+        keys,
+        key,
+        issuer,
+    )))
+}
+
+/// The node's HTTP application: the log under `/log`, and SCRAPI (`/entries`,
+/// `/.well-known/...`) when a transparency service is given.
+pub fn app(log: Log, scitt: Option<Arc<transparency::TransparencyService>>) -> axum::Router {
+    let router = axum::Router::new().nest("/log", http_api::log_router(http_api::LogApi::new(log)));
+    match scitt {
+        Some(service) => router.merge(http_api::scrapi_router(http_api::ScrapiApi::new(service))),
+        None => router,
+    }
 }
 
 /// Serves `app` on `listen` until `shutdown` resolves.

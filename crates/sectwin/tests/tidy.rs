@@ -132,6 +132,7 @@ fn dependencies_point_one_way() {
             "witness",
             vec!["axum", "log-store", "log-service", "http-api"],
         ),
+        ("transparency", vec!["axum", "http-api", "serde_json"]),
     ] {
         for b in banned {
             assert!(!deps[krate].contains(b), "{krate} must not depend on {b}");

@@ -1,0 +1,377 @@
+//! SCRAPI (IETF SCITT Reference APIs, `../shared/specs/ietf-scitt-scrapi.md`)
+//! over the [`TransparencyService`]:
+//!
+//! * `POST /entries` (`application/cose`): register a Signed Statement;
+//!   201 with the receipt once a checkpoint covers it (within
+//!   [`ScrapiApi::registration_wait`]), else 303 to `/entries/{id}`.
+//! * `GET /entries/{id}`: the receipt (200), 302 while pending, 404 unknown.
+//! * `GET /entries/{id}/statement`: the Transparent Statement (the statement
+//!   with its receipt in the unprotected header).
+//! * `GET /.well-known/scitt-keys[/{kid}]`: the receipt keys as a COSE Key Set
+//!   (or one COSE_Key; `kid` in base64url).
+//! * `GET /.well-known/transparency-configuration`: the service's parameters.
+//!
+//! Errors are Concise Problem Details (RFC 9290) in CBOR: `{-1: title, -2: detail}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use ciborium::Value;
+use coset::CborSerializable;
+use log_service::AppendError;
+use tlog::LeafIndex;
+use transparency::{ReceiptLookupError, RegisterError, TransparencyService};
+
+const COSE: &str = "application/cose";
+const CBOR: &str = "application/cbor";
+const PROBLEM: &str = "application/concise-problem-details+cbor";
+
+/// State of the SCRAPI routes.
+pub struct ScrapiApi {
+    service: Arc<TransparencyService>,
+    /// How long `POST /entries` waits for a checkpoint before answering 303.
+    pub registration_wait: Duration,
+}
+
+impl ScrapiApi {
+    /// Routes over `service`; registration waits up to 3 s for a receipt.
+    pub fn new(service: Arc<TransparencyService>) -> ScrapiApi {
+        ScrapiApi {
+            service,
+            registration_wait: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The SCRAPI router (mount at the root: its paths are absolute).
+pub fn scrapi_router(api: ScrapiApi) -> Router {
+    Router::new()
+        .route("/entries", post(register))
+        .route("/entries/{id}", get(entry_receipt))
+        .route("/entries/{id}/statement", get(entry_statement))
+        .route("/.well-known/scitt-keys", get(keys))
+        .route("/.well-known/scitt-keys/{kid}", get(one_key))
+        .route(
+            "/.well-known/transparency-configuration",
+            get(configuration),
+        )
+        // A statement is one log entry; allow a little framing slack so the
+        // precise 413 below, not the body limit, answers oversized ones.
+        .layer(DefaultBodyLimit::max(scitt::STATEMENT_BYTES_MAX + 1024))
+        .with_state(Arc::new(api))
+}
+
+/// A Concise Problem Details answer.
+struct Problem {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+    retry_after_s: Option<u64>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            title,
+            detail: detail.into(),
+            retry_after_s: None,
+        }
+    }
+}
+
+fn cbor(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing CBOR to a Vec cannot fail.
+    let _ = ciborium::into_writer(value, &mut out);
+    out
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(detail = %self.detail, "SCRAPI server error");
+        }
+        let body = cbor(&Value::Map(vec![
+            (Value::from(-1), Value::Text(self.title.into())),
+            (Value::from(-2), Value::Text(self.detail)),
+        ]));
+        let mut response = (self.status, [(header::CONTENT_TYPE, PROBLEM)], body).into_response();
+        if let Some(s) = self.retry_after_s {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<RegisterError> for Problem {
+    fn from(e: RegisterError) -> Problem {
+        use scitt::StatementError as S;
+        let detail = e.to_string();
+        match e {
+            RegisterError::Statement(S::TooLarge { .. }) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
+            }
+            RegisterError::Statement(S::Malformed(_)) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Malformed request", detail)
+            }
+            RegisterError::Statement(S::UnsupportedAlgorithm(_)) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Bad Signature Algorithm", detail)
+            }
+            RegisterError::Statement(S::Signature(_) | S::AlgorithmMismatch { .. }) => {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "Signature verification failed",
+                    detail,
+                )
+            }
+            RegisterError::Statement(_) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Missing or invalid header", detail)
+            }
+            RegisterError::UnknownKey { .. } => {
+                Problem::new(StatusCode::BAD_REQUEST, "Unknown issuer key", detail)
+            }
+            RegisterError::DetachedPayload => {
+                Problem::new(StatusCode::BAD_REQUEST, "Detached payload", detail)
+            }
+            RegisterError::Append(AppendError::Busy { .. }) => Problem {
+                retry_after_s: Some(1),
+                ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", detail)
+            },
+            RegisterError::Append(AppendError::TooLarge { .. }) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
+            }
+            RegisterError::Append(AppendError::Empty) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Malformed request", detail)
+            }
+            RegisterError::Append(AppendError::ReadOnly(_)) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+                detail,
+            ),
+        }
+    }
+}
+
+fn entry_location(index: LeafIndex) -> String {
+    format!("/entries/{index}")
+}
+
+fn now_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn cose_response(status: StatusCode, location: Option<String>, body: Vec<u8>) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, COSE)], body).into_response();
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, l);
+    }
+    response
+}
+
+async fn register(
+    State(api): State<Arc<ScrapiApi>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with(COSE) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            format!("send the Signed Statement as {COSE}, not {content_type:?}"),
+        ));
+    }
+    let registered = api.service.register(body.to_vec()).await?;
+    let location = entry_location(registered.index);
+    if api
+        .service
+        .wait_covered(registered.index, api.registration_wait)
+        .await
+    {
+        let receipt = api
+            .service
+            .receipt(registered.index, now_unix_s())
+            .map_err(lookup_problem)?;
+        return Ok(cose_response(StatusCode::CREATED, Some(location), receipt));
+    }
+    let mut response = cose_response(StatusCode::SEE_OTHER, Some(location), Vec::new());
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    Ok(response)
+}
+
+fn parse_id(id: &str) -> Result<LeafIndex, Problem> {
+    id.parse::<u64>().map(LeafIndex::new).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "Malformed request",
+            format!("entry id {id:?} is not a decimal log index"),
+        )
+    })
+}
+
+fn lookup_problem(e: ReceiptLookupError) -> Problem {
+    let detail = e.to_string();
+    match e {
+        ReceiptLookupError::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, "Not Found", detail),
+        ReceiptLookupError::NotAStatement(_) => {
+            Problem::new(StatusCode::NOT_FOUND, "Not a signed statement", detail)
+        }
+        ReceiptLookupError::Pending(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Registration running",
+            detail,
+        ),
+        ReceiptLookupError::Log(e) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            e.to_string(),
+        ),
+    }
+}
+
+fn pending(index: LeafIndex) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(l) = HeaderValue::from_str(&entry_location(index)) {
+        response.headers_mut().insert(header::LOCATION, l);
+    }
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+async fn entry_receipt(
+    State(api): State<Arc<ScrapiApi>>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let index = parse_id(&id)?;
+    match api.service.receipt(index, now_unix_s()) {
+        Ok(receipt) => Ok(cose_response(StatusCode::OK, None, receipt)),
+        Err(ReceiptLookupError::Pending(i)) => Ok(pending(i)),
+        Err(e) => Err(lookup_problem(e)),
+    }
+}
+
+async fn entry_statement(
+    State(api): State<Arc<ScrapiApi>>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let index = parse_id(&id)?;
+    let receipt = match api.service.receipt(index, now_unix_s()) {
+        Ok(r) => r,
+        Err(ReceiptLookupError::Pending(i)) => return Ok(pending(i)),
+        Err(e) => return Err(lookup_problem(e)),
+    };
+    let statement = api.service.statement(index).map_err(lookup_problem)?;
+    let transparent = scitt::attach_receipts(&statement, &[receipt]).map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            e.to_string(),
+        )
+    })?;
+    Ok(cose_response(StatusCode::OK, None, transparent))
+}
+
+fn cose_key_value(key: &scitt::PublicKey) -> Result<Value, Problem> {
+    let bytes = key.to_cose_key().to_vec().map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            e.to_string(),
+        )
+    })?;
+    ciborium::from_reader(bytes.as_slice()).map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            e.to_string(),
+        )
+    })
+}
+
+async fn keys(State(api): State<Arc<ScrapiApi>>) -> Result<Response, Problem> {
+    let set = api
+        .service
+        .service_keys()
+        .iter()
+        .map(cose_key_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(([(header::CONTENT_TYPE, CBOR)], cbor(&Value::Array(set))).into_response())
+}
+
+async fn one_key(
+    State(api): State<Arc<ScrapiApi>>,
+    Path(kid): Path<String>,
+) -> Result<Response, Problem> {
+    let wanted = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(kid.as_bytes())
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Malformed request",
+                "kid must be base64url without padding",
+            )
+        })?;
+    let key = api
+        .service
+        .service_keys()
+        .into_iter()
+        .find(|k| k.thumbprint().as_slice() == wanted.as_slice())
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "No such key",
+                "No key could be found for this kid value",
+            )
+        })?;
+    Ok(([(header::CONTENT_TYPE, CBOR)], cbor(&cose_key_value(&key)?)).into_response())
+}
+
+async fn configuration(State(api): State<Arc<ScrapiApi>>) -> Response {
+    let config = Value::Map(vec![
+        (
+            Value::Text("issuer".into()),
+            Value::Text(api.service.issuer().into()),
+        ),
+        (
+            Value::Text("registration_endpoint".into()),
+            Value::Text("/entries".into()),
+        ),
+        (
+            Value::Text("jwks_uri".into()),
+            Value::Text("/.well-known/scitt-keys".into()),
+        ),
+        (
+            Value::Text("supported_signature_algorithms".into()),
+            Value::Array(vec![Value::from(-8), Value::from(-7)]),
+        ),
+        (
+            Value::Text("verifiable_data_structure".into()),
+            Value::Text("RFC9162_SHA256".into()),
+        ),
+        (
+            Value::Text("log".into()),
+            Value::Text("/log/checkpoint".into()),
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, CBOR)], cbor(&config)).into_response()
+}

@@ -1,0 +1,183 @@
+//! SCRAPI over a real log: registration answers 201 with a receipt that
+//! verifies (with `scitt::verify_receipt` and against the log's own
+//! checkpoint), duplicates get their first entry, every refusal is a specific
+//! Concise Problem Details answer, and the key and statement resources serve
+//! what relying parties need.
+
+mod scrapi_common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use scitt::{Algorithm, PublicKey, SigningKey, StatementBuilder};
+use scrapi_common::Fixture;
+use tlog::LeafIndex;
+
+fn issuer_key(fx: &Fixture, issuer: &str, alg: Algorithm) -> SigningKey {
+    let k = SigningKey::generate(alg, &mut rand_core::OsRng);
+    fx.keys.add(issuer, k.public_key());
+    k
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_statement_gets_a_receipt_that_verifies_against_the_log() {
+    let fx = Fixture::open();
+    for (n, alg) in [Algorithm::EdDSA, Algorithm::ES256].into_iter().enumerate() {
+        let k = issuer_key(&fx, "acme.example", alg);
+        let statement = StatementBuilder::new(
+            "acme.example",
+            &format!("device:door-{n}"),
+            br#"{"type":"firmware_installed","version":"2.1.0"}"#,
+        )
+        .content_type("application/json")
+        .sign(&k);
+        let a = fx.post_cose(statement.clone()).await;
+        assert_eq!(
+            a.status,
+            StatusCode::CREATED,
+            "{:?}",
+            String::from_utf8_lossy(&a.body)
+        );
+        assert_eq!(a.content_type, "application/cose");
+        assert_eq!(
+            a.location.as_deref(),
+            Some(format!("/entries/{n}").as_str())
+        );
+        let v = scitt::verify_receipt(&a.body, &statement, &fx.service_key).expect("receipt");
+        assert_eq!(v.leaf_index, LeafIndex::new(n as u64));
+        // The receipt's root is a root the log signed in a checkpoint.
+        let published = fx.log.published();
+        assert!(v.tree_size <= published.size);
+        assert_eq!(
+            fx.log.prover().root(v.tree_size).expect("root"),
+            v.root,
+            "the receipt's tree is the log's tree"
+        );
+        assert_eq!(
+            v.claims.expect("claims").subject,
+            format!("device:door-{n}")
+        );
+
+        // GET /entries/{id}: a fresh receipt; the statement resource carries it.
+        let again = fx.get(&format!("/entries/{n}")).await;
+        assert_eq!(again.status, StatusCode::OK);
+        scitt::verify_receipt(&again.body, &statement, &fx.service_key).expect("fresh receipt");
+        let t = fx.get(&format!("/entries/{n}/statement")).await;
+        assert_eq!(t.status, StatusCode::OK);
+        let parsed = scitt::SignedStatement::parse(&t.body).expect("transparent statement");
+        parsed
+            .verify(&k.public_key())
+            .expect("still signed by the issuer");
+
+        // The same statement again: the same entry.
+        let dup = fx.post_cose(statement).await;
+        assert_eq!(dup.status, StatusCode::CREATED);
+        assert_eq!(
+            dup.location.as_deref(),
+            Some(format!("/entries/{n}").as_str())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_a_specific_problem_and_nothing_is_appended() {
+    let fx = Fixture::open();
+    let known = issuer_key(&fx, "acme.example", Algorithm::EdDSA);
+    let stranger = SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
+
+    let unknown = StatementBuilder::new("acme.example", "device:1", b"{}").sign(&stranger);
+    let a = fx.post_cose(unknown).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.problem_title(), "Unknown issuer key");
+
+    // Known key, but presented as another issuer.
+    let wrong_issuer = StatementBuilder::new("evil.example", "device:1", b"{}").sign(&known);
+    let a = fx.post_cose(wrong_issuer).await;
+    assert_eq!(a.problem_title(), "Unknown issuer key");
+
+    let detached = StatementBuilder::new("acme.example", "device:1", b"{}")
+        .detached()
+        .sign(&known);
+    let a = fx.post_cose(detached).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.problem_title(), "Detached payload");
+
+    let good = StatementBuilder::new("acme.example", "device:1", b"payload!").sign(&known);
+    let pos = good
+        .windows(8)
+        .position(|w| w == b"payload!")
+        .expect("payload");
+    let mut tampered = good.clone();
+    tampered[pos] ^= 1;
+    let a = fx.post_cose(tampered).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.problem_title(), "Signature verification failed");
+
+    let a = fx.post_cose(b"not cbor at all".to_vec()).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.problem_title(), "Malformed request");
+
+    let a = fx
+        .post_cose(vec![0u8; scitt::STATEMENT_BYTES_MAX + 10])
+        .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let a = fx
+        .request(
+            Request::post("/entries")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(good.clone()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(
+        fx.log.durable_size().get(),
+        0,
+        "a refused statement was appended"
+    );
+
+    let a = fx.get("/entries/7").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.problem_title(), "Not Found");
+    let a = fx.get("/entries/seven").await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+
+    // Revoking the key stops further registrations by it.
+    assert_eq!(fx.post_cose(good.clone()).await.status, StatusCode::CREATED);
+    fx.keys
+        .remove("acme.example", &known.public_key().thumbprint());
+    let later = StatementBuilder::new("acme.example", "device:2", b"{}").sign(&known);
+    assert_eq!(
+        fx.post_cose(later).await.problem_title(),
+        "Unknown issuer key"
+    );
+    assert_eq!(fx.log.durable_size().get(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_keys_and_configuration_are_served_as_cbor() {
+    let fx = Fixture::open();
+    let a = fx.get("/.well-known/scitt-keys").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.content_type, "application/cbor");
+    let set: Vec<ciborium::Value> = ciborium::from_reader(a.body.as_slice()).expect("key set");
+    assert_eq!(set.len(), 1);
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&set[0], &mut bytes).expect("encode");
+    let key = <coset::CoseKey as coset::CborSerializable>::from_slice(&bytes).expect("COSE_Key");
+    assert_eq!(PublicKey::from_cose_key(&key).expect("key"), fx.service_key);
+
+    use base64::Engine as _;
+    let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(fx.service_key.thumbprint());
+    let one = fx.get(&format!("/.well-known/scitt-keys/{kid}")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    let missing = fx.get("/.well-known/scitt-keys/AAAA").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.problem_title(), "No such key");
+
+    let c = fx.get("/.well-known/transparency-configuration").await;
+    assert_eq!(c.status, StatusCode::OK);
+    let v: ciborium::Value = ciborium::from_reader(c.body.as_slice()).expect("config");
+    assert!(format!("{v:?}").contains("example.test"));
+}

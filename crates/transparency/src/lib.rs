@@ -1,0 +1,254 @@
+//! The SCITT transparency service over the sectwin log.
+//!
+//! Registration (SCRAPI `POST /entries`) runs the *registration policy* and
+//! appends the Signed Statement's exact bytes to the log; a receipt (RFC 9942,
+//! [`scitt::issue_receipt`]) is issued against the latest published
+//! checkpoint once one covers the entry. Because the receipt's Merkle tree
+//! *is* the log's tree, every receipt is also checkable against the
+//! witnessed C2SP checkpoints.
+//!
+//! The registration policy:
+//! 1. the statement parses and carries the SCITT headers (`alg`, `kid`, CWT
+//!    `iss` and `sub`), see [`scitt::SignedStatement::parse`];
+//! 2. `kid` names a key that the [`KeyDirectory`] holds for `iss` (unknown or
+//!    revoked keys are refused);
+//! 3. the signature verifies over an attached payload (or over the digest of a
+//!    hash envelope); statements with detached payloads are refused, since the
+//!    service could not check what they sign.
+//!
+//! Receipts are signed with the service's own key (not the log's note key:
+//! one key, one signature format).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log_service::{AppendError, Log, ProverError};
+use parking_lot::RwLock;
+use scitt::{PublicKey, ReceiptClaims, SignedStatement, SigningKey, StatementError};
+use tlog::{Hash, LeafIndex, TreeSize};
+
+/// Where the registration policy finds issuers' keys.
+pub trait KeyDirectory: Send + Sync {
+    /// The key `kid` of issuer `issuer`, if it is registered and usable now.
+    fn key(&self, issuer: &str, kid: &[u8]) -> Option<PublicKey>;
+}
+
+/// A [`KeyDirectory`] held in memory (configuration, tests, the demo). The
+/// stakeholder registry of the security twins is another implementation.
+#[derive(Default)]
+pub struct StaticKeys {
+    keys: RwLock<HashMap<(String, Vec<u8>), PublicKey>>,
+}
+
+impl StaticKeys {
+    /// An empty directory.
+    pub fn new() -> StaticKeys {
+        StaticKeys::default()
+    }
+
+    /// Registers `key` for `issuer` under its thumbprint key id.
+    pub fn add(&self, issuer: &str, key: PublicKey) {
+        self.keys
+            .write()
+            .insert((issuer.to_string(), key.thumbprint().to_vec()), key);
+    }
+
+    /// Removes a key (revocation).
+    pub fn remove(&self, issuer: &str, kid: &[u8]) {
+        self.keys
+            .write()
+            .remove(&(issuer.to_string(), kid.to_vec()));
+    }
+}
+
+impl KeyDirectory for StaticKeys {
+    fn key(&self, issuer: &str, kid: &[u8]) -> Option<PublicKey> {
+        self.keys
+            .read()
+            .get(&(issuer.to_string(), kid.to_vec()))
+            .cloned()
+    }
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The statement is malformed, lacks a required header, or its signature
+    /// does not verify.
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+    /// The issuer has no such key (unknown, or revoked).
+    #[error("issuer {issuer:?} has no registered key with kid {kid_hex}")]
+    UnknownKey {
+        /// `iss`.
+        issuer: String,
+        /// `kid`, hex.
+        kid_hex: String,
+    },
+    /// A detached payload cannot be checked by the service.
+    #[error("the payload is detached; attach it, or register a hash envelope (payload_hash_alg 258) over it")]
+    DetachedPayload,
+    /// The log refused the append (busy, read-only, too large).
+    #[error(transparent)]
+    Append(#[from] AppendError),
+}
+
+/// A registered statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registered {
+    /// Its index in the log (its entry id).
+    pub index: LeafIndex,
+    /// Its leaf hash.
+    pub leaf: Hash,
+    /// True if the identical statement was registered before.
+    pub duplicate: bool,
+}
+
+/// Why a receipt could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptLookupError {
+    /// No entry with that index.
+    #[error("no entry {0}")]
+    NotFound(LeafIndex),
+    /// The entry is durable but no checkpoint covers it yet.
+    #[error("entry {0} is registered but not yet covered by a published checkpoint")]
+    Pending(LeafIndex),
+    /// The stored entry is not a Signed Statement (it was appended through
+    /// the raw log API).
+    #[error("entry {0} is not a signed statement")]
+    NotAStatement(LeafIndex),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Log(#[from] ProverError),
+}
+
+/// The transparency service: see the module documentation.
+pub struct TransparencyService {
+    log: Log,
+    keys: Arc<dyn KeyDirectory>,
+    receipt_key: SigningKey,
+    issuer: String,
+}
+
+impl TransparencyService {
+    /// A service registering into `log`, checking issuers' keys in `keys`,
+    /// signing receipts with `receipt_key` as `issuer`.
+    pub fn new(
+        log: Log,
+        keys: Arc<dyn KeyDirectory>,
+        receipt_key: SigningKey,
+        issuer: &str,
+    ) -> TransparencyService {
+        TransparencyService {
+            log,
+            keys,
+            receipt_key,
+            issuer: issuer.to_string(),
+        }
+    }
+
+    /// The service's issuer name (`iss` of its receipts).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The keys relying parties verify receipts with.
+    pub fn service_keys(&self) -> Vec<PublicKey> {
+        vec![self.receipt_key.public_key()]
+    }
+
+    /// The log behind the service.
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// Applies the registration policy to `bytes` (no log access).
+    pub fn check(&self, bytes: &[u8]) -> Result<SignedStatement, RegisterError> {
+        let statement = SignedStatement::parse(bytes)?;
+        let key = self
+            .keys
+            .key(statement.issuer(), statement.key_id())
+            .ok_or_else(|| RegisterError::UnknownKey {
+                issuer: statement.issuer().to_string(),
+                kid_hex: hex::encode(statement.key_id()),
+            })?;
+        if statement.payload().is_none() {
+            return Err(RegisterError::DetachedPayload);
+        }
+        statement.verify(&key)?;
+        Ok(statement)
+    }
+
+    /// Registers a Signed Statement: policy, then a durable append. Answers
+    /// once the entry is durable (not yet covered by a checkpoint).
+    pub async fn register(&self, bytes: Vec<u8>) -> Result<Registered, RegisterError> {
+        self.check(&bytes)?;
+        let leaf = tlog::leaf_hash(&bytes);
+        let appended = self.log.try_append(bytes).await?;
+        Ok(Registered {
+            index: appended.index,
+            leaf,
+            duplicate: appended.duplicate,
+        })
+    }
+
+    /// Waits up to `wait` for a checkpoint covering `index`; true if one is
+    /// published.
+    pub async fn wait_covered(&self, index: LeafIndex, wait: Duration) -> bool {
+        tokio::time::timeout(wait, self.log.wait_published(index.get() + 1))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The registered statement at `index` (covered by a checkpoint).
+    pub fn statement(&self, index: LeafIndex) -> Result<Vec<u8>, ReceiptLookupError> {
+        let size = self.covering_size(index)?;
+        Ok(self.log.prover().entry(index, size)?)
+    }
+
+    fn covering_size(&self, index: LeafIndex) -> Result<TreeSize, ReceiptLookupError> {
+        let size = self.log.published().size;
+        if index.get() < size.get() {
+            return Ok(size);
+        }
+        if index.get() < self.log.durable_size().get() {
+            return Err(ReceiptLookupError::Pending(index));
+        }
+        Err(ReceiptLookupError::NotFound(index))
+    }
+
+    /// A receipt for entry `index` against the latest published checkpoint.
+    pub fn receipt(
+        &self,
+        index: LeafIndex,
+        now_unix_s: i64,
+    ) -> Result<Vec<u8>, ReceiptLookupError> {
+        let published = self.log.published();
+        let size = published.size;
+        if index.get() >= size.get() {
+            return Err(self
+                .covering_size(index)
+                .err()
+                .unwrap_or(ReceiptLookupError::Pending(index)));
+        }
+        let prover = self.log.prover();
+        let entry = prover.entry(index, size)?;
+        let statement =
+            SignedStatement::parse(&entry).map_err(|_| ReceiptLookupError::NotAStatement(index))?;
+        let path = prover.inclusion(index, size)?;
+        let claims = ReceiptClaims {
+            issuer: self.issuer.clone(),
+            subject: statement.subject().to_string(),
+            issued_at: Some(now_unix_s),
+        };
+        Ok(scitt::issue_receipt(
+            &self.receipt_key,
+            &claims,
+            size,
+            index,
+            &path,
+            &published.root,
+        ))
+    }
+}
