@@ -11,6 +11,14 @@
 //!   (or one COSE_Key; `kid` in base64url).
 //! * `GET /.well-known/transparency-configuration`: the service's parameters.
 //!
+//! * `POST /api/v1/statements/batch` (`application/cbor`, an array of Signed
+//!   Statements as byte strings, at most [`BATCH_STATEMENTS_MAX`]): registers
+//!   them together (Ed25519 batch verification, shared group commits) and
+//!   answers JSON, one result per statement, in order.
+//!
+//! `POST /entries` with `Prefer: respond-async` (RFC 7240) answers 303 as soon
+//! as the statement is durable, without waiting for a checkpoint.
+//!
 //! Errors are Concise Problem Details (RFC 9290) in CBOR: `{-1: title, -2: detail}`.
 
 use std::sync::Arc;
@@ -32,6 +40,11 @@ use transparency::{ReceiptLookupError, RegisterError, TransparencyService};
 const COSE: &str = "application/cose";
 const CBOR: &str = "application/cbor";
 const PROBLEM: &str = "application/concise-problem-details+cbor";
+
+/// Most statements in one batch request.
+pub const BATCH_STATEMENTS_MAX: usize = 4096;
+/// Largest batch request body.
+pub const BATCH_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// State of the SCRAPI routes.
 pub struct ScrapiApi {
@@ -65,6 +78,10 @@ pub fn scrapi_router(api: ScrapiApi) -> Router {
         // A statement is one log entry; allow a little framing slack so the
         // precise 413 below, not the body limit, answers oversized ones.
         .layer(DefaultBodyLimit::max(scitt::STATEMENT_BYTES_MAX + 1024))
+        .route(
+            "/api/v1/statements/batch",
+            post(register_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX)),
+        )
         .with_state(Arc::new(api))
 }
 
@@ -199,10 +216,19 @@ async fn register(
     }
     let registered = api.service.register(body.to_vec()).await?;
     let location = entry_location(registered.index);
-    if api
-        .service
-        .wait_covered(registered.index, api.registration_wait)
-        .await
+    let respond_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+        });
+    if !respond_async
+        && api
+            .service
+            .wait_covered(registered.index, api.registration_wait)
+            .await
     {
         let receipt = api
             .service
@@ -374,4 +400,66 @@ async fn configuration(State(api): State<Arc<ScrapiApi>>) -> Response {
         ),
     ]);
     ([(header::CONTENT_TYPE, CBOR)], cbor(&config)).into_response()
+}
+
+async fn register_batch(
+    State(api): State<Arc<ScrapiApi>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with(CBOR) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            format!("send a CBOR array of Signed Statements as {CBOR}, not {content_type:?}"),
+        ));
+    }
+    let malformed = |why: String| Problem::new(StatusCode::BAD_REQUEST, "Malformed request", why);
+    let value: Value = ciborium::from_reader(body.as_ref())
+        .map_err(|e| malformed(format!("the body is not CBOR: {e}")))?;
+    let Value::Array(items) = value else {
+        return Err(malformed(
+            "the body must be a CBOR array of byte strings".into(),
+        ));
+    };
+    if items.len() > BATCH_STATEMENTS_MAX {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large",
+            format!(
+                "{} statements in one batch; at most {BATCH_STATEMENTS_MAX}",
+                items.len()
+            ),
+        ));
+    }
+    let statements = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Bytes(b) => Ok(b),
+            _ => Err(malformed(format!("item {i} is not a byte string"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let results = api.service.register_batch(statements).await;
+    let json: Vec<serde_json::Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(reg) => serde_json::json!({
+                "index": reg.index.get(),
+                "location": entry_location(reg.index),
+                "duplicate": reg.duplicate,
+            }),
+            Err(e) => {
+                let p = Problem::from(e);
+                serde_json::json!({
+                    "error": { "status": p.status.as_u16(), "title": p.title, "detail": p.detail }
+                })
+            }
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "results": json })).into_response())
 }

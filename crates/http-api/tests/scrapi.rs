@@ -181,3 +181,109 @@ async fn service_keys_and_configuration_are_served_as_cbor() {
     let v: ciborium::Value = ciborium::from_reader(c.body.as_slice()).expect("config");
     assert!(format!("{v:?}").contains("example.test"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_registers_the_good_statements_and_names_each_bad_one() {
+    let fx = Fixture::open();
+    let eddsa = issuer_key(&fx, "acme.example", Algorithm::EdDSA);
+    let es256 = issuer_key(&fx, "vista.example", Algorithm::ES256);
+    let stranger = SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
+    let mut statements: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            let key = if i % 3 == 0 { &es256 } else { &eddsa };
+            let issuer = if i % 3 == 0 {
+                "vista.example"
+            } else {
+                "acme.example"
+            };
+            StatementBuilder::new(issuer, &format!("device:{i}"), b"{\"fw\":\"1\"}").sign(key)
+        })
+        .collect();
+    // Position 10: unknown key. Position 11: a tampered Ed25519 statement,
+    // which makes the Ed25519 batch fail and each be checked alone.
+    statements.push(StatementBuilder::new("acme.example", "device:x", b"{}").sign(&stranger));
+    let mut tampered = StatementBuilder::new("acme.example", "device:y", b"payload!").sign(&eddsa);
+    let pos = tampered
+        .windows(8)
+        .position(|w| w == b"payload!")
+        .expect("payload");
+    tampered[pos] ^= 1;
+    statements.push(tampered);
+    let body = {
+        let v = ciborium::Value::Array(
+            statements
+                .iter()
+                .map(|s| ciborium::Value::Bytes(s.clone()))
+                .collect(),
+        );
+        let mut out = Vec::new();
+        ciborium::into_writer(&v, &mut out).expect("cbor");
+        out
+    };
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        Request::post("/api/v1/statements/batch")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let a = fx.request(post(body.clone(), "application/cbor")).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&a.body).expect("json");
+    let results = json["results"].as_array().expect("results");
+    assert_eq!(results.len(), 12);
+    let mut indices = std::collections::BTreeSet::new();
+    for r in &results[..10] {
+        indices.insert(r["index"].as_u64().expect("registered"));
+    }
+    assert_eq!(indices, (0..10).collect());
+    assert_eq!(results[10]["error"]["title"], "Unknown issuer key");
+    assert_eq!(
+        results[11]["error"]["title"],
+        "Signature verification failed"
+    );
+    assert_eq!(fx.log.durable_size().get(), 10);
+    assert!(
+        fx.service
+            .wait_covered(LeafIndex::new(9), std::time::Duration::from_secs(10))
+            .await
+    );
+    for (i, r) in results[..10].iter().enumerate() {
+        let index = r["index"].as_u64().expect("index");
+        let receipt = fx.get(&format!("/entries/{index}")).await;
+        assert_eq!(receipt.status, StatusCode::OK);
+        scitt::verify_receipt(&receipt.body, &statements[i], &fx.service_key).expect("receipt");
+    }
+
+    // The whole request is refused when it is not an array of byte strings.
+    let mut not_bytes = Vec::new();
+    ciborium::into_writer(
+        &ciborium::Value::Array(vec![ciborium::Value::from(1)]),
+        &mut not_bytes,
+    )
+    .expect("cbor");
+    let a = fx.request(post(not_bytes, "application/cbor")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.problem_title(), "Malformed request");
+    let a = fx.request(post(body, "application/json")).await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(fx.log.durable_size().get(), 10);
+
+    // One statement with Prefer: respond-async: 303 as soon as it is durable.
+    let one = StatementBuilder::new("acme.example", "device:async", b"{}").sign(&eddsa);
+    let a = fx
+        .request(
+            Request::post("/entries")
+                .header(header::CONTENT_TYPE, "application/cose")
+                .header("prefer", "respond-async")
+                .body(Body::from(one))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location.as_deref(), Some("/entries/10"));
+}

@@ -23,7 +23,7 @@ pub use key::{Algorithm, KeyError, PublicKey, SigningKey};
 pub use receipt::{
     attach_receipts, issue_receipt, verify_receipt, ReceiptClaims, ReceiptError, VerifiedReceipt,
 };
-pub use statement::{PayloadHash, SignedStatement, StatementBuilder, StatementError};
+pub use statement::{verify_many, PayloadHash, SignedStatement, StatementBuilder, StatementError};
 
 /// Largest Signed Statement accepted: a log entry (C2SP entry bundles use a
 /// 16-bit length), so large payloads travel detached, as hash envelopes.

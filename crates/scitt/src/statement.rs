@@ -327,6 +327,18 @@ impl SignedStatement {
             .map_err(StatementError::Signature)
     }
 
+    /// The bytes the signature covers (the COSE `Sig_structure` over the
+    /// attached payload), or `None` for a detached payload.
+    pub fn to_be_signed(&self) -> Option<Vec<u8>> {
+        self.sign1.payload.as_ref()?;
+        Some(self.sign1.tbs_data(b""))
+    }
+
+    /// The raw signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.sign1.signature
+    }
+
     /// Verifies the signature with `key` over a detached payload.
     pub fn verify_detached(&self, key: &PublicKey, payload: &[u8]) -> Result<(), StatementError> {
         self.check_alg(key)?;
@@ -453,4 +465,50 @@ impl StatementBuilder {
         // Serializing a COSE_Sign1 we just built cannot fail.
         sign1.to_tagged_vec().unwrap_or_default()
     }
+}
+
+/// Verifies many statements, each with its key: Ed25519 ones together with
+/// Ed25519 batch verification (one multi-scalar multiplication; if the batch
+/// fails, each is checked alone to find the culprits), the others one by one.
+/// Answers one result per input, in order.
+pub fn verify_many(items: &[(&SignedStatement, &PublicKey)]) -> Vec<Result<(), StatementError>> {
+    let mut results: Vec<Option<Result<(), StatementError>>> = vec![None; items.len()];
+    let mut batch_at = Vec::new();
+    let mut messages = Vec::new();
+    let mut signatures = Vec::new();
+    let mut keys = Vec::new();
+    for (i, (statement, key)) in items.iter().enumerate() {
+        if let Err(e) = statement.check_alg(key) {
+            results[i] = Some(Err(e));
+            continue;
+        }
+        let (PublicKey::Ed25519(vk), Some(tbs)) = (key, statement.to_be_signed()) else {
+            results[i] = Some(statement.verify(key));
+            continue;
+        };
+        match ed25519_dalek::Signature::from_slice(statement.signature()) {
+            Ok(sig) => {
+                batch_at.push(i);
+                messages.push(tbs);
+                signatures.push(sig);
+                keys.push(*vk);
+            }
+            Err(_) => results[i] = Some(statement.verify(key)),
+        }
+    }
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let batch_ok =
+        !batch_at.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+    for i in batch_at {
+        results[i] = Some(if batch_ok {
+            Ok(())
+        } else {
+            let (statement, key) = items[i];
+            statement.verify(key)
+        });
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(StatementError::DetachedPayload)))
+        .collect()
 }

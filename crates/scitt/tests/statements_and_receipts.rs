@@ -333,3 +333,41 @@ fn a_transparent_statement_carries_receipts_without_changing_the_signed_part() {
     let s = SignedStatement::parse(&with).expect("parse");
     s.verify(&k.public_key()).expect("signature still verifies");
 }
+
+#[test]
+fn verify_many_batches_ed25519_and_still_names_each_bad_statement() {
+    let ed = key(Algorithm::EdDSA);
+    let p256 = key(Algorithm::ES256);
+    let other = key(Algorithm::EdDSA);
+    let sign = |k: &SigningKey, n: usize| {
+        SignedStatement::parse(
+            &StatementBuilder::new("i.example", &format!("device:{n}"), b"{}").sign(k),
+        )
+        .expect("parse")
+    };
+    let good: Vec<SignedStatement> = (0..20).map(|n| sign(&ed, n)).collect();
+    let pk = ed.public_key();
+    let items: Vec<(&SignedStatement, &scitt::PublicKey)> = good.iter().map(|s| (s, &pk)).collect();
+    assert!(scitt::verify_many(&items).iter().all(Result::is_ok));
+
+    let es = sign(&p256, 100);
+    let es_pk = p256.public_key();
+    let other_pk = other.public_key();
+    let mut mixed: Vec<(&SignedStatement, &scitt::PublicKey)> = items.clone();
+    mixed.insert(3, (&es, &es_pk)); // ES256, verified alone: ok
+    mixed.insert(7, (&good[0], &other_pk)); // wrong Ed25519 key: the batch fails
+    mixed.insert(9, (&es, &pk)); // algorithm mismatch
+    let results = scitt::verify_many(&mixed);
+    assert_eq!(results.len(), 23);
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            7 => assert!(matches!(r, Err(StatementError::Signature(_))), "{i}: {r:?}"),
+            9 => assert!(
+                matches!(r, Err(StatementError::AlgorithmMismatch { .. })),
+                "{i}: {r:?}"
+            ),
+            _ => assert!(r.is_ok(), "{i}: {r:?}"),
+        }
+    }
+    assert!(scitt::verify_many(&[]).is_empty());
+}

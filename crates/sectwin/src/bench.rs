@@ -84,6 +84,25 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Signed Statements verified and registered durably per second over
+    /// HTTP (one per request, and batched), against the Ed25519 ceiling.
+    Scitt {
+        /// Statements per path (one-per-request and batched each get this many).
+        #[arg(long, default_value_t = 100_000)]
+        statements: u64,
+        /// Concurrent clients posting one statement per request.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Statements per batch request.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Concurrent clients posting batches.
+        #[arg(long, default_value_t = 4)]
+        batch_clients: usize,
+        /// Where to put the benchmark log.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Resident memory while appending many entries.
     Memory {
         /// Entries to append.
@@ -132,6 +151,22 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
             entry_bytes,
             dir,
         } => memory(entries, entry_bytes, dir).await,
+        BenchCmd::Scitt {
+            statements,
+            clients,
+            batch,
+            batch_clients,
+            dir,
+        } => {
+            crate::bench_scitt::run(
+                &dir,
+                statements,
+                clients,
+                batch.max(1),
+                batch_clients.max(1),
+            )
+            .await
+        }
         BenchCmd::Index {
             keys,
             batch_keys,
@@ -145,10 +180,10 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
 }
 
 /// A scratch directory for one benchmark run, removed afterwards.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new(base: &Option<PathBuf>, name: &str) -> Result<Scratch> {
+    pub(crate) fn new(base: &Option<PathBuf>, name: &str) -> Result<Scratch> {
         // Default: target/bench in this checkout, on the project's disk
         // (a shared /tmp can be slow to create files in after heavy churn).
         let base = base.clone().unwrap_or_else(|| {
@@ -610,12 +645,12 @@ async fn proofs(entries: u64, seconds: u64, clients: usize, dir: Option<PathBuf>
 /// A lean HTTP/1.1 load generator: one keep-alive connection per client,
 /// no pool, no URL parsing, so that the generator takes as little of the
 /// machine's two cores as possible from the server it measures.
-struct LeanClient {
-    sender: hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+pub(crate) struct LeanClient {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
 }
 
 impl LeanClient {
-    async fn connect(addr: std::net::SocketAddr) -> Result<LeanClient> {
+    pub(crate) async fn connect(addr: std::net::SocketAddr) -> Result<LeanClient> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) =
@@ -628,13 +663,38 @@ impl LeanClient {
         Ok(LeanClient { sender })
     }
 
+    /// POSTs `body` to `path`; answers the status and the body.
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<(u16, bytes::Bytes)> {
+        use http_body_util::BodyExt;
+        self.sender.ready().await?;
+        let mut request = hyper::Request::post(path)
+            .header(hyper::header::HOST, "localhost")
+            .header(hyper::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .sender
+            .send_request(request.body(http_body_util::Full::new(bytes::Bytes::from(body)))?)
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
     /// GETs `path`, fails unless the answer is 200, and reads the body.
     async fn get(&mut self, path: &str) -> Result<bytes::Bytes> {
         use http_body_util::BodyExt;
         self.sender.ready().await?;
         let request = hyper::Request::get(path)
             .header(hyper::header::HOST, "localhost")
-            .body(http_body_util::Empty::new())?;
+            .body(http_body_util::Full::new(bytes::Bytes::new()))?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();

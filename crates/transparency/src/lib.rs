@@ -165,6 +165,55 @@ impl TransparencyService {
 
     /// Applies the registration policy to `bytes` (no log access).
     pub fn check(&self, bytes: &[u8]) -> Result<SignedStatement, RegisterError> {
+        let (statement, key) = self.lookup(bytes)?;
+        statement.verify(&key)?;
+        Ok(statement)
+    }
+
+    /// Registers many Signed Statements: the policy for each (Ed25519
+    /// signatures checked with batch verification), then durable appends of
+    /// the accepted ones, submitted together so they share group commits.
+    /// One result per input, in order.
+    pub async fn register_batch(
+        &self,
+        statements: Vec<Vec<u8>>,
+    ) -> Vec<Result<Registered, RegisterError>> {
+        let mut checked: Vec<Result<(SignedStatement, PublicKey), RegisterError>> =
+            statements.iter().map(|bytes| self.lookup(bytes)).collect();
+        let pairs: Vec<(usize, &SignedStatement, &PublicKey)> = checked
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().ok().map(|(s, k)| (i, s, k)))
+            .collect();
+        let items: Vec<(&SignedStatement, &PublicKey)> =
+            pairs.iter().map(|(_, s, k)| (*s, *k)).collect();
+        let verdicts = scitt::verify_many(&items);
+        let failed: Vec<(usize, StatementError)> = pairs
+            .iter()
+            .zip(verdicts)
+            .filter_map(|((i, _, _), v)| v.err().map(|e| (*i, e)))
+            .collect();
+        for (i, e) in failed {
+            checked[i] = Err(RegisterError::Statement(e));
+        }
+        let appends = statements
+            .into_iter()
+            .zip(checked)
+            .map(|(bytes, c)| async move {
+                c?;
+                let leaf = tlog::leaf_hash(&bytes);
+                let appended = self.log.append(bytes).await?;
+                Ok(Registered {
+                    index: appended.index,
+                    leaf,
+                    duplicate: appended.duplicate,
+                })
+            });
+        futures::future::join_all(appends).await
+    }
+
+    /// Parses `bytes` and finds the issuer's key (policy steps 1 and 2).
+    fn lookup(&self, bytes: &[u8]) -> Result<(SignedStatement, PublicKey), RegisterError> {
         let statement = SignedStatement::parse(bytes)?;
         let key = self
             .keys
@@ -176,8 +225,7 @@ impl TransparencyService {
         if statement.payload().is_none() {
             return Err(RegisterError::DetachedPayload);
         }
-        statement.verify(&key)?;
-        Ok(statement)
+        Ok((statement, key))
     }
 
     /// Registers a Signed Statement: policy, then a durable append. Answers
