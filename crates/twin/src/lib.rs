@@ -1,0 +1,23 @@
+//! The security twin's domain model, as pure functions: no I/O, no clock, no
+//! randomness. Everything a twin shows is a *projection of the log*: the same
+//! statements applied in log order always give the same twins, which is what
+//! `reindex` relies on.
+//!
+//! - [`model`]: stakeholders and their roles, devices, the lifecycle and its
+//!   allowed transitions.
+//! - [`statement`]: the typed, versioned statement payloads (JSON with a
+//!   `type` tag), strictly parsed: unknown types and fields are refused.
+//! - [`consensus`]: per attribute class, who asserts and who must endorse;
+//!   each attribute's status is agreed, claimed or disputed.
+//! - [`projection`]: [`projection::Projection::apply`] folds one registered
+//!   statement into the twins, or refuses it with a [`projection::ApplyError`].
+
+pub mod consensus;
+pub mod model;
+pub mod projection;
+pub mod statement;
+
+pub use consensus::{AttributeClass, ConsensusPolicy, Rule, Status};
+pub use model::{DeviceId, Lifecycle, Role, StakeholderId};
+pub use projection::{ApplyError, Projection, Registered};
+pub use statement::{StatementBody, StatementParseError};

@@ -1,0 +1,351 @@
+//! Typed, versioned statement payloads: a JSON object with a `type` tag and
+//! an optional schema version `v` (only version 1 exists). Parsing is strict:
+//! unknown types and unknown fields are refused with a message naming them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Lifecycle, StakeholderId};
+
+/// Largest statement payload this model parses, in bytes.
+pub const PAYLOAD_BYTES_MAX: usize = 60 * 1024;
+
+/// The statement schema version this build understands.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Kind of security test evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestKind {
+    /// Static analysis of code or binaries.
+    StaticAnalysis,
+    /// Dynamic analysis / fuzzing.
+    DynamicAnalysis,
+    /// A penetration test.
+    PenetrationTest,
+    /// Robustness testing of an AI model (adversarial inputs, drift).
+    AiRobustness,
+}
+
+/// Outcome of a security test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestResult {
+    /// Passed.
+    Pass,
+    /// Findings to address.
+    Findings,
+    /// Failed.
+    Fail,
+}
+
+/// VEX-style status of a device with respect to a vulnerability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VexStatus {
+    /// Not affected (a justification is expected).
+    NotAffected,
+    /// Affected.
+    Affected,
+    /// Fixed.
+    Fixed,
+    /// Being investigated.
+    UnderInvestigation,
+}
+
+/// Severity of an incident or a risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+/// A statement's payload, by type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum StatementBody {
+    /// A manufacturer registers a device it made (subject: the device).
+    DeviceRegistered {
+        /// Manufacturer's name.
+        manufacturer: String,
+        /// Model.
+        model: String,
+        /// Serial number.
+        serial: String,
+        /// Hardware id (e.g. a TPM EK hash), if any.
+        #[serde(default)]
+        hardware_id: Option<String>,
+        /// The device's own public key (PEM), if it signs statements.
+        #[serde(default)]
+        device_key: Option<String>,
+    },
+    /// Ownership (and operation, maintenance) passes to stakeholders.
+    OwnershipTransferred {
+        /// The new owner.
+        owner: StakeholderId,
+        /// The operator, if named.
+        #[serde(default)]
+        operator: Option<StakeholderId>,
+        /// The maintenance contractor, if named.
+        #[serde(default)]
+        maintainer: Option<StakeholderId>,
+        /// Site, if named.
+        #[serde(default)]
+        site: Option<String>,
+    },
+    /// The device moves to another lifecycle state.
+    LifecycleChanged {
+        /// The new state.
+        to: Lifecycle,
+    },
+    /// A manufacturer releases firmware (subject: `model:<vendor>/<model>`).
+    FirmwareReleased {
+        /// Version.
+        version: String,
+        /// SHA-256 of the image, hex.
+        image_sha256: String,
+        /// Where the SBOM is (or its hash), if any.
+        #[serde(default)]
+        sbom: Option<String>,
+    },
+    /// Firmware now running on the device.
+    FirmwareInstalled {
+        /// Version.
+        version: String,
+        /// SHA-256 of the image, hex.
+        image_sha256: String,
+    },
+    /// The device's configuration.
+    ConfigurationReported {
+        /// SHA-256 of the configuration, hex.
+        config_sha256: String,
+        /// Security-relevant settings.
+        #[serde(default)]
+        settings: serde_json::Map<String, Value>,
+    },
+    /// An AI model deployed on the device.
+    AiModelDeployed {
+        /// Model name.
+        name: String,
+        /// Model version.
+        version: String,
+        /// SHA-256 of the model, hex.
+        model_sha256: String,
+        /// Reference to the training data's provenance.
+        #[serde(default)]
+        training_data: Option<String>,
+    },
+    /// Evidence of a security test of a firmware release or a model.
+    SecurityTestEvidence {
+        /// SHA-256 of what was tested (image or model), hex.
+        target_sha256: String,
+        /// Kind of test.
+        kind: TestKind,
+        /// Tool used.
+        tool: String,
+        /// SHA-256 of the report, hex.
+        report_sha256: String,
+        /// Outcome.
+        result: TestResult,
+        /// Summary.
+        #[serde(default)]
+        summary: Option<String>,
+    },
+    /// A VEX-style assessment of one vulnerability for the subject.
+    VulnerabilityAssessment {
+        /// CVE or other id.
+        vulnerability: String,
+        /// Status.
+        status: VexStatus,
+        /// Why (expected for `not_affected`).
+        #[serde(default)]
+        justification: Option<String>,
+    },
+    /// Maintenance work done on the device.
+    MaintenancePerformed {
+        /// What was done.
+        work: String,
+    },
+    /// A security incident on the device.
+    IncidentReported {
+        /// Severity.
+        severity: Severity,
+        /// What happened.
+        summary: String,
+    },
+    /// Access to the device granted to a stakeholder.
+    AccessGranted {
+        /// Who.
+        grantee: StakeholderId,
+        /// What access.
+        scope: String,
+    },
+    /// Access revoked.
+    AccessRevoked {
+        /// Who.
+        grantee: StakeholderId,
+        /// What access.
+        scope: String,
+    },
+    /// A risk recorded in the register.
+    RiskRecorded {
+        /// Risk id.
+        risk: String,
+        /// Severity.
+        severity: Severity,
+        /// Description.
+        description: String,
+    },
+    /// A risk accepted (not fixed), with a rationale.
+    RiskAccepted {
+        /// Risk id.
+        risk: String,
+        /// Why.
+        rationale: String,
+    },
+    /// A risk mitigated.
+    RiskMitigated {
+        /// Risk id.
+        risk: String,
+        /// How.
+        how: String,
+    },
+    /// The device is retired for good.
+    Decommissioned {
+        /// Why.
+        reason: String,
+    },
+    /// Agreement with another statement (by its log entry).
+    Endorse {
+        /// The endorsed statement's entry index.
+        entry: u64,
+    },
+    /// Disagreement with another statement (by its log entry).
+    Dispute {
+        /// The disputed statement's entry index.
+        entry: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a payload is not a statement of this model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementParseError {
+    /// Larger than [`PAYLOAD_BYTES_MAX`].
+    #[error("payload of {bytes} bytes exceeds {max_bytes} bytes")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
+    /// Not a JSON object.
+    #[error("payload is not a JSON object: {0}")]
+    NotJson(String),
+    /// No `type`.
+    #[error("payload has no \"type\"")]
+    MissingType,
+    /// A version this build does not know.
+    #[error("schema version {0} is not supported (this build knows version 1)")]
+    UnsupportedVersion(String),
+    /// A type this model does not know.
+    #[error("unknown statement type {0:?}")]
+    UnknownType(String),
+    /// Fields missing, unknown or of the wrong type.
+    #[error("invalid {kind:?} statement: {why}")]
+    Invalid {
+        /// The type.
+        kind: String,
+        /// What is wrong (from the parser).
+        why: String,
+    },
+}
+
+/// Every type tag, as on the wire.
+pub const TYPES: &[&str] = &[
+    "device-registered",
+    "ownership-transferred",
+    "lifecycle-changed",
+    "firmware-released",
+    "firmware-installed",
+    "configuration-reported",
+    "ai-model-deployed",
+    "security-test-evidence",
+    "vulnerability-assessment",
+    "maintenance-performed",
+    "incident-reported",
+    "access-granted",
+    "access-revoked",
+    "risk-recorded",
+    "risk-accepted",
+    "risk-mitigated",
+    "decommissioned",
+    "endorse",
+    "dispute",
+];
+
+impl StatementBody {
+    /// Parses a payload strictly.
+    pub fn parse(payload: &[u8]) -> Result<StatementBody, StatementParseError> {
+        if payload.len() > PAYLOAD_BYTES_MAX {
+            return Err(StatementParseError::TooLarge {
+                bytes: payload.len(),
+                max_bytes: PAYLOAD_BYTES_MAX,
+            });
+        }
+        let mut value: Value = serde_json::from_slice(payload)
+            .map_err(|e| StatementParseError::NotJson(e.to_string()))?;
+        let Value::Object(map) = &mut value else {
+            return Err(StatementParseError::NotJson("not an object".into()));
+        };
+        if let Some(v) = map.remove("v") {
+            if v.as_u64() != Some(SCHEMA_VERSION) {
+                return Err(StatementParseError::UnsupportedVersion(v.to_string()));
+            }
+        }
+        let kind = match map.get("type") {
+            Some(Value::String(t)) => t.clone(),
+            Some(_) | None => return Err(StatementParseError::MissingType),
+        };
+        if !TYPES.contains(&kind.as_str()) {
+            return Err(StatementParseError::UnknownType(kind));
+        }
+        serde_json::from_value(value).map_err(|e| StatementParseError::Invalid {
+            kind,
+            why: e.to_string(),
+        })
+    }
+
+    /// The wire type tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StatementBody::DeviceRegistered { .. } => "device-registered",
+            StatementBody::OwnershipTransferred { .. } => "ownership-transferred",
+            StatementBody::LifecycleChanged { .. } => "lifecycle-changed",
+            StatementBody::FirmwareReleased { .. } => "firmware-released",
+            StatementBody::FirmwareInstalled { .. } => "firmware-installed",
+            StatementBody::ConfigurationReported { .. } => "configuration-reported",
+            StatementBody::AiModelDeployed { .. } => "ai-model-deployed",
+            StatementBody::SecurityTestEvidence { .. } => "security-test-evidence",
+            StatementBody::VulnerabilityAssessment { .. } => "vulnerability-assessment",
+            StatementBody::MaintenancePerformed { .. } => "maintenance-performed",
+            StatementBody::IncidentReported { .. } => "incident-reported",
+            StatementBody::AccessGranted { .. } => "access-granted",
+            StatementBody::AccessRevoked { .. } => "access-revoked",
+            StatementBody::RiskRecorded { .. } => "risk-recorded",
+            StatementBody::RiskAccepted { .. } => "risk-accepted",
+            StatementBody::RiskMitigated { .. } => "risk-mitigated",
+            StatementBody::Decommissioned { .. } => "decommissioned",
+            StatementBody::Endorse { .. } => "endorse",
+            StatementBody::Dispute { .. } => "dispute",
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The twin model over a realistic building scenario: lifecycle rules as a
+//! full table, strict statement parsing, consensus statuses as endorsements
+//! and disputes arrive, every refusal leaving the projection unchanged, and
+//! the projection rebuilt from the same entries giving identical twins.
+
+use twin::consensus::Status;
+use twin::model::{DeviceId, Lifecycle, Role};
+use twin::projection::{ApplyError, Projection, Registered};
+use twin::statement::{StatementBody, StatementParseError, TYPES};
+use twin::{AttributeClass, ConsensusPolicy, StakeholderId};
+
+/// (payload, the error expected).
+type ParseCase = (&'static str, fn(&StatementParseError) -> bool);
+/// (issuer, subject, payload, the error expected).
+type ApplyCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ApplyError) -> bool,
+);
+
+#[test]
+fn lifecycle_transitions_follow_the_table() {
+    use Lifecycle::*;
+    let all = [
+        Manufactured,
+        Provisioned,
+        Deployed,
+        InMaintenance,
+        Decommissioned,
+    ];
+    let allowed = [
+        (Manufactured, Provisioned),
+        (Provisioned, Deployed),
+        (Deployed, InMaintenance),
+        (InMaintenance, Deployed),
+        (Provisioned, InMaintenance),
+        (InMaintenance, Provisioned),
+        (Manufactured, Decommissioned),
+        (Provisioned, Decommissioned),
+        (Deployed, Decommissioned),
+        (InMaintenance, Decommissioned),
+    ];
+    let mut checked = 0;
+    for from in all {
+        for to in all {
+            assert_eq!(
+                from.can_become(to),
+                allowed.contains(&(from, to)),
+                "{from:?} -> {to:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 25);
+}
+
+#[test]
+fn payloads_parse_strictly() {
+    let samples = [
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"7"}"#,
+        r#"{"type":"ownership-transferred","owner":"owner.example","operator":"op.example"}"#,
+        r#"{"type":"lifecycle-changed","to":"deployed"}"#,
+        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"ab"}"#,
+        r#"{"type":"firmware-installed","version":"2.4.1","image_sha256":"ab","v":1}"#,
+        r#"{"type":"configuration-reported","config_sha256":"cd","settings":{"telnet":false}}"#,
+        r#"{"type":"ai-model-deployed","name":"person-detect","version":"3","model_sha256":"ef"}"#,
+        r#"{"type":"security-test-evidence","target_sha256":"ab","kind":"penetration-test","tool":"burp","report_sha256":"12","result":"findings"}"#,
+        r#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"not_affected","justification":"component not present"}"#,
+        r#"{"type":"maintenance-performed","work":"seal replaced"}"#,
+        r#"{"type":"incident-reported","severity":"high","summary":"tamper alarm"}"#,
+        r#"{"type":"access-granted","grantee":"fix.example","scope":"ssh"}"#,
+        r#"{"type":"access-revoked","grantee":"fix.example","scope":"ssh"}"#,
+        r#"{"type":"risk-recorded","risk":"R-1","severity":"medium","description":"default password"}"#,
+        r#"{"type":"risk-accepted","risk":"R-1","rationale":"isolated VLAN"}"#,
+        r#"{"type":"risk-mitigated","risk":"R-1","how":"password rotated"}"#,
+        r#"{"type":"decommissioned","reason":"replaced"}"#,
+        r#"{"type":"endorse","entry":5}"#,
+        r#"{"type":"dispute","entry":5,"reason":"no site visit"}"#,
+    ];
+    assert_eq!(samples.len(), TYPES.len(), "a sample for every type");
+    for (sample, kind) in samples.iter().zip(TYPES) {
+        let body =
+            StatementBody::parse(sample.as_bytes()).unwrap_or_else(|e| panic!("{sample}: {e}"));
+        assert_eq!(body.kind(), *kind);
+    }
+    let refusals: [ParseCase; 7] = [
+        (r#"{"type":"telepathy"}"#, |e| {
+            matches!(e, StatementParseError::UnknownType(_))
+        }),
+        (r#"{"kind":"endorse"}"#, |e| {
+            matches!(e, StatementParseError::MissingType)
+        }),
+        (r#"{"type":"endorse","entry":5,"extra":1}"#, |e| {
+            matches!(e, StatementParseError::Invalid { .. })
+        }),
+        (r#"{"type":"endorse"}"#, |e| {
+            matches!(e, StatementParseError::Invalid { .. })
+        }),
+        (r#"{"type":"endorse","entry":"five"}"#, |e| {
+            matches!(e, StatementParseError::Invalid { .. })
+        }),
+        (r#"{"type":"endorse","entry":5,"v":2}"#, |e| {
+            matches!(e, StatementParseError::UnsupportedVersion(_))
+        }),
+        (r#"[1,2]"#, |e| matches!(e, StatementParseError::NotJson(_))),
+    ];
+    for (payload, expected) in refusals {
+        let e = StatementBody::parse(payload.as_bytes()).expect_err(payload);
+        assert!(expected(&e), "{payload}: {e}");
+    }
+}
+
+/// The scenario's entries: (issuer, subject, payload).
+const SCENARIO: &[(&str, &str, &str)] = &[
+    (
+        "acme.example",
+        "device:door-7",
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"7"}"#,
+    ),
+    (
+        "acme.example",
+        "device:door-7",
+        r#"{"type":"ownership-transferred","owner":"owner.example","operator":"op.example","maintainer":"fix.example","site":"building-a"}"#,
+    ),
+    (
+        "acme.example",
+        "device:door-7",
+        r#"{"type":"lifecycle-changed","to":"provisioned"}"#,
+    ),
+    (
+        "op.example",
+        "device:door-7",
+        r#"{"type":"lifecycle-changed","to":"deployed"}"#,
+    ),
+    (
+        "acme.example",
+        "model:acme/DC-200",
+        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"9f2c"}"#,
+    ),
+    (
+        "device:door-7",
+        "device:door-7",
+        r#"{"type":"firmware-installed","version":"2.4.1","image_sha256":"9f2c"}"#,
+    ),
+    (
+        "op.example",
+        "device:door-7",
+        r#"{"type":"endorse","entry":5}"#,
+    ),
+    (
+        "fix.example",
+        "device:door-7",
+        r#"{"type":"maintenance-performed","work":"seal replaced"}"#,
+    ),
+    (
+        "op.example",
+        "device:door-7",
+        r#"{"type":"dispute","entry":7,"reason":"no site visit logged"}"#,
+    ),
+    (
+        "acme.example",
+        "device:door-7",
+        r#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"not_affected","justification":"RADIUS not used"}"#,
+    ),
+    (
+        "fix.example",
+        "device:door-7",
+        r#"{"type":"configuration-reported","config_sha256":"c0"}"#,
+    ),
+];
+
+fn apply_all(p: &mut Projection, entries: &[(&str, &str, &str)]) {
+    for (i, (issuer, subject, payload)) in entries.iter().enumerate() {
+        p.apply(Registered {
+            entry: i as u64,
+            issuer,
+            subject,
+            payload: payload.as_bytes(),
+        })
+        .unwrap_or_else(|e| panic!("entry {i}: {e}"));
+    }
+}
+
+fn door() -> DeviceId {
+    DeviceId("door-7".into())
+}
+
+#[test]
+fn consensus_follows_endorsements_and_disputes() {
+    let mut p = Projection::new(ConsensusPolicy::default());
+    apply_all(&mut p, &SCENARIO[..6]);
+    // Firmware reported by the device: awaiting the operator.
+    assert_eq!(
+        p.status(5),
+        Some(Status::Claimed {
+            awaiting: [Role::Operator].into_iter().collect()
+        })
+    );
+    apply_all_from(&mut p, 6);
+    assert_eq!(p.status(5), Some(Status::Agreed));
+    assert_eq!(
+        p.status(7),
+        Some(Status::Disputed {
+            by: [StakeholderId("op.example".into())].into_iter().collect()
+        })
+    );
+    assert_eq!(
+        p.status(9),
+        Some(Status::Agreed),
+        "not_affected is the manufacturer's call"
+    );
+    let view = p.view(&door()).expect("twin");
+    assert_eq!(view.twin.lifecycle, Lifecycle::Deployed);
+    assert_eq!(view.twin.operator, Some(StakeholderId("op.example".into())));
+    assert_eq!(
+        view.twin.history,
+        (0..=11)
+            .filter(|e| *e != 4)
+            .filter(|e| *e != 11)
+            .collect::<Vec<_>>()
+    );
+    let firmware = view
+        .attributes
+        .iter()
+        .find(|a| a.attribute == AttributeClass::Firmware)
+        .expect("firmware attribute");
+    assert_eq!(firmware.claim.entry, 5);
+    assert_eq!(firmware.status, Status::Agreed);
+    assert_eq!(p.releases("model:acme/DC-200").len(), 1);
+    assert_eq!(p.applied(), SCENARIO.len() as u64);
+}
+
+fn apply_all_from(p: &mut Projection, from: usize) {
+    for (i, (issuer, subject, payload)) in SCENARIO.iter().enumerate().skip(from) {
+        p.apply(Registered {
+            entry: i as u64,
+            issuer,
+            subject,
+            payload: payload.as_bytes(),
+        })
+        .unwrap_or_else(|e| panic!("entry {i}: {e}"));
+    }
+}
+
+#[test]
+fn every_refusal_names_its_reason_and_changes_nothing() {
+    let mut p = Projection::new(ConsensusPolicy::default());
+    apply_all(&mut p, SCENARIO);
+    let before = serde_json::to_string(&p.view(&door())).expect("json");
+    let applied = p.applied();
+    let cases: Vec<ApplyCase> = vec![
+        (
+            "stranger.example",
+            "device:door-7",
+            r#"{"type":"firmware-installed","version":"6.6.6","image_sha256":"ee"}"#,
+            |e| {
+                matches!(
+                    e,
+                    ApplyError::NotAllowed {
+                        class: "firmware",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "fix.example",
+            "device:door-7",
+            r#"{"type":"vulnerability-assessment","vulnerability":"CVE-1","status":"fixed"}"#,
+            |e| {
+                matches!(
+                    e,
+                    ApplyError::NotAllowed {
+                        class: "vulnerability",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "acme.example",
+            "device:door-7",
+            r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"7"}"#,
+            |e| matches!(e, ApplyError::AlreadyRegistered(_)),
+        ),
+        (
+            "acme.example",
+            "device:ghost",
+            r#"{"type":"incident-reported","severity":"low","summary":"?"}"#,
+            |e| matches!(e, ApplyError::UnknownDevice(_)),
+        ),
+        (
+            "op.example",
+            "device:door-7",
+            r#"{"type":"lifecycle-changed","to":"manufactured"}"#,
+            |e| matches!(e, ApplyError::IllegalTransition { .. }),
+        ),
+        (
+            "op.example",
+            "door-7",
+            r#"{"type":"incident-reported","severity":"low","summary":"?"}"#,
+            |e| matches!(e, ApplyError::NotADevice { .. }),
+        ),
+        (
+            "acme.example",
+            "device:door-7",
+            r#"{"type":"firmware-released","version":"1","image_sha256":"aa"}"#,
+            |e| matches!(e, ApplyError::NotAModel(_)),
+        ),
+        (
+            "fix.example",
+            "device:door-7",
+            r#"{"type":"endorse","entry":7}"#,
+            |e| matches!(e, ApplyError::OwnClaim(_)),
+        ),
+        (
+            "stranger.example",
+            "device:door-7",
+            r#"{"type":"endorse","entry":5}"#,
+            |e| matches!(e, ApplyError::NoRole { .. }),
+        ),
+        (
+            "op.example",
+            "device:other",
+            r#"{"type":"endorse","entry":5}"#,
+            |e| matches!(e, ApplyError::SubjectMismatch { .. }),
+        ),
+        (
+            "op.example",
+            "device:door-7",
+            r#"{"type":"endorse","entry":4}"#,
+            |e| matches!(e, ApplyError::UnknownClaim(4)),
+        ),
+        (
+            "op.example",
+            "device:door-7",
+            r#"{"type":"telepathy"}"#,
+            |e| matches!(e, ApplyError::Parse(_)),
+        ),
+    ];
+    let n = cases.len();
+    for (k, (issuer, subject, payload, expected)) in cases.into_iter().enumerate() {
+        let e = p
+            .apply(Registered {
+                entry: 100 + k as u64,
+                issuer,
+                subject,
+                payload: payload.as_bytes(),
+            })
+            .expect_err(payload);
+        assert!(expected(&e), "{payload}: unexpected {e}");
+    }
+    assert_eq!(n, 12);
+    assert_eq!(p.applied(), applied);
+    assert_eq!(
+        serde_json::to_string(&p.view(&door())).expect("json"),
+        before
+    );
+
+    // Decommissioning is final.
+    p.apply(Registered {
+        entry: 200,
+        issuer: "owner.example",
+        subject: "device:door-7",
+        payload: br#"{"type":"decommissioned","reason":"replaced"}"#,
+    })
+    .expect("decommission");
+    let e = p
+        .apply(Registered {
+            entry: 201,
+            issuer: "device:door-7",
+            subject: "device:door-7",
+            payload: br#"{"type":"firmware-installed","version":"2.5","image_sha256":"aa"}"#,
+        })
+        .expect_err("after decommissioning");
+    assert!(matches!(e, ApplyError::Decommissioned(_)), "{e}");
+}
+
+#[test]
+fn rebuilding_from_the_same_entries_gives_identical_twins() {
+    let mut a = Projection::new(ConsensusPolicy::default());
+    let mut b = Projection::new(ConsensusPolicy::default());
+    apply_all(&mut a, SCENARIO);
+    apply_all(&mut b, SCENARIO);
+    let json = |p: &Projection| {
+        p.twins()
+            .map(|t| serde_json::to_string(&p.view(&t.device)).expect("json"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(json(&a), json(&b));
+    assert!(!json(&a).is_empty());
+}
