@@ -287,28 +287,18 @@ impl Projection {
         })
     }
 
-    /// Applies one registered statement (see the module documentation).
+    /// Checks what [`Projection::apply`] would do with `s` without changing
+    /// anything: the registration pre-check.
+    pub fn check(&self, s: Registered<'_>) -> Result<Applied, ApplyError> {
+        Ok(self.plan(s)?.applied())
+    }
+
+    /// Applies one registered statement (see the module documentation): all
+    /// checks first, then the changes, so a refusal changes nothing.
     pub fn apply(&mut self, s: Registered<'_>) -> Result<Applied, ApplyError> {
-        let body = StatementBody::parse(s.payload)?;
-        let kind = body.kind();
-        let issuer = StakeholderId(s.issuer.to_string());
-        let applied = match &body {
-            StatementBody::Endorse { entry } => self.support(&s, &issuer, *entry, None)?,
-            StatementBody::Dispute { entry, reason } => {
-                self.support(&s, &issuer, *entry, Some(reason.clone()))?
-            }
-            StatementBody::FirmwareReleased { .. } => {
-                if !s.subject.starts_with("model:") || s.subject.len() <= "model:".len() {
-                    return Err(ApplyError::NotAModel(s.subject.to_string()));
-                }
-                self.releases
-                    .entry(s.subject.to_string())
-                    .or_default()
-                    .push((s.entry, issuer, body.clone()));
-                Applied { device: None, kind }
-            }
-            _ => self.assert(&s, issuer, body)?,
-        };
+        let plan = self.plan(s)?;
+        let applied = plan.applied();
+        self.commit(plan);
         self.applied += 1;
         Ok(applied)
     }
@@ -320,43 +310,69 @@ impl Projection {
         })
     }
 
-    /// A claim about a device: checks, then records it.
-    fn assert(
-        &mut self,
+    /// Every check; the plan says what to change.
+    fn plan(&self, s: Registered<'_>) -> Result<Plan, ApplyError> {
+        let body = StatementBody::parse(s.payload)?;
+        let issuer = StakeholderId(s.issuer.to_string());
+        match body {
+            StatementBody::Endorse { entry } => self.plan_support(&s, issuer, entry, None),
+            StatementBody::Dispute { entry, reason } => {
+                self.plan_support(&s, issuer, entry, Some(reason))
+            }
+            StatementBody::FirmwareReleased { .. } => {
+                if !s.subject.starts_with("model:") || s.subject.len() <= "model:".len() {
+                    return Err(ApplyError::NotAModel(s.subject.to_string()));
+                }
+                Ok(Plan::Release {
+                    subject: s.subject.to_string(),
+                    entry: s.entry,
+                    issuer,
+                    body,
+                })
+            }
+            body => self.plan_assert(&s, issuer, body),
+        }
+    }
+
+    fn plan_assert(
+        &self,
         s: &Registered<'_>,
         issuer: StakeholderId,
         body: StatementBody,
-    ) -> Result<Applied, ApplyError> {
+    ) -> Result<Plan, ApplyError> {
         let kind = body.kind();
         let device = Self::device_of(s.subject, kind)?;
         let class = AttributeClass::of(&body).ok_or(ApplyError::UnknownClaim(s.entry))?;
-        if let StatementBody::DeviceRegistered { model, serial, .. } = &body {
-            if self.twins.contains_key(&device) {
-                return Err(ApplyError::AlreadyRegistered(device.0));
-            }
-            let twin = Twin {
-                device: device.clone(),
-                manufacturer: issuer.clone(),
-                model: model.clone(),
-                serial: serial.clone(),
-                lifecycle: Lifecycle::Manufactured,
-                owner: None,
-                operator: None,
-                maintainer: None,
-                site: None,
-                current: BTreeMap::new(),
-                history: Vec::new(),
+        let (new_twin, held, lifecycle) =
+            if let StatementBody::DeviceRegistered { model, serial, .. } = &body {
+                if self.twins.contains_key(&device) {
+                    return Err(ApplyError::AlreadyRegistered(device.0));
+                }
+                let twin = Twin {
+                    device: device.clone(),
+                    manufacturer: issuer.clone(),
+                    model: model.clone(),
+                    serial: serial.clone(),
+                    lifecycle: Lifecycle::Manufactured,
+                    owner: None,
+                    operator: None,
+                    maintainer: None,
+                    site: None,
+                    current: BTreeMap::new(),
+                    history: Vec::new(),
+                };
+                let held = self.roles_of(&issuer, &twin);
+                (Some(Box::new(twin)), held, Lifecycle::Manufactured)
+            } else {
+                let twin = self
+                    .twins
+                    .get(&device)
+                    .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
+                (None, self.roles_of(&issuer, twin), twin.lifecycle)
             };
-            self.twins.insert(device.clone(), twin);
-        }
-        let twin = self
-            .twins
-            .get(&device)
-            .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
-        if twin.lifecycle == Lifecycle::Decommissioned {
+        if lifecycle == Lifecycle::Decommissioned {
             return Err(ApplyError::Decommissioned(device.0));
         }
-        let held = self.roles_of(&issuer, twin);
         let allowed = self
             .policy
             .rule(&class)
@@ -377,70 +393,33 @@ impl Projection {
             _ => None,
         };
         if let Some(to) = next_lifecycle {
-            if !twin.lifecycle.can_become(to) {
+            if !lifecycle.can_become(to) {
                 return Err(ApplyError::IllegalTransition {
                     device: device.0,
-                    from: twin.lifecycle,
+                    from: lifecycle,
                     to,
                 });
             }
         }
-        // Checks done: from here on, only state changes.
-        let twin = self
-            .twins
-            .get_mut(&device)
-            .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
-        if let Some(to) = next_lifecycle {
-            twin.lifecycle = to;
-        }
-        if let StatementBody::OwnershipTransferred {
-            owner,
-            operator,
-            maintainer,
-            site,
-        } = &body
-        {
-            twin.owner = Some(owner.clone());
-            twin.operator = operator.clone();
-            twin.maintainer = maintainer.clone();
-            if site.is_some() {
-                twin.site = site.clone();
-            }
-        }
-        twin.current.insert(class.clone(), s.entry);
-        twin.history.push(s.entry);
-        self.claims.insert(
-            s.entry,
-            Claim {
-                entry: s.entry,
-                device: device.clone(),
-                issuer,
-                class,
-                body,
-                asserter_roles: held,
-                endorsements: BTreeMap::new(),
-                disputes: BTreeMap::new(),
-            },
-        );
-        Ok(Applied {
-            device: Some(device),
-            kind,
+        Ok(Plan::Assert {
+            entry: s.entry,
+            device,
+            class,
+            issuer,
+            body,
+            held,
+            next_lifecycle,
+            new_twin,
         })
     }
 
-    /// An endorsement (`reason` None) or dispute of claim `entry`.
-    fn support(
-        &mut self,
+    fn plan_support(
+        &self,
         s: &Registered<'_>,
-        issuer: &StakeholderId,
+        issuer: StakeholderId,
         target: u64,
         reason: Option<String>,
-    ) -> Result<Applied, ApplyError> {
-        let kind = if reason.is_some() {
-            "dispute"
-        } else {
-            "endorse"
-        };
+    ) -> Result<Plan, ApplyError> {
         let claim = self
             .claims
             .get(&target)
@@ -453,38 +432,164 @@ impl Projection {
                 subject: s.subject.to_string(),
             });
         }
-        if claim.issuer == *issuer {
-            return Err(ApplyError::OwnClaim(issuer.0.clone()));
+        if claim.issuer == issuer {
+            return Err(ApplyError::OwnClaim(issuer.0));
         }
         let twin = self
             .twins
             .get(&device)
             .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
-        let roles = self.roles_of(issuer, twin);
+        let roles = self.roles_of(&issuer, twin);
         if roles.is_empty() {
             return Err(ApplyError::NoRole {
-                issuer: issuer.0.clone(),
+                issuer: issuer.0,
                 device: device.0,
             });
         }
-        let claim = self
-            .claims
-            .get_mut(&target)
-            .ok_or(ApplyError::UnknownClaim(target))?;
-        match reason {
-            None => {
-                claim.endorsements.insert(issuer.clone(), (s.entry, roles));
-            }
-            Some(r) => {
-                claim.disputes.insert(issuer.clone(), (s.entry, r));
-            }
-        }
-        if let Some(twin) = self.twins.get_mut(&device) {
-            twin.history.push(s.entry);
-        }
-        Ok(Applied {
-            device: Some(device),
-            kind,
+        Ok(Plan::Support {
+            entry: s.entry,
+            target,
+            device,
+            issuer,
+            roles,
+            reason,
         })
+    }
+
+    /// The changes of a checked plan (infallible).
+    fn commit(&mut self, plan: Plan) {
+        match plan {
+            Plan::Release {
+                subject,
+                entry,
+                issuer,
+                body,
+            } => self
+                .releases
+                .entry(subject)
+                .or_default()
+                .push((entry, issuer, body)),
+            Plan::Support {
+                entry,
+                target,
+                device,
+                issuer,
+                roles,
+                reason,
+            } => {
+                if let Some(claim) = self.claims.get_mut(&target) {
+                    match reason {
+                        None => {
+                            claim.endorsements.insert(issuer, (entry, roles));
+                        }
+                        Some(r) => {
+                            claim.disputes.insert(issuer, (entry, r));
+                        }
+                    }
+                }
+                if let Some(twin) = self.twins.get_mut(&device) {
+                    twin.history.push(entry);
+                }
+            }
+            Plan::Assert {
+                entry,
+                device,
+                class,
+                issuer,
+                body,
+                held,
+                next_lifecycle,
+                new_twin,
+            } => {
+                if let Some(twin) = new_twin {
+                    self.twins.insert(device.clone(), *twin);
+                }
+                if let Some(twin) = self.twins.get_mut(&device) {
+                    if let Some(to) = next_lifecycle {
+                        twin.lifecycle = to;
+                    }
+                    if let StatementBody::OwnershipTransferred {
+                        owner,
+                        operator,
+                        maintainer,
+                        site,
+                    } = &body
+                    {
+                        twin.owner = Some(owner.clone());
+                        twin.operator = operator.clone();
+                        twin.maintainer = maintainer.clone();
+                        if site.is_some() {
+                            twin.site = site.clone();
+                        }
+                    }
+                    twin.current.insert(class.clone(), entry);
+                    twin.history.push(entry);
+                }
+                self.claims.insert(
+                    entry,
+                    Claim {
+                        entry,
+                        device,
+                        issuer,
+                        class,
+                        body,
+                        asserter_roles: held,
+                        endorsements: BTreeMap::new(),
+                        disputes: BTreeMap::new(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// What a checked statement will change.
+enum Plan {
+    Release {
+        subject: String,
+        entry: u64,
+        issuer: StakeholderId,
+        body: StatementBody,
+    },
+    Support {
+        entry: u64,
+        target: u64,
+        device: DeviceId,
+        issuer: StakeholderId,
+        roles: BTreeSet<Role>,
+        reason: Option<String>,
+    },
+    Assert {
+        entry: u64,
+        device: DeviceId,
+        class: AttributeClass,
+        issuer: StakeholderId,
+        body: StatementBody,
+        held: BTreeSet<Role>,
+        next_lifecycle: Option<Lifecycle>,
+        new_twin: Option<Box<Twin>>,
+    },
+}
+
+impl Plan {
+    fn applied(&self) -> Applied {
+        match self {
+            Plan::Release { body, .. } => Applied {
+                device: None,
+                kind: body.kind(),
+            },
+            Plan::Support { device, reason, .. } => Applied {
+                device: Some(device.clone()),
+                kind: if reason.is_some() {
+                    "dispute"
+                } else {
+                    "endorse"
+                },
+            },
+            Plan::Assert { device, body, .. } => Applied {
+                device: Some(device.clone()),
+                kind: body.kind(),
+            },
+        }
     }
 }

@@ -391,3 +391,30 @@ fn rebuilding_from_the_same_entries_gives_identical_twins() {
     assert_eq!(json(&a), json(&b));
     assert!(!json(&a).is_empty());
 }
+
+#[test]
+fn check_predicts_apply_and_changes_nothing() {
+    let mut p = Projection::new(ConsensusPolicy::default());
+    for (i, (issuer, subject, payload)) in SCENARIO.iter().enumerate() {
+        let s = Registered {
+            entry: i as u64,
+            issuer,
+            subject,
+            payload: payload.as_bytes(),
+        };
+        let predicted = p.check(s).unwrap_or_else(|e| panic!("check {i}: {e}"));
+        let before = p.applied();
+        assert_eq!(p.check(s), Ok(predicted.clone()), "check is repeatable");
+        assert_eq!(p.applied(), before, "check changed the projection");
+        assert_eq!(p.apply(s), Ok(predicted));
+    }
+    // A refusal is the same error from check and from apply.
+    let bad = Registered {
+        entry: 99,
+        issuer: "op.example",
+        subject: "device:door-7",
+        payload: br#"{"type":"lifecycle-changed","to":"manufactured"}"#,
+    };
+    let e = p.check(bad).expect_err("illegal transition");
+    assert_eq!(p.apply(bad), Err(e));
+}
