@@ -23,6 +23,7 @@ mod bench_scitt;
 mod demo;
 mod log_cmds;
 mod node;
+mod scitt_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,16 @@ enum Cmd {
     Log {
         #[command(subcommand)]
         cmd: log_cmds::LogCmd,
+    },
+    /// Issuer keys for signed statements.
+    Key {
+        #[command(subcommand)]
+        cmd: scitt_cmds::KeyCmd,
+    },
+    /// Sign, register and verify SCITT signed statements.
+    Statement {
+        #[command(subcommand)]
+        cmd: scitt_cmds::StatementCmd,
     },
     /// Run a C2SP tlog-witness.
     Witness {
@@ -156,6 +167,8 @@ fn main() -> ExitCode {
             Cmd::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Cmd::Log { cmd } => log_cmds::run(cmd).await,
             Cmd::Witness { cmd } => witness_cmd(cmd).await.map(|()| ExitCode::SUCCESS),
+            Cmd::Key { cmd } => scitt_cmds::key(cmd),
+            Cmd::Statement { cmd } => scitt_cmds::statement(cmd).await,
             Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         }
     });

@@ -1,0 +1,182 @@
+//! The SCITT client commands against a real `sectwin serve`: generate a key,
+//! sign a statement, register it (with the key allowed by `--issuer-key`),
+//! verify its receipt offline, and see a tampered statement and an unknown
+//! key refused.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+fn sectwin(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sectwin"))
+        .args(args)
+        .output()
+        .expect("run sectwin");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// The PEM block of `sectwin key` output.
+fn pem_of(output: &str) -> String {
+    output
+        .lines()
+        .take_while(|l| !l.starts_with("alg:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn keys_statements_registration_and_offline_receipts_from_the_cli() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let key = d.join("acme.key");
+    let (ok, out) = sectwin(&["key", "generate", "--alg", "es256", "--out", p(&key)]);
+    assert!(ok, "{out}");
+    assert!(out.contains("alg: ES256"), "{out}");
+    let public = d.join("acme.pub");
+    std::fs::write(&public, pem_of(&out)).expect("write");
+
+    let data = d.join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sectwin"))
+        .args(["serve", "--data", p(&data), "--listen", "127.0.0.1:0"])
+        .arg("--issuer-key")
+        .arg(format!("acme.example={}", p(&public)))
+        .arg("--checkpoint-interval-ms")
+        .arg("50")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start sectwin serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Server(child);
+    let mut url = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(rest) = line.strip_prefix("serving on ") {
+            url = rest.split("/log/").next().map(str::to_string);
+            break;
+        }
+    }
+    let url = url.expect("the server printed its address");
+
+    let payload = d.join("fact.json");
+    std::fs::write(
+        &payload,
+        br#"{"type":"firmware-released","version":"2.4.1","image_sha256":"9f2c"}"#,
+    )
+    .expect("write");
+    let statement = d.join("fact.cose");
+    let (ok, out) = sectwin(&[
+        "statement",
+        "sign",
+        "--key",
+        p(&key),
+        "--issuer",
+        "acme.example",
+        "--subject",
+        "model:acme/DC-200",
+        "--payload",
+        p(&payload),
+        "--out",
+        p(&statement),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = sectwin(&["statement", "show", p(&statement), "--key", p(&public)]);
+    assert!(
+        ok && out.contains("signature:    OK") && out.contains("model:acme/DC-200"),
+        "{out}"
+    );
+
+    let receipt = d.join("fact.receipt");
+    let (ok, out) = sectwin(&[
+        "statement",
+        "submit",
+        &url,
+        p(&statement),
+        "--receipt",
+        p(&receipt),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("registered as /entries/0"), "{out}");
+
+    // Offline: the service key is the receipt key in the data directory.
+    let service_key = data.join("scitt.key");
+    let (ok, out) = sectwin(&[
+        "statement",
+        "verify-receipt",
+        "--receipt",
+        p(&receipt),
+        "--statement",
+        p(&statement),
+        "--service-key",
+        p(&service_key),
+    ]);
+    assert!(ok && out.contains("OK: the statement is entry 0"), "{out}");
+
+    let mut tampered = std::fs::read(&statement).expect("read");
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let tampered_path = d.join("tampered.cose");
+    std::fs::write(&tampered_path, tampered).expect("write");
+    let (ok, out) = sectwin(&[
+        "statement",
+        "verify-receipt",
+        "--receipt",
+        p(&receipt),
+        "--statement",
+        p(&tampered_path),
+        "--service-key",
+        p(&service_key),
+    ]);
+    assert!(!ok && out.contains("FAILED"), "{out}");
+
+    // A key the server was not told about.
+    let other = d.join("other.key");
+    assert!(sectwin(&["key", "generate", "--out", p(&other)]).0);
+    let forged = d.join("forged.cose");
+    assert!(
+        sectwin(&[
+            "statement",
+            "sign",
+            "--key",
+            p(&other),
+            "--issuer",
+            "acme.example",
+            "--subject",
+            "model:acme/DC-200",
+            "--payload",
+            p(&payload),
+            "--out",
+            p(&forged),
+        ])
+        .0
+    );
+    let (ok, out) = sectwin(&[
+        "statement",
+        "submit",
+        &url,
+        p(&forged),
+        "--receipt",
+        p(&d.join("x")),
+    ]);
+    assert!(!ok && out.contains("Unknown issuer key"), "{out}");
+    drop(server);
+}
