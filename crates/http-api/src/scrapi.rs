@@ -198,22 +198,28 @@ fn cose_response(status: StatusCode, location: Option<String>, body: Vec<u8>) ->
     response
 }
 
+/// 415 unless the request's media type is `expected`.
+fn require_content_type(headers: &HeaderMap, expected: &str, what: &str) -> Result<(), Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with(expected) {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Unsupported media type",
+        format!("send {what} as {expected}, not {content_type:?}"),
+    ))
+}
+
 async fn register(
     State(api): State<Arc<ScrapiApi>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with(COSE) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported media type",
-            format!("send the Signed Statement as {COSE}, not {content_type:?}"),
-        ));
-    }
+    require_content_type(&headers, COSE, "the Signed Statement")?;
     let registered = api.service.register(body.to_vec()).await?;
     let location = entry_location(registered.index);
     let respond_async = headers
@@ -407,17 +413,7 @@ async fn register_batch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with(CBOR) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported media type",
-            format!("send a CBOR array of Signed Statements as {CBOR}, not {content_type:?}"),
-        ));
-    }
+    require_content_type(&headers, CBOR, "a CBOR array of Signed Statements")?;
     let malformed = |why: String| Problem::new(StatusCode::BAD_REQUEST, "Malformed request", why);
     let value: Value = ciborium::from_reader(body.as_ref())
         .map_err(|e| malformed(format!("the body is not CBOR: {e}")))?;
