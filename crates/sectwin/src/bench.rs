@@ -103,6 +103,16 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The twin projection: statements folded per second, and twin view
+    /// latency (in memory; the ceiling of a rebuild from the log).
+    Twin {
+        /// Devices.
+        #[arg(long, default_value_t = 100_000)]
+        devices: u64,
+        /// Statements per device.
+        #[arg(long, default_value_t = 20)]
+        per_device: u64,
+    },
     /// Resident memory while appending many entries.
     Memory {
         /// Entries to append.
@@ -166,6 +176,13 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
                 batch_clients.max(1),
             )
             .await
+        }
+        BenchCmd::Twin {
+            devices,
+            per_device,
+        } => {
+            tokio::task::spawn_blocking(move || crate::bench_twin::run(devices.max(1), per_device))
+                .await?
         }
         BenchCmd::Index {
             keys,

@@ -20,6 +20,7 @@ mod bench;
 mod bench_index;
 mod bench_peer;
 mod bench_scitt;
+mod bench_twin;
 mod demo;
 mod log_cmds;
 mod node;
