@@ -67,6 +67,9 @@ pub enum StatementError {
     /// A detached payload was needed to verify but not given.
     #[error("the payload is detached; supply it to verify the signature")]
     DetachedPayload,
+    /// A detached payload was given, but the statement carries its payload.
+    #[error("the payload is attached; verify the statement without a detached payload")]
+    AttachedPayload,
     /// The signature does not verify with the key.
     #[error("signature: {0}")]
     Signature(#[from] KeyError),
@@ -342,6 +345,9 @@ impl SignedStatement {
     /// Verifies the signature with `key` over a detached payload.
     pub fn verify_detached(&self, key: &PublicKey, payload: &[u8]) -> Result<(), StatementError> {
         self.check_alg(key)?;
+        if self.sign1.payload.is_some() {
+            return Err(StatementError::AttachedPayload);
+        }
         self.sign1
             .verify_detached_signature(payload, b"", |sig, data| key.verify(data, sig))
             .map_err(StatementError::Signature)

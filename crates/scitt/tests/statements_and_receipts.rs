@@ -37,6 +37,12 @@ fn attached_detached_and_hash_envelope_statements_verify_with_both_algorithms() 
         assert_eq!(s.payload(), Some(&payload[..]));
         assert_eq!(s.bytes(), bytes.as_slice());
         s.verify(&pk).expect("verify");
+        // Found by fuzzing: a detached verification of an attached statement
+        // is an error, not a panic.
+        assert_eq!(
+            s.verify_detached(&pk, payload),
+            Err(StatementError::AttachedPayload)
+        );
 
         let detached = StatementBuilder::new("acme.example", "device:door-7", payload)
             .detached()
