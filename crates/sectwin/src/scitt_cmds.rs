@@ -13,8 +13,8 @@ use crate::node;
 /// `sectwin key ...`.
 #[derive(clap::Subcommand)]
 pub enum KeyCmd {
-    /// Generate an issuer key (PKCS#8 PEM, readable only by you) and print its
-    /// public key (PEM) and key id (RFC 9679 thumbprint, hex).
+    /// Generate an issuer key (PKCS#8 PEM, readable only by you); print its
+    /// public key (PEM, stdout) and key id (RFC 9679 thumbprint, stderr).
     Generate {
         /// `eddsa` (Ed25519) or `es256` (P-256).
         #[arg(long, default_value = "eddsa")]
@@ -23,7 +23,8 @@ pub enum KeyCmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the public key (PEM) and key id of a private or public key file.
+    /// Print the public key (PEM, stdout) and key id (stderr) of a private or
+    /// public key file.
     Show {
         /// A PKCS#8 private key or SubjectPublicKeyInfo public key, PEM.
         key: PathBuf,
@@ -112,10 +113,12 @@ fn public_key(path: &Path) -> Result<PublicKey> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The public key PEM on stdout (so `> key.pub` gives a usable file), its
+/// algorithm and key id on stderr.
 fn print_key(key: &PublicKey) {
     print!("{}", key.to_pem());
-    println!("alg: {}", key.algorithm().name());
-    println!("kid: {}", hex::encode(key.thumbprint()));
+    eprintln!("alg: {}", key.algorithm().name());
+    eprintln!("kid: {}", hex::encode(key.thumbprint()));
 }
 
 /// Runs `sectwin key ...`.

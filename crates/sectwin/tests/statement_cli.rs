@@ -54,6 +54,16 @@ fn keys_statements_registration_and_offline_receipts_from_the_cli() {
     assert!(out.contains("alg: ES256"), "{out}");
     let public = d.join("acme.pub");
     std::fs::write(&public, pem_of(&out)).expect("write");
+    // `key show` writes exactly the PEM to stdout, so it can be redirected.
+    let shown = Command::new(env!("CARGO_BIN_EXE_sectwin"))
+        .args(["key", "show", p(&key)])
+        .output()
+        .expect("key show");
+    assert!(shown.status.success());
+    let shown_pem = d.join("shown.pub");
+    std::fs::write(&shown_pem, &shown.stdout).expect("write");
+    let (ok, out) = sectwin(&["key", "show", p(&shown_pem)]);
+    assert!(ok && out.contains("alg: ES256"), "{out}");
 
     let data = d.join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sectwin"))

@@ -170,8 +170,10 @@ const SCENARIO: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn apply_all(p: &mut Projection, entries: &[(&str, &str, &str)]) {
-    for (i, (issuer, subject, payload)) in entries.iter().enumerate() {
+/// Applies `entries` as log entries `first`, `first + 1`, ...
+fn apply_all(p: &mut Projection, first: usize, entries: &[(&str, &str, &str)]) {
+    for (k, (issuer, subject, payload)) in entries.iter().enumerate() {
+        let i = first + k;
         p.apply(Registered {
             entry: i as u64,
             issuer,
@@ -189,7 +191,7 @@ fn door() -> DeviceId {
 #[test]
 fn consensus_follows_endorsements_and_disputes() {
     let mut p = Projection::new(ConsensusPolicy::default());
-    apply_all(&mut p, &SCENARIO[..6]);
+    apply_all(&mut p, 0, &SCENARIO[..6]);
     // Firmware reported by the device: awaiting the operator.
     assert_eq!(
         p.status(5),
@@ -197,7 +199,7 @@ fn consensus_follows_endorsements_and_disputes() {
             awaiting: [Role::Operator].into_iter().collect()
         })
     );
-    apply_all_from(&mut p, 6);
+    apply_all(&mut p, 6, &SCENARIO[6..]);
     assert_eq!(p.status(5), Some(Status::Agreed));
     assert_eq!(
         p.status(7),
@@ -231,22 +233,10 @@ fn consensus_follows_endorsements_and_disputes() {
     assert_eq!(p.applied(), SCENARIO.len() as u64);
 }
 
-fn apply_all_from(p: &mut Projection, from: usize) {
-    for (i, (issuer, subject, payload)) in SCENARIO.iter().enumerate().skip(from) {
-        p.apply(Registered {
-            entry: i as u64,
-            issuer,
-            subject,
-            payload: payload.as_bytes(),
-        })
-        .unwrap_or_else(|e| panic!("entry {i}: {e}"));
-    }
-}
-
 #[test]
 fn every_refusal_names_its_reason_and_changes_nothing() {
     let mut p = Projection::new(ConsensusPolicy::default());
-    apply_all(&mut p, SCENARIO);
+    apply_all(&mut p, 0, SCENARIO);
     let before = serde_json::to_string(&p.view(&door())).expect("json");
     let applied = p.applied();
     let cases: Vec<ApplyCase> = vec![
@@ -381,8 +371,8 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
 fn rebuilding_from_the_same_entries_gives_identical_twins() {
     let mut a = Projection::new(ConsensusPolicy::default());
     let mut b = Projection::new(ConsensusPolicy::default());
-    apply_all(&mut a, SCENARIO);
-    apply_all(&mut b, SCENARIO);
+    apply_all(&mut a, 0, SCENARIO);
+    apply_all(&mut b, 0, SCENARIO);
     let json = |p: &Projection| {
         p.twins()
             .map(|t| serde_json::to_string(&p.view(&t.device)).expect("json"))
