@@ -5,7 +5,8 @@
 //! register them through SCRAPI; the demo then shows every guarantee working
 //! end to end: registration policy, durable indices, witnessed checkpoints,
 //! receipts and tlog-proofs verified offline, deduplication, full-log
-//! verification, and tamper detection.
+//! verification, tamper detection, and finally the twins projected from the
+//! logged statements with each attribute's consensus status.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +31,9 @@ pub struct DemoArgs {
     listen: std::net::SocketAddr,
 }
 
-/// (issuer, subject, statement payload) of each fact, in order.
+/// (issuer, subject, statement payload) of each fact, in order. `{entry N}`
+/// in a payload stands for the log entry of fact N (endorse and dispute name
+/// the statement they are about by its entry).
 const EVENTS: &[(&str, &str, &str)] = &[
     (
         "acme.example",
@@ -49,23 +52,38 @@ const EVENTS: &[(&str, &str, &str)] = &[
     ),
     (
         "acme.example",
-        "model:acme/DC-200",
-        r#"{"type":"vulnerability-disclosed","id":"CVE-2024-3596","affects":"firmware < 2.4.1"}"#,
+        "device:door-ctl-0042",
+        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A"}"#,
+    ),
+    (
+        "vistacam.example",
+        "device:cam-lobby-1",
+        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A"}"#,
     ),
     (
         "acme.example",
         "model:acme/DC-200",
-        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"9f2c0d51e5a1"}"#,
+        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"9f2c0d51e5a1b2c3"}"#,
+    ),
+    (
+        "acme.example",
+        "device:door-ctl-0042",
+        r#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"affected"}"#,
     ),
     (
         "device:door-ctl-0042",
         "device:door-ctl-0042",
-        r#"{"type":"firmware-installed","version":"2.4.1"}"#,
+        r#"{"type":"firmware-installed","version":"2.4.1","image_sha256":"9f2c0d51e5a1b2c3"}"#,
     ),
     (
         "operator.example",
         "device:door-ctl-0042",
-        r#"{"type":"endorse","statement":5}"#,
+        r#"{"type":"endorse","entry":{entry 7}}"#,
+    ),
+    (
+        "acme.example",
+        "device:door-ctl-0042",
+        r#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"fixed","justification":"fixed in firmware 2.4.1"}"#,
     ),
     (
         "fixit.example",
@@ -75,9 +93,18 @@ const EVENTS: &[(&str, &str, &str)] = &[
     (
         "operator.example",
         "device:cam-lobby-1",
-        r#"{"type":"dispute","statement":7,"reason":"no site visit logged"}"#,
+        r#"{"type":"dispute","entry":{entry 10},"reason":"no site visit logged"}"#,
     ),
 ];
+
+/// `payload` with each `{entry N}` replaced by the entry of fact N.
+fn fill_entries(payload: &str, indices: &[u64]) -> String {
+    let mut out = payload.to_string();
+    for (n, index) in indices.iter().enumerate() {
+        out = out.replace(&format!("{{entry {n}}}"), &index.to_string());
+    }
+    out
+}
 
 /// Runs the scenario.
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -162,6 +189,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let mut statements = Vec::new();
     let mut indices = Vec::new();
     for (issuer, subject, payload) in EVENTS {
+        let payload = fill_entries(payload, &indices);
+        let payload = payload.as_str();
         let key = stakeholder_keys
             .get(issuer)
             .context("every issuer has a key")?;
@@ -258,7 +287,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // 5. An inclusion proof, verified offline against a policy.
     let policy_text = format!("log {}\nwitness w1 {witness_vkey}\nquorum w1\n", log.vkey());
     let policy = tlog::Policy::parse(&policy_text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let index = indices.get(5).copied().unwrap_or(0);
+    let index = indices.get(7).copied().unwrap_or(0);
     let proof_text = http
         .get(format!("{base}/proof/inclusion?index={index}"))
         .send()
@@ -268,14 +297,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?;
     let proof =
         tlog::TlogProof::parse(proof_text.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let leaf = tlog::leaf_hash(&statements[5]);
+    let leaf = tlog::leaf_hash(&statements[7]);
     proof
         .verify(&leaf, &policy)
         .map_err(|e| anyhow::anyhow!("proof did not verify: {e}"))?;
     println!(
         "5. tlog-proof for entry #{index} verified offline (log signature + witness quorum + inclusion)"
     );
-    let mut altered = statements[5].clone();
+    let mut altered = statements[7].clone();
     if let Some(last) = altered.last_mut() {
         *last ^= 1;
     }
@@ -298,6 +327,75 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         report.counts.bundles,
         report.cosigners.len()
     );
+
+    // 7. The twins: the projection of the log's signed statements.
+    let published = log.published().size;
+    let prover = log.prover();
+    let mut projection = twin::Projection::new(twin::ConsensusPolicy::default());
+    for i in 0..published.get() {
+        let entry = prover.entry(tlog::LeafIndex::new(i), published)?;
+        let Ok(statement) = scitt::SignedStatement::parse(&entry) else {
+            continue;
+        };
+        let Some(payload) = statement.payload() else {
+            continue;
+        };
+        projection
+            .apply(twin::Registered {
+                entry: i,
+                issuer: statement.issuer(),
+                subject: statement.subject(),
+                payload,
+            })
+            .map_err(|e| anyhow::anyhow!("entry {i} does not fit the twin model: {e}"))?;
+    }
+    println!(
+        "7. twins projected from the {} logged statements (consensus: who asserted, who endorsed, who disputed)",
+        projection.applied()
+    );
+    for twin_state in projection.twins() {
+        let Some(view) = projection.view(&twin_state.device) else {
+            continue;
+        };
+        println!(
+            "   {} ({} {}), {:?}, operator {}",
+            view.twin.device.subject(),
+            view.twin.manufacturer.0,
+            view.twin.model,
+            view.twin.lifecycle,
+            view.twin
+                .operator
+                .as_ref()
+                .map(|o| o.0.as_str())
+                .unwrap_or("-")
+        );
+        for a in &view.attributes {
+            let status = match &a.status {
+                twin::Status::Agreed => "agreed".to_string(),
+                twin::Status::Claimed { awaiting } => format!("claimed, awaiting {awaiting:?}"),
+                twin::Status::Disputed { by } => format!(
+                    "disputed by {}",
+                    by.iter()
+                        .map(|s| s.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let key = match &a.attribute {
+                twin::AttributeClass::Vulnerability(k)
+                | twin::AttributeClass::Risk(k)
+                | twin::AttributeClass::Access(k)
+                | twin::AttributeClass::TestEvidence(k) => format!("{} {k}", a.attribute.name()),
+                other => other.name().to_string(),
+            };
+            println!(
+                "     {key:<28} #{:<3} {:<24} {:<22} {status}",
+                a.claim.entry,
+                a.claim.body.kind(),
+                a.claim.issuer.0
+            );
+        }
+    }
 
     println!("\nWhere to look:");
     println!("   curl {root}/.well-known/transparency-configuration   (CBOR)");

@@ -24,9 +24,13 @@ fn the_demo_runs_end_to_end() {
         "verified offline (log signature + witness quorum + inclusion)",
         "rejects an altered statement",
         "quorum met",
+        "7. twins projected from the 12 logged statements",
+        "firmware                     #7   firmware-installed       device:door-ctl-0042   agreed",
+        "vulnerability CVE-2024-3596  #9   vulnerability-assessment acme.example           agreed",
+        "maintenance                  #10  maintenance-performed    fixit.example          disputed by operator.example",
         "demo complete",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
-    assert_eq!(stdout.matches("receipt verified").count(), 9);
+    assert_eq!(stdout.matches("receipt verified").count(), 12);
 }
