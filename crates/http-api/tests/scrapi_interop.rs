@@ -31,6 +31,19 @@ impl Peer {
         }
     }
 
+    /// scitt-cose's verdict on `receipt` for `statement` under `pem`.
+    fn verify_receipt(&self, receipt: &Path, statement: &Path, pem: &Path) -> (bool, String) {
+        self.run(&[
+            "verify-receipt",
+            "--receipt",
+            path_str(receipt),
+            "--statement",
+            path_str(statement),
+            "--pem",
+            path_str(pem),
+        ])
+    }
+
     fn run(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new(&self.python)
             .arg(&self.script)
@@ -111,40 +124,16 @@ async fn scitt_cose_statements_register_and_our_receipts_verify_with_scitt_cose(
         let receipt_path = dir.path().join(format!("{alg}.receipt"));
         std::fs::write(&receipt_path, &a.body).expect("write");
 
-        let (ok, text) = peer.run(&[
-            "verify-receipt",
-            "--receipt",
-            path_str(&receipt_path),
-            "--statement",
-            path_str(&statement_path),
-            "--pem",
-            path_str(&service_pem),
-        ]);
+        let (ok, text) = peer.verify_receipt(&receipt_path, &statement_path, &service_pem);
         assert!(ok, "scitt-cose refused our receipt: {text}");
-        let (ok, _) = peer.run(&[
-            "verify-receipt",
-            "--receipt",
-            path_str(&receipt_path),
-            "--statement",
-            path_str(&statement_path),
-            "--pem",
-            path_str(&other_pem),
-        ]);
+        let (ok, _) = peer.verify_receipt(&receipt_path, &statement_path, &other_pem);
         assert!(!ok, "scitt-cose accepted our receipt under another key");
         let mut tampered = statement.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
         let tampered_path = dir.path().join("tampered.cose");
         std::fs::write(&tampered_path, &tampered).expect("write");
-        let (ok, _) = peer.run(&[
-            "verify-receipt",
-            "--receipt",
-            path_str(&receipt_path),
-            "--statement",
-            path_str(&tampered_path),
-            "--pem",
-            path_str(&service_pem),
-        ]);
+        let (ok, _) = peer.verify_receipt(&receipt_path, &tampered_path, &service_pem);
         assert!(
             !ok,
             "scitt-cose accepted our receipt for a tampered statement"

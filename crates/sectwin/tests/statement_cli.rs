@@ -35,6 +35,39 @@ fn pem_of(output: &str) -> String {
         .collect()
 }
 
+/// `sectwin statement sign` of `payload` by `key` as acme.example about the
+/// DC-200 model, into `out`.
+fn sign(key: &Path, payload: &Path, out: &Path) -> (bool, String) {
+    sectwin(&[
+        "statement",
+        "sign",
+        "--key",
+        p(key),
+        "--issuer",
+        "acme.example",
+        "--subject",
+        "model:acme/DC-200",
+        "--payload",
+        p(payload),
+        "--out",
+        p(out),
+    ])
+}
+
+/// `sectwin statement verify-receipt`.
+fn verify_receipt(receipt: &Path, statement: &Path, service_key: &Path) -> (bool, String) {
+    sectwin(&[
+        "statement",
+        "verify-receipt",
+        "--receipt",
+        p(receipt),
+        "--statement",
+        p(statement),
+        "--service-key",
+        p(service_key),
+    ])
+}
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -94,20 +127,7 @@ fn keys_statements_registration_and_offline_receipts_from_the_cli() {
     )
     .expect("write");
     let statement = d.join("fact.cose");
-    let (ok, out) = sectwin(&[
-        "statement",
-        "sign",
-        "--key",
-        p(&key),
-        "--issuer",
-        "acme.example",
-        "--subject",
-        "model:acme/DC-200",
-        "--payload",
-        p(&payload),
-        "--out",
-        p(&statement),
-    ]);
+    let (ok, out) = sign(&key, &payload, &statement);
     assert!(ok, "{out}");
     let (ok, out) = sectwin(&["statement", "show", p(&statement), "--key", p(&public)]);
     assert!(
@@ -129,16 +149,7 @@ fn keys_statements_registration_and_offline_receipts_from_the_cli() {
 
     // Offline: the service key is the receipt key in the data directory.
     let service_key = data.join("scitt.key");
-    let (ok, out) = sectwin(&[
-        "statement",
-        "verify-receipt",
-        "--receipt",
-        p(&receipt),
-        "--statement",
-        p(&statement),
-        "--service-key",
-        p(&service_key),
-    ]);
+    let (ok, out) = verify_receipt(&receipt, &statement, &service_key);
     assert!(ok && out.contains("OK: the statement is entry 0"), "{out}");
 
     let mut tampered = std::fs::read(&statement).expect("read");
@@ -146,39 +157,14 @@ fn keys_statements_registration_and_offline_receipts_from_the_cli() {
     tampered[last] ^= 1;
     let tampered_path = d.join("tampered.cose");
     std::fs::write(&tampered_path, tampered).expect("write");
-    let (ok, out) = sectwin(&[
-        "statement",
-        "verify-receipt",
-        "--receipt",
-        p(&receipt),
-        "--statement",
-        p(&tampered_path),
-        "--service-key",
-        p(&service_key),
-    ]);
+    let (ok, out) = verify_receipt(&receipt, &tampered_path, &service_key);
     assert!(!ok && out.contains("FAILED"), "{out}");
 
     // A key the server was not told about.
     let other = d.join("other.key");
     assert!(sectwin(&["key", "generate", "--out", p(&other)]).0);
     let forged = d.join("forged.cose");
-    assert!(
-        sectwin(&[
-            "statement",
-            "sign",
-            "--key",
-            p(&other),
-            "--issuer",
-            "acme.example",
-            "--subject",
-            "model:acme/DC-200",
-            "--payload",
-            p(&payload),
-            "--out",
-            p(&forged),
-        ])
-        .0
-    );
+    assert!(sign(&other, &payload, &forged).0);
     let (ok, out) = sectwin(&[
         "statement",
         "submit",
