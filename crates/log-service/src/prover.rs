@@ -276,6 +276,45 @@ impl Prover {
             .ok_or_else(|| ProverError::Tiles(format!("bundle {} is short", id.path())))
     }
 
+    /// The entries `[from, to)` of the tree of `size` entries, reading each
+    /// entry bundle once.
+    pub fn entries(&self, from: u64, to: u64, size: TreeSize) -> Result<Vec<Vec<u8>>, ProverError> {
+        if to > size.get() || from > to {
+            return Err(ProverError::Invalid(ProofError::IndexOutOfRange {
+                index: to,
+                size: size.get(),
+            }));
+        }
+        let per = TILE_HASHES as u64;
+        let mut out = Vec::with_capacity((to - from) as usize);
+        let mut at = from;
+        while at < to {
+            let bundle_index = at / per;
+            let width = if (bundle_index + 1) * per <= size.get() {
+                TILE_HASHES as u16
+            } else {
+                (size.get() % per) as u16
+            };
+            let id = tlog::BundleId::new(bundle_index, width)
+                .map_err(|e| ProverError::Tiles(e.to_string()))?;
+            let data = self
+                .tiles
+                .store
+                .read_bundle(id)?
+                .ok_or_else(|| ProverError::Tiles(format!("bundle {} is missing", id.path())))?;
+            let entries = tlog::parse_bundle(&data)
+                .map_err(|e| ProverError::Tiles(format!("bundle {}: {e}", id.path())))?;
+            let first = (at % per) as usize;
+            let last = ((to - bundle_index * per).min(per)) as usize;
+            if entries.len() < last {
+                return Err(ProverError::Tiles(format!("bundle {} is short", id.path())));
+            }
+            out.extend(entries[first..last].iter().map(|e| e.to_vec()));
+            at = bundle_index * per + last as u64;
+        }
+        Ok(out)
+    }
+
     /// The leaf hash stored at `index` (tree must contain it).
     pub fn leaf(&self, index: LeafIndex, size: TreeSize) -> Result<Hash, ProverError> {
         if index.get() >= size.get() {

@@ -68,7 +68,13 @@ impl AttributeClass {
             B::RiskRecorded { risk, .. }
             | B::RiskAccepted { risk, .. }
             | B::RiskMitigated { risk, .. } => AttributeClass::Risk(risk.clone()),
-            B::FirmwareReleased { .. } | B::Endorse { .. } | B::Dispute { .. } => return None,
+            B::FirmwareReleased { .. }
+            | B::StakeholderRegistered { .. }
+            | B::KeyAdded { .. }
+            | B::KeyRevoked { .. }
+            | B::SharingPolicy { .. }
+            | B::Endorse { .. }
+            | B::Dispute { .. } => return None,
         })
     }
 

@@ -13,11 +13,16 @@
 //!   statement into the twins, or refuses it with a [`projection::ApplyError`].
 
 pub mod consensus;
+pub mod ingest;
 pub mod model;
 pub mod projection;
+pub mod registry;
+pub mod sharing;
 pub mod statement;
 
 pub use consensus::{AttributeClass, ConsensusPolicy, Rule, Status};
 pub use model::{DeviceId, Lifecycle, Role, StakeholderId};
-pub use projection::{ApplyError, Projection, Registered};
+pub use ingest::IngestError;
+pub use projection::{ApplyError, MemState, Meta, Projection, Registered, State};
+pub use registry::Registry;
 pub use statement::{StatementBody, StatementParseError};

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct StakeholderId(pub String);
 
+/// Longest device id, in bytes.
+pub const DEVICE_ID_BYTES_MAX: usize = 200;
+
 /// A device, named as the SCITT `sub` of statements about it, `device:<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -17,7 +20,13 @@ impl DeviceId {
     /// The device named by a statement subject `device:<id>`, if it is one.
     pub fn from_subject(subject: &str) -> Option<DeviceId> {
         let id = subject.strip_prefix("device:")?;
-        (!id.is_empty()).then(|| DeviceId(id.to_string()))
+        DeviceId::valid(id).then(|| DeviceId(id.to_string()))
+    }
+
+    /// Whether `id` is a valid device id: 1 to [`DEVICE_ID_BYTES_MAX`] bytes,
+    /// no control characters (ids are store keys, separated by NUL).
+    pub fn valid(id: &str) -> bool {
+        !id.is_empty() && id.len() <= DEVICE_ID_BYTES_MAX && !id.chars().any(char::is_control)
     }
 
     /// The statement subject naming this device.

@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::consensus::{evaluate, AttributeClass, ConsensusPolicy, Status};
 use crate::model::{DeviceId, Lifecycle, Role, StakeholderId};
+use crate::registry::{Registry, RegistryError};
+use crate::sharing::{PolicyError, SharingPolicy};
 use crate::statement::{StatementBody, StatementParseError};
 
 /// A statement as registered: its log entry, its verified issuer and subject,
@@ -98,10 +100,25 @@ pub enum ApplyError {
     /// Endorsing or disputing one's own claim.
     #[error("{0} cannot endorse or dispute its own statement")]
     OwnClaim(String),
+    /// A registry statement (stakeholders, keys) refused.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Registering devices needs the organization-level manufacturer role.
+    #[error("{0} is not registered as a manufacturer and cannot register devices")]
+    NotAManufacturer(String),
+    /// A sharing policy that does not parse, or about another stakeholder.
+    #[error("sharing policy refused: {0}")]
+    Policy(String),
+}
+
+impl From<PolicyError> for ApplyError {
+    fn from(e: PolicyError) -> ApplyError {
+        ApplyError::Policy(e.to_string())
+    }
 }
 
 /// A claim: a statement asserting an attribute of a device.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
     /// Its log entry.
     pub entry: u64,
@@ -122,7 +139,7 @@ pub struct Claim {
 }
 
 /// A device's twin.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Twin {
     /// Device id.
     pub device: DeviceId,
@@ -132,6 +149,12 @@ pub struct Twin {
     pub model: String,
     /// Serial.
     pub serial: String,
+    /// Hardware id, if registered.
+    #[serde(default)]
+    pub hardware_id: Option<String>,
+    /// The device's own public key (PEM), if it signs statements.
+    #[serde(default)]
+    pub device_key: Option<String>,
     /// Lifecycle state.
     pub lifecycle: Lifecycle,
     /// Owner, operator, maintainer, if transferred.
@@ -142,15 +165,52 @@ pub struct Twin {
     pub maintainer: Option<StakeholderId>,
     /// Site.
     pub site: Option<String>,
+    /// Location within the site.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The installed firmware version, as last reported.
+    #[serde(default)]
+    pub firmware: Option<String>,
     /// Latest claim entry per attribute (shown with statuses in [`TwinView`]).
-    #[serde(skip)]
+    #[serde(with = "current_as_list")]
     pub current: BTreeMap<AttributeClass, u64>,
-    /// Every entry about the device, in log order.
-    pub history: Vec<u64>,
+    /// The entry that registered it.
+    pub registered_at: u64,
+    /// The latest entry about it.
+    pub updated_at: u64,
+    /// How many entries are about it.
+    pub statements: u64,
+}
+
+/// `current` as a list of `[class, entry]` (JSON maps need string keys).
+mod current_as_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::consensus::AttributeClass;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<AttributeClass, u64>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let list: Vec<(&AttributeClass, &u64)> = map.iter().collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<AttributeClass, u64>, D::Error> {
+        let list: Vec<(AttributeClass, u64)> = Vec::deserialize(d)?;
+        Ok(list.into_iter().collect())
+    }
 }
 
 /// One attribute in a twin view.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttributeView {
     /// The attribute.
     pub attribute: AttributeClass,
@@ -161,7 +221,7 @@ pub struct AttributeView {
 }
 
 /// A twin with every attribute's consensus status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TwinView {
     /// The twin.
     pub twin: Twin,
@@ -178,54 +238,189 @@ pub struct Applied {
     pub kind: &'static str,
 }
 
-/// All twins, the claims about them, and firmware releases per model.
-#[derive(Debug, Clone, Default)]
-pub struct Projection {
-    policy: ConsensusPolicy,
-    auditors: BTreeSet<StakeholderId>,
-    twins: BTreeMap<DeviceId, Twin>,
-    claims: HashMap<u64, Claim>,
-    releases: BTreeMap<String, Vec<(u64, StakeholderId, StatementBody)>>,
-    applied: u64,
+
+/// A firmware release of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// Its entry.
+    pub entry: u64,
+    /// Who released it.
+    pub issuer: StakeholderId,
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the image, hex.
+    pub image_sha256: String,
+    /// SBOM reference, if any.
+    pub sbom: Option<String>,
 }
 
-impl Projection {
-    /// An empty projection under `policy`.
-    pub fn new(policy: ConsensusPolicy) -> Projection {
-        Projection {
-            policy,
-            ..Projection::default()
-        }
-    }
-
-    /// Gives `stakeholder` the auditor role on every device.
-    pub fn add_auditor(&mut self, stakeholder: StakeholderId) {
-        self.auditors.insert(stakeholder);
-    }
-
-    /// Statements applied so far.
-    pub fn applied(&self) -> u64 {
-        self.applied
-    }
-
+/// Where twins and claims live: in memory ([`MemState`]) or in a store. The
+/// projection reads through it and writes whole objects back; everything
+/// else it keeps in [`Meta`].
+pub trait State {
     /// The twin of `device`.
-    pub fn twin(&self, device: &DeviceId) -> Option<&Twin> {
-        self.twins.get(device)
-    }
+    fn twin(&self, device: &DeviceId) -> Option<Twin>;
+    /// The claim registered as `entry`.
+    fn claim(&self, entry: u64) -> Option<Claim>;
+    /// Stores `twin`; `before` is its previous value (for secondary indexes).
+    fn put_twin(&mut self, twin: Twin, before: Option<&Twin>);
+    /// Stores `claim`.
+    fn put_claim(&mut self, claim: Claim);
+    /// Records that `entry` (of type `kind`) is about `device`.
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str);
+}
 
+/// Twins and claims in memory (tests, the pure benchmark, the demo's check).
+#[derive(Debug, Clone, Default)]
+pub struct MemState {
+    twins: BTreeMap<DeviceId, Twin>,
+    claims: HashMap<u64, Claim>,
+    history: HashMap<DeviceId, Vec<(u64, &'static str)>>,
+}
+
+impl MemState {
     /// Every twin, by id.
     pub fn twins(&self) -> impl Iterator<Item = &Twin> {
         self.twins.values()
     }
 
+    /// Every entry about `device`, in log order.
+    pub fn history(&self, device: &DeviceId) -> &[(u64, &'static str)] {
+        self.history.get(device).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+impl State for MemState {
+    fn twin(&self, device: &DeviceId) -> Option<Twin> {
+        self.twins.get(device).cloned()
+    }
+    fn claim(&self, entry: u64) -> Option<Claim> {
+        self.claims.get(&entry).cloned()
+    }
+    fn put_twin(&mut self, twin: Twin, _before: Option<&Twin>) {
+        self.twins.insert(twin.device.clone(), twin);
+    }
+    fn put_claim(&mut self, claim: Claim) {
+        self.claims.insert(claim.entry, claim);
+    }
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str) {
+        self.history
+            .entry(device.clone())
+            .or_default()
+            .push((entry, kind));
+    }
+}
+
+/// What the projection keeps besides twins and claims: small, kept in memory
+/// and persisted whole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Meta {
+    /// The consensus policy.
+    pub policy: ConsensusPolicy,
+    /// Stakeholders and keys.
+    pub registry: Registry,
+    /// Auditors of every device besides organization-level auditors (tests).
+    pub auditors: BTreeSet<StakeholderId>,
+    /// Firmware releases by model subject.
+    pub releases: BTreeMap<String, Vec<Release>>,
+    /// Each stakeholder's current sharing policy, with its entry.
+    pub sharing: BTreeMap<StakeholderId, (u64, SharingPolicy)>,
+    /// Statements applied.
+    pub applied: u64,
+    /// Entries refused (statements that do not fit the model, or foreign entries).
+    pub refused: u64,
+    /// Log entries processed: the projection reflects the log prefix `[0, size)`.
+    pub size: u64,
+}
+
+impl Meta {
+    /// Rebuilds caches after deserializing.
+    pub fn reload(&mut self) {
+        self.registry.reparse();
+    }
+}
+
+/// The twins as a fold of the log: the policy, the registry and the releases
+/// in [`Meta`], twins and claims in a [`State`].
+#[derive(Debug, Clone, Default)]
+pub struct Projection<S = MemState> {
+    meta: Meta,
+    state: S,
+}
+
+impl Projection<MemState> {
+    /// An empty projection under `policy`, in memory.
+    pub fn new(policy: ConsensusPolicy) -> Projection<MemState> {
+        Projection::with_state(
+            Meta {
+                policy,
+                ..Meta::default()
+            },
+            MemState::default(),
+        )
+    }
+
+    /// Every twin, by id.
+    pub fn twins(&self) -> impl Iterator<Item = &Twin> {
+        self.state.twins()
+    }
+}
+
+impl<S: State> Projection<S> {
+    /// A projection resuming from `meta` over `state`.
+    pub fn with_state(meta: Meta, state: S) -> Projection<S> {
+        Projection { meta, state }
+    }
+
+    /// Gives `stakeholder` the auditor role on every device.
+    pub fn add_auditor(&mut self, stakeholder: StakeholderId) {
+        self.meta.auditors.insert(stakeholder);
+    }
+
+    /// Statements applied so far.
+    pub fn applied(&self) -> u64 {
+        self.meta.applied
+    }
+
+    /// The metadata (registry, releases, policies, counters).
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The metadata, to advance `size` or count refusals.
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+
+    /// The state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// The state, mutably (to flush it).
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.state
+    }
+
+    /// The stakeholder registry.
+    pub fn registry(&self) -> &Registry {
+        &self.meta.registry
+    }
+
+    /// The twin of `device`.
+    pub fn twin(&self, device: &DeviceId) -> Option<Twin> {
+        self.state.twin(device)
+    }
+
     /// The claim registered as `entry`.
-    pub fn claim(&self, entry: u64) -> Option<&Claim> {
-        self.claims.get(&entry)
+    pub fn claim(&self, entry: u64) -> Option<Claim> {
+        self.state.claim(entry)
     }
 
     /// Firmware releases of a model subject (`model:<vendor>/<model>`).
-    pub fn releases(&self, model_subject: &str) -> &[(u64, StakeholderId, StatementBody)] {
-        self.releases
+    pub fn releases(&self, model_subject: &str) -> &[Release] {
+        self.meta
+            .releases
             .get(model_subject)
             .map(Vec::as_slice)
             .unwrap_or(&[])
@@ -233,58 +428,22 @@ impl Projection {
 
     /// The roles `issuer` holds on `twin`.
     pub fn roles_of(&self, issuer: &StakeholderId, twin: &Twin) -> BTreeSet<Role> {
-        let mut roles = BTreeSet::new();
-        if *issuer == twin.manufacturer {
-            roles.insert(Role::Manufacturer);
-        }
-        if twin.owner.as_ref() == Some(issuer) {
-            roles.insert(Role::Owner);
-        }
-        if twin.operator.as_ref() == Some(issuer) {
-            roles.insert(Role::Operator);
-        }
-        if twin.maintainer.as_ref() == Some(issuer) {
-            roles.insert(Role::Maintainer);
-        }
-        if issuer.0 == twin.device.subject() {
-            roles.insert(Role::Device);
-        }
-        if self.auditors.contains(issuer) {
-            roles.insert(Role::Auditor);
-        }
-        roles
+        roles_of(&self.meta, issuer, twin)
+    }
+
+    /// The consensus status of a claim.
+    pub fn status_of(&self, claim: &Claim) -> Option<Status> {
+        status_of(&self.meta.policy, claim)
     }
 
     /// The consensus status of the claim `entry`.
     pub fn status(&self, entry: u64) -> Option<Status> {
-        let claim = self.claims.get(&entry)?;
-        let rule = self.policy.rule(&claim.class)?;
-        let mut supporting = claim.asserter_roles.clone();
-        for (_, roles) in claim.endorsements.values() {
-            supporting.extend(roles.iter().copied());
-        }
-        let disputers = claim.disputes.keys().cloned().collect();
-        Some(evaluate(rule, &supporting, &disputers))
+        self.status_of(&self.state.claim(entry)?)
     }
 
     /// The twin of `device` with each current attribute's status.
     pub fn view(&self, device: &DeviceId) -> Option<TwinView> {
-        let twin = self.twins.get(device)?;
-        let attributes = twin
-            .current
-            .iter()
-            .filter_map(|(class, entry)| {
-                Some(AttributeView {
-                    attribute: class.clone(),
-                    claim: self.claims.get(entry)?.clone(),
-                    status: self.status(*entry)?,
-                })
-            })
-            .collect();
-        Some(TwinView {
-            twin: twin.clone(),
-            attributes,
-        })
+        view(&self.meta.policy, &self.state, device)
     }
 
     /// Checks what [`Projection::apply`] would do with `s` without changing
@@ -299,7 +458,7 @@ impl Projection {
         let plan = self.plan(s)?;
         let applied = plan.applied();
         self.commit(plan);
-        self.applied += 1;
+        self.meta.applied += 1;
         Ok(applied)
     }
 
@@ -314,20 +473,75 @@ impl Projection {
     fn plan(&self, s: Registered<'_>) -> Result<Plan, ApplyError> {
         let body = StatementBody::parse(s.payload)?;
         let issuer = StakeholderId(s.issuer.to_string());
+        let registry = &self.meta.registry;
         match body {
             StatementBody::Endorse { entry } => self.plan_support(&s, issuer, entry, None),
             StatementBody::Dispute { entry, reason } => {
                 self.plan_support(&s, issuer, entry, Some(reason))
             }
-            StatementBody::FirmwareReleased { .. } => {
+            StatementBody::FirmwareReleased {
+                version,
+                image_sha256,
+                sbom,
+            } => {
                 if !s.subject.starts_with("model:") || s.subject.len() <= "model:".len() {
                     return Err(ApplyError::NotAModel(s.subject.to_string()));
                 }
+                if registry.authority().is_some() && !registry.has_role(&issuer, Role::Manufacturer)
+                {
+                    return Err(ApplyError::NotAManufacturer(issuer.0));
+                }
                 Ok(Plan::Release {
                     subject: s.subject.to_string(),
+                    release: Release {
+                        entry: s.entry,
+                        issuer,
+                        version,
+                        image_sha256,
+                        sbom,
+                    },
+                })
+            }
+            StatementBody::StakeholderRegistered { name, roles, keys } => {
+                let id = registry.check_register(s.issuer, s.subject, &keys)?;
+                Ok(Plan::Registry(RegistryPlan::Register {
                     entry: s.entry,
-                    issuer,
-                    body,
+                    id,
+                    name,
+                    roles,
+                    keys,
+                }))
+            }
+            StatementBody::KeyAdded { key } => {
+                let id = registry.check_add_key(s.issuer, s.subject, &key)?;
+                Ok(Plan::Registry(RegistryPlan::AddKey {
+                    entry: s.entry,
+                    id,
+                    key,
+                }))
+            }
+            StatementBody::KeyRevoked { kid, .. } => {
+                let id = registry.check_revoke(s.issuer, s.subject, &kid)?;
+                Ok(Plan::Registry(RegistryPlan::Revoke {
+                    entry: s.entry,
+                    id,
+                    kid,
+                }))
+            }
+            StatementBody::SharingPolicy { policy } => {
+                let owner = crate::registry::stakeholder_of(s.subject)
+                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                if owner != issuer {
+                    return Err(ApplyError::Policy(format!(
+                        "{} may not publish the sharing policy of {}",
+                        issuer.0, owner.0
+                    )));
+                }
+                let policy = SharingPolicy::parse(&policy)?;
+                Ok(Plan::Sharing {
+                    entry: s.entry,
+                    owner,
+                    policy,
                 })
             }
             body => self.plan_assert(&s, issuer, body),
@@ -343,37 +557,64 @@ impl Projection {
         let kind = body.kind();
         let device = Self::device_of(s.subject, kind)?;
         let class = AttributeClass::of(&body).ok_or(ApplyError::UnknownClaim(s.entry))?;
-        let (new_twin, held, lifecycle) =
-            if let StatementBody::DeviceRegistered { model, serial, .. } = &body {
-                if self.twins.contains_key(&device) {
-                    return Err(ApplyError::AlreadyRegistered(device.0));
-                }
-                let twin = Twin {
-                    device: device.clone(),
-                    manufacturer: issuer.clone(),
-                    model: model.clone(),
-                    serial: serial.clone(),
-                    lifecycle: Lifecycle::Manufactured,
-                    owner: None,
-                    operator: None,
-                    maintainer: None,
-                    site: None,
-                    current: BTreeMap::new(),
-                    history: Vec::new(),
-                };
-                let held = self.roles_of(&issuer, &twin);
-                (Some(Box::new(twin)), held, Lifecycle::Manufactured)
-            } else {
-                let twin = self
-                    .twins
-                    .get(&device)
-                    .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
-                (None, self.roles_of(&issuer, twin), twin.lifecycle)
+        let (twin, before, lifecycle) = if let StatementBody::DeviceRegistered {
+            model,
+            serial,
+            hardware_id,
+            device_key,
+            ..
+        } = &body
+        {
+            if self.state.twin(&device).is_some() {
+                return Err(ApplyError::AlreadyRegistered(device.0));
+            }
+            let registry = &self.meta.registry;
+            if registry.authority().is_some() && !registry.has_role(&issuer, Role::Manufacturer) {
+                return Err(ApplyError::NotAManufacturer(issuer.0));
+            }
+            if let Some(pem) = device_key {
+                scitt::PublicKey::from_pem(pem).map_err(|e| {
+                    ApplyError::Registry(RegistryError::BadKey {
+                        index: 0,
+                        why: e.to_string(),
+                    })
+                })?;
+            }
+            let twin = Twin {
+                device: device.clone(),
+                manufacturer: issuer.clone(),
+                model: model.clone(),
+                serial: serial.clone(),
+                hardware_id: hardware_id.clone(),
+                device_key: device_key.clone(),
+                lifecycle: Lifecycle::Manufactured,
+                owner: None,
+                operator: None,
+                maintainer: None,
+                site: None,
+                location: None,
+                groups: Vec::new(),
+                firmware: None,
+                current: BTreeMap::new(),
+                registered_at: s.entry,
+                updated_at: s.entry,
+                statements: 0,
             };
+            (twin, None, Lifecycle::Manufactured)
+        } else {
+            let twin = self
+                .state
+                .twin(&device)
+                .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
+            let lifecycle = twin.lifecycle;
+            (twin.clone(), Some(twin), lifecycle)
+        };
+        let held = self.roles_of(&issuer, &twin);
         if lifecycle == Lifecycle::Decommissioned {
             return Err(ApplyError::Decommissioned(device.0));
         }
         let allowed = self
+            .meta
             .policy
             .rule(&class)
             .map(|r| r.asserted_by.clone())
@@ -401,16 +642,16 @@ impl Projection {
                 });
             }
         }
-        Ok(Plan::Assert {
+        Ok(Plan::Assert(Box::new(AssertPlan {
             entry: s.entry,
-            device,
             class,
             issuer,
             body,
             held,
             next_lifecycle,
-            new_twin,
-        })
+            twin,
+            before,
+        })))
     }
 
     fn plan_support(
@@ -421,8 +662,8 @@ impl Projection {
         reason: Option<String>,
     ) -> Result<Plan, ApplyError> {
         let claim = self
-            .claims
-            .get(&target)
+            .state
+            .claim(target)
             .ok_or(ApplyError::UnknownClaim(target))?;
         let device = claim.device.clone();
         if s.subject != device.subject() {
@@ -436,159 +677,285 @@ impl Projection {
             return Err(ApplyError::OwnClaim(issuer.0));
         }
         let twin = self
-            .twins
-            .get(&device)
+            .state
+            .twin(&device)
             .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
-        let roles = self.roles_of(&issuer, twin);
+        let roles = self.roles_of(&issuer, &twin);
         if roles.is_empty() {
             return Err(ApplyError::NoRole {
                 issuer: issuer.0,
                 device: device.0,
             });
         }
-        Ok(Plan::Support {
+        Ok(Plan::Support(Box::new(SupportPlan {
             entry: s.entry,
-            target,
-            device,
+            claim,
+            twin,
             issuer,
             roles,
             reason,
-        })
+        })))
     }
 
     /// The changes of a checked plan (infallible).
     fn commit(&mut self, plan: Plan) {
         match plan {
-            Plan::Release {
-                subject,
-                entry,
-                issuer,
-                body,
-            } => self
-                .releases
-                .entry(subject)
-                .or_default()
-                .push((entry, issuer, body)),
-            Plan::Support {
-                entry,
-                target,
-                device,
-                issuer,
-                roles,
-                reason,
-            } => {
-                if let Some(claim) = self.claims.get_mut(&target) {
-                    match reason {
-                        None => {
-                            claim.endorsements.insert(issuer, (entry, roles));
-                        }
-                        Some(r) => {
-                            claim.disputes.insert(issuer, (entry, r));
-                        }
-                    }
-                }
-                if let Some(twin) = self.twins.get_mut(&device) {
-                    twin.history.push(entry);
-                }
+            Plan::Release { subject, release } => {
+                self.meta.releases.entry(subject).or_default().push(release)
             }
-            Plan::Assert {
-                entry,
-                device,
-                class,
-                issuer,
-                body,
-                held,
-                next_lifecycle,
-                new_twin,
-            } => {
-                if let Some(twin) = new_twin {
-                    self.twins.insert(device.clone(), *twin);
-                }
-                if let Some(twin) = self.twins.get_mut(&device) {
-                    if let Some(to) = next_lifecycle {
-                        twin.lifecycle = to;
-                    }
-                    if let StatementBody::OwnershipTransferred {
-                        owner,
-                        operator,
-                        maintainer,
-                        site,
-                    } = &body
-                    {
-                        twin.owner = Some(owner.clone());
-                        twin.operator = operator.clone();
-                        twin.maintainer = maintainer.clone();
-                        if site.is_some() {
-                            twin.site = site.clone();
-                        }
-                    }
-                    twin.current.insert(class.clone(), entry);
-                    twin.history.push(entry);
-                }
-                self.claims.insert(
+            Plan::Registry(r) => match r {
+                RegistryPlan::Register {
                     entry,
-                    Claim {
-                        entry,
-                        device,
-                        issuer,
-                        class,
-                        body,
-                        asserter_roles: held,
-                        endorsements: BTreeMap::new(),
-                        disputes: BTreeMap::new(),
-                    },
-                );
+                    id,
+                    name,
+                    roles,
+                    keys,
+                } => self.meta.registry.register(entry, id, &name, &roles, &keys),
+                RegistryPlan::AddKey { entry, id, key } => {
+                    self.meta.registry.add_key(entry, &id, &key)
+                }
+                RegistryPlan::Revoke { entry, id, kid } => {
+                    self.meta.registry.revoke(entry, &id, &kid)
+                }
+            },
+            Plan::Sharing {
+                entry,
+                owner,
+                policy,
+            } => {
+                self.meta.sharing.insert(owner, (entry, policy));
+            }
+            Plan::Support(p) => {
+                let SupportPlan {
+                    entry,
+                    mut claim,
+                    mut twin,
+                    issuer,
+                    roles,
+                    reason,
+                } = *p;
+                let kind = match reason {
+                    None => {
+                        claim.endorsements.insert(issuer, (entry, roles));
+                        "endorse"
+                    }
+                    Some(r) => {
+                        claim.disputes.insert(issuer, (entry, r));
+                        "dispute"
+                    }
+                };
+                let before = twin.clone();
+                twin.updated_at = entry;
+                twin.statements += 1;
+                self.state.record(&twin.device, entry, kind);
+                self.state.put_claim(claim);
+                self.state.put_twin(twin, Some(&before));
+            }
+            Plan::Assert(p) => {
+                let AssertPlan {
+                    entry,
+                    class,
+                    issuer,
+                    body,
+                    held,
+                    next_lifecycle,
+                    mut twin,
+                    before,
+                } = *p;
+                if let Some(to) = next_lifecycle {
+                    twin.lifecycle = to;
+                }
+                if let StatementBody::OwnershipTransferred {
+                    owner,
+                    operator,
+                    maintainer,
+                    site,
+                    location,
+                    groups,
+                } = &body
+                {
+                    twin.owner = Some(owner.clone());
+                    twin.operator = operator.clone();
+                    twin.maintainer = maintainer.clone();
+                    if site.is_some() {
+                        twin.site = site.clone();
+                    }
+                    if location.is_some() {
+                        twin.location = location.clone();
+                    }
+                    if let Some(g) = groups {
+                        twin.groups = g.clone();
+                    }
+                }
+                if let StatementBody::FirmwareInstalled { version, .. } = &body {
+                    twin.firmware = Some(version.clone());
+                }
+                twin.current.insert(class.clone(), entry);
+                twin.updated_at = entry;
+                twin.statements += 1;
+                let kind = body.kind();
+                let device = twin.device.clone();
+                self.state.record(&device, entry, kind);
+                self.state.put_claim(Claim {
+                    entry,
+                    device,
+                    issuer,
+                    class,
+                    body,
+                    asserter_roles: held,
+                    endorsements: BTreeMap::new(),
+                    disputes: BTreeMap::new(),
+                });
+                self.state.put_twin(twin, before.as_ref());
             }
         }
     }
+}
+
+/// The roles `issuer` holds on `twin` under `meta`.
+pub fn roles_of(meta: &Meta, issuer: &StakeholderId, twin: &Twin) -> BTreeSet<Role> {
+    let mut roles = BTreeSet::new();
+    if *issuer == twin.manufacturer {
+        roles.insert(Role::Manufacturer);
+    }
+    if twin.owner.as_ref() == Some(issuer) {
+        roles.insert(Role::Owner);
+    }
+    if twin.operator.as_ref() == Some(issuer) {
+        roles.insert(Role::Operator);
+    }
+    if twin.maintainer.as_ref() == Some(issuer) {
+        roles.insert(Role::Maintainer);
+    }
+    if issuer.0.strip_prefix("device:") == Some(twin.device.0.as_str()) {
+        roles.insert(Role::Device);
+    }
+    if meta.auditors.contains(issuer) || meta.registry.has_role(issuer, Role::Auditor) {
+        roles.insert(Role::Auditor);
+    }
+    roles
+}
+
+/// The consensus status of `claim` under `policy`.
+pub fn status_of(policy: &ConsensusPolicy, claim: &Claim) -> Option<Status> {
+    let rule = policy.rule(&claim.class)?;
+    let mut supporting = claim.asserter_roles.clone();
+    for (_, roles) in claim.endorsements.values() {
+        supporting.extend(roles.iter().copied());
+    }
+    let disputers = claim.disputes.keys().cloned().collect();
+    Some(evaluate(rule, &supporting, &disputers))
+}
+
+/// The twin of `device` in `state` with each current attribute's status.
+pub fn view<S: State + ?Sized>(
+    policy: &ConsensusPolicy,
+    state: &S,
+    device: &DeviceId,
+) -> Option<TwinView> {
+    let twin = state.twin(device)?;
+    let attributes = twin
+        .current
+        .iter()
+        .filter_map(|(class, entry)| {
+            let claim = state.claim(*entry)?;
+            let status = status_of(policy, &claim)?;
+            Some(AttributeView {
+                attribute: class.clone(),
+                claim,
+                status,
+            })
+        })
+        .collect();
+    Some(TwinView { twin, attributes })
+}
+
+enum RegistryPlan {
+    Register {
+        entry: u64,
+        id: StakeholderId,
+        name: String,
+        roles: Vec<Role>,
+        keys: Vec<crate::statement::KeySpec>,
+    },
+    AddKey {
+        entry: u64,
+        id: StakeholderId,
+        key: crate::statement::KeySpec,
+    },
+    Revoke {
+        entry: u64,
+        id: StakeholderId,
+        kid: String,
+    },
+}
+
+struct SupportPlan {
+    entry: u64,
+    claim: Claim,
+    twin: Twin,
+    issuer: StakeholderId,
+    roles: BTreeSet<Role>,
+    reason: Option<String>,
+}
+
+struct AssertPlan {
+    entry: u64,
+    class: AttributeClass,
+    issuer: StakeholderId,
+    body: StatementBody,
+    held: BTreeSet<Role>,
+    next_lifecycle: Option<Lifecycle>,
+    twin: Twin,
+    before: Option<Twin>,
 }
 
 /// What a checked statement will change.
 enum Plan {
     Release {
         subject: String,
-        entry: u64,
-        issuer: StakeholderId,
-        body: StatementBody,
+        release: Release,
     },
-    Support {
+    Registry(RegistryPlan),
+    Sharing {
         entry: u64,
-        target: u64,
-        device: DeviceId,
-        issuer: StakeholderId,
-        roles: BTreeSet<Role>,
-        reason: Option<String>,
+        owner: StakeholderId,
+        policy: SharingPolicy,
     },
-    Assert {
-        entry: u64,
-        device: DeviceId,
-        class: AttributeClass,
-        issuer: StakeholderId,
-        body: StatementBody,
-        held: BTreeSet<Role>,
-        next_lifecycle: Option<Lifecycle>,
-        new_twin: Option<Box<Twin>>,
-    },
+    Support(Box<SupportPlan>),
+    Assert(Box<AssertPlan>),
 }
 
 impl Plan {
     fn applied(&self) -> Applied {
         match self {
-            Plan::Release { body, .. } => Applied {
+            Plan::Release { .. } => Applied {
                 device: None,
-                kind: body.kind(),
+                kind: "firmware-released",
             },
-            Plan::Support { device, reason, .. } => Applied {
-                device: Some(device.clone()),
-                kind: if reason.is_some() {
+            Plan::Registry(r) => Applied {
+                device: None,
+                kind: match r {
+                    RegistryPlan::Register { .. } => "stakeholder-registered",
+                    RegistryPlan::AddKey { .. } => "key-added",
+                    RegistryPlan::Revoke { .. } => "key-revoked",
+                },
+            },
+            Plan::Sharing { .. } => Applied {
+                device: None,
+                kind: "sharing-policy",
+            },
+            Plan::Support(p) => Applied {
+                device: Some(p.twin.device.clone()),
+                kind: if p.reason.is_some() {
                     "dispute"
                 } else {
                     "endorse"
                 },
             },
-            Plan::Assert { device, body, .. } => Applied {
-                device: Some(device.clone()),
-                kind: body.kind(),
+            Plan::Assert(p) => Applied {
+                device: Some(p.twin.device.clone()),
+                kind: p.body.kind(),
             },
         }
     }

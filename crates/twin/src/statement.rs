@@ -5,7 +5,21 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{Lifecycle, StakeholderId};
+use crate::model::{Lifecycle, Role, StakeholderId};
+
+/// A public key in a registry statement, with its validity period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    /// The key, PEM (SubjectPublicKeyInfo; Ed25519 or P-256).
+    pub pem: String,
+    /// Not valid for statements issued before (unix seconds, the statement's `iat`).
+    #[serde(default)]
+    pub not_before: Option<i64>,
+    /// Not valid for statements issued after (unix seconds).
+    #[serde(default)]
+    pub not_after: Option<i64>,
+}
 
 /// Largest statement payload this model parses, in bytes.
 pub const PAYLOAD_BYTES_MAX: usize = 60 * 1024;
@@ -99,6 +113,12 @@ pub enum StatementBody {
         /// Site, if named.
         #[serde(default)]
         site: Option<String>,
+        /// Location within the site (room, floor), if named.
+        #[serde(default)]
+        location: Option<String>,
+        /// Groups the device belongs to (replaces earlier groups when given).
+        #[serde(default)]
+        groups: Option<Vec<String>>,
     },
     /// The device moves to another lifecycle state.
     LifecycleChanged {
@@ -222,6 +242,38 @@ pub enum StatementBody {
         /// Why.
         reason: String,
     },
+    /// The registry authority registers a stakeholder (subject
+    /// `stakeholder:<id>`); the log's first such statement, signed by one of
+    /// its own keys, makes its subject the authority (the bootstrap).
+    StakeholderRegistered {
+        /// Display name of the organization.
+        name: String,
+        /// Roles the organization holds (a manufacturer may register devices;
+        /// an auditor audits every device).
+        #[serde(default)]
+        roles: Vec<Role>,
+        /// Its signing keys.
+        keys: Vec<KeySpec>,
+    },
+    /// A key added to a stakeholder (rotation), by itself or the authority.
+    KeyAdded {
+        /// The key.
+        key: KeySpec,
+    },
+    /// A key revoked: statements after this entry signed with it are refused.
+    KeyRevoked {
+        /// The key's id (RFC 9679 thumbprint), hex.
+        kid: String,
+        /// Why.
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// A stakeholder's data-sharing policy (subject `stakeholder:<id>`, signed
+    /// by that stakeholder); it replaces the previous one.
+    SharingPolicy {
+        /// The policy (see [`crate::sharing::SharingPolicy`]).
+        policy: Value,
+    },
     /// Agreement with another statement (by its log entry).
     Endorse {
         /// The endorsed statement's entry index.
@@ -288,6 +340,10 @@ pub const TYPES: &[&str] = &[
     "risk-accepted",
     "risk-mitigated",
     "decommissioned",
+    "stakeholder-registered",
+    "key-added",
+    "key-revoked",
+    "sharing-policy",
     "endorse",
     "dispute",
 ];
@@ -344,6 +400,10 @@ impl StatementBody {
             StatementBody::RiskAccepted { .. } => "risk-accepted",
             StatementBody::RiskMitigated { .. } => "risk-mitigated",
             StatementBody::Decommissioned { .. } => "decommissioned",
+            StatementBody::StakeholderRegistered { .. } => "stakeholder-registered",
+            StatementBody::KeyAdded { .. } => "key-added",
+            StatementBody::KeyRevoked { .. } => "key-revoked",
+            StatementBody::SharingPolicy { .. } => "sharing-policy",
             StatementBody::Endorse { .. } => "endorse",
             StatementBody::Dispute { .. } => "dispute",
         }

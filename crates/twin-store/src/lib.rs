@@ -1,0 +1,13 @@
+//! The security twins in the embedded store, kept a fold of the log.
+//!
+//! - [`store`]: the fjall partitions (twins, claims, per-device history, the
+//!   attribute index for search, refusals, read-transparency records) and the
+//!   overlay the projector writes through.
+//! - [`projector`]: the live projector tailing published checkpoints, and
+//!   `reindex`, the same fold from entry 0.
+
+pub mod projector;
+pub mod store;
+
+pub use projector::{reindex, ProjectError, Projector, ReindexStats};
+pub use store::{Page, StoreError, StoreState, TwinStore};

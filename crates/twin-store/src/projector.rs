@@ -1,0 +1,404 @@
+//! The projector: one thread that tails the log's published checkpoints and
+//! folds every new entry into the twin store, and `reindex`, the same fold
+//! from entry 0 into an empty store.
+//!
+//! Both go through [`fold`]: entries are read a chunk at a time, their
+//! signatures checked in batches on every core ahead of the fold (keys are
+//! looked up by kid in a cache filled from the registry and device
+//! statements seen so far; kids are key thumbprints, so a kid names one key),
+//! then applied in log order by [`twin::Projection::ingest_statement`], which
+//! checks that the key was in force for that issuer at that position. The
+//! overlay and the new size are flushed as one batch per chunk.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log_service::{Log, Prover};
+use parking_lot::Mutex;
+use scitt::{PublicKey, SignedStatement};
+use tlog::TreeSize;
+use tokio::sync::watch;
+use twin::projection::Projection;
+use twin::statement::StatementBody;
+use twin::{ConsensusPolicy, Meta};
+
+use crate::store::{StoreError, StoreState, TwinStore};
+
+/// Entries read, verified and flushed together.
+pub const CHUNK_ENTRIES: u64 = 4096;
+
+/// Why projecting stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The twin store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The log could not be read.
+    #[error("reading the log: {0}")]
+    Log(String),
+}
+
+/// Public keys by kid (hex), learnt from registry and device statements.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: HashMap<Vec<u8>, PublicKey>,
+}
+
+impl KeyCache {
+    /// A cache holding every key of `meta`'s registry.
+    pub fn from_meta(meta: &Meta) -> KeyCache {
+        let mut c = KeyCache::default();
+        for s in meta.registry.all() {
+            for k in &s.keys {
+                if let Ok(p) = PublicKey::from_pem(&k.pem) {
+                    c.keys.insert(p.thumbprint().to_vec(), p);
+                }
+            }
+        }
+        c
+    }
+
+    fn learn(&mut self, st: &SignedStatement) {
+        let Some(payload) = st.payload() else { return };
+        let interesting = |needle: &[u8]| payload.windows(needle.len()).any(|w| w == needle);
+        if !(interesting(b"stakeholder-registered")
+            || interesting(b"key-added")
+            || interesting(b"device_key"))
+        {
+            return;
+        }
+        let pems: Vec<String> = match StatementBody::parse(payload) {
+            Ok(StatementBody::StakeholderRegistered { keys, .. }) => {
+                keys.into_iter().map(|k| k.pem).collect()
+            }
+            Ok(StatementBody::KeyAdded { key }) => vec![key.pem],
+            Ok(StatementBody::DeviceRegistered {
+                device_key: Some(pem),
+                ..
+            }) => vec![pem],
+            _ => return,
+        };
+        for pem in pems {
+            if let Ok(p) = PublicKey::from_pem(&pem) {
+                self.keys.insert(p.thumbprint().to_vec(), p);
+            }
+        }
+    }
+}
+
+/// One entry ready for the fold: a parsed statement and whether its
+/// signature was verified already.
+pub type Prepared = Option<(SignedStatement, bool)>;
+
+/// Parses a chunk and verifies the signatures it can, in batches across
+/// `threads` threads.
+pub fn prepare(entries: &[Vec<u8>], keys: &mut KeyCache, threads: usize) -> Vec<Prepared> {
+    let mut parsed: Vec<Prepared> = entries
+        .iter()
+        .map(|e| SignedStatement::parse(e).ok().map(|st| (st, false)))
+        .collect();
+    for (st, _) in parsed.iter().flatten() {
+        keys.learn(st);
+    }
+    // Only attached payloads can be verified here.
+    let work: Vec<(usize, &PublicKey)> = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let (st, _) = p.as_ref()?;
+            st.payload()?;
+            Some((i, keys.keys.get(st.key_id())?))
+        })
+        .collect();
+    if work.is_empty() {
+        return parsed;
+    }
+    let per = work.len().div_ceil(threads.max(1));
+    let oks: Vec<Vec<(usize, bool)>> = std::thread::scope(|scope| {
+        let parsed = &parsed;
+        let handles: Vec<_> = work
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    let items: Vec<(&SignedStatement, &PublicKey)> = part
+                        .iter()
+                        .filter_map(|(i, k)| Some((&parsed[*i].as_ref()?.0, *k)))
+                        .collect();
+                    let results = scitt::verify_many(&items);
+                    part.iter()
+                        .zip(results)
+                        .map(|((i, _), r)| (*i, r.is_ok()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, ok) in oks.into_iter().flatten() {
+        if let Some((_, v)) = parsed[i].as_mut() {
+            *v = ok;
+        }
+    }
+    parsed
+}
+
+/// Folds prepared entries starting at `from` into `projection`.
+pub fn fold(projection: &mut Projection<StoreState>, from: u64, prepared: Vec<Prepared>) {
+    for (i, p) in prepared.into_iter().enumerate() {
+        let entry = from + i as u64;
+        let result = match &p {
+            None => Ok(None),
+            Some((st, verified)) => {
+                let supplied = if st.payload().is_none() {
+                    projection.state().store().payload(entry).ok().flatten()
+                } else {
+                    None
+                };
+                projection.ingest_statement(entry, st, *verified, supplied.as_deref())
+            }
+        };
+        if let Err(e) = &result {
+            projection.state_mut().refuse(entry, e.to_string());
+        }
+        projection.settle(entry, &result);
+    }
+}
+
+/// Opens the projection stored in `store` (or an empty one under `policy`).
+pub fn open_projection(
+    store: &TwinStore,
+    policy: ConsensusPolicy,
+) -> Result<Projection<StoreState>, StoreError> {
+    let meta = store.load_meta()?.unwrap_or(Meta {
+        policy,
+        ..Meta::default()
+    });
+    Ok(Projection::with_state(meta, StoreState::new(store.clone())))
+}
+
+struct Inner {
+    projection: Mutex<Projection<StoreState>>,
+    store: TwinStore,
+    size_tx: watch::Sender<u64>,
+    fault: Mutex<Option<String>>,
+    stop: AtomicBool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The live projector (see the module documentation).
+#[derive(Clone)]
+pub struct Projector {
+    inner: Arc<Inner>,
+}
+
+impl Projector {
+    /// Starts projecting `log` into `store`, resuming from the size the store
+    /// reflects. Must be called within a tokio runtime.
+    pub fn start(log: Log, store: TwinStore, policy: ConsensusPolicy) -> Result<Projector, ProjectError> {
+        let projection = open_projection(&store, policy)?;
+        let (size_tx, _) = watch::channel(projection.meta().size);
+        let inner = Arc::new(Inner {
+            projection: Mutex::new(projection),
+            store,
+            size_tx,
+            fault: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        });
+        let runtime = tokio::runtime::Handle::current();
+        let worker = inner.clone();
+        let handle = std::thread::Builder::new()
+            .name("projector".into())
+            .spawn(move || run(&worker, &log, &runtime))
+            .map_err(|e| ProjectError::Log(e.to_string()))?;
+        *inner.thread.lock() = Some(handle);
+        Ok(Projector { inner })
+    }
+
+    /// The log size the twins reflect, as it changes.
+    pub fn sizes(&self) -> watch::Receiver<u64> {
+        self.inner.size_tx.subscribe()
+    }
+
+    /// The log size the twins reflect.
+    pub fn size(&self) -> u64 {
+        *self.inner.size_tx.borrow()
+    }
+
+    /// Waits until the twins reflect at least `size` entries, at most `timeout`.
+    pub async fn wait_projected(&self, size: u64, timeout: Duration) -> bool {
+        let mut rx = self.sizes();
+        let wait = async {
+            loop {
+                if *rx.borrow_and_update() >= size {
+                    return true;
+                }
+                if rx.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// Runs `f` on the current projection (the pre-check, the registry).
+    pub fn with<R>(&self, f: impl FnOnce(&Projection<StoreState>) -> R) -> R {
+        f(&self.inner.projection.lock())
+    }
+
+    /// The store (for reads).
+    pub fn store(&self) -> &TwinStore {
+        &self.inner.store
+    }
+
+    /// Why projecting stopped, if it did.
+    pub fn fault(&self) -> Option<String> {
+        self.inner.fault.lock().clone()
+    }
+
+    /// Stops the thread (after its current chunk) and persists the store.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        if let Some(t) = self.inner.thread.lock().take() {
+            let _ = t.join();
+        }
+        if let Err(e) = self.inner.store.persist() {
+            tracing::error!("persisting the twin store: {e}");
+        }
+    }
+}
+
+fn run(inner: &Inner, log: &Log, runtime: &tokio::runtime::Handle) {
+    let prover = log.prover();
+    let mut keys = KeyCache::from_meta(inner.projection.lock().meta());
+    let mut published = log.published_sizes();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    while !inner.stop.load(Ordering::Acquire) {
+        let target = log.published().size.get();
+        let mut at = inner.projection.lock().meta().size;
+        if at >= target {
+            runtime.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_millis(100), published.changed()).await;
+            });
+            continue;
+        }
+        while at < target && !inner.stop.load(Ordering::Acquire) {
+            let to = (at + CHUNK_ENTRIES).min(target);
+            match step(inner, &prover, &mut keys, at, to, TreeSize::new(target), threads) {
+                Ok(()) => at = to,
+                Err(e) => {
+                    tracing::error!("projector stopped: {e}");
+                    *inner.fault.lock() = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn step(
+    inner: &Inner,
+    prover: &Prover,
+    keys: &mut KeyCache,
+    from: u64,
+    to: u64,
+    size: TreeSize,
+    threads: usize,
+) -> Result<(), ProjectError> {
+    let entries = prover
+        .entries(from, to, size)
+        .map_err(|e| ProjectError::Log(e.to_string()))?;
+    let prepared = prepare(&entries, keys, threads);
+    let mut p = inner.projection.lock();
+    fold(&mut p, from, prepared);
+    let meta = p.meta().clone();
+    p.state_mut().flush(&meta)?;
+    drop(p);
+    inner.size_tx.send_replace(to);
+    Ok(())
+}
+
+/// What a reindex did.
+#[derive(Debug, Clone)]
+pub struct ReindexStats {
+    /// Entries folded.
+    pub entries: u64,
+    /// Statements applied.
+    pub applied: u64,
+    /// Entries refused.
+    pub refused: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Rebuilds the twins of the log tree of `size` entries (read through
+/// `prover`) into `store`, which must be empty. Reading and verifying run on
+/// one thread (with batch verification across cores), the fold on another.
+pub fn reindex(
+    prover: &Prover,
+    size: TreeSize,
+    store: &TwinStore,
+    policy: ConsensusPolicy,
+    mut progress: impl FnMut(u64),
+) -> Result<ReindexStats, ProjectError> {
+    let started = Instant::now();
+    let mut projection = open_projection(store, policy)?;
+    if projection.meta().size != 0 {
+        return Err(ProjectError::Store(StoreError::Db(
+            "reindex needs an empty twin store".into(),
+        )));
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let total = size.get();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Prepared>)>(2);
+    let result = std::thread::scope(|scope| -> Result<(), ProjectError> {
+        let reader = scope.spawn(move || -> Result<(), ProjectError> {
+            let mut keys = KeyCache::default();
+            let mut at = 0;
+            while at < total {
+                let to = (at + CHUNK_ENTRIES).min(total);
+                let entries = prover
+                    .entries(at, to, size)
+                    .map_err(|e| ProjectError::Log(e.to_string()))?;
+                let prepared = prepare(&entries, &mut keys, threads);
+                if tx.send((at, prepared)).is_err() {
+                    break;
+                }
+                at = to;
+            }
+            Ok(())
+        });
+        let mut since_flush = 0u64;
+        for (from, prepared) in rx {
+            let n = prepared.len() as u64;
+            fold(&mut projection, from, prepared);
+            since_flush += n;
+            if since_flush >= 8 * CHUNK_ENTRIES {
+                let meta = projection.meta().clone();
+                projection.state_mut().flush(&meta)?;
+                since_flush = 0;
+            }
+            progress(from + n);
+        }
+        reader
+            .join()
+            .map_err(|_| ProjectError::Log("reader thread panicked".into()))??;
+        let meta = projection.meta().clone();
+        projection.state_mut().flush(&meta)?;
+        Ok(())
+    });
+    result?;
+    store.persist()?;
+    let meta = projection.meta();
+    Ok(ReindexStats {
+        entries: meta.size,
+        applied: meta.applied,
+        refused: meta.refused,
+        elapsed: started.elapsed(),
+    })
+}

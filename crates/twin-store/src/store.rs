@@ -1,0 +1,510 @@
+//! The twins in fjall. Partitions:
+//!
+//! | partition | key | value |
+//! |---|---|---|
+//! | `twins` | device id | twin (JSON) |
+//! | `claims` | entry (u64 BE) | claim (JSON) |
+//! | `history` | device id, NUL, entry (u64 BE) | statement type |
+//! | `index` | attribute, NUL, value, NUL, device id | empty |
+//! | `refused` | entry (u64 BE) | why (UTF-8) |
+//! | `payloads` | entry (u64 BE) | a hash envelope's payload, supplied at registration |
+//! | `reads` | owner, NUL, time (u64 BE), seq (u64 BE) | read record (JSON) |
+//! | `meta` | `meta` | [`twin::Meta`] (JSON): registry, releases, policies, size |
+//!
+//! The projector writes through [`StoreState`], an overlay flushed as one
+//! atomic batch together with the meta (and so the log size it reflects):
+//! after a crash the store is the fold of some prefix of the log, and the
+//! projector resumes from there.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
+use twin::projection::{Claim, Twin};
+use twin::{DeviceId, Meta, State};
+
+/// Block cache of the twin store.
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Memtable budget.
+const WRITE_BUFFER_BYTES: u64 = 128 * 1024 * 1024;
+
+/// The searchable attributes (see [`index_keys`]).
+pub const SEARCH_ATTRIBUTES: &[&str] = &[
+    "manufacturer",
+    "model",
+    "serial",
+    "hardware_id",
+    "site",
+    "location",
+    "group",
+    "lifecycle",
+    "owner",
+    "operator",
+    "maintainer",
+    "firmware",
+];
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// fjall failed.
+    #[error("twin store: {0}")]
+    Db(String),
+    /// A stored value does not decode.
+    #[error("twin store: corrupt {what}: {why}")]
+    Corrupt {
+        /// What.
+        what: &'static str,
+        /// Why.
+        why: String,
+    },
+}
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt {
+        what,
+        why: e.to_string(),
+    })
+}
+
+/// The twin store.
+#[derive(Clone)]
+pub struct TwinStore {
+    keyspace: Keyspace,
+    twins: PartitionHandle,
+    claims: PartitionHandle,
+    history: PartitionHandle,
+    index: PartitionHandle,
+    refused: PartitionHandle,
+    payloads: PartitionHandle,
+    reads: PartitionHandle,
+    meta: PartitionHandle,
+}
+
+/// A page of results and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The cursor of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+impl TwinStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<TwinStore, StoreError> {
+        let keyspace = Config::new(dir)
+            .cache_size(CACHE_BYTES)
+            .max_write_buffer_size(WRITE_BUFFER_BYTES)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(db)?;
+        let open = |name: &str, bloom: bool| {
+            let mut opts = PartitionCreateOptions::default();
+            if bloom {
+                opts = opts.bloom_filter_bits(Some(10));
+            }
+            keyspace.open_partition(name, opts).map_err(db)
+        };
+        Ok(TwinStore {
+            twins: open("twins", true)?,
+            claims: open("claims", true)?,
+            history: open("history", false)?,
+            index: open("index", false)?,
+            refused: open("refused", true)?,
+            payloads: open("payloads", true)?,
+            reads: open("reads", false)?,
+            meta: open("meta", false)?,
+            keyspace,
+        })
+    }
+
+    /// The persisted meta, if the store holds a projection.
+    pub fn load_meta(&self) -> Result<Option<Meta>, StoreError> {
+        match self.meta.get(b"meta").map_err(db)? {
+            None => Ok(None),
+            Some(b) => {
+                let mut m: Meta = decode("meta", &b)?;
+                m.reload();
+                Ok(Some(m))
+            }
+        }
+    }
+
+    /// The log size the stored projection reflects.
+    pub fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.load_meta()?.map_or(0, |m| m.size))
+    }
+
+    /// A twin.
+    pub fn twin(&self, device: &DeviceId) -> Result<Option<Twin>, StoreError> {
+        self.twins
+            .get(device.0.as_bytes())
+            .map_err(db)?
+            .map(|b| decode("twin", &b))
+            .transpose()
+    }
+
+    /// A claim.
+    pub fn claim(&self, entry: u64) -> Result<Option<Claim>, StoreError> {
+        self.claims
+            .get(entry.to_be_bytes())
+            .map_err(db)?
+            .map(|b| decode("claim", &b))
+            .transpose()
+    }
+
+    /// Why entry `entry` was refused, if it was.
+    pub fn refusal(&self, entry: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .refused
+            .get(entry.to_be_bytes())
+            .map_err(db)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// A hash envelope's payload supplied at registration.
+    pub fn payload(&self, entry: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .payloads
+            .get(entry.to_be_bytes())
+            .map_err(db)?
+            .map(|b| b.to_vec()))
+    }
+
+    /// Stores a hash envelope's payload (before its entry is projected).
+    pub fn put_payload(&self, entry: u64, payload: &[u8]) -> Result<(), StoreError> {
+        self.payloads
+            .insert(entry.to_be_bytes(), payload)
+            .map_err(db)
+    }
+
+    /// Devices in id order, after `after`, at most `limit`.
+    pub fn devices(&self, after: Option<&str>, limit: usize) -> Result<Vec<Twin>, StoreError> {
+        let iter: Box<dyn Iterator<Item = _>> = match after {
+            Some(a) => {
+                let mut start = a.as_bytes().to_vec();
+                start.push(0);
+                Box::new(self.twins.range(start..))
+            }
+            None => Box::new(self.twins.iter()),
+        };
+        let mut out = Vec::new();
+        for kv in iter.take(limit) {
+            let (_, v) = kv.map_err(db)?;
+            out.push(decode("twin", &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Number of devices (a full scan of the keys: use for small fleets or
+    /// with filters; the projection's meta has no count).
+    pub fn device_count(&self) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        for kv in self.twins.keys() {
+            kv.map_err(db)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Device ids with `attribute = value`, in id order, after `after`.
+    pub fn search(
+        &self,
+        attribute: &str,
+        value: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeviceId>, StoreError> {
+        let prefix = index_prefix(attribute, value);
+        let start = match after {
+            Some(a) => {
+                let mut k = prefix.clone();
+                k.extend_from_slice(a.as_bytes());
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        let mut out = Vec::new();
+        for kv in self.index.range(start..) {
+            let (k, _) = kv.map_err(db)?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(DeviceId(
+                String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The entries about `device` (entry, type), in log order, after `after`.
+    pub fn history(
+        &self,
+        device: &DeviceId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut prefix = device.0.as_bytes().to_vec();
+        prefix.push(0);
+        let mut start = prefix.clone();
+        if let Some(a) = after {
+            start.extend_from_slice(&(a + 1).to_be_bytes());
+        }
+        let mut out = Vec::new();
+        for kv in self.history.range(start..) {
+            let (k, v) = kv.map_err(db)?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let mut e = [0u8; 8];
+            e.copy_from_slice(&k[prefix.len()..prefix.len() + 8]);
+            out.push((u64::from_be_bytes(e), String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Appends a read-transparency record of `owner`'s data.
+    pub fn record_read(&self, owner: &str, at_ms: u64, seq: u64, record: &[u8]) -> Result<(), StoreError> {
+        let mut k = owner.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&at_ms.to_be_bytes());
+        k.extend_from_slice(&seq.to_be_bytes());
+        self.reads.insert(k, record).map_err(db)
+    }
+
+    /// Read records of `owner`'s data, oldest first, after cursor `after`
+    /// (an opaque `time.seq`).
+    pub fn reads(
+        &self,
+        owner: &str,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<((u64, u64), Vec<u8>)>, StoreError> {
+        let mut prefix = owner.as_bytes().to_vec();
+        prefix.push(0);
+        let mut start = prefix.clone();
+        if let Some((t, s)) = after {
+            start.extend_from_slice(&t.to_be_bytes());
+            start.extend_from_slice(&(s + 1).to_be_bytes());
+        }
+        let mut out = Vec::new();
+        for kv in self.reads.range(start..) {
+            let (k, v) = kv.map_err(db)?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let rest = &k[prefix.len()..];
+            if rest.len() != 16 {
+                continue;
+            }
+            let mut t = [0u8; 8];
+            let mut s = [0u8; 8];
+            t.copy_from_slice(&rest[..8]);
+            s.copy_from_slice(&rest[8..]);
+            out.push(((u64::from_be_bytes(t), u64::from_be_bytes(s)), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Makes everything written so far durable.
+    pub fn persist(&self) -> Result<(), StoreError> {
+        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+    }
+}
+
+fn index_prefix(attribute: &str, value: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(attribute.len() + value.len() + 2);
+    k.extend_from_slice(attribute.as_bytes());
+    k.push(0);
+    k.extend_from_slice(value.as_bytes());
+    k.push(0);
+    k
+}
+
+/// The index keys of a twin: one per searchable attribute value.
+pub fn index_keys(t: &Twin) -> Vec<Vec<u8>> {
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("manufacturer", &t.manufacturer.0),
+        ("model", &t.model),
+        ("serial", &t.serial),
+        ("lifecycle", lifecycle_name(t.lifecycle)),
+    ];
+    let opt = [
+        ("hardware_id", &t.hardware_id),
+        ("site", &t.site),
+        ("location", &t.location),
+        ("firmware", &t.firmware),
+    ];
+    for (a, v) in &opt {
+        if let Some(v) = v {
+            pairs.push((a, v));
+        }
+    }
+    for (a, v) in [
+        ("owner", &t.owner),
+        ("operator", &t.operator),
+        ("maintainer", &t.maintainer),
+    ] {
+        if let Some(v) = v {
+            pairs.push((a, &v.0));
+        }
+    }
+    for g in &t.groups {
+        pairs.push(("group", g));
+    }
+    pairs
+        .into_iter()
+        .map(|(a, v)| {
+            let mut k = index_prefix(a, v);
+            k.extend_from_slice(t.device.0.as_bytes());
+            k
+        })
+        .collect()
+}
+
+/// The wire name of a lifecycle state.
+pub fn lifecycle_name(l: twin::Lifecycle) -> &'static str {
+    use twin::Lifecycle::*;
+    match l {
+        Manufactured => "manufactured",
+        Provisioned => "provisioned",
+        Deployed => "deployed",
+        InMaintenance => "in_maintenance",
+        Decommissioned => "decommissioned",
+    }
+}
+
+/// The projector's view of the store: reads fall through an overlay of
+/// unflushed writes; [`StoreState::flush`] writes the overlay and the meta in
+/// one batch.
+pub struct StoreState {
+    store: TwinStore,
+    /// device → (current value, value in the store when first touched).
+    twins: HashMap<DeviceId, (Twin, Option<Twin>)>,
+    claims: HashMap<u64, Claim>,
+    history: Vec<(DeviceId, u64, &'static str)>,
+    refused: Vec<(u64, String)>,
+    /// First store error met by a read (reads cannot fail through [`State`]);
+    /// reported by the next flush, which then writes nothing.
+    error: parking_lot::Mutex<Option<String>>,
+}
+
+impl StoreState {
+    /// A state over `store`.
+    pub fn new(store: TwinStore) -> StoreState {
+        StoreState {
+            store,
+            twins: HashMap::new(),
+            claims: HashMap::new(),
+            history: Vec::new(),
+            refused: Vec::new(),
+            error: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &TwinStore {
+        &self.store
+    }
+
+    /// Records why `entry` was refused (written at the next flush).
+    pub fn refuse(&mut self, entry: u64, why: String) {
+        self.refused.push((entry, why));
+    }
+
+    /// Objects waiting to be flushed.
+    pub fn dirty(&self) -> usize {
+        self.twins.len() + self.claims.len() + self.history.len()
+    }
+
+    /// Writes the overlay and `meta` atomically and empties the overlay.
+    pub fn flush(&mut self, meta: &Meta) -> Result<(), StoreError> {
+        if let Some(e) = self.error.lock().take() {
+            return Err(StoreError::Db(e));
+        }
+        let s = &self.store;
+        let mut batch = s.keyspace.batch();
+        for (device, (twin, before)) in self.twins.drain() {
+            let new_keys = index_keys(&twin);
+            if let Some(b) = &before {
+                for k in index_keys(b) {
+                    if !new_keys.contains(&k) {
+                        batch.remove(&s.index, k);
+                    }
+                }
+            }
+            for k in new_keys {
+                batch.insert(&s.index, k, []);
+            }
+            let v = serde_json::to_vec(&twin).map_err(db)?;
+            batch.insert(&s.twins, device.0.as_bytes(), v);
+        }
+        for (entry, claim) in self.claims.drain() {
+            let v = serde_json::to_vec(&claim).map_err(db)?;
+            batch.insert(&s.claims, entry.to_be_bytes(), v);
+        }
+        for (device, entry, kind) in self.history.drain(..) {
+            let mut k = device.0.into_bytes();
+            k.push(0);
+            k.extend_from_slice(&entry.to_be_bytes());
+            batch.insert(&s.history, k, kind.as_bytes());
+        }
+        for (entry, why) in self.refused.drain(..) {
+            batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
+        }
+        batch.insert(&s.meta, b"meta", serde_json::to_vec(meta).map_err(db)?);
+        batch.commit().map_err(db)
+    }
+}
+
+impl State for StoreState {
+    fn twin(&self, device: &DeviceId) -> Option<Twin> {
+        if let Some((t, _)) = self.twins.get(device) {
+            return Some(t.clone());
+        }
+        match self.store.twin(device) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error.lock().get_or_insert(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn claim(&self, entry: u64) -> Option<Claim> {
+        if let Some(c) = self.claims.get(&entry) {
+            return Some(c.clone());
+        }
+        match self.store.claim(entry) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error.lock().get_or_insert(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn put_twin(&mut self, twin: Twin, before: Option<&Twin>) {
+        match self.twins.get_mut(&twin.device) {
+            Some(slot) => slot.0 = twin,
+            None => {
+                let stored = before.cloned();
+                self.twins.insert(twin.device.clone(), (twin, stored));
+            }
+        }
+    }
+
+    fn put_claim(&mut self, claim: Claim) {
+        self.claims.insert(claim.entry, claim);
+    }
+
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str) {
+        self.history.push((device.clone(), entry, kind));
+    }
+}

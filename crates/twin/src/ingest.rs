@@ -1,0 +1,177 @@
+//! From log entries to twins: parse the Signed Statement, find the key its
+//! issuer held *at this log position*, verify the signature, and apply the
+//! payload. Entries that are not Signed Statements about twins (`device:`,
+//! `model:`, `stakeholder:` subjects) are skipped: the log may hold other
+//! things. The same function serves the live projector, `reindex`, and the
+//! registration pre-check, so that all three agree by construction.
+
+use scitt::{PublicKey, SignedStatement, StatementError};
+
+use crate::model::DeviceId;
+use crate::projection::{Applied, ApplyError, Projection, Registered, State};
+use crate::registry::{stakeholder_of, RegistryError};
+use crate::statement::StatementBody;
+
+/// Why an entry that is a twin statement was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// The issuer holds no usable key with this kid here.
+    #[error(transparent)]
+    Key(#[from] RegistryError),
+    /// A device-signed statement whose device has no such key.
+    #[error("device {device:?} has no registered key with kid {kid}")]
+    DeviceKey {
+        /// The device.
+        device: String,
+        /// The kid, hex.
+        kid: String,
+    },
+    /// The signature does not verify.
+    #[error("signature does not verify: {0}")]
+    Signature(String),
+    /// A hash envelope (or detached payload) whose content is not available.
+    #[error("the payload is not in the log (hash envelope or detached) and was not supplied")]
+    PayloadUnavailable,
+    /// A supplied payload that does not match the envelope's digest.
+    #[error("the supplied payload does not match the statement: {0}")]
+    PayloadMismatch(String),
+    /// The model refuses the statement.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// Whether a statement subject belongs to the twins.
+pub fn is_twin_subject(subject: &str) -> bool {
+    subject.starts_with("device:") || subject.starts_with("model:") || stakeholder_of(subject).is_some()
+}
+
+/// A twin statement's content: its payload, attached or supplied.
+fn content<'a>(
+    st: &'a SignedStatement,
+    supplied: Option<&'a [u8]>,
+) -> Result<&'a [u8], IngestError> {
+    if st.payload_hash().is_some() {
+        let preimage = supplied.ok_or(IngestError::PayloadUnavailable)?;
+        st.check_preimage(preimage)
+            .map_err(|e| IngestError::PayloadMismatch(e.to_string()))?;
+        return Ok(preimage);
+    }
+    st.payload().ok_or(IngestError::PayloadUnavailable)
+}
+
+impl<S: State> Projection<S> {
+    /// The key that must have signed `st` at the current log position.
+    pub fn resolve_key(&self, st: &SignedStatement, supplied: Option<&[u8]>) -> Result<PublicKey, IngestError> {
+        let issuer = st.issuer();
+        let kid = st.key_id();
+        if let Some(device) = DeviceId::from_subject(issuer) {
+            let kid_hex = crate::registry::hex_lower(kid);
+            let key = self
+                .twin(&device)
+                .and_then(|t| t.device_key)
+                .and_then(|pem| PublicKey::from_pem(&pem).ok())
+                .filter(|k| k.thumbprint().as_slice() == kid);
+            return key.ok_or(IngestError::DeviceKey {
+                device: device.0,
+                kid: kid_hex,
+            });
+        }
+        let registry = self.registry();
+        if registry.is_bootstrap(issuer, st.subject()) {
+            // The bootstrap is signed by one of the keys it registers.
+            let payload = content(st, supplied)?;
+            if let Ok(StatementBody::StakeholderRegistered { keys, .. }) =
+                StatementBody::parse(payload)
+            {
+                for (key, _) in crate::registry::Registry::parse_keys(&keys)? {
+                    if key.thumbprint().as_slice() == kid {
+                        return Ok(key);
+                    }
+                }
+            }
+            return Err(RegistryError::UnknownIssuer(issuer.to_string()).into());
+        }
+        Ok(registry.key(issuer, kid, st.issued_at())?.clone())
+    }
+
+    /// Checks what ingesting `st` as entry `entry` would do, changing nothing:
+    /// the registration pre-check. `Ok(None)`: not a twin statement.
+    pub fn check_statement(
+        &self,
+        entry: u64,
+        st: &SignedStatement,
+        supplied: Option<&[u8]>,
+    ) -> Result<Option<Applied>, IngestError> {
+        if !is_twin_subject(st.subject()) {
+            return Ok(None);
+        }
+        let key = self.resolve_key(st, supplied)?;
+        verify(st, &key, supplied)?;
+        let payload = content(st, supplied)?;
+        Ok(Some(self.check(Registered {
+            entry,
+            issuer: st.issuer(),
+            subject: st.subject(),
+            payload,
+        })?))
+    }
+
+    /// Ingests log entry `entry`. `verified`: the signature was already
+    /// checked under the key with this kid (batch verification ahead of the
+    /// ordered fold); the key's validity here is checked regardless.
+    /// `Ok(None)`: not a twin statement (skipped).
+    pub fn ingest_statement(
+        &mut self,
+        entry: u64,
+        st: &SignedStatement,
+        verified: bool,
+        supplied: Option<&[u8]>,
+    ) -> Result<Option<Applied>, IngestError> {
+        if !is_twin_subject(st.subject()) {
+            return Ok(None);
+        }
+        let key = self.resolve_key(st, supplied)?;
+        if !verified {
+            verify(st, &key, supplied)?;
+        }
+        let payload = content(st, supplied)?;
+        Ok(Some(self.apply(Registered {
+            entry,
+            issuer: st.issuer(),
+            subject: st.subject(),
+            payload,
+        })?))
+    }
+
+    /// Ingests the raw bytes of log entry `entry` (see
+    /// [`Projection::ingest_statement`]); entries that are not Signed
+    /// Statements are skipped. Advances the projection's size past `entry`.
+    pub fn ingest(&mut self, entry: u64, bytes: &[u8]) -> Result<Option<Applied>, IngestError> {
+        let result = match SignedStatement::parse(bytes) {
+            Ok(st) => self.ingest_statement(entry, &st, false, None),
+            Err(_) => Ok(None),
+        };
+        self.settle(entry, &result);
+        result
+    }
+
+    /// Books the outcome of entry `entry`: counts a refusal, advances the size.
+    pub fn settle<T>(&mut self, entry: u64, result: &Result<T, IngestError>) {
+        let meta = self.meta_mut();
+        if result.is_err() {
+            meta.refused += 1;
+        }
+        meta.size = meta.size.max(entry + 1);
+    }
+}
+
+fn verify(st: &SignedStatement, key: &PublicKey, supplied: Option<&[u8]>) -> Result<(), IngestError> {
+    let r: Result<(), StatementError> = if st.payload().is_some() {
+        st.verify(key)
+    } else if let Some(p) = supplied.filter(|_| st.payload_hash().is_none()) {
+        st.verify_detached(key, p)
+    } else {
+        st.verify(key)
+    };
+    r.map_err(|e| IngestError::Signature(e.to_string()))
+}
