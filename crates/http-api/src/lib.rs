@@ -6,9 +6,15 @@
 //!   endpoints, mounted under `/log`.
 //! * [`witness::router`]: the C2SP tlog-witness API.
 //! * [`scrapi_router`]: IETF SCRAPI (`POST /entries`, receipts, service keys).
+//! * [`oauth::token_routes`]: the OAuth 2.0 client credentials token endpoint,
+//!   and [`oauth::Caller`], the bearer token extractor of authenticated routes.
+//! * [`twin_router`]: the native REST API of the security twins under
+//!   `/api/v1`, every read filtered by sharing policies and recorded.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod oauth;
+pub mod twin_api;
 pub mod witness;
 
 mod error;
@@ -18,3 +24,4 @@ mod scrapi;
 pub use error::ApiError;
 pub use log_routes::{log_router, LogApi};
 pub use scrapi::{scrapi_router, ScrapiApi};
+pub use twin_api::{twin_router, TwinApi};

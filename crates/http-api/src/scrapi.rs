@@ -157,6 +157,14 @@ impl From<RegisterError> for Problem {
             RegisterError::UnknownKey { .. } => {
                 Problem::new(StatusCode::BAD_REQUEST, "Unknown issuer key", detail)
             }
+            RegisterError::KeyNotValid(_) => {
+                Problem::new(StatusCode::BAD_REQUEST, "Key not valid", detail)
+            }
+            RegisterError::Refused(_) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Registration policy refused the statement",
+                detail,
+            ),
             RegisterError::DetachedPayload => {
                 Problem::new(StatusCode::BAD_REQUEST, "Detached payload", detail)
             }

@@ -297,11 +297,10 @@ impl Prover {
             };
             let id = tlog::BundleId::new(bundle_index, width)
                 .map_err(|e| ProverError::Tiles(e.to_string()))?;
-            let data = self
-                .tiles
-                .store
-                .read_bundle(id)?
-                .ok_or_else(|| ProverError::Tiles(format!("bundle {} is missing", id.path())))?;
+            let data =
+                self.tiles.store.read_bundle(id)?.ok_or_else(|| {
+                    ProverError::Tiles(format!("bundle {} is missing", id.path()))
+                })?;
             let entries = tlog::parse_bundle(&data)
                 .map_err(|e| ProverError::Tiles(format!("bundle {}: {e}", id.path())))?;
             let first = (at % per) as usize;

@@ -420,6 +420,15 @@ impl Log {
         }
     }
 
+    /// The index of an integrated entry with leaf hash `leaf` (entries
+    /// appended since the last checkpoint may not be found yet).
+    pub fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, AppendError> {
+        self.shared
+            .store
+            .lookup(leaf)
+            .map_err(|e| AppendError::ReadOnly(format!("index lookup failed: {e}")))
+    }
+
     /// Number of durable entries.
     pub fn durable_size(&self) -> TreeSize {
         TreeSize::new(self.shared.durable_size.load(Ordering::Acquire))

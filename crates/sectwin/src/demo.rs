@@ -1,12 +1,16 @@
-//! `sectwin demo`: the README's main job. Starts an embedded log and an
-//! independent witness on loopback; the stakeholders of a building's devices
-//! (two manufacturers, the operator, a maintenance contractor, and a device
-//! itself) each sign their security facts as SCITT Signed Statements and
-//! register them through SCRAPI; the demo then shows every guarantee working
-//! end to end: registration policy, durable indices, witnessed checkpoints,
-//! receipts and tlog-proofs verified offline, deduplication, full-log
-//! verification, tamper detection, and finally the twins projected from the
-//! logged statements with each attribute's consensus status.
+//! `sectwin demo`: the README's main job. Starts an embedded node (log,
+//! twins, REST API) and an independent witness on loopback. The registry
+//! authority registers the stakeholders of a building's devices (two
+//! manufacturers, the operator, a maintenance contractor, an auditor, and an
+//! outsider) in the log; they, and a door controller with its own key, sign
+//! their security facts as SCITT Signed Statements and register them through
+//! SCRAPI. The demo then shows every guarantee working end to end: the
+//! registration policy (unknown keys, illegal transitions, outsiders
+//! refused), witnessed checkpoints, receipts and tlog-proofs verified
+//! offline, deduplication, full-log verification, tamper detection, the twins
+//! with each attribute's consensus status over the REST API under sharing
+//! policies, the read-transparency records, and a reindex from the log alone
+//! giving identical twins.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,14 +35,32 @@ pub struct DemoArgs {
     listen: std::net::SocketAddr,
 }
 
+/// The stakeholders the registry authority registers: (id, name, roles).
+const STAKEHOLDERS: &[(&str, &str, &[&str])] = &[
+    ("acme.example", "Acme Locks", &["manufacturer"]),
+    ("vistacam.example", "Vistacam", &["manufacturer"]),
+    (
+        "operator.example",
+        "Building A Operations",
+        &["operator", "owner"],
+    ),
+    ("fixit.example", "FixIt Maintenance", &["maintainer"]),
+    ("audit.example", "Example Audit", &["auditor"]),
+    ("rival.example", "Rival Facilities", &["operator"]),
+];
+
+/// The door controller that signs its own statements.
+const DOOR: &str = "door-ctl-0042";
+
 /// (issuer, subject, statement payload) of each fact, in order. `{entry N}`
 /// in a payload stands for the log entry of fact N (endorse and dispute name
-/// the statement they are about by its entry).
+/// the statement they are about by its entry); `{door key}` for the door
+/// controller's public key.
 const EVENTS: &[(&str, &str, &str)] = &[
     (
         "acme.example",
         "device:door-ctl-0042",
-        r#"{"type":"device-registered","manufacturer":"Acme Locks","model":"DC-200","serial":"0042"}"#,
+        r#"{"type":"device-registered","manufacturer":"Acme Locks","model":"DC-200","serial":"0042","device_key":{door key}}"#,
     ),
     (
         "vistacam.example",
@@ -53,12 +75,22 @@ const EVENTS: &[(&str, &str, &str)] = &[
     (
         "acme.example",
         "device:door-ctl-0042",
-        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A"}"#,
+        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A","location":"lobby east door","groups":["doors"]}"#,
     ),
     (
         "vistacam.example",
         "device:cam-lobby-1",
-        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A"}"#,
+        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A","location":"lobby","groups":["cameras"]}"#,
+    ),
+    (
+        "operator.example",
+        "device:door-ctl-0042",
+        r#"{"type":"lifecycle-changed","to":"provisioned"}"#,
+    ),
+    (
+        "operator.example",
+        "device:door-ctl-0042",
+        r#"{"type":"lifecycle-changed","to":"deployed"}"#,
     ),
     (
         "acme.example",
@@ -78,7 +110,7 @@ const EVENTS: &[(&str, &str, &str)] = &[
     (
         "operator.example",
         "device:door-ctl-0042",
-        r#"{"type":"endorse","entry":{entry 7}}"#,
+        r#"{"type":"endorse","entry":{entry 9}}"#,
     ),
     (
         "acme.example",
@@ -93,7 +125,12 @@ const EVENTS: &[(&str, &str, &str)] = &[
     (
         "operator.example",
         "device:cam-lobby-1",
-        r#"{"type":"dispute","entry":{entry 10},"reason":"no site visit logged"}"#,
+        r#"{"type":"dispute","entry":{entry 12},"reason":"no site visit logged"}"#,
+    ),
+    (
+        "acme.example",
+        "stakeholder:acme.example",
+        r#"{"type":"sharing-policy","policy":{"id":"acme-public-vex","grants":[{"readers":[{"role":"operator"},{"role":"owner"},{"role":"maintainer"},{"role":"auditor"}],"devices":"all","types":["*"]},{"readers":["public"],"devices":{"matching":{"models":["DC-200"]}},"types":["device-registered","vulnerability-assessment"],"fields":["manufacturer","model","vulnerability","status"]}]}}"#,
     ),
 ];
 
@@ -104,6 +141,107 @@ fn fill_entries(payload: &str, indices: &[u64]) -> String {
         out = out.replace(&format!("{{entry {n}}}"), &index.to_string());
     }
     out
+}
+
+/// Registers `statement` through SCRAPI; answers its entry, after checking
+/// its receipt against the service key.
+async fn register(
+    http: &reqwest::Client,
+    root: &str,
+    statement: &[u8],
+    service_key: &scitt::PublicKey,
+) -> Result<u64> {
+    let r = http
+        .post(format!("{root}/entries"))
+        .header("content-type", "application/cose")
+        .body(statement.to_vec())
+        .send()
+        .await?;
+    let status = r.status();
+    if status != reqwest::StatusCode::CREATED {
+        let body = r.bytes().await.unwrap_or_default();
+        bail!("registration answered {status}: {}", problem_detail(&body));
+    }
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let index: u64 = location
+        .rsplit('/')
+        .next()
+        .and_then(|i| i.parse().ok())
+        .context("no entry id in Location")?;
+    let receipt = r.bytes().await?;
+    scitt::verify_receipt(&receipt, statement, service_key)
+        .map_err(|e| anyhow::anyhow!("receipt of #{index} did not verify: {e}"))?;
+    Ok(index)
+}
+
+/// Registers a statement that must be refused; answers the refusal's detail.
+async fn refused(http: &reqwest::Client, root: &str, statement: Vec<u8>) -> Result<String> {
+    let r = http
+        .post(format!("{root}/entries"))
+        .header("content-type", "application/cose")
+        .body(statement)
+        .send()
+        .await?;
+    let status = r.status();
+    let body = r.bytes().await?;
+    if status != reqwest::StatusCode::BAD_REQUEST {
+        bail!("expected a refusal, got {status}");
+    }
+    Ok(format!("{status}: {}", problem_detail(&body)))
+}
+
+/// The detail of an RFC 9290 CBOR problem (key -2), or the raw body.
+fn problem_detail(body: &[u8]) -> String {
+    match ciborium::from_reader::<ciborium::Value, _>(body) {
+        Ok(ciborium::Value::Map(m)) => m
+            .iter()
+            .find(|(k, _)| k.as_integer().is_some_and(|i| i128::from(i) == -2))
+            .and_then(|(_, v)| v.as_text().map(str::to_string))
+            .unwrap_or_default(),
+        _ => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+/// A bearer token for a fresh credential of `stakeholder`.
+async fn token_for(
+    http: &reqwest::Client,
+    root: &str,
+    node: &node::Node,
+    stakeholder: &str,
+) -> Result<String> {
+    let (id, secret) = node.create_credential(stakeholder, "demo")?;
+    let r: serde_json::Value = http
+        .post(format!("{root}/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    r["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .context("no access_token")
+}
+
+async fn api(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+) -> Result<(reqwest::StatusCode, serde_json::Value)> {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await?;
+    let status = r.status();
+    Ok((status, r.json().await.unwrap_or(serde_json::Value::Null)))
 }
 
 /// Runs the scenario.
@@ -134,7 +272,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await?;
     println!("1. witness  {witness_vkey}\n   listening on http://{witness_addr}/");
 
-    // 2. The log, publishing only checkpoints the witness cosigned.
+    // 2. The node: the log (publishing only checkpoints the witness
+    //    cosigned), the twins, the REST API.
     let config = LogConfig {
         checkpoint_interval: Duration::from_millis(200),
         witnesses: vec![WitnessConfig {
@@ -144,88 +283,83 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         witness_quorum: 1,
         ..LogConfig::default()
     };
-    let (log, _) = node::open_log(&data.join("node"), None, config)?;
+    let (node, _) = node::open_node(&data.join("node"), None, config, None).await?;
+    let log = node.log.clone();
     let listen = args.listen;
-    // The stakeholders' keys (Ed25519 and P-256, as their tools use), known
-    // to the registration policy.
-    let directory = Arc::new(transparency::StaticKeys::new());
-    let mut stakeholder_keys = std::collections::BTreeMap::new();
-    for (n, (issuer, _, _)) in EVENTS.iter().enumerate() {
-        if !stakeholder_keys.contains_key(issuer) {
-            let alg = if n % 2 == 0 {
-                scitt::Algorithm::EdDSA
-            } else {
-                scitt::Algorithm::ES256
-            };
-            let key = scitt::SigningKey::generate(alg, &mut rand_core::OsRng);
-            directory.add(issuer, key.public_key());
-            stakeholder_keys.insert(*issuer, key);
-        }
-    }
-    let scitt_service = node::open_transparency(&data.join("node"), &log, directory, log.origin())?;
-    let app = || node::app(log.clone(), Some(scitt_service.clone()));
-    let addr = match node::serve(app(), listen, std::future::pending()).await {
+    let addr = match node::serve(node::node_app(&node), listen, std::future::pending()).await {
         Ok(a) => a,
         Err(_) if listen.port() != 0 => {
             println!("   (port {} busy; using a free port)", listen.port());
-            node::serve(app(), "127.0.0.1:0".parse()?, std::future::pending()).await?
+            node::serve(
+                node::node_app(&node),
+                "127.0.0.1:0".parse()?,
+                std::future::pending(),
+            )
+            .await?
         }
         Err(e) => return Err(e),
     };
     let root = format!("http://{addr}");
     let base = format!("{root}/log");
     println!(
-        "2. log      {}\n   serving {base}/checkpoint, /tile/..., POST /add",
+        "2. log      {}\n   serving {base}/checkpoint, SCRAPI {root}/entries, twins {root}/api/v1/",
         log.vkey()
     );
-
-    // 3. Stakeholders register signed facts through SCRAPI.
+    let service_key = node
+        .scitt
+        .service_keys()
+        .into_iter()
+        .next()
+        .context("service key")?;
     let http = reqwest::Client::new();
+
+    // 3. The registry authority registers the stakeholders in the log.
     println!(
-        "\n3. {} stakeholders register {} signed statements through POST {root}/entries",
-        stakeholder_keys.len(),
+        "\n3. the registry authority {} (entry #0) registers {} stakeholders with their keys",
+        node.authority.0,
+        STAKEHOLDERS.len()
+    );
+    let mut keys = std::collections::BTreeMap::new();
+    for (n, (id, name, roles)) in STAKEHOLDERS.iter().enumerate() {
+        let alg = if n % 2 == 0 {
+            scitt::Algorithm::EdDSA
+        } else {
+            scitt::Algorithm::ES256
+        };
+        let key = scitt::SigningKey::generate(alg, &mut rand_core::OsRng);
+        let payload = serde_json::json!({
+            "type": "stakeholder-registered", "name": name, "roles": roles,
+            "keys": [{"pem": key.public_key().to_pem()}],
+        });
+        let statement = node.authority_statement(&format!("stakeholder:{id}"), &payload);
+        let index = register(&http, &root, &statement, &service_key).await?;
+        println!(
+            "   #{index:<3} {:<7} {id:<22} {:<26} receipt verified",
+            key.algorithm().name(),
+            roles.join(",")
+        );
+        keys.insert(format!("{id}"), key);
+    }
+    let door_key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+    let door_pem = serde_json::Value::String(door_key.public_key().to_pem()).to_string();
+    keys.insert(format!("device:{DOOR}"), door_key);
+
+    // 4. Stakeholders (and the door controller) register signed facts.
+    println!(
+        "\n4. stakeholders register {} signed statements through POST {root}/entries",
         EVENTS.len()
     );
     let mut statements = Vec::new();
     let mut indices = Vec::new();
     for (issuer, subject, payload) in EVENTS {
-        let payload = fill_entries(payload, &indices);
-        let payload = payload.as_str();
-        let key = stakeholder_keys
-            .get(issuer)
-            .context("every issuer has a key")?;
+        let payload = fill_entries(payload, &indices).replace("{door key}", &door_pem);
+        let key = keys.get(*issuer).context("every issuer has a key")?;
         let statement = scitt::StatementBuilder::new(issuer, subject, payload.as_bytes())
             .content_type("application/json")
             .sign(key);
-        let r = http
-            .post(format!("{root}/entries"))
-            .header("content-type", "application/cose")
-            .body(statement.clone())
-            .send()
-            .await?;
-        if r.status() != reqwest::StatusCode::CREATED {
-            bail!("registration answered {}", r.status());
-        }
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let index: u64 = location
-            .rsplit('/')
-            .next()
-            .and_then(|i| i.parse().ok())
-            .context("no entry id in Location")?;
-        let receipt = r.bytes().await?;
-        let service_key = scitt_service
-            .service_keys()
-            .into_iter()
-            .next()
-            .context("service key")?;
-        scitt::verify_receipt(&receipt, &statement, &service_key)
-            .map_err(|e| anyhow::anyhow!("receipt of #{index} did not verify: {e}"))?;
-        let kind = serde_json::from_str::<serde_json::Value>(payload)?["type"].clone();
+        let index = register(&http, &root, &statement, &service_key).await?;
+        let value = serde_json::from_str::<serde_json::Value>(&payload)?;
+        let kind = value["type"].as_str().unwrap_or("?");
         println!(
             "   #{index:<3} {:<7} {issuer:<22} {kind:<26} receipt verified",
             key.algorithm().name()
@@ -250,28 +384,39 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let intruder = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
     let forged = scitt::StatementBuilder::new(
         "acme.example",
-        "model:acme/DC-200",
-        br#"{"type":"vulnerability-assessment","id":"CVE-2024-3596","status":"not_affected"}"#,
+        "device:door-ctl-0042",
+        br#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"not_affected"}"#,
     )
     .sign(&intruder);
-    let refused = http
-        .post(format!("{root}/entries"))
-        .header("content-type", "application/cose")
-        .body(forged)
-        .send()
-        .await?;
-    if refused.status() != reqwest::StatusCode::BAD_REQUEST {
-        bail!(
-            "a statement under an unregistered key was answered {}",
-            refused.status()
-        );
-    }
     println!(
         "   a \"not affected\" claim signed with a key acme.example never registered: refused ({})",
-        refused.status()
+        refused(&http, &root, forged).await?
+    );
+    let sign = |issuer: &str, payload: &str| -> Result<Vec<u8>> {
+        Ok(
+            scitt::StatementBuilder::new(issuer, "device:door-ctl-0042", payload.as_bytes())
+                .sign(keys.get(issuer).context("key")?),
+        )
+    };
+    println!(
+        "   the operator setting the deployed door back to manufactured: refused ({})",
+        refused(
+            &http,
+            &root,
+            sign(
+                "operator.example",
+                r#"{"type":"lifecycle-changed","to":"manufactured"}"#
+            )?
+        )
+        .await?
+    );
+    let endorse = format!(r#"{{"type":"endorse","entry":{}}}"#, indices[9]);
+    println!(
+        "   an outsider endorsing the door's firmware: refused ({})",
+        refused(&http, &root, sign("rival.example", &endorse)?).await?
     );
 
-    // 4. Wait for a witnessed checkpoint covering everything.
+    // 5. Wait for a witnessed checkpoint covering everything.
     let size = indices.iter().max().map(|m| m + 1).unwrap_or(0);
     tokio::time::timeout(Duration::from_secs(10), log.wait_published(size))
         .await
@@ -282,12 +427,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?
         .text()
         .await?;
-    println!("\n4. witnessed checkpoint:\n{}", indent(&checkpoint));
+    println!("\n5. witnessed checkpoint:\n{}", indent(&checkpoint));
 
-    // 5. An inclusion proof, verified offline against a policy.
+    // 6. An inclusion proof, verified offline against a policy.
     let policy_text = format!("log {}\nwitness w1 {witness_vkey}\nquorum w1\n", log.vkey());
     let policy = tlog::Policy::parse(&policy_text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let index = indices.get(7).copied().unwrap_or(0);
+    let index = indices.get(9).copied().unwrap_or(0);
     let proof_text = http
         .get(format!("{base}/proof/inclusion?index={index}"))
         .send()
@@ -297,14 +442,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?;
     let proof =
         tlog::TlogProof::parse(proof_text.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let leaf = tlog::leaf_hash(&statements[7]);
+    let leaf = tlog::leaf_hash(&statements[9]);
     proof
         .verify(&leaf, &policy)
         .map_err(|e| anyhow::anyhow!("proof did not verify: {e}"))?;
     println!(
-        "5. tlog-proof for entry #{index} verified offline (log signature + witness quorum + inclusion)"
+        "6. tlog-proof for entry #{index} verified offline (log signature + witness quorum + inclusion)"
     );
-    let mut altered = statements[7].clone();
+    let mut altered = statements[9].clone();
     if let Some(last) = altered.last_mut() {
         *last ^= 1;
     }
@@ -313,7 +458,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     println!("   the same proof rejects an altered statement");
 
-    // 6. Anyone can verify the whole log from its static files.
+    // 7. Anyone can verify the whole log from its static files.
     let mut options = log_service::verify::VerifyOptions::new(log.vkey());
     options.policy = Some(policy);
     let source = log_service::verify::HttpSource::new(&base).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -321,86 +466,138 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "6. full-log verification over HTTP: size {}, {} tiles and {} bundles re-hashed to the root, {} cosigner(s), quorum met",
+        "7. full-log verification over HTTP: size {}, {} tiles and {} bundles re-hashed to the root, {} cosigner(s), quorum met",
         report.size,
         report.counts.tiles,
         report.counts.bundles,
         report.cosigners.len()
     );
 
-    // 7. The twins: the projection of the log's signed statements.
-    let published = log.published().size;
-    let prover = log.prover();
-    let mut projection = twin::Projection::new(twin::ConsensusPolicy::default());
-    for i in 0..published.get() {
-        let entry = prover.entry(tlog::LeafIndex::new(i), published)?;
-        let Ok(statement) = scitt::SignedStatement::parse(&entry) else {
-            continue;
-        };
-        let Some(payload) = statement.payload() else {
-            continue;
-        };
-        projection
-            .apply(twin::Registered {
-                entry: i,
-                issuer: statement.issuer(),
-                subject: statement.subject(),
-                payload,
-            })
-            .map_err(|e| anyhow::anyhow!("entry {i} does not fit the twin model: {e}"))?;
+    // 8. The twins, projected from the log, over the REST API.
+    let published = log.published().size.get();
+    if !node
+        .projector
+        .wait_projected(published, Duration::from_secs(10))
+        .await
+    {
+        bail!("the twins did not reflect the log within 10 s");
     }
+    let operator = token_for(&http, &root, &node, "operator.example").await?;
+    let (_, list) = api(&http, format!("{root}/api/v1/devices"), Some(&operator)).await?;
+    let devices = list["devices"].as_array().cloned().unwrap_or_default();
+    let meta = node.projector.meta();
     println!(
-        "7. twins projected from the {} logged statements (consensus: who asserted, who endorsed, who disputed)",
-        projection.applied()
+        "8. twins as operator.example sees them (GET /api/v1/devices/{{id}} with its bearer token; {} statements applied, {} refused)",
+        meta.applied, meta.refused
     );
-    for twin_state in projection.twins() {
-        let Some(view) = projection.view(&twin_state.device) else {
-            continue;
-        };
-        println!(
-            "   {} ({} {}), {:?}, operator {}",
-            view.twin.device.subject(),
-            view.twin.manufacturer.0,
-            view.twin.model,
-            view.twin.lifecycle,
-            view.twin
-                .operator
-                .as_ref()
-                .map(|o| o.0.as_str())
-                .unwrap_or("-")
-        );
-        for a in &view.attributes {
-            let status = match &a.status {
-                twin::Status::Agreed => "agreed".to_string(),
-                twin::Status::Claimed { awaiting } => format!("claimed, awaiting {awaiting:?}"),
-                twin::Status::Disputed { by } => format!(
-                    "disputed by {}",
-                    by.iter()
-                        .map(|s| s.0.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            let key = match &a.attribute {
-                twin::AttributeClass::Vulnerability(k)
-                | twin::AttributeClass::Risk(k)
-                | twin::AttributeClass::Access(k)
-                | twin::AttributeClass::TestEvidence(k) => format!("{} {k}", a.attribute.name()),
-                other => other.name().to_string(),
-            };
-            println!(
-                "     {key:<28} #{:<3} {:<24} {:<22} {status}",
-                a.claim.entry,
-                a.claim.body.kind(),
-                a.claim.issuer.0
-            );
+    for d in &devices {
+        let id = d["device"].as_str().unwrap_or("");
+        let (_, view) = api(
+            &http,
+            format!("{root}/api/v1/devices/{id}"),
+            Some(&operator),
+        )
+        .await?;
+        println!("   {}", crate::twin_cmds::twin_line(&view));
+        for line in crate::twin_cmds::attribute_lines(&view) {
+            println!("     {line}");
         }
     }
+    let rival = token_for(&http, &root, &node, "rival.example").await?;
+    let (status, _) = api(
+        &http,
+        format!("{root}/api/v1/devices/cam-lobby-1"),
+        Some(&rival),
+    )
+    .await?;
+    println!("   rival.example asking for the lobby camera: {status} (Vistacam shares with the device's role holders only)");
+    let (status, public) = api(&http, format!("{root}/api/v1/devices/{DOOR}"), None).await?;
+    let shown: Vec<String> = public["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let c = &a["claim"]["statement"];
+            let mut fields: Vec<String> = c
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| *k != "type")
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
+                .collect();
+            fields.sort();
+            format!(
+                "{} [{}]",
+                c["type"].as_str().unwrap_or("?"),
+                fields.join(" ")
+            )
+        })
+        .collect();
+    println!(
+        "   anyone, without a token, asking for the door: {status}, Acme's published policy shows {}",
+        shown.join("; ")
+    );
+
+    // 9. Read transparency: Acme lists who read its data.
+    let acme = token_for(&http, &root, &node, "acme.example").await?;
+    let (_, reads) = api(&http, format!("{root}/api/v1/reads"), Some(&acme)).await?;
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in reads["reads"].as_array().into_iter().flatten() {
+        let who = r["reader"].as_str().unwrap_or("anonymous").to_string();
+        *by.entry(format!(
+            "{who} under {}",
+            r["policy"].as_str().unwrap_or("?")
+        ))
+        .or_default() += 1;
+    }
+    println!(
+        "9. reads of acme.example's data by others, as acme.example lists them (GET /api/v1/reads): {}",
+        by.iter()
+            .map(|(k, n)| format!("{n} by {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // 10. Reindex: the twins are a function of the log alone.
+    let scratch = data.join("reindex-check");
+    let store = twin_store::TwinStore::open(&scratch)?;
+    let stats = twin_store::reindex(
+        &log.prover(),
+        log.published().size,
+        &store,
+        twin::ConsensusPolicy::default(),
+        |_| {},
+    )?;
+    let live = node.projector.store();
+    let mut same = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = live.devices(after.as_deref(), 256)?;
+        if page.is_empty() {
+            break;
+        }
+        for t in &page {
+            let a = serde_json::to_string(&live.view(&meta.policy, &t.device)?)?;
+            let b = serde_json::to_string(&store.view(&meta.policy, &t.device)?)?;
+            if a != b {
+                bail!("reindex gave a different twin for {}", t.device.0);
+            }
+            same += 1;
+            after = Some(t.device.0.clone());
+        }
+    }
+    println!(
+        "10. reindex from the log alone: {} entries, {} applied, {} refused; all {same} twins identical to the live ones",
+        stats.entries, stats.applied, stats.refused
+    );
 
     println!("\nWhere to look:");
+    println!("   sectwin twin show --server {root} {DOOR} --token <token>   (or --client-id/--client-secret)");
+    println!("   curl {root}/api/v1/devices/{DOOR}             (what Acme's policy makes public)");
+    println!("   curl {root}/api/v1/openapi.json");
+    println!("   curl {root}/api/v1/stakeholders");
     println!("   curl {root}/.well-known/transparency-configuration   (CBOR)");
     println!("   curl {root}/entries/{index} > receipt.cose   (COSE receipt)");
-    println!("   curl {base}/checkpoint");
     println!("   curl '{base}/proof/inclusion?index={index}'");
     println!("   sectwin log verify {base} --vkey '{}'", log.vkey());
     println!("   static files: {}", data.join("node/log").display());
@@ -408,7 +605,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         println!("\nserving until Ctrl-C");
         let _ = tokio::signal::ctrl_c().await;
     }
-    log.shutdown().await;
+    node.shutdown().await;
     println!("\ndemo complete");
     Ok(())
 }

@@ -25,6 +25,7 @@ mod demo;
 mod log_cmds;
 mod node;
 mod scitt_cmds;
+mod twin_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +59,28 @@ enum Cmd {
         #[command(subcommand)]
         cmd: scitt_cmds::StatementCmd,
     },
+    /// Stakeholders: registration, key rotation and revocation (signed statements).
+    Stakeholder {
+        #[command(subcommand)]
+        cmd: twin_cmds::StakeholderCmd,
+    },
+    /// Devices: registration by their manufacturer.
+    Device {
+        #[command(subcommand)]
+        cmd: twin_cmds::DeviceCmd,
+    },
+    /// Show and list security twins over the REST API.
+    Twin {
+        #[command(subcommand)]
+        cmd: twin_cmds::TwinCmd,
+    },
+    /// API credentials of stakeholders (on the server's data directory).
+    Credential {
+        #[command(subcommand)]
+        cmd: twin_cmds::CredentialCmd,
+    },
+    /// Rebuild the twins from the log alone (the server must be stopped).
+    Reindex(twin_cmds::ReindexArgs),
     /// Run a C2SP tlog-witness.
     Witness {
         #[command(subcommand)]
@@ -170,6 +193,11 @@ fn main() -> ExitCode {
             Cmd::Witness { cmd } => witness_cmd(cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Key { cmd } => scitt_cmds::key(cmd),
             Cmd::Statement { cmd } => scitt_cmds::statement(cmd).await,
+            Cmd::Stakeholder { cmd } => twin_cmds::stakeholder(cmd).await,
+            Cmd::Device { cmd } => twin_cmds::device(cmd).await,
+            Cmd::Twin { cmd } => twin_cmds::twin(cmd).await,
+            Cmd::Credential { cmd } => twin_cmds::credential(cmd),
+            Cmd::Reindex(args) => twin_cmds::reindex(args),
             Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         }
     });
@@ -197,28 +225,27 @@ async fn serve(args: ServeArgs) -> Result<()> {
         witness_quorum: args.witness_quorum,
         ..LogConfig::default()
     };
-    let (log, created) = node::open_log(&args.data, args.origin.as_deref(), config)?;
-    if created {
-        println!("created a new log in {}", args.data.display());
-    }
-    println!("log origin:   {}", log.origin());
-    println!("verifier key: {}", log.vkey());
     let keys = Arc::new(transparency::StaticKeys::new());
     for (issuer, key) in &args.issuer_keys {
         keys.add(issuer, key.clone());
     }
-    let issuer = log.origin().to_string();
-    let scitt = node::open_transparency(&args.data, &log, keys, &issuer)?;
-    let addr = node::serve(
-        node::app(log.clone(), Some(scitt)),
-        args.listen,
-        shutdown_signal(),
-    )
-    .await?;
-    println!("serving on http://{addr}/log/ and SCRAPI at http://{addr}/entries (Ctrl-C to stop)");
+    let (node, created) =
+        node::open_node(&args.data, args.origin.as_deref(), config, Some(keys)).await?;
+    if created {
+        println!("created a new log in {}", args.data.display());
+    }
+    println!("log origin:   {}", node.log.origin());
+    println!("verifier key: {}", node.log.vkey());
+    println!(
+        "registry authority: {} (key {})",
+        node.authority.0,
+        node::authority_key_path(&args.data).display()
+    );
+    let addr = node::serve(node::node_app(&node), args.listen, shutdown_signal()).await?;
+    println!("serving on http://{addr}/log/, SCRAPI at http://{addr}/entries, the twins at http://{addr}/api/v1/ (Ctrl-C to stop)");
     shutdown_signal().await;
     println!("stopping: publishing a final checkpoint and syncing");
-    log.shutdown().await;
+    node.shutdown().await;
     Ok(())
 }
 

@@ -155,3 +155,246 @@ pub async fn serve(
     });
     Ok(addr)
 }
+
+/// Everything a serving node runs: the log, the SCITT service whose
+/// registration policy is the twins' (keys from the stakeholder registry in
+/// the log), the projector keeping the twins, and the token endpoint.
+pub struct Node {
+    /// The log.
+    pub log: Log,
+    /// SCRAPI registration and receipts.
+    pub scitt: Arc<transparency::TransparencyService>,
+    /// The twins.
+    pub projector: twin_store::Projector,
+    /// API credentials and bearer tokens.
+    pub tokens: Arc<http_api::oauth::TokenEndpoint>,
+    /// The registry authority: its id and signing key.
+    pub authority: (String, scitt::SigningKey),
+    /// Where the credentials file is.
+    pub credentials_path: PathBuf,
+}
+
+/// Path of the registry authority's signing key (PKCS#8 PEM).
+pub fn authority_key_path(data: &Path) -> PathBuf {
+    data.join("authority.key")
+}
+
+/// Path of the API credentials file.
+pub fn credentials_path(data: &Path) -> PathBuf {
+    data.join("credentials.json")
+}
+
+/// The registry authority's id for a log origin: its host part.
+pub fn authority_id(origin: &str) -> String {
+    origin.split('/').next().unwrap_or(origin).to_string()
+}
+
+/// Loads the credentials file (empty if absent).
+pub fn load_credentials(path: &Path) -> Result<access::Credentials> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(access::Credentials::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes the credentials file atomically (readable by its owner only).
+pub fn save_credentials(path: &Path, credentials: &access::Credentials) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("json.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(credentials)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+/// Creates an API credential for `stakeholder` in the credentials file.
+pub fn create_credential(path: &Path, stakeholder: &str, label: &str) -> Result<(String, String)> {
+    let mut credentials = load_credentials(path)?;
+    let (client_id, secret) = create_in(&mut credentials, stakeholder, label)?;
+    save_credentials(path, &credentials)?;
+    Ok((client_id, secret))
+}
+
+fn create_in(
+    credentials: &mut access::Credentials,
+    stakeholder: &str,
+    label: &str,
+) -> Result<(String, String)> {
+    use rand_core::RngCore;
+    let mut random = [0u8; access::CREDENTIAL_RANDOM_BYTES];
+    rand_core::OsRng.fill_bytes(&mut random);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (credential, secret) = credentials
+        .create(stakeholder, label, random, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((credential.client_id().to_string(), secret))
+}
+
+impl Node {
+    /// Creates an API credential for `stakeholder`, effective at once.
+    pub fn create_credential(&self, stakeholder: &str, label: &str) -> Result<(String, String)> {
+        let mut credentials = self.tokens.credentials().write();
+        let created = create_in(&mut credentials, stakeholder, label)?;
+        save_credentials(&self.credentials_path, &credentials)?;
+        Ok(created)
+    }
+
+    /// Signs `payload` about `subject` as the registry authority.
+    pub fn authority_statement(&self, subject: &str, payload: &serde_json::Value) -> Vec<u8> {
+        scitt::StatementBuilder::new(&self.authority.0, subject, payload.to_string().as_bytes())
+            .content_type("application/json")
+            .sign(&self.authority.1)
+    }
+
+    /// Stops the projector and the log cleanly.
+    pub async fn shutdown(&self) {
+        self.log.shutdown().await;
+        let projector = self.projector.clone();
+        let _ = tokio::task::spawn_blocking(move || projector.stop()).await;
+    }
+}
+
+/// Loads (or creates) a 32-byte key kept as hex in `path`.
+fn load_or_create_secret(path: &Path) -> Result<[u8; 32]> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        let bytes =
+            hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+        return bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()));
+    }
+    use rand_core::RngCore;
+    let mut key = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut key);
+    write_private(path, &format!("{}\n", hex::encode(key)))?;
+    Ok(key)
+}
+
+/// Opens a node on `data`: the log, the twins (resuming the projection),
+/// the registry authority (bootstrapping the registry on a new log), the
+/// SCITT service, and the token endpoint. `static_keys` are issuers accepted
+/// for statements about subjects other than twins.
+pub async fn open_node(
+    data: &Path,
+    origin: Option<&str>,
+    config: LogConfig,
+    static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
+) -> Result<(Node, bool)> {
+    let (log, created) = open_log(data, origin, config)?;
+    let store = twin_store::TwinStore::open(&data.join("twins"))?;
+    let projector =
+        twin_store::Projector::start(log.clone(), store, twin::ConsensusPolicy::default())?;
+    let directory = Arc::new(twin_store::TwinDirectory::new(
+        projector.clone(),
+        static_keys,
+    ));
+    let issuer = log.origin().to_string();
+    let scitt = open_transparency(data, &log, directory, &issuer)?;
+    let authority_key = {
+        let path = authority_key_path(data);
+        if path.exists() {
+            let pem = std::fs::read_to_string(&path)?;
+            scitt::SigningKey::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        } else {
+            let key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+            write_private(&path, &key.to_pem())?;
+            key
+        }
+    };
+    let credentials_path = credentials_path(data);
+    let credentials = Arc::new(parking_lot::RwLock::new(load_credentials(
+        &credentials_path,
+    )?));
+    let token_key = access::TokenKey::from_bytes(load_or_create_secret(&data.join("token.key"))?);
+    let tokens = Arc::new(http_api::oauth::TokenEndpoint::new(credentials, token_key));
+    let node = Node {
+        authority: (authority_id(&issuer), authority_key),
+        log,
+        scitt,
+        projector,
+        tokens,
+        credentials_path,
+    };
+    bootstrap(&node).await?;
+    watch_credentials(&node);
+    Ok((node, created))
+}
+
+/// Registers the authority as the registry's root on a log that has none
+/// (the statement is deterministic, so a repeat is a duplicate, not a fork).
+async fn bootstrap(node: &Node) -> Result<()> {
+    if node.projector.meta().registry.authority().is_some() {
+        return Ok(());
+    }
+    let (id, key) = &node.authority;
+    let payload = serde_json::json!({
+        "type": "stakeholder-registered",
+        "name": format!("{id} (registry authority)"),
+        "roles": [],
+        "keys": [{"pem": key.public_key().to_pem()}],
+    });
+    let statement = node.authority_statement(&format!("stakeholder:{id}"), &payload);
+    match node.scitt.register(statement).await {
+        Ok(_) => Ok(()),
+        // Another authority holds this log's registry: this node's key is not it.
+        Err(transparency::RegisterError::Refused(why)) => {
+            tracing::warn!("registry bootstrap refused: {why}");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "bootstrapping the stakeholder registry: {e}"
+        )),
+    }
+}
+
+/// Reloads the credentials file when another process (`sectwin credential
+/// create|revoke`) changes it.
+fn watch_credentials(node: &Node) {
+    let path = node.credentials_path.clone();
+    let credentials = node.tokens.credentials().clone();
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen = mtime(&path);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let now = mtime(&path);
+            if now != seen {
+                seen = now;
+                match load_credentials(&path) {
+                    Ok(c) => *credentials.write() = c,
+                    Err(e) => tracing::error!("reloading credentials: {e:#}"),
+                }
+            }
+        }
+    });
+}
+
+/// The full application of a node: the log under `/log`, SCRAPI, the twins'
+/// `/api/v1`, and the token endpoint at `/oauth/token`.
+pub fn node_app(node: &Node) -> axum::Router {
+    app(node.log.clone(), Some(node.scitt.clone()))
+        .merge(http_api::twin_router(http_api::TwinApi::new(
+            node.projector.clone(),
+            node.scitt.clone(),
+            node.tokens.clone(),
+        )))
+        .merge(http_api::oauth::token_routes(
+            node.tokens.clone(),
+            "/oauth/token",
+        ))
+}

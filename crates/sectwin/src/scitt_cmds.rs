@@ -177,49 +177,11 @@ pub async fn statement(cmd: StatementCmd) -> Result<ExitCode> {
             statement,
             receipt,
         } => {
-            let bytes = read_bytes(&statement)?;
-            let http = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?;
-            let base = url.trim_end_matches('/').to_string();
-            let r = http
-                .post(format!("{base}/entries"))
-                .header("content-type", "application/cose")
-                .body(bytes)
-                .send()
-                .await?;
-            let status = r.status();
-            let location = r
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = r.bytes().await?;
-            let body = match status.as_u16() {
-                201 => body.to_vec(),
-                303 => {
-                    // Poll the entry until its receipt is ready.
-                    let location = location.clone().context("303 without Location")?;
-                    let mut tries = 0;
-                    loop {
-                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                        let r = http.get(format!("{base}{location}")).send().await?;
-                        if r.status() == reqwest::StatusCode::OK {
-                            break r.bytes().await?.to_vec();
-                        }
-                        tries += 1;
-                        if tries > 60 {
-                            bail!("no receipt for {location} after 30 s");
-                        }
-                    }
-                }
-                _ => bail!("registration refused ({status}): {}", problem_text(&body)),
-            };
+            let (location, body) = submit(&url, read_bytes(&statement)?).await?;
             std::fs::write(&receipt, &body)
                 .with_context(|| format!("writing {}", receipt.display()))?;
             println!(
-                "registered as {}; receipt written to {}",
-                location.as_deref().unwrap_or("?"),
+                "registered as {location}; receipt written to {}",
                 receipt.display()
             );
             Ok(ExitCode::SUCCESS)
@@ -276,6 +238,54 @@ pub async fn statement(cmd: StatementCmd) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// Registers `bytes` through SCRAPI at `url`; answers the entry's location
+/// (`/entries/N`) and its receipt, polling for it when the service answers 303.
+pub async fn submit(url: &str, bytes: Vec<u8>) -> Result<(String, Vec<u8>)> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let base = url.trim_end_matches('/').to_string();
+    let r = http
+        .post(format!("{base}/entries"))
+        .header("content-type", "application/cose")
+        .body(bytes)
+        .send()
+        .await
+        .with_context(|| format!("connecting to {base}"))?;
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = r.bytes().await?;
+    match status.as_u16() {
+        201 => Ok((location.unwrap_or_default(), body.to_vec())),
+        303 => {
+            // Poll the entry until its receipt is ready.
+            let location = location.context("303 without Location")?;
+            let mut tries = 0;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                let r = http.get(format!("{base}{location}")).send().await?;
+                if r.status() == reqwest::StatusCode::OK {
+                    return Ok((location, r.bytes().await?.to_vec()));
+                }
+                tries += 1;
+                if tries > 60 {
+                    bail!("no receipt for {location} after 30 s");
+                }
+            }
+        }
+        _ => bail!("registration refused ({status}): {}", problem_text(&body)),
+    }
+}
+
+/// The entry number in a `/entries/N` location.
+pub fn entry_of(location: &str) -> Option<u64> {
+    location.rsplit('/').next()?.parse().ok()
 }
 
 /// The title and detail of a CBOR problem details body, or the raw text.

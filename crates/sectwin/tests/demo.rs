@@ -18,19 +18,37 @@ fn the_demo_runs_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     for line in [
-        "receipt verified",
-        "answers its existing entry: /entries/0",
-        "refused (400 Bad Request)",
+        "3. the registry authority sectwin.localhost (entry #0) registers 6 stakeholders",
+        "#6   ES256   rival.example          operator                   receipt verified",
+        "#16  EdDSA   device:door-ctl-0042   firmware-installed         receipt verified",
+        "answers its existing entry: /entries/7",
+        "never registered: refused (400 Bad Request: issuer \"acme.example\" has no key with kid",
+        "back to manufactured: refused (400 Bad Request: device \"door-ctl-0042\" cannot go from Deployed to Manufactured)",
+        "an outsider endorsing the door's firmware: refused (400 Bad Request: rival.example has no role",
         "verified offline (log signature + witness quorum + inclusion)",
         "rejects an altered statement",
         "quorum met",
-        "7. twins projected from the 12 logged statements",
-        "firmware                     #7   firmware-installed       device:door-ctl-0042   agreed",
-        "vulnerability CVE-2024-3596  #9   vulnerability-assessment acme.example           agreed",
-        "maintenance                  #10  maintenance-performed    fixit.example          disputed by operator.example",
+        "22 statements applied, 0 refused",
+        "device:door-ctl-0042 (acme.example DC-200), deployed, operator operator.example",
+        "firmware                     #16  firmware-installed       device:door-ctl-0042   agreed",
+        "vulnerability CVE-2024-3596  #18  vulnerability-assessment acme.example           agreed",
+        "maintenance                  #19  maintenance-performed    fixit.example          disputed by operator.example",
+        "rival.example asking for the lobby camera: 404 Not Found",
+        "without a token, asking for the door: 200 OK, Acme's published policy shows device-registered [manufacturer=Acme Locks model=DC-200]; vulnerability-assessment [status=fixed vulnerability=CVE-2024-3596]",
+        "by anonymous under acme-public-vex",
+        "by operator.example under acme-public-vex",
+        "10. reindex from the log alone: 22 entries, 22 applied, 0 refused; all 3 twins identical to the live ones",
         "demo complete",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
-    assert_eq!(stdout.matches("receipt verified").count(), 12);
+    let anonymous = stdout
+        .lines()
+        .find(|l| l.contains("without a token"))
+        .unwrap_or("");
+    assert!(
+        !anonymous.contains("firmware") && !anonymous.contains("ownership"),
+        "the anonymous view shows only what Acme's policy makes public: {anonymous}"
+    );
+    assert_eq!(stdout.matches("receipt verified").count(), 21);
 }

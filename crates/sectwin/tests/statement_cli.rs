@@ -1,5 +1,5 @@
 //! The SCITT client commands against a real `sectwin serve`: generate a key,
-//! sign a statement, register it (with the key allowed by `--issuer-key`),
+//! sign a statement about a software artifact (outside the twins), register it (with the key allowed by `--issuer-key`),
 //! verify its receipt offline, and see a tampered statement and an unknown
 //! key refused.
 
@@ -46,7 +46,7 @@ fn sign(key: &Path, payload: &Path, out: &Path) -> (bool, String) {
         "--issuer",
         "acme.example",
         "--subject",
-        "model:acme/DC-200",
+        "pkg:generic/acme/dc200-firmware@2.4.1",
         "--payload",
         p(payload),
         "--out",
@@ -131,7 +131,8 @@ fn keys_statements_registration_and_offline_receipts_from_the_cli() {
     assert!(ok, "{out}");
     let (ok, out) = sectwin(&["statement", "show", p(&statement), "--key", p(&public)]);
     assert!(
-        ok && out.contains("signature:    OK") && out.contains("model:acme/DC-200"),
+        ok && out.contains("signature:    OK")
+            && out.contains("pkg:generic/acme/dc200-firmware@2.4.1"),
         "{out}"
     );
 

@@ -28,10 +28,57 @@ use parking_lot::RwLock;
 use scitt::{PublicKey, ReceiptClaims, SignedStatement, SigningKey, StatementError};
 use tlog::{Hash, LeafIndex, TreeSize};
 
-/// Where the registration policy finds issuers' keys.
+/// Where the registration policy finds issuers' keys, and what else it
+/// checks before an append (the security twins check the statement against
+/// the twins: see `twin_store::TwinDirectory`).
 pub trait KeyDirectory: Send + Sync {
     /// The key `kid` of issuer `issuer`, if it is registered and usable now.
     fn key(&self, issuer: &str, kid: &[u8]) -> Option<PublicKey>;
+
+    /// The key to verify `statement` with, after checking whatever else the
+    /// registration policy demands of it (its signature is checked by the
+    /// caller). The default: [`KeyDirectory::key`].
+    fn admit(&self, statement: &SignedStatement) -> Result<PublicKey, Refusal> {
+        self.key(statement.issuer(), statement.key_id())
+            .ok_or_else(|| Refusal::UnknownKey {
+                issuer: statement.issuer().to_string(),
+                kid_hex: hex::encode(statement.key_id()),
+            })
+    }
+
+    /// Called once `statement` is durable at `index`.
+    fn appended(&self, _statement: &SignedStatement, _index: LeafIndex) {}
+
+    /// If `refusal` may be due to statements registered but not yet reflected
+    /// by the state [`KeyDirectory::admit`] checks, waits (bounded) until they
+    /// are and answers true: the caller then checks once more.
+    fn settle<'a>(
+        &'a self,
+        _statement: &'a SignedStatement,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(async { false })
+    }
+}
+
+/// Why [`KeyDirectory::admit`] refused a statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No usable key.
+    #[error("issuer {issuer:?} has no registered key with kid {kid_hex}")]
+    UnknownKey {
+        /// `iss`.
+        issuer: String,
+        /// `kid`, hex.
+        kid_hex: String,
+    },
+    /// The key is known but may not sign this statement (revoked, outside
+    /// its validity period).
+    #[error("{0}")]
+    KeyNotValid(String),
+    /// The statement does not fit the state (an unknown device, an illegal
+    /// transition, a role the issuer does not hold...).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A [`KeyDirectory`] held in memory (configuration, tests, the demo). The
@@ -86,6 +133,12 @@ pub enum RegisterError {
         /// `kid`, hex.
         kid_hex: String,
     },
+    /// The key may not sign this statement (revoked, outside its validity).
+    #[error("{0}")]
+    KeyNotValid(String),
+    /// The statement does not fit the security twins.
+    #[error("{0}")]
+    Refused(String),
     /// A detached payload cannot be checked by the service.
     #[error("the payload is detached; attach it, or register a hash envelope (payload_hash_alg 258) over it")]
     DetachedPayload,
@@ -170,6 +223,25 @@ impl TransparencyService {
         Ok(statement)
     }
 
+    /// The policy, waiting once for pending state if the directory asks.
+    async fn check_settled(&self, bytes: &[u8]) -> Result<SignedStatement, RegisterError> {
+        match self.check(bytes) {
+            Err(
+                RegisterError::UnknownKey { .. }
+                | RegisterError::KeyNotValid(_)
+                | RegisterError::Refused(_),
+            ) if self.settles(bytes).await => self.check(bytes),
+            other => other,
+        }
+    }
+
+    async fn settles(&self, bytes: &[u8]) -> bool {
+        match SignedStatement::parse(bytes) {
+            Ok(st) => self.keys.settle(&st).await,
+            Err(_) => false,
+        }
+    }
+
     /// Registers many Signed Statements: the policy for each (Ed25519
     /// signatures checked with batch verification), then durable appends of
     /// the accepted ones, submitted together so they share group commits.
@@ -180,6 +252,17 @@ impl TransparencyService {
     ) -> Vec<Result<Registered, RegisterError>> {
         let mut checked: Vec<Result<(SignedStatement, PublicKey), RegisterError>> =
             statements.iter().map(|bytes| self.lookup(bytes)).collect();
+        for (i, c) in checked.iter_mut().enumerate() {
+            if matches!(
+                c,
+                Err(RegisterError::UnknownKey { .. }
+                    | RegisterError::KeyNotValid(_)
+                    | RegisterError::Refused(_))
+            ) && self.settles(&statements[i]).await
+            {
+                *c = self.lookup(&statements[i]);
+            }
+        }
         let pairs: Vec<(usize, &SignedStatement, &PublicKey)> = checked
             .iter()
             .enumerate()
@@ -200,9 +283,17 @@ impl TransparencyService {
             .into_iter()
             .zip(checked)
             .map(|(bytes, c)| async move {
-                c?;
                 let leaf = tlog::leaf_hash(&bytes);
+                if let Some(index) = self.log.lookup(&leaf)? {
+                    return Ok(Registered {
+                        index,
+                        leaf,
+                        duplicate: true,
+                    });
+                }
+                let (statement, _) = c?;
                 let appended = self.log.append(bytes).await?;
+                self.keys.appended(&statement, appended.index);
                 Ok(Registered {
                     index: appended.index,
                     leaf,
@@ -215,25 +306,35 @@ impl TransparencyService {
     /// Parses `bytes` and finds the issuer's key (policy steps 1 and 2).
     fn lookup(&self, bytes: &[u8]) -> Result<(SignedStatement, PublicKey), RegisterError> {
         let statement = SignedStatement::parse(bytes)?;
-        let key = self
-            .keys
-            .key(statement.issuer(), statement.key_id())
-            .ok_or_else(|| RegisterError::UnknownKey {
-                issuer: statement.issuer().to_string(),
-                kid_hex: hex::encode(statement.key_id()),
-            })?;
         if statement.payload().is_none() {
             return Err(RegisterError::DetachedPayload);
         }
+        let key = self.keys.admit(&statement).map_err(|r| match r {
+            Refusal::UnknownKey { issuer, kid_hex } => {
+                RegisterError::UnknownKey { issuer, kid_hex }
+            }
+            Refusal::KeyNotValid(m) => RegisterError::KeyNotValid(m),
+            Refusal::Refused(m) => RegisterError::Refused(m),
+        })?;
         Ok((statement, key))
     }
 
     /// Registers a Signed Statement: policy, then a durable append. Answers
     /// once the entry is durable (not yet covered by a checkpoint).
     pub async fn register(&self, bytes: Vec<u8>) -> Result<Registered, RegisterError> {
-        self.check(&bytes)?;
         let leaf = tlog::leaf_hash(&bytes);
+        // The identical statement registered before answers its entry: it
+        // passed the policy then, and what it says has been folded in since.
+        if let Some(index) = self.log.lookup(&leaf)? {
+            return Ok(Registered {
+                index,
+                leaf,
+                duplicate: true,
+            });
+        }
+        let statement = self.check_settled(&bytes).await?;
         let appended = self.log.try_append(bytes).await?;
+        self.keys.appended(&statement, appended.index);
         Ok(Registered {
             index: appended.index,
             leaf,

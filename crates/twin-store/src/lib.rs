@@ -6,8 +6,10 @@
 //! - [`projector`]: the live projector tailing published checkpoints, and
 //!   `reindex`, the same fold from entry 0.
 
+pub mod directory;
 pub mod projector;
 pub mod store;
 
+pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats};
 pub use store::{Page, StoreError, StoreState, TwinStore};

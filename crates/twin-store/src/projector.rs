@@ -183,6 +183,7 @@ pub fn open_projection(
 
 struct Inner {
     projection: Mutex<Projection<StoreState>>,
+    meta: parking_lot::RwLock<Arc<Meta>>,
     store: TwinStore,
     size_tx: watch::Sender<u64>,
     fault: Mutex<Option<String>>,
@@ -199,10 +200,16 @@ pub struct Projector {
 impl Projector {
     /// Starts projecting `log` into `store`, resuming from the size the store
     /// reflects. Must be called within a tokio runtime.
-    pub fn start(log: Log, store: TwinStore, policy: ConsensusPolicy) -> Result<Projector, ProjectError> {
+    pub fn start(
+        log: Log,
+        store: TwinStore,
+        policy: ConsensusPolicy,
+    ) -> Result<Projector, ProjectError> {
         let projection = open_projection(&store, policy)?;
         let (size_tx, _) = watch::channel(projection.meta().size);
+        let meta = Arc::new(projection.meta().clone());
         let inner = Arc::new(Inner {
+            meta: parking_lot::RwLock::new(meta),
             projection: Mutex::new(projection),
             store,
             size_tx,
@@ -244,6 +251,12 @@ impl Projector {
             }
         };
         tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// The registry, releases, sharing policies and counters as of
+    /// [`Projector::size`] (a snapshot, cheap to take).
+    pub fn meta(&self) -> Arc<Meta> {
+        self.inner.meta.read().clone()
     }
 
     /// Runs `f` on the current projection (the pre-check, the registry).
@@ -289,7 +302,15 @@ fn run(inner: &Inner, log: &Log, runtime: &tokio::runtime::Handle) {
         }
         while at < target && !inner.stop.load(Ordering::Acquire) {
             let to = (at + CHUNK_ENTRIES).min(target);
-            match step(inner, &prover, &mut keys, at, to, TreeSize::new(target), threads) {
+            match step(
+                inner,
+                &prover,
+                &mut keys,
+                at,
+                to,
+                TreeSize::new(target),
+                threads,
+            ) {
                 Ok(()) => at = to,
                 Err(e) => {
                     tracing::error!("projector stopped: {e}");
@@ -319,6 +340,7 @@ fn step(
     let meta = p.meta().clone();
     p.state_mut().flush(&meta)?;
     drop(p);
+    *inner.meta.write() = Arc::new(meta);
     inner.size_tx.send_replace(to);
     Ok(())
 }

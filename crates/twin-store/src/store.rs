@@ -21,7 +21,7 @@ use std::path::Path;
 
 use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 use twin::projection::{Claim, Twin};
-use twin::{DeviceId, Meta, State};
+use twin::{DeviceId, Meta, StakeholderId, State};
 
 /// Block cache of the twin store.
 const CACHE_BYTES: u64 = 256 * 1024 * 1024;
@@ -158,6 +158,31 @@ impl TwinStore {
             .transpose()
     }
 
+    /// The twin of `device` with each current attribute's consensus status
+    /// under `policy` (see [`twin::projection::view`]).
+    pub fn view(
+        &self,
+        policy: &twin::ConsensusPolicy,
+        device: &DeviceId,
+    ) -> Result<Option<twin::projection::TwinView>, StoreError> {
+        let Some(twin) = self.twin(device)? else {
+            return Ok(None);
+        };
+        let mut attributes = Vec::with_capacity(twin.current.len());
+        for (class, entry) in &twin.current {
+            if let Some(claim) = self.claim(*entry)? {
+                if let Some(status) = twin::projection::status_of(policy, &claim) {
+                    attributes.push(twin::projection::AttributeView {
+                        attribute: class.clone(),
+                        claim,
+                        status,
+                    });
+                }
+            }
+        }
+        Ok(Some(twin::projection::TwinView { twin, attributes }))
+    }
+
     /// Why entry `entry` was refused, if it was.
     pub fn refusal(&self, entry: u64) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -243,13 +268,13 @@ impl TwinStore {
         Ok(out)
     }
 
-    /// The entries about `device` (entry, type), in log order, after `after`.
+    /// The entries about `device` (entry, type, issuer), in log order, after `after`.
     pub fn history(
         &self,
         device: &DeviceId,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<(u64, String)>, StoreError> {
+    ) -> Result<Vec<(u64, String, StakeholderId)>, StoreError> {
         let mut prefix = device.0.as_bytes().to_vec();
         prefix.push(0);
         let mut start = prefix.clone();
@@ -264,13 +289,25 @@ impl TwinStore {
             }
             let mut e = [0u8; 8];
             e.copy_from_slice(&k[prefix.len()..prefix.len() + 8]);
-            out.push((u64::from_be_bytes(e), String::from_utf8_lossy(&v).into_owned()));
+            let v = String::from_utf8_lossy(&v);
+            let (kind, issuer) = v.split_once('\0').unwrap_or((&v, ""));
+            out.push((
+                u64::from_be_bytes(e),
+                kind.to_string(),
+                StakeholderId(issuer.to_string()),
+            ));
         }
         Ok(out)
     }
 
     /// Appends a read-transparency record of `owner`'s data.
-    pub fn record_read(&self, owner: &str, at_ms: u64, seq: u64, record: &[u8]) -> Result<(), StoreError> {
+    pub fn record_read(
+        &self,
+        owner: &str,
+        at_ms: u64,
+        seq: u64,
+        record: &[u8],
+    ) -> Result<(), StoreError> {
         let mut k = owner.as_bytes().to_vec();
         k.push(0);
         k.extend_from_slice(&at_ms.to_be_bytes());
@@ -388,7 +425,7 @@ pub struct StoreState {
     /// device → (current value, value in the store when first touched).
     twins: HashMap<DeviceId, (Twin, Option<Twin>)>,
     claims: HashMap<u64, Claim>,
-    history: Vec<(DeviceId, u64, &'static str)>,
+    history: Vec<(DeviceId, u64, &'static str, StakeholderId)>,
     refused: Vec<(u64, String)>,
     /// First store error met by a read (reads cannot fail through [`State`]);
     /// reported by the next flush, which then writes nothing.
@@ -449,11 +486,14 @@ impl StoreState {
             let v = serde_json::to_vec(&claim).map_err(db)?;
             batch.insert(&s.claims, entry.to_be_bytes(), v);
         }
-        for (device, entry, kind) in self.history.drain(..) {
+        for (device, entry, kind, issuer) in self.history.drain(..) {
             let mut k = device.0.into_bytes();
             k.push(0);
             k.extend_from_slice(&entry.to_be_bytes());
-            batch.insert(&s.history, k, kind.as_bytes());
+            let mut v = kind.as_bytes().to_vec();
+            v.push(0);
+            v.extend_from_slice(issuer.0.as_bytes());
+            batch.insert(&s.history, k, v);
         }
         for (entry, why) in self.refused.drain(..) {
             batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
@@ -504,7 +544,14 @@ impl State for StoreState {
         self.claims.insert(claim.entry, claim);
     }
 
-    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str) {
-        self.history.push((device.clone(), entry, kind));
+    fn record(
+        &mut self,
+        device: &DeviceId,
+        entry: u64,
+        kind: &'static str,
+        issuer: &StakeholderId,
+    ) {
+        self.history
+            .push((device.clone(), entry, kind, issuer.clone()));
     }
 }

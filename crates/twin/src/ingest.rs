@@ -42,7 +42,9 @@ pub enum IngestError {
 
 /// Whether a statement subject belongs to the twins.
 pub fn is_twin_subject(subject: &str) -> bool {
-    subject.starts_with("device:") || subject.starts_with("model:") || stakeholder_of(subject).is_some()
+    subject.starts_with("device:")
+        || subject.starts_with("model:")
+        || stakeholder_of(subject).is_some()
 }
 
 /// A twin statement's content: its payload, attached or supplied.
@@ -61,7 +63,11 @@ fn content<'a>(
 
 impl<S: State> Projection<S> {
     /// The key that must have signed `st` at the current log position.
-    pub fn resolve_key(&self, st: &SignedStatement, supplied: Option<&[u8]>) -> Result<PublicKey, IngestError> {
+    pub fn resolve_key(
+        &self,
+        st: &SignedStatement,
+        supplied: Option<&[u8]>,
+    ) -> Result<PublicKey, IngestError> {
         let issuer = st.issuer();
         let kid = st.key_id();
         if let Some(device) = DeviceId::from_subject(issuer) {
@@ -94,26 +100,23 @@ impl<S: State> Projection<S> {
         Ok(registry.key(issuer, kid, st.issued_at())?.clone())
     }
 
-    /// Checks what ingesting `st` as entry `entry` would do, changing nothing:
-    /// the registration pre-check. `Ok(None)`: not a twin statement.
-    pub fn check_statement(
+    /// The registration pre-check of a twin statement: the key that must
+    /// verify it here (the caller checks the signature) and what applying it
+    /// would do. Changes nothing.
+    pub fn admit(
         &self,
-        entry: u64,
         st: &SignedStatement,
         supplied: Option<&[u8]>,
-    ) -> Result<Option<Applied>, IngestError> {
-        if !is_twin_subject(st.subject()) {
-            return Ok(None);
-        }
+    ) -> Result<(PublicKey, Applied), IngestError> {
         let key = self.resolve_key(st, supplied)?;
-        verify(st, &key, supplied)?;
         let payload = content(st, supplied)?;
-        Ok(Some(self.check(Registered {
-            entry,
+        let applied = self.check(Registered {
+            entry: u64::MAX,
             issuer: st.issuer(),
             subject: st.subject(),
             payload,
-        })?))
+        })?;
+        Ok((key, applied))
     }
 
     /// Ingests log entry `entry`. `verified`: the signature was already
@@ -165,7 +168,11 @@ impl<S: State> Projection<S> {
     }
 }
 
-fn verify(st: &SignedStatement, key: &PublicKey, supplied: Option<&[u8]>) -> Result<(), IngestError> {
+fn verify(
+    st: &SignedStatement,
+    key: &PublicKey,
+    supplied: Option<&[u8]>,
+) -> Result<(), IngestError> {
     let r: Result<(), StatementError> = if st.payload().is_some() {
         st.verify(key)
     } else if let Some(p) = supplied.filter(|_| st.payload_hash().is_none()) {

@@ -238,7 +238,6 @@ pub struct Applied {
     pub kind: &'static str,
 }
 
-
 /// A firmware release of a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
@@ -266,8 +265,8 @@ pub trait State {
     fn put_twin(&mut self, twin: Twin, before: Option<&Twin>);
     /// Stores `claim`.
     fn put_claim(&mut self, claim: Claim);
-    /// Records that `entry` (of type `kind`) is about `device`.
-    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str);
+    /// Records that `entry` (of type `kind`, signed by `issuer`) is about `device`.
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str, issuer: &StakeholderId);
 }
 
 /// Twins and claims in memory (tests, the pure benchmark, the demo's check).
@@ -303,7 +302,13 @@ impl State for MemState {
     fn put_claim(&mut self, claim: Claim) {
         self.claims.insert(claim.entry, claim);
     }
-    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str) {
+    fn record(
+        &mut self,
+        device: &DeviceId,
+        entry: u64,
+        kind: &'static str,
+        _issuer: &StakeholderId,
+    ) {
         self.history
             .entry(device.clone())
             .or_default()
@@ -736,18 +741,18 @@ impl<S: State> Projection<S> {
                 } = *p;
                 let kind = match reason {
                     None => {
-                        claim.endorsements.insert(issuer, (entry, roles));
+                        claim.endorsements.insert(issuer.clone(), (entry, roles));
                         "endorse"
                     }
                     Some(r) => {
-                        claim.disputes.insert(issuer, (entry, r));
+                        claim.disputes.insert(issuer.clone(), (entry, r));
                         "dispute"
                     }
                 };
                 let before = twin.clone();
                 twin.updated_at = entry;
                 twin.statements += 1;
-                self.state.record(&twin.device, entry, kind);
+                self.state.record(&twin.device, entry, kind, &issuer);
                 self.state.put_claim(claim);
                 self.state.put_twin(twin, Some(&before));
             }
@@ -795,7 +800,7 @@ impl<S: State> Projection<S> {
                 twin.statements += 1;
                 let kind = body.kind();
                 let device = twin.device.clone();
-                self.state.record(&device, entry, kind);
+                self.state.record(&device, entry, kind, &issuer);
                 self.state.put_claim(Claim {
                     entry,
                     device,

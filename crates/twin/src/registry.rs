@@ -116,7 +116,9 @@ pub enum RegistryError {
     #[error("subject {0:?} is not a stakeholder (expected stakeholder:<id>)")]
     NotAStakeholder(String),
     /// Only the authority registers stakeholders.
-    #[error("{issuer} may not register stakeholders: only the registry authority {authority:?} may")]
+    #[error(
+        "{issuer} may not register stakeholders: only the registry authority {authority:?} may"
+    )]
     NotAuthority {
         /// Who tried.
         issuer: String,
@@ -216,14 +218,14 @@ impl Registry {
             .stakeholders
             .get(&StakeholderId(issuer.to_string()))
             .ok_or_else(|| RegistryError::UnknownIssuer(issuer.to_string()))?;
-        let k = s
-            .keys
-            .iter()
-            .find(|k| k.kid == kid_hex)
-            .ok_or_else(|| RegistryError::UnknownKey {
-                issuer: issuer.to_string(),
-                kid: kid_hex.clone(),
-            })?;
+        let k =
+            s.keys
+                .iter()
+                .find(|k| k.kid == kid_hex)
+                .ok_or_else(|| RegistryError::UnknownKey {
+                    issuer: issuer.to_string(),
+                    kid: kid_hex.clone(),
+                })?;
         if let Some(entry) = k.revoked_at {
             return Err(RegistryError::Revoked {
                 issuer: issuer.to_string(),
@@ -245,19 +247,16 @@ impl Registry {
                 });
             }
         }
-        self.parsed
-            .get(&kid_hex)
-            .ok_or(RegistryError::UnknownKey {
-                issuer: issuer.to_string(),
-                kid: kid_hex,
-            })
+        self.parsed.get(&kid_hex).ok_or(RegistryError::UnknownKey {
+            issuer: issuer.to_string(),
+            kid: kid_hex,
+        })
     }
 
     /// Whether a statement by `issuer` about `subject` would bootstrap the
     /// registry (it is empty, and the statement registers its own issuer).
     pub fn is_bootstrap(&self, issuer: &str, subject: &str) -> bool {
-        self.authority.is_none()
-            && stakeholder_of(subject).is_some_and(|s| s.0 == issuer)
+        self.authority.is_none() && stakeholder_of(subject).is_some_and(|s| s.0 == issuer)
     }
 
     /// Parses keys of a registry statement.
@@ -424,7 +423,11 @@ impl Registry {
     ) -> Result<StakeholderId, RegistryError> {
         let id = self.check_manager(issuer, subject)?;
         let s = &self.stakeholders[&id];
-        match s.keys.iter().find(|k| k.kid == kid_hex.to_ascii_lowercase()) {
+        match s
+            .keys
+            .iter()
+            .find(|k| k.kid == kid_hex.to_ascii_lowercase())
+        {
             None => Err(RegistryError::UnknownKey {
                 issuer: id.0.clone(),
                 kid: kid_hex.to_string(),

@@ -1,0 +1,632 @@
+//! OAuth 2.0 over HTTP: the client credentials token endpoint (RFC 6749
+//! §4.4) and the bearer token extractors (RFC 6750) that routes use to know
+//! who calls.
+//!
+//! * [`token_routes`]: `POST <path>`, body `application/x-www-form-urlencoded`
+//!   (or `application/json`, which some SDKs send) with
+//!   `grant_type=client_credentials` and an optional `scope`; the client
+//!   authenticates with HTTP Basic (`client_id:client_secret`, each
+//!   form-urlencoded first, RFC 6749 §2.3.1) or with `client_id` and
+//!   `client_secret` in the body, never both. 200 answers
+//!   `{access_token, token_type: "Bearer", expires_in, scope?}` (§5.1);
+//!   errors answer `{error, error_description}` (§5.2): `invalid_client`
+//!   401 with `WWW-Authenticate: Basic realm="sectwin"`, `invalid_request`,
+//!   `unsupported_grant_type` and `invalid_scope` 400. Every answer carries
+//!   `Cache-Control: no-store`.
+//! * [`Caller`] and [`MaybeCaller`]: the claims of the
+//!   `Authorization: Bearer <token>` of a request, checked against the key,
+//!   the clock, and the current credentials (a revoked credential's tokens
+//!   stop at once). Refusals are 401 with a `WWW-Authenticate: Bearer`
+//!   challenge (RFC 6750 §3) and a JSON `{error, message}` body.
+//!
+//! Deliberately absent: the grant itself (`access::TokenIssuer`), where the
+//! credentials come from and how they are persisted (the owner of the
+//! shared `Arc<RwLock<Credentials>>`), and what a stakeholder may do (the
+//! routes that take a [`Caller`]).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use access::{
+    CredentialError, Credentials, Grant, GrantError, ScopeError, TokenClaims, TokenError,
+    TokenIssuer, TokenKey,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+/// Largest token request body, in bytes: four short parameters need a few
+/// hundred; larger bodies get 413 before being buffered.
+pub const TOKEN_REQUEST_BODY_BYTES_MAX: usize = 4096;
+
+/// The realm named in `WWW-Authenticate` challenges.
+pub const REALM: &str = "sectwin";
+
+const BASIC_CHALLENGE: &str = r#"Basic realm="sectwin""#;
+const BEARER_CHALLENGE: &str = r#"Bearer realm="sectwin""#;
+const NO_STORE: &str = "no-store";
+
+/// The token endpoint's state: the shared credentials, the issuer (key,
+/// lifetime, scopes), and the clock. Also what [`Caller`] checks tokens
+/// with, so routes that take a `Caller` need `Arc<TokenEndpoint>` in their
+/// state (via `FromRef`).
+pub struct TokenEndpoint {
+    credentials: Arc<RwLock<Credentials>>,
+    issuer: TokenIssuer,
+    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl TokenEndpoint {
+    /// An endpoint over `credentials` (shared with whoever manages them)
+    /// issuing under `key`, with `access`'s default lifetime, no scopes, and
+    /// the system clock.
+    pub fn new(credentials: Arc<RwLock<Credentials>>, key: TokenKey) -> TokenEndpoint {
+        TokenEndpoint {
+            credentials,
+            issuer: TokenIssuer::new(key),
+            clock: Arc::new(system_now_unix_s),
+        }
+    }
+
+    /// Tokens valid for `lifetime_s` (clamped by [`TokenIssuer::with_lifetime_s`]).
+    pub fn with_lifetime_s(mut self, lifetime_s: u64) -> TokenEndpoint {
+        self.issuer = self.issuer.with_lifetime_s(lifetime_s);
+        self
+    }
+
+    /// Grants scopes among `scopes` (see [`TokenIssuer::with_scopes_allowed`]).
+    pub fn with_scopes_allowed<I, S>(mut self, scopes: I) -> Result<TokenEndpoint, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.issuer = self.issuer.with_scopes_allowed(scopes)?;
+        Ok(self)
+    }
+
+    /// Reads the time (Unix seconds) from `clock` instead of the system
+    /// clock, so tests can move time.
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> TokenEndpoint {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The shared credentials.
+    pub fn credentials(&self) -> &Arc<RwLock<Credentials>> {
+        &self.credentials
+    }
+
+    /// The issuer (lifetime, scopes allowed).
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The time now by this endpoint's clock, Unix seconds.
+    pub fn now_unix_s(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// The client credentials grant at the current time
+    /// ([`TokenIssuer::grant`]).
+    pub fn grant(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> Result<Grant, GrantError> {
+        let now_unix_s = self.now_unix_s();
+        self.issuer.grant(
+            &self.credentials.read(),
+            client_id,
+            client_secret,
+            scope,
+            now_unix_s,
+        )
+    }
+
+    /// The claims of a bearer `token` at the current time, if its credential
+    /// is still live ([`TokenIssuer::authenticate`]).
+    pub fn authenticate(&self, token: &str) -> Result<TokenClaims, TokenError> {
+        let now_unix_s = self.now_unix_s();
+        self.issuer
+            .authenticate(&self.credentials.read(), token, now_unix_s)
+    }
+}
+
+fn system_now_unix_s() -> u64 {
+    // A clock before 1970 reads as 0: every token is then not yet valid,
+    // which fails closed.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The token endpoint at `path` (for example `/oauth/token`).
+pub fn token_routes(endpoint: Arc<TokenEndpoint>, path: &str) -> Router {
+    Router::new()
+        .route(path, post(token))
+        .layer(DefaultBodyLimit::max(TOKEN_REQUEST_BODY_BYTES_MAX))
+        .with_state(endpoint)
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+async fn token(
+    State(endpoint): State<Arc<TokenEndpoint>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return OAuthError::new(rejection.status(), "invalid_request", rejection.body_text())
+                .into_response()
+        }
+    };
+    let request = match TokenRequest::parse(&headers, &body) {
+        Ok(request) => request,
+        Err(e) => return e.into_response(),
+    };
+    match endpoint.grant(
+        &request.client_id,
+        &request.client_secret,
+        request.scope.as_deref(),
+    ) {
+        Ok(grant) => {
+            let scope = (!grant.claims.scope.is_empty()).then(|| grant.claims.scope.join(" "));
+            let response = TokenResponse {
+                expires_in: grant.expires_in_s(),
+                access_token: grant.access_token,
+                token_type: "Bearer",
+                scope,
+            };
+            (
+                [
+                    (header::CACHE_CONTROL, NO_STORE),
+                    (header::PRAGMA, "no-cache"),
+                ],
+                Json(response),
+            )
+                .into_response()
+        }
+        Err(e) => OAuthError::from(e).into_response(),
+    }
+}
+
+/// A parsed client credentials token request.
+struct TokenRequest {
+    client_id: String,
+    client_secret: String,
+    scope: Option<String>,
+}
+
+/// The request parameters this endpoint reads; others are ignored
+/// (RFC 6749 §3.2), and an empty value counts as absent.
+#[derive(Default, Deserialize)]
+struct Params {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl Params {
+    fn from_form(body: &[u8]) -> Result<Params, OAuthError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| OAuthError::invalid_request("the body is not form-urlencoded"))?;
+        let mut params = Params::default();
+        for (name, value) in pairs {
+            let (name, slot) = match name.as_str() {
+                "grant_type" => ("grant_type", &mut params.grant_type),
+                "scope" => ("scope", &mut params.scope),
+                "client_id" => ("client_id", &mut params.client_id),
+                "client_secret" => ("client_secret", &mut params.client_secret),
+                _ => continue,
+            };
+            // RFC 6749 §3.2: parameters must not appear more than once.
+            if slot.is_some() {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name} appears more than once"
+                )));
+            }
+            *slot = Some(value);
+        }
+        Ok(params.without_empty())
+    }
+
+    fn from_json(body: &[u8]) -> Result<Params, OAuthError> {
+        // serde refuses duplicate and non-string known fields; unknown ones
+        // are ignored like unknown form parameters.
+        let params: Params = serde_json::from_slice(body).map_err(|e| {
+            OAuthError::invalid_request(format!(
+                "the body is not a JSON object of string parameters: {e}"
+            ))
+        })?;
+        Ok(params.without_empty())
+    }
+
+    fn without_empty(self) -> Params {
+        let keep = |v: Option<String>| v.filter(|s| !s.is_empty());
+        Params {
+            grant_type: keep(self.grant_type),
+            scope: keep(self.scope),
+            client_id: keep(self.client_id),
+            client_secret: keep(self.client_secret),
+        }
+    }
+}
+
+impl TokenRequest {
+    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        let params =
+            match content_type.as_deref() {
+                Some("application/x-www-form-urlencoded") => Params::from_form(body)?,
+                Some("application/json") => Params::from_json(body)?,
+                _ => return Err(OAuthError::invalid_request(
+                    "Content-Type must be application/x-www-form-urlencoded (or application/json)",
+                )),
+            };
+        match params.grant_type.as_deref() {
+            Some("client_credentials") => {}
+            Some(_) => {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_grant_type",
+                    "only grant_type=client_credentials is supported",
+                ))
+            }
+            None => return Err(OAuthError::invalid_request("grant_type is missing")),
+        }
+        let Params {
+            scope,
+            client_id,
+            client_secret,
+            ..
+        } = params;
+        let (client_id, client_secret) =
+            match (basic_credentials(headers)?, client_id, client_secret) {
+                (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+                    "use one client authentication method: HTTP Basic or client_secret in the body",
+                )),
+                (Some((id, _)), Some(body_id), None) if body_id != id => {
+                    Err(OAuthError::invalid_request(
+                        "client_id in the body differs from the one in Authorization",
+                    ))
+                }
+                (Some((id, secret)), _, None) => Ok((id, secret)),
+                (None, Some(id), Some(secret)) => Ok((id, secret)),
+                (None, Some(_), None) => Err(OAuthError::invalid_client(
+                    "client_secret is missing: this grant is for confidential clients",
+                )),
+                (None, None, Some(_)) => Err(OAuthError::invalid_request(
+                    "client_secret without client_id",
+                )),
+                (None, None, None) => Err(OAuthError::invalid_client(
+                    "no client authentication: use HTTP Basic or client_id and client_secret",
+                )),
+            }?;
+        Ok(TokenRequest {
+            client_id,
+            client_secret,
+            scope,
+        })
+    }
+}
+
+/// The client id and secret of an `Authorization: Basic` header, if there
+/// is one (RFC 7617; each part form-urlencoded, RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(OAuthError::invalid_request(
+            "more than one Authorization header",
+        ));
+    }
+    let malformed = || {
+        OAuthError::invalid_request(
+            "Authorization: Basic must be base64 of client_id:client_secret, each form-urlencoded",
+        )
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client(
+            "unsupported client authentication: use HTTP Basic or client_secret in the body",
+        ));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let id = form_urldecode(id).ok_or_else(malformed)?;
+    let secret = form_urldecode(secret).ok_or_else(malformed)?;
+    Ok(Some((id, secret)))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a
+/// space, `%XX` a byte; a bad escape or non-UTF-8 result is `None`.
+fn form_urldecode(s: &str) -> Option<String> {
+    fn hex_digit(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = hex_digit(bytes.next()?)?;
+                let lo = hex_digit(bytes.next()?)?;
+                out.push(hi << 4 | lo);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A token endpoint error (RFC 6749 §5.2).
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+/// Its JSON body.
+#[derive(Serialize)]
+struct OAuthErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    fn invalid_client(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+    }
+}
+
+impl From<GrantError> for OAuthError {
+    fn from(e: GrantError) -> OAuthError {
+        match e {
+            // One answer for both, so the endpoint does not tell which
+            // client ids exist.
+            GrantError::Client(CredentialError::UnknownClient | CredentialError::BadSecret) => {
+                OAuthError::invalid_client("unknown client_id or wrong client_secret")
+            }
+            GrantError::Client(e @ CredentialError::Revoked) => {
+                OAuthError::invalid_client(e.to_string())
+            }
+            GrantError::Scope(e) => {
+                OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = Json(OAuthErrorBody {
+            error: self.error,
+            error_description: &self.description,
+        });
+        let mut response = (
+            self.status,
+            [
+                (header::CACHE_CONTROL, NO_STORE),
+                (header::PRAGMA, "no-cache"),
+            ],
+            body,
+        )
+            .into_response();
+        // RFC 6749 §5.2: a 401 names the authentication scheme to use.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BASIC_CHALLENGE),
+            );
+        }
+        response
+    }
+}
+
+/// The verified claims of the request's bearer token: the caller acts for
+/// `claims.stakeholder`. Refuses (401) a request without a bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenClaims);
+
+/// Like [`Caller`], but a request without an `Authorization` header is
+/// anonymous (`None`). A request *with* one that does not verify is still
+/// refused: never silently anonymous.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<TokenClaims>);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<TokenEndpoint>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = BearerRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match authenticate(&parts.headers, &Arc::<TokenEndpoint>::from_ref(state))? {
+            Some(claims) => Ok(Caller(claims)),
+            None => Err(BearerRejection::missing(
+                "this request needs Authorization: Bearer <token>",
+            )),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for MaybeCaller
+where
+    Arc<TokenEndpoint>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = BearerRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        authenticate(&parts.headers, &Arc::<TokenEndpoint>::from_ref(state)).map(MaybeCaller)
+    }
+}
+
+/// The claims of the request's bearer token; `None` without an
+/// `Authorization` header.
+fn authenticate(
+    headers: &HeaderMap,
+    endpoint: &TokenEndpoint,
+) -> Result<Option<TokenClaims>, BearerRejection> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(BearerRejection::invalid_request(
+            "more than one Authorization header",
+        ));
+    }
+    let value = value.to_str().map_err(|_| {
+        BearerRejection::invalid_request("the Authorization header is not visible ASCII")
+    })?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // RFC 6750 §3.1: no bearer credentials at all, so no error code.
+        return Err(BearerRejection::missing(
+            "the Authorization scheme must be Bearer",
+        ));
+    }
+    let token = token.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(BearerRejection::invalid_request(
+            "Authorization: Bearer without a token",
+        ));
+    }
+    endpoint
+        .authenticate(token)
+        .map(Some)
+        .map_err(|e| BearerRejection::invalid_token(&e))
+}
+
+/// Why a request's bearer token was refused: 401 (400 for a malformed
+/// header) with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) and a
+/// JSON body `{"error", "message"}`.
+#[derive(Debug)]
+pub struct BearerRejection {
+    status: StatusCode,
+    error: &'static str,
+    message: String,
+}
+
+impl BearerRejection {
+    fn missing(message: &str) -> BearerRejection {
+        BearerRejection {
+            status: StatusCode::UNAUTHORIZED,
+            error: "missing_token",
+            message: message.to_string(),
+        }
+    }
+
+    fn invalid_request(message: &str) -> BearerRejection {
+        BearerRejection {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            message: message.to_string(),
+        }
+    }
+
+    fn invalid_token(e: &TokenError) -> BearerRejection {
+        BearerRejection {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token",
+            message: e.to_string(),
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `WWW-Authenticate` challenge: the realm, and for a bearer token
+    /// that was presented, the RFC 6750 §3.1 error code and description.
+    fn challenge(&self) -> HeaderValue {
+        if self.error == "missing_token" {
+            return HeaderValue::from_static(BEARER_CHALLENGE);
+        }
+        // RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E.
+        let description: String = self
+            .message
+            .chars()
+            .map(|c| match c {
+                ' ' | '!' | '#'..='[' | ']'..='~' => c,
+                _ => '?',
+            })
+            .collect();
+        let value = format!(
+            r#"Bearer realm="{REALM}", error="{}", error_description="{description}""#,
+            self.error
+        );
+        HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(BEARER_CHALLENGE))
+    }
+}
+
+/// The JSON body of a [`BearerRejection`].
+#[derive(Serialize)]
+struct BearerRejectionBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for BearerRejection {
+    fn into_response(self) -> Response {
+        let challenge = self.challenge();
+        (
+            self.status,
+            [(header::WWW_AUTHENTICATE, challenge)],
+            Json(BearerRejectionBody {
+                error: self.error,
+                message: &self.message,
+            }),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,807 @@
+//! The native REST API of the security twins, under `/api/v1` (its OpenAPI 3
+//! document at `/api/v1/openapi.json`).
+//!
+//! Every read path decides per piece of data: the data of a statement belongs
+//! to the stakeholder that signed it, and its owner's sharing policy
+//! ([`twin::sharing::decide`]) says whether the caller may see it and which
+//! of its fields. Callers authenticate with a bearer token
+//! ([`crate::oauth::MaybeCaller`]); anonymous callers see what policies make
+//! public. Every read of one organization's data by another is recorded
+//! ([`twin::sharing::ReadRecord`]), and the owner lists those records at
+//! `GET /api/v1/reads`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tlog::LeafIndex;
+use transparency::TransparencyService;
+use twin::projection::{roles_of, status_of, Claim, Twin};
+use twin::sharing::{decide, DeviceFacts, ReadEntries, ReadKind, ReadRecord, ReadRequest};
+use twin::{AttributeClass, DeviceId, Meta, StakeholderId};
+use twin_store::store::SEARCH_ATTRIBUTES;
+use twin_store::Projector;
+
+use crate::oauth::{Caller, MaybeCaller, TokenEndpoint};
+
+/// Largest page.
+pub const PAGE_SIZE_MAX: usize = 1000;
+/// Page size when none is asked for.
+pub const PAGE_SIZE_DEFAULT: usize = 100;
+/// Devices examined at most to answer one list or count (policy filtering
+/// happens after the index scan).
+pub const SCAN_DEVICES_MAX: usize = 100_000;
+
+/// The state of the `/api/v1` routes.
+#[derive(Clone)]
+pub struct TwinApi {
+    projector: Projector,
+    scitt: Arc<TransparencyService>,
+    tokens: Arc<TokenEndpoint>,
+    seq: Arc<AtomicU64>,
+}
+
+impl FromRef<TwinApi> for Arc<TokenEndpoint> {
+    fn from_ref(api: &TwinApi) -> Arc<TokenEndpoint> {
+        api.tokens.clone()
+    }
+}
+
+impl TwinApi {
+    /// The API over the twins of `projector`, statements and receipts of
+    /// `scitt`, authenticating with `tokens`.
+    pub fn new(
+        projector: Projector,
+        scitt: Arc<TransparencyService>,
+        tokens: Arc<TokenEndpoint>,
+    ) -> TwinApi {
+        TwinApi {
+            projector,
+            scitt,
+            tokens,
+            seq: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+/// The `/api/v1` routes (mount at the root).
+pub fn twin_router(api: TwinApi) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/stakeholders", get(stakeholders))
+        .route("/api/v1/stakeholders/{id}", get(stakeholder))
+        .route("/api/v1/devices", get(devices))
+        .route("/api/v1/devices/count", get(device_count))
+        .route("/api/v1/devices/{id}", get(device))
+        .route("/api/v1/devices/{id}/timeline", get(timeline))
+        .route("/api/v1/statements/{entry}", get(statement))
+        .route("/api/v1/reads", get(reads))
+        .with_state(api)
+}
+
+/// A JSON error: `{"error": code, "message": text}`.
+#[derive(Debug)]
+pub struct JsonError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl JsonError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> JsonError {
+        JsonError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> JsonError {
+        JsonError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    fn not_found(message: impl Into<String>) -> JsonError {
+        JsonError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    fn internal(detail: impl std::fmt::Display) -> JsonError {
+        tracing::error!(%detail, "internal error");
+        JsonError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, JsonError>;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn encode_token(s: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+fn decode_token(t: &str) -> ApiResult<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| JsonError::bad_request("page_token is not a token this API issued"))
+}
+
+fn page_size(q: &BTreeMap<String, String>) -> ApiResult<usize> {
+    match q.get("page_size") {
+        None => Ok(PAGE_SIZE_DEFAULT),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=PAGE_SIZE_MAX).contains(&n) => Ok(n),
+            _ => Err(JsonError::bad_request(format!(
+                "page_size must be an integer from 1 to {PAGE_SIZE_MAX}, not {s:?}"
+            ))),
+        },
+    }
+}
+
+/// Who is reading, and what they may see of one device.
+struct Reader<'a> {
+    who: Option<StakeholderId>,
+    meta: &'a Meta,
+}
+
+/// What the reader may see of one statement.
+struct Seen {
+    fields: Option<Vec<String>>,
+    policy: String,
+    policy_entry: Option<u64>,
+    grants: twin::sharing::GrantSet,
+    own: bool,
+}
+
+impl Reader<'_> {
+    fn decide(&self, twin: &Twin, owner: &StakeholderId, kind: &str) -> Option<Seen> {
+        let roles = match &self.who {
+            Some(w) => roles_of(self.meta, w, twin),
+            None => Default::default(),
+        };
+        let facts = DeviceFacts {
+            device: &twin.device,
+            manufacturer: &twin.manufacturer,
+            model: &twin.model,
+            site: twin.site.as_deref(),
+            groups: &twin.groups,
+        };
+        let published = self.meta.sharing.get(owner);
+        let req = ReadRequest {
+            reader: self.who.as_ref(),
+            reader_roles: &roles,
+            owner,
+            device: &facts,
+            statement_type: kind,
+        };
+        match decide(published.map(|(_, p)| p), &req) {
+            twin::sharing::Decision::Own => Some(Seen {
+                fields: None,
+                policy: "own".into(),
+                policy_entry: None,
+                grants: twin::sharing::GrantSet::EMPTY,
+                own: true,
+            }),
+            twin::sharing::Decision::Allowed {
+                policy,
+                grants,
+                fields,
+            } => Some(Seen {
+                fields: fields.map(|f| f.into_owned()),
+                policy: policy.to_string(),
+                policy_entry: published.map(|(e, _)| *e),
+                grants,
+                own: false,
+            }),
+            twin::sharing::Decision::Denied => None,
+        }
+    }
+
+    /// Whether the device itself (its identity, the manufacturer's data) is visible.
+    fn sees_device(&self, twin: &Twin) -> Option<Seen> {
+        self.decide(twin, &twin.manufacturer, "device-registered")
+    }
+}
+
+/// Read records to write, one per owner.
+#[derive(Default)]
+struct Audit {
+    by_owner: BTreeMap<String, (Seen, Vec<u64>, Option<DeviceId>)>,
+}
+
+impl Audit {
+    fn note(&mut self, owner: &StakeholderId, seen: Seen, entry: u64, device: Option<&DeviceId>) {
+        if seen.own {
+            return;
+        }
+        let slot = self
+            .by_owner
+            .entry(owner.0.clone())
+            .or_insert_with(|| (seen, Vec::new(), device.cloned()));
+        slot.1.push(entry);
+        if slot.2.as_ref() != device {
+            slot.2 = None;
+        }
+    }
+
+    fn write(
+        self,
+        api: &TwinApi,
+        reader: &Option<StakeholderId>,
+        what: ReadKind,
+        counted: Option<u64>,
+    ) {
+        let at = now_ms();
+        for (owner, (seen, entries, device)) in self.by_owner {
+            let record = ReadRecord {
+                reader: reader.clone(),
+                owner: StakeholderId(owner.clone()),
+                device,
+                what,
+                entries: match counted {
+                    Some(n) => ReadEntries::Counted(n),
+                    None => ReadEntries::Listed(entries),
+                },
+                policy: seen.policy,
+                policy_entry: seen.policy_entry,
+                grants: seen.grants,
+                at_unix_ms: at,
+            };
+            let seq = api.seq.fetch_add(1, Ordering::Relaxed);
+            match serde_json::to_vec(&record) {
+                Ok(bytes) => {
+                    if let Err(e) = api.projector.store().record_read(&owner, at, seq, &bytes) {
+                        tracing::error!("recording a read: {e}");
+                    }
+                }
+                Err(e) => tracing::error!("recording a read: {e}"),
+            }
+        }
+    }
+}
+
+fn caller_id(c: &MaybeCaller) -> Option<StakeholderId> {
+    c.0.as_ref().map(|t| StakeholderId(t.stakeholder.clone()))
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+}
+
+async fn status(State(api): State<TwinApi>) -> Json<Value> {
+    let meta = api.projector.meta();
+    let published = api.scitt.log().published();
+    Json(json!({
+        "projected_size": meta.size,
+        "published_size": published.size.get(),
+        "statements_applied": meta.applied,
+        "entries_refused": meta.refused,
+        "stakeholders": meta.registry.all().count(),
+        "authority": meta.registry.authority().map(|a| a.0.clone()),
+        "projector_fault": api.projector.fault(),
+    }))
+}
+
+fn stakeholder_json(s: &twin::registry::Stakeholder) -> Value {
+    json!({
+        "id": s.id.0,
+        "name": s.name,
+        "roles": s.roles,
+        "registered_at": s.registered_at,
+        "keys": s.keys.iter().map(|k| json!({
+            "kid": k.kid, "alg": k.alg, "pem": k.pem,
+            "not_before": k.not_before, "not_after": k.not_after,
+            "added_at": k.added_at, "revoked_at": k.revoked_at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The registry is public: it is in the log, and relying parties need the
+/// keys to verify statements.
+async fn stakeholders(State(api): State<TwinApi>) -> Json<Value> {
+    let meta = api.projector.meta();
+    let list: Vec<Value> = meta.registry.all().map(stakeholder_json).collect();
+    Json(json!({ "stakeholders": list, "as_of": meta.size }))
+}
+
+async fn stakeholder(State(api): State<TwinApi>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let meta = api.projector.meta();
+    let s = meta
+        .registry
+        .get(&StakeholderId(id.clone()))
+        .ok_or_else(|| JsonError::not_found(format!("no stakeholder {id:?}")))?;
+    let mut v = stakeholder_json(s);
+    v["as_of"] = json!(meta.size);
+    Ok(Json(v))
+}
+
+/// The twin fields each attribute contributes, hidden when it is.
+fn hide_fields(class: &AttributeClass, twin: &mut Value) {
+    let fields: &[&str] = match class {
+        AttributeClass::Ownership => &[
+            "owner",
+            "operator",
+            "maintainer",
+            "site",
+            "location",
+            "groups",
+        ],
+        AttributeClass::Lifecycle => &["lifecycle"],
+        AttributeClass::Firmware => &["firmware"],
+        _ => &[],
+    };
+    if let Some(obj) = twin.as_object_mut() {
+        for f in fields {
+            obj.insert((*f).to_string(), Value::Null);
+        }
+    }
+}
+
+fn claim_json(claim: &Claim, seen: &Seen, meta: &Meta) -> Value {
+    let body = serde_json::to_value(&claim.body).unwrap_or(Value::Null);
+    let shown = twin::sharing::redact(&body, seen.fields.as_deref());
+    json!({
+        "entry": claim.entry,
+        "issuer": claim.issuer.0,
+        "statement": shown,
+        "asserter_roles": claim.asserter_roles,
+        "endorsements": claim.endorsements.iter().map(|(who, (e, roles))| json!({"by": who.0, "entry": e, "roles": roles})).collect::<Vec<_>>(),
+        "disputes": claim.disputes.iter().map(|(who, (e, why))| json!({"by": who.0, "entry": e, "reason": why})).collect::<Vec<_>>(),
+        "status": status_of(&meta.policy, claim),
+        "receipt": format!("/entries/{}", claim.entry),
+    })
+}
+
+fn twin_summary(twin: &Twin) -> Value {
+    let mut v = serde_json::to_value(twin).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("current");
+    }
+    v
+}
+
+/// The twin of one device as `reader` may see it.
+fn twin_view(
+    api: &TwinApi,
+    reader: &Reader<'_>,
+    twin: &Twin,
+    audit: &mut Audit,
+) -> ApiResult<Option<Value>> {
+    let Some(seen) = reader.sees_device(twin) else {
+        return Ok(None);
+    };
+    audit.note(
+        &twin.manufacturer,
+        seen,
+        twin.registered_at,
+        Some(&twin.device),
+    );
+    let mut summary = twin_summary(twin);
+    let mut attributes = Vec::new();
+    for (class, entry) in &twin.current {
+        let Some(claim) = api
+            .projector
+            .store()
+            .claim(*entry)
+            .map_err(JsonError::internal)?
+        else {
+            continue;
+        };
+        match reader.decide(twin, &claim.issuer, claim.body.kind()) {
+            Some(seen) => {
+                let v = claim_json(&claim, &seen, reader.meta);
+                audit.note(&claim.issuer, seen, claim.entry, Some(&twin.device));
+                attributes.push(json!({"attribute": class, "claim": v}));
+            }
+            None => hide_fields(class, &mut summary),
+        }
+    }
+    Ok(Some(json!({ "twin": summary, "attributes": attributes })))
+}
+
+async fn device(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let meta = api.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let device = DeviceId(id.clone());
+    let not_found = || JsonError::not_found(format!("no device {id:?} (or not shared with you)"));
+    let twin = api
+        .projector
+        .store()
+        .twin(&device)
+        .map_err(JsonError::internal)?
+        .ok_or_else(not_found)?;
+    let mut audit = Audit::default();
+    let mut view = twin_view(&api, &reader, &twin, &mut audit)?.ok_or_else(not_found)?;
+    view["as_of"] = json!(meta.size);
+    audit.write(&api, &reader.who, ReadKind::Twin, None);
+    Ok(Json(view))
+}
+
+/// The attribute filter of a list or count: at most one indexed attribute
+/// drives the scan; every other one filters.
+fn filters(q: &BTreeMap<String, String>) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (k, v) in q {
+        if k == "page_size" || k == "page_token" {
+            continue;
+        }
+        if !SEARCH_ATTRIBUTES.contains(&k.as_str()) {
+            return Err(JsonError::bad_request(format!(
+                "unknown filter {k:?}; devices can be searched by {}",
+                SEARCH_ATTRIBUTES.join(", ")
+            )));
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    Ok(out)
+}
+
+fn matches(twin: &Twin, filters: &[(String, String)]) -> bool {
+    filters.iter().all(|(k, v)| {
+        twin_store::store::index_keys(twin).iter().any(|key| {
+            let mut p = k.as_bytes().to_vec();
+            p.push(0);
+            p.extend_from_slice(v.as_bytes());
+            p.push(0);
+            key.starts_with(&p)
+        })
+    })
+}
+
+/// Scans devices in id order after `after`, applying filters and the
+/// caller's visibility; stops after `limit` visible ones or the scan bound.
+fn scan(
+    api: &TwinApi,
+    reader: &Reader<'_>,
+    filters: &[(String, String)],
+    mut after: Option<String>,
+    limit: usize,
+    mut visit: impl FnMut(&Twin, Seen) -> ApiResult<()>,
+) -> ApiResult<(usize, Option<String>)> {
+    let store = api.projector.store();
+    let mut found = 0;
+    let mut examined = 0;
+    loop {
+        let batch: Vec<Twin> = match filters.first() {
+            Some((k, v)) => {
+                let ids = store
+                    .search(k, v, after.as_deref(), 256)
+                    .map_err(JsonError::internal)?;
+                let mut twins = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(t) = store.twin(&id).map_err(JsonError::internal)? {
+                        twins.push(t);
+                    }
+                }
+                twins
+            }
+            None => store
+                .devices(after.as_deref(), 256)
+                .map_err(JsonError::internal)?,
+        };
+        if batch.is_empty() {
+            return Ok((found, None));
+        }
+        for twin in &batch {
+            examined += 1;
+            after = Some(twin.device.0.clone());
+            if !matches(twin, filters) {
+                continue;
+            }
+            if let Some(seen) = reader.sees_device(twin) {
+                visit(twin, seen)?;
+                found += 1;
+                if found >= limit {
+                    return Ok((found, after));
+                }
+            }
+            if examined >= SCAN_DEVICES_MAX {
+                return Ok((found, after));
+            }
+        }
+    }
+}
+
+async fn devices(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Response> {
+    let meta = api.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let size = page_size(&q)?;
+    let after = q.get("page_token").map(|t| decode_token(t)).transpose()?;
+    let filters = filters(&q)?;
+    let mut audit = Audit::default();
+    let mut items = Vec::new();
+    let (_, last) = scan(&api, &reader, &filters, after, size, |twin, seen| {
+        audit.note(
+            &twin.manufacturer,
+            seen,
+            twin.registered_at,
+            Some(&twin.device),
+        );
+        items.push(twin_summary(twin));
+        Ok(())
+    })?;
+    audit.write(&api, &reader.who, ReadKind::List, None);
+    let next = if items.len() >= size {
+        last.map(|l| encode_token(&l))
+    } else {
+        None
+    };
+    Ok(
+        Json(json!({ "devices": items, "next_page_token": next, "as_of": meta.size }))
+            .into_response(),
+    )
+}
+
+async fn device_count(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Response> {
+    let meta = api.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let filters = filters(&q)?;
+    let mut audit = Audit::default();
+    let (n, more) = scan(&api, &reader, &filters, None, usize::MAX, |twin, seen| {
+        audit.note(
+            &twin.manufacturer,
+            seen,
+            twin.registered_at,
+            Some(&twin.device),
+        );
+        Ok(())
+    })?;
+    let counted = audit
+        .by_owner
+        .values()
+        .map(|(_, e, _)| e.len() as u64)
+        .sum::<u64>();
+    audit.write(&api, &reader.who, ReadKind::Count, Some(counted));
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(n as u64));
+    Ok((
+        headers,
+        Json(json!({ "count": n, "complete": more.is_none(), "as_of": meta.size })),
+    )
+        .into_response())
+}
+
+async fn timeline(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let meta = api.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let size = page_size(&q)?;
+    let after =
+        match q.get("page_token") {
+            Some(t) => Some(decode_token(t)?.parse::<u64>().map_err(|_| {
+                JsonError::bad_request("page_token is not a token this API issued")
+            })?),
+            None => None,
+        };
+    let device = DeviceId(id.clone());
+    let not_found = || JsonError::not_found(format!("no device {id:?} (or not shared with you)"));
+    let store = api.projector.store();
+    let twin = store
+        .twin(&device)
+        .map_err(JsonError::internal)?
+        .ok_or_else(not_found)?;
+    reader.sees_device(&twin).ok_or_else(not_found)?;
+    let mut audit = Audit::default();
+    let mut items = Vec::new();
+    let mut cursor = after;
+    let mut more = true;
+    while items.len() < size && more {
+        let batch = store
+            .history(&device, cursor, 256)
+            .map_err(JsonError::internal)?;
+        more = batch.len() == 256;
+        for (entry, kind, issuer) in batch {
+            cursor = Some(entry);
+            let Some(seen) = reader.decide(&twin, &issuer, &kind) else {
+                continue;
+            };
+            let claim = store.claim(entry).map_err(JsonError::internal)?;
+            let status = claim.as_ref().and_then(|c| status_of(&meta.policy, c));
+            let shown = claim.map(|c| {
+                twin::sharing::redact(
+                    &serde_json::to_value(&c.body).unwrap_or(Value::Null),
+                    seen.fields.as_deref(),
+                )
+            });
+            audit.note(&issuer, seen, entry, Some(&device));
+            items.push(json!({
+                "entry": entry,
+                "type": kind,
+                "issuer": issuer.0,
+                "statement": shown,
+                "status": status,
+                "receipt": format!("/entries/{entry}"),
+            }));
+            if items.len() >= size {
+                more = true;
+                break;
+            }
+        }
+    }
+    audit.write(&api, &reader.who, ReadKind::Timeline, None);
+    let next = if more {
+        cursor.map(|c| encode_token(&c.to_string()))
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "device": id,
+        "entries": items,
+        "next_page_token": next,
+        "as_of": meta.size,
+    })))
+}
+
+async fn statement(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    Path(entry): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let meta = api.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let index: u64 = entry
+        .parse()
+        .map_err(|_| JsonError::bad_request(format!("{entry:?} is not an entry number")))?;
+    let not_found =
+        || JsonError::not_found(format!("no statement {index} (or not shared with you)"));
+    if index >= meta.size {
+        return Err(not_found());
+    }
+    let bytes = api
+        .scitt
+        .statement(LeafIndex::new(index))
+        .map_err(|_| not_found())?;
+    let st = scitt::SignedStatement::parse(&bytes).map_err(|_| not_found())?;
+    let store = api.projector.store();
+    let issuer = StakeholderId(st.issuer().to_string());
+    let payload: Option<Value> = st.payload().and_then(|p| serde_json::from_slice(p).ok());
+    let kind = payload
+        .as_ref()
+        .and_then(|p| p.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let refused = store.refusal(index).map_err(JsonError::internal)?;
+    // Statements about devices follow the device's policies; registry and
+    // release statements (about stakeholders and models) are public records.
+    let mut audit = Audit::default();
+    let mut shown = payload.clone();
+    let mut status = None;
+    if let Some(device) = DeviceId::from_subject(st.subject()) {
+        let twin = store
+            .twin(&device)
+            .map_err(JsonError::internal)?
+            .ok_or_else(not_found)?;
+        let seen = reader.decide(&twin, &issuer, &kind).ok_or_else(not_found)?;
+        shown = payload
+            .as_ref()
+            .map(|p| twin::sharing::redact(p, seen.fields.as_deref()));
+        if let Some(c) = store.claim(index).map_err(JsonError::internal)? {
+            status = status_of(&meta.policy, &c);
+        }
+        audit.note(&issuer, seen, index, Some(&device));
+    }
+    audit.write(&api, &reader.who, ReadKind::Statement, None);
+    Ok(Json(json!({
+        "entry": index,
+        "issuer": issuer.0,
+        "subject": st.subject(),
+        "type": kind,
+        "statement": shown,
+        "status": status,
+        "refused": refused,
+        "receipt": format!("/entries/{index}"),
+        "as_of": meta.size,
+    })))
+}
+
+#[derive(Serialize)]
+struct ReadsPage {
+    reads: Vec<Value>,
+    next_page_token: Option<String>,
+}
+
+async fn reads(
+    State(api): State<TwinApi>,
+    Caller(claims): Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<ReadsPage>> {
+    let size = page_size(&q)?;
+    let after = match q.get("page_token") {
+        Some(t) => {
+            let s = decode_token(t)?;
+            let parsed = s
+                .split_once('.')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+            Some(parsed.ok_or_else(|| {
+                JsonError::bad_request("page_token is not a token this API issued")
+            })?)
+        }
+        None => None,
+    };
+    let records = api
+        .projector
+        .store()
+        .reads(&claims.stakeholder, after, size)
+        .map_err(JsonError::internal)?;
+    let next = (records.len() >= size)
+        .then(|| {
+            records
+                .last()
+                .map(|((t, s), _)| encode_token(&format!("{t}.{s}")))
+        })
+        .flatten();
+    let reads = records
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+        .collect();
+    Ok(Json(ReadsPage {
+        reads,
+        next_page_token: next,
+    }))
+}
+
+/// The OpenAPI 3 document of `/api/v1`, SCRAPI and the token endpoint.
+pub const OPENAPI: &str = include_str!("openapi.json");

@@ -1,0 +1,731 @@
+//! The twin subcommands: stakeholder and device registration (signed
+//! statements submitted through SCRAPI), API credentials, showing twins over
+//! the REST API, and `reindex`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::node;
+use crate::scitt_cmds::{entry_of, submit};
+
+/// `sectwin stakeholder ...`.
+#[derive(clap::Subcommand)]
+pub enum StakeholderCmd {
+    /// Register an organization with its roles and keys (signed by the registry authority).
+    Register {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// The registry authority's private key (DATA/authority.key of the server).
+        #[arg(long)]
+        authority_key: PathBuf,
+        /// The stakeholder's id (the `iss` of its statements), e.g. acme.example.
+        #[arg(long)]
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Organization role (repeatable): manufacturer, operator, maintainer, auditor, owner.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A public key file (PEM, Ed25519 or P-256; repeatable).
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+    },
+    /// Add a key (rotation), signed by the stakeholder itself or the authority.
+    AddKey {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// The signer's private key.
+        #[arg(long)]
+        signer_key: PathBuf,
+        /// The signer's id (the stakeholder itself, or the authority).
+        #[arg(long = "as")]
+        signer: String,
+        /// The stakeholder whose key it is.
+        #[arg(long)]
+        id: String,
+        /// The new public key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Valid for statements issued from (unix seconds).
+        #[arg(long)]
+        not_before: Option<i64>,
+        /// Valid for statements issued until (unix seconds).
+        #[arg(long)]
+        not_after: Option<i64>,
+    },
+    /// Revoke a key: statements registered after this one and signed with it are refused.
+    RevokeKey {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// The signer's private key.
+        #[arg(long)]
+        signer_key: PathBuf,
+        /// The signer's id.
+        #[arg(long = "as")]
+        signer: String,
+        /// The stakeholder whose key it is.
+        #[arg(long)]
+        id: String,
+        /// The key's kid (hex, as `sectwin key show` prints).
+        #[arg(long)]
+        kid: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List the registered stakeholders.
+    List {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sectwin device ...`.
+#[derive(clap::Subcommand)]
+pub enum DeviceCmd {
+    /// Register a device (signed by its manufacturer).
+    Register {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// The manufacturer's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The manufacturer's stakeholder id.
+        #[arg(long = "as")]
+        issuer: String,
+        /// Device id (the statement subject is device:<id>).
+        #[arg(long)]
+        id: String,
+        /// Manufacturer's display name (default: the issuer).
+        #[arg(long)]
+        manufacturer: Option<String>,
+        /// Model.
+        #[arg(long)]
+        model: String,
+        /// Serial number.
+        #[arg(long)]
+        serial: String,
+        /// Hardware id.
+        #[arg(long)]
+        hardware_id: Option<String>,
+        /// The device's own public key (PEM), if it signs statements.
+        #[arg(long)]
+        device_key: Option<PathBuf>,
+    },
+}
+
+/// How a client authenticates to the REST API.
+#[derive(clap::Args, Clone)]
+pub struct ClientAuth {
+    /// A bearer token.
+    #[arg(long, env = "SECTWIN_TOKEN")]
+    token: Option<String>,
+    /// An API client id (exchanged for a token with --client-secret).
+    #[arg(long, env = "SECTWIN_CLIENT_ID")]
+    client_id: Option<String>,
+    /// The client's secret.
+    #[arg(long, env = "SECTWIN_CLIENT_SECRET")]
+    client_secret: Option<String>,
+}
+
+/// `sectwin twin ...`.
+#[derive(clap::Subcommand)]
+pub enum TwinCmd {
+    /// Show a device's twin: identity, roles, and each attribute with its consensus status.
+    Show {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Device id.
+        device: String,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also print the device's timeline.
+        #[arg(long)]
+        timeline: bool,
+        #[command(flatten)]
+        auth: ClientAuth,
+    },
+    /// List devices, optionally filtered by attribute (ATTR=VALUE, repeatable).
+    List {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Filter, e.g. site="Building A" or firmware=2.4.1.
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        auth: ClientAuth,
+    },
+}
+
+/// `sectwin credential ...` (on the server's data directory).
+#[derive(clap::Subcommand)]
+pub enum CredentialCmd {
+    /// Create an API credential for a stakeholder; prints the client id and secret once.
+    Create {
+        /// The server's data directory.
+        #[arg(long, env = "SECTWIN_DATA")]
+        data: PathBuf,
+        /// The stakeholder it acts for.
+        #[arg(long)]
+        stakeholder: String,
+        /// What it is for.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// List credentials (never secrets).
+    List {
+        /// The server's data directory.
+        #[arg(long, env = "SECTWIN_DATA")]
+        data: PathBuf,
+    },
+    /// Revoke a credential; its tokens stop working at once.
+    Revoke {
+        /// The server's data directory.
+        #[arg(long, env = "SECTWIN_DATA")]
+        data: PathBuf,
+        /// The client id.
+        client_id: String,
+    },
+}
+
+fn read_pem(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn signing_key(path: &Path) -> Result<scitt::SigningKey> {
+    scitt::SigningKey::from_pem(&read_pem(path)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn public_pem(path: &Path) -> Result<String> {
+    let pem = read_pem(path)?;
+    let key = scitt::PublicKey::from_pem(&pem)
+        .or_else(|_| scitt::SigningKey::from_pem(&pem).map(|k| k.public_key()))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(key.to_pem())
+}
+
+async fn sign_and_submit(
+    server: &str,
+    key: &scitt::SigningKey,
+    issuer: &str,
+    subject: &str,
+    payload: &Value,
+) -> Result<u64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let statement = scitt::StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
+        .content_type("application/json")
+        .issued_at(now)
+        .sign(key);
+    let (location, _) = submit(server, statement).await?;
+    entry_of(&location).with_context(|| format!("unexpected location {location:?}"))
+}
+
+async fn get_json(server: &str, path: &str) -> Result<Value> {
+    let r = reqwest::get(format!("{}{path}", server.trim_end_matches('/'))).await?;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{path}: {status}: {}", v["message"].as_str().unwrap_or(""));
+    }
+    Ok(v)
+}
+
+/// `sectwin stakeholder ...`.
+pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
+    match cmd {
+        StakeholderCmd::Register {
+            server,
+            authority_key,
+            id,
+            name,
+            roles,
+            keys,
+        } => {
+            let status = get_json(&server, "/api/v1/status").await?;
+            let authority = status["authority"]
+                .as_str()
+                .context("the server's registry has no authority yet")?
+                .to_string();
+            let keys = keys
+                .iter()
+                .map(|k| Ok(json!({"pem": public_pem(k)?})))
+                .collect::<Result<Vec<_>>>()?;
+            let payload = json!({"type": "stakeholder-registered", "name": name, "roles": roles, "keys": keys});
+            let entry = sign_and_submit(
+                &server,
+                &signing_key(&authority_key)?,
+                &authority,
+                &format!("stakeholder:{id}"),
+                &payload,
+            )
+            .await?;
+            println!("registered stakeholder {id} as entry {entry}");
+        }
+        StakeholderCmd::AddKey {
+            server,
+            signer_key,
+            signer,
+            id,
+            key,
+            not_before,
+            not_after,
+        } => {
+            let payload = json!({"type": "key-added", "key": {"pem": public_pem(&key)?, "not_before": not_before, "not_after": not_after}});
+            let entry = sign_and_submit(
+                &server,
+                &signing_key(&signer_key)?,
+                &signer,
+                &format!("stakeholder:{id}"),
+                &payload,
+            )
+            .await?;
+            println!("key added to {id} as entry {entry}");
+        }
+        StakeholderCmd::RevokeKey {
+            server,
+            signer_key,
+            signer,
+            id,
+            kid,
+            reason,
+        } => {
+            let payload = json!({"type": "key-revoked", "kid": kid, "reason": reason});
+            let entry = sign_and_submit(
+                &server,
+                &signing_key(&signer_key)?,
+                &signer,
+                &format!("stakeholder:{id}"),
+                &payload,
+            )
+            .await?;
+            println!("key {kid} of {id} revoked as entry {entry}");
+        }
+        StakeholderCmd::List { server, json } => {
+            let v = get_json(&server, "/api/v1/stakeholders").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<28} {:<36} {:<28} KEYS", "ID", "NAME", "ROLES");
+                for s in v["stakeholders"].as_array().into_iter().flatten() {
+                    let roles: Vec<&str> = s["roles"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    let live = s["keys"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|k| k["revoked_at"].is_null())
+                        .count();
+                    println!(
+                        "{:<28} {:<36} {:<28} {live} live",
+                        s["id"].as_str().unwrap_or(""),
+                        s["name"].as_str().unwrap_or(""),
+                        roles.join(",")
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sectwin device ...`.
+pub async fn device(cmd: DeviceCmd) -> Result<ExitCode> {
+    match cmd {
+        DeviceCmd::Register {
+            server,
+            key,
+            issuer,
+            id,
+            manufacturer,
+            model,
+            serial,
+            hardware_id,
+            device_key,
+        } => {
+            let device_key = device_key.map(|p| public_pem(&p)).transpose()?;
+            let payload = json!({
+                "type": "device-registered",
+                "manufacturer": manufacturer.unwrap_or_else(|| issuer.clone()),
+                "model": model, "serial": serial,
+                "hardware_id": hardware_id, "device_key": device_key,
+            });
+            let entry = sign_and_submit(
+                &server,
+                &signing_key(&key)?,
+                &issuer,
+                &format!("device:{id}"),
+                &payload,
+            )
+            .await?;
+            println!("registered device:{id} as entry {entry}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A bearer token for `auth`, if any.
+pub async fn token(server: &str, auth: &ClientAuth) -> Result<Option<String>> {
+    if let Some(t) = &auth.token {
+        return Ok(Some(t.clone()));
+    }
+    let (Some(id), Some(secret)) = (&auth.client_id, &auth.client_secret) else {
+        return Ok(None);
+    };
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth/token", server.trim_end_matches('/')))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "token endpoint: {status}: {}",
+            v["error_description"].as_str().unwrap_or("")
+        );
+    }
+    Ok(v["access_token"].as_str().map(str::to_string))
+}
+
+async fn api_get(server: &str, path: &str, token: Option<&str>) -> Result<Value> {
+    let mut req = reqwest::Client::new().get(format!("{}{path}", server.trim_end_matches('/')));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await?;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("{status}: {}", v["message"].as_str().unwrap_or(""));
+    }
+    Ok(v)
+}
+
+/// One line per attribute of a twin view (the API's JSON), as the demo and
+/// `twin show` print them.
+pub fn attribute_lines(view: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in view["attributes"].as_array().into_iter().flatten() {
+        let class = a["attribute"]["class"].as_str().unwrap_or("?");
+        let key = match a["attribute"]["key"].as_str() {
+            Some(k) => format!("{class} {k}"),
+            None => class.to_string(),
+        };
+        let claim = &a["claim"];
+        let names = |v: &Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let status = match claim["status"]["status"].as_str() {
+            Some("agreed") => "agreed".to_string(),
+            Some("claimed") => format!("claimed, awaiting {}", names(&claim["status"]["awaiting"])),
+            Some("disputed") => format!("disputed by {}", names(&claim["status"]["by"])),
+            _ => "?".to_string(),
+        };
+        lines.push(format!(
+            "{key:<28} #{:<3} {:<24} {:<22} {status}",
+            claim["entry"].as_u64().unwrap_or(0),
+            claim["statement"]["type"].as_str().unwrap_or("?"),
+            claim["issuer"].as_str().unwrap_or("?"),
+        ));
+    }
+    lines
+}
+
+/// The header line of a twin view.
+pub fn twin_line(view: &Value) -> String {
+    let t = &view["twin"];
+    let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+    format!(
+        "device:{} ({} {}), {}, operator {}",
+        s("device"),
+        s("manufacturer"),
+        s("model"),
+        s("lifecycle"),
+        s("operator")
+    )
+}
+
+/// `sectwin twin ...`.
+pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
+    match cmd {
+        TwinCmd::Show {
+            server,
+            device,
+            json,
+            timeline,
+            auth,
+        } => {
+            let token = token(&server, &auth).await?;
+            let path = format!("/api/v1/devices/{}", urlencode(&device));
+            let view = api_get(&server, &path, token.as_deref()).await?;
+            let tl = if timeline {
+                Some(
+                    api_get(
+                        &server,
+                        &format!("{path}/timeline?page_size=1000"),
+                        token.as_deref(),
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
+            if json {
+                let mut out = view;
+                if let Some(tl) = tl {
+                    out["timeline"] = tl["entries"].clone();
+                }
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let t = &view["twin"];
+            let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+            println!("{}", twin_line(&view));
+            println!(
+                "  serial {}  site {}  location {}  firmware {}",
+                s("serial"),
+                s("site"),
+                s("location"),
+                s("firmware")
+            );
+            println!(
+                "  owner {}  maintainer {}  as of log size {}",
+                s("owner"),
+                s("maintainer"),
+                view["as_of"]
+            );
+            println!(
+                "  {:<28} {:<4} {:<24} {:<22} STATUS",
+                "ATTRIBUTE", "ENTRY", "STATEMENT", "ISSUER"
+            );
+            for line in attribute_lines(&view) {
+                println!("  {line}");
+            }
+            if let Some(tl) = tl {
+                println!("  timeline:");
+                for e in tl["entries"].as_array().into_iter().flatten() {
+                    println!(
+                        "    #{:<4} {:<24} {:<22} receipt {}",
+                        e["entry"],
+                        e["type"].as_str().unwrap_or("?"),
+                        e["issuer"].as_str().unwrap_or("?"),
+                        e["receipt"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        TwinCmd::List {
+            server,
+            filters,
+            json,
+            auth,
+        } => {
+            let token = token(&server, &auth).await?;
+            let mut query = Vec::new();
+            for f in &filters {
+                let (k, v) = f
+                    .split_once('=')
+                    .with_context(|| format!("expected ATTR=VALUE, got {f:?}"))?;
+                query.push(format!("{}={}", urlencode(k), urlencode(v)));
+            }
+            let mut all = Vec::new();
+            let mut next: Option<String> = None;
+            loop {
+                let mut q = query.clone();
+                q.push("page_size=1000".into());
+                if let Some(n) = &next {
+                    q.push(format!("page_token={}", urlencode(n)));
+                }
+                let v = api_get(
+                    &server,
+                    &format!("/api/v1/devices?{}", q.join("&")),
+                    token.as_deref(),
+                )
+                .await?;
+                all.extend(v["devices"].as_array().cloned().unwrap_or_default());
+                match v["next_page_token"].as_str() {
+                    Some(n) => next = Some(n.to_string()),
+                    None => break,
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!(
+                    "{:<28} {:<20} {:<12} {:<16} {:<12} OPERATOR",
+                    "DEVICE", "MANUFACTURER", "MODEL", "LIFECYCLE", "FIRMWARE"
+                );
+                for d in &all {
+                    let s = |k: &str| d[k].as_str().unwrap_or("-").to_string();
+                    println!(
+                        "{:<28} {:<20} {:<12} {:<16} {:<12} {}",
+                        s("device"),
+                        s("manufacturer"),
+                        s("model"),
+                        s("lifecycle"),
+                        s("firmware"),
+                        s("operator")
+                    );
+                }
+                println!("{} devices", all.len());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `sectwin credential ...`.
+pub fn credential(cmd: CredentialCmd) -> Result<ExitCode> {
+    match cmd {
+        CredentialCmd::Create {
+            data,
+            stakeholder,
+            label,
+        } => {
+            let (client_id, secret) =
+                node::create_credential(&node::credentials_path(&data), &stakeholder, &label)?;
+            println!("client_id:     {client_id}");
+            println!("client_secret: {secret}");
+            eprintln!("(the secret is shown once; exchange both at POST /oauth/token)");
+        }
+        CredentialCmd::List { data } => {
+            let c = node::load_credentials(&node::credentials_path(&data))?;
+            for cred in c.iter() {
+                println!(
+                    "{}  {:<28} {:<20} {}",
+                    cred.client_id(),
+                    cred.stakeholder(),
+                    cred.label(),
+                    if cred.revoked() { "revoked" } else { "active" }
+                );
+            }
+        }
+        CredentialCmd::Revoke { data, client_id } => {
+            let path = node::credentials_path(&data);
+            let mut c = node::load_credentials(&path)?;
+            c.revoke(&client_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            node::save_credentials(&path, &c)?;
+            println!("revoked {client_id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sectwin reindex`: rebuilds the twins from the log alone.
+#[derive(clap::Args)]
+pub struct ReindexArgs {
+    /// The data directory (the server must be stopped).
+    #[arg(long, env = "SECTWIN_DATA")]
+    data: PathBuf,
+}
+
+/// Rebuilds `data`'s twins from its log into a fresh store, then swaps it in.
+pub fn reindex(args: ReindexArgs) -> Result<ExitCode> {
+    let store = log_store::EmbeddedStore::open(log_store::EmbeddedStoreOptions {
+        dir: args.data.clone(),
+    })?;
+    let store: Arc<dyn log_store::LogStore> = Arc::new(store);
+    let size = match store.checkpoint()? {
+        Some(note) => {
+            let text = String::from_utf8_lossy(&note).into_owned();
+            let body = text.split("\n\n").next().unwrap_or("");
+            let cp = tlog::Checkpoint::parse_text(&format!("{body}\n"))
+                .map_err(|e| anyhow::anyhow!("the stored checkpoint does not parse: {e}"))?;
+            cp.size()
+        }
+        None => tlog::TreeSize::new(0),
+    };
+    let fresh = args.data.join("twins.reindex");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh)?;
+    }
+    let twins = twin_store::TwinStore::open(&fresh)?;
+    let prover = log_service::Prover::new(store);
+    let mut bar = indicatif_bar(size.get());
+    let stats = twin_store::reindex(
+        &prover,
+        size,
+        &twins,
+        twin::ConsensusPolicy::default(),
+        |n| bar(n),
+    )?;
+    drop(twins);
+    let live = args.data.join("twins");
+    let old = args.data.join("twins.old");
+    if live.exists() {
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        std::fs::rename(&live, &old)?;
+    }
+    std::fs::rename(&fresh, &live)?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    let secs = stats.elapsed.as_secs_f64();
+    eprintln!();
+    println!(
+        "reindexed {} entries in {secs:.2} s ({:.0} entries/s): {} statements applied, {} refused",
+        stats.entries,
+        stats.entries as f64 / secs.max(1e-9),
+        stats.applied,
+        stats.refused
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress printer for `total` entries (to stderr, at most every 1%).
+fn indicatif_bar(total: u64) -> impl FnMut(u64) {
+    let mut shown = 0u64;
+    move |n| {
+        let step = (total / 100).max(1);
+        if n >= shown + step || n == total {
+            shown = n;
+            eprint!("\rreindexing: {n}/{total} entries");
+        }
+    }
+}

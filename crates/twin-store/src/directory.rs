@@ -1,0 +1,131 @@
+//! The registration policy of the security twins, for the SCITT transparency
+//! service: keys come from the stakeholder registry in the log (and device
+//! keys from the twins), and a twin statement must fit the twins as they are
+//! (the same check the projector applies), so that a client gets its precise
+//! 4xx and nothing is appended.
+//!
+//! The twins reflect published checkpoints, so a statement may depend on
+//! one registered a moment ago and not yet projected (a device registered,
+//! then transferred at once). The directory remembers the last entry
+//! registered per subject; a refusal that may be due to such an entry waits
+//! (at most [`SETTLE_WAIT_MS_MAX`]) for the projector and is checked again.
+//! A statement that passes the pre-check but loses a race with another
+//! registration is refused by the projector, deterministically, and shows
+//! as refused in the device's timeline.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use scitt::{PublicKey, SignedStatement};
+use tlog::LeafIndex;
+use transparency::{KeyDirectory, Refusal};
+use twin::ingest::{is_twin_subject, IngestError};
+
+use crate::projector::Projector;
+
+/// Longest wait for the projector to catch up before a second check.
+pub const SETTLE_WAIT_MS_MAX: u64 = 10_000;
+/// Subjects remembered before pruning those already projected.
+const INFLIGHT_SUBJECTS_MAX: usize = 100_000;
+
+/// See the module documentation.
+pub struct TwinDirectory {
+    projector: Projector,
+    fallback: Option<Arc<dyn KeyDirectory>>,
+    inflight: Mutex<HashMap<String, u64>>,
+}
+
+impl TwinDirectory {
+    /// A directory over `projector`; statements about other subjects than
+    /// twins may also use keys of `fallback` (statically configured issuers).
+    pub fn new(projector: Projector, fallback: Option<Arc<dyn KeyDirectory>>) -> TwinDirectory {
+        TwinDirectory {
+            projector,
+            fallback,
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pending_for(&self, st: &SignedStatement) -> Option<u64> {
+        let inflight = self.inflight.lock();
+        let keys = [
+            st.subject().to_string(),
+            format!("stakeholder:{}", st.issuer()),
+            st.issuer().to_string(),
+        ];
+        keys.iter().filter_map(|k| inflight.get(k).copied()).max()
+    }
+}
+
+fn refusal(e: IngestError) -> Refusal {
+    use twin::registry::RegistryError as R;
+    match e {
+        IngestError::Key(R::UnknownIssuer(_) | R::UnknownKey { .. })
+        | IngestError::DeviceKey { .. } => Refusal::KeyNotValid(e.to_string()),
+        IngestError::Key(R::Revoked { .. } | R::OutsideValidity { .. }) => {
+            Refusal::KeyNotValid(e.to_string())
+        }
+        other => Refusal::Refused(other.to_string()),
+    }
+}
+
+impl KeyDirectory for TwinDirectory {
+    fn key(&self, issuer: &str, kid: &[u8]) -> Option<PublicKey> {
+        self.projector
+            .with(|p| p.registry().key(issuer, kid, None).ok().cloned())
+            .or_else(|| self.fallback.as_ref()?.key(issuer, kid))
+    }
+
+    fn admit(&self, st: &SignedStatement) -> Result<PublicKey, Refusal> {
+        if is_twin_subject(st.subject()) {
+            return self
+                .projector
+                .with(|p| p.admit(st, None))
+                .map(|(key, _)| key)
+                .map_err(refusal);
+        }
+        let registered = self.projector.with(|p| {
+            p.registry()
+                .key(st.issuer(), st.key_id(), st.issued_at())
+                .cloned()
+        });
+        match registered {
+            Ok(k) => Ok(k),
+            Err(e) => self
+                .fallback
+                .as_ref()
+                .and_then(|f| f.key(st.issuer(), st.key_id()))
+                .ok_or_else(|| Refusal::KeyNotValid(e.to_string())),
+        }
+    }
+
+    fn appended(&self, st: &SignedStatement, index: LeafIndex) {
+        let mut inflight = self.inflight.lock();
+        if inflight.len() >= INFLIGHT_SUBJECTS_MAX {
+            let projected = self.projector.size();
+            inflight.retain(|_, i| *i >= projected);
+        }
+        let slot = inflight.entry(st.subject().to_string()).or_insert(0);
+        *slot = (*slot).max(index.get());
+    }
+
+    fn settle<'a>(
+        &'a self,
+        st: &'a SignedStatement,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            match self.pending_for(st) {
+                Some(index) if index >= self.projector.size() => {
+                    self.projector
+                        .wait_projected(index + 1, Duration::from_millis(SETTLE_WAIT_MS_MAX))
+                        .await
+                }
+                _ => false,
+            }
+        })
+    }
+}
