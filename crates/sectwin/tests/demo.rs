@@ -22,7 +22,7 @@ fn the_demo_runs_end_to_end() {
         "#6   ES256   rival.example          operator                   receipt verified",
         "#16  EdDSA   device:door-ctl-0042   firmware-installed         receipt verified",
         "answers its existing entry: /entries/7",
-        "never registered: refused (400 Bad Request: issuer \"acme.example\" has no key with kid",
+        "never registered: refused (400 Bad Request: issuer \"acme.example\" has no registered key with kid",
         "back to manufactured: refused (400 Bad Request: device \"door-ctl-0042\" cannot go from Deployed to Manufactured)",
         "an outsider endorsing the door's firmware: refused (400 Bad Request: rival.example has no role",
         "verified offline (log signature + witness quorum + inclusion)",

@@ -61,14 +61,15 @@ impl TwinDirectory {
     }
 }
 
-fn refusal(e: IngestError) -> Refusal {
+fn refusal(st: &SignedStatement, e: IngestError) -> Refusal {
     use twin::registry::RegistryError as R;
     match e {
         IngestError::Key(R::UnknownIssuer(_) | R::UnknownKey { .. })
-        | IngestError::DeviceKey { .. } => Refusal::KeyNotValid(e.to_string()),
-        IngestError::Key(R::Revoked { .. } | R::OutsideValidity { .. }) => {
-            Refusal::KeyNotValid(e.to_string())
-        }
+        | IngestError::DeviceKey { .. } => Refusal::UnknownKey {
+            issuer: st.issuer().to_string(),
+            kid_hex: hex::encode(st.key_id()),
+        },
+        IngestError::Key(e) => Refusal::KeyNotValid(e.to_string()),
         other => Refusal::Refused(other.to_string()),
     }
 }
@@ -86,7 +87,7 @@ impl KeyDirectory for TwinDirectory {
                 .projector
                 .with(|p| p.admit(st, None))
                 .map(|(key, _)| key)
-                .map_err(refusal);
+                .map_err(|e| refusal(st, e));
         }
         let registered = self.projector.with(|p| {
             p.registry()
@@ -99,7 +100,7 @@ impl KeyDirectory for TwinDirectory {
                 .fallback
                 .as_ref()
                 .and_then(|f| f.key(st.issuer(), st.key_id()))
-                .ok_or_else(|| Refusal::KeyNotValid(e.to_string())),
+                .ok_or_else(|| refusal(st, IngestError::Key(e))),
         }
     }
 
