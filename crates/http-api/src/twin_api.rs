@@ -346,26 +346,89 @@ async fn stakeholder(State(api): State<TwinApi>, Path(id): Path<String>) -> ApiR
     Ok(Json(v))
 }
 
-/// The twin fields each attribute contributes, hidden when it is.
-fn hide_fields(class: &AttributeClass, twin: &mut Value) {
-    let fields: &[&str] = match class {
-        AttributeClass::Ownership => &[
-            "owner",
-            "operator",
-            "maintainer",
-            "site",
-            "location",
-            "groups",
+/// The twin fields each attribute contributes: (twin field, statement
+/// field). A twin field shows only if its attribute's statement is visible
+/// to the reader and that statement field is among the fields shared.
+fn contributed(class: &AttributeClass) -> &'static [(&'static str, &'static str)] {
+    match class {
+        AttributeClass::Identity => &[
+            ("model", "model"),
+            ("serial", "serial"),
+            ("hardware_id", "hardware_id"),
+            ("device_key", "device_key"),
         ],
-        AttributeClass::Lifecycle => &["lifecycle"],
-        AttributeClass::Firmware => &["firmware"],
+        AttributeClass::Ownership => &[
+            ("owner", "owner"),
+            ("operator", "operator"),
+            ("maintainer", "maintainer"),
+            ("site", "site"),
+            ("location", "location"),
+            ("groups", "groups"),
+        ],
+        AttributeClass::Lifecycle => &[("lifecycle", "to")],
+        AttributeClass::Firmware => &[("firmware", "version")],
         _ => &[],
+    }
+}
+
+/// Nulls the twin fields of `class` the reader may not see (`seen`: `None`
+/// when the attribute's statement is hidden altogether).
+fn redact_summary(class: &AttributeClass, seen: Option<&Seen>, twin: &mut Value) {
+    let Some(obj) = twin.as_object_mut() else {
+        return;
     };
-    if let Some(obj) = twin.as_object_mut() {
-        for f in fields {
-            obj.insert((*f).to_string(), Value::Null);
+    for (field, statement_field) in contributed(class) {
+        let shown = match seen {
+            None => false,
+            Some(s) => match &s.fields {
+                None => true,
+                Some(fields) => fields.iter().any(|f| f == statement_field),
+            },
+        };
+        if !shown {
+            obj.insert((*field).to_string(), Value::Null);
         }
     }
+}
+
+/// Fields of a twin summary that no attribute stands behind when it has no
+/// claim for them (a device never transferred has no owner to hide), and
+/// the twin-level counters, which reveal activity: shown only to readers
+/// who see every attribute.
+const ACTIVITY_FIELDS: &[&str] = &["statements", "updated_at"];
+
+/// The twin summary `reader` may see, with the claims behind it (class,
+/// claim, what the reader may see of it).
+fn visible_twin(
+    api: &TwinApi,
+    reader: &Reader<'_>,
+    twin: &Twin,
+) -> ApiResult<(Value, Vec<(AttributeClass, Claim, Option<Seen>)>)> {
+    let mut summary = twin_summary(twin);
+    let mut claims = Vec::new();
+    let mut all_seen = true;
+    for (class, entry) in &twin.current {
+        let Some(claim) = api
+            .projector
+            .store()
+            .claim(*entry)
+            .map_err(JsonError::internal)?
+        else {
+            continue;
+        };
+        let seen = reader.decide(twin, &claim.issuer, claim.body.kind());
+        all_seen &= seen.as_ref().is_some_and(|s| s.fields.is_none());
+        redact_summary(class, seen.as_ref(), &mut summary);
+        claims.push((class.clone(), claim, seen));
+    }
+    if !all_seen {
+        if let Some(obj) = summary.as_object_mut() {
+            for f in ACTIVITY_FIELDS {
+                obj.insert((*f).to_string(), Value::Null);
+            }
+        }
+    }
+    Ok((summary, claims))
 }
 
 fn claim_json(claim: &Claim, seen: &Seen, meta: &Meta) -> Value {
@@ -398,33 +461,16 @@ fn twin_view(
     twin: &Twin,
     audit: &mut Audit,
 ) -> ApiResult<Option<Value>> {
-    let Some(seen) = reader.sees_device(twin) else {
+    if reader.sees_device(twin).is_none() {
         return Ok(None);
-    };
-    audit.note(
-        &twin.manufacturer,
-        seen,
-        twin.registered_at,
-        Some(&twin.device),
-    );
-    let mut summary = twin_summary(twin);
+    }
+    let (summary, claims) = visible_twin(api, reader, twin)?;
     let mut attributes = Vec::new();
-    for (class, entry) in &twin.current {
-        let Some(claim) = api
-            .projector
-            .store()
-            .claim(*entry)
-            .map_err(JsonError::internal)?
-        else {
-            continue;
-        };
-        match reader.decide(twin, &claim.issuer, claim.body.kind()) {
-            Some(seen) => {
-                let v = claim_json(&claim, &seen, reader.meta);
-                audit.note(&claim.issuer, seen, claim.entry, Some(&twin.device));
-                attributes.push(json!({"attribute": class, "claim": v}));
-            }
-            None => hide_fields(class, &mut summary),
+    for (class, claim, seen) in claims {
+        if let Some(seen) = seen {
+            let v = claim_json(&claim, &seen, reader.meta);
+            audit.note(&claim.issuer, seen, claim.entry, Some(&twin.device));
+            attributes.push(json!({"attribute": class, "claim": v}));
         }
     }
     Ok(Some(json!({ "twin": summary, "attributes": attributes })))
@@ -486,6 +532,18 @@ fn matches(twin: &Twin, filters: &[(String, String)]) -> bool {
     })
 }
 
+/// Whether the reader's view of a twin (`summary`) shows every filtered value.
+fn visible_match(summary: &Value, filters: &[(String, String)]) -> bool {
+    filters.iter().all(|(k, v)| {
+        let field = if k == "group" { "groups" } else { k.as_str() };
+        match &summary[field] {
+            Value::String(s) => s == v,
+            Value::Array(a) => a.iter().any(|x| x.as_str() == Some(v)),
+            _ => false,
+        }
+    })
+}
+
 /// Scans devices in id order after `after`, applying filters and the
 /// caller's visibility; stops after `limit` visible ones or the scan bound.
 fn scan(
@@ -527,6 +585,14 @@ fn scan(
                 continue;
             }
             if let Some(seen) = reader.sees_device(twin) {
+                // A filter matches only on what the reader may see: a search
+                // never reveals a hidden attribute.
+                if !filters.is_empty() {
+                    let (summary, _) = visible_twin(api, reader, twin)?;
+                    if !visible_match(&summary, filters) {
+                        continue;
+                    }
+                }
                 visit(twin, seen)?;
                 found += 1;
                 if found >= limit {
@@ -562,7 +628,7 @@ async fn devices(
             twin.registered_at,
             Some(&twin.device),
         );
-        items.push(twin_summary(twin));
+        items.push(visible_twin(&api, &reader, twin)?.0);
         Ok(())
     })?;
     audit.write(&api, &reader.who, ReadKind::List, None);

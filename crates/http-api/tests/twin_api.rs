@@ -1,0 +1,617 @@
+//! The `/api/v1` read paths over a real node (log, projector, registration
+//! policy from the registry in the log, token endpoint) served on loopback:
+//! an authorization matrix of readers × read paths × devices, each case
+//! asserted against the expectation written out in the table, then the
+//! read-transparency records, redaction, bad and revoked tokens, paging, and
+//! the OpenAPI document.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use access::{Credentials, TokenKey, CREDENTIAL_RANDOM_BYTES};
+use http_api::oauth::TokenEndpoint;
+use log_service::{Log, LogConfig};
+use log_store::{EmbeddedStore, EmbeddedStoreOptions};
+use parking_lot::RwLock;
+use scitt::{Algorithm, SigningKey, StatementBuilder};
+use serde_json::{json, Value};
+use transparency::TransparencyService;
+use twin_store::{Projector, TwinDirectory, TwinStore};
+
+struct Node {
+    _dir: tempfile::TempDir,
+    base: String,
+    scitt: Arc<TransparencyService>,
+    projector: Projector,
+    credentials: Arc<RwLock<Credentials>>,
+    keys: BTreeMap<String, SigningKey>,
+    entries: BTreeMap<&'static str, u64>,
+}
+
+impl Node {
+    async fn register(&self, issuer: &str, subject: &str, payload: &Value) -> u64 {
+        let bytes = StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
+            .content_type("application/json")
+            .sign(&self.keys[issuer]);
+        let r = self
+            .scitt
+            .register(bytes)
+            .await
+            .unwrap_or_else(|e| panic!("{issuer} {subject} {payload}: {e}"));
+        let size = r.index.get() + 1;
+        assert!(
+            self.projector
+                .wait_projected(size, Duration::from_secs(10))
+                .await,
+            "projector did not reach {size}"
+        );
+        r.index.get()
+    }
+
+    fn credential(&self, stakeholder: &str) -> (String, String) {
+        use rand_core::RngCore;
+        let mut random = [0u8; CREDENTIAL_RANDOM_BYTES];
+        rand_core::OsRng.fill_bytes(&mut random);
+        let (c, secret) = self
+            .credentials
+            .write()
+            .create(stakeholder, "test", random, now())
+            .expect("credential");
+        (c.client_id().to_string(), secret)
+    }
+
+    async fn token(&self, stakeholder: &str) -> String {
+        let (id, secret) = self.credential(stakeholder);
+        let r: Value = reqwest::Client::new()
+            .post(format!("{}/oauth/token", self.base))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        r["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+async fn start() -> Node {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(EmbeddedStoreOptions {
+        dir: dir.path().join("log"),
+    })
+    .expect("store");
+    let signer = tlog::Signer::generate("example.test/log", &mut rand_core::OsRng).expect("signer");
+    let log = Log::open(
+        Arc::new(store),
+        signer,
+        LogConfig {
+            checkpoint_interval: Duration::from_millis(20),
+            ..LogConfig::default()
+        },
+    )
+    .expect("log");
+    let twins = TwinStore::open(&dir.path().join("twins")).expect("twins");
+    let projector =
+        Projector::start(log.clone(), twins, twin::ConsensusPolicy::default()).expect("projector");
+    let directory = Arc::new(TwinDirectory::new(projector.clone(), None));
+    let scitt = Arc::new(TransparencyService::new(
+        log.clone(),
+        directory,
+        SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng),
+        "example.test",
+    ));
+    let credentials = Arc::new(RwLock::new(Credentials::default()));
+    let tokens = Arc::new(TokenEndpoint::new(
+        credentials.clone(),
+        TokenKey::from_bytes([7; 32]),
+    ));
+    let app = http_api::log_router(http_api::LogApi::new(log.clone()));
+    let app = axum::Router::new()
+        .nest("/log", app)
+        .merge(http_api::scrapi_router(http_api::ScrapiApi::new(
+            scitt.clone(),
+        )))
+        .merge(http_api::twin_router(http_api::TwinApi::new(
+            projector.clone(),
+            scitt.clone(),
+            tokens.clone(),
+        )))
+        .merge(http_api::oauth::token_routes(tokens, "/oauth/token"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let mut keys = BTreeMap::new();
+    for (n, id) in [
+        "authority.test",
+        "acme.test",
+        "vista.test",
+        "op.test",
+        "fix.test",
+        "aud.test",
+        "out.test",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let alg = if n % 2 == 0 {
+            Algorithm::EdDSA
+        } else {
+            Algorithm::ES256
+        };
+        keys.insert(
+            id.to_string(),
+            SigningKey::generate(alg, &mut rand_core::OsRng),
+        );
+    }
+    Node {
+        _dir: dir,
+        base: format!("http://{addr}"),
+        scitt,
+        projector,
+        credentials,
+        keys,
+        entries: BTreeMap::new(),
+    }
+}
+
+/// The building: stakeholders, three devices, claims, and Acme's policy.
+async fn scenario(node: &mut Node) {
+    let pem = |n: &Node, id: &str| n.keys[id].public_key().to_pem();
+    let reg = |name: &str, roles: &[&str], pem: String| json!({"type":"stakeholder-registered","name":name,"roles":roles,"keys":[{"pem":pem}]});
+    let authority = "authority.test";
+    node.register(
+        authority,
+        "stakeholder:authority.test",
+        &reg("Authority", &[], pem(node, authority)),
+    )
+    .await;
+    for (id, roles) in [
+        ("acme.test", &["manufacturer"][..]),
+        ("vista.test", &["manufacturer"][..]),
+        ("op.test", &["operator", "owner"][..]),
+        ("fix.test", &["maintainer"][..]),
+        ("aud.test", &["auditor"][..]),
+        ("out.test", &["operator"][..]),
+    ] {
+        node.register(
+            authority,
+            &format!("stakeholder:{id}"),
+            &reg(id, roles, pem(node, id)),
+        )
+        .await;
+    }
+    let steps: Vec<(&'static str, &str, &str, Value)> = vec![
+        (
+            "door-registered",
+            "acme.test",
+            "device:door-1",
+            json!({"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"S-1"}),
+        ),
+        (
+            "cam-registered",
+            "vista.test",
+            "device:cam-1",
+            json!({"type":"device-registered","manufacturer":"Vista","model":"VC-9","serial":"S-2"}),
+        ),
+        (
+            "gw-registered",
+            "acme.test",
+            "device:gw-1",
+            json!({"type":"device-registered","manufacturer":"Acme","model":"GW-1","serial":"S-3"}),
+        ),
+        (
+            "door-ownership",
+            "acme.test",
+            "device:door-1",
+            json!({"type":"ownership-transferred","owner":"op.test","operator":"op.test","maintainer":"fix.test","site":"HQ","groups":["doors"]}),
+        ),
+        (
+            "cam-ownership",
+            "vista.test",
+            "device:cam-1",
+            json!({"type":"ownership-transferred","owner":"op.test","operator":"op.test","site":"HQ"}),
+        ),
+        (
+            "door-firmware",
+            "op.test",
+            "device:door-1",
+            json!({"type":"firmware-installed","version":"2.4.1","image_sha256":"aa"}),
+        ),
+        (
+            "door-vuln",
+            "acme.test",
+            "device:door-1",
+            json!({"type":"vulnerability-assessment","vulnerability":"CVE-2024-1","status":"fixed","justification":"patched in 2.4.1"}),
+        ),
+        (
+            "door-maintenance",
+            "fix.test",
+            "device:door-1",
+            json!({"type":"maintenance-performed","work":"seal replaced"}),
+        ),
+        (
+            "cam-vuln",
+            "vista.test",
+            "device:cam-1",
+            json!({"type":"vulnerability-assessment","vulnerability":"CVE-2024-2","status":"affected"}),
+        ),
+        (
+            "acme-policy",
+            "acme.test",
+            "stakeholder:acme.test",
+            json!({"type":"sharing-policy","policy":{"id":"acme-1","grants":[
+            {"readers":[{"role":"operator"},{"role":"owner"}],"devices":"all","types":["*"]},
+            {"readers":["public"],"devices":{"matching":{"models":["DC-200"]}},
+             "types":["device-registered","vulnerability-assessment"],
+             "fields":["manufacturer","model","vulnerability","status"]},
+            {"readers":[{"stakeholder":"aud.test"}],"devices":"all","types":["*"]}]}}),
+        ),
+    ];
+    for (name, issuer, subject, payload) in steps {
+        let e = node.register(issuer, subject, &payload).await;
+        node.entries.insert(name, e);
+    }
+}
+
+/// Readers of the matrix: a stakeholder, or anonymous.
+const READERS: &[&str] = &[
+    "acme.test",
+    "op.test",
+    "fix.test",
+    "aud.test",
+    "out.test",
+    "anonymous",
+];
+
+/// What each reader sees of each device: the statement types of its visible
+/// attributes, or `None` when the device is not shared with it (404).
+fn expected_view(reader: &str, device: &str) -> Option<&'static [&'static str]> {
+    const DOOR_ALL: &[&str] = &[
+        "device-registered",
+        "ownership-transferred",
+        "firmware-installed",
+        "vulnerability-assessment",
+        "maintenance-performed",
+    ];
+    const CAM_ALL: &[&str] = &[
+        "device-registered",
+        "ownership-transferred",
+        "vulnerability-assessment",
+    ];
+    match (reader, device) {
+        // Acme sees its own data, and others' under their default policy
+        // (it is the door's manufacturer).
+        ("acme.test", "door-1") => Some(DOOR_ALL),
+        ("acme.test", "cam-1") => None,
+        ("acme.test", "gw-1") => Some(&["device-registered"]),
+        // The operator/owner: Acme's role grant, Vista's default policy.
+        ("op.test", "door-1") => Some(DOOR_ALL),
+        ("op.test", "cam-1") => Some(CAM_ALL),
+        ("op.test", "gw-1") => None,
+        // The maintainer: Acme's published policy replaced the default, so
+        // only its public grant; the operator's and its own data in full.
+        ("fix.test", "door-1") => Some(&[
+            "device-registered",
+            "firmware-installed",
+            "vulnerability-assessment",
+            "maintenance-performed",
+        ]),
+        ("fix.test", _) => None,
+        // The auditor: named in Acme's policy, an auditor of every device
+        // under Vista's default.
+        ("aud.test", "door-1") => Some(DOOR_ALL),
+        ("aud.test", "cam-1") => Some(CAM_ALL),
+        ("aud.test", "gw-1") => Some(&["device-registered"]),
+        // Outsiders and anonymous readers: Acme's public grant only.
+        ("out.test" | "anonymous", "door-1") => {
+            Some(&["device-registered", "vulnerability-assessment"])
+        }
+        _ => None,
+    }
+}
+
+fn types_of(view: &Value) -> BTreeSet<String> {
+    view["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            a["claim"]["statement"]["type"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_path_follows_the_sharing_policies() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let mut tokens: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    for r in READERS {
+        let t = if *r == "anonymous" {
+            None
+        } else {
+            Some(node.token(r).await)
+        };
+        tokens.insert(r, t);
+    }
+    let devices = ["door-1", "cam-1", "gw-1"];
+    let mut cases = 0;
+    for reader in READERS {
+        let token = tokens[reader].as_deref();
+        let mut listed_expect = BTreeSet::new();
+        for device in devices {
+            let expect = expected_view(reader, device);
+            // The twin view.
+            let (status, view) = node.get(&format!("/api/v1/devices/{device}"), token).await;
+            match expect {
+                None => assert_eq!(status, 404, "{reader} {device}: {view}"),
+                Some(types) => {
+                    assert_eq!(status, 200, "{reader} {device}: {view}");
+                    let want: BTreeSet<String> = types.iter().map(|s| s.to_string()).collect();
+                    assert_eq!(types_of(&view), want, "{reader} {device}");
+                    listed_expect.insert(device.to_string());
+                }
+            }
+            cases += 1;
+            // The timeline: the same statement types (each appears once here).
+            let (status, tl) = node
+                .get(&format!("/api/v1/devices/{device}/timeline"), token)
+                .await;
+            match expect {
+                None => assert_eq!(status, 404, "timeline {reader} {device}"),
+                Some(types) => {
+                    assert_eq!(status, 200, "timeline {reader} {device}");
+                    let got: BTreeSet<String> = tl["entries"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e["type"].as_str().unwrap_or("?").to_string())
+                        .collect();
+                    let want: BTreeSet<String> = types.iter().map(|s| s.to_string()).collect();
+                    assert_eq!(got, want, "timeline {reader} {device}");
+                    for e in tl["entries"].as_array().into_iter().flatten() {
+                        assert!(e["receipt"]
+                            .as_str()
+                            .is_some_and(|r| r.starts_with("/entries/")));
+                    }
+                }
+            }
+            cases += 1;
+        }
+        // Lists and counts: the devices whose identity the reader may see.
+        let (status, list) = node.get("/api/v1/devices", token).await;
+        assert_eq!(status, 200);
+        let got: BTreeSet<String> = list["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["device"].as_str().unwrap_or("?").to_string())
+            .collect();
+        assert_eq!(got, listed_expect, "list {reader}");
+        cases += 1;
+        let (status, count) = node.get("/api/v1/devices/count?site=HQ", token).await;
+        assert_eq!(status, 200);
+        // A site is ownership data: a search by site finds only the devices
+        // whose ownership the reader may see (it never reveals a hidden value).
+        let hq = ["door-1", "cam-1"]
+            .into_iter()
+            .filter(|d| {
+                expected_view(reader, d).is_some_and(|t| t.contains(&"ownership-transferred"))
+            })
+            .count();
+        assert_eq!(count["count"], hq, "count {reader}");
+        cases += 1;
+        let (status, search) = node.get("/api/v1/devices?model=DC-200", token).await;
+        assert_eq!(status, 200);
+        let found = search["devices"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            found,
+            usize::from(listed_expect.contains("door-1")),
+            "search {reader}"
+        );
+        cases += 1;
+        // One statement by entry: the maintainer's work on the door.
+        let e = node.entries["door-maintenance"];
+        let (status, st) = node.get(&format!("/api/v1/statements/{e}"), token).await;
+        let sees =
+            expected_view(reader, "door-1").is_some_and(|t| t.contains(&"maintenance-performed"));
+        assert_eq!(
+            status,
+            if sees { 200 } else { 404 },
+            "statement {reader}: {st}"
+        );
+        cases += 1;
+    }
+    println!("authorization matrix: {cases} cases");
+    assert_eq!(cases, READERS.len() * (devices.len() * 2 + 4));
+
+    // Redaction: the public grant shows only the listed fields.
+    let (_, view) = node.get("/api/v1/devices/door-1", None).await;
+    for a in view["attributes"].as_array().expect("attributes") {
+        let st = a["claim"]["statement"].as_object().expect("statement");
+        let fields: BTreeSet<&str> = st.keys().map(String::as_str).collect();
+        assert!(
+            fields.is_subset(
+                &[
+                    "type",
+                    "v",
+                    "manufacturer",
+                    "model",
+                    "vulnerability",
+                    "status"
+                ]
+                .into()
+            ),
+            "{fields:?}"
+        );
+    }
+    assert!(view["attributes"].to_string().contains("CVE-2024-1"));
+    assert!(
+        !view.to_string().contains("S-1"),
+        "the serial is not public: {view}"
+    );
+    assert!(
+        !view.to_string().contains("patched in"),
+        "the justification is not public"
+    );
+    assert!(
+        view["twin"]["owner"].is_null(),
+        "ownership is hidden: {view}"
+    );
+
+    // Read transparency: Acme sees who read its data, never itself.
+    let (status, reads) = node
+        .get(
+            "/api/v1/reads?page_size=1000",
+            tokens["acme.test"].as_deref(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let readers: BTreeSet<String> = reads["reads"]
+        .as_array()
+        .expect("reads")
+        .iter()
+        .map(|r| r["reader"].as_str().unwrap_or("anonymous").to_string())
+        .collect();
+    let want: BTreeSet<String> = ["op.test", "fix.test", "aud.test", "out.test", "anonymous"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(readers, want);
+    for r in reads["reads"].as_array().expect("reads") {
+        assert_eq!(r["owner"], "acme.test");
+        assert!(r["policy"] == "acme-1", "{r}");
+        assert!(r["at_unix_ms"].as_u64().is_some());
+    }
+    // Vista's reads are Vista's: the operator read its camera under the default policy.
+    let (_, vista_reads) = node
+        .get("/api/v1/reads", Some(&node.token("vista.test").await))
+        .await;
+    assert!(vista_reads["reads"]
+        .as_array()
+        .expect("reads")
+        .iter()
+        .any(|r| r["reader"] == "op.test" && r["policy"] == "default"));
+    // Reads need a token.
+    let (status, _) = node.get("/api/v1/reads", None).await;
+    assert_eq!(status, 401);
+
+    // A bad token is refused on every path, never treated as anonymous.
+    for path in [
+        "/api/v1/devices",
+        "/api/v1/devices/door-1",
+        "/api/v1/devices/door-1/timeline",
+        "/api/v1/devices/count",
+        "/api/v1/reads",
+    ] {
+        let (status, body) = node.get(path, Some("st1.forged.token")).await;
+        assert_eq!(status, 401, "{path}: {body}");
+    }
+    // A revoked credential's token stops working at once.
+    let (id, secret) = node.credential("op.test");
+    let grant: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", node.base))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let t = grant["access_token"].as_str().expect("token").to_string();
+    assert_eq!(node.get("/api/v1/devices/cam-1", Some(&t)).await.0, 200);
+    node.credentials.write().revoke(&id).expect("revoke");
+    assert_eq!(node.get("/api/v1/devices/cam-1", Some(&t)).await.0, 401);
+
+    // Bad input: clear 400s.
+    let (status, body) = node.get("/api/v1/devices?colour=red", None).await;
+    assert_eq!(status, 400);
+    assert!(body["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("unknown filter \"colour\""));
+    assert_eq!(node.get("/api/v1/devices?page_size=0", None).await.0, 400);
+    assert_eq!(
+        node.get("/api/v1/devices?page_token=%25%25", None).await.0,
+        400
+    );
+    assert_eq!(node.get("/api/v1/statements/abc", None).await.0, 400);
+
+    // Paging: one device per page, following next_page_token.
+    let aud = tokens["aud.test"].as_deref();
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            Some(t) => format!("/api/v1/devices?page_size=1&page_token={t}"),
+            None => "/api/v1/devices?page_size=1".to_string(),
+        };
+        let (status, page) = node.get(&path, aud).await;
+        assert_eq!(status, 200);
+        for d in page["devices"].as_array().expect("devices") {
+            seen.push(d["device"].as_str().expect("id").to_string());
+        }
+        match page["next_page_token"].as_str() {
+            Some(t) => next = Some(t.to_string()),
+            None => break,
+        }
+        assert!(seen.len() <= 3, "paging does not end: {seen:?}");
+    }
+    assert_eq!(seen, ["cam-1", "door-1", "gw-1"]);
+
+    // The registry is public; the OpenAPI document names every route.
+    let (status, s) = node.get("/api/v1/stakeholders", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(s["stakeholders"].as_array().map(Vec::len), Some(7));
+    let (status, doc) = node.get("/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for route in [
+        "/api/v1/devices",
+        "/api/v1/devices/{id}",
+        "/api/v1/devices/{id}/timeline",
+        "/api/v1/devices/count",
+        "/api/v1/statements/{entry}",
+        "/api/v1/stakeholders",
+        "/api/v1/reads",
+        "/oauth/token",
+        "/entries",
+    ] {
+        assert!(
+            doc["paths"].get(route).is_some(),
+            "{route} missing from the OpenAPI document"
+        );
+    }
+    node.projector.stop();
+}
