@@ -22,6 +22,6 @@ mod log_routes;
 mod scrapi;
 
 pub use error::ApiError;
-pub use log_routes::{log_router, LogApi};
+pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use scrapi::{scrapi_router, ScrapiApi};
 pub use twin_api::{twin_router, TwinApi};

@@ -31,13 +31,29 @@ use crate::ApiError;
 pub struct LogApi {
     log: Log,
     prover: Prover,
+    admit: Option<EntryFilter>,
 }
+
+/// Decides whether `POST /log/add` takes an entry: `Err(why)` answers 400.
+pub type EntryFilter = Arc<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
 
 impl LogApi {
     /// Wraps an open log.
     pub fn new(log: Log) -> LogApi {
         let prover = log.prover();
-        LogApi { log, prover }
+        LogApi {
+            log,
+            prover,
+            admit: None,
+        }
+    }
+
+    /// Refuses raw appends that `filter` refuses (the twins keep their
+    /// statements out of the raw API: they enter through the registration
+    /// policy only).
+    pub fn with_entry_filter(mut self, filter: EntryFilter) -> LogApi {
+        self.admit = Some(filter);
+        self
     }
 }
 
@@ -109,6 +125,9 @@ struct AddResponse {
 }
 
 async fn add(State(api): State<Arc<LogApi>>, body: Bytes) -> Result<Response, ApiError> {
+    if let Some(admit) = &api.admit {
+        admit(&body).map_err(ApiError::bad_request)?;
+    }
     let appended = api.log.try_append(body.to_vec()).await?;
     Ok(Json(AddResponse {
         index: appended.index.get(),

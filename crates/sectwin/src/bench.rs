@@ -103,15 +103,22 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// The twin projection: statements folded per second, and twin view
-    /// latency (in memory; the ceiling of a rebuild from the log).
+    /// The twins at fleet scale in the embedded store: a log of signed
+    /// statements, the rebuild (reindex) rate against the Ed25519
+    /// verification ceiling, and twin view latency (store and HTTP).
     Twin {
         /// Devices.
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 1_000_000)]
         devices: u64,
         /// Statements per device.
         #[arg(long, default_value_t = 20)]
         per_device: u64,
+        /// Where to put the benchmark data (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the data directory (to profile `sectwin reindex --data DIR/node` on it).
+        #[arg(long)]
+        keep: bool,
     },
     /// Resident memory while appending many entries.
     Memory {
@@ -180,10 +187,9 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Twin {
             devices,
             per_device,
-        } => {
-            tokio::task::spawn_blocking(move || crate::bench_twin::run(devices.max(1), per_device))
-                .await?
-        }
+            dir,
+            keep,
+        } => crate::bench_twin::run(devices.max(1), per_device, dir, keep).await,
         BenchCmd::Index {
             keys,
             batch_keys,

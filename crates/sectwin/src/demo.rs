@@ -566,6 +566,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         log.published().size,
         &store,
         twin::ConsensusPolicy::default(),
+        twin_store::Signatures::Verify,
         |_| {},
     )?;
     let live = node.projector.store();

@@ -387,7 +387,26 @@ fn watch_credentials(node: &Node) {
 /// The full application of a node: the log under `/log`, SCRAPI, the twins'
 /// `/api/v1`, and the token endpoint at `/oauth/token`.
 pub fn node_app(node: &Node) -> axum::Router {
-    app(node.log.clone(), Some(node.scitt.clone()))
+    // Twin statements enter through the registration policy only, so every
+    // one in the log had its signature checked on admission (what
+    // `reindex --trust-admission` relies on).
+    let raw: http_api::EntryFilter = Arc::new(|entry: &[u8]| {
+        match scitt::SignedStatement::parse(entry) {
+        Ok(st) if twin::ingest::is_twin_subject(st.subject()) => Err(format!(
+            "this entry is a signed statement about {:?}: register statements about twins through SCRAPI (POST /entries)",
+            st.subject()
+        )),
+        _ => Ok(()),
+    }
+    });
+    axum::Router::new()
+        .nest(
+            "/log",
+            http_api::log_router(http_api::LogApi::new(node.log.clone()).with_entry_filter(raw)),
+        )
+        .merge(http_api::scrapi_router(http_api::ScrapiApi::new(
+            node.scitt.clone(),
+        )))
         .merge(http_api::twin_router(http_api::TwinApi::new(
             node.projector.clone(),
             node.scitt.clone(),

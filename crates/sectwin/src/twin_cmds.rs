@@ -661,6 +661,12 @@ pub struct ReindexArgs {
     /// The data directory (the server must be stopped).
     #[arg(long, env = "SECTWIN_DATA")]
     data: PathBuf,
+    /// Do not verify signatures again: trust that every twin statement was
+    /// checked when this node admitted it (its raw POST /log/add refuses
+    /// twin statements). Key validity at each log position is still checked.
+    /// Without it, every signature is verified (use that on a mirrored log).
+    #[arg(long)]
+    trust_admission: bool,
 }
 
 /// Rebuilds `data`'s twins from its log into a fresh store, then swaps it in.
@@ -686,12 +692,18 @@ pub fn reindex(args: ReindexArgs) -> Result<ExitCode> {
     let twins = twin_store::TwinStore::open(&fresh)?;
     let prover = log_service::Prover::new(store);
     let mut bar = indicatif_bar(size.get());
+    let signatures = if args.trust_admission {
+        twin_store::Signatures::TrustAdmission
+    } else {
+        twin_store::Signatures::Verify
+    };
     let stats = twin_store::reindex(
         &prover,
         size,
         &twins,
         twin::ConsensusPolicy::default(),
-        |n| bar(n),
+        signatures,
+        &mut bar,
     )?;
     drop(twins);
     let live = args.data.join("twins");

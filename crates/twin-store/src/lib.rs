@@ -11,5 +11,5 @@ pub mod projector;
 pub mod store;
 
 pub use directory::TwinDirectory;
-pub use projector::{reindex, ProjectError, Projector, ReindexStats};
+pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};
 pub use store::{Page, StoreError, StoreState, TwinStore};

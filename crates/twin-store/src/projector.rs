@@ -28,6 +28,10 @@ use crate::store::{StoreError, StoreState, TwinStore};
 
 /// Entries read, verified and flushed together.
 pub const CHUNK_ENTRIES: u64 = 4096;
+/// Reindex flushes after this many entries...
+const REINDEX_FLUSH_ENTRIES: u64 = 128 * 1024;
+/// ...or once this many twins are dirty (bounds the overlay's memory).
+const REINDEX_FLUSH_TWINS: usize = 128 * 1024;
 
 /// Why projecting stopped.
 #[derive(Debug, thiserror::Error)]
@@ -92,13 +96,40 @@ impl KeyCache {
 /// signature was verified already.
 pub type Prepared = Option<(SignedStatement, bool)>;
 
+/// Whether a fold checks signatures again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    /// Verify every signature (a log written by anyone: a mirror, an audit).
+    Verify,
+    /// Trust that every twin statement's signature was checked when the
+    /// statement was admitted: true of a log this node wrote, since twin
+    /// statements enter only through the registration policy (the raw
+    /// `POST /log/add` refuses them). Key validity at each log position is
+    /// still checked.
+    TrustAdmission,
+}
+
 /// Parses a chunk and verifies the signatures it can, in batches across
 /// `threads` threads.
-pub fn prepare(entries: &[Vec<u8>], keys: &mut KeyCache, threads: usize) -> Vec<Prepared> {
+pub fn prepare(
+    entries: &[Vec<u8>],
+    keys: &mut KeyCache,
+    threads: usize,
+    signatures: Signatures,
+) -> Vec<Prepared> {
+    let trust = signatures == Signatures::TrustAdmission;
     let mut parsed: Vec<Prepared> = entries
         .iter()
-        .map(|e| SignedStatement::parse(e).ok().map(|st| (st, false)))
+        .map(|e| {
+            SignedStatement::parse(e).ok().map(|st| {
+                let verified = trust && st.payload().is_some();
+                (st, verified)
+            })
+        })
         .collect();
+    if trust {
+        return parsed;
+    }
     for (st, _) in parsed.iter().flatten() {
         keys.learn(st);
     }
@@ -334,7 +365,7 @@ fn step(
     let entries = prover
         .entries(from, to, size)
         .map_err(|e| ProjectError::Log(e.to_string()))?;
-    let prepared = prepare(&entries, keys, threads);
+    let prepared = prepare(&entries, keys, threads, Signatures::Verify);
     let mut p = inner.projection.lock();
     fold(&mut p, from, prepared);
     let meta = p.meta().clone();
@@ -366,6 +397,7 @@ pub fn reindex(
     size: TreeSize,
     store: &TwinStore,
     policy: ConsensusPolicy,
+    signatures: Signatures,
     mut progress: impl FnMut(u64),
 ) -> Result<ReindexStats, ProjectError> {
     let started = Instant::now();
@@ -387,7 +419,7 @@ pub fn reindex(
                 let entries = prover
                     .entries(at, to, size)
                     .map_err(|e| ProjectError::Log(e.to_string()))?;
-                let prepared = prepare(&entries, &mut keys, threads);
+                let prepared = prepare(&entries, &mut keys, threads, signatures);
                 if tx.send((at, prepared)).is_err() {
                     break;
                 }
@@ -400,9 +432,13 @@ pub fn reindex(
             let n = prepared.len() as u64;
             fold(&mut projection, from, prepared);
             since_flush += n;
-            if since_flush >= 8 * CHUNK_ENTRIES {
+            // Flush on another thread while the fold goes on; bounded by the
+            // statements and the dirty twins the overlay holds.
+            if since_flush >= REINDEX_FLUSH_ENTRIES
+                || projection.state().dirty_twins() >= REINDEX_FLUSH_TWINS
+            {
                 let meta = projection.meta().clone();
-                projection.state_mut().flush(&meta)?;
+                projection.state_mut().flush_async(&meta)?;
                 since_flush = 0;
             }
             progress(from + n);

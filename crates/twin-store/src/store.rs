@@ -417,16 +417,74 @@ pub fn lifecycle_name(l: twin::Lifecycle) -> &'static str {
     }
 }
 
-/// The projector's view of the store: reads fall through an overlay of
-/// unflushed writes; [`StoreState::flush`] writes the overlay and the meta in
-/// one batch.
-pub struct StoreState {
-    store: TwinStore,
+/// Unflushed writes.
+#[derive(Default)]
+struct Overlay {
     /// device → (current value, value in the store when first touched).
     twins: HashMap<DeviceId, (Twin, Option<Twin>)>,
     claims: HashMap<u64, Claim>,
     history: Vec<(DeviceId, u64, &'static str, StakeholderId)>,
     refused: Vec<(u64, String)>,
+}
+
+impl Overlay {
+    /// Writes the overlay and `meta` as one batch.
+    fn write(&self, s: &TwinStore, meta: &[u8]) -> Result<(), StoreError> {
+        let mut batch = s.keyspace.batch();
+        for (device, (twin, before)) in &self.twins {
+            // Only the index keys that changed: most statements change no
+            // searchable attribute.
+            let new_keys = index_keys(twin);
+            let old_keys = before.as_ref().map(index_keys).unwrap_or_default();
+            for k in &old_keys {
+                if !new_keys.contains(k) {
+                    batch.remove(&s.index, k.clone());
+                }
+            }
+            for k in new_keys {
+                if !old_keys.contains(&k) {
+                    batch.insert(&s.index, k, []);
+                }
+            }
+            let v = serde_json::to_vec(twin).map_err(db)?;
+            batch.insert(&s.twins, device.0.as_bytes(), v);
+        }
+        for (entry, claim) in &self.claims {
+            let v = serde_json::to_vec(claim).map_err(db)?;
+            batch.insert(&s.claims, entry.to_be_bytes(), v);
+        }
+        for (device, entry, kind, issuer) in &self.history {
+            let mut k = device.0.as_bytes().to_vec();
+            k.push(0);
+            k.extend_from_slice(&entry.to_be_bytes());
+            let mut v = kind.as_bytes().to_vec();
+            v.push(0);
+            v.extend_from_slice(issuer.0.as_bytes());
+            batch.insert(&s.history, k, v);
+        }
+        for (entry, why) in &self.refused {
+            batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
+        }
+        batch.insert(&s.meta, b"meta", meta);
+        batch.commit().map_err(db)
+    }
+}
+
+/// A flush in progress on its own thread; its overlay stays readable until
+/// it is committed.
+struct Flushing {
+    overlay: std::sync::Arc<Overlay>,
+    thread: std::thread::JoinHandle<Result<(), StoreError>>,
+}
+
+/// The projector's view of the store: reads fall through an overlay of
+/// unflushed writes (and the one being flushed); [`StoreState::flush`]
+/// writes the overlay and the meta in one atomic batch, on another thread
+/// while the fold goes on ([`StoreState::flush_async`]) or before returning.
+pub struct StoreState {
+    store: TwinStore,
+    cur: Overlay,
+    flushing: Option<Flushing>,
     /// First store error met by a read (reads cannot fail through [`State`]);
     /// reported by the next flush, which then writes nothing.
     error: parking_lot::Mutex<Option<String>>,
@@ -437,10 +495,8 @@ impl StoreState {
     pub fn new(store: TwinStore) -> StoreState {
         StoreState {
             store,
-            twins: HashMap::new(),
-            claims: HashMap::new(),
-            history: Vec::new(),
-            refused: Vec::new(),
+            cur: Overlay::default(),
+            flushing: None,
             error: parking_lot::Mutex::new(None),
         }
     }
@@ -452,61 +508,56 @@ impl StoreState {
 
     /// Records why `entry` was refused (written at the next flush).
     pub fn refuse(&mut self, entry: u64, why: String) {
-        self.refused.push((entry, why));
+        self.cur.refused.push((entry, why));
     }
 
-    /// Objects waiting to be flushed.
-    pub fn dirty(&self) -> usize {
-        self.twins.len() + self.claims.len() + self.history.len()
+    /// Twins waiting to be flushed.
+    pub fn dirty_twins(&self) -> usize {
+        self.cur.twins.len()
     }
 
-    /// Writes the overlay and `meta` atomically and empties the overlay.
-    pub fn flush(&mut self, meta: &Meta) -> Result<(), StoreError> {
+    fn wait_flushing(&mut self) -> Result<(), StoreError> {
+        if let Some(f) = self.flushing.take() {
+            f.thread
+                .join()
+                .map_err(|_| StoreError::Db("the flush thread panicked".into()))??;
+        }
+        Ok(())
+    }
+
+    /// Starts writing the overlay and `meta` as one batch on another thread
+    /// (after the previous flush is committed, so batches commit in order).
+    pub fn flush_async(&mut self, meta: &Meta) -> Result<(), StoreError> {
+        self.wait_flushing()?;
         if let Some(e) = self.error.lock().take() {
             return Err(StoreError::Db(e));
         }
-        let s = &self.store;
-        let mut batch = s.keyspace.batch();
-        for (device, (twin, before)) in self.twins.drain() {
-            let new_keys = index_keys(&twin);
-            if let Some(b) = &before {
-                for k in index_keys(b) {
-                    if !new_keys.contains(&k) {
-                        batch.remove(&s.index, k);
-                    }
-                }
-            }
-            for k in new_keys {
-                batch.insert(&s.index, k, []);
-            }
-            let v = serde_json::to_vec(&twin).map_err(db)?;
-            batch.insert(&s.twins, device.0.as_bytes(), v);
-        }
-        for (entry, claim) in self.claims.drain() {
-            let v = serde_json::to_vec(&claim).map_err(db)?;
-            batch.insert(&s.claims, entry.to_be_bytes(), v);
-        }
-        for (device, entry, kind, issuer) in self.history.drain(..) {
-            let mut k = device.0.into_bytes();
-            k.push(0);
-            k.extend_from_slice(&entry.to_be_bytes());
-            let mut v = kind.as_bytes().to_vec();
-            v.push(0);
-            v.extend_from_slice(issuer.0.as_bytes());
-            batch.insert(&s.history, k, v);
-        }
-        for (entry, why) in self.refused.drain(..) {
-            batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
-        }
-        batch.insert(&s.meta, b"meta", serde_json::to_vec(meta).map_err(db)?);
-        batch.commit().map_err(db)
+        let meta = serde_json::to_vec(meta).map_err(db)?;
+        let overlay = std::sync::Arc::new(std::mem::take(&mut self.cur));
+        let store = self.store.clone();
+        let o = overlay.clone();
+        let thread = std::thread::Builder::new()
+            .name("twin-flush".into())
+            .spawn(move || o.write(&store, &meta))
+            .map_err(db)?;
+        self.flushing = Some(Flushing { overlay, thread });
+        Ok(())
     }
-}
 
-impl State for StoreState {
-    fn twin(&self, device: &DeviceId) -> Option<Twin> {
-        if let Some((t, _)) = self.twins.get(device) {
+    /// Writes the overlay and `meta` atomically; returns once committed.
+    pub fn flush(&mut self, meta: &Meta) -> Result<(), StoreError> {
+        self.flush_async(meta)?;
+        self.wait_flushing()
+    }
+
+    fn read_twin(&self, device: &DeviceId) -> Option<Twin> {
+        if let Some((t, _)) = self.cur.twins.get(device) {
             return Some(t.clone());
+        }
+        if let Some(f) = &self.flushing {
+            if let Some((t, _)) = f.overlay.twins.get(device) {
+                return Some(t.clone());
+            }
         }
         match self.store.twin(device) {
             Ok(t) => t,
@@ -516,10 +567,21 @@ impl State for StoreState {
             }
         }
     }
+}
+
+impl State for StoreState {
+    fn twin(&self, device: &DeviceId) -> Option<Twin> {
+        self.read_twin(device)
+    }
 
     fn claim(&self, entry: u64) -> Option<Claim> {
-        if let Some(c) = self.claims.get(&entry) {
+        if let Some(c) = self.cur.claims.get(&entry) {
             return Some(c.clone());
+        }
+        if let Some(f) = &self.flushing {
+            if let Some(c) = f.overlay.claims.get(&entry) {
+                return Some(c.clone());
+            }
         }
         match self.store.claim(entry) {
             Ok(c) => c,
@@ -531,17 +593,17 @@ impl State for StoreState {
     }
 
     fn put_twin(&mut self, twin: Twin, before: Option<&Twin>) {
-        match self.twins.get_mut(&twin.device) {
+        match self.cur.twins.get_mut(&twin.device) {
             Some(slot) => slot.0 = twin,
             None => {
                 let stored = before.cloned();
-                self.twins.insert(twin.device.clone(), (twin, stored));
+                self.cur.twins.insert(twin.device.clone(), (twin, stored));
             }
         }
     }
 
     fn put_claim(&mut self, claim: Claim) {
-        self.claims.insert(claim.entry, claim);
+        self.cur.claims.insert(claim.entry, claim);
     }
 
     fn record(
@@ -551,7 +613,8 @@ impl State for StoreState {
         kind: &'static str,
         issuer: &StakeholderId,
     ) {
-        self.history
+        self.cur
+            .history
             .push((device.clone(), entry, kind, issuer.clone()));
     }
 }
