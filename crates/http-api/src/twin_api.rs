@@ -416,7 +416,7 @@ fn visible_twin(
         else {
             continue;
         };
-        let seen = reader.decide(twin, &claim.issuer, claim.body.kind());
+        let seen = reader.decide(twin, &claim.issuer, claim.body.type_name());
         all_seen &= seen.as_ref().is_some_and(|s| s.fields.is_none());
         redact_summary(class, seen.as_ref(), &mut summary);
         claims.push((class.clone(), claim, seen));
@@ -432,7 +432,7 @@ fn visible_twin(
 }
 
 fn claim_json(claim: &Claim, seen: &Seen, meta: &Meta) -> Value {
-    let body = serde_json::to_value(&claim.body).unwrap_or(Value::Null);
+    let body = claim.body.to_wire();
     let shown = twin::sharing::redact(&body, seen.fields.as_deref());
     json!({
         "entry": claim.entry,
@@ -722,12 +722,8 @@ async fn timeline(
             };
             let claim = store.claim(entry).map_err(JsonError::internal)?;
             let status = claim.as_ref().and_then(|c| status_of(&meta.policy, c));
-            let shown = claim.map(|c| {
-                twin::sharing::redact(
-                    &serde_json::to_value(&c.body).unwrap_or(Value::Null),
-                    seen.fields.as_deref(),
-                )
-            });
+            let shown =
+                claim.map(|c| twin::sharing::redact(&c.body.to_wire(), seen.fields.as_deref()));
             audit.note(&issuer, seen, entry, Some(&device));
             items.push(json!({
                 "entry": entry,

@@ -423,7 +423,7 @@ struct Overlay {
     /// device → (current value, value in the store when first touched).
     twins: HashMap<DeviceId, (Twin, Option<Twin>)>,
     claims: HashMap<u64, Claim>,
-    history: Vec<(DeviceId, u64, &'static str, StakeholderId)>,
+    history: Vec<(DeviceId, u64, String, StakeholderId)>,
     refused: Vec<(u64, String)>,
 }
 
@@ -606,15 +606,9 @@ impl State for StoreState {
         self.cur.claims.insert(claim.entry, claim);
     }
 
-    fn record(
-        &mut self,
-        device: &DeviceId,
-        entry: u64,
-        kind: &'static str,
-        issuer: &StakeholderId,
-    ) {
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &str, issuer: &StakeholderId) {
         self.cur
             .history
-            .push((device.clone(), entry, kind, issuer.clone()));
+            .push((device.clone(), entry, kind.to_string(), issuer.clone()));
     }
 }

@@ -40,6 +40,8 @@ pub enum AttributeClass {
     Access(String),
     /// One risk of the register.
     Risk(String),
+    /// A custom statement type (keyed by its name).
+    Custom(String),
 }
 
 impl AttributeClass {
@@ -65,6 +67,7 @@ impl AttributeClass {
             B::AccessGranted { grantee, .. } | B::AccessRevoked { grantee, .. } => {
                 AttributeClass::Access(grantee.0.clone())
             }
+            B::Custom { custom_type, .. } => AttributeClass::Custom(custom_type.clone()),
             B::RiskRecorded { risk, .. }
             | B::RiskAccepted { risk, .. }
             | B::RiskMitigated { risk, .. } => AttributeClass::Risk(risk.clone()),
@@ -73,6 +76,7 @@ impl AttributeClass {
             | B::KeyAdded { .. }
             | B::KeyRevoked { .. }
             | B::SharingPolicy { .. }
+            | B::StatementTypeRegistered { .. }
             | B::Endorse { .. }
             | B::Dispute { .. } => return None,
         })
@@ -93,6 +97,7 @@ impl AttributeClass {
             AttributeClass::Incident => "incident",
             AttributeClass::Access(_) => "access",
             AttributeClass::Risk(_) => "risk",
+            AttributeClass::Custom(_) => "custom",
         }
     }
 }
@@ -107,7 +112,8 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn new(asserted_by: &[Role], endorsed_by: &[Role]) -> Rule {
+    /// A rule from role lists.
+    pub fn new(asserted_by: &[Role], endorsed_by: &[Role]) -> Rule {
         Rule {
             asserted_by: asserted_by.iter().copied().collect(),
             endorsed_by: endorsed_by.iter().copied().collect(),
@@ -173,7 +179,10 @@ impl Default for ConsensusPolicy {
 impl ConsensusPolicy {
     /// The rule for `class`; a class without a rule may be asserted by no one.
     pub fn rule(&self, class: &AttributeClass) -> Option<&Rule> {
-        self.rules.get(class.name())
+        match class {
+            AttributeClass::Custom(name) => self.rules.get(name.as_str()),
+            other => self.rules.get(other.name()),
+        }
     }
 }
 

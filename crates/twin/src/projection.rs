@@ -109,6 +109,14 @@ pub enum ApplyError {
     /// A sharing policy that does not parse, or about another stakeholder.
     #[error("sharing policy refused: {0}")]
     Policy(String),
+    /// A custom type registration refused.
+    #[error("custom type {name:?} refused: {why}")]
+    CustomType {
+        /// The type.
+        name: String,
+        /// Why.
+        why: String,
+    },
 }
 
 impl From<PolicyError> for ApplyError {
@@ -266,7 +274,7 @@ pub trait State {
     /// Stores `claim`.
     fn put_claim(&mut self, claim: Claim);
     /// Records that `entry` (of type `kind`, signed by `issuer`) is about `device`.
-    fn record(&mut self, device: &DeviceId, entry: u64, kind: &'static str, issuer: &StakeholderId);
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &str, issuer: &StakeholderId);
 }
 
 /// Twins and claims in memory (tests, the pure benchmark, the demo's check).
@@ -274,7 +282,7 @@ pub trait State {
 pub struct MemState {
     twins: BTreeMap<DeviceId, Twin>,
     claims: HashMap<u64, Claim>,
-    history: HashMap<DeviceId, Vec<(u64, &'static str)>>,
+    history: HashMap<DeviceId, Vec<(u64, String)>>,
 }
 
 impl MemState {
@@ -284,7 +292,7 @@ impl MemState {
     }
 
     /// Every entry about `device`, in log order.
-    pub fn history(&self, device: &DeviceId) -> &[(u64, &'static str)] {
+    pub fn history(&self, device: &DeviceId) -> &[(u64, String)] {
         self.history.get(device).map(Vec::as_slice).unwrap_or(&[])
     }
 }
@@ -302,17 +310,11 @@ impl State for MemState {
     fn put_claim(&mut self, claim: Claim) {
         self.claims.insert(claim.entry, claim);
     }
-    fn record(
-        &mut self,
-        device: &DeviceId,
-        entry: u64,
-        kind: &'static str,
-        _issuer: &StakeholderId,
-    ) {
+    fn record(&mut self, device: &DeviceId, entry: u64, kind: &str, _issuer: &StakeholderId) {
         self.history
             .entry(device.clone())
             .or_default()
-            .push((entry, kind));
+            .push((entry, kind.to_string()));
     }
 }
 
@@ -330,6 +332,12 @@ pub struct Meta {
     pub releases: BTreeMap<String, Vec<Release>>,
     /// Each stakeholder's current sharing policy, with its entry.
     pub sharing: BTreeMap<StakeholderId, (u64, SharingPolicy)>,
+    /// Registered custom statement types, by name.
+    #[serde(default)]
+    pub custom_types: BTreeMap<String, CustomType>,
+    /// Compiled schemas of the custom types (a cache).
+    #[serde(skip)]
+    pub validators: Validators,
     /// Statements applied.
     pub applied: u64,
     /// Entries refused (statements that do not fit the model, or foreign entries).
@@ -342,6 +350,56 @@ impl Meta {
     /// Rebuilds caches after deserializing.
     pub fn reload(&mut self) {
         self.registry.reparse();
+    }
+}
+
+/// A registered custom statement type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomType {
+    /// Who registered it.
+    pub owner: StakeholderId,
+    /// The registering entry.
+    pub entry: u64,
+    /// Its JSON Schema.
+    pub schema: serde_json::Value,
+    /// What it records.
+    pub description: Option<String>,
+}
+
+/// Largest JSON Schema of a custom type, in bytes.
+pub const CUSTOM_SCHEMA_BYTES_MAX: usize = 16 * 1024;
+/// Most custom types a log may register.
+pub const CUSTOM_TYPES_MAX: usize = 1024;
+
+/// Compiled JSON Schemas by custom type name (rebuilt on demand).
+#[derive(Default)]
+pub struct Validators(std::sync::Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>);
+
+impl Clone for Validators {
+    fn clone(&self) -> Validators {
+        Validators::default()
+    }
+}
+
+impl std::fmt::Debug for Validators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Validators")
+    }
+}
+
+impl Validators {
+    fn get(
+        &self,
+        name: &str,
+        schema: &serde_json::Value,
+    ) -> Result<std::sync::Arc<jsonschema::Validator>, String> {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cache.get(name) {
+            return Ok(v.clone());
+        }
+        let v = std::sync::Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
+        cache.insert(name.to_string(), v.clone());
+        Ok(v)
     }
 }
 
@@ -476,7 +534,36 @@ impl<S: State> Projection<S> {
 
     /// Every check; the plan says what to change.
     fn plan(&self, s: Registered<'_>) -> Result<Plan, ApplyError> {
-        let body = StatementBody::parse(s.payload)?;
+        let body = match StatementBody::parse(s.payload) {
+            Ok(b) => b,
+            Err(StatementParseError::UnknownType(kind)) => {
+                match self.meta.custom_types.get(&kind) {
+                    Some(t) => {
+                        let body = StatementBody::parse_custom(s.payload, &kind)?;
+                        if let StatementBody::Custom { content, .. } = &body {
+                            let validator =
+                                self.meta.validators.get(&kind, &t.schema).map_err(|why| {
+                                    StatementParseError::SchemaViolation {
+                                        kind: kind.clone(),
+                                        why,
+                                    }
+                                })?;
+                            let instance = serde_json::Value::Object(content.clone());
+                            if let Err(e) = validator.validate(&instance) {
+                                return Err(StatementParseError::SchemaViolation {
+                                    kind,
+                                    why: format!("{} at {}", e, e.instance_path),
+                                }
+                                .into());
+                            }
+                        }
+                        body
+                    }
+                    None => return Err(StatementParseError::UnknownType(kind).into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         let issuer = StakeholderId(s.issuer.to_string());
         let registry = &self.meta.registry;
         match body {
@@ -547,6 +634,61 @@ impl<S: State> Projection<S> {
                     entry: s.entry,
                     owner,
                     policy,
+                })
+            }
+            StatementBody::StatementTypeRegistered {
+                name,
+                schema,
+                asserted_by,
+                endorsed_by,
+                description,
+            } => {
+                let owner = crate::registry::stakeholder_of(s.subject)
+                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                let refuse = |why: String| {
+                    Err(ApplyError::CustomType {
+                        name: name.clone(),
+                        why,
+                    })
+                };
+                if owner != issuer {
+                    return refuse(format!("{} may register types only as itself", issuer.0));
+                }
+                if !crate::sharing::is_custom_type_name(&name) {
+                    return refuse(
+                        "names are namespace/name: lower-case letters, digits and dashes".into(),
+                    );
+                }
+                if self.meta.custom_types.contains_key(&name) {
+                    return refuse("already registered".into());
+                }
+                if self.meta.custom_types.len() >= CUSTOM_TYPES_MAX {
+                    return refuse(format!(
+                        "a log holds at most {CUSTOM_TYPES_MAX} custom types"
+                    ));
+                }
+                if schema.to_string().len() > CUSTOM_SCHEMA_BYTES_MAX {
+                    return refuse(format!(
+                        "the schema exceeds {CUSTOM_SCHEMA_BYTES_MAX} bytes"
+                    ));
+                }
+                if let Err(e) = jsonschema::validator_for(&schema) {
+                    return refuse(format!("the schema is not a valid JSON Schema: {e}"));
+                }
+                let asserted_by = if asserted_by.is_empty() {
+                    Role::ALL.to_vec()
+                } else {
+                    asserted_by
+                };
+                Ok(Plan::CustomType {
+                    name,
+                    rule: crate::consensus::Rule::new(&asserted_by, &endorsed_by),
+                    custom: CustomType {
+                        owner,
+                        entry: s.entry,
+                        schema,
+                        description,
+                    },
                 })
             }
             body => self.plan_assert(&s, issuer, body),
@@ -730,6 +872,10 @@ impl<S: State> Projection<S> {
             } => {
                 self.meta.sharing.insert(owner, (entry, policy));
             }
+            Plan::CustomType { name, rule, custom } => {
+                self.meta.policy.rules.insert(name.clone(), rule);
+                self.meta.custom_types.insert(name, custom);
+            }
             Plan::Support(p) => {
                 let SupportPlan {
                     entry,
@@ -798,9 +944,8 @@ impl<S: State> Projection<S> {
                 twin.current.insert(class.clone(), entry);
                 twin.updated_at = entry;
                 twin.statements += 1;
-                let kind = body.kind();
                 let device = twin.device.clone();
-                self.state.record(&device, entry, kind, &issuer);
+                self.state.record(&device, entry, body.type_name(), &issuer);
                 self.state.put_claim(Claim {
                     entry,
                     device,
@@ -927,6 +1072,11 @@ enum Plan {
         owner: StakeholderId,
         policy: SharingPolicy,
     },
+    CustomType {
+        name: String,
+        rule: crate::consensus::Rule,
+        custom: CustomType,
+    },
     Support(Box<SupportPlan>),
     Assert(Box<AssertPlan>),
 }
@@ -949,6 +1099,10 @@ impl Plan {
             Plan::Sharing { .. } => Applied {
                 device: None,
                 kind: "sharing-policy",
+            },
+            Plan::CustomType { .. } => Applied {
+                device: None,
+                kind: "statement-type-registered",
             },
             Plan::Support(p) => Applied {
                 device: Some(p.twin.device.clone()),

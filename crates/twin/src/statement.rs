@@ -274,6 +274,32 @@ pub enum StatementBody {
         /// The policy (see [`crate::sharing::SharingPolicy`]).
         policy: Value,
     },
+    /// A stakeholder registers a custom statement type (subject
+    /// `stakeholder:<id>`, its own): statements of type `name` are then
+    /// accepted when their payload validates against `schema` (JSON Schema).
+    StatementTypeRegistered {
+        /// `namespace/name`, lower-case letters, digits and dashes.
+        name: String,
+        /// The JSON Schema the payload (without `type` and `v`) must satisfy.
+        schema: Value,
+        /// Roles that may assert it (default: any role on the device).
+        #[serde(default)]
+        asserted_by: Vec<Role>,
+        /// Roles that must assert or endorse it before it is agreed.
+        #[serde(default)]
+        endorsed_by: Vec<Role>,
+        /// What it records.
+        #[serde(default)]
+        description: Option<String>,
+    },
+    /// A statement of a registered custom type (on the wire:
+    /// `{"type":"<namespace/name>", ...fields}`; this form is internal).
+    Custom {
+        /// The custom type's name.
+        custom_type: String,
+        /// The payload's fields (without `type` and `v`).
+        content: serde_json::Map<String, Value>,
+    },
     /// Agreement with another statement (by its log entry).
     Endorse {
         /// The endorsed statement's entry index.
@@ -309,8 +335,18 @@ pub enum StatementParseError {
     #[error("schema version {0} is not supported (this build knows version 1)")]
     UnsupportedVersion(String),
     /// A type this model does not know.
-    #[error("unknown statement type {0:?}")]
+    #[error(
+        "unknown statement type {0:?} (custom types must be registered with a JSON Schema first)"
+    )]
     UnknownType(String),
+    /// A custom statement that does not satisfy its type's schema.
+    #[error("the {kind:?} statement does not satisfy its schema: {why}")]
+    SchemaViolation {
+        /// The custom type.
+        kind: String,
+        /// The validator's first error.
+        why: String,
+    },
     /// Fields missing, unknown or of the wrong type.
     #[error("invalid {kind:?} statement: {why}")]
     Invalid {
@@ -344,6 +380,7 @@ pub const TYPES: &[&str] = &[
     "key-added",
     "key-revoked",
     "sharing-policy",
+    "statement-type-registered",
     "endorse",
     "dispute",
 ];
@@ -374,9 +411,74 @@ impl StatementBody {
         if !TYPES.contains(&kind.as_str()) {
             return Err(StatementParseError::UnknownType(kind));
         }
+        // The internal form of custom statements is not a wire type.
+        if kind == "custom" {
+            return Err(StatementParseError::UnknownType(kind));
+        }
         serde_json::from_value(value).map_err(|e| StatementParseError::Invalid {
             kind,
             why: e.to_string(),
+        })
+    }
+
+    /// The statement's type as on the wire: the custom type's name for a
+    /// custom statement, [`StatementBody::kind`] otherwise.
+    pub fn type_name(&self) -> &str {
+        match self {
+            StatementBody::Custom { custom_type, .. } => custom_type,
+            other => other.kind(),
+        }
+    }
+
+    /// The payload as on the wire (a custom statement as
+    /// `{"type":"<name>", ...fields}`).
+    pub fn to_wire(&self) -> Value {
+        match self {
+            StatementBody::Custom {
+                custom_type,
+                content,
+            } => {
+                let mut m = content.clone();
+                m.insert("type".into(), Value::String(custom_type.clone()));
+                Value::Object(m)
+            }
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The type tag of a payload, if it has one (no full parse).
+    pub fn peek_type(payload: &[u8]) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        serde_json::from_slice::<Tag>(payload).ok().map(|t| t.kind)
+    }
+
+    /// Parses a payload of the custom type `name` (its schema is checked by
+    /// the caller): the object's fields without `type` and `v`.
+    pub fn parse_custom(payload: &[u8], name: &str) -> Result<StatementBody, StatementParseError> {
+        if payload.len() > PAYLOAD_BYTES_MAX {
+            return Err(StatementParseError::TooLarge {
+                bytes: payload.len(),
+                max_bytes: PAYLOAD_BYTES_MAX,
+            });
+        }
+        let value: Value = serde_json::from_slice(payload)
+            .map_err(|e| StatementParseError::NotJson(e.to_string()))?;
+        let Value::Object(mut map) = value else {
+            return Err(StatementParseError::NotJson("not an object".into()));
+        };
+        if let Some(v) = map.remove("v") {
+            if v.as_u64() != Some(SCHEMA_VERSION) {
+                return Err(StatementParseError::UnsupportedVersion(v.to_string()));
+            }
+        }
+        map.remove("type");
+        Ok(StatementBody::Custom {
+            custom_type: name.to_string(),
+            content: map,
         })
     }
 
@@ -404,6 +506,8 @@ impl StatementBody {
             StatementBody::KeyAdded { .. } => "key-added",
             StatementBody::KeyRevoked { .. } => "key-revoked",
             StatementBody::SharingPolicy { .. } => "sharing-policy",
+            StatementBody::StatementTypeRegistered { .. } => "statement-type-registered",
+            StatementBody::Custom { .. } => "custom",
             StatementBody::Endorse { .. } => "endorse",
             StatementBody::Dispute { .. } => "dispute",
         }
