@@ -84,6 +84,10 @@ pub fn twin_router(api: TwinApi) -> Router {
         .route("/api/v1/devices/count", get(device_count))
         .route("/api/v1/devices/{id}", get(device))
         .route("/api/v1/devices/{id}/timeline", get(timeline))
+        .route(
+            "/api/v1/statements",
+            axum::routing::post(register_statement),
+        )
         .route("/api/v1/statements/{entry}", get(statement))
         .route("/api/v1/reads", get(reads))
         .with_state(api)
@@ -817,6 +821,53 @@ async fn statement(
         "receipt": format!("/entries/{index}"),
         "as_of": meta.size,
     })))
+}
+
+/// A hash envelope with its payload, registered together.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    /// The COSE_Sign1 hash envelope, base64.
+    statement: String,
+    /// The payload it commits to, base64 (kept beside the log, never in it).
+    payload: String,
+}
+
+/// `POST /api/v1/statements`: registers a confidential statement (a hash
+/// envelope) with its payload. The signature is the authentication, as for
+/// SCRAPI; the payload is then served only under the owner's policy.
+async fn register_statement(
+    State(api): State<TwinApi>,
+    body: Result<Json<RegisterBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Json(body) = body.map_err(|e| JsonError::bad_request(e.body_text()))?;
+    let b64 = |what: &str, s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| JsonError::bad_request(format!("{what} is not base64: {e}")))
+    };
+    let statement = b64("statement", &body.statement)?;
+    let payload = b64("payload", &body.payload)?;
+    match api.scitt.register_with_payload(statement, &payload).await {
+        Ok(r) => Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "entry": r.index.get(),
+                "duplicate": r.duplicate,
+                "receipt": format!("/entries/{}", r.index.get()),
+            })),
+        )),
+        Err(transparency::RegisterError::Append(e)) => Err(JsonError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )),
+        Err(e) => Err(JsonError::new(
+            StatusCode::BAD_REQUEST,
+            "refused",
+            e.to_string(),
+        )),
+    }
 }
 
 #[derive(Serialize)]

@@ -114,8 +114,14 @@ async fn start() -> Node {
     )
     .expect("log");
     let twins = TwinStore::open(&dir.path().join("twins")).expect("twins");
-    let projector =
-        Projector::start(log.clone(), twins, twin::ConsensusPolicy::default()).expect("projector");
+    let payloads = twin_store::PayloadStore::open(&dir.path().join("payloads")).expect("payloads");
+    let projector = Projector::start(
+        log.clone(),
+        twins,
+        Some(payloads),
+        twin::ConsensusPolicy::default(),
+    )
+    .expect("projector");
     let directory = Arc::new(TwinDirectory::new(projector.clone(), None));
     let scitt = Arc::new(TransparencyService::new(
         log.clone(),
@@ -590,6 +596,72 @@ async fn every_read_path_follows_the_sharing_policies() {
     }
     assert_eq!(seen, ["cam-1", "door-1", "gw-1"]);
 
+    // A confidential statement: a hash envelope whose payload is kept beside
+    // the log and served only under its owner's policy.
+    let secret_payload =
+        br#"{"type":"incident-reported","severity":"high","summary":"badge cloning at the east door"}"#;
+    let envelope = StatementBuilder::new("op.test", "device:door-1", secret_payload)
+        .content_type("application/json")
+        .hash_envelope(None)
+        .sign(&node.keys["op.test"]);
+    assert!(
+        !String::from_utf8_lossy(&envelope).contains("badge cloning"),
+        "the log entry holds the digest only"
+    );
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let post = |statement: String, payload: String| {
+        let url = format!("{}/api/v1/statements", node.base);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&json!({"statement": statement, "payload": payload}))
+                .send()
+                .await
+                .expect("POST /api/v1/statements");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = post(
+        b64(&envelope),
+        b64(b"{\"type\":\"incident-reported\",\"severity\":\"low\",\"summary\":\"x\"}"),
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a payload that does not match the digest: {body}"
+    );
+    let (status, body) = post(b64(&envelope), b64(secret_payload)).await;
+    assert_eq!(status, 201, "{body}");
+    let entry = body["entry"].as_u64().expect("entry");
+    assert!(
+        node.projector
+            .wait_projected(entry + 1, Duration::from_secs(10))
+            .await
+    );
+    let incident = |view: &Value| {
+        view["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["claim"]["statement"]["type"] == "incident-reported")
+            .cloned()
+    };
+    let (_, op_view) = node
+        .get("/api/v1/devices/door-1", tokens["op.test"].as_deref())
+        .await;
+    let seen = incident(&op_view).expect("the owner sees its incident");
+    assert_eq!(
+        seen["claim"]["statement"]["summary"],
+        "badge cloning at the east door"
+    );
+    let (_, out_view) = node
+        .get("/api/v1/devices/door-1", tokens["out.test"].as_deref())
+        .await;
+    assert!(incident(&out_view).is_none(), "{out_view}");
+    let (_, anon_view) = node.get("/api/v1/devices/door-1", None).await;
+    assert!(incident(&anon_view).is_none(), "{anon_view}");
+
     // The registry is public; the OpenAPI document names every route.
     let (status, s) = node.get("/api/v1/stakeholders", None).await;
     assert_eq!(status, 200);
@@ -603,6 +675,7 @@ async fn every_read_path_follows_the_sharing_policies() {
         "/api/v1/devices/{id}/timeline",
         "/api/v1/devices/count",
         "/api/v1/statements/{entry}",
+        "/api/v1/statements",
         "/api/v1/stakeholders",
         "/api/v1/reads",
         "/oauth/token",

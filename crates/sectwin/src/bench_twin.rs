@@ -251,6 +251,7 @@ pub async fn run(
             &log.prover(),
             published,
             &store,
+            None,
             twin::ConsensusPolicy::default(),
             signatures,
             |n| {

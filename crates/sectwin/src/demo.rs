@@ -565,6 +565,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         &log.prover(),
         log.published().size,
         &store,
+        node.projector.payloads(),
         twin::ConsensusPolicy::default(),
         twin_store::Signatures::Verify,
         |_| {},

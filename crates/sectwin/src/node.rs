@@ -296,8 +296,13 @@ pub async fn open_node(
 ) -> Result<(Node, bool)> {
     let (log, created) = open_log(data, origin, config)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
-    let projector =
-        twin_store::Projector::start(log.clone(), store, twin::ConsensusPolicy::default())?;
+    let payloads = twin_store::PayloadStore::open(&data.join("payloads"))?;
+    let projector = twin_store::Projector::start(
+        log.clone(),
+        store,
+        Some(payloads),
+        twin::ConsensusPolicy::default(),
+    )?;
     let directory = Arc::new(twin_store::TwinDirectory::new(
         projector.clone(),
         static_keys,
@@ -350,7 +355,17 @@ async fn bootstrap(node: &Node) -> Result<()> {
     });
     let statement = node.authority_statement(&format!("stakeholder:{id}"), &payload);
     match node.scitt.register(statement).await {
-        Ok(_) => Ok(()),
+        // Serve only once the registry has its root.
+        Ok(r) => {
+            let projected = node
+                .projector
+                .wait_projected(r.index.get() + 1, std::time::Duration::from_secs(30))
+                .await;
+            if !projected {
+                bail!("the registry bootstrap was not projected within 30 s");
+            }
+            Ok(())
+        }
         // Another authority holds this log's registry: this node's key is not it.
         Err(transparency::RegisterError::Refused(why)) => {
             tracing::warn!("registry bootstrap refused: {why}");

@@ -71,6 +71,10 @@ pub enum StatementCmd {
         /// Where to write the receipt.
         #[arg(long)]
         receipt: PathBuf,
+        /// For a hash envelope about a twin: its payload, kept by the service
+        /// beside the log (never in it) and served only under your sharing policy.
+        #[arg(long)]
+        payload: Option<PathBuf>,
     },
     /// Verify a receipt offline: the statement is in the service's log.
     VerifyReceipt {
@@ -176,8 +180,14 @@ pub async fn statement(cmd: StatementCmd) -> Result<ExitCode> {
             url,
             statement,
             receipt,
+            payload,
         } => {
-            let (location, body) = submit(&url, read_bytes(&statement)?).await?;
+            let (location, body) = match payload {
+                None => submit(&url, read_bytes(&statement)?).await?,
+                Some(p) => {
+                    submit_with_payload(&url, read_bytes(&statement)?, read_bytes(&p)?).await?
+                }
+            };
             std::fs::write(&receipt, &body)
                 .with_context(|| format!("writing {}", receipt.display()))?;
             println!(
@@ -281,6 +291,48 @@ pub async fn submit(url: &str, bytes: Vec<u8>) -> Result<(String, Vec<u8>)> {
         }
         _ => bail!("registration refused ({status}): {}", problem_text(&body)),
     }
+}
+
+/// Registers a hash envelope with its payload (`POST /api/v1/statements`),
+/// then fetches its receipt once a checkpoint covers it.
+pub async fn submit_with_payload(
+    url: &str,
+    statement: Vec<u8>,
+    payload: Vec<u8>,
+) -> Result<(String, Vec<u8>)> {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let base = url.trim_end_matches('/').to_string();
+    // A pending receipt answers 302 to itself: poll instead of following it.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let r = http
+        .post(format!("{base}/api/v1/statements"))
+        .json(&serde_json::json!({"statement": b64(&statement), "payload": b64(&payload)}))
+        .send()
+        .await
+        .with_context(|| format!("connecting to {base}"))?;
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    if status != reqwest::StatusCode::CREATED {
+        bail!(
+            "registration refused ({status}): {}",
+            v["message"].as_str().unwrap_or("")
+        );
+    }
+    let location = v["receipt"]
+        .as_str()
+        .context("no receipt location")?
+        .to_string();
+    for _ in 0..60 {
+        let r = http.get(format!("{base}{location}")).send().await?;
+        if r.status() == reqwest::StatusCode::OK {
+            return Ok((location, r.bytes().await?.to_vec()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    bail!("no receipt for {location} after 30 s")
 }
 
 /// The entry number in a `/entries/N` location.

@@ -697,10 +697,12 @@ pub fn reindex(args: ReindexArgs) -> Result<ExitCode> {
     } else {
         twin_store::Signatures::Verify
     };
+    let payloads = twin_store::PayloadStore::open(&args.data.join("payloads"))?;
     let stats = twin_store::reindex(
         &prover,
         size,
         &twins,
+        Some(&payloads),
         twin::ConsensusPolicy::default(),
         signatures,
         &mut bar,

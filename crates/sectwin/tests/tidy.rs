@@ -112,7 +112,7 @@ fn dependencies_point_one_way() {
         "tower",
         "tower-http",
     ];
-    let pure = ["tlog", "scitt", "twin"];
+    let pure = ["tlog", "scitt", "twin", "access"];
     for p in pure {
         let d = &deps[p];
         for banned in io_crates
@@ -133,6 +133,7 @@ fn dependencies_point_one_way() {
             vec!["axum", "log-store", "log-service", "http-api"],
         ),
         ("transparency", vec!["axum", "http-api", "serde_json"]),
+        ("twin-store", vec!["axum", "http-api", "reqwest"]),
     ] {
         for b in banned {
             assert!(!deps[krate].contains(b), "{krate} must not depend on {b}");

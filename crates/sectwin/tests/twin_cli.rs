@@ -400,6 +400,65 @@ fn stakeholders_devices_and_twins_from_the_cli() {
     );
     assert!(ok, "{out}");
 
+    // A confidential incident: the log holds its digest, the payload is kept
+    // beside it and shown to the operator, who signed it.
+    let incident = d.join("incident.json");
+    std::fs::write(
+        &incident,
+        r#"{"type":"incident-reported","severity":"high","summary":"tamper alarm, case opened"}"#,
+    )
+    .expect("write");
+    let envelope = d.join("incident.cose");
+    stdout_of(&[
+        "statement",
+        "sign",
+        "--key",
+        &op_key,
+        "--issuer",
+        "op.example",
+        "--subject",
+        "device:door-1",
+        "--payload",
+        p(&incident),
+        "--hash-envelope",
+        "--out",
+        p(&envelope),
+    ]);
+    assert!(
+        !String::from_utf8_lossy(&std::fs::read(&envelope).expect("read")).contains("tamper alarm")
+    );
+    let out = stdout_of(&[
+        "statement",
+        "submit",
+        &url,
+        p(&envelope),
+        "--receipt",
+        p(&d.join("incident.receipt")),
+        "--payload",
+        p(&incident),
+    ]);
+    assert!(out.contains("registered as /entries/"), "{out}");
+    let mut shown = String::new();
+    for _ in 0..50 {
+        shown = stdout_of(&[
+            "twin",
+            "show",
+            "--server",
+            &url,
+            "door-1",
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--json",
+        ]);
+        if shown.contains("tamper alarm, case opened") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(shown.contains("tamper alarm, case opened"), "{shown}");
+
     // The raw log API does not take twin statements.
     let raw = d.join("raw.cose");
     let payload = d.join("raw.json");

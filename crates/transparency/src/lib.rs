@@ -46,6 +46,24 @@ pub trait KeyDirectory: Send + Sync {
             })
     }
 
+    /// Like [`KeyDirectory::admit`] for a hash envelope whose payload is
+    /// supplied beside it (and checked against its digest by the caller).
+    fn admit_with_payload(
+        &self,
+        _statement: &SignedStatement,
+        _payload: &[u8],
+    ) -> Result<PublicKey, Refusal> {
+        Err(Refusal::Refused(
+            "this service does not keep payloads beside statements".into(),
+        ))
+    }
+
+    /// Keeps a hash envelope's payload, durably, before the statement is
+    /// appended.
+    fn keep_payload(&self, _statement: &SignedStatement, _payload: &[u8]) -> Result<(), String> {
+        Err("this service does not keep payloads beside statements".into())
+    }
+
     /// Called once `statement` is durable at `index`.
     fn appended(&self, _statement: &SignedStatement, _index: LeafIndex) {}
 
@@ -333,6 +351,58 @@ impl TransparencyService {
             });
         }
         let statement = self.check_settled(&bytes).await?;
+        let appended = self.log.try_append(bytes).await?;
+        self.keys.appended(&statement, appended.index);
+        Ok(Registered {
+            index: appended.index,
+            leaf,
+            duplicate: appended.duplicate,
+        })
+    }
+
+    /// Registers a hash envelope with its payload kept beside it (never in
+    /// the log): the payload must match the envelope's digest; the policy
+    /// checks the statement with its content; the payload is kept durably
+    /// before the statement is appended.
+    pub async fn register_with_payload(
+        &self,
+        bytes: Vec<u8>,
+        payload: &[u8],
+    ) -> Result<Registered, RegisterError> {
+        let statement = SignedStatement::parse(&bytes)?;
+        if statement.payload_hash().is_none() {
+            return Err(RegisterError::Refused(
+                "a payload is supplied beside a hash envelope only; this statement carries its payload".into(),
+            ));
+        }
+        statement.check_preimage(payload)?;
+        let leaf = tlog::leaf_hash(&bytes);
+        if let Some(index) = self.log.lookup(&leaf)? {
+            return Ok(Registered {
+                index,
+                leaf,
+                duplicate: true,
+            });
+        }
+        let admit = |st: &SignedStatement| {
+            self.keys
+                .admit_with_payload(st, payload)
+                .map_err(|r| match r {
+                    Refusal::UnknownKey { issuer, kid_hex } => {
+                        RegisterError::UnknownKey { issuer, kid_hex }
+                    }
+                    Refusal::KeyNotValid(m) => RegisterError::KeyNotValid(m),
+                    Refusal::Refused(m) => RegisterError::Refused(m),
+                })
+        };
+        let key = match admit(&statement) {
+            Err(_) if self.keys.settle(&statement).await => admit(&statement)?,
+            other => other?,
+        };
+        statement.verify(&key)?;
+        self.keys
+            .keep_payload(&statement, payload)
+            .map_err(RegisterError::Refused)?;
         let appended = self.log.try_append(bytes).await?;
         self.keys.appended(&statement, appended.index);
         Ok(Registered {

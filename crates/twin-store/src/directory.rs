@@ -104,6 +104,35 @@ impl KeyDirectory for TwinDirectory {
         }
     }
 
+    fn admit_with_payload(
+        &self,
+        st: &SignedStatement,
+        payload: &[u8],
+    ) -> Result<PublicKey, Refusal> {
+        if !is_twin_subject(st.subject()) {
+            return Err(Refusal::Refused(
+                "payloads are kept beside statements about twins only".into(),
+            ));
+        }
+        if self.projector.payloads().is_none() {
+            return Err(Refusal::Refused("this node keeps no payloads".into()));
+        }
+        self.projector
+            .with(|p| p.admit(st, Some(payload)))
+            .map(|(key, _)| key)
+            .map_err(|e| refusal(st, e))
+    }
+
+    fn keep_payload(&self, st: &SignedStatement, payload: &[u8]) -> Result<(), String> {
+        let store = self
+            .projector
+            .payloads()
+            .ok_or_else(|| "this node keeps no payloads".to_string())?;
+        store
+            .put(tlog::leaf_hash(st.bytes()).as_bytes(), payload)
+            .map_err(|e| e.to_string())
+    }
+
     fn appended(&self, st: &SignedStatement, index: LeafIndex) {
         let mut inflight = self.inflight.lock();
         if inflight.len() >= INFLIGHT_SUBJECTS_MAX {

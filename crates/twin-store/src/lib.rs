@@ -12,4 +12,4 @@ pub mod store;
 
 pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};
-pub use store::{Page, StoreError, StoreState, TwinStore};
+pub use store::{Page, PayloadStore, StoreError, StoreState, TwinStore};

@@ -24,7 +24,7 @@ use twin::projection::Projection;
 use twin::statement::StatementBody;
 use twin::{ConsensusPolicy, Meta};
 
-use crate::store::{StoreError, StoreState, TwinStore};
+use crate::store::{PayloadStore, StoreError, StoreState, TwinStore};
 
 /// Entries read, verified and flushed together.
 pub const CHUNK_ENTRIES: u64 = 4096;
@@ -178,17 +178,24 @@ pub fn prepare(
     parsed
 }
 
-/// Folds prepared entries starting at `from` into `projection`.
-pub fn fold(projection: &mut Projection<StoreState>, from: u64, prepared: Vec<Prepared>) {
+/// Folds prepared entries starting at `from` into `projection`; hash
+/// envelopes' payloads come from `payloads`.
+pub fn fold(
+    projection: &mut Projection<StoreState>,
+    payloads: Option<&PayloadStore>,
+    from: u64,
+    prepared: Vec<Prepared>,
+) {
     for (i, p) in prepared.into_iter().enumerate() {
         let entry = from + i as u64;
         let result = match &p {
             None => Ok(None),
             Some((st, verified)) => {
-                let supplied = if st.payload().is_none() {
-                    projection.state().store().payload(entry).ok().flatten()
-                } else {
-                    None
+                let supplied = match (st.payload_hash(), payloads) {
+                    (Some(_), Some(p)) => {
+                        p.get(tlog::leaf_hash(st.bytes()).as_bytes()).ok().flatten()
+                    }
+                    _ => None,
                 };
                 projection.ingest_statement(entry, st, *verified, supplied.as_deref())
             }
@@ -213,6 +220,7 @@ pub fn open_projection(
 }
 
 struct Inner {
+    payloads: Option<PayloadStore>,
     projection: Mutex<Projection<StoreState>>,
     meta: parking_lot::RwLock<Arc<Meta>>,
     store: TwinStore,
@@ -234,12 +242,14 @@ impl Projector {
     pub fn start(
         log: Log,
         store: TwinStore,
+        payloads: Option<PayloadStore>,
         policy: ConsensusPolicy,
     ) -> Result<Projector, ProjectError> {
         let projection = open_projection(&store, policy)?;
         let (size_tx, _) = watch::channel(projection.meta().size);
         let meta = Arc::new(projection.meta().clone());
         let inner = Arc::new(Inner {
+            payloads,
             meta: parking_lot::RwLock::new(meta),
             projection: Mutex::new(projection),
             store,
@@ -298,6 +308,11 @@ impl Projector {
     /// The store (for reads).
     pub fn store(&self) -> &TwinStore {
         &self.inner.store
+    }
+
+    /// Where hash envelopes' payloads are kept, if anywhere.
+    pub fn payloads(&self) -> Option<&PayloadStore> {
+        self.inner.payloads.as_ref()
     }
 
     /// Why projecting stopped, if it did.
@@ -367,7 +382,7 @@ fn step(
         .map_err(|e| ProjectError::Log(e.to_string()))?;
     let prepared = prepare(&entries, keys, threads, Signatures::Verify);
     let mut p = inner.projection.lock();
-    fold(&mut p, from, prepared);
+    fold(&mut p, inner.payloads.as_ref(), from, prepared);
     let meta = p.meta().clone();
     p.state_mut().flush(&meta)?;
     drop(p);
@@ -396,6 +411,7 @@ pub fn reindex(
     prover: &Prover,
     size: TreeSize,
     store: &TwinStore,
+    payloads: Option<&PayloadStore>,
     policy: ConsensusPolicy,
     signatures: Signatures,
     mut progress: impl FnMut(u64),
@@ -430,7 +446,7 @@ pub fn reindex(
         let mut since_flush = 0u64;
         for (from, prepared) in rx {
             let n = prepared.len() as u64;
-            fold(&mut projection, from, prepared);
+            fold(&mut projection, payloads, from, prepared);
             since_flush += n;
             // Flush on another thread while the fold goes on; bounded by the
             // statements and the dirty twins the overlay holds.

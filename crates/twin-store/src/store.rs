@@ -7,7 +7,6 @@
 //! | `history` | device id, NUL, entry (u64 BE) | statement type |
 //! | `index` | attribute, NUL, value, NUL, device id | empty |
 //! | `refused` | entry (u64 BE) | why (UTF-8) |
-//! | `payloads` | entry (u64 BE) | a hash envelope's payload, supplied at registration |
 //! | `reads` | owner, NUL, time (u64 BE), seq (u64 BE) | read record (JSON) |
 //! | `meta` | `meta` | [`twin::Meta`] (JSON): registry, releases, policies, size |
 //!
@@ -80,9 +79,48 @@ pub struct TwinStore {
     history: PartitionHandle,
     index: PartitionHandle,
     refused: PartitionHandle,
-    payloads: PartitionHandle,
     reads: PartitionHandle,
     meta: PartitionHandle,
+}
+
+/// The payloads of hash envelopes, supplied beside their statements at
+/// registration (`DATA/payloads`, keyed by the statement's leaf hash). The
+/// log holds only their digest; they are kept apart from the twins, which
+/// `reindex` rebuilds, and are served only through the twins' API, under
+/// the owner's sharing policy.
+#[derive(Clone)]
+pub struct PayloadStore {
+    keyspace: Keyspace,
+    payloads: PartitionHandle,
+}
+
+impl PayloadStore {
+    /// Opens (or creates) the payload store in `dir`.
+    pub fn open(dir: &Path) -> Result<PayloadStore, StoreError> {
+        let keyspace = Config::new(dir)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(db)?;
+        let payloads = keyspace
+            .open_partition(
+                "payloads",
+                PartitionCreateOptions::default().bloom_filter_bits(Some(10)),
+            )
+            .map_err(db)?;
+        Ok(PayloadStore { keyspace, payloads })
+    }
+
+    /// Keeps `payload` for the statement whose leaf hash is `leaf`, durably
+    /// (before the statement is appended).
+    pub fn put(&self, leaf: &[u8; 32], payload: &[u8]) -> Result<(), StoreError> {
+        self.payloads.insert(leaf, payload).map_err(db)?;
+        self.keyspace.persist(PersistMode::SyncData).map_err(db)
+    }
+
+    /// The payload kept for the statement with leaf hash `leaf`.
+    pub fn get(&self, leaf: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.payloads.get(leaf).map_err(db)?.map(|b| b.to_vec()))
+    }
 }
 
 /// A page of results and where the next one starts.
@@ -116,7 +154,6 @@ impl TwinStore {
             history: open("history", false)?,
             index: open("index", false)?,
             refused: open("refused", true)?,
-            payloads: open("payloads", true)?,
             reads: open("reads", false)?,
             meta: open("meta", false)?,
             keyspace,
@@ -190,22 +227,6 @@ impl TwinStore {
             .get(entry.to_be_bytes())
             .map_err(db)?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
-    }
-
-    /// A hash envelope's payload supplied at registration.
-    pub fn payload(&self, entry: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .payloads
-            .get(entry.to_be_bytes())
-            .map_err(db)?
-            .map(|b| b.to_vec()))
-    }
-
-    /// Stores a hash envelope's payload (before its entry is projected).
-    pub fn put_payload(&self, entry: u64, payload: &[u8]) -> Result<(), StoreError> {
-        self.payloads
-            .insert(entry.to_be_bytes(), payload)
-            .map_err(db)
     }
 
     /// Devices in id order, after `after`, at most `limit`.
