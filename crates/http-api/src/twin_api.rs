@@ -401,13 +401,16 @@ fn redact_summary(class: &AttributeClass, seen: Option<&Seen>, twin: &mut Value)
 /// who see every attribute.
 const ACTIVITY_FIELDS: &[&str] = &["statements", "updated_at"];
 
+/// A current claim of a twin and what the reader may see of it.
+type VisibleClaim = (AttributeClass, Claim, Option<Seen>);
+
 /// The twin summary `reader` may see, with the claims behind it (class,
 /// claim, what the reader may see of it).
 fn visible_twin(
     api: &TwinApi,
     reader: &Reader<'_>,
     twin: &Twin,
-) -> ApiResult<(Value, Vec<(AttributeClass, Claim, Option<Seen>)>)> {
+) -> ApiResult<(Value, Vec<VisibleClaim>)> {
     let mut summary = twin_summary(twin);
     let mut claims = Vec::new();
     let mut all_seen = true;

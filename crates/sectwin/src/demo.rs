@@ -338,7 +338,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             key.algorithm().name(),
             roles.join(",")
         );
-        keys.insert(format!("{id}"), key);
+        keys.insert(id.to_string(), key);
     }
     let door_key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
     let door_pem = serde_json::Value::String(door_key.public_key().to_pem()).to_string();

@@ -106,7 +106,7 @@ pub enum DeviceCmd {
         /// The manufacturer's stakeholder id.
         #[arg(long = "as")]
         issuer: String,
-        /// Device id (the statement subject is device:<id>).
+        /// Device id (the statement subject is `device:<id>`).
         #[arg(long)]
         id: String,
         /// Manufacturer's display name (default: the issuer).

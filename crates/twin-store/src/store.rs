@@ -123,6 +123,9 @@ impl PayloadStore {
     }
 }
 
+/// A stored read record: its cursor (time in ms, sequence) and its JSON.
+pub type ReadRow = ((u64, u64), Vec<u8>);
+
 /// A page of results and where the next one starts.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -343,7 +346,7 @@ impl TwinStore {
         owner: &str,
         after: Option<(u64, u64)>,
         limit: usize,
-    ) -> Result<Vec<((u64, u64), Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<ReadRow>, StoreError> {
         let mut prefix = owner.as_bytes().to_vec();
         prefix.push(0);
         let mut start = prefix.clone();
