@@ -279,7 +279,13 @@ impl Audit {
             let seq = api.seq.fetch_add(1, Ordering::Relaxed);
             match serde_json::to_vec(&record) {
                 Ok(bytes) => {
-                    if let Err(e) = api.projector.store().record_read(&owner, at, seq, &bytes) {
+                    let stored = match api.projector.payloads() {
+                        Some(side) => side.record_read(&owner, at, seq, &bytes),
+                        None => Err(twin_store::StoreError::Db(
+                            "this node keeps no read records".into(),
+                        )),
+                    };
+                    if let Err(e) = stored {
                         tracing::error!("recording a read: {e}");
                     }
                 }
@@ -897,9 +903,11 @@ async fn reads(
         }
         None => None,
     };
-    let records = api
+    let side = api
         .projector
-        .store()
+        .payloads()
+        .ok_or_else(|| JsonError::internal("this node keeps no read records"))?;
+    let records = side
         .reads(&claims.stakeholder, after, size)
         .map_err(JsonError::internal)?;
     let next = (records.len() >= size)

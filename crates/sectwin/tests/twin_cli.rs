@@ -512,11 +512,67 @@ fn stakeholders_devices_and_twins_from_the_cli() {
     };
     let before = show(&url);
     assert!(before["attributes"].to_string().contains("CVE-2024-1"));
+    // Acme's read records (the operator read Acme's data) survive a reindex.
+    let acme_cred = stdout_of(&[
+        "credential",
+        "create",
+        "--data",
+        p(&data),
+        "--stakeholder",
+        "acme.example",
+    ]);
+    let acme_field = |name: &str| {
+        acme_cred
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {name} in {acme_cred}"))
+    };
+    let (acme_id, acme_secret) = (acme_field("client_id:"), acme_field("client_secret:"));
+    let reads = |url: String| {
+        let (id, secret) = (acme_id.clone(), acme_secret.clone());
+        rt.block_on(async move {
+            let http = reqwest::Client::new();
+            for _ in 0..50 {
+                let r = http
+                    .post(format!("{url}/oauth/token"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .expect("token");
+                if r.status().is_success() {
+                    let t: serde_json::Value = r.json().await.expect("json");
+                    let v: serde_json::Value = http
+                        .get(format!("{url}/api/v1/reads?page_size=1000"))
+                        .bearer_auth(t["access_token"].as_str().expect("token"))
+                        .send()
+                        .await
+                        .expect("reads")
+                        .json()
+                        .await
+                        .expect("json");
+                    return v["reads"].as_array().map_or(0, Vec::len);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("no token for acme.example");
+        })
+    };
+    let reads_before = reads(url.clone());
+    assert!(
+        reads_before > 0,
+        "the operator's reads of Acme's data are recorded"
+    );
     server.stop();
     let out = stdout_of(&["reindex", "--data", p(&data)]);
     assert!(out.contains(" 0 refused"), "{out}");
     let mut server = Server::start(&data, &["--checkpoint-interval-ms", "50"]);
     let url = server.base().trim_end_matches("/log").to_string();
     assert_eq!(show(&url), before);
+    assert!(
+        reads(url.clone()) >= reads_before,
+        "read records survive a reindex"
+    );
     server.stop();
 }

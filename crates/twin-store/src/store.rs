@@ -7,7 +7,6 @@
 //! | `history` | device id, NUL, entry (u64 BE) | statement type |
 //! | `index` | attribute, NUL, value, NUL, device id | empty |
 //! | `refused` | entry (u64 BE) | why (UTF-8) |
-//! | `reads` | owner, NUL, time (u64 BE), seq (u64 BE) | read record (JSON) |
 //! | `meta` | `meta` | [`twin::Meta`] (JSON): registry, releases, policies, size |
 //!
 //! The projector writes through [`StoreState`], an overlay flushed as one
@@ -79,19 +78,23 @@ pub struct TwinStore {
     history: PartitionHandle,
     index: PartitionHandle,
     refused: PartitionHandle,
-    reads: PartitionHandle,
     meta: PartitionHandle,
 }
 
-/// The payloads of hash envelopes, supplied beside their statements at
-/// registration (`DATA/payloads`, keyed by the statement's leaf hash). The
-/// log holds only their digest; they are kept apart from the twins, which
-/// `reindex` rebuilds, and are served only through the twins' API, under
-/// the owner's sharing policy.
+/// What is kept beside the log and is not derived from it, so `reindex`
+/// (which rebuilds `DATA/twins`) leaves it alone (`DATA/payloads`):
+///
+/// - the payloads of hash envelopes, supplied beside their statements at
+///   registration (keyed by the statement's leaf hash); the log holds only
+///   their digest, and they are served only through the twins' API, under
+///   the owner's sharing policy;
+/// - the read-transparency records (key: owner, NUL, time in ms, sequence;
+///   value: the record's JSON).
 #[derive(Clone)]
 pub struct PayloadStore {
     keyspace: Keyspace,
     payloads: PartitionHandle,
+    reads: PartitionHandle,
 }
 
 impl PayloadStore {
@@ -107,7 +110,63 @@ impl PayloadStore {
                 PartitionCreateOptions::default().bloom_filter_bits(Some(10)),
             )
             .map_err(db)?;
-        Ok(PayloadStore { keyspace, payloads })
+        let reads = keyspace
+            .open_partition("reads", PartitionCreateOptions::default())
+            .map_err(db)?;
+        Ok(PayloadStore {
+            keyspace,
+            payloads,
+            reads,
+        })
+    }
+
+    /// Appends a read-transparency record of `owner`'s data.
+    pub fn record_read(
+        &self,
+        owner: &str,
+        at_ms: u64,
+        seq: u64,
+        record: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut k = owner.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&at_ms.to_be_bytes());
+        k.extend_from_slice(&seq.to_be_bytes());
+        self.reads.insert(k, record).map_err(db)
+    }
+
+    /// Read records of `owner`'s data, oldest first, after cursor `after`
+    /// (an opaque `time.seq`).
+    pub fn reads(
+        &self,
+        owner: &str,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<ReadRow>, StoreError> {
+        let mut prefix = owner.as_bytes().to_vec();
+        prefix.push(0);
+        let mut start = prefix.clone();
+        if let Some((t, s)) = after {
+            start.extend_from_slice(&t.to_be_bytes());
+            start.extend_from_slice(&(s + 1).to_be_bytes());
+        }
+        let mut out = Vec::new();
+        for kv in self.reads.range(start..) {
+            let (k, v) = kv.map_err(db)?;
+            if !k.starts_with(&prefix) || out.len() >= limit {
+                break;
+            }
+            let rest = &k[prefix.len()..];
+            if rest.len() != 16 {
+                continue;
+            }
+            let mut t = [0u8; 8];
+            let mut s = [0u8; 8];
+            t.copy_from_slice(&rest[..8]);
+            s.copy_from_slice(&rest[8..]);
+            out.push(((u64::from_be_bytes(t), u64::from_be_bytes(s)), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Keeps `payload` for the statement whose leaf hash is `leaf`, durably
@@ -157,7 +216,6 @@ impl TwinStore {
             history: open("history", false)?,
             index: open("index", false)?,
             refused: open("refused", true)?,
-            reads: open("reads", false)?,
             meta: open("meta", false)?,
             keyspace,
         })
@@ -320,55 +378,6 @@ impl TwinStore {
                 kind.to_string(),
                 StakeholderId(issuer.to_string()),
             ));
-        }
-        Ok(out)
-    }
-
-    /// Appends a read-transparency record of `owner`'s data.
-    pub fn record_read(
-        &self,
-        owner: &str,
-        at_ms: u64,
-        seq: u64,
-        record: &[u8],
-    ) -> Result<(), StoreError> {
-        let mut k = owner.as_bytes().to_vec();
-        k.push(0);
-        k.extend_from_slice(&at_ms.to_be_bytes());
-        k.extend_from_slice(&seq.to_be_bytes());
-        self.reads.insert(k, record).map_err(db)
-    }
-
-    /// Read records of `owner`'s data, oldest first, after cursor `after`
-    /// (an opaque `time.seq`).
-    pub fn reads(
-        &self,
-        owner: &str,
-        after: Option<(u64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<ReadRow>, StoreError> {
-        let mut prefix = owner.as_bytes().to_vec();
-        prefix.push(0);
-        let mut start = prefix.clone();
-        if let Some((t, s)) = after {
-            start.extend_from_slice(&t.to_be_bytes());
-            start.extend_from_slice(&(s + 1).to_be_bytes());
-        }
-        let mut out = Vec::new();
-        for kv in self.reads.range(start..) {
-            let (k, v) = kv.map_err(db)?;
-            if !k.starts_with(&prefix) || out.len() >= limit {
-                break;
-            }
-            let rest = &k[prefix.len()..];
-            if rest.len() != 16 {
-                continue;
-            }
-            let mut t = [0u8; 8];
-            let mut s = [0u8; 8];
-            t.copy_from_slice(&rest[..8]);
-            s.copy_from_slice(&rest[8..]);
-            out.push(((u64::from_be_bytes(t), u64::from_be_bytes(s)), v.to_vec()));
         }
         Ok(out)
     }
