@@ -112,6 +112,25 @@ fn submit(
     (ok, out)
 }
 
+/// The client id and secret `sectwin credential create` printed.
+fn credential(data: &Path, stakeholder: &str) -> (String, String) {
+    let out = stdout_of(&[
+        "credential",
+        "create",
+        "--data",
+        p(data),
+        "--stakeholder",
+        stakeholder,
+    ]);
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+    };
+    (field("client_id:"), field("client_secret:"))
+}
+
 fn entry_of(out: &str) -> u64 {
     out.split("/entries/")
         .nth(1)
@@ -258,21 +277,7 @@ fn stakeholders_devices_and_twins_from_the_cli() {
     );
 
     // The operator's view, with API credentials.
-    let cred = stdout_of(&[
-        "credential",
-        "create",
-        "--data",
-        p(&data),
-        "--stakeholder",
-        "op.example",
-    ]);
-    let field = |name: &str| {
-        cred.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| panic!("no {name} in {cred}"))
-    };
-    let (id, secret) = (field("client_id:"), field("client_secret:"));
+    let (id, secret) = credential(&data, "op.example");
     // The server reloads the credentials file within a second or so.
     let mut table = String::new();
     for _ in 0..50 {
@@ -492,7 +497,7 @@ fn stakeholders_devices_and_twins_from_the_cli() {
     assert!(text.contains("through SCRAPI"), "{text}");
 
     // Stop, rebuild the twins from the log alone, restart: the same twin.
-    let show = |url: &str| {
+    let show_as_op = |url: &str| {
         let out = stdout_of(&[
             "twin",
             "show",
@@ -510,25 +515,10 @@ fn stakeholders_devices_and_twins_from_the_cli() {
         v["as_of"] = serde_json::Value::Null;
         v
     };
-    let before = show(&url);
+    let before = show_as_op(&url);
     assert!(before["attributes"].to_string().contains("CVE-2024-1"));
     // Acme's read records (the operator read Acme's data) survive a reindex.
-    let acme_cred = stdout_of(&[
-        "credential",
-        "create",
-        "--data",
-        p(&data),
-        "--stakeholder",
-        "acme.example",
-    ]);
-    let acme_field = |name: &str| {
-        acme_cred
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| panic!("no {name} in {acme_cred}"))
-    };
-    let (acme_id, acme_secret) = (acme_field("client_id:"), acme_field("client_secret:"));
+    let (acme_id, acme_secret) = credential(&data, "acme.example");
     let reads = |url: String| {
         let (id, secret) = (acme_id.clone(), acme_secret.clone());
         rt.block_on(async move {
@@ -569,7 +559,7 @@ fn stakeholders_devices_and_twins_from_the_cli() {
     assert!(out.contains(" 0 refused"), "{out}");
     let mut server = Server::start(&data, &["--checkpoint-interval-ms", "50"]);
     let url = server.base().trim_end_matches("/log").to_string();
-    assert_eq!(show(&url), before);
+    assert_eq!(show_as_op(&url), before);
     assert!(
         reads(url.clone()) >= reads_before,
         "read records survive a reindex"

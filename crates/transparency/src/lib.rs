@@ -165,6 +165,18 @@ pub enum RegisterError {
     Append(#[from] AppendError),
 }
 
+impl From<Refusal> for RegisterError {
+    fn from(r: Refusal) -> RegisterError {
+        match r {
+            Refusal::UnknownKey { issuer, kid_hex } => {
+                RegisterError::UnknownKey { issuer, kid_hex }
+            }
+            Refusal::KeyNotValid(m) => RegisterError::KeyNotValid(m),
+            Refusal::Refused(m) => RegisterError::Refused(m),
+        }
+    }
+}
+
 /// A registered statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registered {
@@ -327,13 +339,7 @@ impl TransparencyService {
         if statement.payload().is_none() {
             return Err(RegisterError::DetachedPayload);
         }
-        let key = self.keys.admit(&statement).map_err(|r| match r {
-            Refusal::UnknownKey { issuer, kid_hex } => {
-                RegisterError::UnknownKey { issuer, kid_hex }
-            }
-            Refusal::KeyNotValid(m) => RegisterError::KeyNotValid(m),
-            Refusal::Refused(m) => RegisterError::Refused(m),
-        })?;
+        let key = self.keys.admit(&statement)?;
         Ok((statement, key))
     }
 
@@ -387,13 +393,7 @@ impl TransparencyService {
         let admit = |st: &SignedStatement| {
             self.keys
                 .admit_with_payload(st, payload)
-                .map_err(|r| match r {
-                    Refusal::UnknownKey { issuer, kid_hex } => {
-                        RegisterError::UnknownKey { issuer, kid_hex }
-                    }
-                    Refusal::KeyNotValid(m) => RegisterError::KeyNotValid(m),
-                    Refusal::Refused(m) => RegisterError::Refused(m),
-                })
+                .map_err(RegisterError::from)
         };
         let key = match admit(&statement) {
             Err(_) if self.keys.settle(&statement).await => admit(&statement)?,
