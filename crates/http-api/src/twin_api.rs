@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use tlog::LeafIndex;
 use transparency::TransparencyService;
 use twin::projection::{roles_of, status_of, Claim, Twin};
+use twin::published::{PolicyKind, Published};
 use twin::sharing::{decide, DeviceFacts, ReadEntries, ReadKind, ReadRecord, ReadRequest};
 use twin::{AttributeClass, DeviceId, Meta, StakeholderId};
 use twin_store::store::SEARCH_ATTRIBUTES;
@@ -90,6 +91,7 @@ pub fn twin_router(api: TwinApi) -> Router {
         )
         .route("/api/v1/statements/{entry}", get(statement))
         .route("/api/v1/reads", get(reads))
+        .route("/api/v1/policies", get(policies))
         .with_state(api)
 }
 
@@ -114,6 +116,9 @@ impl JsonError {
     }
     fn not_found(message: impl Into<String>) -> JsonError {
         JsonError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    fn forbidden(message: impl Into<String>) -> JsonError {
+        JsonError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
     fn internal(detail: impl std::fmt::Display) -> JsonError {
         tracing::error!(%detail, "internal error");
@@ -486,7 +491,80 @@ fn twin_view(
             attributes.push(json!({"attribute": class, "claim": v}));
         }
     }
-    Ok(Some(json!({ "twin": summary, "attributes": attributes })))
+    let ai_use = ai_use_policies(reader.meta, twin);
+    Ok(Some(
+        json!({ "twin": summary, "attributes": attributes, "ai_use_policies": ai_use }),
+    ))
+}
+
+/// The current AI-use policies covering a device, published by stakeholders
+/// holding a role on it. Published policies are public (they are in the
+/// log), so whoever sees the device sees them.
+fn ai_use_policies(meta: &Meta, twin: &Twin) -> Vec<Value> {
+    let facts = DeviceFacts {
+        device: &twin.device,
+        manufacturer: &twin.manufacturer,
+        model: &twin.model,
+        site: twin.site.as_deref(),
+        groups: &twin.groups,
+    };
+    meta.published
+        .ai_use()
+        .filter(|(owner, _, p)| !roles_of(meta, owner, twin).is_empty() && p.covers(&facts))
+        .map(|(owner, entry, p)| {
+            json!({"owner": owner.0, "entry": entry, "receipt": format!("/entries/{entry}"), "policy": p})
+        })
+        .collect()
+}
+
+/// Published policies (sharing, transparency, AI use) with their versions:
+/// public, like the log they come from.
+async fn policies(
+    State(api): State<TwinApi>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let meta = api.projector.meta();
+    for k in q.keys() {
+        if !["stakeholder", "kind", "at"].contains(&k.as_str()) {
+            return Err(JsonError::bad_request(format!(
+                "unknown parameter {k:?}; expected stakeholder, kind or at"
+            )));
+        }
+    }
+    let owner = q.get("stakeholder").map(|s| StakeholderId(s.clone()));
+    let kind = match q.get("kind") {
+        Some(k) => Some(PolicyKind::parse(k).ok_or_else(|| {
+            JsonError::bad_request(format!(
+                "unknown policy kind {k:?}; expected sharing, transparency or ai-use"
+            ))
+        })?),
+        None => None,
+    };
+    let at = match q.get("at") {
+        Some(a) => Some(a.parse::<u64>().map_err(|_| {
+            JsonError::bad_request(format!("at={a:?} is not a log position (an integer)"))
+        })?),
+        None => None,
+    };
+    let list: Vec<Value> = meta
+        .published
+        .versions(owner.as_ref())
+        .filter(|(_, v)| kind.is_none_or(|k| v.kind == k))
+        .filter(|(_, v)| at.is_none_or(|at| Published::in_force(v, at)))
+        .map(|(o, v)| {
+            json!({
+                "owner": o.0,
+                "kind": v.kind.name(),
+                "id": v.id,
+                "entry": v.entry,
+                "receipt": format!("/entries/{}", v.entry),
+                "superseded_by": v.superseded_by,
+                "in_force": v.superseded_by.is_none(),
+                "policy": v.policy,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "policies": list, "as_of": meta.size })))
 }
 
 async fn device(
@@ -903,12 +981,31 @@ async fn reads(
         }
         None => None,
     };
+    // Another owner's records are listed only as its transparency policy says.
+    let owner = match q.get("owner") {
+        Some(o) if *o != claims.stakeholder => {
+            let caller = StakeholderId(claims.stakeholder.clone());
+            let meta = api.projector.meta();
+            let admitted = meta
+                .published
+                .transparency(&StakeholderId(o.clone()))
+                .is_some_and(|p| p.admits(Some(&caller)));
+            if !admitted {
+                return Err(JsonError::forbidden(format!(
+                    "the transparency policy of {o:?} does not let {} list its read records",
+                    claims.stakeholder
+                )));
+            }
+            o.clone()
+        }
+        _ => claims.stakeholder.clone(),
+    };
     let side = api
         .projector
         .payloads()
         .ok_or_else(|| JsonError::internal("this node keeps no read records"))?;
     let records = side
-        .reads(&claims.stakeholder, after, size)
+        .reads(&owner, after, size)
         .map_err(JsonError::internal)?;
     let next = (records.len() >= size)
         .then(|| {

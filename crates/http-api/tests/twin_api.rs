@@ -688,3 +688,121 @@ async fn every_read_path_follows_the_sharing_policies() {
     }
     node.projector.stop();
 }
+
+/// Published policies over HTTP: the policy list (with versions and the
+/// `at` view), AI-use policies shown with the twins they cover, and the
+/// transparency policy deciding who besides the owner lists its read records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_policies_are_listed_shown_and_enforced() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let ai = |oversight: &str| {
+        json!({"type":"ai-use-policy","policy":{"id":"cam-ai",
+            "devices":{"matching":{"models":["VC-9"]}},
+            "decisions":[{"decision":"raise an intrusion alarm","model":"person-detector-v3",
+              "autonomy":"human-on-the-loop","human_oversight":oversight,"override_by":["operator"]}]}})
+    };
+    let v1 = node
+        .register(
+            "op.test",
+            "stakeholder:op.test",
+            &ai("guard reviews within 5 min"),
+        )
+        .await;
+    let v2 = node
+        .register(
+            "op.test",
+            "stakeholder:op.test",
+            &ai("guard reviews within 2 min"),
+        )
+        .await;
+    // The outsider publishes one too: it has no role on the camera, so it is not shown there.
+    node.register("out.test", "stakeholder:out.test", &ai("nobody"))
+        .await;
+    let t = node
+        .register(
+            "acme.test",
+            "stakeholder:acme.test",
+            &json!({"type":"transparency-policy","policy":{"id":"acme-t",
+                "record_viewers":[{"stakeholder":"aud.test"}],"contact":"psirt@acme.test"}}),
+        )
+        .await;
+
+    // The list: public, every version, filters.
+    let (status, all) = node.get("/api/v1/policies?stakeholder=op.test", None).await;
+    assert_eq!(status, 200, "{all}");
+    let versions: Vec<(u64, bool)> = all["policies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| (p["entry"].as_u64().expect("entry"), p["in_force"] == true))
+        .collect();
+    assert_eq!(versions, vec![(v1, false), (v2, true)]);
+    let (_, at) = node
+        .get(&format!("/api/v1/policies?kind=ai-use&at={v2}"), None)
+        .await;
+    let at: Vec<u64> = at["policies"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["entry"].as_u64().expect("entry"))
+        .collect();
+    assert_eq!(at, vec![v1], "at the position of v2, v1 was in force");
+    let (_, sharing) = node.get("/api/v1/policies?kind=sharing", None).await;
+    assert_eq!(sharing["policies"][0]["id"], "acme-1");
+    assert_eq!(sharing["policies"][0]["owner"], "acme.test");
+    for (query, message) in [
+        ("kind=privacy", "unknown policy kind \"privacy\""),
+        ("at=soon", "at=\"soon\" is not a log position"),
+        ("owner=op.test", "unknown parameter \"owner\""),
+    ] {
+        let (status, e) = node.get(&format!("/api/v1/policies?{query}"), None).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            e["message"].as_str().expect("message").contains(message),
+            "{e}"
+        );
+    }
+
+    // The camera's twin shows the operator's current AI-use policy only.
+    let op = node.token("op.test").await;
+    let (_, cam) = node.get("/api/v1/devices/cam-1", Some(&op)).await;
+    let shown: Vec<(String, u64)> = cam["ai_use_policies"]
+        .as_array()
+        .expect("ai_use_policies")
+        .iter()
+        .map(|p| {
+            (
+                p["owner"].as_str().expect("owner").to_string(),
+                p["entry"].as_u64().expect("entry"),
+            )
+        })
+        .collect();
+    assert_eq!(shown, vec![("op.test".to_string(), v2)]);
+    assert_eq!(
+        cam["ai_use_policies"][0]["policy"]["decisions"][0]["human_oversight"],
+        "guard reviews within 2 min"
+    );
+    let (_, door) = node.get("/api/v1/devices/door-1", Some(&op)).await;
+    assert_eq!(door["ai_use_policies"], json!([]));
+
+    // Read records: the operator read Acme's door statements above. Acme lists
+    // them; the auditor may, by Acme's transparency policy; the operator may not.
+    let acme = node.token("acme.test").await;
+    let aud = node.token("aud.test").await;
+    let (status, own) = node.get("/api/v1/reads", Some(&acme)).await;
+    assert_eq!(status, 200);
+    assert!(!own["reads"].as_array().expect("reads").is_empty(), "{own}");
+    let (status, audited) = node.get("/api/v1/reads?owner=acme.test", Some(&aud)).await;
+    assert_eq!(status, 200, "{audited}");
+    assert_eq!(audited["reads"], own["reads"]);
+    let (status, e) = node.get("/api/v1/reads?owner=acme.test", Some(&op)).await;
+    assert_eq!(status, 403, "{e}");
+    assert_eq!(
+        e["message"],
+        "the transparency policy of \"acme.test\" does not let op.test list its read records"
+    );
+    let (status, _) = node.get("/api/v1/reads?owner=vista.test", Some(&aud)).await;
+    assert_eq!(status, 403, "no transparency policy: only the owner lists");
+    assert!(t > v2);
+}

@@ -132,6 +132,11 @@ const EVENTS: &[(&str, &str, &str)] = &[
         "stakeholder:acme.example",
         r#"{"type":"sharing-policy","policy":{"id":"acme-public-vex","grants":[{"readers":[{"role":"operator"},{"role":"owner"},{"role":"maintainer"},{"role":"auditor"}],"devices":"all","types":["*"]},{"readers":["public"],"devices":{"matching":{"models":["DC-200"]}},"types":["device-registered","vulnerability-assessment"],"fields":["manufacturer","model","vulnerability","status"]}]}}"#,
     ),
+    (
+        "operator.example",
+        "stakeholder:operator.example",
+        r#"{"type":"ai-use-policy","policy":{"id":"lobby-person-detection","devices":{"matching":{"models":["VC-9"]}},"decisions":[{"decision":"raise an intrusion alarm when a person is detected after hours","model":"person-detector-v3","autonomy":"human-on-the-loop","human_oversight":"the guard on duty reviews every alarm within 5 minutes","override_by":["operator"],"fallback":"motion detection only"}]}}"#,
+    ),
 ];
 
 /// `payload` with each `{entry N}` replaced by the entry of fact N.

@@ -26,6 +26,7 @@ mod log_cmds;
 mod node;
 mod scitt_cmds;
 mod twin_cmds;
+mod vuln_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -86,6 +87,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: WitnessCmd,
     },
+    /// Score CVSS v3.0/v3.1/v4.0 vectors (`-` reads them from stdin).
+    Cvss(vuln_cmds::CvssArgs),
     /// Benchmarks (print a table of medians and ratios).
     Bench {
         #[command(subcommand)]
@@ -198,6 +201,7 @@ fn main() -> ExitCode {
             Cmd::Twin { cmd } => twin_cmds::twin(cmd).await,
             Cmd::Credential { cmd } => twin_cmds::credential(cmd),
             Cmd::Reindex(args) => twin_cmds::reindex(args),
+            Cmd::Cvss(args) => vuln_cmds::cvss(args),
             Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         }
     });

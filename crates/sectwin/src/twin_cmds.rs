@@ -460,6 +460,21 @@ pub fn attribute_lines(view: &Value) -> Vec<String> {
             claim["issuer"].as_str().unwrap_or("?"),
         ));
     }
+    for p in view["ai_use_policies"].as_array().into_iter().flatten() {
+        let policy = &p["policy"];
+        for d in policy["decisions"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "{:<28} #{:<3} {:<24} {:<22} {} ({}; {})",
+                format!("ai-use {}", policy["id"].as_str().unwrap_or("?")),
+                p["entry"].as_u64().unwrap_or(0),
+                "ai-use-policy",
+                p["owner"].as_str().unwrap_or("?"),
+                d["decision"].as_str().unwrap_or("?"),
+                d["autonomy"].as_str().unwrap_or("?"),
+                d["human_oversight"].as_str().unwrap_or("?"),
+            ));
+        }
+    }
     lines
 }
 

@@ -28,16 +28,17 @@ fn the_demo_runs_end_to_end() {
         "verified offline (log signature + witness quorum + inclusion)",
         "rejects an altered statement",
         "quorum met",
-        "22 statements applied, 0 refused",
+        "23 statements applied, 0 refused",
         "device:door-ctl-0042 (acme.example DC-200), deployed, operator operator.example",
         "firmware                     #16  firmware-installed       device:door-ctl-0042   agreed",
         "vulnerability CVE-2024-3596  #18  vulnerability-assessment acme.example           agreed",
         "maintenance                  #19  maintenance-performed    fixit.example          disputed by operator.example",
+        "ai-use lobby-person-detection #22  ai-use-policy            operator.example       raise an intrusion alarm when a person is detected after hours (human-on-the-loop; the guard on duty reviews every alarm within 5 minutes)",
         "rival.example asking for the lobby camera: 404 Not Found",
         "without a token, asking for the door: 200 OK, Acme's published policy shows device-registered [manufacturer=Acme Locks model=DC-200]; vulnerability-assessment [status=fixed vulnerability=CVE-2024-3596]",
         "by anonymous under acme-public-vex",
         "by operator.example under acme-public-vex",
-        "10. reindex from the log alone: 22 entries, 22 applied, 0 refused; all 3 twins identical to the live ones",
+        "10. reindex from the log alone: 23 entries, 23 applied, 0 refused; all 3 twins identical to the live ones",
         "demo complete",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
@@ -50,5 +51,5 @@ fn the_demo_runs_end_to_end() {
         !anonymous.contains("firmware") && !anonymous.contains("ownership"),
         "the anonymous view shows only what Acme's policy makes public: {anonymous}"
     );
-    assert_eq!(stdout.matches("receipt verified").count(), 21);
+    assert_eq!(stdout.matches("receipt verified").count(), 22);
 }

@@ -112,7 +112,7 @@ fn dependencies_point_one_way() {
         "tower",
         "tower-http",
     ];
-    let pure = ["tlog", "scitt", "twin", "access"];
+    let pure = ["tlog", "scitt", "twin", "access", "vuln", "vuln-formats"];
     for p in pure {
         let d = &deps[p];
         for banned in io_crates

@@ -76,6 +76,8 @@ impl AttributeClass {
             | B::KeyAdded { .. }
             | B::KeyRevoked { .. }
             | B::SharingPolicy { .. }
+            | B::TransparencyPolicy { .. }
+            | B::AiUsePolicy { .. }
             | B::StatementTypeRegistered { .. }
             | B::Endorse { .. }
             | B::Dispute { .. } => return None,

@@ -16,6 +16,7 @@ pub mod consensus;
 pub mod ingest;
 pub mod model;
 pub mod projection;
+pub mod published;
 pub mod registry;
 pub mod sharing;
 pub mod statement;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::consensus::{evaluate, AttributeClass, ConsensusPolicy, Status};
 use crate::model::{DeviceId, Lifecycle, Role, StakeholderId};
+use crate::published::{AiUsePolicy, PolicyKind, PolicyVersion, TransparencyPolicy};
 use crate::registry::{Registry, RegistryError};
 use crate::sharing::{PolicyError, SharingPolicy};
 use crate::statement::{StatementBody, StatementParseError};
@@ -109,6 +110,9 @@ pub enum ApplyError {
     /// A sharing policy that does not parse, or about another stakeholder.
     #[error("sharing policy refused: {0}")]
     Policy(String),
+    /// A transparency or AI-use policy that does not parse.
+    #[error("policy refused: {0}")]
+    Published(#[from] crate::published::PublishedError),
     /// A custom type registration refused.
     #[error("custom type {name:?} refused: {why}")]
     CustomType {
@@ -332,6 +336,9 @@ pub struct Meta {
     pub releases: BTreeMap<String, Vec<Release>>,
     /// Each stakeholder's current sharing policy, with its entry.
     pub sharing: BTreeMap<StakeholderId, (u64, SharingPolicy)>,
+    /// Every published policy version (sharing, transparency, AI use).
+    #[serde(default)]
+    pub published: crate::published::Published,
     /// Registered custom statement types, by name.
     #[serde(default)]
     pub custom_types: BTreeMap<String, CustomType>,
@@ -525,6 +532,25 @@ impl<S: State> Projection<S> {
         Ok(applied)
     }
 
+    /// The stakeholder a policy statement is about, which must be its issuer.
+    fn policy_owner(
+        subject: &str,
+        issuer: &StakeholderId,
+        kind: &'static str,
+    ) -> Result<StakeholderId, ApplyError> {
+        let owner = crate::registry::stakeholder_of(subject)
+            .ok_or_else(|| RegistryError::NotAStakeholder(subject.to_string()))?;
+        if &owner != issuer {
+            return Err(crate::published::PublishedError::NotTheirs {
+                issuer: issuer.0.clone(),
+                owner: owner.0,
+                kind,
+            }
+            .into());
+        }
+        Ok(owner)
+    }
+
     fn device_of(subject: &str, kind: &'static str) -> Result<DeviceId, ApplyError> {
         DeviceId::from_subject(subject).ok_or_else(|| ApplyError::NotADevice {
             subject: subject.to_string(),
@@ -629,11 +655,46 @@ impl<S: State> Projection<S> {
                         issuer.0, owner.0
                     )));
                 }
-                let policy = SharingPolicy::parse(&policy)?;
+                let parsed = SharingPolicy::parse(&policy)?;
                 Ok(Plan::Sharing {
                     entry: s.entry,
                     owner,
-                    policy,
+                    version: PolicyVersion {
+                        entry: s.entry,
+                        kind: PolicyKind::Sharing,
+                        id: parsed.id().to_string(),
+                        policy,
+                        superseded_by: None,
+                    },
+                    policy: parsed,
+                })
+            }
+            StatementBody::TransparencyPolicy { policy } => {
+                let owner = Self::policy_owner(s.subject, &issuer, "transparency")?;
+                let id = TransparencyPolicy::parse(&policy)?.id;
+                Ok(Plan::Publish {
+                    owner,
+                    version: PolicyVersion {
+                        entry: s.entry,
+                        kind: PolicyKind::Transparency,
+                        id,
+                        policy,
+                        superseded_by: None,
+                    },
+                })
+            }
+            StatementBody::AiUsePolicy { policy } => {
+                let owner = Self::policy_owner(s.subject, &issuer, "ai-use")?;
+                let id = AiUsePolicy::parse(&policy)?.id;
+                Ok(Plan::Publish {
+                    owner,
+                    version: PolicyVersion {
+                        entry: s.entry,
+                        kind: PolicyKind::AiUse,
+                        id,
+                        policy,
+                        superseded_by: None,
+                    },
                 })
             }
             StatementBody::StatementTypeRegistered {
@@ -869,8 +930,13 @@ impl<S: State> Projection<S> {
                 entry,
                 owner,
                 policy,
+                version,
             } => {
+                self.meta.published.publish(&owner, version);
                 self.meta.sharing.insert(owner, (entry, policy));
+            }
+            Plan::Publish { owner, version } => {
+                self.meta.published.publish(&owner, version);
             }
             Plan::CustomType { name, rule, custom } => {
                 self.meta.policy.rules.insert(name.clone(), rule);
@@ -1071,6 +1137,11 @@ enum Plan {
         entry: u64,
         owner: StakeholderId,
         policy: SharingPolicy,
+        version: PolicyVersion,
+    },
+    Publish {
+        owner: StakeholderId,
+        version: PolicyVersion,
     },
     CustomType {
         name: String,
@@ -1099,6 +1170,14 @@ impl Plan {
             Plan::Sharing { .. } => Applied {
                 device: None,
                 kind: "sharing-policy",
+            },
+            Plan::Publish { version, .. } => Applied {
+                device: None,
+                kind: match version.kind {
+                    PolicyKind::Sharing => "sharing-policy",
+                    PolicyKind::Transparency => "transparency-policy",
+                    PolicyKind::AiUse => "ai-use-policy",
+                },
             },
             Plan::CustomType { .. } => Applied {
                 device: None,

@@ -726,7 +726,7 @@ impl DeviceCriteria {
         &self.manufacturers
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ids.is_empty()
             && self.groups.is_empty()
             && self.sites.is_empty()

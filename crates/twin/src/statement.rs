@@ -274,6 +274,19 @@ pub enum StatementBody {
         /// The policy (see [`crate::sharing::SharingPolicy`]).
         policy: Value,
     },
+    /// A stakeholder's read-transparency policy (subject `stakeholder:<id>`,
+    /// signed by that stakeholder; see [`crate::published::TransparencyPolicy`]).
+    TransparencyPolicy {
+        /// The policy.
+        policy: Value,
+    },
+    /// A stakeholder's AI-use policy for a class of devices (subject
+    /// `stakeholder:<id>`, signed by that stakeholder; see
+    /// [`crate::published::AiUsePolicy`]).
+    AiUsePolicy {
+        /// The policy.
+        policy: Value,
+    },
     /// A stakeholder registers a custom statement type (subject
     /// `stakeholder:<id>`, its own): statements of type `name` are then
     /// accepted when their payload validates against `schema` (JSON Schema).
@@ -380,6 +393,8 @@ pub const TYPES: &[&str] = &[
     "key-added",
     "key-revoked",
     "sharing-policy",
+    "transparency-policy",
+    "ai-use-policy",
     "statement-type-registered",
     "endorse",
     "dispute",
@@ -506,6 +521,8 @@ impl StatementBody {
             StatementBody::KeyAdded { .. } => "key-added",
             StatementBody::KeyRevoked { .. } => "key-revoked",
             StatementBody::SharingPolicy { .. } => "sharing-policy",
+            StatementBody::TransparencyPolicy { .. } => "transparency-policy",
+            StatementBody::AiUsePolicy { .. } => "ai-use-policy",
             StatementBody::StatementTypeRegistered { .. } => "statement-type-registered",
             StatementBody::Custom { .. } => "custom",
             StatementBody::Endorse { .. } => "endorse",
