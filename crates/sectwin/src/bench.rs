@@ -120,6 +120,43 @@ pub enum BenchCmd {
         #[arg(long)]
         keep: bool,
     },
+    /// Issue 5's figures: import of a CVE 5 dump (parse + index), then a
+    /// generated fleet's full exposure re-evaluation and the impact of one
+    /// advisory.
+    Vuln {
+        /// The CVE JSON 5 JSON-lines dump (gzip) to import (default: the
+        /// shared vulnrichment snapshot).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Devices in the generated fleet.
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: u32,
+        /// Firmware releases.
+        #[arg(long, default_value_t = 2_000)]
+        releases: u32,
+        /// Components per release.
+        #[arg(long, default_value_t = 300)]
+        components: u32,
+        /// Runs per timed figure (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Advisories whose impact is timed one by one.
+        #[arg(long, default_value_t = 200)]
+        impacts: usize,
+    },
+    /// Threat-model analysis time (pytm-sample size and a generated large
+    /// model) and the reference model's findings per STRIDE category.
+    Threat {
+        /// Runs per figure (the median is reported; at most 11 for the large model).
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+        /// Elements of the generated model.
+        #[arg(long, default_value_t = 10_000)]
+        elements: usize,
+        /// Flows of the generated model.
+        #[arg(long, default_value_t = 30_000)]
+        flows: usize,
+    },
     /// Resident memory while appending many entries.
     Memory {
         /// Entries to append.
@@ -190,6 +227,28 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
             dir,
             keep,
         } => crate::bench_twin::run(devices.max(1), per_device, dir, keep).await,
+        BenchCmd::Vuln {
+            data,
+            devices,
+            releases,
+            components,
+            runs,
+            impacts,
+        } => {
+            let data = data.unwrap_or_else(crate::bench_vuln::default_data);
+            tokio::task::spawn_blocking(move || {
+                crate::bench_vuln::run(&data, devices, releases, components, runs, impacts)
+            })
+            .await?
+        }
+        BenchCmd::Threat {
+            runs,
+            elements,
+            flows,
+        } => {
+            tokio::task::spawn_blocking(move || crate::bench_threat::run(runs, elements, flows))
+                .await?
+        }
         BenchCmd::Index {
             keys,
             batch_keys,

@@ -20,8 +20,9 @@ use crate::node;
 const ISSUERS: usize = 64;
 
 /// Pre-signs `n` distinct statements (about 300 bytes of JSON each), issuer
-/// `i % ISSUERS`, on every core.
-fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64) -> Vec<Vec<u8>> {
+/// `i % ISSUERS`, on every core: twin statements (`device-registered` for
+/// new devices) when `twin`, otherwise statements about software subjects.
+fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64, twin: bool) -> Vec<Vec<u8>> {
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1) as u64;
@@ -35,6 +36,17 @@ fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64) -> Vec<Vec<
                     (lo..hi)
                         .map(|i| {
                             let (issuer, key) = &keys[(i % ISSUERS as u64) as usize];
+                            if twin {
+                                // A manufacturer registers a new device: a
+                                // statement the twins' registration policy
+                                // admits (registered key, role, new subject).
+                                let payload = format!(
+                                    r#"{{"type":"device-registered","manufacturer":"{issuer}","model":"DC-200","serial":"{i:08}","hardware_id":"tpm-ek-sha256:9f2c0d51e5a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f"}}"#
+                                );
+                                return StatementBuilder::new(issuer, &format!("device:door-ctl-{i:08}"), payload.as_bytes())
+                                    .content_type("application/json")
+                                    .sign(key);
+                            }
                             let payload = format!(
                                 r#"{{"type":"firmware-installed","device":"door-ctl-{i:08}","version":"2.4.1","image_sha256":"9f2c0d51e5a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f","site":"building-a","reported_by":"device"}}"#
                             );
@@ -113,11 +125,14 @@ pub async fn run(
             )
         })
         .collect();
-    eprintln!("signing {} statements…", 2 * statements);
-    let singles = sign_statements(&keys, 0, statements);
-    let batched = sign_statements(&keys, statements, statements);
+    eprintln!("signing {} statements…", 4 * statements);
+    let singles = sign_statements(&keys, 0, statements, false);
+    let batched = sign_statements(&keys, statements, statements, false);
+    let twin_singles = sign_statements(&keys, 2 * statements, statements, true);
+    let twin_batched = sign_statements(&keys, 3 * statements, statements, true);
     let (ceiling_single, ceiling_batch) = ceilings(&keys, &singles, batch);
 
+    // A. The SCITT path alone: issuers from a static key directory.
     let s = Scratch::new(dir, "scitt")?;
     let (log, _) = node::open_log(&s.0, None, LogConfig::default())?;
     let directory = Arc::new(transparency::StaticKeys::new());
@@ -131,7 +146,115 @@ pub async fn run(
         std::future::pending(),
     )
     .await?;
+    eprintln!("SCITT path (static keys)…");
+    let (single_rate, batch_rate) = drive(
+        addr,
+        singles.clone(),
+        batched,
+        clients,
+        batch,
+        batch_clients,
+    )
+    .await?;
+    log.shutdown().await;
+    drop(s);
 
+    // B. The product path: a full node; issuers are manufacturers registered
+    // in the log by the authority, every statement passes the twins'
+    // registration policy (registry key in force, role, pre-check against
+    // the projection) and is folded into the twins by the projector.
+    let s = Scratch::new(dir, "scitt-twins")?;
+    let (node, _) = node::open_node(&s.0, None, LogConfig::default(), None).await?;
+    for (issuer, key) in &keys {
+        let payload = serde_json::json!({"type": "stakeholder-registered", "name": issuer,
+            "roles": ["manufacturer"], "keys": [{"pem": key.public_key().to_pem()}]});
+        let r = node
+            .scitt
+            .register(node.authority_statement(&format!("stakeholder:{issuer}"), &payload))
+            .await
+            .map_err(|e| anyhow::anyhow!("registering {issuer}: {e}"))?;
+        node.projector
+            .wait_projected(r.index.get() + 1, std::time::Duration::from_secs(30))
+            .await;
+    }
+    let addr = node::serve(
+        node::node_app(&node),
+        "127.0.0.1:0".parse()?,
+        std::future::pending(),
+    )
+    .await?;
+    eprintln!("twin registration path…");
+    let (twin_single_rate, twin_batch_rate) = drive(
+        addr,
+        twin_singles,
+        twin_batched,
+        clients,
+        batch,
+        batch_clients,
+    )
+    .await?;
+    // The bootstrap, the issuers, and both runs' statements.
+    let expected = 1 + ISSUERS as u64 + 2 * statements;
+    let projected_in_time = node
+        .projector
+        .wait_projected(expected, std::time::Duration::from_secs(120))
+        .await;
+    let meta = node.projector.meta();
+    anyhow::ensure!(
+        projected_in_time && meta.refused == 0 && meta.applied == expected,
+        "twins: {} applied, {} refused, projected {}",
+        meta.applied,
+        meta.refused,
+        meta.size
+    );
+    node.shutdown().await;
+
+    println!(
+        "signed statements (Ed25519, ~{} bytes) verified and registered durably over HTTP, {} issuers",
+        singles.first().map(Vec::len).unwrap_or(0),
+        ISSUERS
+    );
+    println!("| path | statements/s | ratio to the Ed25519 ceiling |");
+    println!("|---|---:|---:|");
+    println!("| ceiling: verify one by one, all cores | {ceiling_single:.0} | 1.00 |");
+    println!(
+        "| ceiling: batch verify ({batch} per batch), all cores | {ceiling_batch:.0} | {:.2} |",
+        ceiling_batch / ceiling_single
+    );
+    println!(
+        "| SCITT, static keys: POST /entries, one per request, {clients} clients (Prefer: respond-async) | {single_rate:.0} | {:.2} of one-by-one |",
+        single_rate / ceiling_single
+    );
+    println!(
+        "| SCITT, static keys: POST /api/v1/statements/batch, {batch} per request, {batch_clients} clients | {batch_rate:.0} | {:.2} of batch |",
+        batch_rate / ceiling_batch
+    );
+    println!(
+        "| twins (registry + pre-check + projection): POST /entries, one per request, {clients} clients | {twin_single_rate:.0} | {:.2} of one-by-one |",
+        twin_single_rate / ceiling_single
+    );
+    println!(
+        "| twins (registry + pre-check + projection): POST /api/v1/statements/batch, {batch} per request, {batch_clients} clients | {twin_batch_rate:.0} | {:.2} of batch |",
+        twin_batch_rate / ceiling_batch
+    );
+    println!(
+        "twins after the run: {} statements applied, 0 refused",
+        meta.applied
+    );
+    Ok(())
+}
+
+/// Registers `singles` one per request from `clients` connections, then
+/// `batched` in batches of `batch` from `batch_clients` connections; returns
+/// both rates (statements/s).
+async fn drive(
+    addr: std::net::SocketAddr,
+    singles: Vec<Vec<u8>>,
+    batched: Vec<Vec<u8>>,
+    clients: usize,
+    batch: usize,
+    batch_clients: usize,
+) -> Result<(f64, f64)> {
     // One statement per request, `clients` keep-alive connections.
     let singles = Arc::new(singles);
     let next = Arc::new(AtomicU64::new(0));
@@ -222,27 +345,5 @@ pub async fn run(
         t.await??;
     }
     let batch_rate = batched.len() as f64 / start.elapsed().as_secs_f64();
-    log.shutdown().await;
-
-    println!(
-        "signed statements (Ed25519, ~{} bytes) verified and registered durably over HTTP, {} issuers",
-        singles.first().map(Vec::len).unwrap_or(0),
-        ISSUERS
-    );
-    println!("| path | statements/s | ratio to the Ed25519 ceiling |");
-    println!("|---|---:|---:|");
-    println!("| ceiling: verify one by one, all cores | {ceiling_single:.0} | 1.00 |");
-    println!(
-        "| ceiling: batch verify ({batch} per batch), all cores | {ceiling_batch:.0} | {:.2} |",
-        ceiling_batch / ceiling_single
-    );
-    println!(
-        "| POST /entries, one per request, {clients} clients (Prefer: respond-async) | {single_rate:.0} | {:.2} of one-by-one |",
-        single_rate / ceiling_single
-    );
-    println!(
-        "| POST /api/v1/statements/batch, {batch} per request, {batch_clients} clients | {batch_rate:.0} | {:.2} of batch |",
-        batch_rate / ceiling_batch
-    );
-    Ok(())
+    Ok((single_rate, batch_rate))
 }

@@ -20,11 +20,14 @@ mod bench;
 mod bench_index;
 mod bench_peer;
 mod bench_scitt;
+mod bench_threat;
 mod bench_twin;
+mod bench_vuln;
 mod demo;
 mod log_cmds;
 mod node;
 mod scitt_cmds;
+mod threat_cmds;
 mod twin_cmds;
 mod vuln_cmds;
 
@@ -89,6 +92,11 @@ enum Cmd {
     },
     /// Score CVSS v3.0/v3.1/v4.0 vectors (`-` reads them from stdin).
     Cvss(vuln_cmds::CvssArgs),
+    /// Threat modeling as code: check, diff, report, diagram, import.
+    Threat {
+        #[command(subcommand)]
+        cmd: threat_cmds::ThreatCmd,
+    },
     /// Benchmarks (print a table of medians and ratios).
     Bench {
         #[command(subcommand)]
@@ -202,6 +210,7 @@ fn main() -> ExitCode {
             Cmd::Credential { cmd } => twin_cmds::credential(cmd),
             Cmd::Reindex(args) => twin_cmds::reindex(args),
             Cmd::Cvss(args) => vuln_cmds::cvss(args),
+            Cmd::Threat { cmd } => threat_cmds::run(cmd),
             Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         }
     });

@@ -112,7 +112,16 @@ fn dependencies_point_one_way() {
         "tower",
         "tower-http",
     ];
-    let pure = ["tlog", "scitt", "twin", "access", "vuln", "vuln-formats"];
+    let pure = [
+        "tlog",
+        "scitt",
+        "twin",
+        "access",
+        "vuln",
+        "vuln-formats",
+        "risk",
+        "threat",
+    ];
     for p in pure {
         let d = &deps[p];
         for banned in io_crates

@@ -212,11 +212,22 @@ pub fn open_projection(
     store: &TwinStore,
     policy: ConsensusPolicy,
 ) -> Result<Projection<StoreState>, StoreError> {
+    open_projection_cached(store, policy, crate::store::CACHED_TWINS_MAX)
+}
+
+fn open_projection_cached(
+    store: &TwinStore,
+    policy: ConsensusPolicy,
+    cached_twins_max: usize,
+) -> Result<Projection<StoreState>, StoreError> {
     let meta = store.load_meta()?.unwrap_or(Meta {
         policy,
         ..Meta::default()
     });
-    Ok(Projection::with_state(meta, StoreState::new(store.clone())))
+    Ok(Projection::with_state(
+        meta,
+        StoreState::with_cache(store.clone(), cached_twins_max),
+    ))
 }
 
 struct Inner {
@@ -417,7 +428,8 @@ pub fn reindex(
     mut progress: impl FnMut(u64),
 ) -> Result<ReindexStats, ProjectError> {
     let started = Instant::now();
-    let mut projection = open_projection(store, policy)?;
+    let mut projection =
+        open_projection_cached(store, policy, crate::store::REINDEX_CACHED_TWINS_MAX)?;
     if projection.meta().size != 0 {
         return Err(ProjectError::Store(StoreError::Db(
             "reindex needs an empty twin store".into(),

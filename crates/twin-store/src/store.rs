@@ -25,6 +25,12 @@ use twin::{DeviceId, Meta, StakeholderId, State};
 const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// Memtable budget.
 const WRITE_BUFFER_BYTES: u64 = 128 * 1024 * 1024;
+/// Decoded twins the live projector keeps (about 1 KiB each: ~256 MiB).
+pub const CACHED_TWINS_MAX: usize = 256 * 1024;
+/// Decoded twins a reindex keeps (about 1 KiB each: ~4 GiB at most, on a
+/// machine class with 24 GiB), so a fleet of up to 4M devices is folded
+/// without reading back a twin it wrote.
+pub const REINDEX_CACHED_TWINS_MAX: usize = 4 * 1024 * 1024;
 
 /// The searchable attributes (see [`index_keys`]).
 pub const SEARCH_ATTRIBUTES: &[&str] = &[
@@ -518,6 +524,11 @@ pub struct StoreState {
     store: TwinStore,
     cur: Overlay,
     flushing: Option<Flushing>,
+    /// Decoded twins equal to their stored value, kept across flushes so
+    /// that a fold over many devices reads neither fjall nor JSON for a twin
+    /// it has seen; shadowed by the overlays, refilled from each committed one.
+    cache: parking_lot::Mutex<HashMap<DeviceId, Twin>>,
+    cached_twins_max: usize,
     /// First store error met by a read (reads cannot fail through [`State`]);
     /// reported by the next flush, which then writes nothing.
     error: parking_lot::Mutex<Option<String>>,
@@ -526,12 +537,35 @@ pub struct StoreState {
 impl StoreState {
     /// A state over `store`.
     pub fn new(store: TwinStore) -> StoreState {
+        StoreState::with_cache(store, CACHED_TWINS_MAX)
+    }
+
+    /// A state over `store` keeping up to `cached_twins_max` decoded twins.
+    pub fn with_cache(store: TwinStore, cached_twins_max: usize) -> StoreState {
         StoreState {
             store,
             cur: Overlay::default(),
             flushing: None,
+            cache: parking_lot::Mutex::new(HashMap::new()),
+            cached_twins_max,
             error: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// Keeps `twin` (equal to its stored value) in the cache, first making
+    /// room by dropping an arbitrary eighth of it when full.
+    fn cache_put(cache: &mut HashMap<DeviceId, Twin>, max: usize, device: DeviceId, twin: Twin) {
+        if max == 0 {
+            return;
+        }
+        if cache.len() >= max && !cache.contains_key(&device) {
+            let mut n = 0usize;
+            cache.retain(|_, _| {
+                n += 1;
+                !n.is_multiple_of(8)
+            });
+        }
+        cache.insert(device, twin);
     }
 
     /// The store.
@@ -554,6 +588,14 @@ impl StoreState {
             f.thread
                 .join()
                 .map_err(|_| StoreError::Db("the flush thread panicked".into()))??;
+            // Committed: its twins are now the stored values. The thread's
+            // handle on the overlay is gone, so this is the only one.
+            if let Ok(overlay) = std::sync::Arc::try_unwrap(f.overlay) {
+                let cache = self.cache.get_mut();
+                for (device, (twin, _)) in overlay.twins {
+                    Self::cache_put(cache, self.cached_twins_max, device, twin);
+                }
+            }
         }
         Ok(())
     }
@@ -592,8 +634,20 @@ impl StoreState {
                 return Some(t.clone());
             }
         }
+        if let Some(t) = self.cache.lock().get(device) {
+            return Some(t.clone());
+        }
         match self.store.twin(device) {
-            Ok(t) => t,
+            Ok(Some(t)) => {
+                Self::cache_put(
+                    &mut self.cache.lock(),
+                    self.cached_twins_max,
+                    device.clone(),
+                    t.clone(),
+                );
+                Some(t)
+            }
+            Ok(None) => None,
             Err(e) => {
                 self.error.lock().get_or_insert(e.to_string());
                 None

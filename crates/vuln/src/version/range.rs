@@ -562,6 +562,29 @@ impl VersionRange {
         Ok(range)
     }
 
+    /// From intervals a caller already split by status (e.g. a normalized
+    /// advisory model whose bounds are strings): every bound is checked under
+    /// `scheme`, and wildcard bounds are refused as with CVE 5.
+    pub fn from_intervals(
+        scheme: VersionScheme,
+        affected: Vec<Interval>,
+        unaffected: Vec<Interval>,
+    ) -> Result<VersionRange, RangeError> {
+        for interval in affected.iter().chain(&unaffected) {
+            for bound in [&interval.lower, &interval.upper] {
+                if let Bound::Included(v) | Bound::Excluded(v) = bound {
+                    check_bound(scheme, v)?;
+                }
+            }
+        }
+        Ok(VersionRange {
+            scheme,
+            affected,
+            unaffected,
+            unknown: Vec::new(),
+        })
+    }
+
     /// The scheme the bounds are compared under.
     pub fn scheme(&self) -> VersionScheme {
         self.scheme

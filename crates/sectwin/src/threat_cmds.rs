@@ -1,0 +1,509 @@
+//! `sectwin threat ...`: threat modeling as code on the command line. Reads
+//! the model, rule, suppression and policy files, calls the `threat` crate,
+//! writes what it renders, and turns overdue findings into exit code 1 for
+//! CI gates (2 for a model or rule error, printed as `FILE:LINE:COL`).
+//!
+//! Deliberately absent: analysis logic (in `threat`), the risk register and
+//! its signed statements (findings are handed over as JSON), and a clock
+//! when `--today` is given.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use risk::{Date, DeadlinePolicy};
+use threat::analysis::{analyze, diff, Analysis, AnalysisOptions};
+use threat::model::{Model, ModelError, SuppressionFile};
+use threat::rules::RuleSet;
+use threat::{diagram, import, output};
+
+/// Largest rule directory accepted, in files.
+const RULE_DIR_FILES_MAX: usize = 1000;
+
+/// Threat subcommands.
+#[derive(clap::Subcommand)]
+pub enum ThreatCmd {
+    /// Analyze a model; exit 1 when an open finding is past its deadline.
+    Check {
+        /// The model (YAML).
+        model: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
+    /// New, resolved and changed findings between two versions of a model.
+    Diff {
+        /// The old model.
+        old: PathBuf,
+        /// The new model.
+        new: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiffFormat,
+    },
+    /// A Markdown or HTML report.
+    Report {
+        /// The model.
+        model: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+        /// Write here instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// The data-flow diagram with trust boundaries as SVG (Graphviz `dot`
+    /// when installed, else a built-in layout).
+    Diagram {
+        /// The model.
+        model: PathBuf,
+        /// The SVG file to write (`.dot` writes the Graphviz source).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Use the built-in layout even when `dot` is installed.
+        #[arg(long)]
+        builtin: bool,
+    },
+    /// Convert a pytm JSON output or a Threat Dragon v2 model to a sectwin model.
+    Import {
+        /// Source format.
+        #[arg(value_enum)]
+        from: ImportFormat,
+        /// The file to import.
+        file: PathBuf,
+        /// The model YAML to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print the JSON Schema of the model file.
+    Schema,
+    /// List the rule library.
+    Rules {
+        /// Extra rule directories (every `*.yaml`/`*.yml` file in them).
+        #[arg(long = "rules")]
+        rules: Vec<PathBuf>,
+    },
+    /// Print the reference model (a smart-building access system).
+    Example,
+}
+
+/// Options shared by the analyzing subcommands.
+#[derive(clap::Args)]
+pub struct Common {
+    /// Extra rule directories (every `*.yaml`/`*.yml` file in them; repeatable).
+    #[arg(long = "rules")]
+    rules: Vec<PathBuf>,
+    /// A suppressions file (YAML: `suppressions: [{finding|rule+element, reason, expires}]`).
+    #[arg(long)]
+    suppressions: Option<PathBuf>,
+    /// The day to judge deadlines and expiries on (default: the system date, UTC).
+    #[arg(long, value_parser = parse_date)]
+    today: Option<Date>,
+    /// The deadline policy (YAML or JSON; see `risk::DeadlinePolicy`).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+/// `threat check` formats.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// A table.
+    Text,
+    /// One JSON object.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// `threat diff` formats.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Lines starting with `+`, `-`, `~`.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// `threat report` formats.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown.
+    Markdown,
+    /// Self-contained HTML.
+    Html,
+}
+
+/// `threat import` sources.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// `python3 tm.py --json FILE` output of pytm.
+    Pytm,
+    /// OWASP Threat Dragon v2 JSON.
+    ThreatDragon,
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s).map_err(|e| e.to_string())
+}
+
+/// A model or rule error: exit code 2 with `FILE:LINE:COL: message`.
+struct InputError(String);
+
+fn model_err(file: &Path, e: &ModelError) -> InputError {
+    InputError(format!("{}:{e}", file.display()))
+}
+
+fn today_utc() -> Result<Date> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_secs();
+    let days = u32::try_from(secs / 86_400).context("system clock out of range")?;
+    Date::from_ymd(1970, 1, 1)
+        .map(|d| d.add_days(days))
+        .context("epoch date")
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn load_rules(dirs: &[PathBuf]) -> Result<Result<RuleSet, InputError>> {
+    let mut set = match RuleSet::default_library() {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(InputError(format!("default rules: {e}")))),
+    };
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading rule directory {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+        if files.len() > RULE_DIR_FILES_MAX {
+            bail!(
+                "{}: more than {RULE_DIR_FILES_MAX} rule files",
+                dir.display()
+            );
+        }
+        for f in files {
+            let text = read(&f)?;
+            let name = f.display().to_string();
+            if let Err(e) = set.add_file(&name, &text) {
+                // The error message starts with the file name already.
+                return Ok(Err(InputError(match e.position {
+                    Some((l, c)) => format!(
+                        "{name}:{l}:{c}: {}",
+                        e.message.trim_start_matches(&format!("{name}: "))
+                    ),
+                    None => e.message,
+                })));
+            }
+        }
+    }
+    Ok(Ok(set))
+}
+
+struct Loaded {
+    model: Model,
+    rules: RuleSet,
+    analysis: Analysis,
+    today: Date,
+}
+
+fn load_and_analyze(
+    path: &Path,
+    common: &Common,
+    rules: Option<&RuleSet>,
+) -> Result<Result<Loaded, InputError>> {
+    let text = read(path)?;
+    let model = match Model::parse(&text) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(model_err(path, &e))),
+    };
+    let rules = match rules {
+        Some(r) => r.clone(),
+        None => match load_rules(&common.rules)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        },
+    };
+    let today = match common.today {
+        Some(t) => t,
+        None => today_utc()?,
+    };
+    let policy: DeadlinePolicy = match &common.policy {
+        None => DeadlinePolicy::default(),
+        Some(p) => match serde_norway::from_str(&read(p)?) {
+            Ok(policy) => policy,
+            Err(e) => {
+                return Ok(Err(model_err(
+                    p,
+                    &ModelError {
+                        position: e.location().map(|l| (l.line(), l.column())),
+                        message: e.to_string(),
+                    },
+                )))
+            }
+        },
+    };
+    let suppressions = match &common.suppressions {
+        None => Vec::new(),
+        Some(p) => match SuppressionFile::parse(&read(p)?) {
+            Ok(f) => f.suppressions,
+            Err(e) => return Ok(Err(model_err(p, &e))),
+        },
+    };
+    let options = AnalysisOptions {
+        found: model.date.unwrap_or(today),
+        today,
+        policy,
+        suppressions,
+    };
+    let analysis = analyze(&model, &rules, &options);
+    Ok(Ok(Loaded {
+        model,
+        rules,
+        analysis,
+        today,
+    }))
+}
+
+fn write_out(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Runs one threat subcommand.
+pub fn run(cmd: ThreatCmd) -> Result<ExitCode> {
+    match run_inner(cmd)? {
+        Ok(code) => Ok(code),
+        Err(InputError(msg)) => {
+            eprintln!("error: {msg}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
+    match cmd {
+        ThreatCmd::Check {
+            model,
+            common,
+            format,
+        } => {
+            let l = match load_and_analyze(&model, &common, None)? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let rendered = match format {
+                CheckFormat::Text => output::text(&l.model, &l.analysis, l.today),
+                CheckFormat::Json => {
+                    serde_json::to_string_pretty(&output::json(&l.model, &l.analysis, l.today))?
+                        + "\n"
+                }
+                CheckFormat::Sarif => {
+                    let uri = model.display().to_string();
+                    serde_json::to_string_pretty(&output::sarif(&l.rules, &l.analysis, &uri))?
+                        + "\n"
+                }
+            };
+            print!("{rendered}");
+            for s in &l.analysis.expired_suppressions {
+                eprintln!(
+                    "warning: suppression expired on {} and was ignored: {}",
+                    s.expires, s.reason
+                );
+            }
+            let overdue: Vec<_> = l.analysis.overdue().collect();
+            if overdue.is_empty() {
+                return Ok(Ok(ExitCode::SUCCESS));
+            }
+            eprintln!(
+                "{} open findings are past their deadline on {}:",
+                overdue.len(),
+                l.today
+            );
+            for f in overdue {
+                eprintln!(
+                    "  {} {} {} on {} (deadline {}, {})",
+                    f.id,
+                    f.severity,
+                    f.rule,
+                    f.element,
+                    f.deadline.date.map(|d| d.to_string()).unwrap_or_default(),
+                    f.deadline.basis
+                );
+            }
+            Ok(Ok(ExitCode::from(1)))
+        }
+        ThreatCmd::Diff {
+            old,
+            new,
+            common,
+            format,
+        } => {
+            let rules = match load_rules(&common.rules)? {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let a = match load_and_analyze(&old, &common, Some(&rules))? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let b = match load_and_analyze(&new, &common, Some(&rules))? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let d = diff(&a.analysis, &b.analysis);
+            match format {
+                DiffFormat::Text => print!("{}", output::diff_text(&d)),
+                DiffFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&output::diff_json(&d))?)
+                }
+            }
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+        ThreatCmd::Report {
+            model,
+            common,
+            format,
+            output: out,
+        } => {
+            let l = match load_and_analyze(&model, &common, None)? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let text = match format {
+                ReportFormat::Markdown => output::markdown(&l.model, &l.analysis, l.today),
+                ReportFormat::Html => output::html(&l.model, &l.analysis, l.today),
+            };
+            write_out(out.as_deref(), &text)?;
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+        ThreatCmd::Diagram {
+            model,
+            output: out,
+            builtin,
+        } => {
+            let text = read(&model)?;
+            let m = match Model::parse(&text) {
+                Ok(m) => m,
+                Err(e) => return Ok(Err(model_err(&model, &e))),
+            };
+            if out.extension().is_some_and(|x| x == "dot") {
+                write_out(Some(&out), &diagram::dot(&m))?;
+                return Ok(Ok(ExitCode::SUCCESS));
+            }
+            let svg = if builtin {
+                None
+            } else {
+                run_dot(&diagram::dot(&m))
+            };
+            let svg = match svg {
+                Some(svg) => svg,
+                None => {
+                    if !builtin {
+                        eprintln!("note: Graphviz `dot` not found on PATH; using the built-in layout (install graphviz for a better one)");
+                    }
+                    diagram::svg(&m)
+                }
+            };
+            write_out(Some(&out), &svg)?;
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+        ThreatCmd::Import {
+            from,
+            file,
+            output: out,
+        } => {
+            let text = read(&file)?;
+            let imported = match from {
+                ImportFormat::Pytm => import::pytm(&text),
+                ImportFormat::ThreatDragon => import::threat_dragon(&text),
+            };
+            let imported = match imported {
+                Ok(i) => i,
+                Err(e) => return Ok(Err(model_err(&file, &e))),
+            };
+            let yaml = match imported.model.to_yaml() {
+                Ok(y) => y,
+                Err(e) => return Ok(Err(model_err(&file, &e))),
+            };
+            write_out(Some(&out), &yaml)?;
+            println!(
+                "imported {} elements, {} flows, {} boundaries into {}",
+                imported.model.elements.len(),
+                imported.model.flows.len(),
+                imported.model.boundaries.len(),
+                out.display()
+            );
+            for n in &imported.notes {
+                println!("note: {n}");
+            }
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+        ThreatCmd::Schema => {
+            println!("{}", threat::model::model_schema());
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+        ThreatCmd::Rules { rules } => {
+            let set = match load_rules(&rules)? {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            println!(
+                "{:<30} {:<23} {:>4} {:<14} TITLE",
+                "RULE", "STRIDE", "CVSS", "FILE"
+            );
+            for r in &set.rules {
+                println!(
+                    "{:<30} {:<23} {:>4} {:<14} {}",
+                    r.def.id,
+                    r.def.stride.as_str(),
+                    r.cvss.base_score().to_string(),
+                    Path::new(&r.file)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    r.def.title
+                );
+            }
+            println!("{} rules", set.rules.len());
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+        ThreatCmd::Example => {
+            print!("{}", threat::REFERENCE_MODEL);
+            Ok(Ok(ExitCode::SUCCESS))
+        }
+    }
+}
+
+/// Renders DOT with Graphviz when `dot` is on PATH.
+fn run_dot(dot: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(dot.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
