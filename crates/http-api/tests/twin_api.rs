@@ -120,6 +120,7 @@ async fn start() -> Node {
         twins,
         Some(payloads),
         twin::ConsensusPolicy::default(),
+        twin_store::Signatures::Verify,
     )
     .expect("projector");
     let directory = Arc::new(TwinDirectory::new(projector.clone(), None));

@@ -302,6 +302,10 @@ pub async fn open_node(
         store,
         Some(payloads),
         twin::ConsensusPolicy::default(),
+        // This node's own log: every twin statement in it passed the
+        // registration policy's signature check (raw appends of twin
+        // statements are refused), so the projector does not verify again.
+        twin_store::Signatures::TrustAdmission,
     )?;
     let directory = Arc::new(twin_store::TwinDirectory::new(
         projector.clone(),

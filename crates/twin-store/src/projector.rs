@@ -232,6 +232,8 @@ fn open_projection_cached(
 
 struct Inner {
     payloads: Option<PayloadStore>,
+    /// Whether the fold verifies signatures again (see [`Signatures`]).
+    signatures: Signatures,
     projection: Mutex<Projection<StoreState>>,
     meta: parking_lot::RwLock<Arc<Meta>>,
     store: TwinStore,
@@ -249,18 +251,22 @@ pub struct Projector {
 
 impl Projector {
     /// Starts projecting `log` into `store`, resuming from the size the store
-    /// reflects. Must be called within a tokio runtime.
+    /// reflects, verifying signatures again or not (`signatures`: a node
+    /// projecting the log it writes trusts its own admission). Must be called
+    /// within a tokio runtime.
     pub fn start(
         log: Log,
         store: TwinStore,
         payloads: Option<PayloadStore>,
         policy: ConsensusPolicy,
+        signatures: Signatures,
     ) -> Result<Projector, ProjectError> {
         let projection = open_projection(&store, policy)?;
         let (size_tx, _) = watch::channel(projection.meta().size);
         let meta = Arc::new(projection.meta().clone());
         let inner = Arc::new(Inner {
             payloads,
+            signatures,
             meta: parking_lot::RwLock::new(meta),
             projection: Mutex::new(projection),
             store,
@@ -391,7 +397,7 @@ fn step(
     let entries = prover
         .entries(from, to, size)
         .map_err(|e| ProjectError::Log(e.to_string()))?;
-    let prepared = prepare(&entries, keys, threads, Signatures::Verify);
+    let prepared = prepare(&entries, keys, threads, inner.signatures);
     let mut p = inner.projection.lock();
     fold(&mut p, inner.payloads.as_ref(), from, prepared);
     let meta = p.meta().clone();
