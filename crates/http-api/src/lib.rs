@@ -10,10 +10,15 @@
 //!   and [`oauth::Caller`], the bearer token extractor of authenticated routes.
 //! * [`twin_router`]: the native REST API of the security twins under
 //!   `/api/v1`, every read filtered by sharing policies and recorded.
+//! * [`archivist_router`]: the DataTrails (Archivist v2) compatible API under
+//!   `/archivist`, mapped onto the twins.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod archivist;
+pub mod notify_api;
 pub mod oauth;
+pub mod risk_api;
 pub mod twin_api;
 pub mod witness;
 
@@ -21,7 +26,10 @@ mod error;
 mod log_routes;
 mod scrapi;
 
+pub use archivist::{archivist_router, ArchivistApi};
 pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
+pub use notify_api::{notify_router, NotifyApi};
+pub use risk_api::{risk_router, RiskApi};
 pub use scrapi::{scrapi_router, ScrapiApi};
 pub use twin_api::{twin_router, TwinApi};

@@ -45,9 +45,9 @@ pub const SCAN_DEVICES_MAX: usize = 100_000;
 /// The state of the `/api/v1` routes.
 #[derive(Clone)]
 pub struct TwinApi {
-    projector: Projector,
-    scitt: Arc<TransparencyService>,
-    tokens: Arc<TokenEndpoint>,
+    pub(crate) projector: Projector,
+    pub(crate) scitt: Arc<TransparencyService>,
+    pub(crate) tokens: Arc<TokenEndpoint>,
     seq: Arc<AtomicU64>,
 }
 
@@ -104,23 +104,30 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> JsonError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> JsonError {
         JsonError {
             status,
             code,
             message: message.into(),
         }
     }
-    fn bad_request(message: impl Into<String>) -> JsonError {
+    pub(crate) fn parts(self) -> (StatusCode, String) {
+        (self.status, self.message)
+    }
+    pub(crate) fn bad_request(message: impl Into<String>) -> JsonError {
         JsonError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
-    fn not_found(message: impl Into<String>) -> JsonError {
+    pub(crate) fn not_found(message: impl Into<String>) -> JsonError {
         JsonError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    fn forbidden(message: impl Into<String>) -> JsonError {
+    pub(crate) fn forbidden(message: impl Into<String>) -> JsonError {
         JsonError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
-    fn internal(detail: impl std::fmt::Display) -> JsonError {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> JsonError {
         tracing::error!(%detail, "internal error");
         JsonError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -140,19 +147,19 @@ impl IntoResponse for JsonError {
     }
 }
 
-type ApiResult<T> = Result<T, JsonError>;
+pub(crate) type ApiResult<T> = Result<T, JsonError>;
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn encode_token(s: &str) -> String {
+pub(crate) fn encode_token(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
 
-fn decode_token(t: &str) -> ApiResult<String> {
+pub(crate) fn decode_token(t: &str) -> ApiResult<String> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(t)
         .ok()
@@ -160,7 +167,7 @@ fn decode_token(t: &str) -> ApiResult<String> {
         .ok_or_else(|| JsonError::bad_request("page_token is not a token this API issued"))
 }
 
-fn page_size(q: &BTreeMap<String, String>) -> ApiResult<usize> {
+pub(crate) fn page_size(q: &BTreeMap<String, String>) -> ApiResult<usize> {
     match q.get("page_size") {
         None => Ok(PAGE_SIZE_DEFAULT),
         Some(s) => match s.parse::<usize>() {
@@ -173,22 +180,37 @@ fn page_size(q: &BTreeMap<String, String>) -> ApiResult<usize> {
 }
 
 /// Who is reading, and what they may see of one device.
-struct Reader<'a> {
-    who: Option<StakeholderId>,
-    meta: &'a Meta,
+pub(crate) struct Reader<'a> {
+    pub(crate) who: Option<StakeholderId>,
+    pub(crate) meta: &'a Meta,
 }
 
 /// What the reader may see of one statement.
-struct Seen {
-    fields: Option<Vec<String>>,
+#[derive(Clone)]
+pub(crate) struct Seen {
+    pub(crate) fields: Option<Vec<String>>,
     policy: String,
     policy_entry: Option<u64>,
     grants: twin::sharing::GrantSet,
     own: bool,
 }
 
+impl Seen {
+    /// What anyone sees of data its owner made public through the Archivist
+    /// API (`"public": true` on an asset): everything, recorded as a read.
+    pub(crate) fn archivist_public() -> Seen {
+        Seen {
+            fields: None,
+            policy: "archivist-public".into(),
+            policy_entry: None,
+            grants: twin::sharing::GrantSet::EMPTY,
+            own: false,
+        }
+    }
+}
+
 impl Reader<'_> {
-    fn decide(&self, twin: &Twin, owner: &StakeholderId, kind: &str) -> Option<Seen> {
+    pub(crate) fn decide(&self, twin: &Twin, owner: &StakeholderId, kind: &str) -> Option<Seen> {
         let roles = match &self.who {
             Some(w) => roles_of(self.meta, w, twin),
             None => Default::default(),
@@ -232,19 +254,25 @@ impl Reader<'_> {
     }
 
     /// Whether the device itself (its identity, the manufacturer's data) is visible.
-    fn sees_device(&self, twin: &Twin) -> Option<Seen> {
+    pub(crate) fn sees_device(&self, twin: &Twin) -> Option<Seen> {
         self.decide(twin, &twin.manufacturer, "device-registered")
     }
 }
 
 /// Read records to write, one per owner.
 #[derive(Default)]
-struct Audit {
+pub(crate) struct Audit {
     by_owner: BTreeMap<String, (Seen, Vec<u64>, Option<DeviceId>)>,
 }
 
 impl Audit {
-    fn note(&mut self, owner: &StakeholderId, seen: Seen, entry: u64, device: Option<&DeviceId>) {
+    pub(crate) fn note(
+        &mut self,
+        owner: &StakeholderId,
+        seen: Seen,
+        entry: u64,
+        device: Option<&DeviceId>,
+    ) {
         if seen.own {
             return;
         }
@@ -258,7 +286,21 @@ impl Audit {
         }
     }
 
-    fn write(
+    /// Adds the reads noted in `other`.
+    pub(crate) fn merge(&mut self, other: Audit) {
+        for (owner, (seen, entries, device)) in other.by_owner {
+            let slot = self
+                .by_owner
+                .entry(owner)
+                .or_insert_with(|| (seen, Vec::new(), device.clone()));
+            slot.1.extend(entries);
+            if slot.2 != device {
+                slot.2 = None;
+            }
+        }
+    }
+
+    pub(crate) fn write(
         self,
         api: &TwinApi,
         reader: &Option<StakeholderId>,
@@ -300,7 +342,7 @@ impl Audit {
     }
 }
 
-fn caller_id(c: &MaybeCaller) -> Option<StakeholderId> {
+pub(crate) fn caller_id(c: &MaybeCaller) -> Option<StakeholderId> {
     c.0.as_ref().map(|t| StakeholderId(t.stakeholder.clone()))
 }
 
@@ -455,6 +497,7 @@ fn claim_json(claim: &Claim, seen: &Seen, meta: &Meta) -> Value {
     json!({
         "entry": claim.entry,
         "issuer": claim.issuer.0,
+        "signed_by": claim.signed_by.as_ref().map(|s| s.0.clone()),
         "statement": shown,
         "asserter_roles": claim.asserter_roles,
         "endorsements": claim.endorsements.iter().map(|(who, (e, roles))| json!({"by": who.0, "entry": e, "roles": roles})).collect::<Vec<_>>(),
@@ -813,6 +856,10 @@ async fn timeline(
             };
             let claim = store.claim(entry).map_err(JsonError::internal)?;
             let status = claim.as_ref().and_then(|c| status_of(&meta.policy, c));
+            let signed_by = claim
+                .as_ref()
+                .and_then(|c| c.signed_by.as_ref())
+                .map(|s| s.0.clone());
             let shown =
                 claim.map(|c| twin::sharing::redact(&c.body.to_wire(), seen.fields.as_deref()));
             audit.note(&issuer, seen, entry, Some(&device));
@@ -820,6 +867,7 @@ async fn timeline(
                 "entry": entry,
                 "type": kind,
                 "issuer": issuer.0,
+                "signed_by": signed_by,
                 "statement": shown,
                 "status": status,
                 "receipt": format!("/entries/{entry}"),
@@ -882,17 +930,28 @@ async fn statement(
     let mut audit = Audit::default();
     let mut shown = payload.clone();
     let mut status = None;
+    let mut issuer = issuer;
+    let mut signed_by = None;
     if let Some(device) = DeviceId::from_subject(st.subject()) {
         let twin = store
             .twin(&device)
             .map_err(JsonError::internal)?
             .ok_or_else(not_found)?;
+        let claim = store.claim(index).map_err(JsonError::internal)?;
+        // A statement signed by the service on a stakeholder's behalf is
+        // that stakeholder's data.
+        if let Some(c) = &claim {
+            if c.signed_by.is_some() {
+                signed_by = c.signed_by.clone();
+                issuer = c.issuer.clone();
+            }
+        }
         let seen = reader.decide(&twin, &issuer, &kind).ok_or_else(not_found)?;
         shown = payload
             .as_ref()
             .map(|p| twin::sharing::redact(p, seen.fields.as_deref()));
-        if let Some(c) = store.claim(index).map_err(JsonError::internal)? {
-            status = status_of(&meta.policy, &c);
+        if let Some(c) = &claim {
+            status = status_of(&meta.policy, c);
         }
         audit.note(&issuer, seen, index, Some(&device));
     }
@@ -900,6 +959,7 @@ async fn statement(
     Ok(Json(json!({
         "entry": index,
         "issuer": issuer.0,
+        "signed_by": signed_by.map(|s| s.0),
         "subject": st.subject(),
         "type": kind,
         "statement": shown,

@@ -5,16 +5,22 @@
 //!    vulnrichment export) parsed with `vuln_formats::cve5::parse_jsonl_gz`
 //!    and upserted into a fresh `AdvisoryIndex`: total seconds and records/s,
 //!    median of `runs`.
-//! 2. A generated fleet: `releases` firmware releases in product lines of
+//! 2. Persisted import: the same dump imported with
+//!    `advisory_store::AdvisoryStore::import_paths` into a fresh store in
+//!    the temporary directory, then `load_index` (what a node does after an
+//!    import): median of `runs`; then a re-import into the last store (every
+//!    record unchanged), median of `runs`; then every stored advisory
+//!    compared with the dump's record (the JSON encoding round-trips).
+//! 3. A generated fleet: `releases` firmware releases in product lines of
 //!    [`RELEASES_PER_LINE`], `components` components each, `devices` devices.
 //!    Component identities are drawn from what the imported advisories name
 //!    (CPE vendor/product and purls with the versions their ranges mention,
 //!    so real matches happen), some of them written as name-only components
 //!    (as firmware SBOMs often are), plus name-only firmware modules that
 //!    match nothing; versions drift from one release of a line to the next.
-//! 3. Full re-evaluation (every release × component against the index, then
+//! 4. Full re-evaluation (every release × component against the index, then
 //!    devices and the fleet summary): median of `runs`.
-//! 4. The impact of one advisory (which devices) for up to `impacts`
+//! 5. The impact of one advisory (which devices) for up to `impacts`
 //!    advisories that do affect some release: median and p99, each checked
 //!    against the full evaluation's device count.
 //!
@@ -28,6 +34,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use advisory_store::{AdvisoryStore, NoProgress};
 use anyhow::{bail, Context, Result};
 use vuln::exposure::{Fleet, FleetBuilder, ReleaseId};
 use vuln::index::{AdvisoryIndex, ImportReport};
@@ -92,6 +99,9 @@ pub fn run(
         .advisories()
         .filter(|a| a.has_score_mismatch())
         .count();
+
+    // Persisted import (2. above).
+    let persisted = persisted_import(data, runs)?;
 
     // 2. Fleet.
     let t = Instant::now();
@@ -161,6 +171,26 @@ pub fn run(
         summary.records
     );
     println!(
+        "| persisted import: import_paths + load_index into a fresh store, median of {runs} | {:.2} s ({:.2} s + {:.2} s), {:.0} records/s ({} new, {} stored) | ≤ 20 s |",
+        persisted.fresh_s,
+        persisted.import_s,
+        persisted.load_s,
+        summary.records as f64 / persisted.fresh_s,
+        persisted.new,
+        persisted.stored
+    );
+    println!(
+        "| persisted re-import (all unchanged), median of {runs} | {:.2} s, {:.0} records/s ({} unchanged, {} changed) | |",
+        persisted.reimport_s,
+        summary.records as f64 / persisted.reimport_s,
+        persisted.unchanged,
+        persisted.changed
+    );
+    println!(
+        "| stored advisories equal to a dump record with their id (JSON round trip) | {} of {} | all |",
+        persisted.round_trip_equal, persisted.round_trip_checked
+    );
+    println!(
         "| published scores disagreeing with their vector | {mismatches} advisories | flagged |"
     );
     println!(
@@ -209,6 +239,119 @@ fn import_once(path: &Path) -> Result<(AdvisoryIndex, ImportReport, JsonlSummary
     )
     .with_context(|| format!("read {}", path.display()))?;
     Ok((index, report, summary, t.elapsed()))
+}
+
+/// The figures of the persisted import (2. in the file's doc).
+struct Persisted {
+    fresh_s: f64,
+    import_s: f64,
+    load_s: f64,
+    reimport_s: f64,
+    new: usize,
+    stored: usize,
+    unchanged: usize,
+    changed: usize,
+    round_trip_checked: usize,
+    round_trip_equal: usize,
+}
+
+fn persisted_import(data: &Path, runs: usize) -> Result<Persisted> {
+    let base = std::env::temp_dir().join(format!("sectwin-bench-vuln-{}", std::process::id()));
+    let paths = vec![data.to_path_buf()];
+    let mut fresh = Vec::new();
+    let mut imports = Vec::new();
+    let mut loads = Vec::new();
+    let mut last = None;
+    for run in 0..runs {
+        let dir = base.join(format!("run-{run}"));
+        let t = Instant::now();
+        let store = AdvisoryStore::open(&dir)?;
+        let s = store.import_paths(&paths, &NoProgress)?;
+        let import_s = t.elapsed().as_secs_f64();
+        let index = store.load_index()?;
+        let total_s = t.elapsed().as_secs_f64();
+        println!(
+            "  persisted import run {}: {total_s:.2} s (import {import_s:.2} s: {} new, {} failed, {} duplicates; load_index {:.2} s: {} advisories)",
+            run + 1,
+            s.new,
+            s.failed,
+            s.duplicates,
+            total_s - import_s,
+            index.len()
+        );
+        fresh.push(total_s);
+        imports.push(import_s);
+        loads.push(total_s - import_s);
+        if let Some((_, old_dir)) = last.replace((store, dir)) {
+            std::fs::remove_dir_all(&old_dir).ok();
+        }
+        if run + 1 == runs {
+            let new = s.new;
+            let Some((store, dir)) = last.take() else {
+                bail!("no persisted import run");
+            };
+            let mut reimports = Vec::new();
+            let mut unchanged = 0;
+            let mut changed = 0;
+            for r in 0..runs {
+                let s = store.import_paths(&paths, &NoProgress)?;
+                let took = s.elapsed.as_secs_f64();
+                println!(
+                    "  re-import run {}: {took:.2} s ({} unchanged, {} updated, {} new)",
+                    r + 1,
+                    s.unchanged,
+                    s.updated,
+                    s.new
+                );
+                reimports.push(took);
+                unchanged = s.unchanged;
+                changed = s.changed_ids.len();
+            }
+            // Every stored advisory against the dump's record with its id
+            // (ids the dump repeats are skipped: only one version is kept).
+            // Per id: occurrences, and whether one of them equals the stored.
+            let mut seen: std::collections::HashMap<String, (usize, bool)> =
+                std::collections::HashMap::new();
+            let file = File::open(data).with_context(|| format!("open {}", data.display()))?;
+            let mut failure = None;
+            cve5::parse_jsonl_gz(BufReader::new(file), &JsonlOptions::default(), |_, r| {
+                if let Ok(a) = r {
+                    let equal = match store.get(a.id.as_str()) {
+                        Ok(stored) => stored.as_ref() == Some(&a),
+                        Err(e) => {
+                            failure = Some(e);
+                            false
+                        }
+                    };
+                    let e = seen.entry(a.id.as_str().to_string()).or_insert((0, false));
+                    e.0 += 1;
+                    e.1 |= equal;
+                }
+            })?;
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+            let checked = seen.len();
+            let equal = seen.values().filter(|(_, eq)| *eq).count();
+            let stored = store.len();
+            drop(store);
+            std::fs::remove_dir_all(&dir).ok();
+            std::fs::remove_dir_all(&base).ok();
+            return Ok(Persisted {
+                fresh_s: median(fresh),
+                import_s: median(imports),
+                load_s: median(loads),
+                reimport_s: median(reimports),
+                new,
+                stored,
+                unchanged,
+                changed,
+                round_trip_checked: checked,
+                round_trip_equal: equal,
+            });
+        }
+    }
+    bail!("no persisted import run")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -9,8 +9,11 @@
 //! refused), witnessed checkpoints, receipts and tlog-proofs verified
 //! offline, deduplication, full-log verification, tamper detection, the twins
 //! with each attribute's consensus status over the REST API under sharing
-//! policies, the read-transparency records, and a reindex from the log alone
-//! giving identical twins.
+//! policies, the read-transparency records, a reindex from the log alone
+//! giving identical twins, and vulnerability management: the manufacturer's
+//! SBOM and release plan as signed statements, an advisory imported, the
+//! risk register with the match explained and the deadline from the policy,
+//! a fixed release, and the operator's webhook told (signed, verified).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -288,7 +291,16 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         witness_quorum: 1,
         ..LogConfig::default()
     };
-    let (node, _) = node::open_node(&data.join("node"), None, config, None).await?;
+    let (mut node, _) = node::open_node(&data.join("node"), None, config, None).await?;
+    node::start_notifications(
+        &mut node,
+        &data.join("node"),
+        node::NotifyConfig {
+            mqtt: None,
+            interval: Duration::from_millis(200),
+        },
+    )
+    .await?;
     let log = node.log.clone();
     let listen = args.listen;
     let addr = match node::serve(node::node_app(&node), listen, std::future::pending()).await {
@@ -598,9 +610,149 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         stats.entries, stats.applied, stats.refused
     );
 
+    // 11. Vulnerability management: an SBOM, an advisory, the register, a
+    //     fix, and the operator's webhook told, all after policy checks.
+    let (hook, received) = webhook_receiver().await?;
+    let r: serde_json::Value = http
+        .post(format!("{root}/api/v1/subscriptions"))
+        .bearer_auth(&operator)
+        .json(&serde_json::json!({"id": "operator-soc", "webhook": {"url": hook}}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let secret = notify::WebhookSecret::parse(r["secret"].as_str().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("subscription secret: {e}"))?;
+    println!("\n11. vulnerability management\n   operator.example subscribes its SOC webhook {hook} (Standard Webhooks secret issued once)");
+    let acme_key = keys.get("acme.example").context("acme key")?;
+    let mut last = 0;
+    for (what, subject, payload) in vuln_statements() {
+        let statement = scitt::StatementBuilder::new("acme.example", subject, payload.as_bytes())
+            .content_type("application/json")
+            .sign(acme_key);
+        last = register(&http, &root, &statement, &service_key).await?;
+        println!("   #{last:<3} acme.example           {what:<40} receipt verified");
+    }
+    let r: serde_json::Value = http
+        .post(format!("{root}/api/v1/advisories"))
+        .bearer_auth(&operator)
+        .body(DEMO_ADVISORY)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!(
+        "   operator.example imports an OSV advisory (POST /api/v1/advisories): {} ({} new)",
+        r["advisories"][0].as_str().unwrap_or("?"),
+        r["new"]
+    );
+    if !node
+        .projector
+        .wait_projected(last + 1, Duration::from_secs(10))
+        .await
+    {
+        bail!("the twins did not reflect the SBOM within 10 s");
+    }
+    let (_, risks) = api(
+        &http,
+        format!("{root}/api/v1/risks?device={DOOR}"),
+        Some(&operator),
+    )
+    .await?;
+    for r in risks["risks"].as_array().into_iter().flatten() {
+        println!(
+            "   risk {} on {}: {} ({}), owner {}, status {}, deadline {} ({}){}",
+            r["vulnerability"].as_str().unwrap_or("?"),
+            r["subject"].as_str().unwrap_or("?"),
+            r["severity"].as_str().unwrap_or("?"),
+            r["score"],
+            r["owner"].as_str().unwrap_or("?"),
+            r["status"].as_str().unwrap_or("?"),
+            r["deadline"]["date"].as_str().unwrap_or("-"),
+            r["deadline"]["basis"].as_str().unwrap_or("-"),
+            if r["overdue"] == true {
+                ", OVERDUE"
+            } else {
+                ""
+            }
+        );
+        for m in r["matches"].as_array().into_iter().flatten() {
+            println!(
+                "     why: {} [{} match, {} confidence]",
+                m["reason"].as_str().unwrap_or(""),
+                m["rule"].as_str().unwrap_or(""),
+                m["confidence"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let (_, theirs) = api(&http, format!("{root}/api/v1/risks"), Some(&rival)).await?;
+    println!(
+        "   rival.example asking for the register: {} risks (it has no role on these devices)",
+        theirs["total"]
+    );
+    for (what, subject, payload) in fix_statements() {
+        let statement = scitt::StatementBuilder::new("acme.example", subject, payload.as_bytes())
+            .content_type("application/json")
+            .sign(acme_key);
+        let index = register(&http, &root, &statement, &service_key).await?;
+        println!("   #{index:<3} acme.example           {what:<40} receipt verified");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut kinds: Vec<String> = Vec::new();
+    while std::time::Instant::now() < deadline {
+        kinds = received
+            .lock()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok())
+                    .filter_map(|n| n["kind"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if kinds.iter().any(|k| k == "fixed-firmware-available") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deliveries = received.lock().map(|v| v.clone()).unwrap_or_default();
+    for (headers, body) in &deliveries {
+        let n: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let id = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let ts: i64 = headers
+            .get("webhook-timestamp")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let sig = headers
+            .get("webhook-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let verified = sig == secret.sign(id, ts, body);
+        println!(
+            "   webhook received {:<26} {} (signature {})",
+            n["kind"].as_str().unwrap_or("?"),
+            n["summary"].as_str().unwrap_or(""),
+            if verified { "verified" } else { "INVALID" }
+        );
+        if !verified {
+            bail!("a webhook delivery did not verify");
+        }
+    }
+    for want in ["new-vulnerable-device", "fixed-firmware-available"] {
+        if !kinds.iter().any(|k| k == want) {
+            bail!("no {want} notification reached the webhook within 15 s");
+        }
+    }
+
     println!("\nWhere to look:");
     println!("   sectwin twin show --server {root} {DOOR} --token <token>   (or --client-id/--client-secret)");
     println!("   curl {root}/api/v1/devices/{DOOR}             (what Acme's policy makes public)");
+    println!("   sectwin risks list --server {root} --token <token>   (the risk register; also: risks exposure --by site)");
     println!("   curl {root}/api/v1/openapi.json");
     println!("   curl {root}/api/v1/stakeholders");
     println!("   curl {root}/.well-known/transparency-configuration   (CBOR)");
@@ -615,6 +767,97 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     node.shutdown().await;
     println!("\ndemo complete");
     Ok(())
+}
+
+/// The demo's own advisory (an OSV record written for the demo, not a real
+/// CVE): busybox's wget before 1.36.1 overflows a heap buffer.
+const DEMO_ADVISORY: &str = r#"{
+  "schema_version": "1.6.0",
+  "id": "SECTWIN-DEMO-2026-0001",
+  "published": "2026-11-01T00:00:00Z",
+  "modified": "2026-11-02T00:00:00Z",
+  "summary": "busybox wget: heap buffer overflow on a long redirect (demo advisory)",
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:H"}],
+  "affected": [{
+    "package": {"ecosystem": "Debian", "name": "busybox", "purl": "pkg:deb/debian/busybox"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:1.36.1-1"}]}]
+  }]
+}"#;
+
+fn sbom_payload(release: &str, busybox: &str) -> String {
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        format!("DC-200 {release} CycloneDX").as_bytes(),
+    ));
+    serde_json::json!({
+        "type": "sbom-registered",
+        "release": release,
+        "format": "CycloneDX 1.6",
+        "document_sha256": digest,
+        "components": [
+            {"name": "busybox", "version": busybox, "purl": format!("pkg:deb/debian/busybox@{busybox}")},
+            {"name": "openssl", "version": "3.0.15", "purl": "pkg:generic/openssl@3.0.15"},
+            {"name": "zlib", "version": "1.3.1", "purl": "pkg:generic/zlib@1.3.1"},
+            {"name": "acme-door-app", "version": release}
+        ],
+    })
+    .to_string()
+}
+
+/// Acme's SBOM of the firmware the door runs, and its release plan.
+fn vuln_statements() -> Vec<(&'static str, &'static str, String)> {
+    vec![
+        (
+            "sbom-registered (DC-200 2.4.1, 4 comps)",
+            "model:acme/DC-200",
+            sbom_payload("2.4.1", "1:1.35.0-4"),
+        ),
+        (
+            "release-plan (2.5.0, 3.0.0)",
+            "model:acme/DC-200",
+            r#"{"type":"release-plan","current":"2.4.1","releases":[{"version":"2.5.0","date":"2027-01-15"},{"version":"3.0.0","date":"2027-09-01"}]}"#.to_string(),
+        ),
+    ]
+}
+
+/// Acme releases 2.5.0 with a fixed busybox.
+fn fix_statements() -> Vec<(&'static str, &'static str, String)> {
+    vec![
+        (
+            "firmware-released (DC-200 2.5.0)",
+            "model:acme/DC-200",
+            r#"{"type":"firmware-released","version":"2.5.0","image_sha256":"5f0c3e9a7d1b2c4e"}"#
+                .to_string(),
+        ),
+        (
+            "sbom-registered (DC-200 2.5.0, 4 comps)",
+            "model:acme/DC-200",
+            sbom_payload("2.5.0", "1:1.36.1-1"),
+        ),
+    ]
+}
+
+type Deliveries = Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
+
+/// A webhook receiver on loopback (the operator's SOC, for the demo).
+async fn webhook_receiver() -> Result<(String, Deliveries)> {
+    let received: Deliveries = Arc::default();
+    let r = received.clone();
+    let app = axum::Router::new().route(
+        "/soc",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let r = r.clone();
+                async move {
+                    if let Ok(mut v) = r.lock() {
+                        v.push((headers, body.to_vec()));
+                    }
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let addr = node::serve(app, "127.0.0.1:0".parse()?, std::future::pending()).await?;
+    Ok((format!("http://{addr}/soc"), received))
 }
 
 fn indent(text: &str) -> String {

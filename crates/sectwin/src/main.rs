@@ -26,6 +26,8 @@ mod bench_vuln;
 mod demo;
 mod log_cmds;
 mod node;
+mod notify_pump;
+mod risk_cmds;
 mod scitt_cmds;
 mod threat_cmds;
 mod twin_cmds;
@@ -90,8 +92,28 @@ enum Cmd {
         #[command(subcommand)]
         cmd: WitnessCmd,
     },
+    /// SBOMs of firmware releases, registered as signed statements.
+    Sbom {
+        #[command(subcommand)]
+        cmd: risk_cmds::SbomCmd,
+    },
+    /// VEX: import (CycloneDX, OpenVEX, CSAF) as signed statements, export.
+    Vex {
+        #[command(subcommand)]
+        cmd: risk_cmds::VexCmd,
+    },
+    /// The risk register: list, summary, exposure, signed decisions.
+    Risks {
+        #[command(subcommand)]
+        cmd: risk_cmds::RisksCmd,
+    },
     /// Score CVSS v3.0/v3.1/v4.0 vectors (`-` reads them from stdin).
     Cvss(vuln_cmds::CvssArgs),
+    /// The advisory database (DATA/advisories): import, show, list.
+    Vuln {
+        #[command(subcommand)]
+        cmd: vuln_cmds::VulnCmd,
+    },
     /// Threat modeling as code: check, diff, report, diagram, import.
     Threat {
         #[command(subcommand)]
@@ -137,6 +159,27 @@ struct ServeArgs {
     /// (an Ed25519 or P-256 public key; repeatable).
     #[arg(long = "issuer-key", value_parser = parse_issuer_key)]
     issuer_keys: Vec<(String, scitt::PublicKey)>,
+    /// An MQTT broker to publish notifications to, as HOST:PORT (e.g.
+    /// 127.0.0.1:1883); MQTT subscriptions need it.
+    #[arg(long, value_parser = parse_host_port)]
+    mqtt: Option<(String, u16)>,
+    /// How often the risk register is compared with the previous one for
+    /// notifications, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    risk_interval_ms: u64,
+}
+
+fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected HOST:PORT, got {s:?}"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number"))?;
+    if host.is_empty() {
+        return Err(format!("expected HOST:PORT, got {s:?}"));
+    }
+    Ok((host.to_string(), port))
 }
 
 fn parse_issuer_key(s: &str) -> Result<(String, scitt::PublicKey), String> {
@@ -210,6 +253,13 @@ fn main() -> ExitCode {
             Cmd::Credential { cmd } => twin_cmds::credential(cmd),
             Cmd::Reindex(args) => twin_cmds::reindex(args),
             Cmd::Cvss(args) => vuln_cmds::cvss(args),
+            Cmd::Sbom { cmd } => risk_cmds::sbom(cmd).await,
+            Cmd::Vex { cmd } => risk_cmds::vex(cmd).await,
+            Cmd::Risks { cmd } => risk_cmds::risks(cmd).await,
+            Cmd::Vuln { cmd } => vuln_cmds::vuln(cmd),
+            Cmd::Threat {
+                cmd: threat_cmds::ThreatCmd::Record(args),
+            } => threat_cmds::record(args).await,
             Cmd::Threat { cmd } => threat_cmds::run(cmd),
             Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         }
@@ -242,8 +292,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     for (issuer, key) in &args.issuer_keys {
         keys.add(issuer, key.clone());
     }
-    let (node, created) =
+    let (mut node, created) =
         node::open_node(&args.data, args.origin.as_deref(), config, Some(keys)).await?;
+    node::start_notifications(
+        &mut node,
+        &args.data,
+        node::NotifyConfig {
+            mqtt: args.mqtt.clone(),
+            interval: Duration::from_millis(args.risk_interval_ms.max(100)),
+        },
+    )
+    .await?;
     if created {
         println!("created a new log in {}", args.data.display());
     }

@@ -169,9 +169,45 @@ pub struct Node {
     /// API credentials and bearer tokens.
     pub tokens: Arc<http_api::oauth::TokenEndpoint>,
     /// The registry authority: its id and signing key.
-    pub authority: (String, scitt::SigningKey),
+    pub authority: Arc<(String, scitt::SigningKey)>,
     /// Where the credentials file is.
     pub credentials_path: PathBuf,
+    /// The risk register (advisories held, register cached).
+    pub risks: Arc<twin_store::RiskService>,
+    /// The notification outbox, once started ([`start_notifications`]).
+    pub notifier: Option<notify::Notifier>,
+}
+
+/// How notifications are sent.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// The MQTT broker, if any.
+    pub mqtt: Option<(String, u16)>,
+    /// How often the risk register is compared with the previous one.
+    pub interval: std::time::Duration,
+}
+
+/// Starts the notification outbox (`DATA/notify`) and the pump that feeds it
+/// from the risk register.
+pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyConfig) -> Result<()> {
+    let mut c = notify::NotifierConfig::new(data.join("notify"));
+    if let Some((host, port)) = config.mqtt {
+        c.mqtt = Some(notify::MqttConfig {
+            host,
+            port,
+            client_id: format!("sectwin-{}", std::process::id()),
+            keep_alive: std::time::Duration::from_secs(30),
+        });
+    }
+    let notifier = notify::Notifier::start(c).await?;
+    crate::notify_pump::start(
+        node.risks.clone(),
+        node.projector.clone(),
+        notifier.clone(),
+        config.interval,
+    );
+    node.notifier = Some(notifier);
+    Ok(())
 }
 
 /// Path of the registry authority's signing key (PKCS#8 PEM).
@@ -331,8 +367,15 @@ pub async fn open_node(
     )?));
     let token_key = access::TokenKey::from_bytes(load_or_create_secret(&data.join("token.key"))?);
     let tokens = Arc::new(http_api::oauth::TokenEndpoint::new(credentials, token_key));
+    let risks = twin_store::RiskService::with_store(
+        projector.clone(),
+        risk::DeadlinePolicy::default(),
+        advisory_store::AdvisoryStore::open(&data.join("advisories"))?,
+    )?;
     let node = Node {
-        authority: (authority_id(&issuer), authority_key),
+        risks,
+        notifier: None,
+        authority: Arc::new((authority_id(&issuer), authority_key)),
         log,
         scitt,
         projector,
@@ -350,7 +393,7 @@ async fn bootstrap(node: &Node) -> Result<()> {
     if node.projector.meta().registry.authority().is_some() {
         return Ok(());
     }
-    let (id, key) = &node.authority;
+    let (id, key) = &*node.authority;
     let payload = serde_json::json!({
         "type": "stakeholder-registered",
         "name": format!("{id} (registry authority)"),
@@ -418,7 +461,45 @@ pub fn node_app(node: &Node) -> axum::Router {
         _ => Ok(()),
     }
     });
+    let twins = http_api::TwinApi::new(
+        node.projector.clone(),
+        node.scitt.clone(),
+        node.tokens.clone(),
+    );
+    let notify = match &node.notifier {
+        Some(n) => {
+            http_api::notify_router(http_api::NotifyApi::new(n.clone(), node.tokens.clone()))
+        }
+        None => axum::Router::new(),
+    };
+    // Archivist (DataTrails) clients: the node signs their statements as the
+    // registry authority on their stakeholder's behalf. Blobs and
+    // configuration live beside the log's data.
+    let authority = node.authority.clone();
+    let sign: http_api::archivist::AuthoritySigner = Arc::new(move |subject, payload| {
+        scitt::StatementBuilder::new(&authority.0, subject, payload.to_string().as_bytes())
+            .content_type("application/json")
+            .sign(&authority.1)
+    });
+    let archivist_dir = node
+        .credentials_path
+        .parent()
+        .map(|d| d.join("archivist"))
+        .unwrap_or_else(|| std::path::PathBuf::from("archivist"));
+    let archivist = match http_api::ArchivistApi::new(twins.clone(), sign, &archivist_dir) {
+        Ok(api) => http_api::archivist_router(api),
+        Err(e) => {
+            tracing::error!("the Archivist API is off: {}: {e}", archivist_dir.display());
+            axum::Router::new()
+        }
+    };
     axum::Router::new()
+        .merge(archivist)
+        .merge(notify)
+        .merge(http_api::risk_router(http_api::RiskApi::new(
+            twins.clone(),
+            node.risks.clone(),
+        )))
         .nest(
             "/log",
             http_api::log_router(http_api::LogApi::new(node.log.clone()).with_entry_filter(raw)),
@@ -426,11 +507,7 @@ pub fn node_app(node: &Node) -> axum::Router {
         .merge(http_api::scrapi_router(http_api::ScrapiApi::new(
             node.scitt.clone(),
         )))
-        .merge(http_api::twin_router(http_api::TwinApi::new(
-            node.projector.clone(),
-            node.scitt.clone(),
-            node.tokens.clone(),
-        )))
+        .merge(http_api::twin_router(twins))
         .merge(http_api::oauth::token_routes(
             node.tokens.clone(),
             "/oauth/token",

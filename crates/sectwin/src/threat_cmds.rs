@@ -3,9 +3,14 @@
 //! writes what it renders, and turns overdue findings into exit code 1 for
 //! CI gates (2 for a model or rule error, printed as `FILE:LINE:COL`).
 //!
-//! Deliberately absent: analysis logic (in `threat`), the risk register and
-//! its signed statements (findings are handed over as JSON), and a clock
-//! when `--today` is given.
+//! `threat record` hands the findings to the risk register as signed
+//! statements on the models they are about: `risk-recorded` for a new or
+//! changed finding, `risk-accepted` (until its expiry) for a suppressed one,
+//! `risk-mitigated` for one no longer found; unchanged findings sign nothing,
+//! so recording every model version keeps each risk's status.
+//!
+//! Deliberately absent: analysis logic (in `threat`), risk logic (in
+//! `register`), and a clock when `--today` is given.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,6 +96,33 @@ pub enum ThreatCmd {
     },
     /// Print the reference model (a smart-building access system).
     Example,
+    /// Record the findings in the risk register as signed statements on the
+    /// device models they are about (new, changed, suppressed, resolved).
+    Record(RecordArgs),
+}
+
+/// `sectwin threat record`.
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// The model (YAML).
+    model: PathBuf,
+    #[command(flatten)]
+    common: Common,
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// The recorder's private key (a manufacturer of the device models).
+    #[arg(long)]
+    key: PathBuf,
+    /// The recorder's stakeholder id.
+    #[arg(long = "as")]
+    issuer: String,
+    /// The model subject (`model:<vendor>/<model>`) for findings on elements
+    /// that reference no device model; without it they are skipped.
+    #[arg(long)]
+    subject: Option<String>,
+    #[command(flatten)]
+    auth: crate::twin_cmds::ClientAuth,
 }
 
 /// Options shared by the analyzing subcommands.
@@ -298,6 +330,7 @@ pub fn run(cmd: ThreatCmd) -> Result<ExitCode> {
 
 fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
     match cmd {
+        ThreatCmd::Record(_) => bail!("threat record runs on the async runtime (see main)"),
         ThreatCmd::Check {
             model,
             common,
@@ -506,4 +539,142 @@ fn run_dot(dot: &str) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn twin_severity(s: risk::Severity) -> &'static str {
+    match s {
+        risk::Severity::None | risk::Severity::Low => "low",
+        risk::Severity::Medium => "medium",
+        risk::Severity::High => "high",
+        risk::Severity::Critical => "critical",
+    }
+}
+
+/// `sectwin threat record`.
+pub async fn record(args: RecordArgs) -> Result<ExitCode> {
+    let l = match load_and_analyze(&args.model, &args.common, None)? {
+        Ok(l) => l,
+        Err(InputError(msg)) => {
+            eprintln!("error: {msg}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let source = format!("threat-model:{}", l.model.target_of_evaluation.name);
+    let version = l
+        .model
+        .version
+        .clone()
+        .unwrap_or_else(|| "unversioned".into());
+    let token = crate::twin_cmds::token(&args.server, &args.auth).await?;
+    let current = crate::twin_cmds::api_get(
+        &args.server,
+        "/api/v1/risks?kind=recorded&page_size=1000",
+        token.as_deref(),
+    )
+    .await
+    .context("reading the recorded risks (give --client-id/--client-secret or --token)")?;
+    // (subject, risk) → the register's risk, for this model's source.
+    let mut known: std::collections::BTreeMap<(String, String), serde_json::Value> =
+        std::collections::BTreeMap::new();
+    for r in current["risks"].as_array().into_iter().flatten() {
+        if r["source"].as_str() == Some(source.as_str()) {
+            known.insert(
+                (
+                    r["subject"].as_str().unwrap_or("").to_string(),
+                    r["risk"].as_str().unwrap_or("").to_string(),
+                ),
+                r.clone(),
+            );
+        }
+    }
+    let key = crate::twin_cmds::signing_key(&args.key)?;
+    let (mut new, mut changed, mut accepted, mut resolved, mut unchanged, mut skipped) =
+        (0, 0, 0, 0, 0, 0);
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &l.analysis.findings {
+        let Some(subject) = f
+            .device_model
+            .as_ref()
+            .map(|dm| format!("model:{dm}"))
+            .or_else(|| args.subject.clone())
+        else {
+            skipped += 1;
+            continue;
+        };
+        let risk_id = format!("threat/{}", f.id);
+        seen.insert((subject.clone(), risk_id.clone()));
+        let existing = known.get(&(subject.clone(), risk_id.clone()));
+        let severity = twin_severity(f.severity);
+        let deadline = f.deadline.date.map(|d| d.to_string());
+        let same = existing.is_some_and(|r| {
+            r["severity"].as_str() == Some(severity)
+                && r["cvss_vector"].as_str() == Some(f.cvss_vector.as_str())
+                && r["status"].as_str() != Some("mitigated")
+        });
+        if !same {
+            let mut payload = serde_json::json!({
+                "type": "risk-recorded",
+                "risk": risk_id,
+                "severity": severity,
+                "description": f.title,
+                "cvss_vector": f.cvss_vector,
+                "source": source,
+                "element": f.element_name,
+            });
+            if let Some(d) = &deadline {
+                payload["deadline"] = serde_json::json!(d);
+            }
+            crate::twin_cmds::sign_and_submit(&args.server, &key, &args.issuer, &subject, &payload)
+                .await?;
+            if existing.is_some() {
+                changed += 1;
+            } else {
+                new += 1;
+            }
+        } else {
+            unchanged += 1;
+        }
+        if let threat::analysis::FindingStatus::Suppressed { reason, expires } = &f.status {
+            let open = existing.is_none_or(|r| r["status"].as_str() == Some("open"));
+            if open {
+                let payload = serde_json::json!({
+                    "type": "risk-accepted",
+                    "risk": risk_id,
+                    "rationale": format!("suppressed in threat model {version}: {reason}"),
+                    "until": expires.to_string(),
+                });
+                crate::twin_cmds::sign_and_submit(
+                    &args.server,
+                    &key,
+                    &args.issuer,
+                    &subject,
+                    &payload,
+                )
+                .await?;
+                accepted += 1;
+            }
+        }
+    }
+    for ((subject, risk_id), r) in &known {
+        if seen.contains(&(subject.clone(), risk_id.clone())) {
+            continue;
+        }
+        if matches!(
+            r["status"].as_str(),
+            Some("open") | Some("transferred") | Some("accepted")
+        ) {
+            let payload = serde_json::json!({
+                "type": "risk-mitigated",
+                "risk": risk_id,
+                "how": format!("no longer found in threat model version {version} (removed, or mitigated by controls in place)"),
+            });
+            crate::twin_cmds::sign_and_submit(&args.server, &key, &args.issuer, subject, &payload)
+                .await?;
+            resolved += 1;
+        }
+    }
+    println!(
+        "{source} {version}: {new} new, {changed} changed, {accepted} suppressed (accepted), {resolved} resolved, {unchanged} unchanged, {skipped} skipped (no device model; give --subject)"
+    );
+    Ok(ExitCode::SUCCESS)
 }

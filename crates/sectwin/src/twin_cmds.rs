@@ -211,7 +211,7 @@ fn read_pem(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn signing_key(path: &Path) -> Result<scitt::SigningKey> {
+pub(crate) fn signing_key(path: &Path) -> Result<scitt::SigningKey> {
     scitt::SigningKey::from_pem(&read_pem(path)?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
@@ -224,7 +224,7 @@ fn public_pem(path: &Path) -> Result<String> {
     Ok(key.to_pem())
 }
 
-async fn sign_and_submit(
+pub(crate) async fn sign_and_submit(
     server: &str,
     key: &scitt::SigningKey,
     issuer: &str,
@@ -414,7 +414,7 @@ pub async fn token(server: &str, auth: &ClientAuth) -> Result<Option<String>> {
     Ok(v["access_token"].as_str().map(str::to_string))
 }
 
-async fn api_get(server: &str, path: &str, token: Option<&str>) -> Result<Value> {
+pub(crate) async fn api_get(server: &str, path: &str, token: Option<&str>) -> Result<Value> {
     let mut req = reqwest::Client::new().get(format!("{}{path}", server.trim_end_matches('/')));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -621,7 +621,8 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn urlencode(s: &str) -> String {
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

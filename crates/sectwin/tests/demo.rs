@@ -39,6 +39,12 @@ fn the_demo_runs_end_to_end() {
         "by anonymous under acme-public-vex",
         "by operator.example under acme-public-vex",
         "10. reindex from the log alone: 23 entries, 23 applied, 0 refused; all 3 twins identical to the live ones",
+        "#23  acme.example           sbom-registered (DC-200 2.4.1, 4 comps)  receipt verified",
+        "risk SECTWIN-DEMO-2026-0001 on device:door-ctl-0042: high (7.5), owner operator.example, status open, deadline 2026-11-01 (immediate), OVERDUE",
+        "why: purl pkg:deb/debian/busybox names the advisory's package",
+        "rival.example asking for the register: 0 risks",
+        "webhook received new-vulnerable-device      door-ctl-0042 runs model:acme/DC-200 firmware 2.4.1 exposed to SECTWIN-DEMO-2026-0001",
+        "webhook received fixed-firmware-available   firmware 2.5.0 fixes SECTWIN-DEMO-2026-0001 on door-ctl-0042 (signature verified)",
         "demo complete",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
@@ -51,5 +57,6 @@ fn the_demo_runs_end_to_end() {
         !anonymous.contains("firmware") && !anonymous.contains("ownership"),
         "the anonymous view shows only what Acme's policy makes public: {anonymous}"
     );
-    assert_eq!(stdout.matches("receipt verified").count(), 22);
+    assert_eq!(stdout.matches("receipt verified").count(), 26);
+    assert!(!stdout.contains("INVALID"));
 }

@@ -3,28 +3,13 @@
 //! verify its receipt offline, and see a tampered statement and an unknown
 //! key refused.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-fn sectwin(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sectwin"))
-        .args(args)
-        .output()
-        .expect("run sectwin");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
+use common::{p, sectwin};
 
 /// The PEM block of `sectwin key` output.
 fn pem_of(output: &str) -> String {

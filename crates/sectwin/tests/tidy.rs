@@ -121,6 +121,7 @@ fn dependencies_point_one_way() {
         "vuln-formats",
         "risk",
         "threat",
+        "register",
     ];
     for p in pure {
         let d = &deps[p];
@@ -143,6 +144,10 @@ fn dependencies_point_one_way() {
         ),
         ("transparency", vec!["axum", "http-api", "serde_json"]),
         ("twin-store", vec!["axum", "http-api", "reqwest"]),
+        (
+            "advisory-store",
+            vec!["axum", "http-api", "reqwest", "tokio", "log-service"],
+        ),
     ] {
         for b in banned {
             assert!(!deps[krate].contains(b), "{krate} must not depend on {b}");

@@ -8,53 +8,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::Server;
-
-fn sectwin(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sectwin"))
-        .args(args)
-        .output()
-        .expect("run sectwin");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// Runs sectwin and returns stdout alone, asserting success.
-fn stdout_of(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sectwin"))
-        .args(args)
-        .output()
-        .expect("run sectwin");
-    assert!(
-        out.status.success(),
-        "sectwin {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-/// Generates a key; writes the private key to `name.key` and the public key
-/// to `name.pub`.
-fn keypair(d: &Path, name: &str, alg: &str) -> (String, String) {
-    let key = d.join(format!("{name}.key"));
-    let public = d.join(format!("{name}.pub"));
-    let pem = stdout_of(&["key", "generate", "--alg", alg, "--out", p(&key)]);
-    std::fs::write(&public, pem).expect("write");
-    (p(&key).to_string(), p(&public).to_string())
-}
+use common::{credential, keypair, p, sectwin, stdout_of, Server};
 
 /// Signs `payload` as `issuer` about `subject` and submits it; answers its entry.
 fn submit(
@@ -110,25 +65,6 @@ fn submit(
         assert!(vok && vout.contains("OK: the statement is entry"), "{vout}");
     }
     (ok, out)
-}
-
-/// The client id and secret `sectwin credential create` printed.
-fn credential(data: &Path, stakeholder: &str) -> (String, String) {
-    let out = stdout_of(&[
-        "credential",
-        "create",
-        "--data",
-        p(data),
-        "--stakeholder",
-        stakeholder,
-    ]);
-    let field = |name: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| panic!("no {name} in {out}"))
-    };
-    (field("client_id:"), field("client_secret:"))
 }
 
 fn entry_of(out: &str) -> u64 {

@@ -5,11 +5,15 @@
 //!   overlay the projector writes through.
 //! - [`projector`]: the live projector tailing published checkpoints, and
 //!   `reindex`, the same fold from entry 0.
+//! - [`risks`]: the risk register of the node (twins snapshot + advisories,
+//!   built by the `register` crate, cached).
 
 pub mod directory;
 pub mod projector;
+pub mod risks;
 pub mod store;
 
 pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};
-pub use store::{Page, PayloadStore, StoreError, StoreState, TwinStore};
+pub use risks::RiskService;
+pub use store::{FlushDone, Page, PayloadStore, StoreError, StoreState, TwinStore};

@@ -401,8 +401,14 @@ fn step(
     let mut p = inner.projection.lock();
     fold(&mut p, inner.payloads.as_ref(), from, prepared);
     let meta = p.meta().clone();
-    p.state_mut().flush(&meta)?;
+    let done = p.state_mut().flush_async(&meta)?;
+    // The registration pre-check reads through the overlay being written:
+    // it need not wait for the commit.
     drop(p);
+    done.wait();
+    inner.projection.lock().state_mut().wait_flushing()?;
+    // Readers of the store see the twins once committed: only then is the
+    // new size published.
     *inner.meta.write() = Arc::new(meta);
     inner.size_tx.send_replace(to);
     Ok(())

@@ -7,6 +7,7 @@
 //! | `history` | device id, NUL, entry (u64 BE) | statement type |
 //! | `index` | attribute, NUL, value, NUL, device id | empty |
 //! | `refused` | entry (u64 BE) | why (UTF-8) |
+//! | `sboms` | entry (u64 BE) | the components of an SBOM part (JSON) |
 //! | `meta` | `meta` | [`twin::Meta`] (JSON): registry, releases, policies, size |
 //!
 //! The projector writes through [`StoreState`], an overlay flushed as one
@@ -19,6 +20,7 @@ use std::path::Path;
 
 use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 use twin::projection::{Claim, Twin};
+use twin::statement::SbomComponent;
 use twin::{DeviceId, Meta, StakeholderId, State};
 
 /// Block cache of the twin store.
@@ -84,6 +86,7 @@ pub struct TwinStore {
     history: PartitionHandle,
     index: PartitionHandle,
     refused: PartitionHandle,
+    sboms: PartitionHandle,
     meta: PartitionHandle,
 }
 
@@ -222,6 +225,7 @@ impl TwinStore {
             history: open("history", false)?,
             index: open("index", false)?,
             refused: open("refused", true)?,
+            sboms: open("sboms", true)?,
             meta: open("meta", false)?,
             keyspace,
         })
@@ -250,6 +254,15 @@ impl TwinStore {
             .get(device.0.as_bytes())
             .map_err(db)?
             .map(|b| decode("twin", &b))
+            .transpose()
+    }
+
+    /// The components of the SBOM part registered as `entry`.
+    pub fn sbom_part(&self, entry: u64) -> Result<Option<Vec<SbomComponent>>, StoreError> {
+        self.sboms
+            .get(entry.to_be_bytes())
+            .map_err(db)?
+            .map(|b| decode("sbom part", &b))
             .transpose()
     }
 
@@ -464,9 +477,22 @@ struct Overlay {
     claims: HashMap<u64, Claim>,
     history: Vec<(DeviceId, u64, String, StakeholderId)>,
     refused: Vec<(u64, String)>,
+    sboms: HashMap<u64, Vec<SbomComponent>>,
 }
 
 impl Overlay {
+    /// An empty overlay with room for as much as `like` held (a fold writes
+    /// about as much per flush each time: no rehashing while it grows).
+    fn sized_like(like: &Overlay) -> Overlay {
+        Overlay {
+            twins: HashMap::with_capacity(like.twins.len()),
+            claims: HashMap::with_capacity(like.claims.len()),
+            history: Vec::with_capacity(like.history.len()),
+            refused: Vec::new(),
+            sboms: HashMap::new(),
+        }
+    }
+
     /// Writes the overlay and `meta` as one batch.
     fn write(&self, s: &TwinStore, meta: &[u8]) -> Result<(), StoreError> {
         let mut batch = s.keyspace.batch();
@@ -501,11 +527,26 @@ impl Overlay {
             v.extend_from_slice(issuer.0.as_bytes());
             batch.insert(&s.history, k, v);
         }
+        for (entry, components) in &self.sboms {
+            let v = serde_json::to_vec(components).map_err(db)?;
+            batch.insert(&s.sboms, entry.to_be_bytes(), v);
+        }
         for (entry, why) in &self.refused {
             batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
         }
         batch.insert(&s.meta, b"meta", meta);
         batch.commit().map_err(db)
+    }
+}
+
+/// Signals that a flush started by [`StoreState::flush_async`] ended
+/// (committed or failed: [`StoreState::wait_flushing`] says which).
+pub struct FlushDone(std::sync::mpsc::Receiver<()>);
+
+impl FlushDone {
+    /// Blocks until the flush ended.
+    pub fn wait(self) {
+        let _ = self.0.recv();
     }
 }
 
@@ -583,7 +624,9 @@ impl StoreState {
         self.cur.twins.len()
     }
 
-    fn wait_flushing(&mut self) -> Result<(), StoreError> {
+    /// Waits for the flush in progress, if any, to be committed (and
+    /// reports its error); its twins then fill the cache.
+    pub fn wait_flushing(&mut self) -> Result<(), StoreError> {
         if let Some(f) = self.flushing.take() {
             f.thread
                 .join()
@@ -602,21 +645,30 @@ impl StoreState {
 
     /// Starts writing the overlay and `meta` as one batch on another thread
     /// (after the previous flush is committed, so batches commit in order).
-    pub fn flush_async(&mut self, meta: &Meta) -> Result<(), StoreError> {
+    /// The answer tells when the batch is committed, without holding `self`
+    /// (reads fall through the overlay until then); [`StoreState::wait_flushing`]
+    /// then reports its outcome.
+    pub fn flush_async(&mut self, meta: &Meta) -> Result<FlushDone, StoreError> {
         self.wait_flushing()?;
         if let Some(e) = self.error.lock().take() {
             return Err(StoreError::Db(e));
         }
         let meta = serde_json::to_vec(meta).map_err(db)?;
-        let overlay = std::sync::Arc::new(std::mem::take(&mut self.cur));
+        let next = Overlay::sized_like(&self.cur);
+        let overlay = std::sync::Arc::new(std::mem::replace(&mut self.cur, next));
         let store = self.store.clone();
         let o = overlay.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("twin-flush".into())
-            .spawn(move || o.write(&store, &meta))
+            .spawn(move || {
+                let r = o.write(&store, &meta);
+                let _ = tx.send(());
+                r
+            })
             .map_err(db)?;
         self.flushing = Some(Flushing { overlay, thread });
-        Ok(())
+        Ok(FlushDone(rx))
     }
 
     /// Writes the overlay and `meta` atomically; returns once committed.
@@ -697,5 +749,27 @@ impl State for StoreState {
         self.cur
             .history
             .push((device.clone(), entry, kind.to_string(), issuer.clone()));
+    }
+
+    fn put_sbom_part(&mut self, entry: u64, components: Vec<SbomComponent>) {
+        self.cur.sboms.insert(entry, components);
+    }
+
+    fn sbom_part(&self, entry: u64) -> Option<Vec<SbomComponent>> {
+        if let Some(c) = self.cur.sboms.get(&entry) {
+            return Some(c.clone());
+        }
+        if let Some(f) = &self.flushing {
+            if let Some(c) = f.overlay.sboms.get(&entry) {
+                return Some(c.clone());
+            }
+        }
+        match self.store.sbom_part(entry) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error.lock().get_or_insert(e.to_string());
+                None
+            }
+        }
     }
 }

@@ -42,6 +42,9 @@ pub enum AttributeClass {
     Risk(String),
     /// A custom statement type (keyed by its name).
     Custom(String),
+    /// Events recorded through the Archivist-compatible API (the latest is
+    /// current; the asset attributes they set are kept on the twin).
+    Archivist,
 }
 
 impl AttributeClass {
@@ -68,10 +71,15 @@ impl AttributeClass {
                 AttributeClass::Access(grantee.0.clone())
             }
             B::Custom { custom_type, .. } => AttributeClass::Custom(custom_type.clone()),
+            B::ArchivistEvent { .. } => AttributeClass::Archivist,
             B::RiskRecorded { risk, .. }
             | B::RiskAccepted { risk, .. }
-            | B::RiskMitigated { risk, .. } => AttributeClass::Risk(risk.clone()),
+            | B::RiskMitigated { risk, .. }
+            | B::RiskTransferred { risk, .. }
+            | B::RiskFalsePositive { risk, .. } => AttributeClass::Risk(risk.clone()),
             B::FirmwareReleased { .. }
+            | B::SbomRegistered { .. }
+            | B::ReleasePlan { .. }
             | B::StakeholderRegistered { .. }
             | B::KeyAdded { .. }
             | B::KeyRevoked { .. }
@@ -100,6 +108,7 @@ impl AttributeClass {
             AttributeClass::Access(_) => "access",
             AttributeClass::Risk(_) => "risk",
             AttributeClass::Custom(_) => "custom",
+            AttributeClass::Archivist => "archivist",
         }
     }
 }
@@ -170,6 +179,7 @@ impl Default for ConsensusPolicy {
                 "risk",
                 Rule::new(&[Operator, Owner, Auditor, Manufacturer], &[]),
             ),
+            ("archivist", archivist_rule()),
         ]
         .into_iter()
         .map(|(k, r)| (k.to_string(), r))
@@ -183,10 +193,28 @@ impl ConsensusPolicy {
     pub fn rule(&self, class: &AttributeClass) -> Option<&Rule> {
         match class {
             AttributeClass::Custom(name) => self.rules.get(name.as_str()),
+            // A policy stored before the class existed has no rule for it:
+            // it gets the default one (any role on the device, no endorser).
+            AttributeClass::Archivist => self
+                .rules
+                .get("archivist")
+                .or_else(|| Some(&*ARCHIVIST_RULE)),
             other => self.rules.get(other.name()),
         }
     }
 }
+
+/// The default rule of Archivist events: anyone with a role on the device
+/// records them (as in DataTrails, where events are evidence, not consensus).
+fn archivist_rule() -> Rule {
+    use Role::*;
+    Rule::new(
+        &[Manufacturer, Owner, Operator, Maintainer, Auditor, Device],
+        &[],
+    )
+}
+
+static ARCHIVIST_RULE: std::sync::LazyLock<Rule> = std::sync::LazyLock::new(archivist_rule);
 
 /// The consensus status of a claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use crate::model::{DeviceId, Lifecycle, Role, StakeholderId};
 use crate::published::{AiUsePolicy, PolicyKind, PolicyVersion, TransparencyPolicy};
 use crate::registry::{Registry, RegistryError};
 use crate::sharing::{PolicyError, SharingPolicy};
-use crate::statement::{StatementBody, StatementParseError};
+use crate::statement::{SbomComponent, StatementBody, StatementParseError};
 
 /// A statement as registered: its log entry, its verified issuer and subject,
 /// and its payload.
@@ -113,6 +113,37 @@ pub enum ApplyError {
     /// A transparency or AI-use policy that does not parse.
     #[error("policy refused: {0}")]
     Published(#[from] crate::published::PublishedError),
+    /// A model-level statement about a firmware release nobody released.
+    #[error("{model} has no firmware release {release:?}: register it (firmware-released) first")]
+    UnknownRelease {
+        /// The model subject.
+        model: String,
+        /// The release.
+        release: String,
+    },
+    /// Only the manufacturer who released a firmware may describe it.
+    #[error("{issuer} did not release {model} firmware {release:?} and may not make statements scoped to it")]
+    NotReleaser {
+        /// The issuer.
+        issuer: String,
+        /// The model subject.
+        model: String,
+        /// The release.
+        release: String,
+    },
+    /// A statement whose fields are inconsistent (a bad date, a part number
+    /// beyond the parts, a hash that is not hex...).
+    #[error("invalid {kind} statement: {why}")]
+    Invalid {
+        /// The type.
+        kind: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// `on_behalf_of` in a statement not signed by the registry authority,
+    /// naming no registered stakeholder, or on a type that cannot be delegated.
+    #[error("delegation refused: {0}")]
+    Delegation(String),
     /// A custom type registration refused.
     #[error("custom type {name:?} refused: {why}")]
     CustomType {
@@ -148,6 +179,11 @@ pub struct Claim {
     pub endorsements: BTreeMap<StakeholderId, (u64, BTreeSet<Role>)>,
     /// Disputes: disputer → (entry, reason).
     pub disputes: BTreeMap<StakeholderId, (u64, String)>,
+    /// When the service signed it on the issuer's behalf (a payload with
+    /// `on_behalf_of`, signed by the registry authority): the authority.
+    /// `None` when the issuer signed it itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<StakeholderId>,
 }
 
 /// A device's twin.
@@ -195,7 +231,26 @@ pub struct Twin {
     pub updated_at: u64,
     /// How many entries are about it.
     pub statements: u64,
+    /// The asset attributes set by Archivist events, by name (each with the
+    /// entry and effective issuer that last set it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub asset_attributes: BTreeMap<String, AssetAttribute>,
 }
+
+/// One asset attribute of a twin, as last set by an Archivist event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetAttribute {
+    /// Its value.
+    pub value: serde_json::Value,
+    /// The event that set it.
+    pub entry: u64,
+    /// Who set it (the effective issuer: its data, under its sharing policy).
+    pub issuer: StakeholderId,
+}
+
+/// Most asset attributes one twin keeps (an event that would exceed it is
+/// refused): the twin is read whole on every statement about the device.
+pub const ASSET_ATTRIBUTES_MAX: usize = 1024;
 
 /// `current` as a list of `[class, entry]` (JSON maps need string keys).
 mod current_as_list {
@@ -265,6 +320,83 @@ pub struct Release {
     pub sbom: Option<String>,
 }
 
+/// How the SBOM of an AI model package is keyed in [`Meta::sboms`]:
+/// `ai-model:<name>@<version>` (firmware SBOMs by their release).
+pub const AI_MODEL_PREFIX: &str = "ai-model:";
+
+/// Most parts one SBOM may be registered in.
+pub const SBOM_PARTS_MAX: u32 = 256;
+/// Most components in one SBOM part (the payload limit bounds it too).
+pub const SBOM_PART_COMPONENTS_MAX: usize = 4096;
+/// Most model-level statements kept per model subject (VEX and risks each).
+pub const MODEL_RECORDS_MAX: usize = 100_000;
+
+/// The SBOM registered for a firmware release (its parts' components live
+/// in the state, by entry: [`State::sbom_part`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SbomRef {
+    /// Who registered it.
+    pub issuer: StakeholderId,
+    /// The original document's format.
+    pub format: String,
+    /// SHA-256 of the original document, hex.
+    pub document_sha256: String,
+    /// Parts announced.
+    pub parts: u32,
+    /// Part number → its entry.
+    pub entries: BTreeMap<u32, u64>,
+    /// Components registered so far (all parts).
+    pub components: u64,
+}
+
+impl SbomRef {
+    /// Whether every announced part is registered.
+    pub fn is_complete(&self) -> bool {
+        self.entries.len() as u64 == u64::from(self.parts)
+    }
+}
+
+/// A VEX statement scoped to a firmware release (a `vulnerability-assessment`
+/// on a model subject).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseVex {
+    /// Its entry.
+    pub entry: u64,
+    /// Who signed it.
+    pub issuer: StakeholderId,
+    /// The release.
+    pub release: String,
+    /// The vulnerability.
+    pub vulnerability: String,
+    /// The status.
+    pub status: crate::statement::VexStatus,
+    /// Justification, if any.
+    pub justification: Option<String>,
+    /// The component, if it is about one.
+    pub component: Option<String>,
+    /// Impact statement, if any.
+    pub impact: Option<String>,
+}
+
+/// A manufacturer's announced release plan for a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasePlanRecord {
+    /// Its entry.
+    pub entry: u64,
+    /// Who announced it.
+    pub issuer: StakeholderId,
+    /// The plan (validated).
+    pub plan: risk::ReleasePlan,
+}
+
+/// A risk recorded and decided on a model (threat-model findings, and
+/// decisions on the risks of a firmware release): its statements in log order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRisk {
+    /// (entry, issuer, statement) in log order.
+    pub history: Vec<(u64, StakeholderId, StatementBody)>,
+}
+
 /// Where twins and claims live: in memory ([`MemState`]) or in a store. The
 /// projection reads through it and writes whole objects back; everything
 /// else it keeps in [`Meta`].
@@ -279,6 +411,10 @@ pub trait State {
     fn put_claim(&mut self, claim: Claim);
     /// Records that `entry` (of type `kind`, signed by `issuer`) is about `device`.
     fn record(&mut self, device: &DeviceId, entry: u64, kind: &str, issuer: &StakeholderId);
+    /// Stores the components of the SBOM part registered as `entry`.
+    fn put_sbom_part(&mut self, entry: u64, components: Vec<SbomComponent>);
+    /// The components of the SBOM part registered as `entry`.
+    fn sbom_part(&self, entry: u64) -> Option<Vec<SbomComponent>>;
 }
 
 /// Twins and claims in memory (tests, the pure benchmark, the demo's check).
@@ -287,6 +423,7 @@ pub struct MemState {
     twins: BTreeMap<DeviceId, Twin>,
     claims: HashMap<u64, Claim>,
     history: HashMap<DeviceId, Vec<(u64, String)>>,
+    sbom_parts: HashMap<u64, Vec<SbomComponent>>,
 }
 
 impl MemState {
@@ -320,6 +457,12 @@ impl State for MemState {
             .or_default()
             .push((entry, kind.to_string()));
     }
+    fn put_sbom_part(&mut self, entry: u64, components: Vec<SbomComponent>) {
+        self.sbom_parts.insert(entry, components);
+    }
+    fn sbom_part(&self, entry: u64) -> Option<Vec<SbomComponent>> {
+        self.sbom_parts.get(&entry).cloned()
+    }
 }
 
 /// What the projection keeps besides twins and claims: small, kept in memory
@@ -339,6 +482,18 @@ pub struct Meta {
     /// Every published policy version (sharing, transparency, AI use).
     #[serde(default)]
     pub published: crate::published::Published,
+    /// SBOMs by model subject, then release.
+    #[serde(default)]
+    pub sboms: BTreeMap<String, BTreeMap<String, SbomRef>>,
+    /// VEX statements scoped to releases, by model subject, in log order.
+    #[serde(default)]
+    pub release_vex: BTreeMap<String, Vec<ReleaseVex>>,
+    /// Announced release plans, by model subject.
+    #[serde(default)]
+    pub release_plans: BTreeMap<String, ReleasePlanRecord>,
+    /// Risks recorded and decided on models, by model subject, then risk id.
+    #[serde(default)]
+    pub model_risks: BTreeMap<String, BTreeMap<String, ModelRisk>>,
     /// Registered custom statement types, by name.
     #[serde(default)]
     pub custom_types: BTreeMap<String, CustomType>,
@@ -560,12 +715,13 @@ impl<S: State> Projection<S> {
 
     /// Every check; the plan says what to change.
     fn plan(&self, s: Registered<'_>) -> Result<Plan, ApplyError> {
-        let body = match StatementBody::parse(s.payload) {
+        let parsed = match StatementBody::parse_delegated(s.payload) {
             Ok(b) => b,
             Err(StatementParseError::UnknownType(kind)) => {
                 match self.meta.custom_types.get(&kind) {
                     Some(t) => {
-                        let body = StatementBody::parse_custom(s.payload, &kind)?;
+                        let parsed = StatementBody::parse_custom_delegated(s.payload, &kind)?;
+                        let body = &parsed.body;
                         if let StatementBody::Custom { content, .. } = &body {
                             let validator =
                                 self.meta.validators.get(&kind, &t.schema).map_err(|why| {
@@ -583,17 +739,21 @@ impl<S: State> Projection<S> {
                                 .into());
                             }
                         }
-                        body
+                        parsed
                     }
                     None => return Err(StatementParseError::UnknownType(kind).into()),
                 }
             }
             Err(e) => return Err(e.into()),
         };
-        let issuer = StakeholderId(s.issuer.to_string());
+        let body = parsed.body;
+        let (issuer, signed_by) = self.effective_issuer(s.issuer, parsed.on_behalf_of, &body)?;
         let registry = &self.meta.registry;
         match body {
             StatementBody::Endorse { entry } => self.plan_support(&s, issuer, entry, None),
+            body @ StatementBody::ArchivistEvent { .. } => {
+                self.plan_assert(&s, issuer, signed_by, body)
+            }
             StatementBody::Dispute { entry, reason } => {
                 self.plan_support(&s, issuer, entry, Some(reason))
             }
@@ -752,14 +912,283 @@ impl<S: State> Projection<S> {
                     },
                 })
             }
-            body => self.plan_assert(&s, issuer, body),
+            StatementBody::SbomRegistered {
+                release,
+                format,
+                document_sha256,
+                part,
+                parts,
+                components,
+                ai_model,
+            } => {
+                let kind = "sbom-registered";
+                let invalid = |why: String| Err(ApplyError::Invalid { kind, why });
+                // Firmware SBOMs are keyed by release; AI model packages' by
+                // `ai-model:<name>@<version>`.
+                let release = match &ai_model {
+                    None => {
+                        self.check_releaser(&s, &issuer, &release)?;
+                        release
+                    }
+                    Some(name) => {
+                        self.check_model_manufacturer(&s, &issuer)?;
+                        let bad = |t: &str| {
+                            t.trim().is_empty()
+                                || t.len() > 128
+                                || t.contains('@')
+                                || t.chars().any(char::is_control)
+                        };
+                        if bad(name) || bad(&release) {
+                            return invalid(
+                                "ai_model and release must be 1 to 128 characters, without '@'"
+                                    .into(),
+                            );
+                        }
+                        format!("{AI_MODEL_PREFIX}{name}@{release}")
+                    }
+                };
+                if !is_sha256_hex(&document_sha256) {
+                    return invalid("document_sha256 must be 64 hex digits".into());
+                }
+                if parts == 0 || parts > SBOM_PARTS_MAX || part == 0 || part > parts {
+                    return invalid(format!(
+                        "part {part} of {parts}: parts must be 1..={SBOM_PARTS_MAX} and part 1..=parts"
+                    ));
+                }
+                if components.len() > SBOM_PART_COMPONENTS_MAX {
+                    return invalid(format!(
+                        "{} components in one part (at most {SBOM_PART_COMPONENTS_MAX})",
+                        components.len()
+                    ));
+                }
+                if format.trim().is_empty() || format.len() > 64 {
+                    return invalid("format must be 1 to 64 characters".into());
+                }
+                for (i, c) in components.iter().enumerate() {
+                    if c.name.trim().is_empty() {
+                        return invalid(format!("component {i} has an empty name"));
+                    }
+                    if let Some(h) = &c.sha256 {
+                        if !is_sha256_hex(h) {
+                            return invalid(format!("component {i}: sha256 must be 64 hex digits"));
+                        }
+                    }
+                }
+                if let Some(existing) = self.meta.sboms.get(s.subject).and_then(|m| m.get(&release))
+                {
+                    if existing.document_sha256 == document_sha256
+                        && existing.entries.contains_key(&part)
+                    {
+                        return invalid(format!("part {part} of this SBOM is registered already"));
+                    }
+                    if existing.document_sha256 == document_sha256 && existing.parts != parts {
+                        return invalid(format!(
+                            "this SBOM was announced in {} parts, not {parts}",
+                            existing.parts
+                        ));
+                    }
+                }
+                Ok(Plan::Sbom(Box::new(SbomPlan {
+                    entry: s.entry,
+                    subject: s.subject.to_string(),
+                    release,
+                    issuer,
+                    format,
+                    document_sha256,
+                    part,
+                    parts,
+                    components,
+                })))
+            }
+            StatementBody::ReleasePlan { current, releases } => {
+                let kind = "release-plan";
+                self.check_model_manufacturer(&s, &issuer)?;
+                let invalid = |why: String| ApplyError::Invalid { kind, why };
+                let current = risk::Version::parse(&current).map_err(|e| invalid(e.to_string()))?;
+                let mut planned = Vec::with_capacity(releases.len());
+                for r in &releases {
+                    planned.push(risk::Release {
+                        version: risk::Version::parse(&r.version)
+                            .map_err(|e| invalid(e.to_string()))?,
+                        date: risk::Date::parse(&r.date).map_err(|e| invalid(e.to_string()))?,
+                    });
+                }
+                Ok(Plan::Roadmap {
+                    subject: s.subject.to_string(),
+                    record: ReleasePlanRecord {
+                        entry: s.entry,
+                        issuer,
+                        plan: risk::ReleasePlan {
+                            current,
+                            releases: planned,
+                        },
+                    },
+                })
+            }
+            StatementBody::VulnerabilityAssessment {
+                vulnerability,
+                status,
+                justification,
+                release,
+                component,
+                impact,
+            } if s.subject.starts_with("model:") => {
+                let Some(release) = release else {
+                    return Err(ApplyError::Invalid {
+                        kind: "vulnerability-assessment",
+                        why: "on a model subject, name the firmware release it is about (release)"
+                            .into(),
+                    });
+                };
+                self.check_releaser(&s, &issuer, &release)?;
+                self.check_model_room(self.meta.release_vex.get(s.subject).map_or(0, Vec::len))?;
+                Ok(Plan::ReleaseVex {
+                    subject: s.subject.to_string(),
+                    vex: ReleaseVex {
+                        entry: s.entry,
+                        issuer,
+                        release,
+                        vulnerability,
+                        status,
+                        justification,
+                        component,
+                        impact,
+                    },
+                })
+            }
+            body @ (StatementBody::RiskRecorded { .. }
+            | StatementBody::RiskAccepted { .. }
+            | StatementBody::RiskMitigated { .. }
+            | StatementBody::RiskTransferred { .. }
+            | StatementBody::RiskFalsePositive { .. })
+                if s.subject.starts_with("model:") =>
+            {
+                self.check_model_manufacturer(&s, &issuer)?;
+                let risk = risk_id(&body).unwrap_or_default().to_string();
+                let risks = self.meta.model_risks.get(s.subject);
+                if !matches!(body, StatementBody::RiskRecorded { .. })
+                    && !risk.starts_with("vuln/")
+                    && risks.is_none_or(|r| !r.contains_key(&risk))
+                {
+                    return Err(ApplyError::Invalid {
+                        kind: body.kind(),
+                        why: format!("risk {risk:?} is not recorded on {}", s.subject),
+                    });
+                }
+                self.check_model_room(risks.map_or(0, BTreeMap::len))?;
+                Ok(Plan::ModelRisk {
+                    subject: s.subject.to_string(),
+                    risk,
+                    event: (s.entry, issuer, body),
+                })
+            }
+            body => self.plan_assert(&s, issuer, signed_by, body),
         }
+    }
+
+    /// The stakeholder a statement counts as issued by, and who signed it
+    /// for them: a payload with `on_behalf_of` counts only when the registry
+    /// authority signed it, and then as issued by the named (registered)
+    /// stakeholder for every check. Registry statements cannot be delegated
+    /// (their rules are about who signs).
+    fn effective_issuer(
+        &self,
+        signer: &str,
+        on_behalf_of: Option<StakeholderId>,
+        body: &StatementBody,
+    ) -> Result<(StakeholderId, Option<StakeholderId>), ApplyError> {
+        let signer = StakeholderId(signer.to_string());
+        let Some(principal) = on_behalf_of else {
+            return Ok((signer, None));
+        };
+        let registry = &self.meta.registry;
+        if registry.authority() != Some(&signer) {
+            return Err(ApplyError::Delegation(format!(
+                "only the registry authority signs on another stakeholder's behalf; {} is not it",
+                signer.0
+            )));
+        }
+        if matches!(
+            body,
+            StatementBody::StakeholderRegistered { .. }
+                | StatementBody::KeyAdded { .. }
+                | StatementBody::KeyRevoked { .. }
+        ) {
+            return Err(ApplyError::Delegation(format!(
+                "{} statements cannot be signed on another stakeholder's behalf",
+                body.kind()
+            )));
+        }
+        if principal == signer {
+            return Err(ApplyError::Delegation(
+                "the authority signs its own statements without on_behalf_of".into(),
+            ));
+        }
+        if registry.get(&principal).is_none() {
+            return Err(ApplyError::Delegation(format!(
+                "{} is not a registered stakeholder",
+                principal.0
+            )));
+        }
+        Ok((principal, Some(signer)))
+    }
+
+    fn check_model_manufacturer(
+        &self,
+        s: &Registered<'_>,
+        issuer: &StakeholderId,
+    ) -> Result<(), ApplyError> {
+        if !s.subject.starts_with("model:") || s.subject.len() <= "model:".len() {
+            return Err(ApplyError::NotAModel(s.subject.to_string()));
+        }
+        let registry = &self.meta.registry;
+        if registry.authority().is_some() && !registry.has_role(issuer, Role::Manufacturer) {
+            return Err(ApplyError::NotAManufacturer(issuer.0.clone()));
+        }
+        Ok(())
+    }
+
+    fn check_releaser(
+        &self,
+        s: &Registered<'_>,
+        issuer: &StakeholderId,
+        release: &str,
+    ) -> Result<(), ApplyError> {
+        self.check_model_manufacturer(s, issuer)?;
+        let r = self
+            .releases(s.subject)
+            .iter()
+            .rev()
+            .find(|r| r.version == release)
+            .ok_or_else(|| ApplyError::UnknownRelease {
+                model: s.subject.to_string(),
+                release: release.to_string(),
+            })?;
+        if &r.issuer != issuer {
+            return Err(ApplyError::NotReleaser {
+                issuer: issuer.0.clone(),
+                model: s.subject.to_string(),
+                release: release.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_model_room(&self, n: usize) -> Result<(), ApplyError> {
+        if n >= MODEL_RECORDS_MAX {
+            return Err(ApplyError::Invalid {
+                kind: "model statement",
+                why: format!("a model holds at most {MODEL_RECORDS_MAX} of these"),
+            });
+        }
+        Ok(())
     }
 
     fn plan_assert(
         &self,
         s: &Registered<'_>,
         issuer: StakeholderId,
+        signed_by: Option<StakeholderId>,
         body: StatementBody,
     ) -> Result<Plan, ApplyError> {
         let kind = body.kind();
@@ -807,6 +1236,7 @@ impl<S: State> Projection<S> {
                 registered_at: s.entry,
                 updated_at: s.entry,
                 statements: 0,
+                asset_attributes: BTreeMap::new(),
             };
             (twin, None, Lifecycle::Manufactured)
         } else {
@@ -836,6 +1266,21 @@ impl<S: State> Projection<S> {
                 held,
             });
         }
+        if let StatementBody::ArchivistEvent {
+            asset_attributes, ..
+        } = &body
+        {
+            let added = asset_attributes
+                .keys()
+                .filter(|k| !twin.asset_attributes.contains_key(*k))
+                .count();
+            if twin.asset_attributes.len() + added > ASSET_ATTRIBUTES_MAX {
+                return Err(ApplyError::Invalid {
+                    kind: "archivist-event",
+                    why: format!("an asset keeps at most {ASSET_ATTRIBUTES_MAX} attributes"),
+                });
+            }
+        }
         let next_lifecycle = match &body {
             StatementBody::LifecycleChanged { to } => Some(*to),
             StatementBody::Decommissioned { .. } => Some(Lifecycle::Decommissioned),
@@ -854,6 +1299,7 @@ impl<S: State> Projection<S> {
             entry: s.entry,
             class,
             issuer,
+            signed_by,
             body,
             held,
             next_lifecycle,
@@ -911,6 +1357,68 @@ impl<S: State> Projection<S> {
             Plan::Release { subject, release } => {
                 self.meta.releases.entry(subject).or_default().push(release)
             }
+            Plan::Sbom(p) => {
+                let SbomPlan {
+                    entry,
+                    subject,
+                    release,
+                    issuer,
+                    format,
+                    document_sha256,
+                    part,
+                    parts,
+                    components,
+                } = *p;
+                let slot = self
+                    .meta
+                    .sboms
+                    .entry(subject)
+                    .or_default()
+                    .entry(release)
+                    .or_insert_with(|| SbomRef {
+                        issuer: issuer.clone(),
+                        format: format.clone(),
+                        document_sha256: document_sha256.clone(),
+                        parts,
+                        entries: BTreeMap::new(),
+                        components: 0,
+                    });
+                if slot.document_sha256 != document_sha256 {
+                    // A new SBOM for the release replaces the old one.
+                    *slot = SbomRef {
+                        issuer,
+                        format,
+                        document_sha256,
+                        parts,
+                        entries: BTreeMap::new(),
+                        components: 0,
+                    };
+                }
+                slot.entries.insert(part, entry);
+                slot.components += components.len() as u64;
+                self.state.put_sbom_part(entry, components);
+            }
+            Plan::Roadmap { subject, record } => {
+                self.meta.release_plans.insert(subject, record);
+            }
+            Plan::ReleaseVex { subject, vex } => {
+                self.meta.release_vex.entry(subject).or_default().push(vex)
+            }
+            Plan::ModelRisk {
+                subject,
+                risk,
+                event,
+            } => self
+                .meta
+                .model_risks
+                .entry(subject)
+                .or_default()
+                .entry(risk)
+                .or_insert_with(|| ModelRisk {
+                    history: Vec::new(),
+                })
+                .history
+                .push(event),
             Plan::Registry(r) => match r {
                 RegistryPlan::Register {
                     entry,
@@ -973,6 +1481,7 @@ impl<S: State> Projection<S> {
                     entry,
                     class,
                     issuer,
+                    signed_by,
                     body,
                     held,
                     next_lifecycle,
@@ -1007,6 +1516,21 @@ impl<S: State> Projection<S> {
                 if let StatementBody::FirmwareInstalled { version, .. } = &body {
                     twin.firmware = Some(version.clone());
                 }
+                if let StatementBody::ArchivistEvent {
+                    asset_attributes, ..
+                } = &body
+                {
+                    for (k, v) in asset_attributes {
+                        twin.asset_attributes.insert(
+                            k.clone(),
+                            AssetAttribute {
+                                value: v.clone(),
+                                entry,
+                                issuer: issuer.clone(),
+                            },
+                        );
+                    }
+                }
                 twin.current.insert(class.clone(), entry);
                 twin.updated_at = entry;
                 twin.statements += 1;
@@ -1021,6 +1545,7 @@ impl<S: State> Projection<S> {
                     asserter_roles: held,
                     endorsements: BTreeMap::new(),
                     disputes: BTreeMap::new(),
+                    signed_by,
                 });
                 self.state.put_twin(twin, before.as_ref());
             }
@@ -1119,6 +1644,7 @@ struct AssertPlan {
     entry: u64,
     class: AttributeClass,
     issuer: StakeholderId,
+    signed_by: Option<StakeholderId>,
     body: StatementBody,
     held: BTreeSet<Role>,
     next_lifecycle: Option<Lifecycle>,
@@ -1126,11 +1652,54 @@ struct AssertPlan {
     before: Option<Twin>,
 }
 
+struct SbomPlan {
+    entry: u64,
+    subject: String,
+    release: String,
+    issuer: StakeholderId,
+    format: String,
+    document_sha256: String,
+    part: u32,
+    parts: u32,
+    components: Vec<SbomComponent>,
+}
+
+/// Whether `s` is 64 hex digits.
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The risk id of a risk statement.
+pub fn risk_id(body: &StatementBody) -> Option<&str> {
+    match body {
+        StatementBody::RiskRecorded { risk, .. }
+        | StatementBody::RiskAccepted { risk, .. }
+        | StatementBody::RiskMitigated { risk, .. }
+        | StatementBody::RiskTransferred { risk, .. }
+        | StatementBody::RiskFalsePositive { risk, .. } => Some(risk),
+        _ => None,
+    }
+}
+
 /// What a checked statement will change.
 enum Plan {
     Release {
         subject: String,
         release: Release,
+    },
+    Sbom(Box<SbomPlan>),
+    Roadmap {
+        subject: String,
+        record: ReleasePlanRecord,
+    },
+    ReleaseVex {
+        subject: String,
+        vex: ReleaseVex,
+    },
+    ModelRisk {
+        subject: String,
+        risk: String,
+        event: (u64, StakeholderId, StatementBody),
     },
     Registry(RegistryPlan),
     Sharing {
@@ -1158,6 +1727,22 @@ impl Plan {
             Plan::Release { .. } => Applied {
                 device: None,
                 kind: "firmware-released",
+            },
+            Plan::Sbom(_) => Applied {
+                device: None,
+                kind: "sbom-registered",
+            },
+            Plan::Roadmap { .. } => Applied {
+                device: None,
+                kind: "release-plan",
+            },
+            Plan::ReleaseVex { .. } => Applied {
+                device: None,
+                kind: "vulnerability-assessment",
+            },
+            Plan::ModelRisk { event, .. } => Applied {
+                device: None,
+                kind: event.2.kind(),
             },
             Plan::Registry(r) => Applied {
                 device: None,

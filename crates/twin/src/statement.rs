@@ -81,6 +81,43 @@ pub enum Severity {
     Critical,
 }
 
+fn one() -> u32 {
+    1
+}
+
+/// One component of a registered SBOM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SbomComponent {
+    /// Name.
+    pub name: String,
+    /// Group or namespace, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Version, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Package URL, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+    /// CPE 2.3 names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpe: Vec<String>,
+    /// SHA-256 of the component, hex, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// An announced release in a [`StatementBody::ReleasePlan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedRelease {
+    /// Its version, e.g. `2.2.0`.
+    pub version: String,
+    /// Its planned date, `YYYY-MM-DD`.
+    pub date: String,
+}
+
 /// A statement's payload, by type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -184,9 +221,59 @@ pub enum StatementBody {
         vulnerability: String,
         /// Status.
         status: VexStatus,
-        /// Why (expected for `not_affected`).
+        /// Why (expected for `not_affected`): an OpenVEX/CSAF justification
+        /// (`component_not_present`, `vulnerable_code_not_present`,
+        /// `vulnerable_code_not_in_execute_path`,
+        /// `vulnerable_code_cannot_be_controlled_by_adversary`,
+        /// `inline_mitigations_already_exist`) or free text.
         #[serde(default)]
         justification: Option<String>,
+        /// On a model subject: the firmware release it is about (required
+        /// there; inherited by later releases while the component is unchanged).
+        #[serde(default)]
+        release: Option<String>,
+        /// The component it is about (a purl, or `name` or `name@version`);
+        /// every component when absent.
+        #[serde(default)]
+        component: Option<String>,
+        /// Free-text impact statement.
+        #[serde(default)]
+        impact: Option<String>,
+    },
+    /// The SBOM of a firmware release (subject `model:<vendor>/<model>`, by
+    /// the manufacturer), normalized: the components of the original
+    /// CycloneDX or SPDX document, whose hash it records. A large SBOM is
+    /// registered in parts (`part` of `parts`, same `document_sha256`).
+    SbomRegistered {
+        /// The firmware release (its version, as released).
+        release: String,
+        /// The original document's format, e.g. `CycloneDX 1.6`, `SPDX-2.3`.
+        format: String,
+        /// SHA-256 of the original document, hex.
+        document_sha256: String,
+        /// This part's number, from 1.
+        #[serde(default = "one")]
+        part: u32,
+        /// How many parts the SBOM has.
+        #[serde(default = "one")]
+        parts: u32,
+        /// The components (in this part).
+        components: Vec<SbomComponent>,
+        /// The AI model package this SBOM describes (its name; `release` is
+        /// then the package's version), deployed on devices of the subject
+        /// model as `ai-model-deployed`; absent for a firmware release.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ai_model: Option<String>,
+    },
+    /// A manufacturer's announced release plan for a model (subject
+    /// `model:<vendor>/<model>`): "next minor" and "next major" deadlines
+    /// resolve to these dates. It replaces the previous plan.
+    ReleasePlan {
+        /// The version released now, e.g. `2.1.0`.
+        current: String,
+        /// Announced releases.
+        #[serde(default)]
+        releases: Vec<PlannedRelease>,
     },
     /// Maintenance work done on the device.
     MaintenancePerformed {
@@ -222,6 +309,18 @@ pub enum StatementBody {
         severity: Severity,
         /// Description.
         description: String,
+        /// Its CVSS vector, if scored.
+        #[serde(default)]
+        cvss_vector: Option<String>,
+        /// Where it comes from, e.g. `threat-model:<name>@<version>`.
+        #[serde(default)]
+        source: Option<String>,
+        /// The element or component it is about, if any.
+        #[serde(default)]
+        element: Option<String>,
+        /// The deadline the recorder computed (`YYYY-MM-DD`), if any.
+        #[serde(default)]
+        deadline: Option<String>,
     },
     /// A risk accepted (not fixed), with a rationale.
     RiskAccepted {
@@ -229,6 +328,9 @@ pub enum StatementBody {
         risk: String,
         /// Why.
         rationale: String,
+        /// Until when the acceptance holds (`YYYY-MM-DD`); for good when absent.
+        #[serde(default)]
+        until: Option<String>,
     },
     /// A risk mitigated.
     RiskMitigated {
@@ -236,6 +338,22 @@ pub enum StatementBody {
         risk: String,
         /// How.
         how: String,
+    },
+    /// A risk transferred to another stakeholder (who now owns it).
+    RiskTransferred {
+        /// Risk id.
+        risk: String,
+        /// The new owner.
+        to: StakeholderId,
+        /// Why.
+        rationale: String,
+    },
+    /// A risk that is not one: the match or finding does not apply.
+    RiskFalsePositive {
+        /// Risk id.
+        risk: String,
+        /// Why.
+        rationale: String,
     },
     /// The device is retired for good.
     Decommissioned {
@@ -313,6 +431,30 @@ pub enum StatementBody {
         /// The payload's fields (without `type` and `v`).
         content: serde_json::Map<String, Value>,
     },
+    /// An event recorded through the DataTrails (Archivist) compatible API
+    /// (subject: the asset's device): what happened, in Archivist's terms.
+    /// Its `asset_attributes` update the asset's attributes kept on the twin.
+    ArchivistEvent {
+        /// The Archivist operation, e.g. `Record`, `NewAsset`.
+        operation: String,
+        /// The Archivist behaviour, e.g. `RecordEvidence`, `AssetCreator`.
+        behaviour: String,
+        /// The event's own attributes.
+        #[serde(default)]
+        event_attributes: serde_json::Map<String, Value>,
+        /// Attributes of the asset this event sets.
+        #[serde(default)]
+        asset_attributes: serde_json::Map<String, Value>,
+        /// When the submitter says it happened (RFC 3339), if it said.
+        #[serde(default)]
+        timestamp_declared: Option<String>,
+        /// When the service accepted it (RFC 3339), if a service submitted it.
+        #[serde(default)]
+        timestamp_accepted: Option<String>,
+        /// Who the submitter says did it (Archivist `principal_declared`).
+        #[serde(default)]
+        principal_declared: Option<Value>,
+    },
     /// Agreement with another statement (by its log entry).
     Endorse {
         /// The endorsed statement's entry index.
@@ -360,6 +502,11 @@ pub enum StatementParseError {
         /// The validator's first error.
         why: String,
     },
+    /// An `on_behalf_of` that is not a stakeholder id.
+    #[error(
+        "on_behalf_of must be a stakeholder id (a non-empty string of at most 256 bytes), not {0}"
+    )]
+    BadDelegation(String),
     /// Fields missing, unknown or of the wrong type.
     #[error("invalid {kind:?} statement: {why}")]
     Invalid {
@@ -388,6 +535,10 @@ pub const TYPES: &[&str] = &[
     "risk-recorded",
     "risk-accepted",
     "risk-mitigated",
+    "risk-transferred",
+    "risk-false-positive",
+    "sbom-registered",
+    "release-plan",
     "decommissioned",
     "stakeholder-registered",
     "key-added",
@@ -396,13 +547,52 @@ pub const TYPES: &[&str] = &[
     "transparency-policy",
     "ai-use-policy",
     "statement-type-registered",
+    "archivist-event",
     "endorse",
     "dispute",
 ];
 
+/// The payload field naming the stakeholder a statement is made for when
+/// the registry authority (the service) signs it on that stakeholder's
+/// behalf (see [`Delegated`]).
+pub const ON_BEHALF_OF: &str = "on_behalf_of";
+
+/// A parsed payload and, if it has one, its `on_behalf_of` field: the
+/// stakeholder the signer says it signs for. Whether the signer may do so
+/// is the projection's decision (only the registry authority may).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delegated {
+    /// The statement.
+    pub body: StatementBody,
+    /// The stakeholder named by `on_behalf_of`, if any.
+    pub on_behalf_of: Option<StakeholderId>,
+}
+
+/// Removes `v` (checking it) and `on_behalf_of` from a payload object.
+fn strip_envelope(
+    map: &mut serde_json::Map<String, Value>,
+) -> Result<Option<StakeholderId>, StatementParseError> {
+    if let Some(v) = map.remove("v") {
+        if v.as_u64() != Some(SCHEMA_VERSION) {
+            return Err(StatementParseError::UnsupportedVersion(v.to_string()));
+        }
+    }
+    match map.remove(ON_BEHALF_OF) {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Ok(Some(StakeholderId(s))),
+        Some(other) => Err(StatementParseError::BadDelegation(other.to_string())),
+    }
+}
+
 impl StatementBody {
-    /// Parses a payload strictly.
+    /// Parses a payload strictly (an `on_behalf_of` field is accepted and
+    /// dropped: see [`StatementBody::parse_delegated`]).
     pub fn parse(payload: &[u8]) -> Result<StatementBody, StatementParseError> {
+        Self::parse_delegated(payload).map(|d| d.body)
+    }
+
+    /// Parses a payload strictly, with its `on_behalf_of` field.
+    pub fn parse_delegated(payload: &[u8]) -> Result<Delegated, StatementParseError> {
         if payload.len() > PAYLOAD_BYTES_MAX {
             return Err(StatementParseError::TooLarge {
                 bytes: payload.len(),
@@ -414,11 +604,7 @@ impl StatementBody {
         let Value::Object(map) = &mut value else {
             return Err(StatementParseError::NotJson("not an object".into()));
         };
-        if let Some(v) = map.remove("v") {
-            if v.as_u64() != Some(SCHEMA_VERSION) {
-                return Err(StatementParseError::UnsupportedVersion(v.to_string()));
-            }
-        }
+        let on_behalf_of = strip_envelope(map)?;
         let kind = match map.get("type") {
             Some(Value::String(t)) => t.clone(),
             Some(_) | None => return Err(StatementParseError::MissingType),
@@ -430,10 +616,11 @@ impl StatementBody {
         if kind == "custom" {
             return Err(StatementParseError::UnknownType(kind));
         }
-        serde_json::from_value(value).map_err(|e| StatementParseError::Invalid {
+        let body = serde_json::from_value(value).map_err(|e| StatementParseError::Invalid {
             kind,
             why: e.to_string(),
-        })
+        })?;
+        Ok(Delegated { body, on_behalf_of })
     }
 
     /// The statement's type as on the wire: the custom type's name for a
@@ -474,6 +661,14 @@ impl StatementBody {
     /// Parses a payload of the custom type `name` (its schema is checked by
     /// the caller): the object's fields without `type` and `v`.
     pub fn parse_custom(payload: &[u8], name: &str) -> Result<StatementBody, StatementParseError> {
+        Self::parse_custom_delegated(payload, name).map(|d| d.body)
+    }
+
+    /// [`StatementBody::parse_custom`], with the payload's `on_behalf_of`.
+    pub fn parse_custom_delegated(
+        payload: &[u8],
+        name: &str,
+    ) -> Result<Delegated, StatementParseError> {
         if payload.len() > PAYLOAD_BYTES_MAX {
             return Err(StatementParseError::TooLarge {
                 bytes: payload.len(),
@@ -485,15 +680,14 @@ impl StatementBody {
         let Value::Object(mut map) = value else {
             return Err(StatementParseError::NotJson("not an object".into()));
         };
-        if let Some(v) = map.remove("v") {
-            if v.as_u64() != Some(SCHEMA_VERSION) {
-                return Err(StatementParseError::UnsupportedVersion(v.to_string()));
-            }
-        }
+        let on_behalf_of = strip_envelope(&mut map)?;
         map.remove("type");
-        Ok(StatementBody::Custom {
-            custom_type: name.to_string(),
-            content: map,
+        Ok(Delegated {
+            body: StatementBody::Custom {
+                custom_type: name.to_string(),
+                content: map,
+            },
+            on_behalf_of,
         })
     }
 
@@ -516,6 +710,10 @@ impl StatementBody {
             StatementBody::RiskRecorded { .. } => "risk-recorded",
             StatementBody::RiskAccepted { .. } => "risk-accepted",
             StatementBody::RiskMitigated { .. } => "risk-mitigated",
+            StatementBody::RiskTransferred { .. } => "risk-transferred",
+            StatementBody::RiskFalsePositive { .. } => "risk-false-positive",
+            StatementBody::SbomRegistered { .. } => "sbom-registered",
+            StatementBody::ReleasePlan { .. } => "release-plan",
             StatementBody::Decommissioned { .. } => "decommissioned",
             StatementBody::StakeholderRegistered { .. } => "stakeholder-registered",
             StatementBody::KeyAdded { .. } => "key-added",
@@ -525,6 +723,7 @@ impl StatementBody {
             StatementBody::AiUsePolicy { .. } => "ai-use-policy",
             StatementBody::StatementTypeRegistered { .. } => "statement-type-registered",
             StatementBody::Custom { .. } => "custom",
+            StatementBody::ArchivistEvent { .. } => "archivist-event",
             StatementBody::Endorse { .. } => "endorse",
             StatementBody::Dispute { .. } => "dispute",
         }

@@ -74,6 +74,10 @@ fn payloads_parse_strictly() {
         r#"{"type":"risk-recorded","risk":"R-1","severity":"medium","description":"default password"}"#,
         r#"{"type":"risk-accepted","risk":"R-1","rationale":"isolated VLAN"}"#,
         r#"{"type":"risk-mitigated","risk":"R-1","how":"password rotated"}"#,
+        r#"{"type":"risk-transferred","risk":"R-1","to":"fix.example","rationale":"maintenance contract"}"#,
+        r#"{"type":"risk-false-positive","risk":"R-1","rationale":"the component is not linked"}"#,
+        r#"{"type":"sbom-registered","release":"2.4.1","format":"CycloneDX 1.6","document_sha256":"ab","components":[{"name":"busybox","version":"1.36.1"}]}"#,
+        r#"{"type":"release-plan","current":"2.4.1","releases":[{"version":"2.5.0","date":"2027-01-15"}]}"#,
         r#"{"type":"decommissioned","reason":"replaced"}"#,
         r#"{"type":"stakeholder-registered","name":"Acme","roles":["manufacturer"],"keys":[{"pem":"-----BEGIN PUBLIC KEY-----"}]}"#,
         r#"{"type":"key-added","key":{"pem":"-----BEGIN PUBLIC KEY-----","not_after":1900000000}}"#,
@@ -82,6 +86,7 @@ fn payloads_parse_strictly() {
         r#"{"type":"transparency-policy","policy":{"id":"t1","record_viewers":["authenticated"]}}"#,
         r#"{"type":"ai-use-policy","policy":{"id":"a1","devices":"all","decisions":[{"decision":"alarm","autonomy":"advisory","human_oversight":"guard"}]}}"#,
         r#"{"type":"statement-type-registered","name":"acme/door-event","schema":{"type":"object"}}"#,
+        r#"{"type":"archivist-event","operation":"Record","behaviour":"RecordEvidence","event_attributes":{"arc_description":"door opened"},"asset_attributes":{"state":"open"}}"#,
         r#"{"type":"endorse","entry":5}"#,
         r#"{"type":"dispute","entry":5,"reason":"no site visit"}"#,
     ];

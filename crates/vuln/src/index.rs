@@ -55,6 +55,7 @@ impl AdvisoryScore {
 pub struct PreparedAdvisory {
     id: VulnId,
     aliases: Vec<VulnId>,
+    published: Option<Timestamp>,
     modified: Option<Timestamp>,
     withdrawn: bool,
     summary: Option<String>,
@@ -104,6 +105,7 @@ impl PreparedAdvisory {
         PreparedAdvisory {
             id: a.id.clone(),
             aliases: a.aliases.clone(),
+            published: a.published.clone(),
             modified: a.modified.clone(),
             withdrawn,
             summary: a.summary.clone(),
@@ -112,6 +114,11 @@ impl PreparedAdvisory {
             scores,
             notes,
         }
+    }
+
+    /// When it was published, if known.
+    pub fn published(&self) -> Option<&Timestamp> {
+        self.published.as_ref()
     }
 
     /// Its id.

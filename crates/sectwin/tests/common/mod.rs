@@ -524,3 +524,69 @@ impl Rng {
         lo + self.next_u64() % (hi - lo + 1)
     }
 }
+
+/// Runs `sectwin ARGS`: success, and stdout followed by stderr.
+pub fn sectwin(args: &[&str]) -> (bool, String) {
+    let out = Command::new(SECTWIN)
+        .args(args)
+        .output()
+        .expect("run sectwin");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs `sectwin ARGS`, asserting success; answers stdout alone.
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = Command::new(SECTWIN)
+        .args(args)
+        .output()
+        .expect("run sectwin");
+    assert!(
+        out.status.success(),
+        "sectwin {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A path as a command-line argument.
+pub fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Generates a key with `sectwin key generate`; writes the private key to
+/// `name.key` and the public key to `name.pub` in `d`; answers both paths.
+pub fn keypair(d: &Path, name: &str, alg: &str) -> (String, String) {
+    let key = d.join(format!("{name}.key"));
+    let public = d.join(format!("{name}.pub"));
+    let pem = stdout_of(&["key", "generate", "--alg", alg, "--out", p(&key)]);
+    std::fs::write(&public, pem).expect("write");
+    (p(&key).to_string(), p(&public).to_string())
+}
+
+/// The client id and secret `sectwin credential create` printed for
+/// `stakeholder` on the server's data directory `data`.
+pub fn credential(data: &Path, stakeholder: &str) -> (String, String) {
+    let out = stdout_of(&[
+        "credential",
+        "create",
+        "--data",
+        p(data),
+        "--stakeholder",
+        stakeholder,
+    ]);
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+    };
+    (field("client_id:"), field("client_secret:"))
+}

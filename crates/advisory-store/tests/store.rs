@@ -1,0 +1,236 @@
+//! The advisory store against the real samples of `vuln-formats`
+//! (`crates/vuln-formats/tests/data/`: OSV, CVE 5, NVD 2.0, CSAF 2.0):
+//! first import, re-import (all unchanged), one modified record (one
+//! updated, and `changed_ids` names it), reopening, JSON lines and gzip,
+//! malformed input listed as failures while the rest is imported, lookups by
+//! alias, and the exact round trip of every stored advisory.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use advisory_store::{AdvisoryStore, NoProgress, StoreError};
+use vuln_formats::Advisory;
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vuln-formats/tests/data")
+}
+
+/// Copies the advisory samples into `dir` (osv/, cve5/, nvd/, csaf/).
+fn copy_samples(dir: &Path) {
+    for sub in ["osv", "cve5", "nvd", "csaf"] {
+        let to = dir.join(sub);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for e in std::fs::read_dir(samples().join(sub)).expect("samples") {
+            let p = e.expect("entry").path();
+            std::fs::copy(&p, to.join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+}
+
+/// Every advisory of the samples, parsed directly, by id (the last
+/// occurrence in walk order is irrelevant: only ids are compared).
+fn sample_ids() -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for sub in ["osv", "cve5", "nvd", "csaf"] {
+        for e in std::fs::read_dir(samples().join(sub)).expect("samples") {
+            let bytes = std::fs::read(e.expect("entry").path()).expect("read");
+            let parsed: Vec<Advisory> = match vuln_formats::detect(&bytes) {
+                Some(vuln_formats::DocumentFormat::Osv) => {
+                    vuln_formats::osv::parse(&bytes).unwrap_or_default()
+                }
+                Some(vuln_formats::DocumentFormat::Cve5) => {
+                    vuln_formats::cve5::parse(&bytes).into_iter().collect()
+                }
+                Some(vuln_formats::DocumentFormat::NvdApi2) => {
+                    vuln_formats::nvd::parse(&bytes).unwrap_or_default()
+                }
+                Some(vuln_formats::DocumentFormat::Csaf) => {
+                    vuln_formats::csaf::parse(&bytes).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            ids.extend(parsed.into_iter().map(|a| a.id.as_str().to_string()));
+        }
+    }
+    ids
+}
+
+#[test]
+fn import_reimport_modify_and_reopen() {
+    let input = tempfile::tempdir().expect("tempdir");
+    copy_samples(input.path());
+    let db = tempfile::tempdir().expect("tempdir");
+    let ids = sample_ids();
+    assert!(ids.len() >= 15, "{ids:?}");
+
+    // First import: every distinct id is new; the legacy NVD 1.1 feed fails.
+    let store = AdvisoryStore::open(db.path()).expect("open");
+    let paths = vec![input.path().to_path_buf()];
+    let first = store.import_paths(&paths, &NoProgress).expect("import");
+    assert_eq!(first.new, ids.len(), "{first:#?}");
+    assert_eq!((first.updated, first.unchanged), (0, 0));
+    assert_eq!(first.generation, 1);
+    assert_eq!(first.changed_ids.len(), ids.len());
+    assert_eq!(store.len(), ids.len());
+    assert!(first.duplicates >= 3, "the OSV samples repeat three ids");
+    assert!(first.withdrawn >= 1, "CVE-2019-25161 is rejected");
+    let rejected = store.get("CVE-2019-25161").expect("get").expect("stored");
+    assert!(rejected.withdrawn.is_some());
+    assert_eq!(first.failed, 1, "{:#?}", first.failures);
+    assert!(first.failures[0]
+        .file
+        .ends_with("nvd/handwritten-legacy-1.1-feed.json"));
+    assert!(first.failures[0].reason.contains("unsupported NVD version"));
+    assert_eq!(first.failures[0].record, "document");
+    assert!(first.files >= 24);
+
+    // Re-import: all unchanged, nothing changed since generation 1.
+    let again = store.import_paths(&paths, &NoProgress).expect("re-import");
+    assert_eq!(again.unchanged, ids.len(), "{again:#?}");
+    assert_eq!((again.new, again.updated), (0, 0));
+    assert!(again.changed_ids.is_empty());
+    assert_eq!(again.generation, 2);
+    assert_eq!(
+        store.ids_changed_since(1).expect("since"),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.ids_changed_since(0).expect("since").len(), ids.len());
+
+    // Modify one record: one updated, and only it changed since.
+    let file = input.path().join("cve5/kev-CVE-2012-4792.json");
+    let text = std::fs::read_to_string(&file).expect("read");
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    doc["containers"]["cna"]["descriptions"][0]["value"] =
+        serde_json::Value::String("changed description".into());
+    std::fs::write(&file, serde_json::to_vec(&doc).expect("json")).expect("write");
+    let third = store.import_paths(&paths, &NoProgress).expect("import");
+    assert_eq!(third.updated, 1, "{third:#?}");
+    assert_eq!(third.unchanged, ids.len() - 1);
+    assert_eq!(third.changed_ids, vec!["CVE-2012-4792".to_string()]);
+    assert_eq!(
+        store
+            .ids_changed_since(third.generation - 1)
+            .expect("since"),
+        vec!["CVE-2012-4792".to_string()]
+    );
+    let changed = store.get("CVE-2012-4792").expect("get").expect("stored");
+    assert_eq!(changed.description.as_deref(), Some("changed description"));
+
+    // Reopen: the same contents.
+    let before: Vec<Advisory> = ids
+        .iter()
+        .map(|id| store.get(id).expect("get").expect("stored"))
+        .collect();
+    drop(store);
+    let store = AdvisoryStore::open(db.path()).expect("reopen");
+    assert_eq!(store.len(), ids.len());
+    assert_eq!(store.generation().expect("generation"), 3);
+    let after: Vec<Advisory> = ids
+        .iter()
+        .map(|id| store.get(id).expect("get").expect("stored"))
+        .collect();
+    assert_eq!(before, after);
+    let index = store.load_index().expect("index");
+    assert_eq!(index.len(), ids.len());
+    let fourth = store.import_paths(&paths, &NoProgress).expect("import");
+    assert_eq!(fourth.unchanged, ids.len());
+}
+
+#[test]
+fn stored_advisories_round_trip_exactly_and_aliases_find_them() {
+    let db = tempfile::tempdir().expect("tempdir");
+    let store = AdvisoryStore::open(db.path()).expect("open");
+    let bytes = std::fs::read(samples().join("osv/GHSA-9v2f-6vcg-3hgv.json")).expect("read");
+    let parsed = vuln_formats::osv::parse(&bytes).expect("parse");
+    let alias = parsed[0].aliases[0].as_str().to_string();
+    let mut all = parsed.clone();
+    for f in [
+        "cve5/kev-CVE-2012-4792.json",
+        "cve5/cvss4-CVE-2005-10003.json",
+    ] {
+        let bytes = std::fs::read(samples().join(f)).expect("read");
+        all.push(vuln_formats::cve5::parse(&bytes).expect("parse"));
+    }
+    let summary = store.import(all.clone()).expect("import");
+    assert_eq!((summary.new, summary.records), (3, 3));
+    for a in &all {
+        assert_eq!(store.get(a.id.as_str()).expect("get").as_ref(), Some(a));
+    }
+    assert_eq!(
+        store.get(&alias).expect("get").map(|a| a.id),
+        Some(parsed[0].id.clone())
+    );
+    assert_eq!(store.get("CVE-0000-0000").expect("get"), None);
+}
+
+#[test]
+fn malformed_files_are_listed_and_the_rest_is_imported() {
+    let input = tempfile::tempdir().expect("tempdir");
+    let dir = input.path();
+    std::fs::copy(samples().join("osv/GO-2020-0001.json"), dir.join("a.json")).expect("copy");
+    std::fs::write(dir.join("broken.json"), b"{\"id\": \"GHSA-").expect("write");
+    std::fs::write(
+        dir.join("sbom.json"),
+        std::fs::read(samples().join("cyclonedx/valid-bom-1.7.json")).expect("read"),
+    )
+    .expect("write");
+    std::fs::write(dir.join("notgzip.json.gz"), b"plain text").expect("write");
+    std::fs::write(dir.join("ignored.txt"), b"not read").expect("write");
+    // JSON lines, gzip-compressed: two CVE 5 records around a broken line.
+    let mut lines = Vec::new();
+    for f in [
+        "cve5/kev-CVE-2012-4792.json",
+        "cve5/first-CVE-1999-0006.json",
+    ] {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(samples().join(f)).expect("read")).expect("json");
+        lines.push(serde_json::to_string(&v).expect("json"));
+    }
+    let jsonl = format!("{}\n{{\"broken\n\n{}\n", lines[0], lines[1]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(jsonl.as_bytes()).expect("gzip");
+    std::fs::write(dir.join("dump.jsonl.gz"), gz.finish().expect("gzip")).expect("write");
+
+    let db = tempfile::tempdir().expect("tempdir");
+    let store = AdvisoryStore::open(db.path()).expect("open");
+    let s = store
+        .import_paths(&[dir.to_path_buf()], &NoProgress)
+        .expect("import");
+    assert_eq!(s.files, 5, "{s:#?}");
+    assert_eq!(s.new, 3, "{s:#?}");
+    assert_eq!(s.failed, 4, "{s:#?}");
+    let failed: Vec<(String, String)> = s
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.file
+                    .file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned(),
+                f.record.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            ("broken.json".into(), "document".into()),
+            ("dump.jsonl.gz".into(), "line 2".into()),
+            ("notgzip.json.gz".into(), "file".into()),
+            ("sbom.json".into(), "document".into()),
+        ]
+    );
+    assert_eq!(s.files_failed, 1);
+    assert!(s.failures[3].reason.contains("CycloneDx"), "{s:#?}");
+    assert!(store.get("CVE-1999-0006").expect("get").is_some());
+
+    // A path that does not exist is an error before anything is imported.
+    let missing = dir.join("missing");
+    match store.import_paths(std::slice::from_ref(&missing), &NoProgress) {
+        Err(StoreError::Path { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected a path error, got {other:?}"),
+    }
+}

@@ -1,0 +1,496 @@
+//! The vulnerability and risk views of the twins, under `/api/v1`:
+//!
+//! - `GET /api/v1/risks`: the risk register (filters `device`,
+//!   `vulnerability`, `model`, `release`, `site`, `status`, `severity`,
+//!   `kind`, `overdue`; paging with `page_size` and `offset`);
+//! - `GET /api/v1/risks/summary`: the fleet risk summary;
+//! - `GET /api/v1/exposure?by=vulnerability|device|firmware|site`: exposure
+//!   grouped;
+//! - `GET /api/v1/vex?model=M[&release=V]`: the VEX statements a
+//!   manufacturer made for its firmware releases (to its devices' role
+//!   holders, auditors and itself);
+//! - `POST /api/v1/advisories`: import an advisory document (OSV, CVE JSON 5,
+//!   NVD CVE API 2.0, CSAF 2.0; detected from its fields).
+//!
+//! Who sees a risk: a caller with a role on its subject (for a release, on
+//! the release or on a device running it) or an organization-level auditor;
+//! for a device risk, also only when the manufacturer's sharing policy lets
+//! the caller see its SBOM data for that device (the risk is derived from
+//! it). Such a cross-organization read is recorded like every other.
+//!
+//! Deliberately absent: risk logic (crate `register`) and matching.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use register::{Register, Risk, RiskKind};
+use serde_json::{json, Value};
+use twin::sharing::ReadKind;
+use twin::{DeviceId, Role};
+use twin_store::RiskService;
+use vuln_formats::DocumentFormat;
+
+use crate::oauth::{Caller, MaybeCaller};
+use crate::twin_api::{caller_id, page_size, ApiResult, Audit, JsonError, Reader, TwinApi};
+
+/// Largest advisory document accepted by `POST /api/v1/advisories`, in bytes.
+pub const ADVISORY_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// The state of the risk routes.
+#[derive(Clone)]
+pub struct RiskApi {
+    twins: TwinApi,
+    risks: Arc<RiskService>,
+}
+
+impl RiskApi {
+    /// The risk views over `twins` (for reads and their records) and `risks`.
+    pub fn new(twins: TwinApi, risks: Arc<RiskService>) -> RiskApi {
+        RiskApi { twins, risks }
+    }
+}
+
+impl axum::extract::FromRef<RiskApi> for Arc<crate::oauth::TokenEndpoint> {
+    fn from_ref(api: &RiskApi) -> Arc<crate::oauth::TokenEndpoint> {
+        api.twins.tokens.clone()
+    }
+}
+
+/// The risk routes (mount at the root).
+pub fn risk_router(api: RiskApi) -> Router {
+    Router::new()
+        .route("/api/v1/risks", get(risks))
+        .route("/api/v1/risks/summary", get(summary))
+        .route("/api/v1/exposure", get(exposure))
+        .route("/api/v1/vex", get(vex))
+        .route(
+            "/api/v1/advisories",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(ADVISORY_BYTES_MAX)),
+        )
+        .with_state(api)
+}
+
+fn register_now(api: &RiskApi) -> ApiResult<Arc<Register>> {
+    api.risks
+        .register(twin_store::risks::today())
+        .map_err(JsonError::internal)
+}
+
+/// The risks `caller` may see, noting the cross-organization reads.
+fn visible<'a>(
+    api: &RiskApi,
+    reader: &Reader<'_>,
+    register: &'a Register,
+    audit: &mut Audit,
+) -> ApiResult<Vec<&'a Risk>> {
+    let Some(who) = &reader.who else {
+        return Err(JsonError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the risk register is shown to authenticated stakeholders only: send a bearer token from /oauth/token",
+        ));
+    };
+    let auditor = reader.meta.registry.has_role(who, Role::Auditor);
+    let store = api.twins.projector.store();
+    let mut out = Vec::new();
+    for r in &register.risks {
+        if !auditor && !r.stakeholders.contains(&who.0) {
+            continue;
+        }
+        if let Some(device) = &r.device {
+            let Some(twin) = store
+                .twin(&DeviceId(device.clone()))
+                .map_err(JsonError::internal)?
+            else {
+                continue;
+            };
+            let Some(seen) = reader.decide(&twin, &twin.manufacturer, "sbom-registered") else {
+                continue;
+            };
+            let entries: Vec<u64> = r
+                .model
+                .as_ref()
+                .zip(r.release.as_ref())
+                .and_then(|(m, v)| reader.meta.sboms.get(m)?.get(v))
+                .map(|s| s.entries.values().copied().collect())
+                .unwrap_or_default();
+            for e in entries.iter().take(1) {
+                audit.note(&twin.manufacturer, seen.clone(), *e, Some(&twin.device));
+            }
+            if entries.is_empty() {
+                audit.note(
+                    &twin.manufacturer,
+                    seen,
+                    twin.registered_at,
+                    Some(&twin.device),
+                );
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn filtered<'a>(risks: Vec<&'a Risk>, q: &BTreeMap<String, String>) -> ApiResult<Vec<&'a Risk>> {
+    const KNOWN: &[&str] = &[
+        "device",
+        "vulnerability",
+        "model",
+        "release",
+        "site",
+        "status",
+        "severity",
+        "kind",
+        "overdue",
+        "page_size",
+        "offset",
+    ];
+    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(JsonError::bad_request(format!(
+            "unknown parameter {k:?}; known: {}",
+            KNOWN.join(", ")
+        )));
+    }
+    let overdue = match q.get("overdue").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(JsonError::bad_request(format!(
+                "overdue must be true or false, not {other:?}"
+            )))
+        }
+    };
+    if let Some(s) = q.get("status") {
+        if ![
+            "open",
+            "accepted",
+            "mitigated",
+            "transferred",
+            "false_positive",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(JsonError::bad_request(format!(
+                "status must be open, accepted, mitigated, transferred or false_positive, not {s:?}"
+            )));
+        }
+    }
+    if let Some(s) = q.get("severity") {
+        if s.parse::<risk::Severity>().is_err() {
+            return Err(JsonError::bad_request(format!(
+                "severity must be none, low, medium, high or critical, not {s:?}"
+            )));
+        }
+    }
+    let kind = match q.get("kind").map(String::as_str) {
+        None => None,
+        Some("device") => Some(RiskKind::DeviceVulnerability),
+        Some("release") => Some(RiskKind::ReleaseVulnerability),
+        Some("recorded") => Some(RiskKind::Recorded),
+        Some(other) => {
+            return Err(JsonError::bad_request(format!(
+                "kind must be device, release or recorded, not {other:?}"
+            )))
+        }
+    };
+    let eq = |want: Option<&String>, have: Option<&str>| want.is_none_or(|w| have == Some(w));
+    Ok(risks
+        .into_iter()
+        .filter(|r| {
+            eq(q.get("device"), r.device.as_deref())
+                && eq(q.get("vulnerability"), r.vulnerability.as_deref())
+                && eq(q.get("model"), r.model.as_deref())
+                && eq(q.get("release"), r.release.as_deref())
+                && eq(q.get("site"), r.site.as_deref())
+                && eq(q.get("status"), Some(r.status.as_str()))
+                && eq(q.get("severity"), Some(r.severity.as_str()))
+                && kind.is_none_or(|k| r.kind == k)
+                && overdue.is_none_or(|o| r.overdue == o)
+        })
+        .collect())
+}
+
+async fn risks(
+    State(api): State<RiskApi>,
+    caller: MaybeCaller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let register = register_now(&api)?;
+    let meta = api.twins.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let limit = page_size(&q)?;
+    let offset: usize = match q.get("offset") {
+        None => 0,
+        Some(o) => o
+            .parse()
+            .map_err(|_| JsonError::bad_request(format!("offset must be a number, not {o:?}")))?,
+    };
+    let mut audit = Audit::default();
+    let all = filtered(visible(&api, &reader, &register, &mut audit)?, &q)?;
+    let total = all.len();
+    let page: Vec<&Risk> = all.into_iter().skip(offset).take(limit).collect();
+    let next = (offset + page.len() < total).then_some(offset + page.len());
+    audit.write(&api.twins, &reader.who, ReadKind::List, None);
+    Ok(Json(json!({
+        "today": register.today,
+        "as_of": meta.size,
+        "advisories": api.risks.advisory_count(),
+        "total": total,
+        "next_offset": next,
+        "risks": page,
+    })))
+}
+
+async fn summary(State(api): State<RiskApi>, caller: MaybeCaller) -> ApiResult<Json<Value>> {
+    let register = register_now(&api)?;
+    let meta = api.twins.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let mut audit = Audit::default();
+    let risks = visible(&api, &reader, &register, &mut audit)?;
+    let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut open_by_severity: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut devices = std::collections::BTreeSet::new();
+    let mut releases = std::collections::BTreeSet::new();
+    let mut vulns = std::collections::BTreeSet::new();
+    let mut overdue = 0u64;
+    for r in &risks {
+        *by_status.entry(r.status.as_str()).or_default() += 1;
+        if !r.status.is_unresolved() {
+            continue;
+        }
+        *open_by_severity.entry(r.severity.as_str()).or_default() += 1;
+        overdue += u64::from(r.overdue);
+        match r.kind {
+            RiskKind::DeviceVulnerability => {
+                devices.insert(r.device.clone());
+            }
+            RiskKind::ReleaseVulnerability => {
+                releases.insert((r.model.clone(), r.release.clone()));
+            }
+            RiskKind::Recorded => {}
+        }
+        if let Some(v) = &r.vulnerability {
+            vulns.insert(v.clone());
+        }
+    }
+    audit.write(
+        &api.twins,
+        &reader.who,
+        ReadKind::Count,
+        Some(risks.len() as u64),
+    );
+    Ok(Json(json!({
+        "today": register.today,
+        "as_of": meta.size,
+        "advisories": api.risks.advisory_count(),
+        "risks": risks.len(),
+        "by_status": by_status,
+        "open_by_severity": open_by_severity,
+        "overdue": overdue,
+        "devices_exposed": devices.len(),
+        "releases_exposed": releases.len(),
+        "vulnerabilities": vulns.len(),
+        "fleet": register.summary,
+    })))
+}
+
+async fn exposure(
+    State(api): State<RiskApi>,
+    caller: MaybeCaller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let by = q.get("by").map(String::as_str).unwrap_or("vulnerability");
+    let key_of: fn(&Risk) -> Option<String> = match by {
+        "vulnerability" => |r| r.vulnerability.clone(),
+        "device" => |r| r.device.clone(),
+        "firmware" => |r| {
+            r.model
+                .as_ref()
+                .zip(r.release.as_ref())
+                .map(|(m, v)| format!("{m}@{v}"))
+        },
+        "site" => |r| r.site.clone(),
+        other => {
+            return Err(JsonError::bad_request(format!(
+                "by must be vulnerability, device, firmware or site, not {other:?}"
+            )))
+        }
+    };
+    let register = register_now(&api)?;
+    let meta = api.twins.projector.meta();
+    let reader = Reader {
+        who: caller_id(&caller),
+        meta: &meta,
+    };
+    let mut audit = Audit::default();
+    let risks = visible(&api, &reader, &register, &mut audit)?;
+    #[derive(Default)]
+    struct Group {
+        risks: u64,
+        unresolved: u64,
+        overdue: u64,
+        worst: Option<risk::Severity>,
+        devices: std::collections::BTreeSet<String>,
+        vulnerabilities: std::collections::BTreeSet<String>,
+    }
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for r in risks.iter().filter(|r| r.kind != RiskKind::Recorded) {
+        let Some(k) = key_of(r) else { continue };
+        let g = groups.entry(k).or_default();
+        g.risks += 1;
+        if r.status.is_unresolved() {
+            g.unresolved += 1;
+            g.overdue += u64::from(r.overdue);
+            g.worst = g.worst.max(Some(r.severity));
+        }
+        if let Some(d) = &r.device {
+            g.devices.insert(d.clone());
+        }
+        if let Some(v) = &r.vulnerability {
+            g.vulnerabilities.insert(v.clone());
+        }
+    }
+    let mut list: Vec<(String, Group)> = groups.into_iter().collect();
+    list.sort_by(|a, b| {
+        b.1.worst
+            .cmp(&a.1.worst)
+            .then(b.1.unresolved.cmp(&a.1.unresolved))
+            .then(a.0.cmp(&b.0))
+    });
+    audit.write(&api.twins, &reader.who, ReadKind::List, None);
+    Ok(Json(json!({
+        "today": register.today,
+        "by": by,
+        "groups": list.iter().map(|(k, g)| json!({
+            "key": k,
+            "risks": g.risks,
+            "unresolved": g.unresolved,
+            "overdue": g.overdue,
+            "worst_severity": g.worst.map(|s| s.as_str()),
+            "devices": g.devices.len(),
+            "vulnerabilities": g.vulnerabilities.len(),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+async fn import(
+    State(api): State<RiskApi>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    tracing::info!(stakeholder = %caller.0.stakeholder, "advisory import");
+    let format = vuln_formats::detect(&body).ok_or_else(|| {
+        JsonError::bad_request(
+            "not an advisory document: expected OSV, CVE JSON 5, NVD CVE API 2.0 or CSAF 2.0 JSON",
+        )
+    })?;
+    let parsed = match format {
+        DocumentFormat::Osv => vuln_formats::osv::parse(&body),
+        DocumentFormat::Cve5 => vuln_formats::cve5::parse(&body).map(|a| vec![a]),
+        DocumentFormat::NvdApi2 => vuln_formats::nvd::parse(&body),
+        DocumentFormat::Csaf => vuln_formats::csaf::parse(&body),
+        other => {
+            return Err(JsonError::bad_request(format!(
+                "a {other:?} document is not an advisory (SBOMs are registered as sbom-registered statements, VEX as vulnerability-assessment statements)"
+            )))
+        }
+    }
+    .map_err(|e| JsonError::bad_request(format!("the {format:?} document does not parse: {e}")))?;
+    let report = api.risks.import(&parsed).map_err(JsonError::internal)?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "format": format!("{format:?}"),
+            "advisories": parsed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            "held": api.risks.advisory_count(),
+            "new": report.new,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "unmatchable": report.unmatchable,
+        })),
+    ))
+}
+
+async fn vex(
+    State(api): State<RiskApi>,
+    caller: Caller,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let model = q.get("model").ok_or_else(|| {
+        JsonError::bad_request("give the model subject: ?model=model:<vendor>/<model>")
+    })?;
+    let meta = api.twins.projector.meta();
+    let who = twin::StakeholderId(caller.0.stakeholder.clone());
+    let releases = meta
+        .releases
+        .get(model.as_str())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if releases.is_empty() {
+        return Err(JsonError::not_found(format!(
+            "no firmware released for {model:?}"
+        )));
+    }
+    let register = register_now(&api)?;
+    let related = releases.iter().any(|r| r.issuer == who)
+        || meta.registry.has_role(&who, Role::Auditor)
+        || register
+            .risks
+            .iter()
+            .any(|r| r.model.as_deref() == Some(model.as_str()) && r.stakeholders.contains(&who.0))
+        || {
+            // A role on a device of the model, exposed or not.
+            let models = register::model_subjects(&meta);
+            let store = api.twins.projector.store();
+            let mut found = false;
+            let mut after: Option<String> = None;
+            'scan: loop {
+                let page = store
+                    .devices(after.as_deref(), 1024)
+                    .map_err(JsonError::internal)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.device.0.clone());
+                for t in &page {
+                    if models.get(&(t.manufacturer.0.clone(), t.model.clone())) == Some(model)
+                        && !twin::projection::roles_of(&meta, &who, t).is_empty()
+                    {
+                        found = true;
+                        break 'scan;
+                    }
+                }
+                if page.len() < 1024 {
+                    break;
+                }
+            }
+            found
+        };
+    if !related {
+        return Err(JsonError::not_found(format!(
+            "no VEX for {model:?} shared with you"
+        )));
+    }
+    let list: Vec<&twin::projection::ReleaseVex> = meta
+        .release_vex
+        .get(model.as_str())
+        .map(|v| {
+            v.iter()
+                .filter(|x| q.get("release").is_none_or(|r| &x.release == r))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(
+        json!({"model": model, "as_of": meta.size, "statements": list}),
+    ))
+}

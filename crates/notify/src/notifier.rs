@@ -1,0 +1,887 @@
+//! The [`Notifier`]: subscriptions, the enqueue path, and the scheduler that
+//! drives delivery attempts with back-off.
+//!
+//! Every (subscription, notification) pair is one delivery, written to the
+//! outbox before [`Notifier::enqueue`] returns. A dispatcher task starts due
+//! deliveries, at most [`DELIVERIES_IN_FLIGHT_MAX`] at once and
+//! [`SUBSCRIPTION_IN_FLIGHT_MAX`] per subscription, so a slow or dead endpoint
+//! holds at most that many slots and never blocks other subscriptions. A
+//! failed attempt is retried after a full-jitter exponential back-off
+//! (`rand(0 ..= min(backoff_ms_max, backoff_ms_initial · 2^(attempts-1)))`),
+//! or after the target's `Retry-After` (capped at `backoff_ms_max`), until
+//! `attempts_max` attempts.
+//!
+//! All records are also kept in memory (the outbox is the durable copy, read
+//! once at [`Notifier::start`]): at most [`DELIVERIES_PENDING_MAX`] pending
+//! plus [`DELIVERED_RECORDS_MAX`] finished ones, bodies excluded.
+//!
+//! Deliberately absent: exactly-once delivery (receivers dedupe on
+//! `webhook-id`), ordering, an injected clock (attempt times are wall-clock
+//! unix ms; tests keep back-off small instead), and rate limits per target
+//! beyond the in-flight bounds.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::model::{
+    DeliveryFilter, DeliveryRecord, DeliveryStatus, EnqueueReport, Notification, Subscription,
+    Target,
+};
+use crate::mqtt::{Publisher, MQTT_INFLIGHT_MAX};
+use crate::outbox::{delivery_key, Outbox, OutboxError};
+use crate::webhook::{self, Outcome};
+
+/// The largest notification body (its JSON), bytes. Notifications are one
+/// line plus some detail; anything bigger is a producer bug, and webhook
+/// receivers and MQTT brokers commonly cap requests not far above this.
+pub const BODY_BYTES_MAX: usize = 64 * 1024;
+/// The longest id (subscription, stakeholder, notification), bytes.
+pub const ID_BYTES_MAX: usize = 256;
+/// The longest webhook URL, bytes.
+pub const URL_BYTES_MAX: usize = 2048;
+/// The longest MQTT topic prefix, bytes.
+pub const TOPIC_PREFIX_BYTES_MAX: usize = 1024;
+/// The most notifications in one [`Notifier::enqueue`] batch.
+pub const BATCH_NOTIFICATIONS_MAX: usize = 10_000;
+/// The most pending deliveries; an enqueue that would exceed it is refused
+/// whole ([`NotifyError::QueueFull`]), so the producer sees back-pressure
+/// instead of the outbox growing without bound while targets are down.
+pub const DELIVERIES_PENDING_MAX: usize = 100_000;
+/// The most finished (delivered or failed) records kept for listing; the
+/// oldest finished are pruned beyond it. Dedupe of a pair only holds while
+/// its record is kept.
+pub const DELIVERED_RECORDS_MAX: usize = 10_000;
+/// The most subscriptions.
+pub const SUBSCRIPTIONS_MAX: usize = 10_000;
+/// Delivery attempts running at once, over all subscriptions.
+pub const DELIVERIES_IN_FLIGHT_MAX: usize = 64;
+/// Delivery attempts running at once for one subscription.
+pub const SUBSCRIPTION_IN_FLIGHT_MAX: usize = 4;
+/// How often [`Notifier::wait_idle`] looks, ms.
+const IDLE_POLL_MS: u64 = 10;
+
+/// A rejected call.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum NotifyError {
+    /// The outbox could not be read or written.
+    #[error(transparent)]
+    Storage(#[from] OutboxError),
+    /// The configuration is unusable.
+    #[error("invalid notifier configuration: {0}")]
+    InvalidConfig(String),
+    /// The subscription is malformed.
+    #[error("invalid subscription {id:?}: {reason}")]
+    InvalidSubscription {
+        /// The subscription id as given.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An MQTT subscription while no broker is configured.
+    #[error("subscription {0:?} targets MQTT but no MQTT broker is configured")]
+    MqttNotConfigured(String),
+    /// [`SUBSCRIPTIONS_MAX`] reached.
+    #[error("too many subscriptions (max {SUBSCRIPTIONS_MAX})")]
+    TooManySubscriptions,
+    /// A notification is malformed; nothing of the batch was enqueued.
+    #[error("invalid notification {id:?}: {reason}")]
+    InvalidNotification {
+        /// The notification id as given.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A notification's JSON exceeds [`BODY_BYTES_MAX`]; nothing of the batch was enqueued.
+    #[error("notification {id:?} is {bytes} bytes of JSON (max {BODY_BYTES_MAX})")]
+    BodyTooLarge {
+        /// The notification id.
+        id: String,
+        /// Its JSON size.
+        bytes: usize,
+    },
+    /// The batch exceeds [`BATCH_NOTIFICATIONS_MAX`].
+    #[error("batch of {notifications} notifications (max {BATCH_NOTIFICATIONS_MAX})")]
+    BatchTooLarge {
+        /// The batch size.
+        notifications: usize,
+    },
+    /// Enqueueing would exceed [`DELIVERIES_PENDING_MAX`]; nothing was enqueued.
+    #[error("outbox full: {pending} pending + {new} new deliveries > {DELIVERIES_PENDING_MAX}")]
+    QueueFull {
+        /// Deliveries pending now.
+        pending: usize,
+        /// Deliveries the batch would add.
+        new: usize,
+    },
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    HttpClient(String),
+}
+
+/// How failed attempts are retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per delivery before it is marked failed (≥ 1).
+    pub attempts_max: u32,
+    /// The back-off ceiling after the first failure, ms (≥ 1).
+    pub backoff_ms_initial: u64,
+    /// The largest back-off, also the cap on `Retry-After`, ms.
+    pub backoff_ms_max: u64,
+    /// One attempt's time limit (HTTP request or wait for PUBACK), ms (≥ 1).
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    /// 12 attempts, 1 s doubling to at most 15 min (about 1 h in total on
+    /// average), 10 s per attempt.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts_max: 12,
+            backoff_ms_initial: 1_000,
+            backoff_ms_max: 15 * 60 * 1_000,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The full-jitter back-off after `attempts` failed attempts, ms.
+    pub fn backoff_ms(&self, attempts: u32, rng: &mut impl rand::Rng) -> u64 {
+        let exponent = attempts.saturating_sub(1).min(62);
+        let ceiling = self
+            .backoff_ms_initial
+            .saturating_mul(1u64 << exponent)
+            .min(self.backoff_ms_max);
+        rng.gen_range(0..=ceiling)
+    }
+}
+
+/// The MQTT broker (plain TCP, MQTT 3.1.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port (1883 usually).
+    pub port: u16,
+    /// The client id; unique per notifier process on that broker.
+    pub client_id: String,
+    /// Keep-alive interval: zero (off) or at least one second.
+    pub keep_alive: Duration,
+}
+
+/// Everything [`Notifier::start`] needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifierConfig {
+    /// The fjall keyspace directory (created if missing).
+    pub outbox_dir: PathBuf,
+    /// The broker for MQTT subscriptions; `None` refuses them.
+    pub mqtt: Option<MqttConfig>,
+    /// Retry behaviour.
+    pub retry: RetryPolicy,
+}
+
+impl NotifierConfig {
+    /// No MQTT, default retry policy.
+    pub fn new(outbox_dir: impl Into<PathBuf>) -> NotifierConfig {
+        NotifierConfig {
+            outbox_dir: outbox_dir.into(),
+            mqtt: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The notifier: a cheap-to-clone handle on the outbox and its delivery tasks.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    retry: RetryPolicy,
+    mqtt_configured: bool,
+    outbox: Outbox,
+    state: Mutex<State>,
+    wake: Notify,
+    http: reqwest::Client,
+    mqtt: Option<Publisher>,
+    stop: watch::Sender<bool>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// (due or finished unix ms, seq, delivery key).
+type Slot = (i64, u64, String);
+
+#[derive(Default)]
+struct State {
+    subscriptions: HashMap<String, Subscription>,
+    records: HashMap<String, DeliveryRecord>,
+    /// Pending and not in flight, by due time.
+    ready: BTreeSet<Slot>,
+    /// Finished, by finish time, for pruning.
+    finished: BTreeSet<Slot>,
+    /// Attempts running, per subscription id.
+    in_flight: HashMap<String, usize>,
+    pending: usize,
+    next_seq: u64,
+}
+
+impl Notifier {
+    /// Opens or creates the outbox and resumes every pending delivery.
+    pub async fn start(config: NotifierConfig) -> Result<Notifier, NotifyError> {
+        check_config(&config)?;
+        std::fs::create_dir_all(&config.outbox_dir)
+            .map_err(|e| OutboxError(format!("{}: {e}", config.outbox_dir.display())))?;
+        let outbox = Outbox::open(&config.outbox_dir)?;
+        let now = now_ms();
+        let mut state = State::default();
+        for s in outbox.subscriptions()? {
+            state.subscriptions.insert(s.id.clone(), s);
+        }
+        for mut r in outbox.deliveries()? {
+            let key = delivery_key(&r.subscription, &r.notification);
+            state.next_seq = state.next_seq.max(r.seq + 1);
+            match r.status {
+                DeliveryStatus::Pending => {
+                    // A back-off persisted under an older, longer policy is clamped.
+                    r.next_attempt_unix_ms = r
+                        .next_attempt_unix_ms
+                        .min(now.saturating_add(ms_i64(config.retry.backoff_ms_max)));
+                    state.pending += 1;
+                    state
+                        .ready
+                        .insert((r.next_attempt_unix_ms, r.seq, key.clone()));
+                }
+                DeliveryStatus::Delivered | DeliveryStatus::Failed => {
+                    let at = r.delivered_unix_ms.unwrap_or(r.next_attempt_unix_ms);
+                    state.finished.insert((at, r.seq, key.clone()));
+                }
+            }
+            state.records.insert(key, r);
+        }
+        let resumed = state.pending;
+        let http = webhook::client().map_err(|e| NotifyError::HttpClient(e.to_string()))?;
+        let mqtt = config.mqtt.as_ref().map(|m| {
+            let mut options = rumqttc::MqttOptions::new(&m.client_id, &m.host, m.port);
+            options
+                .set_keep_alive(m.keep_alive)
+                .set_clean_session(true)
+                .set_inflight(MQTT_INFLIGHT_MAX)
+                .set_max_packet_size(BODY_BYTES_MAX + 4096, BODY_BYTES_MAX + 4096);
+            Publisher::start(options)
+        });
+        let (stop, stopped) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            retry: config.retry.clone(),
+            mqtt_configured: config.mqtt.is_some(),
+            outbox,
+            state: Mutex::new(state),
+            wake: Notify::new(),
+            http,
+            mqtt,
+            stop,
+            dispatcher: Mutex::new(None),
+        });
+        let handle = tokio::spawn(dispatch(inner.clone(), stopped));
+        *inner.dispatcher.lock() = Some(handle);
+        tracing::info!(resumed, dir = %config.outbox_dir.display(), "notifier started");
+        Ok(Notifier { inner })
+    }
+
+    /// Adds a subscription, or replaces the one with the same id; durable
+    /// before it returns. Pending deliveries of a replaced subscription go to
+    /// its new target.
+    pub fn subscribe(&self, s: Subscription) -> Result<(), NotifyError> {
+        check_subscription(&s)?;
+        if matches!(s.target, Target::Mqtt { .. }) && !self.inner.mqtt_configured {
+            return Err(NotifyError::MqttNotConfigured(s.id));
+        }
+        let mut st = self.inner.state.lock();
+        if !st.subscriptions.contains_key(&s.id) && st.subscriptions.len() >= SUBSCRIPTIONS_MAX {
+            return Err(NotifyError::TooManySubscriptions);
+        }
+        self.inner.outbox.put_subscription(&s)?;
+        st.subscriptions.insert(s.id.clone(), s);
+        Ok(())
+    }
+
+    /// Removes a subscription; `false` when there was none. Its pending
+    /// deliveries fail at once ("subscription removed").
+    pub fn unsubscribe(&self, id: &str) -> Result<bool, NotifyError> {
+        let mut st = self.inner.state.lock();
+        if !st.subscriptions.contains_key(id) {
+            return Ok(false);
+        }
+        self.inner.outbox.remove_subscription(id)?;
+        st.subscriptions.remove(id);
+        // Make its waiting deliveries due now, so they are failed promptly.
+        let now = now_ms();
+        let moved: Vec<Slot> = st
+            .ready
+            .iter()
+            .filter(|(_, _, key)| st.records.get(key).is_some_and(|r| r.subscription == id))
+            .cloned()
+            .collect();
+        for slot in moved {
+            st.ready.remove(&slot);
+            st.ready.insert((now, slot.1, slot.2));
+        }
+        drop(st);
+        self.inner.wake.notify_one();
+        Ok(true)
+    }
+
+    /// The subscriptions, of one stakeholder or all, by id.
+    pub fn subscriptions(&self, stakeholder: Option<&str>) -> Vec<Subscription> {
+        let st = self.inner.state.lock();
+        let mut out: Vec<Subscription> = st
+            .subscriptions
+            .values()
+            .filter(|s| stakeholder.is_none_or(|k| s.stakeholder == k))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// Fans each notification out to the matching subscriptions of its
+    /// stakeholder and writes the new deliveries to the outbox, fsync'd before
+    /// it returns (so it blocks for one fsync). A pair already in the outbox
+    /// is a duplicate and skipped. All-or-nothing: on error nothing is
+    /// enqueued.
+    pub fn enqueue(&self, batch: Vec<Notification>) -> Result<EnqueueReport, NotifyError> {
+        if batch.len() > BATCH_NOTIFICATIONS_MAX {
+            return Err(NotifyError::BatchTooLarge {
+                notifications: batch.len(),
+            });
+        }
+        let mut bodies = Vec::with_capacity(batch.len());
+        for n in &batch {
+            bodies.push(Arc::new(check_notification(n)?));
+        }
+        let now = now_ms();
+        let mut report = EnqueueReport {
+            notifications: batch.len(),
+            ..EnqueueReport::default()
+        };
+        let mut st = self.inner.state.lock();
+        let mut seq = st.next_seq;
+        let mut new = Vec::new();
+        let mut seen = HashSet::new();
+        for (n, body) in batch.iter().zip(bodies) {
+            let mut targets: Vec<&Subscription> =
+                st.subscriptions.values().filter(|s| s.matches(n)).collect();
+            if targets.is_empty() {
+                report.unrouted += 1;
+                continue;
+            }
+            targets.sort_by(|a, b| a.id.cmp(&b.id));
+            for s in targets {
+                let key = delivery_key(&s.id, &n.id);
+                if st.records.contains_key(&key) || !seen.insert(key.clone()) {
+                    report.duplicates += 1;
+                    continue;
+                }
+                let record = DeliveryRecord {
+                    subscription: s.id.clone(),
+                    notification: n.id.clone(),
+                    kind: n.kind,
+                    stakeholder: n.stakeholder.clone(),
+                    message_id: message_id(&key),
+                    attempts: 0,
+                    status: DeliveryStatus::Pending,
+                    last_error: None,
+                    next_attempt_unix_ms: now,
+                    delivered_unix_ms: None,
+                    enqueued_unix_ms: now,
+                    seq,
+                };
+                seq += 1;
+                new.push((record, body.clone()));
+            }
+        }
+        if st.pending + new.len() > DELIVERIES_PENDING_MAX {
+            return Err(NotifyError::QueueFull {
+                pending: st.pending,
+                new: new.len(),
+            });
+        }
+        if !new.is_empty() {
+            self.inner.outbox.insert_deliveries(&new)?;
+        }
+        st.next_seq = seq;
+        report.deliveries_new = new.len();
+        for (record, _) in new {
+            let key = delivery_key(&record.subscription, &record.notification);
+            st.ready
+                .insert((record.next_attempt_unix_ms, record.seq, key.clone()));
+            st.records.insert(key, record);
+            st.pending += 1;
+        }
+        drop(st);
+        self.inner.wake.notify_one();
+        Ok(report)
+    }
+
+    /// The delivery records passing `filter`, in enqueue order.
+    pub fn deliveries(&self, filter: DeliveryFilter) -> Vec<DeliveryRecord> {
+        let st = self.inner.state.lock();
+        let mut out: Vec<DeliveryRecord> = st
+            .records
+            .values()
+            .filter(|r| filter.matches(r))
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| r.seq);
+        out
+    }
+
+    /// Waits until no delivery is pending; `false` if `timeout` passed first.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.inner.state.lock().pending == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(IDLE_POLL_MS)).await;
+        }
+    }
+
+    /// Stops starting attempts, waits for those running (each bounded by
+    /// `request_timeout_ms`), disconnects from the broker and fsyncs the
+    /// outbox. Pending deliveries resume at the next [`Notifier::start`] on
+    /// the same directory (once every clone of this handle is dropped).
+    pub async fn shutdown(self) {
+        let _ = self.inner.stop.send(true);
+        let handle = self.inner.dispatcher.lock().take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+        if let Some(mqtt) = &self.inner.mqtt {
+            mqtt.shutdown().await;
+        }
+        if let Err(e) = self.inner.outbox.sync() {
+            tracing::error!("notifier shutdown: {e}");
+        }
+    }
+}
+
+/// The dispatcher: starts due deliveries within the in-flight bounds, sleeps
+/// until the next is due or something changes.
+async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let now = now_ms();
+        let mut next_due = None;
+        let mut started: Vec<(String, OwnedSemaphorePermit)> = Vec::new();
+        {
+            let mut guard = inner.state.lock();
+            let st = &mut *guard;
+            let mut taken: Vec<Slot> = Vec::new();
+            for slot in st.ready.iter() {
+                if slot.0 > now {
+                    next_due = Some(slot.0);
+                    break;
+                }
+                let Some(record) = st.records.get(&slot.2) else {
+                    continue;
+                };
+                let busy = st.in_flight.entry(record.subscription.clone()).or_insert(0);
+                if *busy >= SUBSCRIPTION_IN_FLIGHT_MAX {
+                    continue;
+                }
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                *busy += 1;
+                taken.push(slot.clone());
+                started.push((slot.2.clone(), permit));
+            }
+            for slot in &taken {
+                st.ready.remove(slot);
+            }
+        }
+        for (key, permit) in started {
+            tasks.spawn(attempt(inner.clone(), key, permit));
+        }
+        let sleep = match next_due {
+            Some(due) => Duration::from_millis(u64::try_from(due - now).unwrap_or(0)),
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = stopped.changed() => break,
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One attempt of one delivery, then its bookkeeping.
+async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) {
+    let (record, subscription) = {
+        let st = inner.state.lock();
+        let record = st.records.get(&key).cloned();
+        let subscription = record
+            .as_ref()
+            .and_then(|r| st.subscriptions.get(&r.subscription).cloned());
+        (record, subscription)
+    };
+    let Some(record) = record else {
+        return;
+    };
+    let timeout = Duration::from_millis(inner.retry.request_timeout_ms);
+    let outcome = match (subscription, inner.outbox.body(&key)) {
+        (None, _) => Outcome::Permanent("subscription removed".to_string()),
+        (Some(_), Err(e)) => Outcome::Retry {
+            error: e.to_string(),
+            retry_after_ms: None,
+        },
+        (Some(_), Ok(None)) => Outcome::Permanent("body missing from the outbox".to_string()),
+        (Some(s), Ok(Some(body))) => match s.target {
+            Target::Webhook { url, secret } => {
+                let now_s = now_ms() / 1000;
+                webhook::attempt(
+                    &inner.http,
+                    &url,
+                    &secret,
+                    &record.message_id,
+                    &body,
+                    timeout,
+                    now_s,
+                )
+                .await
+            }
+            Target::Mqtt { topic_prefix } => match &inner.mqtt {
+                None => Outcome::Permanent("no MQTT broker configured".to_string()),
+                Some(mqtt) => {
+                    let topic = format!("{topic_prefix}/{}/{}", record.stakeholder, record.kind);
+                    match mqtt.publish(topic, body, timeout).await {
+                        Ok(()) => Outcome::Delivered,
+                        Err(error) => Outcome::Retry {
+                            error,
+                            retry_after_ms: None,
+                        },
+                    }
+                }
+            },
+        },
+    };
+    finish(&inner, &key, outcome);
+    inner.wake.notify_one();
+}
+
+/// Records the outcome of an attempt, reschedules or finishes the delivery,
+/// and prunes the oldest finished records beyond [`DELIVERED_RECORDS_MAX`].
+fn finish(inner: &Inner, key: &str, outcome: Outcome) {
+    let now = now_ms();
+    let mut st = inner.state.lock();
+    let Some(mut r) = st.records.get(key).cloned() else {
+        return;
+    };
+    if let Some(busy) = st.in_flight.get_mut(&r.subscription) {
+        *busy = busy.saturating_sub(1);
+    }
+    r.attempts = r.attempts.saturating_add(1);
+    match outcome {
+        Outcome::Delivered => {
+            r.status = DeliveryStatus::Delivered;
+            r.delivered_unix_ms = Some(now);
+            r.next_attempt_unix_ms = now;
+        }
+        Outcome::Permanent(error) => {
+            r.status = DeliveryStatus::Failed;
+            r.last_error = Some(error);
+            r.next_attempt_unix_ms = now;
+        }
+        Outcome::Retry {
+            error,
+            retry_after_ms,
+        } => {
+            if r.attempts >= inner.retry.attempts_max {
+                r.status = DeliveryStatus::Failed;
+                r.last_error = Some(format!("{error} (gave up after {} attempts)", r.attempts));
+                r.next_attempt_unix_ms = now;
+            } else {
+                let delay_ms = match retry_after_ms {
+                    Some(ms) => ms.min(inner.retry.backoff_ms_max),
+                    None => inner.retry.backoff_ms(r.attempts, &mut rand::thread_rng()),
+                };
+                r.last_error = Some(error);
+                r.next_attempt_unix_ms = now.saturating_add(ms_i64(delay_ms));
+            }
+        }
+    }
+    let finished = r.status != DeliveryStatus::Pending;
+    if let Err(e) = inner.outbox.update_delivery(&r, finished) {
+        // The in-memory state goes on; after a restart the delivery is
+        // pending again (a possible duplicate, never a loss).
+        tracing::error!(delivery = %r.message_id, "cannot record delivery state: {e}");
+    }
+    match r.status {
+        DeliveryStatus::Pending => {
+            st.ready
+                .insert((r.next_attempt_unix_ms, r.seq, key.to_string()));
+        }
+        DeliveryStatus::Delivered | DeliveryStatus::Failed => {
+            st.pending = st.pending.saturating_sub(1);
+            st.finished.insert((now, r.seq, key.to_string()));
+            if r.status == DeliveryStatus::Failed {
+                tracing::warn!(subscription = %r.subscription, notification = %r.notification,
+                    error = r.last_error.as_deref().unwrap_or(""), "delivery failed");
+            }
+        }
+    }
+    st.records.insert(key.to_string(), r);
+    let pruned = prune(&mut st, DELIVERED_RECORDS_MAX);
+    if !pruned.is_empty() {
+        if let Err(e) = inner.outbox.remove_deliveries(&pruned) {
+            tracing::error!("cannot prune delivery records: {e}");
+        }
+    }
+}
+
+/// Forgets the oldest finished records beyond `finished_max`; returns their keys.
+fn prune(st: &mut State, finished_max: usize) -> Vec<String> {
+    let mut pruned = Vec::new();
+    while st.finished.len() > finished_max {
+        let Some(oldest) = st.finished.pop_first() else {
+            break;
+        };
+        st.records.remove(&oldest.2);
+        pruned.push(oldest.2);
+    }
+    pruned
+}
+
+/// The `webhook-id` of a delivery: `msg_` and 32 hex digits of
+/// SHA-256(key). Derived, not random, so it is stable across retries and
+/// restarts, and the same if a pruned pair is ever enqueued again.
+fn message_id(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut id = String::from("msg_");
+    for b in digest.iter().take(16) {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn ms_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+fn check_config(c: &NotifierConfig) -> Result<(), NotifyError> {
+    let bad = |m: &str| Err(NotifyError::InvalidConfig(m.to_string()));
+    if c.retry.attempts_max == 0 {
+        return bad("retry.attempts_max must be at least 1");
+    }
+    if c.retry.backoff_ms_initial == 0 || c.retry.backoff_ms_initial > c.retry.backoff_ms_max {
+        return bad("retry.backoff_ms_initial must be in 1 ..= backoff_ms_max");
+    }
+    if c.retry.request_timeout_ms == 0 {
+        return bad("retry.request_timeout_ms must be at least 1");
+    }
+    if let Some(m) = &c.mqtt {
+        if m.host.is_empty() {
+            return bad("mqtt.host is empty");
+        }
+        if m.client_id.is_empty() || m.client_id.starts_with(' ') {
+            return bad("mqtt.client_id must be non-empty and not start with a space");
+        }
+        if !m.keep_alive.is_zero() && m.keep_alive < Duration::from_secs(1) {
+            return bad("mqtt.keep_alive must be zero or at least one second");
+        }
+    }
+    Ok(())
+}
+
+/// Non-empty, at most [`ID_BYTES_MAX`], no control characters (so no NUL,
+/// which separates the two ids of a delivery key).
+fn check_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if id.len() > ID_BYTES_MAX {
+        return Err(format!("{what} is longer than {ID_BYTES_MAX} bytes"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!("{what} contains a control character"));
+    }
+    Ok(())
+}
+
+fn check_subscription(s: &Subscription) -> Result<(), NotifyError> {
+    let invalid = |reason: String| NotifyError::InvalidSubscription {
+        id: s.id.clone(),
+        reason,
+    };
+    check_id("id", &s.id).map_err(invalid)?;
+    check_id("stakeholder", &s.stakeholder).map_err(invalid)?;
+    // The stakeholder is one MQTT topic level.
+    if s.stakeholder.contains(['/', '+', '#']) {
+        return Err(invalid("stakeholder contains '/', '+' or '#'".to_string()));
+    }
+    match &s.target {
+        Target::Webhook { url, .. } => {
+            if url.len() > URL_BYTES_MAX {
+                return Err(invalid(format!("url is longer than {URL_BYTES_MAX} bytes")));
+            }
+            let parsed = reqwest::Url::parse(url).map_err(|e| invalid(format!("url: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid("url scheme must be http or https".to_string()));
+            }
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(invalid("url has no host".to_string()));
+            }
+        }
+        Target::Mqtt { topic_prefix } => {
+            if topic_prefix.is_empty() || topic_prefix.len() > TOPIC_PREFIX_BYTES_MAX {
+                return Err(invalid(format!(
+                    "topic prefix must be 1 to {TOPIC_PREFIX_BYTES_MAX} bytes"
+                )));
+            }
+            if topic_prefix.contains(['+', '#']) {
+                return Err(invalid(
+                    "topic prefix contains a wildcard ('+' or '#')".to_string(),
+                ));
+            }
+            if topic_prefix.chars().any(char::is_control) {
+                return Err(invalid(
+                    "topic prefix contains a control character".to_string(),
+                ));
+            }
+            if topic_prefix.starts_with('$') {
+                return Err(invalid(
+                    "topic prefix starts with '$' (reserved by brokers)".to_string(),
+                ));
+            }
+            if topic_prefix.ends_with('/') {
+                return Err(invalid("topic prefix ends with '/'".to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a notification and returns its body (JSON bytes).
+fn check_notification(n: &Notification) -> Result<Vec<u8>, NotifyError> {
+    let invalid = |reason: String| NotifyError::InvalidNotification {
+        id: n.id.clone(),
+        reason,
+    };
+    check_id("id", &n.id).map_err(invalid)?;
+    check_id("stakeholder", &n.stakeholder).map_err(invalid)?;
+    let body = serde_json::to_vec(n).map_err(|e| invalid(format!("json: {e}")))?;
+    if body.len() > BODY_BYTES_MAX {
+        return Err(NotifyError::BodyTooLarge {
+            id: n.id.clone(),
+            bytes: body.len(),
+        });
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng as _;
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_doubling_cap() {
+        let policy = RetryPolicy {
+            attempts_max: 10,
+            backoff_ms_initial: 100,
+            backoff_ms_max: 1_000,
+            request_timeout_ms: 1_000,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for attempts in 1..=40u32 {
+            let cap = (100u64 << (attempts - 1).min(20)).min(1_000);
+            for _ in 0..50 {
+                let d = policy.backoff_ms(attempts, &mut rng);
+                assert!(d <= cap, "attempt {attempts}: {d} > {cap}");
+            }
+        }
+        // Jitter: not always the cap.
+        let draws: HashSet<u64> = (0..50).map(|_| policy.backoff_ms(5, &mut rng)).collect();
+        assert!(draws.len() > 10);
+    }
+
+    #[test]
+    fn prune_forgets_the_oldest_finished_records_only() {
+        let mut st = State::default();
+        for (i, status) in [
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let key = delivery_key("s", &format!("n{i}"));
+            let seq = i as u64;
+            st.records.insert(
+                key.clone(),
+                DeliveryRecord {
+                    subscription: "s".into(),
+                    notification: format!("n{i}"),
+                    kind: crate::NotificationKind::VexChanged,
+                    stakeholder: "acme".into(),
+                    message_id: message_id(&key),
+                    attempts: 1,
+                    status,
+                    last_error: None,
+                    next_attempt_unix_ms: 0,
+                    delivered_unix_ms: None,
+                    enqueued_unix_ms: 0,
+                    seq,
+                },
+            );
+            if status != DeliveryStatus::Pending {
+                // Finish times out of enqueue order: n3 finished first.
+                st.finished
+                    .insert((if i == 3 { 5 } else { 10 + seq as i64 }, seq, key));
+            }
+        }
+        assert_eq!(prune(&mut st, 3), Vec::<String>::new());
+        assert_eq!(
+            prune(&mut st, 1),
+            [delivery_key("s", "n3"), delivery_key("s", "n0")]
+        );
+        let mut left: Vec<_> = st
+            .records
+            .values()
+            .map(|r| r.notification.clone())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["n1", "n2"], "pending n2 is never pruned");
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_distinct() {
+        let a = message_id(&delivery_key("s1", "n1"));
+        assert_eq!(a, message_id(&delivery_key("s1", "n1")));
+        assert_ne!(a, message_id(&delivery_key("s2", "n1")));
+        assert!(a.starts_with("msg_") && a.len() == 36);
+    }
+}

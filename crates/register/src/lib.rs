@@ -1,0 +1,624 @@
+//! The risk register over the security twins.
+//!
+//! Input: a [`Snapshot`] of what the twins hold (firmware releases with
+//! their registered SBOMs, release-scoped VEX, release plans, the devices
+//! with their reported firmware, device-level VEX and risk decisions, risks
+//! recorded on models by threat modeling) and an [`AdvisoryIndex`]. Output:
+//! a [`Register`]: every unresolved (device or firmware release,
+//! vulnerability) pair and every recorded model risk, each with severity,
+//! owner, status (from the latest signed decision), a deadline from the
+//! [`risk::DeadlinePolicy`] (with the model's announced release plan) and,
+//! for vulnerabilities, the matches that explain it and the firmware that
+//! fixes it. [`notifications`] compares two registers and says what to tell
+//! whom.
+//!
+//! Exposure flows from a firmware release to the devices whose twin reports
+//! running it (the current `firmware-installed` claim; its consensus status
+//! is carried on the risk). A device-level `vulnerability-assessment` saying
+//! `not_affected` or `fixed` clears the device; a release-level one (VEX on
+//! the model subject) is inherited by later releases while the component is
+//! unchanged (see [`vuln::exposure`]).
+//!
+//! Deliberately absent: I/O, the clock (the snapshot carries `today`),
+//! signatures (the twins verified them) and who may see what (the caller
+//! filters by sharing policy).
+
+mod build;
+mod events;
+
+pub use build::{build, BuildError};
+pub use events::{notifications, Event, EventKind};
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use twin::statement::{SbomComponent, StatementBody, VexStatus};
+
+pub use vuln::index::AdvisoryIndex;
+
+/// Days before a deadline at which "deadline approaching" is announced, by default.
+pub const APPROACHING_DAYS_DEFAULT: u32 = 7;
+
+/// A firmware release as the twins hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseFacts {
+    /// The model subject, `model:<vendor>/<model>`.
+    pub model: String,
+    /// The version.
+    pub version: String,
+    /// Who released it.
+    pub manufacturer: String,
+    /// The components of its SBOM, when every part is registered.
+    pub components: Option<Vec<SbomComponent>>,
+}
+
+/// A device-level VEX statement (a `vulnerability-assessment` claim).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceVex {
+    /// Its entry.
+    pub entry: u64,
+    /// Who asserted it.
+    pub issuer: String,
+    /// The status.
+    pub status: VexStatus,
+    /// Justification, if any.
+    pub justification: Option<String>,
+    /// Whether its consensus status is agreed.
+    pub agreed: bool,
+}
+
+/// A decision on a risk: a signed `risk-*` statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Its entry.
+    pub entry: u64,
+    /// Who signed it.
+    pub issuer: String,
+    /// What it decided.
+    #[serde(flatten)]
+    pub kind: DecisionKind,
+}
+
+/// What a decision decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Accepted (not fixed), until a date or for good.
+    Accepted {
+        /// Why.
+        rationale: String,
+        /// Until when.
+        until: Option<String>,
+    },
+    /// Mitigated.
+    Mitigated {
+        /// How.
+        how: String,
+    },
+    /// Transferred to another stakeholder.
+    Transferred {
+        /// The new owner.
+        to: String,
+        /// Why.
+        rationale: String,
+    },
+    /// Not a real risk.
+    FalsePositive {
+        /// Why.
+        rationale: String,
+    },
+}
+
+impl Decision {
+    /// The decision a statement makes, if it is a decision.
+    pub fn from_body(entry: u64, issuer: &str, body: &StatementBody) -> Option<Decision> {
+        let kind = match body {
+            StatementBody::RiskAccepted {
+                rationale, until, ..
+            } => DecisionKind::Accepted {
+                rationale: rationale.clone(),
+                until: until.clone(),
+            },
+            StatementBody::RiskMitigated { how, .. } => {
+                DecisionKind::Mitigated { how: how.clone() }
+            }
+            StatementBody::RiskTransferred { to, rationale, .. } => DecisionKind::Transferred {
+                to: to.0.clone(),
+                rationale: rationale.clone(),
+            },
+            StatementBody::RiskFalsePositive { rationale, .. } => DecisionKind::FalsePositive {
+                rationale: rationale.clone(),
+            },
+            _ => return None,
+        };
+        Some(Decision {
+            entry,
+            issuer: issuer.to_string(),
+            kind,
+        })
+    }
+}
+
+/// A device as the twins hold it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeviceFacts {
+    /// Device id (without `device:`).
+    pub device: String,
+    /// The model subject of its manufacturer's releases for its model, if any.
+    pub model: Option<String>,
+    /// Its manufacturer.
+    pub manufacturer: String,
+    /// Owner.
+    pub owner: Option<String>,
+    /// Operator.
+    pub operator: Option<String>,
+    /// Maintainer.
+    pub maintainer: Option<String>,
+    /// Site.
+    pub site: Option<String>,
+    /// Reported firmware version.
+    pub firmware: Option<String>,
+    /// The deployed AI model (name, version), if any.
+    pub ai_model: Option<(String, String)>,
+    /// Consensus status of the firmware claim: `agreed`, `claimed` or `disputed`.
+    pub firmware_status: Option<String>,
+    /// Decommissioned devices carry no risk.
+    pub decommissioned: bool,
+    /// Device-level VEX by vulnerability id.
+    pub vex: BTreeMap<String, DeviceVex>,
+    /// Latest decision by risk id.
+    pub decisions: BTreeMap<String, Decision>,
+}
+
+impl DeviceFacts {
+    /// Every stakeholder with a role on the device.
+    pub fn stakeholders(&self) -> Vec<String> {
+        let mut v = vec![self.manufacturer.clone()];
+        for s in [&self.owner, &self.operator, &self.maintainer]
+            .into_iter()
+            .flatten()
+        {
+            if !v.contains(s) {
+                v.push(s.clone());
+            }
+        }
+        v
+    }
+
+    /// Who owns the device's risks: the operator, else the owner, else the
+    /// manufacturer.
+    pub fn risk_owner(&self) -> String {
+        self.operator
+            .clone()
+            .or_else(|| self.owner.clone())
+            .unwrap_or_else(|| self.manufacturer.clone())
+    }
+}
+
+/// What the register is computed from.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The day the register is for.
+    pub today: risk::Date,
+    /// The deadline policy (a model's announced release plan replaces its
+    /// `release_plan`).
+    pub policy: risk::DeadlinePolicy,
+    /// Firmware releases, in log order.
+    pub releases: Vec<ReleaseFacts>,
+    /// Devices.
+    pub devices: Vec<DeviceFacts>,
+    /// Release-scoped VEX, by model subject, in log order.
+    pub release_vex: BTreeMap<String, Vec<twin::projection::ReleaseVex>>,
+    /// Announced release plans, by model subject.
+    pub release_plans: BTreeMap<String, risk::ReleasePlan>,
+    /// Risks recorded and decided on models.
+    pub model_risks: BTreeMap<String, BTreeMap<String, twin::projection::ModelRisk>>,
+}
+
+/// Where a risk stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskStatus {
+    /// Nothing decided (or an acceptance expired).
+    Open,
+    /// Accepted.
+    Accepted,
+    /// Mitigated.
+    Mitigated,
+    /// Transferred to another owner (open for them).
+    Transferred,
+    /// Not a real risk.
+    FalsePositive,
+}
+
+impl RiskStatus {
+    /// Whether someone still has to act on it by its deadline.
+    pub fn is_unresolved(self) -> bool {
+        matches!(self, RiskStatus::Open | RiskStatus::Transferred)
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskStatus::Open => "open",
+            RiskStatus::Accepted => "accepted",
+            RiskStatus::Mitigated => "mitigated",
+            RiskStatus::Transferred => "transferred",
+            RiskStatus::FalsePositive => "false_positive",
+        }
+    }
+}
+
+/// What a risk is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskKind {
+    /// A vulnerability of a device's firmware.
+    DeviceVulnerability,
+    /// A vulnerability of a firmware release.
+    ReleaseVulnerability,
+    /// A risk recorded on a model (threat modeling).
+    Recorded,
+}
+
+/// Why a component matched an advisory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchInfo {
+    /// The component's name.
+    pub component: String,
+    /// Its version, if known.
+    pub version: Option<String>,
+    /// The rule (`purl`, `cpe`, `cpe-vendor-product`, `name-version`).
+    pub rule: String,
+    /// The affected interval.
+    pub range: String,
+    /// `low`, `medium` or `high`.
+    pub confidence: String,
+    /// The explanation.
+    pub reason: String,
+}
+
+/// A VEX statement that applies to a risk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VexInfo {
+    /// `affected`, `not_affected`, `fixed`, `under_investigation`.
+    pub status: String,
+    /// Justification, if any.
+    pub justification: Option<String>,
+    /// The release it was made for, or `device` for a device-level one.
+    pub from: String,
+    /// Whether it was inherited from an earlier release.
+    pub inherited: bool,
+    /// Who signed it.
+    pub stakeholder: String,
+}
+
+/// One risk of the register.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Risk {
+    /// Unique in the register: `<subject> <risk id>`.
+    pub key: String,
+    /// `device:<id>` or `model:<vendor>/<model>`.
+    pub subject: String,
+    /// The risk id, as decisions name it: `vuln/<ID>` (device),
+    /// `vuln/<ID>@<version>` (release), or the recorded id.
+    pub risk: String,
+    /// What it is about.
+    pub kind: RiskKind,
+    /// The device, for a device risk.
+    pub device: Option<String>,
+    /// The model subject.
+    pub model: Option<String>,
+    /// The firmware release (version).
+    pub release: Option<String>,
+    /// The device's site.
+    pub site: Option<String>,
+    /// The vulnerability, for a vulnerability risk.
+    pub vulnerability: Option<String>,
+    /// One line.
+    pub title: String,
+    /// Severity.
+    pub severity: risk::Severity,
+    /// The worst recomputed CVSS base score, if scored.
+    pub score: Option<f64>,
+    /// Its vector.
+    pub cvss_vector: Option<String>,
+    /// In CISA's Known Exploited Vulnerabilities catalog.
+    pub kev: bool,
+    /// Who must act.
+    pub owner: String,
+    /// Where it stands.
+    pub status: RiskStatus,
+    /// The decision that set the status, if any.
+    pub decision: Option<Decision>,
+    /// The day the risk counts from (the advisory's publication), if known.
+    pub found: Option<String>,
+    /// The deadline.
+    pub deadline: risk::Deadline,
+    /// The deadline on [`Register::today`].
+    pub deadline_status: risk::DeadlineStatus,
+    /// Unresolved and past its deadline.
+    pub overdue: bool,
+    /// The matches that explain it.
+    pub matches: Vec<MatchInfo>,
+    /// The VEX statement that applies, if any (`affected`, `under_investigation`).
+    pub vex: Option<VexInfo>,
+    /// The nearest later release of the model not exposed to it.
+    pub fixed_in: Option<String>,
+    /// The consensus status of the device's firmware claim.
+    pub firmware_status: Option<String>,
+    /// Every stakeholder with a role on the subject (who may be told).
+    pub stakeholders: Vec<String>,
+    /// Where a recorded risk comes from (e.g. `threat-model:<name>`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The element or component a recorded risk is about.
+    #[serde(default)]
+    pub element: Option<String>,
+}
+
+/// A device the register could not assess, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unassessed {
+    /// The device.
+    pub device: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Counts for the fleet summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Devices in the snapshot (not decommissioned).
+    pub devices: u64,
+    /// Devices assessed (firmware with a registered SBOM).
+    pub devices_assessed: u64,
+    /// Devices with at least one unresolved vulnerability risk.
+    pub devices_exposed: u64,
+    /// Releases with a registered SBOM.
+    pub releases_assessed: u64,
+    /// Releases with at least one unresolved vulnerability risk.
+    pub releases_exposed: u64,
+    /// Distinct vulnerabilities with an unresolved risk.
+    pub vulnerabilities: u64,
+    /// Risks by status.
+    pub by_status: BTreeMap<String, u64>,
+    /// Unresolved risks by severity.
+    pub open_by_severity: BTreeMap<String, u64>,
+    /// Unresolved risks past their deadline.
+    pub overdue: u64,
+    /// Unresolved risks whose deadline is within the approaching window.
+    pub due_soon: u64,
+}
+
+/// The register.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    /// The day it is for (`YYYY-MM-DD`).
+    pub today: String,
+    /// Every risk, worst first (severity, then deadline).
+    pub risks: Vec<Risk>,
+    /// Devices not assessed, and why.
+    pub unassessed: Vec<Unassessed>,
+    /// The status of every release-scoped VEX decision in force, keyed
+    /// `<model>@<version> <vulnerability>` (for "VEX changed").
+    pub vex_state: BTreeMap<String, String>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+impl Register {
+    /// The risks of a device.
+    pub fn by_device<'a>(&'a self, device: &'a str) -> impl Iterator<Item = &'a Risk> + 'a {
+        self.risks
+            .iter()
+            .filter(move |r| r.device.as_deref() == Some(device))
+    }
+
+    /// The risks of a vulnerability (by id).
+    pub fn by_vulnerability<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Risk> + 'a {
+        self.risks
+            .iter()
+            .filter(move |r| r.vulnerability.as_deref() == Some(id))
+    }
+
+    /// The risks of a firmware release (`model:<vendor>/<model>` and version),
+    /// its devices' included.
+    pub fn by_release<'a>(
+        &'a self,
+        model: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a Risk> + 'a {
+        self.risks.iter().filter(move |r| {
+            r.model.as_deref() == Some(model) && r.release.as_deref() == Some(version)
+        })
+    }
+
+    /// The risks of the devices of a site.
+    pub fn by_site<'a>(&'a self, site: &'a str) -> impl Iterator<Item = &'a Risk> + 'a {
+        self.risks
+            .iter()
+            .filter(move |r| r.site.as_deref() == Some(site))
+    }
+
+    /// The risk with this key.
+    pub fn get(&self, key: &str) -> Option<&Risk> {
+        self.risks.iter().find(|r| r.key == key)
+    }
+}
+
+/// The product line of an AI model package shipped with devices of `model`.
+pub fn ai_line(model: &str, package: &str) -> String {
+    format!("{model}#{}{package}", twin::projection::AI_MODEL_PREFIX)
+}
+
+/// The model subject and package name of an AI product line.
+pub fn split_ai_line(line: &str) -> Option<(&str, &str)> {
+    let (model, rest) = line.split_once('#')?;
+    Some((model, rest.strip_prefix(twin::projection::AI_MODEL_PREFIX)?))
+}
+
+/// The model subject of each (manufacturer, model name) that released
+/// firmware: `model:<vendor>/<model>` subjects whose releases that
+/// manufacturer signed (the first such subject wins).
+pub fn model_subjects(meta: &twin::Meta) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for (subject, releases) in &meta.releases {
+        let Some(name) = subject.rsplit('/').next() else {
+            continue;
+        };
+        for r in releases {
+            out.entry((r.issuer.0.clone(), name.to_string()))
+                .or_insert_with(|| subject.clone());
+        }
+    }
+    out
+}
+
+impl DeviceFacts {
+    /// The facts of a twin view; `models` from [`model_subjects`].
+    pub fn from_view(
+        view: &twin::projection::TwinView,
+        models: &BTreeMap<(String, String), String>,
+    ) -> DeviceFacts {
+        let t = &view.twin;
+        let mut facts = DeviceFacts {
+            device: t.device.0.clone(),
+            model: models
+                .get(&(t.manufacturer.0.clone(), t.model.clone()))
+                .cloned(),
+            manufacturer: t.manufacturer.0.clone(),
+            owner: t.owner.as_ref().map(|s| s.0.clone()),
+            operator: t.operator.as_ref().map(|s| s.0.clone()),
+            maintainer: t.maintainer.as_ref().map(|s| s.0.clone()),
+            site: t.site.clone(),
+            firmware: t.firmware.clone(),
+            ai_model: None,
+            firmware_status: None,
+            decommissioned: t.lifecycle == twin::Lifecycle::Decommissioned,
+            vex: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+        };
+        for a in &view.attributes {
+            let agreed = matches!(a.status, twin::Status::Agreed);
+            match (&a.attribute, &a.claim.body) {
+                (twin::AttributeClass::Firmware, _) => {
+                    facts.firmware_status = Some(
+                        match a.status {
+                            twin::Status::Agreed => "agreed",
+                            twin::Status::Claimed { .. } => "claimed",
+                            twin::Status::Disputed { .. } => "disputed",
+                        }
+                        .to_string(),
+                    );
+                }
+                (
+                    twin::AttributeClass::AiModel,
+                    StatementBody::AiModelDeployed { name, version, .. },
+                ) => {
+                    facts.ai_model = Some((name.clone(), version.clone()));
+                }
+                (
+                    twin::AttributeClass::Vulnerability(id),
+                    StatementBody::VulnerabilityAssessment {
+                        status,
+                        justification,
+                        ..
+                    },
+                ) if !matches!(a.status, twin::Status::Disputed { .. }) => {
+                    // A disputed assessment does not clear the device.
+                    facts.vex.insert(
+                        id.clone(),
+                        DeviceVex {
+                            entry: a.claim.entry,
+                            issuer: a.claim.issuer.0.clone(),
+                            status: *status,
+                            justification: justification.clone(),
+                            agreed,
+                        },
+                    );
+                }
+                (twin::AttributeClass::Risk(id), body) => {
+                    if matches!(a.status, twin::Status::Disputed { .. }) {
+                        continue;
+                    }
+                    if let Some(d) = Decision::from_body(a.claim.entry, &a.claim.issuer.0, body) {
+                        facts.decisions.insert(id.clone(), d);
+                    }
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+}
+
+impl Snapshot {
+    /// The snapshot of the twins: `meta` for releases, SBOMs, VEX, plans and
+    /// model risks; `devices` from [`DeviceFacts::from_view`]; `sbom_part`
+    /// reads an SBOM part's components by entry.
+    pub fn from_meta(
+        meta: &twin::Meta,
+        devices: Vec<DeviceFacts>,
+        sbom_part: impl Fn(u64) -> Option<Vec<SbomComponent>>,
+        today: risk::Date,
+        policy: risk::DeadlinePolicy,
+    ) -> Snapshot {
+        let mut releases = Vec::new();
+        // AI model packages: a product line per (model, package name).
+        for (model, sboms) in &meta.sboms {
+            for (key, sbom) in sboms {
+                let Some(rest) = key.strip_prefix(twin::projection::AI_MODEL_PREFIX) else {
+                    continue;
+                };
+                let Some((name, version)) = rest.rsplit_once('@') else {
+                    continue;
+                };
+                let components = sbom.is_complete().then(|| {
+                    let mut all = Vec::new();
+                    for entry in sbom.entries.values() {
+                        all.extend(sbom_part(*entry).unwrap_or_default());
+                    }
+                    all
+                });
+                releases.push(ReleaseFacts {
+                    model: ai_line(model, name),
+                    version: version.to_string(),
+                    manufacturer: sbom.issuer.0.clone(),
+                    components,
+                });
+            }
+        }
+        for (model, list) in &meta.releases {
+            for r in list {
+                let sbom = meta.sboms.get(model).and_then(|m| m.get(&r.version));
+                let components = sbom.filter(|s| s.is_complete()).and_then(|s| {
+                    let mut all = Vec::new();
+                    for entry in s.entries.values() {
+                        all.extend(sbom_part(*entry)?);
+                    }
+                    Some(all)
+                });
+                releases.push(ReleaseFacts {
+                    model: model.clone(),
+                    version: r.version.clone(),
+                    manufacturer: r.issuer.0.clone(),
+                    components,
+                });
+            }
+        }
+        Snapshot {
+            today,
+            policy,
+            releases,
+            devices,
+            release_vex: meta.release_vex.clone(),
+            release_plans: meta
+                .release_plans
+                .iter()
+                .map(|(k, v)| (k.clone(), v.plan.clone()))
+                .collect(),
+            model_risks: meta.model_risks.clone(),
+        }
+    }
+}

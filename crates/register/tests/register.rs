@@ -1,0 +1,411 @@
+//! The register end to end over a real projection: statements folded by
+//! `twin::Projection`, an OSV advisory parsed by `vuln-formats`, exposure,
+//! VEX inheritance, decisions, deadlines and notifications.
+
+use register::{build, notifications, DeviceFacts, EventKind, RiskKind, RiskStatus, Snapshot};
+use twin::{ConsensusPolicy, MemState, Projection, Registered, State};
+use vuln::index::AdvisoryIndex;
+
+const MODEL: &str = "model:acme/DC-200";
+
+struct Log {
+    p: Projection<MemState>,
+    next: u64,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log {
+            p: Projection::new(ConsensusPolicy::default()),
+            next: 0,
+        }
+    }
+
+    fn add(&mut self, issuer: &str, subject: &str, payload: &str) -> u64 {
+        let entry = self.next;
+        self.next += 1;
+        self.p
+            .apply(Registered {
+                entry,
+                issuer,
+                subject,
+                payload: payload.as_bytes(),
+            })
+            .unwrap_or_else(|e| panic!("entry {entry} ({payload}) refused: {e}"));
+        entry
+    }
+
+    fn refuse(&mut self, issuer: &str, subject: &str, payload: &str) -> String {
+        let entry = self.next;
+        self.p
+            .apply(Registered {
+                entry,
+                issuer,
+                subject,
+                payload: payload.as_bytes(),
+            })
+            .map(|_| ())
+            .expect_err("must be refused")
+            .to_string()
+    }
+
+    fn snapshot(&self, today: &str) -> Snapshot {
+        let models = register::model_subjects(self.p.meta());
+        let devices = self
+            .p
+            .twins()
+            .map(|t| DeviceFacts::from_view(&self.p.view(&t.device).expect("view"), &models))
+            .collect();
+        Snapshot::from_meta(
+            self.p.meta(),
+            devices,
+            |e| self.p.state().sbom_part(e),
+            risk::Date::parse(today).expect("date"),
+            risk::DeadlinePolicy::default(),
+        )
+    }
+}
+
+/// busybox < 1.36.1 is affected (an OSV record with a purl and an ECOSYSTEM range).
+fn index() -> AdvisoryIndex {
+    let osv = br#"{
+      "schema_version": "1.6.0",
+      "id": "OSV-TEST-1",
+      "aliases": ["CVE-2099-0001"],
+      "published": "2026-11-01T00:00:00Z",
+      "modified": "2026-11-02T00:00:00Z",
+      "summary": "busybox wget heap overflow",
+      "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+      "affected": [{
+        "package": {"ecosystem": "Debian", "name": "busybox", "purl": "pkg:deb/debian/busybox"},
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:1.36.1-1"}]}]
+      }]
+    }"#;
+    let advisories = vuln_formats::osv::parse(osv).expect("osv parses");
+    let mut index = AdvisoryIndex::new();
+    for a in &advisories {
+        index.upsert(a);
+    }
+    index
+}
+
+fn sbom(release: &str, busybox: &str) -> String {
+    format!(
+        r#"{{"type":"sbom-registered","release":"{release}","format":"CycloneDX 1.6","document_sha256":"{}","components":[{{"name":"busybox","version":"{busybox}","purl":"pkg:deb/debian/busybox@{busybox}"}},{{"name":"zlib","version":"1.3.1"}}]}}"#,
+        hex_of(release)
+    )
+}
+
+fn hex_of(s: &str) -> String {
+    let mut h = String::new();
+    for b in s.bytes().cycle().take(32) {
+        h.push_str(&format!("{b:02x}"));
+    }
+    h
+}
+
+fn fleet() -> Log {
+    let mut log = Log::new();
+    for (dev, serial) in [("door-1", "1"), ("door-2", "2")] {
+        log.add(
+            "acme",
+            &format!("device:{dev}"),
+            &format!(r#"{{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"{serial}"}}"#),
+        );
+        log.add(
+            "acme",
+            &format!("device:{dev}"),
+            r#"{"type":"ownership-transferred","owner":"op","operator":"op","site":"Building A"}"#,
+        );
+    }
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"firmware-released","version":"2.4.0","image_sha256":"aa"}"#,
+    );
+    log.add("acme", MODEL, &sbom("2.4.0", "1:1.35.0-4"));
+    log.add(
+        "op",
+        "device:door-1",
+        r#"{"type":"firmware-installed","version":"2.4.0","image_sha256":"aa"}"#,
+    );
+    log.add(
+        "op",
+        "device:door-2",
+        r#"{"type":"firmware-installed","version":"2.4.0","image_sha256":"aa"}"#,
+    );
+    log
+}
+
+#[test]
+fn exposure_flows_from_the_sbom_of_a_release_to_its_devices_with_reasons() {
+    let log = fleet();
+    let reg = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    let device: Vec<_> = reg.by_device("door-1").collect();
+    assert_eq!(device.len(), 1, "{:#?}", reg.risks);
+    let r = device[0];
+    assert_eq!(r.kind, RiskKind::DeviceVulnerability);
+    assert_eq!(r.vulnerability.as_deref(), Some("OSV-TEST-1"));
+    assert_eq!(r.owner, "op");
+    assert_eq!(r.status, RiskStatus::Open);
+    assert_eq!(r.severity, risk::Severity::Critical);
+    // High and critical: due the day the advisory was published, so overdue now.
+    assert_eq!(
+        r.deadline.date.map(|d| d.to_string()).as_deref(),
+        Some("2026-11-01")
+    );
+    assert!(r.overdue);
+    assert_eq!(r.matches.len(), 1);
+    assert_eq!(r.matches[0].component, "busybox");
+    assert!(!r.matches[0].reason.is_empty());
+    assert_eq!(r.fixed_in, None);
+    // The release risk too, owned by the manufacturer.
+    let release: Vec<_> = reg.by_release(MODEL, "2.4.0").collect();
+    assert!(release
+        .iter()
+        .any(|r| r.kind == RiskKind::ReleaseVulnerability && r.owner == "acme"));
+    assert_eq!(reg.summary.devices_exposed, 2);
+    assert_eq!(reg.summary.releases_exposed, 1);
+    assert_eq!(reg.by_site("Building A").count(), 2);
+    // zlib matched nothing: no version-less match of everything.
+    assert!(reg
+        .risks
+        .iter()
+        .all(|r| r.matches.iter().all(|m| m.component == "busybox")));
+}
+
+#[test]
+fn a_fixed_release_is_offered_and_vex_is_inherited_while_the_component_is_unchanged() {
+    let mut log = fleet();
+    let before = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    // 2.4.1 keeps busybox 1.35 (VEX: not affected, inherited from 2.4.0 on);
+    // 2.5.0 upgrades it.
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"vulnerability-assessment","vulnerability":"OSV-TEST-1","status":"not_affected","justification":"vulnerable_code_not_in_execute_path","release":"2.4.0","component":"busybox"}"#,
+    );
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"bb"}"#,
+    );
+    log.add("acme", MODEL, &sbom("2.4.1", "1:1.35.0-4"));
+    let after_vex = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    assert_eq!(
+        after_vex.by_device("door-1").count(),
+        0,
+        "{:#?}",
+        after_vex.risks
+    );
+    assert_eq!(
+        after_vex
+            .vex_state
+            .get("model:acme/DC-200@2.4.1 OSV-TEST-1")
+            .map(String::as_str),
+        Some("not_affected")
+    );
+    let events = notifications(&before, &after_vex, 7);
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::VexChanged && e.recipients.contains(&"op".to_string())));
+}
+
+#[test]
+fn decisions_deadlines_and_notifications() {
+    let mut log = fleet();
+    let empty = register::Register::default();
+    let first = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    let events = notifications(&empty, &first, 7);
+    let new: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::NewVulnerableDevice)
+        .collect();
+    assert_eq!(new.len(), 2);
+    assert!(new[0].recipients.contains(&"op".to_string()));
+    assert!(events.iter().any(|e| e.kind == EventKind::DeadlineOverdue));
+    // Same register again: nothing new.
+    assert!(notifications(&first, &first, 7).is_empty());
+
+    // A fixed release appears: fixed firmware available.
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"firmware-released","version":"2.5.0","image_sha256":"cc"}"#,
+    );
+    log.add("acme", MODEL, &sbom("2.5.0", "1:1.36.1-1"));
+    let second = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    let r = second.by_device("door-1").next().expect("still exposed");
+    assert_eq!(r.fixed_in.as_deref(), Some("2.5.0"));
+    let events = notifications(&first, &second, 7);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::FixedFirmwareAvailable)
+            .count(),
+        2
+    );
+
+    // The operator accepts door-1's risk until a date; it is no longer open,
+    // then open again after that date.
+    log.add(
+        "op",
+        "device:door-1",
+        r#"{"type":"risk-accepted","risk":"vuln/OSV-TEST-1","rationale":"door is in a locked room","until":"2026-12-31"}"#,
+    );
+    let third = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    let r = third.by_device("door-1").next().expect("listed");
+    assert_eq!(r.status, RiskStatus::Accepted);
+    assert!(!r.overdue);
+    let later = build(&log.snapshot("2027-01-05"), &index()).expect("builds");
+    assert_eq!(
+        later.by_device("door-1").next().map(|r| r.status),
+        Some(RiskStatus::Open)
+    );
+
+    // Installing the fixed release clears the device.
+    log.add(
+        "op",
+        "device:door-2",
+        r#"{"type":"firmware-installed","version":"2.5.0","image_sha256":"cc"}"#,
+    );
+    let fourth = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    assert_eq!(fourth.by_device("door-2").count(), 0);
+}
+
+#[test]
+fn release_scoped_statements_are_checked() {
+    let mut log = fleet();
+    // Unknown release.
+    let why = log.refuse("acme", MODEL, &sbom("9.9.9", "1"));
+    assert!(why.contains("no firmware release"), "{why}");
+    // Not the releaser.
+    let why = log.refuse("other", MODEL, &sbom("2.4.0", "1"));
+    assert!(why.contains("did not release"), "{why}");
+    // The same part twice.
+    let why = log.refuse("acme", MODEL, &sbom("2.4.0", "1:1.35.0-4"));
+    assert!(why.contains("registered already"), "{why}");
+    // A model-level VEX needs a release.
+    let why = log.refuse(
+        "acme",
+        MODEL,
+        r#"{"type":"vulnerability-assessment","vulnerability":"X","status":"affected"}"#,
+    );
+    assert!(why.contains("name the firmware release"), "{why}");
+    // A bad release plan date.
+    let why = log.refuse(
+        "acme",
+        MODEL,
+        r#"{"type":"release-plan","current":"2.4.0","releases":[{"version":"2.5.0","date":"2027-02-30"}]}"#,
+    );
+    assert!(why.contains("release-plan"), "{why}");
+    // A decision on an unrecorded model risk.
+    let why = log.refuse(
+        "acme",
+        MODEL,
+        r#"{"type":"risk-mitigated","risk":"threat/T-X","how":"x"}"#,
+    );
+    assert!(why.contains("not recorded"), "{why}");
+}
+
+#[test]
+fn medium_risks_follow_the_release_plan_and_recorded_risks_are_listed() {
+    let mut log = fleet();
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"release-plan","current":"2.4.0","releases":[{"version":"2.5.0","date":"2027-01-15"},{"version":"3.0.0","date":"2027-09-01"}]}"#,
+    );
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"risk-recorded","risk":"threat/T-ABC","severity":"medium","description":"Tampering of OTA image","cvss_vector":"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:N","source":"threat-model:smart-building@1","element":"update-server","deadline":"2027-01-15"}"#,
+    );
+    let reg = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    let t = reg
+        .risks
+        .iter()
+        .find(|r| r.risk == "threat/T-ABC")
+        .expect("recorded risk listed");
+    assert_eq!(t.kind, RiskKind::Recorded);
+    assert_eq!(
+        t.deadline.date.map(|d| d.to_string()).as_deref(),
+        Some("2027-01-15")
+    );
+    assert_eq!(t.stakeholders, vec!["acme".to_string(), "op".to_string()]);
+    assert_eq!(t.score, Some(5.9));
+    log.add(
+        "acme",
+        MODEL,
+        r#"{"type":"risk-mitigated","risk":"threat/T-ABC","how":"images signed, verified by the bootloader"}"#,
+    );
+    let reg = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    let t = reg
+        .risks
+        .iter()
+        .find(|r| r.risk == "threat/T-ABC")
+        .expect("listed");
+    assert_eq!(t.status, RiskStatus::Mitigated);
+}
+
+#[test]
+fn an_ai_model_package_sbom_exposes_the_devices_that_run_it() {
+    let mut log = fleet();
+    log.add(
+        "op",
+        "device:door-1",
+        r#"{"type":"ai-model-deployed","name":"person-detector","version":"3","model_sha256":"ab"}"#,
+    );
+    log.add(
+        "acme",
+        MODEL,
+        &format!(
+            r#"{{"type":"sbom-registered","ai_model":"person-detector","release":"3","format":"CycloneDX 1.6","document_sha256":"{}","components":[{{"name":"onnxruntime","version":"1.15.0","purl":"pkg:pypi/onnxruntime@1.15.0"}}]}}"#,
+            hex_of("ai")
+        ),
+    );
+    let osv = br#"{
+      "schema_version": "1.6.0",
+      "id": "OSV-AI-1",
+      "published": "2026-10-01T00:00:00Z",
+      "modified": "2026-10-02T00:00:00Z",
+      "summary": "onnxruntime out-of-bounds read in a crafted model",
+      "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:N/A:L"}],
+      "affected": [{
+        "package": {"ecosystem": "PyPI", "name": "onnxruntime", "purl": "pkg:pypi/onnxruntime"},
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.16.0"}]}]
+      }]
+    }"#;
+    let mut index = index();
+    for a in &vuln_formats::osv::parse(osv).expect("osv parses") {
+        index.upsert(a);
+    }
+    let snap = log.snapshot("2026-11-21");
+    let reg = build(&snap, &index).expect("builds");
+    let ai: Vec<_> = reg
+        .by_device("door-1")
+        .filter(|r| r.vulnerability.as_deref() == Some("OSV-AI-1"))
+        .collect();
+    assert_eq!(ai.len(), 1, "{:#?}", reg.risks);
+    assert_eq!(ai[0].risk, "vuln/OSV-AI-1@ai-model:person-detector");
+    assert_eq!(ai[0].subject, "device:door-1");
+    assert_eq!(ai[0].matches[0].component, "onnxruntime");
+    // door-2 runs no AI model: only its firmware risk.
+    assert!(reg
+        .by_device("door-2")
+        .all(|r| r.vulnerability.as_deref() != Some("OSV-AI-1")));
+    // The package's own risk is on the model, owned by the manufacturer.
+    assert!(reg.risks.iter().any(|r| r.subject == MODEL
+        && r.risk == "vuln/OSV-AI-1@ai-model:person-detector@3"
+        && r.owner == "acme"));
+    // An AI package SBOM with '@' in its name is refused.
+    let why = log.refuse(
+        "acme",
+        MODEL,
+        &format!(
+            r#"{{"type":"sbom-registered","ai_model":"a@b","release":"3","format":"CycloneDX 1.6","document_sha256":"{}","components":[]}}"#,
+            hex_of("x")
+        ),
+    );
+    assert!(why.contains("without '@'"), "{why}");
+}

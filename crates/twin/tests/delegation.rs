@@ -1,0 +1,174 @@
+//! Delegation: the registry authority (the service) signs a statement on a
+//! stakeholder's behalf with `"on_behalf_of"` in the payload. The projection
+//! accepts it only from the authority, only for a registered stakeholder and
+//! never for registry statements; the stakeholder is then the effective
+//! issuer for every check (roles, consensus, sharing) and the claim records
+//! who signed it. Archivist events update the twin's asset attributes, and a
+//! replay of the same entries gives the same twins.
+
+use scitt::{Algorithm, SigningKey, StatementBuilder};
+use serde_json::json;
+use twin::ingest::IngestError;
+use twin::{ApplyError, ConsensusPolicy, DeviceId, Projection, StakeholderId};
+
+fn key() -> SigningKey {
+    SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng)
+}
+
+fn reg(name: &str, roles: &[&str], k: &SigningKey) -> serde_json::Value {
+    json!({"type": "stakeholder-registered", "name": name, "roles": roles,
+           "keys": [{"pem": k.public_key().to_pem()}]})
+}
+
+struct Log {
+    entries: Vec<Vec<u8>>,
+    p: Projection,
+}
+
+impl Log {
+    fn add(
+        &mut self,
+        k: &SigningKey,
+        iss: &str,
+        sub: &str,
+        payload: serde_json::Value,
+    ) -> Result<Option<twin::projection::Applied>, IngestError> {
+        let bytes = StatementBuilder::new(iss, sub, payload.to_string().as_bytes())
+            .content_type("application/json")
+            .sign(k);
+        let entry = self.entries.len() as u64;
+        self.entries.push(bytes.clone());
+        self.p.ingest(entry, &bytes)
+    }
+}
+
+const AUTH: &str = "authority.example";
+const ACME: &str = "acme.example";
+const OP: &str = "op.example";
+
+#[test]
+fn the_authority_signs_for_a_stakeholder_and_only_it() {
+    let (ka, kacme, kop) = (key(), key(), key());
+    let mut log = Log {
+        entries: Vec::new(),
+        p: Projection::new(ConsensusPolicy::default()),
+    };
+    let stake = |s: &str| format!("stakeholder:{s}");
+    log.add(&ka, AUTH, &stake(AUTH), reg("Authority", &[], &ka))
+        .unwrap();
+    log.add(
+        &ka,
+        AUTH,
+        &stake(ACME),
+        reg("Acme", &["manufacturer"], &kacme),
+    )
+    .unwrap();
+    log.add(&ka, AUTH, &stake(OP), reg("Op", &["operator"], &kop))
+        .unwrap();
+    let dev = "device:assets/5f1c";
+    let registered = json!({"type": "device-registered", "manufacturer": "Acme",
+        "model": "door", "serial": "5f1c", "on_behalf_of": ACME});
+
+    // A stakeholder cannot sign for another one.
+    let e = log.add(&kop, OP, dev, registered.clone()).unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Apply(ApplyError::Delegation(m)) if m.contains("only the registry authority")),
+        "{e}"
+    );
+    // The authority cannot sign for someone unregistered.
+    let mut ghost = registered.clone();
+    ghost["on_behalf_of"] = json!("ghost.example");
+    let e = log.add(&ka, AUTH, dev, ghost).unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Apply(ApplyError::Delegation(m)) if m.contains("not a registered")),
+        "{e}"
+    );
+    // Nor register stakeholders as someone else.
+    let mut as_acme = reg("Other", &[], &kop);
+    as_acme["on_behalf_of"] = json!(ACME);
+    let e = log
+        .add(&ka, AUTH, &stake("other.example"), as_acme)
+        .unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Apply(ApplyError::Delegation(_))),
+        "{e}"
+    );
+    // The operator is not a manufacturer: delegation does not lend roles.
+    let mut as_op = registered.clone();
+    as_op["on_behalf_of"] = json!(OP);
+    let e = log.add(&ka, AUTH, dev, as_op).unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Apply(ApplyError::NotAManufacturer(w)) if w == OP),
+        "{e}"
+    );
+    // A malformed on_behalf_of is a parse error.
+    let mut bad = registered.clone();
+    bad["on_behalf_of"] = json!(7);
+    assert!(log.add(&ka, AUTH, dev, bad).is_err());
+
+    // For Acme: Acme is the manufacturer, the claim says who signed.
+    let applied = log.add(&ka, AUTH, dev, registered).unwrap().unwrap();
+    assert_eq!(applied.kind, "device-registered");
+    let device = DeviceId("assets/5f1c".into());
+    let t = log.p.twin(&device).unwrap();
+    assert_eq!(t.manufacturer, StakeholderId(ACME.into()));
+    let claim = log.p.claim(t.registered_at).unwrap();
+    assert_eq!(claim.issuer, StakeholderId(ACME.into()));
+    assert_eq!(claim.signed_by, Some(StakeholderId(AUTH.into())));
+
+    // Archivist events set asset attributes; the later one wins per key.
+    let event = |attrs: serde_json::Value| {
+        json!({"type": "archivist-event", "operation": "Record", "behaviour": "RecordEvidence",
+               "event_attributes": {"arc_description": "opened"}, "asset_attributes": attrs,
+               "on_behalf_of": ACME})
+    };
+    log.add(
+        &ka,
+        AUTH,
+        dev,
+        event(json!({"state": "closed", "floor": 2})),
+    )
+    .unwrap()
+    .unwrap();
+    log.add(&ka, AUTH, dev, event(json!({"state": "open"})))
+        .unwrap()
+        .unwrap();
+    // The operator has no role on the device: its delegated event is refused.
+    let mut foreign = event(json!({"state": "hacked"}));
+    foreign["on_behalf_of"] = json!(OP);
+    let e = log.add(&ka, AUTH, dev, foreign).unwrap_err();
+    assert!(
+        matches!(&e, IngestError::Apply(ApplyError::NotAllowed { .. })),
+        "{e}"
+    );
+    // Acme signing itself is not delegated.
+    let own = json!({"type": "archivist-event", "operation": "Record", "behaviour": "RecordEvidence",
+                     "asset_attributes": {"signed": "self"}});
+    let entry = log.entries.len() as u64;
+    log.add(&kacme, ACME, dev, own).unwrap().unwrap();
+    assert_eq!(log.p.claim(entry).unwrap().signed_by, None);
+
+    let t = log.p.twin(&device).unwrap();
+    let attrs: Vec<(&str, &serde_json::Value)> = t
+        .asset_attributes
+        .iter()
+        .map(|(k, a)| (k.as_str(), &a.value))
+        .collect();
+    assert_eq!(
+        attrs,
+        vec![
+            ("floor", &json!(2)),
+            ("signed", &json!("self")),
+            ("state", &json!("open"))
+        ]
+    );
+
+    // The same entries replayed give the same twins (reindex).
+    let mut again = Projection::new(ConsensusPolicy::default());
+    for (i, bytes) in log.entries.iter().enumerate() {
+        let _ = again.ingest(i as u64, bytes);
+    }
+    assert_eq!(again.twin(&device), log.p.twin(&device));
+    assert_eq!(again.claim(entry), log.p.claim(entry));
+    assert_eq!(again.meta().refused, log.p.meta().refused);
+}
