@@ -8,7 +8,9 @@
 //! statements seen so far; kids are key thumbprints, so a kid names one key),
 //! then applied in log order by [`twin::Projection::ingest_statement`], which
 //! checks that the key was in force for that issuer at that position. The
-//! overlay and the new size are flushed as one batch per chunk.
+//! overlay and the new size are flushed as one batch per chunk; a reindex
+//! is a bulk load ([`StoreState::bulk`]): twins, index and history are
+//! written once, at the end, by sorted ingestion.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -447,6 +449,7 @@ pub fn reindex(
             "reindex needs an empty twin store".into(),
         )));
     }
+    projection.state_mut().bulk()?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total = size.get();
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Prepared>)>(2);
@@ -487,7 +490,7 @@ pub fn reindex(
             .join()
             .map_err(|_| ProjectError::Log("reader thread panicked".into()))??;
         let meta = projection.meta().clone();
-        projection.state_mut().flush(&meta)?;
+        projection.state_mut().finish(&meta)?;
         Ok(())
     });
     result?;

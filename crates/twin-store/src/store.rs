@@ -34,6 +34,12 @@ pub const CACHED_TWINS_MAX: usize = 256 * 1024;
 /// without reading back a twin it wrote.
 pub const REINDEX_CACHED_TWINS_MAX: usize = 4 * 1024 * 1024;
 
+/// A bulk load (a reindex into a fresh store, [`StoreState::bulk`]) holds up
+/// to this many twins in memory and writes them once, at the end...
+pub const BULK_TWINS_MAX: usize = 4 * 1024 * 1024;
+/// ...and up to this many history rows (about 130 B each in memory).
+pub const BULK_HISTORY_MAX: usize = 32 * 1024 * 1024;
+
 /// The searchable attributes (see [`index_keys`]).
 pub const SEARCH_ATTRIBUTES: &[&str] = &[
     "manufacturer",
@@ -475,7 +481,7 @@ struct Overlay {
     /// device → (current value, value in the store when first touched).
     twins: HashMap<DeviceId, (Twin, Option<Twin>)>,
     claims: HashMap<u64, Claim>,
-    history: Vec<(DeviceId, u64, String, StakeholderId)>,
+    history: Vec<HistoryRow>,
     refused: Vec<(u64, String)>,
     sboms: HashMap<u64, Vec<SbomComponent>>,
 }
@@ -493,8 +499,8 @@ impl Overlay {
         }
     }
 
-    /// Writes the overlay and `meta` as one batch.
-    fn write(&self, s: &TwinStore, meta: &[u8]) -> Result<(), StoreError> {
+    /// Writes the overlay and `meta` (if any) as one batch.
+    fn write(&self, s: &TwinStore, meta: Option<&[u8]>) -> Result<(), StoreError> {
         let mut batch = s.keyspace.batch();
         for (device, (twin, before)) in &self.twins {
             // Only the index keys that changed: most statements change no
@@ -518,13 +524,8 @@ impl Overlay {
             let v = serde_json::to_vec(claim).map_err(db)?;
             batch.insert(&s.claims, entry.to_be_bytes(), v);
         }
-        for (device, entry, kind, issuer) in &self.history {
-            let mut k = device.0.as_bytes().to_vec();
-            k.push(0);
-            k.extend_from_slice(&entry.to_be_bytes());
-            let mut v = kind.as_bytes().to_vec();
-            v.push(0);
-            v.extend_from_slice(issuer.0.as_bytes());
+        for row in &self.history {
+            let (k, v) = history_row(row);
             batch.insert(&s.history, k, v);
         }
         for (entry, components) in &self.sboms {
@@ -534,9 +535,36 @@ impl Overlay {
         for (entry, why) in &self.refused {
             batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
         }
-        batch.insert(&s.meta, b"meta", meta);
+        if let Some(meta) = meta {
+            batch.insert(&s.meta, b"meta", meta);
+        }
         batch.commit().map_err(db)
     }
+}
+
+/// A history row: (device, entry, statement type, issuer).
+type HistoryRow = (DeviceId, u64, String, StakeholderId);
+
+/// The key and value of a history row in the `history` partition.
+fn history_row((device, entry, kind, issuer): &HistoryRow) -> (Vec<u8>, Vec<u8>) {
+    let mut k = Vec::with_capacity(device.0.len() + 9);
+    k.extend_from_slice(device.0.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&entry.to_be_bytes());
+    let mut v = Vec::with_capacity(kind.len() + issuer.0.len() + 1);
+    v.extend_from_slice(kind.as_bytes());
+    v.push(0);
+    v.extend_from_slice(issuer.0.as_bytes());
+    (k, v)
+}
+
+/// Which partitions a bulk load still holds back for sorted ingestion.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bulk {
+    /// Twins and their index keys.
+    twins: bool,
+    /// The history.
+    history: bool,
 }
 
 /// Signals that a flush started by [`StoreState::flush_async`] ended
@@ -573,6 +601,10 @@ pub struct StoreState {
     /// First store error met by a read (reads cannot fail through [`State`]);
     /// reported by the next flush, which then writes nothing.
     error: parking_lot::Mutex<Option<String>>,
+    /// What a bulk load holds back (nothing outside one), and its bounds.
+    bulk: Bulk,
+    bulk_twins_max: usize,
+    bulk_history_max: usize,
 }
 
 impl StoreState {
@@ -590,7 +622,102 @@ impl StoreState {
             cache: parking_lot::Mutex::new(HashMap::new()),
             cached_twins_max,
             error: parking_lot::Mutex::new(None),
+            bulk: Bulk::default(),
+            bulk_twins_max: BULK_TWINS_MAX,
+            bulk_history_max: BULK_HISTORY_MAX,
         }
+    }
+
+    /// Starts a bulk load (a reindex into a fresh store): twins, their
+    /// index keys and the history are held in memory (up to
+    /// [`BULK_TWINS_MAX`] twins and [`BULK_HISTORY_MAX`] rows; past either,
+    /// that part is written by the flushes as usual) and written once by
+    /// [`StoreState::finish`] with sorted ingestion, which bypasses the
+    /// memtable and the journal. A fold rewrites a twin for every statement
+    /// about it; this writes each twin once. Until `finish`, flushes write
+    /// no meta, so an interrupted bulk load leaves a store that claims
+    /// nothing. Only for partitions that are empty; others are flushed as
+    /// usual.
+    pub fn bulk(&mut self) -> Result<(), StoreError> {
+        self.bulk_bounded(BULK_TWINS_MAX, BULK_HISTORY_MAX)
+    }
+
+    /// [`StoreState::bulk`] with other bounds.
+    pub fn bulk_bounded(&mut self, twins_max: usize, history_max: usize) -> Result<(), StoreError> {
+        self.bulk_twins_max = twins_max;
+        self.bulk_history_max = history_max;
+        let s = &self.store;
+        let empty = |p: &PartitionHandle| p.is_empty().map_err(db);
+        self.bulk = Bulk {
+            twins: empty(&s.twins)? && empty(&s.index)? && s.load_meta()?.is_none(),
+            history: empty(&s.history)? && s.load_meta()?.is_none(),
+        };
+        Ok(())
+    }
+
+    /// Ends a bulk load: ingests what it held, sorted, one partition per
+    /// thread, then flushes the rest with `meta`. Outside a bulk load, a
+    /// plain [`StoreState::flush`].
+    pub fn finish(&mut self, meta: &Meta) -> Result<(), StoreError> {
+        self.wait_flushing()?;
+        let bulk = std::mem::take(&mut self.bulk);
+        let twins = if bulk.twins {
+            std::mem::take(&mut self.cur.twins)
+        } else {
+            HashMap::new()
+        };
+        let history = if bulk.history {
+            std::mem::take(&mut self.cur.history)
+        } else {
+            Vec::new()
+        };
+        let store = &self.store;
+        std::thread::scope(|scope| -> Result<(), StoreError> {
+            let mut jobs = Vec::new();
+            if bulk.twins {
+                let mut index: Vec<Vec<u8>> =
+                    twins.values().flat_map(|(t, _)| index_keys(t)).collect();
+                jobs.push(scope.spawn(move || {
+                    index.sort_unstable();
+                    index.dedup();
+                    store
+                        .index
+                        .ingest(index.into_iter().map(|k| (k, Vec::<u8>::new())))
+                        .map_err(db)
+                }));
+                let mut sorted: Vec<(DeviceId, Twin)> =
+                    twins.into_iter().map(|(d, (t, _))| (d, t)).collect();
+                jobs.push(scope.spawn(move || {
+                    sorted.sort_unstable_by(|a, b| a.0 .0.as_bytes().cmp(b.0 .0.as_bytes()));
+                    let mut failed = None;
+                    let rows = sorted
+                        .iter()
+                        .map_while(|(d, t)| match serde_json::to_vec(t) {
+                            Ok(v) => Some((d.0.as_bytes().to_vec(), v)),
+                            Err(e) => {
+                                failed = Some(db(e));
+                                None
+                            }
+                        });
+                    store.twins.ingest(rows).map_err(db)?;
+                    failed.map_or(Ok(()), Err)
+                }));
+            }
+            if bulk.history {
+                let mut rows: Vec<(Vec<u8>, Vec<u8>)> = history.iter().map(history_row).collect();
+                drop(history);
+                jobs.push(scope.spawn(move || {
+                    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    store.history.ingest(rows.into_iter()).map_err(db)
+                }));
+            }
+            for j in jobs {
+                j.join()
+                    .map_err(|_| StoreError::Db("an ingestion thread panicked".into()))??;
+            }
+            Ok(())
+        })?;
+        self.flush(meta)
     }
 
     /// Keeps `twin` (equal to its stored value) in the cache, first making
@@ -619,9 +746,13 @@ impl StoreState {
         self.cur.refused.push((entry, why));
     }
 
-    /// Twins waiting to be flushed.
+    /// Twins the next flush writes (none while a bulk load holds them).
     pub fn dirty_twins(&self) -> usize {
-        self.cur.twins.len()
+        if self.bulk.twins {
+            0
+        } else {
+            self.cur.twins.len()
+        }
     }
 
     /// Waits for the flush in progress, if any, to be committed (and
@@ -653,8 +784,33 @@ impl StoreState {
         if let Some(e) = self.error.lock().take() {
             return Err(StoreError::Db(e));
         }
-        let meta = serde_json::to_vec(meta).map_err(db)?;
-        let next = Overlay::sized_like(&self.cur);
+        let meta = match self.bulk {
+            Bulk {
+                twins: false,
+                history: false,
+            } => Some(serde_json::to_vec(meta).map_err(db)?),
+            _ => None,
+        };
+        // A bulk load keeps what it holds in the overlay (reads find it
+        // there), unless it outgrew its bound: then this flush writes it.
+        if self.bulk.twins && self.cur.twins.len() > self.bulk_twins_max {
+            self.bulk.twins = false;
+        }
+        if self.bulk.history && self.cur.history.len() > self.bulk_history_max {
+            self.bulk.history = false;
+        }
+        let held_twins = self.bulk.twins.then(|| std::mem::take(&mut self.cur.twins));
+        let held_history = self
+            .bulk
+            .history
+            .then(|| std::mem::take(&mut self.cur.history));
+        let mut next = Overlay::sized_like(&self.cur);
+        if let Some(t) = held_twins {
+            next.twins = t;
+        }
+        if let Some(h) = held_history {
+            next.history = h;
+        }
         let overlay = std::sync::Arc::new(std::mem::replace(&mut self.cur, next));
         let store = self.store.clone();
         let o = overlay.clone();
@@ -662,7 +818,7 @@ impl StoreState {
         let thread = std::thread::Builder::new()
             .name("twin-flush".into())
             .spawn(move || {
-                let r = o.write(&store, &meta);
+                let r = o.write(&store, meta.as_deref());
                 let _ = tx.send(());
                 r
             })
@@ -771,5 +927,216 @@ impl State for StoreState {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twin::projection::{Projection, Registered};
+    use twin::ConsensusPolicy;
+
+    /// Every key and value of every partition.
+    fn dump(s: &TwinStore) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        let parts = [
+            ("twins", &s.twins),
+            ("claims", &s.claims),
+            ("history", &s.history),
+            ("index", &s.index),
+            ("refused", &s.refused),
+            ("sboms", &s.sboms),
+            ("meta", &s.meta),
+        ];
+        let mut all = Vec::new();
+        for (name, p) in parts {
+            for kv in p.iter() {
+                let (k, v) = kv.expect("read");
+                all.push((name, k.to_vec(), v.to_vec()));
+            }
+        }
+        all
+    }
+
+    /// The statements of `devices` devices, round by round across the
+    /// fleet (so a twin changes many times between two flushes), with
+    /// endorsements, disputes and refusals.
+    fn statements(devices: u64) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let mut push = |issuer: &str, d: u64, payload: String| {
+            out.push((issuer.to_string(), format!("device:d{d:05}"), payload));
+        };
+        for d in 0..devices {
+            push(
+                "acme.example",
+                d,
+                format!(
+                    r#"{{"type":"device-registered","manufacturer":"Acme","model":"M-{}","serial":"{d}"}}"#,
+                    d % 7
+                ),
+            );
+        }
+        for d in 0..devices {
+            push(
+                "acme.example",
+                d,
+                format!(
+                    r#"{{"type":"ownership-transferred","owner":"owner.example","operator":"op.example","maintainer":"fix.example","site":"site-{}","groups":["g{}"]}}"#,
+                    d % 13,
+                    d % 5
+                ),
+            );
+        }
+        for to in ["provisioned", "deployed"] {
+            for d in 0..devices {
+                push(
+                    "op.example",
+                    d,
+                    format!(r#"{{"type":"lifecycle-changed","to":"{to}"}}"#),
+                );
+            }
+        }
+        for d in 0..devices {
+            push(
+                "op.example",
+                d,
+                format!(
+                    r#"{{"type":"firmware-installed","version":"2.{}","image_sha256":"{d:08x}"}}"#,
+                    d % 3
+                ),
+            );
+        }
+        let first_firmware = 4 * devices;
+        for d in 0..devices {
+            let entry = first_firmware + d;
+            if d % 4 == 0 {
+                push(
+                    "owner.example",
+                    d,
+                    format!(r#"{{"type":"dispute","entry":{entry},"reason":"not seen"}}"#),
+                );
+            } else {
+                push(
+                    "owner.example",
+                    d,
+                    format!(r#"{{"type":"endorse","entry":{entry}}}"#),
+                );
+            }
+        }
+        for d in 0..devices {
+            // Every third one is illegal (deployed -> manufactured).
+            let to = if d % 3 == 0 {
+                "manufactured"
+            } else {
+                "in_maintenance"
+            };
+            push(
+                "op.example",
+                d,
+                format!(r#"{{"type":"lifecycle-changed","to":"{to}"}}"#),
+            );
+        }
+        out
+    }
+
+    /// Folds `entries` into a fresh store, flushing every `flush_every`
+    /// entries; a bulk load with the bounds `bulk` if given.
+    fn fold(
+        dir: &Path,
+        entries: &[(String, String, String)],
+        flush_every: usize,
+        bulk: Option<(usize, usize)>,
+    ) -> TwinStore {
+        let store = TwinStore::open(dir).expect("open");
+        let mut state = StoreState::with_cache(store.clone(), 64);
+        if let Some((twins, history)) = bulk {
+            state.bulk_bounded(twins, history).expect("bulk");
+        }
+        let mut p = Projection::with_state(
+            Meta {
+                policy: ConsensusPolicy::default(),
+                ..Meta::default()
+            },
+            state,
+        );
+        for (i, (issuer, subject, payload)) in entries.iter().enumerate() {
+            let entry = i as u64;
+            let r = p
+                .apply(Registered {
+                    entry,
+                    issuer,
+                    subject,
+                    payload: payload.as_bytes(),
+                })
+                .map_err(twin::ingest::IngestError::from);
+            if let Err(e) = &r {
+                p.state_mut().refuse(entry, e.to_string());
+            }
+            p.settle(entry, &r);
+            if (i + 1) % flush_every == 0 {
+                let meta = p.meta().clone();
+                p.state_mut().flush_async(&meta).expect("flush");
+            }
+        }
+        let meta = p.meta().clone();
+        p.state_mut().finish(&meta).expect("finish");
+        store
+    }
+
+    #[test]
+    fn a_bulk_load_writes_what_the_flushes_write() {
+        let entries = statements(500);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = fold(&dir.path().join("plain"), &entries, 700, None);
+        let expected = dump(&plain);
+        assert!(expected.iter().any(|(p, _, _)| *p == "refused"));
+        assert!(expected.iter().filter(|(p, _, _)| *p == "index").count() > 500 * 8);
+        // Held to the end; outgrowing the twins' bound midway; outgrowing
+        // the history's bound midway; both.
+        for (i, bounds) in [
+            (1 << 20, 1 << 20),
+            (300, 1 << 20),
+            (1 << 20, 1000),
+            (10, 10),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let bulk = fold(
+                &dir.path().join(format!("bulk{i}")),
+                &entries,
+                700,
+                Some(bounds),
+            );
+            let got = dump(&bulk);
+            assert_eq!(got.len(), expected.len(), "bounds {bounds:?}");
+            for (a, b) in got.iter().zip(&expected) {
+                assert_eq!(a, b, "bounds {bounds:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unfinished_bulk_load_claims_nothing() {
+        let entries = statements(50);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = TwinStore::open(dir.path()).expect("open");
+        let mut state = StoreState::new(store.clone());
+        state.bulk().expect("bulk");
+        let mut p = Projection::with_state(Meta::default(), state);
+        for (i, (issuer, subject, payload)) in entries.iter().enumerate() {
+            let r = p
+                .apply(Registered {
+                    entry: i as u64,
+                    issuer,
+                    subject,
+                    payload: payload.as_bytes(),
+                })
+                .map_err(twin::ingest::IngestError::from);
+            p.settle(i as u64, &r);
+        }
+        let meta = p.meta().clone();
+        p.state_mut().flush(&meta).expect("flush");
+        assert_eq!(store.load_meta().expect("meta").map(|m| m.size), None);
+        assert!(store.twins.is_empty().expect("twins"));
     }
 }
