@@ -46,6 +46,12 @@ pub trait KeyDirectory: Send + Sync {
             })
     }
 
+    /// [`KeyDirectory::admit`] for each of `statements`, in order (an
+    /// implementation may check them all under one look at its state).
+    fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<PublicKey, Refusal>> {
+        statements.iter().map(|st| self.admit(st)).collect()
+    }
+
     /// Like [`KeyDirectory::admit`] for a hash envelope whose payload is
     /// supplied beside it (and checked against its digest by the caller).
     fn admit_with_payload(
@@ -280,8 +286,7 @@ impl TransparencyService {
         &self,
         statements: Vec<Vec<u8>>,
     ) -> Vec<Result<Registered, RegisterError>> {
-        let mut checked: Vec<Result<(SignedStatement, PublicKey), RegisterError>> =
-            statements.iter().map(|bytes| self.lookup(bytes)).collect();
+        let mut checked = self.lookup_many(&statements);
         for (i, c) in checked.iter_mut().enumerate() {
             if matches!(
                 c,
@@ -331,6 +336,35 @@ impl TransparencyService {
                 })
             });
         futures::future::join_all(appends).await
+    }
+
+    /// [`TransparencyService::lookup`] for many statements, admitted together.
+    fn lookup_many(
+        &self,
+        statements: &[Vec<u8>],
+    ) -> Vec<Result<(SignedStatement, PublicKey), RegisterError>> {
+        let parsed: Vec<Result<SignedStatement, RegisterError>> = statements
+            .iter()
+            .map(|bytes| {
+                let st = SignedStatement::parse(bytes)?;
+                if st.payload().is_none() {
+                    return Err(RegisterError::DetachedPayload);
+                }
+                Ok(st)
+            })
+            .collect();
+        let ok: Vec<&SignedStatement> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
+        let mut keys = self.keys.admit_many(&ok).into_iter();
+        parsed
+            .into_iter()
+            .map(|p| {
+                let st = p?;
+                let key = keys
+                    .next()
+                    .unwrap_or_else(|| Err(Refusal::Refused("no admission decision".into())))?;
+                Ok((st, key))
+            })
+            .collect()
     }
 
     /// Parses `bytes` and finds the issuer's key (policy steps 1 and 2).

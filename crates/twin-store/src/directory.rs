@@ -104,6 +104,39 @@ impl KeyDirectory for TwinDirectory {
         }
     }
 
+    fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<PublicKey, Refusal>> {
+        // Twin statements under one hold of the projection (a batch waits
+        // for the projector once, not once per statement).
+        let mut twins = if statements.iter().any(|st| is_twin_subject(st.subject())) {
+            self.projector.with(|p| {
+                statements
+                    .iter()
+                    .filter(|st| is_twin_subject(st.subject()))
+                    .map(|st| {
+                        p.admit(st, None)
+                            .map(|(key, _)| key)
+                            .map_err(|e| refusal(st, e))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        } else {
+            Vec::new()
+        }
+        .into_iter();
+        statements
+            .iter()
+            .map(|st| {
+                if is_twin_subject(st.subject()) {
+                    twins
+                        .next()
+                        .unwrap_or_else(|| Err(Refusal::Refused("no admission decision".into())))
+                } else {
+                    self.admit(st)
+                }
+            })
+            .collect()
+    }
+
     fn admit_with_payload(
         &self,
         st: &SignedStatement,
