@@ -27,7 +27,7 @@ use tlog::LeafIndex;
 use transparency::TransparencyService;
 use twin::projection::{roles_of, status_of, Claim, Twin};
 use twin::published::{PolicyKind, Published};
-use twin::sharing::{decide, DeviceFacts, ReadEntries, ReadKind, ReadRecord, ReadRequest};
+use twin::sharing::{ReadEntries, ReadKind, ReadRecord};
 use twin::{AttributeClass, DeviceId, Meta, StakeholderId};
 use twin_store::store::SEARCH_ATTRIBUTES;
 use twin_store::Projector;
@@ -211,26 +211,9 @@ impl Seen {
 
 impl Reader<'_> {
     pub(crate) fn decide(&self, twin: &Twin, owner: &StakeholderId, kind: &str) -> Option<Seen> {
-        let roles = match &self.who {
-            Some(w) => roles_of(self.meta, w, twin),
-            None => Default::default(),
-        };
-        let facts = DeviceFacts {
-            device: &twin.device,
-            manufacturer: &twin.manufacturer,
-            model: &twin.model,
-            site: twin.site.as_deref(),
-            groups: &twin.groups,
-        };
-        let published = self.meta.sharing.get(owner);
-        let req = ReadRequest {
-            reader: self.who.as_ref(),
-            reader_roles: &roles,
-            owner,
-            device: &facts,
-            statement_type: kind,
-        };
-        match decide(published.map(|(_, p)| p), &req) {
+        let (decision, policy_entry) =
+            twin::projection::decide_read(self.meta, self.who.as_ref(), twin, owner, kind);
+        match decision {
             twin::sharing::Decision::Own => Some(Seen {
                 fields: None,
                 policy: "own".into(),
@@ -245,7 +228,7 @@ impl Reader<'_> {
             } => Some(Seen {
                 fields: fields.map(|f| f.into_owned()),
                 policy: policy.to_string(),
-                policy_entry: published.map(|(e, _)| *e),
+                policy_entry,
                 grants,
                 own: false,
             }),
@@ -544,13 +527,7 @@ fn twin_view(
 /// holding a role on it. Published policies are public (they are in the
 /// log), so whoever sees the device sees them.
 fn ai_use_policies(meta: &Meta, twin: &Twin) -> Vec<Value> {
-    let facts = DeviceFacts {
-        device: &twin.device,
-        manufacturer: &twin.manufacturer,
-        model: &twin.model,
-        site: twin.site.as_deref(),
-        groups: &twin.groups,
-    };
+    let facts = twin.facts();
     meta.published
         .ai_use()
         .filter(|(owner, _, p)| !roles_of(meta, owner, twin).is_empty() && p.covers(&facts))

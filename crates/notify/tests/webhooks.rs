@@ -85,26 +85,54 @@ async fn delivers_a_signed_standard_webhook() {
     n.shutdown().await;
 }
 
-#[tokio::test]
-async fn server_errors_are_retried_with_the_same_webhook_id() {
+/// What one notification for `acme` came to at a receiver behaving as
+/// `behaviour`: what it received, and the delivery record.
+struct Outcome {
+    got: Vec<Received>,
+    record: notify::DeliveryRecord,
+    secret: WebhookSecret,
+    idle: bool,
+}
+
+/// Delivers one notification to a fresh receiver behaving as `behaviour`,
+/// waiting at most `idle` for the notifier to have nothing pending (then a
+/// little longer, so that a retry that should not happen would show).
+async fn deliver_one(behaviour: Behaviour, retry: notify::RetryPolicy, idle: Duration) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::FailFirst {
-        times: 2,
-        status: 500,
-        retry_after_s: None,
-    })
-    .await;
-    let n = start(dir.path(), retry_fast()).await;
+    let rx = Receiver::start(behaviour).await;
+    let n = start(dir.path(), retry).await;
     let secret = WebhookSecret::generate();
     n.subscribe(webhook("sub-1", "acme", &rx.url(), &secret, vec![]))
         .unwrap();
     n.enqueue(vec![notification("n1", "acme", K::DeadlineApproaching)])
         .unwrap();
-    assert!(n.wait_idle(IDLE).await);
+    let idle = n.wait_idle(idle).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let record = records(&n, "sub-1")[0].clone();
+    n.shutdown().await;
+    Outcome {
+        got: rx.received(),
+        record,
+        secret,
+        idle,
+    }
+}
 
-    let got = rx.received();
+#[tokio::test]
+async fn server_errors_are_retried_with_the_same_webhook_id() {
+    let behaviour = Behaviour::FailFirst {
+        times: 2,
+        status: 500,
+        retry_after_s: None,
+    };
+    let Outcome {
+        got,
+        record,
+        secret,
+        idle,
+    } = deliver_one(behaviour, retry_fast(), IDLE).await;
+    assert!(idle);
     assert_eq!(got.len(), 3);
-    let record = &records(&n, "sub-1")[0];
     assert_eq!(record.status, DeliveryStatus::Delivered);
     assert_eq!(record.attempts, 3);
     assert!(
@@ -119,134 +147,74 @@ async fn server_errors_are_retried_with_the_same_webhook_id() {
             "the body is the same bytes on every attempt"
         );
     }
-    n.shutdown().await;
 }
 
 #[tokio::test]
 async fn too_many_requests_honours_retry_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::FailFirst {
+    let behaviour = Behaviour::FailFirst {
         times: 1,
         status: 429,
         retry_after_s: Some(1),
-    })
-    .await;
+    };
     let mut retry = retry_fast();
     retry.backoff_ms_max = 5_000;
-    let n = start(dir.path(), retry).await;
-    n.subscribe(webhook(
-        "sub-1",
-        "acme",
-        &rx.url(),
-        &WebhookSecret::generate(),
-        vec![],
-    ))
-    .unwrap();
-    n.enqueue(vec![notification("n1", "acme", K::DeadlineOverdue)])
-        .unwrap();
-    assert!(n.wait_idle(IDLE).await);
-    let got = rx.received();
-    assert_eq!(got.len(), 2);
-    let waited = got[1].at - got[0].at;
+    let out = deliver_one(behaviour, retry, IDLE).await;
+    assert!(out.idle);
+    assert_eq!(out.got.len(), 2);
+    let waited = out.got[1].at - out.got[0].at;
     assert!(
         waited >= Duration::from_millis(950),
         "retried after {waited:?}, not Retry-After: 1"
     );
-    assert_eq!(records(&n, "sub-1")[0].status, DeliveryStatus::Delivered);
-    n.shutdown().await;
+    assert_eq!(out.record.status, DeliveryStatus::Delivered);
 }
 
 #[tokio::test]
 async fn retry_after_is_capped_at_backoff_ms_max() {
-    let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::FailFirst {
+    let behaviour = Behaviour::FailFirst {
         times: 1,
         status: 429,
         retry_after_s: Some(3600),
-    })
-    .await;
-    let n = start(dir.path(), retry_fast()).await;
-    n.subscribe(webhook(
-        "sub-1",
-        "acme",
-        &rx.url(),
-        &WebhookSecret::generate(),
-        vec![],
-    ))
-    .unwrap();
-    n.enqueue(vec![notification("n1", "acme", K::DeadlineOverdue)])
-        .unwrap();
-    assert!(
-        n.wait_idle(Duration::from_secs(3)).await,
-        "Retry-After: 3600 was not capped at 200 ms"
-    );
-    assert_eq!(rx.received().len(), 2);
-    n.shutdown().await;
+    };
+    let out = deliver_one(behaviour, retry_fast(), Duration::from_secs(3)).await;
+    assert!(out.idle, "Retry-After: 3600 was not capped at 200 ms");
+    assert_eq!(out.got.len(), 2);
 }
 
 #[tokio::test]
 async fn client_errors_fail_without_retry() {
-    let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::Always {
+    let behaviour = Behaviour::Always {
         status: 400,
         body: "bad payload: no such stakeholder",
-    })
-    .await;
-    let n = start(dir.path(), retry_fast()).await;
-    n.subscribe(webhook(
-        "sub-1",
-        "acme",
-        &rx.url(),
-        &WebhookSecret::generate(),
-        vec![],
-    ))
-    .unwrap();
-    n.enqueue(vec![notification("n1", "acme", K::VexChanged)])
-        .unwrap();
-    assert!(n.wait_idle(IDLE).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.received().len(), 1, "a 400 must not be retried");
-    let record = &records(&n, "sub-1")[0];
-    assert_eq!(record.status, DeliveryStatus::Failed);
-    assert_eq!(record.attempts, 1);
+    };
+    let out = deliver_one(behaviour, retry_fast(), IDLE).await;
+    assert!(out.idle);
+    assert_eq!(out.got.len(), 1, "a 400 must not be retried");
+    assert_eq!(out.record.status, DeliveryStatus::Failed);
+    assert_eq!(out.record.attempts, 1);
     assert_eq!(
-        record.last_error.as_deref(),
+        out.record.last_error.as_deref(),
         Some("HTTP 400: bad payload: no such stakeholder")
     );
-    n.shutdown().await;
 }
 
 #[tokio::test]
 async fn persistent_server_errors_fail_after_attempts_max() {
-    let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::Always {
+    let behaviour = Behaviour::Always {
         status: 503,
         body: "down for maintenance",
-    })
-    .await;
+    };
     let mut retry = retry_fast();
     retry.attempts_max = 3;
-    let n = start(dir.path(), retry).await;
-    n.subscribe(webhook(
-        "sub-1",
-        "acme",
-        &rx.url(),
-        &WebhookSecret::generate(),
-        vec![],
-    ))
-    .unwrap();
-    n.enqueue(vec![notification("n1", "acme", K::VexChanged)])
-        .unwrap();
-    assert!(n.wait_idle(IDLE).await);
-    assert_eq!(rx.received().len(), 3);
-    let record = &records(&n, "sub-1")[0];
-    assert_eq!(record.status, DeliveryStatus::Failed);
-    assert_eq!(record.attempts, 3);
+    let out = deliver_one(behaviour, retry, IDLE).await;
+    assert!(out.idle);
+    assert_eq!(out.got.len(), 3);
+    assert_eq!(out.record.status, DeliveryStatus::Failed);
+    assert_eq!(out.record.attempts, 3);
     assert_eq!(
-        record.last_error.as_deref(),
+        out.record.last_error.as_deref(),
         Some("HTTP 503: down for maintenance (gave up after 3 attempts)")
     );
-    n.shutdown().await;
 }
 
 #[tokio::test]

@@ -7,65 +7,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{credential, keypair, p, sectwin, stdout_of, Server};
-
-/// Signs `payload` as `issuer` about `subject` and submits it; answers its entry.
-fn submit(
-    url: &str,
-    d: &Path,
-    key: &str,
-    issuer: &str,
-    subject: &str,
-    payload: &str,
-) -> (bool, String) {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let file = d.join(format!("p{n}.json"));
-    let statement = d.join(format!("s{n}.cose"));
-    let receipt = d.join(format!("r{n}.cose"));
-    std::fs::write(&file, payload).expect("write");
-    let (ok, out) = sectwin(&[
-        "statement",
-        "sign",
-        "--key",
-        key,
-        "--issuer",
-        issuer,
-        "--subject",
-        subject,
-        "--payload",
-        p(&file),
-        "--out",
-        p(&statement),
-    ]);
-    assert!(ok, "{out}");
-    let (ok, out) = sectwin(&[
-        "statement",
-        "submit",
-        url,
-        p(&statement),
-        "--receipt",
-        p(&receipt),
-    ]);
-    if ok {
-        let (vok, vout) = sectwin(&[
-            "statement",
-            "verify-receipt",
-            "--receipt",
-            p(&receipt),
-            "--statement",
-            p(&statement),
-            "--service-key",
-            p(&d.join("data").join("scitt.key")),
-        ]);
-        assert!(vok && vout.contains("OK: the statement is entry"), "{vout}");
-    }
-    (ok, out)
-}
+use common::{credential, keypair, p, sectwin, stdout_of, submit, Server};
 
 fn entry_of(out: &str) -> u64 {
     out.split("/entries/")

@@ -23,37 +23,10 @@ fn ok(args: &[&str]) -> String {
     out
 }
 
+/// Signs and submits a statement that must be registered.
 fn submit(url: &str, d: &Path, key: &str, issuer: &str, subject: &str, payload: &str) {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let file = d.join(format!("p{n}.json"));
-    let statement = d.join(format!("s{n}.cose"));
-    std::fs::write(&file, payload).expect("write");
-    ok(&[
-        "statement",
-        "sign",
-        "--key",
-        key,
-        "--issuer",
-        issuer,
-        "--subject",
-        subject,
-        "--payload",
-        p(&file),
-        "--out",
-        p(&statement),
-    ]);
-    let receipt = d.join(format!("r{n}.cose"));
-    ok(&[
-        "statement",
-        "submit",
-        url,
-        p(&statement),
-        "--receipt",
-        p(&receipt),
-    ]);
+    let (ok, out) = common::submit(url, d, key, issuer, subject, payload);
+    assert!(ok, "{subject} {payload}: {out}");
 }
 
 async fn token(url: &str, id: &str, secret: &str) -> String {
@@ -196,28 +169,15 @@ async fn exposure_register_and_notifications_end_to_end() {
     let (acme_key, acme_pub) = common::keypair(&d, "acme", "eddsa");
     let (op_key, op_pub) = common::keypair(&d, "op", "eddsa");
     let (_, other_pub) = common::keypair(&d, "other", "eddsa");
-    for (id, role, key) in [
-        ("acme.example", "manufacturer", &acme_pub),
-        ("op.example", "operator", &op_pub),
-        ("other.example", "operator", &other_pub),
-    ] {
-        ok(&[
-            "stakeholder",
-            "register",
-            "--server",
-            &url,
-            "--authority-key",
-            p(&authority),
-            "--id",
-            id,
-            "--name",
-            id,
-            "--role",
-            role,
-            "--key",
-            key,
-        ]);
-    }
+    common::register_stakeholders(
+        &url,
+        &authority,
+        &[
+            ("acme.example", "manufacturer", &acme_pub),
+            ("op.example", "operator", &op_pub),
+            ("other.example", "operator", &other_pub),
+        ],
+    );
     let model = "model:acme/DC-200";
     submit(
         &url,
@@ -582,27 +542,14 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
     let authority = data.join("authority.key");
     let (acme_key, acme_pub) = common::keypair(&d, "acme", "eddsa");
     let (_, op_pub) = common::keypair(&d, "op", "eddsa");
-    for (id, role, key) in [
-        ("acme.example", "manufacturer", &acme_pub),
-        ("op.example", "operator", &op_pub),
-    ] {
-        ok(&[
-            "stakeholder",
-            "register",
-            "--server",
-            &url,
-            "--authority-key",
-            p(&authority),
-            "--id",
-            id,
-            "--name",
-            id,
-            "--role",
-            role,
-            "--key",
-            key,
-        ]);
-    }
+    common::register_stakeholders(
+        &url,
+        &authority,
+        &[
+            ("acme.example", "manufacturer", &acme_pub),
+            ("op.example", "operator", &op_pub),
+        ],
+    );
     // A camera of model CAM-7 operated by op.example, whose firmware acme released.
     submit(
         &url,

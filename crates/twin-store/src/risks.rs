@@ -201,23 +201,7 @@ pub fn may_see(
     let Some(t) = store.twin(&twin::DeviceId(device.clone()))? else {
         return Ok(false);
     };
-    let roles = twin::projection::roles_of(meta, reader, &t);
-    let facts = twin::sharing::DeviceFacts {
-        device: &t.device,
-        manufacturer: &t.manufacturer,
-        model: &t.model,
-        site: t.site.as_deref(),
-        groups: &t.groups,
-    };
-    let req = twin::sharing::ReadRequest {
-        reader: Some(reader),
-        reader_roles: &roles,
-        owner: &t.manufacturer,
-        device: &facts,
-        statement_type: "sbom-registered",
-    };
-    Ok(!matches!(
-        twin::sharing::decide(meta.sharing.get(&t.manufacturer).map(|(_, p)| p), &req),
-        twin::sharing::Decision::Denied
-    ))
+    let (decision, _) =
+        twin::projection::decide_read(meta, Some(reader), &t, &t.manufacturer, "sbom-registered");
+    Ok(!matches!(decision, twin::sharing::Decision::Denied))
 }

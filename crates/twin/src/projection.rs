@@ -1577,6 +1577,46 @@ pub fn roles_of(meta: &Meta, issuer: &StakeholderId, twin: &Twin) -> BTreeSet<Ro
     roles
 }
 
+impl Twin {
+    /// What sharing policies' device filters match on.
+    pub fn facts(&self) -> crate::sharing::DeviceFacts<'_> {
+        crate::sharing::DeviceFacts {
+            device: &self.device,
+            manufacturer: &self.manufacturer,
+            model: &self.model,
+            site: self.site.as_deref(),
+            groups: &self.groups,
+        }
+    }
+}
+
+/// The one sharing decision of every read path: may `reader` (anonymous if
+/// `None`) read statements of type `kind` owned by `owner` about `twin`,
+/// under the sharing policy `owner` published (its log entry answered
+/// beside the decision)?
+pub fn decide_read<'m>(
+    meta: &'m Meta,
+    reader: Option<&StakeholderId>,
+    twin: &Twin,
+    owner: &StakeholderId,
+    kind: &str,
+) -> (crate::sharing::Decision<'m>, Option<u64>) {
+    let roles = reader.map(|r| roles_of(meta, r, twin)).unwrap_or_default();
+    let facts = twin.facts();
+    let req = crate::sharing::ReadRequest {
+        reader,
+        reader_roles: &roles,
+        owner,
+        device: &facts,
+        statement_type: kind,
+    };
+    let published = meta.sharing.get(owner);
+    (
+        crate::sharing::decide(published.map(|(_, p)| p), &req),
+        published.map(|(e, _)| *e),
+    )
+}
+
 /// The consensus status of `claim` under `policy`.
 pub fn status_of(policy: &ConsensusPolicy, claim: &Claim) -> Option<Status> {
     let rule = policy.rule(&claim.class)?;

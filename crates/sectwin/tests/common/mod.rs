@@ -590,3 +590,84 @@ pub fn credential(data: &Path, stakeholder: &str) -> (String, String) {
     };
     (field("client_id:"), field("client_secret:"))
 }
+
+/// Signs `payload` as `issuer` about `subject` with the CLI and submits it
+/// to the server at `url` (whose data directory is `d/data`); the receipt,
+/// if one came, is verified offline. Answers success and the CLI's output.
+pub fn submit(
+    url: &str,
+    d: &Path,
+    key: &str,
+    issuer: &str,
+    subject: &str,
+    payload: &str,
+) -> (bool, String) {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let file = d.join(format!("p{n}.json"));
+    let statement = d.join(format!("s{n}.cose"));
+    let receipt = d.join(format!("r{n}.cose"));
+    std::fs::write(&file, payload).expect("write");
+    let (ok, out) = sectwin(&[
+        "statement",
+        "sign",
+        "--key",
+        key,
+        "--issuer",
+        issuer,
+        "--subject",
+        subject,
+        "--payload",
+        p(&file),
+        "--out",
+        p(&statement),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = sectwin(&[
+        "statement",
+        "submit",
+        url,
+        p(&statement),
+        "--receipt",
+        p(&receipt),
+    ]);
+    if ok {
+        let (vok, vout) = sectwin(&[
+            "statement",
+            "verify-receipt",
+            "--receipt",
+            p(&receipt),
+            "--statement",
+            p(&statement),
+            "--service-key",
+            p(&d.join("data").join("scitt.key")),
+        ]);
+        assert!(vok && vout.contains("OK: the statement is entry"), "{vout}");
+    }
+    (ok, out)
+}
+
+/// Registers stakeholders `(id, role, public key file)` with the CLI, signed
+/// by the registry authority's key `authority`.
+pub fn register_stakeholders(url: &str, authority: &Path, stakeholders: &[(&str, &str, &str)]) {
+    for (id, role, key) in stakeholders {
+        stdout_of(&[
+            "stakeholder",
+            "register",
+            "--server",
+            url,
+            "--authority-key",
+            p(authority),
+            "--id",
+            id,
+            "--name",
+            id,
+            "--role",
+            role,
+            "--key",
+            key,
+        ]);
+    }
+}
