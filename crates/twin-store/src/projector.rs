@@ -7,10 +7,11 @@
 //! looked up by kid in a cache filled from the registry and device
 //! statements seen so far; kids are key thumbprints, so a kid names one key),
 //! then applied in log order by [`twin::Projection::ingest_statement`], which
-//! checks that the key was in force for that issuer at that position. The
-//! overlay and the new size are flushed as one batch per chunk; a reindex
-//! is a bulk load ([`StoreState::bulk`]): twins, index and history are
-//! written once, at the end, by sorted ingestion.
+//! checks that the key was in force for that issuer at that position.
+//! Statement bodies are parsed ahead of the fold too. The overlay and the
+//! new size are flushed as one batch per chunk; a reindex is a bulk load
+//! ([`StoreState::bulk`]): twins, index, history and claims are written
+//! once, at the end, by sorted ingestion.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +24,7 @@ use scitt::{PublicKey, SignedStatement};
 use tlog::TreeSize;
 use tokio::sync::watch;
 use twin::projection::Projection;
-use twin::statement::StatementBody;
+use twin::statement::{Delegated, StatementBody, StatementParseError};
 use twin::{ConsensusPolicy, Meta};
 
 use crate::store::{PayloadStore, StoreError, StoreState, TwinStore};
@@ -94,9 +95,20 @@ impl KeyCache {
     }
 }
 
-/// One entry ready for the fold: a parsed statement and whether its
-/// signature was verified already.
-pub type Prepared = Option<(SignedStatement, bool)>;
+/// One entry ready for the fold: a parsed statement, whether its signature
+/// was verified already, and its attached payload parsed (twin subjects
+/// only; `None`: the fold parses, as for hash envelopes).
+pub struct Ready {
+    /// The statement.
+    pub statement: SignedStatement,
+    /// Whether its signature was verified already.
+    pub verified: bool,
+    /// [`StatementBody::parse_delegated`] of the attached payload.
+    pub body: Option<Result<Delegated, StatementParseError>>,
+}
+
+/// An entry ready for the fold, `None` if it is not a Signed Statement.
+pub type Prepared = Option<Ready>;
 
 /// Whether a fold checks signatures again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +123,9 @@ pub enum Signatures {
     TrustAdmission,
 }
 
-/// Parses a chunk and verifies the signatures it can, in batches across
-/// `threads` threads.
+/// Parses a chunk (COSE, then the payloads of twin statements) on this
+/// thread, ahead of the fold (which has a core of its own), and verifies the
+/// signatures it can, in batches, across `threads` threads.
 pub fn prepare(
     entries: &[Vec<u8>],
     keys: &mut KeyCache,
@@ -123,24 +136,31 @@ pub fn prepare(
     let mut parsed: Vec<Prepared> = entries
         .iter()
         .map(|e| {
-            SignedStatement::parse(e).ok().map(|st| {
-                let verified = trust && st.payload().is_some();
-                (st, verified)
+            let statement = SignedStatement::parse(e).ok()?;
+            let payload = statement
+                .payload()
+                .filter(|_| twin::ingest::is_twin_subject(statement.subject()));
+            let body = payload.map(StatementBody::parse_delegated);
+            let verified = trust && statement.payload().is_some();
+            Some(Ready {
+                statement,
+                verified,
+                body,
             })
         })
         .collect();
     if trust {
         return parsed;
     }
-    for (st, _) in parsed.iter().flatten() {
-        keys.learn(st);
+    for r in parsed.iter().flatten() {
+        keys.learn(&r.statement);
     }
     // Only attached payloads can be verified here.
     let work: Vec<(usize, &PublicKey)> = parsed
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            let (st, _) = p.as_ref()?;
+            let st = &p.as_ref()?.statement;
             st.payload()?;
             Some((i, keys.keys.get(st.key_id())?))
         })
@@ -157,7 +177,7 @@ pub fn prepare(
                 scope.spawn(move || {
                     let items: Vec<(&SignedStatement, &PublicKey)> = part
                         .iter()
-                        .filter_map(|(i, k)| Some((&parsed[*i].as_ref()?.0, *k)))
+                        .filter_map(|(i, k)| Some((&parsed[*i].as_ref()?.statement, *k)))
                         .collect();
                     let results = scitt::verify_many(&items);
                     part.iter()
@@ -173,33 +193,39 @@ pub fn prepare(
             .collect()
     });
     for (i, ok) in oks.into_iter().flatten() {
-        if let Some((_, v)) = parsed[i].as_mut() {
-            *v = ok;
+        if let Some(r) = parsed[i].as_mut() {
+            r.verified = ok;
         }
     }
     parsed
 }
 
 /// Folds prepared entries starting at `from` into `projection`; hash
-/// envelopes' payloads come from `payloads`.
+/// envelopes' payloads come from `payloads`. Answers the spent entries
+/// (their bodies moved into the twins): a caller on the fold's critical
+/// path hands them back to the thread that allocated them to be dropped.
 pub fn fold(
     projection: &mut Projection<StoreState>,
     payloads: Option<&PayloadStore>,
     from: u64,
-    prepared: Vec<Prepared>,
-) {
-    for (i, p) in prepared.into_iter().enumerate() {
+    mut prepared: Vec<Prepared>,
+) -> Vec<Prepared> {
+    for (i, p) in prepared.iter_mut().enumerate() {
         let entry = from + i as u64;
-        let result = match &p {
+        let result = match p {
             None => Ok(None),
-            Some((st, verified)) => {
+            Some(Ready {
+                statement: st,
+                verified,
+                body,
+            }) => {
                 let supplied = match (st.payload_hash(), payloads) {
                     (Some(_), Some(p)) => {
                         p.get(tlog::leaf_hash(st.bytes()).as_bytes()).ok().flatten()
                     }
                     _ => None,
                 };
-                projection.ingest_statement(entry, st, *verified, supplied.as_deref())
+                projection.ingest_parsed(entry, st, *verified, supplied.as_deref(), body.take())
             }
         };
         if let Err(e) = &result {
@@ -207,6 +233,7 @@ pub fn fold(
         }
         projection.settle(entry, &result);
     }
+    prepared
 }
 
 /// Opens the projection stored in `store` (or an empty one under `policy`).
@@ -401,12 +428,13 @@ fn step(
         .map_err(|e| ProjectError::Log(e.to_string()))?;
     let prepared = prepare(&entries, keys, threads, inner.signatures);
     let mut p = inner.projection.lock();
-    fold(&mut p, inner.payloads.as_ref(), from, prepared);
+    let spent = fold(&mut p, inner.payloads.as_ref(), from, prepared);
     let meta = p.meta().clone();
     let done = p.state_mut().flush_async(&meta)?;
     // The registration pre-check reads through the overlay being written:
     // it need not wait for the commit.
     drop(p);
+    drop(spent);
     done.wait();
     inner.projection.lock().state_mut().wait_flushing()?;
     // Readers of the store see the twins once committed: only then is the
@@ -453,6 +481,9 @@ pub fn reindex(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total = size.get();
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Prepared>)>(2);
+    // Spent chunks go back to the reader, which allocated them: freeing
+    // them is work the fold need not do.
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Prepared>>();
     let result = std::thread::scope(|scope| -> Result<(), ProjectError> {
         let reader = scope.spawn(move || -> Result<(), ProjectError> {
             let mut keys = KeyCache::default();
@@ -463,17 +494,22 @@ pub fn reindex(
                     .entries(at, to, size)
                     .map_err(|e| ProjectError::Log(e.to_string()))?;
                 let prepared = prepare(&entries, &mut keys, threads, signatures);
+                drop(entries);
+                spent_rx.try_iter().for_each(drop);
                 if tx.send((at, prepared)).is_err() {
                     break;
                 }
                 at = to;
             }
+            drop(tx);
+            spent_rx.iter().for_each(drop);
             Ok(())
         });
         let mut since_flush = 0u64;
         for (from, prepared) in rx {
             let n = prepared.len() as u64;
-            fold(&mut projection, payloads, from, prepared);
+            let spent = fold(&mut projection, payloads, from, prepared);
+            let _ = spent_tx.send(spent);
             since_flush += n;
             // Flush on another thread while the fold goes on; bounded by the
             // statements and the dirty twins the overlay holds.
@@ -486,6 +522,7 @@ pub fn reindex(
             }
             progress(from + n);
         }
+        drop(spent_tx);
         reader
             .join()
             .map_err(|_| ProjectError::Log("reader thread panicked".into()))??;

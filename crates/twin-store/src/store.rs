@@ -37,8 +37,11 @@ pub const REINDEX_CACHED_TWINS_MAX: usize = 4 * 1024 * 1024;
 /// A bulk load (a reindex into a fresh store, [`StoreState::bulk`]) holds up
 /// to this many twins in memory and writes them once, at the end...
 pub const BULK_TWINS_MAX: usize = 4 * 1024 * 1024;
-/// ...and up to this many history rows (about 130 B each in memory).
+/// ...up to this many history rows (about 130 B each in memory)...
 pub const BULK_HISTORY_MAX: usize = 32 * 1024 * 1024;
+/// ...and up to this many claims, encoded (about 500 B each in memory, some
+/// 8 GiB at most; decoded, they would take twice that).
+pub const BULK_CLAIMS_MAX: usize = 16 * 1024 * 1024;
 
 /// The searchable attributes (see [`index_keys`]).
 pub const SEARCH_ATTRIBUTES: &[&str] = &[
@@ -481,6 +484,8 @@ struct Overlay {
     /// device → (current value, value in the store when first touched).
     twins: HashMap<DeviceId, (Twin, Option<Twin>)>,
     claims: HashMap<u64, Claim>,
+    /// Claims a bulk load held, encoded, until it outgrew its bound.
+    spilled: HashMap<u64, Box<[u8]>>,
     history: Vec<HistoryRow>,
     refused: Vec<(u64, String)>,
     sboms: HashMap<u64, Vec<SbomComponent>>,
@@ -493,14 +498,31 @@ impl Overlay {
         Overlay {
             twins: HashMap::with_capacity(like.twins.len()),
             claims: HashMap::with_capacity(like.claims.len()),
+            spilled: HashMap::new(),
             history: Vec::with_capacity(like.history.len()),
             refused: Vec::new(),
             sboms: HashMap::new(),
         }
     }
 
-    /// Writes the overlay and `meta` (if any) as one batch.
-    fn write(&self, s: &TwinStore, meta: Option<&[u8]>) -> Result<(), StoreError> {
+    /// Writes the overlay and `meta` (if any) as one batch; its claims go
+    /// to `held` instead, if given.
+    fn write(
+        &self,
+        s: &TwinStore,
+        meta: Option<&[u8]>,
+        held: Option<&HeldClaims>,
+    ) -> Result<(), StoreError> {
+        if let Some(held) = held {
+            let mut encoded = Vec::with_capacity(self.claims.len());
+            for (entry, claim) in &self.claims {
+                encoded.push((
+                    *entry,
+                    serde_json::to_vec(claim).map_err(db)?.into_boxed_slice(),
+                ));
+            }
+            held.write().extend(encoded);
+        }
         let mut batch = s.keyspace.batch();
         for (device, (twin, before)) in &self.twins {
             // Only the index keys that changed: most statements change no
@@ -520,9 +542,17 @@ impl Overlay {
             let v = serde_json::to_vec(twin).map_err(db)?;
             batch.insert(&s.twins, device.0.as_bytes(), v);
         }
-        for (entry, claim) in &self.claims {
-            let v = serde_json::to_vec(claim).map_err(db)?;
-            batch.insert(&s.claims, entry.to_be_bytes(), v);
+        if held.is_none() {
+            for (entry, claim) in &self.claims {
+                let v = serde_json::to_vec(claim).map_err(db)?;
+                batch.insert(&s.claims, entry.to_be_bytes(), v);
+            }
+        }
+        for (entry, v) in &self.spilled {
+            // A claim the overlay rewrote supersedes its held encoding.
+            if !self.claims.contains_key(entry) {
+                batch.insert(&s.claims, entry.to_be_bytes(), v.to_vec());
+            }
         }
         for row in &self.history {
             let (k, v) = history_row(row);
@@ -539,6 +569,22 @@ impl Overlay {
             batch.insert(&s.meta, b"meta", meta);
         }
         batch.commit().map_err(db)
+    }
+}
+
+/// Claims a bulk load holds, encoded as stored, by entry (shared with the
+/// flush thread that encodes them).
+type HeldClaims = std::sync::Arc<parking_lot::RwLock<HashMap<u64, Box<[u8]>>>>;
+
+/// Drops `value` on a thread of its own (here if none can be started).
+fn drop_elsewhere<T: Send + 'static>(value: T) {
+    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(value)));
+    let theirs = slot.clone();
+    let spawned = std::thread::Builder::new()
+        .name("twin-drop".into())
+        .spawn(move || drop(theirs.lock().take()));
+    if spawned.is_err() {
+        drop(slot.lock().take());
     }
 }
 
@@ -565,6 +611,15 @@ struct Bulk {
     twins: bool,
     /// The history.
     history: bool,
+    /// The claims.
+    claims: bool,
+}
+
+impl Bulk {
+    /// Whether it holds anything back (then no flush writes the meta).
+    fn holds(self) -> bool {
+        self.twins || self.history || self.claims
+    }
 }
 
 /// Signals that a flush started by [`StoreState::flush_async`] ended
@@ -605,6 +660,9 @@ pub struct StoreState {
     bulk: Bulk,
     bulk_twins_max: usize,
     bulk_history_max: usize,
+    bulk_claims_max: usize,
+    /// The claims a bulk load holds (see [`BULK_CLAIMS_MAX`]).
+    held_claims: HeldClaims,
 }
 
 impl StoreState {
@@ -625,32 +683,43 @@ impl StoreState {
             bulk: Bulk::default(),
             bulk_twins_max: BULK_TWINS_MAX,
             bulk_history_max: BULK_HISTORY_MAX,
+            bulk_claims_max: BULK_CLAIMS_MAX,
+            held_claims: HeldClaims::default(),
         }
     }
 
     /// Starts a bulk load (a reindex into a fresh store): twins, their
-    /// index keys and the history are held in memory (up to
-    /// [`BULK_TWINS_MAX`] twins and [`BULK_HISTORY_MAX`] rows; past either,
-    /// that part is written by the flushes as usual) and written once by
-    /// [`StoreState::finish`] with sorted ingestion, which bypasses the
-    /// memtable and the journal. A fold rewrites a twin for every statement
-    /// about it; this writes each twin once. Until `finish`, flushes write
+    /// index keys, the history and the claims are held in memory (up to
+    /// [`BULK_TWINS_MAX`] twins, [`BULK_HISTORY_MAX`] rows and
+    /// [`BULK_CLAIMS_MAX`] claims; past a bound, that part is written by the
+    /// flushes as usual) and written once by [`StoreState::finish`] with
+    /// sorted ingestion, which bypasses the memtable and the journal. A fold
+    /// rewrites a twin for every statement about it, and a claim for every
+    /// endorsement of it; this writes each once. Until `finish`, flushes write
     /// no meta, so an interrupted bulk load leaves a store that claims
     /// nothing. Only for partitions that are empty; others are flushed as
     /// usual.
     pub fn bulk(&mut self) -> Result<(), StoreError> {
-        self.bulk_bounded(BULK_TWINS_MAX, BULK_HISTORY_MAX)
+        self.bulk_bounded(BULK_TWINS_MAX, BULK_HISTORY_MAX, BULK_CLAIMS_MAX)
     }
 
     /// [`StoreState::bulk`] with other bounds.
-    pub fn bulk_bounded(&mut self, twins_max: usize, history_max: usize) -> Result<(), StoreError> {
+    pub fn bulk_bounded(
+        &mut self,
+        twins_max: usize,
+        history_max: usize,
+        claims_max: usize,
+    ) -> Result<(), StoreError> {
         self.bulk_twins_max = twins_max;
         self.bulk_history_max = history_max;
+        self.bulk_claims_max = claims_max;
         let s = &self.store;
         let empty = |p: &PartitionHandle| p.is_empty().map_err(db);
+        let fresh = s.load_meta()?.is_none();
         self.bulk = Bulk {
-            twins: empty(&s.twins)? && empty(&s.index)? && s.load_meta()?.is_none(),
-            history: empty(&s.history)? && s.load_meta()?.is_none(),
+            twins: empty(&s.twins)? && empty(&s.index)? && fresh,
+            history: empty(&s.history)? && fresh,
+            claims: empty(&s.claims)? && fresh,
         };
         Ok(())
     }
@@ -670,6 +739,19 @@ impl StoreState {
             std::mem::take(&mut self.cur.history)
         } else {
             Vec::new()
+        };
+        // The claims since the last flush join those held, encoded.
+        let claims = if bulk.claims {
+            let mut held = std::mem::take(&mut *self.held_claims.write());
+            for (entry, claim) in std::mem::take(&mut self.cur.claims) {
+                held.insert(
+                    entry,
+                    serde_json::to_vec(&claim).map_err(db)?.into_boxed_slice(),
+                );
+            }
+            held
+        } else {
+            HashMap::new()
         };
         let store = &self.store;
         std::thread::scope(|scope| -> Result<(), StoreError> {
@@ -709,6 +791,16 @@ impl StoreState {
                 jobs.push(scope.spawn(move || {
                     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                     store.history.ingest(rows.into_iter()).map_err(db)
+                }));
+            }
+            if bulk.claims {
+                jobs.push(scope.spawn(move || {
+                    let mut sorted: Vec<(u64, Box<[u8]>)> = claims.into_iter().collect();
+                    sorted.sort_unstable_by_key(|(entry, _)| *entry);
+                    let rows = sorted
+                        .into_iter()
+                        .map(|(entry, v)| (entry.to_be_bytes(), v.into_vec()));
+                    store.claims.ingest(rows).map_err(db)
                 }));
             }
             for j in jobs {
@@ -764,11 +856,14 @@ impl StoreState {
                 .map_err(|_| StoreError::Db("the flush thread panicked".into()))??;
             // Committed: its twins are now the stored values. The thread's
             // handle on the overlay is gone, so this is the only one.
-            if let Ok(overlay) = std::sync::Arc::try_unwrap(f.overlay) {
+            if let Ok(mut overlay) = std::sync::Arc::try_unwrap(f.overlay) {
                 let cache = self.cache.get_mut();
-                for (device, (twin, _)) in overlay.twins {
+                for (device, (twin, _)) in std::mem::take(&mut overlay.twins) {
                     Self::cache_put(cache, self.cached_twins_max, device, twin);
                 }
+                // Freeing a flush's claims and history is work the fold
+                // need not wait for.
+                drop_elsewhere(overlay);
             }
         }
         Ok(())
@@ -784,12 +879,10 @@ impl StoreState {
         if let Some(e) = self.error.lock().take() {
             return Err(StoreError::Db(e));
         }
-        let meta = match self.bulk {
-            Bulk {
-                twins: false,
-                history: false,
-            } => Some(serde_json::to_vec(meta).map_err(db)?),
-            _ => None,
+        let meta = if self.bulk.holds() {
+            None
+        } else {
+            Some(serde_json::to_vec(meta).map_err(db)?)
         };
         // A bulk load keeps what it holds in the overlay (reads find it
         // there), unless it outgrew its bound: then this flush writes it.
@@ -799,6 +892,12 @@ impl StoreState {
         if self.bulk.history && self.cur.history.len() > self.bulk_history_max {
             self.bulk.history = false;
         }
+        // Held claims past the bound are spilled into this flush's batch.
+        if self.bulk.claims && self.held_claims.read().len() > self.bulk_claims_max {
+            self.bulk.claims = false;
+            self.cur.spilled = std::mem::take(&mut *self.held_claims.write());
+        }
+        let held = self.bulk.claims.then(|| self.held_claims.clone());
         let held_twins = self.bulk.twins.then(|| std::mem::take(&mut self.cur.twins));
         let held_history = self
             .bulk
@@ -818,7 +917,7 @@ impl StoreState {
         let thread = std::thread::Builder::new()
             .name("twin-flush".into())
             .spawn(move || {
-                let r = o.write(&store, meta.as_deref());
+                let r = o.write(&store, meta.as_deref(), held.as_ref());
                 let _ = tx.send(());
                 r
             })
@@ -837,6 +936,12 @@ impl StoreState {
         if let Some((t, _)) = self.cur.twins.get(device) {
             return Some(t.clone());
         }
+        self.stored_twin(device)
+    }
+
+    /// The twin of `device` beneath the current overlay: in the overlay
+    /// being flushed, the cache, or the store.
+    fn stored_twin(&self, device: &DeviceId) -> Option<Twin> {
         if let Some(f) = &self.flushing {
             if let Some((t, _)) = f.overlay.twins.get(device) {
                 return Some(t.clone());
@@ -873,9 +978,24 @@ impl State for StoreState {
         if let Some(c) = self.cur.claims.get(&entry) {
             return Some(c.clone());
         }
+        let decoded = |b: &[u8]| match decode("claim", b) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.error.lock().get_or_insert(e.to_string());
+                None
+            }
+        };
         if let Some(f) = &self.flushing {
             if let Some(c) = f.overlay.claims.get(&entry) {
                 return Some(c.clone());
+            }
+            if let Some(b) = f.overlay.spilled.get(&entry) {
+                return decoded(b);
+            }
+        }
+        if self.bulk.claims {
+            if let Some(b) = self.held_claims.read().get(&entry) {
+                return decoded(b);
             }
         }
         match self.store.claim(entry) {
@@ -887,11 +1007,13 @@ impl State for StoreState {
         }
     }
 
-    fn put_twin(&mut self, twin: Twin, before: Option<&Twin>) {
+    fn put_twin(&mut self, twin: Twin) {
         match self.cur.twins.get_mut(&twin.device) {
             Some(slot) => slot.0 = twin,
             None => {
-                let stored = before.cloned();
+                // First write since the last flush: the value it replaces is
+                // the one the next flush's index diff starts from.
+                let stored = self.stored_twin(&twin.device);
                 self.cur.twins.insert(twin.device.clone(), (twin, stored));
             }
         }
@@ -1044,12 +1166,12 @@ mod tests {
         dir: &Path,
         entries: &[(String, String, String)],
         flush_every: usize,
-        bulk: Option<(usize, usize)>,
+        bulk: Option<(usize, usize, usize)>,
     ) -> TwinStore {
         let store = TwinStore::open(dir).expect("open");
         let mut state = StoreState::with_cache(store.clone(), 64);
-        if let Some((twins, history)) = bulk {
-            state.bulk_bounded(twins, history).expect("bulk");
+        if let Some((twins, history, claims)) = bulk {
+            state.bulk_bounded(twins, history, claims).expect("bulk");
         }
         let mut p = Projection::with_state(
             Meta {
@@ -1089,14 +1211,16 @@ mod tests {
         let plain = fold(&dir.path().join("plain"), &entries, 700, None);
         let expected = dump(&plain);
         assert!(expected.iter().any(|(p, _, _)| *p == "refused"));
+        assert!(expected.iter().filter(|(p, _, _)| *p == "claims").count() > 500 * 3);
         assert!(expected.iter().filter(|(p, _, _)| *p == "index").count() > 500 * 8);
-        // Held to the end; outgrowing the twins' bound midway; outgrowing
-        // the history's bound midway; both.
+        // Held to the end; outgrowing the twins', the history's or the
+        // claims' bound midway; all three.
         for (i, bounds) in [
-            (1 << 20, 1 << 20),
-            (300, 1 << 20),
-            (1 << 20, 1000),
-            (10, 10),
+            (1 << 20, 1 << 20, 1 << 20),
+            (300, 1 << 20, 1 << 20),
+            (1 << 20, 1000, 1 << 20),
+            (1 << 20, 1 << 20, 900),
+            (10, 10, 10),
         ]
         .into_iter()
         .enumerate()
@@ -1138,5 +1262,6 @@ mod tests {
         p.state_mut().flush(&meta).expect("flush");
         assert_eq!(store.load_meta().expect("meta").map(|m| m.size), None);
         assert!(store.twins.is_empty().expect("twins"));
+        assert!(store.claims.is_empty().expect("claims"));
     }
 }

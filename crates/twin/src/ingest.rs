@@ -10,7 +10,7 @@ use scitt::{PublicKey, SignedStatement, StatementError};
 use crate::model::DeviceId;
 use crate::projection::{Applied, ApplyError, Projection, Registered, State};
 use crate::registry::{stakeholder_of, RegistryError};
-use crate::statement::StatementBody;
+use crate::statement::{Delegated, StatementBody, StatementParseError};
 
 /// Why an entry that is a twin statement was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,6 +130,21 @@ impl<S: State> Projection<S> {
         verified: bool,
         supplied: Option<&[u8]>,
     ) -> Result<Option<Applied>, IngestError> {
+        self.ingest_parsed(entry, st, verified, supplied, None)
+    }
+
+    /// [`Projection::ingest_statement`] with the attached payload already
+    /// parsed (`parsed`: what [`StatementBody::parse_delegated`] answers
+    /// for `st.payload()`; ignored for a hash envelope, whose content is
+    /// `supplied`).
+    pub fn ingest_parsed(
+        &mut self,
+        entry: u64,
+        st: &SignedStatement,
+        verified: bool,
+        supplied: Option<&[u8]>,
+        parsed: Option<Result<Delegated, StatementParseError>>,
+    ) -> Result<Option<Applied>, IngestError> {
         if !is_twin_subject(st.subject()) {
             return Ok(None);
         }
@@ -138,12 +153,17 @@ impl<S: State> Projection<S> {
             verify(st, &key, supplied)?;
         }
         let payload = content(st, supplied)?;
-        Ok(Some(self.apply(Registered {
+        let parsed = match parsed {
+            Some(p) if st.payload_hash().is_none() => p,
+            _ => StatementBody::parse_delegated(payload),
+        };
+        let registered = Registered {
             entry,
             issuer: st.issuer(),
             subject: st.subject(),
             payload,
-        })?))
+        };
+        Ok(Some(self.apply_parsed(registered, parsed)?))
     }
 
     /// Ingests the raw bytes of log entry `entry` (see

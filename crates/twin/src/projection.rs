@@ -11,7 +11,7 @@ use crate::model::{DeviceId, Lifecycle, Role, StakeholderId};
 use crate::published::{AiUsePolicy, PolicyKind, PolicyVersion, TransparencyPolicy};
 use crate::registry::{Registry, RegistryError};
 use crate::sharing::{PolicyError, SharingPolicy};
-use crate::statement::{SbomComponent, StatementBody, StatementParseError};
+use crate::statement::{Delegated, SbomComponent, StatementBody, StatementParseError};
 
 /// A statement as registered: its log entry, its verified issuer and subject,
 /// and its payload.
@@ -405,8 +405,9 @@ pub trait State {
     fn twin(&self, device: &DeviceId) -> Option<Twin>;
     /// The claim registered as `entry`.
     fn claim(&self, entry: u64) -> Option<Claim>;
-    /// Stores `twin`; `before` is its previous value (for secondary indexes).
-    fn put_twin(&mut self, twin: Twin, before: Option<&Twin>);
+    /// Stores `twin` (a state that keeps secondary indexes finds the value
+    /// it replaces itself: most writes replace one it already holds).
+    fn put_twin(&mut self, twin: Twin);
     /// Stores `claim`.
     fn put_claim(&mut self, claim: Claim);
     /// Records that `entry` (of type `kind`, signed by `issuer`) is about `device`.
@@ -445,7 +446,7 @@ impl State for MemState {
     fn claim(&self, entry: u64) -> Option<Claim> {
         self.claims.get(&entry).cloned()
     }
-    fn put_twin(&mut self, twin: Twin, _before: Option<&Twin>) {
+    fn put_twin(&mut self, twin: Twin) {
         self.twins.insert(twin.device.clone(), twin);
     }
     fn put_claim(&mut self, claim: Claim) {
@@ -680,7 +681,19 @@ impl<S: State> Projection<S> {
     /// Applies one registered statement (see the module documentation): all
     /// checks first, then the changes, so a refusal changes nothing.
     pub fn apply(&mut self, s: Registered<'_>) -> Result<Applied, ApplyError> {
-        let plan = self.plan(s)?;
+        let parsed = StatementBody::parse_delegated(s.payload);
+        self.apply_parsed(s, parsed)
+    }
+
+    /// [`Projection::apply`] with the payload already parsed by
+    /// [`StatementBody::parse_delegated`] (a fold parses ahead, on other
+    /// cores). `parsed` must be what that function answers for `s.payload`.
+    pub fn apply_parsed(
+        &mut self,
+        s: Registered<'_>,
+        parsed: Result<Delegated, StatementParseError>,
+    ) -> Result<Applied, ApplyError> {
+        let plan = self.plan_parsed(s, parsed)?;
         let applied = plan.applied();
         self.commit(plan);
         self.meta.applied += 1;
@@ -715,7 +728,19 @@ impl<S: State> Projection<S> {
 
     /// Every check; the plan says what to change.
     fn plan(&self, s: Registered<'_>) -> Result<Plan, ApplyError> {
-        let parsed = match StatementBody::parse_delegated(s.payload) {
+        let parsed = StatementBody::parse_delegated(s.payload);
+        self.plan_parsed(s, parsed)
+    }
+
+    /// [`Projection::plan`] of a payload parsed by
+    /// [`StatementBody::parse_delegated`]; custom types are parsed here,
+    /// under the schemas registered so far.
+    fn plan_parsed(
+        &self,
+        s: Registered<'_>,
+        parsed: Result<Delegated, StatementParseError>,
+    ) -> Result<Plan, ApplyError> {
+        let parsed = match parsed {
             Ok(b) => b,
             Err(StatementParseError::UnknownType(kind)) => {
                 match self.meta.custom_types.get(&kind) {
@@ -1194,7 +1219,7 @@ impl<S: State> Projection<S> {
         let kind = body.kind();
         let device = Self::device_of(s.subject, kind)?;
         let class = AttributeClass::of(&body).ok_or(ApplyError::UnknownClaim(s.entry))?;
-        let (twin, before, lifecycle) = if let StatementBody::DeviceRegistered {
+        let (twin, lifecycle) = if let StatementBody::DeviceRegistered {
             model,
             serial,
             hardware_id,
@@ -1238,31 +1263,26 @@ impl<S: State> Projection<S> {
                 statements: 0,
                 asset_attributes: BTreeMap::new(),
             };
-            (twin, None, Lifecycle::Manufactured)
+            (twin, Lifecycle::Manufactured)
         } else {
             let twin = self
                 .state
                 .twin(&device)
                 .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
             let lifecycle = twin.lifecycle;
-            (twin.clone(), Some(twin), lifecycle)
+            (twin, lifecycle)
         };
         let held = self.roles_of(&issuer, &twin);
         if lifecycle == Lifecycle::Decommissioned {
             return Err(ApplyError::Decommissioned(device.0));
         }
-        let allowed = self
-            .meta
-            .policy
-            .rule(&class)
-            .map(|r| r.asserted_by.clone())
-            .unwrap_or_default();
-        if held.is_disjoint(&allowed) {
+        let allowed = self.meta.policy.rule(&class).map(|r| &r.asserted_by);
+        if allowed.is_none_or(|a| held.is_disjoint(a)) {
             return Err(ApplyError::NotAllowed {
                 issuer: issuer.0,
                 device: device.0,
                 class: class.name(),
-                allowed,
+                allowed: allowed.cloned().unwrap_or_default(),
                 held,
             });
         }
@@ -1304,7 +1324,6 @@ impl<S: State> Projection<S> {
             held,
             next_lifecycle,
             twin,
-            before,
         })))
     }
 
@@ -1469,12 +1488,11 @@ impl<S: State> Projection<S> {
                         "dispute"
                     }
                 };
-                let before = twin.clone();
                 twin.updated_at = entry;
                 twin.statements += 1;
                 self.state.record(&twin.device, entry, kind, &issuer);
                 self.state.put_claim(claim);
-                self.state.put_twin(twin, Some(&before));
+                self.state.put_twin(twin);
             }
             Plan::Assert(p) => {
                 let AssertPlan {
@@ -1486,7 +1504,6 @@ impl<S: State> Projection<S> {
                     held,
                     next_lifecycle,
                     mut twin,
-                    before,
                 } = *p;
                 if let Some(to) = next_lifecycle {
                     twin.lifecycle = to;
@@ -1547,7 +1564,7 @@ impl<S: State> Projection<S> {
                     disputes: BTreeMap::new(),
                     signed_by,
                 });
-                self.state.put_twin(twin, before.as_ref());
+                self.state.put_twin(twin);
             }
         }
     }
@@ -1689,7 +1706,6 @@ struct AssertPlan {
     held: BTreeSet<Role>,
     next_lifecycle: Option<Lifecycle>,
     twin: Twin,
-    before: Option<Twin>,
 }
 
 struct SbomPlan {
