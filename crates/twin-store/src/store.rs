@@ -576,16 +576,12 @@ impl Overlay {
 /// flush thread that encodes them).
 type HeldClaims = std::sync::Arc<parking_lot::RwLock<HashMap<u64, Box<[u8]>>>>;
 
-/// Drops `value` on a thread of its own (here if none can be started).
+/// Drops `value` on a thread of its own (here, if none can be started: a
+/// closure that could not be spawned is dropped with what it holds).
 fn drop_elsewhere<T: Send + 'static>(value: T) {
-    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(value)));
-    let theirs = slot.clone();
-    let spawned = std::thread::Builder::new()
+    let _ = std::thread::Builder::new()
         .name("twin-drop".into())
-        .spawn(move || drop(theirs.lock().take()));
-    if spawned.is_err() {
-        drop(slot.lock().take());
-    }
+        .spawn(move || drop(value));
 }
 
 /// A history row: (device, entry, statement type, issuer).
