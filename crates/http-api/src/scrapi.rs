@@ -168,6 +168,13 @@ impl From<RegisterError> for Problem {
             RegisterError::DetachedPayload => {
                 Problem::new(StatusCode::BAD_REQUEST, "Detached payload", detail)
             }
+            RegisterError::IssuedAtMissing
+            | RegisterError::IssuedTooLongAgo { .. }
+            | RegisterError::IssuedInTheFuture { .. } => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Issued-at outside the window",
+                detail,
+            ),
             RegisterError::Append(AppendError::Busy { .. }) => Problem {
                 retry_after_s: Some(1),
                 ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", detail)

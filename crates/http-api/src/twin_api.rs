@@ -493,7 +493,11 @@ fn claim_json(claim: &Claim, seen: &Seen, meta: &Meta) -> Value {
 fn twin_summary(twin: &Twin) -> Value {
     let mut v = serde_json::to_value(twin).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
+        // Bookkeeping of the projection: which claims are current is shown
+        // per attribute (as the reader may see them), and the issuers'
+        // clocks would name attributes the reader may not see.
         o.remove("current");
+        o.remove("clocks");
     }
     v
 }

@@ -29,6 +29,7 @@ async fn a_registered_statement_gets_a_receipt_that_verifies_against_the_log() {
             br#"{"type":"firmware_installed","version":"2.1.0"}"#,
         )
         .content_type("application/json")
+        .issued_at(scrapi_common::now_unix_s())
         .sign(&k);
         let a = fx.post_cose(statement.clone()).await;
         assert_eq!(
@@ -84,24 +85,31 @@ async fn every_refusal_is_a_specific_problem_and_nothing_is_appended() {
     let known = issuer_key(&fx, "acme.example", Algorithm::EdDSA);
     let stranger = SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
 
-    let unknown = StatementBuilder::new("acme.example", "device:1", b"{}").sign(&stranger);
+    let unknown = StatementBuilder::new("acme.example", "device:1", b"{}")
+        .issued_at(scrapi_common::now_unix_s())
+        .sign(&stranger);
     let a = fx.post_cose(unknown).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.problem_title(), "Unknown issuer key");
 
     // Known key, but presented as another issuer.
-    let wrong_issuer = StatementBuilder::new("evil.example", "device:1", b"{}").sign(&known);
+    let wrong_issuer = StatementBuilder::new("evil.example", "device:1", b"{}")
+        .issued_at(scrapi_common::now_unix_s())
+        .sign(&known);
     let a = fx.post_cose(wrong_issuer).await;
     assert_eq!(a.problem_title(), "Unknown issuer key");
 
     let detached = StatementBuilder::new("acme.example", "device:1", b"{}")
         .detached()
+        .issued_at(scrapi_common::now_unix_s())
         .sign(&known);
     let a = fx.post_cose(detached).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.problem_title(), "Detached payload");
 
-    let good = StatementBuilder::new("acme.example", "device:1", b"payload!").sign(&known);
+    let good = StatementBuilder::new("acme.example", "device:1", b"payload!")
+        .issued_at(scrapi_common::now_unix_s())
+        .sign(&known);
     let pos = good
         .windows(8)
         .position(|w| w == b"payload!")
@@ -147,7 +155,9 @@ async fn every_refusal_is_a_specific_problem_and_nothing_is_appended() {
     assert_eq!(fx.post_cose(good.clone()).await.status, StatusCode::CREATED);
     fx.keys
         .remove("acme.example", &known.public_key().thumbprint());
-    let later = StatementBuilder::new("acme.example", "device:2", b"{}").sign(&known);
+    let later = StatementBuilder::new("acme.example", "device:2", b"{}")
+        .issued_at(scrapi_common::now_unix_s())
+        .sign(&known);
     assert_eq!(
         fx.post_cose(later).await.problem_title(),
         "Unknown issuer key"
@@ -196,13 +206,21 @@ async fn a_batch_registers_the_good_statements_and_names_each_bad_one() {
             } else {
                 "acme.example"
             };
-            StatementBuilder::new(issuer, &format!("device:{i}"), b"{\"fw\":\"1\"}").sign(key)
+            StatementBuilder::new(issuer, &format!("device:{i}"), b"{\"fw\":\"1\"}")
+                .issued_at(scrapi_common::now_unix_s())
+                .sign(key)
         })
         .collect();
     // Position 10: unknown key. Position 11: a tampered Ed25519 statement,
     // which makes the Ed25519 batch fail and each be checked alone.
-    statements.push(StatementBuilder::new("acme.example", "device:x", b"{}").sign(&stranger));
-    let mut tampered = StatementBuilder::new("acme.example", "device:y", b"payload!").sign(&eddsa);
+    statements.push(
+        StatementBuilder::new("acme.example", "device:x", b"{}")
+            .issued_at(scrapi_common::now_unix_s())
+            .sign(&stranger),
+    );
+    let mut tampered = StatementBuilder::new("acme.example", "device:y", b"payload!")
+        .issued_at(scrapi_common::now_unix_s())
+        .sign(&eddsa);
     let pos = tampered
         .windows(8)
         .position(|w| w == b"payload!")
@@ -274,7 +292,9 @@ async fn a_batch_registers_the_good_statements_and_names_each_bad_one() {
     assert_eq!(fx.log.durable_size().get(), 10);
 
     // One statement with Prefer: respond-async: 303 as soon as it is durable.
-    let one = StatementBuilder::new("acme.example", "device:async", b"{}").sign(&eddsa);
+    let one = StatementBuilder::new("acme.example", "device:async", b"{}")
+        .issued_at(scrapi_common::now_unix_s())
+        .sign(&eddsa);
     let a = fx
         .request(
             Request::post("/entries")
@@ -286,4 +306,151 @@ async fn a_batch_registers_the_good_statements_and_names_each_bad_one() {
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.location.as_deref(), Some("/entries/10"));
+}
+
+/// Re-encodings of one signed statement: what its signature covers (the
+/// protected header, the payload) and its signature are the same, only the
+/// envelope differs.
+fn re_encodings(statement: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use coset::{CborSerializable, TaggedCborSerializable};
+    assert_eq!(statement[..2], [0xd2, 0x84], "a tagged COSE_Sign1 array");
+    let mut with_header = coset::CoseSign1::from_tagged_slice(statement).expect("parse");
+    with_header
+        .unprotected
+        .rest
+        .push((coset::Label::Int(99), ciborium::Value::Text("added".into())));
+    let untagged_with_header = with_header.clone().to_vec().expect("encode");
+    let with_header = with_header.to_tagged_vec().expect("encode");
+    let body = &statement[2..];
+    vec![
+        ("untagged", statement[1..].to_vec()),
+        ("an unprotected header added", with_header),
+        (
+            "untagged, an unprotected header added",
+            untagged_with_header,
+        ),
+        (
+            "an indefinite-length array",
+            [&[0xd2, 0x9f][..], body, &[0xff]].concat(),
+        ),
+        (
+            "a longer array head",
+            [&[0xd2, 0x98, 0x04][..], body].concat(),
+        ),
+        (
+            "a longer tag head",
+            [&[0xd8, 0x12, 0x84][..], body].concat(),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_re_encoding_of_a_registered_statement_answers_its_entry() {
+    let fx = Fixture::open();
+    for (n, alg) in [Algorithm::EdDSA, Algorithm::ES256].into_iter().enumerate() {
+        let key = issuer_key(&fx, "acme.example", alg);
+        let statement =
+            StatementBuilder::new("acme.example", &format!("device:{n}"), b"{\"fw\":\"1\"}")
+                .issued_at(scrapi_common::now_unix_s())
+                .sign(&key);
+        let first = fx.post_cose(statement.clone()).await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        let location = format!("/entries/{n}");
+        assert_eq!(first.location.as_deref(), Some(location.as_str()));
+
+        let mut variants = re_encodings(&statement);
+        // The statement as the service serves it, with its receipt.
+        let transparent = fx.get(&format!("{location}/statement")).await;
+        assert_eq!(transparent.status, StatusCode::OK);
+        variants.push(("the transparent statement served", transparent.body));
+        if alg == Algorithm::ES256 {
+            // (r, n - s): another valid signature anyone can make from (r, s).
+            let parsed = scitt::SignedStatement::parse(&statement).expect("parse");
+            let flipped = parsed.registration_forms().pop().expect("two forms");
+            assert_ne!(flipped, statement);
+            let reparsed = scitt::SignedStatement::parse(&flipped).expect("parse");
+            reparsed
+                .verify(&key.public_key())
+                .expect("the malleated signature verifies");
+            assert_ne!(reparsed.signature(), parsed.signature());
+            variants.push(("the ECDSA signature malleated", flipped));
+        }
+        for (how, bytes) in variants {
+            assert_ne!(bytes, statement, "{how}: a re-encoding");
+            let a = fx.post_cose(bytes.clone()).await;
+            assert_eq!(
+                (a.status, a.location.as_deref()),
+                (StatusCode::CREATED, Some(location.as_str())),
+                "{how}: {}",
+                String::from_utf8_lossy(&a.body)
+            );
+            let batch = {
+                let mut out = Vec::new();
+                ciborium::into_writer(
+                    &ciborium::Value::Array(vec![ciborium::Value::Bytes(bytes)]),
+                    &mut out,
+                )
+                .expect("cbor");
+                out
+            };
+            let a = fx
+                .request(
+                    Request::post("/api/v1/statements/batch")
+                        .header(header::CONTENT_TYPE, "application/cbor")
+                        .body(Body::from(batch))
+                        .expect("request"),
+                )
+                .await;
+            let json: serde_json::Value = serde_json::from_slice(&a.body).expect("json");
+            assert_eq!(
+                (
+                    &json["results"][0]["index"],
+                    &json["results"][0]["duplicate"]
+                ),
+                (&serde_json::json!(n), &serde_json::json!(true)),
+                "{how} in a batch: {json}"
+            );
+        }
+        assert_eq!(
+            fx.log.durable_size().get(),
+            n as u64 + 1,
+            "a re-encoding was registered as a new entry"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_is_registered_only_within_its_issued_at_window() {
+    let fx = Fixture::open();
+    let key = issuer_key(&fx, "acme.example", Algorithm::EdDSA);
+    let now = scrapi_common::now_unix_s();
+    let sign = |iat: Option<i64>| {
+        let b = StatementBuilder::new("acme.example", "device:1", b"{}");
+        match iat {
+            Some(t) => b.issued_at(t),
+            None => b,
+        }
+        .sign(&key)
+    };
+    for (iat, expected) in [
+        (None, "the CWT Claims have no iat (6)"),
+        (Some(now - 2 * 24 * 3600), "s before the service's clock"),
+        (Some(now + 3600), "s ahead of the service's clock"),
+    ] {
+        let a = fx.post_cose(sign(iat)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{iat:?}");
+        assert_eq!(a.problem_title(), "Issued-at outside the window");
+        let detail = String::from_utf8_lossy(&a.body).to_string();
+        assert!(detail.contains(expected), "{iat:?}: {detail}");
+    }
+    assert_eq!(
+        fx.log.durable_size().get(),
+        0,
+        "a stale statement was appended"
+    );
+    // Within the window on either side: registered.
+    for iat in [now - 23 * 3600, now + 60] {
+        let a = fx.post_cose(sign(Some(iat))).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{iat}");
+    }
 }

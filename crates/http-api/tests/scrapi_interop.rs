@@ -145,6 +145,7 @@ async fn scitt_cose_statements_register_and_our_receipts_verify_with_scitt_cose(
         let k = SigningKey::generate(alg, &mut rand_core::OsRng);
         let ours = StatementBuilder::new("acme.example", "device:door-1", b"{\"fw\":\"2.1.0\"}")
             .content_type("application/json")
+            .issued_at(scrapi_common::now_unix_s())
             .sign(&k);
         let s = dir.path().join("ours.cose");
         let pem = dir.path().join("ours.pem");

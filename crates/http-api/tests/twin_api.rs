@@ -19,6 +19,13 @@ use serde_json::{json, Value};
 use transparency::TransparencyService;
 use twin_store::{Projector, TwinDirectory, TwinStore};
 
+/// The system clock, seconds since the epoch (statements' CWT `iat`).
+fn now_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 struct Node {
     _dir: tempfile::TempDir,
     base: String,
@@ -33,6 +40,7 @@ impl Node {
     async fn register(&self, issuer: &str, subject: &str, payload: &Value) -> u64 {
         let bytes = StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
             .content_type("application/json")
+            .issued_at(now_unix_s())
             .sign(&self.keys[issuer]);
         let r = self
             .scitt
@@ -604,6 +612,7 @@ async fn every_read_path_follows_the_sharing_policies() {
     let envelope = StatementBuilder::new("op.test", "device:door-1", secret_payload)
         .content_type("application/json")
         .hash_envelope(None)
+        .issued_at(now_unix_s())
         .sign(&node.keys["op.test"]);
     assert!(
         !String::from_utf8_lossy(&envelope).contains("badge cloning"),
@@ -806,4 +815,184 @@ async fn published_policies_are_listed_shown_and_enforced() {
     let (status, _) = node.get("/api/v1/reads?owner=vista.test", Some(&aud)).await;
     assert_eq!(status, 403, "no transparency policy: only the owner lists");
     assert!(t > v2);
+}
+
+impl Node {
+    fn sign_at(&self, issuer: &str, subject: &str, payload: &Value, iat: i64) -> Vec<u8> {
+        StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
+            .content_type("application/json")
+            .issued_at(iat)
+            .sign(&self.keys[issuer])
+    }
+
+    /// The entry of the door's current claim on `attribute`.
+    fn current(&self, device: &str, attribute: &twin::AttributeClass) -> Option<u64> {
+        self.projector.with(|p| {
+            p.twin(&twin::DeviceId(device.to_string()))?
+                .current
+                .get(attribute)
+                .copied()
+        })
+    }
+
+    async fn projected(&self, index: u64) {
+        assert!(
+            self.projector
+                .wait_projected(index + 1, Duration::from_secs(10))
+                .await,
+            "projector did not reach {index}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_and_out_of_order_statements_cannot_take_a_twin_back_in_time() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let now = now_unix_s();
+    let vuln = |status: &str| json!({"type":"vulnerability-assessment","vulnerability":"CVE-2024-9","status":status});
+    let attribute = twin::AttributeClass::Vulnerability("CVE-2024-9".into());
+    // Acme (ES256) says not affected, then affected.
+    let old = node.sign_at(
+        "acme.test",
+        "device:door-1",
+        &vuln("not_affected"),
+        now - 20,
+    );
+    let old_entry = node
+        .scitt
+        .register(old.clone())
+        .await
+        .expect("register")
+        .index;
+    let new = node.sign_at("acme.test", "device:door-1", &vuln("affected"), now - 10);
+    let new_entry = node.scitt.register(new).await.expect("register").index;
+    node.projected(new_entry.get()).await;
+    assert_eq!(node.current("door-1", &attribute), Some(new_entry.get()));
+    let size = node.scitt.log().durable_size();
+
+    // The old statement replayed, re-encoded every way: its own entry again.
+    let mut replays: Vec<(&str, Vec<u8>)> = vec![("as it was", old.clone())];
+    replays.push(("untagged", old[1..].to_vec()));
+    replays.push((
+        "with a receipt attached",
+        scitt::attach_receipts(&old, &[b"not a receipt".to_vec()]).expect("attach"),
+    ));
+    let parsed = scitt::SignedStatement::parse(&old).expect("parse");
+    replays.push((
+        "its ECDSA signature malleated",
+        parsed
+            .registration_forms()
+            .pop()
+            .expect("ES256 has two forms"),
+    ));
+    for (how, bytes) in replays {
+        let r = node.scitt.register(bytes).await.expect(how);
+        assert_eq!((r.index, r.duplicate), (old_entry, true), "{how}");
+    }
+    let r = node
+        .scitt
+        .register_batch(vec![old[1..].to_vec()])
+        .await
+        .remove(0)
+        .expect("batch");
+    assert_eq!((r.index, r.duplicate), (old_entry, true), "in a batch");
+    assert_eq!(
+        node.scitt.log().durable_size(),
+        size,
+        "a replay was appended"
+    );
+
+    // A genuinely older statement, never registered: refused, by the issuer's
+    // own clock, at registration (and by the projection, were it appended).
+    let older = node.sign_at(
+        "acme.test",
+        "device:door-1",
+        &vuln("not_affected"),
+        now - 15,
+    );
+    let e = node.scitt.register(older).await.expect_err("back in time");
+    assert!(
+        e.to_string()
+            .contains("cannot take an attribute back in time"),
+        "{e}"
+    );
+    // The same for statements about stakeholders: an older sharing policy.
+    let policy = json!({"type":"sharing-policy","policy":{"id":"acme-0","grants":[
+        {"readers":["public"],"devices":"all","types":["*"]}]}});
+    let e = node
+        .scitt
+        .register(node.sign_at("acme.test", "stakeholder:acme.test", &policy, now - 3600))
+        .await
+        .expect_err("an older policy");
+    assert!(e.to_string().contains("back in time"), "{e}");
+    // Another issuer's clock is its own: the operator's endorsement issued
+    // earlier (by its clock) than Acme's claim is fine.
+    let endorse = json!({"type":"endorse","entry":new_entry.get()});
+    let r = node
+        .scitt
+        .register(node.sign_at("op.test", "device:door-1", &endorse, now - 30))
+        .await
+        .expect("the operator's own clock");
+    node.projected(r.index.get()).await;
+    assert_eq!(node.current("door-1", &attribute), Some(new_entry.get()));
+    let (status, view) = node
+        .get("/api/v1/devices/door-1", Some(&node.token("op.test").await))
+        .await;
+    assert_eq!(status, 200);
+    let vulns: Vec<&Value> = view["attributes"]
+        .as_array()
+        .expect("attributes")
+        .iter()
+        .filter(|a| a["claim"]["statement"]["vulnerability"] == "CVE-2024-9")
+        .collect();
+    assert_eq!(vulns.len(), 1, "{view}");
+    assert_eq!(vulns[0]["claim"]["statement"]["status"], "affected");
+    assert!(view["twin"].get("clocks").is_none(), "{view}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_tell_only_what_the_signer_may_read() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let now = now_unix_s();
+    let decommission = json!({"type":"decommissioned","reason":"end of life"});
+    // A garbage signature learns nothing about the device: the signature is
+    // checked before anything about the twins.
+    let mut forged = node.sign_at("out.test", "device:door-1", &decommission, now);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let e = node.scitt.register(forged).await.expect_err("forged");
+    assert!(
+        matches!(e, transparency::RegisterError::Statement(_)),
+        "{e}"
+    );
+    // A registered outsider with a valid signature: the same words for a
+    // device that exists (and is deployed, with roles held by others) and for
+    // one that does not.
+    let mut answers = Vec::new();
+    for device in ["door-1", "no-such-door"] {
+        let bytes = node.sign_at("out.test", &format!("device:{device}"), &decommission, now);
+        let e = node.scitt.register(bytes).await.expect_err("no role");
+        answers.push(e.to_string().replace(device, "DEVICE"));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[0].contains("holds no role"), "{}", answers[0]);
+    for secret in [
+        "op.test",
+        "fix.test",
+        "Manufactured",
+        "Deployed",
+        "operator",
+    ] {
+        assert!(!answers[0].contains(secret), "{secret} in {}", answers[0]);
+    }
+    // Whoever holds a role gets the precise reason.
+    let back = json!({"type":"lifecycle-changed","to":"manufactured"});
+    let e = node
+        .scitt
+        .register(node.sign_at("op.test", "device:door-1", &back, now))
+        .await
+        .expect_err("illegal transition");
+    assert!(e.to_string().contains("cannot go from"), "{e}");
 }

@@ -26,6 +26,7 @@ impl Log {
         self.next += 1;
         self.p
             .apply(Registered {
+                issued_at: None,
                 entry,
                 issuer,
                 subject,
@@ -39,6 +40,7 @@ impl Log {
         let entry = self.next;
         self.p
             .apply(Registered {
+                issued_at: None,
                 entry,
                 issuer,
                 subject,

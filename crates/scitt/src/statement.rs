@@ -101,6 +101,7 @@ pub struct PayloadHash {
 #[derive(Debug, Clone)]
 pub struct SignedStatement {
     bytes: Vec<u8>,
+    tagged: bool,
     sign1: CoseSign1,
     alg: Algorithm,
     kid: Vec<u8>,
@@ -154,9 +155,14 @@ impl SignedStatement {
                 max_bytes: STATEMENT_BYTES_MAX,
             });
         }
-        let sign1 = CoseSign1::from_tagged_slice(bytes)
-            .or_else(|_| CoseSign1::from_slice(bytes))
-            .map_err(|e| StatementError::Malformed(e.to_string()))?;
+        let (sign1, tagged) = match CoseSign1::from_tagged_slice(bytes) {
+            Ok(s) => (s, true),
+            Err(_) => (
+                CoseSign1::from_slice(bytes)
+                    .map_err(|e| StatementError::Malformed(e.to_string()))?,
+                false,
+            ),
+        };
         let header = &sign1.protected.header;
 
         let alg = match &header.alg {
@@ -257,6 +263,7 @@ impl SignedStatement {
         };
         Ok(SignedStatement {
             bytes: bytes.to_vec(),
+            tagged,
             alg,
             kid: header.key_id.clone(),
             issuer,
@@ -269,9 +276,65 @@ impl SignedStatement {
         })
     }
 
-    /// The statement's bytes exactly as submitted (the log entry).
+    /// The statement's bytes exactly as parsed (for a registered statement:
+    /// its log entry, which is always its [`SignedStatement::registration_form`]).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Whether the message carried the COSE_Sign1 tag (18).
+    pub fn is_tagged(&self) -> bool {
+        self.tagged
+    }
+
+    /// The form in which the statement is registered: the SCITT architecture
+    /// (§"Registration") has the unprotected header "set to an empty map
+    /// before the Signed Statement can be included", and shows a Signed
+    /// Statement as a tagged COSE_Sign1 (18); the message is re-encoded so,
+    /// with definite lengths and the shortest heads (RFC 8949 §4.2.1),
+    /// keeping exactly what the signature covers (the protected header's
+    /// bytes, the payload) and the signature. Every re-encoding of one signed
+    /// statement (untagged, with receipts or other unprotected headers,
+    /// indefinite lengths, longer heads) has the same registration form.
+    pub fn registration_form(&self) -> Vec<u8> {
+        self.encode(&self.sign1.signature)
+    }
+
+    /// This statement as registered: [`SignedStatement::registration_form`]
+    /// becomes its bytes.
+    pub fn into_registration_form(mut self) -> SignedStatement {
+        self.bytes = self.registration_form();
+        self.tagged = true;
+        self.sign1.unprotected = coset::Header::default();
+        self
+    }
+
+    /// Every registration form of the *same* signed statement, this one's
+    /// first: for ES256 also the form with the other valid signature (ECDSA
+    /// signatures are malleable: anyone can turn `(r, s)` into `(r, n - s)`
+    /// without the key, and both verify). A service that registers only
+    /// registration forms finds any earlier registration of what the issuer
+    /// signed by looking these up.
+    pub fn registration_forms(&self) -> Vec<Vec<u8>> {
+        let mut forms = vec![self.registration_form()];
+        if self.alg == Algorithm::ES256 {
+            if let Some(other) = other_ecdsa_signature(&self.sign1.signature) {
+                forms.push(self.encode(&other));
+            }
+        }
+        forms
+    }
+
+    fn encode(&self, signature: &[u8]) -> Vec<u8> {
+        let sign1 = CoseSign1 {
+            protected: self.sign1.protected.clone(),
+            unprotected: coset::Header::default(),
+            payload: self.sign1.payload.clone(),
+            signature: signature.to_vec(),
+        };
+        // Serializing a COSE_Sign1 that was just parsed cannot fail (its
+        // protected header keeps its original bytes).
+        sign1.to_tagged_vec().unwrap_or_default()
     }
 
     /// `alg`.
@@ -371,6 +434,15 @@ impl SignedStatement {
         }
         Ok(())
     }
+}
+
+/// `(r, n - s)` for an ES256 signature `(r, s)` (both verify), or `None` if
+/// `signature` is not one.
+fn other_ecdsa_signature(signature: &[u8]) -> Option<Vec<u8>> {
+    let sig = p256::ecdsa::Signature::from_slice(signature).ok()?;
+    let (r, s) = sig.split_scalars();
+    let flipped = p256::ecdsa::Signature::from_scalars(r, -*s).ok()?;
+    Some(flipped.to_bytes().to_vec())
 }
 
 /// Builds and signs Signed Statements (for the CLI, devices and tests).

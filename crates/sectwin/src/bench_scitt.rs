@@ -45,6 +45,7 @@ fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64, twin: bool)
                                 );
                                 return StatementBuilder::new(issuer, &format!("device:door-ctl-{i:08}"), payload.as_bytes())
                                     .content_type("application/json")
+                                    .issued_at(crate::now_unix_s())
                                     .sign(key);
                             }
                             let payload = format!(
@@ -52,6 +53,7 @@ fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64, twin: bool)
                             );
                             StatementBuilder::new(issuer, &format!("device:door-ctl-{i:08}"), payload.as_bytes())
                                 .content_type("application/json")
+                                .issued_at(crate::now_unix_s())
                                 .sign(key)
                         })
                         .collect::<Vec<_>>()
@@ -139,7 +141,13 @@ pub async fn run(
     for (issuer, key) in &keys {
         directory.add(issuer, key.public_key());
     }
-    let service = node::open_transparency(&s.0, &log, directory, log.origin())?;
+    let service = node::open_transparency(
+        &s.0,
+        &log,
+        directory,
+        log.origin(),
+        transparency::RegistrationPolicy::default(),
+    )?;
     let addr = node::serve(
         node::app(log.clone(), Some(service)),
         "127.0.0.1:0".parse()?,
@@ -164,7 +172,14 @@ pub async fn run(
     // registration policy (registry key in force, role, pre-check against
     // the projection) and is folded into the twins by the projector.
     let s = Scratch::new(dir, "scitt-twins")?;
-    let (node, _) = node::open_node(&s.0, None, LogConfig::default(), None).await?;
+    let (node, _) = node::open_node(
+        &s.0,
+        None,
+        LogConfig::default(),
+        None,
+        transparency::RegistrationPolicy::default(),
+    )
+    .await?;
     for (issuer, key) in &keys {
         let payload = serde_json::json!({"type": "stakeholder-registered", "name": issuer,
             "roles": ["manufacturer"], "keys": [{"pem": key.public_key().to_pem()}]});

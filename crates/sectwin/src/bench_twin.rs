@@ -79,6 +79,7 @@ fn statement(keys: &Keys, d: u64, round: u64, prev: u64) -> Vec<u8> {
     };
     StatementBuilder::new(issuer, &subject, payload.to_string().as_bytes())
         .content_type("application/json")
+        .issued_at(crate::now_unix_s())
         .sign(key)
 }
 
@@ -123,6 +124,7 @@ fn registry(keys: &Keys) -> Vec<Vec<u8>> {
                 .as_bytes(),
         )
         .content_type("application/json")
+        .issued_at(crate::now_unix_s())
         .sign(&keys.authority)
     };
     vec![
@@ -279,7 +281,14 @@ pub async fn run(
     // 4. Twin views: from the store, then over HTTP through the node.
     log.shutdown().await;
     drop(log);
-    let (node, _) = node::open_node(&s.0.join("node"), None, LogConfig::default(), None).await?;
+    let (node, _) = node::open_node(
+        &s.0.join("node"),
+        None,
+        LogConfig::default(),
+        None,
+        transparency::RegistrationPolicy::default(),
+    )
+    .await?;
     let policy = twin::ConsensusPolicy::default();
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {

@@ -291,7 +291,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         witness_quorum: 1,
         ..LogConfig::default()
     };
-    let (mut node, _) = node::open_node(&data.join("node"), None, config, None).await?;
+    let (mut node, _) = node::open_node(
+        &data.join("node"),
+        None,
+        config,
+        None,
+        transparency::RegistrationPolicy::default(),
+    )
+    .await?;
     node::start_notifications(
         &mut node,
         &data.join("node"),
@@ -373,6 +380,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         let key = keys.get(*issuer).context("every issuer has a key")?;
         let statement = scitt::StatementBuilder::new(issuer, subject, payload.as_bytes())
             .content_type("application/json")
+            .issued_at(crate::now_unix_s())
             .sign(key);
         let index = register(&http, &root, &statement, &service_key).await?;
         let value = serde_json::from_str::<serde_json::Value>(&payload)?;
@@ -404,6 +412,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "device:door-ctl-0042",
         br#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"not_affected"}"#,
     )
+    .issued_at(crate::now_unix_s())
     .sign(&intruder);
     println!(
         "   a \"not affected\" claim signed with a key acme.example never registered: refused ({})",
@@ -412,6 +421,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let sign = |issuer: &str, payload: &str| -> Result<Vec<u8>> {
         Ok(
             scitt::StatementBuilder::new(issuer, "device:door-ctl-0042", payload.as_bytes())
+                .issued_at(crate::now_unix_s())
                 .sign(keys.get(issuer).context("key")?),
         )
     };
@@ -630,6 +640,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     for (what, subject, payload) in vuln_statements() {
         let statement = scitt::StatementBuilder::new("acme.example", subject, payload.as_bytes())
             .content_type("application/json")
+            .issued_at(crate::now_unix_s())
             .sign(acme_key);
         last = register(&http, &root, &statement, &service_key).await?;
         println!("   #{last:<3} acme.example           {what:<40} receipt verified");
@@ -695,6 +706,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     for (what, subject, payload) in fix_statements() {
         let statement = scitt::StatementBuilder::new("acme.example", subject, payload.as_bytes())
             .content_type("application/json")
+            .issued_at(crate::now_unix_s())
             .sign(acme_key);
         let index = register(&http, &root, &statement, &service_key).await?;
         println!("   #{index:<3} acme.example           {what:<40} receipt verified");

@@ -159,6 +159,15 @@ struct ServeArgs {
     /// (an Ed25519 or P-256 public key; repeatable).
     #[arg(long = "issuer-key", value_parser = parse_issuer_key)]
     issuer_keys: Vec<(String, scitt::PublicKey)>,
+    /// Oldest CWT iat a statement may carry when it is first registered, in
+    /// seconds before this server's clock (a replay of a registered statement
+    /// answers its entry whatever its age).
+    #[arg(long, default_value_t = transparency::ISSUED_AT_AGE_S_MAX_DEFAULT)]
+    issued_at_age_max_s: u64,
+    /// How far ahead of this server's clock a statement's CWT iat may be (the
+    /// signers' clock skew), in seconds.
+    #[arg(long, default_value_t = transparency::ISSUED_AT_AHEAD_S_MAX_DEFAULT)]
+    issued_at_ahead_max_s: u64,
     /// An MQTT broker to publish notifications to, as HOST:PORT (e.g.
     /// 127.0.0.1:1883); MQTT subscriptions need it.
     #[arg(long, value_parser = parse_host_port)]
@@ -218,6 +227,14 @@ enum WitnessCmd {
         #[arg(long = "log", required = true)]
         logs: Vec<String>,
     },
+}
+
+/// The system clock in seconds since the epoch (CWT `iat` of the statements
+/// this binary signs).
+pub(crate) fn now_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn main() -> ExitCode {
@@ -292,8 +309,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     for (issuer, key) in &args.issuer_keys {
         keys.add(issuer, key.clone());
     }
-    let (mut node, created) =
-        node::open_node(&args.data, args.origin.as_deref(), config, Some(keys)).await?;
+    let (mut node, created) = node::open_node(
+        &args.data,
+        args.origin.as_deref(),
+        config,
+        Some(keys),
+        transparency::RegistrationPolicy {
+            issued_at_required: true,
+            issued_at_age_s_max: args.issued_at_age_max_s,
+            issued_at_ahead_s_max: args.issued_at_ahead_max_s,
+        },
+    )
+    .await?;
     node::start_notifications(
         &mut node,
         &args.data,

@@ -102,20 +102,18 @@ pub fn load_or_create_receipt_key(data: &Path) -> Result<scitt::SigningKey> {
 }
 
 /// The SCITT transparency service over `log`, issuing receipts as `issuer`
-/// and checking issuers' keys in `keys`.
+/// and checking issuers' keys in `keys` under `policy`.
 pub fn open_transparency(
     data: &Path,
     log: &Log,
     keys: Arc<dyn transparency::KeyDirectory>,
     issuer: &str,
+    policy: transparency::RegistrationPolicy,
 ) -> Result<Arc<transparency::TransparencyService>> {
     let key = load_or_create_receipt_key(data)?;
-    Ok(Arc::new(transparency::TransparencyService::new(
-        log.clone(),
-        keys,
-        key,
-        issuer,
-    )))
+    Ok(Arc::new(
+        transparency::TransparencyService::new(log.clone(), keys, key, issuer).with_policy(policy),
+    ))
 }
 
 /// The node's HTTP application: the log under `/log`, and SCRAPI (`/entries`,
@@ -292,6 +290,7 @@ impl Node {
     pub fn authority_statement(&self, subject: &str, payload: &serde_json::Value) -> Vec<u8> {
         scitt::StatementBuilder::new(&self.authority.0, subject, payload.to_string().as_bytes())
             .content_type("application/json")
+            .issued_at(crate::now_unix_s())
             .sign(&self.authority.1)
     }
 
@@ -322,13 +321,14 @@ fn load_or_create_secret(path: &Path) -> Result<[u8; 32]> {
 
 /// Opens a node on `data`: the log, the twins (resuming the projection),
 /// the registry authority (bootstrapping the registry on a new log), the
-/// SCITT service, and the token endpoint. `static_keys` are issuers accepted
-/// for statements about subjects other than twins.
+/// SCITT service (under `policy`), and the token endpoint. `static_keys`
+/// are issuers accepted for statements about subjects other than twins.
 pub async fn open_node(
     data: &Path,
     origin: Option<&str>,
     config: LogConfig,
     static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
+    policy: transparency::RegistrationPolicy,
 ) -> Result<(Node, bool)> {
     let (log, created) = open_log(data, origin, config)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
@@ -348,7 +348,7 @@ pub async fn open_node(
         static_keys,
     ));
     let issuer = log.origin().to_string();
-    let scitt = open_transparency(data, &log, directory, &issuer)?;
+    let scitt = open_transparency(data, &log, directory, &issuer, policy)?;
     let authority_key = {
         let path = authority_key_path(data);
         if path.exists() {
@@ -479,6 +479,7 @@ pub fn node_app(node: &Node) -> axum::Router {
     let sign: http_api::archivist::AuthoritySigner = Arc::new(move |subject, payload| {
         scitt::StatementBuilder::new(&authority.0, subject, payload.to_string().as_bytes())
             .content_type("application/json")
+            .issued_at(crate::now_unix_s())
             .sign(&authority.1)
     });
     let archivist_dir = node

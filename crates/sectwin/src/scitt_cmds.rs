@@ -58,6 +58,12 @@ pub enum StatementCmd {
         /// With --hash-envelope: where the payload can be fetched.
         #[arg(long)]
         location: Option<String>,
+        /// When the statement is issued (CWT iat), seconds since the epoch;
+        /// default: now. Services register statements only within a window
+        /// around their clock, and refuse one older than the issuer's latest
+        /// statement on the same attribute.
+        #[arg(long)]
+        issued_at: Option<i64>,
         /// Where to write the statement.
         #[arg(long)]
         out: PathBuf,
@@ -154,13 +160,15 @@ pub async fn statement(cmd: StatementCmd) -> Result<ExitCode> {
             content_type,
             hash_envelope,
             location,
+            issued_at,
             out,
         } => {
             let key = SigningKey::from_pem(&read_text(&key)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
             let payload = read_bytes(&payload)?;
-            let mut builder =
-                StatementBuilder::new(&issuer, &subject, &payload).content_type(&content_type);
+            let mut builder = StatementBuilder::new(&issuer, &subject, &payload)
+                .content_type(&content_type)
+                .issued_at(issued_at.unwrap_or_else(crate::now_unix_s));
             if hash_envelope {
                 builder = builder.hash_envelope(location.as_deref());
             }

@@ -231,12 +231,9 @@ pub(crate) async fn sign_and_submit(
     subject: &str,
     payload: &Value,
 ) -> Result<u64> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
     let statement = scitt::StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
         .content_type("application/json")
-        .issued_at(now)
+        .issued_at(crate::now_unix_s())
         .sign(key);
     let (location, _) = submit(server, statement).await?;
     entry_of(&location).with_context(|| format!("unexpected location {location:?}"))

@@ -7,18 +7,29 @@
 //! *is* the log's tree, every receipt is also checkable against the
 //! witnessed C2SP checkpoints.
 //!
-//! The registration policy:
+//! The registration policy, in this order (nothing about the twins is
+//! consulted before the signature verified, so a refusal tells only a
+//! holder of a registered key anything about what the service holds):
 //! 1. the statement parses and carries the SCITT headers (`alg`, `kid`, CWT
-//!    `iss` and `sub`), see [`scitt::SignedStatement::parse`];
-//! 2. `kid` names a key that the [`KeyDirectory`] holds for `iss` (unknown or
-//!    revoked keys are refused);
-//! 3. the signature verifies over an attached payload (or over the digest of a
-//!    hash envelope); statements with detached payloads are refused, since the
-//!    service could not check what they sign.
+//!    `iss` and `sub`), see [`scitt::SignedStatement::parse`]; statements with
+//!    detached payloads are refused, since the service could not check what
+//!    they sign;
+//! 2. a statement already registered, under any encoding, answers its
+//!    existing entry: the log holds each statement in its *registration
+//!    form* ([`scitt::SignedStatement::registration_form`]: tagged, empty
+//!    unprotected header, shortest CBOR), so a signed statement is
+//!    identified by what its signature covers and by its signature, never
+//!    by its encoding (an ES256 signature's malleable twin `(r, n - s)`
+//!    included);
+//! 3. its CWT `iat` lies within the [`RegistrationPolicy`]'s window around
+//!    the service's clock (an old statement cannot be replayed as news);
+//! 4. `kid` names a key that the [`KeyDirectory`] holds for `iss` (unknown or
+//!    revoked keys are refused) and the signature verifies with it (over an
+//!    attached payload, or over the digest of a hash envelope);
+//! 5. the directory's own checks ([`KeyDirectory::admit`]: for the twins,
+//!    that the statement fits them, which includes that it is not older than
+//!    the issuer's own latest statement on the same attribute).
 //!
-//! Receipts are signed with the service's own key (not the log's note key:
-//! one key, one signature format).
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,10 +46,16 @@ pub trait KeyDirectory: Send + Sync {
     /// The key `kid` of issuer `issuer`, if it is registered and usable now.
     fn key(&self, issuer: &str, kid: &[u8]) -> Option<PublicKey>;
 
-    /// The key to verify `statement` with, after checking whatever else the
-    /// registration policy demands of it (its signature is checked by the
-    /// caller). The default: [`KeyDirectory::key`].
-    fn admit(&self, statement: &SignedStatement) -> Result<PublicKey, Refusal> {
+    /// The key that must have signed `statement` (`payload`: a hash
+    /// envelope's content, supplied beside it). Called *before* the
+    /// signature is verified, so the answer may depend only on the issuer,
+    /// the key id and the issued-at, and a refusal must not tell more than
+    /// "no such key". The default: [`KeyDirectory::key`].
+    fn verifying_key(
+        &self,
+        statement: &SignedStatement,
+        _payload: Option<&[u8]>,
+    ) -> Result<PublicKey, Refusal> {
         self.key(statement.issuer(), statement.key_id())
             .ok_or_else(|| Refusal::UnknownKey {
                 issuer: statement.issuer().to_string(),
@@ -46,22 +63,32 @@ pub trait KeyDirectory: Send + Sync {
             })
     }
 
-    /// [`KeyDirectory::admit`] for each of `statements`, in order (an
-    /// implementation may check them all under one look at its state).
-    fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<PublicKey, Refusal>> {
-        statements.iter().map(|st| self.admit(st)).collect()
+    /// [`KeyDirectory::verifying_key`] for each of `statements`, in order
+    /// (an implementation may look them all up under one look at its state).
+    fn verifying_keys(&self, statements: &[&SignedStatement]) -> Vec<Result<PublicKey, Refusal>> {
+        statements
+            .iter()
+            .map(|st| self.verifying_key(st, None))
+            .collect()
     }
 
-    /// Like [`KeyDirectory::admit`] for a hash envelope whose payload is
-    /// supplied beside it (and checked against its digest by the caller).
-    fn admit_with_payload(
-        &self,
-        _statement: &SignedStatement,
-        _payload: &[u8],
-    ) -> Result<PublicKey, Refusal> {
-        Err(Refusal::Refused(
-            "this service does not keep payloads beside statements".into(),
-        ))
+    /// Whatever else the registration policy demands of `statement`, whose
+    /// signature verified (`payload`: a hash envelope's content, supplied
+    /// beside it and checked against its digest). The default: nothing.
+    fn admit(&self, _statement: &SignedStatement, _payload: Option<&[u8]>) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    /// [`KeyDirectory::admit`] for each of `statements`, in order (an
+    /// implementation may check them all under one look at its state).
+    fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<(), Refusal>> {
+        statements.iter().map(|st| self.admit(st, None)).collect()
+    }
+
+    /// Whether this directory keeps hash envelopes' payloads beside the log
+    /// (then [`KeyDirectory::keep_payload`] is called before the append).
+    fn keeps_payloads(&self) -> bool {
+        false
     }
 
     /// Keeps a hash envelope's payload, durably, before the statement is
@@ -84,7 +111,7 @@ pub trait KeyDirectory: Send + Sync {
     }
 }
 
-/// Why [`KeyDirectory::admit`] refused a statement.
+/// Why a [`KeyDirectory`] refused a statement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// No usable key.
@@ -166,9 +193,46 @@ pub enum RegisterError {
     /// A detached payload cannot be checked by the service.
     #[error("the payload is detached; attach it, or register a hash envelope (payload_hash_alg 258) over it")]
     DetachedPayload,
+    /// The statement does not say when it was issued.
+    #[error("the CWT Claims have no iat (6): this service registers only statements that say when they were issued (seconds since 1970-01-01 UTC)")]
+    IssuedAtMissing,
+    /// The statement was issued too long ago to be registered as news.
+    #[error("the statement was issued at {issued_at} (iat), {age_s} s before the service's clock; statements are registered at most {age_s_max} s after they were issued: sign it again")]
+    IssuedTooLongAgo {
+        /// Its `iat`.
+        issued_at: i64,
+        /// How long ago, by the service's clock.
+        age_s: u64,
+        /// The policy's limit.
+        age_s_max: u64,
+    },
+    /// The statement claims to be issued in the future.
+    #[error("the statement was issued at {issued_at} (iat), {ahead_s} s ahead of the service's clock; at most {ahead_s_max} s of clock skew is accepted: check the signer's clock")]
+    IssuedInTheFuture {
+        /// Its `iat`.
+        issued_at: i64,
+        /// How far ahead, by the service's clock.
+        ahead_s: u64,
+        /// The policy's limit.
+        ahead_s_max: u64,
+    },
     /// The log refused the append (busy, read-only, too large).
     #[error(transparent)]
     Append(#[from] AppendError),
+}
+
+impl RegisterError {
+    /// Whether the refusal may be due to statements registered but not yet
+    /// reflected by the directory (then it is worth checking again once the
+    /// directory settled).
+    fn may_settle(&self) -> bool {
+        matches!(
+            self,
+            RegisterError::UnknownKey { .. }
+                | RegisterError::KeyNotValid(_)
+                | RegisterError::Refused(_)
+        )
+    }
 }
 
 impl From<Refusal> for RegisterError {
@@ -181,6 +245,89 @@ impl From<Refusal> for RegisterError {
             Refusal::Refused(m) => RegisterError::Refused(m),
         }
     }
+}
+
+/// The freshness rule of the registration policy: how far a statement's CWT
+/// `iat` may lie from the service's clock. The window bounds how old a
+/// statement may be when it is *first* registered (replaying it later answers
+/// its existing entry); that a statement does not go back in time with
+/// respect to the issuer's earlier statements on the same attribute is the
+/// directory's check (for the twins: `twin::projection`), under the
+/// issuer's own clock, so that skew between issuers does not matter there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationPolicy {
+    /// Refuse statements without `iat`.
+    pub issued_at_required: bool,
+    /// Oldest `iat` accepted, in seconds before the service's clock: long
+    /// enough for a statement signed offline (a device's buffered report, a
+    /// signing ceremony) to reach the service, short enough that a statement
+    /// superseded long ago cannot be registered for the first time as news.
+    pub issued_at_age_s_max: u64,
+    /// Furthest `iat` accepted ahead of the service's clock: the clock skew
+    /// tolerated between a signer and the service.
+    pub issued_at_ahead_s_max: u64,
+}
+
+/// [`RegistrationPolicy::issued_at_age_s_max`] by default: one day.
+pub const ISSUED_AT_AGE_S_MAX_DEFAULT: u64 = 24 * 60 * 60;
+/// [`RegistrationPolicy::issued_at_ahead_s_max`] by default: five minutes.
+pub const ISSUED_AT_AHEAD_S_MAX_DEFAULT: u64 = 5 * 60;
+
+impl Default for RegistrationPolicy {
+    fn default() -> RegistrationPolicy {
+        RegistrationPolicy {
+            issued_at_required: true,
+            issued_at_age_s_max: ISSUED_AT_AGE_S_MAX_DEFAULT,
+            issued_at_ahead_s_max: ISSUED_AT_AHEAD_S_MAX_DEFAULT,
+        }
+    }
+}
+
+impl RegistrationPolicy {
+    /// Checks `issued_at` against the window around `now_unix_s`.
+    pub fn check_issued_at(
+        &self,
+        issued_at: Option<i64>,
+        now_unix_s: i64,
+    ) -> Result<(), RegisterError> {
+        let Some(issued_at) = issued_at else {
+            return if self.issued_at_required {
+                Err(RegisterError::IssuedAtMissing)
+            } else {
+                Ok(())
+            };
+        };
+        let delta = i128::from(now_unix_s) - i128::from(issued_at);
+        let clamp = |d: i128| u64::try_from(d).unwrap_or(u64::MAX);
+        if delta > i128::from(self.issued_at_age_s_max) {
+            return Err(RegisterError::IssuedTooLongAgo {
+                issued_at,
+                age_s: clamp(delta),
+                age_s_max: self.issued_at_age_s_max,
+            });
+        }
+        if -delta > i128::from(self.issued_at_ahead_s_max) {
+            return Err(RegisterError::IssuedInTheFuture {
+                issued_at,
+                ahead_s: clamp(-delta),
+                ahead_s_max: self.issued_at_ahead_s_max,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The service's clock, in seconds since the epoch (injected in tests).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    })
 }
 
 /// A registered statement.
@@ -218,11 +365,22 @@ pub struct TransparencyService {
     keys: Arc<dyn KeyDirectory>,
     receipt_key: SigningKey,
     issuer: String,
+    policy: RegistrationPolicy,
+    clock: Clock,
+}
+
+/// A statement through steps 1–3 of the policy.
+enum Prepared {
+    /// Registered before (under any encoding).
+    Existing(Registered),
+    /// New, in its registration form and fresh.
+    New(Box<SignedStatement>),
 }
 
 impl TransparencyService {
     /// A service registering into `log`, checking issuers' keys in `keys`,
-    /// signing receipts with `receipt_key` as `issuer`.
+    /// signing receipts with `receipt_key` as `issuer`, under the default
+    /// [`RegistrationPolicy`] and the system clock.
     pub fn new(
         log: Log,
         keys: Arc<dyn KeyDirectory>,
@@ -234,7 +392,26 @@ impl TransparencyService {
             keys,
             receipt_key,
             issuer: issuer.to_string(),
+            policy: RegistrationPolicy::default(),
+            clock: system_clock(),
         }
+    }
+
+    /// The same service under `policy`.
+    pub fn with_policy(mut self, policy: RegistrationPolicy) -> TransparencyService {
+        self.policy = policy;
+        self
+    }
+
+    /// The same service reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> TransparencyService {
+        self.clock = clock;
+        self
+    }
+
+    /// The registration policy's freshness rule.
+    pub fn policy(&self) -> RegistrationPolicy {
+        self.policy
     }
 
     /// The service's issuer name (`iss` of its receipts).
@@ -252,145 +429,86 @@ impl TransparencyService {
         &self.log
     }
 
-    /// Applies the registration policy to `bytes` (no log access).
+    /// Applies the registration policy to `bytes` without the log (steps 1,
+    /// 3, 4 and 5): the statement in its registration form.
     pub fn check(&self, bytes: &[u8]) -> Result<SignedStatement, RegisterError> {
-        let (statement, key) = self.lookup(bytes)?;
-        statement.verify(&key)?;
+        let statement = Self::parse(bytes)?.into_registration_form();
+        self.fresh(&statement)?;
+        self.check_signed(&statement, None)?;
         Ok(statement)
     }
 
-    /// The policy, waiting once for pending state if the directory asks.
-    async fn check_settled(&self, bytes: &[u8]) -> Result<SignedStatement, RegisterError> {
-        match self.check(bytes) {
-            Err(
-                RegisterError::UnknownKey { .. }
-                | RegisterError::KeyNotValid(_)
-                | RegisterError::Refused(_),
-            ) if self.settles(bytes).await => self.check(bytes),
-            other => other,
-        }
-    }
-
-    async fn settles(&self, bytes: &[u8]) -> bool {
-        match SignedStatement::parse(bytes) {
-            Ok(st) => self.keys.settle(&st).await,
-            Err(_) => false,
-        }
-    }
-
-    /// Registers many Signed Statements: the policy for each (Ed25519
-    /// signatures checked with batch verification), then durable appends of
-    /// the accepted ones, submitted together so they share group commits.
-    /// One result per input, in order.
-    pub async fn register_batch(
-        &self,
-        statements: Vec<Vec<u8>>,
-    ) -> Vec<Result<Registered, RegisterError>> {
-        let mut checked = self.lookup_many(&statements);
-        for (i, c) in checked.iter_mut().enumerate() {
-            if matches!(
-                c,
-                Err(RegisterError::UnknownKey { .. }
-                    | RegisterError::KeyNotValid(_)
-                    | RegisterError::Refused(_))
-            ) && self.settles(&statements[i]).await
-            {
-                *c = self.lookup(&statements[i]);
-            }
-        }
-        let pairs: Vec<(usize, &SignedStatement, &PublicKey)> = checked
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.as_ref().ok().map(|(s, k)| (i, s, k)))
-            .collect();
-        let items: Vec<(&SignedStatement, &PublicKey)> =
-            pairs.iter().map(|(_, s, k)| (*s, *k)).collect();
-        let verdicts = scitt::verify_many(&items);
-        let failed: Vec<(usize, StatementError)> = pairs
-            .iter()
-            .zip(verdicts)
-            .filter_map(|((i, _, _), v)| v.err().map(|e| (*i, e)))
-            .collect();
-        for (i, e) in failed {
-            checked[i] = Err(RegisterError::Statement(e));
-        }
-        let appends = statements
-            .into_iter()
-            .zip(checked)
-            .map(|(bytes, c)| async move {
-                let leaf = tlog::leaf_hash(&bytes);
-                if let Some(index) = self.log.lookup(&leaf)? {
-                    return Ok(Registered {
-                        index,
-                        leaf,
-                        duplicate: true,
-                    });
-                }
-                let (statement, _) = c?;
-                let appended = self.log.append(bytes).await?;
-                self.keys.appended(&statement, appended.index);
-                Ok(Registered {
-                    index: appended.index,
-                    leaf,
-                    duplicate: appended.duplicate,
-                })
-            });
-        futures::future::join_all(appends).await
-    }
-
-    /// [`TransparencyService::lookup`] for many statements, admitted together.
-    fn lookup_many(
-        &self,
-        statements: &[Vec<u8>],
-    ) -> Vec<Result<(SignedStatement, PublicKey), RegisterError>> {
-        let parsed: Vec<Result<SignedStatement, RegisterError>> = statements
-            .iter()
-            .map(|bytes| {
-                let st = SignedStatement::parse(bytes)?;
-                if st.payload().is_none() {
-                    return Err(RegisterError::DetachedPayload);
-                }
-                Ok(st)
-            })
-            .collect();
-        let ok: Vec<&SignedStatement> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
-        let mut keys = self.keys.admit_many(&ok).into_iter();
-        parsed
-            .into_iter()
-            .map(|p| {
-                let st = p?;
-                let key = keys
-                    .next()
-                    .unwrap_or_else(|| Err(Refusal::Refused("no admission decision".into())))?;
-                Ok((st, key))
-            })
-            .collect()
-    }
-
-    /// Parses `bytes` and finds the issuer's key (policy steps 1 and 2).
-    fn lookup(&self, bytes: &[u8]) -> Result<(SignedStatement, PublicKey), RegisterError> {
+    /// Step 1.
+    fn parse(bytes: &[u8]) -> Result<SignedStatement, RegisterError> {
         let statement = SignedStatement::parse(bytes)?;
         if statement.payload().is_none() {
             return Err(RegisterError::DetachedPayload);
         }
-        let key = self.keys.admit(&statement)?;
-        Ok((statement, key))
+        Ok(statement)
     }
 
-    /// Registers a Signed Statement: policy, then a durable append. Answers
-    /// once the entry is durable (not yet covered by a checkpoint).
-    pub async fn register(&self, bytes: Vec<u8>) -> Result<Registered, RegisterError> {
-        let leaf = tlog::leaf_hash(&bytes);
-        // The identical statement registered before answers its entry: it
-        // passed the policy then, and what it says has been folded in since.
-        if let Some(index) = self.log.lookup(&leaf)? {
-            return Ok(Registered {
-                index,
-                leaf,
-                duplicate: true,
-            });
+    /// Step 2: the entry that registered the same signed statement, if any.
+    fn existing(&self, statement: &SignedStatement) -> Result<Option<Registered>, RegisterError> {
+        for form in statement.registration_forms() {
+            let leaf = tlog::leaf_hash(&form);
+            if let Some(index) = self.log.lookup(&leaf)? {
+                return Ok(Some(Registered {
+                    index,
+                    leaf,
+                    duplicate: true,
+                }));
+            }
         }
-        let statement = self.check_settled(&bytes).await?;
+        Ok(None)
+    }
+
+    /// Step 3.
+    fn fresh(&self, statement: &SignedStatement) -> Result<(), RegisterError> {
+        self.policy
+            .check_issued_at(statement.issued_at(), (self.clock)())
+    }
+
+    /// Steps 1–3.
+    fn prepare(&self, bytes: &[u8]) -> Result<Prepared, RegisterError> {
+        let statement = Self::parse(bytes)?;
+        if let Some(existing) = self.existing(&statement)? {
+            return Ok(Prepared::Existing(existing));
+        }
+        let statement = statement.into_registration_form();
+        self.fresh(&statement)?;
+        Ok(Prepared::New(Box::new(statement)))
+    }
+
+    /// Steps 4 and 5: the signature first, then the directory's checks.
+    fn check_signed(
+        &self,
+        statement: &SignedStatement,
+        payload: Option<&[u8]>,
+    ) -> Result<(), RegisterError> {
+        let key = self.keys.verifying_key(statement, payload)?;
+        statement.verify(&key)?;
+        self.keys.admit(statement, payload)?;
+        Ok(())
+    }
+
+    /// Steps 4 and 5, waiting once for pending state if the directory asks.
+    async fn check_settled(
+        &self,
+        statement: &SignedStatement,
+        payload: Option<&[u8]>,
+    ) -> Result<(), RegisterError> {
+        match self.check_signed(statement, payload) {
+            Err(e) if e.may_settle() && self.keys.settle(statement).await => {
+                self.check_signed(statement, payload)
+            }
+            other => other,
+        }
+    }
+
+    /// The durable append of a statement that passed the policy.
+    async fn append(&self, statement: SignedStatement) -> Result<Registered, RegisterError> {
+        let bytes = statement.bytes().to_vec();
+        let leaf = tlog::leaf_hash(&bytes);
         let appended = self.log.try_append(bytes).await?;
         self.keys.appended(&statement, appended.index);
         Ok(Registered {
@@ -398,6 +516,96 @@ impl TransparencyService {
             leaf,
             duplicate: appended.duplicate,
         })
+    }
+
+    /// Registers many Signed Statements: the policy for each (keys looked up
+    /// and statements admitted under one look at the directory each, Ed25519
+    /// signatures checked with batch verification), then durable appends of
+    /// the accepted ones, submitted together so they share group commits.
+    /// One result per input, in order.
+    pub async fn register_batch(
+        &self,
+        statements: Vec<Vec<u8>>,
+    ) -> Vec<Result<Registered, RegisterError>> {
+        let mut results: Vec<Option<Result<Registered, RegisterError>>> =
+            Vec::with_capacity(statements.len());
+        let mut pending: Vec<(usize, SignedStatement)> = Vec::new();
+        for (i, bytes) in statements.iter().enumerate() {
+            results.push(match self.prepare(bytes) {
+                Ok(Prepared::Existing(r)) => Some(Ok(r)),
+                Ok(Prepared::New(st)) => {
+                    pending.push((i, *st));
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            });
+        }
+        drop(statements);
+        let refs: Vec<&SignedStatement> = pending.iter().map(|(_, st)| st).collect();
+        let keys = self.keys.verifying_keys(&refs);
+        let mut verdicts: Vec<Result<(), RegisterError>> = Vec::with_capacity(pending.len());
+        let mut items: Vec<(usize, (&SignedStatement, PublicKey))> = Vec::new();
+        for (k, (st, key)) in refs.iter().zip(keys).enumerate() {
+            match key {
+                Ok(key) => {
+                    verdicts.push(Ok(()));
+                    items.push((k, (*st, key)));
+                }
+                Err(e) => verdicts.push(Err(e.into())),
+            }
+        }
+        let pairs: Vec<(&SignedStatement, &PublicKey)> =
+            items.iter().map(|(_, (st, key))| (*st, key)).collect();
+        for ((k, _), verdict) in items.iter().zip(scitt::verify_many(&pairs)) {
+            if let Err(e) = verdict {
+                verdicts[*k] = Err(RegisterError::Statement(e));
+            }
+        }
+        let verified: Vec<usize> = (0..refs.len()).filter(|k| verdicts[*k].is_ok()).collect();
+        let admit: Vec<&SignedStatement> = verified.iter().map(|k| refs[*k]).collect();
+        for (k, admitted) in verified.iter().zip(self.keys.admit_many(&admit)) {
+            if let Err(e) = admitted {
+                verdicts[*k] = Err(e.into());
+            }
+        }
+        for (k, st) in refs.iter().enumerate() {
+            if verdicts[k].as_ref().is_err_and(RegisterError::may_settle)
+                && self.keys.settle(st).await
+            {
+                verdicts[k] = self.check_signed(st, None);
+            }
+        }
+        let appends = pending
+            .into_iter()
+            .zip(verdicts)
+            .map(|((i, st), verdict)| async move {
+                match verdict {
+                    Ok(()) => (i, self.append(st).await),
+                    Err(e) => (i, Err(e)),
+                }
+            });
+        for (i, result) in futures::future::join_all(appends).await {
+            results[i] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(RegisterError::Refused("no decision".into()))))
+            .collect()
+    }
+
+    /// Registers a Signed Statement: the policy, then a durable append of its
+    /// registration form. Answers once the entry is durable (not yet covered
+    /// by a checkpoint).
+    pub async fn register(&self, bytes: Vec<u8>) -> Result<Registered, RegisterError> {
+        let statement = match self.prepare(&bytes)? {
+            // It passed the policy then, and what it says has been folded in
+            // since.
+            Prepared::Existing(r) => return Ok(r),
+            Prepared::New(st) => *st,
+        };
+        drop(bytes);
+        self.check_settled(&statement, None).await?;
+        self.append(statement).await
     }
 
     /// Registers a hash envelope with its payload kept beside it (never in
@@ -416,34 +624,21 @@ impl TransparencyService {
             ));
         }
         statement.check_preimage(payload)?;
-        let leaf = tlog::leaf_hash(&bytes);
-        if let Some(index) = self.log.lookup(&leaf)? {
-            return Ok(Registered {
-                index,
-                leaf,
-                duplicate: true,
-            });
+        if !self.keys.keeps_payloads() {
+            return Err(RegisterError::Refused(
+                "this service does not keep payloads beside statements".into(),
+            ));
         }
-        let admit = |st: &SignedStatement| {
-            self.keys
-                .admit_with_payload(st, payload)
-                .map_err(RegisterError::from)
-        };
-        let key = match admit(&statement) {
-            Err(_) if self.keys.settle(&statement).await => admit(&statement)?,
-            other => other?,
-        };
-        statement.verify(&key)?;
+        if let Some(existing) = self.existing(&statement)? {
+            return Ok(existing);
+        }
+        let statement = statement.into_registration_form();
+        self.fresh(&statement)?;
+        self.check_settled(&statement, Some(payload)).await?;
         self.keys
             .keep_payload(&statement, payload)
             .map_err(RegisterError::Refused)?;
-        let appended = self.log.try_append(bytes).await?;
-        self.keys.appended(&statement, appended.index);
-        Ok(Registered {
-            index: appended.index,
-            leaf,
-            duplicate: appended.duplicate,
-        })
+        self.append(statement).await
     }
 
     /// Waits up to `wait` for a checkpoint covering `index`; true if one is

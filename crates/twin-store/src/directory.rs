@@ -24,6 +24,7 @@ use scitt::{PublicKey, SignedStatement};
 use tlog::LeafIndex;
 use transparency::{KeyDirectory, Refusal};
 use twin::ingest::{is_twin_subject, IngestError};
+use twin::model::{DeviceId, StakeholderId};
 
 use crate::projector::Projector;
 
@@ -74,6 +75,45 @@ fn refusal(st: &SignedStatement, e: IngestError) -> Refusal {
     }
 }
 
+/// The refusal of a statement about a device, worded so that it tells the
+/// issuer nothing it may not read: one who holds no role on the device
+/// learns neither whether it exists nor its state (lifecycle,
+/// decommissioning, who holds roles), only that it may not make this
+/// statement there. (Device ids themselves are public: every statement's
+/// subject is in the log.)
+fn redacted<S: twin::projection::State>(
+    p: &twin::projection::Projection<S>,
+    st: &SignedStatement,
+    e: IngestError,
+) -> Refusal {
+    use twin::projection::ApplyError as A;
+    let hidden = matches!(
+        e,
+        IngestError::Apply(
+            A::UnknownDevice(_)
+                | A::Decommissioned(_)
+                | A::IllegalTransition { .. }
+                | A::NotAllowed { .. }
+                | A::NoRole { .. }
+                | A::BackInTime { .. }
+        )
+    );
+    let Some(device) = DeviceId::from_subject(st.subject()).filter(|_| hidden) else {
+        return refusal(st, e);
+    };
+    let issuer = StakeholderId(st.issuer().to_string());
+    let holds_role = p
+        .twin(&device)
+        .is_some_and(|t| !p.roles_of(&issuer, &t).is_empty());
+    if holds_role {
+        return refusal(st, e);
+    }
+    Refusal::Refused(format!(
+        "{} holds no role on device {:?} that allows this statement (or the device is not registered)",
+        issuer.0, device.0
+    ))
+}
+
 impl KeyDirectory for TwinDirectory {
     fn key(&self, issuer: &str, kid: &[u8]) -> Option<PublicKey> {
         self.projector
@@ -81,12 +121,15 @@ impl KeyDirectory for TwinDirectory {
             .or_else(|| self.fallback.as_ref()?.key(issuer, kid))
     }
 
-    fn admit(&self, st: &SignedStatement) -> Result<PublicKey, Refusal> {
+    fn verifying_key(
+        &self,
+        st: &SignedStatement,
+        payload: Option<&[u8]>,
+    ) -> Result<PublicKey, Refusal> {
         if is_twin_subject(st.subject()) {
             return self
                 .projector
-                .with(|p| p.admit(st, None))
-                .map(|(key, _)| key)
+                .with(|p| p.resolve_key(st, payload))
                 .map_err(|e| refusal(st, e));
         }
         let registered = self.projector.with(|p| {
@@ -104,19 +147,14 @@ impl KeyDirectory for TwinDirectory {
         }
     }
 
-    fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<PublicKey, Refusal>> {
-        // Twin statements under one hold of the projection (a batch waits
-        // for the projector once, not once per statement).
+    fn verifying_keys(&self, statements: &[&SignedStatement]) -> Vec<Result<PublicKey, Refusal>> {
+        // Twin statements under one hold of the projection.
         let mut twins = if statements.iter().any(|st| is_twin_subject(st.subject())) {
             self.projector.with(|p| {
                 statements
                     .iter()
                     .filter(|st| is_twin_subject(st.subject()))
-                    .map(|st| {
-                        p.admit(st, None)
-                            .map(|(key, _)| key)
-                            .map_err(|e| refusal(st, e))
-                    })
+                    .map(|st| p.resolve_key(st, None).map_err(|e| refusal(st, e)))
                     .collect::<Vec<_>>()
             })
         } else {
@@ -129,31 +167,58 @@ impl KeyDirectory for TwinDirectory {
                 if is_twin_subject(st.subject()) {
                     twins
                         .next()
-                        .unwrap_or_else(|| Err(Refusal::Refused("no admission decision".into())))
+                        .unwrap_or_else(|| Err(Refusal::Refused("no key decision".into())))
                 } else {
-                    self.admit(st)
+                    self.verifying_key(st, None)
                 }
             })
             .collect()
     }
 
-    fn admit_with_payload(
-        &self,
-        st: &SignedStatement,
-        payload: &[u8],
-    ) -> Result<PublicKey, Refusal> {
+    fn admit(&self, st: &SignedStatement, payload: Option<&[u8]>) -> Result<(), Refusal> {
+        if payload.is_some() {
+            if !is_twin_subject(st.subject()) {
+                return Err(Refusal::Refused(
+                    "payloads are kept beside statements about twins only".into(),
+                ));
+            }
+            if self.projector.payloads().is_none() {
+                return Err(Refusal::Refused("this node keeps no payloads".into()));
+            }
+        }
         if !is_twin_subject(st.subject()) {
-            return Err(Refusal::Refused(
-                "payloads are kept beside statements about twins only".into(),
-            ));
+            return Ok(());
         }
-        if self.projector.payloads().is_none() {
-            return Err(Refusal::Refused("this node keeps no payloads".into()));
+        self.projector.with(|p| {
+            p.admit(st, payload)
+                .map(|_| ())
+                .map_err(|e| redacted(p, st, e))
+        })
+    }
+
+    fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<(), Refusal>> {
+        // Twin statements under one hold of the projection (a batch waits
+        // for the projector once, not once per statement).
+        if !statements.iter().any(|st| is_twin_subject(st.subject())) {
+            return vec![Ok(()); statements.len()];
         }
-        self.projector
-            .with(|p| p.admit(st, Some(payload)))
-            .map(|(key, _)| key)
-            .map_err(|e| refusal(st, e))
+        self.projector.with(|p| {
+            statements
+                .iter()
+                .map(|st| {
+                    if !is_twin_subject(st.subject()) {
+                        return Ok(());
+                    }
+                    p.admit(st, None)
+                        .map(|_| ())
+                        .map_err(|e| redacted(p, st, e))
+                })
+                .collect()
+        })
+    }
+
+    fn keeps_payloads(&self) -> bool {
+        self.projector.payloads().is_some()
     }
 
     fn keep_payload(&self, st: &SignedStatement, payload: &[u8]) -> Result<(), String> {

@@ -1180,6 +1180,7 @@ mod tests {
             let entry = i as u64;
             let r = p
                 .apply(Registered {
+                    issued_at: None,
                     entry,
                     issuer,
                     subject,
@@ -1246,6 +1247,7 @@ mod tests {
         for (i, (issuer, subject, payload)) in entries.iter().enumerate() {
             let r = p
                 .apply(Registered {
+                    issued_at: None,
                     entry: i as u64,
                     issuer,
                     subject,

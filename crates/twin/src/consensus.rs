@@ -92,6 +92,19 @@ impl AttributeClass {
         })
     }
 
+    /// The class with its key, as one string (`vulnerability:CVE-2024-1`):
+    /// what a newer statement supersedes.
+    pub fn slot(&self) -> String {
+        match self {
+            AttributeClass::TestEvidence(k)
+            | AttributeClass::Vulnerability(k)
+            | AttributeClass::Access(k)
+            | AttributeClass::Risk(k)
+            | AttributeClass::Custom(k) => format!("{}:{k}", self.name()),
+            other => other.name().to_string(),
+        }
+    }
+
     /// The class's name without its key (the policy is per name).
     pub fn name(&self) -> &'static str {
         match self {

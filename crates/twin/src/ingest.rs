@@ -111,6 +111,7 @@ impl<S: State> Projection<S> {
         let key = self.resolve_key(st, supplied)?;
         let payload = content(st, supplied)?;
         let applied = self.check(Registered {
+            issued_at: st.issued_at(),
             entry: u64::MAX,
             issuer: st.issuer(),
             subject: st.subject(),
@@ -158,6 +159,7 @@ impl<S: State> Projection<S> {
             _ => StatementBody::parse_delegated(payload),
         };
         let registered = Registered {
+            issued_at: st.issued_at(),
             entry,
             issuer: st.issuer(),
             subject: st.subject(),

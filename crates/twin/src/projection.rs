@@ -25,6 +25,122 @@ pub struct Registered<'a> {
     pub subject: &'a str,
     /// The payload.
     pub payload: &'a [u8],
+    /// CWT `iat` of the statement, seconds since the epoch, if it has one:
+    /// the issuer's own clock, which orders the issuer's statements on one
+    /// attribute (see [`IssuerClocks`]).
+    pub issued_at: Option<i64>,
+}
+
+/// Per attribute, the latest `iat` of each issuer's statements on it: the
+/// issuer's own clock. A statement issued *before* the issuer's latest
+/// statement on the same attribute is refused ([`ApplyError::BackInTime`]):
+/// it would take the attribute back in time (a replayed old statement, or
+/// statements registered out of order). Clocks of different issuers are
+/// never compared, so skew between them does not matter; statements issued
+/// in the same second apply in log order; a statement without `iat`
+/// (registered before the service required one) is neither checked nor
+/// advances the clock. Attributes are a twin's [`AttributeClass`] slots,
+/// `claim <entry>` for endorsements and disputes, and the statement kind (or
+/// its attribute class) for statements about models and stakeholders.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssuerClocks(BTreeMap<String, BTreeMap<StakeholderId, i64>>);
+
+/// One [`IssuerClocks`] entry, as serialized.
+#[derive(Serialize, Deserialize)]
+struct IssuerClock {
+    attribute: String,
+    issuer: StakeholderId,
+    issued_at: i64,
+}
+
+impl Serialize for IssuerClocks {
+    fn serialize<Z: serde::Serializer>(&self, z: Z) -> Result<Z::Ok, Z::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = z.serialize_seq(Some(self.0.values().map(BTreeMap::len).sum()))?;
+        for (attribute, issuers) in &self.0 {
+            for (issuer, issued_at) in issuers {
+                seq.serialize_element(&IssuerClock {
+                    attribute: attribute.clone(),
+                    issuer: issuer.clone(),
+                    issued_at: *issued_at,
+                })?;
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for IssuerClocks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IssuerClocks, D::Error> {
+        let mut clocks = IssuerClocks::default();
+        for c in Vec::<IssuerClock>::deserialize(d)? {
+            clocks.advance(c.attribute, c.issuer, Some(c.issued_at));
+        }
+        Ok(clocks)
+    }
+}
+
+impl IssuerClocks {
+    /// No clock yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The latest `iat` of `issuer` on `attribute`.
+    pub fn latest(&self, attribute: &str, issuer: &StakeholderId) -> Option<i64> {
+        self.0.get(attribute)?.get(issuer).copied()
+    }
+
+    /// Refuses a statement of `issuer` on `attribute` issued before its
+    /// latest one there.
+    pub fn check(
+        &self,
+        attribute: &str,
+        issuer: &StakeholderId,
+        issued_at: Option<i64>,
+    ) -> Result<(), ApplyError> {
+        match (issued_at, self.latest(attribute, issuer)) {
+            (Some(issued_at), Some(latest)) if issued_at < latest => Err(ApplyError::BackInTime {
+                issuer: issuer.0.clone(),
+                attribute: attribute.to_string(),
+                issued_at,
+                latest,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a statement of `issuer` on `attribute` issued at `issued_at`.
+    pub fn advance(&mut self, attribute: String, issuer: StakeholderId, issued_at: Option<i64>) {
+        let Some(issued_at) = issued_at else { return };
+        let latest = self
+            .0
+            .entry(attribute)
+            .or_default()
+            .entry(issuer)
+            .or_insert(issued_at);
+        *latest = (*latest).max(issued_at);
+    }
+}
+
+/// The attribute of [`IssuerClocks`] a statement about a model or a
+/// stakeholder moves.
+fn clock_attribute(body: &StatementBody) -> String {
+    match body {
+        StatementBody::KeyAdded { .. } | StatementBody::KeyRevoked { .. } => "keys".into(),
+        body => AttributeClass::of(body)
+            .map(|c| c.slot())
+            .unwrap_or_else(|| body.kind().to_string()),
+    }
+}
+
+/// A statement's mark on the [`IssuerClocks`] of a model or stakeholder
+/// subject (those of a twin live on the twin).
+struct SubjectClock {
+    subject: String,
+    attribute: String,
+    issuer: StakeholderId,
+    issued_at: Option<i64>,
 }
 
 /// Why a statement does not fit the twins. Each is a client error.
@@ -144,6 +260,18 @@ pub enum ApplyError {
     /// naming no registered stakeholder, or on a type that cannot be delegated.
     #[error("delegation refused: {0}")]
     Delegation(String),
+    /// The issuer already said something later about the same attribute.
+    #[error("{issuer} issued this statement at {issued_at} (iat), before its statement of {latest} on {attribute}: a statement cannot take an attribute back in time (replayed, or registered out of order)")]
+    BackInTime {
+        /// The issuer.
+        issuer: String,
+        /// The attribute ([`IssuerClocks`]).
+        attribute: String,
+        /// The statement's `iat`.
+        issued_at: i64,
+        /// The issuer's latest `iat` on the attribute.
+        latest: i64,
+    },
     /// A custom type registration refused.
     #[error("custom type {name:?} refused: {why}")]
     CustomType {
@@ -235,6 +363,9 @@ pub struct Twin {
     /// entry and effective issuer that last set it).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub asset_attributes: BTreeMap<String, AssetAttribute>,
+    /// Each issuer's latest `iat` per attribute of the twin.
+    #[serde(default, skip_serializing_if = "IssuerClocks::is_empty")]
+    pub clocks: IssuerClocks,
 }
 
 /// One asset attribute of a twin, as last set by an Archivist event.
@@ -498,6 +629,10 @@ pub struct Meta {
     /// Registered custom statement types, by name.
     #[serde(default)]
     pub custom_types: BTreeMap<String, CustomType>,
+    /// Each issuer's latest `iat` per attribute of models and stakeholders,
+    /// by subject.
+    #[serde(default)]
+    pub clocks: BTreeMap<String, IssuerClocks>,
     /// Compiled schemas of the custom types (a cache).
     #[serde(skip)]
     pub validators: Validators,
@@ -675,7 +810,7 @@ impl<S: State> Projection<S> {
     /// Checks what [`Projection::apply`] would do with `s` without changing
     /// anything: the registration pre-check.
     pub fn check(&self, s: Registered<'_>) -> Result<Applied, ApplyError> {
-        Ok(self.plan(s)?.applied())
+        Ok(self.plan(s)?.0.applied())
     }
 
     /// Applies one registered statement (see the module documentation): all
@@ -693,9 +828,16 @@ impl<S: State> Projection<S> {
         s: Registered<'_>,
         parsed: Result<Delegated, StatementParseError>,
     ) -> Result<Applied, ApplyError> {
-        let plan = self.plan_parsed(s, parsed)?;
+        let (plan, clock) = self.plan_parsed(s, parsed)?;
         let applied = plan.applied();
         self.commit(plan);
+        if let Some(c) = clock {
+            self.meta.clocks.entry(c.subject).or_default().advance(
+                c.attribute,
+                c.issuer,
+                c.issued_at,
+            );
+        }
         self.meta.applied += 1;
         Ok(applied)
     }
@@ -727,7 +869,7 @@ impl<S: State> Projection<S> {
     }
 
     /// Every check; the plan says what to change.
-    fn plan(&self, s: Registered<'_>) -> Result<Plan, ApplyError> {
+    fn plan(&self, s: Registered<'_>) -> Result<(Plan, Option<SubjectClock>), ApplyError> {
         let parsed = StatementBody::parse_delegated(s.payload);
         self.plan_parsed(s, parsed)
     }
@@ -739,7 +881,7 @@ impl<S: State> Projection<S> {
         &self,
         s: Registered<'_>,
         parsed: Result<Delegated, StatementParseError>,
-    ) -> Result<Plan, ApplyError> {
+    ) -> Result<(Plan, Option<SubjectClock>), ApplyError> {
         let parsed = match parsed {
             Ok(b) => b,
             Err(StatementParseError::UnknownType(kind)) => {
@@ -773,6 +915,35 @@ impl<S: State> Projection<S> {
         };
         let body = parsed.body;
         let (issuer, signed_by) = self.effective_issuer(s.issuer, parsed.on_behalf_of, &body)?;
+        // A twin's clocks are checked and moved with the twin (plan_assert,
+        // plan_support); a model's or stakeholder's here.
+        let clock = if DeviceId::from_subject(s.subject).is_none() {
+            let attribute = clock_attribute(&body);
+            if let Some(clocks) = self.meta.clocks.get(s.subject) {
+                clocks.check(&attribute, &issuer, s.issued_at)?;
+            }
+            Some(SubjectClock {
+                subject: s.subject.to_string(),
+                attribute,
+                issuer: issuer.clone(),
+                issued_at: s.issued_at,
+            })
+            .filter(|c| c.issued_at.is_some())
+        } else {
+            None
+        };
+        Ok((self.plan_body(&s, issuer, signed_by, body)?, clock))
+    }
+
+    /// The plan of a parsed statement by its effective issuer.
+    fn plan_body(
+        &self,
+        s: &Registered<'_>,
+        issuer: StakeholderId,
+        signed_by: Option<StakeholderId>,
+        body: StatementBody,
+    ) -> Result<Plan, ApplyError> {
+        let s = *s;
         let registry = &self.meta.registry;
         match body {
             StatementBody::Endorse { entry } => self.plan_support(&s, issuer, entry, None),
@@ -1262,6 +1433,7 @@ impl<S: State> Projection<S> {
                 updated_at: s.entry,
                 statements: 0,
                 asset_attributes: BTreeMap::new(),
+                clocks: IssuerClocks::default(),
             };
             (twin, Lifecycle::Manufactured)
         } else {
@@ -1286,6 +1458,7 @@ impl<S: State> Projection<S> {
                 held,
             });
         }
+        twin.clocks.check(&class.slot(), &issuer, s.issued_at)?;
         if let StatementBody::ArchivistEvent {
             asset_attributes, ..
         } = &body
@@ -1317,6 +1490,7 @@ impl<S: State> Projection<S> {
         }
         Ok(Plan::Assert(Box::new(AssertPlan {
             entry: s.entry,
+            issued_at: s.issued_at,
             class,
             issuer,
             signed_by,
@@ -1360,8 +1534,11 @@ impl<S: State> Projection<S> {
                 device: device.0,
             });
         }
+        twin.clocks
+            .check(&support_attribute(target), &issuer, s.issued_at)?;
         Ok(Plan::Support(Box::new(SupportPlan {
             entry: s.entry,
+            issued_at: s.issued_at,
             claim,
             twin,
             issuer,
@@ -1472,6 +1649,7 @@ impl<S: State> Projection<S> {
             Plan::Support(p) => {
                 let SupportPlan {
                     entry,
+                    issued_at,
                     mut claim,
                     mut twin,
                     issuer,
@@ -1490,6 +1668,8 @@ impl<S: State> Projection<S> {
                 };
                 twin.updated_at = entry;
                 twin.statements += 1;
+                twin.clocks
+                    .advance(support_attribute(claim.entry), issuer.clone(), issued_at);
                 self.state.record(&twin.device, entry, kind, &issuer);
                 self.state.put_claim(claim);
                 self.state.put_twin(twin);
@@ -1497,6 +1677,7 @@ impl<S: State> Projection<S> {
             Plan::Assert(p) => {
                 let AssertPlan {
                     entry,
+                    issued_at,
                     class,
                     issuer,
                     signed_by,
@@ -1549,6 +1730,7 @@ impl<S: State> Projection<S> {
                     }
                 }
                 twin.current.insert(class.clone(), entry);
+                twin.clocks.advance(class.slot(), issuer.clone(), issued_at);
                 twin.updated_at = entry;
                 twin.statements += 1;
                 let device = twin.device.clone();
@@ -1688,8 +1870,15 @@ enum RegistryPlan {
     },
 }
 
+/// The [`IssuerClocks`] attribute of endorsements and disputes of claim
+/// `target`.
+fn support_attribute(target: u64) -> String {
+    format!("claim {target}")
+}
+
 struct SupportPlan {
     entry: u64,
+    issued_at: Option<i64>,
     claim: Claim,
     twin: Twin,
     issuer: StakeholderId,
@@ -1699,6 +1888,7 @@ struct SupportPlan {
 
 struct AssertPlan {
     entry: u64,
+    issued_at: Option<i64>,
     class: AttributeClass,
     issuer: StakeholderId,
     signed_by: Option<StakeholderId>,

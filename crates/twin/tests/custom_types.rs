@@ -22,6 +22,7 @@ fn custom_types_are_registered_validated_and_projected() {
     let mut apply = |p: &mut Projection, issuer: &str, subject: &str, payload: &str| {
         entry += 1;
         p.apply(Registered {
+            issued_at: None,
             entry,
             issuer,
             subject,

@@ -187,6 +187,7 @@ fn apply_all(p: &mut Projection, first: usize, entries: &[(&str, &str, &str)]) {
     for (k, (issuer, subject, payload)) in entries.iter().enumerate() {
         let i = first + k;
         p.apply(Registered {
+            issued_at: None,
             entry: i as u64,
             issuer,
             subject,
@@ -349,6 +350,7 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
     for (k, (issuer, subject, payload, expected)) in cases.into_iter().enumerate() {
         let e = p
             .apply(Registered {
+                issued_at: None,
                 entry: 100 + k as u64,
                 issuer,
                 subject,
@@ -366,6 +368,7 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
 
     // Decommissioning is final.
     p.apply(Registered {
+        issued_at: None,
         entry: 200,
         issuer: "owner.example",
         subject: "device:door-7",
@@ -374,6 +377,7 @@ fn every_refusal_names_its_reason_and_changes_nothing() {
     .expect("decommission");
     let e = p
         .apply(Registered {
+            issued_at: None,
             entry: 201,
             issuer: "device:door-7",
             subject: "device:door-7",
@@ -403,6 +407,7 @@ fn check_predicts_apply_and_changes_nothing() {
     let mut p = Projection::new(ConsensusPolicy::default());
     for (i, (issuer, subject, payload)) in SCENARIO.iter().enumerate() {
         let s = Registered {
+            issued_at: None,
             entry: i as u64,
             issuer,
             subject,
@@ -416,6 +421,7 @@ fn check_predicts_apply_and_changes_nothing() {
     }
     // A refusal is the same error from check and from apply.
     let bad = Registered {
+        issued_at: None,
         entry: 99,
         issuer: "op.example",
         subject: "device:door-7",

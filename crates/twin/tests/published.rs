@@ -24,6 +24,7 @@ fn apply(
     payload: &str,
 ) -> Result<(), ApplyError> {
     p.apply(Registered {
+        issued_at: None,
         entry,
         issuer,
         subject,

@@ -137,3 +137,10 @@ impl Fixture {
             .await
     }
 }
+
+/// The system clock, seconds since the epoch (statements' CWT `iat`).
+pub fn now_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
