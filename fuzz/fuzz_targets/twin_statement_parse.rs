@@ -12,5 +12,6 @@ fuzz_target!(|data: &[u8]| {
         issuer: "fuzz.example",
         subject: "device:fuzz",
         payload: data,
+        issued_at: None,
     });
 });

@@ -10,6 +10,7 @@ and cryptography) signs Signed Statements and verifies sectwin's receipts.
 """
 import argparse
 import sys
+import time
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -49,6 +50,9 @@ def sign(args):
         issuer=args.issuer,
         subject=args.subject,
         content_type="application/json",
+        # CWT iat (6): sectwin registers statements only within a window
+        # around its clock.
+        extra_cwt_claims={6: int(time.time())},
         kid=bytes.fromhex(args.kid),
     )
     with open(args.out, "wb") as f:
