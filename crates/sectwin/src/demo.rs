@@ -392,20 +392,35 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         statements.push(statement);
         indices.push(index);
     }
-    let again = http
-        .post(format!("{root}/entries"))
-        .header("content-type", "application/cose")
-        .body(statements[0].clone())
+    // The same statement again, and re-encoded (untagged; as the service
+    // serves it, with its receipt): a signed statement is registered once.
+    let transparent = http
+        .get(format!("{root}/entries/{}/statement", indices[0]))
         .send()
-        .await?;
-    println!(
-        "   re-registering the first statement answers its existing entry: {}",
-        again
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("?")
-    );
+        .await?
+        .bytes()
+        .await?
+        .to_vec();
+    for (how, bytes) in [
+        ("re-registering the first statement", statements[0].clone()),
+        ("the same, untagged", statements[0][1..].to_vec()),
+        ("the same, with its receipt attached", transparent),
+    ] {
+        let again = http
+            .post(format!("{root}/entries"))
+            .header("content-type", "application/cose")
+            .body(bytes)
+            .send()
+            .await?;
+        println!(
+            "   {how} answers its existing entry: {}",
+            again
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+        );
+    }
     let intruder = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
     let forged = scitt::StatementBuilder::new(
         "acme.example",
