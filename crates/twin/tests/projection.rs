@@ -430,3 +430,121 @@ fn check_predicts_apply_and_changes_nothing() {
     let e = p.check(bad).expect_err("illegal transition");
     assert_eq!(p.apply(bad), Err(e));
 }
+
+#[test]
+fn a_statement_cannot_take_an_attribute_back_in_time_under_its_issuers_clock() {
+    let vuln = |cve: &str, status: &str| {
+        format!(
+            r#"{{"type":"vulnerability-assessment","vulnerability":"{cve}","status":"{status}"}}"#
+        )
+    };
+    let first = SCENARIO.len() as u64;
+    let claim = first + 1; // the second case below
+    let endorse = format!(r#"{{"type":"endorse","entry":{claim}}}"#);
+    let dispute = format!(r#"{{"type":"dispute","entry":{claim},"reason":"seen affected"}}"#);
+    let release =
+        |v: &str| format!(r#"{{"type":"firmware-released","version":"{v}","image_sha256":"ab"}}"#);
+    // (issuer, subject, payload, iat, applied?)
+    let cases: Vec<(&str, &str, String, Option<i64>, bool)> = vec![
+        (
+            "acme.example",
+            "device:door-7",
+            vuln("CVE-1", "not_affected"),
+            Some(1000),
+            true,
+        ),
+        (
+            "acme.example",
+            "device:door-7",
+            vuln("CVE-1", "affected"),
+            Some(1010),
+            true,
+        ),
+        // Older than acme's latest on CVE-1: refused.
+        (
+            "acme.example",
+            "device:door-7",
+            vuln("CVE-1", "fixed"),
+            Some(1005),
+            false,
+        ),
+        // Another attribute has its own clock.
+        (
+            "acme.example",
+            "device:door-7",
+            vuln("CVE-2", "affected"),
+            Some(900),
+            true,
+        ),
+        // The same second applies in log order.
+        (
+            "acme.example",
+            "device:door-7",
+            vuln("CVE-1", "fixed"),
+            Some(1010),
+            true,
+        ),
+        // Another issuer's clock is its own, per claim.
+        ("op.example", "device:door-7", endorse, Some(500), true),
+        ("op.example", "device:door-7", dispute, Some(400), false),
+        // Models keep clocks too.
+        (
+            "acme.example",
+            "model:acme/DC-200",
+            release("2.5"),
+            Some(2000),
+            true,
+        ),
+        (
+            "acme.example",
+            "model:acme/DC-200",
+            release("2.6"),
+            Some(1999),
+            false,
+        ),
+        // A statement without iat (a log written before the rule) is not checked.
+        (
+            "acme.example",
+            "device:door-7",
+            vuln("CVE-1", "not_affected"),
+            None,
+            true,
+        ),
+    ];
+    let run = |p: &mut Projection| {
+        apply_all(p, 0, SCENARIO);
+        for (k, (issuer, subject, payload, issued_at, applies)) in cases.iter().enumerate() {
+            let r = p.apply(Registered {
+                entry: first + k as u64,
+                issuer,
+                subject,
+                payload: payload.as_bytes(),
+                issued_at: *issued_at,
+            });
+            match (applies, r) {
+                (true, Ok(_)) => {}
+                (false, Err(ApplyError::BackInTime { issuer: who, .. })) => {
+                    assert_eq!(&who, issuer, "case {k}")
+                }
+                (_, other) => panic!("case {k} {payload}: {other:?}"),
+            }
+        }
+    };
+    let mut p = Projection::new(ConsensusPolicy::default());
+    run(&mut p);
+    let twin = p.twin(&door()).expect("door");
+    assert_eq!(
+        twin.current
+            .get(&AttributeClass::Vulnerability("CVE-1".into())),
+        Some(&(first + 9)),
+    );
+    assert_eq!(
+        twin.clocks
+            .latest("vulnerability:CVE-1", &StakeholderId("acme.example".into())),
+        Some(1010)
+    );
+    // A rebuild from the same entries keeps the same clocks.
+    let mut again = Projection::new(ConsensusPolicy::default());
+    run(&mut again);
+    assert_eq!(again.twin(&door()), Some(twin));
+}
