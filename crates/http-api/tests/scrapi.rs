@@ -163,6 +163,14 @@ async fn every_refusal_is_a_specific_problem_and_nothing_is_appended() {
         "Unknown issuer key"
     );
     assert_eq!(fx.log.durable_size().get(), 1);
+
+    // Bytes in the log as a raw entry (POST /log/add) are not a statement:
+    // 400, not a 404 for an entry that exists.
+    let raw = b"a raw log entry".to_vec();
+    fx.log.append(raw.clone()).await.expect("raw append");
+    let a = fx.post_cose(raw).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.problem_title(), "Malformed request");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
