@@ -95,13 +95,21 @@ impl AttributeClass {
     /// The class with its key, as one string (`vulnerability:CVE-2024-1`):
     /// what a newer statement supersedes.
     pub fn slot(&self) -> String {
+        match self.key() {
+            Some(k) => format!("{}:{k}", self.name()),
+            None => self.name().to_string(),
+        }
+    }
+
+    /// The key of a keyed class (the vulnerability, the grantee...).
+    pub fn key(&self) -> Option<&str> {
         match self {
             AttributeClass::TestEvidence(k)
             | AttributeClass::Vulnerability(k)
             | AttributeClass::Access(k)
             | AttributeClass::Risk(k)
-            | AttributeClass::Custom(k) => format!("{}:{k}", self.name()),
-            other => other.name().to_string(),
+            | AttributeClass::Custom(k) => Some(k),
+            _ => None,
         }
     }
 

@@ -42,39 +42,79 @@ pub struct Registered<'a> {
 /// advances the clock. Attributes are a twin's [`AttributeClass`] slots,
 /// `claim <entry>` for endorsements and disputes, and the statement kind (or
 /// its attribute class) for statements about models and stakeholders.
+///
+/// Kept compact because every twin carries one and a fold reads and writes
+/// twins at every statement: a sorted list of ([`ClockKey`], `iat`), one
+/// allocation, serialized as one base64 string of 24-byte records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IssuerClocks(BTreeMap<String, BTreeMap<StakeholderId, i64>>);
+pub struct IssuerClocks(Vec<(ClockKey, i64)>);
 
-/// One [`IssuerClocks`] entry, as serialized.
-#[derive(Serialize, Deserialize)]
-struct IssuerClock {
-    attribute: String,
-    issuer: StakeholderId,
-    issued_at: i64,
+/// Which clock: the first 16 bytes of SHA-256(attribute, 0x00, issuer). A
+/// stakeholder able to choose attribute names (custom types, risk ids)
+/// would need a 128-bit second preimage to move another issuer's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClockKey(u128);
+
+impl ClockKey {
+    /// The clock of `issuer` on the attribute named by `attribute` (its parts
+    /// concatenated).
+    pub fn new(attribute: &[&str], issuer: &StakeholderId) -> ClockKey {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in attribute {
+            h.update(part.as_bytes());
+        }
+        h.update([0u8]);
+        h.update(issuer.0.as_bytes());
+        let digest = h.finalize();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        ClockKey(u128::from_be_bytes(first))
+    }
+
+    /// The clock of `issuer` on a twin attribute of `class`.
+    pub fn of_class(class: &AttributeClass, issuer: &StakeholderId) -> ClockKey {
+        match class.key() {
+            Some(key) => ClockKey::new(&[class.name(), ":", key], issuer),
+            None => ClockKey::new(&[class.name()], issuer),
+        }
+    }
 }
+
+/// Bytes of one serialized [`IssuerClocks`] record: key, then `iat`, big-endian.
+const CLOCK_RECORD_BYTES: usize = 24;
 
 impl Serialize for IssuerClocks {
     fn serialize<Z: serde::Serializer>(&self, z: Z) -> Result<Z::Ok, Z::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = z.serialize_seq(Some(self.0.values().map(BTreeMap::len).sum()))?;
-        for (attribute, issuers) in &self.0 {
-            for (issuer, issued_at) in issuers {
-                seq.serialize_element(&IssuerClock {
-                    attribute: attribute.clone(),
-                    issuer: issuer.clone(),
-                    issued_at: *issued_at,
-                })?;
-            }
+        use base64::Engine as _;
+        let mut bytes = Vec::with_capacity(self.0.len() * CLOCK_RECORD_BYTES);
+        for (key, issued_at) in &self.0 {
+            bytes.extend_from_slice(&key.0.to_be_bytes());
+            bytes.extend_from_slice(&issued_at.to_be_bytes());
         }
-        seq.end()
+        z.serialize_str(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes))
     }
 }
 
 impl<'de> Deserialize<'de> for IssuerClocks {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<IssuerClocks, D::Error> {
-        let mut clocks = IssuerClocks::default();
-        for c in Vec::<IssuerClock>::deserialize(d)? {
-            clocks.advance(c.attribute, c.issuer, Some(c.issued_at));
+        use base64::Engine as _;
+        use serde::de::Error;
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(D::Error::custom)?;
+        if bytes.len() % CLOCK_RECORD_BYTES != 0 {
+            return Err(D::Error::custom("issuer clocks: not whole records"));
+        }
+        let mut clocks = IssuerClocks(Vec::with_capacity(bytes.len() / CLOCK_RECORD_BYTES));
+        for record in bytes.chunks_exact(CLOCK_RECORD_BYTES) {
+            let (key, issued_at) = record.split_at(16);
+            let mut k = [0u8; 16];
+            k.copy_from_slice(key);
+            let mut t = [0u8; 8];
+            t.copy_from_slice(issued_at);
+            clocks.advance(ClockKey(u128::from_be_bytes(k)), i64::from_be_bytes(t));
         }
         Ok(clocks)
     }
@@ -86,40 +126,62 @@ impl IssuerClocks {
         self.0.is_empty()
     }
 
-    /// The latest `iat` of `issuer` on `attribute`.
-    pub fn latest(&self, attribute: &str, issuer: &StakeholderId) -> Option<i64> {
-        self.0.get(attribute)?.get(issuer).copied()
+    /// The latest `iat` on clock `key`.
+    pub fn latest(&self, key: ClockKey) -> Option<i64> {
+        let i = self.0.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+        self.0.get(i).map(|(_, t)| *t)
     }
 
-    /// Refuses a statement of `issuer` on `attribute` issued before its
-    /// latest one there.
-    pub fn check(
-        &self,
-        attribute: &str,
-        issuer: &StakeholderId,
-        issued_at: Option<i64>,
-    ) -> Result<(), ApplyError> {
-        match (issued_at, self.latest(attribute, issuer)) {
-            (Some(issued_at), Some(latest)) if issued_at < latest => Err(ApplyError::BackInTime {
-                issuer: issuer.0.clone(),
-                attribute: attribute.to_string(),
-                issued_at,
-                latest,
-            }),
-            _ => Ok(()),
+    /// The latest `iat` on clock `key` if `issued_at` is before it (then the
+    /// statement would go back in time).
+    pub fn refuses(&self, key: ClockKey, issued_at: i64) -> Option<i64> {
+        self.latest(key).filter(|latest| issued_at < *latest)
+    }
+
+    /// Records a statement issued at `issued_at` on clock `key`.
+    pub fn advance(&mut self, key: ClockKey, issued_at: i64) {
+        match self.0.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => {
+                if let Some((_, t)) = self.0.get_mut(i) {
+                    *t = (*t).max(issued_at);
+                }
+            }
+            Err(i) => self.0.insert(i, (key, issued_at)),
         }
     }
+}
 
-    /// Records a statement of `issuer` on `attribute` issued at `issued_at`.
-    pub fn advance(&mut self, attribute: String, issuer: StakeholderId, issued_at: Option<i64>) {
-        let Some(issued_at) = issued_at else { return };
-        let latest = self
-            .0
-            .entry(attribute)
-            .or_default()
-            .entry(issuer)
-            .or_insert(issued_at);
-        *latest = (*latest).max(issued_at);
+/// The clock a statement moves, with its `iat`.
+#[derive(Debug, Clone, Copy)]
+struct ClockMark {
+    key: ClockKey,
+    issued_at: i64,
+}
+
+impl ClockMark {
+    /// The mark of a statement issued at `issued_at` (none without `iat`) on
+    /// clock `key` (computed only then), refused if it would take `clocks`
+    /// back in time (`attribute`: its name, for the refusal).
+    fn check(
+        clocks: Option<&IssuerClocks>,
+        key: impl FnOnce() -> ClockKey,
+        attribute: impl FnOnce() -> String,
+        issuer: &StakeholderId,
+        issued_at: Option<i64>,
+    ) -> Result<Option<ClockMark>, ApplyError> {
+        let Some(issued_at) = issued_at else {
+            return Ok(None);
+        };
+        let key = key();
+        if let Some(latest) = clocks.and_then(|c| c.refuses(key, issued_at)) {
+            return Err(ApplyError::BackInTime {
+                issuer: issuer.0.clone(),
+                attribute: attribute(),
+                issued_at,
+                latest,
+            });
+        }
+        Ok(Some(ClockMark { key, issued_at }))
     }
 }
 
@@ -132,15 +194,6 @@ fn clock_attribute(body: &StatementBody) -> String {
             .map(|c| c.slot())
             .unwrap_or_else(|| body.kind().to_string()),
     }
-}
-
-/// A statement's mark on the [`IssuerClocks`] of a model or stakeholder
-/// subject (those of a twin live on the twin).
-struct SubjectClock {
-    subject: String,
-    attribute: String,
-    issuer: StakeholderId,
-    issued_at: Option<i64>,
 }
 
 /// Why a statement does not fit the twins. Each is a client error.
@@ -831,12 +884,12 @@ impl<S: State> Projection<S> {
         let (plan, clock) = self.plan_parsed(s, parsed)?;
         let applied = plan.applied();
         self.commit(plan);
-        if let Some(c) = clock {
-            self.meta.clocks.entry(c.subject).or_default().advance(
-                c.attribute,
-                c.issuer,
-                c.issued_at,
-            );
+        if let Some((subject, mark)) = clock {
+            self.meta
+                .clocks
+                .entry(subject)
+                .or_default()
+                .advance(mark.key, mark.issued_at);
         }
         self.meta.applied += 1;
         Ok(applied)
@@ -869,7 +922,7 @@ impl<S: State> Projection<S> {
     }
 
     /// Every check; the plan says what to change.
-    fn plan(&self, s: Registered<'_>) -> Result<(Plan, Option<SubjectClock>), ApplyError> {
+    fn plan(&self, s: Registered<'_>) -> Result<(Plan, Option<(String, ClockMark)>), ApplyError> {
         let parsed = StatementBody::parse_delegated(s.payload);
         self.plan_parsed(s, parsed)
     }
@@ -881,7 +934,7 @@ impl<S: State> Projection<S> {
         &self,
         s: Registered<'_>,
         parsed: Result<Delegated, StatementParseError>,
-    ) -> Result<(Plan, Option<SubjectClock>), ApplyError> {
+    ) -> Result<(Plan, Option<(String, ClockMark)>), ApplyError> {
         let parsed = match parsed {
             Ok(b) => b,
             Err(StatementParseError::UnknownType(kind)) => {
@@ -918,17 +971,14 @@ impl<S: State> Projection<S> {
         // A twin's clocks are checked and moved with the twin (plan_assert,
         // plan_support); a model's or stakeholder's here.
         let clock = if DeviceId::from_subject(s.subject).is_none() {
-            let attribute = clock_attribute(&body);
-            if let Some(clocks) = self.meta.clocks.get(s.subject) {
-                clocks.check(&attribute, &issuer, s.issued_at)?;
-            }
-            Some(SubjectClock {
-                subject: s.subject.to_string(),
-                attribute,
-                issuer: issuer.clone(),
-                issued_at: s.issued_at,
-            })
-            .filter(|c| c.issued_at.is_some())
+            ClockMark::check(
+                self.meta.clocks.get(s.subject),
+                || ClockKey::new(&[&clock_attribute(&body)], &issuer),
+                || clock_attribute(&body),
+                &issuer,
+                s.issued_at,
+            )?
+            .map(|mark| (s.subject.to_string(), mark))
         } else {
             None
         };
@@ -1458,7 +1508,13 @@ impl<S: State> Projection<S> {
                 held,
             });
         }
-        twin.clocks.check(&class.slot(), &issuer, s.issued_at)?;
+        let clock = ClockMark::check(
+            Some(&twin.clocks),
+            || ClockKey::of_class(&class, &issuer),
+            || class.slot(),
+            &issuer,
+            s.issued_at,
+        )?;
         if let StatementBody::ArchivistEvent {
             asset_attributes, ..
         } = &body
@@ -1490,7 +1546,7 @@ impl<S: State> Projection<S> {
         }
         Ok(Plan::Assert(Box::new(AssertPlan {
             entry: s.entry,
-            issued_at: s.issued_at,
+            clock,
             class,
             issuer,
             signed_by,
@@ -1534,11 +1590,16 @@ impl<S: State> Projection<S> {
                 device: device.0,
             });
         }
-        twin.clocks
-            .check(&support_attribute(target), &issuer, s.issued_at)?;
+        let clock = ClockMark::check(
+            Some(&twin.clocks),
+            || ClockKey::new(&["claim ", &target.to_string()], &issuer),
+            || format!("claim {target}"),
+            &issuer,
+            s.issued_at,
+        )?;
         Ok(Plan::Support(Box::new(SupportPlan {
             entry: s.entry,
-            issued_at: s.issued_at,
+            clock,
             claim,
             twin,
             issuer,
@@ -1649,7 +1710,7 @@ impl<S: State> Projection<S> {
             Plan::Support(p) => {
                 let SupportPlan {
                     entry,
-                    issued_at,
+                    clock,
                     mut claim,
                     mut twin,
                     issuer,
@@ -1668,8 +1729,9 @@ impl<S: State> Projection<S> {
                 };
                 twin.updated_at = entry;
                 twin.statements += 1;
-                twin.clocks
-                    .advance(support_attribute(claim.entry), issuer.clone(), issued_at);
+                if let Some(mark) = clock {
+                    twin.clocks.advance(mark.key, mark.issued_at);
+                }
                 self.state.record(&twin.device, entry, kind, &issuer);
                 self.state.put_claim(claim);
                 self.state.put_twin(twin);
@@ -1677,7 +1739,7 @@ impl<S: State> Projection<S> {
             Plan::Assert(p) => {
                 let AssertPlan {
                     entry,
-                    issued_at,
+                    clock,
                     class,
                     issuer,
                     signed_by,
@@ -1730,7 +1792,9 @@ impl<S: State> Projection<S> {
                     }
                 }
                 twin.current.insert(class.clone(), entry);
-                twin.clocks.advance(class.slot(), issuer.clone(), issued_at);
+                if let Some(mark) = clock {
+                    twin.clocks.advance(mark.key, mark.issued_at);
+                }
                 twin.updated_at = entry;
                 twin.statements += 1;
                 let device = twin.device.clone();
@@ -1870,15 +1934,9 @@ enum RegistryPlan {
     },
 }
 
-/// The [`IssuerClocks`] attribute of endorsements and disputes of claim
-/// `target`.
-fn support_attribute(target: u64) -> String {
-    format!("claim {target}")
-}
-
 struct SupportPlan {
     entry: u64,
-    issued_at: Option<i64>,
+    clock: Option<ClockMark>,
     claim: Claim,
     twin: Twin,
     issuer: StakeholderId,
@@ -1888,7 +1946,7 @@ struct SupportPlan {
 
 struct AssertPlan {
     entry: u64,
-    issued_at: Option<i64>,
+    clock: Option<ClockMark>,
     class: AttributeClass,
     issuer: StakeholderId,
     signed_by: Option<StakeholderId>,
