@@ -31,5 +31,5 @@ pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use notify_api::{notify_router, NotifyApi};
 pub use risk_api::{risk_router, RiskApi};
-pub use scrapi::{scrapi_router, ScrapiApi};
+pub use scrapi::{scrapi_router, ScrapiApi, BATCH_BODY_BYTES_MAX, BATCH_STATEMENTS_MAX};
 pub use twin_api::{twin_router, TwinApi};

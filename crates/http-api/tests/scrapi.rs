@@ -6,6 +6,36 @@
 
 mod scrapi_common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts the bytes this test binary holds, and their high-water mark, so a
+/// test can bound what one request makes the server allocate.
+struct Counting;
+
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
+static HELD_BYTES_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let now = HELD_BYTES.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            HELD_BYTES_PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        HELD_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        System.dealloc(p, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use scitt::{Algorithm, PublicKey, SigningKey, StatementBuilder};
@@ -286,4 +316,86 @@ async fn a_batch_registers_the_good_statements_and_names_each_bad_one() {
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert_eq!(a.location.as_deref(), Some("/entries/10"));
+}
+
+fn batch_post(body: Vec<u8>) -> Request<Body> {
+    Request::post("/api/v1/statements/batch")
+        .header(header::CONTENT_TYPE, "application/cbor")
+        .body(Body::from(body))
+        .expect("request")
+}
+
+/// Issue 13 item 4: a 16 MiB array head announcing 16.7 million empty byte
+/// strings was decoded completely (about 1 GiB) before its count was checked.
+/// The count is now read from the head: the request is refused with the limit
+/// and costs the server no more than a few times its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_millions_of_empty_byte_strings_is_refused_from_its_head() {
+    let fx = Fixture::open();
+    let body_bytes = http_api::BATCH_BODY_BYTES_MAX;
+    // Head 0x9a + 4-byte count, then one 0x40 (empty byte string) per item.
+    let count = body_bytes - 5;
+    let mut body = Vec::with_capacity(body_bytes);
+    body.push(0x9a);
+    body.extend_from_slice(&(count as u32).to_be_bytes());
+    body.resize(body_bytes, 0x40);
+    let request = batch_post(body);
+    let before = HELD_BYTES.load(Ordering::Relaxed);
+    HELD_BYTES_PEAK.store(before, Ordering::Relaxed);
+    let a = fx.request(request).await;
+    let peak = HELD_BYTES_PEAK.load(Ordering::Relaxed) - before;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        a.problem_detail(),
+        format!("{count} statements in one batch; at most 4096")
+    );
+    // Decoding first held about 1 GiB; the body itself is 16 MiB.
+    assert!(
+        peak < 4 * body_bytes,
+        "the request made the server hold {peak} bytes more"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_item_limit_or_not_definite_is_refused_precisely() {
+    let fx = Fixture::open();
+    // 4,097 empty byte strings: 413 naming the limit.
+    let mut body = vec![0x99, 0x10, 0x01];
+    body.resize(3 + 4097, 0x40);
+    let a = fx.request(batch_post(body)).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        a.problem_detail(),
+        "4097 statements in one batch; at most 4096"
+    );
+    for (body, detail) in [
+        (
+            vec![0x9f, 0x40, 0xff],
+            "the body is an indefinite-length CBOR array; send a definite-length array of byte strings",
+        ),
+        (
+            vec![0x81, 0x5f, 0x41, 0x00, 0xff],
+            "item 0 is an indefinite-length byte string; send definite lengths",
+        ),
+        (
+            vec![0x81, 0x81, 0x40],
+            "item 0 is not a byte string (CBOR major type 4)",
+        ),
+        (
+            vec![0x82, 0x5a, 0xff, 0xff, 0xff, 0xff],
+            "item 0 claims 4294967295 bytes but only 0 are left in the body",
+        ),
+        (
+            vec![0x81, 0x40, 0x40],
+            "1 bytes follow the array; the body must be exactly one CBOR array",
+        ),
+        (vec![0xa0], "the body must be a CBOR array of byte strings, not CBOR major type 5"),
+        (vec![0x9b, 0x00], "the body is not CBOR: the body ends inside a CBOR head"),
+    ] {
+        let a = fx.request(batch_post(body.clone())).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body:02x?}");
+        assert_eq!(a.problem_title(), "Malformed request");
+        assert_eq!(a.problem_detail(), detail, "{body:02x?}");
+    }
+    assert_eq!(fx.log.durable_size().get(), 0);
 }
