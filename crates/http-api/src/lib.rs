@@ -12,6 +12,8 @@
 //!   `/api/v1`, every read filtered by sharing policies and recorded.
 //! * [`archivist_router`]: the DataTrails (Archivist v2) compatible API under
 //!   `/archivist`, mapped onto the twins.
+//! * [`serve::serve`]: the server loop with a connection cap, header-read,
+//!   idle and body timeouts.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +21,7 @@ pub mod archivist;
 pub mod notify_api;
 pub mod oauth;
 pub mod risk_api;
+pub mod serve;
 pub mod twin_api;
 pub mod witness;
 
