@@ -20,6 +20,7 @@
 pub mod archivist;
 pub mod notify_api;
 pub mod oauth;
+pub mod problem;
 pub mod risk_api;
 pub mod serve;
 pub mod twin_api;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -77,10 +77,12 @@ pub fn scrapi_router(api: ScrapiApi) -> Router {
         )
         // A statement is one log entry; allow a little framing slack so the
         // precise 413 below, not the body limit, answers oversized ones.
-        .layer(DefaultBodyLimit::max(scitt::STATEMENT_BYTES_MAX + 1024))
+        .layer(crate::problem::body_limit(
+            scitt::STATEMENT_BYTES_MAX + 1024,
+        ))
         .route(
             "/api/v1/statements/batch",
-            post(register_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX)),
+            post(register_batch).layer(crate::problem::body_limit(BATCH_BODY_BYTES_MAX)),
         )
         .with_state(Arc::new(api))
 }

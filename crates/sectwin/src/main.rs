@@ -360,7 +360,8 @@ async fn witness_cmd(cmd: WitnessCmd) -> Result<()> {
             let w = open_witness(&data, &name, &logs)?;
             println!("witness:      {}", w.name());
             println!("verifier key: {}", w.vkey());
-            let app = http_api::witness::router(Arc::new(w));
+            let app = http_api::witness::router(Arc::new(w))
+                .layer(axum::middleware::from_fn(http_api::problem::fill_errors));
             let addr = node::serve(app, listen, shutdown_signal()).await?;
             println!("serving on http://{addr}/ (Ctrl-C to stop)");
             shutdown_signal().await;

@@ -121,10 +121,11 @@ pub fn open_transparency(
 /// `/.well-known/...`) when a transparency service is given.
 pub fn app(log: Log, scitt: Option<Arc<transparency::TransparencyService>>) -> axum::Router {
     let router = axum::Router::new().nest("/log", http_api::log_router(http_api::LogApi::new(log)));
-    match scitt {
+    let router = match scitt {
         Some(service) => router.merge(http_api::scrapi_router(http_api::ScrapiApi::new(service))),
         None => router,
-    }
+    };
+    router.layer(axum::middleware::from_fn(http_api::problem::fill_errors))
 }
 
 /// Serves `app` on `listen` until `shutdown` resolves, with the default
@@ -561,4 +562,6 @@ pub fn node_app(node: &Node) -> axum::Router {
             node.tokens.clone(),
             "/oauth/token",
         ))
+        // Every error answer in its API's problem format, 404 and 405 included.
+        .layer(axum::middleware::from_fn(http_api::problem::fill_errors))
 }
