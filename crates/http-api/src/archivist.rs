@@ -31,7 +31,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -122,7 +122,7 @@ pub fn archivist_router(api: ArchivistApi) -> Router {
         )
         .route(
             "/archivist/v1/blobs",
-            post(upload_blob).layer(DefaultBodyLimit::max(BLOB_BYTES_MAX + 64 * 1024)),
+            post(upload_blob).layer(crate::problem::body_limit(BLOB_BYTES_MAX + 64 * 1024)),
         )
         .route("/archivist/v1/blobs/{id}", get(download_blob))
         .route("/archivist/v1/blobs/{id}/info", get(blob_info))
@@ -164,7 +164,7 @@ pub fn archivist_router(api: ArchivistApi) -> Router {
             "/archivist/iam/v1/assets/{id}/access_policies",
             get(asset_policies),
         )
-        .layer(DefaultBodyLimit::max(JSON_BODY_BYTES_MAX))
+        .layer(crate::problem::body_limit(JSON_BODY_BYTES_MAX))
         .with_state(api)
         .merge(tokens)
 }

@@ -12,13 +12,17 @@
 //!   `/api/v1`, every read filtered by sharing policies and recorded.
 //! * [`archivist_router`]: the DataTrails (Archivist v2) compatible API under
 //!   `/archivist`, mapped onto the twins.
+//! * [`serve::serve`]: the server loop with a connection cap, header-read,
+//!   idle and body timeouts.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod archivist;
 pub mod notify_api;
 pub mod oauth;
+pub mod problem;
 pub mod risk_api;
+pub mod serve;
 pub mod twin_api;
 pub mod witness;
 
@@ -31,5 +35,5 @@ pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use notify_api::{notify_router, NotifyApi};
 pub use risk_api::{risk_router, RiskApi};
-pub use scrapi::{scrapi_router, ScrapiApi};
+pub use scrapi::{scrapi_router, ScrapiApi, BATCH_BODY_BYTES_MAX, BATCH_STATEMENTS_MAX};
 pub use twin_api::{twin_router, TwinApi};

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -70,7 +70,7 @@ pub fn log_router(api: LogApi) -> Router {
         .route("/tile/{*path}", get(tile))
         .route(
             "/add",
-            post(add).layer(DefaultBodyLimit::max(body_bytes_max)),
+            post(add).layer(crate::problem::body_limit(body_bytes_max)),
         )
         .route("/proof/inclusion", get(inclusion))
         .route("/proof/consistency", get(consistency))

@@ -33,7 +33,7 @@ use access::{
 };
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -154,7 +154,7 @@ fn system_now_unix_s() -> u64 {
 pub fn token_routes(endpoint: Arc<TokenEndpoint>, path: &str) -> Router {
     Router::new()
         .route(path, post(token))
-        .layer(DefaultBodyLimit::max(TOKEN_REQUEST_BODY_BYTES_MAX))
+        .layer(crate::problem::body_limit(TOKEN_REQUEST_BODY_BYTES_MAX))
         .with_state(endpoint)
 }
 

@@ -70,7 +70,7 @@ pub fn risk_router(api: RiskApi) -> Router {
         .route("/api/v1/vex", get(vex))
         .route(
             "/api/v1/advisories",
-            post(import).layer(axum::extract::DefaultBodyLimit::max(ADVISORY_BYTES_MAX)),
+            post(import).layer(crate::problem::body_limit(ADVISORY_BYTES_MAX)),
         )
         .with_state(api)
 }

@@ -138,12 +138,21 @@ impl JsonError {
 }
 
 impl IntoResponse for JsonError {
+    /// RFC 9457 problem details ([`crate::problem`]), with `error` (this
+    /// error's code) and `message` as extension members.
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response()
+        let mut response =
+            crate::problem::problem(crate::problem::Family::Json, self.status, &self.message);
+        let body = json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.message,
+            "error": self.code,
+            "message": self.message,
+        });
+        *response.body_mut() = axum::body::Body::from(body.to_string());
+        response
     }
 }
 

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +33,7 @@ pub fn router(w: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/{origin_hash}/checkpoint", get(latest_checkpoint))
-        .layer(DefaultBodyLimit::max(WITNESS_BODY_BYTES_MAX))
+        .layer(crate::problem::body_limit(WITNESS_BODY_BYTES_MAX))
         .with_state(w)
 }
 

@@ -6,6 +6,36 @@
 
 mod scrapi_common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts the bytes this test binary holds, and their high-water mark, so a
+/// test can bound what one request makes the server allocate.
+struct Counting;
+
+static HELD_BYTES: AtomicUsize = AtomicUsize::new(0);
+static HELD_BYTES_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let now = HELD_BYTES.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            HELD_BYTES_PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        HELD_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        System.dealloc(p, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use scitt::{Algorithm, PublicKey, SigningKey, StatementBuilder};
@@ -461,4 +491,244 @@ async fn a_statement_is_registered_only_within_its_issued_at_window() {
         let a = fx.post_cose(sign(Some(iat))).await;
         assert_eq!(a.status, StatusCode::CREATED, "{iat}");
     }
+}
+
+fn batch_post(body: Vec<u8>) -> Request<Body> {
+    Request::post("/api/v1/statements/batch")
+        .header(header::CONTENT_TYPE, "application/cbor")
+        .body(Body::from(body))
+        .expect("request")
+}
+
+/// Issue 13 item 4: a 16 MiB array head announcing 16.7 million empty byte
+/// strings was decoded completely (about 1 GiB) before its count was checked.
+/// The count is now read from the head: the request is refused with the limit
+/// and costs the server no more than a few times its body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_millions_of_empty_byte_strings_is_refused_from_its_head() {
+    let fx = Fixture::open();
+    let body_bytes = http_api::BATCH_BODY_BYTES_MAX;
+    // Head 0x9a + 4-byte count, then one 0x40 (empty byte string) per item.
+    let count = body_bytes - 5;
+    let mut body = Vec::with_capacity(body_bytes);
+    body.push(0x9a);
+    body.extend_from_slice(&(count as u32).to_be_bytes());
+    body.resize(body_bytes, 0x40);
+    let request = batch_post(body);
+    let before = HELD_BYTES.load(Ordering::Relaxed);
+    HELD_BYTES_PEAK.store(before, Ordering::Relaxed);
+    let a = fx.request(request).await;
+    let peak = HELD_BYTES_PEAK.load(Ordering::Relaxed) - before;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        a.problem_detail(),
+        format!("{count} statements in one batch; at most 4096")
+    );
+    // Decoding first held about 1 GiB; the body itself is 16 MiB.
+    assert!(
+        peak < 4 * body_bytes,
+        "the request made the server hold {peak} bytes more"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_item_limit_or_not_definite_is_refused_precisely() {
+    let fx = Fixture::open();
+    // 4,097 empty byte strings: 413 naming the limit.
+    let mut body = vec![0x99, 0x10, 0x01];
+    body.resize(3 + 4097, 0x40);
+    let a = fx.request(batch_post(body)).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        a.problem_detail(),
+        "4097 statements in one batch; at most 4096"
+    );
+    for (body, detail) in [
+        (
+            vec![0x9f, 0x40, 0xff],
+            "the body is an indefinite-length CBOR array; send a definite-length array of byte strings",
+        ),
+        (
+            vec![0x81, 0x5f, 0x41, 0x00, 0xff],
+            "item 0 is an indefinite-length byte string; send definite lengths",
+        ),
+        (
+            vec![0x81, 0x81, 0x40],
+            "item 0 is not a byte string (CBOR major type 4)",
+        ),
+        (
+            vec![0x82, 0x5a, 0xff, 0xff, 0xff, 0xff],
+            "item 0 claims 4294967295 bytes but only 0 are left in the body",
+        ),
+        (
+            vec![0x81, 0x40, 0x40],
+            "1 bytes follow the array; the body must be exactly one CBOR array",
+        ),
+        (vec![0xa0], "the body must be a CBOR array of byte strings, not CBOR major type 5"),
+        (vec![0x9b, 0x00], "the body is not CBOR: the body ends inside a CBOR head"),
+    ] {
+        let a = fx.request(batch_post(body.clone())).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body:02x?}");
+        assert_eq!(a.problem_title(), "Malformed request");
+        assert_eq!(a.problem_detail(), detail, "{body:02x?}");
+    }
+    assert_eq!(fx.log.durable_size().get(), 0);
+}
+
+/// The node's composition in small: the log under `/log`, SCRAPI, the token
+/// endpoint, behind the problem-details middleware.
+fn composed(fx: &Fixture) -> axum::Router {
+    let tokens = std::sync::Arc::new(http_api::oauth::TokenEndpoint::new(
+        std::sync::Arc::new(parking_lot::RwLock::new(access::Credentials::default())),
+        access::TokenKey::from_bytes([7; 32]),
+    ));
+    axum::Router::new()
+        .nest(
+            "/log",
+            http_api::log_router(http_api::LogApi::new(fx.log.clone())),
+        )
+        .merge(fx.router())
+        .merge(http_api::oauth::token_routes(tokens, "/oauth/token"))
+        .layer(axum::middleware::from_fn(http_api::problem::fill_errors))
+}
+
+/// Issue 13 item 12: 404, 405, 413, 414 and 431 answered empty or plain-text
+/// bodies. Every error now has a problem body in its API's format (RFC 9457
+/// JSON, RFC 9290 CBOR, or one line of text on the C2SP log routes) saying
+/// what is wrong, and the body limit's 413 states the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_has_a_problem_body_in_its_apis_format() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let fx = Fixture::open();
+    let app = composed(&fx);
+    let ask = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+                .to_vec();
+            (status, content_type, body)
+        }
+    };
+    let json_detail = |(status, content_type, body): (StatusCode, String, Vec<u8>)| {
+        assert_eq!(content_type, "application/problem+json", "{status}");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("problem JSON");
+        assert_eq!(v["status"], status.as_u16());
+        assert_eq!(v["type"], "about:blank");
+        (status, v["detail"].as_str().expect("detail").to_string())
+    };
+    let cbor_detail = |(status, content_type, body): (StatusCode, String, Vec<u8>)| {
+        let a = scrapi_common::Answer {
+            status,
+            content_type,
+            location: None,
+            body,
+        };
+        (status, a.problem_detail())
+    };
+    let get = |path: &str| Request::get(path).body(Body::empty()).expect("request");
+
+    // 404: JSON for unknown paths, CBOR under SCRAPI, text under /log.
+    let (status, detail) = json_detail(ask(get("/api/v1/nothing-here")).await);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(detail, "no resource at /api/v1/nothing-here");
+    let (status, detail) = cbor_detail(ask(get("/.well-known/nothing-here")).await);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(detail, "no resource at /.well-known/nothing-here");
+    let (status, content_type, body) = ask(get("/log/nothing-here")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_eq!(body, b"no resource at /log/nothing-here\n");
+
+    // 405 names the allowed methods.
+    let (status, detail) = json_detail(ask(get("/oauth/token")).await);
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        detail.starts_with("GET is not allowed on /oauth/token"),
+        "{detail}"
+    );
+    let delete = Request::delete("/entries")
+        .body(Body::empty())
+        .expect("request");
+    let (status, detail) = cbor_detail(ask(delete).await);
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        detail.starts_with("DELETE is not allowed on /entries"),
+        "{detail}"
+    );
+
+    // 413 from the body limit states the limit.
+    let limit = http_api::BATCH_BODY_BYTES_MAX;
+    let (status, detail) = cbor_detail(ask(batch_post(vec![0x40; limit + 1])).await);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        detail,
+        format!("the request body exceeds this route's limit of {limit} bytes")
+    );
+
+    // 414 and 431 before any route runs.
+    let long = format!(
+        "/api/v1/devices?q={}",
+        "a".repeat(http_api::problem::URI_BYTES_MAX)
+    );
+    let (status, detail) = json_detail(ask(get(&long)).await);
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    assert!(
+        detail.starts_with("the request target has 8210 bytes; at most 8192"),
+        "{detail}"
+    );
+    let big_headers = Request::get("/api/v1/status")
+        .header("x-padding", "p".repeat(http_api::problem::HEADER_BYTES_MAX))
+        .body(Body::empty())
+        .expect("request");
+    let (status, detail) = json_detail(ask(big_headers).await);
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert!(detail.ends_with("at most 32768"), "{detail}");
+}
+
+/// Every route of the REST, risk, notification, SCRAPI and token routers is
+/// in the OpenAPI document (the C2SP log, witness and Archivist APIs have
+/// their own specifications). Routes are read from the routers' source.
+#[test]
+fn every_route_is_in_the_openapi_document() {
+    let doc: serde_json::Value =
+        serde_json::from_str(http_api::twin_api::OPENAPI).expect("OpenAPI JSON");
+    let sources = [
+        include_str!("../src/twin_api.rs"),
+        include_str!("../src/risk_api.rs"),
+        include_str!("../src/notify_api.rs"),
+        include_str!("../src/scrapi.rs"),
+    ];
+    let mut routes: Vec<String> = vec!["/oauth/token".into()];
+    for source in sources {
+        for chunk in source.split(".route(").skip(1) {
+            let quoted = chunk
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|r| r.split('"').next());
+            routes.extend(quoted.map(str::to_string));
+        }
+    }
+    assert!(routes.len() > 25, "found only {routes:?}");
+    let missing: Vec<&String> = routes
+        .iter()
+        .filter(|r| doc["paths"].get(r.as_str()).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the OpenAPI document: {missing:?}"
+    );
 }

@@ -11,7 +11,10 @@
 //! 4. sign, ask witnesses, publish once the quorum is met;
 //! 5. every `sync_interval`, make it all durable and let the journal go.
 //!
-//! Any failure in 1–3 stops the log (read-only) with the reason.
+//! Any failure in 1–3 stops the log (read-only) with the reason, except
+//! running out of file descriptors, which is retried (every store call here
+//! is idempotent: tiles, bundles and the checkpoint are replaced atomically,
+//! dedup keys and the synced size are overwritten with the same values).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -71,7 +74,8 @@ impl Checkpointer {
             tiles: StoreTiles::with_cache(
                 shared.store.clone(),
                 crate::prover::EDGE_CACHE_TILES_MAX,
-            ),
+            )
+            .retrying_descriptors(),
             shared,
         }
     }
@@ -79,8 +83,8 @@ impl Checkpointer {
     /// Steps 1–3: integrate and check. On error the caller must stop the log.
     pub(crate) fn integrate_and_check(&mut self, job: Job) -> Result<(), String> {
         let store = &self.shared.store;
-        store
-            .integrate(&job.integration)
+        self.shared
+            .retry_descriptors("integration", || store.integrate(&job.integration))
             .map_err(|e| format!("integration failed: {e}"))?;
         self.shared
             .integrated_size
@@ -180,8 +184,9 @@ impl Checkpointer {
             note.extend_from_slice(lines.as_bytes());
         }
         self.shared
-            .store
-            .publish_checkpoint(size, &note)
+            .retry_descriptors("publishing the checkpoint", || {
+                self.shared.store.publish_checkpoint(size, &note)
+            })
             .map_err(|e| format!("publishing checkpoint: {e}"))?;
         self.previous = Some((size, root));
         self.unpublished = None;
@@ -200,8 +205,7 @@ impl Checkpointer {
             && (force || self.last_sync.elapsed() >= self.shared.config.sync_interval)
         {
             self.shared
-                .store
-                .sync(published)
+                .retry_descriptors("sync", || self.shared.store.sync(published))
                 .map_err(|e| format!("sync failed: {e}"))?;
             self.synced = published;
             self.last_sync = Instant::now();

@@ -92,7 +92,16 @@ type TileKey = (u8, u64, u16);
 pub struct StoreTiles {
     store: Arc<dyn LogStore>,
     cache: Arc<Mutex<LruCache<TileKey, Expanded>>>,
+    /// The writer's reader retries a read that ran out of file descriptors
+    /// (up to [`DESCRIPTOR_READ_ATTEMPTS_MAX`] times) rather than stop the
+    /// log; readers serving HTTP answer the error at once.
+    retry_descriptors: bool,
 }
+
+/// Attempts of a writer's tile read that runs out of file descriptors (about
+/// a minute with the back-off), after which the writer stops as for any other
+/// storage error.
+const DESCRIPTOR_READ_ATTEMPTS_MAX: u32 = 64;
 
 impl StoreTiles {
     /// A reader over `store` with an empty cache of the default size (for
@@ -107,7 +116,30 @@ impl StoreTiles {
         StoreTiles {
             store,
             cache: Arc::new(Mutex::new(LruCache::new(capacity))),
+            retry_descriptors: false,
         }
+    }
+
+    /// This reader, retrying reads that run out of file descriptors (for the
+    /// log's own writer).
+    pub(crate) fn retrying_descriptors(mut self) -> StoreTiles {
+        self.retry_descriptors = true;
+        self
+    }
+
+    fn read_stored(&self, id: TileId) -> Result<Option<Vec<u8>>, log_store::StoreError> {
+        if !self.retry_descriptors {
+            return self.store.read_tile(id);
+        }
+        let attempts = std::cell::Cell::new(0u32);
+        crate::sequencer::retry_descriptors(
+            "reading a tile",
+            || attempts.get() >= DESCRIPTOR_READ_ATTEMPTS_MAX,
+            || {
+                attempts.set(attempts.get() + 1);
+                self.store.read_tile(id)
+            },
+        )
     }
 
     /// A [`HashReader`] for the tree of `size` entries.
@@ -117,8 +149,7 @@ impl StoreTiles {
 
     fn read_raw(&self, id: TileId) -> Result<Vec<Hash>, TileReadError> {
         let data = self
-            .store
-            .read_tile(id)?
+            .read_stored(id)?
             .ok_or_else(|| TileReadError::Tiles(format!("tile {} is missing", id.path())))?;
         if data.len() != usize::from(id.width()) * 32 {
             return Err(TileReadError::Tiles(format!(
@@ -186,8 +217,7 @@ impl StoreTiles {
 impl tlog::TileReader for StoreTiles {
     type Error = TileReadError;
     fn read_tile(&self, id: TileId) -> Result<Vec<u8>, TileReadError> {
-        self.store
-            .read_tile(id)?
+        self.read_stored(id)?
             .ok_or_else(|| TileReadError::Tiles(format!("tile {} is missing", id.path())))
     }
 }

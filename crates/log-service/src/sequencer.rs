@@ -8,7 +8,13 @@
 //!   the store's index covers integrated entries, an in-memory window covers
 //!   the rest);
 //! * on any store error the sequencer stops and the log turns read-only: it
-//!   never guesses what is on disk.
+//!   never guesses what is on disk. The one exception is running out of file
+//!   descriptors (EMFILE/ENFILE, [`StoreError::is_descriptor_exhaustion`]):
+//!   the call that failed could not open a file, so it wrote nothing, and
+//!   descriptors come back when other holders (connections) close them. The
+//!   writer retries it with back-off ([`Shared::retry_descriptors`]) instead
+//!   of turning the log read-only for good; nothing is acknowledged or signed
+//!   before the retried call succeeded.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -125,7 +131,66 @@ pub(crate) struct Shared {
     pub(crate) threads: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
+/// First wait before retrying a store call that ran out of file descriptors.
+pub(crate) const DESCRIPTOR_RETRY_BACKOFF_MS_MIN: u64 = 10;
+/// Longest wait between such retries: descriptors freed by closed connections
+/// are used within a second.
+pub(crate) const DESCRIPTOR_RETRY_BACKOFF_MS_MAX: u64 = 1000;
+
+/// Runs `op` until it succeeds, fails with anything but descriptor
+/// exhaustion, or `give_up` says so after the longest back-off.
+pub(crate) fn retry_descriptors<T>(
+    what: &str,
+    give_up: impl Fn() -> bool,
+    mut op: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut backoff_ms = DESCRIPTOR_RETRY_BACKOFF_MS_MIN;
+    let mut attempts = 0u64;
+    loop {
+        match op() {
+            Err(e) if e.is_descriptor_exhaustion() => {
+                attempts += 1;
+                if backoff_ms >= DESCRIPTOR_RETRY_BACKOFF_MS_MAX && give_up() {
+                    return Err(e);
+                }
+                // Every attempt would log at the back-off's pace; the first
+                // and then every 16th say it is still going on.
+                if attempts == 1 || attempts.is_multiple_of(16) {
+                    tracing::warn!(
+                        error = %e,
+                        attempts,
+                        "{what}: out of file descriptors; retrying (the log stays writable)"
+                    );
+                }
+                thread::sleep(Duration::from_millis(backoff_ms));
+                backoff_ms = (backoff_ms * 2).min(DESCRIPTOR_RETRY_BACKOFF_MS_MAX);
+            }
+            other => {
+                if attempts > 0 && other.is_ok() {
+                    tracing::info!(
+                        attempts,
+                        "{what}: succeeded after running out of file descriptors"
+                    );
+                }
+                return other;
+            }
+        }
+    }
+}
+
 impl Shared {
+    /// Runs `op` (a store call of the writer) until it succeeds or fails with
+    /// anything but descriptor exhaustion, waiting with exponential back-off
+    /// between attempts. Once the log is closing it gives up after the
+    /// longest back-off, so a shutdown is never held forever.
+    pub(crate) fn retry_descriptors<T>(
+        &self,
+        what: &str,
+        op: impl FnMut() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        retry_descriptors(what, || self.closing.load(Ordering::Acquire), op)
+    }
+
     pub(crate) fn stop(&self, reason: String) {
         tracing::error!(%reason, "log writer stopped; the log is read-only");
         let mut fault = self.fault.lock();
@@ -684,9 +749,9 @@ fn commit_batch(
                 Some(i) => Some(*i),
                 // The caller's lookup did not cover entries that have left the
                 // window since (rare): look again.
-                None if request.checked_below < state.recent_floor => {
-                    shared.store.lookup(&request.leaf)?.map(LeafIndex::get)
-                }
+                None if request.checked_below < state.recent_floor => shared
+                    .retry_descriptors("dedup lookup", || shared.store.lookup(&request.leaf))?
+                    .map(LeafIndex::get),
                 None => None,
             },
         };
@@ -711,7 +776,12 @@ fn commit_batch(
             .iter()
             .filter_map(|p| batch.get(*p).map(|r| r.entry.as_slice()))
             .collect();
-        if let Err(e) = shared.store.append(LeafIndex::new(start), &entries) {
+        // A journal append that ran out of descriptors wrote nothing (it
+        // failed opening a segment or its directory; see the journal): the
+        // same append at the same index is retried.
+        if let Err(e) = shared.retry_descriptors("journal append", || {
+            shared.store.append(LeafIndex::new(start), &entries)
+        }) {
             let reason = format!("journal append failed: {e}");
             for request in batch.drain(..) {
                 let _ = request

@@ -769,3 +769,64 @@ async fn superseded_partial_tiles_are_deleted_after_sync_and_still_readable() {
     assert_eq!(bundle, expected);
     open.close().await;
 }
+
+/// Issue 13 item 2: idle connections used every file descriptor, the writer's
+/// next sync failed with EMFILE and the log turned read-only until a restart.
+/// Running out of descriptors is now retried: every write of the writer
+/// (journal append, integration, checkpoint publication, sync) fails with
+/// EMFILE a few times, and the log acknowledges, publishes and syncs anyway,
+/// never read-only, and still verifies after reopening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_retried_and_never_makes_the_log_read_only() {
+    let fx = Fixture::new();
+    let store = fx.store();
+    let gated = Arc::new(GatedStore::new(store.clone()));
+    let config = LogConfig {
+        sync_interval: Duration::from_millis(5),
+        ..fast()
+    };
+    let log = Log::open(gated.clone(), fx.signer.clone(), config).expect("open");
+    gated.fail_with_emfile(3, 2, 2, 2);
+    let first = log.append(b"while out of descriptors".to_vec()).await;
+    assert_eq!(
+        first,
+        Ok(Appended {
+            index: LeafIndex::new(0),
+            duplicate: false
+        }),
+        "the append failed instead of being retried"
+    );
+    wait_published(&log, 1).await;
+    // The syncs' injected failures are used up only once a sync ran.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gated.emfile_pending() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} injected failures never reached (fault: {:?})",
+            gated.emfile_pending(),
+            log.fault()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(log.fault(), None, "the log turned read-only");
+    let second = log.append(b"after".to_vec()).await.expect("append after");
+    assert_eq!(second.index, LeafIndex::new(1));
+    wait_published(&log, 2).await;
+    drop(log);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Arc::strong_count(&gated) > 1 {
+        assert!(Instant::now() < deadline, "the log's threads did not stop");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(gated);
+    drop(store);
+    let reopened = fx.open(fast());
+    let published = reopened.log.published();
+    assert_eq!(published.size, TreeSize::new(2));
+    let (cp, _) = tlog::open_checkpoint(&published.note, &fx.verifier()).expect("checkpoint");
+    assert_eq!(
+        cp.root(),
+        memory_tree(&[b"while out of descriptors".to_vec(), b"after".to_vec()]).root()
+    );
+    reopened.close().await;
+}

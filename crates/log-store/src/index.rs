@@ -31,7 +31,22 @@ pub(crate) struct Index {
     meta: PartitionHandle,
 }
 
-fn db(e: impl std::fmt::Display) -> StoreError {
+/// A fjall error; one caused by descriptor exhaustion stays an I/O error so
+/// the writer can tell it apart ([`StoreError::is_descriptor_exhaustion`]).
+fn db(e: impl std::error::Error + 'static) -> StoreError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if crate::is_descriptor_exhaustion(io) {
+                let code = io.raw_os_error().unwrap_or_default();
+                return StoreError::io(
+                    format!("index database: {e}"),
+                    std::io::Error::from_raw_os_error(code),
+                );
+            }
+        }
+        cause = c.source();
+    }
     StoreError::Index(e.to_string())
 }
 

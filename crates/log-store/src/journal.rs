@@ -50,6 +50,10 @@ pub(crate) struct Journal {
     active_bytes: u64,
     /// Index of the next entry to append.
     next_index: u64,
+    /// A segment was created or removed and the directory not yet fsynced
+    /// (the fsync failed, e.g. with EMFILE): done before the next append or
+    /// release, so that a retried call never skips it.
+    dir_sync_pending: bool,
 }
 
 impl Journal {
@@ -78,6 +82,7 @@ impl Journal {
             active: None,
             active_bytes: 0,
             next_index: floor,
+            dir_sync_pending: false,
         };
         journal.scan_and_repair(floor)?;
         Ok(journal)
@@ -160,6 +165,7 @@ impl Journal {
         if self.active.is_none() || self.active_bytes >= JOURNAL_SEGMENT_BYTES_MAX {
             self.start_segment(start)?;
         }
+        self.sync_dir_if_pending()?;
         let record = encode_record(start, entries)?;
         let Some(file) = self.active.as_mut() else {
             return Err(StoreError::Contract("no active journal segment".into()));
@@ -193,10 +199,21 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(|e| StoreError::io("create journal segment", e))?;
-        sync_dir(&self.dir)?;
+        // The segment is adopted before its directory entry is made durable,
+        // so a failed directory fsync is redone by the next append rather
+        // than leaving a created file that `create_new` would refuse.
         self.segments.push((first, path));
         self.active = Some(f);
         self.active_bytes = 0;
+        self.dir_sync_pending = true;
+        self.sync_dir_if_pending()
+    }
+
+    fn sync_dir_if_pending(&mut self) -> Result<(), StoreError> {
+        if self.dir_sync_pending {
+            sync_dir(&self.dir)?;
+            self.dir_sync_pending = false;
+        }
         Ok(())
     }
 
@@ -226,7 +243,6 @@ impl Journal {
 
     /// Deletes segments whose entries are all below `size`.
     pub(crate) fn release_below(&mut self, size: u64) -> Result<(), StoreError> {
-        let mut removed = false;
         while self.segments.len() > 1 {
             let Some((next_first, _)) = self.segments.get(1) else {
                 break;
@@ -235,13 +251,10 @@ impl Journal {
                 break;
             }
             let (_, path) = self.segments.remove(0);
+            self.dir_sync_pending = true;
             fs::remove_file(&path).map_err(|e| StoreError::io("remove journal segment", e))?;
-            removed = true;
         }
-        if removed {
-            sync_dir(&self.dir)?;
-        }
-        Ok(())
+        self.sync_dir_if_pending()
     }
 }
 

@@ -63,6 +63,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the process or the system ran out of file descriptors
+    /// (EMFILE, ENFILE), and only then. Nothing was written by the call that
+    /// failed to get a descriptor, and descriptors come back when others are
+    /// closed, so the writer retries such an error instead of stopping; every
+    /// other error still stops it.
+    pub fn is_descriptor_exhaustion(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => is_descriptor_exhaustion(source),
+            _ => false,
+        }
+    }
+
     /// An I/O error with what the store was doing.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         StoreError::Io {
@@ -70,6 +82,14 @@ impl StoreError {
             source,
         }
     }
+}
+
+/// EMFILE or ENFILE.
+pub(crate) fn is_descriptor_exhaustion(e: &std::io::Error) -> bool {
+    let code = e.raw_os_error();
+    code.is_some()
+        && (code == Some(rustix::io::Errno::MFILE.raw_os_error())
+            || code == Some(rustix::io::Errno::NFILE.raw_os_error()))
 }
 
 /// A callback receiving durable entries in index order during replay.

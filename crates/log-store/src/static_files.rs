@@ -141,9 +141,10 @@ impl StaticFiles {
     /// holding the log: cheaper than an fsync per tile at thousands of tiles per
     /// second, and it covers directory entries too).
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
-        let superseded = std::mem::take(&mut *self.superseded.lock());
         let dir = fs::File::open(&self.root).map_err(|e| StoreError::io("open log dir", e))?;
         rustix::fs::syncfs(&dir).map_err(|e| StoreError::io("syncfs", e.into()))?;
+        // Taken only once durable: a sync that failed (and is retried) keeps them.
+        let superseded = std::mem::take(&mut *self.superseded.lock());
         // The full files are durable now: their partial prefixes may go.
         for partials in superseded {
             match fs::remove_dir_all(&partials) {

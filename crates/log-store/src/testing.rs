@@ -1,7 +1,9 @@
 //! Test support (feature `testing`): a [`LogStore`] wrapper whose journal
 //! append can be held back, so that tests can fill the log's pending pool
-//! deterministically. It never changes what is stored: every call goes to the
-//! wrapped store unchanged.
+//! deterministically, and whose writes can be made to fail with EMFILE ("too
+//! many open files") a given number of times. It never changes what is
+//! stored: a call either goes to the wrapped store unchanged or fails before
+//! reaching it, as a call that cannot open a file does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +19,25 @@ pub struct GatedStore {
     closed: Mutex<bool>,
     changed: Condvar,
     entered: AtomicUsize,
+    /// Appends, integrations, checkpoint publications and syncs still to fail with EMFILE.
+    emfile_appends: AtomicUsize,
+    emfile_integrations: AtomicUsize,
+    emfile_publications: AtomicUsize,
+    emfile_syncs: AtomicUsize,
+}
+
+/// Takes one from `counter` if it is positive: true if this call must fail.
+fn take_one(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+fn emfile(what: &str) -> StoreError {
+    StoreError::io(
+        format!("{what} (injected)"),
+        std::io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error()),
+    )
 }
 
 impl GatedStore {
@@ -27,7 +48,42 @@ impl GatedStore {
             closed: Mutex::new(false),
             changed: Condvar::new(),
             entered: AtomicUsize::new(0),
+            emfile_appends: AtomicUsize::new(0),
+            emfile_integrations: AtomicUsize::new(0),
+            emfile_publications: AtomicUsize::new(0),
+            emfile_syncs: AtomicUsize::new(0),
         }
+    }
+
+    /// The next `appends` appends, `integrations` integrations,
+    /// `publications` checkpoint publications and `syncs` syncs fail with
+    /// EMFILE without reaching the wrapped store.
+    pub fn fail_with_emfile(
+        &self,
+        appends: usize,
+        integrations: usize,
+        publications: usize,
+        syncs: usize,
+    ) {
+        self.emfile_appends.store(appends, Ordering::SeqCst);
+        self.emfile_integrations
+            .store(integrations, Ordering::SeqCst);
+        self.emfile_publications
+            .store(publications, Ordering::SeqCst);
+        self.emfile_syncs.store(syncs, Ordering::SeqCst);
+    }
+
+    /// How many injected EMFILE failures are still to come.
+    pub fn emfile_pending(&self) -> usize {
+        [
+            &self.emfile_appends,
+            &self.emfile_integrations,
+            &self.emfile_publications,
+            &self.emfile_syncs,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::SeqCst))
+        .sum()
     }
 
     /// Appends block at the gate from now on.
@@ -61,18 +117,30 @@ impl LogStore for GatedStore {
             self.changed.wait(&mut closed);
         }
         drop(closed);
+        if take_one(&self.emfile_appends) {
+            return Err(emfile("create journal segment"));
+        }
         self.inner.append(start, entries)
     }
     fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
         self.inner.lookup(leaf)
     }
     fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
+        if take_one(&self.emfile_integrations) {
+            return Err(emfile("write tile"));
+        }
         self.inner.integrate(integration)
     }
     fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
+        if take_one(&self.emfile_publications) {
+            return Err(emfile("write checkpoint"));
+        }
         self.inner.publish_checkpoint(size, note)
     }
     fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
+        if take_one(&self.emfile_syncs) {
+            return Err(emfile("open log dir"));
+        }
         self.inner.sync(size)
     }
     fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {

@@ -176,6 +176,19 @@ struct ServeArgs {
     /// notifications, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     risk_interval_ms: u64,
+    /// Most HTTP connections open at once (lowered at start so connections
+    /// take at most half of the free file descriptors).
+    #[arg(long, default_value_t = http_api::serve::CONNECTIONS_MAX_DEFAULT)]
+    connections_max: usize,
+    /// Time for a request's headers to arrive, in milliseconds.
+    #[arg(long, default_value_t = http_api::serve::HEADER_READ_TIMEOUT_MS_DEFAULT)]
+    header_read_timeout_ms: u64,
+    /// Time a connection may stay open without a request or traffic, in milliseconds.
+    #[arg(long, default_value_t = http_api::serve::IDLE_TIMEOUT_MS_DEFAULT)]
+    idle_timeout_ms: u64,
+    /// Time for a request body to arrive completely, in milliseconds.
+    #[arg(long, default_value_t = http_api::serve::BODY_TIMEOUT_MS_DEFAULT)]
+    body_timeout_ms: u64,
 }
 
 fn parse_host_port(s: &str) -> Result<(String, u16), String> {
@@ -296,6 +309,8 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    // Before the stores open: they and the connections share the limit.
+    node::raise_file_limit();
     let config = LogConfig {
         checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
         sync_interval: Duration::from_millis(args.sync_interval_ms.max(1)),
@@ -340,7 +355,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
         node.authority.0,
         node::authority_key_path(&args.data).display()
     );
-    let addr = node::serve(node::node_app(&node), args.listen, shutdown_signal()).await?;
+    let limits = node::fit_to_descriptors(http_api::serve::ServeLimits {
+        connections_max: args.connections_max.max(1),
+        header_read_timeout_ms: args.header_read_timeout_ms.max(1),
+        idle_timeout_ms: args.idle_timeout_ms.max(1),
+        body_timeout_ms: args.body_timeout_ms.max(1),
+    })?;
+    let addr = node::serve_with_limits(
+        node::node_app(&node),
+        args.listen,
+        shutdown_signal(),
+        limits,
+    )
+    .await?;
+    println!("connections:  at most {}", limits.connections_max);
     println!("serving on http://{addr}/log/, SCRAPI at http://{addr}/entries, the twins at http://{addr}/api/v1/ (Ctrl-C to stop)");
     shutdown_signal().await;
     println!("stopping: publishing a final checkpoint and syncing");
@@ -359,7 +387,8 @@ async fn witness_cmd(cmd: WitnessCmd) -> Result<()> {
             let w = open_witness(&data, &name, &logs)?;
             println!("witness:      {}", w.name());
             println!("verifier key: {}", w.vkey());
-            let app = http_api::witness::router(Arc::new(w));
+            let app = http_api::witness::router(Arc::new(w))
+                .layer(axum::middleware::from_fn(http_api::problem::fill_errors));
             let addr = node::serve(app, listen, shutdown_signal()).await?;
             println!("serving on http://{addr}/ (Ctrl-C to stop)");
             shutdown_signal().await;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use axum::serve::ListenerExt;
 use log_service::{Log, LogConfig};
 use log_store::{EmbeddedStore, EmbeddedStoreOptions};
 use tlog::Signer;
@@ -120,38 +119,89 @@ pub fn open_transparency(
 /// `/.well-known/...`) when a transparency service is given.
 pub fn app(log: Log, scitt: Option<Arc<transparency::TransparencyService>>) -> axum::Router {
     let router = axum::Router::new().nest("/log", http_api::log_router(http_api::LogApi::new(log)));
-    match scitt {
+    let router = match scitt {
         Some(service) => router.merge(http_api::scrapi_router(http_api::ScrapiApi::new(service))),
         None => router,
-    }
+    };
+    router.layer(axum::middleware::from_fn(http_api::problem::fill_errors))
 }
 
-/// Serves `app` on `listen` until `shutdown` resolves.
+/// Serves `app` on `listen` until `shutdown` resolves, with the default
+/// [`http_api::serve::ServeLimits`] fitted to the file limit.
 pub async fn serve(
     app: axum::Router,
     listen: SocketAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<SocketAddr> {
+    let limits = fit_to_descriptors(http_api::serve::ServeLimits::default())?;
+    serve_with_limits(app, listen, shutdown, limits).await
+}
+
+/// Serves `app` on `listen` under `limits` until `shutdown` resolves.
+pub async fn serve_with_limits(
+    app: axum::Router,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: http_api::serve::ServeLimits,
+) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
-    // Small request/response pairs: without TCP_NODELAY, Nagle's algorithm
-    // meets the client's delayed ACK and a response can stall for ~40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "setting TCP_NODELAY");
-        }
-    });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    tokio::spawn(http_api::serve::serve(listener, app, limits, shutdown));
     Ok(addr)
+}
+
+/// Fewest connections worth serving: below this the file limit is too low
+/// for a node and starting would only fail later.
+pub const CONNECTIONS_MIN: usize = 8;
+
+/// Raises the soft limit on open files to the hard limit (a server holds a
+/// descriptor per connection and many for its stores; distributions start
+/// processes at a soft 1024). Returns the soft limit in force afterwards.
+pub fn raise_file_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "raising the open file limit");
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Lowers `limits.connections_max` so that connections can take at most half
+/// of the file descriptors not in use now; the other half stays for the
+/// stores (journal segments, tiles, the fjall keyspaces' tables), whose
+/// writer must never run out because of clients (issue 13, item 2). Call it
+/// once the node is open, so that its own descriptors are counted.
+pub fn fit_to_descriptors(
+    mut limits: http_api::serve::ServeLimits,
+) -> Result<http_api::serve::ServeLimits> {
+    let soft = raise_file_limit();
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as u64;
+    let spare = soft.saturating_sub(open) / 2;
+    let fitted = usize::try_from(spare).unwrap_or(usize::MAX);
+    if fitted < CONNECTIONS_MIN {
+        bail!(
+            "the open file limit ({soft}, {open} in use) leaves room for {fitted} connections; \
+             raise it (ulimit -n) to serve at least {CONNECTIONS_MIN}"
+        );
+    }
+    if fitted < limits.connections_max {
+        tracing::info!(
+            soft_limit = soft,
+            open,
+            connections_max = fitted,
+            "connections capped to fit the open file limit"
+        );
+        limits.connections_max = fitted;
+    }
+    Ok(limits)
 }
 
 /// Everything a serving node runs: the log, the SCITT service whose
@@ -513,4 +563,6 @@ pub fn node_app(node: &Node) -> axum::Router {
             node.tokens.clone(),
             "/oauth/token",
         ))
+        // Every error answer in its API's problem format, 404 and 405 included.
+        .layer(axum::middleware::from_fn(http_api::problem::fill_errors))
 }

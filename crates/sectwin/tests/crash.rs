@@ -16,6 +16,11 @@
 //!   sign no checkpoint over entries it did not acknowledge, and after the
 //!   fault is gone a restart loses nothing acknowledged and fsck passes.
 //!
+//! * Connections as a fault: under a lowered open-file limit, hundreds of
+//!   idle, header-trickling and body-stalling connections must not take the
+//!   descriptors the writer needs; the server closes them after their
+//!   timeouts, keeps appending meanwhile, and is writable afterwards.
+//!
 //! What these tests cannot see: a missing `fdatasync`. A killed process leaves
 //! its written pages in the kernel's page cache, so only a power cut (or a
 //! block device that drops unsynced writes) tells synced from unsynced data.
@@ -890,4 +895,133 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
     }
+}
+
+/// Attack connections opened at once: more than the server's open-file limit
+/// below, as the red team's 1,100 connections under `ulimit -n 1024`.
+const ATTACK_CONNECTIONS: usize = 400;
+/// The open-file limit the attacked server runs under.
+const ATTACK_FILE_LIMIT: &str = "256";
+
+/// Issue 13 item 2: idle connections exhausted the descriptors, `accept`
+/// failed with EMFILE, the writer's next sync failed and the log stayed
+/// read-only after the attacker left. Here the server runs under `ulimit -n
+/// 256` and 400 connections arrive at once: idle ones, ones that trickle a
+/// header, ones whose body never completes. The server closes every one of
+/// them after its timeout (awaited: each socket reads EOF or an answer), an
+/// append made during the attack succeeds, and afterwards the log is writable
+/// and publishes checkpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_over_the_file_limit_never_make_the_log_read_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg(format!(
+            r#"ulimit -n {ATTACK_FILE_LIMIT} && exec "$0" "$@""#
+        ))
+        .arg(common::SECTWIN)
+        .arg("serve")
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--checkpoint-interval-ms",
+            CHECKPOINT_INTERVAL_MS,
+            // Syncs (which open the log directory) run all through the attack.
+            "--sync-interval-ms",
+            "100",
+            "--idle-timeout-ms",
+            "1000",
+            "--header-read-timeout-ms",
+            "1000",
+            "--body-timeout-ms",
+            "1000",
+        ]);
+    let mut server = Server::spawn(limited);
+    let addr = server.wait_ready();
+    let verifier = common::verifier(&data);
+    let client = LogClient::new(server.base());
+    let before = client
+        .add(b"before the attack".to_vec())
+        .await
+        .expect("add");
+    assert!(matches!(before, AddAnswer::Added { .. }), "{before:?}");
+
+    let mut attackers = Vec::with_capacity(ATTACK_CONNECTIONS);
+    for i in 0..ATTACK_CONNECTIONS {
+        // Connections beyond the server's cap wait in the kernel's backlog
+        // until the timeouts free a slot; a server that stopped accepting
+        // for good (EMFILE) lets the backlog fill and connects time out.
+        let mut tcp = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("attack connection {i}: the server stopped accepting"))
+        .unwrap_or_else(|e| panic!("attack connection {i}: {e}"));
+        // A third stay silent, a third stop inside their headers, a third
+        // stop inside a body they announced.
+        let start: &[u8] = match i % 3 {
+            0 => b"",
+            1 => b"GET /log/checkpoint HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+            _ => b"POST /log/add HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part",
+        };
+        tcp.write_all(start).await.expect("write");
+        attackers.push(tcp);
+    }
+    // An append during the attack waits for a free connection slot, which
+    // the timeouts provide, and succeeds.
+    let during = client
+        .add(b"during the attack".to_vec())
+        .await
+        .expect("add");
+    assert!(matches!(during, AddAnswer::Added { .. }), "{during:?}");
+    // The server closes every attack connection (answers, if any, end in EOF).
+    let closing = attackers.into_iter().map(|mut tcp| async move {
+        let mut sink = Vec::new();
+        tcp.read_to_end(&mut sink).await.map(|_| sink)
+    });
+    let closed = tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(closing))
+        .await
+        .expect("the server left attack connections open");
+    let stalled_bodies = closed
+        .iter()
+        .skip(2)
+        .step_by(3)
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|answer| !answer.is_empty())
+        .count();
+    assert!(
+        stalled_bodies > 0,
+        "no stalled body was answered: {:?}",
+        closed.get(2)
+    );
+
+    // The attacker has left: the log is writable and publishes checkpoints.
+    let after = client.add(b"after the attack".to_vec()).await.expect("add");
+    let AddAnswer::Added { index, .. } = after else {
+        panic!(
+            "the log refused an append after the attack: {after:?}\n{}",
+            server.output()
+        );
+    };
+    let deadline = Instant::now() + PUBLISH_TIMEOUT;
+    loop {
+        let (cp, _) = client.checkpoint(&verifier).await.expect("checkpoint");
+        if cp.size().get() > index {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint covers {index}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !server.output().contains("read-only"),
+        "{}",
+        server.output()
+    );
+    server.stop();
 }

@@ -34,8 +34,17 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The Concise Problem Details detail (-2) of an error answer.
+    pub fn problem_detail(&self) -> String {
+        self.problem_field(-2)
+    }
+
     /// The Concise Problem Details title (-1) of an error answer.
     pub fn problem_title(&self) -> String {
+        self.problem_field(-1)
+    }
+
+    fn problem_field(&self, key: i128) -> String {
         assert_eq!(
             self.content_type, "application/concise-problem-details+cbor",
             "status {}",
@@ -47,12 +56,14 @@ impl Answer {
         };
         m.iter()
             .find_map(|(k, v)| match (k, v) {
-                (ciborium::Value::Integer(i), ciborium::Value::Text(t)) if i128::from(*i) == -1 => {
+                (ciborium::Value::Integer(i), ciborium::Value::Text(t))
+                    if i128::from(*i) == key =>
+                {
                     Some(t.clone())
                 }
                 _ => None,
             })
-            .expect("title")
+            .expect("problem field")
     }
 }
 
