@@ -531,8 +531,15 @@ pub struct CustomType {
 
 /// Largest JSON Schema of a custom type, in bytes.
 pub const CUSTOM_SCHEMA_BYTES_MAX: usize = 16 * 1024;
-/// Most custom types a log may register.
+/// Most custom types a log may register: a bound on [`Meta`]'s size (each
+/// schema up to [`CUSTOM_SCHEMA_BYTES_MAX`], 16 MiB in all), which is held in
+/// memory and persisted whole. Stakeholders are admitted by the registry
+/// authority, so exhausting it takes this many / [`CUSTOM_TYPES_PER_STAKEHOLDER_MAX`]
+/// registered organizations.
 pub const CUSTOM_TYPES_MAX: usize = 1024;
+/// Most custom types one stakeholder may register (its own namespace): one
+/// organization cannot take the whole log's room for types.
+pub const CUSTOM_TYPES_PER_STAKEHOLDER_MAX: usize = 32;
 
 /// Compiled JSON Schemas by custom type name (rebuilt on demand).
 #[derive(Default)]
@@ -902,11 +909,33 @@ impl<S: State> Projection<S> {
                 }
                 if !crate::sharing::is_custom_type_name(&name) {
                     return refuse(
-                        "names are namespace/name: lower-case letters, digits and dashes".into(),
+                        "names are namespace/name: lower-case letters, digits, dots and dashes, then lower-case letters, digits and dashes".into(),
                     );
+                }
+                // A namespace is the stakeholder id it carries, exactly: an
+                // organization registers only `<its id>/<name>` (the registry
+                // authority may do it for it with `on_behalf_of`). Checked
+                // before anything is looked up, so the refusal says nothing
+                // about the types of the namespace's owner.
+                if name.split_once('/').map(|(ns, _)| ns) != Some(owner.0.as_str()) {
+                    return refuse(format!(
+                        "{} may register types only in its own namespace, {}/<name>",
+                        owner.0, owner.0
+                    ));
                 }
                 if self.meta.custom_types.contains_key(&name) {
                     return refuse("already registered".into());
+                }
+                let own = self
+                    .meta
+                    .custom_types
+                    .values()
+                    .filter(|t| t.owner == owner)
+                    .count();
+                if own >= CUSTOM_TYPES_PER_STAKEHOLDER_MAX {
+                    return refuse(format!(
+                        "a stakeholder registers at most {CUSTOM_TYPES_PER_STAKEHOLDER_MAX} custom types"
+                    ));
                 }
                 if self.meta.custom_types.len() >= CUSTOM_TYPES_MAX {
                     return refuse(format!(
