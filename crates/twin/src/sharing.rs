@@ -737,7 +737,7 @@ impl DeviceCriteria {
             && self.manufacturers.is_empty()
     }
 
-    fn check(&self, grant: usize) -> Result<(), PolicyError> {
+    pub(crate) fn check(&self, grant: usize) -> Result<(), PolicyError> {
         if self.is_empty() {
             return Err(PolicyError::NoCriteria { grant });
         }
