@@ -103,7 +103,7 @@ fn visible<'a>(
     let mut out = Vec::new();
     for r in &register.risks {
         let listed = r.stakeholders.contains(&who.0);
-        if !listed && !(audits && r.device.is_some()) {
+        if !(listed || (audits && r.device.is_some())) {
             continue;
         }
         if let Some(device) = &r.device {

@@ -120,6 +120,9 @@ fn grant(id: &str, devices: Value, window: Option<(i64, i64)>) -> Value {
     g
 }
 
+/// (issuer, subject, payload, the refusal expected).
+type Case = (&'static str, &'static str, Value, fn(&IngestError) -> bool);
+
 const CONFIG: &str = "configuration-reported";
 const OP_SUBJECT: &str = "stakeholder:op.example";
 
@@ -238,7 +241,7 @@ fn an_owner_grants_a_scope_and_a_window_and_revokes_it() {
 #[test]
 fn audit_statements_are_checked() {
     let mut log = fleet();
-    let cases: Vec<(&str, &str, Value, fn(&IngestError) -> bool)> = vec![
+    let cases: Vec<Case> = vec![
         // Only the grantor grants for itself.
         (
             OP,
