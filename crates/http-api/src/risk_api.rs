@@ -95,11 +95,15 @@ fn visible<'a>(
             "the risk register is shown to authenticated stakeholders only: send a bearer token from /oauth/token",
         ));
     };
-    let auditor = reader.meta.registry.has_role(who, Role::Auditor);
+    // An auditor sees the risks of the devices an audit grant covers now
+    // (never of models, nor organization-wide).
+    let audits = !reader.meta.audits.of(who).is_empty();
+    let now = crate::twin_api::now_s();
     let store = api.twins.projector.store();
     let mut out = Vec::new();
     for r in &register.risks {
-        if !auditor && !r.stakeholders.contains(&who.0) {
+        let listed = r.stakeholders.contains(&who.0);
+        if !(listed || (audits && r.device.is_some())) {
             continue;
         }
         if let Some(device) = &r.device {
@@ -109,6 +113,12 @@ fn visible<'a>(
             else {
                 continue;
             };
+            if !listed
+                && !twin::projection::roles_at(reader.meta, who, &twin, now)
+                    .contains(&Role::Auditor)
+            {
+                continue;
+            }
             let Some(seen) = reader.decide(&twin, &twin.manufacturer, "sbom-registered") else {
                 continue;
             };
@@ -444,8 +454,8 @@ async fn vex(
         )));
     }
     let register = register_now(&api)?;
+    let now = crate::twin_api::now_s();
     let related = releases.iter().any(|r| r.issuer == who)
-        || meta.registry.has_role(&who, Role::Auditor)
         || register
             .risks
             .iter()
@@ -464,7 +474,7 @@ async fn vex(
                 after = Some(last.device.0.clone());
                 for t in &page {
                     if models.get(&(t.manufacturer.0.clone(), t.model.clone())) == Some(model)
-                        && !twin::projection::roles_of(&meta, &who, t).is_empty()
+                        && !twin::projection::roles_at(&meta, &who, t, now).is_empty()
                     {
                         found = true;
                         break 'scan;

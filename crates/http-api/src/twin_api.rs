@@ -164,6 +164,11 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Now, in unix seconds: audit grants have windows.
+pub(crate) fn now_s() -> i64 {
+    (now_ms() / 1000) as i64
+}
+
 pub(crate) fn encode_token(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
@@ -221,7 +226,7 @@ impl Seen {
 impl Reader<'_> {
     pub(crate) fn decide(&self, twin: &Twin, owner: &StakeholderId, kind: &str) -> Option<Seen> {
         let (decision, policy_entry) =
-            twin::projection::decide_read(self.meta, self.who.as_ref(), twin, owner, kind);
+            twin::projection::decide_read(self.meta, self.who.as_ref(), twin, owner, kind, now_s());
         match decision {
             twin::sharing::Decision::Own => Some(Seen {
                 fields: None,

@@ -52,7 +52,7 @@ pub fn notifications_for(
         for r in &e.recipients {
             let reader = twin::StakeholderId(r.clone());
             let allowed = match &e.risk {
-                Some(risk) => twin_store::risks::may_see(&meta, store, &reader, risk)?,
+                Some(risk) => twin_store::risks::may_see(&meta, store, &reader, risk, now)?,
                 None => true,
             };
             if !allowed {

@@ -182,26 +182,40 @@ impl RiskService {
     }
 }
 
-/// Whether `reader` may be shown (or told about) `risk`: it holds a role on
-/// its subject (or is an organization-level auditor) and, for a device risk,
-/// the manufacturer's sharing policy shows it the device's SBOM data.
+/// Whether `reader` may be shown (or told about) `risk` at `now_unix_s`: it
+/// holds a role on its subject (for a device risk, the auditor role counts:
+/// an audit grant covering the device now, see `twin::audit`) and, for a
+/// device risk, the manufacturer's sharing policy shows it the device's SBOM
+/// data.
 pub fn may_see(
     meta: &twin::Meta,
     store: &crate::TwinStore,
     reader: &twin::StakeholderId,
     risk: &register::Risk,
+    now_unix_s: i64,
 ) -> Result<bool, StoreError> {
-    let auditor = meta.registry.has_role(reader, twin::Role::Auditor);
-    if !auditor && !risk.stakeholders.contains(&reader.0) {
+    let listed = risk.stakeholders.contains(&reader.0);
+    let Some(device) = &risk.device else {
+        return Ok(listed);
+    };
+    if !listed && meta.audits.of(reader).is_empty() {
         return Ok(false);
     }
-    let Some(device) = &risk.device else {
-        return Ok(true);
-    };
     let Some(t) = store.twin(&twin::DeviceId(device.clone()))? else {
         return Ok(false);
     };
-    let (decision, _) =
-        twin::projection::decide_read(meta, Some(reader), &t, &t.manufacturer, "sbom-registered");
+    if !listed
+        && !twin::projection::roles_at(meta, reader, &t, now_unix_s).contains(&twin::Role::Auditor)
+    {
+        return Ok(false);
+    }
+    let (decision, _) = twin::projection::decide_read(
+        meta,
+        Some(reader),
+        &t,
+        &t.manufacturer,
+        "sbom-registered",
+        now_unix_s,
+    );
     Ok(!matches!(decision, twin::sharing::Decision::Denied))
 }

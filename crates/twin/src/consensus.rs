@@ -80,6 +80,8 @@ impl AttributeClass {
             B::FirmwareReleased { .. }
             | B::SbomRegistered { .. }
             | B::ReleasePlan { .. }
+            | B::AuditGranted { .. }
+            | B::AuditRevoked { .. }
             | B::StakeholderRegistered { .. }
             | B::KeyAdded { .. }
             | B::KeyRevoked { .. }
@@ -226,13 +228,11 @@ impl ConsensusPolicy {
 }
 
 /// The default rule of Archivist events: anyone with a role on the device
-/// records them (as in DataTrails, where events are evidence, not consensus).
+/// records them (as in DataTrails, where events are evidence, not consensus),
+/// except auditors, who are read-only (their events set asset attributes).
 fn archivist_rule() -> Rule {
     use Role::*;
-    Rule::new(
-        &[Manufacturer, Owner, Operator, Maintainer, Auditor, Device],
-        &[],
-    )
+    Rule::new(&[Manufacturer, Owner, Operator, Maintainer, Device], &[])
 }
 
 static ARCHIVIST_RULE: std::sync::LazyLock<Rule> = std::sync::LazyLock::new(archivist_rule);

@@ -7,11 +7,14 @@
 //!   allowed transitions.
 //! - [`statement`]: the typed, versioned statement payloads (JSON with a
 //!   `type` tag), strictly parsed: unknown types and fields are refused.
+//! - [`audit`]: audit grants, the only source of the auditor role on a
+//!   device; auditors read within their grant and sign only their findings.
 //! - [`consensus`]: per attribute class, who asserts and who must endorse;
 //!   each attribute's status is agreed, claimed or disputed.
 //! - [`projection`]: [`projection::Projection::apply`] folds one registered
 //!   statement into the twins, or refuses it with a [`projection::ApplyError`].
 
+pub mod audit;
 pub mod consensus;
 pub mod ingest;
 pub mod model;

@@ -333,6 +333,11 @@ pub enum ApplyError {
         /// Why.
         why: String,
     },
+
+    /// An audit grant or revocation refused, or an auditor signing more
+    /// than its findings.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 impl From<PolicyError> for ApplyError {
@@ -658,8 +663,9 @@ pub struct Meta {
     pub policy: ConsensusPolicy,
     /// Stakeholders and keys.
     pub registry: Registry,
-    /// Auditors of every device besides organization-level auditors (tests).
-    pub auditors: BTreeSet<StakeholderId>,
+    /// Audit grants in force: the only source of the auditor role on a device.
+    #[serde(default)]
+    pub audits: crate::audit::AuditGrants,
     /// Firmware releases by model subject.
     pub releases: BTreeMap<String, Vec<Release>>,
     /// Each stakeholder's current sharing policy, with its entry.
@@ -719,8 +725,15 @@ pub struct CustomType {
 
 /// Largest JSON Schema of a custom type, in bytes.
 pub const CUSTOM_SCHEMA_BYTES_MAX: usize = 16 * 1024;
-/// Most custom types a log may register.
+/// Most custom types a log may register: a bound on [`Meta`]'s size (each
+/// schema up to [`CUSTOM_SCHEMA_BYTES_MAX`], 16 MiB in all), which is held in
+/// memory and persisted whole. Stakeholders are admitted by the registry
+/// authority, so exhausting it takes this many / [`CUSTOM_TYPES_PER_STAKEHOLDER_MAX`]
+/// registered organizations.
 pub const CUSTOM_TYPES_MAX: usize = 1024;
+/// Most custom types one stakeholder may register (its own namespace): one
+/// organization cannot take the whole log's room for types.
+pub const CUSTOM_TYPES_PER_STAKEHOLDER_MAX: usize = 32;
 
 /// Compiled JSON Schemas by custom type name (rebuilt on demand).
 #[derive(Default)]
@@ -784,11 +797,6 @@ impl<S: State> Projection<S> {
     /// A projection resuming from `meta` over `state`.
     pub fn with_state(meta: Meta, state: S) -> Projection<S> {
         Projection { meta, state }
-    }
-
-    /// Gives `stakeholder` the auditor role on every device.
-    pub fn add_auditor(&mut self, stakeholder: StakeholderId) {
-        self.meta.auditors.insert(stakeholder);
     }
 
     /// Statements applied so far.
@@ -1103,6 +1111,35 @@ impl<S: State> Projection<S> {
                     },
                 })
             }
+            StatementBody::AuditGranted {
+                grant,
+                auditor,
+                devices,
+                not_before,
+                not_after,
+            } => {
+                let grantor = self.audit_grantor(s.subject, &issuer)?;
+                let registry = &self.meta.registry;
+                let registered = |id: &StakeholderId| {
+                    registry.authority().is_none() || registry.get(id).is_some()
+                };
+                let grant = crate::audit::AuditGrant {
+                    grantor,
+                    id: grant,
+                    auditor,
+                    devices,
+                    not_before,
+                    not_after,
+                    entry: s.entry,
+                };
+                Ok(Plan::Audit(
+                    self.meta.audits.check_grant(grant, registered)?,
+                ))
+            }
+            StatementBody::AuditRevoked { grant } => {
+                let grantor = self.audit_grantor(s.subject, &issuer)?;
+                Ok(Plan::Audit(self.meta.audits.check_revoke(grantor, grant)?))
+            }
             StatementBody::StatementTypeRegistered {
                 name,
                 schema,
@@ -1123,11 +1160,33 @@ impl<S: State> Projection<S> {
                 }
                 if !crate::sharing::is_custom_type_name(&name) {
                     return refuse(
-                        "names are namespace/name: lower-case letters, digits and dashes".into(),
+                        "names are namespace/name: lower-case letters, digits, dots and dashes, then lower-case letters, digits and dashes".into(),
                     );
+                }
+                // A namespace is the stakeholder id it carries, exactly: an
+                // organization registers only `<its id>/<name>` (the registry
+                // authority may do it for it with `on_behalf_of`). Checked
+                // before anything is looked up, so the refusal says nothing
+                // about the types of the namespace's owner.
+                if name.split_once('/').map(|(ns, _)| ns) != Some(owner.0.as_str()) {
+                    return refuse(format!(
+                        "{} may register types only in its own namespace, {}/<name>",
+                        owner.0, owner.0
+                    ));
                 }
                 if self.meta.custom_types.contains_key(&name) {
                     return refuse("already registered".into());
+                }
+                let own = self
+                    .meta
+                    .custom_types
+                    .values()
+                    .filter(|t| t.owner == owner)
+                    .count();
+                if own >= CUSTOM_TYPES_PER_STAKEHOLDER_MAX {
+                    return refuse(format!(
+                        "a stakeholder registers at most {CUSTOM_TYPES_PER_STAKEHOLDER_MAX} custom types"
+                    ));
                 }
                 if self.meta.custom_types.len() >= CUSTOM_TYPES_MAX {
                     return refuse(format!(
@@ -1379,6 +1438,48 @@ impl<S: State> Projection<S> {
         Ok((principal, Some(signer)))
     }
 
+    /// The grantor of an audit statement: its subject's stakeholder, which
+    /// must be its (effective) issuer.
+    fn audit_grantor(
+        &self,
+        subject: &str,
+        issuer: &StakeholderId,
+    ) -> Result<StakeholderId, ApplyError> {
+        let grantor = crate::registry::stakeholder_of(subject)
+            .ok_or_else(|| RegistryError::NotAStakeholder(subject.to_string()))?;
+        if &grantor != issuer {
+            return Err(crate::audit::AuditError::NotTheirs {
+                issuer: issuer.0.clone(),
+                grantor: grantor.0,
+            }
+            .into());
+        }
+        Ok(grantor)
+    }
+
+    /// The roles `issuer` asserts `body` about `twin` with: the auditor role
+    /// counts only for an auditor's own findings ([`crate::audit`], rule 4).
+    fn asserting_roles(
+        &self,
+        issuer: &StakeholderId,
+        twin: &Twin,
+        kind: &str,
+    ) -> Result<BTreeSet<Role>, ApplyError> {
+        let mut held = self.roles_of(issuer, twin);
+        if crate::audit::AUDIT_FINDING_TYPES.contains(&kind) || !held.remove(&Role::Auditor) {
+            return Ok(held);
+        }
+        if held.is_empty() {
+            return Err(crate::audit::AuditError::ReadOnly {
+                issuer: issuer.0.clone(),
+                device: twin.device.0.clone(),
+                kind: kind.to_string(),
+            }
+            .into());
+        }
+        Ok(held)
+    }
+
     fn check_model_manufacturer(
         &self,
         s: &Registered<'_>,
@@ -1494,7 +1595,7 @@ impl<S: State> Projection<S> {
             let lifecycle = twin.lifecycle;
             (twin, lifecycle)
         };
-        let held = self.roles_of(&issuer, &twin);
+        let held = self.asserting_roles(&issuer, &twin, body.type_name())?;
         if lifecycle == Lifecycle::Decommissioned {
             return Err(ApplyError::Decommissioned(device.0));
         }
@@ -1583,7 +1684,12 @@ impl<S: State> Projection<S> {
             .state
             .twin(&device)
             .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
-        let roles = self.roles_of(&issuer, &twin);
+        let kind = if reason.is_some() {
+            "dispute"
+        } else {
+            "endorse"
+        };
+        let roles = self.asserting_roles(&issuer, &twin, kind)?;
         if roles.is_empty() {
             return Err(ApplyError::NoRole {
                 issuer: issuer.0,
@@ -1703,6 +1809,7 @@ impl<S: State> Projection<S> {
             Plan::Publish { owner, version } => {
                 self.meta.published.publish(&owner, version);
             }
+            Plan::Audit(change) => self.meta.audits.apply(change),
             Plan::CustomType { name, rule, custom } => {
                 self.meta.policy.rules.insert(name.clone(), rule);
                 self.meta.custom_types.insert(name, custom);
@@ -1816,8 +1923,35 @@ impl<S: State> Projection<S> {
     }
 }
 
-/// The roles `issuer` holds on `twin` under `meta`.
+/// The roles `issuer` holds on `twin` under `meta`, in log order: the
+/// auditor role while an audit grant covers the twin, its window not
+/// consulted (the fold has no clock; reads use [`roles_at`]).
 pub fn roles_of(meta: &Meta, issuer: &StakeholderId, twin: &Twin) -> BTreeSet<Role> {
+    roles_under(meta, issuer, twin, crate::audit::AuditClock::LogOrder)
+}
+
+/// The roles `reader` holds on `twin` for a read at `now_unix_s`: the
+/// auditor role only within an audit grant's window.
+pub fn roles_at(
+    meta: &Meta,
+    reader: &StakeholderId,
+    twin: &Twin,
+    now_unix_s: i64,
+) -> BTreeSet<Role> {
+    roles_under(
+        meta,
+        reader,
+        twin,
+        crate::audit::AuditClock::Now(now_unix_s),
+    )
+}
+
+fn roles_under(
+    meta: &Meta,
+    issuer: &StakeholderId,
+    twin: &Twin,
+    clock: crate::audit::AuditClock,
+) -> BTreeSet<Role> {
     let mut roles = BTreeSet::new();
     if *issuer == twin.manufacturer {
         roles.insert(Role::Manufacturer);
@@ -1834,7 +1968,8 @@ pub fn roles_of(meta: &Meta, issuer: &StakeholderId, twin: &Twin) -> BTreeSet<Ro
     if issuer.0.strip_prefix("device:") == Some(twin.device.0.as_str()) {
         roles.insert(Role::Device);
     }
-    if meta.auditors.contains(issuer) || meta.registry.has_role(issuer, Role::Auditor) {
+    // Never organization-wide: only a grant by the twin's owner.
+    if meta.audits.covers(issuer, twin, clock) {
         roles.insert(Role::Auditor);
     }
     roles
@@ -1854,17 +1989,20 @@ impl Twin {
 }
 
 /// The one sharing decision of every read path: may `reader` (anonymous if
-/// `None`) read statements of type `kind` owned by `owner` about `twin`,
-/// under the sharing policy `owner` published (its log entry answered
-/// beside the decision)?
+/// `None`) read statements of type `kind` owned by `owner` about `twin` at
+/// `now_unix_s` (audit grants have windows), under the sharing policy
+/// `owner` published (its log entry answered beside the decision)?
 pub fn decide_read<'m>(
     meta: &'m Meta,
     reader: Option<&StakeholderId>,
     twin: &Twin,
     owner: &StakeholderId,
     kind: &str,
+    now_unix_s: i64,
 ) -> (crate::sharing::Decision<'m>, Option<u64>) {
-    let roles = reader.map(|r| roles_of(meta, r, twin)).unwrap_or_default();
+    let roles = reader
+        .map(|r| roles_at(meta, r, twin, now_unix_s))
+        .unwrap_or_default();
     let facts = twin.facts();
     let req = crate::sharing::ReadRequest {
         reader,
@@ -2021,6 +2159,7 @@ enum Plan {
         rule: crate::consensus::Rule,
         custom: CustomType,
     },
+    Audit(crate::audit::AuditChange),
     Support(Box<SupportPlan>),
     Assert(Box<AssertPlan>),
 }
@@ -2071,6 +2210,10 @@ impl Plan {
             Plan::CustomType { .. } => Applied {
                 device: None,
                 kind: "statement-type-registered",
+            },
+            Plan::Audit(change) => Applied {
+                device: None,
+                kind: change.kind(),
             },
             Plan::Support(p) => Applied {
                 device: Some(p.twin.device.clone()),

@@ -324,7 +324,7 @@ pub enum PolicyError {
         value: String,
     },
     /// Neither a built-in type, nor `"*"`, nor a custom type name.
-    #[error("grant {grant}: unknown statement type {name:?} (expected a built-in type, \"*\", or a custom type such as \"acme/door-event\")")]
+    #[error("grant {grant}: unknown statement type {name:?} (expected a built-in type, \"*\", or a custom type such as \"acme.example/door-event\")")]
     UnknownType {
         /// The grant's index.
         grant: usize,
@@ -432,18 +432,21 @@ pub fn redact(payload: &Value, fields: Option<&[String]>) -> Value {
 }
 
 /// Whether `name` is a custom statement type name: `<namespace>/<name>`,
-/// both parts non-empty `[a-z0-9-]+`, e.g. `acme/door-event`. (Custom types
-/// are registered elsewhere; a policy may name one before it exists.)
+/// the namespace non-empty `[a-z0-9.-]+` (a stakeholder id such as
+/// `acme.example`: a namespace belongs to the stakeholder it names), the
+/// name non-empty `[a-z0-9-]+`, e.g. `acme.example/door-event`. (Custom
+/// types are registered elsewhere; a policy may name one before it exists.)
 pub fn is_custom_type_name(name: &str) -> bool {
-    let part = |s: &str| {
+    let part = |s: &str, dots: bool| {
         !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.')
+            })
     };
     name.len() <= NAME_BYTES_MAX
         && name
             .split_once('/')
-            .is_some_and(|(ns, n)| part(ns) && part(n))
+            .is_some_and(|(ns, n)| part(ns, true) && part(n, false))
 }
 
 /// The record the server keeps of every read of one stakeholder's data by
@@ -734,7 +737,7 @@ impl DeviceCriteria {
             && self.manufacturers.is_empty()
     }
 
-    fn check(&self, grant: usize) -> Result<(), PolicyError> {
+    pub(crate) fn check(&self, grant: usize) -> Result<(), PolicyError> {
         if self.is_empty() {
             return Err(PolicyError::NoCriteria { grant });
         }

@@ -367,7 +367,8 @@ pub enum StatementBody {
         /// Display name of the organization.
         name: String,
         /// Roles the organization holds (a manufacturer may register devices;
-        /// an auditor audits every device).
+        /// the auditor role alone grants nothing: an auditor audits the
+        /// devices an `audit-granted` statement covers).
         #[serde(default)]
         roles: Vec<Role>,
         /// Its signing keys.
@@ -454,6 +455,29 @@ pub enum StatementBody {
         /// Who the submitter says did it (Archivist `principal_declared`).
         #[serde(default)]
         principal_declared: Option<Value>,
+    },
+    /// A device owner lets an auditor read its devices (subject
+    /// `stakeholder:<grantor>`, signed by the grantor; see [`crate::audit`]).
+    /// Granting again under the same `grant` id replaces the grant.
+    AuditGranted {
+        /// The grantor's id for the grant, `[A-Za-z0-9._-]{1,128}`.
+        grant: String,
+        /// Who may audit.
+        auditor: StakeholderId,
+        /// Which of the grantor's devices: `"all"` or
+        /// `{"matching": {"ids"|"groups"|"sites"|"models"|"manufacturers": [...]}}`.
+        devices: crate::sharing::DeviceFilter,
+        /// Not in force before (unix seconds, inclusive).
+        #[serde(default)]
+        not_before: Option<i64>,
+        /// Not in force after (unix seconds, inclusive).
+        #[serde(default)]
+        not_after: Option<i64>,
+    },
+    /// A grant withdrawn (subject `stakeholder:<grantor>`, signed by the grantor).
+    AuditRevoked {
+        /// The grant's id.
+        grant: String,
     },
     /// Agreement with another statement (by its log entry).
     Endorse {
@@ -550,6 +574,8 @@ pub const TYPES: &[&str] = &[
     "archivist-event",
     "endorse",
     "dispute",
+    "audit-granted",
+    "audit-revoked",
 ];
 
 /// The payload field naming the stakeholder a statement is made for when
@@ -726,6 +752,8 @@ impl StatementBody {
             StatementBody::ArchivistEvent { .. } => "archivist-event",
             StatementBody::Endorse { .. } => "endorse",
             StatementBody::Dispute { .. } => "dispute",
+            StatementBody::AuditGranted { .. } => "audit-granted",
+            StatementBody::AuditRevoked { .. } => "audit-revoked",
         }
     }
 }

@@ -7,7 +7,7 @@ use twin::projection::{ApplyError, Registered};
 use twin::statement::StatementParseError;
 use twin::{AttributeClass, ConsensusPolicy, DeviceId, Projection, Status};
 
-const DOOR_EVENT: &str = r#"{"type":"statement-type-registered","name":"acme/door-event",
+const DOOR_EVENT: &str = r#"{"type":"statement-type-registered","name":"acme.example/door-event",
   "description":"a door opened or closed",
   "asserted_by":["device","operator"],"endorsed_by":["operator"],
   "schema":{"type":"object","required":["door","event"],"additionalProperties":false,
@@ -30,11 +30,11 @@ fn custom_types_are_registered_validated_and_projected() {
         })
         .map(|a| (entry, a))
     };
-    let event = r#"{"type":"acme/door-event","door":"east","event":"open","badge":"B-17"}"#;
+    let event = r#"{"type":"acme.example/door-event","door":"east","event":"open","badge":"B-17"}"#;
     // Unknown before registration.
     let e = apply(&mut p, "op.example", "device:door-1", event).expect_err("unregistered");
     assert!(
-        matches!(e, ApplyError::Parse(StatementParseError::UnknownType(ref t)) if t == "acme/door-event"),
+        matches!(e, ApplyError::Parse(StatementParseError::UnknownType(ref t)) if t == "acme.example/door-event"),
         "{e}"
     );
     assert!(
@@ -87,19 +87,19 @@ fn custom_types_are_registered_validated_and_projected() {
         (
             "acme.example",
             "stakeholder:acme.example",
-            r#"{"type":"statement-type-registered","name":"acme/bad","schema":{"type":12}}"#.into(),
+            r#"{"type":"statement-type-registered","name":"acme.example/bad","schema":{"type":12}}"#.into(),
             |e| matches!(e, ApplyError::CustomType { why, .. } if why.contains("not a valid JSON Schema")),
         ),
         (
             "op.example",
             "device:door-1",
-            r#"{"type":"acme/door-event","door":"east","event":"smash"}"#.into(),
+            r#"{"type":"acme.example/door-event","door":"east","event":"smash"}"#.into(),
             |e| matches!(e, ApplyError::Parse(StatementParseError::SchemaViolation { why, .. }) if why.contains("/event")),
         ),
         (
             "op.example",
             "device:door-1",
-            r#"{"type":"acme/door-event","door":"east","event":"open","colour":"red"}"#.into(),
+            r#"{"type":"acme.example/door-event","door":"east","event":"open","colour":"red"}"#.into(),
             |e| {
                 matches!(
                     e,
@@ -110,7 +110,7 @@ fn custom_types_are_registered_validated_and_projected() {
         (
             "op.example",
             "device:door-1",
-            r#"{"type":"acme/door-event","event":"open"}"#.into(),
+            r#"{"type":"acme.example/door-event","event":"open"}"#.into(),
             |e| {
                 matches!(
                     e,
@@ -132,7 +132,7 @@ fn custom_types_are_registered_validated_and_projected() {
         (
             "op.example",
             "device:door-1",
-            r#"{"type":"custom","custom_type":"acme/door-event","content":{}}"#.into(),
+            r#"{"type":"custom","custom_type":"acme.example/door-event","content":{}}"#.into(),
             |e| matches!(e, ApplyError::Parse(StatementParseError::UnknownType(_))),
         ),
     ];
@@ -146,7 +146,7 @@ fn custom_types_are_registered_validated_and_projected() {
     // The device reports it; the operator's endorsement makes it agreed.
     let (reported, _) =
         apply(&mut p, "device:door-1", "device:door-1", event).expect("custom statement");
-    let class = AttributeClass::Custom("acme/door-event".into());
+    let class = AttributeClass::Custom("acme.example/door-event".into());
     assert!(matches!(p.status(reported), Some(Status::Claimed { .. })));
     apply(
         &mut p,
@@ -163,15 +163,189 @@ fn custom_types_are_registered_validated_and_projected() {
         .find(|a| a.attribute == class)
         .expect("custom attribute");
     let wire = attr.claim.body.to_wire();
-    assert_eq!(wire["type"], "acme/door-event");
+    assert_eq!(wire["type"], "acme.example/door-event");
     assert_eq!(wire["badge"], "B-17");
-    assert_eq!(attr.claim.body.type_name(), "acme/door-event");
+    assert_eq!(attr.claim.body.type_name(), "acme.example/door-event");
     // The history records the custom type's name (sharing policies name it).
     let history = p.state().history(&DeviceId("door-1".into()));
     assert!(history
         .iter()
-        .any(|(e, k)| *e == reported && k == "acme/door-event"));
+        .any(|(e, k)| *e == reported && k == "acme.example/door-event"));
     // A sharing policy may name the custom type.
-    let policy = serde_json::json!({"id":"p","grants":[{"readers":["authenticated"],"devices":"all","types":["acme/door-event"]}]});
+    let policy = serde_json::json!({"id":"p","grants":[{"readers":["authenticated"],"devices":"all","types":["acme.example/door-event"]}]});
     twin::sharing::SharingPolicy::parse(&policy).expect("policy naming a custom type");
+}
+
+/// Issue 13 item 6: `globex.example/telemetry` registered by another
+/// organization with schema `false` would make globex's own statements fail.
+/// A namespace belongs to the stakeholder whose id it is; the refusal does not
+/// say whether the type exists; the quota is per stakeholder.
+#[test]
+fn a_namespace_belongs_to_the_stakeholder_it_names() {
+    use twin::projection::{CUSTOM_TYPES_MAX, CUSTOM_TYPES_PER_STAKEHOLDER_MAX};
+    let mut p = Projection::new(ConsensusPolicy::default());
+    let mut entry = 0u64;
+    let mut apply = |p: &mut Projection, issuer: &str, subject: &str, payload: String| {
+        entry += 1;
+        p.apply(Registered {
+            entry,
+            issuer,
+            subject,
+            payload: payload.as_bytes(),
+        })
+    };
+    let register = |name: &str, schema: &str| {
+        format!(r#"{{"type":"statement-type-registered","name":"{name}","schema":{schema}}}"#)
+    };
+    let squat = register("globex.example/telemetry", "false");
+    let refused = |e: &ApplyError| {
+        matches!(e, ApplyError::CustomType { why, .. }
+            if why == "acme.example may register types only in its own namespace, acme.example/<name>")
+    };
+    // Before and after globex registered it: the same refusal (no oracle).
+    let e = apply(
+        &mut p,
+        "acme.example",
+        "stakeholder:acme.example",
+        squat.clone(),
+    )
+    .expect_err("squatting another namespace");
+    assert!(refused(&e), "{e}");
+    // A short namespace is not the stakeholder's either.
+    let e = apply(
+        &mut p,
+        "globex.example",
+        "stakeholder:globex.example",
+        register("globex/telemetry", "false"),
+    )
+    .expect_err("globex/ is not globex.example's namespace");
+    assert!(
+        matches!(e, ApplyError::CustomType { ref why, .. } if why.contains("its own namespace")),
+        "{e}"
+    );
+    apply(
+        &mut p,
+        "globex.example",
+        "stakeholder:globex.example",
+        register(
+            "globex.example/telemetry",
+            r#"{"type":"object","required":["t"]}"#,
+        ),
+    )
+    .expect("globex registers its own type");
+    let e = apply(&mut p, "acme.example", "stakeholder:acme.example", squat)
+        .expect_err("squatting a registered type");
+    assert!(refused(&e), "{e}");
+    // Globex's statements satisfy globex's schema, not a squatter's.
+    apply(
+        &mut p,
+        "acme.example",
+        "device:t-1",
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"T","serial":"1"}"#.into(),
+    )
+    .expect("device");
+    apply(
+        &mut p,
+        "acme.example",
+        "device:t-1",
+        r#"{"type":"ownership-transferred","owner":"globex.example"}"#.into(),
+    )
+    .expect("ownership");
+    apply(
+        &mut p,
+        "globex.example",
+        "device:t-1",
+        r#"{"type":"globex.example/telemetry","t":21}"#.into(),
+    )
+    .expect("globex's statement under its own schema");
+
+    // The quota is per stakeholder: acme fills its own, globex still registers.
+    const _: () = assert!(CUSTOM_TYPES_PER_STAKEHOLDER_MAX < CUSTOM_TYPES_MAX);
+    for i in 0..CUSTOM_TYPES_PER_STAKEHOLDER_MAX {
+        apply(
+            &mut p,
+            "acme.example",
+            "stakeholder:acme.example",
+            register(&format!("acme.example/t-{i}"), "{}"),
+        )
+        .expect("within acme's quota");
+    }
+    let e = apply(
+        &mut p,
+        "acme.example",
+        "stakeholder:acme.example",
+        register("acme.example/one-more", "{}"),
+    )
+    .expect_err("beyond acme's quota");
+    assert!(
+        matches!(e, ApplyError::CustomType { ref why, .. } if why == &format!("a stakeholder registers at most {CUSTOM_TYPES_PER_STAKEHOLDER_MAX} custom types")),
+        "{e}"
+    );
+    apply(
+        &mut p,
+        "globex.example",
+        "stakeholder:globex.example",
+        register("globex.example/other", "{}"),
+    )
+    .expect("globex's quota is its own");
+}
+
+/// The registry authority registers a type on a stakeholder's behalf (its
+/// namespace is then the stakeholder's), never in its own name for another.
+#[test]
+fn the_authority_registers_a_namespace_only_on_its_owners_behalf() {
+    use scitt::{Algorithm, SigningKey, StatementBuilder};
+    use serde_json::json;
+    let key = || SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
+    let (ka, kg) = (key(), key());
+    let mut p = Projection::new(ConsensusPolicy::default());
+    let mut entry = 0u64;
+    let mut add =
+        |p: &mut Projection, k: &SigningKey, iss: &str, sub: &str, v: serde_json::Value| {
+            let bytes = StatementBuilder::new(iss, sub, v.to_string().as_bytes())
+                .content_type("application/json")
+                .sign(k);
+            entry += 1;
+            p.ingest(entry, &bytes)
+        };
+    let reg = |name: &str, k: &SigningKey| {
+        json!({"type": "stakeholder-registered", "name": name, "roles": [],
+               "keys": [{"pem": k.public_key().to_pem()}]})
+    };
+    let auth = "authority.example";
+    add(
+        &mut p,
+        &ka,
+        auth,
+        "stakeholder:authority.example",
+        reg("Authority", &ka),
+    )
+    .expect("bootstrap");
+    add(
+        &mut p,
+        &ka,
+        auth,
+        "stakeholder:globex.example",
+        reg("Globex", &kg),
+    )
+    .expect("globex");
+    let ty = json!({"type": "statement-type-registered", "name": "globex.example/telemetry", "schema": {}});
+    let e = add(
+        &mut p,
+        &ka,
+        auth,
+        "stakeholder:authority.example",
+        ty.clone(),
+    )
+    .expect_err("the authority's own namespace is not globex's");
+    assert!(e.to_string().contains("only in its own namespace"), "{e}");
+    let mut delegated = ty;
+    delegated["on_behalf_of"] = json!("globex.example");
+    add(&mut p, &ka, auth, "stakeholder:globex.example", delegated).expect("on globex's behalf");
+    let t = p
+        .meta()
+        .custom_types
+        .get("globex.example/telemetry")
+        .expect("registered");
+    assert_eq!(t.owner.0, "globex.example");
 }

@@ -89,6 +89,8 @@ fn payloads_parse_strictly() {
         r#"{"type":"archivist-event","operation":"Record","behaviour":"RecordEvidence","event_attributes":{"arc_description":"door opened"},"asset_attributes":{"state":"open"}}"#,
         r#"{"type":"endorse","entry":5}"#,
         r#"{"type":"dispute","entry":5,"reason":"no site visit"}"#,
+        r#"{"type":"audit-granted","grant":"a-1","auditor":"aud.example","devices":{"matching":{"sites":["hq"]}},"not_before":1767225600,"not_after":1798761599}"#,
+        r#"{"type":"audit-revoked","grant":"a-1"}"#,
     ];
     assert_eq!(samples.len(), TYPES.len(), "a sample for every type");
     for (sample, kind) in samples.iter().zip(TYPES) {

@@ -660,7 +660,7 @@ fn bad_policies_are_refused_with_their_reason() {
     assert_eq!(
         messages,
         [
-            "grant 0: unknown statement type \"incident\" (expected a built-in type, \"*\", or a custom type such as \"acme/door-event\")",
+            "grant 0: unknown statement type \"incident\" (expected a built-in type, \"*\", or a custom type such as \"acme.example/door-event\")",
             "grant 0: \"*\" must be the grant's only statement type",
             "grant 0: statement type \"incident-reported\" is listed twice",
             "grant 0: reader public is listed twice",
@@ -756,7 +756,12 @@ fn a_policy_serializes_to_its_own_json_and_back() {
 
 #[test]
 fn custom_type_names() {
-    for name in ["acme/door-event", "a/b", "vendor-2/x-1"] {
+    for name in [
+        "acme/door-event",
+        "acme.example/door-event",
+        "a/b",
+        "vendor-2/x-1",
+    ] {
         assert!(is_custom_type_name(name), "{name}");
     }
     for name in [
@@ -765,6 +770,8 @@ fn custom_type_names() {
         "/door",
         "Acme/door",
         "acme/door_event",
+        "acme/door.event",
+        "Acme.example/door",
         "acme/door/open",
         "acme /door",
         "*",
