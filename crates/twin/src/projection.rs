@@ -1458,14 +1458,22 @@ impl<S: State> Projection<S> {
     }
 
     /// The roles `issuer` asserts `body` about `twin` with: the auditor role
-    /// counts only for an auditor's own findings ([`crate::audit`], rule 4).
+    /// counts only for an auditor's own findings ([`crate::audit`], rule 4),
+    /// and only if the statement was issued (`iat`, signed, so the same at
+    /// registration, in the fold and in a reindex) within an audit grant's
+    /// window; a statement without `iat` (logs from before the rule) is
+    /// judged by log order alone.
     fn asserting_roles(
         &self,
         issuer: &StakeholderId,
         twin: &Twin,
         kind: &str,
+        issued_at: Option<i64>,
     ) -> Result<BTreeSet<Role>, ApplyError> {
-        let mut held = self.roles_of(issuer, twin);
+        let mut held = match issued_at {
+            Some(t) => roles_at(&self.meta, issuer, twin, t),
+            None => self.roles_of(issuer, twin),
+        };
         if crate::audit::AUDIT_FINDING_TYPES.contains(&kind) || !held.remove(&Role::Auditor) {
             return Ok(held);
         }
@@ -1595,7 +1603,7 @@ impl<S: State> Projection<S> {
             let lifecycle = twin.lifecycle;
             (twin, lifecycle)
         };
-        let held = self.asserting_roles(&issuer, &twin, body.type_name())?;
+        let held = self.asserting_roles(&issuer, &twin, body.type_name(), s.issued_at)?;
         if lifecycle == Lifecycle::Decommissioned {
             return Err(ApplyError::Decommissioned(device.0));
         }
@@ -1689,7 +1697,7 @@ impl<S: State> Projection<S> {
         } else {
             "endorse"
         };
-        let roles = self.asserting_roles(&issuer, &twin, kind)?;
+        let roles = self.asserting_roles(&issuer, &twin, kind, s.issued_at)?;
         if roles.is_empty() {
             return Err(ApplyError::NoRole {
                 issuer: issuer.0,

@@ -31,9 +31,23 @@ impl Log {
     }
 
     fn add(&mut self, iss: &str, sub: &str, payload: Value) -> Result<u64, IngestError> {
-        let bytes = StatementBuilder::new(iss, sub, payload.to_string().as_bytes())
-            .content_type("application/json")
-            .sign(self.key(iss));
+        self.add_at(iss, sub, payload, None)
+    }
+
+    /// [`Log::add`] of a statement issued at `iat` (CWT `iat`).
+    fn add_at(
+        &mut self,
+        iss: &str,
+        sub: &str,
+        payload: Value,
+        iat: Option<i64>,
+    ) -> Result<u64, IngestError> {
+        let mut builder = StatementBuilder::new(iss, sub, payload.to_string().as_bytes())
+            .content_type("application/json");
+        if let Some(t) = iat {
+            builder = builder.issued_at(t);
+        }
+        let bytes = builder.sign(self.key(iss));
         let entry = self.entries.len() as u64;
         self.entries.push(bytes.clone());
         self.p.ingest(entry, &bytes).map(|_| entry)
@@ -369,6 +383,27 @@ fn auditors_sign_only_their_findings_within_their_grant() {
             json!({"type": "incident-reported", "severity": "low", "summary": "x"}),
         )
         .expect_err("not covered");
+    assert!(
+        matches!(e, IngestError::Apply(ApplyError::NotAllowed { .. })),
+        "{e}"
+    );
+    // A grant's window bounds the findings too, by when they were issued.
+    log.add(
+        OP,
+        OP_SUBJECT,
+        grant(
+            "w",
+            json!({"matching": {"ids": ["door-2"]}}),
+            Some((1_000, 2_000)),
+        ),
+    )
+    .expect("granted with a window");
+    let finding = || json!({"type": "incident-reported", "severity": "low", "summary": "y"});
+    log.add_at(AUD, "device:door-2", finding(), Some(1_500))
+        .expect("issued within the window");
+    let e = log
+        .add_at(AUD, "device:door-2", finding(), Some(2_500))
+        .expect_err("issued after the window");
     assert!(
         matches!(e, IngestError::Apply(ApplyError::NotAllowed { .. })),
         "{e}"

@@ -188,6 +188,7 @@ fn a_namespace_belongs_to_the_stakeholder_it_names() {
     let mut apply = |p: &mut Projection, issuer: &str, subject: &str, payload: String| {
         entry += 1;
         p.apply(Registered {
+            issued_at: None,
             entry,
             issuer,
             subject,
