@@ -177,6 +177,7 @@ pub fn archivist_router(api: ArchivistApi) -> Router {
 pub struct ArchivistError {
     status: StatusCode,
     message: String,
+    retry_after_s: Option<u64>,
 }
 
 impl ArchivistError {
@@ -184,6 +185,7 @@ impl ArchivistError {
         ArchivistError {
             status,
             message: message.into(),
+            retry_after_s: None,
         }
     }
     fn bad_request(message: impl Into<String>) -> Self {
@@ -211,18 +213,28 @@ impl IntoResponse for ArchivistError {
             StatusCode::SERVICE_UNAVAILABLE => 14,
             _ => 13,
         };
-        (
+        let mut response = (
             self.status,
             Json(json!({"code": code, "message": self.message, "details": []})),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        response
     }
 }
 
 impl From<crate::twin_api::JsonError> for ArchivistError {
     fn from(e: crate::twin_api::JsonError) -> Self {
+        let retry_after_s = e.retry_after_s();
         let (status, message) = e.parts();
-        ArchivistError::new(status, message)
+        ArchivistError {
+            retry_after_s,
+            ..ArchivistError::new(status, message)
+        }
     }
 }
 
@@ -846,7 +858,7 @@ fn read_asset_as(
     let base = base_url(headers);
     let asset =
         asset_json(&viewer, &twin, &mut audit, published, Some(&base)).ok_or_else(not_found)?;
-    audit.write(&api.twins, &viewer.reader.who, ReadKind::Twin, None);
+    audit.write(&api.twins, &viewer.reader.who, ReadKind::Twin, None)?;
     if publicurl {
         let url = asset.get("publicurl").cloned().ok_or_else(|| {
             ArchivistError::not_found(format!("assets/{} is not public", device.0))
@@ -949,13 +961,13 @@ fn list_assets_as(
     }
     let who = viewer.reader.who.clone();
     if count {
-        audit.write(&api.twins, &who, ReadKind::Count, Some(total));
+        audit.write(&api.twins, &who, ReadKind::Count, Some(total))?;
         return Ok(with_count(
             json!({ label: [] , "next_page_token": ""}),
             Some(total),
         ));
     }
-    audit.write(&api.twins, &who, ReadKind::List, None);
+    audit.write(&api.twins, &who, ReadKind::List, None)?;
     Ok(with_count(
         json!({ label: items, "next_page_token": next.unwrap_or_default() }),
         None,
@@ -1122,7 +1134,7 @@ fn read_event_as(
     let published = api.twins.scitt.log().published().size.get();
     let mut audit = Audit::default();
     audit.note(&claim.issuer, seen.clone(), entry, Some(&device));
-    audit.write(&api.twins, &viewer.reader.who, ReadKind::Statement, None);
+    audit.write(&api.twins, &viewer.reader.who, ReadKind::Statement, None)?;
     if publicurl {
         if public_owner(&twin).is_none() {
             return Err(ArchivistError::not_found(format!(
@@ -1299,13 +1311,13 @@ fn list_events_as(
     }
     let who = viewer.reader.who.clone();
     if count {
-        audit.write(&api.twins, &who, ReadKind::Count, Some(total));
+        audit.write(&api.twins, &who, ReadKind::Count, Some(total))?;
         return Ok(with_count(
             json!({"events": [], "next_page_token": ""}),
             Some(total),
         ));
     }
-    audit.write(&api.twins, &who, ReadKind::Timeline, None);
+    audit.write(&api.twins, &who, ReadKind::Timeline, None)?;
     Ok(with_count(
         json!({"events": items, "next_page_token": next.unwrap_or_default()}),
         None,

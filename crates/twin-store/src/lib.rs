@@ -16,4 +16,4 @@ pub mod store;
 pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};
 pub use risks::RiskService;
-pub use store::{FlushDone, Page, PayloadStore, StoreError, StoreState, TwinStore};
+pub use store::{FlushDone, NewReadRecord, Page, PayloadStore, StoreError, StoreState, TwinStore};
