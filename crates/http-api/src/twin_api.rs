@@ -381,6 +381,7 @@ async fn openapi() -> impl IntoResponse {
 async fn status(State(api): State<TwinApi>) -> Json<Value> {
     let meta = api.projector.meta();
     let published = api.scitt.log().published();
+    let log_fault = api.scitt.log().fault();
     Json(json!({
         "projected_size": meta.size,
         "published_size": published.size.get(),
@@ -389,6 +390,9 @@ async fn status(State(api): State<TwinApi>) -> Json<Value> {
         "stakeholders": meta.registry.all().count(),
         "authority": meta.registry.authority().map(|a| a.0.clone()),
         "projector_fault": api.projector.fault(),
+        // The log stops writing on a storage error (a full disk): say so.
+        "read_only": log_fault.is_some(),
+        "log_fault": log_fault,
     }))
 }
 

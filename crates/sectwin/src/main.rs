@@ -167,6 +167,13 @@ struct ServeArgs {
     /// notifications, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     risk_interval_ms: u64,
+    /// Free bytes kept for the log on the data volume: blob uploads that
+    /// would leave less are refused (507).
+    #[arg(long, default_value_t = twin_store::space::LOG_RESERVE_BYTES)]
+    log_reserve_bytes: u64,
+    /// Archivist blob bytes one stakeholder may keep.
+    #[arg(long, default_value_t = twin_store::space::STAKEHOLDER_BLOB_BYTES_MAX)]
+    stakeholder_blob_bytes_max: u64,
 }
 
 fn parse_host_port(s: &str) -> Result<(String, u16), String> {
@@ -294,6 +301,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let (mut node, created) =
         node::open_node(&args.data, args.origin.as_deref(), config, Some(keys)).await?;
+    node.storage = twin_store::StorageLimits {
+        log_reserve_bytes: args.log_reserve_bytes,
+        stakeholder_blob_bytes_max: args.stakeholder_blob_bytes_max,
+        ..node.storage
+    };
     node::start_notifications(
         &mut node,
         &args.data,
