@@ -76,6 +76,10 @@ pub struct ArchivistApi {
     sign: AuthoritySigner,
     dir: PathBuf,
     side: Arc<parking_lot::Mutex<()>>,
+    limits: twin_store::StorageLimits,
+    /// Blob bytes kept per stakeholder (from the blobs' info files at start,
+    /// then counted as uploads are written), for the quota.
+    blob_usage: Arc<parking_lot::Mutex<BTreeMap<String, u64>>>,
 }
 
 impl ArchivistApi {
@@ -83,13 +87,55 @@ impl ArchivistApi {
     /// keeping blobs and configuration under `dir` (created if absent).
     pub fn new(twins: TwinApi, sign: AuthoritySigner, dir: &FsPath) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir.join("blobs"))?;
+        let blob_usage = blob_usage(&dir.join("blobs"))?;
         Ok(ArchivistApi {
             twins,
             sign,
             dir: dir.to_path_buf(),
             side: Arc::new(parking_lot::Mutex::new(())),
+            limits: twin_store::StorageLimits::default(),
+            blob_usage: Arc::new(parking_lot::Mutex::new(blob_usage)),
         })
     }
+
+    /// The same API under other storage limits (blob quota, log reserve).
+    pub fn with_limits(mut self, limits: twin_store::StorageLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Blob bytes per stakeholder, from the info files in `blobs`; removes the
+/// temporary files an interrupted upload left behind.
+fn blob_usage(blobs: &FsPath) -> std::io::Result<BTreeMap<String, u64>> {
+    let mut usage = BTreeMap::new();
+    for entry in std::fs::read_dir(blobs)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.contains(".tmp") {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let Ok(info) = std::fs::read(&path).map(|b| serde_json::from_slice::<Value>(&b)) else {
+            continue;
+        };
+        let Ok(info) = info else { continue };
+        let (Some(tenant), Some(size)) = (
+            info["tenant_identity"]
+                .as_str()
+                .and_then(|t| t.strip_prefix("tenant/")),
+            info["size"].as_u64(),
+        ) else {
+            continue;
+        };
+        *usage.entry(tenant.to_string()).or_insert(0) += size;
+    }
+    Ok(usage)
 }
 
 impl axum::extract::FromRef<ArchivistApi> for Arc<crate::oauth::TokenEndpoint> {
@@ -177,6 +223,7 @@ pub fn archivist_router(api: ArchivistApi) -> Router {
 pub struct ArchivistError {
     status: StatusCode,
     message: String,
+    retry_after_s: Option<u64>,
 }
 
 impl ArchivistError {
@@ -184,6 +231,7 @@ impl ArchivistError {
         ArchivistError {
             status,
             message: message.into(),
+            retry_after_s: None,
         }
     }
     fn bad_request(message: impl Into<String>) -> Self {
@@ -194,6 +242,24 @@ impl ArchivistError {
     }
     fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, message)
+    }
+    /// 507 Insufficient Storage: a quota, the log's reserve, or a full disk.
+    fn storage(e: twin_store::SpaceError) -> Self {
+        match e {
+            twin_store::SpaceError::Measure(detail) => Self::internal(detail),
+            e => Self::new(StatusCode::INSUFFICIENT_STORAGE, e.to_string()),
+        }
+    }
+    /// An I/O error: a full disk is 507 with the reason, anything else 500.
+    fn io(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!("the node's storage is full: {e}"),
+            )
+        } else {
+            Self::internal(e)
+        }
     }
     fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "archivist: internal error");
@@ -209,20 +275,31 @@ impl IntoResponse for ArchivistError {
             StatusCode::FORBIDDEN => 7,
             StatusCode::UNAUTHORIZED => 16,
             StatusCode::SERVICE_UNAVAILABLE => 14,
+            StatusCode::INSUFFICIENT_STORAGE => 8,
             _ => 13,
         };
-        (
+        let mut response = (
             self.status,
             Json(json!({"code": code, "message": self.message, "details": []})),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        response
     }
 }
 
 impl From<crate::twin_api::JsonError> for ArchivistError {
     fn from(e: crate::twin_api::JsonError) -> Self {
+        let retry_after_s = e.retry_after_s();
         let (status, message) = e.parts();
-        ArchivistError::new(status, message)
+        ArchivistError {
+            retry_after_s,
+            ..ArchivistError::new(status, message)
+        }
     }
 }
 
@@ -672,6 +749,11 @@ async fn register_delegated(
                     ArchivistError::bad_request(why)
                 }
             }
+            transparency::RegisterError::Append(log_service::AppendError::ReadOnly(why))
+                if api.twins.scitt.log().fault().is_some() =>
+            {
+                log_stopped(&why)
+            }
             other => ArchivistError::internal(other),
         })?;
     let entry = registered.index.get();
@@ -684,6 +766,19 @@ async fn register_delegated(
         )
         .await;
     if !projected {
+        // The real reason, not "read it again shortly": a log that stopped
+        // writing (a full disk) publishes nothing until it recovers.
+        if let Some(why) = api.twins.scitt.log().fault() {
+            return Err(log_stopped(&format!(
+                "entry {entry} is durable but not yet published: {why}"
+            )));
+        }
+        if let Some(why) = api.twins.projector.fault() {
+            return Err(ArchivistError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("entry {entry} is registered, but projecting stopped: {why}"),
+            ));
+        }
         return Err(ArchivistError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("entry {entry} is registered but not projected yet; read it again shortly"),
@@ -701,6 +796,15 @@ async fn register_delegated(
         )));
     }
     Ok(entry)
+}
+
+/// The log stopped writing (read-only after a storage error): 507 with the
+/// reason when the storage is full or failing, as it then is.
+fn log_stopped(why: &str) -> ArchivistError {
+    ArchivistError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        format!("the log is read-only after a storage error, so nothing can be registered until it recovers: {why}"),
+    )
 }
 
 fn string_attr<'a>(attrs: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
@@ -846,7 +950,7 @@ fn read_asset_as(
     let base = base_url(headers);
     let asset =
         asset_json(&viewer, &twin, &mut audit, published, Some(&base)).ok_or_else(not_found)?;
-    audit.write(&api.twins, &viewer.reader.who, ReadKind::Twin, None);
+    audit.write(&api.twins, &viewer.reader.who, ReadKind::Twin, None)?;
     if publicurl {
         let url = asset.get("publicurl").cloned().ok_or_else(|| {
             ArchivistError::not_found(format!("assets/{} is not public", device.0))
@@ -949,13 +1053,13 @@ fn list_assets_as(
     }
     let who = viewer.reader.who.clone();
     if count {
-        audit.write(&api.twins, &who, ReadKind::Count, Some(total));
+        audit.write(&api.twins, &who, ReadKind::Count, Some(total))?;
         return Ok(with_count(
             json!({ label: [] , "next_page_token": ""}),
             Some(total),
         ));
     }
-    audit.write(&api.twins, &who, ReadKind::List, None);
+    audit.write(&api.twins, &who, ReadKind::List, None)?;
     Ok(with_count(
         json!({ label: items, "next_page_token": next.unwrap_or_default() }),
         None,
@@ -1122,7 +1226,7 @@ fn read_event_as(
     let published = api.twins.scitt.log().published().size.get();
     let mut audit = Audit::default();
     audit.note(&claim.issuer, seen.clone(), entry, Some(&device));
-    audit.write(&api.twins, &viewer.reader.who, ReadKind::Statement, None);
+    audit.write(&api.twins, &viewer.reader.who, ReadKind::Statement, None)?;
     if publicurl {
         if public_owner(&twin).is_none() {
             return Err(ArchivistError::not_found(format!(
@@ -1299,13 +1403,13 @@ fn list_events_as(
     }
     let who = viewer.reader.who.clone();
     if count {
-        audit.write(&api.twins, &who, ReadKind::Count, Some(total));
+        audit.write(&api.twins, &who, ReadKind::Count, Some(total))?;
         return Ok(with_count(
             json!({"events": [], "next_page_token": ""}),
             Some(total),
         ));
     }
-    audit.write(&api.twins, &who, ReadKind::Timeline, None);
+    audit.write(&api.twins, &who, ReadKind::Timeline, None)?;
     Ok(with_count(
         json!({"events": items, "next_page_token": next.unwrap_or_default()}),
         None,
@@ -1386,28 +1490,67 @@ async fn upload_blob(
         "tenant_identity": format!("tenant/{}", claims.stakeholder),
     });
     let dir = blob_dir(&api);
+    let size = data.len() as u64;
+    // Quota and reserve first, under the lock that counts usage, so that
+    // concurrent uploads cannot pass the check together.
+    {
+        let mut usage = api.blob_usage.lock();
+        let used = usage.get(&claims.stakeholder).copied().unwrap_or(0);
+        twin_store::space::check_quota(
+            &claims.stakeholder,
+            "blobs",
+            used,
+            size,
+            api.limits.stakeholder_blob_bytes_max,
+        )
+        .and_then(|()| twin_store::space::check_reserve(&dir, size, api.limits.log_reserve_bytes))
+        .map_err(ArchivistError::storage)?;
+        *usage.entry(claims.stakeholder.clone()).or_insert(0) += size;
+    }
     let data = data.to_vec();
     let info_bytes = serde_json::to_vec(&info).map_err(ArchivistError::internal)?;
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let content = dir.join(&hash);
         if !content.exists() {
             write_atomic(&content, &data)?;
         }
+        // If this fails the content stays, unnamed: a concurrent upload of
+        // the same content may already name it.
         write_atomic(&dir.join(format!("{id}.json")), &info_bytes)
     })
     .await
-    .map_err(ArchivistError::internal)?
-    .map_err(ArchivistError::internal)?;
+    .map_err(ArchivistError::internal)
+    .and_then(|r| r.map_err(ArchivistError::io));
+    if let Err(e) = written {
+        if let Some(used) = api.blob_usage.lock().get_mut(&claims.stakeholder) {
+            *used = used.saturating_sub(size);
+        }
+        return Err(e);
+    }
     Ok(Json(info).into_response())
 }
 
+/// Writes `bytes` to `path` atomically and durably: a temporary file beside
+/// it, synced, renamed, then the directory synced (so the rename survives a
+/// crash). On any failure the temporary file is removed: a full disk leaves
+/// no `.tmp` files behind.
 fn write_atomic(path: &FsPath, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp{}", uuid4()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The blob's info, if the caller may read it (its uploader's organization).
@@ -1507,7 +1650,7 @@ fn side_load(api: &ArchivistApi, c: Coll) -> Res<SideFile> {
 
 fn side_save(api: &ArchivistApi, c: Coll, file: &SideFile) -> Res<()> {
     let bytes = serde_json::to_vec_pretty(file).map_err(ArchivistError::internal)?;
-    write_atomic(&side_path(api, c), &bytes).map_err(ArchivistError::internal)
+    write_atomic(&side_path(api, c), &bytes).map_err(ArchivistError::io)
 }
 
 fn side_validate(c: Coll, body: &Map<String, Value>) -> Res<()> {

@@ -249,7 +249,7 @@ async fn risks(
     let total = all.len();
     let page: Vec<&Risk> = all.into_iter().skip(offset).take(limit).collect();
     let next = (offset + page.len() < total).then_some(offset + page.len());
-    audit.write(&api.twins, &reader.who, ReadKind::List, None);
+    audit.write(&api.twins, &reader.who, ReadKind::List, None)?;
     Ok(Json(json!({
         "today": register.today,
         "as_of": meta.size,
@@ -300,7 +300,7 @@ async fn summary(State(api): State<RiskApi>, caller: MaybeCaller) -> ApiResult<J
         &reader.who,
         ReadKind::Count,
         Some(risks.len() as u64),
-    );
+    )?;
     Ok(Json(json!({
         "today": register.today,
         "as_of": meta.size,
@@ -379,7 +379,7 @@ async fn exposure(
             .then(b.1.unresolved.cmp(&a.1.unresolved))
             .then(a.0.cmp(&b.0))
     });
-    audit.write(&api.twins, &reader.who, ReadKind::List, None);
+    audit.write(&api.twins, &reader.who, ReadKind::List, None)?;
     Ok(Json(json!({
         "today": register.today,
         "by": by,

@@ -30,7 +30,7 @@ use twin::published::{PolicyKind, Published};
 use twin::sharing::{ReadEntries, ReadKind, ReadRecord};
 use twin::{AttributeClass, DeviceId, Meta, StakeholderId};
 use twin_store::store::SEARCH_ATTRIBUTES;
-use twin_store::Projector;
+use twin_store::{NewReadRecord, Projector};
 
 use crate::oauth::{Caller, MaybeCaller, TokenEndpoint};
 
@@ -101,7 +101,12 @@ pub struct JsonError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after_s: Option<u64>,
 }
+
+/// How long a client refused because a read could not be recorded (or the
+/// disk is full) waits before it tries again.
+pub const STORAGE_RETRY_AFTER_S: u64 = 5;
 
 impl JsonError {
     pub(crate) fn new(
@@ -113,7 +118,26 @@ impl JsonError {
             status,
             code,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+    /// 503 with `Retry-After`: the read could not be recorded, so its data
+    /// is not returned (read transparency fails closed).
+    pub(crate) fn read_not_recorded(detail: impl std::fmt::Display) -> JsonError {
+        tracing::error!(%detail, "a read could not be recorded; refused");
+        JsonError {
+            retry_after_s: Some(STORAGE_RETRY_AFTER_S),
+            ..JsonError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "read_not_recorded",
+                "this read of another organization's data could not be recorded \
+                 (the node's storage is failing or full), so its data is not returned; \
+                 try again later",
+            )
+        }
+    }
+    pub(crate) fn retry_after_s(&self) -> Option<u64> {
+        self.retry_after_s
     }
     pub(crate) fn parts(self) -> (StatusCode, String) {
         (self.status, self.message)
@@ -152,6 +176,11 @@ impl IntoResponse for JsonError {
             "message": self.message,
         });
         *response.body_mut() = axum::body::Body::from(body.to_string());
+        if let Some(s) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
         response
     }
 }
@@ -297,14 +326,24 @@ impl Audit {
         }
     }
 
+    /// Writes one record per owner. Fails when a record cannot be written:
+    /// the caller must then answer the error and not the data.
     pub(crate) fn write(
         self,
         api: &TwinApi,
         reader: &Option<StakeholderId>,
         what: ReadKind,
         counted: Option<u64>,
-    ) {
+    ) -> ApiResult<()> {
+        if self.by_owner.is_empty() {
+            return Ok(());
+        }
+        let side = api
+            .projector
+            .payloads()
+            .ok_or_else(|| JsonError::read_not_recorded("this node keeps no read records"))?;
         let at = now_ms();
+        let mut encoded = Vec::with_capacity(self.by_owner.len());
         for (owner, (seen, entries, device)) in self.by_owner {
             let record = ReadRecord {
                 reader: reader.clone(),
@@ -321,21 +360,20 @@ impl Audit {
                 at_unix_ms: at,
             };
             let seq = api.seq.fetch_add(1, Ordering::Relaxed);
-            match serde_json::to_vec(&record) {
-                Ok(bytes) => {
-                    let stored = match api.projector.payloads() {
-                        Some(side) => side.record_read(&owner, at, seq, &bytes),
-                        None => Err(twin_store::StoreError::Db(
-                            "this node keeps no read records".into(),
-                        )),
-                    };
-                    if let Err(e) = stored {
-                        tracing::error!("recording a read: {e}");
-                    }
-                }
-                Err(e) => tracing::error!("recording a read: {e}"),
-            }
+            let bytes = serde_json::to_vec(&record).map_err(JsonError::read_not_recorded)?;
+            encoded.push((owner, seq, bytes));
         }
+        let records: Vec<NewReadRecord<'_>> = encoded
+            .iter()
+            .map(|(owner, seq, bytes)| NewReadRecord {
+                owner,
+                at_ms: at,
+                seq: *seq,
+                record: bytes,
+            })
+            .collect();
+        side.record_reads(&records)
+            .map_err(JsonError::read_not_recorded)
     }
 }
 
@@ -356,6 +394,7 @@ async fn openapi() -> impl IntoResponse {
 async fn status(State(api): State<TwinApi>) -> Json<Value> {
     let meta = api.projector.meta();
     let published = api.scitt.log().published();
+    let log_fault = api.scitt.log().fault();
     Json(json!({
         "projected_size": meta.size,
         "published_size": published.size.get(),
@@ -364,6 +403,9 @@ async fn status(State(api): State<TwinApi>) -> Json<Value> {
         "stakeholders": meta.registry.all().count(),
         "authority": meta.registry.authority().map(|a| a.0.clone()),
         "projector_fault": api.projector.fault(),
+        // The log stops writing on a storage error (a full disk): say so.
+        "read_only": log_fault.is_some(),
+        "log_fault": log_fault,
     }))
 }
 
@@ -626,7 +668,7 @@ async fn device(
     let mut audit = Audit::default();
     let mut view = twin_view(&api, &reader, &twin, &mut audit)?.ok_or_else(not_found)?;
     view["as_of"] = json!(meta.size);
-    audit.write(&api, &reader.who, ReadKind::Twin, None);
+    audit.write(&api, &reader.who, ReadKind::Twin, None)?;
     Ok(Json(view))
 }
 
@@ -760,7 +802,7 @@ async fn devices(
         items.push(visible_twin(&api, &reader, twin)?.0);
         Ok(())
     })?;
-    audit.write(&api, &reader.who, ReadKind::List, None);
+    audit.write(&api, &reader.who, ReadKind::List, None)?;
     let next = if items.len() >= size {
         last.map(|l| encode_token(&l))
     } else {
@@ -798,7 +840,7 @@ async fn device_count(
         .values()
         .map(|(_, e, _)| e.len() as u64)
         .sum::<u64>();
-    audit.write(&api, &reader.who, ReadKind::Count, Some(counted));
+    audit.write(&api, &reader.who, ReadKind::Count, Some(counted))?;
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(n as u64));
     Ok((
@@ -873,7 +915,7 @@ async fn timeline(
             }
         }
     }
-    audit.write(&api, &reader.who, ReadKind::Timeline, None);
+    audit.write(&api, &reader.who, ReadKind::Timeline, None)?;
     let next = if more {
         cursor.map(|c| encode_token(&c.to_string()))
     } else {
@@ -950,7 +992,7 @@ async fn statement(
         }
         audit.note(&issuer, seen, index, Some(&device));
     }
-    audit.write(&api, &reader.who, ReadKind::Statement, None);
+    audit.write(&api, &reader.who, ReadKind::Statement, None)?;
     Ok(Json(json!({
         "entry": index,
         "issuer": issuer.0,

@@ -87,6 +87,14 @@ impl Node {
             .to_string()
     }
 
+    async fn get_response(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("GET")
+    }
+
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
         if let Some(t) = token {
@@ -106,6 +114,12 @@ fn now() -> u64 {
 }
 
 async fn start() -> Node {
+    start_with(None).await
+}
+
+/// A node whose payload store (payloads and read records) lives in
+/// `payloads` (e.g. on a small tmpfs) instead of its temporary directory.
+async fn start_with(payloads: Option<&std::path::Path>) -> Node {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = EmbeddedStore::open(EmbeddedStoreOptions {
         dir: dir.path().join("log"),
@@ -122,7 +136,10 @@ async fn start() -> Node {
     )
     .expect("log");
     let twins = TwinStore::open(&dir.path().join("twins")).expect("twins");
-    let payloads = twin_store::PayloadStore::open(&dir.path().join("payloads")).expect("payloads");
+    let payloads = twin_store::PayloadStore::open(
+        &payloads.map_or_else(|| dir.path().join("payloads"), std::path::Path::to_path_buf),
+    )
+    .expect("payloads");
     let projector = Projector::start(
         log.clone(),
         twins,
@@ -1058,4 +1075,150 @@ async fn refusals_tell_only_what_the_signer_may_read() {
         .await
         .expect_err("illegal transition");
     assert!(e.to_string().contains("cannot go from"), "{e}");
+}
+
+/// A tmpfs mounted for a test, unmounted (lazily) when dropped.
+struct Tmpfs {
+    dir: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`mount`'s syntax) at `dir`. Needs root or
+    /// CAP_SYS_ADMIN: without it the test fails saying so (never a skip).
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill the disk and needs root or \
+             CAP_SYS_ADMIN: mount exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Writes a file that takes every free byte of the tmpfs.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut f = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0xA5u8; 64 * 1024];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling the tmpfs: {e}"),
+            }
+        }
+        // Smaller writes take the last partial chunk.
+        loop {
+            match f.write(&[0xA5u8; 512]) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Issue 13, item 5: with the disk holding the read records full, a read of
+/// another organization's data is refused (503, `Retry-After`, no data)
+/// rather than served unrecorded; once space is back, reads are recorded
+/// again without a restart, and every read answered 200 is in the records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_cannot_be_recorded_is_refused_and_recording_resumes_when_space_returns() {
+    let outer = tempfile::tempdir().expect("temp dir");
+    let fs = Tmpfs::mount(&outer.path().join("payloads-fs"), "4m");
+    let mut node = start_with(Some(&fs.dir.join("payloads"))).await;
+    scenario(&mut node).await;
+    let op = node.token("op.test").await;
+    let acme = node.token("acme.test").await;
+    let path = "/api/v1/devices/door-1";
+    let reads_of_op = |v: &Value| {
+        v["reads"]
+            .as_array()
+            .expect("reads")
+            .iter()
+            .filter(|r| r["reader"] == "op.test")
+            .count()
+    };
+
+    let (status, _) = node.get(path, Some(&op)).await;
+    assert_eq!(status, 200);
+    let mut served = 1;
+
+    let filler = fs.fill();
+    // The journal's last page may still take a few records; each read
+    // answered 200 must be recorded, and one must soon be refused.
+    let mut refused = None;
+    for _ in 0..256 {
+        let r = node.get_response(path, Some(&op)).await;
+        match r.status().as_u16() {
+            200 => served += 1,
+            503 => {
+                refused = Some(r);
+                break;
+            }
+            other => panic!(
+                "a read on a full disk answered {other}: {:?}",
+                r.text().await
+            ),
+        }
+    }
+    let refused = refused.expect("no read was refused in 256 reads on a full disk");
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let body: Value = refused.json().await.expect("problem body");
+    assert_eq!(body["error"], "read_not_recorded", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("could not be recorded")),
+        "{body}"
+    );
+    assert!(body.get("twin").is_none() && body.get("attributes").is_none());
+    // Still full: still refused, on every read path of another's data.
+    for p in [path, "/api/v1/devices", "/api/v1/devices/door-1/timeline"] {
+        let (status, body) = node.get(p, Some(&op)).await;
+        assert_eq!(status, 503, "{p}: {body}");
+    }
+    // Own data needs no record: still served (the gateway holds Acme's only).
+    assert_eq!(node.get("/api/v1/devices/gw-1", Some(&acme)).await.0, 200);
+
+    std::fs::remove_file(&filler).expect("free the space");
+    let (status, view) = node.get(path, Some(&op)).await;
+    assert_eq!(status, 200, "after space returned: {view}");
+    served += 1;
+    let (status, reads) = node.get("/api/v1/reads?page_size=1000", Some(&acme)).await;
+    assert_eq!(status, 200, "{reads}");
+    // Every read answered 200 is recorded. A refused read may be recorded
+    // too (the safe side): the journal's buffer keeps what a failed flush
+    // could not write and fjall may write it out later.
+    let recorded = reads_of_op(&reads);
+    assert!(
+        (served..=served + 4).contains(&recorded),
+        "{served} reads answered 200 (and 4 refused), {recorded} recorded: {reads}"
+    );
 }

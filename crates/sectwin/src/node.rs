@@ -224,6 +224,8 @@ pub struct Node {
     pub risks: Arc<twin_store::RiskService>,
     /// The notification outbox, once started ([`start_notifications`]).
     pub notifier: Option<notify::Notifier>,
+    /// Quotas of stakeholders' stored bytes and the free space kept for the log.
+    pub storage: twin_store::StorageLimits,
 }
 
 /// How notifications are sent.
@@ -431,6 +433,7 @@ pub async fn open_node(
         projector,
         tokens,
         credentials_path,
+        storage: twin_store::StorageLimits::default(),
     };
     bootstrap(&node).await?;
     watch_credentials(&node);
@@ -538,7 +541,7 @@ pub fn node_app(node: &Node) -> axum::Router {
         .map(|d| d.join("archivist"))
         .unwrap_or_else(|| std::path::PathBuf::from("archivist"));
     let archivist = match http_api::ArchivistApi::new(twins.clone(), sign, &archivist_dir) {
-        Ok(api) => http_api::archivist_router(api),
+        Ok(api) => http_api::archivist_router(api.with_limits(node.storage)),
         Err(e) => {
             tracing::error!("the Archivist API is off: {}: {e}", archivist_dir.display());
             axum::Router::new()

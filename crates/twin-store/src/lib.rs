@@ -5,15 +5,19 @@
 //!   overlay the projector writes through.
 //! - [`projector`]: the live projector tailing published checkpoints, and
 //!   `reindex`, the same fold from entry 0.
+//! - [`space`]: free space on the data volume, the log's reserve and the
+//!   per-stakeholder quotas of blobs and payloads.
 //! - [`risks`]: the risk register of the node (twins snapshot + advisories,
 //!   built by the `register` crate, cached).
 
 pub mod directory;
 pub mod projector;
 pub mod risks;
+pub mod space;
 pub mod store;
 
 pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};
 pub use risks::RiskService;
-pub use store::{FlushDone, Page, PayloadStore, StoreError, StoreState, TwinStore};
+pub use space::{SpaceError, StorageLimits};
+pub use store::{FlushDone, NewReadRecord, Page, PayloadStore, StoreError, StoreState, TwinStore};

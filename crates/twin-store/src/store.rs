@@ -108,16 +108,29 @@ pub struct TwinStore {
 ///   the owner's sharing policy;
 /// - the read-transparency records (key: owner, NUL, time in ms, sequence;
 ///   value: the record's JSON).
+///
+/// A write that fails (a full disk) leaves fjall's keyspace poisoned: it
+/// refuses every later write until it is opened again. So the store drops
+/// its handles after a failed write and reopens the keyspace on the next
+/// write (fjall's journal recovery truncates a torn tail first): writing
+/// resumes by itself once space is back, without a restart. Reads keep the
+/// old handles until then (a poisoned keyspace still reads).
 #[derive(Clone)]
 pub struct PayloadStore {
+    dir: std::sync::Arc<std::path::PathBuf>,
+    handles: std::sync::Arc<parking_lot::RwLock<Option<PayloadHandles>>>,
+}
+
+struct PayloadHandles {
     keyspace: Keyspace,
     payloads: PartitionHandle,
     reads: PartitionHandle,
+    /// A write failed: reopen before the next write.
+    broken: bool,
 }
 
-impl PayloadStore {
-    /// Opens (or creates) the payload store in `dir`.
-    pub fn open(dir: &Path) -> Result<PayloadStore, StoreError> {
+impl PayloadHandles {
+    fn open(dir: &Path) -> Result<PayloadHandles, StoreError> {
         let keyspace = Config::new(dir)
             .manual_journal_persist(true)
             .open()
@@ -131,26 +144,109 @@ impl PayloadStore {
         let reads = keyspace
             .open_partition("reads", PartitionCreateOptions::default())
             .map_err(db)?;
-        Ok(PayloadStore {
+        Ok(PayloadHandles {
             keyspace,
             payloads,
             reads,
+            broken: false,
+        })
+    }
+}
+
+impl PayloadStore {
+    /// Opens (or creates) the payload store in `dir`.
+    pub fn open(dir: &Path) -> Result<PayloadStore, StoreError> {
+        let handles = PayloadHandles::open(dir)?;
+        Ok(PayloadStore {
+            dir: std::sync::Arc::new(dir.to_path_buf()),
+            handles: std::sync::Arc::new(parking_lot::RwLock::new(Some(handles))),
         })
     }
 
-    /// Appends a read-transparency record of `owner`'s data.
-    pub fn record_read(
+    /// Runs `write` on healthy handles: reopens the keyspace first if an
+    /// earlier write failed, and marks it for reopening if this one fails.
+    fn write(
         &self,
-        owner: &str,
-        at_ms: u64,
-        seq: u64,
-        record: &[u8],
+        write: impl FnOnce(&PayloadHandles) -> Result<(), fjall::Error>,
     ) -> Result<(), StoreError> {
-        let mut k = owner.as_bytes().to_vec();
-        k.push(0);
-        k.extend_from_slice(&at_ms.to_be_bytes());
-        k.extend_from_slice(&seq.to_be_bytes());
-        self.reads.insert(k, record).map_err(db)
+        {
+            let guard = self.handles.read();
+            if let Some(h) = guard.as_ref().filter(|h| !h.broken) {
+                return match write(h) {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        drop(guard);
+                        self.mark_broken();
+                        Err(db(e))
+                    }
+                };
+            }
+        }
+        let mut guard = self.handles.write();
+        if guard.as_ref().is_none_or(|h| h.broken) {
+            // The old keyspace must be gone (its threads stopped, its journal
+            // closed) before the directory is opened again.
+            drop(guard.take());
+            let reopened = PayloadHandles::open(&self.dir)?;
+            tracing::info!(dir = %self.dir.display(), "payload store reopened after a write error");
+            *guard = Some(reopened);
+        }
+        let Some(h) = guard.as_ref() else {
+            return Err(StoreError::Db("payload store is not open".into()));
+        };
+        match write(h) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if let Some(h) = guard.as_mut() {
+                    h.broken = true;
+                }
+                Err(db(e))
+            }
+        }
+    }
+
+    fn mark_broken(&self) {
+        if let Some(h) = self.handles.write().as_mut() {
+            h.broken = true;
+        }
+    }
+
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&PayloadHandles) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self.handles.read().as_ref() {
+            Some(h) => read(h),
+            None => Err(StoreError::Db(
+                "payload store is not open (reopening after a write error failed)".into(),
+            )),
+        }
+    }
+
+    /// Appends the read-transparency records of one read (one per owner
+    /// whose data it returns), all or none, and hands them to the kernel
+    /// before it returns, so that a full disk is an error here (the caller
+    /// must then refuse the read) and a crash of the process cannot lose a
+    /// record of data already served. Not `fdatasync`ed: a power cut may
+    /// lose the records of the last moments (a sync per read would bound
+    /// reads of other organizations' data by the disk's sync rate).
+    pub fn record_reads(&self, records: &[NewReadRecord<'_>]) -> Result<(), StoreError> {
+        self.write(|h| {
+            let mut batch = h.keyspace.batch().durability(Some(PersistMode::Buffer));
+            for r in records {
+                let mut k = r.owner.as_bytes().to_vec();
+                k.push(0);
+                k.extend_from_slice(&r.at_ms.to_be_bytes());
+                k.extend_from_slice(&r.seq.to_be_bytes());
+                batch.insert(&h.reads, k, r.record);
+            }
+            // A failed flush fails the commit before the batch is applied,
+            // so a refused read leaves no record. (fjall ignores the error of
+            // a journal write larger than its 8 KiB buffer and would apply
+            // such a batch: a record of a read that was then refused, the
+            // safe side.)
+            batch.commit()
+        })
     }
 
     /// Read records of `owner`'s data, oldest first, after cursor `after`
@@ -168,36 +264,53 @@ impl PayloadStore {
             start.extend_from_slice(&t.to_be_bytes());
             start.extend_from_slice(&(s + 1).to_be_bytes());
         }
-        let mut out = Vec::new();
-        for kv in self.reads.range(start..) {
-            let (k, v) = kv.map_err(db)?;
-            if !k.starts_with(&prefix) || out.len() >= limit {
-                break;
+        self.read(|h| {
+            let mut out = Vec::new();
+            for kv in h.reads.range(start..) {
+                let (k, v) = kv.map_err(db)?;
+                if !k.starts_with(&prefix) || out.len() >= limit {
+                    break;
+                }
+                let rest = &k[prefix.len()..];
+                if rest.len() != 16 {
+                    continue;
+                }
+                let mut t = [0u8; 8];
+                let mut s = [0u8; 8];
+                t.copy_from_slice(&rest[..8]);
+                s.copy_from_slice(&rest[8..]);
+                out.push(((u64::from_be_bytes(t), u64::from_be_bytes(s)), v.to_vec()));
             }
-            let rest = &k[prefix.len()..];
-            if rest.len() != 16 {
-                continue;
-            }
-            let mut t = [0u8; 8];
-            let mut s = [0u8; 8];
-            t.copy_from_slice(&rest[..8]);
-            s.copy_from_slice(&rest[8..]);
-            out.push(((u64::from_be_bytes(t), u64::from_be_bytes(s)), v.to_vec()));
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Keeps `payload` for the statement whose leaf hash is `leaf`, durably
     /// (before the statement is appended).
     pub fn put(&self, leaf: &[u8; 32], payload: &[u8]) -> Result<(), StoreError> {
-        self.payloads.insert(leaf, payload).map_err(db)?;
-        self.keyspace.persist(PersistMode::SyncData).map_err(db)
+        self.write(|h| {
+            h.payloads.insert(leaf, payload)?;
+            h.keyspace.persist(PersistMode::SyncData)
+        })
     }
 
     /// The payload kept for the statement with leaf hash `leaf`.
     pub fn get(&self, leaf: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.payloads.get(leaf).map_err(db)?.map(|b| b.to_vec()))
+        self.read(|h| Ok(h.payloads.get(leaf).map_err(db)?.map(|b| b.to_vec())))
     }
+}
+
+/// A read-transparency record to append ([`PayloadStore::record_reads`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewReadRecord<'a> {
+    /// The stakeholder whose data was read (who lists the record).
+    pub owner: &'a str,
+    /// When, in ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Orders records of the same millisecond.
+    pub seq: u64,
+    /// The record (JSON).
+    pub record: &'a [u8],
 }
 
 /// A stored read record: its cursor (time in ms, sequence) and its JSON.

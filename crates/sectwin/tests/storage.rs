@@ -1,0 +1,302 @@
+//! Issue 13, item 10: a full disk and stakeholders' stored bytes, against the
+//! real `sectwin serve` on a small tmpfs (mounting needs root or
+//! CAP_SYS_ADMIN; without it these tests fail saying so, never skip).
+//!
+//! * one stakeholder fills its blob quota and is refused (507) while another
+//!   still uploads, until the free space kept for the log is reached (507);
+//!   the log still appends afterwards;
+//! * on a full disk a blob upload answers 507 with the reason and leaves no
+//!   `.tmp` file; the log turns read-only and `/api/v1/status` says so and
+//!   why; Archivist asset creation gives that reason (507), not "read it
+//!   again shortly".
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{p, stdout_of, Server};
+use serde_json::Value;
+
+const MIB: usize = 1024 * 1024;
+
+/// A tmpfs mounted for a test, unmounted (lazily) when dropped.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "this test fills a small tmpfs and needs root or CAP_SYS_ADMIN to mount it: \
+             mount exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// Free bytes on the volume of `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(dir)
+        .output()
+        .expect("df");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df output")
+}
+
+async fn token(url: &str, data: &Path, stakeholder: &str) -> String {
+    let (id, secret) = common::credential(data, stakeholder);
+    let client = reqwest::Client::new();
+    // The server reloads the credentials file on change: retry until it has.
+    for _ in 0..100 {
+        let r = client
+            .post(format!("{url}/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        if r.status().is_success() {
+            let v: Value = r.json().await.expect("token json");
+            return v["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no token for {stakeholder}");
+}
+
+/// Uploads `bytes` as a blob; answers the status and body.
+async fn upload(url: &str, token: &str, bytes: Vec<u8>) -> (u16, Value) {
+    // multipart/form-data by hand (reqwest is built without `multipart`).
+    let boundary = "sectwin-test-boundary-7f3a";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob.bin\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = reqwest::Client::new()
+        .post(format!("{url}/archivist/v1/blobs"))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Distinct content per call (blobs are content-addressed).
+fn blob(tag: u32, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = (i as u32 ^ tag.wrapping_mul(2_654_435_761)) as u8;
+    }
+    b[..4].copy_from_slice(&tag.to_be_bytes());
+    b
+}
+
+async fn add(url: &str, entry: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/log/add"))
+        .body(entry.to_string())
+        .send()
+        .await
+        .expect("add")
+        .status()
+        .as_u16()
+}
+
+fn tmp_files(blobs: &Path) -> Vec<String> {
+    std::fs::read_dir(blobs)
+        .expect("blob dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_quota_and_log_reserve_keep_one_stakeholder_from_filling_the_log_volume() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fs = Tmpfs::mount(&dir.path().join("fs"), "64m");
+    let data = fs.dir.join("data");
+    let quota = 8 * MIB;
+    let reserve = 50 * MIB;
+    let server = Server::start(
+        &data,
+        &[
+            "--checkpoint-interval-ms",
+            "50",
+            "--stakeholder-blob-bytes-max",
+            &quota.to_string(),
+            "--log-reserve-bytes",
+            &reserve.to_string(),
+        ],
+    );
+    let url = server.base().trim_end_matches("/log").to_string();
+    let a = token(&url, &data, "a.test").await;
+    let b = token(&url, &data, "b.test").await;
+
+    // A fills its quota: 8 uploads of 1 MiB, then 507 naming the quota.
+    for i in 0..8 {
+        let (status, body) = upload(&url, &a, blob(i, MIB)).await;
+        assert_eq!(status, 200, "upload {i} of a.test: {body}");
+    }
+    let (status, body) = upload(&url, &a, blob(100, MIB)).await;
+    assert_eq!(status, 507, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("quota")),
+        "{body}"
+    );
+    // B still uploads, until the free space kept for the log is reached.
+    let mut b_uploads = 0;
+    let refusal = loop {
+        let (status, body) = upload(&url, &b, blob(200 + b_uploads, MIB)).await;
+        match status {
+            200 => b_uploads += 1,
+            507 => break body,
+            other => panic!("b.test upload answered {other}: {body}"),
+        }
+        assert!(b_uploads < 8, "b.test was never refused: no reserve");
+    };
+    assert!(b_uploads >= 1, "b.test was refused at once: {refusal}");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("kept for the log")),
+        "{refusal}"
+    );
+    let free = free_bytes(&fs.dir) as usize;
+    assert!(
+        free + MIB >= reserve,
+        "the reserve was eaten into: {free} bytes free"
+    );
+    // The log still appends.
+    for i in 0..20 {
+        assert_eq!(add(&url, &format!("after the blobs {i}")).await, 200);
+    }
+    assert!(tmp_files(&data.join("archivist").join("blobs")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fs = Tmpfs::mount(&dir.path().join("fs"), "48m");
+    let data = fs.dir.join("data");
+    let server = Server::start(
+        &data,
+        &["--checkpoint-interval-ms", "50", "--log-reserve-bytes", "0"],
+    );
+    let url = server.base().trim_end_matches("/log").to_string();
+    let (_, acme_pub) = common::keypair(dir.path(), "acme", "eddsa");
+    stdout_of(&[
+        "stakeholder",
+        "register",
+        "--server",
+        &url,
+        "--authority-key",
+        p(&data.join("authority.key")),
+        "--id",
+        "acme.test",
+        "--name",
+        "Acme",
+        "--role",
+        "manufacturer",
+        "--key",
+        &acme_pub,
+    ]);
+    let acme = token(&url, &data, "acme.test").await;
+    let status: Value = reqwest::get(format!("{url}/api/v1/status"))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json");
+    assert_eq!(status["read_only"], false, "{status}");
+
+    // Leave exactly one blob's bytes free: the upload passes the space check,
+    // its content takes the last page, and writing its info file fails.
+    let free = free_bytes(&fs.dir) as usize;
+    std::fs::write(fs.dir.join("filler"), vec![0u8; free - 2 * MIB]).expect("filler");
+    let (code, body) = upload(&url, &acme, blob(1, 2 * MIB)).await;
+    assert_eq!(code, 507, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("full")),
+        "{body}"
+    );
+    let blobs = data.join("archivist").join("blobs");
+    assert_eq!(
+        tmp_files(&blobs),
+        Vec::<String>::new(),
+        "temporary files left"
+    );
+
+    // Fill the rest: the log's next write fails and it turns read-only.
+    let rest = free_bytes(&fs.dir) as usize;
+    std::fs::write(fs.dir.join("filler2"), vec![0u8; rest]).ok();
+    let mut refused = false;
+    for i in 0..2000 {
+        if add(&url, &format!("{i:0>4000}")).await == 503 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the log never refused an append on a full disk");
+    let status: Value = reqwest::get(format!("{url}/api/v1/status"))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json");
+    assert_eq!(status["read_only"], true, "{status}");
+    assert!(status["log_fault"].as_str().is_some(), "{status}");
+
+    // Asset creation says why it cannot be done.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/archivist/v2/assets"))
+        .bearer_auth(&acme)
+        .json(&serde_json::json!({"attributes": {"arc_display_name": "Door"}}))
+        .send()
+        .await
+        .expect("create asset");
+    let code = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(code, 507, "{body}");
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(message.contains("read-only"), "{body}");
+    assert!(!message.contains("shortly"), "{body}");
+    drop(server);
+}
