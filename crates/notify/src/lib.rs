@@ -19,6 +19,7 @@
 //! `webhook-id` or the notification id), ordering between notifications, TLS
 //! to the MQTT broker, and any HTTP server of its own.
 
+pub mod address;
 pub mod model;
 mod mqtt;
 pub mod notifier;

@@ -185,6 +185,10 @@ pub struct NotifierConfig {
     pub mqtt: Option<MqttConfig>,
     /// Retry behaviour.
     pub retry: RetryPolicy,
+    /// Whether webhooks may reach loopback, private and link-local
+    /// addresses ([`crate::address`]); off by default (server-side request
+    /// forgery), on for a node whose subscribers share its network.
+    pub webhooks_to_private_addresses: bool,
 }
 
 impl NotifierConfig {
@@ -194,6 +198,7 @@ impl NotifierConfig {
             outbox_dir: outbox_dir.into(),
             mqtt: None,
             retry: RetryPolicy::default(),
+            webhooks_to_private_addresses: false,
         }
     }
 }
@@ -206,6 +211,7 @@ pub struct Notifier {
 
 struct Inner {
     retry: RetryPolicy,
+    webhooks_to_private_addresses: bool,
     mqtt_configured: bool,
     outbox: Outbox,
     state: Mutex<State>,
@@ -267,7 +273,8 @@ impl Notifier {
             state.records.insert(key, r);
         }
         let resumed = state.pending;
-        let http = webhook::client().map_err(|e| NotifyError::HttpClient(e.to_string()))?;
+        let private = config.webhooks_to_private_addresses;
+        let http = webhook::client(private).map_err(|e| NotifyError::HttpClient(e.to_string()))?;
         let mqtt = config.mqtt.as_ref().map(|m| {
             let mut options = rumqttc::MqttOptions::new(&m.client_id, &m.host, m.port);
             options
@@ -280,6 +287,7 @@ impl Notifier {
         let (stop, stopped) = watch::channel(false);
         let inner = Arc::new(Inner {
             retry: config.retry.clone(),
+            webhooks_to_private_addresses: private,
             mqtt_configured: config.mqtt.is_some(),
             outbox,
             state: Mutex::new(state),
@@ -299,7 +307,7 @@ impl Notifier {
     /// before it returns. Pending deliveries of a replaced subscription go to
     /// its new target.
     pub fn subscribe(&self, s: Subscription) -> Result<(), NotifyError> {
-        check_subscription(&s)?;
+        check_subscription(&s, self.inner.webhooks_to_private_addresses)?;
         if matches!(s.target, Target::Mqtt { .. }) && !self.inner.mqtt_configured {
             return Err(NotifyError::MqttNotConfigured(s.id));
         }
@@ -553,16 +561,25 @@ async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) 
         (Some(s), Ok(Some(body))) => match s.target {
             Target::Webhook { url, secret } => {
                 let now_s = now_ms() / 1000;
-                webhook::attempt(
-                    &inner.http,
-                    &url,
-                    &secret,
-                    &record.message_id,
-                    &body,
-                    timeout,
-                    now_s,
-                )
-                .await
+                let refused = reqwest::Url::parse(&url)
+                    .ok()
+                    .and_then(|u| crate::address::refused_host(&u))
+                    .filter(|_| !inner.webhooks_to_private_addresses);
+                if let Some(why) = refused {
+                    // A subscription kept from before the rule.
+                    Outcome::Permanent(format!("{why}; webhooks reach public addresses only"))
+                } else {
+                    webhook::attempt(
+                        &inner.http,
+                        &url,
+                        &secret,
+                        &record.message_id,
+                        &body,
+                        timeout,
+                        now_s,
+                    )
+                    .await
+                }
             }
             Target::Mqtt { topic_prefix } => match &inner.mqtt {
                 None => Outcome::Permanent("no MQTT broker configured".to_string()),
@@ -729,7 +746,7 @@ fn check_id(what: &str, id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_subscription(s: &Subscription) -> Result<(), NotifyError> {
+fn check_subscription(s: &Subscription, private_allowed: bool) -> Result<(), NotifyError> {
     let invalid = |reason: String| NotifyError::InvalidSubscription {
         id: s.id.clone(),
         reason,
@@ -751,6 +768,11 @@ fn check_subscription(s: &Subscription) -> Result<(), NotifyError> {
             }
             if parsed.host_str().is_none_or(str::is_empty) {
                 return Err(invalid("url has no host".to_string()));
+            }
+            if let Some(why) = crate::address::refused_host(&parsed).filter(|_| !private_allowed) {
+                return Err(invalid(format!(
+                    "url: {why}; webhooks reach public addresses only (this node does not allow private ones)"
+                )));
             }
         }
         Target::Mqtt { topic_prefix } => {

@@ -34,11 +34,17 @@ pub enum Outcome {
     Permanent(String),
 }
 
-/// Builds the shared HTTP client (no redirects, the sectwin user agent).
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+/// Builds the shared HTTP client (no redirects, the sectwin user agent;
+/// names resolved to public addresses only unless `private_allowed`).
+pub fn client(private_allowed: bool) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::none());
+    if private_allowed {
+        return builder.build();
+    }
+    builder
+        .dns_resolver(std::sync::Arc::new(crate::address::PublicResolver))
         .build()
 }
 

@@ -558,3 +558,56 @@ async fn unsubscribing_fails_its_pending_deliveries() {
     assert_eq!(record.last_error.as_deref(), Some("subscription removed"));
     n.shutdown().await;
 }
+
+/// Issue 13, item 8 (server-side request forgery): a subscriber may not make
+/// the node call loopback, private or link-local addresses (its own
+/// services, the cloud metadata endpoint) unless the node allows it.
+#[tokio::test]
+async fn webhooks_to_private_addresses_are_refused_unless_the_node_allows_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let secret = WebhookSecret::generate();
+    let mut config = notify::NotifierConfig::new(dir.path().join("outbox"));
+    config.retry = retry_fast();
+    let strict = notify::Notifier::start(config).await.expect("start");
+    for (url, kind) in [
+        ("http://127.0.0.1:8080/hook", "loopback"),
+        ("http://[::1]/hook", "loopback"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://10.0.0.7/hook", "private"),
+        ("http://192.168.1.1/hook", "private"),
+        ("http://[fd00::1]/hook", "unique local"),
+        ("http://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("http://localhost:9000/hook", "loopback name"),
+    ] {
+        let e = strict
+            .subscribe(webhook("s", "op.example", url, &secret, vec![]))
+            .expect_err(url)
+            .to_string();
+        assert!(
+            e.contains(kind) && e.contains("public addresses only"),
+            "{url}: {e}"
+        );
+    }
+    strict
+        .subscribe(webhook(
+            "s",
+            "op.example",
+            "https://hooks.example.com/x",
+            &secret,
+            vec![],
+        ))
+        .expect("a public name");
+    strict.shutdown().await;
+    // A node that allows them (its subscribers share its network).
+    let dir = tempfile::tempdir().expect("dir");
+    let lab = start(dir.path(), retry_fast()).await;
+    lab.subscribe(webhook(
+        "s",
+        "op.example",
+        "http://127.0.0.1:8080/hook",
+        &secret,
+        vec![],
+    ))
+    .expect("allowed by configuration");
+    lab.shutdown().await;
+}

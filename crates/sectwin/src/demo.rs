@@ -305,6 +305,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         node::NotifyConfig {
             mqtt: None,
             interval: Duration::from_millis(200),
+            // The demo's operator receives its webhooks on loopback.
+            webhooks_to_private_addresses: true,
         },
     )
     .await?;

@@ -172,6 +172,11 @@ struct ServeArgs {
     /// 127.0.0.1:1883); MQTT subscriptions need it.
     #[arg(long, value_parser = parse_host_port)]
     mqtt: Option<(String, u16)>,
+    /// Let webhook subscriptions reach loopback, private and link-local
+    /// addresses (refused by default: a subscriber could make this server
+    /// call services of its own network, or the cloud metadata endpoint).
+    #[arg(long)]
+    webhook_allow_private: bool,
     /// How often the risk register is compared with the previous one for
     /// notifications, in milliseconds.
     #[arg(long, default_value_t = 2000)]
@@ -354,6 +359,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         node::NotifyConfig {
             mqtt: args.mqtt.clone(),
             interval: Duration::from_millis(args.risk_interval_ms.max(100)),
+            webhooks_to_private_addresses: args.webhook_allow_private,
         },
     )
     .await?;

@@ -235,12 +235,16 @@ pub struct NotifyConfig {
     pub mqtt: Option<(String, u16)>,
     /// How often the risk register is compared with the previous one.
     pub interval: std::time::Duration,
+    /// Whether webhooks may reach loopback, private and link-local
+    /// addresses (`notify::address`).
+    pub webhooks_to_private_addresses: bool,
 }
 
 /// Starts the notification outbox (`DATA/notify`) and the pump that feeds it
 /// from the risk register.
 pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyConfig) -> Result<()> {
     let mut c = notify::NotifierConfig::new(data.join("notify"));
+    c.webhooks_to_private_addresses = config.webhooks_to_private_addresses;
     if let Some((host, port)) = config.mqtt {
         c.mqtt = Some(notify::MqttConfig {
             host,

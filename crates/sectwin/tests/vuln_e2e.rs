@@ -162,6 +162,8 @@ async fn exposure_register_and_notifications_end_to_end() {
             "127.0.0.1:1883",
             "--risk-interval-ms",
             "200",
+            // The operator's webhook receiver listens on 127.0.0.1.
+            "--webhook-allow-private",
         ],
     );
     let url = server.base().trim_end_matches("/log").to_string();
