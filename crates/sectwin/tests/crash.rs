@@ -975,7 +975,9 @@ async fn idle_connections_over_the_file_limit_never_make_the_log_read_only() {
     }
     // An append during the attack waits for a free connection slot, which
     // the timeouts provide, and succeeds.
-    let during = client
+    // (A new client each time: the server closes idle keep-alive
+    // connections after the idle timeout, and a pooled one may be reset.)
+    let during = LogClient::new(server.base())
         .add(b"during the attack".to_vec())
         .await
         .expect("add");
@@ -1002,6 +1004,7 @@ async fn idle_connections_over_the_file_limit_never_make_the_log_read_only() {
     );
 
     // The attacker has left: the log is writable and publishes checkpoints.
+    let client = LogClient::new(server.base());
     let after = client.add(b"after the attack".to_vec()).await.expect("add");
     let AddAnswer::Added { index, .. } = after else {
         panic!(
