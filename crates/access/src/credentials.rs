@@ -21,6 +21,12 @@ pub const CREDENTIAL_RANDOM_BYTES: usize =
 /// What every client id starts with (`sc_` for "sectwin client"), so a
 /// client id is recognizable in logs and configuration.
 pub const CLIENT_ID_PREFIX: &str = "sc_";
+/// What every new secret starts with (`ss_` for "sectwin secret"): secret
+/// scanners can recognize a leaked one, and a secret never starts with `-`,
+/// which a command line would take for an option (base64url can begin with
+/// one). Secrets issued before the prefix existed still verify: only the
+/// hash of the presented string is compared.
+pub const SECRET_PREFIX: &str = "ss_";
 /// Longest label, in bytes: a human note ("ci pipeline", "alice laptop").
 pub const LABEL_BYTES_MAX: usize = 200;
 /// Longest stakeholder id, in bytes: a DNS name's limit, with room for a URL-
@@ -179,7 +185,10 @@ impl Credentials {
         if self.by_client_id.contains_key(&client_id) {
             return Err(CreateError::ClientIdTaken(client_id));
         }
-        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes);
+        let secret = format!(
+            "{SECRET_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret_bytes)
+        );
         let credential = Credential {
             client_id: client_id.clone(),
             stakeholder: stakeholder.to_string(),

@@ -34,8 +34,9 @@
 //!
 //! * `client_id` is `sc_` followed by 32 lowercase hex digits (128 random
 //!   bits); it is an identifier, not a secret.
-//! * The secret is the unpadded base64url of 32 random bytes (256 bits, 43
-//!   characters).
+//! * The secret is `ss_` followed by the unpadded base64url of 32 random
+//!   bytes (256 bits, 43 characters): recognizable by secret scanners, and
+//!   never starting with `-` (which a command line takes for an option).
 //! * Stored: a random 16-byte salt and `SHA-256(salt || secret)`, where
 //!   `secret` is the secret's ASCII text. A fast hash is right here: a
 //!   256-bit random secret cannot be guessed, so a slow password hash would
@@ -83,11 +84,13 @@
 mod credentials;
 mod issuer;
 mod scope;
+pub mod throttle;
 mod token;
 
 pub use credentials::{
     CreateError, Credential, CredentialError, Credentials, CredentialsLoadError, CLIENT_ID_PREFIX,
-    CREDENTIALS_MAX, CREDENTIAL_RANDOM_BYTES, LABEL_BYTES_MAX, STAKEHOLDER_BYTES_MAX,
+    CREDENTIALS_MAX, CREDENTIAL_RANDOM_BYTES, LABEL_BYTES_MAX, SECRET_PREFIX,
+    STAKEHOLDER_BYTES_MAX,
 };
 pub use issuer::{Grant, GrantError, TokenIssuer, TOKEN_LIFETIME_S_MAX};
 pub use scope::{

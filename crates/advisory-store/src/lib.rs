@@ -12,6 +12,8 @@
 //! | `heads` | advisory id | head bytes (layout in `src/head.rs`): generation, SHA-256 of the JSON, flags, `modified`, aliases |
 //! | `aliases` | alias, NUL, id | empty |
 //! | `meta` | `generation` | the last finished import's generation (u64 BE) |
+//! | `meta` | `logged_generation` | the last generation whose changes are recorded in the node's log (u64 BE) |
+//! | `discovered` | risk key | the day the node's register first held that risk (`YYYY-MM-DD`) |
 //!
 //! Why JSON: the model derives serde faithfully, so JSON round-trips it
 //! exactly (tested on every sample and on the whole vulnrichment dump), and
@@ -132,6 +134,9 @@ pub struct ImportSummary {
     pub updated: usize,
     /// Advisories stored before with the same content (not rewritten).
     pub unchanged: usize,
+    /// Advisories read with an older `modified` than the version stored:
+    /// not applied (an older version never replaces a newer one).
+    pub older: usize,
     /// Of the distinct advisories read, those withdrawn (rejected).
     pub withdrawn: usize,
     /// Records read more than once in this import (by id): the one with the
@@ -145,6 +150,8 @@ pub struct ImportSummary {
     /// that disagrees with its vector.
     pub score_mismatches: usize,
     /// This import's generation: every new or updated advisory carries it.
+    /// An import that changed nothing leaves the store's generation as it
+    /// was and reports that one.
     pub generation: u64,
     /// The ids of the new and updated advisories, sorted.
     pub changed_ids: Vec<String>,
@@ -168,6 +175,21 @@ impl ImportSummary {
     }
 }
 
+/// What an advisory is after a change ([`AdvisoryStore::changes_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its id.
+    pub id: String,
+    /// SHA-256 of the stored record (the normalized model as JSON).
+    pub sha256: [u8; 32],
+    /// Its `modified`, as published.
+    pub modified: Option<String>,
+    /// Whether it is withdrawn.
+    pub withdrawn: bool,
+    /// The import generation that changed it.
+    pub generation: u64,
+}
+
 /// The advisory database in one directory.
 pub struct AdvisoryStore {
     keyspace: Keyspace,
@@ -175,6 +197,7 @@ pub struct AdvisoryStore {
     heads: PartitionHandle,
     aliases: PartitionHandle,
     meta: PartitionHandle,
+    discovered: PartitionHandle,
     len: AtomicUsize,
     import_lock: Mutex<()>,
     threads: usize,
@@ -208,6 +231,7 @@ impl AdvisoryStore {
         let heads = open("heads")?;
         let aliases = open("aliases")?;
         let meta = open("meta")?;
+        let discovered = open("discovered")?;
         // An exact count costs one pass over the small heads at open.
         let mut len = 0usize;
         for kv in heads.keys() {
@@ -220,6 +244,7 @@ impl AdvisoryStore {
             heads,
             aliases,
             meta,
+            discovered,
             len: AtomicUsize::new(len),
             import_lock: Mutex::new(()),
             threads: std::thread::available_parallelism().map_or(1, usize::from),
@@ -248,6 +273,80 @@ impl AdvisoryStore {
                     reason: format!("{} bytes, expected 8", v.len()),
                 }),
         }
+    }
+
+    /// Every risk key with the day the node's register first held it
+    /// (`YYYY-MM-DD`).
+    pub fn discoveries(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.discovered.iter() {
+            let (k, v) = kv.map_err(db)?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Records when risks were first held (risk key, `YYYY-MM-DD`), in one
+    /// batch, durably.
+    pub fn record_discoveries(&self, found: &[(String, String)]) -> Result<(), StoreError> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut batch = self.keyspace.batch();
+        for (key, day) in found {
+            batch.insert(&self.discovered, key.as_bytes(), day.as_bytes());
+        }
+        batch.commit().map_err(db)?;
+        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+    }
+
+    /// The last generation whose changes were recorded elsewhere (in the
+    /// node's log, by whoever calls [`AdvisoryStore::set_logged_generation`]);
+    /// 0 when none was.
+    pub fn logged_generation(&self) -> Result<u64, StoreError> {
+        match self.meta.get("logged_generation").map_err(db)? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    what: "meta",
+                    id: "logged_generation".into(),
+                    reason: format!("{} bytes, expected 8", v.len()),
+                }),
+        }
+    }
+
+    /// Records that the changes up to `generation` are recorded, durably.
+    pub fn set_logged_generation(&self, generation: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert("logged_generation", generation.to_be_bytes())
+            .map_err(db)?;
+        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+    }
+
+    /// The changes made after `generation`, in id order: what each advisory
+    /// is now (its content hash, `modified`, whether withdrawn, and the
+    /// generation that changed it).
+    pub fn changes_since(&self, generation: u64) -> Result<Vec<Change>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.heads.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            let head = decode_head(&id, &v)?;
+            if head.generation > generation {
+                out.push(Change {
+                    sha256: head.hash,
+                    modified: (!head.modified.is_empty()).then_some(head.modified),
+                    withdrawn: head.withdrawn,
+                    generation: head.generation,
+                    id,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// An advisory by id, or else by one of its aliases (the smallest id
@@ -432,6 +531,8 @@ enum Outcome {
     New,
     Updated,
     Unchanged,
+    /// Older than the stored version: kept as it was.
+    Older,
 }
 
 /// One id read in this import.
@@ -483,7 +584,7 @@ impl<'s> Importer<'s> {
             // the head from before the import, so a re-import of the same
             // files is "unchanged" whatever the order of the duplicates.
             self.summary.duplicates += 1;
-            if modified < seen.modified || hash == seen.head.hash {
+            if is_older(&modified, &seen.modified) || hash == seen.head.hash {
                 return Ok(());
             }
             let (outcome, head) = decide(&seen.prev, hash, &a, &modified, self.generation);
@@ -497,7 +598,7 @@ impl<'s> Importer<'s> {
             let prev = self.store.head(a.id.as_str())?;
             let (outcome, head) = decide(&prev, hash, &a, &modified, self.generation);
             count(&mut self.summary, outcome, 1);
-            if outcome != Outcome::Unchanged {
+            if matches!(outcome, Outcome::New | Outcome::Updated) {
                 self.pending.insert(a.id.clone(), (head.clone(), json));
             }
             self.seen.insert(
@@ -545,7 +646,10 @@ impl<'s> Importer<'s> {
             batch.insert(&store.heads, id, head.encode());
             batch.insert(&store.records, id, json);
         }
-        if last {
+        // A no-op import leaves the generation as it was, so caches keyed
+        // by it stay valid.
+        let changed = self.summary.new + self.summary.updated > 0;
+        if last && changed {
             batch.insert(&store.meta, "generation", self.generation.to_be_bytes());
         }
         batch.commit().map_err(db)?;
@@ -560,6 +664,9 @@ impl<'s> Importer<'s> {
             .persist(PersistMode::SyncAll)
             .map_err(db)?;
         let mut summary = self.summary;
+        if summary.new + summary.updated == 0 {
+            summary.generation = self.generation.saturating_sub(1);
+        }
         let mut changed = Vec::new();
         for (id, seen) in &self.seen {
             if seen.head.withdrawn {
@@ -568,7 +675,7 @@ impl<'s> Importer<'s> {
             if seen.head.score_mismatch {
                 summary.score_mismatches += 1;
             }
-            if seen.outcome != Outcome::Unchanged {
+            if matches!(seen.outcome, Outcome::New | Outcome::Updated) {
                 changed.push(id.as_str().to_string());
             }
         }
@@ -590,6 +697,7 @@ fn decide(
 ) -> (Outcome, Head) {
     match prev {
         Some(p) if p.hash == hash => (Outcome::Unchanged, p.clone()),
+        Some(p) if is_older(modified, &Some(p.modified.clone())) => (Outcome::Older, p.clone()),
         _ => {
             let outcome = if prev.is_some() {
                 Outcome::Updated
@@ -609,11 +717,28 @@ fn decide(
     }
 }
 
+/// Whether `modified` is strictly before `than`, both as RFC 3339 instants
+/// (offsets applied). A missing or unreadable timestamp on either side is
+/// never "older": such a record is judged by its content alone.
+fn is_older(modified: &Option<String>, than: &Option<String>) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    let instant = |t: &Option<String>| {
+        t.as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| time::OffsetDateTime::parse(s, &Rfc3339).ok())
+    };
+    match (instant(modified), instant(than)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    }
+}
+
 fn count(summary: &mut ImportSummary, outcome: Outcome, delta: isize) {
     let slot = match outcome {
         Outcome::New => &mut summary.new,
         Outcome::Updated => &mut summary.updated,
         Outcome::Unchanged => &mut summary.unchanged,
+        Outcome::Older => &mut summary.older,
     };
     *slot = slot.saturating_add_signed(delta);
 }

@@ -47,9 +47,27 @@ use crate::twin_api::{
     caller_id, decode_token, encode_token, now_ms, Audit, Reader, Seen, TwinApi,
 };
 
-/// Signs a statement payload about a subject as the registry authority
-/// (the node's key stays in the binary).
-pub type AuthoritySigner = Arc<dyn Fn(&str, &Value) -> Vec<u8> + Send + Sync>;
+/// Signs a statement payload (JSON bytes) about a subject as the registry
+/// authority (the node's key stays in the binary): attached for
+/// [`Disclosure::Public`], a COSE hash envelope over the payload for
+/// [`Disclosure::Private`].
+pub type AuthoritySigner = Arc<dyn Fn(&str, &[u8], Disclosure) -> Vec<u8> + Send + Sync>;
+
+/// Who may read a statement the service registers for a client, and so how
+/// it enters the log (which anyone may mirror).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// Readable by anyone (a public asset's creator's statements, sharing
+    /// policies): the payload is attached, in the log.
+    Public,
+    /// Readable only under the owner's sharing policy: the log holds a hash
+    /// envelope (the digest of a salted payload), and the payload is kept
+    /// beside the log and served through the API only.
+    Private,
+}
+
+/// Random bytes of the salt of a private payload (128 bits).
+const SALT_RANDOM_BYTES: usize = 16;
 
 /// Largest blob, in bytes (DataTrails' limit is larger; photos and SBOMs fit).
 pub const BLOB_BYTES_MAX: usize = 32 * 1024 * 1024;
@@ -722,40 +740,63 @@ fn parse_object(body: &[u8], what: &str) -> Res<Map<String, Value>> {
     }
 }
 
+/// A salt for a private payload ([`twin::statement::SALT`]).
+fn salt() -> String {
+    use base64::Engine as _;
+    use rand_core::RngCore;
+    let mut b = [0u8; SALT_RANDOM_BYTES];
+    rand_core::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
 /// Registers a statement signed by the authority on `caller`'s behalf and
-/// waits until it is projected; answers its entry.
+/// waits until it is projected; answers its entry. A private statement
+/// enters the log as a hash envelope over its salted payload, and the
+/// payload is kept beside the log (under the caller's payload quota).
 async fn register_delegated(
     api: &ArchivistApi,
     caller: &StakeholderId,
     subject: &str,
     mut payload: Value,
+    disclosure: Disclosure,
 ) -> Res<u64> {
     payload["on_behalf_of"] = json!(caller.0);
-    let statement = (api.sign)(subject, &payload);
-    let registered = api
-        .twins
-        .scitt
-        .register(statement)
-        .await
-        .map_err(|e| match e {
-            transparency::RegisterError::Refused(why) => {
-                if why.contains("may not")
-                    || why.contains("manufacturer")
-                    || why.contains("no role")
-                    || why.contains("delegation")
-                {
-                    ArchivistError::forbidden(why)
-                } else {
-                    ArchivistError::bad_request(why)
-                }
-            }
-            transparency::RegisterError::Append(log_service::AppendError::ReadOnly(why))
-                if api.twins.scitt.log().fault().is_some() =>
+    if disclosure == Disclosure::Private {
+        payload[twin::statement::SALT] = json!(salt());
+    }
+    let bytes = serde_json::to_vec(&payload).map_err(ArchivistError::internal)?;
+    let statement = (api.sign)(subject, &bytes, disclosure);
+    let registered = match disclosure {
+        Disclosure::Public => api.twins.scitt.register(statement).await,
+        Disclosure::Private => {
+            api.twins
+                .scitt
+                .register_with_payload(statement, &bytes)
+                .await
+        }
+    };
+    let registered = registered.map_err(|e| match e {
+        transparency::RegisterError::Refused(why) => {
+            if why.contains("may not")
+                || why.contains("manufacturer")
+                || why.contains("no role")
+                || why.contains("delegation")
             {
-                log_stopped(&why)
+                ArchivistError::forbidden(why)
+            } else {
+                ArchivistError::bad_request(why)
             }
-            other => ArchivistError::internal(other),
-        })?;
+        }
+        transparency::RegisterError::Append(log_service::AppendError::ReadOnly(why))
+            if api.twins.scitt.log().fault().is_some() =>
+        {
+            log_stopped(&why)
+        }
+        e @ transparency::RegisterError::PayloadNotKept(_) => {
+            ArchivistError::new(StatusCode::INSUFFICIENT_STORAGE, e.to_string())
+        }
+        other => ArchivistError::internal(other),
+    })?;
     let entry = registered.index.get();
     let projected = api
         .twins
@@ -876,7 +917,12 @@ async fn create_asset(
         "model": string_attr(&attrs, &["arc_model", "arc_display_type"]).unwrap_or("asset"),
         "serial": string_attr(&attrs, &["arc_serial_number"]).unwrap_or(&uuid),
     });
-    register_delegated(&api, &caller, &subject, registered).await?;
+    let disclosure = if public {
+        Disclosure::Public
+    } else {
+        Disclosure::Private
+    };
+    register_delegated(&api, &caller, &subject, registered, disclosure).await?;
     if public {
         attrs.insert(PUBLIC_ATTRIBUTE.into(), Value::Bool(true));
     }
@@ -888,7 +934,7 @@ async fn create_asset(
         "asset_attributes": attrs,
         "timestamp_accepted": rfc3339(now_ms()),
     });
-    register_delegated(&api, &caller, &subject, event).await?;
+    register_delegated(&api, &caller, &subject, event, disclosure).await?;
     let twin = load_twin(&api, &DeviceId(uuid.clone()))?
         .ok_or_else(|| ArchivistError::internal("created asset not projected"))?;
     let meta = api.twins.projector.meta();
@@ -1155,8 +1201,21 @@ async fn create_event(
         };
         reader.sees_device(&twin).ok_or_else(not_found)?;
     }
-    let entry =
-        register_delegated(&api, &caller, &device.subject(), Value::Object(payload)).await?;
+    // Public only where the API serves it to anyone: a public asset's
+    // creator's events.
+    let disclosure = if public_owner(&twin).as_ref() == Some(&caller) {
+        Disclosure::Public
+    } else {
+        Disclosure::Private
+    };
+    let entry = register_delegated(
+        &api,
+        &caller,
+        &device.subject(),
+        Value::Object(payload),
+        disclosure,
+    )
+    .await?;
     let claim = api
         .twins
         .projector
@@ -1968,6 +2027,9 @@ async fn republish_access_policies(api: &ArchivistApi, owner: &StakeholderId) ->
         owner,
         &format!("stakeholder:{}", owner.0),
         json!({"type": "sharing-policy", "policy": policy}),
+        // Policies are public, like every sharing policy: anyone can check
+        // who was allowed to read what.
+        Disclosure::Public,
     )
     .await
     .map(|_| ())

@@ -103,20 +103,8 @@ async fn create(
             "expected {{\"id\", \"webhook\": {{\"url\"}} | \"mqtt\": {{\"topic_prefix\"}}, \"kinds\"?}}: {e}"
         ))
     })?;
-    if let Some(existing) = api
-        .notifier
-        .subscriptions(None)
-        .into_iter()
-        .find(|s| s.id == body.id)
-    {
-        if existing.stakeholder != who {
-            return Err(JsonError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("subscription id {:?} is taken: choose another", body.id),
-            ));
-        }
-    }
+    // Ids are per stakeholder: the same id of another stakeholder is
+    // another subscription, and nothing here tells that it exists.
     let (target, secret) =
         match (body.webhook, body.mqtt) {
             (Some(w), None) => {
@@ -141,7 +129,7 @@ async fn create(
         kinds: body.kinds,
     };
     api.notifier.subscribe(sub.clone()).map_err(|e| match e {
-        notify::NotifyError::Storage(_) => JsonError::internal(e),
+        notify::NotifyError::Storage(_) => storage_error(&e),
         other => JsonError::bad_request(other.to_string()),
     })?;
     let mut out = subscription_json(&sub);
@@ -149,6 +137,15 @@ async fn create(
         out["secret"] = json!(secret);
     }
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// A write to the outbox failed (a full disk): the outbox reopens itself on
+/// the next write, so this is worth retrying.
+fn storage_error(e: &notify::NotifyError) -> JsonError {
+    tracing::error!(error = %e, "the notification outbox refused a write");
+    JsonError::storage_unavailable(format!(
+        "{e}; nothing was changed: retry once the node's storage is back"
+    ))
 }
 
 async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<Value> {
@@ -161,17 +158,15 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let own = api
+    let removed = api
         .notifier
-        .subscriptions(Some(&caller.0.stakeholder))
-        .iter()
-        .any(|s| s.id == id);
-    if !own {
+        .unsubscribe(&caller.0.stakeholder, &id)
+        .map_err(|e| storage_error(&e))?;
+    if !removed {
         return Err(JsonError::not_found(format!(
             "you have no subscription {id:?}"
         )));
     }
-    api.notifier.unsubscribe(&id).map_err(JsonError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,6 +13,16 @@
 //!   401 with `WWW-Authenticate: Basic realm="sectwin"`, `invalid_request`,
 //!   `unsupported_grant_type` and `invalid_scope` 400. Every answer carries
 //!   `Cache-Control: no-store`.
+//! * Failed authentications back off ([`access::throttle`]) per client id
+//!   ([`CLIENT_BACKOFF`]: 5 free failures, then 1 s doubling to 60 s) and per
+//!   client address ([`ADDRESS_BACKOFF`], an IPv4 address or an IPv6 /64:
+//!   20 free failures, then 1 s doubling to 5 min). A locked client id or
+//!   address is answered 429 `slow_down` with `Retry-After`, before any
+//!   secret is checked, even a right one. Only client ids that exist are
+//!   tracked (an unknown one counts against its address only), a success
+//!   forgets the client id's failures, and 15 min without a failure forget
+//!   a key. Memory is bounded (100,000 keys each). Behind a reverse proxy
+//!   every client shares the proxy's address.
 //! * [`Caller`] and [`MaybeCaller`]: the claims of the
 //!   `Authorization: Bearer <token>` of a request, checked against the key,
 //!   the clock, and the current credentials (a revoked credential's tokens
@@ -24,15 +34,18 @@
 //! shared `Arc<RwLock<Credentials>>`), and what a stakeholder may do (the
 //! routes that take a [`Caller`]).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use access::throttle::{Backoff, Locked, Throttle};
 use access::{
     CredentialError, Credentials, Grant, GrantError, ScopeError, TokenClaims, TokenError,
     TokenIssuer, TokenKey,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ConnectInfo;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -62,6 +75,57 @@ pub struct TokenEndpoint {
     credentials: Arc<RwLock<Credentials>>,
     issuer: TokenIssuer,
     clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    throttles: parking_lot::Mutex<Throttles>,
+    reload: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
+}
+
+/// Backoff of a client id after failed authentications.
+pub const CLIENT_BACKOFF: Backoff = Backoff {
+    failures_free: 5,
+    delay_s_first: 1,
+    delay_s_max: 60,
+    forget_after_s: 15 * 60,
+    keys_max: 100_000,
+};
+
+/// Backoff of a client address (IPv4, or an IPv6 /64) after failed
+/// authentications: more free failures, as several clients may share one
+/// address (a NAT).
+pub const ADDRESS_BACKOFF: Backoff = Backoff {
+    failures_free: 20,
+    delay_s_first: 1,
+    delay_s_max: 5 * 60,
+    forget_after_s: 15 * 60,
+    keys_max: 100_000,
+};
+
+struct Throttles {
+    clients: Throttle<String>,
+    addresses: Throttle<IpAddr>,
+}
+
+/// Why [`TokenEndpoint::grant_from`] gave no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRefused {
+    /// The grant was refused (bad credential, scope).
+    Grant(GrantError),
+    /// Too many failures from this client id or address: try again later.
+    Throttled(Locked),
+}
+
+/// The key of a client address: an IPv4 address as is (IPv4-mapped IPv6
+/// too), an IPv6 address's /64 (one subscriber's network).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
 }
 
 impl TokenEndpoint {
@@ -73,6 +137,11 @@ impl TokenEndpoint {
             credentials,
             issuer: TokenIssuer::new(key),
             clock: Arc::new(system_now_unix_s),
+            throttles: parking_lot::Mutex::new(Throttles {
+                clients: Throttle::new(CLIENT_BACKOFF),
+                addresses: Throttle::new(ADDRESS_BACKOFF),
+            }),
+            reload: None,
         }
     }
 
@@ -96,6 +165,18 @@ impl TokenEndpoint {
     /// clock, so tests can move time.
     pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> TokenEndpoint {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Calls `reload` when a client id is unknown, and grants again if it
+    /// answers true (it reloaded the credentials): a credential created a
+    /// moment ago by another process works at once, instead of failing
+    /// (and counting against its address) until the next periodic reload.
+    pub fn with_reload(
+        mut self,
+        reload: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> TokenEndpoint {
+        self.reload = Some(Arc::new(reload));
         self
     }
 
@@ -130,6 +211,60 @@ impl TokenEndpoint {
             scope,
             now_unix_s,
         )
+    }
+
+    /// The client credentials grant to a client at `peer` (its address, if
+    /// known), with the backoff of failed authentications per client id and
+    /// per address (see the module documentation).
+    pub fn grant_from(
+        &self,
+        peer: Option<IpAddr>,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> Result<Grant, GrantRefused> {
+        let now_unix_s = self.now_unix_s();
+        let address = peer.map(address_key);
+        {
+            let t = self.throttles.lock();
+            if let Some(a) = &address {
+                t.addresses
+                    .check(a, now_unix_s)
+                    .map_err(GrantRefused::Throttled)?;
+            }
+            t.clients
+                .check(&client_id.to_string(), now_unix_s)
+                .map_err(GrantRefused::Throttled)?;
+        }
+        let grant = || {
+            self.issuer.grant(
+                &self.credentials.read(),
+                client_id,
+                client_secret,
+                scope,
+                now_unix_s,
+            )
+        };
+        let mut result = grant();
+        if result == Err(GrantError::Client(CredentialError::UnknownClient))
+            && self.reload.as_ref().is_some_and(|reload| reload())
+        {
+            result = grant();
+        }
+        let mut t = self.throttles.lock();
+        match &result {
+            Ok(_) => t.clients.succeeded(&client_id.to_string()),
+            Err(GrantError::Client(e)) => {
+                if *e != CredentialError::UnknownClient {
+                    t.clients.failed(client_id.to_string(), now_unix_s);
+                }
+                if let Some(a) = address {
+                    t.addresses.failed(a, now_unix_s);
+                }
+            }
+            Err(GrantError::Scope(_)) => {}
+        }
+        result.map_err(GrantRefused::Grant)
     }
 
     /// The claims of a bearer `token` at the current time, if its credential
@@ -168,8 +303,26 @@ struct TokenResponse {
     scope: Option<String>,
 }
 
+/// The address of the client of a request, when the server recorded it
+/// (`http_api::serve` does, as `ConnectInfo<SocketAddr>`).
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
 async fn token(
     State(endpoint): State<Arc<TokenEndpoint>>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -184,7 +337,8 @@ async fn token(
         Ok(request) => request,
         Err(e) => return e.into_response(),
     };
-    match endpoint.grant(
+    match endpoint.grant_from(
+        peer,
         &request.client_id,
         &request.client_secret,
         request.scope.as_deref(),
@@ -206,7 +360,22 @@ async fn token(
             )
                 .into_response()
         }
-        Err(e) => OAuthError::from(e).into_response(),
+        Err(GrantRefused::Grant(e)) => OAuthError::from(e).into_response(),
+        Err(GrantRefused::Throttled(locked)) => {
+            let mut response = OAuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                format!(
+                    "too many failed authentications from this client or address; try again in {} s",
+                    locked.retry_after_s
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(locked.retry_after_s));
+            response
+        }
     }
 }
 

@@ -9,8 +9,15 @@
 //! - `GET /api/v1/vex?model=M[&release=V]`: the VEX statements a
 //!   manufacturer made for its firmware releases (to its devices' role
 //!   holders, auditors and itself);
-//! - `POST /api/v1/advisories`: import an advisory document (OSV, CVE JSON 5,
-//!   NVD CVE API 2.0, CSAF 2.0; detected from its fields).
+//! - `POST /api/v1/advisories`: the caller's own advisories (OSV, CVE JSON
+//!   5, NVD CVE API 2.0, CSAF 2.0; detected from its fields), kept apart
+//!   from the shared advisories and every other stakeholder's: they apply
+//!   to the firmware the caller released only, add to the shared
+//!   advisories and never replace them; an older `modified` never replaces
+//!   a newer version; every accepted change is registered in the log
+//!   (`advisory-changed`, signed by the node on the caller's behalf) before
+//!   the answer. The shared advisories change only by the administrator's
+//!   import (`sectwin vuln import`), recorded in the log when the node starts.
 //!
 //! Who sees a risk: a caller with a role on its subject (for a release, on
 //! the release or on a device running it) or an organization-level auditor;
@@ -46,12 +53,18 @@ pub const ADVISORY_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub struct RiskApi {
     twins: TwinApi,
     risks: Arc<RiskService>,
+    sign: ChangeSigner,
 }
 
+/// Signs a statement recording an advisory change (subject, payload) as the
+/// node's registry authority.
+pub type ChangeSigner = Arc<dyn Fn(&str, &[u8]) -> Vec<u8> + Send + Sync>;
+
 impl RiskApi {
-    /// The risk views over `twins` (for reads and their records) and `risks`.
-    pub fn new(twins: TwinApi, risks: Arc<RiskService>) -> RiskApi {
-        RiskApi { twins, risks }
+    /// The risk views over `twins` (for reads and their records) and
+    /// `risks`; advisory changes are recorded in the log signed by `sign`.
+    pub fn new(twins: TwinApi, risks: Arc<RiskService>, sign: ChangeSigner) -> RiskApi {
+        RiskApi { twins, risks, sign }
     }
 }
 
@@ -418,17 +431,86 @@ async fn import(
         }
     }
     .map_err(|e| JsonError::bad_request(format!("the {format:?} document does not parse: {e}")))?;
-    let report = api.risks.import(&parsed).map_err(JsonError::internal)?;
+    let who = caller.0.stakeholder.clone();
+    // The registry authority is the node's administrator: its advisories
+    // are the shared ones. Everyone else's are its own claims.
+    let admin = api
+        .twins
+        .projector
+        .meta()
+        .registry
+        .authority()
+        .is_some_and(|a| a.0 == who);
+    let summary = if admin {
+        api.risks
+            .import_shared(&parsed)
+            .map_err(|e| JsonError::storage_unavailable(e.to_string()))?
+    } else {
+        api.risks.submit(&who, &parsed).map_err(|e| match e {
+            twin_store::risks::SubmitError::TooManyStakeholders => JsonError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                e.to_string(),
+            ),
+            twin_store::risks::SubmitError::Store(_) => {
+                JsonError::storage_unavailable(e.to_string())
+            }
+        })?
+    };
+    // Every accepted change is in the log, with its author, before the
+    // answer. (Were this to fail, the change is recorded when the node
+    // next records changes: after the next import, or at start.)
+    let recorded = api
+        .risks
+        .record_changes(&api.twins.scitt, &*api.sign)
+        .await
+        .map_err(|e| JsonError::storage_unavailable(e.to_string()))?;
+    tracing::info!(
+        stakeholder = %who,
+        shared = admin,
+        new = summary.new,
+        updated = summary.updated,
+        older = summary.older,
+        recorded = recorded.len(),
+        "advisories imported"
+    );
+    if admin {
+        return Ok((
+            StatusCode::OK,
+            Json(json!({
+                "format": format!("{format:?}"),
+                "source": "shared",
+                "advisories": parsed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+                "held": api.risks.advisory_count(),
+                "new": summary.new,
+                "updated": summary.updated,
+                "unchanged": summary.unchanged,
+                "older": summary.older,
+                "recorded": recorded,
+            })),
+        ));
+    }
+    let releases = {
+        let meta = api.twins.projector.meta();
+        meta.releases
+            .values()
+            .flatten()
+            .filter(|r| r.issuer.0 == who)
+            .count()
+    };
     Ok((
         StatusCode::OK,
         Json(json!({
             "format": format!("{format:?}"),
+            "source": format!("advisory:{who}"),
             "advisories": parsed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
-            "held": api.risks.advisory_count(),
-            "new": report.new,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "unmatchable": report.unmatchable,
+            "new": summary.new,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "older": summary.older,
+            "recorded": recorded,
+            "applies_to_releases": releases,
+            "note": "your advisories are your claims about the firmware you released: they apply to your releases only and add to the shared advisories, never replace them; disagree with an advisory by a VEX statement",
         })),
     ))
 }

@@ -192,6 +192,11 @@ impl From<RegisterError> for Problem {
                 "Service unavailable",
                 detail,
             ),
+            RegisterError::PayloadNotKept(_) => Problem::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "Insufficient storage",
+                detail,
+            ),
         }
     }
 }

@@ -20,6 +20,8 @@
 //!   of the request's start; a body that never completes ends in an error
 //!   (the extractor answers 4xx) and the connection is closed.
 //!
+//! Each request carries its client's address as `ConnectInfo<SocketAddr>`.
+//!
 //! Deliberately absent: TLS (a reverse proxy's job), per-address quotas.
 
 use std::future::Future;
@@ -101,7 +103,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -122,7 +124,7 @@ pub async fn serve(
         let app = app.clone();
         let stop = stop_rx.clone();
         tokio::spawn(async move {
-            serve_connection(tcp, app, limits, stop).await;
+            serve_connection(tcp, peer, app, limits, stop).await;
             drop(permit);
         });
     }
@@ -150,6 +152,7 @@ impl Activity {
 
 async fn serve_connection(
     tcp: TcpStream,
+    peer: std::net::SocketAddr,
     app: Router,
     limits: ServeLimits,
     mut stop: watch::Receiver<bool>,
@@ -169,7 +172,12 @@ async fn serve_connection(
         hyper::service::service_fn(move |request: Request<Incoming>| {
             let mut app = app.clone();
             let guard = InFlight::new(activity.clone());
-            let request = request.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
+            let mut request = request.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
+            // Who is calling, for the handlers that need it (the token
+            // endpoint's backoff per address).
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             async move {
                 let response = app.call(request).await;
                 drop(guard);

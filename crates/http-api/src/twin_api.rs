@@ -139,6 +139,13 @@ impl JsonError {
     pub(crate) fn retry_after_s(&self) -> Option<u64> {
         self.retry_after_s
     }
+    /// A storage failure worth retrying: 503 with `Retry-After`.
+    pub(crate) fn storage_unavailable(message: impl Into<String>) -> JsonError {
+        JsonError {
+            retry_after_s: Some(STORAGE_RETRY_AFTER_S),
+            ..JsonError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
     pub(crate) fn parts(self) -> (StatusCode, String) {
         (self.status, self.message)
     }
@@ -1044,6 +1051,11 @@ async fn register_statement(
         Err(transparency::RegisterError::Append(e)) => Err(JsonError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
+            e.to_string(),
+        )),
+        Err(e @ transparency::RegisterError::PayloadNotKept(_)) => Err(JsonError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
             e.to_string(),
         )),
         Err(e) => Err(JsonError::new(

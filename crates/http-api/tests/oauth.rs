@@ -3,8 +3,9 @@
 //! client): tokens by HTTP Basic, by body and by JSON; every refusal with its
 //! status, error code and challenge; bearer tokens on a route that takes a
 //! `Caller` (and one that takes a `MaybeCaller`); expiry by moving the
-//! endpoint's clock; revocation; and that a token acts for its own
-//! organization only.
+//! endpoint's clock; revocation; that a token acts for its own organization
+//! only; and the backoff of failed authentications per client id and per
+//! address (429 with `Retry-After`, moved by the same clock).
 //!
 //! The grant and token logic is tested in `access`; here only the HTTP
 //! mapping.
@@ -88,9 +89,14 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        // The node's own server loop: it records each client's address,
+        // which the token endpoint's backoff keys on.
+        tokio::spawn(http_api::serve::serve(
+            listener,
+            app,
+            http_api::serve::ServeLimits::default(),
+            std::future::pending(),
+        ));
         Server {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
@@ -630,4 +636,84 @@ async fn revoking_a_credential_ends_its_tokens_at_once() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(header(&response, WWW_AUTHENTICATE).contains("revoked"));
     assert_eq!(s.whoami(Some(&globex)).await.status(), StatusCode::OK);
+}
+
+/// Issue 13, item 9: failed authentications back off per client id (5 free,
+/// then 1 s doubling) and per address (20 free), answered 429 `slow_down`
+/// with `Retry-After` before any secret is checked; a success forgets the
+/// client id's failures; other clients and addresses are not affected.
+#[tokio::test]
+async fn failed_authentications_back_off_per_client_id_and_per_address() {
+    let s = Server::start().await;
+    let wrong = (s.acme.0.clone(), "wrong".to_string());
+    let unknown = (
+        "sc_ffffffffffffffffffffffffffffffff".to_string(),
+        "x".to_string(),
+    );
+    let attempt =
+        |client: &(String, String)| s.form(GRANT).basic_auth(&client.0, Some(&client.1)).send();
+    let status = |r: &reqwest::Response| r.status();
+    for i in 0..6 {
+        let r = attempt(&wrong).await.expect("send");
+        assert_eq!(status(&r), StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    // Locked: even the right secret gets 429, with when to come back.
+    let r = attempt(&s.acme).await.expect("send");
+    assert_eq!(status(&r), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&r, reqwest::header::RETRY_AFTER), "1");
+    assert_eq!(header(&r, CACHE_CONTROL), "no-store");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "slow_down", "{body}");
+    // Another client from the same address is not affected.
+    s.token(&s.globex, None).await;
+    // The lock doubles: a failure at the end of the first lock locks for 2 s.
+    s.clock.fetch_add(1, Ordering::SeqCst);
+    let r = attempt(&wrong).await.expect("send");
+    assert_eq!(status(&r), StatusCode::UNAUTHORIZED);
+    let r = attempt(&s.acme).await.expect("send");
+    assert_eq!(status(&r), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&r, reqwest::header::RETRY_AFTER), "2");
+    s.clock.fetch_add(2, Ordering::SeqCst);
+    // The right secret after the lock works, and forgets the failures.
+    s.token(&s.acme, None).await;
+    for i in 0..5 {
+        let r = attempt(&wrong).await.expect("send");
+        assert_eq!(status(&r), StatusCode::UNAUTHORIZED, "free again, {i}");
+    }
+    s.token(&s.acme, None).await;
+
+    // Per address: after 15 min everything is forgotten; then unknown
+    // client ids count against the address only, and past 20 failures
+    // every client from it waits.
+    s.clock.fetch_add(15 * 60, Ordering::SeqCst);
+    for i in 0..21 {
+        let r = attempt(&unknown).await.expect("send");
+        assert_eq!(status(&r), StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    let r = attempt(&s.globex).await.expect("send");
+    assert_eq!(status(&r), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&r, reqwest::header::RETRY_AFTER), "1");
+    s.clock.fetch_add(1, Ordering::SeqCst);
+    s.token(&s.globex, None).await;
+}
+
+#[test]
+fn client_addresses_are_keyed_by_ipv4_address_and_ipv6_slash_64() {
+    use http_api::oauth::address_key;
+    use std::net::IpAddr;
+    let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+    assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
+    assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+    assert_eq!(
+        address_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+        ip("2001:db8:1:2::")
+    );
+    assert_eq!(
+        address_key(ip("2001:db8:1:2::1")),
+        address_key(ip("2001:db8:1:2:ffff::9"))
+    );
+    assert_ne!(
+        address_key(ip("2001:db8:1:2::1")),
+        address_key(ip("2001:db8:1:3::1"))
+    );
 }

@@ -16,6 +16,7 @@ use log_store::{EmbeddedStore, EmbeddedStoreOptions};
 use parking_lot::RwLock;
 use scitt::{Algorithm, SigningKey, StatementBuilder};
 use serde_json::{json, Value};
+use testkit::Tmpfs;
 use transparency::TransparencyService;
 use twin_store::{Projector, TwinDirectory, TwinStore};
 
@@ -1077,67 +1078,6 @@ async fn refusals_tell_only_what_the_signer_may_read() {
     assert!(e.to_string().contains("cannot go from"), "{e}");
 }
 
-/// A tmpfs mounted for a test, unmounted (lazily) when dropped.
-struct Tmpfs {
-    dir: std::path::PathBuf,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` (`mount`'s syntax) at `dir`. Needs root or
-    /// CAP_SYS_ADMIN: without it the test fails saying so (never a skip).
-    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a small tmpfs to fill the disk and needs root or \
-             CAP_SYS_ADMIN: mount exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Tmpfs {
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    /// Writes a file that takes every free byte of the tmpfs.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let path = self.dir.join("filler");
-        let mut f = std::fs::File::create(&path).expect("filler");
-        let chunk = vec![0xA5u8; 64 * 1024];
-        loop {
-            match f.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
-                Err(e) => panic!("filling the tmpfs: {e}"),
-            }
-        }
-        // Smaller writes take the last partial chunk.
-        loop {
-            match f.write(&[0xA5u8; 512]) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.dir)
-            .status();
-    }
-}
-
 /// Issue 13, item 5: with the disk holding the read records full, a read of
 /// another organization's data is refused (503, `Retry-After`, no data)
 /// rather than served unrecorded; once space is back, reads are recorded
@@ -1146,7 +1086,7 @@ impl Drop for Tmpfs {
 async fn a_read_that_cannot_be_recorded_is_refused_and_recording_resumes_when_space_returns() {
     let outer = tempfile::tempdir().expect("temp dir");
     let fs = Tmpfs::mount(&outer.path().join("payloads-fs"), "4m");
-    let mut node = start_with(Some(&fs.dir.join("payloads"))).await;
+    let mut node = start_with(Some(&fs.dir().join("payloads"))).await;
     scenario(&mut node).await;
     let op = node.token("op.test").await;
     let acme = node.token("acme.test").await;

@@ -35,7 +35,7 @@ use crate::model::{
     Target,
 };
 use crate::mqtt::{Publisher, MQTT_INFLIGHT_MAX};
-use crate::outbox::{delivery_key, Outbox, OutboxError};
+use crate::outbox::{delivery_key, record_key, subscription_key, Outbox, OutboxError};
 use crate::webhook::{self, Outcome};
 
 /// The largest notification body (its JSON), bytes. Notifications are one
@@ -249,10 +249,12 @@ impl Notifier {
         let now = now_ms();
         let mut state = State::default();
         for s in outbox.subscriptions()? {
-            state.subscriptions.insert(s.id.clone(), s);
+            state
+                .subscriptions
+                .insert(subscription_key(&s.stakeholder, &s.id), s);
         }
         for mut r in outbox.deliveries()? {
-            let key = delivery_key(&r.subscription, &r.notification);
+            let key = record_key(&r);
             state.next_seq = state.next_seq.max(r.seq + 1);
             match r.status {
                 DeliveryStatus::Pending => {
@@ -311,30 +313,36 @@ impl Notifier {
         if matches!(s.target, Target::Mqtt { .. }) && !self.inner.mqtt_configured {
             return Err(NotifyError::MqttNotConfigured(s.id));
         }
+        let key = subscription_key(&s.stakeholder, &s.id);
         let mut st = self.inner.state.lock();
-        if !st.subscriptions.contains_key(&s.id) && st.subscriptions.len() >= SUBSCRIPTIONS_MAX {
+        if !st.subscriptions.contains_key(&key) && st.subscriptions.len() >= SUBSCRIPTIONS_MAX {
             return Err(NotifyError::TooManySubscriptions);
         }
         self.inner.outbox.put_subscription(&s)?;
-        st.subscriptions.insert(s.id.clone(), s);
+        st.subscriptions.insert(key, s);
         Ok(())
     }
 
-    /// Removes a subscription; `false` when there was none. Its pending
-    /// deliveries fail at once ("subscription removed").
-    pub fn unsubscribe(&self, id: &str) -> Result<bool, NotifyError> {
+    /// Removes `stakeholder`'s subscription `id`; `false` when it has none.
+    /// Its pending deliveries fail at once ("subscription removed").
+    pub fn unsubscribe(&self, stakeholder: &str, id: &str) -> Result<bool, NotifyError> {
+        let key = subscription_key(stakeholder, id);
         let mut st = self.inner.state.lock();
-        if !st.subscriptions.contains_key(id) {
+        if !st.subscriptions.contains_key(&key) {
             return Ok(false);
         }
-        self.inner.outbox.remove_subscription(id)?;
-        st.subscriptions.remove(id);
+        self.inner.outbox.remove_subscription(stakeholder, id)?;
+        st.subscriptions.remove(&key);
         // Make its waiting deliveries due now, so they are failed promptly.
         let now = now_ms();
         let moved: Vec<Slot> = st
             .ready
             .iter()
-            .filter(|(_, _, key)| st.records.get(key).is_some_and(|r| r.subscription == id))
+            .filter(|(_, _, k)| {
+                st.records
+                    .get(k)
+                    .is_some_and(|r| r.subscription == id && r.stakeholder == stakeholder)
+            })
             .cloned()
             .collect();
         for slot in moved {
@@ -355,7 +363,7 @@ impl Notifier {
             .filter(|s| stakeholder.is_none_or(|k| s.stakeholder == k))
             .cloned()
             .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.sort_by(|a, b| (&a.stakeholder, &a.id).cmp(&(&b.stakeholder, &b.id)));
         out
     }
 
@@ -392,7 +400,7 @@ impl Notifier {
             }
             targets.sort_by(|a, b| a.id.cmp(&b.id));
             for s in targets {
-                let key = delivery_key(&s.id, &n.id);
+                let key = delivery_key(&n.stakeholder, &s.id, &n.id);
                 if st.records.contains_key(&key) || !seen.insert(key.clone()) {
                     report.duplicates += 1;
                     continue;
@@ -427,7 +435,7 @@ impl Notifier {
         st.next_seq = seq;
         report.deliveries_new = new.len();
         for (record, _) in new {
-            let key = delivery_key(&record.subscription, &record.notification);
+            let key = record_key(&record);
             st.ready
                 .insert((record.next_attempt_unix_ms, record.seq, key.clone()));
             st.records.insert(key, record);
@@ -506,7 +514,10 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
                 let Some(record) = st.records.get(&slot.2) else {
                     continue;
                 };
-                let busy = st.in_flight.entry(record.subscription.clone()).or_insert(0);
+                let busy = st
+                    .in_flight
+                    .entry(subscription_key(&record.stakeholder, &record.subscription))
+                    .or_insert(0);
                 if *busy >= SUBSCRIPTION_IN_FLIGHT_MAX {
                     continue;
                 }
@@ -542,9 +553,11 @@ async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) 
     let (record, subscription) = {
         let st = inner.state.lock();
         let record = st.records.get(&key).cloned();
-        let subscription = record
-            .as_ref()
-            .and_then(|r| st.subscriptions.get(&r.subscription).cloned());
+        let subscription = record.as_ref().and_then(|r| {
+            st.subscriptions
+                .get(&subscription_key(&r.stakeholder, &r.subscription))
+                .cloned()
+        });
         (record, subscription)
     };
     let Some(record) = record else {
@@ -608,7 +621,10 @@ fn finish(inner: &Inner, key: &str, outcome: Outcome) {
     let Some(mut r) = st.records.get(key).cloned() else {
         return;
     };
-    if let Some(busy) = st.in_flight.get_mut(&r.subscription) {
+    if let Some(busy) = st
+        .in_flight
+        .get_mut(&subscription_key(&r.stakeholder, &r.subscription))
+    {
         *busy = busy.saturating_sub(1);
     }
     r.attempts = r.attempts.saturating_add(1);
@@ -860,7 +876,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let key = delivery_key("s", &format!("n{i}"));
+            let key = delivery_key("acme", "s", &format!("n{i}"));
             let seq = i as u64;
             st.records.insert(
                 key.clone(),
@@ -888,7 +904,10 @@ mod tests {
         assert_eq!(prune(&mut st, 3), Vec::<String>::new());
         assert_eq!(
             prune(&mut st, 1),
-            [delivery_key("s", "n3"), delivery_key("s", "n0")]
+            [
+                delivery_key("acme", "s", "n3"),
+                delivery_key("acme", "s", "n0")
+            ]
         );
         let mut left: Vec<_> = st
             .records
@@ -901,9 +920,10 @@ mod tests {
 
     #[test]
     fn message_ids_are_stable_and_distinct() {
-        let a = message_id(&delivery_key("s1", "n1"));
-        assert_eq!(a, message_id(&delivery_key("s1", "n1")));
-        assert_ne!(a, message_id(&delivery_key("s2", "n1")));
+        let a = message_id(&delivery_key("acme", "s1", "n1"));
+        assert_eq!(a, message_id(&delivery_key("acme", "s1", "n1")));
+        assert_ne!(a, message_id(&delivery_key("acme", "s2", "n1")));
+        assert_ne!(a, message_id(&delivery_key("beta", "s1", "n1")));
         assert!(a.starts_with("msg_") && a.len() == 36);
     }
 }

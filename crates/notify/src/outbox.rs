@@ -1,8 +1,11 @@
 //! The outbox: subscriptions, delivery records and bodies in one fjall keyspace.
 //!
 //! Partitions (values are JSON except bodies):
-//! - `subscriptions`: subscription id → [`Subscription`];
-//! - `deliveries`: `{subscription id}\0{notification id}` → [`DeliveryRecord`];
+//! - `subscriptions`: `{stakeholder}\0{subscription id}` → [`Subscription`]
+//!   (subscription ids are per stakeholder: two stakeholders may use the
+//!   same id, and neither learns of the other's);
+//! - `deliveries`: `{stakeholder}\0{subscription id}\0{notification id}` →
+//!   [`DeliveryRecord`];
 //! - `bodies`: same key → the exact body bytes to send (removed once the
 //!   delivery is finished).
 //!
@@ -14,10 +17,15 @@
 //! process crash, not a power cut); losing one makes the delivery pending
 //! again, i.e. at worst a duplicate, which at-least-once allows.
 //!
+//! After a failed write (a full disk) the keyspace is reopened before the
+//! next write, so the outbox recovers without a restart.
+//!
 //! Deliberately absent: scheduling, caching (the notifier keeps the records
 //! in memory) and any knowledge of transports.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use parking_lot::RwLock;
 
 use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 
@@ -32,23 +40,48 @@ fn db<E: std::fmt::Display>(e: E) -> OutboxError {
     OutboxError(e.to_string())
 }
 
-/// The key of one delivery: `{subscription id}\0{notification id}`. Ids
+/// The key of one subscription: `{stakeholder}\0{subscription id}`. Ids
 /// never contain NUL (validated), so the pair is unambiguous.
-pub fn delivery_key(subscription: &str, notification: &str) -> String {
-    format!("{subscription}\0{notification}")
+pub fn subscription_key(stakeholder: &str, id: &str) -> String {
+    format!("{stakeholder}\0{id}")
 }
 
-/// The open keyspace.
+/// The key of one delivery:
+/// `{stakeholder}\0{subscription id}\0{notification id}`.
+pub fn delivery_key(stakeholder: &str, subscription: &str, notification: &str) -> String {
+    format!("{stakeholder}\0{subscription}\0{notification}")
+}
+
+/// The key of `record`.
+pub fn record_key(record: &DeliveryRecord) -> String {
+    delivery_key(
+        &record.stakeholder,
+        &record.subscription,
+        &record.notification,
+    )
+}
+
+/// The open keyspace. A write that fails (a full disk) poisons a fjall
+/// keyspace: every later write fails until it is reopened. So the outbox
+/// drops its handles after a failed write and reopens the directory before
+/// the next one; writes resume by themselves once space is back, without a
+/// restart.
 pub struct Outbox {
+    dir: PathBuf,
+    handles: RwLock<Option<Handles>>,
+}
+
+struct Handles {
     keyspace: Keyspace,
     subscriptions: PartitionHandle,
     deliveries: PartitionHandle,
     bodies: PartitionHandle,
+    /// A write failed: reopen before the next write.
+    broken: bool,
 }
 
-impl Outbox {
-    /// Opens or creates the keyspace under `dir`.
-    pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
+impl Handles {
+    fn open(dir: &Path) -> Result<Handles, OutboxError> {
         let keyspace = Config::new(dir)
             .manual_journal_persist(true)
             .open()
@@ -58,45 +91,160 @@ impl Outbox {
                 .open_partition(name, PartitionCreateOptions::default())
                 .map_err(db)
         };
-        Ok(Outbox {
+        Ok(Handles {
             subscriptions: open("subscriptions")?,
             deliveries: open("deliveries")?,
             bodies: open("bodies")?,
             keyspace,
+            broken: false,
         })
+    }
+
+    /// Moves subscriptions and deliveries stored under keys of an older
+    /// layout (without the stakeholder) to their current keys, in one
+    /// durable batch. A no-op on an outbox in the current layout.
+    fn rekey(&self) -> Result<(), OutboxError> {
+        let mut batch = self.keyspace.batch();
+        let mut moved = 0usize;
+        for kv in self.subscriptions.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let s: Subscription = serde_json::from_slice(&v).map_err(db)?;
+            let key = subscription_key(&s.stakeholder, &s.id);
+            if *k != *key.as_bytes() {
+                batch.remove(&self.subscriptions, k.to_vec());
+                batch.insert(&self.subscriptions, key.as_bytes(), v.to_vec());
+                moved += 1;
+            }
+        }
+        for kv in self.deliveries.iter() {
+            let (k, v) = kv.map_err(db)?;
+            let r: DeliveryRecord = serde_json::from_slice(&v).map_err(db)?;
+            let key = record_key(&r);
+            if *k != *key.as_bytes() {
+                batch.remove(&self.deliveries, k.to_vec());
+                batch.insert(&self.deliveries, key.as_bytes(), v.to_vec());
+                if let Some(body) = self.bodies.get(&k).map_err(db)? {
+                    batch.remove(&self.bodies, k.to_vec());
+                    batch.insert(&self.bodies, key.as_bytes(), body.to_vec());
+                }
+                moved += 1;
+            }
+        }
+        if moved == 0 {
+            return Ok(());
+        }
+        batch.commit().map_err(db)?;
+        self.keyspace.persist(PersistMode::SyncAll).map_err(db)?;
+        tracing::info!(
+            moved,
+            "outbox rekeyed: subscription ids are per stakeholder"
+        );
+        Ok(())
+    }
+}
+
+impl Outbox {
+    /// Opens or creates the keyspace under `dir`.
+    pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
+        let handles = Handles::open(dir)?;
+        handles.rekey()?;
+        Ok(Outbox {
+            dir: dir.to_path_buf(),
+            handles: RwLock::new(Some(handles)),
+        })
+    }
+
+    /// Runs `write` on healthy handles: reopens the keyspace first if an
+    /// earlier write failed, and marks it for reopening if this one fails.
+    fn write(
+        &self,
+        write: impl Fn(&Handles) -> Result<(), OutboxError>,
+    ) -> Result<(), OutboxError> {
+        {
+            let guard = self.handles.read();
+            if let Some(h) = guard.as_ref().filter(|h| !h.broken) {
+                let result = write(h);
+                if result.is_err() {
+                    drop(guard);
+                    if let Some(h) = self.handles.write().as_mut() {
+                        h.broken = true;
+                    }
+                }
+                return result;
+            }
+        }
+        let mut guard = self.handles.write();
+        if guard.as_ref().is_none_or(|h| h.broken) {
+            // The old keyspace must be gone (its threads stopped, its journal
+            // closed) before the directory is opened again.
+            drop(guard.take());
+            let reopened = Handles::open(&self.dir)?;
+            tracing::info!(dir = %self.dir.display(), "outbox reopened after a write error");
+            *guard = Some(reopened);
+        }
+        let Some(h) = guard.as_mut() else {
+            return Err(OutboxError("the outbox is not open".into()));
+        };
+        let result = write(h);
+        if result.is_err() {
+            h.broken = true;
+        }
+        result
+    }
+
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Handles) -> Result<T, OutboxError>,
+    ) -> Result<T, OutboxError> {
+        match self.handles.read().as_ref() {
+            Some(h) => read(h),
+            None => Err(OutboxError(
+                "the outbox is not open (reopening after a write error failed)".into(),
+            )),
+        }
     }
 
     /// Every stored subscription.
     pub fn subscriptions(&self) -> Result<Vec<Subscription>, OutboxError> {
-        let mut out = Vec::new();
-        for kv in self.subscriptions.iter() {
-            let (_, v) = kv.map_err(db)?;
-            out.push(serde_json::from_slice(&v).map_err(db)?);
-        }
-        Ok(out)
+        self.read(|h| {
+            let mut out = Vec::new();
+            for kv in h.subscriptions.iter() {
+                let (_, v) = kv.map_err(db)?;
+                out.push(serde_json::from_slice(&v).map_err(db)?);
+            }
+            Ok(out)
+        })
     }
 
     /// Every stored delivery record.
     pub fn deliveries(&self) -> Result<Vec<DeliveryRecord>, OutboxError> {
-        let mut out = Vec::new();
-        for kv in self.deliveries.iter() {
-            let (_, v) = kv.map_err(db)?;
-            out.push(serde_json::from_slice(&v).map_err(db)?);
-        }
-        Ok(out)
+        self.read(|h| {
+            let mut out = Vec::new();
+            for kv in h.deliveries.iter() {
+                let (_, v) = kv.map_err(db)?;
+                out.push(serde_json::from_slice(&v).map_err(db)?);
+            }
+            Ok(out)
+        })
     }
 
     /// Stores (or replaces) a subscription, durably.
     pub fn put_subscription(&self, s: &Subscription) -> Result<(), OutboxError> {
         let v = serde_json::to_vec(s).map_err(db)?;
-        self.subscriptions.insert(&s.id, v).map_err(db)?;
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        let key = subscription_key(&s.stakeholder, &s.id);
+        self.write(|h| {
+            h.subscriptions.insert(&key, &v).map_err(db)?;
+            h.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        })
     }
 
-    /// Removes a subscription, durably.
-    pub fn remove_subscription(&self, id: &str) -> Result<(), OutboxError> {
-        self.subscriptions.remove(id).map_err(db)?;
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+    /// Removes `stakeholder`'s subscription `id`, durably.
+    pub fn remove_subscription(&self, stakeholder: &str, id: &str) -> Result<(), OutboxError> {
+        let key = subscription_key(stakeholder, id);
+        self.write(|h| {
+            h.subscriptions.remove(&key).map_err(db)?;
+            h.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        })
     }
 
     /// Writes new deliveries and their bodies in one atomic batch, durably.
@@ -104,23 +252,28 @@ impl Outbox {
         &self,
         new: &[(DeliveryRecord, std::sync::Arc<Vec<u8>>)],
     ) -> Result<(), OutboxError> {
-        let mut batch = self.keyspace.batch();
+        let mut rows = Vec::with_capacity(new.len());
         for (record, body) in new {
-            let key = delivery_key(&record.subscription, &record.notification);
-            batch.insert(
-                &self.deliveries,
-                key.as_bytes(),
+            rows.push((
+                record_key(record),
                 serde_json::to_vec(record).map_err(db)?,
-            );
-            batch.insert(&self.bodies, key.as_bytes(), body.as_slice());
+                body,
+            ));
         }
-        batch.commit().map_err(db)?;
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        self.write(|h| {
+            let mut batch = h.keyspace.batch();
+            for (key, record, body) in &rows {
+                batch.insert(&h.deliveries, key.as_bytes(), record.as_slice());
+                batch.insert(&h.bodies, key.as_bytes(), body.as_slice());
+            }
+            batch.commit().map_err(db)?;
+            h.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        })
     }
 
     /// The body of a delivery, if it is still stored.
     pub fn body(&self, key: &str) -> Result<Option<Vec<u8>>, OutboxError> {
-        Ok(self.bodies.get(key).map_err(db)?.map(|v| v.to_vec()))
+        self.read(|h| Ok(h.bodies.get(key).map_err(db)?.map(|v| v.to_vec())))
     }
 
     /// Stores the new state of a delivery; drops its body when finished.
@@ -129,33 +282,34 @@ impl Outbox {
         record: &DeliveryRecord,
         finished: bool,
     ) -> Result<(), OutboxError> {
-        let key = delivery_key(&record.subscription, &record.notification);
-        let mut batch = self.keyspace.batch();
-        batch.insert(
-            &self.deliveries,
-            key.as_bytes(),
-            serde_json::to_vec(record).map_err(db)?,
-        );
-        if finished {
-            batch.remove(&self.bodies, key.as_bytes());
-        }
-        batch.commit().map_err(db)?;
-        self.keyspace.persist(PersistMode::Buffer).map_err(db)
+        let key = record_key(record);
+        let value = serde_json::to_vec(record).map_err(db)?;
+        self.write(|h| {
+            let mut batch = h.keyspace.batch();
+            batch.insert(&h.deliveries, key.as_bytes(), value.as_slice());
+            if finished {
+                batch.remove(&h.bodies, key.as_bytes());
+            }
+            batch.commit().map_err(db)?;
+            h.keyspace.persist(PersistMode::Buffer).map_err(db)
+        })
     }
 
     /// Forgets finished deliveries (pruning).
     pub fn remove_deliveries(&self, keys: &[String]) -> Result<(), OutboxError> {
-        let mut batch = self.keyspace.batch();
-        for key in keys {
-            batch.remove(&self.deliveries, key.as_bytes());
-            batch.remove(&self.bodies, key.as_bytes());
-        }
-        batch.commit().map_err(db)?;
-        self.keyspace.persist(PersistMode::Buffer).map_err(db)
+        self.write(|h| {
+            let mut batch = h.keyspace.batch();
+            for key in keys {
+                batch.remove(&h.deliveries, key.as_bytes());
+                batch.remove(&h.bodies, key.as_bytes());
+            }
+            batch.commit().map_err(db)?;
+            h.keyspace.persist(PersistMode::Buffer).map_err(db)
+        })
     }
 
     /// Fsyncs everything written so far (at shutdown).
     pub fn sync(&self) -> Result<(), OutboxError> {
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        self.write(|h| h.keyspace.persist(PersistMode::SyncAll).map_err(db))
     }
 }

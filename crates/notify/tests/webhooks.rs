@@ -527,8 +527,13 @@ async fn rejects_invalid_subscriptions_and_notifications() {
         other => panic!("expected InvalidNotification, got {other:?}"),
     }
 
-    assert_eq!(n.unsubscribe("x"), Ok(true));
-    assert_eq!(n.unsubscribe("x"), Ok(false));
+    assert_eq!(
+        n.unsubscribe("beta", "x"),
+        Ok(false),
+        "ids are per stakeholder"
+    );
+    assert_eq!(n.unsubscribe("acme", "x"), Ok(true));
+    assert_eq!(n.unsubscribe("acme", "x"), Ok(false));
     n.shutdown().await;
 }
 
@@ -551,7 +556,7 @@ async fn unsubscribing_fails_its_pending_deliveries() {
     n.enqueue(vec![notification("n1", "acme", K::VexChanged)])
         .unwrap();
     assert!(eventually(IDLE, || records(&n, "sub-1")[0].attempts >= 1).await);
-    assert_eq!(n.unsubscribe("sub-1"), Ok(true));
+    assert_eq!(n.unsubscribe("acme", "sub-1"), Ok(true));
     assert!(n.wait_idle(Duration::from_millis(1_000)).await);
     let record = &records(&n, "sub-1")[0];
     assert_eq!(record.status, DeliveryStatus::Failed);
@@ -610,4 +615,54 @@ async fn webhooks_to_private_addresses_are_refused_unless_the_node_allows_them()
     ))
     .expect("allowed by configuration");
     lab.shutdown().await;
+}
+
+/// Issue 13, item 10: a full disk refuses a subscription (nothing changes),
+/// and once space is back subscribing works again without a restart (the
+/// outbox reopens its keyspace after a failed write); both survive a restart.
+#[tokio::test]
+async fn a_full_disk_refuses_subscriptions_and_they_work_again_once_space_is_back() {
+    let outer = tempfile::tempdir().unwrap();
+    let fs = testkit::Tmpfs::mount(&outer.path().join("fs"), "8m");
+    let s = WebhookSecret::generate();
+    let hook = |id: &str| webhook(id, "acme", "https://example.com/hook", &s, vec![]);
+    let n = start(fs.dir(), retry_fast()).await;
+    n.subscribe(hook("a")).expect("room for one");
+    let filler = fs.fill();
+    // The journal's last page may still take a few small writes.
+    let mut accepted = vec!["a".to_string()];
+    let mut refused = false;
+    for i in 0..1000 {
+        let id = format!("b{i:04}");
+        match n.subscribe(hook(&id)) {
+            Ok(()) => accepted.push(id),
+            Err(NotifyError::Storage(_)) => {
+                refused = true;
+                break;
+            }
+            Err(other) => panic!("expected a storage error on a full disk, got {other:?}"),
+        }
+    }
+    assert!(refused, "a full disk never refused a subscription");
+    // Still full: refused again, and what was accepted is intact.
+    assert!(matches!(
+        n.subscribe(hook("late")),
+        Err(NotifyError::Storage(_))
+    ));
+    let ids = |n: &notify::Notifier| -> Vec<String> {
+        n.subscriptions(Some("acme"))
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    assert_eq!(ids(&n), accepted);
+    std::fs::remove_file(filler).expect("free the space");
+    n.subscribe(hook("late"))
+        .expect("subscribing works again once space is back, without a restart");
+    accepted.push("late".to_string());
+    assert_eq!(ids(&n), accepted);
+    n.shutdown().await;
+    let n = start(fs.dir(), retry_fast()).await;
+    assert_eq!(ids(&n), accepted, "all durable");
+    n.shutdown().await;
 }

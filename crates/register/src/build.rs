@@ -174,10 +174,29 @@ struct Exposure<'a> {
     advisory: &'a PreparedAdvisory,
     rows: Vec<ReleaseExposure<'a>>,
     exposed: bool,
+    /// The stakeholder whose own advisory reported it, when not the shared
+    /// advisories.
+    submitted_by: Option<&'a str>,
 }
 
-/// Builds the register of `snapshot` against `index`.
+/// Builds the register of `snapshot` against the shared advisories `index`.
 pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, BuildError> {
+    build_with(snapshot, index, &[])
+}
+
+/// Builds the register of `snapshot` against the shared advisories `index`
+/// and the advisories stakeholders submitted themselves: `submitted` pairs
+/// a stakeholder id with its own advisories. A stakeholder's advisories are
+/// its claims about its own products: they apply only to the releases it
+/// released (as manufacturer), and only add vulnerabilities the shared
+/// advisories do not report for that release; they never remove or change
+/// what another source reports (a stakeholder that disagrees says so with
+/// VEX). Risks they add name their source (`advisory:<stakeholder>`).
+pub fn build_with(
+    snapshot: &Snapshot,
+    index: &AdvisoryIndex,
+    submitted: &[(&str, &AdvisoryIndex)],
+) -> Result<Register, BuildError> {
     let today = snapshot.today;
     let mut fleet = FleetBuilder::new();
     // Releases with an SBOM, by key; line order per model.
@@ -267,6 +286,11 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
     }
     let fleet = fleet.build();
     let evaluation = fleet.evaluate(index);
+    let own_evaluations: Vec<(&str, vuln::exposure::Evaluation<'_>)> = submitted
+        .iter()
+        .filter(|(_, i)| !i.is_empty())
+        .map(|(who, i)| (*who, fleet.evaluate(i)))
+        .collect();
 
     // Per release: vulnerability → exposure.
     let mut per_release: HashMap<&str, BTreeMap<String, Exposure<'_>>> = HashMap::new();
@@ -283,9 +307,32 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                     advisory: row.advisory,
                     rows: Vec::new(),
                     exposed: false,
+                    submitted_by: None,
                 });
             e.exposed |= row.is_exposed();
             e.rows.push(row);
+        }
+        let manufacturer = assessed.get(key.as_str()).map(|r| r.manufacturer.as_str());
+        for (who, own) in &own_evaluations {
+            if manufacturer != Some(*who) {
+                continue;
+            }
+            let mut added: BTreeMap<String, Exposure<'_>> = BTreeMap::new();
+            for row in own.by_release(&id) {
+                let vuln = row.vulnerability().as_str().to_string();
+                if by_vuln.contains_key(&vuln) {
+                    continue;
+                }
+                let e = added.entry(vuln).or_insert(Exposure {
+                    advisory: row.advisory,
+                    rows: Vec::new(),
+                    exposed: false,
+                    submitted_by: Some(who),
+                });
+                e.exposed |= row.is_exposed();
+                e.rows.push(row);
+            }
+            by_vuln.extend(added);
         }
         for (v, e) in &by_vuln {
             if let Some(x) = e.rows.iter().find_map(|r| r.vex) {
@@ -343,8 +390,14 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
             }
             let (severity, score, vector) = severity_of(e.advisory);
             let found = e.advisory.published().map(|t| t.as_str().to_string());
-            let found_day = found.as_deref().and_then(date_of).unwrap_or(today);
-            let deadline = policy.deadline(severity, found_day);
+            let risk_id = match ai {
+                None => format!("vuln/{vuln}@{}", release.version),
+                Some((_, name)) => format!("vuln/{vuln}@ai-model:{name}@{}", release.version),
+            };
+            // The deadline counts from when this node first knew of the
+            // risk, not from the advisory's publication.
+            let discovered = snapshot.discovered_on(&format!("{subject_model} {risk_id}"));
+            let deadline = policy.deadline(severity, discovered);
             let matches = match_infos(&e.rows);
             let vex = e.rows.iter().find_map(|r| r.vex).map(|x| VexInfo {
                 status: vex_name(x.status).to_string(),
@@ -354,10 +407,6 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                 stakeholder: x.stakeholder.to_string(),
             });
             let fix = fixed_in(&release.model, key, vuln);
-            let risk_id = match ai {
-                None => format!("vuln/{vuln}@{}", release.version),
-                Some((_, name)) => format!("vuln/{vuln}@ai-model:{name}@{}", release.version),
-            };
             let (decision, _) = model_decision(snapshot, subject_model, &risk_id);
             let status = status_of(decision.as_ref(), today);
             let mut stakeholders = vec![release.manufacturer.clone()];
@@ -388,6 +437,7 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                 status,
                 decision: decision.clone(),
                 found: found.clone(),
+                discovered: Some(discovered),
                 deadline_status: deadline.status(today),
                 overdue: status.is_unresolved() && deadline.is_overdue(today),
                 deadline: deadline.clone(),
@@ -396,7 +446,7 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                 fixed_in: fix.clone(),
                 firmware_status: None,
                 stakeholders,
-                source: None,
+                source: e.submitted_by.map(|who| format!("advisory:{who}")),
                 element: None,
             });
             for d in &devices_on {
@@ -429,8 +479,11 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                     inherited: false,
                     stakeholder: v.issuer.clone(),
                 });
+                let device_key = format!("device:{} {device_risk}", d.device);
+                let device_discovered = snapshot.discovered_on(&device_key);
+                let device_deadline = policy.deadline(severity, device_discovered);
                 risks.push(Risk {
-                    key: format!("device:{} {device_risk}", d.device),
+                    key: device_key,
                     subject: format!("device:{}", d.device),
                     risk: device_risk,
                     kind: RiskKind::DeviceVulnerability,
@@ -448,15 +501,16 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                     status,
                     decision,
                     found: found.clone(),
-                    deadline_status: deadline.status(today),
-                    overdue: status.is_unresolved() && deadline.is_overdue(today),
-                    deadline: deadline.clone(),
+                    discovered: Some(device_discovered),
+                    deadline_status: device_deadline.status(today),
+                    overdue: status.is_unresolved() && device_deadline.is_overdue(today),
+                    deadline: device_deadline,
                     matches: matches.clone(),
                     vex: device_vex.or_else(|| vex.clone()),
                     fixed_in: fix.clone(),
                     firmware_status: d.firmware_status.clone(),
                     stakeholders: d.stakeholders(),
-                    source: None,
+                    source: e.submitted_by.map(|who| format!("advisory:{who}")),
                     element: None,
                 });
             }
@@ -533,6 +587,7 @@ pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, Bui
                 status,
                 decision,
                 found: None,
+                discovered: None,
                 deadline_status: deadline.status(today),
                 overdue: status.is_unresolved() && deadline.is_overdue(today),
                 deadline,

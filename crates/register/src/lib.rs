@@ -26,7 +26,7 @@
 mod build;
 mod events;
 
-pub use build::{build, BuildError};
+pub use build::{build, build_with, BuildError};
 pub use events::{notifications, Event, EventKind};
 
 use std::collections::BTreeMap;
@@ -213,6 +213,17 @@ pub struct Snapshot {
     pub release_plans: BTreeMap<String, risk::ReleasePlan>,
     /// Risks recorded and decided on models.
     pub model_risks: BTreeMap<String, BTreeMap<String, twin::projection::ModelRisk>>,
+    /// When each risk (by [`Risk::key`]) was first known: a risk not in it
+    /// is discovered today. Kept by the caller across builds: it records the
+    /// keys of a built register's risks it did not know yet.
+    pub discovered: std::sync::Arc<std::collections::HashMap<String, risk::Date>>,
+}
+
+impl Snapshot {
+    /// The day the risk `key` was first known (today if never before).
+    pub fn discovered_on(&self, key: &str) -> risk::Date {
+        self.discovered.get(key).copied().unwrap_or(self.today)
+    }
 }
 
 /// Where a risk stands.
@@ -331,8 +342,12 @@ pub struct Risk {
     pub status: RiskStatus,
     /// The decision that set the status, if any.
     pub decision: Option<Decision>,
-    /// The day the risk counts from (the advisory's publication), if known.
+    /// The advisory's publication, if known.
     pub found: Option<String>,
+    /// The day this node first knew of the risk (its register first held
+    /// it): the deadline counts from here. `None` for recorded risks, which
+    /// carry their own deadlines.
+    pub discovered: Option<risk::Date>,
     /// The deadline.
     pub deadline: risk::Deadline,
     /// The deadline on [`Register::today`].
@@ -349,7 +364,9 @@ pub struct Risk {
     pub firmware_status: Option<String>,
     /// Every stakeholder with a role on the subject (who may be told).
     pub stakeholders: Vec<String>,
-    /// Where a recorded risk comes from (e.g. `threat-model:<name>`).
+    /// Where a recorded risk comes from (e.g. `threat-model:<name>`), or
+    /// `advisory:<stakeholder>` for a vulnerability only a stakeholder's
+    /// own advisory reports.
     #[serde(default)]
     pub source: Option<String>,
     /// The element or component a recorded risk is about.
@@ -619,6 +636,7 @@ impl Snapshot {
                 .map(|(k, v)| (k.clone(), v.plan.clone()))
                 .collect(),
             model_risks: meta.model_risks.clone(),
+            discovered: std::sync::Arc::default(),
         }
     }
 }

@@ -2,7 +2,13 @@
 //! `twin::Projection`, an OSV advisory parsed by `vuln-formats`, exposure,
 //! VEX inheritance, decisions, deadlines and notifications.
 
-use register::{build, notifications, DeviceFacts, EventKind, RiskKind, RiskStatus, Snapshot};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use register::{
+    build, build_with, notifications, DeviceFacts, EventKind, Register, RiskKind, RiskStatus,
+    Snapshot,
+};
 use twin::{ConsensusPolicy, MemState, Projection, Registered, State};
 use vuln::index::AdvisoryIndex;
 
@@ -68,22 +74,36 @@ impl Log {
     }
 }
 
+/// Every risk of `reg` known since `day` (as a node that built it then
+/// would remember).
+fn known_since(reg: &Register, day: &str) -> Arc<HashMap<String, risk::Date>> {
+    let day = risk::Date::parse(day).expect("date");
+    Arc::new(reg.risks.iter().map(|r| (r.key.clone(), day)).collect())
+}
+
 /// busybox < 1.36.1 is affected (an OSV record with a purl and an ECOSYSTEM range).
 fn index() -> AdvisoryIndex {
-    let osv = br#"{
+    index_fixed_in("1:1.36.1-1", "2026-11-02T00:00:00Z")
+}
+
+/// The same advisory, fixed in `fixed`, modified at `modified`.
+fn index_fixed_in(fixed: &str, modified: &str) -> AdvisoryIndex {
+    let osv = r#"{
       "schema_version": "1.6.0",
       "id": "OSV-TEST-1",
       "aliases": ["CVE-2099-0001"],
       "published": "2026-11-01T00:00:00Z",
-      "modified": "2026-11-02T00:00:00Z",
+      "modified": "MODIFIED",
       "summary": "busybox wget heap overflow",
       "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
       "affected": [{
         "package": {"ecosystem": "Debian", "name": "busybox", "purl": "pkg:deb/debian/busybox"},
-        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:1.36.1-1"}]}]
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "FIXED"}]}]
       }]
-    }"#;
-    let advisories = vuln_formats::osv::parse(osv).expect("osv parses");
+    }"#
+    .replace("MODIFIED", modified)
+    .replace("FIXED", fixed);
+    let advisories = vuln_formats::osv::parse(osv.as_bytes()).expect("osv parses");
     let mut index = AdvisoryIndex::new();
     for a in &advisories {
         index.upsert(a);
@@ -151,10 +171,27 @@ fn exposure_flows_from_the_sbom_of_a_release_to_its_devices_with_reasons() {
     assert_eq!(r.owner, "op");
     assert_eq!(r.status, RiskStatus::Open);
     assert_eq!(r.severity, risk::Severity::Critical);
-    // High and critical: due the day the advisory was published, so overdue now.
+    // High and critical: due the day the node discovered it (today, on a
+    // first build), not the day the advisory was published.
     assert_eq!(
         r.deadline.date.map(|d| d.to_string()).as_deref(),
-        Some("2026-11-01")
+        Some("2026-11-21")
+    );
+    assert_eq!(
+        r.discovered.map(|d| d.to_string()).as_deref(),
+        Some("2026-11-21")
+    );
+    assert_eq!(r.found.as_deref(), Some("2026-11-01T00:00:00Z"));
+    assert!(!r.overdue);
+    // Known since 2026-11-05: due then, overdue on the 21st; a rebuild (a
+    // re-import, a re-evaluation) keeps that day.
+    let mut snap = log.snapshot("2026-11-21");
+    snap.discovered = known_since(&reg, "2026-11-05");
+    let later = build(&snap, &index()).expect("builds");
+    let r = later.by_device("door-1").next().expect("exposed");
+    assert_eq!(
+        r.deadline.date.map(|d| d.to_string()).as_deref(),
+        Some("2026-11-05")
     );
     assert!(r.overdue);
     assert_eq!(r.matches.len(), 1);
@@ -217,7 +254,15 @@ fn a_fixed_release_is_offered_and_vex_is_inherited_while_the_component_is_unchan
 fn decisions_deadlines_and_notifications() {
     let mut log = fleet();
     let empty = register::Register::default();
-    let first = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
+    // Known since the advisory came out: overdue by the 21st.
+    let seen = build(&log.snapshot("2026-11-01"), &index()).expect("builds");
+    let known = known_since(&seen, "2026-11-01");
+    let snapshot = |log: &Log, day: &str| {
+        let mut s = log.snapshot(day);
+        s.discovered = known.clone();
+        s
+    };
+    let first = build(&snapshot(&log, "2026-11-21"), &index()).expect("builds");
     let events = notifications(&empty, &first, 7);
     let new: Vec<_> = events
         .iter()
@@ -410,4 +455,43 @@ fn an_ai_model_package_sbom_exposes_the_devices_that_run_it() {
         ),
     );
     assert!(why.contains("without '@'"), "{why}");
+}
+
+/// Issue 14: a stakeholder's own advisories are its claims about its own
+/// releases. Another organization's narrowed copy never removes a risk the
+/// shared advisories report; its advisories apply to nothing it did not
+/// release; the manufacturer's own add risks to its releases, named as
+/// their source, and never duplicate the shared advisories' risks.
+#[test]
+fn own_advisories_apply_to_the_submitters_releases_only_and_never_replace_shared_ones() {
+    let log = fleet();
+    let snap = log.snapshot("2026-11-21");
+    let narrowed = index_fixed_in("0.1", "2026-11-30T00:00:00Z");
+    let none = AdvisoryIndex::new();
+
+    let shared_only = build(&snap, &index()).expect("builds");
+    let with_copy = build_with(&snap, &index(), &[("op", &narrowed)]).expect("builds");
+    assert_eq!(
+        with_copy.risks, shared_only.risks,
+        "a narrowed copy changes nothing"
+    );
+
+    let ops_own = build_with(&snap, &none, &[("op", &index())]).expect("builds");
+    assert!(
+        ops_own.risks.is_empty(),
+        "op released nothing: {:#?}",
+        ops_own.risks
+    );
+
+    let acmes_own = build_with(&snap, &none, &[("acme", &index())]).expect("builds");
+    let r = acmes_own
+        .by_device("door-1")
+        .next()
+        .expect("acme's advisory applies");
+    assert_eq!(r.source.as_deref(), Some("advisory:acme"));
+    assert_eq!(acmes_own.by_device("door-2").count(), 1);
+
+    let both = build_with(&snap, &index(), &[("acme", &index())]).expect("builds");
+    assert_eq!(both.by_device("door-1").count(), 1, "{:#?}", both.risks);
+    assert_eq!(both.by_device("door-1").next().expect("risk").source, None);
 }

@@ -662,9 +662,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         last = register(&http, &root, &statement, &service_key).await?;
         println!("   #{last:<3} acme.example           {what:<40} receipt verified");
     }
+    // The node's administrator (the registry authority) keeps the shared
+    // advisories; every change is a statement in the log.
+    let admin_id = node.authority.0.clone();
+    let admin = token_for(&http, &root, &node, &admin_id).await?;
     let r: serde_json::Value = http
         .post(format!("{root}/api/v1/advisories"))
-        .bearer_auth(&operator)
+        .bearer_auth(&admin)
         .body(DEMO_ADVISORY)
         .send()
         .await?
@@ -672,9 +676,29 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .json()
         .await?;
     println!(
-        "   operator.example imports an OSV advisory (POST /api/v1/advisories): {} ({} new)",
+        "   the administrator ({admin_id}) imports an OSV advisory into the shared advisories: {} ({} new), recorded in the log as entry {}",
         r["advisories"][0].as_str().unwrap_or("?"),
-        r["new"]
+        r["new"],
+        r["recorded"][0]
+    );
+    // Another organization cannot rewrite it: its copy stays its own claim.
+    let narrowed = DEMO_ADVISORY
+        .replace("2026-11-02T00:00:00Z", "2026-11-20T00:00:00Z")
+        .replace("1:1.36.1-1", "0.1");
+    let r: serde_json::Value = http
+        .post(format!("{root}/api/v1/advisories"))
+        .bearer_auth(&rival)
+        .body(narrowed)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!(
+        "   rival.example posts a narrowed, newer copy: kept as {} (applies to the {} releases it made), entry {}; the shared advisory is untouched",
+        r["source"].as_str().unwrap_or("?"),
+        r["applies_to_releases"],
+        r["recorded"][0]
     );
     if !node
         .projector

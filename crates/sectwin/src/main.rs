@@ -194,13 +194,17 @@ struct ServeArgs {
     /// Time for a request body to arrive completely, in milliseconds.
     #[arg(long, default_value_t = http_api::serve::BODY_TIMEOUT_MS_DEFAULT)]
     body_timeout_ms: u64,
-    /// Free bytes kept for the log on the data volume: blob uploads that
-    /// would leave less are refused (507).
+    /// Free bytes kept for the log on the data volume: blob uploads and
+    /// kept payloads that would leave less are refused (507).
     #[arg(long, default_value_t = twin_store::space::LOG_RESERVE_BYTES)]
     log_reserve_bytes: u64,
     /// Archivist blob bytes one stakeholder may keep.
     #[arg(long, default_value_t = twin_store::space::STAKEHOLDER_BLOB_BYTES_MAX)]
     stakeholder_blob_bytes_max: u64,
+    /// Bytes of confidential payloads (kept beside hash envelopes) one
+    /// stakeholder may keep.
+    #[arg(long, default_value_t = twin_store::space::STAKEHOLDER_PAYLOAD_BYTES_MAX)]
+    stakeholder_payload_bytes_max: u64,
 }
 
 fn parse_host_port(s: &str) -> Result<(String, u16), String> {
@@ -348,11 +352,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     )
     .await?;
-    node.storage = twin_store::StorageLimits {
+    node.set_storage(twin_store::StorageLimits {
         log_reserve_bytes: args.log_reserve_bytes,
         stakeholder_blob_bytes_max: args.stakeholder_blob_bytes_max,
-        ..node.storage
-    };
+        stakeholder_payload_bytes_max: args.stakeholder_payload_bytes_max,
+    });
     node::start_notifications(
         &mut node,
         &args.data,

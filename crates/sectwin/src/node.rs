@@ -220,12 +220,18 @@ pub struct Node {
     pub authority: Arc<(String, scitt::SigningKey)>,
     /// Where the credentials file is.
     pub credentials_path: PathBuf,
+    /// The credentials file, reloaded when it changes.
+    credentials_file: Arc<CredentialsFile>,
     /// The risk register (advisories held, register cached).
     pub risks: Arc<twin_store::RiskService>,
     /// The notification outbox, once started ([`start_notifications`]).
     pub notifier: Option<notify::Notifier>,
-    /// Quotas of stakeholders' stored bytes and the free space kept for the log.
+    /// Quotas of stakeholders' stored bytes and the free space kept for the
+    /// log (set with [`Node::set_storage`]).
     pub storage: twin_store::StorageLimits,
+    /// The registration policy of the twins (it keeps payloads under the
+    /// storage limits).
+    directory: Arc<twin_store::TwinDirectory>,
 }
 
 /// How notifications are sent.
@@ -334,12 +340,31 @@ fn create_in(
 }
 
 impl Node {
+    /// Sets the quotas of stakeholders' stored bytes (blobs, payloads) and
+    /// the free space kept for the log.
+    pub fn set_storage(&mut self, limits: twin_store::StorageLimits) {
+        self.storage = limits;
+        self.directory.set_limits(limits);
+    }
+
     /// Creates an API credential for `stakeholder`, effective at once.
     pub fn create_credential(&self, stakeholder: &str, label: &str) -> Result<(String, String)> {
         let mut credentials = self.tokens.credentials().write();
         let created = create_in(&mut credentials, stakeholder, label)?;
         save_credentials(&self.credentials_path, &credentials)?;
         Ok(created)
+    }
+
+    /// Signs a record of an advisory change (subject, JSON payload bytes) as
+    /// the registry authority.
+    pub fn change_signer(&self) -> http_api::risk_api::ChangeSigner {
+        let authority = self.authority.clone();
+        Arc::new(move |subject: &str, payload: &[u8]| {
+            scitt::StatementBuilder::new(&authority.0, subject, payload)
+                .content_type("application/json")
+                .issued_at(crate::now_unix_s())
+                .sign(&authority.1)
+        })
     }
 
     /// Signs `payload` about `subject` as the registry authority.
@@ -404,7 +429,7 @@ pub async fn open_node(
         static_keys,
     ));
     let issuer = log.origin().to_string();
-    let scitt = open_transparency(data, &log, directory, &issuer, policy)?;
+    let scitt = open_transparency(data, &log, directory.clone(), &issuer, policy)?;
     let authority_key = {
         let path = authority_key_path(data);
         if path.exists() {
@@ -418,15 +443,18 @@ pub async fn open_node(
         }
     };
     let credentials_path = credentials_path(data);
-    let credentials = Arc::new(parking_lot::RwLock::new(load_credentials(
-        &credentials_path,
-    )?));
+    let credentials_file = Arc::new(CredentialsFile::open(credentials_path.clone())?);
     let token_key = access::TokenKey::from_bytes(load_or_create_secret(&data.join("token.key"))?);
-    let tokens = Arc::new(http_api::oauth::TokenEndpoint::new(credentials, token_key));
+    let tokens = Arc::new({
+        let file = credentials_file.clone();
+        http_api::oauth::TokenEndpoint::new(credentials_file.credentials.clone(), token_key)
+            .with_reload(move || file.reload_if_changed())
+    });
     let risks = twin_store::RiskService::with_store(
         projector.clone(),
         risk::DeadlinePolicy::default(),
         advisory_store::AdvisoryStore::open(&data.join("advisories"))?,
+        Some(&data.join("advisories-submitted")),
     )?;
     let node = Node {
         risks,
@@ -437,9 +465,18 @@ pub async fn open_node(
         projector,
         tokens,
         credentials_path,
+        credentials_file,
         storage: twin_store::StorageLimits::default(),
+        directory,
     };
     bootstrap(&node).await?;
+    // Advisory changes made while the node was stopped (`sectwin vuln
+    // import`), or not recorded before a crash, enter the log now.
+    let signer = node.change_signer();
+    node.risks
+        .record_changes(&node.scitt, &*signer)
+        .await
+        .context("recording advisory changes in the log")?;
     watch_credentials(&node);
     Ok((node, created))
 }
@@ -484,23 +521,59 @@ async fn bootstrap(node: &Node) -> Result<()> {
 /// Reloads the credentials file when another process (`sectwin credential
 /// create|revoke`) changes it.
 fn watch_credentials(node: &Node) {
-    let path = node.credentials_path.clone();
-    let credentials = node.tokens.credentials().clone();
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut seen = mtime(&path);
+    let file = node.credentials_file.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let now = mtime(&path);
-            if now != seen {
-                seen = now;
-                match load_credentials(&path) {
-                    Ok(c) => *credentials.write() = c,
-                    Err(e) => tracing::error!("reloading credentials: {e:#}"),
-                }
-            }
+            file.reload_if_changed();
         }
     });
+}
+
+/// The credentials file and the credentials loaded from it, reloaded when
+/// its modification time changes: every second, and when a client presents
+/// an unknown client id (so a credential just created works at once).
+pub struct CredentialsFile {
+    path: PathBuf,
+    credentials: Arc<parking_lot::RwLock<access::Credentials>>,
+    seen: parking_lot::Mutex<Option<std::time::SystemTime>>,
+}
+
+impl CredentialsFile {
+    fn open(path: PathBuf) -> Result<CredentialsFile> {
+        let seen = Self::mtime(&path);
+        let credentials = Arc::new(parking_lot::RwLock::new(load_credentials(&path)?));
+        Ok(CredentialsFile {
+            path,
+            credentials,
+            seen: parking_lot::Mutex::new(seen),
+        })
+    }
+
+    fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()
+    }
+
+    /// Reloads the file if it changed since it was last read; answers
+    /// whether it did.
+    pub fn reload_if_changed(&self) -> bool {
+        let mut seen = self.seen.lock();
+        let now = Self::mtime(&self.path);
+        if now == *seen {
+            return false;
+        }
+        *seen = now;
+        match load_credentials(&self.path) {
+            Ok(c) => {
+                *self.credentials.write() = c;
+                true
+            }
+            Err(e) => {
+                tracing::error!("reloading credentials: {e:#}");
+                false
+            }
+        }
+    }
 }
 
 /// The full application of a node: the log under `/log`, SCRAPI, the twins'
@@ -533,12 +606,17 @@ pub fn node_app(node: &Node) -> axum::Router {
     // registry authority on their stakeholder's behalf. Blobs and
     // configuration live beside the log's data.
     let authority = node.authority.clone();
-    let sign: http_api::archivist::AuthoritySigner = Arc::new(move |subject, payload| {
-        scitt::StatementBuilder::new(&authority.0, subject, payload.to_string().as_bytes())
-            .content_type("application/json")
-            .issued_at(crate::now_unix_s())
+    let sign: http_api::archivist::AuthoritySigner =
+        Arc::new(move |subject, payload, disclosure| {
+            let builder = scitt::StatementBuilder::new(&authority.0, subject, payload)
+                .content_type("application/json")
+                .issued_at(crate::now_unix_s());
+            match disclosure {
+                http_api::archivist::Disclosure::Public => builder,
+                http_api::archivist::Disclosure::Private => builder.hash_envelope(None),
+            }
             .sign(&authority.1)
-    });
+        });
     let archivist_dir = node
         .credentials_path
         .parent()
@@ -557,6 +635,7 @@ pub fn node_app(node: &Node) -> axum::Router {
         .merge(http_api::risk_router(http_api::RiskApi::new(
             twins.clone(),
             node.risks.clone(),
+            node.change_signer(),
         )))
         .nest(
             "/log",

@@ -131,13 +131,13 @@ pub enum DeviceCmd {
 #[derive(clap::Args, Clone)]
 pub struct ClientAuth {
     /// A bearer token.
-    #[arg(long, env = "SECTWIN_TOKEN")]
+    #[arg(long, env = "SECTWIN_TOKEN", allow_hyphen_values = true)]
     token: Option<String>,
     /// An API client id (exchanged for a token with --client-secret).
     #[arg(long, env = "SECTWIN_CLIENT_ID")]
     client_id: Option<String>,
     /// The client's secret.
-    #[arg(long, env = "SECTWIN_CLIENT_SECRET")]
+    #[arg(long, env = "SECTWIN_CLIENT_SECRET", allow_hyphen_values = true)]
     client_secret: Option<String>,
 }
 

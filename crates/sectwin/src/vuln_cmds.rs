@@ -266,6 +266,7 @@ fn import(args: ImportArgs) -> Result<ExitCode> {
             ("new", summary.new.to_string()),
             ("updated", summary.updated.to_string()),
             ("unchanged", summary.unchanged.to_string()),
+            ("older", summary.older.to_string()),
             ("withdrawn", summary.withdrawn.to_string()),
             ("duplicates", summary.duplicates.to_string()),
             ("failed", summary.failed.to_string()),
@@ -298,11 +299,33 @@ fn import(args: ImportArgs) -> Result<ExitCode> {
         eprintln!("error: nothing could be read");
         return Ok(ExitCode::FAILURE);
     }
+    if summary.failed > 0 {
+        // The rest is imported and durable; the status tells scripts and
+        // cron jobs that something was not.
+        eprintln!(
+            "error: {} of {} records could not be imported (listed above)",
+            summary.failed, summary.records
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends a command that only read `store`: its shutdown (joining fjall's
+/// background threads, which poll about every 250 ms) is skipped, as
+/// nothing is left to write; the process exits right after.
+fn read_only_done(store: AdvisoryStore) {
+    std::mem::forget(store);
 }
 
 fn show(args: ShowArgs) -> Result<ExitCode> {
     let store = open_store(&args.data)?;
+    let result = show_from(&store, &args);
+    read_only_done(store);
+    result
+}
+
+fn show_from(store: &AdvisoryStore, args: &ShowArgs) -> Result<ExitCode> {
     let Some(a) = store.get(&args.id)? else {
         eprintln!("error: no advisory {} in {}", args.id, args.data.display());
         return Ok(ExitCode::FAILURE);
@@ -435,6 +458,12 @@ fn show(args: ShowArgs) -> Result<ExitCode> {
 
 fn list(args: ListArgs) -> Result<ExitCode> {
     let store = open_store(&args.data)?;
+    let result = list_from(&store, &args);
+    read_only_done(store);
+    result
+}
+
+fn list_from(store: &AdvisoryStore, args: &ListArgs) -> Result<ExitCode> {
     let index = store.load_index()?;
     let floor = args.severity.map(SeverityArg::severity);
     let mut rows: Vec<&PreparedAdvisory> = index

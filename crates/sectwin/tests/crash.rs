@@ -31,13 +31,14 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{AddAnswer, LogClient, Rng, Server};
+use testkit::Tmpfs;
 use tlog::{Hash, LeafIndex, MemoryTree, TreeSize, Verifier};
 
 /// Kill/restart cycles on one data directory.
@@ -171,23 +172,14 @@ async fn sigkill_at_random_moments_during_sustained_appends_loses_no_acknowledge
 }
 
 /// Disk full: the data directory lives on a 2 MiB tmpfs. Needs the right to
-/// mount (root or CAP_SYS_ADMIN); without it the test says so and checks
-/// nothing (the `RLIMIT_FSIZE` test below injects a real write error anywhere).
+/// mount (root or CAP_SYS_ADMIN); without it the test fails saying so (the
+/// `RLIMIT_FSIZE` test below injects a real write error anywhere).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_full_stops_the_writer_and_after_more_space_nothing_acknowledged_is_lost() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mount_point = dir.path().join("tmpfs");
     std::fs::create_dir_all(&mount_point).expect("mount point");
-    let mount = match Tmpfs::mount(&mount_point, "2m") {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!(
-                "NOT RUN: disk_full_stops_the_writer...: cannot mount a tmpfs here ({e}); \
-                 the RLIMIT_FSIZE fault test still runs"
-            );
-            return;
-        }
-    };
+    let mount = Tmpfs::mount(&mount_point, "2m");
     let data = mount_point.join("data");
     let faulty =
         common::serve_command(&data, &["--checkpoint-interval-ms", CHECKPOINT_INTERVAL_MS]);
@@ -851,51 +843,6 @@ fn expected_tile(tree: &MemoryTree, id: tlog::TileId) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // A tmpfs mount for the disk-full test.
 // ---------------------------------------------------------------------------
-
-/// A tmpfs mounted for the duration of a test; unmounted (lazily) on drop.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .map_err(|e| format!("running mount: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "mount exited with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(Tmpfs {
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// Grows (or shrinks) the filesystem in place; its files stay.
-    fn resize(&self, size: &str) -> Result<(), String> {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.dir)
-            .output()
-            .map_err(|e| format!("running mount: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-    }
-}
 
 /// Attack connections opened at once: more than the server's open-file limit
 /// below, as the red team's 1,100 connections under `ulimit -n 1024`.

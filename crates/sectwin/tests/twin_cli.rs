@@ -444,3 +444,196 @@ fn stakeholders_devices_and_twins_from_the_cli() {
     );
     server.stop();
 }
+
+/// Issue 13, item 7: what an Archivist (DataTrails) client stores on a
+/// private asset never enters the public log. Its statements are hash
+/// envelopes over salted payloads kept beside the log, so a full mirror of
+/// the log and `/entries/{id}/statement` show none of its attribute values,
+/// while the owner reads them back through the API. A public asset's
+/// creator's statements stay attached (the control that the scan sees
+/// payloads at all). Kept payloads count against the stakeholder's quota:
+/// past it, asset creation answers 507 and another stakeholder still writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archivist_private_attributes_stay_out_of_the_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let data = d.join("data");
+    let server = Server::start(
+        &data,
+        &[
+            "--checkpoint-interval-ms",
+            "50",
+            "--stakeholder-payload-bytes-max",
+            "6000",
+        ],
+    );
+    let url = server.base().trim_end_matches("/log").to_string();
+    let (_, acme_pub) = keypair(d, "acme", "eddsa");
+    let (_, beta_pub) = keypair(d, "beta", "eddsa");
+    common::register_stakeholders(
+        &url,
+        &data.join("authority.key"),
+        &[
+            ("acme.example", "manufacturer", &acme_pub),
+            ("beta.example", "manufacturer", &beta_pub),
+        ],
+    );
+    let acme = common::bearer_token(&url, &data, "acme.example").await;
+    let http = reqwest::Client::new();
+    let post = |path: String, token: String, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(path)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let code = r.status().as_u16();
+            let v: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+            (code, v)
+        }
+    };
+
+    const SECRETS: [&str; 4] = [
+        "SN-SECRET-4711",
+        "tangerine-42",
+        "private-note-9981",
+        "opened-9981x",
+    ];
+    let (code, asset) = post(
+        format!("{url}/archivist/v2/assets"),
+        acme.clone(),
+        serde_json::json!({"attributes": {
+            "arc_display_name": "Door 7",
+            "arc_serial_number": SECRETS[0],
+            "secret_code": SECRETS[1],
+        }}),
+    )
+    .await;
+    assert_eq!(code, 200, "{asset}");
+    let id = asset["identity"].as_str().expect("identity").to_string();
+    let (code, event) = post(
+        format!("{url}/archivist/v2/{id}/events"),
+        acme.clone(),
+        serde_json::json!({
+            "operation": "Record",
+            "behaviour": "RecordEvidence",
+            "event_attributes": {"note": SECRETS[2]},
+            "asset_attributes": {"state": SECRETS[3]},
+        }),
+    )
+    .await;
+    assert_eq!(code, 200, "{event}");
+    let (code, public) = post(
+        format!("{url}/archivist/v2/assets"),
+        acme.clone(),
+        serde_json::json!({"attributes": {"arc_display_name": "Lobby", "sign": "visible-lobby-77"}, "public": true}),
+    )
+    .await;
+    assert_eq!(code, 200, "{public}");
+
+    // The owner reads every value back (the payloads are kept and served).
+    let got: serde_json::Value = http
+        .get(format!("{url}/archivist/v2/{id}"))
+        .bearer_auth(&acme)
+        .send()
+        .await
+        .expect("read asset")
+        .json()
+        .await
+        .expect("asset json");
+    assert_eq!(got["attributes"]["secret_code"], SECRETS[1], "{got}");
+    assert_eq!(got["attributes"]["state"], SECRETS[3], "{got}");
+
+    // Everything anyone can fetch from the log: a full mirror (checkpoints,
+    // tiles, entry bundles) and every entry's statement.
+    let mirror = d.join("mirror");
+    let vkey = std::fs::read_to_string(data.join("log.vkey")).expect("log.vkey");
+    let (ok, out) = sectwin(&[
+        "log",
+        "mirror",
+        &server.base(),
+        "--dest",
+        p(&mirror),
+        "--vkey",
+        vkey.trim(),
+    ]);
+    assert!(ok, "{out}");
+    let mut public_bytes = Vec::new();
+    for f in walk(&mirror) {
+        public_bytes.extend(std::fs::read(f).expect("read mirror file"));
+    }
+    let size: u64 = std::fs::read_to_string(mirror.join("checkpoint"))
+        .expect("mirrored checkpoint")
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("checkpoint size");
+    for i in 0..size {
+        let r = http
+            .get(format!("{url}/entries/{i}/statement"))
+            .send()
+            .await
+            .expect("statement");
+        assert_eq!(r.status().as_u16(), 200, "entry {i}");
+        public_bytes.extend(r.bytes().await.expect("statement bytes"));
+    }
+    let contains = |needle: &str| {
+        public_bytes
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(
+        contains("visible-lobby-77"),
+        "the public asset's attributes are in the log (the scan reads payloads)"
+    );
+    for secret in SECRETS {
+        assert!(!contains(secret), "{secret} is readable in the public log");
+    }
+
+    // Kept payloads count against acme's quota of 6,000 bytes: creation
+    // fails with 507 once it is spent; beta still creates assets.
+    let mut refused = None;
+    for i in 0..40 {
+        let (code, v) = post(
+            format!("{url}/archivist/v2/assets"),
+            acme.clone(),
+            serde_json::json!({"attributes": {"arc_display_name": format!("Door {i}"), "blob": "x".repeat(400)}}),
+        )
+        .await;
+        if code != 200 {
+            refused = Some((code, v));
+            break;
+        }
+    }
+    let (code, v) = refused.expect("acme's payload quota was never reached");
+    assert_eq!(code, 507, "{v}");
+    assert!(v["message"].as_str().unwrap_or("").contains("quota"), "{v}");
+    let beta = common::bearer_token(&url, &data, "beta.example").await;
+    let (code, v) = post(
+        format!("{url}/archivist/v2/assets"),
+        beta,
+        serde_json::json!({"attributes": {"arc_display_name": "Gate"}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{v}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let path = e.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

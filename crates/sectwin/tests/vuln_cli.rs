@@ -49,8 +49,23 @@ fn import_then_show_and_list() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
     assert_eq!(v["unchanged"], 14, "{v}");
     assert_eq!(v["new"], 0, "{v}");
-    assert_eq!(v["generation"], 2, "{v}");
+    // A no-op import leaves the generation (and caches keyed by it) alone.
+    assert_eq!(v["generation"], 1, "{v}");
     assert_eq!(v["changed_ids"], serde_json::json!([]), "{v}");
+
+    // A record that cannot be imported makes the exit status say so.
+    let junk = data.path().join("junk.json");
+    std::fs::write(&junk, r#"{"hello": 1}"#).expect("write");
+    let (code, out, err) = vuln(&[
+        "import",
+        "--data",
+        d,
+        "--quiet",
+        junk.to_str().expect("utf-8"),
+        osv,
+    ]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("could not be imported"), "{err}");
 
     let (code, out, err) = vuln(&["show", "--data", d, "CVE-2012-4792"]);
     assert_eq!(code, Some(0), "{err}");

@@ -48,6 +48,33 @@ async fn token(url: &str, id: &str, secret: &str) -> String {
     panic!("no token for {id}");
 }
 
+/// The JSON payload of the signed statement at log entry `entry`.
+/// (Retried until a checkpoint covers it.)
+async fn statement_payload(url: &str, entry: u64) -> Value {
+    let mut bytes = None;
+    // Not following redirects: an entry not yet covered by a checkpoint
+    // answers 303 to itself.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for _ in 0..100 {
+        let r = client
+            .get(format!("{url}/entries/{entry}/statement"))
+            .send()
+            .await
+            .expect("statement");
+        if r.status().is_success() {
+            bytes = Some(r.bytes().await.expect("statement bytes"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bytes = bytes.unwrap_or_else(|| panic!("entry {entry} never served"));
+    let st = scitt::SignedStatement::parse(&bytes).expect("a signed statement");
+    serde_json::from_slice(st.payload().expect("attached payload")).expect("JSON payload")
+}
+
 async fn get(url: &str, path: &str, token: &str) -> (u16, Value) {
     let r = reqwest::Client::new()
         .get(format!("{url}{path}"))
@@ -240,6 +267,18 @@ async fn exposure_register_and_notifications_end_to_end() {
     let (other_id, other_secret) = credential(&data, "other.example");
     let op = token(&url, &op_id, &op_secret).await;
     let other = token(&url, &other_id, &other_secret).await;
+    // The node's administrator: the registry authority, named by the log's
+    // origin (its first path segment).
+    let checkpoint = reqwest::get(format!("{url}/log/checkpoint"))
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("checkpoint text");
+    let origin = checkpoint.lines().next().expect("origin line");
+    let authority = origin.split('/').next().expect("authority id").to_string();
+    let (admin_id, admin_secret) = credential(&data, &authority);
+    let admin = token(&url, &admin_id, &admin_secret).await;
 
     // Subscriptions: a webhook and an MQTT topic.
     let (hook, received) = webhook_receiver().await;
@@ -274,7 +313,40 @@ async fn exposure_register_and_notifications_end_to_end() {
         br#"{"id":"op-hook","mqtt":{"topic_prefix":"x"}}"#.to_vec(),
     )
     .await;
-    assert_eq!(status, 409, "another's id is taken: {err}");
+    // Subscription ids are per stakeholder (issue 13, item 9): another
+    // organization may use the same id, learns nothing of op's, and
+    // removing its own leaves op's in place.
+    assert_eq!(status, 201, "ids are per stakeholder: {err}");
+    let (status, list) = get(&url, "/api/v1/subscriptions", &other).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(
+        list["subscriptions"].as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
+    assert_eq!(
+        list["subscriptions"][0]["target"]["mqtt"]["topic_prefix"], "x",
+        "{list}"
+    );
+    let removed = reqwest::Client::new()
+        .delete(format!("{url}/api/v1/subscriptions/op-hook"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(removed.status().as_u16(), 204);
+    let (_, list) = get(&url, "/api/v1/subscriptions", &op).await;
+    let ids: Vec<&str> = list["subscriptions"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["op-hook", "op-mqtt"], "{list}");
+    assert!(
+        list["subscriptions"][0]["target"]["webhook"].is_object(),
+        "{list}"
+    );
     let (status, err) = post(
         &url,
         "/api/v1/subscriptions",
@@ -323,15 +395,22 @@ async fn exposure_register_and_notifications_end_to_end() {
         .expect("post");
     assert_eq!(r.status().as_u16(), 401);
 
-    // The advisory: the device is exposed.
+    // The advisory, imported by the administrator into the shared
+    // advisories: the device is exposed, and the change is in the log.
     let (status, imported) = post(
         &url,
         "/api/v1/advisories",
-        &op,
+        &admin,
         ADVISORY.as_bytes().to_vec(),
     )
     .await;
     assert_eq!(status, 200, "{imported}");
+    assert_eq!(imported["source"], "shared", "{imported}");
+    let change_entry = imported["recorded"][0].as_u64().expect("recorded entry");
+    let recorded = statement_payload(&url, change_entry).await;
+    assert_eq!(recorded["type"], "advisory-changed", "{recorded}");
+    assert_eq!(recorded["id"], "OSV-E2E-1", "{recorded}");
+    assert_eq!(recorded["source"], "shared", "{recorded}");
     let (status, risks) = get(&url, "/api/v1/risks?device=door-1", &op).await;
     assert_eq!(status, 200, "{risks}");
     assert_eq!(risks["total"], 1, "{risks}");
@@ -340,7 +419,13 @@ async fn exposure_register_and_notifications_end_to_end() {
     assert_eq!(r["severity"], "critical");
     assert_eq!(r["status"], "open");
     assert_eq!(r["owner"], "op.example");
-    assert_eq!(r["deadline"]["date"], "2026-11-01");
+    // Critical: fix immediately, counted from when the node discovered it
+    // (today), not from the advisory's publication a month earlier.
+    let today = risks["today"].as_str().expect("today").to_string();
+    assert_eq!(r["discovered"], today.as_str(), "{r}");
+    assert_eq!(r["found"], "2026-11-01T00:00:00Z", "{r}");
+    assert_eq!(r["deadline"]["date"], today.as_str(), "{r}");
+    assert_eq!(r["overdue"], false, "{r}");
     assert_eq!(r["matches"][0]["component"], "busybox");
     let (_, summary) = get(&url, "/api/v1/risks/summary", &op).await;
     assert_eq!(summary["devices_exposed"], 1, "{summary}");
@@ -351,6 +436,40 @@ async fn exposure_register_and_notifications_end_to_end() {
     // A stakeholder without a role on the device sees none of it.
     let (_, theirs) = get(&url, "/api/v1/risks", &other).await;
     assert_eq!(theirs["total"], 0, "{theirs}");
+
+    // Issue 14's attack: another organization posts a narrowed, newer copy
+    // of the advisory. It is kept as that organization's own claim (it
+    // released no firmware, so it applies to nothing), recorded in the log
+    // with its author, and the operator's risk stays.
+    let narrowed = ADVISORY
+        .replace("2026-11-02T00:00:00Z", "2026-11-30T00:00:00Z")
+        .replace("1:1.36.1-1", "0.1");
+    let (status, theirs) = post(&url, "/api/v1/advisories", &other, narrowed.into_bytes()).await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["source"], "advisory:other.example", "{theirs}");
+    assert_eq!(theirs["applies_to_releases"], 0, "{theirs}");
+    let recorded = statement_payload(&url, theirs["recorded"][0].as_u64().expect("entry")).await;
+    assert_eq!(recorded["on_behalf_of"], "other.example", "{recorded}");
+    assert_eq!(recorded["source"], "submitted", "{recorded}");
+    let (_, still) = get(&url, "/api/v1/risks?device=door-1", &op).await;
+    assert_eq!(
+        still["total"], 1,
+        "the narrowed copy changed nothing: {still}"
+    );
+    assert_eq!(still["risks"][0]["severity"], "critical", "{still}");
+    // An older version of a shared advisory never replaces the newer one.
+    let older = ADVISORY
+        .replace("2026-11-02T00:00:00Z", "2026-10-01T00:00:00Z")
+        .replace("1:1.36.1-1", "0.1");
+    let (status, stale) = post(&url, "/api/v1/advisories", &admin, older.into_bytes()).await;
+    assert_eq!(status, 200, "{stale}");
+    assert_eq!(stale["older"], 1, "{stale}");
+    assert_eq!(stale["recorded"], serde_json::json!([]), "{stale}");
+    let (_, still) = get(&url, "/api/v1/risks?device=door-1", &op).await;
+    assert_eq!(
+        still["total"], 1,
+        "the older version changed nothing: {still}"
+    );
 
     // Notifications arrive: the webhook (signed), and MQTT.
     let mut delivered = false;

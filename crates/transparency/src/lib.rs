@@ -219,6 +219,11 @@ pub enum RegisterError {
     /// The log refused the append (busy, read-only, too large).
     #[error(transparent)]
     Append(#[from] AppendError),
+    /// A hash envelope's payload could not be kept beside the log (the
+    /// issuer's quota, the free space kept for the log, a full disk);
+    /// nothing was appended.
+    #[error("the payload could not be kept: {0}")]
+    PayloadNotKept(String),
 }
 
 impl RegisterError {
@@ -637,7 +642,7 @@ impl TransparencyService {
         self.check_settled(&statement, Some(payload)).await?;
         self.keys
             .keep_payload(&statement, payload)
-            .map_err(RegisterError::Refused)?;
+            .map_err(RegisterError::PayloadNotKept)?;
         self.append(statement).await
     }
 

@@ -38,6 +38,7 @@ pub struct TwinDirectory {
     projector: Projector,
     fallback: Option<Arc<dyn KeyDirectory>>,
     inflight: Mutex<HashMap<String, u64>>,
+    limits: parking_lot::RwLock<crate::StorageLimits>,
 }
 
 impl TwinDirectory {
@@ -48,7 +49,13 @@ impl TwinDirectory {
             projector,
             fallback,
             inflight: Mutex::new(HashMap::new()),
+            limits: parking_lot::RwLock::new(crate::StorageLimits::default()),
         }
+    }
+
+    /// Sets the quotas and the log's reserve that kept payloads obey.
+    pub fn set_limits(&self, limits: crate::StorageLimits) {
+        *self.limits.write() = limits;
     }
 
     fn pending_for(&self, st: &SignedStatement) -> Option<u64> {
@@ -226,8 +233,21 @@ impl KeyDirectory for TwinDirectory {
             .projector
             .payloads()
             .ok_or_else(|| "this node keeps no payloads".to_string())?;
+        // Counted against the stakeholder the statement is made by: the
+        // one the registry authority signs for, if it delegates (admission
+        // checked the delegation already), else the issuer.
+        let on_behalf_of = twin::StatementBody::parse_delegated(payload)
+            .ok()
+            .and_then(|d| d.on_behalf_of);
+        let stakeholder = on_behalf_of.as_ref().map_or(st.issuer(), |s| s.0.as_str());
+        let limits = *self.limits.read();
         store
-            .put(tlog::leaf_hash(st.bytes()).as_bytes(), payload)
+            .put_for(
+                stakeholder,
+                tlog::leaf_hash(st.bytes()).as_bytes(),
+                payload,
+                &limits,
+            )
             .map_err(|e| e.to_string())
     }
 

@@ -20,4 +20,6 @@ pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};
 pub use risks::RiskService;
 pub use space::{SpaceError, StorageLimits};
-pub use store::{FlushDone, NewReadRecord, Page, PayloadStore, StoreError, StoreState, TwinStore};
+pub use store::{
+    FlushDone, NewReadRecord, Page, PayloadStore, PutError, StoreError, StoreState, TwinStore,
+};

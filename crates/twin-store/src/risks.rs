@@ -6,6 +6,8 @@
 //! Deliberately absent: matching and risk logic (crates `vuln`, `register`),
 //! HTTP, and who may see which risk (the API decides per caller).
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -19,16 +21,110 @@ use crate::{Projector, StoreError};
 /// Devices read per page while taking a snapshot.
 const SNAPSHOT_PAGE_DEVICES: usize = 1024;
 
+/// Statements registered per batch when recording advisory changes (the
+/// transparency service's batch limit).
+const RECORD_BATCH_STATEMENTS_MAX: usize = 4096;
+
+/// Stakeholders whose own advisories a node keeps at most (each has its
+/// own store).
+pub const SUBMITTING_STAKEHOLDERS_MAX: usize = 256;
+
 /// The risk register over a projector's twins.
 pub struct RiskService {
     projector: Projector,
     policy: risk::DeadlinePolicy,
+    /// The shared advisories: changed only by the node's administrator
+    /// (`sectwin vuln import`, a configured feed).
     advisories: RwLock<AdvisoryIndex>,
-    /// Where imported advisories are kept (`DATA/advisories`), if anywhere.
+    /// Where the shared advisories are kept (`DATA/advisories`), if anywhere.
     store: Option<advisory_store::AdvisoryStore>,
+    /// Advisories stakeholders submitted themselves, by stakeholder id:
+    /// each stakeholder's own, never mixed with another source's.
+    submitted: RwLock<BTreeMap<String, Submitted>>,
+    /// Where submitted advisories are kept (`DATA/advisories-submitted`),
+    /// one store per stakeholder, if anywhere.
+    submitted_dir: Option<PathBuf>,
     generation: AtomicU64,
+    /// When each risk was first held by a register (risk key → day), kept
+    /// in the shared advisory store.
+    discovered: RwLock<Arc<std::collections::HashMap<String, risk::Date>>>,
+    /// Serializes [`RiskService::record_changes`] (a change is recorded once).
+    recording: tokio::sync::Mutex<()>,
     /// (projection size, advisory generation, day) → register.
     cache: Mutex<Option<(CacheKey, Arc<Register>)>>,
+}
+
+/// One stakeholder's own advisories.
+struct Submitted {
+    store: Option<advisory_store::AdvisoryStore>,
+    index: AdvisoryIndex,
+}
+
+/// Why a stakeholder's advisories were not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The node keeps advisories of this many stakeholders already.
+    #[error(
+        "this node keeps the advisories of {SUBMITTING_STAKEHOLDERS_MAX} stakeholders already"
+    )]
+    TooManyStakeholders,
+    /// Storing failed.
+    #[error("storing advisories: {0}")]
+    Store(String),
+}
+
+/// An advisory change to record in the log: what an advisory of a source
+/// is after a change ([`RiskService::unrecorded_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcedChange {
+    /// `None` for the shared advisories, else the stakeholder that
+    /// submitted it.
+    pub submitted_by: Option<String>,
+    /// The change.
+    pub change: advisory_store::Change,
+}
+
+/// A source of advisories (`None`: the shared ones; else the submitting
+/// stakeholder) and a generation of its store.
+pub type SourceGeneration = (Option<String>, u64);
+
+/// The directory of `stakeholder`'s advisories under `dir`: a hash of its
+/// id (ids may hold any character), with the id itself in a file beside.
+fn submitted_store_dir(dir: &Path, stakeholder: &str) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(stakeholder.as_bytes());
+    dir.join(hex::encode(&digest[..16]))
+}
+
+/// Opens every stakeholder's advisory store under `dir`.
+fn open_submitted(dir: &Path) -> Result<BTreeMap<String, Submitted>, StoreError> {
+    let mut out = BTreeMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(StoreError::Db(format!("{}: {e}", dir.display()))),
+    };
+    for entry in entries {
+        let path = entry
+            .map_err(|e| StoreError::Db(format!("{}: {e}", dir.display())))?
+            .path();
+        let Ok(stakeholder) = std::fs::read_to_string(path.join("stakeholder")) else {
+            continue;
+        };
+        let store = advisory_store::AdvisoryStore::open(&path)
+            .map_err(|e| StoreError::Db(format!("{}: {e}", path.display())))?;
+        let index = store
+            .load_index()
+            .map_err(|e| StoreError::Db(format!("loading advisories: {e}")))?;
+        out.insert(
+            stakeholder.trim_end().to_string(),
+            Submitted {
+                store: Some(store),
+                index,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// What a cached register was built from: projection size, advisory
@@ -54,45 +150,246 @@ impl RiskService {
             policy,
             advisories: RwLock::new(AdvisoryIndex::new()),
             store: None,
+            submitted: RwLock::new(BTreeMap::new()),
+            submitted_dir: None,
             generation: AtomicU64::new(0),
+            discovered: RwLock::new(Arc::default()),
+            recording: tokio::sync::Mutex::new(()),
             cache: Mutex::new(None),
         })
     }
 
-    /// A register over `projector`'s twins whose advisories are kept in
-    /// `store` (loaded now; imports are durable there before they count).
+    /// A register over `projector`'s twins whose shared advisories are kept
+    /// in `store` (loaded now; imports are durable there before they count),
+    /// and stakeholders' own advisories under `submitted_dir`, if given.
     pub fn with_store(
         projector: Projector,
         policy: risk::DeadlinePolicy,
         store: advisory_store::AdvisoryStore,
+        submitted_dir: Option<&Path>,
     ) -> Result<Arc<RiskService>, StoreError> {
         let index = store
             .load_index()
             .map_err(|e| StoreError::Db(format!("loading advisories: {e}")))?;
+        let submitted = match submitted_dir {
+            Some(dir) => open_submitted(dir)?,
+            None => BTreeMap::new(),
+        };
+        let mut discovered = std::collections::HashMap::new();
+        for (key, day) in store
+            .discoveries()
+            .map_err(|e| StoreError::Db(format!("loading discovery dates: {e}")))?
+        {
+            if let Ok(day) = risk::Date::parse(&day) {
+                discovered.insert(key, day);
+            }
+        }
         Ok(Arc::new(RiskService {
             projector,
             policy,
             advisories: RwLock::new(index),
             store: Some(store),
+            submitted: RwLock::new(submitted),
+            submitted_dir: submitted_dir.map(Path::to_path_buf),
             generation: AtomicU64::new(0),
+            discovered: RwLock::new(Arc::default()),
+            recording: tokio::sync::Mutex::new(()),
             cache: Mutex::new(None),
         }))
     }
 
-    /// Adds or updates advisories (by id), durably first when the service
-    /// keeps a store; the next register reflects them.
-    pub fn import(&self, advisories: &[Advisory]) -> Result<ImportReport, StoreError> {
-        if let Some(store) = &self.store {
-            store
-                .import(advisories.iter().cloned())
-                .map_err(|e| StoreError::Db(format!("storing advisories: {e}")))?;
-        }
-        let report = {
-            let mut index = self.advisories.write();
-            index.import(advisories.iter().map(|a| Ok::<_, String>(a.clone())))
+    /// Adds or updates shared advisories (by id), durably first when the
+    /// service keeps a store; the next register reflects them. For the
+    /// node's administrator (stakeholders' own advisories go through
+    /// [`RiskService::submit`]). An older `modified` never replaces a newer
+    /// version.
+    pub fn import_shared(
+        &self,
+        advisories: &[Advisory],
+    ) -> Result<advisory_store::ImportSummary, StoreError> {
+        let summary = match &self.store {
+            Some(store) => {
+                let summary = store
+                    .import(advisories.iter().cloned())
+                    .map_err(|e| StoreError::Db(format!("storing advisories: {e}")))?;
+                apply_changes(store, &mut self.advisories.write(), &summary)?;
+                summary
+            }
+            None => in_memory(&mut self.advisories.write(), advisories),
         };
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        Ok(report)
+        if !summary.changed_ids.is_empty() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(summary)
+    }
+
+    /// Takes `stakeholder`'s own advisories into its own store: they never
+    /// replace another source's (the shared advisories or another
+    /// stakeholder's), an older `modified` never replaces a newer version,
+    /// and the register applies them to the releases `stakeholder` released
+    /// only ([`register::build_with`]).
+    pub fn submit(
+        &self,
+        stakeholder: &str,
+        advisories: &[Advisory],
+    ) -> Result<advisory_store::ImportSummary, SubmitError> {
+        let store_err = |e: &dyn std::fmt::Display| SubmitError::Store(e.to_string());
+        let mut submitted = self.submitted.write();
+        if !submitted.contains_key(stakeholder) {
+            if submitted.len() >= SUBMITTING_STAKEHOLDERS_MAX {
+                return Err(SubmitError::TooManyStakeholders);
+            }
+            let store = match &self.submitted_dir {
+                Some(dir) => {
+                    let path = submitted_store_dir(dir, stakeholder);
+                    std::fs::create_dir_all(&path).map_err(|e| store_err(&e))?;
+                    std::fs::write(path.join("stakeholder"), stakeholder)
+                        .map_err(|e| store_err(&e))?;
+                    Some(advisory_store::AdvisoryStore::open(&path).map_err(|e| store_err(&e))?)
+                }
+                None => None,
+            };
+            submitted.insert(
+                stakeholder.to_string(),
+                Submitted {
+                    store,
+                    index: AdvisoryIndex::new(),
+                },
+            );
+        }
+        let Some(own) = submitted.get_mut(stakeholder) else {
+            return Err(SubmitError::Store("not opened".into()));
+        };
+        let summary = match &own.store {
+            Some(store) => {
+                let summary = store
+                    .import(advisories.iter().cloned())
+                    .map_err(|e| store_err(&e))?;
+                apply_changes(store, &mut own.index, &summary).map_err(|e| store_err(&e))?;
+                summary
+            }
+            None => in_memory(&mut own.index, advisories),
+        };
+        if !summary.changed_ids.is_empty() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(summary)
+    }
+
+    /// Advisory changes not yet recorded in the log, of every source, with
+    /// the generation each source has reached (for
+    /// [`RiskService::changes_recorded`]).
+    pub fn unrecorded_changes(
+        &self,
+    ) -> Result<(Vec<SourcedChange>, Vec<SourceGeneration>), StoreError> {
+        let db = |e: advisory_store::StoreError| StoreError::Db(e.to_string());
+        let mut changes = Vec::new();
+        let mut reached = Vec::new();
+        let mut collect = |who: Option<&str>, store: &advisory_store::AdvisoryStore| {
+            let logged = store.logged_generation().map_err(db)?;
+            let now = store.generation().map_err(db)?;
+            if now > logged {
+                for change in store.changes_since(logged).map_err(db)? {
+                    changes.push(SourcedChange {
+                        submitted_by: who.map(str::to_string),
+                        change,
+                    });
+                }
+                reached.push((who.map(str::to_string), now));
+            }
+            Ok::<(), StoreError>(())
+        };
+        if let Some(store) = &self.store {
+            collect(None, store)?;
+        }
+        for (who, own) in self.submitted.read().iter() {
+            if let Some(store) = &own.store {
+                collect(Some(who), store)?;
+            }
+        }
+        Ok((changes, reached))
+    }
+
+    /// Registers in the log a statement for every advisory change not yet
+    /// recorded, signed by `sign(subject, payload)` (the node's registry
+    /// authority), then marks them recorded; answers the log entries it
+    /// registered. Subject `advisory:<id>`; payload `{"type":
+    /// "advisory-changed", "source": "shared" | "submitted", "on_behalf_of"
+    /// (the submitting stakeholder), "id", "sha256" (of the stored record),
+    /// "modified", "withdrawn", "generation"}`. Run after every import and
+    /// when a node starts (so an import made offline, or interrupted before
+    /// its record, is recorded then).
+    pub async fn record_changes(
+        &self,
+        scitt: &transparency::TransparencyService,
+        sign: &(dyn Fn(&str, &[u8]) -> Vec<u8> + Send + Sync),
+    ) -> Result<Vec<u64>, StoreError> {
+        let _one_at_a_time = self.recording.lock().await;
+        let (changes, reached) = self.unrecorded_changes()?;
+        let mut recorded = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(RECORD_BATCH_STATEMENTS_MAX) {
+            let statements: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|c| {
+                    let mut payload = serde_json::json!({
+                        "type": "advisory-changed",
+                        "source": if c.submitted_by.is_some() { "submitted" } else { "shared" },
+                        "id": c.change.id,
+                        "sha256": hex::encode(c.change.sha256),
+                        "modified": c.change.modified,
+                        "withdrawn": c.change.withdrawn,
+                        "generation": c.change.generation,
+                    });
+                    if let Some(who) = &c.submitted_by {
+                        payload["on_behalf_of"] = serde_json::json!(who);
+                    }
+                    sign(
+                        &format!("advisory:{}", c.change.id),
+                        payload.to_string().as_bytes(),
+                    )
+                })
+                .collect();
+            for r in scitt.register_batch(statements).await {
+                let r = r.map_err(|e| {
+                    StoreError::Db(format!("recording advisory changes in the log: {e}"))
+                })?;
+                recorded.push(r.index.get());
+            }
+        }
+        self.changes_recorded(&reached)?;
+        if !recorded.is_empty() {
+            tracing::info!(
+                recorded = recorded.len(),
+                "advisory changes recorded in the log"
+            );
+        }
+        Ok(recorded)
+    }
+
+    /// Records that the changes up to each source's generation in `reached`
+    /// are in the log.
+    pub fn changes_recorded(&self, reached: &[SourceGeneration]) -> Result<(), StoreError> {
+        let db = |e: advisory_store::StoreError| StoreError::Db(e.to_string());
+        for (who, generation) in reached {
+            match who {
+                None => {
+                    if let Some(store) = &self.store {
+                        store.set_logged_generation(*generation).map_err(db)?;
+                    }
+                }
+                Some(who) => {
+                    if let Some(store) = self
+                        .submitted
+                        .read()
+                        .get(who)
+                        .and_then(|o| o.store.as_ref())
+                    {
+                        store.set_logged_generation(*generation).map_err(db)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Replaces every advisory.
@@ -170,16 +467,99 @@ impl RiskService {
                 return Ok(r.clone());
             }
         }
-        let snapshot = self.snapshot(today)?;
+        let mut snapshot = self.snapshot(today)?;
+        snapshot.discovered = self.discovered.read().clone();
         let built = {
             let index = self.advisories.read();
-            register::build(&snapshot, &index)
+            let submitted = self.submitted.read();
+            let own: Vec<(&str, &AdvisoryIndex)> = submitted
+                .iter()
+                .map(|(who, s)| (who.as_str(), &s.index))
+                .collect();
+            register::build_with(&snapshot, &index, &own)
         }
         .map_err(|e| StoreError::Db(e.to_string()))?;
+        drop(snapshot);
+        self.remember_discoveries(&built);
         let built = Arc::new(built);
         *self.cache.lock() = Some((key, built.clone()));
         Ok(built)
     }
+}
+
+/// Imports into an index kept in memory only (a service without a store).
+fn in_memory(index: &mut AdvisoryIndex, advisories: &[Advisory]) -> advisory_store::ImportSummary {
+    let report = index.import(advisories.iter().map(|a| Ok::<_, String>(a.clone())));
+    advisory_store::ImportSummary {
+        records: advisories.len(),
+        new: report.new,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        changed_ids: advisories
+            .iter()
+            .map(|a| a.id.as_str().to_string())
+            .collect(),
+        ..Default::default()
+    }
+}
+
+impl RiskService {
+    /// Records the risks of `built` not known before as discovered on the
+    /// day they carry, so that later builds keep that day (re-imports and
+    /// re-evaluations do not move a deadline).
+    fn remember_discoveries(&self, built: &Register) {
+        let new: Vec<(String, risk::Date)> = {
+            let known = self.discovered.read();
+            built
+                .risks
+                .iter()
+                .filter_map(|r| r.discovered.map(|d| (r, d)))
+                .filter(|(r, _)| !known.contains_key(&r.key))
+                .map(|(r, d)| (r.key.clone(), d))
+                .collect()
+        };
+        if new.is_empty() {
+            return;
+        }
+        if let Some(store) = &self.store {
+            let rows: Vec<(String, String)> = new
+                .iter()
+                .map(|(k, d)| (k.clone(), d.to_string()))
+                .collect();
+            if let Err(e) = store.record_discoveries(&rows) {
+                // Not remembered: the next build tries again.
+                tracing::error!(error = %e, "recording when risks were discovered");
+                return;
+            }
+        }
+        let mut known = self.discovered.write();
+        let map = Arc::make_mut(&mut known);
+        for (k, d) in new {
+            map.insert(k, d);
+        }
+    }
+}
+
+/// Brings `index` up to `store` after an import: the changed advisories as
+/// stored (the store decided what changed; an older version it refused is
+/// not applied).
+fn apply_changes(
+    store: &advisory_store::AdvisoryStore,
+    index: &mut AdvisoryIndex,
+    summary: &advisory_store::ImportSummary,
+) -> Result<ImportReport, StoreError> {
+    let mut report = ImportReport::default();
+    for id in &summary.changed_ids {
+        let stored = store
+            .get(id)
+            .map_err(|e| StoreError::Db(format!("reading advisory {id}: {e}")))?;
+        if let Some(a) = stored {
+            let (outcome, matchable) = index.replace(&a);
+            report.count(outcome, matchable);
+        }
+    }
+    report.unchanged = summary.unchanged + summary.older;
+    Ok(report)
 }
 
 /// Whether `reader` may be shown (or told about) `risk` at `now_unix_s`: it

@@ -119,12 +119,28 @@ pub struct TwinStore {
 pub struct PayloadStore {
     dir: std::sync::Arc<std::path::PathBuf>,
     handles: std::sync::Arc<parking_lot::RwLock<Option<PayloadHandles>>>,
+    /// Serializes [`PayloadStore::put_for`]: a quota is read, checked and
+    /// raised by one writer at a time.
+    quota: std::sync::Arc<parking_lot::Mutex<()>>,
+}
+
+/// Why a payload was not kept ([`PayloadStore::put_for`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// The stakeholder's quota or the log's reserve would be exceeded.
+    #[error(transparent)]
+    Space(#[from] crate::space::SpaceError),
+    /// The store failed (a full disk, an I/O error).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 struct PayloadHandles {
     keyspace: Keyspace,
     payloads: PartitionHandle,
     reads: PartitionHandle,
+    /// Payload bytes kept per stakeholder: stakeholder id → u64 BE.
+    usage: PartitionHandle,
     /// A write failed: reopen before the next write.
     broken: bool,
 }
@@ -144,10 +160,14 @@ impl PayloadHandles {
         let reads = keyspace
             .open_partition("reads", PartitionCreateOptions::default())
             .map_err(db)?;
+        let usage = keyspace
+            .open_partition("usage", PartitionCreateOptions::default())
+            .map_err(db)?;
         Ok(PayloadHandles {
             keyspace,
             payloads,
             reads,
+            usage,
             broken: false,
         })
     }
@@ -160,6 +180,7 @@ impl PayloadStore {
         Ok(PayloadStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),
             handles: std::sync::Arc::new(parking_lot::RwLock::new(Some(handles))),
+            quota: std::sync::Arc::new(parking_lot::Mutex::new(())),
         })
     }
 
@@ -291,6 +312,59 @@ impl PayloadStore {
         self.write(|h| {
             h.payloads.insert(leaf, payload)?;
             h.keyspace.persist(PersistMode::SyncData)
+        })
+    }
+
+    /// Keeps `payload` for the statement with leaf hash `leaf`, counted
+    /// against `stakeholder`'s quota, durably (synced) before it returns.
+    /// Refused when the stakeholder would keep more than
+    /// `limits.stakeholder_payload_bytes_max` bytes or the volume would keep
+    /// less than `limits.log_reserve_bytes` free. A payload already kept is
+    /// not counted again. (Payloads kept before quotas existed are not
+    /// counted.)
+    pub fn put_for(
+        &self,
+        stakeholder: &str,
+        leaf: &[u8; 32],
+        payload: &[u8],
+        limits: &crate::StorageLimits,
+    ) -> Result<(), PutError> {
+        let _one_writer = self.quota.lock();
+        if self.get(leaf)?.is_some() {
+            return Ok(());
+        }
+        let used = self.usage_bytes(stakeholder)?;
+        let adding = payload.len() as u64;
+        crate::space::check_quota(
+            stakeholder,
+            "payloads",
+            used,
+            adding,
+            limits.stakeholder_payload_bytes_max,
+        )?;
+        crate::space::check_reserve(&self.dir, adding, limits.log_reserve_bytes)?;
+        let total = used.saturating_add(adding);
+        self.write(|h| {
+            let mut batch = h.keyspace.batch().durability(Some(PersistMode::SyncData));
+            batch.insert(&h.payloads, leaf, payload);
+            batch.insert(&h.usage, stakeholder.as_bytes(), total.to_be_bytes());
+            batch.commit()?;
+            h.keyspace.persist(PersistMode::SyncData)
+        })?;
+        Ok(())
+    }
+
+    /// Payload bytes kept for `stakeholder` (by [`PayloadStore::put_for`]).
+    pub fn usage_bytes(&self, stakeholder: &str) -> Result<u64, StoreError> {
+        self.read(|h| {
+            let Some(v) = h.usage.get(stakeholder.as_bytes()).map_err(db)? else {
+                return Ok(0);
+            };
+            let bytes: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                what: "payload usage",
+                why: format!("{} bytes, expected 8", v.len()),
+            })?;
+            Ok(u64::from_be_bytes(bytes))
         })
     }
 

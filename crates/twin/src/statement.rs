@@ -531,6 +531,11 @@ pub enum StatementParseError {
         "on_behalf_of must be a stakeholder id (a non-empty string of at most 256 bytes), not {0}"
     )]
     BadDelegation(String),
+    /// A `salt` that is not a string of the allowed length.
+    #[error(
+        "salt must be a string of {SALT_CHARS_MIN} to {SALT_CHARS_MAX} characters (random, e.g. 16 bytes in base64url), not {0}"
+    )]
+    BadSalt(String),
     /// Fields missing, unknown or of the wrong type.
     #[error("invalid {kind:?} statement: {why}")]
     Invalid {
@@ -583,6 +588,17 @@ pub const TYPES: &[&str] = &[
 /// behalf (see [`Delegated`]).
 pub const ON_BEHALF_OF: &str = "on_behalf_of";
 
+/// The payload field holding random characters that make a confidential
+/// payload's digest unguessable. A hash envelope puts the payload's SHA-256
+/// in the public log; without a salt, anyone could confirm a guess of a
+/// low-entropy payload (a serial number, an attribute value) by hashing it.
+/// The projection ignores the field.
+pub const SALT: &str = "salt";
+/// Shortest salt, in characters: 22 base64url characters carry 128 bits.
+pub const SALT_CHARS_MIN: usize = 22;
+/// Longest salt, in characters.
+pub const SALT_CHARS_MAX: usize = 128;
+
 /// A parsed payload and, if it has one, its `on_behalf_of` field: the
 /// stakeholder the signer says it signs for. Whether the signer may do so
 /// is the projection's decision (only the registry authority may).
@@ -594,7 +610,8 @@ pub struct Delegated {
     pub on_behalf_of: Option<StakeholderId>,
 }
 
-/// Removes `v` (checking it) and `on_behalf_of` from a payload object.
+/// Removes `v` (checking it), `salt` (checking it) and `on_behalf_of` from
+/// a payload object.
 fn strip_envelope(
     map: &mut serde_json::Map<String, Value>,
 ) -> Result<Option<StakeholderId>, StatementParseError> {
@@ -602,6 +619,11 @@ fn strip_envelope(
         if v.as_u64() != Some(SCHEMA_VERSION) {
             return Err(StatementParseError::UnsupportedVersion(v.to_string()));
         }
+    }
+    match map.remove(SALT) {
+        None => {}
+        Some(Value::String(s)) if (SALT_CHARS_MIN..=SALT_CHARS_MAX).contains(&s.len()) => {}
+        Some(other) => return Err(StatementParseError::BadSalt(other.to_string())),
     }
     match map.remove(ON_BEHALF_OF) {
         None => Ok(None),

@@ -98,7 +98,16 @@ fn payloads_parse_strictly() {
             StatementBody::parse(sample.as_bytes()).unwrap_or_else(|e| panic!("{sample}: {e}"));
         assert_eq!(body.kind(), *kind);
     }
-    let refusals: [ParseCase; 7] = [
+    // A salt is accepted and ignored (it keeps a confidential payload's
+    // digest unguessable).
+    let salted =
+        StatementBody::parse(br#"{"type":"endorse","entry":5,"salt":"kG3d8Vw2xQp9LmZr4TnYbA"}"#)
+            .expect("salted");
+    assert_eq!(
+        salted,
+        StatementBody::parse(br#"{"type":"endorse","entry":5}"#).expect("plain")
+    );
+    let refusals: [ParseCase; 10] = [
         (r#"{"type":"telepathy"}"#, |e| {
             matches!(e, StatementParseError::UnknownType(_))
         }),
@@ -118,6 +127,15 @@ fn payloads_parse_strictly() {
             matches!(e, StatementParseError::UnsupportedVersion(_))
         }),
         (r#"[1,2]"#, |e| matches!(e, StatementParseError::NotJson(_))),
+        (r#"{"type":"endorse","entry":5,"salt":"short"}"#, |e| {
+            matches!(e, StatementParseError::BadSalt(_))
+        }),
+        (r#"{"type":"endorse","entry":5,"salt":12345}"#, |e| {
+            matches!(e, StatementParseError::BadSalt(_))
+        }),
+        (r#"{"type":"endorse","entry":5,"salt":""}"#, |e| {
+            matches!(e, StatementParseError::BadSalt(_))
+        }),
     ];
     for (payload, expected) in refusals {
         let e = StatementBody::parse(payload.as_bytes()).expect_err(payload);

@@ -330,6 +330,13 @@ impl AdvisoryIndex {
         self.upsert_prepared(advisory).0
     }
 
+    /// Adds or replaces one advisory, whatever its `modified` (for a caller
+    /// that decided it changed, such as a store comparing content); answers
+    /// the outcome and whether it can match anything.
+    pub fn replace(&mut self, advisory: &Advisory) -> (Upsert, bool) {
+        self.insert_prepared(advisory)
+    }
+
     fn upsert_prepared(&mut self, advisory: &Advisory) -> (Upsert, bool) {
         let existing = self.by_id.get(&advisory.id).copied();
         if let Some(slot) = existing {
@@ -339,6 +346,11 @@ impl AdvisoryIndex {
                 }
             }
         }
+        self.insert_prepared(advisory)
+    }
+
+    fn insert_prepared(&mut self, advisory: &Advisory) -> (Upsert, bool) {
+        let existing = self.by_id.get(&advisory.id).copied();
         let prepared = PreparedAdvisory::new(advisory);
         let matchable = prepared.is_matchable();
         let keys = prepared.keys();

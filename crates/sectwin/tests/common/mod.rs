@@ -591,6 +591,32 @@ pub fn credential(data: &Path, stakeholder: &str) -> (String, String) {
     (field("client_id:"), field("client_secret:"))
 }
 
+/// A bearer token of a new API credential of `stakeholder` (created with
+/// the CLI in the server's data directory `data`), from the server at `url`.
+pub async fn bearer_token(url: &str, data: &Path, stakeholder: &str) -> String {
+    let (id, secret) = credential(data, stakeholder);
+    let client = reqwest::Client::new();
+    // The server reloads the credentials file on change: retry until it has.
+    for _ in 0..100 {
+        let r = client
+            .post(format!("{url}/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request");
+        if r.status().is_success() {
+            let v: serde_json::Value = r.json().await.expect("token json");
+            return v["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no token for {stakeholder}");
+}
+
 /// Signs `payload` as `issuer` about `subject` with the CLI and submits it
 /// to the server at `url` (whose data directory is `d/data`); the receipt,
 /// if one came, is verified offline. Answers success and the CLI's output.
