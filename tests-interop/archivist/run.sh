@@ -21,8 +21,8 @@ fi
 cd "$ROOT"
 BIN=${SECTWIN_BIN:-}
 if [ -z "$BIN" ]; then
-    cargo build --release -p sectwin --quiet
-    BIN=$TARGET/release/sectwin
+    cargo build --profile "${SECTWIN_CARGO_PROFILE:-release}" -p sectwin --quiet
+    BIN=$TARGET/${SECTWIN_CARGO_PROFILE:-release}/sectwin
 fi
 WORK=$(mktemp -d)
 SERVER_PID=

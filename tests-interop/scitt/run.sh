@@ -22,4 +22,4 @@ fi
 export SECTWIN_SCITT_PYTHON=$VENV/bin/python
 export SECTWIN_SCITT_PEER=$ROOT/tests-interop/scitt/scitt_peer.py
 cd "$ROOT"
-cargo test --release -p http-api --test scrapi_interop -- --ignored
+cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --test scrapi_interop -- --ignored

@@ -41,5 +41,5 @@ fi
 export SECTWIN_AICS_VENV=$VENV
 export SECTWIN_AICS_DRIVER=$ROOT/tests-interop/witness/aics_log.py
 cd "$ROOT"
-cargo test --release -p witness --test interop -- --ignored
-cargo test --release -p http-api --lib witness::tests::interop -- --ignored
+cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p witness --test interop -- --ignored
+cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --lib witness::tests::interop -- --ignored
