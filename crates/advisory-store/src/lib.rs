@@ -263,13 +263,18 @@ impl AdvisoryStore {
 
     /// The generation of the last finished import (0 for a new store).
     pub fn generation(&self) -> Result<u64, StoreError> {
-        match self.meta.get("generation").map_err(db)? {
+        self.meta_u64("generation")
+    }
+
+    /// A counter of the `meta` partition (u64 BE), 0 when absent.
+    fn meta_u64(&self, key: &str) -> Result<u64, StoreError> {
+        match self.meta.get(key).map_err(db)? {
             None => Ok(0),
             Some(v) => <[u8; 8]>::try_from(v.as_ref())
                 .map(u64::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt {
                     what: "meta",
-                    id: "generation".into(),
+                    id: key.into(),
                     reason: format!("{} bytes, expected 8", v.len()),
                 }),
         }
@@ -307,16 +312,7 @@ impl AdvisoryStore {
     /// node's log, by whoever calls [`AdvisoryStore::set_logged_generation`]);
     /// 0 when none was.
     pub fn logged_generation(&self) -> Result<u64, StoreError> {
-        match self.meta.get("logged_generation").map_err(db)? {
-            None => Ok(0),
-            Some(v) => <[u8; 8]>::try_from(v.as_ref())
-                .map(u64::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt {
-                    what: "meta",
-                    id: "logged_generation".into(),
-                    reason: format!("{} bytes, expected 8", v.len()),
-                }),
-        }
+        self.meta_u64("logged_generation")
     }
 
     /// Records that the changes up to `generation` are recorded, durably.
