@@ -421,16 +421,11 @@ impl AdvisoryStore {
     /// advisories), a few milliseconds for the vulnrichment dump, cheaper
     /// than keeping a second index consistent on every write.
     pub fn ids_changed_since(&self, generation: u64) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.heads.iter() {
-            let (k, v) = kv.map_err(db)?;
-            let id = String::from_utf8_lossy(&k).into_owned();
-            let head = decode_head(&id, &v)?;
-            if head.generation > generation {
-                out.push(id);
-            }
-        }
-        Ok(out)
+        Ok(self
+            .changes_since(generation)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
     }
 
     /// Imports advisories (see [`AdvisoryStore::import_paths`] for files).

@@ -666,15 +666,17 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // advisories; every change is a statement in the log.
     let admin_id = node.authority.0.clone();
     let admin = token_for(&http, &root, &node, &admin_id).await?;
-    let r: serde_json::Value = http
-        .post(format!("{root}/api/v1/advisories"))
-        .bearer_auth(&admin)
-        .body(DEMO_ADVISORY)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let post_advisory = |token: String, body: String| {
+        let request = http
+            .post(format!("{root}/api/v1/advisories"))
+            .bearer_auth(token)
+            .body(body);
+        async move {
+            let r: serde_json::Value = request.send().await?.error_for_status()?.json().await?;
+            Ok::<_, anyhow::Error>(r)
+        }
+    };
+    let r = post_advisory(admin.clone(), DEMO_ADVISORY.to_string()).await?;
     println!(
         "   the administrator ({admin_id}) imports an OSV advisory into the shared advisories: {} ({} new), recorded in the log as entry {}",
         r["advisories"][0].as_str().unwrap_or("?"),
@@ -685,15 +687,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let narrowed = DEMO_ADVISORY
         .replace("2026-11-02T00:00:00Z", "2026-11-20T00:00:00Z")
         .replace("1:1.36.1-1", "0.1");
-    let r: serde_json::Value = http
-        .post(format!("{root}/api/v1/advisories"))
-        .bearer_auth(&rival)
-        .body(narrowed)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let r = post_advisory(rival.clone(), narrowed).await?;
     println!(
         "   rival.example posts a narrowed, newer copy: kept as {} (applies to the {} releases it made), entry {}; the shared advisory is untouched",
         r["source"].as_str().unwrap_or("?"),
