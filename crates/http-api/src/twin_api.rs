@@ -411,8 +411,10 @@ async fn status(State(api): State<TwinApi>) -> Json<Value> {
         "authority": meta.registry.authority().map(|a| a.0.clone()),
         "projector_fault": api.projector.fault(),
         // The log stops writing on a storage error (a full disk): say so.
+        // It writes again by itself once the cause is gone.
         "read_only": log_fault.is_some(),
         "log_fault": log_fault,
+        "log_restarts": api.scitt.log().restarts(),
     }))
 }
 

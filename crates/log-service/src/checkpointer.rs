@@ -20,11 +20,23 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use log_store::Integration;
+use log_store::{Integration, StoreError};
 use tlog::{Checkpoint, Hash, TreeSize};
 
 use crate::prover::StoreTiles;
 use crate::sequencer::{Published, Shared};
+
+/// Why integrating or checking a step failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CheckError {
+    /// The store could not write what the step derived (a full disk): the
+    /// tree is not in question, and recovery may succeed later.
+    #[error("integration failed: {0}")]
+    Storage(StoreError),
+    /// The stored tree contradicts the sequencer or the last checkpoint.
+    #[error("{0}")]
+    Inconsistent(String),
+}
 
 /// One unit of work from the sequencer.
 pub(crate) struct Job {
@@ -81,11 +93,15 @@ impl Checkpointer {
     }
 
     /// Steps 1–3: integrate and check. On error the caller must stop the log.
-    pub(crate) fn integrate_and_check(&mut self, job: Job) -> Result<(), String> {
+    pub(crate) fn integrate_and_check(&mut self, job: Job) -> Result<(), CheckError> {
         let store = &self.shared.store;
         self.shared
             .retry_descriptors("integration", || store.integrate(&job.integration))
-            .map_err(|e| format!("integration failed: {e}"))?;
+            .map_err(CheckError::Storage)?;
+        self.check(job).map_err(CheckError::Inconsistent)
+    }
+
+    fn check(&mut self, job: Job) -> Result<(), String> {
         self.shared
             .integrated_size
             .store(job.integration.to, Ordering::Release);
@@ -236,7 +252,7 @@ impl Checkpointer {
             };
             if let Some(job) = job {
                 if let Err(reason) = self.integrate_and_check(job) {
-                    self.shared.stop(reason);
+                    self.shared.stop(reason.to_string());
                     return;
                 }
             }

@@ -8,7 +8,11 @@
 //!   the store's index covers integrated entries, an in-memory window covers
 //!   the rest);
 //! * on any store error the sequencer stops and the log turns read-only: it
-//!   never guesses what is on disk. The one exception is running out of file
+//!   never guesses what is on disk. A supervisor thread then reopens the
+//!   store and runs recovery again with back-off ([`supervise`]): recovery
+//!   re-reads what is durable and checks it against the last published
+//!   checkpoint, as at open, so the log writes again once the cause (a full
+//!   disk) is gone, without a restart. The one exception is running out of file
 //!   descriptors (EMFILE/ENFILE, [`StoreError::is_descriptor_exhaustion`]):
 //!   the call that failed could not open a file, so it wrote nothing, and
 //!   descriptors come back when other holders (connections) close them. The
@@ -27,7 +31,7 @@ use parking_lot::{Mutex, RwLock};
 use tlog::{leaf_hash, BundleId, Checkpoint, Hash, LeafIndex, Signer, TileEdge, TreeSize};
 use tokio::sync::{oneshot, watch};
 
-use crate::checkpointer::{self, Job};
+use crate::checkpointer::{self, CheckError, Job};
 use crate::config::LogConfig;
 use crate::prover::{Prover, StoreTiles};
 
@@ -129,6 +133,13 @@ pub(crate) struct Shared {
     pub(crate) closing: AtomicBool,
     /// The sequencer and checkpointer threads, joined by [`Log::shutdown`].
     pub(crate) threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Where appends go: the running sequencer, or (while the writer is
+    /// stopped) a channel nobody receives from, which answers read-only.
+    pub(crate) sender: RwLock<flume::Sender<Msg>>,
+    /// The supervisor thread (see [`supervise`]), joined by [`Log::shutdown`].
+    pub(crate) supervisor: Mutex<Option<thread::JoinHandle<()>>>,
+    /// How many times the writer was restarted after a fault.
+    pub(crate) restarts: AtomicU64,
 }
 
 /// First wait before retrying a store call that ran out of file descriptors.
@@ -204,14 +215,34 @@ impl Shared {
 #[derive(Clone)]
 pub struct Log {
     shared: Arc<Shared>,
-    tx: flume::Sender<Msg>,
     published_rx: watch::Receiver<u64>,
+    _handles: Arc<Handles>,
+}
+
+/// Shared by every clone of a [`Log`]: when the last one goes, the writer
+/// stops (its channel disconnects, as when no handle can append any more)
+/// and the supervisor leaves.
+struct Handles {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::Release);
+        let (dead, _) = flume::bounded::<Msg>(1);
+        *self.shared.sender.write() = dead;
+    }
 }
 
 impl Log {
     /// Opens the log on `store`, recovering and checking it, and starts the
-    /// sequencer and checkpointer threads. Must be called inside a Tokio
-    /// runtime (witness requests run on it).
+    /// sequencer and checkpointer threads and their supervisor. Must be
+    /// called inside a Tokio runtime (witness requests run on it).
+    ///
+    /// A stored state that contradicts the log's key or its last checkpoint
+    /// is refused. A recovery that cannot *write* what it re-derives (a full
+    /// disk) is not: the log opens read-only, serving its last checkpoint,
+    /// and the supervisor retries until space is back.
     pub fn open(
         store: Arc<dyn LogStore>,
         signer: Signer,
@@ -236,49 +267,10 @@ impl Log {
                         cp.origin()
                     )));
                 }
-                if cp.size() > recovered.durable_size {
-                    return Err(OpenError::Inconsistent(format!(
-                        "checkpoint of size {} but only {} durable entries",
-                        cp.size(),
-                        recovered.durable_size
-                    )));
-                }
                 Some((cp, note.clone()))
             }
             None => None,
         };
-
-        // Rebuild the right edge at the synced size, then replay durable entries.
-        let synced = recovered.synced_size;
-        let tiles = StoreTiles::new(store.clone());
-        let mut edge = TileEdge::from_reader(synced, &tiles).map_err(|e| {
-            OpenError::Inconsistent(format!("rebuilding the tile edge at {synced}: {e}"))
-        })?;
-        let mut state = SequencerState::new(edge.size());
-        if synced.get() % 256 != 0 {
-            let id = BundleId::new(synced.get() / 256, (synced.get() % 256) as u16)
-                .map_err(|e| OpenError::Inconsistent(e.to_string()))?;
-            let bundle = store.read_bundle(id)?.ok_or_else(|| {
-                OpenError::Inconsistent(format!("partial bundle {} is missing", id.path()))
-            })?;
-            let entries = tlog::parse_bundle(&bundle)
-                .map_err(|e| OpenError::Inconsistent(format!("bundle {}: {e}", id.path())))?;
-            state.bundle = entries.into_iter().map(<[u8]>::to_vec).collect();
-        }
-        std::mem::swap(&mut state.edge, &mut edge);
-        store.replay(synced, &mut |index, entry| {
-            debug_assert_eq!(index.get(), state.size);
-            state.push(leaf_hash(entry), entry.to_vec());
-            Ok(())
-        })?;
-        if state.size != recovered.durable_size.get() {
-            return Err(OpenError::Inconsistent(format!(
-                "replay ended at {}, durable size is {}",
-                state.size, recovered.durable_size
-            )));
-        }
-        tracing::info!(durable = state.size, synced = synced.get(), "log recovered");
-
         let (published_value, previous_size_root) = match &previous {
             Some((cp, note)) => (
                 Published {
@@ -304,49 +296,46 @@ impl Log {
         };
 
         let (published_tx, published_rx) = watch::channel(published_value.size.get());
+        // No writer yet: appends sent here answer read-only.
+        let (idle_tx, _) = flume::bounded::<Msg>(1);
         let shared = Arc::new(Shared {
             store: store.clone(),
             signer,
             config: config.clone(),
             published: RwLock::new(published_value),
             published_tx,
-            integrated_size: AtomicU64::new(synced.get()),
-            durable_size: AtomicU64::new(state.size),
+            integrated_size: AtomicU64::new(recovered.synced_size.get()),
+            durable_size: AtomicU64::new(recovered.durable_size.get()),
             fault: Mutex::new(None),
             closing: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
+            sender: RwLock::new(idle_tx),
+            supervisor: Mutex::new(None),
+            restarts: AtomicU64::new(0),
         });
-
-        // Integrate what recovery replayed and check it against the last
-        // checkpoint before accepting anything new.
-        let first_job = state.take_job();
-        let mut checkpointer = checkpointer::Checkpointer::new(shared.clone(), previous_size_root);
-        checkpointer
-            .integrate_and_check(first_job)
-            .map_err(OpenError::Inconsistent)?;
-        state.prune(shared.integrated_size.load(Ordering::Acquire));
-
-        let (job_tx, job_rx) = flume::bounded::<Job>(1);
         let runtime = tokio::runtime::Handle::current();
-        let checkpointer_thread = thread::Builder::new()
-            .name("log-checkpointer".into())
-            .spawn(move || checkpointer.run(job_rx, runtime))
-            .map_err(|e| OpenError::Store(StoreError::io("spawn checkpointer", e)))?;
-
-        let (tx, rx) = flume::bounded::<Msg>(config.pending_entries_max);
-        let seq_shared = shared.clone();
-        let sequencer_thread = thread::Builder::new()
-            .name("log-sequencer".into())
-            .spawn(move || run_sequencer(seq_shared, state, rx, job_tx))
-            .map_err(|e| OpenError::Store(StoreError::io("spawn sequencer", e)))?;
-        shared
-            .threads
-            .lock()
-            .extend([sequencer_thread, checkpointer_thread]);
-
+        match start_writer(&shared, previous_size_root, &runtime) {
+            Ok(()) => {}
+            Err(StartError::Inconsistent(why)) => return Err(OpenError::Inconsistent(why)),
+            Err(StartError::Store(e)) if matches!(e, StoreError::Io { .. }) => {
+                shared.stop(format!(
+                    "recovery could not write what it re-derives ({e}); \
+                     the log serves its last checkpoint and starts writing once space is back"
+                ));
+            }
+            Err(StartError::Store(e)) => return Err(OpenError::Store(e)),
+        }
+        let supervised = shared.clone();
+        let supervisor = thread::Builder::new()
+            .name("log-supervisor".into())
+            .spawn(move || supervise(&supervised, &runtime))
+            .map_err(|e| OpenError::Store(StoreError::io("spawn log supervisor", e)))?;
+        *shared.supervisor.lock() = Some(supervisor);
         Ok(Log {
+            _handles: Arc::new(Handles {
+                shared: shared.clone(),
+            }),
             shared,
-            tx,
             published_rx,
         })
     }
@@ -406,7 +395,8 @@ impl Log {
             Prepared::Duplicate(a) => return Ok(a),
             Prepared::Send(request, rx) => (request, rx),
         };
-        self.tx
+        let sender = self.shared.sender.read().clone();
+        sender
             .send_async(Msg::Append(request))
             .await
             .map_err(|_| self.read_only())?;
@@ -420,11 +410,12 @@ impl Log {
             Prepared::Duplicate(a) => return Ok(a),
             Prepared::Send(request, rx) => (request, rx),
         };
-        match self.tx.try_send(Msg::Append(request)) {
+        let sender = self.shared.sender.read().clone();
+        match sender.try_send(Msg::Append(request)) {
             Ok(()) => {}
             Err(flume::TrySendError::Full(_)) => {
                 return Err(AppendError::Busy {
-                    pending: self.tx.len(),
+                    pending: sender.len(),
                 })
             }
             Err(flume::TrySendError::Disconnected(_)) => return Err(self.read_only()),
@@ -448,7 +439,20 @@ impl Log {
     /// threads. Other clones of this handle answer `ReadOnly` afterwards.
     pub async fn shutdown(&self) {
         self.shared.closing.store(true, Ordering::Release);
-        let _ = self.tx.send_async(Msg::Stop).await;
+        // The supervisor first: a restart it is running finishes, and no
+        // writer starts after this.
+        let supervisor = self.shared.supervisor.lock().take();
+        let joined = tokio::task::spawn_blocking(move || {
+            if let Some(t) = supervisor {
+                let _ = t.join();
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::error!("joining the log supervisor failed");
+        }
+        let sender = self.shared.sender.read().clone();
+        let _ = sender.send_async(Msg::Stop).await;
         let threads = std::mem::take(&mut *self.shared.threads.lock());
         let joined = tokio::task::spawn_blocking(move || {
             for t in threads {
@@ -501,7 +505,13 @@ impl Log {
 
     /// Entries waiting for the sequencer.
     pub fn pending(&self) -> usize {
-        self.tx.len()
+        self.shared.sender.read().len()
+    }
+
+    /// How many times the writer was started again after a storage fault,
+    /// without a restart of the process.
+    pub fn restarts(&self) -> u64 {
+        self.shared.restarts.load(Ordering::Acquire)
     }
 
     /// Why the writer stopped, if it did.
@@ -527,6 +537,205 @@ impl Log {
     /// The store behind this log.
     pub fn store(&self) -> &Arc<dyn LogStore> {
         &self.shared.store
+    }
+}
+
+/// Why the writer could not be started.
+enum StartError {
+    Store(StoreError),
+    Inconsistent(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Store(e) => e.fmt(f),
+            StartError::Inconsistent(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Recovery: rebuilds the tree's right edge at the synced size, replays the
+/// durable entries above it, integrates them and checks the tree against
+/// `previous` (the last checkpoint signed), then starts the sequencer and
+/// checkpointer threads and makes appends go to them. Run at open, and by
+/// the supervisor after a storage fault.
+fn start_writer(
+    shared: &Arc<Shared>,
+    previous: Option<(TreeSize, Hash)>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<(), StartError> {
+    let store = &shared.store;
+    let recovered = store.recover().map_err(StartError::Store)?;
+    if let Some((size, _)) = previous {
+        if size > recovered.durable_size {
+            return Err(StartError::Inconsistent(format!(
+                "checkpoint of size {size} but only {} durable entries",
+                recovered.durable_size
+            )));
+        }
+    }
+    let synced = recovered.synced_size;
+    let tiles = StoreTiles::new(store.clone());
+    let mut edge = TileEdge::from_reader(synced, &tiles).map_err(|e| {
+        StartError::Inconsistent(format!("rebuilding the tile edge at {synced}: {e}"))
+    })?;
+    let mut state = SequencerState::new(edge.size());
+    if synced.get() % 256 != 0 {
+        let id = BundleId::new(synced.get() / 256, (synced.get() % 256) as u16)
+            .map_err(|e| StartError::Inconsistent(e.to_string()))?;
+        let bundle = store
+            .read_bundle(id)
+            .map_err(StartError::Store)?
+            .ok_or_else(|| {
+                StartError::Inconsistent(format!("partial bundle {} is missing", id.path()))
+            })?;
+        let entries = tlog::parse_bundle(&bundle)
+            .map_err(|e| StartError::Inconsistent(format!("bundle {}: {e}", id.path())))?;
+        state.bundle = entries.into_iter().map(<[u8]>::to_vec).collect();
+    }
+    std::mem::swap(&mut state.edge, &mut edge);
+    store
+        .replay(synced, &mut |index, entry| {
+            debug_assert_eq!(index.get(), state.size);
+            state.push(leaf_hash(entry), entry.to_vec());
+            Ok(())
+        })
+        .map_err(StartError::Store)?;
+    if state.size != recovered.durable_size.get() {
+        return Err(StartError::Inconsistent(format!(
+            "replay ended at {}, durable size is {}",
+            state.size, recovered.durable_size
+        )));
+    }
+    tracing::info!(durable = state.size, synced = synced.get(), "log recovered");
+    shared
+        .integrated_size
+        .store(synced.get(), Ordering::Release);
+    shared.durable_size.store(state.size, Ordering::Release);
+
+    // Integrate what recovery replayed and check it against the last
+    // checkpoint before accepting anything new.
+    let first_job = state.take_job();
+    let mut checkpointer = checkpointer::Checkpointer::new(shared.clone(), previous);
+    checkpointer
+        .integrate_and_check(first_job)
+        .map_err(|e| match e {
+            CheckError::Storage(e) => StartError::Store(e),
+            CheckError::Inconsistent(why) => StartError::Inconsistent(why),
+        })?;
+    state.prune(shared.integrated_size.load(Ordering::Acquire));
+
+    let (job_tx, job_rx) = flume::bounded::<Job>(1);
+    let handle = runtime.clone();
+    let checkpointer_thread = thread::Builder::new()
+        .name("log-checkpointer".into())
+        .spawn(move || checkpointer.run(job_rx, handle))
+        .map_err(|e| StartError::Store(StoreError::io("spawn checkpointer", e)))?;
+    let (tx, rx) = flume::bounded::<Msg>(shared.config.pending_entries_max);
+    let seq_shared = shared.clone();
+    let sequencer_thread = thread::Builder::new()
+        .name("log-sequencer".into())
+        .spawn(move || run_sequencer(seq_shared, state, rx, job_tx))
+        .map_err(|e| StartError::Store(StoreError::io("spawn sequencer", e)))?;
+    shared
+        .threads
+        .lock()
+        .extend([sequencer_thread, checkpointer_thread]);
+    let mut sender = shared.sender.write();
+    // Once the log is closing (its last handle dropped) the new writer gets
+    // no sender, and stops at once.
+    if !shared.closing.load(Ordering::Acquire) {
+        *sender = tx;
+    }
+    Ok(())
+}
+
+/// How often the supervisor looks for a stopped writer.
+const SUPERVISOR_POLL_MS: u64 = 100;
+/// First wait before recovery runs again after a storage fault.
+const RESTART_BACKOFF_MS_MIN: u64 = 250;
+/// Longest wait between recovery attempts: a freed disk is noticed within
+/// this long.
+const RESTART_BACKOFF_MS_MAX: u64 = 4000;
+
+/// Stops the writer threads after a fault and joins them: the sequencer may
+/// be waiting for an entry, so it is sent a stop (which it also takes when
+/// it already stopped by itself).
+fn stop_writer(shared: &Shared) {
+    let threads = std::mem::take(&mut *shared.threads.lock());
+    let sender = shared.sender.read().clone();
+    for t in threads {
+        while !t.is_finished() {
+            let _ = sender.send_timeout(Msg::Stop, Duration::from_millis(SUPERVISOR_POLL_MS));
+            thread::sleep(Duration::from_millis(10));
+        }
+        let _ = t.join();
+    }
+}
+
+/// Sleeps `ms`, waking early when the log closes; answers whether it is closing.
+fn sleep_unless_closing(shared: &Shared, ms: u64) -> bool {
+    let until = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < until {
+        if shared.closing.load(Ordering::Acquire) {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(SUPERVISOR_POLL_MS.min(ms)));
+    }
+    shared.closing.load(Ordering::Acquire)
+}
+
+/// The supervisor thread: after a storage fault stopped the writer, it runs
+/// recovery again (after [`LogStore::reopen`]) with back-off until it
+/// succeeds, so that the log writes again once the cause is gone (space
+/// freed), without a restart. Recovery checks the tree against the last
+/// published checkpoint before anything new is accepted, exactly as at open,
+/// so a restart never signs a fork; until it succeeds the log stays
+/// read-only and [`Log::fault`] says why.
+fn supervise(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle) {
+    loop {
+        if sleep_unless_closing(shared, SUPERVISOR_POLL_MS) {
+            return;
+        }
+        let Some(reason) = shared.fault.lock().clone() else {
+            continue;
+        };
+        stop_writer(shared);
+        let mut backoff_ms = RESTART_BACKOFF_MS_MIN;
+        loop {
+            if sleep_unless_closing(shared, backoff_ms) {
+                return;
+            }
+            let previous = {
+                let p = shared.published.read();
+                Some((p.size, p.root))
+            };
+            let attempt = shared
+                .store
+                .reopen()
+                .map_err(StartError::Store)
+                .and_then(|()| start_writer(shared, previous, runtime));
+            match attempt {
+                Ok(()) => {
+                    shared.restarts.fetch_add(1, Ordering::AcqRel);
+                    *shared.fault.lock() = None;
+                    tracing::info!(after = %reason, "the log writes again");
+                    break;
+                }
+                Err(e) => {
+                    // Threads a failed attempt may have started are stopped
+                    // before the next one.
+                    stop_writer(shared);
+                    tracing::warn!(error = %e, retry_ms = backoff_ms, "log recovery failed; retrying");
+                    *shared.fault.lock() = Some(format!(
+                        "{reason} (recovery failed: {e}; retrying every {} s)",
+                        RESTART_BACKOFF_MS_MAX / 1000
+                    ));
+                    backoff_ms = (backoff_ms * 2).min(RESTART_BACKOFF_MS_MAX);
+                }
+            }
+        }
     }
 }
 
@@ -783,6 +992,9 @@ fn commit_batch(
             shared.store.append(LeafIndex::new(start), &entries)
         }) {
             let reason = format!("journal append failed: {e}");
+            // Read-only before anyone hears of it: a caller told so finds
+            // the fault in the status.
+            shared.stop(reason.clone());
             for request in batch.drain(..) {
                 let _ = request
                     .reply

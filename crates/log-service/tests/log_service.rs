@@ -830,3 +830,68 @@ async fn running_out_of_file_descriptors_is_retried_and_never_makes_the_log_read
     );
     reopened.close().await;
 }
+
+/// Issue 13 item 10: after a full disk the log stayed read-only until a
+/// restart. Now the supervisor reopens the store and runs recovery again
+/// with back-off: while the disk stays full (recovery's own writes fail
+/// twice) the log stays read-only and says why; then it writes again by
+/// itself, keeps every acknowledged entry, and extends the last checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_full_disk_the_log_writes_again_by_itself_and_keeps_what_it_acknowledged() {
+    let fx = Fixture::new();
+    let store = fx.store();
+    let gated = Arc::new(GatedStore::new(store.clone()));
+    let log = Log::open(gated.clone(), fx.signer.clone(), fast()).expect("open");
+    let before = log.append(b"before".to_vec()).await.expect("before");
+    assert_eq!(before.index, LeafIndex::new(0));
+    wait_published(&log, 1).await;
+
+    gated.fail_with_enospc(1, 2);
+    match log.append(b"while full".to_vec()).await {
+        Err(AppendError::ReadOnly(why)) => assert!(why.contains("journal"), "{why}"),
+        other => panic!("an append on a full disk was not refused: {other:?}"),
+    }
+    let mut saw_recovery_failing = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(fault) = log.fault() {
+        assert!(
+            Instant::now() < deadline,
+            "the log never wrote again: {fault}"
+        );
+        if fault.contains("recovery failed") {
+            saw_recovery_failing = true;
+            match log.append(b"still full".to_vec()).await {
+                Err(AppendError::ReadOnly(_)) => {}
+                other => panic!("appended while recovery could not write: {other:?}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        saw_recovery_failing,
+        "the fault never said that recovery was failing"
+    );
+    assert_eq!(gated.enospc_pending(), 0);
+    assert!(gated.reopens() >= 3, "reopened {} times", gated.reopens());
+    assert_eq!(log.restarts(), 1);
+
+    // Nothing refused was kept; the next entries follow the acknowledged one.
+    let after = log.append(b"after".to_vec()).await.expect("after");
+    assert_eq!(after.index, LeafIndex::new(1));
+    let retried = log.append(b"while full".to_vec()).await.expect("retried");
+    assert_eq!(retried.index, LeafIndex::new(2));
+    assert!(!retried.duplicate);
+    wait_published(&log, 3).await;
+    let published = log.published();
+    let (cp, _) = tlog::open_checkpoint(&published.note, &fx.verifier()).expect("checkpoint");
+    assert_eq!(
+        cp.root(),
+        memory_tree(&[
+            b"before".to_vec(),
+            b"after".to_vec(),
+            b"while full".to_vec()
+        ])
+        .root()
+    );
+    log.shutdown().await;
+}

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
 
 use crate::index::Index;
@@ -29,7 +29,9 @@ pub struct EmbeddedStoreOptions {
 pub struct EmbeddedStore {
     dir: PathBuf,
     files: StaticFiles,
-    index: Index,
+    /// `None` only between dropping a keyspace a failed write poisoned and
+    /// opening it again ([`LogStore::reopen`]).
+    index: RwLock<Option<Index>>,
     journal: Mutex<Journal>,
 }
 
@@ -45,9 +47,18 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             dir,
             files,
-            index,
+            index: RwLock::new(Some(index)),
             journal: Mutex::new(journal),
         })
+    }
+
+    fn index<T>(&self, f: impl FnOnce(&Index) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match self.index.read().as_ref() {
+            Some(index) => f(index),
+            None => Err(StoreError::Index(
+                "the index is not open (reopening it after a write error failed)".into(),
+            )),
+        }
     }
 
     /// The directory holding the C2SP static files (`checkpoint`, `tile/`).
@@ -64,8 +75,8 @@ impl EmbeddedStore {
 impl LogStore for EmbeddedStore {
     fn recover(&self) -> Result<Recovered, StoreError> {
         let durable_size = TreeSize::new(self.journal.lock().next_index());
-        let synced_size = self.index.synced_size()?;
-        let checkpoint = match self.index.latest_checkpoint()? {
+        let synced_size = self.index(Index::synced_size)?;
+        let checkpoint = match self.index(Index::latest_checkpoint)? {
             Some((_, note)) => Some(note),
             None => self.files.read("checkpoint")?,
         };
@@ -81,6 +92,19 @@ impl LogStore for EmbeddedStore {
         })
     }
 
+    /// After a failed write: the journal is cut back to its last synced
+    /// record, and the index database (which refuses every write once one
+    /// failed) is closed and opened again, recovering its own journal.
+    fn reopen(&self) -> Result<(), StoreError> {
+        self.journal.lock().repair()?;
+        let mut index = self.index.write();
+        // The old keyspace must be gone (its threads stopped, its journal
+        // closed) before the directory is opened again.
+        drop(index.take());
+        *index = Some(Index::open(&self.dir.join("index"))?);
+        Ok(())
+    }
+
     fn replay(&self, from: TreeSize, f: &mut crate::EntryVisitor<'_>) -> Result<(), StoreError> {
         self.journal
             .lock()
@@ -92,7 +116,7 @@ impl LogStore for EmbeddedStore {
     }
 
     fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
-        self.index.lookup(leaf)
+        self.index(|i| i.lookup(leaf))
     }
 
     fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
@@ -102,17 +126,17 @@ impl LogStore for EmbeddedStore {
         for (id, data) in &integration.tiles {
             self.files.write(&id.path(), data)?;
         }
-        self.index.insert_leaves(&integration.leaves)
+        self.index(|i| i.insert_leaves(&integration.leaves))
     }
 
     fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
-        self.index.insert_checkpoint(size, note)?;
+        self.index(|i| i.insert_checkpoint(size, note))?;
         self.files.write("checkpoint", note)
     }
 
     fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
         self.files.sync()?;
-        self.index.persist(size)?;
+        self.index(|i| i.persist(size))?;
         self.journal.lock().release_below(size.get())
     }
 
@@ -129,6 +153,6 @@ impl LogStore for EmbeddedStore {
     }
 
     fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
-        self.index.checkpoints_from(from)
+        self.index(|i| i.checkpoints_from(from))
     }
 }

@@ -31,19 +31,19 @@ pub(crate) struct Index {
     meta: PartitionHandle,
 }
 
-/// A fjall error; one caused by descriptor exhaustion stays an I/O error so
-/// the writer can tell it apart ([`StoreError::is_descriptor_exhaustion`]).
+/// A fjall error. One caused by an I/O error (a full disk, descriptor
+/// exhaustion) stays an I/O error with its OS code, so the writer can tell
+/// it apart ([`StoreError::is_descriptor_exhaustion`]) and recovery at open
+/// can wait for space instead of refusing to start.
 fn db(e: impl std::error::Error + 'static) -> StoreError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if crate::is_descriptor_exhaustion(io) {
-                let code = io.raw_os_error().unwrap_or_default();
-                return StoreError::io(
-                    format!("index database: {e}"),
-                    std::io::Error::from_raw_os_error(code),
-                );
-            }
+            let source = match io.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(io.kind(), io.to_string()),
+            };
+            return StoreError::io(format!("index database: {e}"), source);
         }
         cause = c.source();
     }

@@ -54,6 +54,9 @@ pub(crate) struct Journal {
     /// (the fsync failed, e.g. with EMFILE): done before the next append or
     /// release, so that a retried call never skips it.
     dir_sync_pending: bool,
+    /// An append failed after it may have written part of its record:
+    /// [`Journal::repair`] runs before the next append.
+    broken: bool,
 }
 
 impl Journal {
@@ -83,6 +86,7 @@ impl Journal {
             active_bytes: 0,
             next_index: floor,
             dir_sync_pending: false,
+            broken: false,
         };
         journal.scan_and_repair(floor)?;
         Ok(journal)
@@ -162,6 +166,7 @@ impl Journal {
         if entries.is_empty() {
             return Ok(());
         }
+        self.repair()?;
         if self.active.is_none() || self.active_bytes >= JOURNAL_SEGMENT_BYTES_MAX {
             self.start_segment(start)?;
         }
@@ -170,12 +175,50 @@ impl Journal {
         let Some(file) = self.active.as_mut() else {
             return Err(StoreError::Contract("no active journal segment".into()));
         };
-        file.write_all(&record)
-            .map_err(|e| StoreError::io("write journal", e))?;
-        file.sync_data()
-            .map_err(|e| StoreError::io("fdatasync journal", e))?;
+        let written = file
+            .write_all(&record)
+            .map_err(|e| StoreError::io("write journal", e))
+            .and_then(|()| {
+                file.sync_data()
+                    .map_err(|e| StoreError::io("fdatasync journal", e))
+            });
+        if let Err(e) = written {
+            // Part of the record may be in the file (or only in the page
+            // cache, after a failed fdatasync): it was not acknowledged.
+            self.broken = true;
+            return Err(e);
+        }
         self.active_bytes += record.len() as u64;
         self.next_index = start + entries.len() as u64;
+        Ok(())
+    }
+
+    /// After a failed append: cuts the active segment back to the end of the
+    /// last record whose `fdatasync` succeeded, syncs that, and lets the next
+    /// append reopen the segment. What a failed write or sync left past that
+    /// point was never acknowledged, and after a failed sync it may be in the
+    /// page cache only, so it is not kept (a later scan would otherwise take
+    /// it for durable). A no-op unless an append failed.
+    pub(crate) fn repair(&mut self) -> Result<(), StoreError> {
+        if !self.broken {
+            return Ok(());
+        }
+        self.active = None;
+        if let Some((_, path)) = self.segments.last() {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| StoreError::io("open journal for repair", e))?;
+            f.set_len(self.active_bytes)
+                .map_err(|e| StoreError::io("truncate failed journal append", e))?;
+            f.sync_all()
+                .map_err(|e| StoreError::io("sync journal repair", e))?;
+        }
+        self.broken = false;
+        tracing::info!(
+            next_index = self.next_index,
+            "journal repaired after a failed append"
+        );
         Ok(())
     }
 
@@ -427,6 +470,29 @@ mod tests {
         drop(j);
         let j = Journal::open(dir.path(), 0).unwrap();
         assert_eq!(collect(&j, 0).len(), 2);
+    }
+
+    #[test]
+    fn an_append_after_a_failed_one_cuts_what_the_failure_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), 0).unwrap();
+        j.append(0, &[b"acknowledged"]).unwrap();
+        let path = j.segments[0].1.clone();
+        // What a write that ran out of space leaves: part of a record.
+        let partial = encode_record(1, &[b"never acknowledged"]).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&partial[..partial.len() / 2]).unwrap();
+        drop(f);
+        j.broken = true;
+        // The retry goes after the last acknowledged record, not after the
+        // fragment (where a scan would never find it).
+        j.append(1, &[b"next"]).unwrap();
+        drop(j);
+        let j = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(
+            collect(&j, 0),
+            vec![(0, b"acknowledged".to_vec()), (1, b"next".to_vec())]
+        );
     }
 
     #[test]

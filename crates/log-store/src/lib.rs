@@ -139,6 +139,16 @@ pub trait LogStore: Send + Sync + 'static {
     /// Reports what is durable. Called once by the sequencer after open.
     fn recover(&self) -> Result<Recovered, StoreError>;
 
+    /// Called by the log after a write failed (a full disk) and before it
+    /// runs recovery again, without a restart: drops whatever state the
+    /// failed write left (a partly written journal record, a database that
+    /// refuses writes after one failed), keeping everything durable. Entries
+    /// appended after the last successful [`LogStore::append`] must not
+    /// survive it: they were never acknowledged. The default does nothing.
+    fn reopen(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Streams the durable entries with index >= `from`, in order, to `f`.
     /// Used by recovery to rebuild the in-memory tile edge and dedup window.
     fn replay(&self, from: TreeSize, f: &mut EntryVisitor<'_>) -> Result<(), StoreError>;

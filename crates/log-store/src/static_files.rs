@@ -51,7 +51,14 @@ impl StaticFiles {
             .and_then(|n| n.to_str())
             .ok_or_else(|| StoreError::Contract(format!("no file name in {relative}")))?;
         let tmp = parent.join(format!(".{file_name}.tmp"));
-        let write = |p: &Path| fs::write(p, data);
+        // A failed write (a full disk) leaves no temporary file taking space.
+        let write = |p: &Path| {
+            fs::write(p, data).inspect_err(|e| {
+                if e.kind() != ErrorKind::NotFound {
+                    let _ = fs::remove_file(p);
+                }
+            })
+        };
         if let Err(e) = write(&tmp) {
             if e.kind() != ErrorKind::NotFound {
                 return Err(StoreError::io(format!("write {relative}"), e));

@@ -1,7 +1,8 @@
 //! Test support (feature `testing`): a [`LogStore`] wrapper whose journal
 //! append can be held back, so that tests can fill the log's pending pool
 //! deterministically, and whose writes can be made to fail with EMFILE ("too
-//! many open files") a given number of times. It never changes what is
+//! many open files") or ENOSPC ("no space left on device") a given number of
+//! times. It never changes what is
 //! stored: a call either goes to the wrapped store unchanged or fails before
 //! reaching it, as a call that cannot open a file does.
 
@@ -24,6 +25,10 @@ pub struct GatedStore {
     emfile_integrations: AtomicUsize,
     emfile_publications: AtomicUsize,
     emfile_syncs: AtomicUsize,
+    /// Appends and integrations still to fail with ENOSPC.
+    enospc_appends: AtomicUsize,
+    enospc_integrations: AtomicUsize,
+    reopens: AtomicUsize,
 }
 
 /// Takes one from `counter` if it is positive: true if this call must fail.
@@ -31,6 +36,13 @@ fn take_one(counter: &AtomicUsize) -> bool {
     counter
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
+}
+
+fn enospc(what: &str) -> StoreError {
+    StoreError::io(
+        format!("{what} (injected)"),
+        std::io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error()),
+    )
 }
 
 fn emfile(what: &str) -> StoreError {
@@ -52,7 +64,28 @@ impl GatedStore {
             emfile_integrations: AtomicUsize::new(0),
             emfile_publications: AtomicUsize::new(0),
             emfile_syncs: AtomicUsize::new(0),
+            enospc_appends: AtomicUsize::new(0),
+            enospc_integrations: AtomicUsize::new(0),
+            reopens: AtomicUsize::new(0),
         }
+    }
+
+    /// The next `appends` appends and `integrations` integrations fail with
+    /// ENOSPC ("no space left on device") without reaching the wrapped store.
+    pub fn fail_with_enospc(&self, appends: usize, integrations: usize) {
+        self.enospc_appends.store(appends, Ordering::SeqCst);
+        self.enospc_integrations
+            .store(integrations, Ordering::SeqCst);
+    }
+
+    /// How many injected ENOSPC failures are still to come.
+    pub fn enospc_pending(&self) -> usize {
+        self.enospc_appends.load(Ordering::SeqCst) + self.enospc_integrations.load(Ordering::SeqCst)
+    }
+
+    /// How many times [`LogStore::reopen`] was called.
+    pub fn reopens(&self) -> usize {
+        self.reopens.load(Ordering::SeqCst)
     }
 
     /// The next `appends` appends, `integrations` integrations,
@@ -107,6 +140,10 @@ impl LogStore for GatedStore {
     fn recover(&self) -> Result<Recovered, StoreError> {
         self.inner.recover()
     }
+    fn reopen(&self) -> Result<(), StoreError> {
+        self.reopens.fetch_add(1, Ordering::SeqCst);
+        self.inner.reopen()
+    }
     fn replay(&self, from: TreeSize, f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
         self.inner.replay(from, f)
     }
@@ -120,6 +157,9 @@ impl LogStore for GatedStore {
         if take_one(&self.emfile_appends) {
             return Err(emfile("create journal segment"));
         }
+        if take_one(&self.enospc_appends) {
+            return Err(enospc("write journal"));
+        }
         self.inner.append(start, entries)
     }
     fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
@@ -128,6 +168,9 @@ impl LogStore for GatedStore {
     fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
         if take_one(&self.emfile_integrations) {
             return Err(emfile("write tile"));
+        }
+        if take_one(&self.enospc_integrations) {
+            return Err(enospc("write tile"));
         }
         self.inner.integrate(integration)
     }

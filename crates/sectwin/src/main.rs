@@ -32,6 +32,7 @@ mod scitt_cmds;
 mod threat_cmds;
 mod twin_cmds;
 mod vuln_cmds;
+mod vuln_match;
 
 #[derive(Parser)]
 #[command(

@@ -134,6 +134,9 @@ pub enum VulnCmd {
     Show(ShowArgs),
     /// List stored advisories, worst score first.
     List(ListArgs),
+    /// Match SBOMs (CycloneDX or SPDX JSON) against the stored advisories:
+    /// each match with its rule, confidence and reason.
+    Match(crate::vuln_match::MatchArgs),
 }
 
 /// `sectwin vuln import`.
@@ -220,11 +223,12 @@ pub fn vuln(cmd: VulnCmd) -> Result<ExitCode> {
         VulnCmd::Import(args) => import(args),
         VulnCmd::Show(args) => show(args),
         VulnCmd::List(args) => list(args),
+        VulnCmd::Match(args) => crate::vuln_match::run(args),
     }
 }
 
 /// The store of a data directory.
-fn open_store(data: &Path) -> Result<AdvisoryStore> {
+pub(crate) fn open_store(data: &Path) -> Result<AdvisoryStore> {
     let dir = data.join("advisories");
     AdvisoryStore::open(&dir).with_context(|| format!("opening {}", dir.display()))
 }

@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{bearer_token as token, p, stdout_of, Server};
+use common::{bearer_token as token, p, stdout_of, AddAnswer, LogClient, Server};
 use serde_json::Value;
 use testkit::Tmpfs;
 
@@ -233,5 +233,141 @@ async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only()
         "{body}"
     );
     assert!(!message.contains("shortly"), "{body}");
+
+    // Space comes back: the log and the twins write again by themselves,
+    // without a restart, and the status says so.
+    std::fs::remove_file(fs.dir().join("filler")).expect("remove filler");
+    std::fs::remove_file(fs.dir().join("filler2")).expect("remove filler2");
+    let status = wait_writable(&url).await;
+    assert!(status["log_restarts"].as_u64() >= Some(1), "{status}");
+    assert_eq!(add(&url, "after space came back").await, 200);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/archivist/v2/assets"))
+        .bearer_auth(&acme)
+        .json(&serde_json::json!({"attributes": {"arc_display_name": "Door 2"}}))
+        .send()
+        .await
+        .expect("create asset");
+    let code = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(code, 200, "{body}");
     drop(server);
+}
+
+/// Polls `/api/v1/status` until neither the log nor the projector reports
+/// a fault (at most 60 s); answers the last status.
+async fn wait_writable(url: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status: Value = reqwest::get(format!("{url}/api/v1/status"))
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("status json");
+        if status["read_only"] == false && status["projector_fault"].is_null() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not writable 60 s after space came back: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Issue 13 item 10: a restart needed free space for everything the journal
+/// held beyond the last sync, and was refused on a full disk. Now the node
+/// starts read-only (serving its checkpoint, saying why), and writes once
+/// space is back, with every acknowledged entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_a_full_disk_opens_read_only_and_writes_once_space_is_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fs = Tmpfs::mount(&dir.path().join("fs"), "48m");
+    let data = fs.dir().join("data");
+    // Never synced: recovery re-derives everything from the journal.
+    let flags = [
+        "--checkpoint-interval-ms",
+        "50",
+        "--sync-interval-ms",
+        "3600000",
+        "--log-reserve-bytes",
+        "0",
+    ];
+    let mut server = Server::start(&data, &flags);
+    let url = server.base().trim_end_matches("/log").to_string();
+    let mut acknowledged = Vec::new();
+    let client = LogClient::new(server.base());
+    for i in 0..200 {
+        let entry = format!("acknowledged {i:0>4000}").into_bytes();
+        match client.add(entry.clone()).await.expect("add") {
+            AddAnswer::Added { index, .. } => acknowledged.push((entry, index)),
+            other => panic!("append {i}: {other:?}"),
+        }
+    }
+    let rest = fs.free_bytes() as usize;
+    std::fs::write(fs.dir().join("filler"), vec![0u8; rest]).ok();
+    let mut refused = false;
+    for i in 0..2000 {
+        if add(&url, &format!("while full {i:0>4000}")).await == 503 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the log never refused an append on a full disk");
+    let checkpoint_before = reqwest::get(format!("{url}/log/checkpoint"))
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("checkpoint text");
+    server.kill();
+    drop(server);
+
+    // The disk is still full: the node starts anyway, read-only.
+    let server = Server::start(&data, &flags);
+    let url = url_of(&server);
+    let status: Value = reqwest::get(format!("{url}/api/v1/status"))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json");
+    println!("status after a restart on a full disk: {status}");
+    assert_eq!(status["read_only"], true, "{status}");
+    let fault = status["log_fault"].as_str().unwrap_or("");
+    assert!(fault.contains("space"), "{status}");
+    assert_eq!(add(&url, "refused while full").await, 503);
+    let checkpoint = reqwest::get(format!("{url}/log/checkpoint"))
+        .await
+        .expect("checkpoint");
+    assert_eq!(checkpoint.status().as_u16(), 200);
+    let checkpoint_after = checkpoint.text().await.expect("checkpoint text");
+    assert_eq!(
+        checkpoint_before.lines().take(3).collect::<Vec<_>>(),
+        checkpoint_after.lines().take(3).collect::<Vec<_>>(),
+        "the checkpoint served read-only is not the last one"
+    );
+
+    std::fs::remove_file(fs.dir().join("filler")).expect("remove filler");
+    wait_writable(&url).await;
+    assert_eq!(add(&url, "after space came back").await, 200);
+    // Every acknowledged entry is still there: re-adding answers its index.
+    let client = LogClient::new(server.base());
+    for (entry, index) in &acknowledged {
+        let answer = client.add(entry.clone()).await.expect("re-add");
+        assert_eq!(
+            answer,
+            AddAnswer::Added {
+                index: *index,
+                duplicate: true
+            }
+        );
+    }
+    drop(server);
+    common::assert_fsck_passes(&data);
+}
+
+fn url_of(server: &Server) -> String {
+    server.base().trim_end_matches("/log").to_string()
 }

@@ -260,6 +260,8 @@ fn open_projection_cached(
 }
 
 struct Inner {
+    /// The consensus policy of an empty store (a stored projection keeps its own).
+    policy: ConsensusPolicy,
     payloads: Option<PayloadStore>,
     /// Whether the fold verifies signatures again (see [`Signatures`]).
     signatures: Signatures,
@@ -290,10 +292,11 @@ impl Projector {
         policy: ConsensusPolicy,
         signatures: Signatures,
     ) -> Result<Projector, ProjectError> {
-        let projection = open_projection(&store, policy)?;
+        let projection = open_projection(&store, policy.clone())?;
         let (size_tx, _) = watch::channel(projection.meta().size);
         let meta = Arc::new(projection.meta().clone());
         let inner = Arc::new(Inner {
+            policy,
             payloads,
             signatures,
             meta: parking_lot::RwLock::new(meta),
@@ -407,8 +410,58 @@ fn run(inner: &Inner, log: &Log, runtime: &tokio::runtime::Handle) {
                 Err(e) => {
                     tracing::error!("projector stopped: {e}");
                     *inner.fault.lock() = Some(e.to_string());
-                    return;
+                    if !recover(inner, &e.to_string()) {
+                        return;
+                    }
+                    keys = KeyCache::from_meta(inner.projection.lock().meta());
+                    break;
                 }
+            }
+        }
+    }
+}
+
+/// First wait before the projector tries again after a failed step.
+const RECOVER_BACKOFF_MS_MIN: u64 = 250;
+/// Longest wait between attempts: a freed disk is noticed within this long.
+const RECOVER_BACKOFF_MS_MAX: u64 = 4000;
+
+/// After a failed step (a full disk poisoned the twin store): drops the
+/// in-memory projection, whose unflushed part may never have been written,
+/// reopens the store and resumes from what it holds, retrying with back-off
+/// until that works. The log is the source of truth, so the steps since the
+/// store's meta are folded again. Answers false if the projector is stopping.
+fn recover(inner: &Inner, reason: &str) -> bool {
+    let mut backoff_ms = RECOVER_BACKOFF_MS_MIN;
+    loop {
+        let until = std::time::Instant::now() + Duration::from_millis(backoff_ms);
+        while std::time::Instant::now() < until {
+            if inner.stop.load(Ordering::Acquire) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let attempt = inner
+            .store
+            .reopen()
+            .and_then(|()| open_projection(&inner.store, inner.policy.clone()));
+        match attempt {
+            Ok(projection) => {
+                let meta = projection.meta().clone();
+                *inner.projection.lock() = projection;
+                *inner.meta.write() = Arc::new(meta.clone());
+                inner.size_tx.send_replace(meta.size);
+                *inner.fault.lock() = None;
+                tracing::info!(after = %reason, size = meta.size, "the projector runs again");
+                return true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_ms = backoff_ms, "reopening the twin store failed");
+                *inner.fault.lock() = Some(format!(
+                    "{reason} (reopening failed: {e}; retrying every {} s)",
+                    RECOVER_BACKOFF_MS_MAX / 1000
+                ));
+                backoff_ms = (backoff_ms * 2).min(RECOVER_BACKOFF_MS_MAX);
             }
         }
     }

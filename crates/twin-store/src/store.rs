@@ -87,8 +87,19 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, b: &[u8]) -> Resul
 }
 
 /// The twin store.
+///
+/// A failed write (a full disk) poisons a fjall keyspace: it refuses every
+/// later write until opened again. [`TwinStore::reopen`] does that in place
+/// for every clone, so the projector writes again once space is back,
+/// without a restart.
 #[derive(Clone)]
 pub struct TwinStore {
+    dir: std::sync::Arc<std::path::PathBuf>,
+    parts: std::sync::Arc<parking_lot::RwLock<Option<std::sync::Arc<Parts>>>>,
+}
+
+/// The open keyspace of a [`TwinStore`] and its partitions.
+struct Parts {
     keyspace: Keyspace,
     twins: PartitionHandle,
     claims: PartitionHandle,
@@ -97,6 +108,38 @@ pub struct TwinStore {
     refused: PartitionHandle,
     sboms: PartitionHandle,
     meta: PartitionHandle,
+}
+
+/// How long [`TwinStore::reopen`] waits for reads in flight on the old
+/// keyspace to finish before giving up (and trying again later).
+const REOPEN_WAIT_MS_MAX: u64 = 10_000;
+
+impl Parts {
+    fn open(dir: &Path) -> Result<Parts, StoreError> {
+        let keyspace = Config::new(dir)
+            .cache_size(CACHE_BYTES)
+            .max_write_buffer_size(WRITE_BUFFER_BYTES)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(db)?;
+        let open = |name: &str, bloom: bool| {
+            let mut opts = PartitionCreateOptions::default();
+            if bloom {
+                opts = opts.bloom_filter_bits(Some(10));
+            }
+            keyspace.open_partition(name, opts).map_err(db)
+        };
+        Ok(Parts {
+            twins: open("twins", true)?,
+            claims: open("claims", true)?,
+            history: open("history", false)?,
+            index: open("index", false)?,
+            refused: open("refused", true)?,
+            sboms: open("sboms", true)?,
+            meta: open("meta", false)?,
+            keyspace,
+        })
+    }
 }
 
 /// What is kept beside the log and is not derived from it, so `reindex`
@@ -402,34 +445,52 @@ pub struct Page<T> {
 impl TwinStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<TwinStore, StoreError> {
-        let keyspace = Config::new(dir)
-            .cache_size(CACHE_BYTES)
-            .max_write_buffer_size(WRITE_BUFFER_BYTES)
-            .manual_journal_persist(true)
-            .open()
-            .map_err(db)?;
-        let open = |name: &str, bloom: bool| {
-            let mut opts = PartitionCreateOptions::default();
-            if bloom {
-                opts = opts.bloom_filter_bits(Some(10));
-            }
-            keyspace.open_partition(name, opts).map_err(db)
-        };
+        let parts = Parts::open(dir)?;
         Ok(TwinStore {
-            twins: open("twins", true)?,
-            claims: open("claims", true)?,
-            history: open("history", false)?,
-            index: open("index", false)?,
-            refused: open("refused", true)?,
-            sboms: open("sboms", true)?,
-            meta: open("meta", false)?,
-            keyspace,
+            dir: std::sync::Arc::new(dir.to_path_buf()),
+            parts: std::sync::Arc::new(parking_lot::RwLock::new(Some(std::sync::Arc::new(parts)))),
         })
+    }
+
+    fn parts(&self) -> Result<std::sync::Arc<Parts>, StoreError> {
+        self.parts.read().clone().ok_or_else(|| {
+            StoreError::Db(
+                "the twin store is not open (reopening it after a write error failed)".into(),
+            )
+        })
+    }
+
+    /// Closes the keyspace and opens it again (fjall recovers its journal),
+    /// for every clone of this store: after a failed write, writes work
+    /// again once the cause is gone. Waits for reads in flight to finish
+    /// (new ones wait for the reopen).
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.parts.write();
+        if let Some(old) = guard.take() {
+            let deadline =
+                std::time::Instant::now() + std::time::Duration::from_millis(REOPEN_WAIT_MS_MAX);
+            while std::sync::Arc::strong_count(&old) > 1 {
+                if std::time::Instant::now() >= deadline {
+                    *guard = Some(old);
+                    return Err(StoreError::Db(
+                        "reads of the twin store did not finish; reopening later".into(),
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // The old keyspace must be gone (its threads stopped, its
+            // journal closed) before the directory is opened again.
+            drop(old);
+        }
+        *guard = Some(std::sync::Arc::new(Parts::open(&self.dir)?));
+        tracing::info!(dir = %self.dir.display(), "twin store reopened after a write error");
+        Ok(())
     }
 
     /// The persisted meta, if the store holds a projection.
     pub fn load_meta(&self) -> Result<Option<Meta>, StoreError> {
-        match self.meta.get(b"meta").map_err(db)? {
+        let s = self.parts()?;
+        match s.meta.get(b"meta").map_err(db)? {
             None => Ok(None),
             Some(b) => {
                 let mut m: Meta = decode("meta", &b)?;
@@ -446,7 +507,8 @@ impl TwinStore {
 
     /// A twin.
     pub fn twin(&self, device: &DeviceId) -> Result<Option<Twin>, StoreError> {
-        self.twins
+        let s = self.parts()?;
+        s.twins
             .get(device.0.as_bytes())
             .map_err(db)?
             .map(|b| decode("twin", &b))
@@ -455,7 +517,8 @@ impl TwinStore {
 
     /// The components of the SBOM part registered as `entry`.
     pub fn sbom_part(&self, entry: u64) -> Result<Option<Vec<SbomComponent>>, StoreError> {
-        self.sboms
+        let s = self.parts()?;
+        s.sboms
             .get(entry.to_be_bytes())
             .map_err(db)?
             .map(|b| decode("sbom part", &b))
@@ -464,7 +527,8 @@ impl TwinStore {
 
     /// A claim.
     pub fn claim(&self, entry: u64) -> Result<Option<Claim>, StoreError> {
-        self.claims
+        let s = self.parts()?;
+        s.claims
             .get(entry.to_be_bytes())
             .map_err(db)?
             .map(|b| decode("claim", &b))
@@ -499,6 +563,7 @@ impl TwinStore {
     /// Why entry `entry` was refused, if it was.
     pub fn refusal(&self, entry: u64) -> Result<Option<String>, StoreError> {
         Ok(self
+            .parts()?
             .refused
             .get(entry.to_be_bytes())
             .map_err(db)?
@@ -507,13 +572,14 @@ impl TwinStore {
 
     /// Devices in id order, after `after`, at most `limit`.
     pub fn devices(&self, after: Option<&str>, limit: usize) -> Result<Vec<Twin>, StoreError> {
+        let s = self.parts()?;
         let iter: Box<dyn Iterator<Item = _>> = match after {
             Some(a) => {
                 let mut start = a.as_bytes().to_vec();
                 start.push(0);
-                Box::new(self.twins.range(start..))
+                Box::new(s.twins.range(start..))
             }
-            None => Box::new(self.twins.iter()),
+            None => Box::new(s.twins.iter()),
         };
         let mut out = Vec::new();
         for kv in iter.take(limit) {
@@ -526,8 +592,9 @@ impl TwinStore {
     /// Number of devices (a full scan of the keys: use for small fleets or
     /// with filters; the projection's meta has no count).
     pub fn device_count(&self) -> Result<u64, StoreError> {
+        let s = self.parts()?;
         let mut n = 0u64;
-        for kv in self.twins.keys() {
+        for kv in s.twins.keys() {
             kv.map_err(db)?;
             n += 1;
         }
@@ -542,6 +609,7 @@ impl TwinStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DeviceId>, StoreError> {
+        let s = self.parts()?;
         let prefix = index_prefix(attribute, value);
         let start = match after {
             Some(a) => {
@@ -553,7 +621,7 @@ impl TwinStore {
             None => prefix.clone(),
         };
         let mut out = Vec::new();
-        for kv in self.index.range(start..) {
+        for kv in s.index.range(start..) {
             let (k, _) = kv.map_err(db)?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
@@ -572,6 +640,7 @@ impl TwinStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, String, StakeholderId)>, StoreError> {
+        let s = self.parts()?;
         let mut prefix = device.0.as_bytes().to_vec();
         prefix.push(0);
         let mut start = prefix.clone();
@@ -579,7 +648,7 @@ impl TwinStore {
             start.extend_from_slice(&(a + 1).to_be_bytes());
         }
         let mut out = Vec::new();
-        for kv in self.history.range(start..) {
+        for kv in s.history.range(start..) {
             let (k, v) = kv.map_err(db)?;
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
@@ -599,7 +668,8 @@ impl TwinStore {
 
     /// Makes everything written so far durable.
     pub fn persist(&self) -> Result<(), StoreError> {
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        let s = self.parts()?;
+        s.keyspace.persist(PersistMode::SyncAll).map_err(db)
     }
 }
 
@@ -710,6 +780,7 @@ impl Overlay {
             }
             held.write().extend(encoded);
         }
+        let s = s.parts()?;
         let mut batch = s.keyspace.batch();
         for (device, (twin, before)) in &self.twins {
             // Only the index keys that changed: most statements change no
@@ -896,9 +967,9 @@ impl StoreState {
         self.bulk_twins_max = twins_max;
         self.bulk_history_max = history_max;
         self.bulk_claims_max = claims_max;
-        let s = &self.store;
+        let fresh = self.store.load_meta()?.is_none();
+        let s = self.store.parts()?;
         let empty = |p: &PartitionHandle| p.is_empty().map_err(db);
-        let fresh = s.load_meta()?.is_none();
         self.bulk = Bulk {
             twins: empty(&s.twins)? && empty(&s.index)? && fresh,
             history: empty(&s.history)? && fresh,
@@ -936,7 +1007,8 @@ impl StoreState {
         } else {
             HashMap::new()
         };
-        let store = &self.store;
+        let parts = self.store.parts()?;
+        let store = &*parts;
         std::thread::scope(|scope| -> Result<(), StoreError> {
             let mut jobs = Vec::new();
             if bulk.twins {
@@ -1243,6 +1315,7 @@ mod tests {
 
     /// Every key and value of every partition.
     fn dump(s: &TwinStore) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        let s = s.parts().expect("open");
         let parts = [
             ("twins", &s.twins),
             ("claims", &s.claims),
@@ -1446,7 +1519,8 @@ mod tests {
         let meta = p.meta().clone();
         p.state_mut().flush(&meta).expect("flush");
         assert_eq!(store.load_meta().expect("meta").map(|m| m.size), None);
-        assert!(store.twins.is_empty().expect("twins"));
-        assert!(store.claims.is_empty().expect("claims"));
+        let parts = store.parts().expect("open");
+        assert!(parts.twins.is_empty().expect("twins"));
+        assert!(parts.claims.is_empty().expect("claims"));
     }
 }

@@ -558,7 +558,13 @@ impl PreparedAffected {
                     push_name(&mut names, short);
                 }
                 PackageId::VendorProduct { vendor, product } => {
-                    vendor_products.push((normalize_name(vendor), normalize_name(product)));
+                    let pair = (normalize_name(vendor), normalize_name(product));
+                    // The kernel CNA names the kernel Linux/Linux; CPEs
+                    // (and so SBOMs) name it linux/linux_kernel.
+                    if pair.0 == "linux" && pair.1 == "linux" {
+                        vendor_products.push(("linux".to_string(), "linux_kernel".to_string()));
+                    }
+                    vendor_products.push(pair);
                     push_name(&mut names, product);
                 }
                 PackageId::Name { name } => push_name(&mut names, name),
@@ -588,6 +594,22 @@ impl PreparedAffected {
                 match declared_scheme(&r.scheme) {
                     Declared::Unsupported(why) => {
                         notes.push(format!("{} range left out: {why}", r.scheme));
+                        if is_unaffected {
+                            unaffected_incomplete = true;
+                        }
+                        continue;
+                    }
+                    _ if [&r.introduced, &r.end]
+                        .into_iter()
+                        .flatten()
+                        .any(|b| looks_like_commit(&b.version)) =>
+                    {
+                        // Enrichers copy the kernel CNA's git ranges with
+                        // another type: commit ids are not versions.
+                        notes.push(format!(
+                            "{} range left out: its bounds are git commit ids, not versions",
+                            r.scheme
+                        ));
                         if is_unaffected {
                             unaffected_incomplete = true;
                         }
@@ -635,6 +657,12 @@ impl PreparedAffected {
             }
         }
         for v in a.versions.iter().chain(&purl_versions) {
+            if looks_like_commit(v) {
+                notes.push(format!(
+                    "version {v:?} left out: a git commit id, not a version"
+                ));
+                continue;
+            }
             add_interval(
                 scheme,
                 &mut affected,
@@ -645,6 +673,13 @@ impl PreparedAffected {
             );
         }
         for v in &a.unaffected_versions {
+            if looks_like_commit(v) {
+                notes.push(format!(
+                    "unaffected version {v:?} left out: a git commit id, not a version"
+                ));
+                unaffected_incomplete = true;
+                continue;
+            }
             add_interval(
                 scheme,
                 &mut unaffected,
@@ -664,6 +699,26 @@ impl PreparedAffected {
                 lower: Bound::Unbounded,
                 upper: Bound::Unbounded,
                 source: "every version (stated by the advisory)",
+            });
+        } else if a.default_status == Some(DefaultStatus::Affected)
+            && affected.is_empty()
+            && unaffected.is_empty()
+        {
+            // Every version it lists was left out (git commit ranges, as
+            // CISA's enrichment splits a kernel record): the default is
+            // relative to nothing that can be read.
+            notes.push(
+                "defaultStatus affected left out: none of the entry's versions could be read"
+                    .to_string(),
+            );
+        } else if a.default_status == Some(DefaultStatus::Affected) {
+            // CVE 5: versions the entry does not list have the default
+            // status. Its unaffected intervals (checked first) carve out
+            // the fixed ones, as the Linux kernel CNA writes its records.
+            affected.push(Interval {
+                lower: Bound::Unbounded,
+                upper: Bound::Unbounded,
+                source: "every version not listed (defaultStatus: affected)",
             });
         }
         let all_versions = stated_all && unaffected.is_empty() && !unaffected_incomplete;
@@ -785,6 +840,16 @@ fn add_interval(
             notes.push(format!("{kind} interval {interval} left out: {e}"));
         }
     }
+}
+
+/// A bound that is a git commit id (7 to 40 hexadecimal digits, with both
+/// letters and digits), not a version: the Linux kernel CNA's `git` ranges,
+/// copied by enrichers as `custom`.
+fn looks_like_commit(v: &str) -> bool {
+    (7..=40).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii_hexdigit())
+        && v.bytes().any(|b| b.is_ascii_digit())
+        && v.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 fn point(v: &str, source: &'static str) -> Interval {

@@ -435,3 +435,63 @@ fn index_upsert_and_incremental_reimport() {
     assert_eq!(index.candidates(&new_key).count(), 1);
     assert_eq!(index.upsert(&changed), Upsert::Unchanged);
 }
+
+/// Issue 14, item 2: Linux kernel records, as the kernel CNA writes them (a
+/// block of git commit ranges, and a block of releases with `defaultStatus:
+/// affected`, the introducing release, and each fixed stable branch as
+/// `lessThanOrEqual: "X.Y.*"`), and CISA's enrichment of them (git ranges
+/// copied as `custom`, one ADP entry per row, one with `defaultStatus:
+/// affected` and nothing but a commit range). A kernel named by its CPE
+/// (`linux:linux_kernel`, where the CNA writes Linux/Linux) matches exactly
+/// the releases the CNA says are affected.
+#[test]
+fn linux_kernel_records_match_the_releases_their_cna_names() {
+    let mut index = AdvisoryIndex::new();
+    for id in ["CVE-2019-25160", "CVE-2021-47284", "CVE-2024-36970"] {
+        index.upsert(&record(id));
+    }
+    let kernel = |v: &str| {
+        component(
+            "linux",
+            Some(v),
+            None,
+            Some(&format!("cpe:2.3:o:linux:linux_kernel:{v}:*:*:*:*:*:*:*")),
+        )
+    };
+    let cases: &[(&str, &[&str])] = &[
+        // CVE-2019-25160: introduced 2.6.19, fixed 4.19.28 in 4.19, 5.0 in mainline.
+        // CVE-2021-47284: affected from the start, fixed 4.19.195, 5.10.44, 5.13.
+        ("2.6.18", &["CVE-2021-47284"]),
+        ("4.19.27", &["CVE-2019-25160", "CVE-2021-47284"]),
+        ("4.19.28", &["CVE-2021-47284"]),
+        ("4.19.195", &[]),
+        ("4.20.1", &["CVE-2019-25160", "CVE-2021-47284"]),
+        ("5.10.43", &["CVE-2021-47284"]),
+        ("5.10.200", &[]),
+        // CVE-2024-36970: introduced before 6.9 (v6.9-rc1~118), fixed 6.9.2.
+        ("6.1.80", &[]),
+        ("6.9.1", &["CVE-2024-36970"]),
+        ("6.9.2", &[]),
+        ("6.10", &[]),
+    ];
+    for (version, expected) in cases {
+        let mut fleet = vuln::exposure::FleetBuilder::new();
+        let release = vuln::exposure::ReleaseId::new("r").expect("id");
+        fleet
+            .add_release_components(release.clone(), "kernel", &[kernel(version)])
+            .expect("release");
+        let fleet = fleet.build();
+        let evaluation = fleet.evaluate(&index);
+        let mut got: Vec<String> = evaluation
+            .by_release(&release)
+            .iter()
+            .map(|e| e.vulnerability().as_str().to_string())
+            .collect();
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got, *expected, "kernel {version}");
+    }
+    // Git commit ranges are said to be left out, not compared as versions.
+    let notes = PreparedAdvisory::new(&record("CVE-2021-47284")).notes();
+    assert!(notes.iter().any(|n| n.contains("git commit")), "{notes:?}");
+}

@@ -341,10 +341,18 @@ fn cve5_versions() {
             ("5.0", "unknown"),
         ],
     );
+    // A series bound is only read under the generic scheme.
+    assert!(matches!(
+        VersionRange::from_cve5(
+            VersionScheme::Semver,
+            &[entry("5.0.0", Affected, None, Some("5.*"), vec![])]
+        ),
+        Err(RangeError::Unsupported(_))
+    ));
     assert!(matches!(
         VersionRange::from_cve5(
             VersionScheme::Generic,
-            &[entry("5.0", Affected, Some("5.*"), None, vec![])]
+            &[entry("5.0", Affected, Some("5.*.3"), None, vec![])]
         ),
         Err(RangeError::Unsupported(_))
     ));
@@ -356,6 +364,62 @@ fn cve5_versions() {
     check(
         &from_zero,
         &[("1.4.1", "affected <1.4.2"), ("1.4.2", "outside")],
+    );
+}
+
+/// The Linux kernel CNA's release block (CVE-2019-25160): introduced in
+/// 2.6.19, fixed in stable branches at a release (`lessThanOrEqual:
+/// "4.19.*"`) and in mainline 5.0; every other release is affected
+/// (`defaultStatus: affected`, evaluated by the matcher).
+#[test]
+fn kernel_stable_branches_are_series_bounds() {
+    let entry = |version: &str, status, lt: Option<&str>, le: Option<&str>| Cve5Version {
+        version: version.into(),
+        status,
+        less_than: lt.map(Into::into),
+        less_than_or_equal: le.map(Into::into),
+        changes: Vec::new(),
+    };
+    use Cve5Status::*;
+    let r = VersionRange::from_cve5(
+        VersionScheme::Generic,
+        &[
+            entry("0", Unaffected, Some("2.6.19"), None),
+            entry("4.4.177", Unaffected, None, Some("4.4.*")),
+            entry("4.19.28", Unaffected, None, Some("4.19.*")),
+            entry("5.0", Unaffected, None, Some("*")),
+            entry("2.6.19", Affected, None, None),
+        ],
+    )
+    .expect("range");
+    check(
+        &r,
+        &[
+            ("2.6.18", "unaffected <2.6.19"),
+            ("2.6.19", "affected =2.6.19"),
+            ("4.19.27", "outside"),
+            ("4.19.28", "unaffected >=4.19.28, <=4.19.*"),
+            ("4.19.300", "unaffected >=4.19.28, <=4.19.*"),
+            ("4.4.177", "unaffected >=4.4.177, <=4.4.*"),
+            // 4.40 is not in the 4.4 series.
+            ("4.40.1", "outside"),
+            ("4.20.1", "outside"),
+            ("6.1.80", "unaffected >=5.0"),
+        ],
+    );
+    // `lessThan` a series ends before it.
+    let before = VersionRange::from_cve5(
+        VersionScheme::Generic,
+        &[entry("5.10", Affected, Some("6.1.*"), None)],
+    )
+    .expect("range");
+    check(
+        &before,
+        &[
+            ("6.0.19", "affected >=5.10, <6.1.*"),
+            ("6.1", "outside"),
+            ("6.1.80", "outside"),
+        ],
     );
 }
 

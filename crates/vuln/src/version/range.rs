@@ -8,10 +8,16 @@
 //! [`Containment::Unknown`], never in or out. Unaffected intervals take
 //! precedence over affected ones (a vendor's "this version is fixed" wins).
 //!
-//! Deliberately absent: git commit ranges (OSV `GIT`: not versions) and
-//! wildcard bounds such as CVE 5 `lessThan: "5.*"`, refused as
-//! [`RangeError::Unsupported`]; and a range with no bound at all from NVD
-//! (project rule: never a version-less match of everything).
+//! A bound `P.*` under the generic scheme is a series: every version whose
+//! first components are `P`'s (`6.1.*` holds `6.1`, `6.1.80`, `6.1.80-rt5`,
+//! not `6.10`), so `lessThanOrEqual: "6.1.*"` ends after the 6.1 branch and
+//! `lessThan: "6.1.*"` before it. This is how the Linux kernel CNA writes a
+//! fixed stable branch.
+//!
+//! Deliberately absent: git commit ranges (OSV `GIT`: not versions), other
+//! wildcard bounds (`5.*.3`, or any under a scheme other than generic),
+//! refused as [`RangeError::Unsupported`]; and a range with no bound at all
+//! from NVD (project rule: never a version-less match of everything).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -626,18 +632,19 @@ impl VersionRange {
     }
 
     fn in_interval(&self, interval: &Interval, version: &str) -> Result<bool, VersionError> {
+        let scheme = self.scheme;
         let above = match &interval.lower {
             Bound::Unbounded => true,
-            Bound::Included(l) => self.scheme.compare(version, l)? != Ordering::Less,
-            Bound::Excluded(l) => self.scheme.compare(version, l)? == Ordering::Greater,
+            Bound::Included(l) => compare_bound(scheme, version, l)? != Ordering::Less,
+            Bound::Excluded(l) => compare_bound(scheme, version, l)? == Ordering::Greater,
         };
         if !above {
             return Ok(false);
         }
         Ok(match &interval.upper {
             Bound::Unbounded => true,
-            Bound::Included(u) => self.scheme.compare(version, u)? != Ordering::Greater,
-            Bound::Excluded(u) => self.scheme.compare(version, u)? == Ordering::Less,
+            Bound::Included(u) => compare_bound(scheme, version, u)? != Ordering::Greater,
+            Bound::Excluded(u) => compare_bound(scheme, version, u)? == Ordering::Less,
         })
     }
 
@@ -658,7 +665,53 @@ fn point(version: &str, source: &'static str) -> Interval {
     }
 }
 
+/// The series `P` of a wildcard bound `P.*` (CVE 5 `lessThanOrEqual:
+/// "6.1.*"`, as the Linux kernel CNA writes a stable branch): every version
+/// whose first components are `P`'s. `None` for any other bound.
+fn series(v: &str) -> Option<&str> {
+    v.strip_suffix(".*")
+        .filter(|p| !p.is_empty() && !p.contains('*'))
+}
+
+/// Orders `version` against the series `prefix`: `Equal` when the version
+/// is in it, else as its first components (as many as the prefix has)
+/// compare with the prefix.
+fn compare_series(
+    scheme: VersionScheme,
+    version: &str,
+    prefix: &str,
+) -> Result<Ordering, VersionError> {
+    let components = prefix.split('.').count();
+    let head: Vec<&str> = version
+        .splitn(components + 1, '.')
+        .take(components)
+        .collect();
+    scheme.compare(&head.join("."), prefix)
+}
+
+/// Orders `version` against a bound, which may be a series `P.*`.
+fn compare_bound(
+    scheme: VersionScheme,
+    version: &str,
+    bound: &str,
+) -> Result<Ordering, VersionError> {
+    match series(bound) {
+        Some(prefix) => compare_series(scheme, version, prefix),
+        None => scheme.compare(version, bound),
+    }
+}
+
 fn check_bound(scheme: VersionScheme, v: &str) -> Result<(), RangeError> {
+    if let Some(prefix) = series(v) {
+        // Components are dot-separated in the generic ordering only.
+        if scheme != VersionScheme::Generic {
+            return Err(RangeError::Unsupported(format!(
+                "wildcard bound {v:?} under the {scheme} scheme"
+            )));
+        }
+        scheme.validate(prefix)?;
+        return Ok(());
+    }
     if v.contains('*') {
         return Err(RangeError::Unsupported(format!("wildcard bound {v:?}")));
     }
