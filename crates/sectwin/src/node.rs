@@ -487,6 +487,17 @@ async fn bootstrap(node: &Node) -> Result<()> {
     if node.projector.meta().registry.authority().is_some() {
         return Ok(());
     }
+    // The projector resumes from what its store holds, which may be behind
+    // the log after a crash: decide on the whole published log, so that a
+    // restart (read-only, on a full disk) does not try to append the root
+    // again.
+    let published = node.scitt.log().published().size.get();
+    node.projector
+        .wait_projected(published, std::time::Duration::from_secs(30))
+        .await;
+    if node.projector.meta().registry.authority().is_some() {
+        return Ok(());
+    }
     let (id, key) = &*node.authority;
     let payload = serde_json::json!({
         "type": "stakeholder-registered",

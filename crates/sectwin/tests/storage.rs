@@ -169,12 +169,7 @@ async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only()
         &acme_pub,
     ]);
     let acme = token(&url, &data, "acme.test").await;
-    let status: Value = reqwest::get(format!("{url}/api/v1/status"))
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("status json");
+    let status: Value = get_status(&url).await;
     assert_eq!(status["read_only"], false, "{status}");
 
     // Leave exactly one blob's bytes free: the upload passes the space check,
@@ -205,12 +200,7 @@ async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only()
         }
     }
     assert!(refused, "the log never refused an append on a full disk");
-    let status: Value = reqwest::get(format!("{url}/api/v1/status"))
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("status json");
+    let status: Value = get_status(&url).await;
     assert_eq!(status["read_only"], true, "{status}");
     assert!(status["log_fault"].as_str().is_some(), "{status}");
 
@@ -254,17 +244,22 @@ async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only()
     drop(server);
 }
 
+/// `GET /api/v1/status`.
+async fn get_status(url: &str) -> Value {
+    reqwest::get(format!("{url}/api/v1/status"))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json")
+}
+
 /// Polls `/api/v1/status` until neither the log nor the projector reports
 /// a fault (at most 60 s); answers the last status.
 async fn wait_writable(url: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let status: Value = reqwest::get(format!("{url}/api/v1/status"))
-            .await
-            .expect("status")
-            .json()
-            .await
-            .expect("status json");
+        let status: Value = get_status(url).await;
         if status["read_only"] == false && status["projector_fault"].is_null() {
             return status;
         }
@@ -327,12 +322,7 @@ async fn a_restart_on_a_full_disk_opens_read_only_and_writes_once_space_is_back(
     // The disk is still full: the node starts anyway, read-only.
     let server = Server::start(&data, &flags);
     let url = url_of(&server);
-    let status: Value = reqwest::get(format!("{url}/api/v1/status"))
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("status json");
+    let status: Value = get_status(&url).await;
     println!("status after a restart on a full disk: {status}");
     assert_eq!(status["read_only"], true, "{status}");
     let fault = status["log_fault"].as_str().unwrap_or("");
