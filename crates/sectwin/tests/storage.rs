@@ -205,15 +205,7 @@ async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only()
     assert!(status["log_fault"].as_str().is_some(), "{status}");
 
     // Asset creation says why it cannot be done.
-    let r = reqwest::Client::new()
-        .post(format!("{url}/archivist/v2/assets"))
-        .bearer_auth(&acme)
-        .json(&serde_json::json!({"attributes": {"arc_display_name": "Door"}}))
-        .send()
-        .await
-        .expect("create asset");
-    let code = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (code, body) = create_asset(&url, &acme, "Door").await;
     assert_eq!(code, 507, "{body}");
     let message = body["message"].as_str().unwrap_or("");
     // The log's fault, or (a private asset's payload is kept first) the
@@ -231,17 +223,22 @@ async fn a_full_disk_answers_507_leaves_no_tmp_files_and_status_says_read_only()
     let status = wait_writable(&url).await;
     assert!(status["log_restarts"].as_u64() >= Some(1), "{status}");
     assert_eq!(add(&url, "after space came back").await, 200);
+    let (code, body) = create_asset(&url, &acme, "Door 2").await;
+    assert_eq!(code, 200, "{body}");
+    drop(server);
+}
+
+/// Creates an Archivist asset named `name`; answers the status and body.
+async fn create_asset(url: &str, token: &str, name: &str) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{url}/archivist/v2/assets"))
-        .bearer_auth(&acme)
-        .json(&serde_json::json!({"attributes": {"arc_display_name": "Door 2"}}))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"attributes": {"arc_display_name": name}}))
         .send()
         .await
         .expect("create asset");
     let code = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert_eq!(code, 200, "{body}");
-    drop(server);
+    (code, r.json().await.unwrap_or(Value::Null))
 }
 
 /// `GET /api/v1/status`.
