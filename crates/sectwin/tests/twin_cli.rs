@@ -470,12 +470,14 @@ async fn archivist_private_attributes_stay_out_of_the_log() {
     let url = server.base().trim_end_matches("/log").to_string();
     let (_, acme_pub) = keypair(d, "acme", "eddsa");
     let (_, beta_pub) = keypair(d, "beta", "eddsa");
+    let (_, aud_pub) = keypair(d, "aud", "eddsa");
     common::register_stakeholders(
         &url,
         &data.join("authority.key"),
         &[
             ("acme.example", "manufacturer", &acme_pub),
             ("beta.example", "manufacturer", &beta_pub),
+            ("aud.example", "auditor", &aud_pub),
         ],
     );
     let acme = common::bearer_token(&url, &data, "acme.example").await;
@@ -526,6 +528,23 @@ async fn archivist_private_attributes_stay_out_of_the_log() {
     )
     .await;
     assert_eq!(code, 200, "{event}");
+    // Issue 13 item 11: the auditor role no longer counts as a role on
+    // every device. Without an owner's grant the auditor may not even read
+    // Acme's asset, so its event is answered as for an asset that does not
+    // exist (404: the refusal reveals nothing), and nothing is recorded.
+    let auditor = common::bearer_token(&url, &data, "aud.example").await;
+    let (code, refused) = post(
+        format!("{url}/archivist/v2/{id}/events"),
+        auditor,
+        serde_json::json!({
+            "operation": "Record",
+            "behaviour": "RecordEvidence",
+            "event_attributes": {"note": "auditor's own note"},
+            "asset_attributes": {"state": "tampered"},
+        }),
+    )
+    .await;
+    assert_eq!(code, 404, "{refused}");
     let (code, public) = post(
         format!("{url}/archivist/v2/assets"),
         acme.clone(),
