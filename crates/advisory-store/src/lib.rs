@@ -41,6 +41,7 @@ mod source;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
@@ -192,12 +193,10 @@ pub struct Change {
 
 /// The advisory database in one directory.
 pub struct AdvisoryStore {
-    keyspace: Keyspace,
-    records: PartitionHandle,
-    heads: PartitionHandle,
-    aliases: PartitionHandle,
-    meta: PartitionHandle,
-    discovered: PartitionHandle,
+    dir: PathBuf,
+    /// Reopened in place after a failed write (a full disk poisons the
+    /// keyspace), before the next write.
+    parts: reopen::Reopening<Parts>,
     len: AtomicUsize,
     import_lock: Mutex<()>,
     threads: usize,
@@ -211,9 +210,21 @@ impl std::fmt::Debug for AdvisoryStore {
     }
 }
 
-impl AdvisoryStore {
-    /// Opens (creating if needed) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<AdvisoryStore, StoreError> {
+/// How long a reopen waits for reads in flight on the old keyspace.
+const REOPEN_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The open keyspace and its partitions.
+struct Parts {
+    keyspace: Keyspace,
+    records: PartitionHandle,
+    heads: PartitionHandle,
+    aliases: PartitionHandle,
+    meta: PartitionHandle,
+    discovered: PartitionHandle,
+}
+
+impl Parts {
+    fn open(dir: &Path) -> Result<Parts, StoreError> {
         let keyspace = Config::new(dir)
             .cache_size(CACHE_BYTES)
             .manual_journal_persist(true)
@@ -227,28 +238,70 @@ impl AdvisoryStore {
                 )
                 .map_err(db)
         };
-        let records = open("records")?;
-        let heads = open("heads")?;
-        let aliases = open("aliases")?;
-        let meta = open("meta")?;
-        let discovered = open("discovered")?;
-        // An exact count costs one pass over the small heads at open.
+        Ok(Parts {
+            records: open("records")?,
+            heads: open("heads")?,
+            aliases: open("aliases")?,
+            meta: open("meta")?,
+            discovered: open("discovered")?,
+            keyspace,
+        })
+    }
+
+    /// The number of advisories: an exact count costs one pass over the
+    /// small heads.
+    fn count(&self) -> Result<usize, StoreError> {
         let mut len = 0usize;
-        for kv in heads.keys() {
+        for kv in self.heads.keys() {
             kv.map_err(db)?;
             len += 1;
         }
+        Ok(len)
+    }
+}
+
+impl AdvisoryStore {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<AdvisoryStore, StoreError> {
+        let parts = Parts::open(dir)?;
+        let len = parts.count()?;
         Ok(AdvisoryStore {
-            keyspace,
-            records,
-            heads,
-            aliases,
-            meta,
-            discovered,
+            dir: dir.to_path_buf(),
+            parts: reopen::Reopening::new(parts),
             len: AtomicUsize::new(len),
             import_lock: Mutex::new(()),
             threads: std::thread::available_parallelism().map_or(1, usize::from),
         })
+    }
+
+    /// The open handles, for reading.
+    fn parts(&self) -> Result<Arc<Parts>, StoreError> {
+        self.parts.get().ok_or_else(|| {
+            StoreError::Db("the store is not open (reopening it after a write error failed)".into())
+        })
+    }
+
+    /// Runs `write` on handles that accept writes: reopens the keyspace
+    /// first if an earlier write failed, and marks it for reopening if
+    /// this one fails. Writing resumes by itself once space is back.
+    fn write<T>(
+        &self,
+        write: impl FnOnce(&Parts) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.parts
+            .reopen_if_broken(REOPEN_WAIT_MAX, || {
+                let parts = Parts::open(&self.dir)?;
+                self.len.store(parts.count()?, Ordering::Relaxed);
+                tracing::info!(dir = %self.dir.display(), "advisory store reopened after a write error");
+                Ok::<_, StoreError>(parts)
+            })
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let parts = self.parts()?;
+        let result = write(&parts);
+        if result.is_err() {
+            self.parts.mark_broken();
+        }
+        result
     }
 
     /// The number of advisories stored (withdrawn included).
@@ -268,7 +321,7 @@ impl AdvisoryStore {
 
     /// A counter of the `meta` partition (u64 BE), 0 when absent.
     fn meta_u64(&self, key: &str) -> Result<u64, StoreError> {
-        match self.meta.get(key).map_err(db)? {
+        match self.parts()?.meta.get(key).map_err(db)? {
             None => Ok(0),
             Some(v) => <[u8; 8]>::try_from(v.as_ref())
                 .map(u64::from_be_bytes)
@@ -284,7 +337,7 @@ impl AdvisoryStore {
     /// (`YYYY-MM-DD`).
     pub fn discoveries(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.discovered.iter() {
+        for kv in self.parts()?.discovered.iter() {
             let (k, v) = kv.map_err(db)?;
             out.push((
                 String::from_utf8_lossy(&k).into_owned(),
@@ -300,12 +353,14 @@ impl AdvisoryStore {
         if found.is_empty() {
             return Ok(());
         }
-        let mut batch = self.keyspace.batch();
-        for (key, day) in found {
-            batch.insert(&self.discovered, key.as_bytes(), day.as_bytes());
-        }
-        batch.commit().map_err(db)?;
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        self.write(|p| {
+            let mut batch = p.keyspace.batch();
+            for (key, day) in found {
+                batch.insert(&p.discovered, key.as_bytes(), day.as_bytes());
+            }
+            batch.commit().map_err(db)?;
+            p.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        })
     }
 
     /// The last generation whose changes were recorded elsewhere (in the
@@ -317,10 +372,12 @@ impl AdvisoryStore {
 
     /// Records that the changes up to `generation` are recorded, durably.
     pub fn set_logged_generation(&self, generation: u64) -> Result<(), StoreError> {
-        self.meta
-            .insert("logged_generation", generation.to_be_bytes())
-            .map_err(db)?;
-        self.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        self.write(|p| {
+            p.meta
+                .insert("logged_generation", generation.to_be_bytes())
+                .map_err(db)?;
+            p.keyspace.persist(PersistMode::SyncAll).map_err(db)
+        })
     }
 
     /// The changes made after `generation`, in id order: what each advisory
@@ -328,7 +385,7 @@ impl AdvisoryStore {
     /// generation that changed it).
     pub fn changes_since(&self, generation: u64) -> Result<Vec<Change>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.heads.iter() {
+        for kv in self.parts()?.heads.iter() {
             let (k, v) = kv.map_err(db)?;
             let id = String::from_utf8_lossy(&k).into_owned();
             let head = decode_head(&id, &v)?;
@@ -348,16 +405,17 @@ impl AdvisoryStore {
     /// An advisory by id, or else by one of its aliases (the smallest id
     /// naming it as an alias, when several do).
     pub fn get(&self, id: &str) -> Result<Option<Advisory>, StoreError> {
-        if let Some(v) = self.records.get(id).map_err(db)? {
+        let parts = self.parts()?;
+        if let Some(v) = parts.records.get(id).map_err(db)? {
             return decode_record(id, &v).map(Some);
         }
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
-        if let Some(kv) = self.aliases.prefix(&prefix).next() {
+        if let Some(kv) = parts.aliases.prefix(&prefix).next() {
             let (k, _) = kv.map_err(db)?;
             let target =
                 String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default()).into_owned();
-            if let Some(v) = self.records.get(&target).map_err(db)? {
+            if let Some(v) = parts.records.get(&target).map_err(db)? {
                 return decode_record(&target, &v).map(Some);
             }
         }
@@ -370,7 +428,7 @@ impl AdvisoryStore {
         let mut index = AdvisoryIndex::new();
         let batch_max = self.threads * DECODE_PER_THREAD_BATCH;
         let mut batch = Vec::with_capacity(batch_max);
-        for kv in self.records.iter() {
+        for kv in self.parts()?.records.iter() {
             batch.push(kv.map_err(db)?);
             if batch.len() >= batch_max {
                 self.decode_into(&batch, &mut index)?;
@@ -485,7 +543,7 @@ impl AdvisoryStore {
     }
 
     fn head(&self, id: &str) -> Result<Option<Head>, StoreError> {
-        match self.heads.get(id).map_err(db)? {
+        match self.parts()?.heads.get(id).map_err(db)? {
             None => Ok(None),
             Some(v) => decode_head(id, &v).map(Some),
         }
@@ -614,10 +672,28 @@ impl<'s> Importer<'s> {
         if self.pending.is_empty() && !last {
             return Ok(());
         }
+        // A no-op import leaves the generation as it was, so caches keyed
+        // by it stay valid.
+        let changed = self.summary.new + self.summary.updated > 0;
+        let changed_meta = (last && changed).then_some(self.generation);
         let store = self.store;
-        let mut batch = store.keyspace.batch();
+        let pending = std::mem::take(&mut self.pending);
+        let added = store.write(|p| Self::commit(store, p, pending, changed_meta))?;
+        store.len.fetch_add(added, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes `pending` (and the generation, if given) as one batch;
+    /// answers how many advisories are new.
+    fn commit(
+        store: &AdvisoryStore,
+        p: &Parts,
+        pending: HashMap<VulnId, (Head, Vec<u8>)>,
+        generation: Option<u64>,
+    ) -> Result<usize, StoreError> {
+        let mut batch = p.keyspace.batch();
         let mut added = 0usize;
-        for (id, (head, json)) in self.pending.drain() {
+        for (id, (head, json)) in pending {
             let id = id.as_str();
             let committed = store.head(id)?;
             let old_aliases: BTreeSet<&String> = committed
@@ -626,34 +702,28 @@ impl<'s> Importer<'s> {
                 .unwrap_or_default();
             let new_aliases: BTreeSet<&String> = head.aliases.iter().collect();
             for a in old_aliases.difference(&new_aliases) {
-                batch.remove(&store.aliases, alias_key(a, id));
+                batch.remove(&p.aliases, alias_key(a, id));
             }
             for a in new_aliases.difference(&old_aliases) {
-                batch.insert(&store.aliases, alias_key(a, id), []);
+                batch.insert(&p.aliases, alias_key(a, id), []);
             }
             if committed.is_none() {
                 added += 1;
             }
-            batch.insert(&store.heads, id, head.encode());
-            batch.insert(&store.records, id, json);
+            batch.insert(&p.heads, id, head.encode());
+            batch.insert(&p.records, id, json);
         }
-        // A no-op import leaves the generation as it was, so caches keyed
-        // by it stay valid.
-        let changed = self.summary.new + self.summary.updated > 0;
-        if last && changed {
-            batch.insert(&store.meta, "generation", self.generation.to_be_bytes());
+        if let Some(generation) = generation {
+            batch.insert(&p.meta, "generation", generation.to_be_bytes());
         }
         batch.commit().map_err(db)?;
-        store.len.fetch_add(added, Ordering::Relaxed);
-        Ok(())
+        Ok(added)
     }
 
     fn finish(mut self, started: Instant) -> Result<ImportSummary, StoreError> {
         self.flush(true)?;
         self.store
-            .keyspace
-            .persist(PersistMode::SyncAll)
-            .map_err(db)?;
+            .write(|p| p.keyspace.persist(PersistMode::SyncAll).map_err(db))?;
         let mut summary = self.summary;
         if summary.new + summary.updated == 0 {
             summary.generation = self.generation.saturating_sub(1);

@@ -256,3 +256,39 @@ fn malformed_files_are_listed_and_the_rest_is_imported() {
         other => panic!("expected a path error, got {other:?}"),
     }
 }
+
+/// Issue 13, item 10: an import on a full disk failed, and every later one
+/// too until a restart (a failed write poisons fjall's keyspace). The store
+/// now reopens itself before its next write: once space is back, the same
+/// store imports again, and nothing is lost. Needs the right to mount a
+/// tmpfs (root or CAP_SYS_ADMIN); fails saying so otherwise.
+#[test]
+fn an_import_on_a_full_disk_fails_and_the_next_one_works_once_space_is_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = testkit::Tmpfs::mount(&dir.path().join("fs"), "64m");
+    let store = AdvisoryStore::open(&fs.dir().join("advisories")).expect("open");
+    let bytes = std::fs::read(samples().join("osv/GHSA-9v2f-6vcg-3hgv.json")).expect("read");
+    let first = vuln_formats::osv::parse(&bytes).expect("parse");
+    store
+        .import(first.clone())
+        .expect("import before the disk is full");
+    let bytes = std::fs::read(samples().join("cve5/kev-CVE-2012-4792.json")).expect("read");
+    let second = vuln_formats::cve5::parse(&bytes).expect("parse");
+    let filler = fs.fill();
+    let full = store.import(vec![second.clone()]);
+    assert!(
+        full.is_err(),
+        "an import on a full disk succeeded: {full:?}"
+    );
+    std::fs::remove_file(filler).expect("free the space");
+    let summary = store
+        .import(vec![second.clone()])
+        .expect("the import once space is back");
+    assert_eq!(summary.records, 1);
+    assert_eq!(store.get(second.id.as_str()).expect("get"), Some(second));
+    assert_eq!(
+        store.get(first[0].id.as_str()).expect("get").as_ref(),
+        first.first()
+    );
+    assert_eq!(store.len(), 2);
+}

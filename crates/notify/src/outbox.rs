@@ -25,8 +25,6 @@
 
 use std::path::{Path, PathBuf};
 
-use parking_lot::RwLock;
-
 use fjall::{Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 
 use crate::model::{DeliveryRecord, Subscription};
@@ -61,6 +59,9 @@ pub fn record_key(record: &DeliveryRecord) -> String {
     )
 }
 
+/// How long a reopen waits for reads in flight on the old keyspace.
+const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The open keyspace. A write that fails (a full disk) poisons a fjall
 /// keyspace: every later write fails until it is reopened. So the outbox
 /// drops its handles after a failed write and reopens the directory before
@@ -68,7 +69,7 @@ pub fn record_key(record: &DeliveryRecord) -> String {
 /// restart.
 pub struct Outbox {
     dir: PathBuf,
-    handles: RwLock<Option<Handles>>,
+    handles: reopen::Reopening<Handles>,
 }
 
 struct Handles {
@@ -76,8 +77,6 @@ struct Handles {
     subscriptions: PartitionHandle,
     deliveries: PartitionHandle,
     bodies: PartitionHandle,
-    /// A write failed: reopen before the next write.
-    broken: bool,
 }
 
 impl Handles {
@@ -96,7 +95,6 @@ impl Handles {
             deliveries: open("deliveries")?,
             bodies: open("bodies")?,
             keyspace,
-            broken: false,
         })
     }
 
@@ -150,7 +148,7 @@ impl Outbox {
         handles.rekey()?;
         Ok(Outbox {
             dir: dir.to_path_buf(),
-            handles: RwLock::new(Some(handles)),
+            handles: reopen::Reopening::new(handles),
         })
     }
 
@@ -160,48 +158,33 @@ impl Outbox {
         &self,
         write: impl Fn(&Handles) -> Result<(), OutboxError>,
     ) -> Result<(), OutboxError> {
-        {
-            let guard = self.handles.read();
-            if let Some(h) = guard.as_ref().filter(|h| !h.broken) {
-                let result = write(h);
-                if result.is_err() {
-                    drop(guard);
-                    if let Some(h) = self.handles.write().as_mut() {
-                        h.broken = true;
-                    }
-                }
-                return result;
-            }
-        }
-        let mut guard = self.handles.write();
-        if guard.as_ref().is_none_or(|h| h.broken) {
-            // The old keyspace must be gone (its threads stopped, its journal
-            // closed) before the directory is opened again.
-            drop(guard.take());
-            let reopened = Handles::open(&self.dir)?;
-            tracing::info!(dir = %self.dir.display(), "outbox reopened after a write error");
-            *guard = Some(reopened);
-        }
-        let Some(h) = guard.as_mut() else {
-            return Err(OutboxError("the outbox is not open".into()));
-        };
-        let result = write(h);
+        self.handles
+            .reopen_if_broken(REOPEN_WAIT, || {
+                let reopened = Handles::open(&self.dir)?;
+                tracing::info!(dir = %self.dir.display(), "outbox reopened after a write error");
+                Ok::<_, OutboxError>(reopened)
+            })
+            .map_err(|e| OutboxError(e.to_string()))?;
+        let h = self.handles()?;
+        let result = write(&h);
         if result.is_err() {
-            h.broken = true;
+            self.handles.mark_broken();
         }
         result
+    }
+
+    fn handles(&self) -> Result<std::sync::Arc<Handles>, OutboxError> {
+        self.handles.get().ok_or_else(|| {
+            OutboxError("the outbox is not open (reopening after a write error failed)".into())
+        })
     }
 
     fn read<T>(
         &self,
         read: impl FnOnce(&Handles) -> Result<T, OutboxError>,
     ) -> Result<T, OutboxError> {
-        match self.handles.read().as_ref() {
-            Some(h) => read(h),
-            None => Err(OutboxError(
-                "the outbox is not open (reopening after a write error failed)".into(),
-            )),
-        }
+        let h = self.handles()?;
+        read(&h)
     }
 
     /// Every stored subscription.

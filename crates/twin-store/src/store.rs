@@ -95,7 +95,7 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, b: &[u8]) -> Resul
 #[derive(Clone)]
 pub struct TwinStore {
     dir: std::sync::Arc<std::path::PathBuf>,
-    parts: std::sync::Arc<parking_lot::RwLock<Option<std::sync::Arc<Parts>>>>,
+    parts: std::sync::Arc<reopen::Reopening<Parts>>,
 }
 
 /// The open keyspace of a [`TwinStore`] and its partitions.
@@ -161,7 +161,7 @@ impl Parts {
 #[derive(Clone)]
 pub struct PayloadStore {
     dir: std::sync::Arc<std::path::PathBuf>,
-    handles: std::sync::Arc<parking_lot::RwLock<Option<PayloadHandles>>>,
+    handles: std::sync::Arc<reopen::Reopening<PayloadHandles>>,
     /// Serializes [`PayloadStore::put_for`]: a quota is read, checked and
     /// raised by one writer at a time.
     quota: std::sync::Arc<parking_lot::Mutex<()>>,
@@ -184,8 +184,6 @@ struct PayloadHandles {
     reads: PartitionHandle,
     /// Payload bytes kept per stakeholder: stakeholder id → u64 BE.
     usage: PartitionHandle,
-    /// A write failed: reopen before the next write.
-    broken: bool,
 }
 
 impl PayloadHandles {
@@ -211,7 +209,6 @@ impl PayloadHandles {
             payloads,
             reads,
             usage,
-            broken: false,
         })
     }
 }
@@ -222,7 +219,7 @@ impl PayloadStore {
         let handles = PayloadHandles::open(dir)?;
         Ok(PayloadStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),
-            handles: std::sync::Arc::new(parking_lot::RwLock::new(Some(handles))),
+            handles: std::sync::Arc::new(reopen::Reopening::new(handles)),
             quota: std::sync::Arc::new(parking_lot::Mutex::new(())),
         })
     }
@@ -233,58 +230,37 @@ impl PayloadStore {
         &self,
         write: impl FnOnce(&PayloadHandles) -> Result<(), fjall::Error>,
     ) -> Result<(), StoreError> {
-        {
-            let guard = self.handles.read();
-            if let Some(h) = guard.as_ref().filter(|h| !h.broken) {
-                return match write(h) {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        drop(guard);
-                        self.mark_broken();
-                        Err(db(e))
-                    }
-                };
-            }
-        }
-        let mut guard = self.handles.write();
-        if guard.as_ref().is_none_or(|h| h.broken) {
-            // The old keyspace must be gone (its threads stopped, its journal
-            // closed) before the directory is opened again.
-            drop(guard.take());
-            let reopened = PayloadHandles::open(&self.dir)?;
-            tracing::info!(dir = %self.dir.display(), "payload store reopened after a write error");
-            *guard = Some(reopened);
-        }
-        let Some(h) = guard.as_ref() else {
-            return Err(StoreError::Db("payload store is not open".into()));
-        };
-        match write(h) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if let Some(h) = guard.as_mut() {
-                    h.broken = true;
-                }
-                Err(db(e))
-            }
-        }
+        self.handles
+            .reopen_if_broken(
+                std::time::Duration::from_millis(REOPEN_WAIT_MS_MAX),
+                || {
+                    let reopened = PayloadHandles::open(&self.dir)?;
+                    tracing::info!(dir = %self.dir.display(), "payload store reopened after a write error");
+                    Ok::<_, StoreError>(reopened)
+                },
+            )
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let h = self.handles()?;
+        write(&h).map_err(|e| {
+            self.handles.mark_broken();
+            db(e)
+        })
     }
 
-    fn mark_broken(&self) {
-        if let Some(h) = self.handles.write().as_mut() {
-            h.broken = true;
-        }
+    fn handles(&self) -> Result<std::sync::Arc<PayloadHandles>, StoreError> {
+        self.handles.get().ok_or_else(|| {
+            StoreError::Db(
+                "payload store is not open (reopening after a write error failed)".into(),
+            )
+        })
     }
 
     fn read<T>(
         &self,
         read: impl FnOnce(&PayloadHandles) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match self.handles.read().as_ref() {
-            Some(h) => read(h),
-            None => Err(StoreError::Db(
-                "payload store is not open (reopening after a write error failed)".into(),
-            )),
-        }
+        let h = self.handles()?;
+        read(&h)
     }
 
     /// Appends the read-transparency records of one read (one per owner
@@ -448,12 +424,12 @@ impl TwinStore {
         let parts = Parts::open(dir)?;
         Ok(TwinStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),
-            parts: std::sync::Arc::new(parking_lot::RwLock::new(Some(std::sync::Arc::new(parts)))),
+            parts: std::sync::Arc::new(reopen::Reopening::new(parts)),
         })
     }
 
     fn parts(&self) -> Result<std::sync::Arc<Parts>, StoreError> {
-        self.parts.read().clone().ok_or_else(|| {
+        self.parts.get().ok_or_else(|| {
             StoreError::Db(
                 "the twin store is not open (reopening it after a write error failed)".into(),
             )
@@ -465,24 +441,11 @@ impl TwinStore {
     /// again once the cause is gone. Waits for reads in flight to finish
     /// (new ones wait for the reopen).
     pub fn reopen(&self) -> Result<(), StoreError> {
-        let mut guard = self.parts.write();
-        if let Some(old) = guard.take() {
-            let deadline =
-                std::time::Instant::now() + std::time::Duration::from_millis(REOPEN_WAIT_MS_MAX);
-            while std::sync::Arc::strong_count(&old) > 1 {
-                if std::time::Instant::now() >= deadline {
-                    *guard = Some(old);
-                    return Err(StoreError::Db(
-                        "reads of the twin store did not finish; reopening later".into(),
-                    ));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            // The old keyspace must be gone (its threads stopped, its
-            // journal closed) before the directory is opened again.
-            drop(old);
-        }
-        *guard = Some(std::sync::Arc::new(Parts::open(&self.dir)?));
+        self.parts
+            .reopen(std::time::Duration::from_millis(REOPEN_WAIT_MS_MAX), || {
+                Parts::open(&self.dir)
+            })
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         tracing::info!(dir = %self.dir.display(), "twin store reopened after a write error");
         Ok(())
     }
