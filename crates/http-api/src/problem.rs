@@ -19,7 +19,8 @@
 //! [`HEADER_BYTES_MAX`] (414, 431). Deliberately left alone: the OAuth token
 //! endpoint's errors (RFC 6749 §5.2 prescribes their JSON) and the
 //! Archivist API's (the DataTrails `{code, message, details}` its clients
-//! parse). Beyond hyper's own limits (a ~400 KiB header buffer, 100 headers)
+//! parse). Beyond hyper's own limits, set above these ([`crate::serve`]: a
+//! ~400 KiB header buffer, [`crate::serve::HYPER_HEADER_COUNT_MAX`] fields),
 //! hyper answers 431 itself, before any service runs, with an empty body.
 
 use axum::extract::Request;
@@ -32,6 +33,10 @@ use axum::response::{IntoResponse, Response};
 pub const URI_BYTES_MAX: usize = 8 * 1024;
 /// Largest header section (names and values) answered; larger ones get 431.
 pub const HEADER_BYTES_MAX: usize = 32 * 1024;
+/// Most header fields answered; more get 431. hyper's own limit is set above
+/// it ([`crate::serve`]), so that this answer, with its body, is the one
+/// clients see.
+pub const HEADER_COUNT_MAX: usize = 100;
 /// Largest error body read back to be rewritten (axum's rejections are a
 /// line of text).
 const REWRITTEN_BODY_BYTES_MAX: usize = 64 * 1024;
@@ -221,6 +226,14 @@ pub async fn fill_errors(request: Request, next: Next) -> Response {
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
+    let header_count = request.headers().len();
+    if header_count > HEADER_COUNT_MAX {
+        return problem(
+            family,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!("the request has {header_count} header fields; at most {HEADER_COUNT_MAX}"),
+        );
+    }
     if header_bytes > HEADER_BYTES_MAX {
         return problem(
             family,

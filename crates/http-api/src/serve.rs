@@ -52,6 +52,10 @@ pub const IDLE_TIMEOUT_MS_DEFAULT: u64 = 20_000;
 /// Default time for a request body to arrive completely: a 16 MiB batch at
 /// 4 Mbit/s takes about 34 s.
 pub const BODY_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+/// Most header fields hyper parses: above [`crate::problem::HEADER_COUNT_MAX`],
+/// so that a request with a few too many gets the API's 431 with a body
+/// saying so, not hyper's empty one.
+pub const HYPER_HEADER_COUNT_MAX: usize = 4 * crate::problem::HEADER_COUNT_MAX;
 /// Longest pause between `accept` attempts after an accept error (EMFILE
 /// included: descriptors come back as connections close).
 const ACCEPT_BACKOFF_MS_MAX: u64 = 1000;
@@ -189,7 +193,8 @@ async fn serve_connection(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms));
+        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+        .max_headers(HYPER_HEADER_COUNT_MAX);
     builder.http2().timer(TokioTimer::new());
     let connection = builder.serve_connection_with_upgrades(io, service);
     let mut connection = std::pin::pin!(connection);
