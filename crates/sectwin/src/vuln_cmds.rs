@@ -137,6 +137,9 @@ pub enum VulnCmd {
     /// Match SBOMs (CycloneDX or SPDX JSON) against the stored advisories:
     /// each match with its rule, confidence and reason.
     Match(crate::vuln_match::MatchArgs),
+    /// How many stored advisories can match at least one component, and
+    /// why the others cannot, grouped by reason.
+    Coverage(crate::vuln_match::CoverageArgs),
 }
 
 /// `sectwin vuln import`.
@@ -224,6 +227,7 @@ pub fn vuln(cmd: VulnCmd) -> Result<ExitCode> {
         VulnCmd::Show(args) => show(args),
         VulnCmd::List(args) => list(args),
         VulnCmd::Match(args) => crate::vuln_match::run(args),
+        VulnCmd::Coverage(args) => crate::vuln_match::coverage(args),
     }
 }
 

@@ -114,3 +114,108 @@ pub fn run(args: MatchArgs) -> Result<ExitCode> {
     std::mem::forget(store);
     Ok(ExitCode::SUCCESS)
 }
+
+/// `sectwin vuln coverage`.
+#[derive(clap::Args)]
+pub struct CoverageArgs {
+    /// Data directory (the advisories are in DATA/advisories).
+    #[arg(long, default_value = "sectwin-data")]
+    data: PathBuf,
+    /// How many reasons to list (most frequent first).
+    #[arg(long, default_value_t = 20)]
+    reasons: usize,
+    /// One JSON object: `advisories`, `matchable`, `withdrawn`, and
+    /// `reasons` (`reason`, `count`, `example`).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `sectwin vuln coverage`: how many stored advisories can match at
+/// least one component, and why the others cannot, grouped by reason (the
+/// values in a reason are elided so that like reasons group together).
+pub fn coverage(args: CoverageArgs) -> Result<ExitCode> {
+    let store = crate::vuln_cmds::open_store(&args.data)?;
+    let index = store
+        .load_index()
+        .with_context(|| format!("loading the advisories of {}", args.data.display()))?;
+    let mut matchable = 0usize;
+    let mut withdrawn = 0usize;
+    let mut reasons: std::collections::HashMap<String, (usize, String)> =
+        std::collections::HashMap::new();
+    for a in index.advisories() {
+        if a.is_withdrawn() {
+            withdrawn += 1;
+            continue;
+        }
+        match a.unmatchable_reason() {
+            None => matchable += 1,
+            Some(reason) => {
+                let slot = reasons
+                    .entry(elide(&reason))
+                    .or_insert_with(|| (0, a.id().as_str().to_string()));
+                slot.0 += 1;
+            }
+        }
+    }
+    let total = index.len() - withdrawn;
+    let mut sorted: Vec<(String, (usize, String))> = reasons.into_iter().collect();
+    sorted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let share = if total > 0 {
+        matchable as f64 / total as f64
+    } else {
+        0.0
+    };
+    if args.json {
+        let list: Vec<_> = sorted
+            .iter()
+            .take(args.reasons)
+            .map(|(r, (n, ex))| json!({"reason": r, "count": n, "example": ex}))
+            .collect();
+        let v = json!({
+            "advisories": total,
+            "withdrawn": withdrawn,
+            "matchable": matchable,
+            "share": share,
+            "reasons": list,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "{matchable} of {total} advisories can match a component ({:.2} %); {withdrawn} withdrawn not counted",
+            share * 100.0
+        )?;
+        for (reason, (n, example)) in sorted.iter().take(args.reasons) {
+            writeln!(out, "{n:>7}  {reason}  (e.g. {example})")?;
+        }
+    }
+    out.flush()?;
+    std::mem::forget(store);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A reason with its quoted values and interval bounds elided.
+fn elide(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut quoted = false;
+    for c in reason.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    // Interval texts (`=1.2`, `>=1.0, <2.0`) before "left out".
+    match out.split_once(" interval ") {
+        Some((head, tail)) => match tail.split_once(" left out") {
+            Some((_, rest)) => format!("{head} interval … left out{rest}"),
+            None => out,
+        },
+        None => out,
+    }
+}

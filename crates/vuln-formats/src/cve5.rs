@@ -7,7 +7,9 @@
 //! `affected[].versions[]` are normalized: an entry with `lessThan` or
 //! `lessThanOrEqual` is an interval from `version` (`0` or `*` meaning "from
 //! the first") to that bound (`*` meaning "no upper bound"), split at its
-//! `changes[]`; an entry without bound is an exact version; `status:
+//! `changes[]`; an entry without bound is an exact version, unless its
+//! `version` is a range written as text (`< 5.1.1`, `5.5.58 and prior`,
+//! `8.5.0 to 8.5.6`, `all versions`: [`crate::prose`]); `status:
 //! unaffected` goes to the unaffected lists. Placeholders (`n/a`,
 //! `unspecified`, `unknown`) say nothing and are ignored. A malformed CPE in
 //! `cpes[]` is dropped into [`Advisory::dropped`] rather than failing the
@@ -354,6 +356,31 @@ fn affected(
             (None, Some(b)) => Some((b.trim(), true)),
             (None, None) => None,
         };
+        if upper.is_none() && v.changes.is_empty() {
+            // A range written as text in `version` (`< 5.1.1`, `5.5.58 and
+            // prior`, `8.5.0 to 8.5.6`, `all versions`).
+            match crate::prose::read(version) {
+                Some(crate::prose::Prose::All) => {
+                    if status == Status::Affected {
+                        entry.all_versions = true;
+                    }
+                    continue;
+                }
+                Some(crate::prose::Prose::Range(lower, upper)) => {
+                    push_range(&mut entry, status, scheme, lower, upper);
+                    continue;
+                }
+                Some(crate::prose::Prose::Exact(exact)) => {
+                    let list = match status {
+                        Status::Affected => &mut entry.versions,
+                        Status::Unaffected => &mut entry.unaffected_versions,
+                    };
+                    push_unique(list, exact);
+                    continue;
+                }
+                None => {}
+            }
+        }
         let from_start = matches!(version, "0" | "*" | "") || placeholder(version);
         match upper {
             None if version == "*" => {

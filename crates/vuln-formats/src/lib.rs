@@ -33,6 +33,7 @@ pub mod model;
 pub mod nvd;
 pub mod openvex;
 pub mod osv;
+pub mod prose;
 pub mod spdx;
 
 pub use error::{AdvisoryParseError, FieldError, SbomParseError, VexExportError, VexParseError};

@@ -185,6 +185,20 @@ impl PreparedAdvisory {
         out
     }
 
+    /// Why no entry can match (`None` when one can): the first entry's
+    /// reason, or that the advisory names no affected product.
+    pub fn unmatchable_reason(&self) -> Option<String> {
+        if self.is_matchable() {
+            return None;
+        }
+        Some(
+            self.entries
+                .iter()
+                .find_map(PreparedAffected::unmatchable_reason)
+                .unwrap_or_else(|| "no affected product listed".to_string()),
+        )
+    }
+
     /// Whether any entry can match.
     pub fn is_matchable(&self) -> bool {
         self.entries.iter().any(PreparedAffected::is_matchable)

@@ -580,11 +580,36 @@ impl PreparedAffected {
                 break;
             }
         }
-        let (scheme, scheme_origin) = match (scheme, purl_scheme) {
+        let (mut scheme, mut scheme_origin) = match (scheme, purl_scheme) {
             (Some(s), _) => (s, SchemeOrigin::Declared),
             (None, Some(s)) => (s, SchemeOrigin::Inferred),
             (None, None) => (VersionScheme::Generic, SchemeOrigin::Inferred),
         };
+        // Vendors declare `semver` for versions that are not (Juniper's
+        // `21.2R3-S5`): when more bounds read under the generic ordering
+        // than as SemVer, that ordering is used, and said.
+        if scheme == VersionScheme::Semver && scheme_origin == SchemeOrigin::Declared {
+            let bounds: Vec<&str> = a
+                .ranges
+                .iter()
+                .chain(&a.unaffected_ranges)
+                .filter(|r| matches!(declared_scheme(&r.scheme), Declared::Scheme(_)))
+                .flat_map(|r| [&r.introduced, &r.end])
+                .flatten()
+                .map(|b| b.version.as_str())
+                .chain(a.versions.iter().map(String::as_str))
+                .filter(|v| !v.contains('*'))
+                .collect();
+            let valid = |s: VersionScheme| bounds.iter().filter(|v| s.validate(v).is_ok()).count();
+            if valid(VersionScheme::Generic) > valid(VersionScheme::Semver) {
+                notes.push(
+                    "versions declared semver are not SemVer: compared under the generic ordering"
+                        .to_string(),
+                );
+                scheme = VersionScheme::Generic;
+                scheme_origin = SchemeOrigin::Inferred;
+            }
+        }
 
         let mut affected = Vec::new();
         let mut unaffected = Vec::new();
@@ -615,7 +640,11 @@ impl PreparedAffected {
                         }
                         continue;
                     }
-                    Declared::Scheme(s) if s != scheme => {
+                    Declared::Scheme(s)
+                        if s != scheme
+                            && !(s == VersionScheme::Semver
+                                && scheme == VersionScheme::Generic) =>
+                    {
                         notes.push(format!(
                             "{} range left out: the entry's versions are {scheme}",
                             r.scheme
@@ -732,7 +761,8 @@ impl PreparedAffected {
         // range, the range decides and the CPE's version is read as ANY.
         if range.is_some() {
             for c in &mut cpes {
-                if matches!(c.version(), AttrValue::Value(_)) {
+                // ... or `-` (NA) there, as it copies NVD's CPEs.
+                if matches!(c.version(), AttrValue::Value(_) | AttrValue::Na) {
                     if let Some(any) = with_version_field(c, "*") {
                         *c = any;
                     }
@@ -780,12 +810,33 @@ impl PreparedAffected {
             || !self.cpes.is_empty()
             || !self.vendor_products.is_empty()
             || !self.names.is_empty();
+        // A CPE version `-` (NA, CPE 2.3) names the product's versionless
+        // form: it matches components whose CPE version is NA too.
         let has_versions = self.range.is_some()
             || self
                 .cpes
                 .iter()
-                .any(|c| matches!(c.version(), AttrValue::Value(_)));
+                .any(|c| matches!(c.version(), AttrValue::Value(_) | AttrValue::Na));
         has_id && has_versions
+    }
+
+    /// Why the entry can match nothing (`None` when it can): no identifier,
+    /// or no usable version, with the first note saying what was left out.
+    pub fn unmatchable_reason(&self) -> Option<String> {
+        if self.is_matchable() {
+            return None;
+        }
+        let has_id = !self.purls.is_empty()
+            || !self.cpes.is_empty()
+            || !self.vendor_products.is_empty()
+            || !self.names.is_empty();
+        Some(if !has_id {
+            "no product identifier".to_string()
+        } else if let Some(note) = self.notes.first() {
+            format!("no usable version: {note}")
+        } else {
+            "no version given".to_string()
+        })
     }
 
     /// The keys a component must have one of to possibly match.

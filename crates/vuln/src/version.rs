@@ -159,11 +159,13 @@ impl VersionScheme {
             }
         }
         match self {
-            VersionScheme::Semver => {
-                let pa = parse_semver(a)?;
-                let pb = parse_semver(b)?;
-                Ok(pa.cmp_precedence(&pb))
-            }
+            VersionScheme::Semver => match (parse_semver(a), parse_semver(b)) {
+                (Ok(pa), Ok(pb)) => Ok(pa.cmp_precedence(&pb)),
+                // Declared semver with more than three numbers (1.2.3.4, as
+                // vendors write it): ordered number by number.
+                _ if numeric_dotted(a) && numeric_dotted(b) => generic::compare(a, b),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            },
             VersionScheme::Pep440 => {
                 let pa = parse_pep440(a)?;
                 let pb = parse_pep440(b)?;
@@ -176,14 +178,52 @@ impl VersionScheme {
     }
 }
 
+/// A SemVer version, read as npm's loose mode does when it is not strict
+/// SemVer: one or two numbers are padded with zeros (`2.4` = `2.4.0`) and
+/// leading zeros dropped (`1.02.3` = `1.2.3`). Vendors declare `semver` for
+/// such versions; nothing else is coerced.
 fn parse_semver(v: &str) -> Result<semver::Version, VersionError> {
     let s = v.trim();
     let s = s
         .strip_prefix('v')
         .or_else(|| s.strip_prefix('V'))
         .unwrap_or(s);
-    semver::Version::parse(s)
-        .map_err(|e| VersionError::new(VersionScheme::Semver, v, e.to_string()))
+    semver::Version::parse(s).or_else(|strict| {
+        let end = s.find(['-', '+']).unwrap_or(s.len());
+        let (core, rest) = s.split_at(end);
+        let parts: Vec<&str> = core.split('.').collect();
+        if parts.is_empty()
+            || parts.len() > 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(VersionError::new(
+                VersionScheme::Semver,
+                v,
+                strict.to_string(),
+            ));
+        }
+        let mut numbers: Vec<&str> = parts
+            .iter()
+            .map(|p| match p.trim_start_matches('0') {
+                "" => "0",
+                n => n,
+            })
+            .collect();
+        numbers.resize(3, "0");
+        semver::Version::parse(&format!("{}{rest}", numbers.join(".")))
+            .map_err(|_| VersionError::new(VersionScheme::Semver, v, strict.to_string()))
+    })
+}
+
+/// Digits separated by dots, with an optional leading `v`.
+fn numeric_dotted(v: &str) -> bool {
+    let s = v.trim();
+    let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn parse_pep440(v: &str) -> Result<pep440_rs::Version, VersionError> {

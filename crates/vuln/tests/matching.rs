@@ -277,7 +277,7 @@ fn match_table() {
         ),
         (
             "incomparable version: no match, with the reason",
-            component("router-os", Some("1.4 build 7"), None, None),
+            component("router-os", Some("1.4/build=7"), None, None),
             &vendor_product,
             Undecided("cannot be compared"),
         ),
@@ -494,4 +494,124 @@ fn linux_kernel_records_match_the_releases_their_cna_names() {
     // Git commit ranges are said to be left out, not compared as versions.
     let notes = PreparedAdvisory::new(&record("CVE-2021-47284")).notes();
     assert!(notes.iter().any(|n| n.contains("git commit")), "{notes:?}");
+}
+
+/// The advisories of `ids` that `c` matches, through the register's
+/// evaluation.
+fn matched(ids: &[&str], c: Component) -> Vec<String> {
+    let mut index = AdvisoryIndex::new();
+    for id in ids {
+        index.upsert(&record(id));
+    }
+    let mut fleet = vuln::exposure::FleetBuilder::new();
+    let release = vuln::exposure::ReleaseId::new("r").expect("id");
+    fleet
+        .add_release_components(release.clone(), "line", &[c])
+        .expect("release");
+    let fleet = fleet.build();
+    let evaluation = fleet.evaluate(&index);
+    let mut got: Vec<String> = evaluation
+        .by_release(&release)
+        .iter()
+        .map(|e| e.vulnerability().as_str().to_string())
+        .collect();
+    got.sort_unstable();
+    got.dedup();
+    got
+}
+
+/// Issue 14, item 3: real records whose versions are vendor syntaxes or
+/// text, which could match no device before.
+#[test]
+fn vendor_version_syntaxes_of_real_records_match() {
+    let cases: &[(&str, Component, bool)] = &[
+        // Juniper writes `21.2R3-S5` and declares it semver: ordered as Junos
+        // releases (R3-S4 before R3-S5).
+        (
+            "CVE-2023-36839",
+            component(
+                "junos",
+                None,
+                None,
+                Some("cpe:2.3:o:juniper_networks:junos_os:21.2R3-S4:*:*:*:*:*:*:*"),
+            ),
+            true,
+        ),
+        (
+            "CVE-2023-36839",
+            component(
+                "junos",
+                None,
+                None,
+                Some("cpe:2.3:o:juniper_networks:junos_os:21.2R3-S5:*:*:*:*:*:*:*"),
+            ),
+            false,
+        ),
+        // Cisco's `12.6(2)_ES4`.
+        (
+            "CVE-2021-1245",
+            component(
+                "Cisco Unified Customer Voice Portal (CVP)",
+                Some("12.6(2)_ES4"),
+                None,
+                None,
+            ),
+            true,
+        ),
+        // `< 5.1.1` written in `version`.
+        (
+            "CVE-2020-11053",
+            component("OAuth2 Proxy", Some("5.1.0"), None, None),
+            true,
+        ),
+        (
+            "CVE-2020-11053",
+            component("OAuth2 Proxy", Some("5.1.1"), None, None),
+            false,
+        ),
+        // Declared semver `2.4` (npm's loose reading: 2.4.0) up to 2.4.54.
+        (
+            "CVE-2006-20001",
+            component("Apache HTTP Server", Some("2.4.53"), None, None),
+            true,
+        ),
+        (
+            "CVE-2006-20001",
+            component("Apache HTTP Server", Some("2.4.55"), None, None),
+            false,
+        ),
+        // CISA's CPE with version `-` (NA): the versionless product only.
+        (
+            "CVE-2017-9230",
+            component(
+                "bitcoin",
+                None,
+                None,
+                Some("cpe:2.3:a:bitcoin:bitcoin:-:*:*:*:*:*:*:*"),
+            ),
+            true,
+        ),
+        (
+            "CVE-2017-9230",
+            component(
+                "bitcoin",
+                None,
+                None,
+                Some("cpe:2.3:a:bitcoin:bitcoin:0.14.1:*:*:*:*:*:*:*"),
+            ),
+            false,
+        ),
+    ];
+    for (id, c, expected) in cases {
+        let got = matched(&[id], c.clone());
+        assert_eq!(
+            !got.is_empty(),
+            *expected,
+            "{id} with {} {:?} {:?}: {got:?}\nnotes: {:?}",
+            c.name,
+            c.version,
+            c.cpes.first().map(|c| c.as_str()),
+            PreparedAdvisory::new(&record(id)).notes()
+        );
+    }
 }

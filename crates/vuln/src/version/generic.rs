@@ -4,7 +4,8 @@
 //!
 //! A version is split into tokens: runs of digits (compared numerically, of
 //! any length), runs of letters (compared case-insensitively), with `.`,
-//! `-`, `_`, `+` and `~` as separators. A leading `v`/`V` before a digit is
+//! `-`, `_`, `+`, `~`, spaces and parentheses as separators (Cisco's
+//! `15.2(4)M3` is 15, 2, 4, M, 3; `2.6.0 p1` is 2.6.0, p, 1). A leading `v`/`V` before a digit is
 //! dropped (`v2.0.1` = `2.0.1`). At each position the order is
 //! pre-release word < end of version < other word < number, so:
 //! - `1.2.10` > `1.2.9`, `2024.05.01` < `2024.5.2` (dates compare as numbers);
@@ -96,12 +97,11 @@ fn tokens(v: &str) -> Result<Vec<Token<'_>>, VersionError> {
     if s.is_empty() {
         return Err(err("empty"));
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '-' | '_' | '+' | '~'))
-    {
+    if let Some(c) = s.chars().find(|c| {
+        !c.is_ascii_alphanumeric() && !matches!(c, '.' | '-' | '_' | '+' | '~' | '(' | ')' | ' ')
+    }) {
         return Err(err(&format!(
-            "character {c:?} is not a letter, digit or one of . - _ + ~"
+            "character {c:?} is not a letter, digit, space or one of . - _ + ~ ( )"
         )));
     }
     if !s.chars().any(|c| c.is_ascii_alphanumeric()) {

@@ -666,10 +666,13 @@ fn point(version: &str, source: &'static str) -> Interval {
 }
 
 /// The series `P` of a wildcard bound `P.*` (CVE 5 `lessThanOrEqual:
-/// "6.1.*"`, as the Linux kernel CNA writes a stable branch): every version
-/// whose first components are `P`'s. `None` for any other bound.
+/// "6.1.*"`, as the Linux kernel CNA writes a stable branch) or `P.x` (as
+/// Dell and others write `10.5.6.x`): every version whose first components
+/// are `P`'s. `None` for any other bound.
 fn series(v: &str) -> Option<&str> {
     v.strip_suffix(".*")
+        .or_else(|| v.strip_suffix(".x"))
+        .or_else(|| v.strip_suffix(".X"))
         .filter(|p| !p.is_empty() && !p.contains('*'))
 }
 
