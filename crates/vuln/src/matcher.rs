@@ -469,6 +469,10 @@ pub struct PreparedAffected {
     all_versions: bool,
     scheme_origin: SchemeOrigin,
     unaffected_incomplete: bool,
+    /// Affected versions that cannot be ordered under the scheme (Qualcomm
+    /// writes chip names, others free text): matched only by exact text,
+    /// with low confidence. Lower case, trimmed.
+    texts: Vec<String>,
     platforms: Vec<String>,
     notes: Vec<String>,
 }
@@ -685,6 +689,7 @@ impl PreparedAffected {
                 );
             }
         }
+        let mut texts = Vec::new();
         for v in a.versions.iter().chain(&purl_versions) {
             if looks_like_commit(v) {
                 notes.push(format!(
@@ -692,7 +697,7 @@ impl PreparedAffected {
                 ));
                 continue;
             }
-            add_interval(
+            let ordered = add_interval(
                 scheme,
                 &mut affected,
                 point(v, "advisory version"),
@@ -700,6 +705,15 @@ impl PreparedAffected {
                 false,
                 &mut unaffected_incomplete,
             );
+            if !ordered {
+                let text = v.trim().to_ascii_lowercase();
+                if !text.is_empty() && !texts.contains(&text) {
+                    notes.push(format!(
+                        "version {v:?} cannot be ordered: matched only as exact text, with low confidence"
+                    ));
+                    texts.push(text);
+                }
+            }
         }
         for v in &a.unaffected_versions {
             if looks_like_commit(v) {
@@ -778,6 +792,7 @@ impl PreparedAffected {
             all_versions,
             scheme_origin,
             unaffected_incomplete,
+            texts,
             platforms: a.platforms.clone(),
             notes,
         }
@@ -813,6 +828,7 @@ impl PreparedAffected {
         // A CPE version `-` (NA, CPE 2.3) names the product's versionless
         // form: it matches components whose CPE version is NA too.
         let has_versions = self.range.is_some()
+            || !self.texts.is_empty()
             || self
                 .cpes
                 .iter()
@@ -876,9 +892,12 @@ fn add_interval(
     notes: &mut Vec<String>,
     is_unaffected: bool,
     unaffected_incomplete: &mut bool,
-) {
+) -> bool {
     match VersionRange::from_intervals(scheme, vec![interval.clone()], Vec::new()) {
-        Ok(_) => list.push(interval),
+        Ok(_) => {
+            list.push(interval);
+            true
+        }
         Err(e) => {
             if is_unaffected {
                 *unaffected_incomplete = true;
@@ -889,6 +908,7 @@ fn add_interval(
                 "affected"
             };
             notes.push(format!("{kind} interval {interval} left out: {e}"));
+            false
         }
     }
 }
@@ -913,12 +933,30 @@ fn point(v: &str, source: &'static str) -> Interval {
 
 /// The version check of one rule.
 enum VersionCheck {
-    In { interval: String, all: bool },
+    In {
+        interval: String,
+        all: bool,
+    },
+    /// Equal to a version the advisory lists as text that cannot be ordered.
+    Text(String),
     Out(String),
     Undecided(String),
 }
 
 fn check_version(entry: &PreparedAffected, version: Option<&str>) -> VersionCheck {
+    let check = check_range(entry, version);
+    if matches!(check, VersionCheck::In { .. }) {
+        return check;
+    }
+    match version {
+        Some(v) if entry.texts.contains(&v.trim().to_ascii_lowercase()) => {
+            VersionCheck::Text(v.trim().to_string())
+        }
+        _ => check,
+    }
+}
+
+fn check_range(entry: &PreparedAffected, version: Option<&str>) -> VersionCheck {
     let Some(range) = &entry.range else {
         return VersionCheck::Out("the advisory gives no usable version range for it".into());
     };
@@ -1035,7 +1073,7 @@ pub fn evaluate(
             let version = target.version().literal();
             let check = check_version(entry, version.as_deref());
             match check {
-                VersionCheck::In { .. } => {
+                VersionCheck::In { .. } | VersionCheck::Text(_) => {
                     return finish(
                         component,
                         entry,
@@ -1133,6 +1171,16 @@ fn finish(
         VersionCheck::Undecided(reason) => Outcome::Undecided {
             reason: format!("{identity}, but {reason}"),
         },
+        VersionCheck::Text(text) => Outcome::Match(Match {
+            advisory: advisory.clone(),
+            rule,
+            range: format!("={text}"),
+            confidence: Confidence::Low,
+            reason: format!(
+                "{identity}; {} {text} equals a version the advisory lists as text that cannot be ordered (exact match only)",
+                component.name
+            ),
+        }),
         VersionCheck::In { interval, all } => {
             let mut confidence = base;
             let mut caveats = Vec::new();

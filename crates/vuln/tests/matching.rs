@@ -142,6 +142,9 @@ fn match_table() {
     all.all_versions = true;
     let mut with_unaffected = vendor_product.clone();
     with_unaffected.unaffected_versions = vec!["1.2.1".into()];
+    // A listed version that cannot be ordered (issue 14, item 3).
+    let mut with_text = vendor_product.clone();
+    with_text.versions = vec!["4.2/ESR".into()];
 
     let rows: Vec<(&str, Component, &Affected, Expect)> = vec![
         (
@@ -274,6 +277,18 @@ fn match_table() {
             component("router-os", Some("1.2.1"), None, None),
             &with_unaffected,
             NoMatch("unaffected"),
+        ),
+        (
+            "a version listed as text: exact match only, low confidence",
+            component("router-os", Some("4.2/esr"), None, None),
+            &with_text,
+            Match(MatchRule::NameVersion, Low, "=4.2/esr"),
+        ),
+        (
+            "a version listed as text: anything else does not match it",
+            component("router-os", Some("4.2"), None, None),
+            &with_text,
+            NoMatch("outside"),
         ),
         (
             "incomparable version: no match, with the reason",
