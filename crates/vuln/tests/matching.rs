@@ -562,6 +562,17 @@ fn vendor_version_syntaxes_of_real_records_match() {
             ),
             false,
         ),
+        // Juniper's release train `21.1R1` up to `21.1*`.
+        (
+            "CVE-2023-36839",
+            component(
+                "junos",
+                None,
+                None,
+                Some("cpe:2.3:o:juniper_networks:junos_os:21.1R3-S2:*:*:*:*:*:*:*"),
+            ),
+            true,
+        ),
         // Cisco's `12.6(2)_ES4`.
         (
             "CVE-2021-1245",

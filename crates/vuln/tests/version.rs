@@ -406,18 +406,20 @@ fn kernel_stable_branches_are_series_bounds() {
             ("6.1.80", "unaffected >=5.0"),
         ],
     );
-    // `lessThan` a series ends before it.
-    let before = VersionRange::from_cve5(
+    // `lessThan` a series is read as through its end (Juniper's `21.1R1`
+    // to `lessThan: "21.1*"`).
+    let train = VersionRange::from_cve5(
         VersionScheme::Generic,
-        &[entry("5.10", Affected, Some("6.1.*"), None)],
+        &[entry("21.1R1", Affected, Some("21.1*"), None)],
     )
     .expect("range");
     check(
-        &before,
+        &train,
         &[
-            ("6.0.19", "affected >=5.10, <6.1.*"),
-            ("6.1", "outside"),
-            ("6.1.80", "outside"),
+            ("21.1R3-S2", "affected >=21.1R1, <21.1*"),
+            ("21.1", "outside"),
+            ("21.10R1", "outside"),
+            ("21.2R1", "outside"),
         ],
     );
 }

@@ -10,9 +10,12 @@
 //!
 //! A bound `P.*` under the generic scheme is a series: every version whose
 //! first components are `P`'s (`6.1.*` holds `6.1`, `6.1.80`, `6.1.80-rt5`,
-//! not `6.10`), so `lessThanOrEqual: "6.1.*"` ends after the 6.1 branch and
-//! `lessThan: "6.1.*"` before it. This is how the Linux kernel CNA writes a
-//! fixed stable branch.
+//! not `6.10`), so `lessThanOrEqual: "6.1.*"` ends after the 6.1 branch, as
+//! the Linux kernel CNA writes a fixed stable branch. `lessThan` a series
+//! ends there too, as vendors write it (Juniper's `lessThan: "21.1*"` after
+//! `21.1R1`): "before every version of the series" would leave such ranges
+//! empty. `21.1*` (after a digit) is the versions starting with `21.1` not
+//! followed by a digit.
 //!
 //! Deliberately absent: git commit ranges (OSV `GIT`: not versions), other
 //! wildcard bounds (`5.*.3`, or any under a scheme other than generic),
@@ -644,6 +647,12 @@ impl VersionRange {
         Ok(match &interval.upper {
             Bound::Unbounded => true,
             Bound::Included(u) => compare_bound(scheme, version, u)? != Ordering::Greater,
+            // `lessThan` a series is read as through its end, as vendors
+            // write it (Juniper's `21.1R1` to `lessThan: "21.1*"`): "less
+            // than every version of the series" would leave such a range empty.
+            Bound::Excluded(u) if series(u).is_some() => {
+                compare_bound(scheme, version, u)? != Ordering::Greater
+            }
             Bound::Excluded(u) => compare_bound(scheme, version, u)? == Ordering::Less,
         })
     }
@@ -668,11 +677,17 @@ fn point(version: &str, source: &'static str) -> Interval {
 /// The series `P` of a wildcard bound `P.*` (CVE 5 `lessThanOrEqual:
 /// "6.1.*"`, as the Linux kernel CNA writes a stable branch) or `P.x` (as
 /// Dell and others write `10.5.6.x`): every version whose first components
-/// are `P`'s. `None` for any other bound.
+/// are `P`'s; or `P*` after a digit (Juniper's `21.1*`): every version that
+/// starts with `P` not followed by a digit. `None` for any other bound.
 fn series(v: &str) -> Option<&str> {
     v.strip_suffix(".*")
         .or_else(|| v.strip_suffix(".x"))
         .or_else(|| v.strip_suffix(".X"))
+        // Juniper's `21.1*`: the 21.1 release train (21.1R1, 21.1R3-S2).
+        .or_else(|| {
+            v.strip_suffix('*')
+                .filter(|p| p.ends_with(|c: char| c.is_ascii_digit()))
+        })
         .filter(|p| !p.is_empty() && !p.contains('*'))
 }
 
@@ -684,6 +699,14 @@ fn compare_series(
     version: &str,
     prefix: &str,
 ) -> Result<Ordering, VersionError> {
+    // Starts with the prefix, not followed by a digit: in the series
+    // (`21.1R3` in `21.1*`; `6.10` is not in `6.1.*`).
+    if version
+        .strip_prefix(prefix)
+        .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return Ok(Ordering::Equal);
+    }
     let components = prefix.split('.').count();
     let head: Vec<&str> = version
         .splitn(components + 1, '.')
