@@ -236,7 +236,37 @@ pub(crate) async fn sign_and_submit(
         .issued_at(crate::now_unix_s())
         .sign(key);
     let (location, _) = submit(server, statement).await?;
-    entry_of(&location).with_context(|| format!("unexpected location {location:?}"))
+    let entry = entry_of(&location).with_context(|| format!("unexpected location {location:?}"))?;
+    wait_projected(server, entry).await?;
+    Ok(entry)
+}
+
+/// How long the CLI waits for the server to apply its own statement.
+const PROJECTION_WAIT_MS_MAX: u64 = 30_000;
+
+/// Waits until the server's twins include entry `entry`, so that a command
+/// that reads right after this one sees what it wrote.
+async fn wait_projected(server: &str, entry: u64) -> Result<()> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(PROJECTION_WAIT_MS_MAX);
+    let mut pause_ms = 10;
+    loop {
+        let status = get_json(server, "/api/v1/status").await?;
+        if status["projected_size"].as_u64().is_some_and(|n| n > entry) {
+            return Ok(());
+        }
+        if let Some(fault) = status["projector_fault"].as_str() {
+            bail!("entry {entry} is registered but the server cannot apply it: {fault}");
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "entry {entry} is registered but the server has not applied it after {} s",
+                PROJECTION_WAIT_MS_MAX / 1000
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        pause_ms = (pause_ms * 2).min(500);
+    }
 }
 
 async fn get_json(server: &str, path: &str) -> Result<Value> {
