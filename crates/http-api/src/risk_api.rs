@@ -27,7 +27,8 @@
 //!
 //! Deliberately absent: risk logic (crate `register`) and matching.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -35,7 +36,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use register::{Register, Risk, RiskKind};
+use register::{Register, Risk, RiskKind, Selector};
 use serde_json::{json, Value};
 use twin::sharing::ReadKind;
 use twin::{DeviceId, Role};
@@ -47,6 +48,16 @@ use crate::twin_api::{caller_id, page_size, ApiResult, Audit, JsonError, Reader,
 
 /// Largest advisory document accepted by `POST /api/v1/advisories`, in bytes.
 pub const ADVISORY_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Largest body of `POST /api/v1/advisories/bulk` (a gzip JSON-lines dump
+/// of CVE 5 records), in bytes.
+pub const BULK_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Most bytes a bulk dump may expand to once decompressed.
+pub const BULK_EXPANDED_BYTES_MAX: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Refused records of a bulk import named in its answer, at most.
+const BULK_ERRORS_SHOWN_MAX: usize = 20;
 
 /// The state of the risk routes.
 #[derive(Clone)]
@@ -85,6 +96,10 @@ pub fn risk_router(api: RiskApi) -> Router {
             "/api/v1/advisories",
             post(import).layer(crate::problem::body_limit(ADVISORY_BYTES_MAX)),
         )
+        .route(
+            "/api/v1/advisories/bulk",
+            post(import_bulk).layer(crate::problem::body_limit(BULK_BYTES_MAX)),
+        )
         .with_state(api)
 }
 
@@ -98,9 +113,9 @@ fn register_now(api: &RiskApi) -> ApiResult<Arc<Register>> {
 fn visible<'a>(
     api: &RiskApi,
     reader: &Reader<'_>,
-    register: &'a Register,
+    risks: impl Iterator<Item = Cow<'a, Risk>>,
     audit: &mut Audit,
-) -> ApiResult<Vec<&'a Risk>> {
+) -> ApiResult<Vec<Cow<'a, Risk>>> {
     let Some(who) = &reader.who else {
         return Err(JsonError::new(
             StatusCode::UNAUTHORIZED,
@@ -114,25 +129,32 @@ fn visible<'a>(
     let now = crate::twin_api::now_s();
     let store = api.twins.projector.store();
     let mut out = Vec::new();
-    for r in &register.risks {
+    // A device's twin, read once per request.
+    let mut twins: HashMap<String, Option<twin::projection::Twin>> = HashMap::new();
+    for item in risks {
+        let r: &Risk = &item;
         let listed = r.stakeholders.contains(&who.0);
         if !(listed || (audits && r.device.is_some())) {
             continue;
         }
         if let Some(device) = &r.device {
-            let Some(twin) = store
-                .twin(&DeviceId(device.clone()))
-                .map_err(JsonError::internal)?
-            else {
+            let twin = match twins.entry(device.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    store
+                        .twin(&DeviceId(device.clone()))
+                        .map_err(JsonError::internal)?,
+                ),
+            };
+            let Some(twin) = twin.as_ref() else {
                 continue;
             };
             if !listed
-                && !twin::projection::roles_at(reader.meta, who, &twin, now)
-                    .contains(&Role::Auditor)
+                && !twin::projection::roles_at(reader.meta, who, twin, now).contains(&Role::Auditor)
             {
                 continue;
             }
-            let Some(seen) = reader.decide(&twin, &twin.manufacturer, "sbom-registered") else {
+            let Some(seen) = reader.decide(twin, &twin.manufacturer, "sbom-registered") else {
                 continue;
             };
             let entries: Vec<u64> = r
@@ -154,12 +176,14 @@ fn visible<'a>(
                 );
             }
         }
-        out.push(r);
+        out.push(item);
     }
     Ok(out)
 }
 
-fn filtered<'a>(risks: Vec<&'a Risk>, q: &BTreeMap<String, String>) -> ApiResult<Vec<&'a Risk>> {
+/// The query's filter (checked first: a bad parameter is refused before
+/// anything is read).
+fn filter(q: &BTreeMap<String, String>) -> ApiResult<impl Fn(&Risk) -> bool + '_> {
     const KNOWN: &[&str] = &[
         "device",
         "vulnerability",
@@ -223,20 +247,17 @@ fn filtered<'a>(risks: Vec<&'a Risk>, q: &BTreeMap<String, String>) -> ApiResult
         }
     };
     let eq = |want: Option<&String>, have: Option<&str>| want.is_none_or(|w| have == Some(w));
-    Ok(risks
-        .into_iter()
-        .filter(|r| {
-            eq(q.get("device"), r.device.as_deref())
-                && eq(q.get("vulnerability"), r.vulnerability.as_deref())
-                && eq(q.get("model"), r.model.as_deref())
-                && eq(q.get("release"), r.release.as_deref())
-                && eq(q.get("site"), r.site.as_deref())
-                && eq(q.get("status"), Some(r.status.as_str()))
-                && eq(q.get("severity"), Some(r.severity.as_str()))
-                && kind.is_none_or(|k| r.kind == k)
-                && overdue.is_none_or(|o| r.overdue == o)
-        })
-        .collect())
+    Ok(move |r: &Risk| {
+        eq(q.get("device"), r.device.as_deref())
+            && eq(q.get("vulnerability"), r.vulnerability.as_deref())
+            && eq(q.get("model"), r.model.as_deref())
+            && eq(q.get("release"), r.release.as_deref())
+            && eq(q.get("site"), r.site.as_deref())
+            && eq(q.get("status"), Some(r.status.as_str()))
+            && eq(q.get("severity"), Some(r.severity.as_str()))
+            && kind.is_none_or(|k| r.kind == k)
+            && overdue.is_none_or(|o| r.overdue == o)
+    })
 }
 
 async fn risks(
@@ -258,9 +279,29 @@ async fn risks(
             .map_err(|_| JsonError::bad_request(format!("offset must be a number, not {o:?}")))?,
     };
     let mut audit = Audit::default();
-    let all = filtered(visible(&api, &reader, &register, &mut audit)?, &q)?;
+    let wanted = filter(&q)?;
+    // The filters that narrow which risks are derived at all.
+    let selector = Selector {
+        device: q.get("device").map(String::as_str),
+        vulnerability: q.get("vulnerability").map(String::as_str),
+        model: q.get("model").map(String::as_str),
+        release: q.get("release").map(String::as_str),
+        site: q.get("site").map(String::as_str),
+        kind: match q.get("kind").map(String::as_str) {
+            Some("device") => Some(RiskKind::DeviceVulnerability),
+            Some("release") => Some(RiskKind::ReleaseVulnerability),
+            Some("recorded") => Some(RiskKind::Recorded),
+            _ => None,
+        },
+    };
+    let all = visible(
+        &api,
+        &reader,
+        register.select(&selector).filter(|r| wanted(r)),
+        &mut audit,
+    )?;
     let total = all.len();
-    let page: Vec<&Risk> = all.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Cow<'_, Risk>> = all.into_iter().skip(offset).take(limit).collect();
     let next = (offset + page.len() < total).then_some(offset + page.len());
     audit.write(&api.twins, &reader.who, ReadKind::List, None)?;
     Ok(Json(json!({
@@ -281,7 +322,7 @@ async fn summary(State(api): State<RiskApi>, caller: MaybeCaller) -> ApiResult<J
         meta: &meta,
     };
     let mut audit = Audit::default();
-    let risks = visible(&api, &reader, &register, &mut audit)?;
+    let risks = visible(&api, &reader, register.iter(), &mut audit)?;
     let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
     let mut open_by_severity: BTreeMap<&str, u64> = BTreeMap::new();
     let mut devices = std::collections::BTreeSet::new();
@@ -358,7 +399,7 @@ async fn exposure(
         meta: &meta,
     };
     let mut audit = Audit::default();
-    let risks = visible(&api, &reader, &register, &mut audit)?;
+    let risks = visible(&api, &reader, register.iter(), &mut audit)?;
     #[derive(Default)]
     struct Group {
         risks: u64,
@@ -406,6 +447,118 @@ async fn exposure(
             "vulnerabilities": g.vulnerabilities.len(),
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// `POST /api/v1/advisories/bulk`: the node's administrator imports a dump
+/// of CVE 5 records, one per line (CISA's vulnrichment export), gzip
+/// compressed or not, into the shared advisories: incrementally (an
+/// unchanged record is not rewritten; an older `dateUpdated` never replaces
+/// a newer one), every change recorded in the log before the answer.
+/// Refused records are counted and the first ones named; the rest are
+/// imported.
+async fn import_bulk(
+    State(api): State<RiskApi>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let who = caller.0.stakeholder.clone();
+    let admin = api
+        .twins
+        .projector
+        .meta()
+        .registry
+        .authority()
+        .is_some_and(|a| a.0 == who);
+    if !admin {
+        return Err(JsonError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the node's administrator (the registry authority) imports shared advisory dumps; a stakeholder submits its own advisories to /api/v1/advisories",
+        ));
+    }
+    let gzip = body.starts_with(&[0x1f, 0x8b]);
+    let parsed = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let options = vuln_formats::cve5::JsonlOptions::default();
+        let mut advisories = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut failed = 0usize;
+        let on_record = |line: usize, r: Result<_, vuln_formats::AdvisoryParseError>| match r {
+            Ok(a) => advisories.push(a),
+            Err(e) => {
+                failed += 1;
+                if errors.len() < BULK_ERRORS_SHOWN_MAX {
+                    errors.push(format!("line {line}: {e}"));
+                }
+            }
+        };
+        let reader = std::io::Cursor::new(body);
+        let summary = if gzip {
+            vuln_formats::cve5::parse_jsonl(
+                flate2::read::MultiGzDecoder::new(reader).take(BULK_EXPANDED_BYTES_MAX),
+                &options,
+                on_record,
+            )
+        } else {
+            vuln_formats::cve5::parse_jsonl(reader, &options, on_record)
+        };
+        summary.map(|s| (s, advisories, failed, errors))
+    })
+    .await
+    .map_err(JsonError::internal)?
+    .map_err(|e| JsonError::bad_request(format!("the dump does not read: {e}")))?;
+    let (summary, advisories, failed, errors) = parsed;
+    if summary.bytes >= BULK_EXPANDED_BYTES_MAX {
+        return Err(JsonError::bad_request(format!(
+            "the dump expands past {BULK_EXPANDED_BYTES_MAX} bytes"
+        )));
+    }
+    if advisories.is_empty() {
+        return Err(JsonError::bad_request(format!(
+            "no CVE 5 record in the dump ({} lines, {failed} refused){}",
+            summary.records,
+            errors
+                .first()
+                .map(|e| format!("; first: {e}"))
+                .unwrap_or_default()
+        )));
+    }
+    let risks = api.risks.clone();
+    let stored = tokio::task::spawn_blocking(move || risks.import_shared(&advisories))
+        .await
+        .map_err(JsonError::internal)?
+        .map_err(|e| JsonError::storage_unavailable(e.to_string()))?;
+    let recorded = api
+        .risks
+        .record_changes(&api.twins.scitt, &*api.sign)
+        .await
+        .map_err(|e| JsonError::storage_unavailable(e.to_string()))?;
+    tracing::info!(
+        stakeholder = %who,
+        records = summary.records,
+        new = stored.new,
+        updated = stored.updated,
+        older = stored.older,
+        failed,
+        recorded = recorded.len(),
+        "advisory dump imported"
+    );
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "format": "Cve5 JSON lines",
+            "source": "shared",
+            "records": summary.records,
+            "held": api.risks.advisory_count(),
+            "new": stored.new,
+            "updated": stored.updated,
+            "unchanged": stored.unchanged,
+            "older": stored.older,
+            "failed": failed,
+            "errors": errors,
+            "recorded": recorded.len(),
+        })),
+    ))
 }
 
 async fn import(

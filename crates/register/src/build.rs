@@ -4,6 +4,7 @@
 //! exposures into risks and applies decisions, VEX and deadlines.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use twin::statement::{SbomComponent, StatementBody, VexStatus};
 use vuln::exposure::{ComponentSelector, FleetBuilder, ReleaseExposure, ReleaseId, ScopedVex};
@@ -11,8 +12,8 @@ use vuln::index::{AdvisoryIndex, PreparedAdvisory};
 use vuln_formats::model::{Component, ComponentKind, Cpe, Digest, Justification, Purl, VulnId};
 
 use crate::{
-    Decision, DecisionKind, DeviceFacts, MatchInfo, Register, Risk, RiskKind, RiskStatus, Snapshot,
-    Summary, Unassessed, VexInfo, APPROACHING_DAYS_DEFAULT,
+    Deadlines, Decision, DecisionKind, DeviceFacts, DeviceRow, Devices, MatchInfo, Register, Risk,
+    RiskKind, RiskStatus, Snapshot, Summary, Unassessed, VexInfo, APPROACHING_DAYS_DEFAULT,
 };
 
 /// Why a register could not be built.
@@ -119,7 +120,7 @@ fn date_of(ts: &str) -> Option<risk::Date> {
 }
 
 /// The status a decision gives on `today` (an expired acceptance is open again).
-fn status_of(d: Option<&Decision>, today: risk::Date) -> RiskStatus {
+pub(crate) fn status_of(d: Option<&Decision>, today: risk::Date) -> RiskStatus {
     match d.map(|d| &d.kind) {
         None => RiskStatus::Open,
         Some(DecisionKind::Accepted { until, .. }) => match until.as_deref().map(date_of) {
@@ -132,7 +133,7 @@ fn status_of(d: Option<&Decision>, today: risk::Date) -> RiskStatus {
     }
 }
 
-fn owner_after(d: Option<&Decision>, default: String) -> String {
+pub(crate) fn owner_after(d: Option<&Decision>, default: String) -> String {
     match d.map(|d| &d.kind) {
         Some(DecisionKind::Transferred { to, .. }) => to.clone(),
         _ => default,
@@ -169,16 +170,6 @@ fn model_decision(
     (decision, recorded)
 }
 
-/// One release's exposure to one vulnerability.
-struct Exposure<'a> {
-    advisory: &'a PreparedAdvisory,
-    rows: Vec<ReleaseExposure<'a>>,
-    exposed: bool,
-    /// The stakeholder whose own advisory reported it, when not the shared
-    /// advisories.
-    submitted_by: Option<&'a str>,
-}
-
 /// Builds the register of `snapshot` against the shared advisories `index`.
 pub fn build(snapshot: &Snapshot, index: &AdvisoryIndex) -> Result<Register, BuildError> {
     build_with(snapshot, index, &[])
@@ -197,199 +188,481 @@ pub fn build_with(
     index: &AdvisoryIndex,
     submitted: &[(&str, &AdvisoryIndex)],
 ) -> Result<Register, BuildError> {
-    let today = snapshot.today;
-    let mut fleet = FleetBuilder::new();
-    // Releases with an SBOM, by key; line order per model.
-    let mut assessed: HashMap<String, &crate::ReleaseFacts> = HashMap::new();
-    let mut lines: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for r in &snapshot.releases {
-        let key = release_key(&r.model, &r.version);
-        let Some(components) = &r.components else {
-            continue;
-        };
-        if assessed.contains_key(&key) {
-            continue;
-        }
-        let comps: Vec<Component> = components.iter().map(component_of).collect();
-        fleet.add_release_components(ReleaseId::new(&key)?, &r.model, &comps)?;
-        lines.entry(&r.model).or_default().push(key.clone());
-        assessed.insert(key, r);
-    }
-    let mut unassessed = Vec::new();
-    let mut live: Vec<&DeviceFacts> = Vec::new();
-    for d in &snapshot.devices {
-        if d.decommissioned {
-            continue;
-        }
-        live.push(d);
-        let reason = match (&d.model, &d.firmware) {
-            (_, None) => Some("no firmware reported".to_string()),
-            (None, Some(_)) => Some(format!(
-                "its manufacturer {} released no firmware for its model",
-                d.manufacturer
-            )),
-            (Some(m), Some(f)) if !assessed.contains_key(&release_key(m, f)) => Some(format!(
-                "firmware {f} of {m} has no complete registered SBOM"
-            )),
-            _ => None,
-        };
-        match reason {
-            Some(reason) => unassessed.push(Unassessed {
-                device: d.device.clone(),
-                reason,
-            }),
-            None => {
-                if let (Some(m), Some(f)) = (&d.model, &d.firmware) {
-                    fleet.add_device(&d.device, &ReleaseId::new(&release_key(m, f))?)?;
-                }
-            }
-        }
-        // The AI model it runs, when that package has an SBOM.
-        if let (Some(m), Some((name, version))) = (&d.model, &d.ai_model) {
-            let key = release_key(&crate::ai_line(m, name), version);
-            if assessed.contains_key(&key) {
-                fleet.add_device(&format!("{}#ai-model", d.device), &ReleaseId::new(&key)?)?;
-            }
-        }
-    }
-    for (model, list) in &snapshot.release_vex {
-        for v in list {
-            let key = release_key(model, &v.release);
-            if !assessed.contains_key(&key) {
-                continue;
-            }
-            let Ok(vulnerability) = VulnId::new(&v.vulnerability) else {
-                continue;
-            };
-            let justification = v
-                .justification
-                .as_deref()
-                .and_then(Justification::from_name);
-            let impact = match (&v.impact, justification, &v.justification) {
-                (Some(i), _, _) => Some(i.clone()),
-                (None, None, Some(free)) => Some(free.clone()),
-                _ => None,
-            };
-            let scoped = ScopedVex {
-                release: ReleaseId::new(&key)?,
-                vulnerability,
-                component: v.component.as_deref().map(selector),
-                status: vex_status(v.status),
-                justification,
-                impact_statement: impact,
-                stakeholder: v.issuer.0.clone(),
-            };
-            // A not_affected without any reason is refused by the engine
-            // (CISA minimum); the twins accepted it, so it simply does not apply.
-            let _ = fleet.add_vex(scoped);
-        }
-    }
-    let fleet = fleet.build();
-    let evaluation = fleet.evaluate(index);
-    let own_evaluations: Vec<(&str, vuln::exposure::Evaluation<'_>)> = submitted
-        .iter()
-        .filter(|(_, i)| !i.is_empty())
-        .map(|(who, i)| (*who, fleet.evaluate(i)))
-        .collect();
+    Ok(Engine::new(snapshot, index, submitted)?.register(snapshot))
+}
 
-    // Per release: vulnerability → exposure.
-    let mut per_release: HashMap<&str, BTreeMap<String, Exposure<'_>>> = HashMap::new();
-    let mut vex_state = BTreeMap::new();
-    for key in assessed.keys() {
-        let Ok(id) = ReleaseId::new(key) else {
-            continue;
-        };
-        let mut by_vuln: BTreeMap<String, Exposure<'_>> = BTreeMap::new();
-        for row in evaluation.by_release(&id) {
-            let e = by_vuln
-                .entry(row.vulnerability().as_str().to_string())
-                .or_insert(Exposure {
-                    advisory: row.advisory,
-                    rows: Vec::new(),
-                    exposed: false,
-                    submitted_by: None,
-                });
-            e.exposed |= row.is_exposed();
-            e.rows.push(row);
+/// One release's exposure to one vulnerability, as the register keeps it
+/// between builds.
+#[derive(Debug, Clone)]
+struct Exposure {
+    severity: risk::Severity,
+    score: Option<f64>,
+    vector: Option<String>,
+    kev: bool,
+    found: Option<String>,
+    title: String,
+    matches: Vec<MatchInfo>,
+    /// The release-scoped VEX statement that applies, if any.
+    vex: Option<VexInfo>,
+    /// Not cleared by VEX.
+    exposed: bool,
+    /// The stakeholder whose own advisory reported it, when not the shared
+    /// advisories.
+    submitted_by: Option<String>,
+}
+
+impl Exposure {
+    fn of(advisory: &PreparedAdvisory, rows: &[ReleaseExposure<'_>], who: Option<&str>) -> Self {
+        let (severity, score, vector) = severity_of(advisory);
+        let id = advisory.id().as_str();
+        Exposure {
+            severity,
+            score,
+            vector,
+            kev: advisory.is_known_exploited(),
+            found: advisory.published().map(|t| t.as_str().to_string()),
+            title: title_of(advisory, id),
+            matches: match_infos(rows),
+            vex: rows.iter().find_map(|r| r.vex).map(|x| VexInfo {
+                status: vex_name(x.status).to_string(),
+                justification: x.justification.map(|j| j.as_str().to_string()),
+                from: x.from_release.to_string(),
+                inherited: x.inherited,
+                stakeholder: x.stakeholder.to_string(),
+            }),
+            exposed: rows.iter().any(ReleaseExposure::is_exposed),
+            submitted_by: who.map(str::to_string),
         }
-        let manufacturer = assessed.get(key.as_str()).map(|r| r.manufacturer.as_str());
-        for (who, own) in &own_evaluations {
-            if manufacturer != Some(*who) {
+    }
+}
+
+/// Exposures by release key, then vulnerability.
+type Exposures = HashMap<String, BTreeMap<String, Exposure>>;
+
+/// Advisories changed since the last evaluation, above this share of the
+/// index (in percent) and above [`ONE_BY_ONE_COUNT_MIN`], are evaluated
+/// again in full rather than one by one.
+const ONE_BY_ONE_PERCENT_MAX: usize = 2;
+/// This many changed advisories are always evaluated one by one.
+const ONE_BY_ONE_COUNT_MIN: usize = 64;
+
+/// The register's state between builds: the fleet of firmware releases
+/// (their SBOMs and release-scoped VEX) prepared for matching, and every
+/// release's exposures. Kept while the releases are unchanged: an advisory
+/// change re-evaluates that advisory only ([`Engine::update`]) and
+/// [`Engine::register_delta`] rebuilds only its risks; a change of the
+/// devices needs no evaluation at all ([`Engine::register`]).
+pub struct Engine {
+    fleet: vuln::exposure::Fleet,
+    /// Release key → its index in the snapshot's releases (those with a
+    /// complete SBOM).
+    assessed: HashMap<String, usize>,
+    /// Release keys of each model's line, in release order.
+    lines: BTreeMap<String, Vec<String>>,
+    /// Release key → manufacturer.
+    manufacturers: HashMap<String, String>,
+    exposures: Exposures,
+}
+
+impl Engine {
+    /// Prepares `snapshot`'s releases and evaluates them against every
+    /// advisory (see [`build_with`] for `submitted`).
+    pub fn new(
+        snapshot: &Snapshot,
+        index: &AdvisoryIndex,
+        submitted: &[(&str, &AdvisoryIndex)],
+    ) -> Result<Engine, BuildError> {
+        let mut fleet = FleetBuilder::new();
+        let mut assessed: HashMap<String, usize> = HashMap::new();
+        let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut manufacturers = HashMap::new();
+        for (i, r) in snapshot.releases.iter().enumerate() {
+            let key = release_key(&r.model, &r.version);
+            let Some(components) = &r.components else {
+                continue;
+            };
+            if assessed.contains_key(&key) {
                 continue;
             }
-            let mut added: BTreeMap<String, Exposure<'_>> = BTreeMap::new();
-            for row in own.by_release(&id) {
-                let vuln = row.vulnerability().as_str().to_string();
-                if by_vuln.contains_key(&vuln) {
+            let comps: Vec<Component> = components.iter().map(component_of).collect();
+            fleet.add_release_components(ReleaseId::new(&key)?, &r.model, &comps)?;
+            lines.entry(r.model.clone()).or_default().push(key.clone());
+            manufacturers.insert(key.clone(), r.manufacturer.clone());
+            assessed.insert(key, i);
+        }
+        for (model, list) in &snapshot.release_vex {
+            for v in list {
+                let key = release_key(model, &v.release);
+                if !assessed.contains_key(&key) {
                     continue;
                 }
-                let e = added.entry(vuln).or_insert(Exposure {
-                    advisory: row.advisory,
-                    rows: Vec::new(),
-                    exposed: false,
-                    submitted_by: Some(who),
-                });
-                e.exposed |= row.is_exposed();
-                e.rows.push(row);
+                let Ok(vulnerability) = VulnId::new(&v.vulnerability) else {
+                    continue;
+                };
+                let justification = v
+                    .justification
+                    .as_deref()
+                    .and_then(Justification::from_name);
+                let impact = match (&v.impact, justification, &v.justification) {
+                    (Some(i), _, _) => Some(i.clone()),
+                    (None, None, Some(free)) => Some(free.clone()),
+                    _ => None,
+                };
+                let scoped = ScopedVex {
+                    release: ReleaseId::new(&key)?,
+                    vulnerability,
+                    component: v.component.as_deref().map(selector),
+                    status: vex_status(v.status),
+                    justification,
+                    impact_statement: impact,
+                    stakeholder: v.issuer.0.clone(),
+                };
+                // A not_affected without any reason is refused by the engine
+                // (CISA minimum); the twins accepted it, so it simply does not apply.
+                let _ = fleet.add_vex(scoped);
             }
-            by_vuln.extend(added);
         }
-        for (v, e) in &by_vuln {
-            if let Some(x) = e.rows.iter().find_map(|r| r.vex) {
-                vex_state.insert(format!("{key} {v}"), vex_name(x.status).to_string());
-            }
-        }
-        per_release.insert(key.as_str(), by_vuln);
+        let mut engine = Engine {
+            fleet: fleet.build(),
+            assessed,
+            lines,
+            manufacturers,
+            exposures: HashMap::new(),
+        };
+        engine.evaluate_all(index, submitted);
+        Ok(engine)
     }
-    let exposed_to = |key: &str, vuln: &str| {
-        per_release
+
+    /// Firmware releases with a complete SBOM.
+    pub fn releases_assessed(&self) -> usize {
+        self.assessed.len()
+    }
+
+    fn evaluate_all(&mut self, index: &AdvisoryIndex, submitted: &[(&str, &AdvisoryIndex)]) {
+        let evaluation = self.fleet.evaluate(index);
+        let own: Vec<(&str, vuln::exposure::Evaluation<'_>)> = submitted
+            .iter()
+            .filter(|(_, i)| !i.is_empty())
+            .map(|(who, i)| (*who, self.fleet.evaluate(i)))
+            .collect();
+        let mut exposures: Exposures = HashMap::with_capacity(self.assessed.len());
+        for key in self.assessed.keys() {
+            let Ok(id) = ReleaseId::new(key) else {
+                continue;
+            };
+            let mut rows: BTreeMap<String, Vec<ReleaseExposure<'_>>> = BTreeMap::new();
+            for row in evaluation.by_release(&id) {
+                rows.entry(row.vulnerability().as_str().to_string())
+                    .or_default()
+                    .push(row);
+            }
+            let mut by_vuln: BTreeMap<String, Exposure> = rows
+                .iter()
+                .filter_map(|(v, rows)| {
+                    let first = rows.first()?;
+                    Some((v.clone(), Exposure::of(first.advisory, rows, None)))
+                })
+                .collect();
+            let manufacturer = self.manufacturers.get(key).map(String::as_str);
+            for (who, own) in &own {
+                if manufacturer != Some(*who) {
+                    continue;
+                }
+                let mut added: BTreeMap<String, Vec<ReleaseExposure<'_>>> = BTreeMap::new();
+                for row in own.by_release(&id) {
+                    let vuln = row.vulnerability().as_str();
+                    if by_vuln.contains_key(vuln) {
+                        continue;
+                    }
+                    added.entry(vuln.to_string()).or_default().push(row);
+                }
+                for (v, rows) in added {
+                    if let Some(first) = rows.first() {
+                        let e = Exposure::of(first.advisory, &rows, Some(who));
+                        by_vuln.insert(v, e);
+                    }
+                }
+            }
+            exposures.insert(key.clone(), by_vuln);
+        }
+        self.exposures = exposures;
+    }
+
+    /// Evaluates again the advisories with ids `changed` (added, updated or
+    /// withdrawn, in the shared index or a stakeholder's own): one by one
+    /// through the fleet's component index when they are few, else all of
+    /// them. Answers the vulnerabilities whose risks may differ (for
+    /// [`Engine::register_delta`]); `None` when everything was evaluated
+    /// again (build with [`Engine::register`]).
+    pub fn update(
+        &mut self,
+        index: &AdvisoryIndex,
+        submitted: &[(&str, &AdvisoryIndex)],
+        changed: &BTreeSet<String>,
+    ) -> Option<BTreeSet<String>> {
+        let total = index.len() + submitted.iter().map(|(_, i)| i.len()).sum::<usize>();
+        if changed.len() > ONE_BY_ONE_COUNT_MIN
+            && changed.len() * 100 > total.max(1) * ONE_BY_ONE_PERCENT_MAX
+        {
+            self.evaluate_all(index, submitted);
+            return None;
+        }
+        for by_vuln in self.exposures.values_mut() {
+            by_vuln.retain(|v, _| !changed.contains(v));
+        }
+        for id in changed {
+            let Ok(vid) = VulnId::new(id) else {
+                continue;
+            };
+            let mut shared_on: HashSet<String> = HashSet::new();
+            if let Some(impact) = self.fleet.impact(index, &vid) {
+                let rows = impact.exposures();
+                for (release, rows) in group_by_release(&rows) {
+                    shared_on.insert(release.clone());
+                    let e = Exposure::of(impact.advisory(), rows, None);
+                    if let Some(m) = self.exposures.get_mut(&release) {
+                        m.insert(id.clone(), e);
+                    }
+                }
+            }
+            for (who, own) in submitted {
+                let Some(impact) = self.fleet.impact(own, &vid) else {
+                    continue;
+                };
+                let rows = impact.exposures();
+                for (release, rows) in group_by_release(&rows) {
+                    if shared_on.contains(&release)
+                        || self.manufacturers.get(&release).map(String::as_str) != Some(*who)
+                    {
+                        continue;
+                    }
+                    let e = Exposure::of(impact.advisory(), rows, Some(who));
+                    if let Some(m) = self.exposures.get_mut(&release) {
+                        m.entry(id.clone()).or_insert(e);
+                    }
+                }
+            }
+        }
+        Some(changed.clone())
+    }
+
+    fn exposed_to(&self, key: &str, vuln: &str) -> bool {
+        self.exposures
             .get(key)
             .and_then(|m| m.get(vuln))
             .is_some_and(|e| e.exposed)
-    };
-    let fixed_in = |model: &str, key: &str, vuln: &str| -> Option<String> {
-        let line = lines.get(model)?;
+    }
+
+    /// The nearest later release of `model`'s line than `key` not exposed
+    /// to `vuln`.
+    fn fixed_in(&self, snapshot: &Snapshot, model: &str, key: &str, vuln: &str) -> Option<String> {
+        let line = self.lines.get(model)?;
         let pos = line.iter().position(|k| k == key)?;
         line.get(pos + 1..)?
             .iter()
-            .find(|k| !exposed_to(k, vuln))
-            .and_then(|k| assessed.get(k.as_str()).map(|r| r.version.clone()))
-    };
+            .find(|k| !self.exposed_to(k, vuln))
+            .and_then(|k| self.assessed.get(k.as_str()))
+            .and_then(|&i| snapshot.releases.get(i))
+            .map(|r| r.version.clone())
+    }
 
-    let mut risks = Vec::new();
-    // Release risks.
-    for (key, by_vuln) in &per_release {
-        let Some(release) = assessed.get(*key) else {
-            continue;
+    /// The register of `snapshot` (whose releases must be the ones this
+    /// engine was made from) on its day.
+    pub fn register(&self, snapshot: &Snapshot) -> Register {
+        let today = snapshot.today;
+        let live: Vec<&DeviceFacts> = snapshot
+            .devices
+            .iter()
+            .filter(|d| !d.decommissioned)
+            .collect();
+        let mut unassessed = Vec::new();
+        let mut rows = Vec::new();
+        for d in &live {
+            let reason = match (&d.model, &d.firmware) {
+                (_, None) => Some("no firmware reported".to_string()),
+                (None, Some(_)) => Some(format!(
+                    "its manufacturer {} released no firmware for its model",
+                    d.manufacturer
+                )),
+                (Some(m), Some(f)) if !self.assessed.contains_key(&release_key(m, f)) => Some(
+                    format!("firmware {f} of {m} has no complete registered SBOM"),
+                ),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                unassessed.push(Unassessed {
+                    device: d.device.clone(),
+                    reason,
+                });
+            }
+            let Some(m) = &d.model else { continue };
+            let mut releases = Vec::new();
+            let mut on = |key: String| {
+                if self.assessed.contains_key(&key) {
+                    let since = snapshot.discovered_on(&device_on_key(&d.device, &key));
+                    releases.push((key, since));
+                }
+            };
+            if let Some(f) = &d.firmware {
+                on(release_key(m, f));
+            }
+            if let Some((name, version)) = &d.ai_model {
+                on(release_key(&crate::ai_line(m, name), version));
+            }
+            if releases.is_empty() {
+                continue;
+            }
+            rows.push(DeviceRow {
+                device: d.device.clone(),
+                site: d.site.clone(),
+                owner: d.risk_owner(),
+                stakeholders: d.stakeholders(),
+                firmware_status: d.firmware_status.clone(),
+                releases,
+                vex: d.vex.clone(),
+                decisions: d.decisions.clone(),
+            });
+        }
+        unassessed.sort_by(|a, b| a.device.cmp(&b.device));
+        let devices = Devices::new(rows);
+        let mut risks = Vec::new();
+        for key in self.assessed.keys() {
+            self.release_risks(snapshot, key, None, &devices, &mut risks);
+        }
+        recorded_risks(snapshot, &live, &mut risks);
+        sort_risks(&mut risks);
+        let mut vex_state = BTreeMap::new();
+        for (key, by_vuln) in &self.exposures {
+            for (v, e) in by_vuln {
+                if let Some(x) = &e.vex {
+                    vex_state.insert(format!("{key} {v}"), x.status.clone());
+                }
+            }
+        }
+        let summary = Summary {
+            devices: live.len() as u64,
+            devices_assessed: (live.len() - unassessed.len().min(live.len())) as u64,
+            releases_assessed: self.assessed.len() as u64,
+            ..Summary::default()
+        };
+        finish(Register {
+            today: today.to_string(),
+            risks,
+            unassessed,
+            vex_state,
+            summary,
+            devices: Arc::new(devices),
+            deadlines: Arc::new(Deadlines {
+                policy: snapshot.policy.clone(),
+                plans: snapshot.release_plans.clone(),
+            }),
+            ..Register::default()
+        })
+    }
+
+    /// The register of `snapshot` after an [`Engine::update`] that answered
+    /// `vulnerabilities`: `previous` (built by this engine from the same
+    /// snapshot, on the same day) with the risks of those vulnerabilities
+    /// built again.
+    pub fn register_delta(
+        &self,
+        snapshot: &Snapshot,
+        previous: &Register,
+        vulnerabilities: &BTreeSet<String>,
+    ) -> Register {
+        let touched: Vec<&str> = self
+            .exposures
+            .iter()
+            .filter(|(_, m)| vulnerabilities.iter().any(|v| m.contains_key(v)))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let mut fresh = Vec::new();
+        for key in &touched {
+            self.release_risks(
+                snapshot,
+                key,
+                Some(vulnerabilities),
+                &previous.devices,
+                &mut fresh,
+            );
+        }
+        sort_risks(&mut fresh);
+        let kept = previous.risks.iter().filter(|r| {
+            r.vulnerability
+                .as_ref()
+                .is_none_or(|v| !vulnerabilities.contains(v))
+        });
+        let risks = merge_sorted(kept.cloned(), fresh);
+        let mut vex_state: BTreeMap<String, String> = previous
+            .vex_state
+            .iter()
+            .filter(|(k, _)| {
+                k.rsplit_once(' ')
+                    .is_none_or(|(_, v)| !vulnerabilities.contains(v))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for key in &touched {
+            if let Some(m) = self.exposures.get(*key) {
+                for v in vulnerabilities {
+                    if let Some(x) = m.get(v).and_then(|e| e.vex.as_ref()) {
+                        vex_state.insert(format!("{key} {v}"), x.status.clone());
+                    }
+                }
+            }
+        }
+        finish(Register {
+            today: previous.today.clone(),
+            risks,
+            unassessed: previous.unassessed.clone(),
+            vex_state,
+            summary: Summary {
+                devices: previous.summary.devices,
+                devices_assessed: previous.summary.devices_assessed,
+                releases_assessed: previous.summary.releases_assessed,
+                ..Summary::default()
+            },
+            devices: previous.devices.clone(),
+            deadlines: previous.deadlines.clone(),
+            ..Register::default()
+        })
+    }
+
+    /// The risks of release `key` (of every vulnerability, or of `only`).
+    fn release_risks(
+        &self,
+        snapshot: &Snapshot,
+        key: &str,
+        only: Option<&BTreeSet<String>>,
+        devices: &Devices,
+        risks: &mut Vec<Arc<Risk>>,
+    ) {
+        let today = snapshot.today;
+        let (Some(by_vuln), Some(release)) = (
+            self.exposures.get(key),
+            self.assessed
+                .get(key)
+                .and_then(|&i| snapshot.releases.get(i)),
+        ) else {
+            return;
         };
         let policy = policy_for(snapshot, &release.model);
         // An AI model package's line is `<model>#ai-model:<name>`: its risks
         // are on the model subject, its device risks name the package.
         let ai = crate::split_ai_line(&release.model);
         let subject_model = ai.map_or(release.model.as_str(), |(m, _)| m);
-        let mut devices_on: Vec<&DeviceFacts> = live
-            .iter()
-            .copied()
-            .filter(|d| match ai {
-                None => {
-                    d.model.as_deref() == Some(release.model.as_str())
-                        && d.firmware.as_deref() == Some(release.version.as_str())
+        let mut release_stakeholders = vec![release.manufacturer.clone()];
+        for d in devices.on(key) {
+            for s in &d.stakeholders {
+                if !release_stakeholders.contains(s) {
+                    release_stakeholders.push(s.clone());
                 }
-                Some((m, name)) => {
-                    d.model.as_deref() == Some(m)
-                        && d.ai_model
-                            .as_ref()
-                            .is_some_and(|(n, v)| n == name && v == &release.version)
-                }
-            })
-            .collect();
-        devices_on.sort_by(|a, b| a.device.cmp(&b.device));
+            }
+        }
         for (vuln, e) in by_vuln {
-            if !e.exposed {
+            if !e.exposed || only.is_some_and(|o| !o.contains(vuln)) {
                 continue;
             }
-            let (severity, score, vector) = severity_of(e.advisory);
-            let found = e.advisory.published().map(|t| t.as_str().to_string());
             let risk_id = match ai {
                 None => format!("vuln/{vuln}@{}", release.version),
                 Some((_, name)) => format!("vuln/{vuln}@ai-model:{name}@{}", release.version),
@@ -397,28 +670,10 @@ pub fn build_with(
             // The deadline counts from when this node first knew of the
             // risk, not from the advisory's publication.
             let discovered = snapshot.discovered_on(&format!("{subject_model} {risk_id}"));
-            let deadline = policy.deadline(severity, discovered);
-            let matches = match_infos(&e.rows);
-            let vex = e.rows.iter().find_map(|r| r.vex).map(|x| VexInfo {
-                status: vex_name(x.status).to_string(),
-                justification: x.justification.map(|j| j.as_str().to_string()),
-                from: x.from_release.to_string(),
-                inherited: x.inherited,
-                stakeholder: x.stakeholder.to_string(),
-            });
-            let fix = fixed_in(&release.model, key, vuln);
+            let deadline = policy.deadline(e.severity, discovered);
             let (decision, _) = model_decision(snapshot, subject_model, &risk_id);
             let status = status_of(decision.as_ref(), today);
-            let mut stakeholders = vec![release.manufacturer.clone()];
-            for d in &devices_on {
-                for s in d.stakeholders() {
-                    if !stakeholders.contains(&s) {
-                        stakeholders.push(s);
-                    }
-                }
-            }
-            let title = title_of(e.advisory, vuln);
-            risks.push(Risk {
+            risks.push(Arc::new(Risk {
                 key: format!("{subject_model} {risk_id}"),
                 subject: subject_model.to_string(),
                 risk: risk_id,
@@ -428,95 +683,94 @@ pub fn build_with(
                 release: Some(release.version.clone()),
                 site: None,
                 vulnerability: Some(vuln.clone()),
-                title: title.clone(),
-                severity,
-                score,
-                cvss_vector: vector.clone(),
-                kev: e.advisory.is_known_exploited(),
+                title: e.title.clone(),
+                severity: e.severity,
+                score: e.score,
+                cvss_vector: e.vector.clone(),
+                kev: e.kev,
                 owner: owner_after(decision.as_ref(), release.manufacturer.clone()),
                 status,
-                decision: decision.clone(),
-                found: found.clone(),
+                decision,
+                found: e.found.clone(),
                 discovered: Some(discovered),
                 deadline_status: deadline.status(today),
                 overdue: status.is_unresolved() && deadline.is_overdue(today),
-                deadline: deadline.clone(),
-                matches: matches.clone(),
-                vex: vex.clone(),
-                fixed_in: fix.clone(),
+                deadline,
+                matches: e.matches.clone(),
+                vex: e.vex.clone(),
+                fixed_in: self.fixed_in(snapshot, &release.model, key, vuln),
                 firmware_status: None,
-                stakeholders,
-                source: e.submitted_by.map(|who| format!("advisory:{who}")),
+                stakeholders: release_stakeholders.clone(),
+                source: e.submitted_by.as_ref().map(|who| format!("advisory:{who}")),
                 element: None,
-            });
-            for d in &devices_on {
-                if let Some(v) = d.vex.get(vuln) {
-                    if matches!(v.status, VexStatus::NotAffected | VexStatus::Fixed) {
-                        continue;
-                    }
-                }
-                let device_risk = match ai {
-                    None => format!("vuln/{vuln}"),
-                    Some((_, name)) => format!("vuln/{vuln}@ai-model:{name}"),
-                };
-                // The device's own decision, else the release's.
-                let decision = d
-                    .decisions
-                    .get(&device_risk)
-                    .cloned()
-                    .or_else(|| decision.clone());
-                let status = status_of(decision.as_ref(), today);
-                let device_vex = d.vex.get(vuln).map(|v| VexInfo {
-                    status: match v.status {
-                        VexStatus::Affected => "affected",
-                        VexStatus::UnderInvestigation => "under_investigation",
-                        VexStatus::NotAffected => "not_affected",
-                        VexStatus::Fixed => "fixed",
-                    }
-                    .to_string(),
-                    justification: v.justification.clone(),
-                    from: "device".into(),
-                    inherited: false,
-                    stakeholder: v.issuer.clone(),
-                });
-                let device_key = format!("device:{} {device_risk}", d.device);
-                let device_discovered = snapshot.discovered_on(&device_key);
-                let device_deadline = policy.deadline(severity, device_discovered);
-                risks.push(Risk {
-                    key: device_key,
-                    subject: format!("device:{}", d.device),
-                    risk: device_risk,
-                    kind: RiskKind::DeviceVulnerability,
-                    device: Some(d.device.clone()),
-                    model: Some(release.model.clone()),
-                    release: Some(release.version.clone()),
-                    site: d.site.clone(),
-                    vulnerability: Some(vuln.clone()),
-                    title: title.clone(),
-                    severity,
-                    score,
-                    cvss_vector: vector.clone(),
-                    kev: e.advisory.is_known_exploited(),
-                    owner: owner_after(decision.as_ref(), d.risk_owner()),
-                    status,
-                    decision,
-                    found: found.clone(),
-                    discovered: Some(device_discovered),
-                    deadline_status: device_deadline.status(today),
-                    overdue: status.is_unresolved() && device_deadline.is_overdue(today),
-                    deadline: device_deadline,
-                    matches: matches.clone(),
-                    vex: device_vex.or_else(|| vex.clone()),
-                    fixed_in: fix.clone(),
-                    firmware_status: d.firmware_status.clone(),
-                    stakeholders: d.stakeholders(),
-                    source: e.submitted_by.map(|who| format!("advisory:{who}")),
-                    element: None,
-                });
-            }
+            }));
         }
     }
-    // Recorded model risks (threat modeling).
+}
+
+/// The key under which the day a device was first seen on a release is
+/// remembered.
+pub fn device_on_key(device: &str, release_key: &str) -> String {
+    format!("device:{device} on {release_key}")
+}
+
+/// Fills in the counts that depend on the risks.
+fn finish(mut r: Register) -> Register {
+    let mut summary = std::mem::take(&mut r.summary);
+    r.count(APPROACHING_DAYS_DEFAULT, &mut summary);
+    r.summary = summary;
+    r
+}
+
+/// Exposure rows grouped by release key, in order.
+fn group_by_release<'r, 'a>(
+    rows: &'r [ReleaseExposure<'a>],
+) -> Vec<(String, &'r [ReleaseExposure<'a>])> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while let Some(first) = rows.get(start) {
+        let end = rows
+            .iter()
+            .skip(start)
+            .position(|r| r.release != first.release)
+            .map_or(rows.len(), |n| start + n);
+        if let Some(part) = rows.get(start..end) {
+            out.push((first.release.to_string(), part));
+        }
+        start = end;
+    }
+    out
+}
+
+/// The register's order: worst first, then the nearest deadline, then key.
+fn risk_order(a: &Risk, b: &Risk) -> std::cmp::Ordering {
+    b.severity
+        .cmp(&a.severity)
+        .then_with(|| a.deadline.date.cmp(&b.deadline.date))
+        .then_with(|| a.key.cmp(&b.key))
+}
+
+fn sort_risks(risks: &mut [Arc<Risk>]) {
+    risks.sort_by(|a, b| risk_order(a, b));
+}
+
+/// Merges `fresh` (sorted) into `kept` (sorted).
+fn merge_sorted(kept: impl Iterator<Item = Arc<Risk>>, fresh: Vec<Arc<Risk>>) -> Vec<Arc<Risk>> {
+    let mut out = Vec::new();
+    let mut fresh = fresh.into_iter().peekable();
+    for r in kept {
+        while let Some(f) = fresh.next_if(|f| risk_order(f, &r).is_lt()) {
+            out.push(f);
+        }
+        out.push(r);
+    }
+    out.extend(fresh);
+    out
+}
+
+/// The risks recorded on models (threat modeling).
+fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Arc<Risk>>) {
+    let today = snapshot.today;
     for (model, by_risk) in &snapshot.model_risks {
         for risk_id in by_risk.keys() {
             let (decision, recorded) = model_decision(snapshot, model, risk_id);
@@ -555,7 +809,7 @@ pub fn build_with(
                 .map(|v| v.base_score().value());
             let status = status_of(decision.as_ref(), today);
             let mut stakeholders = vec![recorder.clone()];
-            for d in &live {
+            for d in live {
                 if d.model.as_deref() == Some(model.as_str()) {
                     for s in d.stakeholders() {
                         if !stakeholders.contains(&s) {
@@ -568,7 +822,7 @@ pub fn build_with(
                 Some(e) => format!("{description} ({e})"),
                 None => description.clone(),
             };
-            risks.push(Risk {
+            risks.push(Arc::new(Risk {
                 key: format!("{model} {risk_id}"),
                 subject: model.clone(),
                 risk: risk_id.clone(),
@@ -598,23 +852,9 @@ pub fn build_with(
                 stakeholders,
                 source,
                 element,
-            });
+            }));
         }
     }
-    risks.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.deadline.date.cmp(&b.deadline.date))
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    let summary = summarize(&risks, &live, &unassessed, assessed.len(), today);
-    Ok(Register {
-        today: today.to_string(),
-        risks,
-        unassessed,
-        vex_state,
-        summary,
-    })
 }
 
 fn title_of(a: &PreparedAdvisory, id: &str) -> String {
@@ -648,56 +888,4 @@ fn policy_for(snapshot: &Snapshot, model: &str) -> risk::DeadlinePolicy {
         p.release_plan = Some(plan.clone());
     }
     p
-}
-
-fn summarize(
-    risks: &[Risk],
-    live: &[&DeviceFacts],
-    unassessed: &[Unassessed],
-    releases_assessed: usize,
-    today: risk::Date,
-) -> Summary {
-    let mut s = Summary {
-        devices: live.len() as u64,
-        devices_assessed: (live.len() - unassessed.len().min(live.len())) as u64,
-        releases_assessed: releases_assessed as u64,
-        ..Summary::default()
-    };
-    let mut devices = BTreeSet::new();
-    let mut releases = BTreeSet::new();
-    let mut vulns = BTreeSet::new();
-    for r in risks {
-        *s.by_status
-            .entry(r.status.as_str().to_string())
-            .or_default() += 1;
-        if !r.status.is_unresolved() {
-            continue;
-        }
-        *s.open_by_severity
-            .entry(r.severity.as_str().to_string())
-            .or_default() += 1;
-        if r.overdue {
-            s.overdue += 1;
-        } else if let Some(d) = r.deadline.date {
-            if today.days_until(d) <= i64::from(APPROACHING_DAYS_DEFAULT) {
-                s.due_soon += 1;
-            }
-        }
-        match r.kind {
-            RiskKind::DeviceVulnerability => {
-                devices.insert(r.device.clone());
-            }
-            RiskKind::ReleaseVulnerability => {
-                releases.insert((r.model.clone(), r.release.clone()));
-            }
-            RiskKind::Recorded => {}
-        }
-        if let Some(v) = &r.vulnerability {
-            vulns.insert(v.clone());
-        }
-    }
-    s.devices_exposed = devices.len() as u64;
-    s.releases_exposed = releases.len() as u64;
-    s.vulnerabilities = vulns.len() as u64;
-    s
 }

@@ -24,12 +24,17 @@
 //! filters by sharing policy).
 
 mod build;
+mod devices;
 mod events;
 
-pub use build::{build, build_with, BuildError};
-pub use events::{notifications, Event, EventKind};
+pub use build::{build, build_with, device_on_key, BuildError, Engine};
+pub use devices::{Deadlines, DeviceRow, Devices, Selector};
+pub use events::{
+    notifications, notifications_for, notifications_limited, Event, EventKind, DEVICE_EVENTS_MAX,
+};
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use twin::statement::{SbomComponent, StatementBody, VexStatus};
@@ -409,12 +414,15 @@ pub struct Summary {
 }
 
 /// The register.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Register {
     /// The day it is for (`YYYY-MM-DD`).
     pub today: String,
-    /// Every risk, worst first (severity, then deadline).
-    pub risks: Vec<Risk>,
+    /// The release and recorded risks, worst first (severity, then
+    /// deadline), shared with the registers built after it from the same
+    /// facts. Device risks are derived from them ([`Register::iter`],
+    /// [`Register::select`], [`Register::device_risks`]).
+    pub risks: Vec<std::sync::Arc<Risk>>,
     /// Devices not assessed, and why.
     pub unassessed: Vec<Unassessed>,
     /// The status of every release-scoped VEX decision in force, keyed
@@ -422,45 +430,116 @@ pub struct Register {
     pub vex_state: BTreeMap<String, String>,
     /// Counts.
     pub summary: Summary,
+    /// The devices on the assessed releases.
+    #[serde(skip)]
+    pub devices: std::sync::Arc<Devices>,
+    /// How device risks' deadlines are computed.
+    #[serde(skip)]
+    pub deadlines: std::sync::Arc<Deadlines>,
+    /// Release risks by release key, then by vulnerability (built on first use).
+    #[serde(skip)]
+    indexes: std::sync::OnceLock<Indexes>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Indexes {
+    by_release: HashMap<String, Vec<u32>>,
+    by_vulnerability: HashMap<String, Vec<u32>>,
+}
+
+impl PartialEq for Register {
+    fn eq(&self, other: &Register) -> bool {
+        self.today == other.today
+            && self.risks == other.risks
+            && self.unassessed == other.unassessed
+            && self.vex_state == other.vex_state
+            && self.summary == other.summary
+            && self.devices == other.devices
+            && self.deadlines == other.deadlines
+    }
 }
 
 impl Register {
-    /// The risks of a device.
-    pub fn by_device<'a>(&'a self, device: &'a str) -> impl Iterator<Item = &'a Risk> + 'a {
-        self.risks
-            .iter()
-            .filter(move |r| r.device.as_deref() == Some(device))
+    /// The day it is for.
+    pub fn day(&self) -> risk::Date {
+        risk::Date::parse(&self.today).unwrap_or_else(|_| {
+            #[allow(clippy::expect_used)]
+            risk::Date::from_ymd(1970, 1, 1).expect("1970-01-01 is a date")
+        })
     }
 
-    /// The risks of a vulnerability (by id).
-    pub fn by_vulnerability<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Risk> + 'a {
-        self.risks
-            .iter()
-            .filter(move |r| r.vulnerability.as_deref() == Some(id))
+    fn indexes(&self) -> &Indexes {
+        self.indexes.get_or_init(|| {
+            let mut ix = Indexes::default();
+            for (i, r) in self.risks.iter().enumerate() {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                if let Some(key) = devices::release_key_of(r) {
+                    ix.by_release.entry(key).or_default().push(i);
+                }
+                if let Some(v) = &r.vulnerability {
+                    ix.by_vulnerability.entry(v.clone()).or_default().push(i);
+                }
+            }
+            ix
+        })
+    }
+
+    pub(crate) fn by_release_key(&self) -> &HashMap<String, Vec<u32>> {
+        &self.indexes().by_release
+    }
+
+    pub(crate) fn by_vulnerability_index(&self) -> &HashMap<String, Vec<u32>> {
+        &self.indexes().by_vulnerability
+    }
+
+    /// The risks of a device.
+    pub fn by_device(&self, device: &str) -> impl Iterator<Item = Cow<'_, Risk>> + '_ {
+        self.select(&Selector {
+            device: Some(device),
+            ..Selector::default()
+        })
+    }
+
+    /// The risks of a vulnerability (by id), its devices' included.
+    pub fn by_vulnerability(&self, id: &str) -> impl Iterator<Item = Cow<'_, Risk>> + '_ {
+        self.select(&Selector {
+            vulnerability: Some(id),
+            ..Selector::default()
+        })
     }
 
     /// The risks of a firmware release (`model:<vendor>/<model>` and version),
     /// its devices' included.
-    pub fn by_release<'a>(
-        &'a self,
-        model: &'a str,
-        version: &'a str,
-    ) -> impl Iterator<Item = &'a Risk> + 'a {
-        self.risks.iter().filter(move |r| {
-            r.model.as_deref() == Some(model) && r.release.as_deref() == Some(version)
+    pub fn by_release(
+        &self,
+        model: &str,
+        version: &str,
+    ) -> impl Iterator<Item = Cow<'_, Risk>> + '_ {
+        self.select(&Selector {
+            model: Some(model),
+            release: Some(version),
+            ..Selector::default()
         })
     }
 
     /// The risks of the devices of a site.
-    pub fn by_site<'a>(&'a self, site: &'a str) -> impl Iterator<Item = &'a Risk> + 'a {
-        self.risks
-            .iter()
-            .filter(move |r| r.site.as_deref() == Some(site))
+    pub fn by_site(&self, site: &str) -> impl Iterator<Item = Cow<'_, Risk>> + '_ {
+        self.select(&Selector {
+            site: Some(site),
+            ..Selector::default()
+        })
     }
 
-    /// The risk with this key.
-    pub fn get(&self, key: &str) -> Option<&Risk> {
-        self.risks.iter().find(|r| r.key == key)
+    /// The risk with this key (a device risk is derived).
+    pub fn get(&self, key: &str) -> Option<Cow<'_, Risk>> {
+        if let Some(rest) = key.strip_prefix("device:") {
+            let (device, _) = rest.split_once(' ')?;
+            return self.by_device(device).find(|r| r.key == key);
+        }
+        self.risks
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| Cow::Borrowed(&**r))
     }
 }
 

@@ -78,7 +78,14 @@ impl Log {
 /// would remember).
 fn known_since(reg: &Register, day: &str) -> Arc<HashMap<String, risk::Date>> {
     let day = risk::Date::parse(day).expect("date");
-    Arc::new(reg.risks.iter().map(|r| (r.key.clone(), day)).collect())
+    let mut known: HashMap<String, risk::Date> =
+        reg.risks.iter().map(|r| (r.key.clone(), day)).collect();
+    for row in reg.devices.rows() {
+        for (release, _) in &row.releases {
+            known.insert(register::device_on_key(&row.device, release), day);
+        }
+    }
+    Arc::new(known)
 }
 
 /// busybox < 1.36.1 is affected (an OSV record with a purl and an ECOSYSTEM range).
@@ -165,7 +172,7 @@ fn exposure_flows_from_the_sbom_of_a_release_to_its_devices_with_reasons() {
     let reg = build(&log.snapshot("2026-11-21"), &index()).expect("builds");
     let device: Vec<_> = reg.by_device("door-1").collect();
     assert_eq!(device.len(), 1, "{:#?}", reg.risks);
-    let r = device[0];
+    let r = &device[0];
     assert_eq!(r.kind, RiskKind::DeviceVulnerability);
     assert_eq!(r.vulnerability.as_deref(), Some("OSV-TEST-1"));
     assert_eq!(r.owner, "op");
@@ -208,7 +215,6 @@ fn exposure_flows_from_the_sbom_of_a_release_to_its_devices_with_reasons() {
     assert_eq!(reg.by_site("Building A").count(), 2);
     // zlib matched nothing: no version-less match of everything.
     assert!(reg
-        .risks
         .iter()
         .all(|r| r.matches.iter().all(|m| m.component == "busybox")));
 }

@@ -144,6 +144,32 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 200)]
         impacts: usize,
     },
+    /// Issue 14's fleet-scale register through a running node: a fleet
+    /// written to the log as signed statements, the full advisory import
+    /// posted over HTTP, then single advisories: until the register and the
+    /// notification outbox reflect each; against a full rebuild (what every
+    /// change cost before), in the same run.
+    Register {
+        /// The CVE JSON 5 JSON-lines dump (gzip) (default: the shared
+        /// vulnrichment snapshot).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Devices.
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: u64,
+        /// Firmware releases.
+        #[arg(long, default_value_t = 2_000)]
+        releases: u32,
+        /// Components per release.
+        #[arg(long, default_value_t = 300)]
+        components: u32,
+        /// Advisories held back from the full import and posted one by one.
+        #[arg(long, default_value_t = 9)]
+        posts: usize,
+        /// Where to put the benchmark data (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Threat-model analysis time (pytm-sample size and a generated large
     /// model) and the reference model's findings per STRIDE category.
     Threat {
@@ -227,6 +253,25 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
             dir,
             keep,
         } => crate::bench_twin::run(devices.max(1), per_device, dir, keep).await,
+        BenchCmd::Register {
+            data,
+            devices,
+            releases,
+            components,
+            posts,
+            dir,
+        } => {
+            let data = data.unwrap_or_else(crate::bench_vuln::default_data);
+            crate::bench_register::run(
+                &data,
+                devices.max(1),
+                releases.max(1),
+                components,
+                posts,
+                dir,
+            )
+            .await
+        }
         BenchCmd::Vuln {
             data,
             devices,

@@ -225,7 +225,9 @@ pub fn run(
     Ok(())
 }
 
-fn import_once(path: &Path) -> Result<(AdvisoryIndex, ImportReport, JsonlSummary, Duration)> {
+pub(crate) fn import_once(
+    path: &Path,
+) -> Result<(AdvisoryIndex, ImportReport, JsonlSummary, Duration)> {
     let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut index = AdvisoryIndex::new();
     let mut report = ImportReport::default();
@@ -368,17 +370,17 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// SplitMix64: a deterministic generator (no dependency needed).
-struct Rng(u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % (n.max(1) as u64)) as usize
     }
     /// Skewed towards 0 (popular packages appear in many lines).
@@ -570,14 +572,24 @@ fn component(p: &Package, version: &str) -> Result<Component> {
     })
 }
 
-fn generate_fleet(
+/// A generated firmware release: its product line, its position in the
+/// line, its components.
+pub(crate) struct GeneratedRelease {
+    pub line: u32,
+    pub position: u32,
+    pub components: Vec<Component>,
+}
+
+/// `releases` firmware releases in product lines of [`RELEASES_PER_LINE`],
+/// `components` components each, drawn from what `index`'s advisories name
+/// (see the module documentation); deterministic.
+pub(crate) fn generate_releases(
     index: &AdvisoryIndex,
-    devices: u32,
     releases: u32,
     components: u32,
-) -> Result<Fleet> {
-    let mut rng = Rng(0x5EC7_u64);
-    let mut packages = catalogue(index, &mut rng);
+    rng: &mut Rng,
+) -> Result<Vec<GeneratedRelease>> {
+    let mut packages = catalogue(index, rng);
     if packages.is_empty() {
         bail!("the advisories name no package with versions");
     }
@@ -594,9 +606,7 @@ fn generate_fleet(
     let firmware_n = per_release * FIRMWARE_SHARE_PERCENT as usize / 100;
     let oss_n = per_release - firmware_n;
     let lines = releases.div_ceil(RELEASES_PER_LINE).max(1);
-    let mut builder = FleetBuilder::new();
-    let mut release_ids = Vec::with_capacity(releases as usize);
-    let mut made = 0u32;
+    let mut out = Vec::with_capacity(releases as usize);
     for line in 0..lines {
         // The line's packages: distinct, popular ones more often.
         let mut chosen: Vec<usize> = Vec::with_capacity(per_release);
@@ -620,7 +630,7 @@ fn generate_fleet(
             .map(|&p| rng.below(packages[p].versions.len()))
             .collect();
         for pos in 0..RELEASES_PER_LINE {
-            if made == releases {
+            if out.len() == releases as usize {
                 break;
             }
             if pos > 0 {
@@ -635,19 +645,44 @@ fn generate_fleet(
                 let package = &packages[p];
                 comps.push(component(package, &package.versions[version_ix[k]])?);
             }
-            let id = ReleaseId::new(&format!("line{line:03}-r{pos:02}"))?;
-            builder.add_release_components(id.clone(), &format!("line{line:03}"), &comps)?;
-            release_ids.push(id);
-            made += 1;
+            out.push(GeneratedRelease {
+                line,
+                position: pos,
+                components: comps,
+            });
         }
     }
+    Ok(out)
+}
+
+/// The release (index into the generated releases) device `d` runs: lines
+/// in turn, newer releases of a line on more devices.
+pub(crate) fn release_of_device(rng: &mut Rng, d: u64, releases: usize) -> usize {
+    let per_line = RELEASES_PER_LINE as usize;
+    let lines = releases.div_ceil(per_line).max(1);
+    let line = (d % lines as u64) as usize;
+    let in_line = (releases - line * per_line).min(per_line);
+    let back = rng.skewed(in_line);
+    line * per_line + (in_line - 1 - back)
+}
+
+fn generate_fleet(
+    index: &AdvisoryIndex,
+    devices: u32,
+    releases: u32,
+    components: u32,
+) -> Result<Fleet> {
+    let mut rng = Rng(0x5EC7_u64);
+    let generated = generate_releases(index, releases, components, &mut rng)?;
+    let mut builder = FleetBuilder::new();
+    let mut release_ids = Vec::with_capacity(generated.len());
+    for r in &generated {
+        let id = ReleaseId::new(&format!("line{:03}-r{:02}", r.line, r.position))?;
+        builder.add_release_components(id.clone(), &format!("line{:03}", r.line), &r.components)?;
+        release_ids.push(id);
+    }
     for d in 0..devices {
-        // Newer releases of a line run on more devices.
-        let line = (d % lines) as usize;
-        let in_line =
-            (release_ids.len() - line * RELEASES_PER_LINE as usize).min(RELEASES_PER_LINE as usize);
-        let back = rng.skewed(in_line);
-        let r = line * RELEASES_PER_LINE as usize + (in_line - 1 - back);
+        let r = release_of_device(&mut rng, u64::from(d), release_ids.len());
         builder.add_device(&format!("dev-{d:07}"), &release_ids[r])?;
     }
     Ok(builder.build())

@@ -19,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod bench_index;
 mod bench_peer;
+mod bench_register;
 mod bench_scitt;
 mod bench_threat;
 mod bench_twin;

@@ -6,8 +6,12 @@
 //! outbox of a [`notify::Notifier`], after VEX and policy evaluation, never
 //! before.
 //!
-//! Building the register reads every twin, so the pump waits at least four
-//! times as long as the last build took before the next one.
+//! The pump wakes when the twins or the advisories change (and at least
+//! every interval, for the day's deadlines). The register is built
+//! incrementally ([`RiskService::register`]), and when only some
+//! vulnerabilities' risks were built again, only those are compared
+//! ([`register::notifications_for`]). A long build delays the next by up to
+//! four times its length.
 //!
 //! After a restart the first register is compared with an empty one; the
 //! outbox deduplicates by (subscription, notification id), so a recipient
@@ -36,10 +40,13 @@ fn kind_of(k: register::EventKind) -> notify::NotificationKind {
     }
 }
 
-/// The notifications `events` call for, one per recipient allowed to see it.
+/// The notifications `events` call for, one per recipient allowed to see it
+/// among `subscribed` (the stakeholders with a subscription: nobody else
+/// would be told anything).
 pub fn notifications_for(
     projector: &Projector,
     events: &[Event],
+    subscribed: &std::collections::HashSet<String>,
 ) -> Result<Vec<notify::Notification>, twin_store::StoreError> {
     let meta = projector.meta();
     let store = projector.store();
@@ -47,12 +54,31 @@ pub fn notifications_for(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    // A device's twin, read once per batch.
+    let mut twins: std::collections::HashMap<&str, Option<twin::projection::Twin>> =
+        std::collections::HashMap::new();
     let mut out = Vec::new();
     for e in events {
         for r in &e.recipients {
+            if !subscribed.contains(r) {
+                continue;
+            }
             let reader = twin::StakeholderId(r.clone());
             let allowed = match &e.risk {
-                Some(risk) => twin_store::risks::may_see(&meta, store, &reader, risk, now)?,
+                Some(risk) => match &risk.device {
+                    Some(device) => {
+                        let twin = match twins.entry(device.as_str()) {
+                            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(store.twin(&twin::DeviceId(device.clone()))?)
+                            }
+                        };
+                        twin.as_ref().is_some_and(|t| {
+                            twin_store::risks::may_see_twin(&meta, t, &reader, risk, now)
+                        })
+                    }
+                    None => twin_store::risks::may_see(&meta, store, &reader, risk, now)?,
+                },
                 None => true,
             };
             if !allowed {
@@ -75,7 +101,9 @@ pub fn notifications_for(
     Ok(out)
 }
 
-/// Starts the pump.
+/// Starts the pump: it looks at the register when the twins or the
+/// advisories change, and at least every `interval` (for the day's
+/// deadlines).
 pub fn start(
     risks: Arc<RiskService>,
     projector: Projector,
@@ -84,13 +112,31 @@ pub fn start(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut previous: Arc<Register> = Arc::new(Register::default());
-        let mut pause = interval;
+        let mut sizes = projector.sizes();
+        let mut last_build = Duration::ZERO;
+        let mut first = true;
         loop {
-            tokio::time::sleep(pause).await;
+            if !first {
+                // Woken by a change, or by the interval.
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    () = risks.advisories_changed() => {}
+                    r = sizes.changed() => {
+                        if r.is_err() {
+                            tokio::time::sleep(interval).await;
+                        }
+                    }
+                }
+                // A large fleet's register takes a while to build: never
+                // spend more than a fifth of the time building.
+                tokio::time::sleep((last_build * 4).min(interval)).await;
+            }
+            first = false;
             let r = risks.clone();
             let started = std::time::Instant::now();
             let built =
                 tokio::task::spawn_blocking(move || r.register(twin_store::risks::today())).await;
+            last_build = started.elapsed();
             let current = match built {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
@@ -102,14 +148,23 @@ pub fn start(
                     continue;
                 }
             };
-            // A large fleet's register takes a while to build: never spend
-            // more than a fifth of the time building.
-            pause = interval.max(started.elapsed() * 4);
             if Arc::ptr_eq(&previous, &current) {
                 continue;
             }
-            let events = register::notifications(&previous, &current, APPROACHING_DAYS);
-            let batch = match notifications_for(&projector, &events) {
+            let events = match risks.changes_between(&previous, &current) {
+                twin_store::risks::Delta::Vulnerabilities(v) => {
+                    register::notifications_for(&previous, &current, &v, APPROACHING_DAYS)
+                }
+                twin_store::risks::Delta::Everything => {
+                    register::notifications(&previous, &current, APPROACHING_DAYS)
+                }
+            };
+            let subscribed: std::collections::HashSet<String> = notifier
+                .subscriptions(None)
+                .into_iter()
+                .map(|s| s.stakeholder)
+                .collect();
+            let batch = match notifications_for(&projector, &events, &subscribed) {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!("filtering notifications: {e}");

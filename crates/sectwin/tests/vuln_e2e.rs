@@ -471,6 +471,44 @@ async fn exposure_register_and_notifications_end_to_end() {
         "the older version changed nothing: {still}"
     );
 
+    // A dump (gzip JSON lines of CVE 5 records), the administrator's only:
+    // two real records and a broken line; the good ones are imported and
+    // recorded, the broken one named.
+    let dump = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/cve/vulnrichment-public.jsonl.gz");
+    let lines: Vec<String> = {
+        use std::io::BufRead;
+        let f = std::fs::File::open(&dump).expect("the shared CVE dump");
+        std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f))
+            .lines()
+            .take(2)
+            .map(|l| l.expect("line"))
+            .collect()
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    {
+        use std::io::Write;
+        writeln!(gz, "{}\n{{\"not\": \"a record\"}}\n{}", lines[0], lines[1]).expect("gzip");
+    }
+    let gz = gz.finish().expect("gzip");
+    let (status, refused) = post(&url, "/api/v1/advisories/bulk", &op, gz.clone()).await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, bulk) = post(&url, "/api/v1/advisories/bulk", &admin, gz).await;
+    assert_eq!(status, 200, "{bulk}");
+    assert_eq!(bulk["records"], 3, "{bulk}");
+    assert_eq!(bulk["new"], 2, "{bulk}");
+    assert_eq!(bulk["failed"], 1, "{bulk}");
+    assert_eq!(bulk["recorded"], 2, "{bulk}");
+    assert!(
+        bulk["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("line 2"),
+        "{bulk}"
+    );
+    let (status, empty) = post(&url, "/api/v1/advisories/bulk", &admin, b"garbage".to_vec()).await;
+    assert_eq!(status, 400, "{empty}");
+
     // Notifications arrive: the webhook (signed), and MQTT.
     let mut delivered = false;
     for _ in 0..100 {

@@ -36,6 +36,63 @@ const REINDEX_FLUSH_ENTRIES: u64 = 128 * 1024;
 /// ...or once this many twins are dirty (bounds the overlay's memory).
 const REINDEX_FLUSH_TWINS: usize = 128 * 1024;
 
+/// Device ids the change journal remembers at most (over all its steps):
+/// a reader further behind than that reads every twin again.
+pub const CHANGE_JOURNAL_DEVICES_MAX: usize = 1 << 20;
+
+/// Which devices each projected chunk touched, for readers that keep state
+/// derived from the twins and update it incrementally (the risk register).
+#[derive(Debug, Default)]
+struct ChangeJournal {
+    /// The size the oldest step starts from: the journal answers for
+    /// readers at this size or later.
+    base: u64,
+    /// (size after the step, devices whose statements it folded).
+    steps: std::collections::VecDeque<(u64, Vec<String>)>,
+    devices: usize,
+}
+
+impl ChangeJournal {
+    fn push(&mut self, from: u64, to: u64, devices: Vec<String>) {
+        if self.steps.is_empty() && self.base != from {
+            self.base = from;
+        }
+        self.devices += devices.len();
+        self.steps.push_back((to, devices));
+        while self.devices > CHANGE_JOURNAL_DEVICES_MAX {
+            let Some((size, gone)) = self.steps.pop_front() else {
+                break;
+            };
+            self.devices -= gone.len();
+            self.base = size;
+        }
+    }
+
+    /// Everything folded since `size` was forgotten (a restart of the
+    /// projection): readers start over.
+    fn reset(&mut self, size: u64) {
+        self.steps.clear();
+        self.devices = 0;
+        self.base = size;
+    }
+
+    fn since(&self, size: u64) -> Option<(u64, std::collections::BTreeSet<String>)> {
+        if size < self.base {
+            return None;
+        }
+        let mut out = std::collections::BTreeSet::new();
+        let mut upto = size;
+        for (to, devices) in &self.steps {
+            if *to <= size {
+                continue;
+            }
+            out.extend(devices.iter().cloned());
+            upto = *to;
+        }
+        Some((upto, out))
+    }
+}
+
 /// Why projecting stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -269,6 +326,7 @@ struct Inner {
     meta: parking_lot::RwLock<Arc<Meta>>,
     store: TwinStore,
     size_tx: watch::Sender<u64>,
+    journal: Mutex<ChangeJournal>,
     fault: Mutex<Option<String>>,
     stop: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -295,6 +353,7 @@ impl Projector {
         let projection = open_projection(&store, policy.clone())?;
         let (size_tx, _) = watch::channel(projection.meta().size);
         let meta = Arc::new(projection.meta().clone());
+        let start_size = meta.size;
         let inner = Arc::new(Inner {
             policy,
             payloads,
@@ -303,6 +362,10 @@ impl Projector {
             projection: Mutex::new(projection),
             store,
             size_tx,
+            journal: Mutex::new(ChangeJournal {
+                base: start_size,
+                ..ChangeJournal::default()
+            }),
             fault: Mutex::new(None),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
@@ -362,6 +425,17 @@ impl Projector {
     /// Where hash envelopes' payloads are kept, if anywhere.
     pub fn payloads(&self) -> Option<&PayloadStore> {
         self.inner.payloads.as_ref()
+    }
+
+    /// The devices whose statements were folded since the twins reflected
+    /// `size` entries, and the size that set is complete up to (at least
+    /// `size`); `None` when the journal no longer reaches back to `size`
+    /// (the reader must read every twin again).
+    pub fn devices_changed_since(
+        &self,
+        size: u64,
+    ) -> Option<(u64, std::collections::BTreeSet<String>)> {
+        self.inner.journal.lock().since(size)
     }
 
     /// Why projecting stopped, if it did.
@@ -450,6 +524,7 @@ fn recover(inner: &Inner, reason: &str) -> bool {
                 let meta = projection.meta().clone();
                 *inner.projection.lock() = projection;
                 *inner.meta.write() = Arc::new(meta.clone());
+                inner.journal.lock().reset(meta.size);
                 inner.size_tx.send_replace(meta.size);
                 *inner.fault.lock() = None;
                 tracing::info!(after = %reason, size = meta.size, "the projector runs again");
@@ -480,6 +555,14 @@ fn step(
         .entries(from, to, size)
         .map_err(|e| ProjectError::Log(e.to_string()))?;
     let prepared = prepare(&entries, keys, threads, inner.signatures);
+    let mut devices: Vec<String> = prepared
+        .iter()
+        .flatten()
+        .filter_map(|r| r.statement.subject().strip_prefix("device:"))
+        .map(str::to_string)
+        .collect();
+    devices.sort_unstable();
+    devices.dedup();
     let mut p = inner.projection.lock();
     let spent = fold(&mut p, inner.payloads.as_ref(), from, prepared);
     let meta = p.meta().clone();
@@ -493,6 +576,7 @@ fn step(
     // Readers of the store see the twins once committed: only then is the
     // new size published.
     *inner.meta.write() = Arc::new(meta);
+    inner.journal.lock().push(from, to, devices);
     inner.size_tx.send_replace(to);
     Ok(())
 }

@@ -6,9 +6,8 @@
 //! Deliberately absent: matching and risk logic (crates `vuln`, `register`),
 //! HTTP, and who may see which risk (the API decides per caller).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -44,14 +43,56 @@ pub struct RiskService {
     /// Where submitted advisories are kept (`DATA/advisories-submitted`),
     /// one store per stakeholder, if anywhere.
     submitted_dir: Option<PathBuf>,
-    generation: AtomicU64,
     /// When each risk was first held by a register (risk key → day), kept
     /// in the shared advisory store.
     discovered: RwLock<Arc<std::collections::HashMap<String, risk::Date>>>,
     /// Serializes [`RiskService::record_changes`] (a change is recorded once).
     recording: tokio::sync::Mutex<()>,
-    /// (projection size, advisory generation, day) → register.
-    cache: Mutex<Option<(CacheKey, Arc<Register>)>>,
+    /// Advisory ids changed since the register last looked, and whether
+    /// every advisory may have changed.
+    changed: Mutex<Changed>,
+    /// Woken when the advisories change.
+    advisories_changed: tokio::sync::Notify,
+    /// What the last register was built from (the next builds on it).
+    built: Mutex<Option<Built>>,
+    /// The latest registers, each with what changed from the one before
+    /// (see [`RiskService::changes_between`]).
+    lineage: Mutex<std::collections::VecDeque<(std::sync::Weak<Register>, Delta)>>,
+}
+
+/// Registers [`RiskService::changes_between`] looks back over at most.
+const LINEAGE_REGISTERS_MAX: usize = 32;
+
+/// What changed from one register to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// Only the risks of these vulnerabilities.
+    Vulnerabilities(BTreeSet<String>),
+    /// Anything.
+    Everything,
+}
+
+#[derive(Default)]
+struct Changed {
+    generation: u64,
+    ids: BTreeSet<String>,
+    everything: bool,
+}
+
+/// What the last register was built from.
+struct Built {
+    /// The projection size the snapshot's devices reflect.
+    size: u64,
+    /// The projection's meta the snapshot was taken from.
+    meta: Arc<twin::Meta>,
+    models: BTreeMap<(String, String), String>,
+    snapshot: Snapshot,
+    /// Device id → its position in the snapshot.
+    positions: std::collections::HashMap<String, usize>,
+    engine: register::Engine,
+    /// The advisory generation the engine reflects.
+    generation: u64,
+    register: Arc<Register>,
 }
 
 /// One stakeholder's own advisories.
@@ -127,10 +168,6 @@ fn open_submitted(dir: &Path) -> Result<BTreeMap<String, Submitted>, StoreError>
     Ok(out)
 }
 
-/// What a cached register was built from: projection size, advisory
-/// generation, day.
-type CacheKey = (u64, u64, risk::Date);
-
 /// Today (UTC) as a [`risk::Date`].
 pub fn today() -> risk::Date {
     let days = std::time::SystemTime::now()
@@ -152,10 +189,12 @@ impl RiskService {
             store: None,
             submitted: RwLock::new(BTreeMap::new()),
             submitted_dir: None,
-            generation: AtomicU64::new(0),
             discovered: RwLock::new(Arc::default()),
             recording: tokio::sync::Mutex::new(()),
-            cache: Mutex::new(None),
+            changed: Mutex::new(Changed::default()),
+            advisories_changed: tokio::sync::Notify::new(),
+            built: Mutex::new(None),
+            lineage: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -191,10 +230,13 @@ impl RiskService {
             store: Some(store),
             submitted: RwLock::new(submitted),
             submitted_dir: submitted_dir.map(Path::to_path_buf),
-            generation: AtomicU64::new(0),
-            discovered: RwLock::new(Arc::default()),
+            // Kept across restarts: a deadline never moves.
+            discovered: RwLock::new(Arc::new(discovered)),
             recording: tokio::sync::Mutex::new(()),
-            cache: Mutex::new(None),
+            changed: Mutex::new(Changed::default()),
+            advisories_changed: tokio::sync::Notify::new(),
+            built: Mutex::new(None),
+            lineage: Mutex::new(std::collections::VecDeque::new()),
         }))
     }
 
@@ -217,9 +259,7 @@ impl RiskService {
             }
             None => in_memory(&mut self.advisories.write(), advisories),
         };
-        if !summary.changed_ids.is_empty() {
-            self.generation.fetch_add(1, Ordering::SeqCst);
-        }
+        self.note_changed(&summary.changed_ids);
         Ok(summary)
     }
 
@@ -270,9 +310,8 @@ impl RiskService {
             }
             None => in_memory(&mut own.index, advisories),
         };
-        if !summary.changed_ids.is_empty() {
-            self.generation.fetch_add(1, Ordering::SeqCst);
-        }
+        drop(submitted);
+        self.note_changed(&summary.changed_ids);
         Ok(summary)
     }
 
@@ -395,7 +434,31 @@ impl RiskService {
     /// Replaces every advisory.
     pub fn set_advisories(&self, index: AdvisoryIndex) {
         *self.advisories.write() = index;
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut c = self.changed.lock();
+            c.generation += 1;
+            c.everything = true;
+        }
+        self.advisories_changed.notify_waiters();
+    }
+
+    /// Notes advisories whose stored version changed (after the index
+    /// holds them).
+    fn note_changed(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        {
+            let mut c = self.changed.lock();
+            c.generation += 1;
+            c.ids.extend(ids.iter().cloned());
+        }
+        self.advisories_changed.notify_waiters();
+    }
+
+    /// Waits until advisories change (an import, a submission).
+    pub async fn advisories_changed(&self) {
+        self.advisories_changed.notified().await;
     }
 
     /// Advisories held.
@@ -416,8 +479,18 @@ impl RiskService {
     /// The snapshot of the twins as the store holds them now.
     pub fn snapshot(&self, today: risk::Date) -> Result<Snapshot, StoreError> {
         let meta = self.projector.meta();
-        let store = self.projector.store();
         let models = register::model_subjects(&meta);
+        let devices = self.read_devices(&meta, &models)?;
+        self.snapshot_of(&meta, devices, today)
+    }
+
+    /// Every device's facts, by id.
+    fn read_devices(
+        &self,
+        meta: &twin::Meta,
+        models: &BTreeMap<(String, String), String>,
+    ) -> Result<Vec<DeviceFacts>, StoreError> {
+        let store = self.projector.store();
         let mut devices = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -428,16 +501,27 @@ impl RiskService {
             after = Some(last.device.0.clone());
             for t in &page {
                 if let Some(view) = store.view(&meta.policy, &t.device)? {
-                    devices.push(DeviceFacts::from_view(&view, &models));
+                    devices.push(DeviceFacts::from_view(&view, models));
                 }
             }
             if page.len() < SNAPSHOT_PAGE_DEVICES {
                 break;
             }
         }
+        Ok(devices)
+    }
+
+    /// The snapshot of `meta` with `devices`.
+    fn snapshot_of(
+        &self,
+        meta: &twin::Meta,
+        devices: Vec<DeviceFacts>,
+        today: risk::Date,
+    ) -> Result<Snapshot, StoreError> {
+        let store = self.projector.store();
         let missing: std::cell::RefCell<Option<StoreError>> = std::cell::RefCell::new(None);
         let snapshot = Snapshot::from_meta(
-            &meta,
+            meta,
             devices,
             |entry| match store.sbom_part(entry) {
                 Ok(c) => c,
@@ -455,35 +539,254 @@ impl RiskService {
         }
     }
 
-    /// The register for `today` (cached while nothing changed).
+    /// The register for `today`: the last one while nothing changed, else
+    /// built from it: the devices whose twins changed are read again (the
+    /// projector's change journal says which), changed advisories are
+    /// evaluated one by one, and only when the firmware releases, their
+    /// SBOMs or VEX changed is the whole fleet evaluated again.
     pub fn register(&self, today: risk::Date) -> Result<Arc<Register>, StoreError> {
-        let key = (
-            self.projector.size(),
-            self.generation.load(Ordering::SeqCst),
-            today,
-        );
-        if let Some((k, r)) = &*self.cache.lock() {
-            if *k == key {
-                return Ok(r.clone());
+        let mut built = self.built.lock();
+        let (generation, ids, everything) = {
+            let mut c = self.changed.lock();
+            (
+                c.generation,
+                std::mem::take(&mut c.ids),
+                std::mem::take(&mut c.everything),
+            )
+        };
+        let result = self.step(&mut built, today, generation, &ids, everything);
+        if result.is_err() {
+            // Not taken into account: the next build tries again.
+            let mut c = self.changed.lock();
+            c.ids.extend(ids);
+            c.everything |= everything;
+            *built = None;
+        }
+        result
+    }
+
+    fn step(
+        &self,
+        built: &mut Option<Built>,
+        today: risk::Date,
+        generation: u64,
+        ids: &BTreeSet<String>,
+        everything: bool,
+    ) -> Result<Arc<Register>, StoreError> {
+        let meta = self.projector.meta();
+        let Some(b) = built.as_mut() else {
+            let fresh = self.build_fresh(meta, today, generation)?;
+            let register = fresh.register.clone();
+            *built = Some(fresh);
+            self.descend(&register, Delta::Everything);
+            return Ok(register);
+        };
+        // 1. The twins: meta parts and changed devices.
+        let same_fleet = b.meta.releases == meta.releases
+            && b.meta.sboms == meta.sboms
+            && b.meta.release_vex == meta.release_vex;
+        let models = register::model_subjects(&meta);
+        if b.meta.policy != meta.policy || b.models != models {
+            // Every device's facts may differ.
+            let fresh = self.build_fresh(meta, today, generation)?;
+            let register = fresh.register.clone();
+            *built = Some(fresh);
+            self.descend(&register, Delta::Everything);
+            return Ok(register);
+        }
+        let mut devices_changed = false;
+        if meta.size != b.size {
+            match self.projector.devices_changed_since(b.size) {
+                Some((upto, changed)) => {
+                    let store = self.projector.store();
+                    for id in changed {
+                        let view = store.view(&meta.policy, &twin::DeviceId(id.clone()))?;
+                        let Some(view) = view else { continue };
+                        let facts = DeviceFacts::from_view(&view, &models);
+                        match b.positions.get(&id) {
+                            Some(&i) => {
+                                if let Some(slot) = b.snapshot.devices.get_mut(i) {
+                                    devices_changed |= *slot != facts;
+                                    *slot = facts;
+                                }
+                            }
+                            None => {
+                                b.positions.insert(id, b.snapshot.devices.len());
+                                b.snapshot.devices.push(facts);
+                                devices_changed = true;
+                            }
+                        }
+                    }
+                    b.size = upto;
+                }
+                None => {
+                    let fresh = self.build_fresh(meta, today, generation)?;
+                    let register = fresh.register.clone();
+                    *built = Some(fresh);
+                    self.descend(&register, Delta::Everything);
+                    return Ok(register);
+                }
             }
         }
-        let mut snapshot = self.snapshot(today)?;
-        snapshot.discovered = self.discovered.read().clone();
-        let built = {
+        if !same_fleet {
+            // New releases, SBOMs or VEX: evaluate the fleet again.
+            let devices = std::mem::take(&mut b.snapshot.devices);
+            let snapshot = self.snapshot_of(&meta, devices, today)?;
+            let fresh = self.build_from(meta, models, snapshot, b.size, today, generation)?;
+            let register = fresh.register.clone();
+            *built = Some(fresh);
+            self.descend(&register, Delta::Everything);
+            return Ok(register);
+        }
+        let mut facts_changed = devices_changed || b.snapshot.today != today;
+        if b.meta.release_plans != meta.release_plans || b.meta.model_risks != meta.model_risks {
+            b.snapshot.release_plans = meta
+                .release_plans
+                .iter()
+                .map(|(k, v)| (k.clone(), v.plan.clone()))
+                .collect();
+            b.snapshot.model_risks = meta.model_risks.clone();
+            facts_changed = true;
+        }
+        b.meta = meta;
+        b.snapshot.today = today;
+        b.snapshot.discovered = self.discovered.read().clone();
+        // 2. The advisories.
+        let mut delta = None;
+        if generation != b.generation {
             let index = self.advisories.read();
             let submitted = self.submitted.read();
             let own: Vec<(&str, &AdvisoryIndex)> = submitted
                 .iter()
                 .map(|(who, s)| (who.as_str(), &s.index))
                 .collect();
-            register::build_with(&snapshot, &index, &own)
+            delta = if everything {
+                b.engine = register::Engine::new(&b.snapshot, &index, &own)
+                    .map_err(|e| StoreError::Db(e.to_string()))?;
+                None
+            } else {
+                b.engine.update(&index, &own, ids)
+            };
+            b.generation = generation;
+        } else if !facts_changed {
+            return Ok(b.register.clone());
+        }
+        let (register, how) = match delta {
+            Some(vulns) if !facts_changed => (
+                b.engine.register_delta(&b.snapshot, &b.register, &vulns),
+                Delta::Vulnerabilities(vulns),
+            ),
+            _ => (b.engine.register(&b.snapshot), Delta::Everything),
+        };
+        // Not shared while new discoveries are added to it.
+        b.snapshot.discovered = Arc::default();
+        match &how {
+            Delta::Vulnerabilities(v) => self.remember_discoveries(
+                register
+                    .risks
+                    .iter()
+                    .filter(|r| r.vulnerability.as_ref().is_some_and(|x| v.contains(x))),
+            ),
+            Delta::Everything => {
+                self.remember_discoveries(register.risks.iter());
+                self.remember_devices(&register);
+            }
+        }
+        let register = Arc::new(register);
+        b.register = register.clone();
+        self.descend(&register, how);
+        Ok(register)
+    }
+
+    /// A register built from every twin, the whole fleet evaluated.
+    fn build_fresh(
+        &self,
+        meta: Arc<twin::Meta>,
+        today: risk::Date,
+        generation: u64,
+    ) -> Result<Built, StoreError> {
+        let models = register::model_subjects(&meta);
+        let size = meta.size;
+        let devices = self.read_devices(&meta, &models)?;
+        let snapshot = self.snapshot_of(&meta, devices, today)?;
+        self.build_from(meta, models, snapshot, size, today, generation)
+    }
+
+    fn build_from(
+        &self,
+        meta: Arc<twin::Meta>,
+        models: BTreeMap<(String, String), String>,
+        mut snapshot: Snapshot,
+        size: u64,
+        today: risk::Date,
+        generation: u64,
+    ) -> Result<Built, StoreError> {
+        snapshot.today = today;
+        snapshot.discovered = self.discovered.read().clone();
+        let engine = {
+            let index = self.advisories.read();
+            let submitted = self.submitted.read();
+            let own: Vec<(&str, &AdvisoryIndex)> = submitted
+                .iter()
+                .map(|(who, s)| (who.as_str(), &s.index))
+                .collect();
+            register::Engine::new(&snapshot, &index, &own)
         }
         .map_err(|e| StoreError::Db(e.to_string()))?;
-        drop(snapshot);
-        self.remember_discoveries(&built);
-        let built = Arc::new(built);
-        *self.cache.lock() = Some((key, built.clone()));
-        Ok(built)
+        let register = engine.register(&snapshot);
+        snapshot.discovered = Arc::default();
+        self.remember_discoveries(register.risks.iter());
+        self.remember_devices(&register);
+        let positions = snapshot
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.device.clone(), i))
+            .collect();
+        Ok(Built {
+            size,
+            meta,
+            models,
+            snapshot,
+            positions,
+            engine,
+            generation,
+            register: Arc::new(register),
+        })
+    }
+
+    /// Notes that `register` follows the last one by `delta`.
+    fn descend(&self, register: &Arc<Register>, delta: Delta) {
+        let mut lineage = self.lineage.lock();
+        lineage.push_back((Arc::downgrade(register), delta));
+        while lineage.len() > LINEAGE_REGISTERS_MAX {
+            lineage.pop_front();
+        }
+    }
+
+    /// What may differ between register `from` and the later register
+    /// `to`, both built by this service: the vulnerabilities whose risks
+    /// were built again in between, or [`Delta::Everything`] (also when
+    /// `from` is too old to tell).
+    pub fn changes_between(&self, from: &Arc<Register>, to: &Arc<Register>) -> Delta {
+        let lineage = self.lineage.lock();
+        let Some(start) = lineage
+            .iter()
+            .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(from)))
+        else {
+            return Delta::Everything;
+        };
+        let mut vulns = BTreeSet::new();
+        for (w, delta) in lineage.iter().skip(start + 1) {
+            match delta {
+                Delta::Everything => return Delta::Everything,
+                Delta::Vulnerabilities(v) => vulns.extend(v.iter().cloned()),
+            }
+            if std::ptr::eq(w.as_ptr(), Arc::as_ptr(to)) {
+                return Delta::Vulnerabilities(vulns);
+            }
+        }
+        Delta::Everything
     }
 }
 
@@ -504,20 +807,44 @@ fn in_memory(index: &mut AdvisoryIndex, advisories: &[Advisory]) -> advisory_sto
 }
 
 impl RiskService {
-    /// Records the risks of `built` not known before as discovered on the
-    /// day they carry, so that later builds keep that day (re-imports and
-    /// re-evaluations do not move a deadline).
-    fn remember_discoveries(&self, built: &Register) {
+    /// Records the day each device of `register` was first seen on each
+    /// release it runs, when not known before (a device risk's deadline
+    /// counts from the later of that day and its release risk's).
+    fn remember_devices(&self, register: &Register) {
         let new: Vec<(String, risk::Date)> = {
             let known = self.discovered.read();
-            built
-                .risks
+            register
+                .devices
+                .rows()
                 .iter()
+                .flat_map(|row| {
+                    row.releases
+                        .iter()
+                        .map(|(k, d)| (register::device_on_key(&row.device, k), *d))
+                })
+                .filter(|(k, _)| !known.contains_key(k))
+                .collect()
+        };
+        self.remember(new);
+    }
+
+    /// Records the risks not known before as discovered on the
+    /// day they carry, so that later builds keep that day (re-imports and
+    /// re-evaluations do not move a deadline).
+    fn remember_discoveries<'r>(&self, risks: impl Iterator<Item = &'r Arc<register::Risk>>) {
+        let new: Vec<(String, risk::Date)> = {
+            let known = self.discovered.read();
+            risks
                 .filter_map(|r| r.discovered.map(|d| (r, d)))
                 .filter(|(r, _)| !known.contains_key(&r.key))
                 .map(|(r, d)| (r.key.clone(), d))
                 .collect()
         };
+        self.remember(new);
+    }
+
+    /// Stores and keeps `new` discovery days.
+    fn remember(&self, new: Vec<(String, risk::Date)>) {
         if new.is_empty() {
             return;
         }
@@ -584,18 +911,33 @@ pub fn may_see(
     let Some(t) = store.twin(&twin::DeviceId(device.clone()))? else {
         return Ok(false);
     };
+    Ok(may_see_twin(meta, &t, reader, risk, now_unix_s))
+}
+
+/// [`may_see`] for a device risk whose device's twin the caller read.
+pub fn may_see_twin(
+    meta: &twin::Meta,
+    t: &twin::projection::Twin,
+    reader: &twin::StakeholderId,
+    risk: &register::Risk,
+    now_unix_s: i64,
+) -> bool {
+    let listed = risk.stakeholders.contains(&reader.0);
+    if !listed && meta.audits.of(reader).is_empty() {
+        return false;
+    }
     if !listed
-        && !twin::projection::roles_at(meta, reader, &t, now_unix_s).contains(&twin::Role::Auditor)
+        && !twin::projection::roles_at(meta, reader, t, now_unix_s).contains(&twin::Role::Auditor)
     {
-        return Ok(false);
+        return false;
     }
     let (decision, _) = twin::projection::decide_read(
         meta,
         Some(reader),
-        &t,
+        t,
         &t.manufacturer,
         "sbom-registered",
         now_unix_s,
     );
-    Ok(!matches!(decision, twin::sharing::Decision::Denied))
+    !matches!(decision, twin::sharing::Decision::Denied)
 }

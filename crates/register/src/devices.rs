@@ -1,0 +1,503 @@
+//! Device risks without a copy per (device, vulnerability).
+//!
+//! A device's vulnerability risks are its release's, seen from the device:
+//! a firmware release with 600 exposures running on 500 devices stands for
+//! 300,000 device risks, and a fleet of a million devices for hundreds of
+//! millions. The register keeps the release risks and, once, every device
+//! ([`DeviceRow`]: its roles, site, the releases it runs and since when, and
+//! the rare device-level VEX statements and decisions); a device risk is
+//! derived when it is read ([`crate::Register::device_risk`]). Counts are
+//! computed per release, device by device only where a device has a
+//! statement of its own.
+//!
+//! A device risk's deadline counts from when it became known for that
+//! device: the later of the day its release's risk was first known and the
+//! day the register first saw the device on that release.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::{Decision, DeviceVex, Risk, RiskKind, RiskStatus, Summary, VexInfo};
+use twin::statement::VexStatus;
+
+/// A device as the register keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRow {
+    /// Device id (without `device:`).
+    pub device: String,
+    /// Its site.
+    pub site: Option<String>,
+    /// Who owns its risks unless a decision transfers them.
+    pub owner: String,
+    /// Every stakeholder with a role on it.
+    pub stakeholders: Vec<String>,
+    /// The consensus status of its firmware claim.
+    pub firmware_status: Option<String>,
+    /// The releases (and AI model packages) it runs, by release key
+    /// (`<model>@<version>`), each with the day the register first saw it
+    /// there.
+    pub releases: Vec<(String, risk::Date)>,
+    /// Device-level VEX by vulnerability id.
+    pub vex: BTreeMap<String, DeviceVex>,
+    /// Decisions by device risk id.
+    pub decisions: BTreeMap<String, Decision>,
+}
+
+impl DeviceRow {
+    /// Whether it has a statement of its own (VEX or a decision).
+    fn is_special(&self) -> bool {
+        !self.vex.is_empty() || !self.decisions.is_empty()
+    }
+
+    /// The day it was first seen on release `key`.
+    pub fn since(&self, key: &str) -> Option<risk::Date> {
+        self.releases
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, d)| *d)
+    }
+}
+
+/// One release's devices.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Members {
+    /// Rows, by device id.
+    all: Vec<u32>,
+    /// Rows with a statement of their own.
+    special: Vec<u32>,
+    /// The other rows by the day they were first seen on the release.
+    plain_since: Vec<(risk::Date, u64)>,
+}
+
+/// The devices of a register.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Devices {
+    rows: Vec<DeviceRow>,
+    index: HashMap<String, u32>,
+    members: HashMap<String, Members>,
+}
+
+impl Devices {
+    /// The table of `rows`.
+    pub fn new(mut rows: Vec<DeviceRow>) -> Devices {
+        rows.sort_by(|a, b| a.device.cmp(&b.device));
+        let mut index = HashMap::with_capacity(rows.len());
+        let mut members: HashMap<String, Members> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            index.insert(row.device.clone(), i);
+            for (key, since) in &row.releases {
+                let m = members.entry(key.clone()).or_default();
+                m.all.push(i);
+                if row.is_special() {
+                    m.special.push(i);
+                } else {
+                    match m.plain_since.iter_mut().find(|(d, _)| d == since) {
+                        Some((_, n)) => *n += 1,
+                        None => m.plain_since.push((*since, 1)),
+                    }
+                }
+            }
+        }
+        Devices {
+            rows,
+            index,
+            members,
+        }
+    }
+
+    /// Every device.
+    pub fn rows(&self) -> &[DeviceRow] {
+        &self.rows
+    }
+
+    /// A device by id.
+    pub fn get(&self, device: &str) -> Option<&DeviceRow> {
+        self.rows.get(*self.index.get(device)? as usize)
+    }
+
+    /// The devices on release `key`, by id.
+    pub fn on(&self, key: &str) -> impl Iterator<Item = &DeviceRow> + '_ {
+        self.members
+            .get(key)
+            .map(|m| m.all.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|&i| self.rows.get(i as usize))
+    }
+
+    /// How many devices run release `key`.
+    pub fn count_on(&self, key: &str) -> usize {
+        self.members.get(key).map_or(0, |m| m.all.len())
+    }
+
+    /// The devices whose row differs between `self` and `other`, or that
+    /// only one of them has.
+    pub fn changed<'a>(&'a self, other: &'a Devices) -> HashSet<&'a str> {
+        let mut out = HashSet::new();
+        for row in &self.rows {
+            if other.get(&row.device) != Some(row) {
+                out.insert(row.device.as_str());
+            }
+        }
+        for row in &other.rows {
+            if self.get(&row.device).is_none() {
+                out.insert(row.device.as_str());
+            }
+        }
+        out
+    }
+}
+
+/// The release key of a release risk.
+pub(crate) fn release_key_of(r: &Risk) -> Option<String> {
+    Some(format!("{}@{}", r.model.as_deref()?, r.release.as_deref()?))
+}
+
+/// The device risk id of release risk `r` (`vuln/<ID>`, or
+/// `vuln/<ID>@ai-model:<name>` for an AI model package).
+fn device_risk_id(r: &Risk) -> Option<String> {
+    let vuln = r.vulnerability.as_deref()?;
+    Some(match r.model.as_deref().and_then(crate::split_ai_line) {
+        None => format!("vuln/{vuln}"),
+        Some((_, name)) => format!("vuln/{vuln}@ai-model:{name}"),
+    })
+}
+
+/// Which risks [`crate::Register::select`] yields; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct Selector<'a> {
+    /// Only this device's risks.
+    pub device: Option<&'a str>,
+    /// Only this vulnerability's.
+    pub vulnerability: Option<&'a str>,
+    /// Only this model line's (`model` of the risk).
+    pub model: Option<&'a str>,
+    /// Only this release's (version).
+    pub release: Option<&'a str>,
+    /// Only the risks of devices of this site.
+    pub site: Option<&'a str>,
+    /// Only this kind.
+    pub kind: Option<RiskKind>,
+}
+
+impl crate::Register {
+    /// The device risk that release risk `r` stands for on `row`, which
+    /// runs its release since `since`; `None` when a device-level VEX
+    /// statement clears it.
+    pub fn device_risk(&self, r: &Risk, row: &DeviceRow, since: risk::Date) -> Option<Risk> {
+        let vuln = r.vulnerability.as_deref()?;
+        if let Some(v) = row.vex.get(vuln) {
+            if matches!(v.status, VexStatus::NotAffected | VexStatus::Fixed) {
+                return None;
+            }
+        }
+        let id = device_risk_id(r)?;
+        let today = self.day();
+        // The device's own decision, else the release's.
+        let decision = row
+            .decisions
+            .get(&id)
+            .cloned()
+            .or_else(|| r.decision.clone());
+        let status = crate::build::status_of(decision.as_ref(), today);
+        let (discovered, deadline) = match r.discovered {
+            Some(d) if since > d => {
+                let policy = self
+                    .deadlines
+                    .for_model(r.model.as_deref().unwrap_or(&r.subject));
+                (Some(since), policy.deadline(r.severity, since))
+            }
+            other => (other, r.deadline.clone()),
+        };
+        let device_vex = row.vex.get(vuln).map(|v| VexInfo {
+            status: match v.status {
+                VexStatus::Affected => "affected",
+                VexStatus::UnderInvestigation => "under_investigation",
+                VexStatus::NotAffected => "not_affected",
+                VexStatus::Fixed => "fixed",
+            }
+            .to_string(),
+            justification: v.justification.clone(),
+            from: "device".into(),
+            inherited: false,
+            stakeholder: v.issuer.clone(),
+        });
+        Some(Risk {
+            key: format!("device:{} {id}", row.device),
+            subject: format!("device:{}", row.device),
+            risk: id,
+            kind: RiskKind::DeviceVulnerability,
+            device: Some(row.device.clone()),
+            model: r.model.clone(),
+            release: r.release.clone(),
+            site: row.site.clone(),
+            vulnerability: r.vulnerability.clone(),
+            title: r.title.clone(),
+            severity: r.severity,
+            score: r.score,
+            cvss_vector: r.cvss_vector.clone(),
+            kev: r.kev,
+            owner: crate::build::owner_after(decision.as_ref(), row.owner.clone()),
+            status,
+            decision,
+            found: r.found.clone(),
+            discovered,
+            deadline_status: deadline.status(today),
+            overdue: status.is_unresolved() && deadline.is_overdue(today),
+            deadline,
+            matches: r.matches.clone(),
+            vex: device_vex.or_else(|| r.vex.clone()),
+            fixed_in: r.fixed_in.clone(),
+            firmware_status: row.firmware_status.clone(),
+            stakeholders: row.stakeholders.clone(),
+            source: r.source.clone(),
+            element: None,
+        })
+    }
+
+    /// The device risks release risk `r` stands for, by device id.
+    pub fn device_risks<'a>(&'a self, r: &'a Risk) -> impl Iterator<Item = Risk> + 'a {
+        let key = if r.kind == RiskKind::ReleaseVulnerability {
+            release_key_of(r)
+        } else {
+            None
+        };
+        let rows: Vec<&DeviceRow> = match &key {
+            Some(k) => self.devices.on(k).collect(),
+            None => Vec::new(),
+        };
+        rows.into_iter().filter_map(move |row| {
+            let since = row.since(key.as_deref()?)?;
+            self.device_risk(r, row, since)
+        })
+    }
+
+    /// Every risk: each release risk followed by its devices' risks (by
+    /// device id), recorded risks in their place; worst first by severity,
+    /// then by the release's deadline.
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, Risk>> + '_ {
+        self.select(&Selector::default())
+    }
+
+    /// The risks `s` selects, in [`crate::Register::iter`]'s order; only
+    /// what can match is derived.
+    pub fn select<'a>(&'a self, s: &Selector<'_>) -> Box<dyn Iterator<Item = Cow<'a, Risk>> + 'a> {
+        let want_device = s.kind.is_none_or(|k| k == RiskKind::DeviceVulnerability);
+        let want_other = s.device.is_none() && s.site.is_none();
+        let kind = s.kind;
+        let (model, release) = (s.model.map(str::to_string), s.release.map(str::to_string));
+        let site = s.site.map(str::to_string);
+        let matches_release = move |r: &Risk| {
+            model.as_ref().is_none_or(|m| r.model.as_ref() == Some(m))
+                && release
+                    .as_ref()
+                    .is_none_or(|v| r.release.as_ref() == Some(v))
+        };
+        if let Some(device) = s.device {
+            // One device: the release risks of the releases it runs.
+            let Some(row) = self.devices.get(device) else {
+                return Box::new(std::iter::empty());
+            };
+            if !want_device || site.as_ref().is_some_and(|x| row.site.as_ref() != Some(x)) {
+                return Box::new(std::iter::empty());
+            }
+            let vuln = s.vulnerability.map(str::to_string);
+            let by_release = self.by_release_key();
+            let mut out: Vec<Cow<'a, Risk>> = Vec::new();
+            for (key, since) in &row.releases {
+                for &i in by_release.get(key).map(Vec::as_slice).unwrap_or(&[]) {
+                    let Some(r) = self.risks.get(i as usize) else {
+                        continue;
+                    };
+                    if vuln
+                        .as_ref()
+                        .is_some_and(|v| r.vulnerability.as_ref() != Some(v))
+                        || !matches_release(r)
+                    {
+                        continue;
+                    }
+                    if let Some(d) = self.device_risk(r, row, *since) {
+                        out.push(Cow::Owned(d));
+                    }
+                }
+            }
+            return Box::new(out.into_iter());
+        }
+        let candidates: Box<dyn Iterator<Item = &'a std::sync::Arc<Risk>> + 'a> =
+            match s.vulnerability {
+                Some(v) => {
+                    let list = self
+                        .by_vulnerability_index()
+                        .get(v)
+                        .cloned()
+                        .unwrap_or_default();
+                    Box::new(
+                        list.into_iter()
+                            .filter_map(move |i| self.risks.get(i as usize)),
+                    )
+                }
+                None => Box::new(self.risks.iter()),
+            };
+        Box::new(
+            candidates
+                .filter(move |r| matches_release(r))
+                .flat_map(move |r| {
+                    let own: Option<Cow<'a, Risk>> = (want_other
+                        && kind.is_none_or(|k| k == r.kind))
+                    .then(|| Cow::Borrowed(&**r));
+                    let site = site.clone();
+                    let devices: Box<dyn Iterator<Item = Cow<'a, Risk>> + 'a> =
+                        if want_device && r.kind == RiskKind::ReleaseVulnerability {
+                            Box::new(
+                                self.device_risks(r)
+                                    .filter(move |d| {
+                                        site.as_ref().is_none_or(|x| d.site.as_ref() == Some(x))
+                                    })
+                                    .map(Cow::Owned),
+                            )
+                        } else {
+                            Box::new(std::iter::empty())
+                        };
+                    own.into_iter().chain(devices)
+                }),
+        )
+    }
+
+    /// The counts of the fleet summary that depend on the risks: by
+    /// status, open by severity, overdue, due soon, devices, releases and
+    /// vulnerabilities exposed (device risks counted release by release;
+    /// device by device only where a device has a statement of its own).
+    pub(crate) fn count(&self, approaching_days: u32, s: &mut Summary) {
+        let today = self.day();
+        let mut by_status: HashMap<RiskStatus, u64> = HashMap::new();
+        let mut open_by_severity: HashMap<risk::Severity, u64> = HashMap::new();
+        let mut releases: HashSet<(&str, &str)> = HashSet::new();
+        let mut vulns: HashSet<&str> = HashSet::new();
+        let mut exposed_rows: Vec<bool> = vec![false; self.devices.rows.len()];
+        let mut unresolved_keys: HashSet<String> = HashSet::new();
+        let mut tally = |status: RiskStatus,
+                         severity: risk::Severity,
+                         deadline: &risk::Deadline,
+                         n: u64,
+                         s: &mut Summary| {
+            *by_status.entry(status).or_default() += n;
+            if !status.is_unresolved() {
+                return;
+            }
+            *open_by_severity.entry(severity).or_default() += n;
+            if deadline.is_overdue(today) {
+                s.overdue += n;
+            } else if let Some(d) = deadline.date {
+                if today.days_until(d) <= i64::from(approaching_days) {
+                    s.due_soon += n;
+                }
+            }
+        };
+        for r in &self.risks {
+            tally(r.status, r.severity, &r.deadline, 1, s);
+            if r.status.is_unresolved() {
+                if let Some(v) = &r.vulnerability {
+                    vulns.insert(v);
+                }
+                if r.kind == RiskKind::ReleaseVulnerability {
+                    releases.insert((
+                        r.model.as_deref().unwrap_or(""),
+                        r.release.as_deref().unwrap_or(""),
+                    ));
+                }
+            }
+            if r.kind != RiskKind::ReleaseVulnerability {
+                continue;
+            }
+            let Some(key) = release_key_of(r) else {
+                continue;
+            };
+            let Some(m) = self.devices.members.get(&key) else {
+                continue;
+            };
+            // Devices without a statement of their own: the release's
+            // status; the deadline moves only for those that came later.
+            for (since, n) in &m.plain_since {
+                let deadline = match r.discovered {
+                    Some(d) if *since > d => self
+                        .deadlines
+                        .for_model(r.model.as_deref().unwrap_or(&r.subject))
+                        .deadline(r.severity, *since),
+                    _ => r.deadline.clone(),
+                };
+                tally(r.status, r.severity, &deadline, *n, s);
+            }
+            if r.status.is_unresolved() && !m.plain_since.is_empty() {
+                unresolved_keys.insert(key.clone());
+            }
+            for &i in &m.special {
+                let Some(row) = self.devices.rows.get(i as usize) else {
+                    continue;
+                };
+                let Some(since) = row.since(&key) else {
+                    continue;
+                };
+                if let Some(d) = self.device_risk(r, row, since) {
+                    tally(d.status, d.severity, &d.deadline, 1, s);
+                    if d.status.is_unresolved() {
+                        if let (Some(e), Some(v)) =
+                            (exposed_rows.get_mut(i as usize), &r.vulnerability)
+                        {
+                            *e = true;
+                            vulns.insert(v);
+                        }
+                    }
+                }
+            }
+        }
+        for key in &unresolved_keys {
+            if let Some(m) = self.devices.members.get(key) {
+                for &i in &m.all {
+                    let special = self
+                        .devices
+                        .rows
+                        .get(i as usize)
+                        .is_some_and(DeviceRow::is_special);
+                    if !special {
+                        if let Some(e) = exposed_rows.get_mut(i as usize) {
+                            *e = true;
+                        }
+                    }
+                }
+            }
+        }
+        s.by_status = by_status
+            .into_iter()
+            .map(|(k, n)| (k.as_str().to_string(), n))
+            .collect();
+        s.open_by_severity = open_by_severity
+            .into_iter()
+            .map(|(k, n)| (k.as_str().to_string(), n))
+            .collect();
+        s.devices_exposed = exposed_rows.iter().filter(|e| **e).count() as u64;
+        s.releases_exposed = releases.len() as u64;
+        s.vulnerabilities = vulns.len() as u64;
+    }
+}
+
+/// How deadlines are computed: the policy, with each model's announced
+/// release plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Deadlines {
+    /// The node's policy.
+    pub policy: risk::DeadlinePolicy,
+    /// Announced release plans, by model subject.
+    pub plans: BTreeMap<String, risk::ReleasePlan>,
+}
+
+impl Deadlines {
+    /// The policy for `model` (a model subject).
+    pub fn for_model(&self, model: &str) -> risk::DeadlinePolicy {
+        let mut p = self.policy.clone();
+        if let Some(plan) = self.plans.get(model) {
+            p.release_plan = Some(plan.clone());
+        }
+        p
+    }
+}

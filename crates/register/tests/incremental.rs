@@ -1,0 +1,409 @@
+//! The incremental register agrees with a full build: a generated fleet
+//! (product lines of releases whose components drift, release-scoped and
+//! device-level VEX, decisions, decommissioned devices, devices on releases
+//! without an SBOM) and a sequence of advisory changes (new, updated to a
+//! narrower or wider range, withdrawn, a stakeholder's own), each applied
+//! with `Engine::update` + `Engine::register_delta`, compared after every
+//! step with `build_with` on the same inputs; and the notifications of each
+//! delta with those of the full comparison.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use register::{
+    build_with, notifications, notifications_for, Decision, DecisionKind, DeviceFacts, DeviceVex,
+    Engine, Register, ReleaseFacts, Snapshot,
+};
+use twin::statement::{SbomComponent, VexStatus};
+use vuln::index::AdvisoryIndex;
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const PACKAGES: u64 = 12;
+const MODELS: [&str; 3] = ["model:acme/A", "model:acme/B", "model:globex/C"];
+const VECTORS: [&str; 4] = [
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+    "CVSS:3.1/AV:N/AC:H/PR:L/UI:N/S:U/C:L/I:L/A:N",
+    "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N",
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+];
+
+fn osv(
+    id: &str,
+    package: u64,
+    fixed_minor: u64,
+    vector: &str,
+    modified: &str,
+    withdrawn: bool,
+) -> String {
+    let withdrawn = if withdrawn {
+        r#""withdrawn": "2026-12-01T00:00:00Z","#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"schema_version":"1.6.0","id":"{id}","published":"2026-10-01T00:00:00Z","modified":"{modified}",{withdrawn}
+        "summary":"flaw in p{package}","severity":[{{"type":"CVSS_V3","score":"{vector}"}}],
+        "affected":[{{"package":{{"ecosystem":"Generic","name":"p{package}","purl":"pkg:generic/p{package}"}},
+        "ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"1.{fixed_minor}.0"}}]}}]}}]}}"#
+    )
+}
+
+fn add(index: &mut AdvisoryIndex, json: &str) {
+    for a in vuln_formats::osv::parse(json.as_bytes()).expect("osv parses") {
+        index.replace(&a);
+    }
+}
+
+fn snapshot(rng: &mut Rng) -> Snapshot {
+    let mut releases = Vec::new();
+    for model in MODELS {
+        let manufacturer = if model.contains("globex") {
+            "globex"
+        } else {
+            "acme"
+        };
+        let mut versions: Vec<u64> = (0..PACKAGES).map(|_| rng.below(4)).collect();
+        for v in 0..6 {
+            for x in &mut versions {
+                if rng.below(3) == 0 {
+                    *x += 1;
+                }
+            }
+            let components = (0..PACKAGES)
+                .filter(|p| (p + v) % 4 != 0)
+                .map(|p| SbomComponent {
+                    name: format!("p{p}"),
+                    group: None,
+                    version: Some(format!("1.{}.0", versions[p as usize])),
+                    purl: Some(format!("pkg:generic/p{p}@1.{}.0", versions[p as usize])),
+                    cpe: Vec::new(),
+                    sha256: None,
+                })
+                .collect();
+            releases.push(ReleaseFacts {
+                model: model.to_string(),
+                version: format!("2.{v}.0"),
+                manufacturer: manufacturer.to_string(),
+                // The last release of each line has no SBOM yet.
+                components: (v < 5).then_some(components),
+            });
+        }
+    }
+    let mut devices = Vec::new();
+    for d in 0..90u64 {
+        let model = MODELS[rng.below(3) as usize];
+        let manufacturer = if model.contains("globex") {
+            "globex"
+        } else {
+            "acme"
+        };
+        let mut facts = DeviceFacts {
+            device: format!("dev-{d:03}"),
+            model: Some(model.to_string()),
+            manufacturer: manufacturer.to_string(),
+            owner: Some("owner".into()),
+            operator: (d % 3 == 0).then(|| "operator".to_string()),
+            maintainer: None,
+            site: Some(format!("site-{}", d % 4)),
+            firmware: (d % 17 != 0).then(|| format!("2.{}.0", rng.below(6))),
+            ai_model: None,
+            firmware_status: Some("agreed".into()),
+            decommissioned: d % 23 == 0,
+            vex: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+        };
+        if d % 7 == 0 {
+            facts.vex.insert(
+                format!("OSV-{}", rng.below(20)),
+                DeviceVex {
+                    entry: d,
+                    issuer: "operator".into(),
+                    status: VexStatus::NotAffected,
+                    justification: Some("vulnerable_code_not_in_execute_path".into()),
+                    agreed: true,
+                },
+            );
+        }
+        if d % 11 == 0 {
+            facts.decisions.insert(
+                format!("vuln/OSV-{}", rng.below(20)),
+                Decision {
+                    entry: d,
+                    issuer: "operator".into(),
+                    kind: DecisionKind::Accepted {
+                        rationale: "air-gapped".into(),
+                        until: None,
+                    },
+                },
+            );
+        }
+        devices.push(facts);
+    }
+    let mut release_vex = BTreeMap::new();
+    release_vex.insert(
+        MODELS[0].to_string(),
+        vec![twin::projection::ReleaseVex {
+            entry: 1,
+            issuer: twin::StakeholderId("acme".into()),
+            release: "2.1.0".into(),
+            vulnerability: "OSV-3".into(),
+            status: VexStatus::NotAffected,
+            justification: Some("component_not_present".into()),
+            component: None,
+            impact: None,
+        }],
+    );
+    Snapshot {
+        today: risk::Date::parse("2026-12-05").expect("date"),
+        policy: risk::DeadlinePolicy::default(),
+        releases,
+        devices,
+        release_vex,
+        release_plans: BTreeMap::new(),
+        model_risks: BTreeMap::new(),
+        discovered: std::sync::Arc::default(),
+    }
+}
+
+/// The summary's counts from every risk, device risks derived one by one.
+fn brute_counts(reg: &Register) -> register::Summary {
+    use std::collections::HashSet;
+    let today = reg.day();
+    let mut s = register::Summary {
+        devices: reg.summary.devices,
+        devices_assessed: reg.summary.devices_assessed,
+        releases_assessed: reg.summary.releases_assessed,
+        ..Default::default()
+    };
+    let (mut devices, mut releases, mut vulns) = (HashSet::new(), HashSet::new(), HashSet::new());
+    for r in reg.iter() {
+        *s.by_status
+            .entry(r.status.as_str().to_string())
+            .or_default() += 1;
+        if !r.status.is_unresolved() {
+            continue;
+        }
+        *s.open_by_severity
+            .entry(r.severity.as_str().to_string())
+            .or_default() += 1;
+        if r.overdue {
+            s.overdue += 1;
+        } else if let Some(d) = r.deadline.date {
+            if today.days_until(d) <= i64::from(register::APPROACHING_DAYS_DEFAULT) {
+                s.due_soon += 1;
+            }
+        }
+        match r.kind {
+            register::RiskKind::DeviceVulnerability => {
+                devices.insert(r.device.clone());
+            }
+            register::RiskKind::ReleaseVulnerability => {
+                releases.insert((r.model.clone(), r.release.clone()));
+            }
+            register::RiskKind::Recorded => {}
+        }
+        if let Some(v) = &r.vulnerability {
+            vulns.insert(v.clone());
+        }
+    }
+    s.devices_exposed = devices.len() as u64;
+    s.releases_exposed = releases.len() as u64;
+    s.vulnerabilities = vulns.len() as u64;
+    s
+}
+
+fn sorted_events(mut e: Vec<register::Event>) -> Vec<(String, Vec<String>)> {
+    e.sort_by(|a, b| a.id.cmp(&b.id));
+    e.into_iter().map(|e| (e.id, e.recipients)).collect()
+}
+
+#[test]
+fn every_delta_equals_a_full_build() {
+    let mut rng = Rng(0x5EC7_3141);
+    let snap = snapshot(&mut rng);
+    let mut shared = AdvisoryIndex::new();
+    for i in 0..20 {
+        let p = rng.below(PACKAGES);
+        let v = VECTORS[rng.below(4) as usize];
+        add(
+            &mut shared,
+            &osv(
+                &format!("OSV-{i}"),
+                p,
+                1 + rng.below(5),
+                v,
+                "2026-11-01T00:00:00Z",
+                false,
+            ),
+        );
+    }
+    let mut own = AdvisoryIndex::new();
+    let mut engine = Engine::new(&snap, &shared, &[("acme", &own)]).expect("engine");
+    let mut current = engine.register(&snap);
+    assert_eq!(
+        current,
+        build_with(&snap, &shared, &[("acme", &own)]).expect("build")
+    );
+    assert!(
+        current.risks.len() > 50,
+        "the fleet is exposed: {}",
+        current.risks.len()
+    );
+
+    let mut steps = 0;
+    for round in 0..40u64 {
+        let id = format!("OSV-{}", rng.below(26));
+        let modified = format!("2026-11-{:02}T00:00:00Z", 2 + round % 27);
+        let p = rng.below(PACKAGES);
+        let v = VECTORS[rng.below(4) as usize];
+        let mut changed = BTreeSet::new();
+        changed.insert(id.clone());
+        match rng.below(4) {
+            0 => add(
+                &mut shared,
+                &osv(&id, p, 1 + rng.below(5), v, &modified, true),
+            ),
+            1 => add(
+                &mut own,
+                &osv(&id, p, 1 + rng.below(5), v, &modified, false),
+            ),
+            _ => add(
+                &mut shared,
+                &osv(&id, p, 1 + rng.below(5), v, &modified, false),
+            ),
+        }
+        // Sometimes two at once.
+        if round % 5 == 0 {
+            let other = format!("OSV-{}", rng.below(26));
+            add(
+                &mut shared,
+                &osv(&other, rng.below(PACKAGES), 3, VECTORS[0], &modified, false),
+            );
+            changed.insert(other);
+        }
+        let submitted = [("acme", &own)];
+        let vulns = engine
+            .update(&shared, &submitted, &changed)
+            .expect("few changes are evaluated one by one");
+        let next = engine.register_delta(&snap, &current, &vulns);
+        let full = build_with(&snap, &shared, &submitted).expect("build");
+        assert_eq!(
+            next.risks.len(),
+            full.risks.len(),
+            "round {round}: {changed:?}"
+        );
+        for (a, b) in next.risks.iter().zip(full.risks.iter()) {
+            assert_eq!(a, b, "round {round}: {changed:?}");
+        }
+        assert_eq!(next.vex_state, full.vex_state, "round {round}");
+        assert_eq!(next.summary, full.summary, "round {round}");
+        assert_eq!(next.summary, brute_counts(&next), "round {round}: counts");
+        assert_eq!(next, full, "round {round}");
+        assert_eq!(
+            sorted_events(notifications_for(&current, &next, &vulns, 7)),
+            sorted_events(notifications(&current, &full, 7)),
+            "round {round}: {changed:?}"
+        );
+        if next != current {
+            steps += 1;
+        }
+        current = next;
+    }
+    assert!(steps > 20, "most rounds change the register: {steps}");
+}
+
+#[test]
+fn a_change_reaching_many_devices_is_told_release_by_release() {
+    let mut rng = Rng(11);
+    let snap = snapshot(&mut rng);
+    let mut shared = AdvisoryIndex::new();
+    let empty = build_with(&snap, &shared, &[]).expect("build");
+    for i in 0..20 {
+        add(
+            &mut shared,
+            &osv(
+                &format!("OSV-{i}"),
+                i % PACKAGES,
+                4,
+                VECTORS[0],
+                "2026-11-01T00:00:00Z",
+                false,
+            ),
+        );
+    }
+    let exposed = build_with(&snap, &shared, &[]).expect("build");
+    let per_device = register::notifications(&empty, &exposed, 7);
+    let device_risks = exposed
+        .iter()
+        .filter(|r| r.kind == register::RiskKind::DeviceVulnerability && r.status.is_unresolved())
+        .count();
+    let new_device = |e: &&register::Event| e.kind == register::EventKind::NewVulnerableDevice;
+    assert_eq!(per_device.iter().filter(new_device).count(), device_risks);
+    assert!(device_risks > 10, "{device_risks}");
+    let told = register::notifications_limited(&empty, &exposed, 7, 10);
+    let releases_reaching_devices = exposed
+        .risks
+        .iter()
+        .filter(|r| {
+            r.kind == register::RiskKind::ReleaseVulnerability
+                && r.status.is_unresolved()
+                && exposed.device_risks(r).next().is_some()
+        })
+        .count();
+    let aggregated: Vec<_> = told.iter().filter(new_device).collect();
+    assert_eq!(aggregated.len(), releases_reaching_devices);
+    assert!(aggregated.iter().all(|e| e.device.is_none()
+        && e.id.ends_with(":devices")
+        && e.summary.contains(" devices running ")));
+}
+
+#[test]
+fn many_changes_are_evaluated_again_in_full() {
+    let mut rng = Rng(7);
+    let snap = snapshot(&mut rng);
+    let mut shared = AdvisoryIndex::new();
+    for i in 0..20 {
+        add(
+            &mut shared,
+            &osv(
+                &format!("OSV-{i}"),
+                i % PACKAGES,
+                3,
+                VECTORS[0],
+                "2026-11-01T00:00:00Z",
+                false,
+            ),
+        );
+    }
+    let mut engine = Engine::new(&snap, &shared, &[]).expect("engine");
+    let changed: BTreeSet<String> = (0..100).map(|i| format!("OSV-{i}")).collect();
+    for i in 0..100 {
+        add(
+            &mut shared,
+            &osv(
+                &format!("OSV-{i}"),
+                i % PACKAGES,
+                4,
+                VECTORS[1],
+                "2026-11-02T00:00:00Z",
+                false,
+            ),
+        );
+    }
+    assert_eq!(engine.update(&shared, &[], &changed), None);
+    let expect: Register = build_with(&snap, &shared, &[]).expect("build");
+    assert_eq!(engine.register(&snap), expect);
+}
