@@ -190,7 +190,7 @@ fn risk_events(r: &Risk, prev: Option<&Risk>, approaching_days: u32, out: &mut V
 /// release and how many of its devices, once per release risk (a first
 /// import of a whole advisory feed into a large fleet would otherwise queue
 /// hundreds of millions of notifications).
-pub const DEVICE_EVENTS_MAX: usize = 100_000;
+pub const DEVICE_EVENTS_MAX: usize = 10_000;
 
 /// The device events of release risk `r` (that was `prev`), told once for
 /// all its devices.

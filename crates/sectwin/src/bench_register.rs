@@ -204,11 +204,17 @@ where
     }
 }
 
-/// The device risks `GET /api/v1/risks` shows for `vuln`.
-async fn device_risks(http: &reqwest::Client, base: &str, token: &str, vuln: &str) -> Result<u64> {
+/// The risks of `kind` `GET /api/v1/risks` shows for `vuln`.
+async fn risk_count(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    vuln: &str,
+    kind: &str,
+) -> Result<u64> {
     let r = http
         .get(format!(
-            "{base}/api/v1/risks?vulnerability={vuln}&kind=device&page_size=1"
+            "{base}/api/v1/risks?vulnerability={vuln}&kind={kind}&page_size=1"
         ))
         .bearer_auth(token)
         .send()
@@ -275,6 +281,7 @@ struct Posted {
     devices: u64,
     answer: Duration,
     register: Duration,
+    read: Duration,
     outbox: Duration,
     webhook: Option<Duration>,
 }
@@ -520,7 +527,7 @@ pub async fn run(
     let (probe_id, probe_devices) = (&probe.0, probe.1);
     let full = until(t, "full import in the register", || {
         let (http, base, op, id) = (http.clone(), base.clone(), op.clone(), probe_id.clone());
-        async move { Ok(device_risks(&http, &base, &op, &id).await? == probe_devices) }
+        async move { Ok(risk_count(&http, &base, &op, &id, "device").await? == probe_devices) }
     })
     .await?;
     let register = node.risks.register(twin_store::risks::today())?;
@@ -554,7 +561,19 @@ pub async fn run(
     })
     .await??;
 
-    // 6. One advisory at a time.
+    // 6. One advisory at a time, once the pump has worked out the full
+    //    import's notifications (nobody was subscribed to them).
+    let pump = node.pump.clone().context("notifications not started")?;
+    let t_pump = Instant::now();
+    until(t_pump, "the pump to compare the full import", || {
+        let done = node
+            .risks
+            .register(twin_store::risks::today())
+            .map(|r| pump.has_compared(&r));
+        async move { Ok(done?) }
+    })
+    .await?;
+    let pump_full = t_pump.elapsed() + full;
     let received = Arc::new(Received::default());
     let hook = receiver(received.clone()).await?;
     let notifier = node.notifier.clone().context("notifications not started")?;
@@ -588,17 +607,27 @@ pub async fn run(
             bail!("posting {id} answered {status}: {body}");
         }
         let answer = t.elapsed();
+        // The register is updated once the release risks are there (device
+        // risks are derived from them when read).
+        let releases = releases_of.get(id.as_str()).copied().unwrap_or(0);
         let register = until(t, "register", || {
-            let (http, base, op, id, n) = (
-                http.clone(),
-                base.clone(),
-                op.clone(),
-                id.clone(),
-                *expected,
-            );
-            async move { Ok(device_risks(&http, &base, &op, &id).await? == n) }
+            let (http, base, op, id) = (http.clone(), base.clone(), op.clone(), id.clone());
+            async move { Ok(risk_count(&http, &base, &op, &id, "release").await? == releases) }
         })
         .await?;
+        // Reading every device risk of it (each derived, each device's
+        // sharing policy decided): the count must be the engine's.
+        let t_read = Instant::now();
+        let seen = risk_count(&http, &base, &op, id, "device").await?;
+        let read = t_read.elapsed();
+        if seen != *expected {
+            bail!("{id}: {seen} device risks listed, the engine says {expected}");
+        }
+        eprintln!(
+            "  {id}: {expected} devices, answer {:.0} ms, register {:.0} ms",
+            answer.as_secs_f64() * 1e3,
+            register.as_secs_f64() * 1e3,
+        );
         // Device by device, or once per release past DEVICE_EVENTS_MAX.
         let want = if *expected as usize > register::DEVICE_EVENTS_MAX {
             releases_of.get(id.as_str()).copied().unwrap_or(1)
@@ -634,21 +663,18 @@ pub async fn run(
             .await
             .ok(),
         };
-        eprintln!(
-            "  {id}: {expected} devices, answer {:.0} ms, register {:.0} ms, outbox {:.0} ms",
-            answer.as_secs_f64() * 1e3,
-            register.as_secs_f64() * 1e3,
-            outbox.as_secs_f64() * 1e3
-        );
+        eprintln!("  {id}: outbox {:.0} ms", outbox.as_secs_f64() * 1e3);
         posted.push(Posted {
             id: id.clone(),
             devices: *expected,
             answer,
             register,
+            read,
             outbox,
             webhook,
         });
     }
+    let (backlog, dropped) = (pump.backlog(), pump.dropped());
     node.shutdown().await;
     drop(node);
 
@@ -675,20 +701,26 @@ pub async fn run(
         full.as_secs_f64()
     );
     println!(
+        "| full import: from the post until the pump has worked out its notifications | {:.1} s |",
+        pump_full.as_secs_f64()
+    );
+    println!(
         "| before (every change): full snapshot of the twins + full build | {snapshot_s:.1} s + {build_full_s:.1} s = {:.1} s |",
         snapshot_s + build_full_s
     );
     for p in &posted {
         println!(
-            "| one advisory, {} ({} devices): answer / register / outbox / first webhook | {:.0} / {:.0} / {:.0} / {} ms |",
+            "| one advisory, {} ({} devices): answer / register / outbox / first webhook; reading its device risks | {:.0} / {:.0} / {:.0} / {} ms; {:.0} ms |",
             p.id,
             p.devices,
             ms(p.answer),
             ms(p.register),
             ms(p.outbox),
-            p.webhook.map_or("-".to_string(), |w| format!("{:.0}", ms(w)))
+            p.webhook.map_or("-".to_string(), |w| format!("{:.0}", ms(w))),
+            ms(p.read)
         );
     }
+    println!("| notifications waiting for room in the outbox / dropped, at the end | {backlog} / {dropped} |");
     let med = |f: fn(&Posted) -> Duration| median(posted.iter().map(|p| ms(f(p))).collect());
     println!(
         "| one advisory, median of {}: register / notifications in the outbox | {:.0} / {:.0} ms |",

@@ -226,6 +226,8 @@ pub struct Node {
     pub risks: Arc<twin_store::RiskService>,
     /// The notification outbox, once started ([`start_notifications`]).
     pub notifier: Option<notify::Notifier>,
+    /// What the notification pump has done, once started.
+    pub pump: Option<Arc<crate::notify_pump::PumpStatus>>,
     /// Quotas of stakeholders' stored bytes and the free space kept for the
     /// log (set with [`Node::set_storage`]).
     pub storage: twin_store::StorageLimits,
@@ -260,13 +262,14 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
         });
     }
     let notifier = notify::Notifier::start(c).await?;
-    crate::notify_pump::start(
+    let (_, pump) = crate::notify_pump::start(
         node.risks.clone(),
         node.projector.clone(),
         notifier.clone(),
         config.interval,
     );
     node.notifier = Some(notifier);
+    node.pump = Some(pump);
     Ok(())
 }
 
@@ -459,6 +462,7 @@ pub async fn open_node(
     let node = Node {
         risks,
         notifier: None,
+        pump: None,
         authority: Arc::new((authority_id(&issuer), authority_key)),
         log,
         scitt,

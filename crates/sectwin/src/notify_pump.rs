@@ -13,9 +13,13 @@
 //! ([`register::notifications_for`]). A long build delays the next by up to
 //! four times its length.
 //!
-//! After a restart the first register is compared with an empty one; the
-//! outbox deduplicates by (subscription, notification id), so a recipient
-//! is not told twice what it was told before.
+//! When the outbox is full (subscribers slower than the changes), the
+//! notifications wait in the pump's backlog and go first once deliveries
+//! make room; the pump keeps comparing registers meanwhile. After a
+//! restart the first register is compared with an empty one; the outbox
+//! deduplicates by (subscription, notification id), so a recipient is not
+//! told twice what it was told before, and what the backlog held is worked
+//! out again.
 //!
 //! Deliberately absent: delivery (crate `notify`) and risk logic.
 
@@ -101,25 +105,92 @@ pub fn notifications_for(
     Ok(out)
 }
 
+/// Notifications the pump holds while the outbox is full, at most; past
+/// this the oldest are dropped (and logged): the register itself still
+/// shows every risk.
+pub const BACKLOG_NOTIFICATIONS_MAX: usize = 1_000_000;
+
+/// What the pump has done, for those who wait on it.
+#[derive(Default)]
+pub struct PumpStatus {
+    compared: parking_lot::Mutex<Option<Arc<Register>>>,
+    backlog: std::sync::atomic::AtomicUsize,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+impl PumpStatus {
+    /// Whether the notifications of `register` (a register of the risk
+    /// service) have been worked out.
+    pub fn has_compared(&self, register: &Arc<Register>) -> bool {
+        self.compared
+            .lock()
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, register))
+    }
+
+    /// Notifications waiting for room in the outbox.
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notifications dropped because the backlog was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Moves notifications from `backlog` into the outbox while it has room.
+fn drain(
+    notifier: &notify::Notifier,
+    backlog: &mut std::collections::VecDeque<notify::Notification>,
+) {
+    while !backlog.is_empty() {
+        let n = backlog.len().min(1000);
+        let chunk: Vec<notify::Notification> = backlog.iter().take(n).cloned().collect();
+        match notifier.enqueue(chunk) {
+            Ok(_) => {
+                backlog.drain(..n);
+            }
+            Err(notify::NotifyError::QueueFull { .. }) => return,
+            Err(e) => {
+                // Not retryable (a notification the outbox refuses).
+                tracing::error!("enqueueing notifications: {e}");
+                backlog.drain(..n);
+            }
+        }
+    }
+}
+
 /// Starts the pump: it looks at the register when the twins or the
 /// advisories change, and at least every `interval` (for the day's
-/// deadlines).
+/// deadlines). Notifications the outbox has no room for wait in a backlog
+/// (bounded by [`BACKLOG_NOTIFICATIONS_MAX`]) and go first once it has.
 pub fn start(
     risks: Arc<RiskService>,
     projector: Projector,
     notifier: notify::Notifier,
     interval: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) -> (tokio::task::JoinHandle<()>, Arc<PumpStatus>) {
+    let status = Arc::new(PumpStatus::default());
+    let report = status.clone();
+    let handle = tokio::spawn(async move {
         let mut previous: Arc<Register> = Arc::new(Register::default());
         let mut sizes = projector.sizes();
         let mut last_build = Duration::ZERO;
         let mut first = true;
+        let mut backlog: std::collections::VecDeque<notify::Notification> =
+            std::collections::VecDeque::new();
         loop {
             if !first {
-                // Woken by a change, or by the interval.
+                // Woken by a change, or by the interval (sooner while
+                // notifications wait for room in the outbox).
+                let wait = if backlog.is_empty() {
+                    interval
+                } else {
+                    interval.min(Duration::from_secs(1))
+                };
                 tokio::select! {
-                    () = tokio::time::sleep(interval) => {}
+                    () = tokio::time::sleep(wait) => {}
                     () = risks.advisories_changed() => {}
                     r = sizes.changed() => {
                         if r.is_err() {
@@ -132,6 +203,7 @@ pub fn start(
                 tokio::time::sleep((last_build * 4).min(interval)).await;
             }
             first = false;
+            drain(&notifier, &mut backlog);
             let r = risks.clone();
             let started = std::time::Instant::now();
             let built =
@@ -149,6 +221,7 @@ pub fn start(
                 }
             };
             if Arc::ptr_eq(&previous, &current) {
+                status_update(&status, &current, &backlog);
                 continue;
             }
             let events = match risks.changes_between(&previous, &current) {
@@ -167,23 +240,44 @@ pub fn start(
             let batch = match notifications_for(&projector, &events, &subscribed) {
                 Ok(b) => b,
                 Err(e) => {
+                    // Twins unreadable: compare with this register again.
                     tracing::error!("filtering notifications: {e}");
                     continue;
                 }
             };
-            let mut ok = true;
-            for chunk in batch.chunks(1000) {
-                if let Err(e) = notifier.enqueue(chunk.to_vec()) {
-                    tracing::error!("enqueueing notifications: {e}");
-                    ok = false;
-                    break;
-                }
+            backlog.extend(batch);
+            if backlog.len() > BACKLOG_NOTIFICATIONS_MAX {
+                let over = backlog.len() - BACKLOG_NOTIFICATIONS_MAX;
+                backlog.drain(..over);
+                status
+                    .dropped
+                    .fetch_add(over as u64, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(
+                    dropped = over,
+                    "the notification outbox is full and the backlog too: the oldest notifications were dropped"
+                );
             }
-            // Compare with this register next time only once its
-            // notifications are in the outbox (else they are retried).
-            if ok {
-                previous = current;
+            drain(&notifier, &mut backlog);
+            if !backlog.is_empty() {
+                tracing::warn!(
+                    waiting = backlog.len(),
+                    "the notification outbox is full: notifications wait for deliveries"
+                );
             }
+            previous = current;
+            status_update(&status, &previous, &backlog);
         }
-    })
+    });
+    (handle, report)
+}
+
+fn status_update(
+    status: &PumpStatus,
+    compared: &Arc<Register>,
+    backlog: &std::collections::VecDeque<notify::Notification>,
+) {
+    *status.compared.lock() = Some(compared.clone());
+    status
+        .backlog
+        .store(backlog.len(), std::sync::atomic::Ordering::Relaxed);
 }
