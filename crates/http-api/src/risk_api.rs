@@ -449,6 +449,16 @@ async fn exposure(
     })))
 }
 
+/// Whether `who` is the node's administrator: the registry authority.
+fn is_administrator(api: &RiskApi, who: &str) -> bool {
+    api.twins
+        .projector
+        .meta()
+        .registry
+        .authority()
+        .is_some_and(|a| a.0 == who)
+}
+
 /// `POST /api/v1/advisories/bulk`: the node's administrator imports a dump
 /// of CVE 5 records, one per line (CISA's vulnrichment export), gzip
 /// compressed or not, into the shared advisories: incrementally (an
@@ -462,14 +472,7 @@ async fn import_bulk(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let who = caller.0.stakeholder.clone();
-    let admin = api
-        .twins
-        .projector
-        .meta()
-        .registry
-        .authority()
-        .is_some_and(|a| a.0 == who);
-    if !admin {
+    if !is_administrator(&api, &who) {
         return Err(JsonError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -585,15 +588,9 @@ async fn import(
     }
     .map_err(|e| JsonError::bad_request(format!("the {format:?} document does not parse: {e}")))?;
     let who = caller.0.stakeholder.clone();
-    // The registry authority is the node's administrator: its advisories
-    // are the shared ones. Everyone else's are its own claims.
-    let admin = api
-        .twins
-        .projector
-        .meta()
-        .registry
-        .authority()
-        .is_some_and(|a| a.0 == who);
+    // The node's administrator's advisories are the shared ones. Everyone
+    // else's are its own claims.
+    let admin = is_administrator(&api, &who);
     let summary = if admin {
         api.risks
             .import_shared(&parsed)

@@ -525,11 +525,16 @@ pub async fn run(
     }
     let bulk_answer = t.elapsed();
     let (probe_id, probe_devices) = (&probe.0, probe.1);
+    let probe_releases = releases_of.get(probe_id.as_str()).copied().unwrap_or(0);
     let full = until(t, "full import in the register", || {
         let (http, base, op, id) = (http.clone(), base.clone(), op.clone(), probe_id.clone());
-        async move { Ok(risk_count(&http, &base, &op, &id, "device").await? == probe_devices) }
+        async move { Ok(risk_count(&http, &base, &op, &id, "release").await? == probe_releases) }
     })
     .await?;
+    let seen = risk_count(&http, &base, &op, probe_id, "device").await?;
+    if seen != probe_devices {
+        bail!("{probe_id}: {seen} device risks listed, the engine says {probe_devices}");
+    }
     let register = node.risks.register(twin_store::risks::today())?;
     let risks_total = register.risks.len();
     let device_risks_total: u64 = register

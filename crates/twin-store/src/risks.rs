@@ -654,19 +654,15 @@ impl RiskService {
         // 2. The advisories.
         let mut delta = None;
         if generation != b.generation {
-            let index = self.advisories.read();
-            let submitted = self.submitted.read();
-            let own: Vec<(&str, &AdvisoryIndex)> = submitted
-                .iter()
-                .map(|(who, s)| (who.as_str(), &s.index))
-                .collect();
-            delta = if everything {
-                b.engine = register::Engine::new(&b.snapshot, &index, &own)
-                    .map_err(|e| StoreError::Db(e.to_string()))?;
-                None
-            } else {
-                b.engine.update(&index, &own, ids)
-            };
+            delta = self.with_indexes(|index, own| {
+                if everything {
+                    b.engine = register::Engine::new(&b.snapshot, index, own)
+                        .map_err(|e| StoreError::Db(e.to_string()))?;
+                    Ok(None)
+                } else {
+                    Ok(b.engine.update(index, own, ids))
+                }
+            })?;
             b.generation = generation;
         } else if !facts_changed {
             return Ok(b.register.clone());
@@ -698,6 +694,17 @@ impl RiskService {
         Ok(register)
     }
 
+    /// Runs `f` on the shared advisories and every stakeholder's own.
+    fn with_indexes<R>(&self, f: impl FnOnce(&AdvisoryIndex, &[(&str, &AdvisoryIndex)]) -> R) -> R {
+        let index = self.advisories.read();
+        let submitted = self.submitted.read();
+        let own: Vec<(&str, &AdvisoryIndex)> = submitted
+            .iter()
+            .map(|(who, s)| (who.as_str(), &s.index))
+            .collect();
+        f(&index, &own)
+    }
+
     /// A register built from every twin, the whole fleet evaluated.
     fn build_fresh(
         &self,
@@ -723,16 +730,9 @@ impl RiskService {
     ) -> Result<Built, StoreError> {
         snapshot.today = today;
         snapshot.discovered = self.discovered.read().clone();
-        let engine = {
-            let index = self.advisories.read();
-            let submitted = self.submitted.read();
-            let own: Vec<(&str, &AdvisoryIndex)> = submitted
-                .iter()
-                .map(|(who, s)| (who.as_str(), &s.index))
-                .collect();
-            register::Engine::new(&snapshot, &index, &own)
-        }
-        .map_err(|e| StoreError::Db(e.to_string()))?;
+        let engine = self
+            .with_indexes(|index, own| register::Engine::new(&snapshot, index, own))
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         let register = engine.register(&snapshot);
         snapshot.discovered = Arc::default();
         self.remember_discoveries(register.risks.iter());
