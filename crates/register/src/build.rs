@@ -545,18 +545,19 @@ impl Engine {
             releases_assessed: self.assessed.len() as u64,
             ..Summary::default()
         };
+        let indexes = crate::Indexes::of(&risks);
         finish(Register {
             today: today.to_string(),
             risks,
             unassessed,
             vex_state,
             summary,
+            indexes,
             devices: Arc::new(devices),
             deadlines: Arc::new(Deadlines {
                 policy: snapshot.policy.clone(),
                 plans: snapshot.release_plans.clone(),
             }),
-            ..Register::default()
         })
     }
 
@@ -587,6 +588,9 @@ impl Engine {
             );
         }
         sort_risks(&mut fresh);
+        let indexes = previous
+            .indexes
+            .patched(&fresh, vulnerabilities, risk_order);
         let kept = previous.risks.iter().filter(|r| {
             r.vulnerability
                 .as_ref()
@@ -622,9 +626,9 @@ impl Engine {
                 releases_assessed: previous.summary.releases_assessed,
                 ..Summary::default()
             },
+            indexes,
             devices: previous.devices.clone(),
             deadlines: previous.deadlines.clone(),
-            ..Register::default()
         })
     }
 

@@ -303,13 +303,9 @@ impl crate::Register {
                 return Box::new(std::iter::empty());
             }
             let vuln = s.vulnerability.map(str::to_string);
-            let by_release = self.by_release_key();
             let mut out: Vec<Cow<'a, Risk>> = Vec::new();
             for (key, since) in &row.releases {
-                for &i in by_release.get(key).map(Vec::as_slice).unwrap_or(&[]) {
-                    let Some(r) = self.risks.get(i as usize) else {
-                        continue;
-                    };
+                for r in self.risks_of_release(key) {
                     if vuln
                         .as_ref()
                         .is_some_and(|v| r.vulnerability.as_ref() != Some(v))
@@ -326,17 +322,7 @@ impl crate::Register {
         }
         let candidates: Box<dyn Iterator<Item = &'a std::sync::Arc<Risk>> + 'a> =
             match s.vulnerability {
-                Some(v) => {
-                    let list = self
-                        .by_vulnerability_index()
-                        .get(v)
-                        .cloned()
-                        .unwrap_or_default();
-                    Box::new(
-                        list.into_iter()
-                            .filter_map(move |i| self.risks.get(i as usize)),
-                    )
-                }
+                Some(v) => Box::new(self.risks_of_vulnerability(v).iter()),
                 None => Box::new(self.risks.iter()),
             };
         Box::new(
@@ -372,7 +358,8 @@ impl crate::Register {
         let today = self.day();
         let mut by_status: HashMap<RiskStatus, u64> = HashMap::new();
         let mut open_by_severity: HashMap<risk::Severity, u64> = HashMap::new();
-        let mut releases: HashSet<(&str, &str)> = HashSet::new();
+        let mut releases: HashSet<String> = HashSet::new();
+        let mut key = String::new();
         let mut vulns: HashSet<&str> = HashSet::new();
         let mut exposed_rows: Vec<bool> = vec![false; self.devices.rows.len()];
         let mut unresolved_keys: HashSet<String> = HashSet::new();
@@ -396,39 +383,44 @@ impl crate::Register {
         };
         for r in &self.risks {
             tally(r.status, r.severity, &r.deadline, 1, s);
+            if r.kind == RiskKind::ReleaseVulnerability {
+                key.clear();
+                key.push_str(r.model.as_deref().unwrap_or(""));
+                key.push('@');
+                key.push_str(r.release.as_deref().unwrap_or(""));
+            }
             if r.status.is_unresolved() {
                 if let Some(v) = &r.vulnerability {
                     vulns.insert(v);
                 }
-                if r.kind == RiskKind::ReleaseVulnerability {
-                    releases.insert((
-                        r.model.as_deref().unwrap_or(""),
-                        r.release.as_deref().unwrap_or(""),
-                    ));
+                if r.kind == RiskKind::ReleaseVulnerability && !releases.contains(&key) {
+                    releases.insert(key.clone());
                 }
             }
             if r.kind != RiskKind::ReleaseVulnerability {
                 continue;
             }
-            let Some(key) = release_key_of(r) else {
-                continue;
-            };
             let Some(m) = self.devices.members.get(&key) else {
                 continue;
             };
             // Devices without a statement of their own: the release's
             // status; the deadline moves only for those that came later.
             for (since, n) in &m.plain_since {
-                let deadline = match r.discovered {
-                    Some(d) if *since > d => self
-                        .deadlines
-                        .for_model(r.model.as_deref().unwrap_or(&r.subject))
-                        .deadline(r.severity, *since),
-                    _ => r.deadline.clone(),
-                };
-                tally(r.status, r.severity, &deadline, *n, s);
+                match r.discovered {
+                    Some(d) if *since > d => {
+                        let later = self
+                            .deadlines
+                            .for_model(r.model.as_deref().unwrap_or(&r.subject))
+                            .deadline(r.severity, *since);
+                        tally(r.status, r.severity, &later, *n, s);
+                    }
+                    _ => tally(r.status, r.severity, &r.deadline, *n, s),
+                }
             }
-            if r.status.is_unresolved() && !m.plain_since.is_empty() {
+            if r.status.is_unresolved()
+                && !m.plain_since.is_empty()
+                && !unresolved_keys.contains(&key)
+            {
                 unresolved_keys.insert(key.clone());
             }
             for &i in &m.special {

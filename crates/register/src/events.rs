@@ -242,15 +242,7 @@ fn release_device_events(after: &Register, r: &Risk, prev: Option<&Risk>, out: &
 fn device_risk_before(before: &Register, now: &Risk) -> Option<Risk> {
     let row = before.devices.get(now.device.as_deref()?)?;
     for (key, since) in &row.releases {
-        for &i in before
-            .by_release_key()
-            .get(key)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-        {
-            let Some(r) = before.risks.get(i as usize) else {
-                continue;
-            };
+        for r in before.risks_of_release(key) {
             if r.vulnerability != now.vulnerability {
                 continue;
             }
@@ -264,21 +256,27 @@ fn device_risk_before(before: &Register, now: &Risk) -> Option<Risk> {
     None
 }
 
-fn events_between(
-    before: &Register,
-    after: &Register,
+fn events_between<'r>(
+    before: &'r Register,
+    after: &'r Register,
     only: Option<&BTreeSet<String>>,
     approaching_days: u32,
     device_events_max: usize,
 ) -> Vec<Event> {
-    let about = |r: &&std::sync::Arc<Risk>| {
-        only.is_none_or(|v| r.vulnerability.as_ref().is_some_and(|x| v.contains(x)))
+    // The risks looked at: all, or those of the rebuilt vulnerabilities.
+    let of = |reg: &'r Register| -> Vec<&'r std::sync::Arc<Risk>> {
+        match only {
+            None => reg.risks.iter().collect(),
+            Some(v) => v
+                .iter()
+                .flat_map(|x| reg.risks_of_vulnerability(x).iter())
+                .collect(),
+        }
     };
-    let old: HashMap<&str, &Risk> = before
-        .risks
+    let (before_list, after_list) = (of(before), of(after));
+    let old: HashMap<&str, &Risk> = before_list
         .iter()
-        .filter(about)
-        .map(|r| (r.key.as_str(), &**r))
+        .map(|r| (r.key.as_str(), &***r))
         .collect();
     // Devices whose facts changed (none when both registers share them).
     let changed: HashSet<&str> = if std::sync::Arc::ptr_eq(&before.devices, &after.devices) {
@@ -291,18 +289,16 @@ fn events_between(
     let mut out = Vec::new();
     // A change that reaches more device risks than this is told release by
     // release (how many devices, not which).
-    let reached: usize = after
-        .risks
+    let reached: usize = after_list
         .iter()
-        .filter(about)
         .filter(|r| {
-            r.kind == RiskKind::ReleaseVulnerability && old.get(r.key.as_str()) != Some(&&***r)
+            r.kind == RiskKind::ReleaseVulnerability && old.get(r.key.as_str()) != Some(&&****r)
         })
         .filter_map(|r| crate::devices::release_key_of(r))
         .map(|k| after.devices.count_on(&k))
         .sum();
     let per_release = reached > device_events_max;
-    for r in after.risks.iter().filter(about) {
+    for r in after_list.iter().copied() {
         let prev = old.get(r.key.as_str()).copied();
         risk_events(r, prev, approaching_days, &mut out);
         if r.kind != RiskKind::ReleaseVulnerability {
@@ -389,8 +385,8 @@ fn events_between(
             .collect()
     };
     let (before_vex, after_vex) = (vex_of(&before.vex_state), vex_of(&after.vex_state));
-    let before_risks: Vec<&Risk> = before.risks.iter().filter(about).map(|r| &**r).collect();
-    let after_risks: Vec<&Risk> = after.risks.iter().filter(about).map(|r| &**r).collect();
+    let before_risks: Vec<&Risk> = before_list.iter().map(|r| &***r).collect();
+    let after_risks: Vec<&Risk> = after_list.iter().map(|r| &***r).collect();
     vex_events(
         &before_risks,
         &after_risks,

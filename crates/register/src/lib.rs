@@ -436,15 +436,109 @@ pub struct Register {
     /// How device risks' deadlines are computed.
     #[serde(skip)]
     pub deadlines: std::sync::Arc<Deadlines>,
-    /// Release risks by release key, then by vulnerability (built on first use).
+    /// Release risks by release key and by vulnerability, in register
+    /// order; shared, list by list, with the registers built after it.
     #[serde(skip)]
-    indexes: std::sync::OnceLock<Indexes>,
+    pub(crate) indexes: Indexes,
 }
 
+/// A list of risks shared between registers.
+pub(crate) type RiskList = std::sync::Arc<Vec<std::sync::Arc<Risk>>>;
+
 #[derive(Debug, Clone, Default)]
-struct Indexes {
-    by_release: HashMap<String, Vec<u32>>,
-    by_vulnerability: HashMap<String, Vec<u32>>,
+pub(crate) struct Indexes {
+    pub(crate) by_release: HashMap<String, RiskList>,
+    pub(crate) by_vulnerability: HashMap<String, RiskList>,
+}
+
+impl Indexes {
+    /// The indexes of `risks` (in register order).
+    pub(crate) fn of(risks: &[std::sync::Arc<Risk>]) -> Indexes {
+        let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        let mut by_vulnerability: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        for r in risks {
+            if let Some(key) = devices::release_key_of(r) {
+                by_release.entry(key).or_default().push(r.clone());
+            }
+            if let Some(v) = &r.vulnerability {
+                match by_vulnerability.get_mut(v) {
+                    Some(list) => list.push(r.clone()),
+                    None => {
+                        by_vulnerability.insert(v.clone(), vec![r.clone()]);
+                    }
+                }
+            }
+        }
+        Indexes {
+            by_release: by_release
+                .into_iter()
+                .map(|(k, v)| (k, std::sync::Arc::new(v)))
+                .collect(),
+            by_vulnerability: by_vulnerability
+                .into_iter()
+                .map(|(k, v)| (k, std::sync::Arc::new(v)))
+                .collect(),
+        }
+    }
+
+    /// `self` after the risks of `vulnerabilities` were replaced by `fresh`
+    /// (sorted in register order): only their lists and those of the
+    /// releases they are on are made again.
+    pub(crate) fn patched(
+        &self,
+        fresh: &[std::sync::Arc<Risk>],
+        vulnerabilities: &std::collections::BTreeSet<String>,
+        order: impl Fn(&Risk, &Risk) -> std::cmp::Ordering,
+    ) -> Indexes {
+        let mut ix = self.clone();
+        let mut releases: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for v in vulnerabilities {
+            if let Some(list) = ix.by_vulnerability.remove(v) {
+                releases.extend(list.iter().filter_map(|r| devices::release_key_of(r)));
+            }
+        }
+        let mut by_vulnerability: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        for r in fresh {
+            if let Some(v) = &r.vulnerability {
+                by_vulnerability
+                    .entry(v.clone())
+                    .or_default()
+                    .push(r.clone());
+            }
+            if let Some(key) = devices::release_key_of(r) {
+                releases.insert(key.clone());
+                by_release.entry(key).or_default().push(r.clone());
+            }
+        }
+        for (v, list) in by_vulnerability {
+            ix.by_vulnerability.insert(v, std::sync::Arc::new(list));
+        }
+        for key in releases {
+            let mut list: Vec<std::sync::Arc<Risk>> = self
+                .by_release
+                .get(&key)
+                .map(|l| {
+                    l.iter()
+                        .filter(|r| {
+                            r.vulnerability
+                                .as_ref()
+                                .is_none_or(|v| !vulnerabilities.contains(v))
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            list.extend(by_release.remove(&key).unwrap_or_default());
+            list.sort_by(|a, b| order(a, b));
+            if list.is_empty() {
+                ix.by_release.remove(&key);
+            } else {
+                ix.by_release.insert(key, std::sync::Arc::new(list));
+            }
+        }
+        ix
+    }
 }
 
 impl PartialEq for Register {
@@ -468,28 +562,20 @@ impl Register {
         })
     }
 
-    fn indexes(&self) -> &Indexes {
-        self.indexes.get_or_init(|| {
-            let mut ix = Indexes::default();
-            for (i, r) in self.risks.iter().enumerate() {
-                let i = u32::try_from(i).unwrap_or(u32::MAX);
-                if let Some(key) = devices::release_key_of(r) {
-                    ix.by_release.entry(key).or_default().push(i);
-                }
-                if let Some(v) = &r.vulnerability {
-                    ix.by_vulnerability.entry(v.clone()).or_default().push(i);
-                }
-            }
-            ix
-        })
+    /// The release risks of release `key` (`<model>@<version>`).
+    pub fn risks_of_release(&self, key: &str) -> &[std::sync::Arc<Risk>] {
+        self.indexes
+            .by_release
+            .get(key)
+            .map_or(&[], |l| l.as_slice())
     }
 
-    pub(crate) fn by_release_key(&self) -> &HashMap<String, Vec<u32>> {
-        &self.indexes().by_release
-    }
-
-    pub(crate) fn by_vulnerability_index(&self) -> &HashMap<String, Vec<u32>> {
-        &self.indexes().by_vulnerability
+    /// The release risks of vulnerability `id`.
+    pub fn risks_of_vulnerability(&self, id: &str) -> &[std::sync::Arc<Risk>] {
+        self.indexes
+            .by_vulnerability
+            .get(id)
+            .map_or(&[], |l| l.as_slice())
     }
 
     /// The risks of a device.

@@ -311,6 +311,27 @@ fn every_delta_equals_a_full_build() {
         assert_eq!(next.vex_state, full.vex_state, "round {round}");
         assert_eq!(next.summary, full.summary, "round {round}");
         assert_eq!(next.summary, brute_counts(&next), "round {round}: counts");
+        // The indexes patched by the delta are those of a full build.
+        let keys = |l: &[std::sync::Arc<register::Risk>]| -> Vec<String> {
+            l.iter().map(|r| r.key.clone()).collect()
+        };
+        for r in full.risks.iter().chain(current.risks.iter()) {
+            if let Some(v) = &r.vulnerability {
+                assert_eq!(
+                    keys(next.risks_of_vulnerability(v)),
+                    keys(full.risks_of_vulnerability(v)),
+                    "round {round}: {v}"
+                );
+            }
+            if let (Some(m), Some(x)) = (&r.model, &r.release) {
+                let release = format!("{m}@{x}");
+                assert_eq!(
+                    keys(next.risks_of_release(&release)),
+                    keys(full.risks_of_release(&release)),
+                    "round {round}: {release}"
+                );
+            }
+        }
         assert_eq!(next, full, "round {round}");
         assert_eq!(
             sorted_events(notifications_for(&current, &next, &vulns, 7)),

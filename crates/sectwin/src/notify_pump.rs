@@ -224,6 +224,17 @@ pub fn start(
                 status_update(&status, &current, &backlog);
                 continue;
             }
+            let subscribed: std::collections::HashSet<String> = notifier
+                .subscriptions(None)
+                .into_iter()
+                .map(|s| s.stakeholder)
+                .collect();
+            if subscribed.is_empty() {
+                // Nobody to tell.
+                previous = current;
+                status_update(&status, &previous, &backlog);
+                continue;
+            }
             let events = match risks.changes_between(&previous, &current) {
                 twin_store::risks::Delta::Vulnerabilities(v) => {
                     register::notifications_for(&previous, &current, &v, APPROACHING_DAYS)
@@ -232,11 +243,6 @@ pub fn start(
                     register::notifications(&previous, &current, APPROACHING_DAYS)
                 }
             };
-            let subscribed: std::collections::HashSet<String> = notifier
-                .subscriptions(None)
-                .into_iter()
-                .map(|s| s.stakeholder)
-                .collect();
             let batch = match notifications_for(&projector, &events, &subscribed) {
                 Ok(b) => b,
                 Err(e) => {

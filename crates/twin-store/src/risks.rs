@@ -678,10 +678,8 @@ impl RiskService {
         b.snapshot.discovered = Arc::default();
         match &how {
             Delta::Vulnerabilities(v) => self.remember_discoveries(
-                register
-                    .risks
-                    .iter()
-                    .filter(|r| r.vulnerability.as_ref().is_some_and(|x| v.contains(x))),
+                v.iter()
+                    .flat_map(|x| register.risks_of_vulnerability(x).iter()),
             ),
             Delta::Everything => {
                 self.remember_discoveries(register.risks.iter());
