@@ -13,7 +13,12 @@
 //! | `aliases` | alias, NUL, id | empty |
 //! | `meta` | `generation` | the last finished import's generation (u64 BE) |
 //! | `meta` | `logged_generation` | the last generation whose changes are recorded in the node's log (u64 BE) |
-//! | `discovered` | risk key | the day the node's register first held that risk (`YYYY-MM-DD`) |
+//! | `discovered` | risk key | the day the node's register first held that risk (`YYYY-MM-DD`); written by earlier versions, still read |
+//! | `discovery_batches` | batch number (u64 BE) | risks first held, many per value: each a key length (u16 BE), the key, and the day (`YYYY-MM-DD`) |
+//!
+//! Discoveries are written in batches because a full import onto a large
+//! fleet finds a million risks at once: one value per megabyte of them, not
+//! one key per risk.
 //!
 //! Why JSON: the model derives serde faithfully, so JSON round-trips it
 //! exactly (tested on every sample and on the whole vulnrichment dump), and
@@ -37,6 +42,32 @@
 
 mod head;
 mod source;
+
+/// Longest risk key a discovery may have.
+pub const DISCOVERY_KEY_BYTES_MAX: usize = u16::MAX as usize;
+/// Discoveries per stored value, in bytes (about).
+const DISCOVERY_BATCH_BYTES: usize = 1 << 20;
+
+/// Appends the discoveries of one `discovery_batches` value to `out`.
+fn decode_discoveries(mut v: &[u8], out: &mut Vec<(String, String)>) -> Result<(), String> {
+    while !v.is_empty() {
+        let (len, rest) = v.split_first_chunk::<2>().ok_or("a truncated key length")?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        if rest.len() < len + 10 {
+            return Err(format!(
+                "a key of {len} bytes and its day run past the value"
+            ));
+        }
+        let (key, rest) = rest.split_at(len);
+        let (day, rest) = rest.split_at(10);
+        out.push((
+            String::from_utf8_lossy(key).into_owned(),
+            String::from_utf8_lossy(day).into_owned(),
+        ));
+        v = rest;
+    }
+    Ok(())
+}
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -221,6 +252,7 @@ struct Parts {
     aliases: PartitionHandle,
     meta: PartitionHandle,
     discovered: PartitionHandle,
+    discovery_batches: PartitionHandle,
 }
 
 impl Parts {
@@ -244,6 +276,7 @@ impl Parts {
             aliases: open("aliases")?,
             meta: open("meta")?,
             discovered: open("discovered")?,
+            discovery_batches: open("discovery_batches")?,
             keyspace,
         })
     }
@@ -336,27 +369,80 @@ impl AdvisoryStore {
     /// Every risk key with the day the node's register first held it
     /// (`YYYY-MM-DD`).
     pub fn discoveries(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let parts = self.parts()?;
         let mut out = Vec::new();
-        for kv in self.parts()?.discovered.iter() {
+        for kv in parts.discovered.iter() {
             let (k, v) = kv.map_err(db)?;
             out.push((
                 String::from_utf8_lossy(&k).into_owned(),
                 String::from_utf8_lossy(&v).into_owned(),
             ));
         }
+        for kv in parts.discovery_batches.iter() {
+            let (k, v) = kv.map_err(db)?;
+            decode_discoveries(&v, &mut out).map_err(|reason| StoreError::Corrupt {
+                what: "discovery batch",
+                id: format!("{:?}", k.as_ref()),
+                reason,
+            })?;
+        }
         Ok(out)
     }
 
     /// Records when risks were first held (risk key, `YYYY-MM-DD`), in one
-    /// batch, durably.
-    pub fn record_discoveries(&self, found: &[(String, String)]) -> Result<(), StoreError> {
+    /// batch, durably. A key longer than [`DISCOVERY_KEY_BYTES_MAX`] is
+    /// refused.
+    pub fn record_discoveries<K: AsRef<str>, D: std::fmt::Display>(
+        &self,
+        found: &[(K, D)],
+    ) -> Result<(), StoreError> {
+        use std::io::Write as _;
         if found.is_empty() {
             return Ok(());
         }
+        let mut values: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut day_bytes: Vec<u8> = Vec::with_capacity(16);
+        for (key, day) in found {
+            let key = key.as_ref();
+            day_bytes.clear();
+            let _ = write!(day_bytes, "{day}");
+            let day = String::from_utf8_lossy(&day_bytes);
+            let (Ok(len), 10) = (u16::try_from(key.len()), day.len()) else {
+                return Err(StoreError::Encode {
+                    id: key.chars().take(80).collect(),
+                    reason: format!(
+                        "a discovery is a key of at most {DISCOVERY_KEY_BYTES_MAX} bytes and a YYYY-MM-DD day, not {day:?}"
+                    ),
+                });
+            };
+            let Some(value) = values.last_mut() else {
+                continue;
+            };
+            value.extend_from_slice(&len.to_be_bytes());
+            value.extend_from_slice(key.as_bytes());
+            value.extend_from_slice(day.as_bytes());
+            if value.len() >= DISCOVERY_BATCH_BYTES {
+                values.push(Vec::new());
+            }
+        }
         self.write(|p| {
+            let next = match p.discovery_batches.last_key_value().map_err(db)? {
+                Some((k, _)) => {
+                    u64::from_be_bytes(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        what: "discovery batch key",
+                        id: "discovery_batches".into(),
+                        reason: format!("a key of {} bytes, expected 8", k.len()),
+                    })?) + 1
+                }
+                None => 0,
+            };
             let mut batch = p.keyspace.batch();
-            for (key, day) in found {
-                batch.insert(&p.discovered, key.as_bytes(), day.as_bytes());
+            for (i, value) in values.iter().filter(|v| !v.is_empty()).enumerate() {
+                batch.insert(
+                    &p.discovery_batches,
+                    (next + i as u64).to_be_bytes(),
+                    value.as_slice(),
+                );
             }
             batch.commit().map_err(db)?;
             p.keyspace.persist(PersistMode::SyncAll).map_err(db)

@@ -292,3 +292,47 @@ fn an_import_on_a_full_disk_fails_and_the_next_one_works_once_space_is_back() {
     );
     assert_eq!(store.len(), 2);
 }
+
+#[test]
+fn discoveries_are_kept_in_batches_across_reopens() {
+    let db = tempfile::tempdir().expect("tempdir");
+    // Enough risks for several stored values.
+    let many: Vec<(String, String)> = (0..40_000)
+        .map(|i| {
+            (
+                format!(
+                    "model:acme/cam-{} vuln/CVE-2024-{i:05}@1.{}.0",
+                    i % 7,
+                    i % 13
+                ),
+                format!("2026-12-{:02}", 1 + i % 28),
+            )
+        })
+        .collect();
+    {
+        let store = AdvisoryStore::open(db.path()).expect("open");
+        store
+            .record_discoveries(&many[..30_000])
+            .expect("first batch");
+        store
+            .record_discoveries(&many[30_000..])
+            .expect("second batch");
+        store
+            .record_discoveries::<&str, &str>(&[])
+            .expect("nothing");
+        let long = "k".repeat(advisory_store::DISCOVERY_KEY_BYTES_MAX + 1);
+        let refused = store.record_discoveries(&[
+            ("fine".to_string(), "2026-12-01".to_string()),
+            (long, "2026-12-01".to_string()),
+        ]);
+        assert!(refused.is_err(), "a key past the limit is refused");
+        let bad_day = store.record_discoveries(&[("k".to_string(), "tomorrow".to_string())]);
+        assert!(bad_day.is_err(), "a day is YYYY-MM-DD");
+    }
+    let store = AdvisoryStore::open(db.path()).expect("reopen");
+    let mut read = store.discoveries().expect("read");
+    read.sort();
+    let mut expect = many.clone();
+    expect.sort();
+    assert_eq!(read, expect, "every discovery, once, and nothing refused");
+}

@@ -103,9 +103,24 @@ pub fn risk_router(api: RiskApi) -> Router {
         .with_state(api)
 }
 
-fn register_now(api: &RiskApi) -> ApiResult<Arc<Register>> {
-    api.risks
-        .register(twin_store::risks::today())
+/// Starts building the register on a blocking thread after an advisory
+/// change, beside recording the change in the log: the next reader (or the
+/// notification pump) finds it built, or being built.
+fn warm_register(api: &RiskApi) {
+    let risks = api.risks.clone();
+    drop(tokio::task::spawn_blocking(move || {
+        if let Err(e) = risks.register(twin_store::risks::today()) {
+            tracing::error!("building the risk register: {e}");
+        }
+    }));
+}
+
+async fn register_now(api: &RiskApi) -> ApiResult<Arc<Register>> {
+    // A step on a large fleet takes seconds: never on a runtime worker.
+    let risks = api.risks.clone();
+    tokio::task::spawn_blocking(move || risks.register(twin_store::risks::today()))
+        .await
+        .map_err(JsonError::internal)?
         .map_err(JsonError::internal)
 }
 
@@ -265,7 +280,7 @@ async fn risks(
     caller: MaybeCaller,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let register = register_now(&api)?;
+    let register = register_now(&api).await?;
     let meta = api.twins.projector.meta();
     let reader = Reader {
         who: caller_id(&caller),
@@ -315,7 +330,7 @@ async fn risks(
 }
 
 async fn summary(State(api): State<RiskApi>, caller: MaybeCaller) -> ApiResult<Json<Value>> {
-    let register = register_now(&api)?;
+    let register = register_now(&api).await?;
     let meta = api.twins.projector.meta();
     let reader = Reader {
         who: caller_id(&caller),
@@ -392,7 +407,7 @@ async fn exposure(
             )))
         }
     };
-    let register = register_now(&api)?;
+    let register = register_now(&api).await?;
     let meta = api.twins.projector.meta();
     let reader = Reader {
         who: caller_id(&caller),
@@ -480,6 +495,7 @@ async fn import_bulk(
         ));
     }
     let gzip = body.starts_with(&[0x1f, 0x8b]);
+    let started = std::time::Instant::now();
     let parsed = tokio::task::spawn_blocking(move || {
         use std::io::Read;
         let options = vuln_formats::cve5::JsonlOptions::default();
@@ -526,18 +542,25 @@ async fn import_bulk(
                 .unwrap_or_default()
         )));
     }
+    let parsed_at = started.elapsed();
     let risks = api.risks.clone();
     let stored = tokio::task::spawn_blocking(move || risks.import_shared(&advisories))
         .await
         .map_err(JsonError::internal)?
         .map_err(|e| JsonError::storage_unavailable(e.to_string()))?;
+    let stored_at = started.elapsed();
+    warm_register(&api);
     let recorded = api
         .risks
         .record_changes(&api.twins.scitt, &*api.sign)
         .await
         .map_err(|e| JsonError::storage_unavailable(e.to_string()))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     tracing::info!(
         stakeholder = %who,
+        parse_ms = ms(parsed_at),
+        store_ms = ms(stored_at - parsed_at),
+        log_ms = ms(started.elapsed() - stored_at),
         records = summary.records,
         new = stored.new,
         updated = stored.updated,
@@ -607,6 +630,9 @@ async fn import(
             }
         })?
     };
+    if !summary.changed_ids.is_empty() {
+        warm_register(&api);
+    }
     // Every accepted change is in the log, with its author, before the
     // answer. (Were this to fail, the change is recorded when the node
     // next records changes: after the next import, or at start.)
@@ -685,7 +711,7 @@ async fn vex(
             "no firmware released for {model:?}"
         )));
     }
-    let register = register_now(&api)?;
+    let register = register_now(&api).await?;
     let now = crate::twin_api::now_s();
     let related = releases.iter().any(|r| r.issuer == who)
         || register

@@ -193,36 +193,66 @@ pub fn build_with(
 
 /// One release's exposure to one vulnerability, as the register keeps it
 /// between builds.
-#[derive(Debug, Clone)]
-struct Exposure {
+/// What a risk takes from its advisory, worked out once per advisory
+/// (not once per release it exposes).
+#[derive(Debug)]
+struct Advised {
     severity: risk::Severity,
     score: Option<f64>,
     vector: Option<String>,
     kev: bool,
     found: Option<String>,
     title: String,
-    matches: Vec<MatchInfo>,
+}
+
+impl Advised {
+    fn of(advisory: &PreparedAdvisory) -> Advised {
+        let (severity, score, vector) = severity_of(advisory);
+        Advised {
+            severity,
+            score,
+            vector,
+            kev: advisory.is_known_exploited(),
+            found: advisory.published().map(|t| t.as_str().to_string()),
+            title: title_of(advisory, advisory.id().as_str()),
+        }
+    }
+}
+
+/// [`Advised`] by advisory (its address in the index being evaluated).
+#[derive(Default)]
+struct AdvisedCache(HashMap<usize, Arc<Advised>>);
+
+impl AdvisedCache {
+    fn get(&mut self, advisory: &PreparedAdvisory) -> Arc<Advised> {
+        self.0
+            .entry(std::ptr::from_ref(advisory) as usize)
+            .or_insert_with(|| Arc::new(Advised::of(advisory)))
+            .clone()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Exposure {
+    advised: Arc<Advised>,
+    matches: Arc<[MatchInfo]>,
     /// The release-scoped VEX statement that applies, if any.
     vex: Option<VexInfo>,
     /// Not cleared by VEX.
     exposed: bool,
+    /// The position in its release's line of the nearest later release
+    /// not exposed to it ([`Engine::link_fixes`]).
+    fixed_at: Option<u32>,
     /// The stakeholder whose own advisory reported it, when not the shared
     /// advisories.
     submitted_by: Option<String>,
 }
 
 impl Exposure {
-    fn of(advisory: &PreparedAdvisory, rows: &[ReleaseExposure<'_>], who: Option<&str>) -> Self {
-        let (severity, score, vector) = severity_of(advisory);
-        let id = advisory.id().as_str();
+    fn of(advised: Arc<Advised>, rows: &[ReleaseExposure<'_>], who: Option<&str>) -> Self {
         Exposure {
-            severity,
-            score,
-            vector,
-            kev: advisory.is_known_exploited(),
-            found: advisory.published().map(|t| t.as_str().to_string()),
-            title: title_of(advisory, id),
-            matches: match_infos(rows),
+            advised,
+            matches: match_infos(rows).into(),
             vex: rows.iter().find_map(|r| r.vex).map(|x| VexInfo {
                 status: vex_name(x.status).to_string(),
                 justification: x.justification.map(|j| j.as_str().to_string()),
@@ -231,6 +261,7 @@ impl Exposure {
                 stakeholder: x.stakeholder.to_string(),
             }),
             exposed: rows.iter().any(ReleaseExposure::is_exposed),
+            fixed_at: None,
             submitted_by: who.map(str::to_string),
         }
     }
@@ -257,8 +288,8 @@ pub struct Engine {
     /// Release key → its index in the snapshot's releases (those with a
     /// complete SBOM).
     assessed: HashMap<String, usize>,
-    /// Release keys of each model's line, in release order.
-    lines: BTreeMap<String, Vec<String>>,
+    /// Release keys and versions of each model's line, in release order.
+    lines: BTreeMap<String, Vec<(String, String)>>,
     /// Release key → manufacturer.
     manufacturers: HashMap<String, String>,
     exposures: Exposures,
@@ -274,7 +305,7 @@ impl Engine {
     ) -> Result<Engine, BuildError> {
         let mut fleet = FleetBuilder::new();
         let mut assessed: HashMap<String, usize> = HashMap::new();
-        let mut lines: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut lines: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut manufacturers = HashMap::new();
         for (i, r) in snapshot.releases.iter().enumerate() {
             let key = release_key(&r.model, &r.version);
@@ -286,7 +317,10 @@ impl Engine {
             }
             let comps: Vec<Component> = components.iter().map(component_of).collect();
             fleet.add_release_components(ReleaseId::new(&key)?, &r.model, &comps)?;
-            lines.entry(r.model.clone()).or_default().push(key.clone());
+            lines
+                .entry(r.model.clone())
+                .or_default()
+                .push((key.clone(), r.version.clone()));
             manufacturers.insert(key.clone(), r.manufacturer.clone());
             assessed.insert(key, i);
         }
@@ -345,47 +379,41 @@ impl Engine {
             .filter(|(_, i)| !i.is_empty())
             .map(|(who, i)| (*who, self.fleet.evaluate(i)))
             .collect();
-        let mut exposures: Exposures = HashMap::with_capacity(self.assessed.len());
-        for key in self.assessed.keys() {
-            let Ok(id) = ReleaseId::new(key) else {
-                continue;
-            };
-            let mut rows: BTreeMap<String, Vec<ReleaseExposure<'_>>> = BTreeMap::new();
-            for row in evaluation.by_release(&id) {
-                rows.entry(row.vulnerability().as_str().to_string())
-                    .or_default()
-                    .push(row);
-            }
-            let mut by_vuln: BTreeMap<String, Exposure> = rows
-                .iter()
-                .filter_map(|(v, rows)| {
-                    let first = rows.first()?;
-                    Some((v.clone(), Exposure::of(first.advisory, rows, None)))
+        // Release by release, the releases split between threads.
+        let keys: Vec<&String> = self.assessed.keys().collect();
+        let manufacturers = &self.manufacturers;
+        let (evaluation, own) = (&evaluation, &own);
+        let chunk = keys.len().div_ceil(threads()).max(1);
+        let parts = std::thread::scope(|scope| {
+            let handles: Vec<_> = keys
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut cache = AdvisedCache::default();
+                        part.iter()
+                            .map(|key| {
+                                let manufacturer = manufacturers.get(*key).map(String::as_str);
+                                let by_vuln = release_exposures(
+                                    key,
+                                    manufacturer,
+                                    evaluation,
+                                    own,
+                                    &mut cache,
+                                );
+                                ((*key).clone(), by_vuln)
+                            })
+                            .collect::<Vec<_>>()
+                    })
                 })
                 .collect();
-            let manufacturer = self.manufacturers.get(key).map(String::as_str);
-            for (who, own) in &own {
-                if manufacturer != Some(*who) {
-                    continue;
-                }
-                let mut added: BTreeMap<String, Vec<ReleaseExposure<'_>>> = BTreeMap::new();
-                for row in own.by_release(&id) {
-                    let vuln = row.vulnerability().as_str();
-                    if by_vuln.contains_key(vuln) {
-                        continue;
-                    }
-                    added.entry(vuln.to_string()).or_default().push(row);
-                }
-                for (v, rows) in added {
-                    if let Some(first) = rows.first() {
-                        let e = Exposure::of(first.advisory, &rows, Some(who));
-                        by_vuln.insert(v, e);
-                    }
-                }
-            }
-            exposures.insert(key.clone(), by_vuln);
+            handles.into_iter().map(join).collect::<Vec<_>>()
+        });
+        let mut exposures: Exposures = HashMap::with_capacity(self.assessed.len());
+        for part in parts {
+            exposures.extend(part);
         }
         self.exposures = exposures;
+        self.link_fixes(None);
     }
 
     /// Evaluates again the advisories with ids `changed` (added, updated or
@@ -417,9 +445,10 @@ impl Engine {
             let mut shared_on: HashSet<String> = HashSet::new();
             if let Some(impact) = self.fleet.impact(index, &vid) {
                 let rows = impact.exposures();
+                let advised = Arc::new(Advised::of(impact.advisory()));
                 for (release, rows) in group_by_release(&rows) {
                     shared_on.insert(release.clone());
-                    let e = Exposure::of(impact.advisory(), rows, None);
+                    let e = Exposure::of(advised.clone(), rows, None);
                     if let Some(m) = self.exposures.get_mut(&release) {
                         m.insert(id.clone(), e);
                     }
@@ -430,46 +459,92 @@ impl Engine {
                     continue;
                 };
                 let rows = impact.exposures();
+                let advised = Arc::new(Advised::of(impact.advisory()));
                 for (release, rows) in group_by_release(&rows) {
                     if shared_on.contains(&release)
                         || self.manufacturers.get(&release).map(String::as_str) != Some(*who)
                     {
                         continue;
                     }
-                    let e = Exposure::of(impact.advisory(), rows, Some(who));
+                    let e = Exposure::of(advised.clone(), rows, Some(who));
                     if let Some(m) = self.exposures.get_mut(&release) {
                         m.entry(id.clone()).or_insert(e);
                     }
                 }
             }
         }
+        self.link_fixes(Some(changed));
         Some(changed.clone())
     }
 
-    fn exposed_to(&self, key: &str, vuln: &str) -> bool {
-        self.exposures
-            .get(key)
-            .and_then(|m| m.get(vuln))
-            .is_some_and(|e| e.exposed)
+    /// Links each exposure (of the vulnerabilities `only`, or of all) to
+    /// the nearest later release of its line not exposed to it: one pass
+    /// per line from its last release back.
+    fn link_fixes(&mut self, only: Option<&BTreeSet<String>>) {
+        for line in self.lines.values() {
+            for j in (0..line.len()).rev() {
+                let Some((key, _)) = line.get(j) else {
+                    continue;
+                };
+                let Some(mut mine) = self.exposures.remove(key) else {
+                    continue;
+                };
+                let next = line.get(j + 1).map(|(k, _)| self.exposures.get(k));
+                let position = u32::try_from(j + 1).ok();
+                let link = |v: &str, e: &mut Exposure| {
+                    e.fixed_at = match next {
+                        None => None,
+                        Some(later) => match later.and_then(|m| m.get(v)) {
+                            Some(x) if x.exposed => x.fixed_at,
+                            _ => position,
+                        },
+                    };
+                };
+                match only {
+                    None => {
+                        for (v, e) in &mut mine {
+                            link(v, e);
+                        }
+                    }
+                    Some(only) => {
+                        for v in only {
+                            if let Some(e) = mine.get_mut(v) {
+                                link(v, e);
+                            }
+                        }
+                    }
+                }
+                self.exposures.insert(key.clone(), mine);
+            }
+        }
     }
 
-    /// The nearest later release of `model`'s line than `key` not exposed
-    /// to `vuln`.
-    fn fixed_in(&self, snapshot: &Snapshot, model: &str, key: &str, vuln: &str) -> Option<String> {
-        let line = self.lines.get(model)?;
-        let pos = line.iter().position(|k| k == key)?;
-        line.get(pos + 1..)?
-            .iter()
-            .find(|k| !self.exposed_to(k, vuln))
-            .and_then(|k| self.assessed.get(k.as_str()))
-            .and_then(|&i| snapshot.releases.get(i))
-            .map(|r| r.version.clone())
+    /// The version of the release at `position` in `model`'s line.
+    fn version_at(&self, model: &str, position: Option<u32>) -> Option<String> {
+        let p = usize::try_from(position?).ok()?;
+        self.lines.get(model)?.get(p).map(|(_, v)| v.clone())
     }
 
     /// The register of `snapshot` (whose releases must be the ones this
     /// engine was made from) on its day.
     pub fn register(&self, snapshot: &Snapshot) -> Register {
-        let today = snapshot.today;
+        let (devices, unassessed) = self.devices_of(snapshot);
+        self.register_with(snapshot, Arc::new(devices), unassessed)
+    }
+
+    /// The register of `snapshot` after a full evaluation, when its devices
+    /// are those `previous` was built from (same facts, same day, same
+    /// releases): `previous`'s device table is kept, not made again.
+    pub fn register_reusing(&self, snapshot: &Snapshot, previous: &Register) -> Register {
+        self.register_with(
+            snapshot,
+            previous.devices.clone(),
+            previous.unassessed.clone(),
+        )
+    }
+
+    /// The device table of `snapshot`, and the devices not assessed.
+    fn devices_of(&self, snapshot: &Snapshot) -> (Devices, Vec<Unassessed>) {
         let live: Vec<&DeviceFacts> = snapshot
             .devices
             .iter()
@@ -516,7 +591,7 @@ impl Engine {
                 device: d.device.clone(),
                 site: d.site.clone(),
                 owner: d.risk_owner(),
-                stakeholders: d.stakeholders(),
+                stakeholders: d.stakeholders().into(),
                 firmware_status: d.firmware_status.clone(),
                 releases,
                 vex: d.vex.clone(),
@@ -524,13 +599,50 @@ impl Engine {
             });
         }
         unassessed.sort_by(|a, b| a.device.cmp(&b.device));
-        let devices = Devices::new(rows);
+        (Devices::new(rows), unassessed)
+    }
+
+    fn register_with(
+        &self,
+        snapshot: &Snapshot,
+        devices: Arc<Devices>,
+        unassessed: Vec<Unassessed>,
+    ) -> Register {
+        let today = snapshot.today;
+        let live: Vec<&DeviceFacts> = snapshot
+            .devices
+            .iter()
+            .filter(|d| !d.decommissioned)
+            .collect();
+        // Release by release, the releases split between threads, each
+        // part sorted there, then merged.
+        let keys: Vec<&String> = self.assessed.keys().collect();
+        let chunk = keys.len().div_ceil(threads()).max(1);
+        let devices_ref: &Devices = &devices;
+        let mut parts = std::thread::scope(|scope| {
+            let handles: Vec<_> = keys
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut risks = Vec::new();
+                        for key in part {
+                            self.release_risks(snapshot, key, None, devices_ref, &mut risks);
+                        }
+                        sort_risks(&mut risks);
+                        risks
+                    })
+                })
+                .collect();
+            handles.into_iter().map(join).collect::<Vec<_>>()
+        });
+        let mut recorded = Vec::new();
+        recorded_risks(snapshot, &live, &mut recorded);
+        sort_risks(&mut recorded);
+        parts.push(recorded);
         let mut risks = Vec::new();
-        for key in self.assessed.keys() {
-            self.release_risks(snapshot, key, None, &devices, &mut risks);
+        for part in parts {
+            risks = merge_sorted(risks.into_iter(), part);
         }
-        recorded_risks(snapshot, &live, &mut risks);
-        sort_risks(&mut risks);
         let mut vex_state = BTreeMap::new();
         for (key, by_vuln) in &self.exposures {
             for (v, e) in by_vuln {
@@ -553,7 +665,7 @@ impl Engine {
             vex_state,
             summary,
             indexes,
-            devices: Arc::new(devices),
+            devices,
             deadlines: Arc::new(Deadlines {
                 policy: snapshot.policy.clone(),
                 plans: snapshot.release_plans.clone(),
@@ -615,7 +727,7 @@ impl Engine {
                 }
             }
         }
-        finish(Register {
+        let mut register = Register {
             today: previous.today.clone(),
             risks,
             unassessed: previous.unassessed.clone(),
@@ -629,7 +741,16 @@ impl Engine {
             indexes,
             devices: previous.devices.clone(),
             deadlines: previous.deadlines.clone(),
-        })
+        };
+        let mut summary = std::mem::take(&mut register.summary);
+        register.count_delta(
+            previous,
+            vulnerabilities,
+            APPROACHING_DAYS_DEFAULT,
+            &mut summary,
+        );
+        register.summary = summary;
+        register
     }
 
     /// The risks of release `key` (of every vulnerability, or of `only`).
@@ -656,13 +777,12 @@ impl Engine {
         let ai = crate::split_ai_line(&release.model);
         let subject_model = ai.map_or(release.model.as_str(), |(m, _)| m);
         let mut release_stakeholders = vec![release.manufacturer.clone()];
-        for d in devices.on(key) {
-            for s in &d.stakeholders {
-                if !release_stakeholders.contains(s) {
-                    release_stakeholders.push(s.clone());
-                }
+        for s in devices.stakeholders_on(key) {
+            if *s != release.manufacturer {
+                release_stakeholders.push(s.clone());
             }
         }
+        let release_stakeholders: Arc<[String]> = release_stakeholders.into();
         for (vuln, e) in by_vuln {
             if !e.exposed || only.is_some_and(|o| !o.contains(vuln)) {
                 continue;
@@ -673,12 +793,14 @@ impl Engine {
             };
             // The deadline counts from when this node first knew of the
             // risk, not from the advisory's publication.
-            let discovered = snapshot.discovered_on(&format!("{subject_model} {risk_id}"));
-            let deadline = policy.deadline(e.severity, discovered);
+            let risk_key = format!("{subject_model} {risk_id}");
+            let discovered = snapshot.discovered_on(&risk_key);
+            let a = &e.advised;
+            let deadline = policy.deadline(a.severity, discovered);
             let (decision, _) = model_decision(snapshot, subject_model, &risk_id);
             let status = status_of(decision.as_ref(), today);
             risks.push(Arc::new(Risk {
-                key: format!("{subject_model} {risk_id}"),
+                key: risk_key,
                 subject: subject_model.to_string(),
                 risk: risk_id,
                 kind: RiskKind::ReleaseVulnerability,
@@ -687,22 +809,22 @@ impl Engine {
                 release: Some(release.version.clone()),
                 site: None,
                 vulnerability: Some(vuln.clone()),
-                title: e.title.clone(),
-                severity: e.severity,
-                score: e.score,
-                cvss_vector: e.vector.clone(),
-                kev: e.kev,
+                title: a.title.clone(),
+                severity: a.severity,
+                score: a.score,
+                cvss_vector: a.vector.clone(),
+                kev: a.kev,
                 owner: owner_after(decision.as_ref(), release.manufacturer.clone()),
                 status,
                 decision,
-                found: e.found.clone(),
+                found: a.found.clone(),
                 discovered: Some(discovered),
                 deadline_status: deadline.status(today),
                 overdue: status.is_unresolved() && deadline.is_overdue(today),
                 deadline,
                 matches: e.matches.clone(),
                 vex: e.vex.clone(),
-                fixed_in: self.fixed_in(snapshot, &release.model, key, vuln),
+                fixed_in: self.version_at(&release.model, e.fixed_at),
                 firmware_status: None,
                 stakeholders: release_stakeholders.clone(),
                 source: e.submitted_by.as_ref().map(|who| format!("advisory:{who}")),
@@ -849,11 +971,11 @@ fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Ar
                 deadline_status: deadline.status(today),
                 overdue: status.is_unresolved() && deadline.is_overdue(today),
                 deadline,
-                matches: Vec::new(),
+                matches: Arc::from([]),
                 vex: None,
                 fixed_in: None,
                 firmware_status: None,
-                stakeholders,
+                stakeholders: stakeholders.into(),
                 source,
                 element,
             }));
@@ -892,4 +1014,70 @@ fn policy_for(snapshot: &Snapshot, model: &str) -> risk::DeadlinePolicy {
         p.release_plan = Some(plan.clone());
     }
     p
+}
+
+/// Threads for the work a build splits by release.
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, BUILD_THREADS_MAX)
+}
+
+/// Most threads a build uses.
+const BUILD_THREADS_MAX: usize = 8;
+
+/// A scoped thread's result; its panic goes on in the caller.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match h.join() {
+        Ok(t) => t,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// One release's exposures, by vulnerability: the shared advisories', then
+/// those only the release's manufacturer's own advisories report.
+fn release_exposures(
+    key: &str,
+    manufacturer: Option<&str>,
+    evaluation: &vuln::exposure::Evaluation<'_>,
+    own: &[(&str, vuln::exposure::Evaluation<'_>)],
+    cache: &mut AdvisedCache,
+) -> BTreeMap<String, Exposure> {
+    let Ok(id) = ReleaseId::new(key) else {
+        return BTreeMap::new();
+    };
+    let mut rows: BTreeMap<String, Vec<ReleaseExposure<'_>>> = BTreeMap::new();
+    for row in evaluation.by_release(&id) {
+        rows.entry(row.vulnerability().as_str().to_string())
+            .or_default()
+            .push(row);
+    }
+    let mut by_vuln: BTreeMap<String, Exposure> = rows
+        .into_iter()
+        .filter_map(|(v, rows)| {
+            let first = rows.first()?;
+            let advised = cache.get(first.advisory);
+            Some((v, Exposure::of(advised, &rows, None)))
+        })
+        .collect();
+    for (who, own) in own {
+        if manufacturer != Some(*who) {
+            continue;
+        }
+        let mut added: BTreeMap<String, Vec<ReleaseExposure<'_>>> = BTreeMap::new();
+        for row in own.by_release(&id) {
+            let vuln = row.vulnerability().as_str();
+            if by_vuln.contains_key(vuln) {
+                continue;
+            }
+            added.entry(vuln.to_string()).or_default().push(row);
+        }
+        for (v, rows) in added {
+            if let Some(first) = rows.first() {
+                let e = Exposure::of(cache.get(first.advisory), &rows, Some(who));
+                by_vuln.insert(v, e);
+            }
+        }
+    }
+    by_vuln
 }

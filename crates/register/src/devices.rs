@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::{Decision, DeviceVex, Risk, RiskKind, RiskStatus, Summary, VexInfo};
+use crate::{Decision, DeviceVex, Register, Risk, RiskKind, RiskStatus, Summary, VexInfo};
 use twin::statement::VexStatus;
 
 /// A device as the register keeps it.
@@ -30,7 +30,7 @@ pub struct DeviceRow {
     /// Who owns its risks unless a decision transfers them.
     pub owner: String,
     /// Every stakeholder with a role on it.
-    pub stakeholders: Vec<String>,
+    pub stakeholders: std::sync::Arc<[String]>,
     /// The consensus status of its firmware claim.
     pub firmware_status: Option<String>,
     /// The releases (and AI model packages) it runs, by release key
@@ -67,6 +67,9 @@ struct Members {
     special: Vec<u32>,
     /// The other rows by the day they were first seen on the release.
     plain_since: Vec<(risk::Date, u64)>,
+    /// Every stakeholder with a role on one of them, in the order first
+    /// seen (rows by device id).
+    stakeholders: Vec<String>,
 }
 
 /// The devices of a register.
@@ -89,6 +92,11 @@ impl Devices {
             for (key, since) in &row.releases {
                 let m = members.entry(key.clone()).or_default();
                 m.all.push(i);
+                for s in row.stakeholders.iter() {
+                    if !m.stakeholders.contains(s) {
+                        m.stakeholders.push(s.clone());
+                    }
+                }
                 if row.is_special() {
                     m.special.push(i);
                 } else {
@@ -124,6 +132,15 @@ impl Devices {
             .unwrap_or(&[])
             .iter()
             .filter_map(|&i| self.rows.get(i as usize))
+    }
+
+    /// Every stakeholder with a role on a device on release `key`, in the
+    /// order first seen (devices by id).
+    pub fn stakeholders_on(&self, key: &str) -> &[String] {
+        self.members
+            .get(key)
+            .map(|m| m.stakeholders.as_slice())
+            .unwrap_or(&[])
     }
 
     /// How many devices run release `key`.
@@ -355,91 +372,40 @@ impl crate::Register {
     /// vulnerabilities exposed (device risks counted release by release;
     /// device by device only where a device has a statement of its own).
     pub(crate) fn count(&self, approaching_days: u32, s: &mut Summary) {
-        let today = self.day();
-        let mut by_status: HashMap<RiskStatus, u64> = HashMap::new();
-        let mut open_by_severity: HashMap<risk::Severity, u64> = HashMap::new();
+        let mut tally = Tally::new(self.day(), approaching_days);
         let mut releases: HashSet<String> = HashSet::new();
         let mut key = String::new();
         let mut vulns: HashSet<&str> = HashSet::new();
         let mut exposed_rows: Vec<bool> = vec![false; self.devices.rows.len()];
         let mut unresolved_keys: HashSet<String> = HashSet::new();
-        let mut tally = |status: RiskStatus,
-                         severity: risk::Severity,
-                         deadline: &risk::Deadline,
-                         n: u64,
-                         s: &mut Summary| {
-            *by_status.entry(status).or_default() += n;
-            if !status.is_unresolved() {
-                return;
-            }
-            *open_by_severity.entry(severity).or_default() += n;
-            if deadline.is_overdue(today) {
-                s.overdue += n;
-            } else if let Some(d) = deadline.date {
-                if today.days_until(d) <= i64::from(approaching_days) {
-                    s.due_soon += n;
-                }
-            }
-        };
         for r in &self.risks {
-            tally(r.status, r.severity, &r.deadline, 1, s);
             if r.kind == RiskKind::ReleaseVulnerability {
                 key.clear();
                 key.push_str(r.model.as_deref().unwrap_or(""));
                 key.push('@');
                 key.push_str(r.release.as_deref().unwrap_or(""));
             }
-            if r.status.is_unresolved() {
+            let mut special_exposed = |i: u32| {
+                if let Some(e) = exposed_rows.get_mut(i as usize) {
+                    *e = true;
+                }
+            };
+            if self.tally_risk(r, &key, 1, &mut tally, &mut special_exposed) {
                 if let Some(v) = &r.vulnerability {
                     vulns.insert(v);
                 }
-                if r.kind == RiskKind::ReleaseVulnerability && !releases.contains(&key) {
+            }
+            if r.kind == RiskKind::ReleaseVulnerability && r.status.is_unresolved() {
+                if !releases.contains(&key) {
                     releases.insert(key.clone());
                 }
-            }
-            if r.kind != RiskKind::ReleaseVulnerability {
-                continue;
-            }
-            let Some(m) = self.devices.members.get(&key) else {
-                continue;
-            };
-            // Devices without a statement of their own: the release's
-            // status; the deadline moves only for those that came later.
-            for (since, n) in &m.plain_since {
-                match r.discovered {
-                    Some(d) if *since > d => {
-                        let later = self
-                            .deadlines
-                            .for_model(r.model.as_deref().unwrap_or(&r.subject))
-                            .deadline(r.severity, *since);
-                        tally(r.status, r.severity, &later, *n, s);
-                    }
-                    _ => tally(r.status, r.severity, &r.deadline, *n, s),
-                }
-            }
-            if r.status.is_unresolved()
-                && !m.plain_since.is_empty()
-                && !unresolved_keys.contains(&key)
-            {
-                unresolved_keys.insert(key.clone());
-            }
-            for &i in &m.special {
-                let Some(row) = self.devices.rows.get(i as usize) else {
-                    continue;
-                };
-                let Some(since) = row.since(&key) else {
-                    continue;
-                };
-                if let Some(d) = self.device_risk(r, row, since) {
-                    tally(d.status, d.severity, &d.deadline, 1, s);
-                    if d.status.is_unresolved() {
-                        if let (Some(e), Some(v)) =
-                            (exposed_rows.get_mut(i as usize), &r.vulnerability)
-                        {
-                            *e = true;
-                            vulns.insert(v);
-                        }
-                    }
+                let plain = self
+                    .devices
+                    .members
+                    .get(&key)
+                    .is_some_and(|m| !m.plain_since.is_empty());
+                if plain && !unresolved_keys.contains(&key) {
+                    unresolved_keys.insert(key.clone());
                 }
             }
         }
@@ -459,17 +425,237 @@ impl crate::Register {
                 }
             }
         }
-        s.by_status = by_status
-            .into_iter()
-            .map(|(k, n)| (k.as_str().to_string(), n))
-            .collect();
-        s.open_by_severity = open_by_severity
-            .into_iter()
-            .map(|(k, n)| (k.as_str().to_string(), n))
-            .collect();
-        s.devices_exposed = exposed_rows.iter().filter(|e| **e).count() as u64;
-        s.releases_exposed = releases.len() as u64;
-        s.vulnerabilities = vulns.len() as u64;
+        *s = Summary {
+            devices_exposed: exposed_rows.iter().filter(|e| **e).count() as u64,
+            releases_exposed: releases.len() as u64,
+            vulnerabilities: vulns.len() as u64,
+            ..tally.into_summary(std::mem::take(s))
+        };
+    }
+
+    /// The counts of [`Register::count`] for `self`, a register that
+    /// differs from `previous` only by the risks of `vulnerabilities`
+    /// (and shares its devices): `previous`'s counts with the old risks of
+    /// those vulnerabilities taken out and the new ones put in. Work in
+    /// proportion to their risks and to the devices of the releases whose
+    /// exposure changed, not to the register.
+    pub(crate) fn count_delta(
+        &self,
+        previous: &Register,
+        vulnerabilities: &std::collections::BTreeSet<String>,
+        approaching_days: u32,
+        s: &mut Summary,
+    ) {
+        let mut tally = Tally::new(self.day(), approaching_days);
+        let mut keys: HashSet<String> = HashSet::new();
+        let mut vulnerabilities_exposed =
+            i64::try_from(previous.summary.vulnerabilities).unwrap_or(0);
+        for v in vulnerabilities {
+            let mut before = false;
+            for r in previous.risks_of_vulnerability(v) {
+                let key = release_key_of(r).unwrap_or_default();
+                before |= previous.tally_risk(r, &key, -1, &mut tally, &mut |_| {});
+                keys.insert(key);
+            }
+            let mut after = false;
+            for r in self.risks_of_vulnerability(v) {
+                let key = release_key_of(r).unwrap_or_default();
+                after |= self.tally_risk(r, &key, 1, &mut tally, &mut |_| {});
+                keys.insert(key);
+            }
+            vulnerabilities_exposed += i64::from(after) - i64::from(before);
+        }
+        keys.remove("");
+        let mut releases_exposed = i64::try_from(previous.summary.releases_exposed).unwrap_or(0);
+        let mut old_keys: HashMap<&str, bool> = HashMap::new();
+        let mut new_keys: HashMap<&str, bool> = HashMap::new();
+        let mut rows: Vec<u32> = Vec::new();
+        for key in &keys {
+            let before = previous.release_unresolved(key);
+            let after = self.release_unresolved(key);
+            old_keys.insert(key, before);
+            new_keys.insert(key, after);
+            releases_exposed += i64::from(after) - i64::from(before);
+            if let Some(m) = self.devices.members.get(key.as_str()) {
+                // Plain devices change only when their release's does;
+                // devices with statements of their own, with any risk.
+                if before != after {
+                    rows.extend_from_slice(&m.all);
+                } else {
+                    rows.extend_from_slice(&m.special);
+                }
+            }
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        let mut devices_exposed = i64::try_from(previous.summary.devices_exposed).unwrap_or(0);
+        for i in rows {
+            let Some(row) = self.devices.rows.get(i as usize) else {
+                continue;
+            };
+            let before = previous.row_exposed(row, &mut old_keys);
+            let after = self.row_exposed(row, &mut new_keys);
+            devices_exposed += i64::from(after) - i64::from(before);
+        }
+        let mut from = previous.summary.clone();
+        from.devices = s.devices;
+        from.devices_assessed = s.devices_assessed;
+        from.releases_assessed = s.releases_assessed;
+        let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+        *s = Summary {
+            devices_exposed: unsigned(devices_exposed),
+            releases_exposed: unsigned(releases_exposed),
+            vulnerabilities: unsigned(vulnerabilities_exposed),
+            ..tally.into_summary(from)
+        };
+    }
+
+    /// Adds `sign` times what risk `r` (on release `key`, if a release
+    /// risk) and the device risks it stands for count to `tally`; calls
+    /// `special_exposed` with each device with a statement of its own whose
+    /// risk is unresolved. Answers whether it makes its vulnerability count
+    /// as exposed (some of these risks unresolved).
+    fn tally_risk(
+        &self,
+        r: &Risk,
+        key: &str,
+        sign: i64,
+        tally: &mut Tally,
+        special_exposed: &mut dyn FnMut(u32),
+    ) -> bool {
+        tally.add(r.status, r.severity, &r.deadline, sign);
+        let mut exposed = r.status.is_unresolved();
+        if r.kind != RiskKind::ReleaseVulnerability {
+            return exposed;
+        }
+        let Some(m) = self.devices.members.get(key) else {
+            return exposed;
+        };
+        // Devices without a statement of their own: the release's
+        // status; the deadline moves only for those that came later.
+        for (since, n) in &m.plain_since {
+            let n = sign * i64::try_from(*n).unwrap_or(i64::MAX);
+            match r.discovered {
+                Some(d) if *since > d => {
+                    let later = self
+                        .deadlines
+                        .for_model(r.model.as_deref().unwrap_or(&r.subject))
+                        .deadline(r.severity, *since);
+                    tally.add(r.status, r.severity, &later, n);
+                }
+                _ => tally.add(r.status, r.severity, &r.deadline, n),
+            }
+        }
+        for &i in &m.special {
+            let Some(row) = self.devices.rows.get(i as usize) else {
+                continue;
+            };
+            let Some(since) = row.since(key) else {
+                continue;
+            };
+            if let Some(d) = self.device_risk(r, row, since) {
+                tally.add(d.status, d.severity, &d.deadline, sign);
+                if d.status.is_unresolved() && r.vulnerability.is_some() {
+                    special_exposed(i);
+                    exposed = true;
+                }
+            }
+        }
+        exposed
+    }
+
+    /// Whether release `key` has an unresolved vulnerability risk.
+    fn release_unresolved(&self, key: &str) -> bool {
+        self.risks_of_release(key)
+            .iter()
+            .any(|r| r.kind == RiskKind::ReleaseVulnerability && r.status.is_unresolved())
+    }
+
+    /// Whether `row` has an unresolved vulnerability risk; `keys` caches
+    /// [`Register::release_unresolved`].
+    fn row_exposed<'k>(&self, row: &'k DeviceRow, keys: &mut HashMap<&'k str, bool>) -> bool {
+        row.releases.iter().any(|(key, since)| {
+            if row.is_special() {
+                self.risks_of_release(key).iter().any(|r| {
+                    r.kind == RiskKind::ReleaseVulnerability
+                        && self
+                            .device_risk(r, row, *since)
+                            .is_some_and(|d| d.status.is_unresolved())
+                })
+            } else {
+                *keys
+                    .entry(key.as_str())
+                    .or_insert_with(|| self.release_unresolved(key))
+            }
+        })
+    }
+}
+
+/// Risk counts by status, open by severity, overdue and due soon, signed
+/// (a delta takes old risks out).
+struct Tally {
+    today: risk::Date,
+    approaching_days: u32,
+    by_status: HashMap<RiskStatus, i64>,
+    open_by_severity: HashMap<risk::Severity, i64>,
+    overdue: i64,
+    due_soon: i64,
+}
+
+impl Tally {
+    fn new(today: risk::Date, approaching_days: u32) -> Tally {
+        Tally {
+            today,
+            approaching_days,
+            by_status: HashMap::new(),
+            open_by_severity: HashMap::new(),
+            overdue: 0,
+            due_soon: 0,
+        }
+    }
+
+    fn add(
+        &mut self,
+        status: RiskStatus,
+        severity: risk::Severity,
+        deadline: &risk::Deadline,
+        n: i64,
+    ) {
+        *self.by_status.entry(status).or_default() += n;
+        if !status.is_unresolved() {
+            return;
+        }
+        *self.open_by_severity.entry(severity).or_default() += n;
+        if deadline.is_overdue(self.today) {
+            self.overdue += n;
+        } else if let Some(d) = deadline.date {
+            if self.today.days_until(d) <= i64::from(self.approaching_days) {
+                self.due_soon += n;
+            }
+        }
+    }
+
+    /// `base` with these counts added (entries that reach zero removed).
+    fn into_summary(self, mut base: Summary) -> Summary {
+        fn apply(map: &mut BTreeMap<String, u64>, key: &str, n: i64) {
+            let now = i64::try_from(map.get(key).copied().unwrap_or(0)).unwrap_or(i64::MAX) + n;
+            if now > 0 {
+                map.insert(key.to_string(), u64::try_from(now).unwrap_or(0));
+            } else {
+                map.remove(key);
+            }
+        }
+        for (k, n) in self.by_status {
+            apply(&mut base.by_status, k.as_str(), n);
+        }
+        for (k, n) in self.open_by_severity {
+            apply(&mut base.open_by_severity, k.as_str(), n);
+        }
+        let add =
+            |x: u64, n: i64| u64::try_from(i64::try_from(x).unwrap_or(i64::MAX) + n).unwrap_or(0);
+        base.overdue = add(base.overdue, self.overdue);
+        base.due_soon = add(base.due_soon, self.due_soon);
+        base
     }
 }
 

@@ -78,7 +78,7 @@ fn event(kind: EventKind, r: &Risk, id_extra: &str, summary: String) -> Event {
         severity: Some(r.severity.as_str().to_string()),
         deadline: r.deadline.date.map(|d| d.to_string()),
         summary,
-        recipients: r.stakeholders.clone(),
+        recipients: r.stakeholders.to_vec(),
         risk: Some(r.clone()),
     }
 }
@@ -424,7 +424,7 @@ fn vex_events(
         let list = told
             .entry((m.as_str(), v.as_str(), x.as_str()))
             .or_default();
-        for s in &r.stakeholders {
+        for s in r.stakeholders.iter() {
             if !list.contains(s) {
                 list.push(s.clone());
             }

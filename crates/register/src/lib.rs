@@ -360,7 +360,7 @@ pub struct Risk {
     /// Unresolved and past its deadline.
     pub overdue: bool,
     /// The matches that explain it.
-    pub matches: Vec<MatchInfo>,
+    pub matches: std::sync::Arc<[MatchInfo]>,
     /// The VEX statement that applies, if any (`affected`, `under_investigation`).
     pub vex: Option<VexInfo>,
     /// The nearest later release of the model not exposed to it.
@@ -368,7 +368,7 @@ pub struct Risk {
     /// The consensus status of the device's firmware claim.
     pub firmware_status: Option<String>,
     /// Every stakeholder with a role on the subject (who may be told).
-    pub stakeholders: Vec<String>,
+    pub stakeholders: std::sync::Arc<[String]>,
     /// Where a recorded risk comes from (e.g. `threat-model:<name>`), or
     /// `advisory:<stakeholder>` for a vulnerability only a stakeholder's
     /// own advisory reports.

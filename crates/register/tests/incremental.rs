@@ -33,6 +33,7 @@ impl Rng {
 
 const PACKAGES: u64 = 12;
 const MODELS: [&str; 3] = ["model:acme/A", "model:acme/B", "model:globex/C"];
+const CLEAN: &str = "model:initech/D";
 const VECTORS: [&str; 4] = [
     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
     "CVSS:3.1/AV:N/AC:H/PR:L/UI:N/S:U/C:L/I:L/A:N",
@@ -102,13 +103,47 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
             });
         }
     }
+    // A line no random advisory reaches: its releases are exposed only by
+    // the `CLEAN-` advisories, which come and go (a release and its
+    // devices become exposed, then clear).
+    for v in 0..3u64 {
+        releases.push(ReleaseFacts {
+            model: CLEAN.to_string(),
+            version: format!("2.{v}.0"),
+            manufacturer: "initech".to_string(),
+            components: Some(
+                [(100, 0), (101, v)]
+                    .iter()
+                    .map(|(p, minor)| SbomComponent {
+                        name: format!("p{p}"),
+                        group: None,
+                        version: Some(format!("1.{minor}.0")),
+                        purl: Some(format!("pkg:generic/p{p}@1.{minor}.0")),
+                        cpe: Vec::new(),
+                        sha256: None,
+                    })
+                    .collect(),
+            ),
+        });
+    }
     let mut devices = Vec::new();
     for d in 0..90u64 {
-        let model = MODELS[rng.below(3) as usize];
+        let mut model = MODELS[rng.below(3) as usize];
+        if d % 9 == 4 {
+            model = CLEAN;
+        }
         let manufacturer = if model.contains("globex") {
             "globex"
+        } else if model == CLEAN {
+            "initech"
         } else {
             "acme"
+        };
+        let firmware = (d % 17 != 0).then(|| format!("2.{}.0", rng.below(6)));
+        let firmware = if model == CLEAN {
+            Some(format!("2.{}.0", d % 3))
+        } else {
+            firmware
         };
         let mut facts = DeviceFacts {
             device: format!("dev-{d:03}"),
@@ -118,7 +153,7 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
             operator: (d % 3 == 0).then(|| "operator".to_string()),
             maintainer: None,
             site: Some(format!("site-{}", d % 4)),
-            firmware: (d % 17 != 0).then(|| format!("2.{}.0", rng.below(6))),
+            firmware,
             ai_model: None,
             firmware_status: Some("agreed".into()),
             decommissioned: d % 23 == 0,
@@ -264,6 +299,7 @@ fn every_delta_equals_a_full_build() {
     );
 
     let mut steps = 0;
+    let mut exposure_moved = 0u32;
     for round in 0..40u64 {
         let id = format!("OSV-{}", rng.below(26));
         let modified = format!("2026-11-{:02}T00:00:00Z", 2 + round % 27);
@@ -284,6 +320,24 @@ fn every_delta_equals_a_full_build() {
                 &mut shared,
                 &osv(&id, p, 1 + rng.below(5), v, &modified, false),
             ),
+        }
+        // The clean line's advisories: added, narrowed, withdrawn.
+        if round % 3 == 1 {
+            let id = format!("CLEAN-{}", round % 2);
+            let package = 100 + round % 2;
+            let withdrawn = rng.below(3) == 0;
+            add(
+                &mut shared,
+                &osv(
+                    &id,
+                    package,
+                    1 + rng.below(3),
+                    VECTORS[1],
+                    &modified,
+                    withdrawn,
+                ),
+            );
+            changed.insert(id);
         }
         // Sometimes two at once.
         if round % 5 == 0 {
@@ -341,9 +395,18 @@ fn every_delta_equals_a_full_build() {
         if next != current {
             steps += 1;
         }
+        // The counts a delta works out from the previous ones moved.
+        exposure_moved += u32::from(
+            next.summary.releases_exposed != current.summary.releases_exposed
+                || next.summary.devices_exposed != current.summary.devices_exposed,
+        );
         current = next;
     }
     assert!(steps > 20, "most rounds change the register: {steps}");
+    assert!(
+        exposure_moved > 3,
+        "releases and devices become exposed and cleared: {exposure_moved}"
+    );
 }
 
 #[test]
@@ -410,6 +473,7 @@ fn many_changes_are_evaluated_again_in_full() {
         );
     }
     let mut engine = Engine::new(&snap, &shared, &[]).expect("engine");
+    let before = engine.register(&snap);
     let changed: BTreeSet<String> = (0..100).map(|i| format!("OSV-{i}")).collect();
     for i in 0..100 {
         add(
@@ -427,4 +491,9 @@ fn many_changes_are_evaluated_again_in_full() {
     assert_eq!(engine.update(&shared, &[], &changed), None);
     let expect: Register = build_with(&snap, &shared, &[]).expect("build");
     assert_eq!(engine.register(&snap), expect);
+    // The devices unchanged, their table is kept.
+    let reusing = engine.register_reusing(&snap, &before);
+    assert!(std::sync::Arc::ptr_eq(&reusing.devices, &before.devices));
+    assert_ne!(reusing.risks, before.risks, "the change is in it");
+    assert_eq!(reusing, expect);
 }

@@ -385,7 +385,10 @@ fn medium_risks_follow_the_release_plan_and_recorded_risks_are_listed() {
         t.deadline.date.map(|d| d.to_string()).as_deref(),
         Some("2027-01-15")
     );
-    assert_eq!(t.stakeholders, vec!["acme".to_string(), "op".to_string()]);
+    assert_eq!(
+        t.stakeholders.to_vec(),
+        vec!["acme".to_string(), "op".to_string()]
+    );
     assert_eq!(t.score, Some(5.9));
     log.add(
         "acme",

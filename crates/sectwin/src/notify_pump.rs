@@ -176,7 +176,7 @@ pub fn start(
     let handle = tokio::spawn(async move {
         let mut previous: Arc<Register> = Arc::new(Register::default());
         let mut sizes = projector.sizes();
-        let mut last_build = Duration::ZERO;
+        let mut last_finished = std::time::Instant::now();
         let mut first = true;
         let mut backlog: std::collections::VecDeque<notify::Notification> =
             std::collections::VecDeque::new();
@@ -198,17 +198,20 @@ pub fn start(
                         }
                     }
                 }
-                // A large fleet's register takes a while to build: never
-                // spend more than a fifth of the time building.
-                tokio::time::sleep((last_build * 4).min(interval)).await;
+                // A large fleet's register takes a while to build: while
+                // changes stream in, build at most half of the time. Idle
+                // time since the last build counts, so a change after a
+                // quiet spell is looked at at once. (Whoever builds it, the
+                // pump or a reader, the cost is the service's last build.)
+                let rest = risks.last_build().min(interval);
+                tokio::time::sleep(rest.saturating_sub(last_finished.elapsed())).await;
             }
             first = false;
             drain(&notifier, &mut backlog);
             let r = risks.clone();
-            let started = std::time::Instant::now();
             let built =
                 tokio::task::spawn_blocking(move || r.register(twin_store::risks::today())).await;
-            last_build = started.elapsed();
+            last_finished = std::time::Instant::now();
             let current = match built {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
@@ -235,6 +238,7 @@ pub fn start(
                 status_update(&status, &previous, &backlog);
                 continue;
             }
+            let comparing = std::time::Instant::now();
             let events = match risks.changes_between(&previous, &current) {
                 twin_store::risks::Delta::Vulnerabilities(v) => {
                     register::notifications_for(&previous, &current, &v, APPROACHING_DAYS)
@@ -251,6 +255,12 @@ pub fn start(
                     continue;
                 }
             };
+            tracing::debug!(
+                events = events.len(),
+                notifications = batch.len(),
+                compare_ms = comparing.elapsed().as_secs_f64() * 1e3,
+                "register compared"
+            );
             backlog.extend(batch);
             if backlog.len() > BACKLOG_NOTIFICATIONS_MAX {
                 let over = backlog.len() - BACKLOG_NOTIFICATIONS_MAX;

@@ -58,6 +58,8 @@ pub struct RiskService {
     /// The latest registers, each with what changed from the one before
     /// (see [`RiskService::changes_between`]).
     lineage: Mutex<std::collections::VecDeque<(std::sync::Weak<Register>, Delta)>>,
+    /// What the last step that made a new register cost, in microseconds.
+    last_build_us: std::sync::atomic::AtomicU64,
 }
 
 /// Registers [`RiskService::changes_between`] looks back over at most.
@@ -195,6 +197,7 @@ impl RiskService {
             advisories_changed: tokio::sync::Notify::new(),
             built: Mutex::new(None),
             lineage: Mutex::new(std::collections::VecDeque::new()),
+            last_build_us: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -237,6 +240,7 @@ impl RiskService {
             advisories_changed: tokio::sync::Notify::new(),
             built: Mutex::new(None),
             lineage: Mutex::new(std::collections::VecDeque::new()),
+            last_build_us: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -251,10 +255,18 @@ impl RiskService {
     ) -> Result<advisory_store::ImportSummary, StoreError> {
         let summary = match &self.store {
             Some(store) => {
+                let started = std::time::Instant::now();
                 let summary = store
                     .import(advisories.iter().cloned())
                     .map_err(|e| StoreError::Db(format!("storing advisories: {e}")))?;
+                let stored = started.elapsed();
                 apply_changes(store, &mut self.advisories.write(), &summary)?;
+                tracing::debug!(
+                    store_ms = stored.as_secs_f64() * 1e3,
+                    index_ms = (started.elapsed() - stored).as_secs_f64() * 1e3,
+                    changed = summary.changed_ids.len(),
+                    "shared advisories imported"
+                );
                 summary
             }
             None => in_memory(&mut self.advisories.write(), advisories),
@@ -554,7 +566,16 @@ impl RiskService {
                 std::mem::take(&mut c.everything),
             )
         };
+        let before = built.as_ref().map(|b| b.register.clone());
+        let started = std::time::Instant::now();
         let result = self.step(&mut built, today, generation, &ids, everything);
+        if let Ok(r) = &result {
+            if before.is_none_or(|b| !Arc::ptr_eq(&b, r)) {
+                let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.last_build_us
+                    .store(us, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         if result.is_err() {
             // Not taken into account: the next build tries again.
             let mut c = self.changed.lock();
@@ -573,6 +594,7 @@ impl RiskService {
         ids: &BTreeSet<String>,
         everything: bool,
     ) -> Result<Arc<Register>, StoreError> {
+        let started = std::time::Instant::now();
         let meta = self.projector.meta();
         let Some(b) = built.as_mut() else {
             let fresh = self.build_fresh(meta, today, generation)?;
@@ -667,13 +689,21 @@ impl RiskService {
         } else if !facts_changed {
             return Ok(b.register.clone());
         }
+        let evaluated = started.elapsed();
         let (register, how) = match delta {
             Some(vulns) if !facts_changed => (
                 b.engine.register_delta(&b.snapshot, &b.register, &vulns),
                 Delta::Vulnerabilities(vulns),
             ),
+            // Every advisory evaluated again, the devices unchanged.
+            None if !facts_changed => (
+                b.engine.register_reusing(&b.snapshot, &b.register),
+                Delta::Everything,
+            ),
             _ => (b.engine.register(&b.snapshot), Delta::Everything),
         };
+        let devices_rebuilt = !Arc::ptr_eq(&register.devices, &b.register.devices);
+        let built_at = started.elapsed();
         // Not shared while new discoveries are added to it.
         b.snapshot.discovered = Arc::default();
         match &how {
@@ -683,13 +713,32 @@ impl RiskService {
             ),
             Delta::Everything => {
                 self.remember_discoveries(register.risks.iter());
-                self.remember_devices(&register);
+                if devices_rebuilt {
+                    self.remember_devices(&register);
+                }
             }
         }
         let register = Arc::new(register);
         b.register = register.clone();
+        log_step(
+            "changes",
+            &how,
+            started,
+            evaluated,
+            built_at,
+            register.risks.len(),
+        );
         self.descend(&register, how);
         Ok(register)
+    }
+
+    /// What the last register step that made a new register cost (zero
+    /// before the first).
+    pub fn last_build(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(
+            self.last_build_us
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Runs `f` on the shared advisories and every stakeholder's own.
@@ -726,15 +775,26 @@ impl RiskService {
         today: risk::Date,
         generation: u64,
     ) -> Result<Built, StoreError> {
+        let started = std::time::Instant::now();
         snapshot.today = today;
         snapshot.discovered = self.discovered.read().clone();
         let engine = self
             .with_indexes(|index, own| register::Engine::new(&snapshot, index, own))
             .map_err(|e| StoreError::Db(e.to_string()))?;
+        let evaluated = started.elapsed();
         let register = engine.register(&snapshot);
+        let built_at = started.elapsed();
         snapshot.discovered = Arc::default();
         self.remember_discoveries(register.risks.iter());
         self.remember_devices(&register);
+        log_step(
+            "fleet evaluated",
+            &Delta::Everything,
+            started,
+            evaluated,
+            built_at,
+            register.risks.len(),
+        );
         let positions = snapshot
             .devices
             .iter()
@@ -786,6 +846,34 @@ impl RiskService {
         }
         Delta::Everything
     }
+}
+
+/// Logs what one register step cost, phase by phase: reading the changes
+/// and evaluating advisories, building the register, recording discoveries.
+fn log_step(
+    path: &'static str,
+    how: &Delta,
+    started: std::time::Instant,
+    evaluated: std::time::Duration,
+    built: std::time::Duration,
+    release_risks: usize,
+) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let total = started.elapsed();
+    let vulnerabilities = match how {
+        Delta::Vulnerabilities(v) => v.len(),
+        Delta::Everything => usize::MAX,
+    };
+    tracing::debug!(
+        evaluate_ms = ms(evaluated),
+        build_ms = ms(built - evaluated),
+        remember_ms = ms(total - built),
+        total_ms = ms(total),
+        release_risks,
+        rebuilt_vulnerabilities = vulnerabilities,
+        path,
+        "register step"
+    );
 }
 
 /// Imports into an index kept in memory only (a service without a store).
@@ -846,22 +934,37 @@ impl RiskService {
         if new.is_empty() {
             return;
         }
-        if let Some(store) = &self.store {
-            let rows: Vec<(String, String)> = new
-                .iter()
-                .map(|(k, d)| (k.clone(), d.to_string()))
-                .collect();
-            if let Err(e) = store.record_discoveries(&rows) {
-                // Not remembered: the next build tries again.
-                tracing::error!(error = %e, "recording when risks were discovered");
-                return;
-            }
-        }
+        let started = std::time::Instant::now();
         let mut known = self.discovered.write();
         let map = Arc::make_mut(&mut known);
-        for (k, d) in new {
-            map.insert(k, d);
+        // Written to the store while kept in memory; taken back out if the
+        // write fails (not remembered: the next build tries again).
+        let stored = std::thread::scope(|scope| {
+            let write = scope.spawn(|| match &self.store {
+                Some(store) => store.record_discoveries(&new),
+                None => Ok(()),
+            });
+            map.reserve(new.len());
+            for (k, d) in &new {
+                map.insert(k.clone(), *d);
+            }
+            match write.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        if let Err(e) = stored {
+            for (k, _) in &new {
+                map.remove(k);
+            }
+            tracing::error!(error = %e, "recording when risks were discovered");
+            return;
         }
+        tracing::debug!(
+            count = new.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "discoveries remembered"
+        );
     }
 }
 
@@ -874,11 +977,33 @@ fn apply_changes(
     summary: &advisory_store::ImportSummary,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    for id in &summary.changed_ids {
-        let stored = store
+    // Read and decoded on every core (a dump changes tens of thousands),
+    // then taken into the index in order.
+    let ids = &summary.changed_ids;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8);
+    let chunk = ids.len().div_ceil(threads).max(1);
+    let read = |id: &String| {
+        store
             .get(id)
-            .map_err(|e| StoreError::Db(format!("reading advisory {id}: {e}")))?;
-        if let Some(a) = stored {
+            .map_err(|e| StoreError::Db(format!("reading advisory {id}: {e}")))
+    };
+    let parts: Vec<Vec<Result<Option<Advisory>, StoreError>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(part) => part,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    for stored in parts.into_iter().flatten() {
+        if let Some(a) = stored? {
             let (outcome, matchable) = index.replace(&a);
             report.count(outcome, matchable);
         }
