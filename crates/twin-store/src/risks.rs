@@ -977,8 +977,8 @@ fn apply_changes(
     summary: &advisory_store::ImportSummary,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    // Read and decoded on every core (a dump changes tens of thousands),
-    // then taken into the index in order.
+    // Read, decoded and prepared for matching on every core (a dump
+    // changes tens of thousands), then taken into the index in order.
     let ids = &summary.changed_ids;
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -987,9 +987,11 @@ fn apply_changes(
     let read = |id: &String| {
         store
             .get(id)
+            .map(|a| a.map(|a| vuln::index::PreparedAdvisory::new(&a)))
             .map_err(|e| StoreError::Db(format!("reading advisory {id}: {e}")))
     };
-    let parts: Vec<Vec<Result<Option<Advisory>, StoreError>>> = std::thread::scope(|scope| {
+    type Read = Result<Option<vuln::index::PreparedAdvisory>, StoreError>;
+    let parts: Vec<Vec<Read>> = std::thread::scope(|scope| {
         let handles: Vec<_> = ids
             .chunks(chunk)
             .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
@@ -1003,8 +1005,8 @@ fn apply_changes(
             .collect()
     });
     for stored in parts.into_iter().flatten() {
-        if let Some(a) = stored? {
-            let (outcome, matchable) = index.replace(&a);
+        if let Some(prepared) = stored? {
+            let (outcome, matchable) = index.replace_prepared(prepared);
             report.count(outcome, matchable);
         }
     }

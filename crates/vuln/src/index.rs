@@ -351,6 +351,12 @@ impl AdvisoryIndex {
         self.insert_prepared(advisory)
     }
 
+    /// [`AdvisoryIndex::replace`] with an advisory prepared by the caller
+    /// (prepared on several threads, then taken in one at a time).
+    pub fn replace_prepared(&mut self, prepared: PreparedAdvisory) -> (Upsert, bool) {
+        self.insert(prepared)
+    }
+
     fn upsert_prepared(&mut self, advisory: &Advisory) -> (Upsert, bool) {
         let existing = self.by_id.get(&advisory.id).copied();
         if let Some(slot) = existing {
@@ -364,8 +370,11 @@ impl AdvisoryIndex {
     }
 
     fn insert_prepared(&mut self, advisory: &Advisory) -> (Upsert, bool) {
-        let existing = self.by_id.get(&advisory.id).copied();
-        let prepared = PreparedAdvisory::new(advisory);
+        self.insert(PreparedAdvisory::new(advisory))
+    }
+
+    fn insert(&mut self, prepared: PreparedAdvisory) -> (Upsert, bool) {
+        let existing = self.by_id.get(prepared.id()).copied();
         let matchable = prepared.is_matchable();
         let keys = prepared.keys();
         let (slot, outcome) = match existing {
@@ -378,8 +387,8 @@ impl AdvisoryIndex {
             }
             None => {
                 let slot = u32::try_from(self.advisories.len()).unwrap_or(u32::MAX);
+                self.by_id.insert(prepared.id().clone(), slot);
                 self.advisories.push(prepared);
-                self.by_id.insert(advisory.id.clone(), slot);
                 (slot, Upsert::New)
             }
         };
