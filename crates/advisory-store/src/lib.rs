@@ -583,6 +583,23 @@ impl AdvisoryStore {
         let mut importer = Importer::new(self)?;
         for a in advisories {
             importer.summary.records += 1;
+            importer.accept(Encoded::new(&a, None)?)?;
+        }
+        importer.finish(started)
+    }
+
+    /// [`AdvisoryStore::import`] of advisories already encoded (on any
+    /// thread, see [`Encoded::new`]): the store's part is then only
+    /// deciding what changed and writing it.
+    pub fn import_encoded<'a>(
+        &self,
+        advisories: impl IntoIterator<Item = Encoded<'a>>,
+    ) -> Result<ImportSummary, StoreError> {
+        let _guard = self.import_lock.lock();
+        let started = Instant::now();
+        let mut importer = Importer::new(self)?;
+        for a in advisories {
+            importer.summary.records += 1;
             importer.accept(a)?;
         }
         importer.finish(started)
@@ -613,7 +630,7 @@ impl AdvisoryStore {
         source::read_files(&files, self.threads, progress, &mut |r| match r.result {
             Ok(a) => {
                 importer.summary.records += 1;
-                importer.accept(a)
+                importer.accept(Encoded::new(&a, None)?)
             }
             Err(reason) => {
                 if r.record != "file" {
@@ -658,6 +675,38 @@ fn alias_key(alias: &str, id: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// An advisory ready to be stored: its record encoded and hashed, and
+/// whether a published score disagrees with the recomputed one (known when
+/// the caller prepared it for matching). Made on any thread, so that an
+/// import can encode on every core and store on one.
+pub struct Encoded<'a> {
+    advisory: &'a Advisory,
+    json: Vec<u8>,
+    hash: [u8; 32],
+    score_mismatch: Option<bool>,
+}
+
+impl<'a> Encoded<'a> {
+    /// Encodes `advisory`; `prepared` is the advisory prepared for matching
+    /// (the store prepares it itself when it is `None` and needs it).
+    pub fn new(
+        advisory: &'a Advisory,
+        prepared: Option<&PreparedAdvisory>,
+    ) -> Result<Encoded<'a>, StoreError> {
+        let json = serde_json::to_vec(advisory).map_err(|e| StoreError::Encode {
+            id: advisory.id.as_str().to_string(),
+            reason: e.to_string(),
+        })?;
+        let hash: [u8; 32] = Sha256::digest(&json).into();
+        Ok(Encoded {
+            advisory,
+            json,
+            hash,
+            score_mismatch: prepared.map(PreparedAdvisory::has_score_mismatch),
+        })
+    }
 }
 
 /// What one import decided for an id.
@@ -706,12 +755,13 @@ impl<'s> Importer<'s> {
         })
     }
 
-    fn accept(&mut self, a: Advisory) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(&a).map_err(|e| StoreError::Encode {
-            id: a.id.as_str().to_string(),
-            reason: e.to_string(),
-        })?;
-        let hash: [u8; 32] = Sha256::digest(&json).into();
+    fn accept(&mut self, e: Encoded<'_>) -> Result<(), StoreError> {
+        let Encoded {
+            advisory: a,
+            json,
+            hash,
+            score_mismatch,
+        } = e;
         let modified = a.modified.as_ref().map(|m| m.as_str().to_string());
         if let Some(seen) = self.seen.get_mut(&a.id) {
             // A duplicate within this import: the latest `modified` wins,
@@ -722,22 +772,30 @@ impl<'s> Importer<'s> {
             if is_older(&modified, &seen.modified) || hash == seen.head.hash {
                 return Ok(());
             }
-            let (outcome, head) = decide(&seen.prev, hash, &a, &modified, self.generation);
+            let (outcome, head) = decide(
+                &seen.prev,
+                hash,
+                a,
+                score_mismatch,
+                &modified,
+                self.generation,
+            );
             count(&mut self.summary, seen.outcome, -1);
             count(&mut self.summary, outcome, 1);
             seen.outcome = outcome;
             seen.modified = modified;
             seen.head = head.clone();
-            self.pending.insert(a.id, (head, json));
+            self.pending.insert(a.id.clone(), (head, json));
         } else {
             let prev = self.store.head(a.id.as_str())?;
-            let (outcome, head) = decide(&prev, hash, &a, &modified, self.generation);
+            let (outcome, head) =
+                decide(&prev, hash, a, score_mismatch, &modified, self.generation);
             count(&mut self.summary, outcome, 1);
             if matches!(outcome, Outcome::New | Outcome::Updated) {
                 self.pending.insert(a.id.clone(), (head.clone(), json));
             }
             self.seen.insert(
-                a.id,
+                a.id.clone(),
                 Seen {
                     prev,
                     modified,
@@ -839,6 +897,7 @@ fn decide(
     prev: &Option<Head>,
     hash: [u8; 32],
     a: &Advisory,
+    score_mismatch: Option<bool>,
     modified: &Option<String>,
     generation: u64,
 ) -> (Outcome, Head) {
@@ -855,7 +914,8 @@ fn decide(
                 generation,
                 hash,
                 withdrawn: a.withdrawn.is_some(),
-                score_mismatch: PreparedAdvisory::new(a).has_score_mismatch(),
+                score_mismatch: score_mismatch
+                    .unwrap_or_else(|| PreparedAdvisory::new(a).has_score_mismatch()),
                 modified: modified.clone().unwrap_or_default(),
                 aliases: a.aliases.iter().map(|v| v.as_str().to_string()).collect(),
             };

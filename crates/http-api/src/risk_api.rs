@@ -174,8 +174,8 @@ fn visible<'a>(
             };
             let entries: Vec<u64> = r
                 .model
-                .as_ref()
-                .zip(r.release.as_ref())
+                .as_deref()
+                .zip(r.release.as_deref())
                 .and_then(|(m, v)| reader.meta.sboms.get(m)?.get(v))
                 .map(|s| s.entries.values().copied().collect())
                 .unwrap_or_default();
@@ -392,7 +392,7 @@ async fn exposure(
 ) -> ApiResult<Json<Value>> {
     let by = q.get("by").map(String::as_str).unwrap_or("vulnerability");
     let key_of: fn(&Risk) -> Option<String> = match by {
-        "vulnerability" => |r| r.vulnerability.clone(),
+        "vulnerability" => |r| r.vulnerability.as_deref().map(str::to_string),
         "device" => |r| r.device.clone(),
         "firmware" => |r| {
             r.model
@@ -438,7 +438,7 @@ async fn exposure(
             g.devices.insert(d.clone());
         }
         if let Some(v) = &r.vulnerability {
-            g.vulnerabilities.insert(v.clone());
+            g.vulnerabilities.insert(v.to_string());
         }
     }
     let mut list: Vec<(String, Group)> = groups.into_iter().collect();

@@ -506,6 +506,11 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
             let mut guard = inner.state.lock();
             let st = &mut *guard;
             let mut taken: Vec<Slot> = Vec::new();
+            // Subscriptions with no room left: once every subscription is
+            // full the rest of the queue cannot start, so it is not walked
+            // (a backlog of one subscription would otherwise be scanned in
+            // full after every delivery that finishes).
+            let mut full: HashSet<String> = HashSet::new();
             for slot in st.ready.iter() {
                 if slot.0 > now {
                     next_due = Some(slot.0);
@@ -514,11 +519,19 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
                 let Some(record) = st.records.get(&slot.2) else {
                     continue;
                 };
-                let busy = st
-                    .in_flight
-                    .entry(subscription_key(&record.stakeholder, &record.subscription))
-                    .or_insert(0);
+                let sub = subscription_key(&record.stakeholder, &record.subscription);
+                if full.contains(&sub) {
+                    continue;
+                }
+                let live = st.subscriptions.contains_key(&sub);
+                let busy = st.in_flight.entry(sub.clone()).or_insert(0);
                 if *busy >= SUBSCRIPTION_IN_FLIGHT_MAX {
+                    if live {
+                        full.insert(sub);
+                        if full.len() >= st.subscriptions.len() {
+                            break;
+                        }
+                    }
                     continue;
                 }
                 let Ok(permit) = slots.clone().try_acquire_owned() else {

@@ -11,6 +11,7 @@ use vuln::exposure::{ComponentSelector, FleetBuilder, ReleaseExposure, ReleaseId
 use vuln::index::{AdvisoryIndex, PreparedAdvisory};
 use vuln_formats::model::{Component, ComponentKind, Cpe, Digest, Justification, Purl, VulnId};
 
+use crate::Text;
 use crate::{
     Deadlines, Decision, DecisionKind, DeviceFacts, DeviceRow, Devices, MatchInfo, Register, Risk,
     RiskKind, RiskStatus, Snapshot, Summary, Unassessed, VexInfo, APPROACHING_DAYS_DEFAULT,
@@ -133,9 +134,9 @@ pub(crate) fn status_of(d: Option<&Decision>, today: risk::Date) -> RiskStatus {
     }
 }
 
-pub(crate) fn owner_after(d: Option<&Decision>, default: String) -> String {
+pub(crate) fn owner_after(d: Option<&Decision>, default: Text) -> Text {
     match d.map(|d| &d.kind) {
-        Some(DecisionKind::Transferred { to, .. }) => to.clone(),
+        Some(DecisionKind::Transferred { to, .. }) => to.as_str().into(),
         _ => default,
     }
 }
@@ -197,24 +198,27 @@ pub fn build_with(
 /// (not once per release it exposes).
 #[derive(Debug)]
 struct Advised {
+    /// The vulnerability (the advisory's id).
+    id: Text,
     severity: risk::Severity,
     score: Option<f64>,
-    vector: Option<String>,
+    vector: Option<Text>,
     kev: bool,
-    found: Option<String>,
-    title: String,
+    found: Option<Text>,
+    title: Text,
 }
 
 impl Advised {
     fn of(advisory: &PreparedAdvisory) -> Advised {
         let (severity, score, vector) = severity_of(advisory);
         Advised {
+            id: advisory.id().as_str().into(),
             severity,
             score,
-            vector,
+            vector: vector.map(Text::from),
             kev: advisory.is_known_exploited(),
-            found: advisory.published().map(|t| t.as_str().to_string()),
-            title: title_of(advisory, advisory.id().as_str()),
+            found: advisory.published().map(|t| t.as_str().into()),
+            title: title_of(advisory, advisory.id().as_str()).into(),
         }
     }
 }
@@ -289,7 +293,7 @@ pub struct Engine {
     /// complete SBOM).
     assessed: HashMap<String, usize>,
     /// Release keys and versions of each model's line, in release order.
-    lines: BTreeMap<String, Vec<(String, String)>>,
+    lines: BTreeMap<String, Vec<(String, Text)>>,
     /// Release key → manufacturer.
     manufacturers: HashMap<String, String>,
     exposures: Exposures,
@@ -305,7 +309,7 @@ impl Engine {
     ) -> Result<Engine, BuildError> {
         let mut fleet = FleetBuilder::new();
         let mut assessed: HashMap<String, usize> = HashMap::new();
-        let mut lines: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        let mut lines: BTreeMap<String, Vec<(String, Text)>> = BTreeMap::new();
         let mut manufacturers = HashMap::new();
         for (i, r) in snapshot.releases.iter().enumerate() {
             let key = release_key(&r.model, &r.version);
@@ -320,7 +324,7 @@ impl Engine {
             lines
                 .entry(r.model.clone())
                 .or_default()
-                .push((key.clone(), r.version.clone()));
+                .push((key.clone(), r.version.as_str().into()));
             manufacturers.insert(key.clone(), r.manufacturer.clone());
             assessed.insert(key, i);
         }
@@ -520,7 +524,7 @@ impl Engine {
     }
 
     /// The version of the release at `position` in `model`'s line.
-    fn version_at(&self, model: &str, position: Option<u32>) -> Option<String> {
+    fn version_at(&self, model: &str, position: Option<u32>) -> Option<Text> {
         let p = usize::try_from(position?).ok()?;
         self.lines.get(model)?.get(p).map(|(_, v)| v.clone())
     }
@@ -590,7 +594,7 @@ impl Engine {
             rows.push(DeviceRow {
                 device: d.device.clone(),
                 site: d.site.clone(),
-                owner: d.risk_owner(),
+                owner: d.risk_owner().into(),
                 stakeholders: d.stakeholders().into(),
                 firmware_status: d.firmware_status.clone(),
                 releases,
@@ -657,20 +661,29 @@ impl Engine {
             releases_assessed: self.assessed.len() as u64,
             ..Summary::default()
         };
-        let indexes = crate::Indexes::of(&risks);
-        finish(Register {
+        let mut register = Register {
             today: today.to_string(),
             risks,
             unassessed,
             vex_state,
             summary,
-            indexes,
+            indexes: crate::Indexes::default(),
             devices,
             deadlines: Arc::new(Deadlines {
                 policy: snapshot.policy.clone(),
                 plans: snapshot.release_plans.clone(),
             }),
-        })
+        };
+        // The indexes and the counts read the same risks: side by side.
+        let mut summary = std::mem::take(&mut register.summary);
+        let indexes = std::thread::scope(|scope| {
+            let indexes = scope.spawn(|| crate::Indexes::of(&register.risks));
+            register.count(APPROACHING_DAYS_DEFAULT, &mut summary);
+            join(indexes)
+        });
+        register.summary = summary;
+        register.indexes = indexes;
+        register
     }
 
     /// The register of `snapshot` after an [`Engine::update`] that answered
@@ -706,7 +719,7 @@ impl Engine {
         let kept = previous.risks.iter().filter(|r| {
             r.vulnerability
                 .as_ref()
-                .is_none_or(|v| !vulnerabilities.contains(v))
+                .is_none_or(|v| !vulnerabilities.contains(&**v))
         });
         let risks = merge_sorted(kept.cloned(), fresh);
         let mut vex_state: BTreeMap<String, String> = previous
@@ -783,6 +796,11 @@ impl Engine {
             }
         }
         let release_stakeholders: Arc<[String]> = release_stakeholders.into();
+        // Shared by every risk of the release.
+        let subject: Text = subject_model.into();
+        let model: Text = release.model.as_str().into();
+        let version: Text = release.version.as_str().into();
+        let maker: Text = release.manufacturer.as_str().into();
         for (vuln, e) in by_vuln {
             if !e.exposed || only.is_some_and(|o| !o.contains(vuln)) {
                 continue;
@@ -801,20 +819,20 @@ impl Engine {
             let status = status_of(decision.as_ref(), today);
             risks.push(Arc::new(Risk {
                 key: risk_key,
-                subject: subject_model.to_string(),
+                subject: subject.clone(),
                 risk: risk_id,
                 kind: RiskKind::ReleaseVulnerability,
                 device: None,
-                model: Some(release.model.clone()),
-                release: Some(release.version.clone()),
+                model: Some(model.clone()),
+                release: Some(version.clone()),
                 site: None,
-                vulnerability: Some(vuln.clone()),
+                vulnerability: Some(a.id.clone()),
                 title: a.title.clone(),
                 severity: a.severity,
                 score: a.score,
                 cvss_vector: a.vector.clone(),
                 kev: a.kev,
-                owner: owner_after(decision.as_ref(), release.manufacturer.clone()),
+                owner: owner_after(decision.as_ref(), maker.clone()),
                 status,
                 decision,
                 found: a.found.clone(),
@@ -841,13 +859,6 @@ pub fn device_on_key(device: &str, release_key: &str) -> String {
 }
 
 /// Fills in the counts that depend on the risks.
-fn finish(mut r: Register) -> Register {
-    let mut summary = std::mem::take(&mut r.summary);
-    r.count(APPROACHING_DAYS_DEFAULT, &mut summary);
-    r.summary = summary;
-    r
-}
-
 /// Exposure rows grouped by release key, in order.
 fn group_by_release<'r, 'a>(
     rows: &'r [ReleaseExposure<'a>],
@@ -950,20 +961,20 @@ fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Ar
             };
             risks.push(Arc::new(Risk {
                 key: format!("{model} {risk_id}"),
-                subject: model.clone(),
+                subject: model.as_str().into(),
                 risk: risk_id.clone(),
                 kind: RiskKind::Recorded,
                 device: None,
-                model: Some(model.clone()),
+                model: Some(model.as_str().into()),
                 release: None,
                 site: None,
                 vulnerability: None,
-                title,
+                title: title.into(),
                 severity,
                 score,
-                cvss_vector,
+                cvss_vector: cvss_vector.map(Text::from),
                 kev: false,
-                owner: owner_after(decision.as_ref(), recorder),
+                owner: owner_after(decision.as_ref(), recorder.into()),
                 status,
                 decision,
                 found: None,
@@ -994,9 +1005,9 @@ fn title_of(a: &PreparedAdvisory, id: &str) -> String {
 }
 
 fn match_infos(rows: &[ReleaseExposure<'_>]) -> Vec<MatchInfo> {
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
     rows.iter()
-        .filter(|r| seen.insert((r.component.name().to_string(), r.matched.range.clone())))
+        .filter(|r| seen.insert((r.component.name(), r.matched.range.as_str())))
         .map(|r| MatchInfo {
             component: r.component.name().to_string(),
             version: r.component.version().map(str::to_string),

@@ -28,7 +28,7 @@ pub struct DeviceRow {
     /// Its site.
     pub site: Option<String>,
     /// Who owns its risks unless a decision transfers them.
-    pub owner: String,
+    pub owner: crate::Text,
     /// Every stakeholder with a role on it.
     pub stakeholders: std::sync::Arc<[String]>,
     /// The consensus status of its firmware claim.
@@ -242,7 +242,7 @@ impl crate::Register {
         });
         Some(Risk {
             key: format!("device:{} {id}", row.device),
-            subject: format!("device:{}", row.device),
+            subject: format!("device:{}", row.device).into(),
             risk: id,
             kind: RiskKind::DeviceVulnerability,
             device: Some(row.device.clone()),
@@ -306,10 +306,12 @@ impl crate::Register {
         let (model, release) = (s.model.map(str::to_string), s.release.map(str::to_string));
         let site = s.site.map(str::to_string);
         let matches_release = move |r: &Risk| {
-            model.as_ref().is_none_or(|m| r.model.as_ref() == Some(m))
+            model
+                .as_deref()
+                .is_none_or(|m| r.model.as_deref() == Some(m))
                 && release
-                    .as_ref()
-                    .is_none_or(|v| r.release.as_ref() == Some(v))
+                    .as_deref()
+                    .is_none_or(|v| r.release.as_deref() == Some(v))
         };
         if let Some(device) = s.device {
             // One device: the release risks of the releases it runs.
@@ -325,7 +327,7 @@ impl crate::Register {
                 for r in self.risks_of_release(key) {
                     if vuln
                         .as_ref()
-                        .is_some_and(|v| r.vulnerability.as_ref() != Some(v))
+                        .is_some_and(|v| r.vulnerability.as_deref() != Some(v.as_str()))
                         || !matches_release(r)
                     {
                         continue;

@@ -72,9 +72,9 @@ fn event(kind: EventKind, r: &Risk, id_extra: &str, summary: String) -> Event {
     Event {
         id: format!("{}:{}{}", kind.as_str(), r.key, id_extra),
         kind,
-        subject: r.subject.clone(),
+        subject: r.subject.to_string(),
         device: r.device.clone(),
-        vulnerability: r.vulnerability.clone(),
+        vulnerability: r.vulnerability.as_deref().map(str::to_string),
         severity: Some(r.severity.as_str().to_string()),
         deadline: r.deadline.date.map(|d| d.to_string()),
         summary,
@@ -421,9 +421,7 @@ fn vex_events(
         let (Some(m), Some(v), Some(x)) = (&r.model, &r.release, &r.vulnerability) else {
             continue;
         };
-        let list = told
-            .entry((m.as_str(), v.as_str(), x.as_str()))
-            .or_default();
+        let list = told.entry((&**m, &**v, &**x)).or_default();
         for s in r.stakeholders.iter() {
             if !list.contains(s) {
                 list.push(s.clone());

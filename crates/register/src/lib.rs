@@ -309,13 +309,18 @@ pub struct VexInfo {
     pub stakeholder: String,
 }
 
+/// Text shared between the risks that carry it (a release's model and
+/// version, an advisory's title and vector): a register holds a million
+/// risks, so a clone is a count, not a copy.
+pub type Text = std::sync::Arc<str>;
+
 /// One risk of the register.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Risk {
     /// Unique in the register: `<subject> <risk id>`.
     pub key: String,
     /// `device:<id>` or `model:<vendor>/<model>`.
-    pub subject: String,
+    pub subject: Text,
     /// The risk id, as decisions name it: `vuln/<ID>` (device),
     /// `vuln/<ID>@<version>` (release), or the recorded id.
     pub risk: String,
@@ -324,31 +329,31 @@ pub struct Risk {
     /// The device, for a device risk.
     pub device: Option<String>,
     /// The model subject.
-    pub model: Option<String>,
+    pub model: Option<Text>,
     /// The firmware release (version).
-    pub release: Option<String>,
+    pub release: Option<Text>,
     /// The device's site.
     pub site: Option<String>,
     /// The vulnerability, for a vulnerability risk.
-    pub vulnerability: Option<String>,
+    pub vulnerability: Option<Text>,
     /// One line.
-    pub title: String,
+    pub title: Text,
     /// Severity.
     pub severity: risk::Severity,
     /// The worst recomputed CVSS base score, if scored.
     pub score: Option<f64>,
     /// Its vector.
-    pub cvss_vector: Option<String>,
+    pub cvss_vector: Option<Text>,
     /// In CISA's Known Exploited Vulnerabilities catalog.
     pub kev: bool,
     /// Who must act.
-    pub owner: String,
+    pub owner: Text,
     /// Where it stands.
     pub status: RiskStatus,
     /// The decision that set the status, if any.
     pub decision: Option<Decision>,
     /// The advisory's publication, if known.
-    pub found: Option<String>,
+    pub found: Option<Text>,
     /// The day this node first knew of the risk (its register first held
     /// it): the deadline counts from here. `None` for recorded risks, which
     /// carry their own deadlines.
@@ -364,7 +369,7 @@ pub struct Risk {
     /// The VEX statement that applies, if any (`affected`, `under_investigation`).
     pub vex: Option<VexInfo>,
     /// The nearest later release of the model not exposed to it.
-    pub fixed_in: Option<String>,
+    pub fixed_in: Option<Text>,
     /// The consensus status of the device's firmware claim.
     pub firmware_status: Option<String>,
     /// Every stakeholder with a role on the subject (who may be told).
@@ -448,14 +453,14 @@ pub(crate) type RiskList = std::sync::Arc<Vec<std::sync::Arc<Risk>>>;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
     pub(crate) by_release: HashMap<String, RiskList>,
-    pub(crate) by_vulnerability: HashMap<String, RiskList>,
+    pub(crate) by_vulnerability: HashMap<Text, RiskList>,
 }
 
 impl Indexes {
     /// The indexes of `risks` (in register order).
     pub(crate) fn of(risks: &[std::sync::Arc<Risk>]) -> Indexes {
         let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
-        let mut by_vulnerability: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        let mut by_vulnerability: HashMap<Text, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         for r in risks {
             if let Some(key) = devices::release_key_of(r) {
                 by_release.entry(key).or_default().push(r.clone());
@@ -493,11 +498,11 @@ impl Indexes {
         let mut ix = self.clone();
         let mut releases: std::collections::HashSet<String> = std::collections::HashSet::new();
         for v in vulnerabilities {
-            if let Some(list) = ix.by_vulnerability.remove(v) {
+            if let Some(list) = ix.by_vulnerability.remove(v.as_str()) {
                 releases.extend(list.iter().filter_map(|r| devices::release_key_of(r)));
             }
         }
-        let mut by_vulnerability: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        let mut by_vulnerability: HashMap<Text, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         for r in fresh {
             if let Some(v) = &r.vulnerability {
@@ -523,7 +528,7 @@ impl Indexes {
                         .filter(|r| {
                             r.vulnerability
                                 .as_ref()
-                                .is_none_or(|v| !vulnerabilities.contains(v))
+                                .is_none_or(|v| !vulnerabilities.contains(&**v))
                         })
                         .cloned()
                         .collect()

@@ -175,7 +175,7 @@ fn exposure_flows_from_the_sbom_of_a_release_to_its_devices_with_reasons() {
     let r = &device[0];
     assert_eq!(r.kind, RiskKind::DeviceVulnerability);
     assert_eq!(r.vulnerability.as_deref(), Some("OSV-TEST-1"));
-    assert_eq!(r.owner, "op");
+    assert_eq!(&*r.owner, "op");
     assert_eq!(r.status, RiskStatus::Open);
     assert_eq!(r.severity, risk::Severity::Critical);
     // High and critical: due the day the node discovered it (today, on a
@@ -209,7 +209,7 @@ fn exposure_flows_from_the_sbom_of_a_release_to_its_devices_with_reasons() {
     let release: Vec<_> = reg.by_release(MODEL, "2.4.0").collect();
     assert!(release
         .iter()
-        .any(|r| r.kind == RiskKind::ReleaseVulnerability && r.owner == "acme"));
+        .any(|r| r.kind == RiskKind::ReleaseVulnerability && &*r.owner == "acme"));
     assert_eq!(reg.summary.devices_exposed, 2);
     assert_eq!(reg.summary.releases_exposed, 1);
     assert_eq!(reg.by_site("Building A").count(), 2);
@@ -444,16 +444,16 @@ fn an_ai_model_package_sbom_exposes_the_devices_that_run_it() {
         .collect();
     assert_eq!(ai.len(), 1, "{:#?}", reg.risks);
     assert_eq!(ai[0].risk, "vuln/OSV-AI-1@ai-model:person-detector");
-    assert_eq!(ai[0].subject, "device:door-1");
+    assert_eq!(&*ai[0].subject, "device:door-1");
     assert_eq!(ai[0].matches[0].component, "onnxruntime");
     // door-2 runs no AI model: only its firmware risk.
     assert!(reg
         .by_device("door-2")
         .all(|r| r.vulnerability.as_deref() != Some("OSV-AI-1")));
     // The package's own risk is on the model, owned by the manufacturer.
-    assert!(reg.risks.iter().any(|r| r.subject == MODEL
+    assert!(reg.risks.iter().any(|r| &*r.subject == MODEL
         && r.risk == "vuln/OSV-AI-1@ai-model:person-detector@3"
-        && r.owner == "acme"));
+        && &*r.owner == "acme"));
     // An AI package SBOM with '@' in its name is refused.
     let why = log.refuse(
         "acme",

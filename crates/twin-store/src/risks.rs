@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use register::{DeviceFacts, Register, Snapshot};
-use vuln::index::{AdvisoryIndex, ImportReport};
+use vuln::index::{AdvisoryIndex, ImportReport, PreparedAdvisory};
 use vuln_formats::model::Advisory;
 
 use crate::{Projector, StoreError};
@@ -256,13 +256,22 @@ impl RiskService {
         let summary = match &self.store {
             Some(store) => {
                 let started = std::time::Instant::now();
+                let (prepared, encoded) = prepare_all(advisories)?;
+                let ready = started.elapsed();
                 let summary = store
-                    .import(advisories.iter().cloned())
+                    .import_encoded(encoded)
                     .map_err(|e| StoreError::Db(format!("storing advisories: {e}")))?;
                 let stored = started.elapsed();
-                apply_changes(store, &mut self.advisories.write(), &summary)?;
+                apply_prepared(
+                    store,
+                    &mut self.advisories.write(),
+                    &summary,
+                    advisories,
+                    prepared,
+                )?;
                 tracing::debug!(
-                    store_ms = stored.as_secs_f64() * 1e3,
+                    prepare_ms = ready.as_secs_f64() * 1e3,
+                    store_ms = (stored - ready).as_secs_f64() * 1e3,
                     index_ms = (started.elapsed() - stored).as_secs_f64() * 1e3,
                     changed = summary.changed_ids.len(),
                     "shared advisories imported"
@@ -314,10 +323,10 @@ impl RiskService {
         };
         let summary = match &own.store {
             Some(store) => {
-                let summary = store
-                    .import(advisories.iter().cloned())
+                let (prepared, encoded) = prepare_all(advisories).map_err(|e| store_err(&e))?;
+                let summary = store.import_encoded(encoded).map_err(|e| store_err(&e))?;
+                apply_prepared(store, &mut own.index, &summary, advisories, prepared)
                     .map_err(|e| store_err(&e))?;
-                apply_changes(store, &mut own.index, &summary).map_err(|e| store_err(&e))?;
                 summary
             }
             None => in_memory(&mut own.index, advisories),
@@ -968,50 +977,129 @@ impl RiskService {
     }
 }
 
-/// Brings `index` up to `store` after an import: the changed advisories as
-/// stored (the store decided what changed; an older version it refused is
-/// not applied).
-fn apply_changes(
+/// `advisories` prepared for matching and encoded for the store, split
+/// between the cores (a dump holds tens of thousands).
+fn prepare_all(
+    advisories: &[Advisory],
+) -> Result<(Vec<PreparedAdvisory>, Vec<advisory_store::Encoded<'_>>), StoreError> {
+    let chunk = advisories.len().div_ceil(cores()).max(1);
+    type Part<'a> = Result<Vec<(PreparedAdvisory, advisory_store::Encoded<'a>)>, StoreError>;
+    let parts: Vec<Part<'_>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = advisories
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|a| {
+                            let prepared = PreparedAdvisory::new(a);
+                            let encoded = advisory_store::Encoded::new(a, Some(&prepared))
+                                .map_err(|e| StoreError::Db(format!("encoding advisory: {e}")))?;
+                            Ok((prepared, encoded))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(join).collect()
+    });
+    let mut prepared = Vec::with_capacity(advisories.len());
+    let mut encoded = Vec::with_capacity(advisories.len());
+    for part in parts {
+        for (p, e) in part? {
+            prepared.push(p);
+            encoded.push(e);
+        }
+    }
+    Ok((prepared, encoded))
+}
+
+/// Brings `index` up to `store` after it imported `advisories` (prepared
+/// as `prepared`, in the same order): the changed ones as stored (the store
+/// decided what changed; an older version it refused is not applied). An
+/// id read once was stored as read, so its prepared version is taken as
+/// is; an id read more than once is read back (the store chose which).
+fn apply_prepared(
     store: &advisory_store::AdvisoryStore,
     index: &mut AdvisoryIndex,
     summary: &advisory_store::ImportSummary,
+    advisories: &[Advisory],
+    prepared: Vec<PreparedAdvisory>,
 ) -> Result<ImportReport, StoreError> {
+    let mut once: std::collections::HashMap<&str, Option<usize>> =
+        std::collections::HashMap::with_capacity(advisories.len());
+    for (i, a) in advisories.iter().enumerate() {
+        once.entry(a.id.as_str())
+            .and_modify(|e| *e = None)
+            .or_insert(Some(i));
+    }
+    let mut prepared: Vec<Option<PreparedAdvisory>> = prepared.into_iter().map(Some).collect();
+    let reread: Vec<String> = summary
+        .changed_ids
+        .iter()
+        .filter(|id| !matches!(once.get(id.as_str()), Some(Some(_))))
+        .cloned()
+        .collect();
+    let mut read_back: std::collections::HashMap<String, PreparedAdvisory> = reread
+        .iter()
+        .cloned()
+        .zip(read_prepared(store, &reread)?)
+        .filter_map(|(id, p)| p.map(|p| (id, p)))
+        .collect();
     let mut report = ImportReport::default();
-    // Read, decoded and prepared for matching on every core (a dump
-    // changes tens of thousands), then taken into the index in order.
-    let ids = &summary.changed_ids;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 8);
-    let chunk = ids.len().div_ceil(threads).max(1);
-    let read = |id: &String| {
-        store
-            .get(id)
-            .map(|a| a.map(|a| vuln::index::PreparedAdvisory::new(&a)))
-            .map_err(|e| StoreError::Db(format!("reading advisory {id}: {e}")))
-    };
-    type Read = Result<Option<vuln::index::PreparedAdvisory>, StoreError>;
-    let parts: Vec<Vec<Read>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = ids
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(part) => part,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    for stored in parts.into_iter().flatten() {
-        if let Some(prepared) = stored? {
-            let (outcome, matchable) = index.replace_prepared(prepared);
+    for id in &summary.changed_ids {
+        let p = match once.get(id.as_str()) {
+            Some(Some(i)) => prepared.get_mut(*i).and_then(Option::take),
+            _ => read_back.remove(id),
+        };
+        if let Some(p) = p {
+            let (outcome, matchable) = index.replace_prepared(p);
             report.count(outcome, matchable);
         }
     }
     report.unchanged = summary.unchanged + summary.older;
     Ok(report)
+}
+
+/// The advisories `ids` as stored, prepared for matching (`None` for one
+/// not stored), read and prepared on every core.
+fn read_prepared(
+    store: &advisory_store::AdvisoryStore,
+    ids: &[String],
+) -> Result<Vec<Option<PreparedAdvisory>>, StoreError> {
+    let chunk = ids.len().div_ceil(cores()).max(1);
+    let read = |id: &String| {
+        store
+            .get(id)
+            .map(|a| a.map(|a| PreparedAdvisory::new(&a)))
+            .map_err(|e| StoreError::Db(format!("reading advisory {id}: {e}")))
+    };
+    type Read = Result<Option<PreparedAdvisory>, StoreError>;
+    let parts: Vec<Vec<Read>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().map(join).collect()
+    });
+    parts.into_iter().flatten().collect()
+}
+
+/// Threads for work split between the cores.
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, CORES_USED_MAX)
+}
+
+/// Most threads an import or a build splits its work between.
+const CORES_USED_MAX: usize = 8;
+
+/// A scoped thread's result; its panic goes on in the caller.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match h.join() {
+        Ok(t) => t,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Whether `reader` may be shown (or told about) `risk` at `now_unix_s`: it
