@@ -587,7 +587,7 @@ fn asset_json(
             .or_insert_with(|| Value::String(v.clone()));
     }
     let public = public_owner(twin).is_some();
-    let identity = format!("assets/{}", twin.device.0);
+    let identity = format!("assets/{}", twin.device);
     let mut v = json!({
         "identity": identity,
         "behaviours": ["RecordEvidence"],
@@ -602,20 +602,20 @@ fn asset_json(
         "public": public,
         "tenant_identity": format!("tenant/{}", twin.manufacturer.0),
         "sectwin": {
-            "device": twin.device.0,
+            "device": twin.device.to_string(),
             "subject": twin.device.subject(),
             "manufacturer": twin.manufacturer.0,
             "lifecycle": twin.lifecycle,
             "firmware": twin.firmware,
             "registered_at": twin.registered_at,
             "receipt": format!("/entries/{}", twin.registered_at),
-            "twin": format!("/api/v1/devices/{}", twin.device.0),
+            "twin": format!("/api/v1/devices/{}", twin.device.to_string()),
         },
     });
     if let (true, Some(base)) = (public, public_base) {
         v["publicurl"] = json!(format!(
             "{base}/archivist/v2/publicassets/{}",
-            twin.device.0
+            twin.device.as_str()
         ));
     }
     Some(v)
@@ -653,8 +653,8 @@ fn event_json(twin: &Twin, claim: &Claim, seen: &Seen, meta: &Meta, published: u
     let accepted = principal(&claim.issuer, meta);
     let timestamp_accepted = get("timestamp_accepted").unwrap_or(Value::Null);
     json!({
-        "identity": format!("assets/{}/events/{}", twin.device.0, claim.entry),
-        "asset_identity": format!("assets/{}", twin.device.0),
+        "identity": format!("assets/{}/events/{}", twin.device.to_string(), claim.entry),
+        "asset_identity": format!("assets/{}", twin.device.to_string()),
         "operation": operation,
         "behaviour": behaviour,
         "event_attributes": event_attributes,
@@ -685,11 +685,14 @@ fn event_json(twin: &Twin, claim: &Claim, seen: &Seen, meta: &Meta, published: u
 // ---------------------------------------------------------------- helpers
 
 /// The device named by an asset path segment (`<uuid>` or `<uuid>:publicurl`).
-fn device_of(id: &str) -> (DeviceId, bool) {
-    match id.strip_suffix(":publicurl") {
-        Some(d) => (DeviceId(d.to_string()), true),
-        None => (DeviceId(id.to_string()), false),
-    }
+fn device_of(id: &str) -> Result<(DeviceId, bool), ArchivistError> {
+    let (device, publicurl) = match id.strip_suffix(":publicurl") {
+        Some(d) => (d, true),
+        None => (id, false),
+    };
+    let device = DeviceId::new(device)
+        .map_err(|e| ArchivistError::not_found(format!("no asset {id:?}: {e}")))?;
+    Ok((device, publicurl))
 }
 
 fn base_url(headers: &HeaderMap) -> String {
@@ -718,9 +721,6 @@ fn with_count(body: Value, count: Option<u64>) -> Response {
 }
 
 fn load_twin(api: &ArchivistApi, device: &DeviceId) -> Res<Option<Twin>> {
-    if !DeviceId::valid(&device.0) {
-        return Ok(None);
-    }
     api.twins
         .projector
         .store()
@@ -935,7 +935,8 @@ async fn create_asset(
         "timestamp_accepted": rfc3339(now_ms()),
     });
     register_delegated(&api, &caller, &subject, event, disclosure).await?;
-    let twin = load_twin(&api, &DeviceId(uuid.clone()))?
+    let device = DeviceId::new(uuid.clone()).map_err(ArchivistError::internal)?;
+    let twin = load_twin(&api, &device)?
         .ok_or_else(|| ArchivistError::internal("created asset not projected"))?;
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
@@ -983,8 +984,8 @@ fn read_asset_as(
     headers: &HeaderMap,
     id: &str,
 ) -> Res<Response> {
-    let (device, publicurl) = device_of(id);
-    let not_found = || ArchivistError::not_found(format!("assets/{} not found", device.0));
+    let (device, publicurl) = device_of(id)?;
+    let not_found = || ArchivistError::not_found(format!("assets/{} not found", device));
     let twin = load_twin(api, &device)?.ok_or_else(not_found)?;
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
@@ -998,9 +999,10 @@ fn read_asset_as(
         asset_json(&viewer, &twin, &mut audit, published, Some(&base)).ok_or_else(not_found)?;
     audit.write(&api.twins, &viewer.reader.who, ReadKind::Twin, None)?;
     if publicurl {
-        let url = asset.get("publicurl").cloned().ok_or_else(|| {
-            ArchivistError::not_found(format!("assets/{} is not public", device.0))
-        })?;
+        let url = asset
+            .get("publicurl")
+            .cloned()
+            .ok_or_else(|| ArchivistError::not_found(format!("assets/{} is not public", device)))?;
         return Ok(Json(json!({ "publicurl": url })).into_response());
     }
     Ok(Json(asset).into_response())
@@ -1074,7 +1076,7 @@ fn list_assets_as(
         }
         for twin in batch {
             scanned += 1;
-            cursor = Some(twin.device.0.clone());
+            cursor = Some(twin.device.to_string());
             if scanned > SCAN_DEVICES_MAX || !keep(&twin) {
                 continue;
             }
@@ -1142,7 +1144,7 @@ async fn create_event(
     body: Bytes,
 ) -> Res<Response> {
     let caller = StakeholderId(claims.stakeholder.clone());
-    let (device, _) = device_of(&id);
+    let (device, _) = device_of(&id)?;
     let mut body = parse_object(&body, "event")?;
     let mut payload = Map::new();
     payload.insert("type".into(), json!("archivist-event"));
@@ -1191,7 +1193,7 @@ async fn create_event(
         )));
     }
     payload.insert("timestamp_accepted".into(), json!(rfc3339(now_ms())));
-    let not_found = || ArchivistError::not_found(format!("assets/{} not found", device.0));
+    let not_found = || ArchivistError::not_found(format!("assets/{} not found", device));
     let twin = load_twin(&api, &device)?.ok_or_else(not_found)?;
     {
         let meta = api.twins.projector.meta();
@@ -1256,13 +1258,13 @@ fn read_event_as(
     id: &str,
     eid: &str,
 ) -> Res<Response> {
-    let (device, _) = device_of(id);
+    let (device, _) = device_of(id)?;
     let (eid, publicurl) = match eid.strip_suffix(":publicurl") {
         Some(e) => (e, true),
         None => (eid, false),
     };
     let not_found =
-        || ArchivistError::not_found(format!("assets/{}/events/{eid} not found", device.0));
+        || ArchivistError::not_found(format!("assets/{}/events/{eid} not found", device));
     let entry: u64 = eid.parse().map_err(|_| not_found())?;
     let twin = load_twin(api, &device)?.ok_or_else(not_found)?;
     let claim = api
@@ -1290,11 +1292,11 @@ fn read_event_as(
         if public_owner(&twin).is_none() {
             return Err(ArchivistError::not_found(format!(
                 "assets/{} is not public",
-                device.0
+                device.as_str()
             )));
         }
         return Ok(Json(json!({
-            "publicurl": format!("/archivist/v2/publicassets/{}/events/{entry}", device.0)
+            "publicurl": format!("/archivist/v2/publicassets/{}/events/{entry}", device.to_string())
         }))
         .into_response());
     }
@@ -1352,9 +1354,13 @@ fn list_events_as(
         ),
         _ => (None, None),
     };
-    let single = (id != "-").then(|| device_of(id).0);
+    let single = if id == "-" {
+        None
+    } else {
+        Some(device_of(id)?.0)
+    };
     if let Some(d) = &single {
-        let not_found = || ArchivistError::not_found(format!("assets/{} not found", d.0));
+        let not_found = || ArchivistError::not_found(format!("assets/{} not found", d));
         let twin = load_twin(api, d)?.ok_or_else(not_found)?;
         viewer.sees_device(&twin).ok_or_else(not_found)?;
     }
@@ -1375,7 +1381,9 @@ fn list_events_as(
                 // Resume inside the cursor's device first.
                 let mut v = Vec::new();
                 if let (Some(d), Some(_)) = (&dev_cursor, entry_cursor) {
-                    v.extend(load_twin(api, &DeviceId(d.clone()))?);
+                    if let Ok(d) = DeviceId::new(d.clone()) {
+                        v.extend(load_twin(api, &d)?);
+                    }
                 }
                 let after = dev_cursor.clone();
                 v.extend(
@@ -1397,12 +1405,12 @@ fn list_events_as(
             if scanned > SCAN_DEVICES_MAX {
                 break 'devices;
             }
-            let resume = if dev_cursor.as_deref() == Some(twin.device.0.as_str()) {
+            let resume = if dev_cursor.as_deref() == Some(twin.device.as_str()) {
                 entry_cursor
             } else {
                 None
             };
-            dev_cursor = Some(twin.device.0.clone());
+            dev_cursor = Some(twin.device.to_string());
             entry_cursor = None;
             if viewer.sees_device(&twin).is_none() {
                 continue;
@@ -1589,27 +1597,9 @@ async fn upload_blob(
     Ok(Json(info).into_response())
 }
 
-/// Writes `bytes` to `path` atomically and durably: a temporary file beside
-/// it, synced, renamed, then the directory synced (so the rename survives a
-/// crash). On any failure the temporary file is removed: a full disk leaves
-/// no `.tmp` files behind.
+/// Writes `bytes` to `path` atomically and durably ([`durable::write`]).
 fn write_atomic(path: &FsPath, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp{}", uuid4()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+    durable::write(path, bytes)
 }
 
 /// The blob's info, if the caller may read it (its uploader's organization).
@@ -1974,7 +1964,7 @@ async fn republish_access_policies(api: &ArchivistApi, owner: &StakeholderId) ->
             break;
         }
         for t in batch {
-            cursor = Some(t.device.0.clone());
+            cursor = Some(t.device.to_string());
             if owned.len() >= SCAN_DEVICES_MAX {
                 break 'scan;
             }
@@ -2073,8 +2063,8 @@ async fn asset_policies(
     Caller(claims): Caller,
     Path(id): Path<String>,
 ) -> Res<Response> {
-    let (device, _) = device_of(&id);
-    let not_found = || ArchivistError::not_found(format!("assets/{} not found", device.0));
+    let (device, _) = device_of(&id)?;
+    let not_found = || ArchivistError::not_found(format!("assets/{} not found", device));
     let twin = load_twin(&api, &device)?.ok_or_else(not_found)?;
     let meta = api.twins.projector.meta();
     let published = api.twins.scitt.log().published().size.get();

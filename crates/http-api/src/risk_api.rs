@@ -157,7 +157,7 @@ fn visible<'a>(
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(
                     store
-                        .twin(&DeviceId(device.clone()))
+                        .twin(&DeviceId::new(device.clone()).map_err(JsonError::internal)?)
                         .map_err(JsonError::internal)?,
                 ),
             };
@@ -729,7 +729,7 @@ async fn vex(
                     .devices(after.as_deref(), 1024)
                     .map_err(JsonError::internal)?;
                 let Some(last) = page.last() else { break };
-                after = Some(last.device.0.clone());
+                after = Some(last.device.to_string());
                 for t in &page {
                     if models.get(&(t.manufacturer.0.clone(), t.model.clone())) == Some(model)
                         && !twin::projection::roles_at(&meta, &who, t, now).is_empty()

@@ -666,8 +666,8 @@ async fn device(
         who: caller_id(&caller),
         meta: &meta,
     };
-    let device = DeviceId(id.clone());
     let not_found = || JsonError::not_found(format!("no device {id:?} (or not shared with you)"));
+    let device = DeviceId::new(id.clone()).map_err(|_| not_found())?;
     let twin = api
         .projector
         .store()
@@ -760,7 +760,7 @@ fn scan(
         }
         for twin in &batch {
             examined += 1;
-            after = Some(twin.device.0.clone());
+            after = Some(twin.device.to_string());
             if !matches(twin, filters) {
                 continue;
             }
@@ -878,8 +878,8 @@ async fn timeline(
             })?),
             None => None,
         };
-    let device = DeviceId(id.clone());
     let not_found = || JsonError::not_found(format!("no device {id:?} (or not shared with you)"));
+    let device = DeviceId::new(id.clone()).map_err(|_| not_found())?;
     let store = api.projector.store();
     let twin = store
         .twin(&device)

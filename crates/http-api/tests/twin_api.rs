@@ -909,7 +909,7 @@ impl Node {
     /// The entry of the door's current claim on `attribute`.
     fn current(&self, device: &str, attribute: &twin::AttributeClass) -> Option<u64> {
         self.projector.with(|p| {
-            p.twin(&twin::DeviceId(device.to_string()))?
+            p.twin(&twin::DeviceId::new(device.to_string()).expect("device id"))?
                 .current
                 .get(attribute)
                 .copied()

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::io::Write as _;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -1197,30 +1197,11 @@ pub(crate) async fn check_consistency<S: TileSource>(
 // Files.
 // ---------------------------------------------------------------------------
 
-/// Writes `data` to `path` atomically: a temporary file in the same
-/// directory, fsync'd, renamed over the target, then the directory fsync'd.
+/// Writes `data` to `path` atomically and durably ([`durable::write`]),
+/// creating its directory first.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = parent.join(format!(".{name}.tmp.{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    // Best effort: some filesystems refuse to fsync a directory.
-    if let Ok(dir) = std::fs::File::open(&parent) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    std::fs::create_dir_all(durable::parent_of(path))?;
+    durable::write(path, data)
 }
 
 /// Sorted, deduplicated list of the tiles a tree of `new` entries has that a

@@ -33,13 +33,34 @@ pub struct EmbeddedStore {
     /// opening it again ([`LogStore::reopen`]).
     index: RwLock<Option<Index>>,
     journal: Mutex<Journal>,
+    /// Held exclusively while the store is open ([`DATA_DIR_LOCK_FILE`]).
+    _lock: std::fs::File,
 }
+
+/// The file in a data directory whose exclusive lock (`flock`) the open
+/// store holds, so that a second process (a server, a `reindex`) cannot
+/// write the same directory; the lock goes with the process.
+pub const DATA_DIR_LOCK_FILE: &str = "LOCK";
 
 impl EmbeddedStore {
     /// Opens (creating if needed) the store, repairing a torn journal tail.
     pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, StoreError> {
         let dir = options.dir;
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create data dir", e))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(dir.join(DATA_DIR_LOCK_FILE))
+            .map_err(|e| StoreError::io("open the data directory's lock file", e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { dir }),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::io("lock the data directory", e))
+            }
+        }
         let files = StaticFiles::open(&dir.join("log"))?;
         let index = Index::open(&dir.join("index"))?;
         let synced = index.synced_size()?;
@@ -49,6 +70,7 @@ impl EmbeddedStore {
             files,
             index: RwLock::new(Some(index)),
             journal: Mutex::new(journal),
+            _lock: lock,
         })
     }
 

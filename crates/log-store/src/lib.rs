@@ -33,7 +33,7 @@ mod static_files;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+pub use embedded::{EmbeddedStore, EmbeddedStoreOptions, DATA_DIR_LOCK_FILE};
 pub use journal::JOURNAL_SEGMENT_BYTES_MAX;
 
 use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
@@ -60,6 +60,13 @@ pub enum StoreError {
     /// The caller broke the contract (for example appended at the wrong index).
     #[error("store contract violated: {0}")]
     Contract(String),
+    /// Another process (a running `serve`, a `reindex`) holds the data
+    /// directory: one writer at a time.
+    #[error("the data directory {dir} is in use by another process (a running server or reindex); stop it first")]
+    InUse {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 impl StoreError {

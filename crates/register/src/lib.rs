@@ -670,7 +670,7 @@ impl DeviceFacts {
     ) -> DeviceFacts {
         let t = &view.twin;
         let mut facts = DeviceFacts {
-            device: t.device.0.clone(),
+            device: t.device.to_string(),
             model: models
                 .get(&(t.manufacturer.0.clone(), t.model.clone()))
                 .cloned(),

@@ -295,7 +295,7 @@ pub async fn run(
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        twin::DeviceId(format!("d{:08}", x % devices))
+        twin::DeviceId::new(format!("d{:08}", x % devices)).expect("a generated id is valid")
     };
     let mut store_hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let store = node.projector.store().clone();
@@ -330,7 +330,7 @@ pub async fn run(
         let device = next();
         let t = Instant::now();
         let r = http
-            .get(format!("http://{addr}/api/v1/devices/{}", device.0))
+            .get(format!("http://{addr}/api/v1/devices/{}", device))
             .bearer_auth(&token)
             .send()
             .await?;

@@ -626,10 +626,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             let a = serde_json::to_string(&live.view(&meta.policy, &t.device)?)?;
             let b = serde_json::to_string(&store.view(&meta.policy, &t.device)?)?;
             if a != b {
-                bail!("reindex gave a different twin for {}", t.device.0);
+                bail!("reindex gave a different twin for {}", t.device);
             }
             same += 1;
-            after = Some(t.device.0.clone());
+            after = Some(t.device.to_string());
         }
     }
     println!(

@@ -301,20 +301,8 @@ pub fn load_credentials(path: &Path) -> Result<access::Credentials> {
 
 /// Writes the credentials file atomically (readable by its owner only).
 pub fn save_credentials(path: &Path, credentials: &access::Credentials) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("json.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(credentials)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    durable::write_private(path, &serde_json::to_vec_pretty(credentials)?)
+        .with_context(|| format!("replacing {}", path.display()))
 }
 
 /// Creates an API credential for `stakeholder` in the credentials file.

@@ -74,7 +74,13 @@ pub fn notifications_for(
                         let twin = match twins.entry(device.as_str()) {
                             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                             std::collections::hash_map::Entry::Vacant(v) => {
-                                v.insert(store.twin(&twin::DeviceId(device.clone()))?)
+                                // A device id the register holds is valid; one
+                                // that is not names no twin.
+                                let twin = match twin::DeviceId::new(device.clone()) {
+                                    Ok(id) => store.twin(&id)?,
+                                    Err(_) => None,
+                                };
+                                v.insert(twin)
                             }
                         };
                         twin.as_ref().is_some_and(|t| {

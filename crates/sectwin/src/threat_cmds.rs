@@ -121,6 +121,10 @@ pub struct RecordArgs {
     /// that reference no device model; without it they are skipped.
     #[arg(long)]
     subject: Option<String>,
+    /// Recorded risks read per request while comparing with the register
+    /// (every page is read).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    page_size: u64,
     #[command(flatten)]
     auth: crate::twin_cmds::ClientAuth,
 }
@@ -566,25 +570,37 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| "unversioned".into());
     let token = crate::twin_cmds::token(&args.server, &args.auth).await?;
-    let current = crate::twin_cmds::api_get(
-        &args.server,
-        "/api/v1/risks?kind=recorded&page_size=1000",
-        token.as_deref(),
-    )
-    .await
-    .context("reading the recorded risks (give --client-id/--client-secret or --token)")?;
-    // (subject, risk) → the register's risk, for this model's source.
+    // (subject, risk) → the register's risk, for this model's source: every
+    // page, so that a model with more recorded risks than one page holds
+    // neither resubmits the later ones as new nor leaves them unresolved.
     let mut known: std::collections::BTreeMap<(String, String), serde_json::Value> =
         std::collections::BTreeMap::new();
-    for r in current["risks"].as_array().into_iter().flatten() {
-        if r["source"].as_str() == Some(source.as_str()) {
-            known.insert(
-                (
-                    r["subject"].as_str().unwrap_or("").to_string(),
-                    r["risk"].as_str().unwrap_or("").to_string(),
-                ),
-                r.clone(),
-            );
+    let mut offset = 0u64;
+    loop {
+        let page = crate::twin_cmds::api_get(
+            &args.server,
+            &format!(
+                "/api/v1/risks?kind=recorded&page_size={}&offset={offset}",
+                args.page_size
+            ),
+            token.as_deref(),
+        )
+        .await
+        .context("reading the recorded risks (give --client-id/--client-secret or --token)")?;
+        for r in page["risks"].as_array().into_iter().flatten() {
+            if r["source"].as_str() == Some(source.as_str()) {
+                known.insert(
+                    (
+                        r["subject"].as_str().unwrap_or("").to_string(),
+                        r["risk"].as_str().unwrap_or("").to_string(),
+                    ),
+                    r.clone(),
+                );
+            }
+        }
+        match page["next_offset"].as_u64() {
+            Some(next) if next > offset => offset = next,
+            _ => break,
         }
     }
     let key = crate::twin_cmds::signing_key(&args.key)?;

@@ -751,18 +751,8 @@ pub fn reindex(args: ReindexArgs) -> Result<ExitCode> {
         &mut bar,
     )?;
     drop(twins);
-    let live = args.data.join("twins");
-    let old = args.data.join("twins.old");
-    if live.exists() {
-        if old.exists() {
-            std::fs::remove_dir_all(&old)?;
-        }
-        std::fs::rename(&live, &old)?;
-    }
-    std::fs::rename(&fresh, &live)?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old)?;
-    }
+    twin_store::swap::swap_in(&args.data.join("twins"), &fresh)
+        .context("putting the rebuilt twins in place")?;
     let secs = stats.elapsed.as_secs_f64();
     eprintln!();
     println!(

@@ -741,11 +741,13 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
 
     let v1 = d.join("v1.yaml");
     std::fs::write(&v1, ok(&["threat", "example"])).expect("write");
-    let record = |model: &Path| {
+    let record_paged = |model: &Path, page_size: &str| {
         ok(&[
             "threat",
             "record",
             p(model),
+            "--page-size",
+            page_size,
             "--server",
             &url,
             "--key",
@@ -760,6 +762,7 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
             "2026-11-21",
         ])
     };
+    let record = |model: &Path| record_paged(model, "500");
     let out = record(&v1);
     let count = |out: &str, what: &str| -> u64 {
         out.split(", ")
@@ -804,8 +807,13 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
         "{theirs}"
     );
 
-    // The same version again: nothing to sign.
+    // The same version again: nothing to sign, however many pages the
+    // register's recorded risks take.
     let out = record(&v1);
+    assert_eq!(count(&out, "new"), 0, "{out}");
+    assert_eq!(count(&out, "unchanged"), new, "{out}");
+    assert!(new > 2, "the model must take several pages of two: {out}");
+    let out = record_paged(&v1, "2");
     assert_eq!(count(&out, "new"), 0, "{out}");
     assert_eq!(count(&out, "unchanged"), new, "{out}");
 

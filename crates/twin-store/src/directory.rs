@@ -117,7 +117,7 @@ fn redacted<S: twin::projection::State>(
     }
     Refusal::Refused(format!(
         "{} holds no role on device {:?} that allows this statement (or the device is not registered)",
-        issuer.0, device.0
+        issuer.0, device.as_str()
     ))
 }
 

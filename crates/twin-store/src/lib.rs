@@ -15,6 +15,7 @@ pub mod projector;
 pub mod risks;
 pub mod space;
 pub mod store;
+pub mod swap;
 
 pub use directory::TwinDirectory;
 pub use projector::{reindex, ProjectError, Projector, ReindexStats, Signatures};

@@ -519,7 +519,7 @@ impl RiskService {
             let Some(last) = page.last() else {
                 break;
             };
-            after = Some(last.device.0.clone());
+            after = Some(last.device.to_string());
             for t in &page {
                 if let Some(view) = store.view(&meta.policy, &t.device)? {
                     devices.push(DeviceFacts::from_view(&view, models));
@@ -631,7 +631,10 @@ impl RiskService {
                 Some((upto, changed)) => {
                     let store = self.projector.store();
                     for id in changed {
-                        let view = store.view(&meta.policy, &twin::DeviceId(id.clone()))?;
+                        let Ok(device) = twin::DeviceId::new(id.clone()) else {
+                            continue;
+                        };
+                        let view = store.view(&meta.policy, &device)?;
                         let Some(view) = view else { continue };
                         let facts = DeviceFacts::from_view(&view, &models);
                         match b.positions.get(&id) {
@@ -1121,7 +1124,10 @@ pub fn may_see(
     if !listed && meta.audits.of(reader).is_empty() {
         return Ok(false);
     }
-    let Some(t) = store.twin(&twin::DeviceId(device.clone()))? else {
+    let Ok(device) = twin::DeviceId::new(device.clone()) else {
+        return Ok(false);
+    };
+    let Some(t) = store.twin(&device)? else {
         return Ok(false);
     };
     Ok(may_see_twin(meta, &t, reader, risk, now_unix_s))

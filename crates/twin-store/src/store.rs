@@ -421,6 +421,9 @@ pub struct Page<T> {
 impl TwinStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<TwinStore, StoreError> {
+        // A reindex that stopped while swapping stores is settled first.
+        crate::swap::recover(dir)
+            .map_err(|e| StoreError::Db(format!("recovering {}: {e}", dir.display())))?;
         let parts = Parts::open(dir)?;
         Ok(TwinStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),
@@ -472,7 +475,7 @@ impl TwinStore {
     pub fn twin(&self, device: &DeviceId) -> Result<Option<Twin>, StoreError> {
         let s = self.parts()?;
         s.twins
-            .get(device.0.as_bytes())
+            .get(device.as_str().as_bytes())
             .map_err(db)?
             .map(|b| decode("twin", &b))
             .transpose()
@@ -589,9 +592,8 @@ impl TwinStore {
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            out.push(DeviceId(
-                String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
-            ));
+            let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push(DeviceId::new(id).map_err(|e| StoreError::Db(format!("device index: {e}")))?);
         }
         Ok(out)
     }
@@ -604,7 +606,7 @@ impl TwinStore {
         limit: usize,
     ) -> Result<Vec<(u64, String, StakeholderId)>, StoreError> {
         let s = self.parts()?;
-        let mut prefix = device.0.as_bytes().to_vec();
+        let mut prefix = device.as_str().as_bytes().to_vec();
         prefix.push(0);
         let mut start = prefix.clone();
         if let Some(a) = after {
@@ -680,7 +682,7 @@ pub fn index_keys(t: &Twin) -> Vec<Vec<u8>> {
         .into_iter()
         .map(|(a, v)| {
             let mut k = index_prefix(a, v);
-            k.extend_from_slice(t.device.0.as_bytes());
+            k.extend_from_slice(t.device.as_str().as_bytes());
             k
         })
         .collect()
@@ -761,7 +763,7 @@ impl Overlay {
                 }
             }
             let v = serde_json::to_vec(twin).map_err(db)?;
-            batch.insert(&s.twins, device.0.as_bytes(), v);
+            batch.insert(&s.twins, device.as_str().as_bytes(), v);
         }
         if held.is_none() {
             for (entry, claim) in &self.claims {
@@ -810,8 +812,8 @@ type HistoryRow = (DeviceId, u64, String, StakeholderId);
 
 /// The key and value of a history row in the `history` partition.
 fn history_row((device, entry, kind, issuer): &HistoryRow) -> (Vec<u8>, Vec<u8>) {
-    let mut k = Vec::with_capacity(device.0.len() + 9);
-    k.extend_from_slice(device.0.as_bytes());
+    let mut k = Vec::with_capacity(device.as_str().len() + 9);
+    k.extend_from_slice(device.as_str().as_bytes());
     k.push(0);
     k.extend_from_slice(&entry.to_be_bytes());
     let mut v = Vec::with_capacity(kind.len() + issuer.0.len() + 1);
@@ -988,12 +990,14 @@ impl StoreState {
                 let mut sorted: Vec<(DeviceId, Twin)> =
                     twins.into_iter().map(|(d, (t, _))| (d, t)).collect();
                 jobs.push(scope.spawn(move || {
-                    sorted.sort_unstable_by(|a, b| a.0 .0.as_bytes().cmp(b.0 .0.as_bytes()));
+                    sorted.sort_unstable_by(|a, b| {
+                        a.0.as_str().as_bytes().cmp(b.0.as_str().as_bytes())
+                    });
                     let mut failed = None;
                     let rows = sorted
                         .iter()
                         .map_while(|(d, t)| match serde_json::to_vec(t) {
-                            Ok(v) => Some((d.0.as_bytes().to_vec(), v)),
+                            Ok(v) => Some((d.as_str().as_bytes().to_vec(), v)),
                             Err(e) => {
                                 failed = Some(db(e));
                                 None

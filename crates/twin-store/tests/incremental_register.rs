@@ -84,11 +84,65 @@ fn fresh(projector: &Projector, advisories: &[Advisory]) -> Arc<register::Regist
         .expect("fresh register")
 }
 
+/// A bulk import prepares its advisories before the store decides; the
+/// index must hold what the store kept: of an id read several times in one
+/// import, the latest `modified` (whatever the order), and never an older
+/// version than the stored one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_incremental_register_equals_a_fresh_build() {
+async fn the_index_holds_what_the_store_kept() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let (_log, projector) = log_and_projector(dir.path());
+    let store = advisory_store::AdvisoryStore::open(&dir.path().join("advisories")).expect("store");
+    let service = RiskService::with_store(projector, risk::DeadlinePolicy::default(), store, None)
+        .expect("service");
+    let modified_of = |id: &str| {
+        service.with_advisories(|i| {
+            let id = vuln_formats::model::VulnId::new(id).expect("id");
+            i.advisory(&id)
+                .and_then(|a| a.modified().map(|m| m.as_str().to_string()))
+        })
+    };
+    let summary = service
+        .import_shared(&[
+            osv("CVE-2026-1", "1.2", "2026-11-02T00:00:00Z"),
+            osv("CVE-2026-1", "1.3", "2026-11-03T00:00:00Z"),
+            osv("CVE-2026-1", "1.1", "2026-11-01T00:00:00Z"),
+            osv("CVE-2026-2", "1.1", "2026-11-01T00:00:00Z"),
+        ])
+        .expect("import");
+    assert_eq!(summary.changed_ids, ["CVE-2026-1", "CVE-2026-2"]);
+    assert_eq!(
+        modified_of("CVE-2026-1").as_deref(),
+        Some("2026-11-03T00:00:00Z")
+    );
+    assert_eq!(
+        modified_of("CVE-2026-2").as_deref(),
+        Some("2026-11-01T00:00:00Z")
+    );
+    // An older version alone is refused by the store, and so by the index.
+    let summary = service
+        .import_shared(&[osv("CVE-2026-2", "1.0", "2026-10-01T00:00:00Z")])
+        .expect("import");
+    assert!(summary.changed_ids.is_empty(), "{summary:?}");
+    assert_eq!(
+        modified_of("CVE-2026-2").as_deref(),
+        Some("2026-11-01T00:00:00Z")
+    );
+    // A newer one replaces it in both.
+    let summary = service
+        .import_shared(&[osv("CVE-2026-2", "1.4", "2026-11-05T00:00:00Z")])
+        .expect("import");
+    assert_eq!(summary.changed_ids, ["CVE-2026-2"]);
+    assert_eq!(
+        modified_of("CVE-2026-2").as_deref(),
+        Some("2026-11-05T00:00:00Z")
+    );
+}
+
+/// A log in `dir` and a projector of its twins.
+fn log_and_projector(dir: &std::path::Path) -> (Log, Projector) {
     let store = EmbeddedStore::open(EmbeddedStoreOptions {
-        dir: dir.path().join("log"),
+        dir: dir.join("log"),
     })
     .expect("store");
     let signer = tlog::Signer::generate("example.test/log", &mut rand_core::OsRng).expect("signer");
@@ -103,12 +157,19 @@ async fn each_incremental_register_equals_a_fresh_build() {
     .expect("log");
     let projector = Projector::start(
         log.clone(),
-        TwinStore::open(&dir.path().join("twins")).expect("twins"),
+        TwinStore::open(&dir.join("twins")).expect("twins"),
         None,
         twin::ConsensusPolicy::default(),
         Signatures::Verify,
     )
     .expect("projector");
+    (log, projector)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_incremental_register_equals_a_fresh_build() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (log, projector) = log_and_projector(dir.path());
     let g = || SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
     let keys = [
         ("authority.test", g()),

@@ -78,7 +78,7 @@ impl<S: State> Projection<S> {
                 .and_then(|pem| PublicKey::from_pem(&pem).ok())
                 .filter(|k| k.thumbprint().as_slice() == kid);
             return key.ok_or(IngestError::DeviceKey {
-                device: device.0,
+                device: device.to_string(),
                 kid: kid_hex,
             });
         }

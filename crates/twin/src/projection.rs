@@ -1480,7 +1480,7 @@ impl<S: State> Projection<S> {
         if held.is_empty() {
             return Err(crate::audit::AuditError::ReadOnly {
                 issuer: issuer.0.clone(),
-                device: twin.device.0.clone(),
+                device: twin.device.to_string(),
                 kind: kind.to_string(),
             }
             .into());
@@ -1558,7 +1558,7 @@ impl<S: State> Projection<S> {
         } = &body
         {
             if self.state.twin(&device).is_some() {
-                return Err(ApplyError::AlreadyRegistered(device.0));
+                return Err(ApplyError::AlreadyRegistered(device.to_string()));
             }
             let registry = &self.meta.registry;
             if registry.authority().is_some() && !registry.has_role(&issuer, Role::Manufacturer) {
@@ -1599,19 +1599,19 @@ impl<S: State> Projection<S> {
             let twin = self
                 .state
                 .twin(&device)
-                .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
+                .ok_or_else(|| ApplyError::UnknownDevice(device.to_string()))?;
             let lifecycle = twin.lifecycle;
             (twin, lifecycle)
         };
         let held = self.asserting_roles(&issuer, &twin, body.type_name(), s.issued_at)?;
         if lifecycle == Lifecycle::Decommissioned {
-            return Err(ApplyError::Decommissioned(device.0));
+            return Err(ApplyError::Decommissioned(device.to_string()));
         }
         let allowed = self.meta.policy.rule(&class).map(|r| &r.asserted_by);
         if allowed.is_none_or(|a| held.is_disjoint(a)) {
             return Err(ApplyError::NotAllowed {
                 issuer: issuer.0,
-                device: device.0,
+                device: device.to_string(),
                 class: class.name(),
                 allowed: allowed.cloned().unwrap_or_default(),
                 held,
@@ -1647,7 +1647,7 @@ impl<S: State> Projection<S> {
         if let Some(to) = next_lifecycle {
             if !lifecycle.can_become(to) {
                 return Err(ApplyError::IllegalTransition {
-                    device: device.0,
+                    device: device.to_string(),
                     from: lifecycle,
                     to,
                 });
@@ -1691,7 +1691,7 @@ impl<S: State> Projection<S> {
         let twin = self
             .state
             .twin(&device)
-            .ok_or_else(|| ApplyError::UnknownDevice(device.0.clone()))?;
+            .ok_or_else(|| ApplyError::UnknownDevice(device.to_string()))?;
         let kind = if reason.is_some() {
             "dispute"
         } else {
@@ -1701,7 +1701,7 @@ impl<S: State> Projection<S> {
         if roles.is_empty() {
             return Err(ApplyError::NoRole {
                 issuer: issuer.0,
-                device: device.0,
+                device: device.to_string(),
             });
         }
         let clock = ClockMark::check(
@@ -1973,7 +1973,7 @@ fn roles_under(
     if twin.maintainer.as_ref() == Some(issuer) {
         roles.insert(Role::Maintainer);
     }
-    if issuer.0.strip_prefix("device:") == Some(twin.device.0.as_str()) {
+    if issuer.0.strip_prefix("device:") == Some(twin.device.as_str()) {
         roles.insert(Role::Device);
     }
     // Never organization-wide: only a grant by the twin's owner.

@@ -741,7 +741,7 @@ impl DeviceCriteria {
         if self.is_empty() {
             return Err(PolicyError::NoCriteria { grant });
         }
-        check_criterion(grant, "device ids", "device id", &self.ids, |d| &d.0)?;
+        check_criterion(grant, "device ids", "device id", &self.ids, |d| d.as_str())?;
         check_criterion(grant, "groups", "group", &self.groups, String::as_str)?;
         check_criterion(grant, "sites", "site", &self.sites, String::as_str)?;
         check_criterion(grant, "models", "model", &self.models, String::as_str)?;

@@ -55,7 +55,10 @@ impl Log {
 
     /// May `reader` read `owner`'s `kind` statements about `device` at `now`?
     fn reads(&self, reader: &str, device: &str, owner: &str, kind: &str, now: i64) -> bool {
-        let twin = self.p.twin(&DeviceId(device.into())).expect("twin");
+        let twin = self
+            .p
+            .twin(&DeviceId::new(device).expect("device id"))
+            .expect("twin");
         let (decision, _) = decide_read(
             self.p.meta(),
             Some(&StakeholderId(reader.into())),
@@ -351,7 +354,7 @@ fn auditors_sign_only_their_findings_within_their_grant() {
     .expect("incident");
     let config = log
         .p
-        .twin(&DeviceId("door-1".into()))
+        .twin(&DeviceId::new("door-1").expect("device id"))
         .expect("twin")
         .registered_at
         + 2;

@@ -156,7 +156,9 @@ fn custom_types_are_registered_validated_and_projected() {
     )
     .expect("endorse");
     assert_eq!(p.status(reported), Some(Status::Agreed));
-    let view = p.view(&DeviceId("door-1".into())).expect("twin");
+    let view = p
+        .view(&DeviceId::new("door-1").expect("device id"))
+        .expect("twin");
     let attr = view
         .attributes
         .iter()
@@ -167,7 +169,9 @@ fn custom_types_are_registered_validated_and_projected() {
     assert_eq!(wire["badge"], "B-17");
     assert_eq!(attr.claim.body.type_name(), "acme.example/door-event");
     // The history records the custom type's name (sharing policies name it).
-    let history = p.state().history(&DeviceId("door-1".into()));
+    let history = p
+        .state()
+        .history(&DeviceId::new("door-1").expect("device id"));
     assert!(history
         .iter()
         .any(|(e, k)| *e == reported && k == "acme.example/door-event"));

@@ -109,7 +109,7 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
     // For Acme: Acme is the manufacturer, the claim says who signed.
     let applied = log.add(&ka, AUTH, dev, registered).unwrap().unwrap();
     assert_eq!(applied.kind, "device-registered");
-    let device = DeviceId("assets/5f1c".into());
+    let device = DeviceId::new("assets/5f1c").expect("device id");
     let t = log.p.twin(&device).unwrap();
     assert_eq!(t.manufacturer, StakeholderId(ACME.into()));
     let claim = log.p.claim(t.registered_at).unwrap();

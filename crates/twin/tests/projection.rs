@@ -218,7 +218,7 @@ fn apply_all(p: &mut Projection, first: usize, entries: &[(&str, &str, &str)]) {
 }
 
 fn door() -> DeviceId {
-    DeviceId("door-7".into())
+    DeviceId::new("door-7").expect("device id")
 }
 
 #[test]

@@ -180,7 +180,7 @@ fn the_registry_follows_the_log() {
         serde_json::to_string(&again.meta().registry).expect("json"),
         serde_json::to_string(&p.meta().registry).expect("json")
     );
-    let door = twin::DeviceId("door-1".into());
+    let door = twin::DeviceId::new("door-1").expect("device id");
     assert_eq!(
         serde_json::to_string(&again.view(&door)).expect("json"),
         serde_json::to_string(&p.view(&door)).expect("json")

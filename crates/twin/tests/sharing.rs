@@ -264,7 +264,7 @@ impl Device {
             .copied()
             .unwrap_or_else(|| panic!("no device {name} in DEVICES"));
         Device {
-            id: DeviceId(id.to_string()),
+            id: DeviceId::new(id.to_string()).expect("device id"),
             manufacturer: StakeholderId(manufacturer.to_string()),
             model,
             site,
@@ -851,7 +851,7 @@ fn decisions_and_read_records_have_a_stable_json_form() {
     let record = ReadRecord {
         reader: Some(stakeholder(AUDIT)),
         owner: stakeholder(OWNER),
-        device: Some(DeviceId("dev-2".into())),
+        device: Some(DeviceId::new("dev-2").expect("device id")),
         what: ReadKind::Timeline,
         entries: ReadEntries::Listed(vec![3, 9]),
         policy: "op-2025".into(),

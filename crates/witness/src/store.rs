@@ -30,7 +30,6 @@ const CHECKPOINTS_DIR: &str = "checkpoints";
 const EVIDENCE_DIR: &str = "evidence";
 const LOCK_FILE: &str = "LOCK";
 const COSIGNED_SUFFIX: &str = ".cosigned";
-const TEMP_SUFFIX: &str = ".tmp";
 const EVIDENCE_SUFFIX: &str = ".evidence";
 
 /// The on-disk state directory. Holding it holds the directory's exclusive
@@ -93,17 +92,7 @@ impl Store {
     /// place; when it returns `Err`, the old state or the new one is in place,
     /// never a mix.
     pub(crate) fn replace_latest(&self, origin_hex: &OriginHex, bytes: &[u8]) -> io::Result<()> {
-        let path = self.cosigned_path(origin_hex);
-        let tmp = self
-            .checkpoints
-            .join(format!("{}{COSIGNED_SUFFIX}{TEMP_SUFFIX}", origin_hex.0));
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, &path)?;
-        sync_dir(&self.checkpoints)
+        durable::write(&self.cosigned_path(origin_hex), bytes)
     }
 
     /// Appends one evidence record, durably, unless the origin's evidence file
