@@ -14,6 +14,13 @@
 //! Specs: `../shared/specs/ietf-scitt-architecture.md`,
 //! `ietf-cose-receipts.md`, `ietf-scitt-scrapi.md`.
 
+// Parses bytes from outside (statements, COSE, JSON): no panics on them.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod key;
 pub mod labels;
 pub mod receipt;

@@ -550,40 +550,43 @@ impl StatementBuilder {
 /// fails, each is checked alone to find the culprits), the others one by one.
 /// Answers one result per input, in order.
 pub fn verify_many(items: &[(&SignedStatement, &PublicKey)]) -> Vec<Result<(), StatementError>> {
-    let mut results: Vec<Option<Result<(), StatementError>>> = vec![None; items.len()];
-    let mut batch_at = Vec::new();
+    let mut results: Vec<Option<Result<(), StatementError>>> = Vec::with_capacity(items.len());
+    // Where each batched statement's result goes, with the statement.
+    let mut batched: Vec<(usize, &SignedStatement, &PublicKey)> = Vec::new();
     let mut messages = Vec::new();
     let mut signatures = Vec::new();
     let mut keys = Vec::new();
-    for (i, (statement, key)) in items.iter().enumerate() {
+    for (statement, key) in items.iter().copied() {
         if let Err(e) = statement.check_alg(key) {
-            results[i] = Some(Err(e));
+            results.push(Some(Err(e)));
             continue;
         }
         let (PublicKey::Ed25519(vk), Some(tbs)) = (key, statement.to_be_signed()) else {
-            results[i] = Some(statement.verify(key));
+            results.push(Some(statement.verify(key)));
             continue;
         };
         match ed25519_dalek::Signature::from_slice(statement.signature()) {
             Ok(sig) => {
-                batch_at.push(i);
+                batched.push((results.len(), statement, key));
+                results.push(None);
                 messages.push(tbs);
                 signatures.push(sig);
                 keys.push(*vk);
             }
-            Err(_) => results[i] = Some(statement.verify(key)),
+            Err(_) => results.push(Some(statement.verify(key))),
         }
     }
     let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     let batch_ok =
-        !batch_at.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
-    for i in batch_at {
-        results[i] = Some(if batch_ok {
-            Ok(())
-        } else {
-            let (statement, key) = items[i];
-            statement.verify(key)
-        });
+        !batched.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+    for (at, statement, key) in batched {
+        if let Some(slot) = results.get_mut(at) {
+            *slot = Some(if batch_ok {
+                Ok(())
+            } else {
+                statement.verify(key)
+            });
+        }
     }
     results
         .into_iter()

@@ -175,3 +175,40 @@ fn architecture_md_describes_every_crate() {
         );
     }
 }
+
+/// The crates that parse bytes from outside (log entries, statements, COSE,
+/// advisories, SBOMs, threat models, credentials) deny the lints for what
+/// panics on bad input, crate-wide.
+#[test]
+fn crates_that_parse_outside_bytes_deny_panicking_lints() {
+    let parsers = [
+        "tlog",
+        "scitt",
+        "twin",
+        "vuln-formats",
+        "vuln",
+        "access",
+        "threat",
+        "durable",
+    ];
+    for krate in parsers {
+        let lib = workspace_root()
+            .join("crates")
+            .join(krate)
+            .join("src/lib.rs");
+        let text = std::fs::read_to_string(&lib).expect("lib.rs");
+        let head: String = text
+            .lines()
+            .take_while(|l| {
+                !l.starts_with("pub ") && !l.starts_with("mod ") && !l.starts_with("use ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        for lint in ["clippy::unwrap_used", "clippy::indexing_slicing"] {
+            assert!(
+                head.contains("#![deny(") && head.contains(lint),
+                "crates/{krate}/src/lib.rs must deny {lint} crate-wide (it parses outside bytes)"
+            );
+        }
+    }
+}

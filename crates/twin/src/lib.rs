@@ -14,6 +14,13 @@
 //! - [`projection`]: [`projection::Projection::apply`] folds one registered
 //!   statement into the twins, or refuses it with a [`projection::ApplyError`].
 
+// Parses bytes from outside (statements, COSE, JSON): no panics on them.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod audit;
 pub mod consensus;
 pub mod ingest;

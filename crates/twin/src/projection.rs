@@ -68,7 +68,9 @@ impl ClockKey {
         h.update(issuer.0.as_bytes());
         let digest = h.finalize();
         let mut first = [0u8; 16];
-        first.copy_from_slice(&digest[..16]);
+        for (to, from) in first.iter_mut().zip(digest.iter()) {
+            *to = *from;
+        }
         ClockKey(u128::from_be_bytes(first))
     }
 

@@ -390,11 +390,18 @@ impl Registry {
     ) -> Result<StakeholderId, RegistryError> {
         let id = self.check_manager(issuer, subject)?;
         let parsed = Self::parse_keys(std::slice::from_ref(key))?;
-        let kid = hex_lower(&parsed[0].0.thumbprint());
+        let Some((public, _)) = parsed.first() else {
+            return Err(RegistryError::BadKey {
+                index: 0,
+                why: "no key".into(),
+            });
+        };
+        let kid = hex_lower(&public.thumbprint());
         if self.parsed.contains_key(&kid) {
             return Err(RegistryError::DuplicateKey(kid));
         }
-        if self.stakeholders[&id].keys.len() >= KEYS_PER_STAKEHOLDER_MAX {
+        let keys = self.stakeholders.get(&id).map_or(0, |s| s.keys.len());
+        if keys >= KEYS_PER_STAKEHOLDER_MAX {
             return Err(RegistryError::TooManyKeys {
                 max: KEYS_PER_STAKEHOLDER_MAX,
             });
@@ -422,7 +429,9 @@ impl Registry {
         kid_hex: &str,
     ) -> Result<StakeholderId, RegistryError> {
         let id = self.check_manager(issuer, subject)?;
-        let s = &self.stakeholders[&id];
+        let Some(s) = self.stakeholders.get(&id) else {
+            return Err(RegistryError::UnknownIssuer(id.0.clone()));
+        };
         match s
             .keys
             .iter()
@@ -466,11 +475,10 @@ impl Registry {
 
 /// Lower-case hex, as kids are shown.
 pub fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
