@@ -2,7 +2,7 @@
 //! workspace that replaces a file (credentials, the Archivist side data,
 //! the witness's latest cosigned checkpoint, verification state).
 //!
-//! [`write`]: the bytes go to a temporary file beside the target (a unique
+//! [`write()`]: the bytes go to a temporary file beside the target (a unique
 //! name: concurrent writers never share one), which is fsynced, renamed over
 //! the target, and the directory fsynced so that the rename itself survives
 //! a crash. When it returns `Ok`, the new contents are durable; when it
@@ -36,12 +36,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_with(path, bytes, Access::Default)
 }
 
-/// [`write`], readable by its owner only.
+/// [`write()`], readable by its owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_with(path, bytes, Access::OwnerOnly)
 }
 
-/// [`write`] with the given access.
+/// [`write()`] with the given access.
 pub fn write_with(path: &Path, bytes: &[u8], access: Access) -> io::Result<()> {
     let tmp = temp_path(path)?;
     let written = (|| {
@@ -71,7 +71,7 @@ pub fn parent_of(path: &Path) -> &Path {
     }
 }
 
-/// Whether `name` is a temporary file [`write`] makes (left by a process
+/// Whether `name` is a temporary file [`write()`] makes (left by a process
 /// that died mid-write; safe to remove).
 pub fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(TEMP_MARK)
