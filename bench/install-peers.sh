@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the peers that `sectwin bench` compares sectwin with, into
+# Installs the peers that `sectwin-bench` compares sectwin with, into
 # target/peers/bin (found there by the benchmark). Not needed by the tests.
 #
 #   siglog 0.1.0 (crates.io): a Tessera-compatible log server in Rust.

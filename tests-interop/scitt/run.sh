@@ -9,7 +9,7 @@
 #       tampered statement or the wrong service key);
 #   (c) scitt-cose verifies statements signed by our `scitt` crate.
 #
-# The test is crates/http-api/tests/scrapi_interop.rs. Needs Python >= 3.9
+# The test is crates/http-api/tests/it/scrapi_interop.rs. Needs Python >= 3.9
 # and PyPI; installs into a virtualenv (default: target/scitt-venv, reused).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,4 +22,4 @@ fi
 export SECTWIN_SCITT_PYTHON=$VENV/bin/python
 export SECTWIN_SCITT_PEER=$ROOT/tests-interop/scitt/scitt_peer.py
 cd "$ROOT"
-cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --test scrapi_interop -- --ignored
+cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --test it scrapi_interop:: -- --ignored

@@ -24,8 +24,8 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import standardwebhoo
 fi
 CAPTURE=$TARGET/webhook-capture.json
 rm -f "$CAPTURE"
-(cd "$ROOT" && SECTWIN_WEBHOOK_CAPTURE=$CAPTURE cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" --quiet -p notify --test webhooks \
-    -- --exact delivers_a_signed_standard_webhook)
+(cd "$ROOT" && SECTWIN_WEBHOOK_CAPTURE=$CAPTURE cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" --quiet -p notify --test it \
+    -- --exact webhooks::delivers_a_signed_standard_webhook)
 if [ ! -s "$CAPTURE" ]; then
     echo "no capture written to $CAPTURE" >&2
     exit 1

@@ -5,11 +5,11 @@
 # client "feeder", log/tree/checkpoint/cosignature library and verifier CLI).
 #
 #   (a) our WitnessClient gets and verifies cosignatures from `aics-witness serve`
-#       (crates/witness/tests/interop.rs);
+#       (crates/witness/tests/it/interop.rs);
 #   (b) their log + WitnessClient submit to our http-api router and verify our
 #       cosignatures; a fork is refused with 422 (crates/http-api/src/witness.rs);
 #   (c) their `aics-tlog verify-checkpoint` accepts a checkpoint our witness
-#       cosigned, and rejects it tampered (crates/witness/tests/interop.rs).
+#       cosigned, and rejects it tampered (crates/witness/tests/it/interop.rs).
 #
 # Needs Python >= 3.12 (aics-witness requires it) and PyPI. Installs into a
 # virtualenv (default: $CARGO_TARGET_DIR or ./target, under aics-venv; reused
@@ -41,5 +41,5 @@ fi
 export SECTWIN_AICS_VENV=$VENV
 export SECTWIN_AICS_DRIVER=$ROOT/tests-interop/witness/aics_log.py
 cd "$ROOT"
-cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p witness --test interop -- --ignored
+cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p witness --test it interop:: -- --ignored
 cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --lib witness::tests::interop -- --ignored

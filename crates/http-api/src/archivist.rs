@@ -321,6 +321,12 @@ impl From<crate::twin_api::JsonError> for ArchivistError {
     }
 }
 
+impl From<service::ServiceError> for ArchivistError {
+    fn from(e: service::ServiceError) -> Self {
+        ArchivistError::from(crate::twin_api::JsonError::from(e))
+    }
+}
+
 type Res<T> = Result<T, ArchivistError>;
 
 // ---------------------------------------------------------------- pure mapping
@@ -940,10 +946,7 @@ async fn create_asset(
         .ok_or_else(|| ArchivistError::internal("created asset not projected"))?;
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
-        reader: Reader {
-            who: Some(caller.clone()),
-            meta: &meta,
-        },
+        reader: api.twins.reads.reader(Some(caller.clone()), &meta),
         public: false,
     };
     let published = api.twins.scitt.log().published().size.get();
@@ -989,7 +992,7 @@ fn read_asset_as(
     let twin = load_twin(api, &device)?.ok_or_else(not_found)?;
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
-        reader: Reader { who, meta: &meta },
+        reader: api.twins.reads.reader(who, &meta),
         public,
     };
     let published = api.twins.scitt.log().published().size.get();
@@ -997,7 +1000,7 @@ fn read_asset_as(
     let base = base_url(headers);
     let asset =
         asset_json(&viewer, &twin, &mut audit, published, Some(&base)).ok_or_else(not_found)?;
-    audit.write(&api.twins, &viewer.reader.who, ReadKind::Twin, None)?;
+    audit.write(&api.twins.reads, &viewer.reader.who, ReadKind::Twin, None)?;
     if publicurl {
         let url = asset
             .get("publicurl")
@@ -1054,7 +1057,7 @@ fn list_assets_as(
     let label = if public { "publicassets" } else { "assets" };
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
-        reader: Reader { who, meta: &meta },
+        reader: api.twins.reads.reader(who, &meta),
         public,
     };
     let published = api.twins.scitt.log().published().size.get();
@@ -1101,13 +1104,13 @@ fn list_assets_as(
     }
     let who = viewer.reader.who.clone();
     if count {
-        audit.write(&api.twins, &who, ReadKind::Count, Some(total))?;
+        audit.write(&api.twins.reads, &who, ReadKind::Count, Some(total))?;
         return Ok(with_count(
             json!({ label: [] , "next_page_token": ""}),
             Some(total),
         ));
     }
-    audit.write(&api.twins, &who, ReadKind::List, None)?;
+    audit.write(&api.twins.reads, &who, ReadKind::List, None)?;
     Ok(with_count(
         json!({ label: items, "next_page_token": next.unwrap_or_default() }),
         None,
@@ -1197,10 +1200,7 @@ async fn create_event(
     let twin = load_twin(&api, &device)?.ok_or_else(not_found)?;
     {
         let meta = api.twins.projector.meta();
-        let reader = Reader {
-            who: Some(caller.clone()),
-            meta: &meta,
-        };
+        let reader = api.twins.reads.reader(Some(caller.clone()), &meta);
         reader.sees_device(&twin).ok_or_else(not_found)?;
     }
     // Public only where the API serves it to anyone: a public asset's
@@ -1227,12 +1227,12 @@ async fn create_event(
         .ok_or_else(|| ArchivistError::internal("event not projected"))?;
     let meta = api.twins.projector.meta();
     let published = api.twins.scitt.log().published().size.get();
-    let seen = Reader {
-        who: Some(caller.clone()),
-        meta: &meta,
-    }
-    .decide(&twin, &claim.issuer, "archivist-event")
-    .ok_or_else(|| ArchivistError::internal("event not visible to its issuer"))?;
+    let seen = api
+        .twins
+        .reads
+        .reader(Some(caller.clone()), &meta)
+        .decide(&twin, &claim.issuer, "archivist-event")
+        .ok_or_else(|| ArchivistError::internal("event not visible to its issuer"))?;
     Ok(Json(event_json(&twin, &claim, &seen, &meta, published)).into_response())
 }
 
@@ -1277,7 +1277,7 @@ fn read_event_as(
         .ok_or_else(not_found)?;
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
-        reader: Reader { who, meta: &meta },
+        reader: api.twins.reads.reader(who, &meta),
         public,
     };
     viewer.sees_device(&twin).ok_or_else(not_found)?;
@@ -1287,7 +1287,12 @@ fn read_event_as(
     let published = api.twins.scitt.log().published().size.get();
     let mut audit = Audit::default();
     audit.note(&claim.issuer, seen.clone(), entry, Some(&device));
-    audit.write(&api.twins, &viewer.reader.who, ReadKind::Statement, None)?;
+    audit.write(
+        &api.twins.reads,
+        &viewer.reader.who,
+        ReadKind::Statement,
+        None,
+    )?;
     if publicurl {
         if public_owner(&twin).is_none() {
             return Err(ArchivistError::not_found(format!(
@@ -1340,7 +1345,7 @@ fn list_events_as(
     let q = parse_list_query(raw, EVENT_FILTERS)?;
     let meta = api.twins.projector.meta();
     let viewer = Viewer {
-        reader: Reader { who, meta: &meta },
+        reader: api.twins.reads.reader(who, &meta),
         public,
     };
     let published = api.twins.scitt.log().published().size.get();
@@ -1470,13 +1475,13 @@ fn list_events_as(
     }
     let who = viewer.reader.who.clone();
     if count {
-        audit.write(&api.twins, &who, ReadKind::Count, Some(total))?;
+        audit.write(&api.twins.reads, &who, ReadKind::Count, Some(total))?;
         return Ok(with_count(
             json!({"events": [], "next_page_token": ""}),
             Some(total),
         ));
     }
-    audit.write(&api.twins, &who, ReadKind::Timeline, None)?;
+    audit.write(&api.twins.reads, &who, ReadKind::Timeline, None)?;
     Ok(with_count(
         json!({"events": items, "next_page_token": next.unwrap_or_default()}),
         None,
@@ -1950,10 +1955,7 @@ async fn republish_access_policies(api: &ArchivistApi, owner: &StakeholderId) ->
     let mut owned: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
     let viewer = Viewer {
-        reader: Reader {
-            who: Some(owner.clone()),
-            meta: &meta,
-        },
+        reader: api.twins.reads.reader(Some(owner.clone()), &meta),
         public: false,
     };
     'scan: loop {
@@ -2037,10 +2039,7 @@ async fn policy_assets(
     let published = api.twins.scitt.log().published().size.get();
     let owner = StakeholderId(claims.stakeholder.clone());
     let viewer = Viewer {
-        reader: Reader {
-            who: Some(owner.clone()),
-            meta: &meta,
-        },
+        reader: api.twins.reads.reader(Some(owner.clone()), &meta),
         public: false,
     };
     list_assets_as(
@@ -2069,10 +2068,10 @@ async fn asset_policies(
     let meta = api.twins.projector.meta();
     let published = api.twins.scitt.log().published().size.get();
     let viewer = Viewer {
-        reader: Reader {
-            who: Some(StakeholderId(claims.stakeholder.clone())),
-            meta: &meta,
-        },
+        reader: api
+            .twins
+            .reads
+            .reader(Some(StakeholderId(claims.stakeholder.clone())), &meta),
         public: false,
     };
     let mut a = Audit::default();

@@ -28,6 +28,7 @@ pub mod witness;
 
 mod error;
 mod log_routes;
+pub mod query;
 mod scrapi;
 
 pub use archivist::{archivist_router, ArchivistApi};

@@ -2,7 +2,7 @@
 //!
 //! Holds the dedup index (leaf hash → index), the checkpoint history
 //! (size → signed note) and the store's watermarks. Chosen by measurement
-//! (`sectwin bench index`): the dedup keys are uniformly random hashes, and an
+//! (`sectwin-bench index`): the dedup keys are uniformly random hashes, and an
 //! LSM tree absorbs random-key inserts as sequential writes, where a B-tree
 //! (redb, SQLite) dirties a random page per key once the tree outgrows memory.
 //!

@@ -27,6 +27,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod embedded;
+#[cfg(feature = "testing")]
+pub mod faults;
 mod index;
 mod journal;
 mod static_files;

@@ -927,12 +927,6 @@ fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Ar
             else {
                 continue;
             };
-            let severity = match severity {
-                twin::statement::Severity::Low => risk::Severity::Low,
-                twin::statement::Severity::Medium => risk::Severity::Medium,
-                twin::statement::Severity::High => risk::Severity::High,
-                twin::statement::Severity::Critical => risk::Severity::Critical,
-            };
             let deadline = match recorded_deadline.as_deref().and_then(date_of) {
                 Some(d) => risk::Deadline {
                     date: Some(d),

@@ -197,6 +197,19 @@ impl Severity {
         }
     }
 
+    /// The rating's name as the CVSS specifications write it: `"None"`,
+    /// `"Low"`, `"Medium"`, `"High"` or `"Critical"` (what CVSS
+    /// calculators print; [`Severity::as_str`] is the lowercase wire form).
+    pub fn rating_name(self) -> &'static str {
+        match self {
+            Severity::None => "None",
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        }
+    }
+
     /// The policy class of this severity: critical is treated as high.
     pub fn risk_level(self) -> RiskLevel {
         match self {

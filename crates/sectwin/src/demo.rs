@@ -22,8 +22,6 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use log_service::{LogConfig, WitnessConfig};
 
-use crate::node;
-
 /// Arguments of `sectwin demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -312,12 +310,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await?;
     let log = node.log.clone();
     let listen = args.listen;
-    let addr = match node::serve(node::node_app(&node), listen, std::future::pending()).await {
+    let addr = match node::serve(node::app(&node), listen, std::future::pending()).await {
         Ok(a) => a,
         Err(_) if listen.port() != 0 => {
             println!("   (port {} busy; using a free port)", listen.port());
             node::serve(
-                node::node_app(&node),
+                node::app(&node),
                 "127.0.0.1:0".parse()?,
                 std::future::pending(),
             )

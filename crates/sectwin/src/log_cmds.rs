@@ -21,7 +21,7 @@ use log_service::verify::{
 };
 use serde_json::{json, Value};
 
-use crate::node::{key_path, vkey_path};
+use node::{key_path, vkey_path};
 
 /// `sectwin log …` subcommands.
 #[derive(Subcommand)]

@@ -12,22 +12,12 @@ use clap::{Parser, Subcommand};
 use log_service::{LogConfig, WitnessConfig};
 
 /// mimalloc instead of glibc malloc: with glibc's per-thread arenas the
-/// log's resident memory kept growing with its size (`sectwin bench memory`).
+/// log's resident memory kept growing with its size (`sectwin-bench memory`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod bench;
-mod bench_index;
-mod bench_peer;
-mod bench_register;
-mod bench_scitt;
-mod bench_threat;
-mod bench_twin;
-mod bench_vuln;
 mod demo;
 mod log_cmds;
-mod node;
-mod notify_pump;
 mod risk_cmds;
 mod scitt_cmds;
 mod threat_cmds;
@@ -120,11 +110,6 @@ enum Cmd {
     Threat {
         #[command(subcommand)]
         cmd: threat_cmds::ThreatCmd,
-    },
-    /// Benchmarks (print a table of medians and ratios).
-    Bench {
-        #[command(subcommand)]
-        cmd: bench::BenchCmd,
     },
 }
 
@@ -262,11 +247,7 @@ enum WitnessCmd {
 
 /// The system clock in seconds since the epoch (CWT `iat` of the statements
 /// this binary signs).
-pub(crate) fn now_unix_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub(crate) use node::now_unix_s;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -309,7 +290,6 @@ fn main() -> ExitCode {
                 cmd: threat_cmds::ThreatCmd::Record(args),
             } => threat_cmds::record(args).await,
             Cmd::Threat { cmd } => threat_cmds::run(cmd),
-            Cmd::Bench { cmd } => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -385,13 +365,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         idle_timeout_ms: args.idle_timeout_ms.max(1),
         body_timeout_ms: args.body_timeout_ms.max(1),
     })?;
-    let addr = node::serve_with_limits(
-        node::node_app(&node),
-        args.listen,
-        shutdown_signal(),
-        limits,
-    )
-    .await?;
+    let addr =
+        node::serve_with_limits(node::app(&node), args.listen, shutdown_signal(), limits).await?;
     println!("connections:  at most {}", limits.connections_max);
     println!("serving on http://{addr}/log/, SCRAPI at http://{addr}/entries, the twins at http://{addr}/api/v1/ (Ctrl-C to stop)");
     shutdown_signal().await;

@@ -8,8 +8,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use scitt::{Algorithm, PublicKey, SignedStatement, SigningKey, StatementBuilder};
 
-use crate::node;
-
 /// `sectwin key ...`.
 #[derive(clap::Subcommand)]
 pub enum KeyCmd {

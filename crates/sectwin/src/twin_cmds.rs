@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::node;
 use crate::scitt_cmds::{entry_of, submit};
 
 /// `sectwin stakeholder ...`.

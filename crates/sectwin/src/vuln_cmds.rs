@@ -60,7 +60,7 @@ pub fn cvss(args: CvssArgs) -> Result<ExitCode> {
                     out,
                     "{:<5} {:<8} {:<14} {:<5} {:<8} {}",
                     v.score().to_string(),
-                    v.severity().as_str(),
+                    v.severity().rating_name(),
                     v.score_kind().as_str(),
                     v.base_score().to_string(),
                     v.version().as_str(),
@@ -100,10 +100,10 @@ fn json_of(input: &str, parsed: &Result<CvssVector, vuln::cvss::CvssError>) -> V
                 "vector": input.trim(),
                 "version": v.version().as_str(),
                 "base_score": v.base_score().value(),
-                "base_severity": v.base_severity().as_str(),
+                "base_severity": v.base_severity().rating_name(),
                 "score": v.score().value(),
                 "score_kind": v.score_kind().as_str(),
-                "severity": v.severity().as_str(),
+                "severity": v.severity().rating_name(),
             });
             if let (Some(map), Some(t), Some(e)) = (
                 obj.as_object_mut(),
@@ -346,7 +346,7 @@ fn show_from(store: &AdvisoryStore, args: &ShowArgs) -> Result<ExitCode> {
         let v = json!({
             "advisory": a,
             "scores": scores,
-            "severity": prepared.severity().map(|s| s.as_str()),
+            "severity": prepared.severity().map(|s| s.rating_name()),
             "score_mismatch": prepared.has_score_mismatch(),
             "known_exploited": prepared.is_known_exploited(),
             "notes": prepared.notes(),
@@ -409,7 +409,7 @@ fn show_from(store: &AdvisoryStore, args: &ShowArgs) -> Result<ExitCode> {
             publisher(&s.publisher),
             s.vector,
             s.base(),
-            s.base().severity()
+            s.base().severity().rating_name()
         )?;
     }
     for s in a.severities.iter().filter(|s| {
@@ -500,7 +500,7 @@ fn list_from(store: &AdvisoryStore, args: &ListArgs) -> Result<ExitCode> {
             let v = json!({
                 "id": a.id().as_str(),
                 "score": score.map(|s| s.value()),
-                "severity": a.severity().map(|s| s.as_str()),
+                "severity": a.severity().map(|s| s.rating_name()),
                 "known_exploited": a.is_known_exploited(),
                 "withdrawn": a.is_withdrawn(),
                 "score_mismatch": a.has_score_mismatch(),
@@ -514,7 +514,7 @@ fn list_from(store: &AdvisoryStore, args: &ListArgs) -> Result<ExitCode> {
                 "{:<20} {:<5} {:<8} {:<3} {}",
                 a.id().as_str(),
                 score.map_or("-".into(), |s| s.to_string()),
-                a.severity().map_or("-", |s| s.as_str()),
+                a.severity().map_or("-", |s| s.rating_name()),
                 if a.is_known_exploited() { "yes" } else { "" },
                 summary.lines().next().unwrap_or_default()
             )?;
@@ -533,7 +533,7 @@ fn score_json(s: &AdvisoryScore) -> Value {
         "vector": s.vector.to_string(),
         "version": s.vector.version().as_str(),
         "recomputed_base_score": s.base().value(),
-        "recomputed_severity": s.base().severity().as_str(),
+        "recomputed_severity": s.base().severity().rating_name(),
         "published_base_score": s.published.map(|p| p.value()),
         "published_mismatch": s.published_mismatch(),
     })

@@ -83,7 +83,7 @@ pub fn run(args: MatchArgs) -> Result<ExitCode> {
                     "rule": e.matched.rule.as_str(),
                     "confidence": e.matched.confidence.as_str(),
                     "range": e.matched.range,
-                    "severity": e.advisory.severity().map(|s| s.as_str()),
+                    "severity": e.advisory.severity().map(|s| s.rating_name()),
                     "score": score.map(|s| s.value()),
                     "reason": e.matched.reason,
                 });
@@ -93,7 +93,7 @@ pub fn run(args: MatchArgs) -> Result<ExitCode> {
                     out,
                     "{:<20} {:<8} {:>4} {}@{} [{} {}] {}",
                     e.vulnerability().as_str(),
-                    e.advisory.severity().map_or("-", |s| s.as_str()),
+                    e.advisory.severity().map_or("-", |s| s.rating_name()),
                     score.map_or("-".to_string(), |s| format!("{:.1}", s.value())),
                     e.component.name(),
                     e.component.version().unwrap_or("?"),

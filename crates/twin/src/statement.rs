@@ -67,19 +67,9 @@ pub enum VexStatus {
     UnderInvestigation,
 }
 
-/// Severity of an incident or a risk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
+/// Severity of an incident or a risk: the workspace's one severity scale
+/// (`risk::Severity`, the CVSS qualitative bands; lowercase on the wire).
+pub use risk::Severity;
 
 fn one() -> u32 {
     1

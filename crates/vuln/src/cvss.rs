@@ -174,13 +174,7 @@ impl Score {
 
     /// The qualitative severity rating (v3.1 §5, v4.0 §6: the same scale).
     pub fn severity(self) -> Severity {
-        match self.0 {
-            0 => Severity::None,
-            1..=39 => Severity::Low,
-            40..=69 => Severity::Medium,
-            70..=89 => Severity::High,
-            _ => Severity::Critical,
-        }
+        Severity::from_cvss_tenths(self.0)
     }
 }
 
@@ -190,39 +184,10 @@ impl fmt::Display for Score {
     }
 }
 
-/// The qualitative severity rating scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Severity {
-    /// 0.0.
-    None,
-    /// 0.1 to 3.9.
-    Low,
-    /// 4.0 to 6.9.
-    Medium,
-    /// 7.0 to 8.9.
-    High,
-    /// 9.0 to 10.0.
-    Critical,
-}
-
-impl Severity {
-    /// `"None"`, `"Low"`, `"Medium"`, `"High"` or `"Critical"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::None => "None",
-            Severity::Low => "Low",
-            Severity::Medium => "Medium",
-            Severity::High => "High",
-            Severity::Critical => "Critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The qualitative severity rating scale: the one `Severity` of the
+/// workspace (`risk::Severity`), whose bands are computed in one place
+/// ([`Severity::from_cvss_tenths`]).
+pub use risk::Severity;
 
 /// Which score of a vector a [`Score`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

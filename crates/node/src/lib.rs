@@ -1,0 +1,689 @@
+//! The composition root of a sectwin node: opening it from a data directory
+//! (the log's signing key, created on first start; the embedded store; the
+//! log service; the twins, the registration policy, the risk register, the
+//! token endpoint and the notifications) and the one HTTP application
+//! ([`app`]) that `sectwin serve` runs and the in-process tests exercise.
+//!
+//! What it must not know: wire formats (the `http-api` crate's), the log's
+//! math (`tlog`'s), or the command line (the `sectwin` binary's).
+
+pub mod notify_pump;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use log_service::{Log, LogConfig};
+use log_store::{EmbeddedStore, EmbeddedStoreOptions};
+use tlog::Signer;
+
+/// The default origin of a new log.
+pub const DEFAULT_ORIGIN: &str = "sectwin.localhost/log";
+/// The default listen address: loopback, on a port none of the usual
+/// services here use (PostgreSQL 5432, MQTT 1883, NATS 4222, Redis 6379,
+/// AMQP 5672, MySQL 3306).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+
+/// Path of the log's signing key inside a data directory.
+pub fn key_path(data: &Path) -> PathBuf {
+    data.join("log.key")
+}
+
+/// Path of the log's verifier key inside a data directory.
+pub fn vkey_path(data: &Path) -> PathBuf {
+    data.join("log.vkey")
+}
+
+/// Loads the log key, creating it (and the data directory) on first start.
+/// Returns the signer and whether it was created now.
+pub fn load_or_create_key(data: &Path, origin: Option<&str>) -> Result<(Signer, bool)> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let path = key_path(data);
+    if path.exists() {
+        let skey = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let signer = Signer::from_skey(skey.trim())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(origin) = origin {
+            if origin != signer.name() {
+                bail!(
+                    "the data directory holds the log {:?}; it cannot be reopened as {origin:?}",
+                    signer.name()
+                );
+            }
+        }
+        return Ok((signer, false));
+    }
+    let origin = origin.unwrap_or(DEFAULT_ORIGIN);
+    let signer = Signer::generate(origin, &mut rand_core::OsRng)
+        .map_err(|e| anyhow::anyhow!("origin {origin:?}: {e}"))?;
+    write_private(&path, &format!("{}\n", signer.skey()))?;
+    std::fs::write(vkey_path(data), format!("{}\n", signer.vkey())).context("writing log.vkey")?;
+    Ok((signer, true))
+}
+
+/// Writes a file readable only by its owner.
+pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Opens the embedded store and the log service on `data`.
+pub fn open_log(data: &Path, origin: Option<&str>, config: LogConfig) -> Result<(Log, bool)> {
+    let (signer, created) = load_or_create_key(data, origin)?;
+    let store = EmbeddedStore::open(EmbeddedStoreOptions {
+        dir: data.to_path_buf(),
+    })?;
+    let log = Log::open(Arc::new(store), signer, config)?;
+    Ok((log, created))
+}
+
+/// Path of the transparency service's receipt key (PKCS#8 PEM) in a data directory.
+pub fn receipt_key_path(data: &Path) -> PathBuf {
+    data.join("scitt.key")
+}
+
+/// Loads the receipt signing key, creating an Ed25519 one on first start.
+pub fn load_or_create_receipt_key(data: &Path) -> Result<scitt::SigningKey> {
+    let path = receipt_key_path(data);
+    if path.exists() {
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return scitt::SigningKey::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+    write_private(&path, &key.to_pem())?;
+    Ok(key)
+}
+
+/// The SCITT transparency service over `log`, issuing receipts as `issuer`
+/// and checking issuers' keys in `keys` under `policy`.
+pub fn open_transparency(
+    data: &Path,
+    log: &Log,
+    keys: Arc<dyn transparency::KeyDirectory>,
+    issuer: &str,
+    policy: transparency::RegistrationPolicy,
+) -> Result<Arc<transparency::TransparencyService>> {
+    let key = load_or_create_receipt_key(data)?;
+    Ok(Arc::new(
+        transparency::TransparencyService::new(log.clone(), keys, key, issuer).with_policy(policy),
+    ))
+}
+
+/// A log-only HTTP application: the log under `/log`, and SCRAPI
+/// (`/entries`, `/.well-known/...`) when a transparency service is given
+/// (what `sectwin log serve`-style tools and the log benchmarks run; a full
+/// node runs [`app`]).
+pub fn log_app(log: Log, scitt: Option<Arc<transparency::TransparencyService>>) -> axum::Router {
+    let router = axum::Router::new().nest("/log", http_api::log_router(http_api::LogApi::new(log)));
+    let router = match scitt {
+        Some(service) => router.merge(http_api::scrapi_router(http_api::ScrapiApi::new(service))),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn(http_api::problem::fill_errors))
+}
+
+/// Serves `app` on `listen` until `shutdown` resolves, with the default
+/// [`http_api::serve::ServeLimits`] fitted to the file limit.
+pub async fn serve(
+    app: axum::Router,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<SocketAddr> {
+    let limits = fit_to_descriptors(http_api::serve::ServeLimits::default())?;
+    serve_with_limits(app, listen, shutdown, limits).await
+}
+
+/// Serves `app` on `listen` under `limits` until `shutdown` resolves.
+pub async fn serve_with_limits(
+    app: axum::Router,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: http_api::serve::ServeLimits,
+) -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(http_api::serve::serve(listener, app, limits, shutdown));
+    Ok(addr)
+}
+
+/// Fewest connections worth serving: below this the file limit is too low
+/// for a node and starting would only fail later.
+pub const CONNECTIONS_MIN: usize = 8;
+
+/// Raises the soft limit on open files to the hard limit (a server holds a
+/// descriptor per connection and many for its stores; distributions start
+/// processes at a soft 1024). Returns the soft limit in force afterwards.
+pub fn raise_file_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "raising the open file limit");
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// Lowers `limits.connections_max` so that connections can take at most half
+/// of the file descriptors not in use now; the other half stays for the
+/// stores (journal segments, tiles, the fjall keyspaces' tables), whose
+/// writer must never run out because of clients (issue 13, item 2). Call it
+/// once the node is open, so that its own descriptors are counted.
+pub fn fit_to_descriptors(
+    mut limits: http_api::serve::ServeLimits,
+) -> Result<http_api::serve::ServeLimits> {
+    let soft = raise_file_limit();
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as u64;
+    let spare = soft.saturating_sub(open) / 2;
+    let fitted = usize::try_from(spare).unwrap_or(usize::MAX);
+    if fitted < CONNECTIONS_MIN {
+        bail!(
+            "the open file limit ({soft}, {open} in use) leaves room for {fitted} connections; \
+             raise it (ulimit -n) to serve at least {CONNECTIONS_MIN}"
+        );
+    }
+    if fitted < limits.connections_max {
+        tracing::info!(
+            soft_limit = soft,
+            open,
+            connections_max = fitted,
+            "connections capped to fit the open file limit"
+        );
+        limits.connections_max = fitted;
+    }
+    Ok(limits)
+}
+
+/// Everything a serving node runs: the log, the SCITT service whose
+/// registration policy is the twins' (keys from the stakeholder registry in
+/// the log), the projector keeping the twins, and the token endpoint.
+pub struct Node {
+    /// The log.
+    pub log: Log,
+    /// SCRAPI registration and receipts.
+    pub scitt: Arc<transparency::TransparencyService>,
+    /// The twins.
+    pub projector: twin_store::Projector,
+    /// API credentials and bearer tokens.
+    pub tokens: Arc<http_api::oauth::TokenEndpoint>,
+    /// The registry authority: its id and signing key.
+    pub authority: Arc<(String, scitt::SigningKey)>,
+    /// Where the credentials file is.
+    pub credentials_path: PathBuf,
+    /// The credentials file, reloaded when it changes.
+    credentials_file: Arc<CredentialsFile>,
+    /// The risk register (advisories held, register cached).
+    pub risks: Arc<twin_store::RiskService>,
+    /// The notification outbox, once started ([`start_notifications`]).
+    pub notifier: Option<notify::Notifier>,
+    /// What the notification pump has done, once started.
+    pub pump: Option<Arc<notify_pump::PumpStatus>>,
+    /// Quotas of stakeholders' stored bytes and the free space kept for the
+    /// log (set with [`Node::set_storage`]).
+    pub storage: twin_store::StorageLimits,
+    /// The registration policy of the twins (it keeps payloads under the
+    /// storage limits).
+    directory: Arc<twin_store::TwinDirectory>,
+    /// The Archivist (DataTrails) API: its side data lives in `DATA/archivist`.
+    archivist: http_api::ArchivistApi,
+}
+
+/// How notifications are sent.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// The MQTT broker, if any.
+    pub mqtt: Option<(String, u16)>,
+    /// How often the risk register is compared with the previous one.
+    pub interval: std::time::Duration,
+    /// Whether webhooks may reach loopback, private and link-local
+    /// addresses (`notify::address`).
+    pub webhooks_to_private_addresses: bool,
+}
+
+/// Starts the notification outbox (`DATA/notify`) and the pump that feeds it
+/// from the risk register.
+pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyConfig) -> Result<()> {
+    let mut c = notify::NotifierConfig::new(data.join("notify"));
+    c.webhooks_to_private_addresses = config.webhooks_to_private_addresses;
+    if let Some((host, port)) = config.mqtt {
+        c.mqtt = Some(notify::MqttConfig {
+            host,
+            port,
+            client_id: format!("sectwin-{}", std::process::id()),
+            keep_alive: std::time::Duration::from_secs(30),
+        });
+    }
+    let notifier = notify::Notifier::start(c).await?;
+    let (_, pump) = notify_pump::start(
+        node.risks.clone(),
+        node.projector.clone(),
+        notifier.clone(),
+        config.interval,
+    );
+    node.notifier = Some(notifier);
+    node.pump = Some(pump);
+    Ok(())
+}
+
+/// Path of the registry authority's signing key (PKCS#8 PEM).
+pub fn authority_key_path(data: &Path) -> PathBuf {
+    data.join("authority.key")
+}
+
+/// Path of the API credentials file.
+pub fn credentials_path(data: &Path) -> PathBuf {
+    data.join("credentials.json")
+}
+
+/// The registry authority's id for a log origin: its host part.
+pub fn authority_id(origin: &str) -> String {
+    origin.split('/').next().unwrap_or(origin).to_string()
+}
+
+/// Loads the credentials file (empty if absent).
+pub fn load_credentials(path: &Path) -> Result<access::Credentials> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(access::Credentials::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes the credentials file atomically (readable by its owner only).
+pub fn save_credentials(path: &Path, credentials: &access::Credentials) -> Result<()> {
+    durable::write_private(path, &serde_json::to_vec_pretty(credentials)?)
+        .with_context(|| format!("replacing {}", path.display()))
+}
+
+/// Creates an API credential for `stakeholder` in the credentials file.
+pub fn create_credential(path: &Path, stakeholder: &str, label: &str) -> Result<(String, String)> {
+    let mut credentials = load_credentials(path)?;
+    let (client_id, secret) = create_in(&mut credentials, stakeholder, label)?;
+    save_credentials(path, &credentials)?;
+    Ok((client_id, secret))
+}
+
+fn create_in(
+    credentials: &mut access::Credentials,
+    stakeholder: &str,
+    label: &str,
+) -> Result<(String, String)> {
+    use rand_core::RngCore;
+    let mut random = [0u8; access::CREDENTIAL_RANDOM_BYTES];
+    rand_core::OsRng.fill_bytes(&mut random);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (credential, secret) = credentials
+        .create(stakeholder, label, random, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((credential.client_id().to_string(), secret))
+}
+
+/// Archivist (DataTrails) clients: the node signs their statements as the
+/// registry authority on their stakeholder's behalf.
+fn archivist_signer(
+    authority: Arc<(String, scitt::SigningKey)>,
+) -> http_api::archivist::AuthoritySigner {
+    Arc::new(move |subject, payload, disclosure| {
+        let builder = scitt::StatementBuilder::new(&authority.0, subject, payload)
+            .content_type("application/json")
+            .issued_at(now_unix_s());
+        match disclosure {
+            http_api::archivist::Disclosure::Public => builder,
+            http_api::archivist::Disclosure::Private => builder.hash_envelope(None),
+        }
+        .sign(&authority.1)
+    })
+}
+
+/// The system clock in seconds since the epoch (the CWT `iat` of the
+/// statements a node signs).
+pub fn now_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Node {
+    /// The twins' read API (`/api/v1`) over this node's projection,
+    /// registration and tokens.
+    pub fn twin_api(&self) -> http_api::TwinApi {
+        http_api::TwinApi::new(
+            self.projector.clone(),
+            self.scitt.clone(),
+            self.tokens.clone(),
+        )
+    }
+
+    /// Sets the quotas of stakeholders' stored bytes (blobs, payloads) and
+    /// the free space kept for the log.
+    pub fn set_storage(&mut self, limits: twin_store::StorageLimits) {
+        self.storage = limits;
+        self.directory.set_limits(limits);
+    }
+
+    /// Creates an API credential for `stakeholder`, effective at once.
+    pub fn create_credential(&self, stakeholder: &str, label: &str) -> Result<(String, String)> {
+        let mut credentials = self.tokens.credentials().write();
+        let created = create_in(&mut credentials, stakeholder, label)?;
+        save_credentials(&self.credentials_path, &credentials)?;
+        Ok(created)
+    }
+
+    /// Signs a record of an advisory change (subject, JSON payload bytes) as
+    /// the registry authority.
+    pub fn change_signer(&self) -> http_api::risk_api::ChangeSigner {
+        let authority = self.authority.clone();
+        Arc::new(move |subject: &str, payload: &[u8]| {
+            scitt::StatementBuilder::new(&authority.0, subject, payload)
+                .content_type("application/json")
+                .issued_at(now_unix_s())
+                .sign(&authority.1)
+        })
+    }
+
+    /// Signs `payload` about `subject` as the registry authority.
+    pub fn authority_statement(&self, subject: &str, payload: &serde_json::Value) -> Vec<u8> {
+        scitt::StatementBuilder::new(&self.authority.0, subject, payload.to_string().as_bytes())
+            .content_type("application/json")
+            .issued_at(now_unix_s())
+            .sign(&self.authority.1)
+    }
+
+    /// Stops the projector and the log cleanly.
+    pub async fn shutdown(&self) {
+        self.log.shutdown().await;
+        let projector = self.projector.clone();
+        let _ = tokio::task::spawn_blocking(move || projector.stop()).await;
+    }
+}
+
+/// Loads (or creates) a 32-byte key kept as hex in `path`.
+fn load_or_create_secret(path: &Path) -> Result<[u8; 32]> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        let bytes =
+            hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+        return bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()));
+    }
+    use rand_core::RngCore;
+    let mut key = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut key);
+    write_private(path, &format!("{}\n", hex::encode(key)))?;
+    Ok(key)
+}
+
+/// Opens a node on `data`: the log, the twins (resuming the projection),
+/// the registry authority (bootstrapping the registry on a new log), the
+/// SCITT service (under `policy`), and the token endpoint. `static_keys`
+/// are issuers accepted for statements about subjects other than twins.
+pub async fn open_node(
+    data: &Path,
+    origin: Option<&str>,
+    config: LogConfig,
+    static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
+    policy: transparency::RegistrationPolicy,
+) -> Result<(Node, bool)> {
+    let (log, created) = open_log(data, origin, config)?;
+    let store = twin_store::TwinStore::open(&data.join("twins"))?;
+    let payloads = twin_store::PayloadStore::open(&data.join("payloads"))?;
+    let projector = twin_store::Projector::start(
+        log.clone(),
+        store,
+        Some(payloads),
+        twin::ConsensusPolicy::default(),
+        // This node's own log: every twin statement in it passed the
+        // registration policy's signature check (raw appends of twin
+        // statements are refused), so the projector does not verify again.
+        twin_store::Signatures::TrustAdmission,
+    )?;
+    let directory = Arc::new(twin_store::TwinDirectory::new(
+        projector.clone(),
+        static_keys,
+    ));
+    let issuer = log.origin().to_string();
+    let scitt = open_transparency(data, &log, directory.clone(), &issuer, policy)?;
+    let authority_key = {
+        let path = authority_key_path(data);
+        if path.exists() {
+            let pem = std::fs::read_to_string(&path)?;
+            scitt::SigningKey::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        } else {
+            let key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+            write_private(&path, &key.to_pem())?;
+            key
+        }
+    };
+    let authority = Arc::new((authority_id(&issuer), authority_key));
+    let credentials_path = credentials_path(data);
+    let credentials_file = Arc::new(CredentialsFile::open(credentials_path.clone())?);
+    let token_key = access::TokenKey::from_bytes(load_or_create_secret(&data.join("token.key"))?);
+    let tokens = Arc::new({
+        let file = credentials_file.clone();
+        http_api::oauth::TokenEndpoint::new(credentials_file.credentials.clone(), token_key)
+            .with_reload(move || file.reload_if_changed())
+    });
+    let risks = twin_store::RiskService::with_store(
+        projector.clone(),
+        risk::DeadlinePolicy::default(),
+        advisory_store::AdvisoryStore::open(&data.join("advisories"))?,
+        Some(&data.join("advisories-submitted")),
+    )?;
+    let twins = http_api::TwinApi::new(projector.clone(), scitt.clone(), tokens.clone());
+    let archivist_dir = data.join("archivist");
+    let archivist =
+        http_api::ArchivistApi::new(twins, archivist_signer(authority.clone()), &archivist_dir)
+            .with_context(|| {
+                format!(
+                    "opening the Archivist API's data in {}",
+                    archivist_dir.display()
+                )
+            })?;
+    let node = Node {
+        archivist,
+        risks,
+        notifier: None,
+        pump: None,
+        authority,
+        log,
+        scitt,
+        projector,
+        tokens,
+        credentials_path,
+        credentials_file,
+        storage: twin_store::StorageLimits::default(),
+        directory,
+    };
+    bootstrap(&node).await?;
+    // Advisory changes made while the node was stopped (`sectwin vuln
+    // import`), or not recorded before a crash, enter the log now.
+    let signer = node.change_signer();
+    node.risks
+        .record_changes(&node.scitt, &*signer)
+        .await
+        .context("recording advisory changes in the log")?;
+    watch_credentials(&node);
+    Ok((node, created))
+}
+
+/// Registers the authority as the registry's root on a log that has none
+/// (the statement is deterministic, so a repeat is a duplicate, not a fork).
+async fn bootstrap(node: &Node) -> Result<()> {
+    if node.projector.meta().registry.authority().is_some() {
+        return Ok(());
+    }
+    // The projector resumes from what its store holds, which may be behind
+    // the log after a crash: decide on the whole published log, so that a
+    // restart (read-only, on a full disk) does not try to append the root
+    // again.
+    let published = node.scitt.log().published().size.get();
+    node.projector
+        .wait_projected(published, std::time::Duration::from_secs(30))
+        .await;
+    if node.projector.meta().registry.authority().is_some() {
+        return Ok(());
+    }
+    let (id, key) = &*node.authority;
+    let payload = serde_json::json!({
+        "type": "stakeholder-registered",
+        "name": format!("{id} (registry authority)"),
+        "roles": [],
+        "keys": [{"pem": key.public_key().to_pem()}],
+    });
+    let statement = node.authority_statement(&format!("stakeholder:{id}"), &payload);
+    match node.scitt.register(statement).await {
+        // Serve only once the registry has its root.
+        Ok(r) => {
+            let projected = node
+                .projector
+                .wait_projected(r.index.get() + 1, std::time::Duration::from_secs(30))
+                .await;
+            if !projected {
+                bail!("the registry bootstrap was not projected within 30 s");
+            }
+            Ok(())
+        }
+        // Another authority holds this log's registry: this node's key is not it.
+        Err(transparency::RegisterError::Refused(why)) => {
+            tracing::warn!("registry bootstrap refused: {why}");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "bootstrapping the stakeholder registry: {e}"
+        )),
+    }
+}
+
+/// Reloads the credentials file when another process (`sectwin credential
+/// create|revoke`) changes it.
+fn watch_credentials(node: &Node) {
+    let file = node.credentials_file.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            file.reload_if_changed();
+        }
+    });
+}
+
+/// The credentials file and the credentials loaded from it, reloaded when
+/// its modification time changes: every second, and when a client presents
+/// an unknown client id (so a credential just created works at once).
+pub struct CredentialsFile {
+    path: PathBuf,
+    credentials: Arc<parking_lot::RwLock<access::Credentials>>,
+    seen: parking_lot::Mutex<Option<std::time::SystemTime>>,
+}
+
+impl CredentialsFile {
+    fn open(path: PathBuf) -> Result<CredentialsFile> {
+        let seen = Self::mtime(&path);
+        let credentials = Arc::new(parking_lot::RwLock::new(load_credentials(&path)?));
+        Ok(CredentialsFile {
+            path,
+            credentials,
+            seen: parking_lot::Mutex::new(seen),
+        })
+    }
+
+    fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()
+    }
+
+    /// Reloads the file if it changed since it was last read; answers
+    /// whether it did.
+    pub fn reload_if_changed(&self) -> bool {
+        let mut seen = self.seen.lock();
+        let now = Self::mtime(&self.path);
+        if now == *seen {
+            return false;
+        }
+        *seen = now;
+        match load_credentials(&self.path) {
+            Ok(c) => {
+                *self.credentials.write() = c;
+                true
+            }
+            Err(e) => {
+                tracing::error!("reloading credentials: {e:#}");
+                false
+            }
+        }
+    }
+}
+
+/// The application of a node, the one `sectwin serve` runs and the tests
+/// exercise: the log under `/log`, SCRAPI, the twins' `/api/v1`, the risk
+/// register and notifications, the Archivist (DataTrails) API, and the token
+/// endpoint at `/oauth/token`.
+pub fn app(node: &Node) -> axum::Router {
+    // Twin statements enter through the registration policy only, so every
+    // one in the log had its signature checked on admission (what
+    // `reindex --trust-admission` relies on).
+    let raw: http_api::EntryFilter = Arc::new(|entry: &[u8]| {
+        match scitt::SignedStatement::parse(entry) {
+        Ok(st) if twin::ingest::is_twin_subject(st.subject()) => Err(format!(
+            "this entry is a signed statement about {:?}: register statements about twins through SCRAPI (POST /entries)",
+            st.subject()
+        )),
+        _ => Ok(()),
+    }
+    });
+    let twins = node.twin_api();
+    let notify = match &node.notifier {
+        Some(n) => {
+            http_api::notify_router(http_api::NotifyApi::new(n.clone(), node.tokens.clone()))
+        }
+        None => axum::Router::new(),
+    };
+    let archivist = http_api::archivist_router(node.archivist.clone().with_limits(node.storage));
+    axum::Router::new()
+        .merge(archivist)
+        .merge(notify)
+        .merge(http_api::risk_router(http_api::RiskApi::new(
+            twins.clone(),
+            node.risks.clone(),
+            node.change_signer(),
+        )))
+        .nest(
+            "/log",
+            http_api::log_router(http_api::LogApi::new(node.log.clone()).with_entry_filter(raw)),
+        )
+        .merge(http_api::scrapi_router(http_api::ScrapiApi::new(
+            node.scitt.clone(),
+        )))
+        .merge(http_api::twin_router(twins))
+        .merge(http_api::oauth::token_routes(
+            node.tokens.clone(),
+            "/oauth/token",
+        ))
+        // Every error answer in its API's problem format, 404 and 405 included.
+        .layer(axum::middleware::from_fn(http_api::problem::fill_errors))
+}

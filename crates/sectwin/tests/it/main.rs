@@ -1,0 +1,15 @@
+//! Every integration test of `sectwin`, gathered in one binary: one link
+//! instead of one per file (CI time), and one place to find them.
+
+mod common;
+mod crash;
+mod cvss_cli;
+mod demo;
+mod log_verify_http;
+mod statement_cli;
+mod storage;
+mod threat_cli;
+mod tidy;
+mod twin_cli;
+mod vuln_cli;
+mod vuln_e2e;

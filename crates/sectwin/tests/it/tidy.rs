@@ -1,0 +1,221 @@
+//! The tidy test: checks the codebase itself (file docs, banned patterns,
+//! dependency direction from `cargo metadata`). It reads files; it runs no code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(items) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for item in items.flatten() {
+        let path = item.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_source_file_starts_with_a_module_doc() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    assert!(files.len() > 10, "found only {} files", files.len());
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            !text.trim_start().starts_with("//!")
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc: {missing:?}"
+    );
+}
+
+#[test]
+fn no_banned_patterns_in_sources() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    let banned = [
+        "todo!(",
+        "unimplemented!(",
+        "dbg!(",
+        "#[should_panic",
+        "#[ignore]",
+    ];
+    let mut hits = Vec::new();
+    for f in &files {
+        if f.ends_with("tidy.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for b in banned {
+            if text.contains(b) {
+                hits.push(format!("{}: {b}", f.display()));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "banned patterns: {hits:#?}");
+}
+
+/// Normal (non-dev) dependencies of each workspace crate, by name.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "cargo metadata failed");
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let mut map = BTreeMap::new();
+    for p in meta["packages"].as_array().expect("packages") {
+        let name = p["name"].as_str().expect("name").to_string();
+        let deps = p["dependencies"]
+            .as_array()
+            .expect("dependencies")
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .map(|d| d["name"].as_str().expect("dep name").to_string())
+            .collect();
+        map.insert(name, deps);
+    }
+    map
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let deps = dependencies();
+    let io_crates = [
+        "tokio",
+        "axum",
+        "hyper",
+        "reqwest",
+        "fjall",
+        "rusqlite",
+        "redb",
+        "rustix",
+        "libc",
+        "tower",
+        "tower-http",
+    ];
+    let pure = [
+        "tlog",
+        "scitt",
+        "twin",
+        "access",
+        "vuln",
+        "vuln-formats",
+        "risk",
+        "threat",
+        "register",
+    ];
+    for p in pure {
+        let d = &deps[p];
+        for banned in io_crates
+            .iter()
+            .chain(["log-store", "log-service", "http-api", "witness"].iter())
+        {
+            assert!(!d.contains(*banned), "pure crate {p} depends on {banned}");
+        }
+    }
+    for (krate, banned) in [
+        (
+            "log-store",
+            vec!["tokio", "axum", "reqwest", "log-service", "http-api"],
+        ),
+        ("log-service", vec!["axum", "http-api", "serde_json"]),
+        (
+            "witness",
+            vec!["axum", "log-store", "log-service", "http-api"],
+        ),
+        ("transparency", vec!["axum", "http-api", "serde_json"]),
+        ("twin-store", vec!["axum", "http-api", "reqwest"]),
+        (
+            "advisory-store",
+            vec!["axum", "http-api", "reqwest", "tokio", "log-service"],
+        ),
+        // The application services know no protocol edge.
+        (
+            "service",
+            vec!["axum", "http-api", "hyper", "reqwest", "tower"],
+        ),
+    ] {
+        for b in banned {
+            assert!(!deps[krate].contains(b), "{krate} must not depend on {b}");
+        }
+    }
+    // Only the HTTP crate knows axum, and the crates that compose or drive
+    // the whole app: the composition root (`node`, which mounts the
+    // routers), the binary and the benchmarks.
+    for (krate, d) in &deps {
+        if d.contains("axum") {
+            assert!(
+                ["http-api", "node", "sectwin", "bench"].contains(&krate.as_str()),
+                "{krate} depends on axum: HTTP stops at http-api"
+            );
+        }
+    }
+}
+
+#[test]
+fn architecture_md_describes_every_crate() {
+    let text =
+        std::fs::read_to_string(workspace_root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    for krate in dependencies().keys() {
+        assert!(
+            text.contains(&format!("crates/{krate}")),
+            "ARCHITECTURE.md has no code map entry for crates/{krate}"
+        );
+    }
+}
+
+/// The crates that parse bytes from outside (log entries, statements, COSE,
+/// advisories, SBOMs, threat models, credentials) deny the lints for what
+/// panics on bad input, crate-wide.
+#[test]
+fn crates_that_parse_outside_bytes_deny_panicking_lints() {
+    let parsers = [
+        "tlog",
+        "scitt",
+        "twin",
+        "vuln-formats",
+        "vuln",
+        "access",
+        "threat",
+        "durable",
+    ];
+    for krate in parsers {
+        let lib = workspace_root()
+            .join("crates")
+            .join(krate)
+            .join("src/lib.rs");
+        let text = std::fs::read_to_string(&lib).expect("lib.rs");
+        let head: String = text
+            .lines()
+            .take_while(|l| {
+                !l.starts_with("pub ") && !l.starts_with("mod ") && !l.starts_with("use ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        for lint in ["clippy::unwrap_used", "clippy::indexing_slicing"] {
+            assert!(
+                head.contains("#![deny(") && head.contains(lint),
+                "crates/{krate}/src/lib.rs must deny {lint} crate-wide (it parses outside bytes)"
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Every integration test of `vuln-formats`, gathered in one binary: one link
+//! instead of one per file (CI time), and one place to find them.
+
+mod documents;
+mod roundtrip;
+mod semantics;
+mod vulnrichment;
