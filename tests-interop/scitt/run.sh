@@ -22,4 +22,6 @@ fi
 export SECTWIN_SCITT_PYTHON=$VENV/bin/python
 export SECTWIN_SCITT_PEER=$ROOT/tests-interop/scitt/scitt_peer.py
 cd "$ROOT"
-cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --test it scrapi_interop:: -- --ignored
+# The test binary the test stage built, run from its package's directory.
+HTTP_API_IT=$(bash tests-interop/test-binary.sh http-api it)
+cd crates/http-api && exec "$HTTP_API_IT" scrapi_interop:: --ignored

@@ -24,8 +24,9 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import standardwebhoo
 fi
 CAPTURE=$TARGET/webhook-capture.json
 rm -f "$CAPTURE"
-(cd "$ROOT" && SECTWIN_WEBHOOK_CAPTURE=$CAPTURE cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" --quiet -p notify --test it \
-    -- --exact webhooks::delivers_a_signed_standard_webhook)
+# The test binary the test stage built, run from its package's directory.
+NOTIFY_IT=$(cd "$ROOT" && bash tests-interop/test-binary.sh notify it)
+(cd "$ROOT/crates/notify" && SECTWIN_WEBHOOK_CAPTURE=$CAPTURE "$NOTIFY_IT" --exact webhooks::delivers_a_signed_standard_webhook)
 if [ ! -s "$CAPTURE" ]; then
     echo "no capture written to $CAPTURE" >&2
     exit 1

@@ -41,5 +41,9 @@ fi
 export SECTWIN_AICS_VENV=$VENV
 export SECTWIN_AICS_DRIVER=$ROOT/tests-interop/witness/aics_log.py
 cd "$ROOT"
-cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p witness --test it interop:: -- --ignored
-cargo test --profile "${SECTWIN_CARGO_PROFILE:-release}" -p http-api --lib witness::tests::interop -- --ignored
+# The test binaries the test stage built (not built again with other
+# features), run from their package's directory as cargo test runs them.
+WITNESS_IT=$(bash tests-interop/test-binary.sh witness it)
+HTTP_API_LIB=$(bash tests-interop/test-binary.sh http-api http_api)
+(cd crates/witness && "$WITNESS_IT" interop:: --ignored)
+(cd crates/http-api && "$HTTP_API_LIB" witness::tests::interop --ignored)

@@ -293,9 +293,15 @@ impl Parts {
     }
 }
 
+/// The format the advisory store writes (its `FORMAT` marker; see
+/// `durable::format`).
+pub const ADVISORY_STORE_FORMAT: u32 = 1;
+
 impl AdvisoryStore {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<AdvisoryStore, StoreError> {
+        durable::format::check_or_init(dir, "advisories", ADVISORY_STORE_FORMAT)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         let parts = Parts::open(dir)?;
         let len = parts.count()?;
         Ok(AdvisoryStore {

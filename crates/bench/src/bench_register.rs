@@ -17,7 +17,7 @@
 //!    the full import. Timed until `GET /api/v1/risks` shows its risks.
 //! 5. Times what every change cost before the register was incremental: a
 //!    full snapshot of the twins and a full build (`RiskService::snapshot`
-//!    + `register::build_with`), in the same run.
+//!    + `risk_register::build_with`), in the same run.
 //! 6. Subscribes the operator to "new vulnerable device" by webhook (a
 //!    receiver in this process), then posts each held-back advisory alone
 //!    (`POST /api/v1/advisories`, the administrator's shared advisories) and
@@ -568,7 +568,7 @@ pub async fn run(
     let device_risks_total: u64 = register
         .risks
         .iter()
-        .filter(|r| r.kind == register::RiskKind::ReleaseVulnerability)
+        .filter(|r| r.kind == risk_register::RiskKind::ReleaseVulnerability)
         .map(|r| {
             register.devices.count_on(&format!(
                 "{}@{}",
@@ -587,7 +587,7 @@ pub async fn run(
         let snapshot = risks.snapshot(twin_store::risks::today())?;
         let snapshot_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let built = risks.with_advisories(|index| register::build(&snapshot, index));
+        let built = risks.with_advisories(|index| risk_register::build(&snapshot, index));
         let build_s = t.elapsed().as_secs_f64();
         built.map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok::<_, anyhow::Error>((snapshot_s, build_s))
@@ -618,7 +618,7 @@ pub async fn run(
     for (expected, id) in &held {
         let line = by_id.get(id.as_str()).context("held-back record")?;
         // Device by device, or once per release past DEVICE_EVENTS_MAX.
-        let want = if *expected as usize > register::DEVICE_EVENTS_MAX {
+        let want = if *expected as usize > risk_register::DEVICE_EVENTS_MAX {
             releases_of.get(id.as_str()).copied().unwrap_or(1)
         } else {
             *expected

@@ -25,7 +25,7 @@
 //! the caller see its SBOM data for that device (the risk is derived from
 //! it). Such a cross-organization read is recorded like every other.
 //!
-//! Deliberately absent: risk logic (crate `register`) and matching.
+//! Deliberately absent: risk logic (crate `risk-register`) and matching.
 
 use std::sync::Arc;
 

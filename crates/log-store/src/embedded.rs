@@ -42,6 +42,11 @@ pub struct EmbeddedStore {
 /// write the same directory; the lock goes with the process.
 pub const DATA_DIR_LOCK_FILE: &str = "LOCK";
 
+/// The format the embedded log store writes (the `FORMAT` marker of a data
+/// directory; see `durable::format`): the journal, the index and the
+/// static files. The static files themselves follow C2SP tlog-tiles.
+pub const LOG_STORE_FORMAT: u32 = 1;
+
 impl EmbeddedStore {
     /// Opens (creating if needed) the store, repairing a torn journal tail.
     pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, StoreError> {
@@ -61,6 +66,8 @@ impl EmbeddedStore {
                 return Err(StoreError::io("lock the data directory", e))
             }
         }
+        durable::format::check_or_init(&dir, "log", LOG_STORE_FORMAT)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let files = StaticFiles::open(&dir.join("log"))?;
         let index = Index::open(&dir.join("index"))?;
         let synced = index.synced_size()?;

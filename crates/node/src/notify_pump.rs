@@ -1,6 +1,6 @@
 //! The notification pump of a node: every interval it takes the risk
 //! register (rebuilt only when the twins, the advisories or the day
-//! changed), compares it with the previous one (`register::notifications`),
+//! changed), compares it with the previous one (`risk_register::notifications`),
 //! keeps for each recipient only what its sharing policy lets it see
 //! (`twin_store::risks::may_see`), and enqueues the rest in the durable
 //! outbox of a [`notify::Notifier`], after VEX and policy evaluation, never
@@ -10,7 +10,7 @@
 //! every interval, for the day's deadlines). The register is built
 //! incrementally ([`RiskService::register`]), and when only some
 //! vulnerabilities' risks were built again, only those are compared
-//! ([`register::notifications_for`]). A long build delays the next by up to
+//! ([`risk_register::notifications_for`]). A long build delays the next by up to
 //! four times its length.
 //!
 //! When the outbox is full (subscribers slower than the changes), the
@@ -26,15 +26,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use register::{Event, Register};
+use risk_register::{Event, Register};
 use twin_store::{Projector, RiskService};
 
 /// Days before a deadline at which "deadline approaching" is sent.
-pub const APPROACHING_DAYS: u32 = register::APPROACHING_DAYS_DEFAULT;
+pub const APPROACHING_DAYS: u32 = risk_register::APPROACHING_DAYS_DEFAULT;
 
-fn kind_of(k: register::EventKind) -> notify::NotificationKind {
+fn kind_of(k: risk_register::EventKind) -> notify::NotificationKind {
     use notify::NotificationKind as N;
-    use register::EventKind as E;
+    use risk_register::EventKind as E;
     match k {
         E::NewVulnerableDevice => N::NewVulnerableDevice,
         E::FixedFirmwareAvailable => N::FixedFirmwareAvailable,
@@ -125,7 +125,7 @@ pub struct PumpStatus {
 }
 
 impl PumpStatus {
-    /// Whether the notifications of `register` (a register of the risk
+    /// Whether the notifications of `risk-register` (a register of the risk
     /// service) have been worked out.
     pub fn has_compared(&self, register: &Arc<Register>) -> bool {
         self.compared
@@ -247,10 +247,10 @@ pub fn start(
             let comparing = std::time::Instant::now();
             let events = match risks.changes_between(&previous, &current) {
                 twin_store::risks::Delta::Vulnerabilities(v) => {
-                    register::notifications_for(&previous, &current, &v, APPROACHING_DAYS)
+                    risk_register::notifications_for(&previous, &current, &v, APPROACHING_DAYS)
                 }
                 twin_store::risks::Delta::Everything => {
-                    register::notifications(&previous, &current, APPROACHING_DAYS)
+                    risk_register::notifications(&previous, &current, APPROACHING_DAYS)
                 }
             };
             let batch = match notifications_for(&projector, &events, &subscribed) {

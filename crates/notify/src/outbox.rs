@@ -141,9 +141,15 @@ impl Handles {
     }
 }
 
+/// The format the outbox (subscriptions, notifications, deliveries)
+/// writes (its `FORMAT` marker; see `durable::format`).
+pub const OUTBOX_FORMAT: u32 = 1;
+
 impl Outbox {
     /// Opens or creates the keyspace under `dir`.
     pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
+        durable::format::check_or_init(dir, "notify", OUTBOX_FORMAT)
+            .map_err(|e| OutboxError(e.to_string()))?;
         let handles = Handles::open(dir)?;
         handles.rekey()?;
         Ok(Outbox {

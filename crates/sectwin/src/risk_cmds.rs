@@ -7,7 +7,7 @@
 //! signed decisions).
 //!
 //! Deliberately absent: parsing logic (crate `vuln-formats`), risk logic
-//! (crate `register`); this file reads files and arguments, signs, submits
+//! (crate `risk-register`); this file reads files and arguments, signs, submits
 //! and prints.
 
 use std::path::PathBuf;

@@ -10,7 +10,7 @@
 //! so recording every model version keeps each risk's status.
 //!
 //! Deliberately absent: analysis logic (in `threat`), risk logic (in
-//! `register`), and a clock when `--today` is given.
+//! `risk-register`), and a clock when `--today` is given.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use register::{Register, Risk, RiskKind, RiskStatus, Selector};
+use risk_register::{Register, Risk, RiskKind, RiskStatus, Selector};
 use serde::{Deserialize, Serialize};
 use twin::sharing::ReadKind;
 use twin::{DeviceId, Role, StakeholderId};
@@ -156,7 +156,7 @@ pub struct RiskSummary {
     /// Vulnerabilities with an unresolved risk.
     pub vulnerabilities: usize,
     /// The fleet's counts (every risk, whoever reads).
-    pub fleet: register::Summary,
+    pub fleet: risk_register::Summary,
 }
 
 /// How exposure is grouped (`by=`).
@@ -484,7 +484,7 @@ impl RiskViews {
         model: &str,
         now: i64,
     ) -> Result<bool, ServiceError> {
-        let models = register::model_subjects(meta);
+        let models = risk_register::model_subjects(meta);
         let store = self.projector.store();
         let mut after: Option<String> = None;
         loop {

@@ -8,7 +8,7 @@
 //! - [`space`]: free space on the data volume, the log's reserve and the
 //!   per-stakeholder quotas of blobs and payloads.
 //! - [`risks`]: the risk register of the node (twins snapshot + advisories,
-//!   built by the `register` crate, cached).
+//!   built by the `risk-register` crate, cached).
 
 pub mod directory;
 pub mod projector;

@@ -1,9 +1,9 @@
 //! The risk register of a node: the twins' snapshot (read from the store)
-//! and the advisories it holds, built into a [`register::Register`] by the
-//! pure `register` crate, cached until the projection, the advisories or the
+//! and the advisories it holds, built into a [`risk_register::Register`] by the
+//! pure `risk-register` crate, cached until the projection, the advisories or the
 //! day change.
 //!
-//! Deliberately absent: matching and risk logic (crates `vuln`, `register`),
+//! Deliberately absent: matching and risk logic (crates `vuln`, `risk-register`),
 //! HTTP, and who may see which risk (the API decides per caller).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use register::{DeviceFacts, Register, Snapshot};
+use risk_register::{DeviceFacts, Register, Snapshot};
 use vuln::index::{AdvisoryIndex, ImportReport, PreparedAdvisory};
 use vuln_formats::model::Advisory;
 
@@ -91,7 +91,7 @@ struct Built {
     snapshot: Snapshot,
     /// Device id → its position in the snapshot.
     positions: std::collections::HashMap<String, usize>,
-    engine: register::Engine,
+    engine: risk_register::Engine,
     /// The advisory generation the engine reflects.
     generation: u64,
     register: Arc<Register>,
@@ -288,7 +288,7 @@ impl RiskService {
     /// replace another source's (the shared advisories or another
     /// stakeholder's), an older `modified` never replaces a newer version,
     /// and the register applies them to the releases `stakeholder` released
-    /// only ([`register::build_with`]).
+    /// only ([`risk_register::build_with`]).
     pub fn submit(
         &self,
         stakeholder: &str,
@@ -500,7 +500,7 @@ impl RiskService {
     /// The snapshot of the twins as the store holds them now.
     pub fn snapshot(&self, today: risk::Date) -> Result<Snapshot, StoreError> {
         let meta = self.projector.meta();
-        let models = register::model_subjects(&meta);
+        let models = risk_register::model_subjects(&meta);
         let devices = self.read_devices(&meta, &models)?;
         self.snapshot_of(&meta, devices, today)
     }
@@ -616,7 +616,7 @@ impl RiskService {
         let same_fleet = b.meta.releases == meta.releases
             && b.meta.sboms == meta.sboms
             && b.meta.release_vex == meta.release_vex;
-        let models = register::model_subjects(&meta);
+        let models = risk_register::model_subjects(&meta);
         if b.meta.policy != meta.policy || b.models != models {
             // Every device's facts may differ.
             let fresh = self.build_fresh(meta, today, generation)?;
@@ -690,7 +690,7 @@ impl RiskService {
         if generation != b.generation {
             delta = self.with_indexes(|index, own| {
                 if everything {
-                    b.engine = register::Engine::new(&b.snapshot, index, own)
+                    b.engine = risk_register::Engine::new(&b.snapshot, index, own)
                         .map_err(|e| StoreError::Db(e.to_string()))?;
                     Ok(None)
                 } else {
@@ -771,7 +771,7 @@ impl RiskService {
         today: risk::Date,
         generation: u64,
     ) -> Result<Built, StoreError> {
-        let models = register::model_subjects(&meta);
+        let models = risk_register::model_subjects(&meta);
         let size = meta.size;
         let devices = self.read_devices(&meta, &models)?;
         let snapshot = self.snapshot_of(&meta, devices, today)?;
@@ -791,7 +791,7 @@ impl RiskService {
         snapshot.today = today;
         snapshot.discovered = self.discovered.read().clone();
         let engine = self
-            .with_indexes(|index, own| register::Engine::new(&snapshot, index, own))
+            .with_indexes(|index, own| risk_register::Engine::new(&snapshot, index, own))
             .map_err(|e| StoreError::Db(e.to_string()))?;
         let evaluated = started.elapsed();
         let register = engine.register(&snapshot);
@@ -825,7 +825,7 @@ impl RiskService {
         })
     }
 
-    /// Notes that `register` follows the last one by `delta`.
+    /// Notes that `risk-register` follows the last one by `delta`.
     fn descend(&self, register: &Arc<Register>, delta: Delta) {
         let mut lineage = self.lineage.lock();
         lineage.push_back((Arc::downgrade(register), delta));
@@ -905,7 +905,7 @@ fn in_memory(index: &mut AdvisoryIndex, advisories: &[Advisory]) -> advisory_sto
 }
 
 impl RiskService {
-    /// Records the day each device of `register` was first seen on each
+    /// Records the day each device of `risk-register` was first seen on each
     /// release it runs, when not known before (a device risk's deadline
     /// counts from the later of that day and its release risk's).
     fn remember_devices(&self, register: &Register) {
@@ -918,7 +918,7 @@ impl RiskService {
                 .flat_map(|row| {
                     row.releases
                         .iter()
-                        .map(|(k, d)| (register::device_on_key(&row.device, k), *d))
+                        .map(|(k, d)| (risk_register::device_on_key(&row.device, k), *d))
                 })
                 .filter(|(k, _)| !known.contains_key(k))
                 .collect()
@@ -929,7 +929,7 @@ impl RiskService {
     /// Records the risks not known before as discovered on the
     /// day they carry, so that later builds keep that day (re-imports and
     /// re-evaluations do not move a deadline).
-    fn remember_discoveries<'r>(&self, risks: impl Iterator<Item = &'r Arc<register::Risk>>) {
+    fn remember_discoveries<'r>(&self, risks: impl Iterator<Item = &'r Arc<risk_register::Risk>>) {
         let new: Vec<(String, risk::Date)> = {
             let known = self.discovered.read();
             risks
@@ -1114,7 +1114,7 @@ pub fn may_see(
     meta: &twin::Meta,
     store: &crate::TwinStore,
     reader: &twin::StakeholderId,
-    risk: &register::Risk,
+    risk: &risk_register::Risk,
     now_unix_s: i64,
 ) -> Result<bool, StoreError> {
     let listed = risk.stakeholders.contains(&reader.0);
@@ -1138,7 +1138,7 @@ pub fn may_see_twin(
     meta: &twin::Meta,
     t: &twin::projection::Twin,
     reader: &twin::StakeholderId,
-    risk: &register::Risk,
+    risk: &risk_register::Risk,
     now_unix_s: i64,
 ) -> bool {
     let listed = risk.stakeholders.contains(&reader.0);

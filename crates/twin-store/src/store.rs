@@ -75,6 +75,14 @@ pub enum StoreError {
     },
 }
 
+/// The format the twin store writes (its `FORMAT` marker; see
+/// `durable::format`). A twin store can always be rebuilt from the log
+/// (`reindex`).
+pub const TWIN_STORE_FORMAT: u32 = 1;
+/// The format the payload store (confidential payloads, read records,
+/// usage) writes: data the log cannot rebuild.
+pub const PAYLOAD_STORE_FORMAT: u32 = 1;
+
 fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
 }
@@ -216,6 +224,8 @@ impl PayloadHandles {
 impl PayloadStore {
     /// Opens (or creates) the payload store in `dir`.
     pub fn open(dir: &Path) -> Result<PayloadStore, StoreError> {
+        durable::format::check_or_init(dir, "payloads", PAYLOAD_STORE_FORMAT)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         let handles = PayloadHandles::open(dir)?;
         Ok(PayloadStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),
@@ -424,6 +434,8 @@ impl TwinStore {
         // A reindex that stopped while swapping stores is settled first.
         crate::swap::recover(dir)
             .map_err(|e| StoreError::Db(format!("recovering {}: {e}", dir.display())))?;
+        durable::format::check_or_init(dir, "twins", TWIN_STORE_FORMAT)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
         let parts = Parts::open(dir)?;
         Ok(TwinStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),

@@ -142,3 +142,63 @@ async fn typed_queries_name_the_parameter_that_is_wrong() {
         .expect("GET");
     assert_eq!(r.status(), 401);
 }
+
+/// Every store of a data directory carries a format marker; a node whose
+/// data a newer build wrote does not start, and says which store and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refuses_data_written_by_a_newer_format() {
+    let stores = ["twins", "payloads", "advisories", "notify"];
+    let t = TestNode::start("format.test/log").await;
+    for store in stores {
+        let marker = t.data().join(store).join(durable::format::FORMAT_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&marker).expect("marker"),
+            format!("{store} 1\n"),
+            "{store}"
+        );
+    }
+    // The log's own marker sits in the data directory itself.
+    assert_eq!(
+        std::fs::read_to_string(t.data().join(durable::format::FORMAT_FILE)).expect("log marker"),
+        "log 1\n"
+    );
+    for store in stores {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join(store)).expect("dir");
+        std::fs::write(
+            dir.path().join(store).join(durable::format::FORMAT_FILE),
+            format!("{store} 99\n"),
+        )
+        .expect("marker");
+        let opened = async {
+            let (mut node, _) = node::open_node(
+                dir.path(),
+                Some("newer.test/log"),
+                log_service::LogConfig::default(),
+                None,
+                transparency::RegistrationPolicy::default(),
+            )
+            .await?;
+            node::start_notifications(
+                &mut node,
+                dir.path(),
+                node::NotifyConfig {
+                    mqtt: None,
+                    interval: std::time::Duration::from_secs(1),
+                    webhooks_to_private_addresses: false,
+                },
+            )
+            .await?;
+            anyhow::Ok(node)
+        }
+        .await;
+        let message = match opened {
+            Ok(_) => panic!("a node opened over {store} format 99"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            message.contains("format 99") && message.contains("newer sectwin"),
+            "{store}: {message}"
+        );
+    }
+}

@@ -121,7 +121,7 @@ fn dependencies_point_one_way() {
         "vuln-formats",
         "risk",
         "threat",
-        "register",
+        "risk-register",
     ];
     for p in pure {
         let d = &deps[p];
@@ -218,4 +218,112 @@ fn crates_that_parse_outside_bytes_deny_panicking_lints() {
             );
         }
     }
+}
+
+/// The crates with no I/O of their own (and the application services,
+/// which are given a clock) never read the clock or the file system: time
+/// and files come in through their callers, so tests decide them.
+#[test]
+fn pure_crates_read_no_clock_and_no_file_system() {
+    let pure = [
+        "tlog",
+        "scitt",
+        "twin",
+        "access",
+        "vuln",
+        "vuln-formats",
+        "risk",
+        "threat",
+        "risk-register",
+        "service",
+    ];
+    // The one place allowed, and why.
+    let allowed = [(
+        "crates/service/src/clock.rs",
+        "SystemClock: the clock the node injects",
+    )];
+    let banned = [
+        "SystemTime::now",
+        "Instant::now",
+        "std::fs::",
+        "File::open",
+        "File::create",
+    ];
+    let mut hits = Vec::new();
+    for krate in pure {
+        let mut files = Vec::new();
+        rust_files(
+            &workspace_root().join("crates").join(krate).join("src"),
+            &mut files,
+        );
+        for f in files {
+            let relative = f
+                .strip_prefix(workspace_root())
+                .unwrap_or(&f)
+                .display()
+                .to_string();
+            if allowed.iter().any(|(path, _)| *path == relative) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            for b in banned {
+                if text.contains(b) {
+                    hits.push(format!("{relative}: {b}"));
+                }
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "pure crates must be given time and data, not read them: {hits:#?}"
+    );
+}
+
+/// Most lines a source file may have before it should be split; the files
+/// over it are listed with the reason they are not split (yet).
+const SOURCE_FILE_LINES_MAX: usize = 1_500;
+
+#[test]
+fn no_source_file_over_the_size_budget_without_a_reason() {
+    let over_budget = [
+        (
+            "crates/twin/src/projection.rs",
+            "the fold of every statement type over a twin: one match, kept together so that \
+             live projection and reindex visibly run the same code",
+        ),
+        (
+            "crates/http-api/src/archivist.rs",
+            "the DataTrails translation; to be split by resource when it moves onto the \
+             service layer (issue 15)",
+        ),
+        (
+            "crates/twin-store/src/store.rs",
+            "the twin and payload stores' schema (keys, partitions, bulk load) in one place",
+        ),
+    ];
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    let mut hits = Vec::new();
+    for f in files {
+        let relative = f
+            .strip_prefix(workspace_root())
+            .unwrap_or(&f)
+            .display()
+            .to_string();
+        if !relative.contains("/src/") {
+            continue;
+        }
+        let lines = std::fs::read_to_string(&f)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let excused = over_budget.iter().any(|(path, _)| *path == relative);
+        if lines > SOURCE_FILE_LINES_MAX && !excused {
+            hits.push(format!("{relative}: {lines} lines"));
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "source files over {SOURCE_FILE_LINES_MAX} lines (split them, or list them with a reason): {hits:#?}"
+    );
 }

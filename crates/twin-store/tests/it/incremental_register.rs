@@ -76,7 +76,7 @@ fn sbom(release: &str, busybox: &str) -> Value {
 }
 
 /// The register of a new service over the same twins and advisories.
-fn fresh(projector: &Projector, advisories: &[Advisory]) -> Arc<register::Register> {
+fn fresh(projector: &Projector, advisories: &[Advisory]) -> Arc<risk_register::Register> {
     let service = RiskService::new(projector.clone(), risk::DeadlinePolicy::default());
     service.import_shared(advisories).expect("import");
     service
@@ -251,7 +251,7 @@ async fn each_incremental_register_equals_a_fresh_build() {
     );
     let exposed = next
         .iter()
-        .filter(|r| r.kind == register::RiskKind::DeviceVulnerability)
+        .filter(|r| r.kind == risk_register::RiskKind::DeviceVulnerability)
         .count();
     assert_eq!(exposed, 7, "{:#?}", next.risks);
     last = next;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use register::{
+use risk_register::{
     build, build_with, notifications, DeviceFacts, EventKind, Register, RiskKind, RiskStatus,
     Snapshot,
 };
@@ -58,7 +58,7 @@ impl Log {
     }
 
     fn snapshot(&self, today: &str) -> Snapshot {
-        let models = register::model_subjects(self.p.meta());
+        let models = risk_register::model_subjects(self.p.meta());
         let devices = self
             .p
             .twins()
@@ -82,7 +82,7 @@ fn known_since(reg: &Register, day: &str) -> Arc<HashMap<String, risk::Date>> {
         reg.risks.iter().map(|r| (r.key.clone(), day)).collect();
     for row in reg.devices.rows() {
         for (release, _) in &row.releases {
-            known.insert(register::device_on_key(&row.device, release), day);
+            known.insert(risk_register::device_on_key(&row.device, release), day);
         }
     }
     Arc::new(known)
@@ -259,7 +259,7 @@ fn a_fixed_release_is_offered_and_vex_is_inherited_while_the_component_is_unchan
 #[test]
 fn decisions_deadlines_and_notifications() {
     let mut log = fleet();
-    let empty = register::Register::default();
+    let empty = risk_register::Register::default();
     // Known since the advisory came out: overdue by the 21st.
     let seen = build(&log.snapshot("2026-11-01"), &index()).expect("builds");
     let known = known_since(&seen, "2026-11-01");

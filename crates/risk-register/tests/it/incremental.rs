@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use register::{
+use risk_register::{
     build_with, notifications, notifications_for, Decision, DecisionKind, DeviceFacts, DeviceVex,
     Engine, Register, ReleaseFacts, Snapshot,
 };
@@ -214,10 +214,10 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
 }
 
 /// The summary's counts from every risk, device risks derived one by one.
-fn brute_counts(reg: &Register) -> register::Summary {
+fn brute_counts(reg: &Register) -> risk_register::Summary {
     use std::collections::HashSet;
     let today = reg.day();
-    let mut s = register::Summary {
+    let mut s = risk_register::Summary {
         devices: reg.summary.devices,
         devices_assessed: reg.summary.devices_assessed,
         releases_assessed: reg.summary.releases_assessed,
@@ -237,18 +237,18 @@ fn brute_counts(reg: &Register) -> register::Summary {
         if r.overdue {
             s.overdue += 1;
         } else if let Some(d) = r.deadline.date {
-            if today.days_until(d) <= i64::from(register::APPROACHING_DAYS_DEFAULT) {
+            if today.days_until(d) <= i64::from(risk_register::APPROACHING_DAYS_DEFAULT) {
                 s.due_soon += 1;
             }
         }
         match r.kind {
-            register::RiskKind::DeviceVulnerability => {
+            risk_register::RiskKind::DeviceVulnerability => {
                 devices.insert(r.device.clone());
             }
-            register::RiskKind::ReleaseVulnerability => {
+            risk_register::RiskKind::ReleaseVulnerability => {
                 releases.insert((r.model.clone(), r.release.clone()));
             }
-            register::RiskKind::Recorded => {}
+            risk_register::RiskKind::Recorded => {}
         }
         if let Some(v) = &r.vulnerability {
             vulns.insert(v.clone());
@@ -260,7 +260,7 @@ fn brute_counts(reg: &Register) -> register::Summary {
     s
 }
 
-fn sorted_events(mut e: Vec<register::Event>) -> Vec<(String, Vec<String>)> {
+fn sorted_events(mut e: Vec<risk_register::Event>) -> Vec<(String, Vec<String>)> {
     e.sort_by(|a, b| a.id.cmp(&b.id));
     e.into_iter().map(|e| (e.id, e.recipients)).collect()
 }
@@ -366,7 +366,7 @@ fn every_delta_equals_a_full_build() {
         assert_eq!(next.summary, full.summary, "round {round}");
         assert_eq!(next.summary, brute_counts(&next), "round {round}: counts");
         // The indexes patched by the delta are those of a full build.
-        let keys = |l: &[std::sync::Arc<register::Risk>]| -> Vec<String> {
+        let keys = |l: &[std::sync::Arc<risk_register::Risk>]| -> Vec<String> {
             l.iter().map(|r| r.key.clone()).collect()
         };
         for r in full.risks.iter().chain(current.risks.iter()) {
@@ -429,20 +429,23 @@ fn a_change_reaching_many_devices_is_told_release_by_release() {
         );
     }
     let exposed = build_with(&snap, &shared, &[]).expect("build");
-    let per_device = register::notifications(&empty, &exposed, 7);
+    let per_device = risk_register::notifications(&empty, &exposed, 7);
     let device_risks = exposed
         .iter()
-        .filter(|r| r.kind == register::RiskKind::DeviceVulnerability && r.status.is_unresolved())
+        .filter(|r| {
+            r.kind == risk_register::RiskKind::DeviceVulnerability && r.status.is_unresolved()
+        })
         .count();
-    let new_device = |e: &&register::Event| e.kind == register::EventKind::NewVulnerableDevice;
+    let new_device =
+        |e: &&risk_register::Event| e.kind == risk_register::EventKind::NewVulnerableDevice;
     assert_eq!(per_device.iter().filter(new_device).count(), device_risks);
     assert!(device_risks > 10, "{device_risks}");
-    let told = register::notifications_limited(&empty, &exposed, 7, 10);
+    let told = risk_register::notifications_limited(&empty, &exposed, 7, 10);
     let releases_reaching_devices = exposed
         .risks
         .iter()
         .filter(|r| {
-            r.kind == register::RiskKind::ReleaseVulnerability
+            r.kind == risk_register::RiskKind::ReleaseVulnerability
                 && r.status.is_unresolved()
                 && exposed.device_risks(r).next().is_some()
         })
