@@ -257,9 +257,9 @@ impl RiskViews {
     }
 
     fn register(&self) -> Result<Arc<Register>, ServiceError> {
-        self.risks
-            .register(twin_store::risks::today())
-            .map_err(ServiceError::internal)
+        // The day is the injected clock's, like every other time here.
+        let today = twin_store::risks::day_of_unix_s(self.recorder.clock().now_unix_s());
+        self.risks.register(today).map_err(ServiceError::internal)
     }
 
     /// A page of the risks `who` may see that match `query`.

@@ -172,10 +172,16 @@ fn open_submitted(dir: &Path) -> Result<BTreeMap<String, Submitted>, StoreError>
 
 /// Today (UTC) as a [`risk::Date`].
 pub fn today() -> risk::Date {
-    let days = std::time::SystemTime::now()
+    let s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0);
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    day_of_unix_s(s)
+}
+
+/// The UTC day of `unix_s` (seconds since the epoch; before it counts as
+/// 1970-01-01).
+pub fn day_of_unix_s(unix_s: i64) -> risk::Date {
+    let days = u64::try_from(unix_s).unwrap_or(0) / 86_400;
     #[allow(clippy::expect_used)]
     let epoch = risk::Date::from_ymd(1970, 1, 1).expect("1970-01-01 is a date");
     epoch.add_days(u32::try_from(days).unwrap_or(u32::MAX))
@@ -1159,4 +1165,24 @@ pub fn may_see_twin(
         now_unix_s,
     );
     !matches!(decision, twin::sharing::Decision::Denied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day_of_unix_s;
+
+    #[test]
+    fn the_day_of_a_time_is_its_utc_date() {
+        for (unix_s, day) in [
+            (-1, "1970-01-01"),
+            (0, "1970-01-01"),
+            (86_399, "1970-01-01"),
+            (86_400, "1970-01-02"),
+            (951_782_400, "2000-02-29"),
+            (1_700_000_000, "2023-11-14"),
+            (1_796_515_199, "2026-12-05"),
+        ] {
+            assert_eq!(day_of_unix_s(unix_s).to_string(), day, "{unix_s}");
+        }
+    }
 }
