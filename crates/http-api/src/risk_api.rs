@@ -144,7 +144,7 @@ async fn risks(
 async fn summary(
     State(api): State<RiskApi>,
     caller: MaybeCaller,
-    ApiQuery(ExposureNone {}): ApiQuery<ExposureNone>,
+    ApiQuery(NoParameters {}): ApiQuery<NoParameters>,
 ) -> ApiResult<Json<RiskSummary>> {
     let (views, who) = (api.views.clone(), caller_id(&caller));
     blocking(move || views.summary(who)).await.map(Json)
@@ -153,7 +153,7 @@ async fn summary(
 /// `/risks/summary` takes no parameters.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExposureNone {}
+struct NoParameters {}
 
 async fn exposure(
     State(api): State<RiskApi>,
