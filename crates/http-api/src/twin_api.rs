@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -27,7 +26,7 @@ use twin::StakeholderId;
 use twin_store::Projector;
 
 use service::twins::{device_filters, TwinViews};
-pub(crate) use service::{Audit, ReadRecorder, Reader, Seen, ServiceError};
+pub(crate) use service::{ReadRecorder, ServiceError};
 
 use crate::oauth::{Caller, MaybeCaller, TokenEndpoint};
 
@@ -59,13 +58,15 @@ impl FromRef<TwinApi> for Arc<TokenEndpoint> {
 
 impl TwinApi {
     /// The API over the twins of `projector`, statements and receipts of
-    /// `scitt`, authenticating with `tokens`.
+    /// `scitt`, authenticating with `tokens`, recording reads with the
+    /// node's one `reads` recorder (its sequence orders the records of one
+    /// millisecond: two recorders would write the same keys).
     pub fn new(
         projector: Projector,
         scitt: Arc<TransparencyService>,
         tokens: Arc<TokenEndpoint>,
+        reads: ReadRecorder,
     ) -> TwinApi {
-        let reads = ReadRecorder::new(projector.clone(), Arc::new(service::SystemClock));
         TwinApi {
             views: TwinViews::new(projector.clone(), scitt.clone(), reads.clone()),
             reads,
@@ -187,6 +188,8 @@ impl From<ServiceError> for JsonError {
             K::NotFound => StatusCode::NOT_FOUND,
             K::Conflict => StatusCode::CONFLICT,
             K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            K::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+            K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         JsonError {
@@ -199,12 +202,6 @@ impl From<ServiceError> for JsonError {
 }
 
 pub(crate) type ApiResult<T> = Result<T, JsonError>;
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 pub(crate) fn encode_token(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)

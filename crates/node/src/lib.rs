@@ -245,8 +245,12 @@ pub struct Node {
     /// The registration policy of the twins (it keeps payloads under the
     /// storage limits).
     directory: Arc<twin_store::TwinDirectory>,
-    /// The Archivist (DataTrails) API: its side data lives in `DATA/archivist`.
-    archivist: http_api::ArchivistApi,
+    /// The Archivist (DataTrails) use cases.
+    archivist: service::ArchivistService,
+    /// Their side data, in `DATA/archivist`.
+    archivist_store: Arc<twin_store::archivist::FileArchivistStore>,
+    /// The one recorder of reads of another organization's data.
+    reads: service::ReadRecorder,
 }
 
 /// How notifications are sent.
@@ -347,14 +351,14 @@ fn create_in(
 /// registry authority on their stakeholder's behalf.
 fn archivist_signer(
     authority: Arc<(String, scitt::SigningKey)>,
-) -> http_api::archivist::AuthoritySigner {
+) -> service::archivist::AuthoritySigner {
     Arc::new(move |subject, payload, disclosure| {
         let builder = scitt::StatementBuilder::new(&authority.0, subject, payload)
             .content_type("application/json")
             .issued_at(now_unix_s());
         match disclosure {
-            http_api::archivist::Disclosure::Public => builder,
-            http_api::archivist::Disclosure::Private => builder.hash_envelope(None),
+            service::archivist::Disclosure::Public => builder,
+            service::archivist::Disclosure::Private => builder.hash_envelope(None),
         }
         .sign(&authority.1)
     })
@@ -376,6 +380,7 @@ impl Node {
             self.projector.clone(),
             self.scitt.clone(),
             self.tokens.clone(),
+            self.reads.clone(),
         )
     }
 
@@ -384,6 +389,7 @@ impl Node {
     pub fn set_storage(&mut self, limits: twin_store::StorageLimits) {
         self.storage = limits;
         self.directory.set_limits(limits);
+        self.archivist_store.set_limits(limits);
     }
 
     /// Creates an API credential for `stakeholder`, effective at once.
@@ -496,18 +502,34 @@ pub async fn open_node(
         advisory_store::AdvisoryStore::open(&data.join("advisories"))?,
         Some(&data.join("advisories-submitted")),
     )?;
-    let twins = http_api::TwinApi::new(projector.clone(), scitt.clone(), tokens.clone());
+    // One recorder for every API: its sequence orders the read records of
+    // one millisecond, so a second one would overwrite the first's.
+    let reads = service::ReadRecorder::new(projector.clone(), Arc::new(service::SystemClock));
     let archivist_dir = data.join("archivist");
-    let archivist =
-        http_api::ArchivistApi::new(twins, archivist_signer(authority.clone()), &archivist_dir)
-            .with_context(|| {
-                format!(
-                    "opening the Archivist API's data in {}",
-                    archivist_dir.display()
-                )
-            })?;
+    let archivist_store = Arc::new(
+        twin_store::archivist::FileArchivistStore::open(
+            &archivist_dir,
+            twin_store::StorageLimits::default(),
+        )
+        .with_context(|| {
+            format!(
+                "opening the Archivist API's data in {}",
+                archivist_dir.display()
+            )
+        })?,
+    );
+    let archivist = service::ArchivistService::new(
+        projector.clone(),
+        scitt.clone(),
+        reads.clone(),
+        archivist_signer(authority.clone()),
+        archivist_store.clone(),
+        archivist_store.clone(),
+    );
     let node = Node {
         archivist,
+        archivist_store,
+        reads,
         risks,
         notifier: None,
         pump: None,
@@ -663,7 +685,10 @@ pub fn app(node: &Node) -> axum::Router {
         }
         None => axum::Router::new(),
     };
-    let archivist = http_api::archivist_router(node.archivist.clone().with_limits(node.storage));
+    let archivist = http_api::archivist_router(http_api::ArchivistApi::new(
+        node.archivist.clone(),
+        node.tokens.clone(),
+    ));
     axum::Router::new()
         .merge(archivist)
         .merge(notify)

@@ -22,6 +22,11 @@ pub enum ErrorKind {
     /// Not now: storage failing or full, a dependency down; try again after
     /// [`ServiceError::retry_after_s`].
     Unavailable,
+    /// Storage refuses it: a quota, the log's reserve, a full volume, or a
+    /// log that stopped writing after a storage error.
+    StorageFull,
+    /// The request is larger than this service takes.
+    TooLarge,
     /// A fault of this service; the detail is in its log.
     Internal,
 }
@@ -75,6 +80,14 @@ impl ServiceError {
             retry_after_s: Some(STORAGE_RETRY_AFTER_S),
             ..ServiceError::new(ErrorKind::Unavailable, "unavailable", message)
         }
+    }
+    /// [`ErrorKind::StorageFull`].
+    pub fn storage_full(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorKind::StorageFull, "storage_full", message)
+    }
+    /// [`ErrorKind::TooLarge`].
+    pub fn too_large(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorKind::TooLarge, "too_large", message)
     }
     /// A read of another organization's data could not be recorded, so its
     /// data is not returned (read transparency fails closed).

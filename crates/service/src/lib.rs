@@ -9,12 +9,14 @@
 //! [`ErrorKind`] once), wire formats of other protocols, or the clock (it is
 //! given a [`Clock`]).
 
+pub mod archivist;
 pub mod clock;
 pub mod error;
 pub mod reads;
 pub mod risks;
 pub mod twins;
 
+pub use archivist::ArchivistService;
 pub use clock::{Clock, SystemClock};
 pub use error::{ErrorKind, ServiceError};
 pub use reads::{Audit, ReadRecorder, Reader, Seen};

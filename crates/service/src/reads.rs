@@ -37,18 +37,6 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// What anyone sees of data its owner made public through the Archivist
-    /// API (`"public": true` on an asset): everything, recorded as a read.
-    pub fn archivist_public() -> Seen {
-        Seen {
-            fields: None,
-            policy: "archivist-public".into(),
-            policy_entry: None,
-            grants: twin::sharing::GrantSet::EMPTY,
-            own: false,
-        }
-    }
-
     /// Whether the reader owns the data (no record is written).
     pub fn own(&self) -> bool {
         self.own

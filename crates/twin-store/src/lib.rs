@@ -7,9 +7,12 @@
 //!   `reindex`, the same fold from entry 0.
 //! - [`space`]: free space on the data volume, the log's reserve and the
 //!   per-stakeholder quotas of blobs and payloads.
+//! - [`archivist`]: what the Archivist (DataTrails) API keeps beside the log
+//!   (configuration collections, blobs), behind store contracts.
 //! - [`risks`]: the risk register of the node (twins snapshot + advisories,
 //!   built by the `risk-register` crate, cached).
 
+pub mod archivist;
 pub mod directory;
 pub mod projector;
 pub mod risks;

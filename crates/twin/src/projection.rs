@@ -439,6 +439,24 @@ pub struct AssetAttribute {
     pub issuer: StakeholderId,
 }
 
+/// The asset attribute by which a twin's manufacturer makes the twin
+/// public (`true`): anyone may then read the manufacturer's statements about
+/// it ([`decide_read`]), recorded as reads under [`PUBLIC_POLICY_ID`].
+pub const PUBLIC_ATTRIBUTE: &str = "sectwin_public";
+
+/// The policy id under which reads of a public twin are decided and recorded.
+pub const PUBLIC_POLICY_ID: &str = "public";
+
+impl Twin {
+    /// The stakeholder that made this twin public, if one did: only its
+    /// manufacturer can ([`PUBLIC_ATTRIBUTE`] set to `true` by it).
+    pub fn public_by(&self) -> Option<&StakeholderId> {
+        let a = self.asset_attributes.get(PUBLIC_ATTRIBUTE)?;
+        (a.value == serde_json::Value::Bool(true) && a.issuer == self.manufacturer)
+            .then_some(&a.issuer)
+    }
+}
+
 /// Most asset attributes one twin keeps (an event that would exceed it is
 /// refused): the twin is read whole on every statement about the device.
 pub const ASSET_ATTRIBUTES_MAX: usize = 1024;
@@ -2001,7 +2019,9 @@ impl Twin {
 /// The one sharing decision of every read path: may `reader` (anonymous if
 /// `None`) read statements of type `kind` owned by `owner` about `twin` at
 /// `now_unix_s` (audit grants have windows), under the sharing policy
-/// `owner` published (its log entry answered beside the decision)?
+/// `owner` published (its log entry answered beside the decision)? A
+/// public twin's manufacturer's statements are allowed to anyone, whole
+/// ([`Twin::public_by`], [`PUBLIC_POLICY_ID`], no policy entry).
 pub fn decide_read<'m>(
     meta: &'m Meta,
     reader: Option<&StakeholderId>,
@@ -2022,10 +2042,19 @@ pub fn decide_read<'m>(
         statement_type: kind,
     };
     let published = meta.sharing.get(owner);
-    (
-        crate::sharing::decide(published.map(|(_, p)| p), &req),
-        published.map(|(e, _)| *e),
-    )
+    let decision = crate::sharing::decide(published.map(|(_, p)| p), &req);
+    // A public twin: its maker's statements are everyone's to read, whole,
+    // whatever its sharing policy says (it cannot take back what the log
+    // already shows to anyone who mirrors it).
+    if twin.public_by() == Some(owner) && decision != crate::sharing::Decision::Own {
+        let all = crate::sharing::Decision::Allowed {
+            policy: PUBLIC_POLICY_ID,
+            grants: crate::sharing::GrantSet::EMPTY,
+            fields: None,
+        };
+        return (all, None);
+    }
+    (decision, published.map(|(e, _)| *e))
 }
 
 /// The consensus status of `claim` under `policy`.

@@ -292,11 +292,6 @@ fn no_source_file_over_the_size_budget_without_a_reason() {
              live projection and reindex visibly run the same code",
         ),
         (
-            "crates/http-api/src/archivist.rs",
-            "the DataTrails translation; to be split by resource when it moves onto the \
-             service layer (issue 15)",
-        ),
-        (
             "crates/twin-store/src/store.rs",
             "the twin and payload stores' schema (keys, partitions, bulk load) in one place",
         ),
@@ -325,5 +320,43 @@ fn no_source_file_over_the_size_budget_without_a_reason() {
     assert!(
         hits.is_empty(),
         "source files over {SOURCE_FILE_LINES_MAX} lines (split them, or list them with a reason): {hits:#?}"
+    );
+}
+
+/// The HTTP edge decides nothing about who may see what: every sharing
+/// decision, read record and role check is made by the application services
+/// (`crates/service`), so that every edge (and every later one: the
+/// dashboard, the device channel) applies the same rules.
+#[test]
+fn the_http_edge_makes_no_authorization_decision() {
+    let banned = [
+        "decide_read(",
+        "sharing::decide(",
+        ".decide(",
+        "sees_device(",
+        "Audit::default",
+        ".reader(",
+        "has_role(",
+        "roles_at(",
+        "public_by(",
+        "record_reads(",
+    ];
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates/http-api/src"), &mut files);
+    let mut hits = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for b in banned {
+                if code.contains(b) {
+                    hits.push(format!("{}:{}: {b}", f.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "authorization belongs in crates/service, not in handlers: {hits:#?}"
     );
 }

@@ -1,5 +1,6 @@
 //! Every integration test of `twin-store`, gathered in one binary: one link
 //! instead of one per file (CI time), and one place to find them.
 
+mod archivist_store;
 mod incremental_register;
 mod swap;

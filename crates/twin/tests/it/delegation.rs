@@ -172,3 +172,87 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
     assert_eq!(again.claim(entry), log.p.claim(entry));
     assert_eq!(again.meta().refused, log.p.meta().refused);
 }
+
+/// A public asset (its maker set `sectwin_public`): anyone, anonymous
+/// included, reads its maker's statements whole, under the policy id
+/// `public`; nobody else's; and nobody but its maker can make it public.
+#[test]
+fn a_public_twin_is_everyones_to_read_by_the_one_sharing_decision() {
+    use twin::projection::{decide_read, AssetAttribute, PUBLIC_ATTRIBUTE, PUBLIC_POLICY_ID};
+    use twin::sharing::Decision;
+    let (ka, kacme, kop) = (key(), key(), key());
+    let mut log = Log {
+        entries: Vec::new(),
+        p: Projection::new(ConsensusPolicy::default()),
+    };
+    let stake = |s: &str| format!("stakeholder:{s}");
+    log.add(&ka, AUTH, &stake(AUTH), reg("Authority", &[], &ka))
+        .unwrap();
+    log.add(
+        &ka,
+        AUTH,
+        &stake(ACME),
+        reg("Acme", &["manufacturer"], &kacme),
+    )
+    .unwrap();
+    log.add(&ka, AUTH, &stake(OP), reg("Op", &["operator"], &kop))
+        .unwrap();
+    let dev = "device:assets/9a2b";
+    log.add(
+        &kacme,
+        ACME,
+        dev,
+        json!({"type": "device-registered", "manufacturer": "Acme", "model": "door", "serial": "9a2b"}),
+    )
+    .unwrap();
+    let device = DeviceId::new("assets/9a2b").expect("device id");
+    let acme = StakeholderId(ACME.into());
+    let op = StakeholderId(OP.into());
+    fn anonymous<'m>(p: &'m Projection, device: &DeviceId, owner: &StakeholderId) -> Decision<'m> {
+        let t = p.twin(device).unwrap();
+        decide_read(p.meta(), None, &t, owner, "device-registered", 0).0
+    }
+    assert_eq!(anonymous(&log.p, &device, &acme), Decision::Denied);
+    assert_eq!(log.p.twin(&device).unwrap().public_by(), None);
+
+    log.add(
+        &kacme,
+        ACME,
+        dev,
+        json!({"type": "archivist-event", "operation": "NewAsset", "behaviour": "AssetCreator",
+               "asset_attributes": {PUBLIC_ATTRIBUTE: true}}),
+    )
+    .unwrap()
+    .unwrap();
+    let t = log.p.twin(&device).unwrap();
+    assert_eq!(t.public_by(), Some(&acme));
+    match anonymous(&log.p, &device, &acme) {
+        Decision::Allowed { policy, fields, .. } => {
+            assert_eq!(policy, PUBLIC_POLICY_ID);
+            assert_eq!(
+                fields, None,
+                "a public twin's maker's statements are shown whole"
+            );
+        }
+        other => panic!("anonymous reader refused a public twin: {other:?}"),
+    }
+    // Only its maker's statements: another stakeholder's stay under its policy.
+    assert_eq!(anonymous(&log.p, &device, &op), Decision::Denied);
+    // The owner is still the owner.
+    let (own, _) = decide_read(log.p.meta(), Some(&acme), &t, &acme, "device-registered", 0);
+    assert_eq!(own, Decision::Own);
+
+    // The attribute set by anyone but the maker makes nothing public.
+    let mut forged = t.clone();
+    forged.asset_attributes.insert(
+        PUBLIC_ATTRIBUTE.into(),
+        AssetAttribute {
+            value: json!(true),
+            entry: 99,
+            issuer: op.clone(),
+        },
+    );
+    assert_eq!(forged.public_by(), None);
+    let (d, _) = decide_read(log.p.meta(), None, &forged, &acme, "device-registered", 0);
+    assert_eq!(d, Decision::Denied);
+}

@@ -1,0 +1,307 @@
+//! The DataTrails (Jitsuin Archivist) use cases, mapped onto the security
+//! twins; the HTTP edge (`http_api::archivist`) only extracts, calls and
+//! maps. See `docs/design/archivist.md` for the mapping, field by field.
+//!
+//! * Assets are twins: asset `assets/<uuid>` is the device `<uuid>`
+//!   (subject `device:<uuid>`); creating one registers a `device-registered`
+//!   statement and a `NewAsset` `archivist-event` carrying its attributes.
+//!   Every twin shows as an asset, including those registered natively.
+//! * Events are statements: `archivist-event` statements (and, read-only,
+//!   the twin's native statements, with their type as the operation).
+//!   `asset_attributes` of events update the asset's attributes, which the
+//!   projection keeps on the twin (so `reindex` rebuilds them).
+//! * Everything written is signed by the service (the registry authority)
+//!   *on behalf of* the caller's stakeholder (`on_behalf_of`); the projection
+//!   treats the stakeholder as the issuer for every check and marks the
+//!   claim as service-signed.
+//! * Reads decide per statement with the one sharing decision
+//!   (`twin::projection::decide_read`, which also makes a public asset's
+//!   creator's statements readable by anyone), and record reads of another
+//!   organization's data before they answer.
+//! * Blobs and per-stakeholder configuration (locations, subjects, access
+//!   policies) are kept beside the log behind store contracts
+//!   (`twin_store::archivist`); saving an access policy publishes the
+//!   stakeholder's sharing policy derived from all its access policies
+//!   ([`access`]).
+//!
+//! | module | resource |
+//! |---|---|
+//! | [`assets`] | `assets`, `publicassets` |
+//! | [`events`] | `assets/{id}/events`, `publicassets/{id}/events` |
+//! | [`blobs`] | `blobs` |
+//! | [`config`] | `locations`, `subjects`, `access_policies` |
+//! | [`access`] | access policies → the owner's sharing policy |
+//! | [`query`] | list filters, pages and tokens |
+//! | [`views`] | twins and claims as assets and events |
+
+pub mod access;
+pub mod assets;
+pub mod blobs;
+pub mod config;
+pub mod events;
+pub mod query;
+pub mod views;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use transparency::TransparencyService;
+use twin::projection::Twin;
+use twin::{DeviceId, StakeholderId};
+use twin_store::archivist::{BlobStore, ConfigStore, SideError};
+use twin_store::Projector;
+
+use crate::{Clock, ReadRecorder, ServiceError};
+
+pub use query::{ListQuery, Listing};
+pub use views::Scope;
+
+type Res<T> = Result<T, ServiceError>;
+
+/// Signs a statement payload (JSON bytes) about a subject as the registry
+/// authority (the node's key stays with the node): attached for
+/// [`Disclosure::Public`], a COSE hash envelope over the payload for
+/// [`Disclosure::Private`].
+pub type AuthoritySigner = Arc<dyn Fn(&str, &[u8], Disclosure) -> Vec<u8> + Send + Sync>;
+
+/// Who may read a statement the service registers for a client, and so how
+/// it enters the log (which anyone may mirror).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// Readable by anyone (a public asset's creator's statements, sharing
+    /// policies): the payload is attached, in the log.
+    Public,
+    /// Readable only under the owner's sharing policy: the log holds a hash
+    /// envelope (the digest of a salted payload), and the payload is kept
+    /// beside the log and served through the API only.
+    Private,
+}
+
+/// Random bytes of the salt of a private payload (128 bits).
+const SALT_RANDOM_BYTES: usize = 16;
+
+/// Largest blob, in bytes (DataTrails' limit is larger; photos and SBOMs fit).
+pub const BLOB_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Largest JSON body of an asset or event, in bytes (a statement payload is
+/// at most `twin::statement::PAYLOAD_BYTES_MAX`).
+pub const JSON_BODY_BYTES_MAX: usize = 256 * 1024;
+/// Largest page.
+pub const PAGE_SIZE_MAX: usize = 1000;
+/// Page size when none is asked for.
+pub const PAGE_SIZE_DEFAULT: usize = 100;
+/// Devices examined at most to answer one list or count.
+pub const SCAN_DEVICES_MAX: usize = 100_000;
+/// Most items of one configuration collection per stakeholder.
+pub const SIDE_ITEMS_MAX: usize = 10_000;
+/// How long a write waits for its statements to be projected.
+pub const PROJECTED_WAIT_S_MAX: u64 = 30;
+
+/// The Archivist use cases over a node's twins, log and side stores.
+#[derive(Clone)]
+pub struct ArchivistService {
+    projector: Projector,
+    scitt: Arc<TransparencyService>,
+    reads: ReadRecorder,
+    sign: AuthoritySigner,
+    config: Arc<dyn ConfigStore>,
+    blobs: Arc<dyn BlobStore>,
+    /// Serializes read-modify-write of configuration items.
+    config_updates: Arc<parking_lot::Mutex<()>>,
+}
+
+impl ArchivistService {
+    /// The service over `projector`'s twins, registering through `scitt`
+    /// statements signed by `sign`, recording reads with `reads`, keeping
+    /// configuration in `config` and blobs in `blobs`.
+    pub fn new(
+        projector: Projector,
+        scitt: Arc<TransparencyService>,
+        reads: ReadRecorder,
+        sign: AuthoritySigner,
+        config: Arc<dyn ConfigStore>,
+        blobs: Arc<dyn BlobStore>,
+    ) -> ArchivistService {
+        ArchivistService {
+            projector,
+            scitt,
+            reads,
+            sign,
+            config,
+            blobs,
+            config_updates: Arc::new(parking_lot::Mutex::new(())),
+        }
+    }
+
+    fn clock(&self) -> &Arc<dyn Clock> {
+        self.reads.clock()
+    }
+
+    /// The time now as DataTrails writes it (RFC 3339, UTC, seconds).
+    fn now_rfc3339(&self) -> String {
+        rfc3339(self.clock().now_unix_s())
+    }
+
+    /// The log size published now (entries below it are `CONFIRMED`).
+    fn published(&self) -> u64 {
+        self.scitt.log().published().size.get()
+    }
+
+    fn load_twin(&self, device: &DeviceId) -> Res<Option<Twin>> {
+        self.projector
+            .store()
+            .twin(device)
+            .map_err(ServiceError::internal)
+    }
+
+    /// Registers a statement signed by the authority on `caller`'s behalf
+    /// and waits until it is projected; answers its entry. A private
+    /// statement enters the log as a hash envelope over its salted payload,
+    /// and the payload is kept beside the log (under the caller's payload
+    /// quota).
+    async fn register_delegated(
+        &self,
+        caller: &StakeholderId,
+        subject: &str,
+        mut payload: Value,
+        disclosure: Disclosure,
+    ) -> Res<u64> {
+        payload["on_behalf_of"] = json!(caller.0);
+        if disclosure == Disclosure::Private {
+            payload[twin::statement::SALT] = json!(salt());
+        }
+        let bytes = serde_json::to_vec(&payload).map_err(ServiceError::internal)?;
+        let statement = (self.sign)(subject, &bytes, disclosure);
+        let registered = match disclosure {
+            Disclosure::Public => self.scitt.register(statement).await,
+            Disclosure::Private => self.scitt.register_with_payload(statement, &bytes).await,
+        };
+        let registered = registered.map_err(|e| match e {
+            transparency::RegisterError::Refused(why) => {
+                if why.contains("may not")
+                    || why.contains("manufacturer")
+                    || why.contains("no role")
+                    || why.contains("delegation")
+                {
+                    ServiceError::forbidden(why)
+                } else {
+                    ServiceError::invalid(why)
+                }
+            }
+            transparency::RegisterError::Append(log_service::AppendError::ReadOnly(why))
+                if self.scitt.log().fault().is_some() =>
+            {
+                log_stopped(&why)
+            }
+            e @ transparency::RegisterError::PayloadNotKept(_) => {
+                ServiceError::storage_full(e.to_string())
+            }
+            other => ServiceError::internal(other),
+        })?;
+        let entry = registered.index.get();
+        let projected = self
+            .projector
+            .wait_projected(
+                entry + 1,
+                std::time::Duration::from_secs(PROJECTED_WAIT_S_MAX),
+            )
+            .await;
+        if !projected {
+            // The real reason, not "read it again shortly": a log that
+            // stopped writing (a full disk) publishes nothing until it
+            // recovers.
+            if let Some(why) = self.scitt.log().fault() {
+                return Err(log_stopped(&format!(
+                    "entry {entry} is durable but not yet published: {why}"
+                )));
+            }
+            if let Some(why) = self.projector.fault() {
+                return Err(ServiceError::unavailable(format!(
+                    "entry {entry} is registered, but projecting stopped: {why}"
+                )));
+            }
+            return Err(ServiceError::unavailable(format!(
+                "entry {entry} is registered but not projected yet; read it again shortly"
+            )));
+        }
+        if let Some(why) = self
+            .projector
+            .store()
+            .refusal(entry)
+            .map_err(ServiceError::internal)?
+        {
+            return Err(ServiceError::invalid(format!(
+                "entry {entry} was refused by the twins: {why}"
+            )));
+        }
+        Ok(entry)
+    }
+}
+
+/// The log stopped writing (read-only after a storage error).
+fn log_stopped(why: &str) -> ServiceError {
+    ServiceError::storage_full(format!(
+        "the log is read-only after a storage error, so nothing can be registered until it recovers: {why}"
+    ))
+}
+
+/// Side data could not be read or kept: a full volume or a quota is
+/// [`crate::ErrorKind::StorageFull`], anything else internal.
+fn side_error(e: SideError) -> ServiceError {
+    match e {
+        SideError::TooMany { .. } => ServiceError::invalid(e.to_string()),
+        SideError::Space(twin_store::SpaceError::Measure(detail)) => ServiceError::internal(detail),
+        e if e.is_storage_full() => ServiceError::storage_full(e.to_string()),
+        e => ServiceError::internal(e),
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC, seconds).
+pub fn rfc3339(unix_s: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_s)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+/// A new random (v4) UUID, as identities carry it.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A salt for a private payload ([`twin::statement::SALT`]).
+fn salt() -> String {
+    use base64::Engine as _;
+    use rand_core::RngCore;
+    let mut b = [0u8; SALT_RANDOM_BYTES];
+    rand_core::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The device named by an asset id (`<uuid>` or `<uuid>:publicurl`), and
+/// whether the public URL is asked for.
+pub fn device_of(id: &str) -> Res<(DeviceId, bool)> {
+    let (device, publicurl) = match id.strip_suffix(":publicurl") {
+        Some(d) => (d, true),
+        None => (id, false),
+    };
+    let device = DeviceId::new(device)
+        .map_err(|e| ServiceError::not_found(format!("no asset {id:?}: {e}")))?;
+    Ok((device, publicurl))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_ids() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
+        let u = new_uuid();
+        assert_eq!(u.len(), 36, "{u}");
+        assert_eq!(u.as_bytes()[14], b'4', "{u}");
+    }
+}
