@@ -3,4 +3,5 @@
 
 mod app;
 mod archivist;
+mod golden;
 mod twin_api;
