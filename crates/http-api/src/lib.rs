@@ -10,6 +10,8 @@
 //!   and [`oauth::Caller`], the bearer token extractor of authenticated routes.
 //! * [`twin_router`]: the native REST API of the security twins under
 //!   `/api/v1`, every read filtered by sharing policies and recorded.
+//! * [`openapi`]: the OpenAPI 3.1 document of the native API, generated from
+//!   the handlers' annotations and the wire types of `api_types`.
 //! * [`archivist_router`]: the DataTrails (Archivist v2) compatible API under
 //!   `/archivist`, mapped onto the twins.
 //! * [`serve::serve`]: the server loop with a connection cap, header-read,
@@ -20,6 +22,7 @@
 pub mod archivist;
 pub mod notify_api;
 pub mod oauth;
+pub mod openapi;
 pub mod problem;
 pub mod risk_api;
 pub mod serve;

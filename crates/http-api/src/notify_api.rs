@@ -15,13 +15,17 @@
 
 use std::collections::BTreeMap;
 
+use api_types::notify::{
+    self as wire, CreateSubscription, DeliveryList, DeliveryQuery, DeliveryView, SubscriptionList,
+    SubscriptionTarget, SubscriptionView,
+};
+use api_types::oauth::BearerError;
+use api_types::Problem;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use notify::{DeliveryFilter, DeliveryStatus, NotificationKind, Notifier, Subscription, Target};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::oauth::{Caller, TokenEndpoint};
 use crate::twin_api::{ApiResult, JsonError};
@@ -55,50 +59,87 @@ pub fn notify_router(api: NotifyApi) -> Router {
         .with_state(api)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookBody {
-    url: String,
+fn kind(k: wire::NotificationKind) -> NotificationKind {
+    match k {
+        wire::NotificationKind::NewVulnerableDevice => NotificationKind::NewVulnerableDevice,
+        wire::NotificationKind::FixedFirmwareAvailable => NotificationKind::FixedFirmwareAvailable,
+        wire::NotificationKind::DeadlineApproaching => NotificationKind::DeadlineApproaching,
+        wire::NotificationKind::DeadlineOverdue => NotificationKind::DeadlineOverdue,
+        wire::NotificationKind::VexChanged => NotificationKind::VexChanged,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MqttBody {
-    topic_prefix: String,
+fn wire_kind(k: NotificationKind) -> wire::NotificationKind {
+    match k {
+        NotificationKind::NewVulnerableDevice => wire::NotificationKind::NewVulnerableDevice,
+        NotificationKind::FixedFirmwareAvailable => wire::NotificationKind::FixedFirmwareAvailable,
+        NotificationKind::DeadlineApproaching => wire::NotificationKind::DeadlineApproaching,
+        NotificationKind::DeadlineOverdue => wire::NotificationKind::DeadlineOverdue,
+        NotificationKind::VexChanged => wire::NotificationKind::VexChanged,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    id: String,
-    #[serde(default)]
-    webhook: Option<WebhookBody>,
-    #[serde(default)]
-    mqtt: Option<MqttBody>,
-    #[serde(default)]
-    kinds: Vec<NotificationKind>,
-}
-
-fn subscription_json(s: &Subscription) -> Value {
+fn subscription_view(s: &Subscription) -> SubscriptionView {
     let target = match &s.target {
-        Target::Webhook { url, .. } => json!({"webhook": {"url": url}}),
-        Target::Mqtt { topic_prefix } => json!({"mqtt": {"topic_prefix": topic_prefix}}),
+        Target::Webhook { url, .. } => {
+            SubscriptionTarget::Webhook(wire::WebhookTarget { url: url.clone() })
+        }
+        Target::Mqtt { topic_prefix } => SubscriptionTarget::Mqtt(wire::MqttTarget {
+            topic_prefix: topic_prefix.clone(),
+        }),
     };
-    json!({
-        "id": s.id,
-        "stakeholder": s.stakeholder,
-        "target": target,
-        "kinds": s.kinds,
-    })
+    SubscriptionView {
+        id: s.id.clone(),
+        stakeholder: s.stakeholder.clone(),
+        target,
+        kinds: s.kinds.iter().copied().map(wire_kind).collect(),
+        secret: None,
+    }
 }
 
+fn delivery_view(d: &notify::DeliveryRecord) -> DeliveryView {
+    DeliveryView {
+        subscription: d.subscription.clone(),
+        notification: d.notification.clone(),
+        kind: wire_kind(d.kind),
+        stakeholder: d.stakeholder.clone(),
+        message_id: d.message_id.clone(),
+        attempts: d.attempts,
+        status: match d.status {
+            DeliveryStatus::Pending => wire::DeliveryStatus::Pending,
+            DeliveryStatus::Delivered => wire::DeliveryStatus::Delivered,
+            DeliveryStatus::Failed => wire::DeliveryStatus::Failed,
+        },
+        last_error: d.last_error.clone(),
+        next_attempt_unix_ms: d.next_attempt_unix_ms,
+        delivered_unix_ms: d.delivered_unix_ms,
+        enqueued_unix_ms: d.enqueued_unix_ms,
+        seq: d.seq,
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/subscriptions",
+    tag = "notifications",
+    summary = "Subscribe to notifications by webhook (Standard Webhooks; the whsec_ secret is answered once) or MQTT topic prefix",
+    description = "Kinds: new-vulnerable-device, fixed-firmware-available, deadline-approaching, deadline-overdue, vex-changed (none given: every kind). Ids are per stakeholder. What each subscriber is told was filtered by sharing policy before it was enqueued.",
+    security(("bearer" = [])),
+    request_body(content = CreateSubscription, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The subscription (and a webhook's secret)", body = SubscriptionView),
+        (status = 400, description = "A bad body or target, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 503, description = "The outbox cannot write now; nothing was changed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(api): State<NotifyApi>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SubscriptionView>)> {
     let who = caller.0.stakeholder.clone();
-    let body: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+    let body: CreateSubscription = serde_json::from_slice(&body).map_err(|e| {
         JsonError::bad_request(format!(
             "expected {{\"id\", \"webhook\": {{\"url\"}} | \"mqtt\": {{\"topic_prefix\"}}, \"kinds\"?}}: {e}"
         ))
@@ -126,16 +167,16 @@ async fn create(
         id: body.id,
         stakeholder: who,
         target,
-        kinds: body.kinds,
+        kinds: body.kinds.into_iter().map(kind).collect(),
     };
     api.notifier.subscribe(sub.clone()).map_err(|e| match e {
         notify::NotifyError::Storage(_) => storage_error(&e),
         other => JsonError::bad_request(other.to_string()),
     })?;
-    let mut out = subscription_json(&sub);
-    if let Some(secret) = secret {
-        out["secret"] = json!(secret);
-    }
+    let out = SubscriptionView {
+        secret,
+        ..subscription_view(&sub)
+    };
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -148,11 +189,38 @@ fn storage_error(e: &notify::NotifyError) -> JsonError {
     ))
 }
 
-async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/subscriptions",
+    tag = "notifications",
+    summary = "The caller's notification subscriptions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The subscriptions", body = SubscriptionList),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+    ),
+)]
+async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<SubscriptionList> {
     let subs = api.notifier.subscriptions(Some(&caller.0.stakeholder));
-    Json(json!({"subscriptions": subs.iter().map(subscription_json).collect::<Vec<_>>()}))
+    Json(SubscriptionList {
+        subscriptions: subs.iter().map(subscription_view).collect(),
+    })
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/subscriptions/{id}",
+    tag = "notifications",
+    summary = "Remove one of the caller's subscriptions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The subscription's id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 404, description = "Not one of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The outbox cannot write now; nothing was changed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn remove(
     State(api): State<NotifyApi>,
     caller: Caller,
@@ -170,11 +238,24 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/deliveries",
+    tag = "notifications",
+    summary = "The caller's notification deliveries and their status",
+    security(("bearer" = [])),
+    params(DeliveryQuery),
+    responses(
+        (status = 200, description = "The deliveries", body = DeliveryList),
+        (status = 400, description = "A bad status", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+    ),
+)]
 async fn deliveries(
     State(api): State<NotifyApi>,
     caller: Caller,
     Query(q): Query<BTreeMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryList>> {
     let status = match q.get("status").map(String::as_str) {
         None => None,
         Some("pending") => Some(DeliveryStatus::Pending),
@@ -191,5 +272,7 @@ async fn deliveries(
         status,
         ..DeliveryFilter::default()
     });
-    Ok(Json(json!({"deliveries": list})))
+    Ok(Json(DeliveryList {
+        deliveries: list.iter().map(delivery_view).collect(),
+    }))
 }

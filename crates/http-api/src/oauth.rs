@@ -43,6 +43,7 @@ use access::{
     CredentialError, Credentials, Grant, GrantError, ScopeError, TokenClaims, TokenError,
     TokenIssuer, TokenKey,
 };
+use api_types::oauth::{BearerError, OAuthError as OAuthErrorBody, TokenResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ConnectInfo;
@@ -54,7 +55,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Largest token request body, in bytes: four short parameters need a few
 /// hundred; larger bodies get 413 before being buffered.
@@ -293,16 +294,6 @@ pub fn token_routes(endpoint: Arc<TokenEndpoint>, path: &str) -> Router {
         .with_state(endpoint)
 }
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Serialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<String>,
-}
-
 /// The address of the client of a request, when the server recorded it
 /// (`http_api::serve` does, as `ConnectInfo<SocketAddr>`).
 pub struct Peer(pub Option<IpAddr>);
@@ -320,6 +311,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)",
+    description = "The client authenticates with client_id and client_secret in the form or in HTTP Basic (RFC 6749 §2.3.1). Repeated failures from one client or address are slowed down (429 with Retry-After).",
+    request_body(content = api_types::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A bearer token", body = TokenResponse),
+        (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = api_types::oauth::OAuthError),
+        (status = 401, description = "invalid_client", body = api_types::oauth::OAuthError),
+        (status = 429, description = "slow_down: too many failed authentications", body = api_types::oauth::OAuthError),
+    ),
+)]
 async fn token(
     State(endpoint): State<Arc<TokenEndpoint>>,
     Peer(peer): Peer,
@@ -348,7 +353,7 @@ async fn token(
             let response = TokenResponse {
                 expires_in: grant.expires_in_s(),
                 access_token: grant.access_token,
-                token_type: "Bearer",
+                token_type: "Bearer".to_string(),
                 scope,
             };
             (
@@ -569,13 +574,6 @@ struct OAuthError {
     description: String,
 }
 
-/// Its JSON body.
-#[derive(Serialize)]
-struct OAuthErrorBody<'a> {
-    error: &'a str,
-    error_description: &'a str,
-}
-
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError {
@@ -615,8 +613,8 @@ impl From<GrantError> for OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = Json(OAuthErrorBody {
-            error: self.error,
-            error_description: &self.description,
+            error: self.error.to_string(),
+            error_description: self.description,
         });
         let mut response = (
             self.status,
@@ -778,22 +776,15 @@ impl BearerRejection {
     }
 }
 
-/// The JSON body of a [`BearerRejection`].
-#[derive(Serialize)]
-struct BearerRejectionBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
 impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
         let challenge = self.challenge();
         (
             self.status,
             [(header::WWW_AUTHENTICATE, challenge)],
-            Json(BearerRejectionBody {
-                error: self.error,
-                message: &self.message,
+            Json(BearerError {
+                error: self.error.to_string(),
+                message: self.message,
             }),
         )
             .into_response()

@@ -29,12 +29,14 @@
 
 use std::sync::Arc;
 
+use api_types::oauth::BearerError;
+use api_types::risks::{AdvisoryImport, BulkImport, NoParameters, OwnImport, SharedImport};
+use api_types::Problem;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde_json::{json, Value};
 use twin_store::RiskService;
 use vuln_formats::DocumentFormat;
 
@@ -132,6 +134,19 @@ async fn blocking<T: Send + 'static>(
         .map_err(JsonError::from)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks",
+    tag = "risks",
+    summary = "The risk register: every unresolved (device or firmware release, vulnerability) pair and every risk recorded on a model, with severity, owner, status from signed decisions, deadline and the matches that explain it; only risks the caller may see",
+    security(("bearer" = [])),
+    params(RiskQuery),
+    responses(
+        (status = 200, description = "A page of risks", body = RiskPage),
+        (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn risks(
     State(api): State<RiskApi>,
     caller: MaybeCaller,
@@ -141,6 +156,18 @@ async fn risks(
     blocking(move || views.list(who, &query)).await.map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/risks/summary",
+    tag = "risks",
+    summary = "The fleet risk summary over the risks the caller may see",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counts by status and severity, overdue, devices and releases exposed, and the fleet's", body = RiskSummary),
+        (status = 400, description = "A parameter was given (it takes none)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn summary(
     State(api): State<RiskApi>,
     caller: MaybeCaller,
@@ -150,11 +177,19 @@ async fn summary(
     blocking(move || views.summary(who)).await.map(Json)
 }
 
-/// `/risks/summary` takes no parameters.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParameters {}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/exposure",
+    tag = "risks",
+    summary = "Exposure grouped by vulnerability, device, firmware release or site",
+    security(("bearer" = [])),
+    params(ExposureQuery),
+    responses(
+        (status = 200, description = "The groups, worst first", body = Exposure),
+        (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn exposure(
     State(api): State<RiskApi>,
     caller: MaybeCaller,
@@ -183,11 +218,31 @@ fn is_administrator(api: &RiskApi, who: &str) -> bool {
 /// a newer one), every change recorded in the log before the answer.
 /// Refused records are counted and the first ones named; the rest are
 /// imported.
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories/bulk",
+    tag = "risks",
+    summary = "The node's administrator (the registry authority) imports a dump of CVE JSON 5 records, one per line (CISA's vulnrichment export), gzip compressed or not, into the shared advisories",
+    description = "Incremental: an unchanged record is not rewritten and an older dateUpdated never replaces a newer one; every change is recorded in the log before the answer. At most 64 MiB, expanding to at most 2 GiB.",
+    security(("bearer" = [])),
+    request_body(content(
+        (api_types::scrapi::Binary = "application/gzip"),
+        (String = "application/x-ndjson"),
+    )),
+    responses(
+        (status = 200, description = "What the import did", body = BulkImport),
+        (status = 400, description = "Not a dump of CVE JSON 5 records, or one that expands past 2 GiB", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 403, description = "Not the node's administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The advisory store or the log cannot write now", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn import_bulk(
     State(api): State<RiskApi>,
     caller: Caller,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BulkImport>)> {
     let who = caller.0.stakeholder.clone();
     if !is_administrator(&api, &who) {
         return Err(JsonError::new(
@@ -273,27 +328,44 @@ async fn import_bulk(
     );
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "format": "Cve5 JSON lines",
-            "source": "shared",
-            "records": summary.records,
-            "held": api.risks.advisory_count(),
-            "new": stored.new,
-            "updated": stored.updated,
-            "unchanged": stored.unchanged,
-            "older": stored.older,
-            "failed": failed,
-            "errors": errors,
-            "recorded": recorded.len(),
-        })),
+        Json(BulkImport {
+            format: "Cve5 JSON lines".to_string(),
+            source: "shared".to_string(),
+            records: summary.records,
+            held: api.risks.advisory_count(),
+            new: stored.new,
+            updated: stored.updated,
+            unchanged: stored.unchanged,
+            older: stored.older,
+            failed,
+            errors,
+            recorded: recorded.len(),
+        }),
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/advisories",
+    tag = "risks",
+    summary = "Import an advisory document (OSV, CVE JSON 5, NVD CVE API 2.0 or CSAF 2.0; detected from its fields); the register reflects it at once",
+    description = "The node's administrator's advisories are the shared ones; any other stakeholder's are its own claims about the firmware it released: they apply to its releases only and add to the shared advisories, never replace them. Every accepted change is registered in the log before the answer. At most 16 MiB.",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "The advisory document", content_type = "application/json"),
+    responses(
+        (status = 200, description = "What the import did", body = AdvisoryImport),
+        (status = 400, description = "Not an advisory document, or one that does not parse", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 413, description = "Larger than 16 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The advisory store or the log cannot write now", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Too many stakeholders keep their own advisories", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn import(
     State(api): State<RiskApi>,
     caller: Caller,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AdvisoryImport>)> {
     tracing::info!(stakeholder = %caller.0.stakeholder, "advisory import");
     let format = vuln_formats::detect(&body).ok_or_else(|| {
         JsonError::bad_request(
@@ -355,16 +427,16 @@ async fn import(
     if admin {
         return Ok((
             StatusCode::OK,
-            Json(json!({
-                "format": format!("{format:?}"),
-                "source": "shared",
-                "advisories": parsed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
-                "held": api.risks.advisory_count(),
-                "new": summary.new,
-                "updated": summary.updated,
-                "unchanged": summary.unchanged,
-                "older": summary.older,
-                "recorded": recorded,
+            Json(AdvisoryImport::Shared(SharedImport {
+                format: format!("{format:?}"),
+                source: "shared".to_string(),
+                advisories: parsed.iter().map(|a| a.id.as_str().to_string()).collect(),
+                held: api.risks.advisory_count(),
+                new: summary.new,
+                updated: summary.updated,
+                unchanged: summary.unchanged,
+                older: summary.older,
+                recorded,
             })),
         ));
     }
@@ -378,21 +450,36 @@ async fn import(
     };
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "format": format!("{format:?}"),
-            "source": format!("advisory:{who}"),
-            "advisories": parsed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
-            "new": summary.new,
-            "updated": summary.updated,
-            "unchanged": summary.unchanged,
-            "older": summary.older,
-            "recorded": recorded,
-            "applies_to_releases": releases,
-            "note": "your advisories are your claims about the firmware you released: they apply to your releases only and add to the shared advisories, never replace them; disagree with an advisory by a VEX statement",
+        Json(AdvisoryImport::Own(OwnImport {
+            format: format!("{format:?}"),
+            source: format!("advisory:{who}"),
+            advisories: parsed.iter().map(|a| a.id.as_str().to_string()).collect(),
+            new: summary.new,
+            updated: summary.updated,
+            unchanged: summary.unchanged,
+            older: summary.older,
+            recorded,
+            applies_to_releases: releases,
+            note: "your advisories are your claims about the firmware you released: they apply to your releases only and add to the shared advisories, never replace them; disagree with an advisory by a VEX statement".to_string(),
         })),
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/vex",
+    tag = "risks",
+    summary = "VEX statements registered for a device model's releases, as shared with the caller",
+    description = "For the model's manufacturer, the holders of a risk on it and the holders of a role on one of its devices; to anyone else the model has none (404, so that a model's existence does not leak).",
+    security(("bearer" = [])),
+    params(VexQuery),
+    responses(
+        (status = 200, description = "The model, the log size read and the statements", body = VexView),
+        (status = 400, description = "No model given, or a bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 404, description = "No release of this model, or no VEX shared with the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn vex(
     State(api): State<RiskApi>,
     caller: Caller,

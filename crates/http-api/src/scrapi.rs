@@ -236,6 +236,24 @@ fn require_content_type(headers: &HeaderMap, expected: &str, what: &str) -> Resu
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/entries",
+    tag = "scrapi",
+    summary = "Register a COSE Signed Statement",
+    description = "201 with the receipt once a checkpoint covers the statement (within a few seconds), else 303 to /entries/{id}. With `Prefer: respond-async` (RFC 7240) it answers 303 as soon as the statement is durable. A statement registered before answers its existing entry.",
+    request_body(content = api_types::scrapi::Binary, description = "A COSE_Sign1 Signed Statement", content_type = "application/cose"),
+    responses(
+        (status = 201, description = "Registered; the body is the COSE receipt", body = api_types::scrapi::Binary, content_type = "application/cose",
+            headers(("location" = String, description = "/entries/{id}"))),
+        (status = 303, description = "Registered; the receipt will be at Location",
+            headers(("location" = String, description = "/entries/{id}"), ("retry-after" = u64, description = "Seconds"))),
+        (status = 400, description = "Refused by the registration policy (RFC 9290 concise problem details)", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 413, description = "Larger than a log entry", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 415, description = "Not application/cose", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 503, description = "The log cannot append now", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+    ),
+)]
 async fn register(
     State(api): State<Arc<ScrapiApi>>,
     headers: HeaderMap,
@@ -312,6 +330,20 @@ fn pending(index: LeafIndex) -> Response {
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/entries/{id}",
+    tag = "scrapi",
+    summary = "The receipt of an entry",
+    params(("id" = String, Path, description = "Entry id (a decimal log index)")),
+    responses(
+        (status = 200, description = "COSE receipt", body = api_types::scrapi::Binary, content_type = "application/cose"),
+        (status = 302, description = "Not yet covered by a checkpoint",
+            headers(("location" = String, description = "/entries/{id}"), ("retry-after" = u64, description = "Seconds"))),
+        (status = 400, description = "Not a decimal log index", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 404, description = "No such entry, or not a signed statement", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+    ),
+)]
 async fn entry_receipt(
     State(api): State<Arc<ScrapiApi>>,
     Path(id): Path<String>,
@@ -324,6 +356,20 @@ async fn entry_receipt(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/entries/{id}/statement",
+    tag = "scrapi",
+    summary = "The Transparent Statement (the statement with its receipt in the unprotected header)",
+    params(("id" = String, Path, description = "Entry id (a decimal log index)")),
+    responses(
+        (status = 200, description = "COSE_Sign1 with its receipt", body = api_types::scrapi::Binary, content_type = "application/cose"),
+        (status = 302, description = "Not yet covered by a checkpoint",
+            headers(("location" = String, description = "/entries/{id}"), ("retry-after" = u64, description = "Seconds"))),
+        (status = 400, description = "Not a decimal log index", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 404, description = "No such entry, or not a signed statement", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+    ),
+)]
 async fn entry_statement(
     State(api): State<Arc<ScrapiApi>>,
     Path(id): Path<String>,
@@ -362,6 +408,13 @@ fn cose_key_value(key: &scitt::PublicKey) -> Result<Value, Problem> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/scitt-keys",
+    tag = "scrapi",
+    summary = "The service's receipt keys as a COSE Key Set",
+    responses((status = 200, description = "A CBOR array of COSE_Key", body = api_types::scrapi::Binary, content_type = "application/cbor")),
+)]
 async fn keys(State(api): State<Arc<ScrapiApi>>) -> Result<Response, Problem> {
     let set = api
         .service
@@ -372,6 +425,18 @@ async fn keys(State(api): State<Arc<ScrapiApi>>) -> Result<Response, Problem> {
     Ok(([(header::CONTENT_TYPE, CBOR)], cbor(&Value::Array(set))).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/scitt-keys/{kid}",
+    tag = "scrapi",
+    summary = "One receipt key by its key id",
+    params(("kid" = String, Path, description = "Key id (RFC 9679 thumbprint), base64url without padding")),
+    responses(
+        (status = 200, description = "COSE_Key", body = api_types::scrapi::Binary, content_type = "application/cbor"),
+        (status = 400, description = "kid is not base64url", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 404, description = "No key with this kid", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+    ),
+)]
 async fn one_key(
     State(api): State<Arc<ScrapiApi>>,
     Path(kid): Path<String>,
@@ -400,6 +465,14 @@ async fn one_key(
     Ok(([(header::CONTENT_TYPE, CBOR)], cbor(&cose_key_value(&key)?)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/transparency-configuration",
+    tag = "scrapi",
+    summary = "The transparency service's configuration",
+    description = "A CBOR map: issuer, registration_endpoint, jwks_uri, supported_signature_algorithms (COSE algorithm ids), verifiable_data_structure (RFC9162_SHA256), log (the C2SP checkpoint).",
+    responses((status = 200, description = "CBOR configuration", body = api_types::scrapi::Binary, content_type = "application/cbor")),
+)]
 async fn configuration(State(api): State<Arc<ScrapiApi>>) -> Response {
     let config = Value::Map(vec![
         (
@@ -430,6 +503,19 @@ async fn configuration(State(api): State<Arc<ScrapiApi>>) -> Response {
     ([(header::CONTENT_TYPE, CBOR)], cbor(&config)).into_response()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/statements/batch",
+    tag = "scrapi",
+    summary = "Register up to 4096 Signed Statements at once (SCRAPI registration policy; Ed25519 batch verification, shared group commits)",
+    request_body(content = api_types::scrapi::Binary, description = "A definite-length CBOR array of definite-length byte strings, each a COSE_Sign1 Signed Statement; at most 4096 items and 16 MiB", content_type = "application/cbor"),
+    responses(
+        (status = 200, description = "One result per statement, in order", body = api_types::scrapi::BatchResults),
+        (status = 400, description = "The body is not such an array (the detail says where)", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 413, description = "More than 4096 statements, or a body over 16 MiB; the detail states the limit", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+        (status = 415, description = "Not application/cbor", body = api_types::scrapi::Binary, content_type = "application/concise-problem-details+cbor"),
+    ),
+)]
 async fn register_batch(
     State(api): State<Arc<ScrapiApi>>,
     headers: HeaderMap,
@@ -454,23 +540,28 @@ async fn register_batch(
             format!("batch registration task failed: {e}"),
         )
     })?;
-    let json: Vec<serde_json::Value> = results
+    use api_types::scrapi::{BatchProblem, BatchRefused, BatchRegistered, BatchResult};
+    let results = results
         .into_iter()
         .map(|r| match r {
-            Ok(reg) => serde_json::json!({
-                "index": reg.index.get(),
-                "location": entry_location(reg.index),
-                "duplicate": reg.duplicate,
+            Ok(reg) => BatchResult::Registered(BatchRegistered {
+                index: reg.index.get(),
+                location: entry_location(reg.index),
+                duplicate: reg.duplicate,
             }),
             Err(e) => {
                 let p = Problem::from(e);
-                serde_json::json!({
-                    "error": { "status": p.status.as_u16(), "title": p.title, "detail": p.detail }
+                BatchResult::Refused(BatchRefused {
+                    error: BatchProblem {
+                        status: p.status.as_u16(),
+                        title: p.title.to_string(),
+                        detail: p.detail,
+                    },
                 })
             }
         })
         .collect();
-    Ok(axum::Json(serde_json::json!({ "results": json })).into_response())
+    Ok(axum::Json(api_types::scrapi::BatchResults { results }).into_response())
 }
 
 /// The statements of a batch body: a definite-length CBOR array (major type

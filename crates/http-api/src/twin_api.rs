@@ -1,5 +1,6 @@
-//! The native REST API of the security twins, under `/api/v1` (its OpenAPI 3
-//! document at `/api/v1/openapi.json`).
+//! The native REST API of the security twins, under `/api/v1` (its OpenAPI
+//! 3.1 document, generated from the handlers' annotations and the wire types
+//! of `api_types` by [`crate::openapi`], at `/api/v1/openapi.json`).
 //!
 //! Every read path decides per piece of data: the data of a statement belongs
 //! to the stakeholder that signed it, and its owner's sharing policy
@@ -13,14 +14,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use api_types::twins::{
+    DeviceCount, DeviceFilter, DeviceList, DeviceView, NodeStatus, PageQuery, PolicyList,
+    PolicyQuery, ReadsPage, ReadsQuery, RegisterStatement, Registered, StakeholderList,
+    StakeholderRecord, StatementView, Timeline,
+};
+use api_types::Problem;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use serde::Serialize;
-use serde_json::{json, Value};
 use transparency::TransparencyService;
 use twin::StakeholderId;
 use twin_store::Projector;
@@ -30,10 +35,7 @@ pub(crate) use service::{ReadRecorder, ServiceError};
 
 use crate::oauth::{Caller, MaybeCaller, TokenEndpoint};
 
-/// Largest page.
-pub const PAGE_SIZE_MAX: usize = 1000;
-/// Page size when none is asked for.
-pub const PAGE_SIZE_DEFAULT: usize = 100;
+pub use api_types::twins::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 /// Devices examined at most to answer one list or count (policy filtering
 /// happens after the index scan).
 pub use service::twins::SCAN_DEVICES_MAX;
@@ -159,15 +161,20 @@ impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let mut response =
             crate::problem::problem(crate::problem::Family::Json, self.status, &self.message);
-        let body = json!({
-            "type": "about:blank",
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.message,
-            "error": self.code,
-            "message": self.message,
-        });
-        *response.body_mut() = axum::body::Body::from(body.to_string());
+        let body = Problem {
+            kind: "about:blank".to_string(),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            detail: self.message.clone(),
+            error: Some(self.code.to_string()),
+            message: Some(self.message),
+        };
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        *response.body_mut() = axum::body::Body::from(text);
         if let Some(s) = self.retry_after_s {
             response
                 .headers_mut()
@@ -231,61 +238,151 @@ pub(crate) fn caller_id(c: &MaybeCaller) -> Option<StakeholderId> {
     c.0.as_ref().map(|t| StakeholderId(t.stakeholder.clone()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    summary = "This OpenAPI 3.1 document",
+    responses((status = 200, description = "The document, generated from the API's types", body = Object)),
+)]
 async fn openapi() -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        OPENAPI,
+        crate::openapi::document_json(),
     )
 }
 
-async fn status(State(api): State<TwinApi>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    tag = "twins",
+    summary = "Projection and log status",
+    description = "Public. `read_only` and `log_fault` say when the log stopped writing (a storage fault); it writes again by itself once the cause is gone.",
+    responses((status = 200, description = "Status", body = NodeStatus)),
+)]
+async fn status(State(api): State<TwinApi>) -> Json<NodeStatus> {
     Json(api.views.status())
 }
 
-async fn stakeholders(State(api): State<TwinApi>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/stakeholders",
+    tag = "twins",
+    summary = "Registered stakeholders and their keys (public: the registry is in the log)",
+    responses((status = 200, description = "Stakeholders", body = StakeholderList)),
+)]
+async fn stakeholders(State(api): State<TwinApi>) -> Json<StakeholderList> {
     Json(api.views.stakeholders())
 }
 
-async fn stakeholder(State(api): State<TwinApi>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/stakeholders/{id}",
+    tag = "twins",
+    summary = "One stakeholder",
+    params(("id" = String, Path, description = "Stakeholder id")),
+    responses(
+        (status = 200, description = "Stakeholder", body = StakeholderRecord),
+        (status = 404, description = "No such stakeholder", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn stakeholder(
+    State(api): State<TwinApi>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StakeholderRecord>> {
     Ok(Json(api.views.stakeholder(&id)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/policies",
+    tag = "twins",
+    summary = "Published policies (sharing, transparency, AI use) with every version; public, like the log",
+    params(PolicyQuery),
+    responses(
+        (status = 200, description = "Policy versions", body = PolicyList),
+        (status = 400, description = "Unknown parameter or kind, or a bad position", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn policies(
     State(api): State<TwinApi>,
     Query(q): Query<BTreeMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyList>> {
     Ok(Json(api.views.policies(&q)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{id}",
+    tag = "twins",
+    summary = "A device's twin with each attribute's consensus status",
+    description = "Fields the owners' sharing policies hide from the caller are null; the read is recorded for every other organization whose data it shows.",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "Device id (the statement subject without `device:`)")),
+    responses(
+        (status = 200, description = "The twin", body = DeviceView),
+        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read could not be recorded (Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn device(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeviceView>> {
     Ok(Json(api.views.device(caller_id(&caller), &id)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "twins",
+    summary = "Devices visible to the caller, in id order, searchable by attribute",
+    description = "A filter matches only on what the caller may see. At most one indexed attribute drives the scan; at most 100,000 devices are examined per page.",
+    security((), ("bearer" = [])),
+    params(PageQuery, DeviceFilter),
+    responses(
+        (status = 200, description = "A page of devices", body = DeviceList),
+        (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn devices(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
     Query(q): Query<BTreeMap<String, String>>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<DeviceList>> {
     let size = page_size(&q)?;
     let after = q.get("page_token").map(|t| decode_token(t)).transpose()?;
     let filters = device_filters(&q)?;
     let page = api
         .views
         .devices(caller_id(&caller), &filters, size, after)?;
-    let next = page.next_after.map(|l| encode_token(&l));
-    Ok(
-        Json(json!({ "devices": page.devices, "next_page_token": next, "as_of": page.as_of }))
-            .into_response(),
-    )
+    Ok(Json(DeviceList {
+        devices: page.devices,
+        next_page_token: page.next_after.map(|l| encode_token(&l)),
+        as_of: page.as_of,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/count",
+    tag = "twins",
+    summary = "How many devices visible to the caller match",
+    security((), ("bearer" = [])),
+    params(DeviceFilter),
+    responses(
+        (status = 200, description = "The count (also in X-Total-Count)", body = DeviceCount,
+            headers(("x-total-count" = u64, description = "The count"))),
+        (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn device_count(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
@@ -297,17 +394,35 @@ async fn device_count(
     headers.insert("x-total-count", HeaderValue::from(c.count as u64));
     Ok((
         headers,
-        Json(json!({ "count": c.count, "complete": c.complete, "as_of": c.as_of })),
+        Json(DeviceCount {
+            count: c.count as u64,
+            complete: c.complete,
+            as_of: c.as_of,
+        }),
     )
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{id}/timeline",
+    tag = "twins",
+    summary = "Every statement about a device the caller may see, in log order, with receipts",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "Device id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of the timeline", body = Timeline),
+        (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn timeline(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Timeline>> {
     let size = page_size(&q)?;
     let after =
         match q.get("page_token") {
@@ -317,43 +432,60 @@ async fn timeline(
             None => None,
         };
     let page = api.views.timeline(caller_id(&caller), &id, size, after)?;
-    let next = page.next_after.map(|c| encode_token(&c.to_string()));
-    Ok(Json(json!({
-        "device": id,
-        "entries": page.entries,
-        "next_page_token": next,
-        "as_of": page.as_of,
-    })))
+    Ok(Json(Timeline {
+        device: id,
+        entries: page.entries,
+        next_page_token: page.next_after.map(|c| encode_token(&c.to_string())),
+        as_of: page.as_of,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/statements/{entry}",
+    tag = "twins",
+    summary = "A registered statement by log entry",
+    description = "Statements about devices follow the device's policies; registry and release statements are public records.",
+    security((), ("bearer" = [])),
+    params(("entry" = u64, Path, description = "Log entry index")),
+    responses(
+        (status = 200, description = "The statement", body = StatementView),
+        (status = 400, description = "Not an entry number", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such statement, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn statement(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
     Path(entry): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StatementView>> {
     let index: u64 = entry
         .parse()
         .map_err(|_| JsonError::bad_request(format!("{entry:?} is not an entry number")))?;
     Ok(Json(api.views.statement(caller_id(&caller), index)?))
 }
 
-/// A hash envelope with its payload, registered together.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterBody {
-    /// The COSE_Sign1 hash envelope, base64.
-    statement: String,
-    /// The payload it commits to, base64 (kept beside the log, never in it).
-    payload: String,
-}
-
 /// `POST /api/v1/statements`: registers a confidential statement (a hash
 /// envelope) with its payload. The signature is the authentication, as for
 /// SCRAPI; the payload is then served only under the owner's policy.
+#[utoipa::path(
+    post,
+    path = "/api/v1/statements",
+    tag = "twins",
+    summary = "Register a confidential statement: a COSE hash envelope with its payload, kept beside the log (never in it) and served only under the owner's sharing policy",
+    request_body(content = RegisterStatement, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered", body = Registered),
+        (status = 400, description = "Refused (the message says why)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The log cannot append now", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The payload could not be kept", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn register_statement(
     State(api): State<TwinApi>,
-    body: Result<Json<RegisterBody>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    body: Result<Json<RegisterStatement>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
     let Json(body) = body.map_err(|e| JsonError::bad_request(e.body_text()))?;
     let b64 = |what: &str, s: &str| {
         base64::engine::general_purpose::STANDARD
@@ -365,11 +497,11 @@ async fn register_statement(
     match api.scitt.register_with_payload(statement, &payload).await {
         Ok(r) => Ok((
             StatusCode::CREATED,
-            Json(json!({
-                "entry": r.index.get(),
-                "duplicate": r.duplicate,
-                "receipt": format!("/entries/{}", r.index.get()),
-            })),
+            Json(Registered {
+                entry: r.index.get(),
+                duplicate: r.duplicate,
+                receipt: format!("/entries/{}", r.index.get()),
+            }),
         )),
         Err(transparency::RegisterError::Append(e)) => Err(JsonError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -389,12 +521,20 @@ async fn register_statement(
     }
 }
 
-#[derive(Serialize)]
-struct ReadsPage {
-    reads: Vec<Value>,
-    next_page_token: Option<String>,
-}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/reads",
+    tag = "twins",
+    summary = "Reads of an organization's data by others (the caller's own, or another's its transparency policy opens to the caller)",
+    security(("bearer" = [])),
+    params(ReadsQuery),
+    responses(
+        (status = 200, description = "A page of read records", body = ReadsPage),
+        (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or bad bearer token", body = api_types::oauth::BearerError),
+        (status = 403, description = "The owner's transparency policy does not admit the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn reads(
     State(api): State<TwinApi>,
     Caller(claims): Caller,
@@ -420,12 +560,8 @@ async fn reads(
     let next = page
         .next_after
         .map(|(t, s)| encode_token(&format!("{t}.{s}")));
-    let reads = page.reads;
     Ok(Json(ReadsPage {
-        reads,
+        reads: page.reads,
         next_page_token: next,
     }))
 }
-
-/// The OpenAPI 3 document of `/api/v1`, SCRAPI and the token endpoint.
-pub const OPENAPI: &str = include_str!("openapi.json");

@@ -14,224 +14,231 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use risk_register::{Register, Risk, RiskKind, RiskStatus, Selector};
-use serde::{Deserialize, Serialize};
 use twin::sharing::ReadKind;
 use twin::{DeviceId, Role, StakeholderId};
 use twin_store::{Projector, RiskService};
 
 use crate::{Audit, ReadRecorder, Reader, ServiceError};
 
-/// Largest page of risks.
-pub const RISK_PAGE_SIZE_MAX: usize = 1000;
-/// Page size when none is asked for.
-pub const RISK_PAGE_SIZE_DEFAULT: usize = 100;
+use api_types::risks as wire;
+pub use api_types::risks::{
+    Exposure, ExposureBy, ExposureGroup, ExposureQuery, KindFilter, RiskPage, RiskQuery,
+    RiskSummary, VexQuery, VexView, RISK_PAGE_SIZE_DEFAULT, RISK_PAGE_SIZE_MAX,
+};
 
-/// Which kind of risk a query asks for (`kind=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KindFilter {
-    /// Device vulnerabilities.
-    Device,
-    /// Release vulnerabilities.
-    Release,
-    /// Risks recorded on a model (threat modeling).
-    Recorded,
+/// The page size `query` asks for, checked.
+fn page_size(query: &RiskQuery) -> Result<usize, ServiceError> {
+    match query.page_size {
+        None => Ok(RISK_PAGE_SIZE_DEFAULT),
+        Some(n) if (1..=RISK_PAGE_SIZE_MAX).contains(&n) => Ok(n),
+        Some(n) => Err(ServiceError::invalid(format!(
+            "page_size must be an integer from 1 to {RISK_PAGE_SIZE_MAX}, not {n}"
+        ))),
+    }
 }
 
-impl From<KindFilter> for RiskKind {
-    fn from(k: KindFilter) -> RiskKind {
-        match k {
-            KindFilter::Device => RiskKind::DeviceVulnerability,
-            KindFilter::Release => RiskKind::ReleaseVulnerability,
-            KindFilter::Recorded => RiskKind::Recorded,
+/// The register's index lookup for `query`.
+fn selector(query: &RiskQuery) -> Selector<'_> {
+    Selector {
+        device: query.device.as_deref(),
+        vulnerability: query.vulnerability.as_deref(),
+        model: query.model.as_deref(),
+        release: query.release.as_deref(),
+        site: query.site.as_deref(),
+        kind: query.kind.map(risk_kind),
+    }
+}
+
+fn risk_kind(k: KindFilter) -> RiskKind {
+    match k {
+        KindFilter::Device => RiskKind::DeviceVulnerability,
+        KindFilter::Release => RiskKind::ReleaseVulnerability,
+        KindFilter::Recorded => RiskKind::Recorded,
+    }
+}
+
+fn wire_status(s: RiskStatus) -> wire::RiskStatus {
+    match s {
+        RiskStatus::Open => wire::RiskStatus::Open,
+        RiskStatus::Accepted => wire::RiskStatus::Accepted,
+        RiskStatus::Mitigated => wire::RiskStatus::Mitigated,
+        RiskStatus::Transferred => wire::RiskStatus::Transferred,
+        RiskStatus::FalsePositive => wire::RiskStatus::FalsePositive,
+    }
+}
+
+/// A severity on the wire.
+pub fn wire_severity(s: risk::Severity) -> wire::Severity {
+    match s {
+        risk::Severity::None => wire::Severity::None,
+        risk::Severity::Low => wire::Severity::Low,
+        risk::Severity::Medium => wire::Severity::Medium,
+        risk::Severity::High => wire::Severity::High,
+        risk::Severity::Critical => wire::Severity::Critical,
+    }
+}
+
+fn wire_kind(k: RiskKind) -> wire::RiskKind {
+    match k {
+        RiskKind::DeviceVulnerability => wire::RiskKind::DeviceVulnerability,
+        RiskKind::ReleaseVulnerability => wire::RiskKind::ReleaseVulnerability,
+        RiskKind::Recorded => wire::RiskKind::Recorded,
+    }
+}
+
+/// Whether `r` passes every filter of `query`.
+pub fn matches(query: &RiskQuery, r: &Risk) -> bool {
+    let eq =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+    eq(&query.device, r.device.as_deref())
+        && eq(&query.vulnerability, r.vulnerability.as_deref())
+        && eq(&query.model, r.model.as_deref())
+        && eq(&query.release, r.release.as_deref())
+        && eq(&query.site, r.site.as_deref())
+        && query.status.is_none_or(|s| wire_status(r.status) == s)
+        && query
+            .severity
+            .is_none_or(|s| wire_severity(r.severity) == s)
+        && query.kind.is_none_or(|k| r.kind == risk_kind(k))
+        && query.overdue.is_none_or(|o| r.overdue == o)
+}
+
+fn decision(d: &risk_register::Decision) -> wire::Decision {
+    use risk_register::DecisionKind as D;
+    wire::Decision {
+        entry: d.entry,
+        issuer: d.issuer.clone(),
+        kind: match &d.kind {
+            D::Accepted { rationale, until } => wire::DecisionKind::Accepted {
+                rationale: rationale.clone(),
+                until: until.clone(),
+            },
+            D::Mitigated { how } => wire::DecisionKind::Mitigated { how: how.clone() },
+            D::Transferred { to, rationale } => wire::DecisionKind::Transferred {
+                to: to.clone(),
+                rationale: rationale.clone(),
+            },
+            D::FalsePositive { rationale } => wire::DecisionKind::FalsePositive {
+                rationale: rationale.clone(),
+            },
+        },
+    }
+}
+
+fn deadline(d: &risk::Deadline) -> wire::Deadline {
+    use risk::DeadlineBasis as B;
+    wire::Deadline {
+        date: d.date.map(|d| d.to_string()),
+        basis: match &d.basis {
+            B::Immediate => wire::DeadlineBasis::Immediate,
+            B::Days { days } => wire::DeadlineBasis::Days { days: *days },
+            B::Release { version } => wire::DeadlineBasis::Release {
+                version: version.to_string(),
+            },
+            B::Fallback { days, wanted } => wire::DeadlineBasis::Fallback {
+                days: *days,
+                wanted: wanted.clone(),
+            },
+            B::NoDeadline => wire::DeadlineBasis::NoDeadline,
+        },
+    }
+}
+
+fn deadline_status(s: risk::DeadlineStatus) -> wire::DeadlineStatus {
+    use risk::DeadlineStatus as S;
+    match s {
+        S::NoDeadline => wire::DeadlineStatus::NoDeadline,
+        S::Due { days_left } => wire::DeadlineStatus::Due { days_left },
+        S::Overdue { days_overdue } => wire::DeadlineStatus::Overdue { days_overdue },
+    }
+}
+
+/// A risk on the wire.
+pub fn wire_risk(r: &Risk) -> wire::Risk {
+    let text = |t: &Option<risk_register::Text>| t.as_deref().map(str::to_string);
+    wire::Risk {
+        key: r.key.clone(),
+        subject: r.subject.to_string(),
+        risk: r.risk.clone(),
+        kind: wire_kind(r.kind),
+        device: r.device.clone(),
+        model: text(&r.model),
+        release: text(&r.release),
+        site: r.site.clone(),
+        vulnerability: text(&r.vulnerability),
+        title: r.title.to_string(),
+        severity: wire_severity(r.severity),
+        score: r.score,
+        cvss_vector: text(&r.cvss_vector),
+        kev: r.kev,
+        owner: r.owner.to_string(),
+        status: wire_status(r.status),
+        decision: r.decision.as_ref().map(decision),
+        found: text(&r.found),
+        discovered: r.discovered.map(|d| d.to_string()),
+        deadline: deadline(&r.deadline),
+        deadline_status: deadline_status(r.deadline_status),
+        overdue: r.overdue,
+        matches: r
+            .matches
+            .iter()
+            .map(|m| wire::RiskMatch {
+                component: m.component.clone(),
+                version: m.version.clone(),
+                rule: m.rule.clone(),
+                range: m.range.clone(),
+                confidence: m.confidence.clone(),
+                reason: m.reason.clone(),
+            })
+            .collect(),
+        vex: r.vex.as_ref().map(|v| wire::RiskVex {
+            status: v.status.clone(),
+            justification: v.justification.clone(),
+            from: v.from.clone(),
+            inherited: v.inherited,
+            stakeholder: v.stakeholder.clone(),
+        }),
+        fixed_in: text(&r.fixed_in),
+        firmware_status: r.firmware_status.clone(),
+        stakeholders: r.stakeholders.to_vec(),
+        source: r.source.clone(),
+        element: r.element.clone(),
+    }
+}
+
+fn fleet_summary(s: &risk_register::Summary) -> wire::FleetSummary {
+    wire::FleetSummary {
+        devices: s.devices,
+        devices_assessed: s.devices_assessed,
+        devices_exposed: s.devices_exposed,
+        releases_assessed: s.releases_assessed,
+        releases_exposed: s.releases_exposed,
+        vulnerabilities: s.vulnerabilities,
+        by_status: s.by_status.clone(),
+        open_by_severity: s.open_by_severity.clone(),
+        overdue: s.overdue,
+        due_soon: s.due_soon,
+    }
+}
+
+fn release_vex(v: &twin::projection::ReleaseVex) -> wire::ReleaseVex {
+    use twin::statement::VexStatus as V;
+    wire::ReleaseVex {
+        entry: v.entry,
+        issuer: v.issuer.0.clone(),
+        release: v.release.clone(),
+        vulnerability: v.vulnerability.clone(),
+        status: match v.status {
+            V::NotAffected => "not_affected",
+            V::Affected => "affected",
+            V::Fixed => "fixed",
+            V::UnderInvestigation => "under_investigation",
         }
+        .to_string(),
+        justification: v.justification.clone(),
+        component: v.component.clone(),
+        impact: v.impact.clone(),
     }
-}
-
-/// A query of the register: every filter optional, then a page.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskQuery {
-    /// Only this device's risks.
-    pub device: Option<String>,
-    /// Only this vulnerability's.
-    pub vulnerability: Option<String>,
-    /// Only this model's.
-    pub model: Option<String>,
-    /// Only this release's (version).
-    pub release: Option<String>,
-    /// Only the risks of devices of this site.
-    pub site: Option<String>,
-    /// Only risks in this status.
-    pub status: Option<RiskStatus>,
-    /// Only risks of this severity.
-    pub severity: Option<risk::Severity>,
-    /// Only this kind.
-    pub kind: Option<KindFilter>,
-    /// Only overdue (`true`) or not overdue (`false`) risks.
-    pub overdue: Option<bool>,
-    /// Risks per page (1 to [`RISK_PAGE_SIZE_MAX`]; default [`RISK_PAGE_SIZE_DEFAULT`]).
-    pub page_size: Option<usize>,
-    /// Risks to skip.
-    pub offset: Option<usize>,
-}
-
-impl RiskQuery {
-    fn page_size(&self) -> Result<usize, ServiceError> {
-        match self.page_size {
-            None => Ok(RISK_PAGE_SIZE_DEFAULT),
-            Some(n) if (1..=RISK_PAGE_SIZE_MAX).contains(&n) => Ok(n),
-            Some(n) => Err(ServiceError::invalid(format!(
-                "page_size must be an integer from 1 to {RISK_PAGE_SIZE_MAX}, not {n}"
-            ))),
-        }
-    }
-
-    fn selector(&self) -> Selector<'_> {
-        Selector {
-            device: self.device.as_deref(),
-            vulnerability: self.vulnerability.as_deref(),
-            model: self.model.as_deref(),
-            release: self.release.as_deref(),
-            site: self.site.as_deref(),
-            kind: self.kind.map(RiskKind::from),
-        }
-    }
-
-    /// Whether `r` passes every filter.
-    pub fn matches(&self, r: &Risk) -> bool {
-        let eq = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref().is_none_or(|w| have == Some(w))
-        };
-        eq(&self.device, r.device.as_deref())
-            && eq(&self.vulnerability, r.vulnerability.as_deref())
-            && eq(&self.model, r.model.as_deref())
-            && eq(&self.release, r.release.as_deref())
-            && eq(&self.site, r.site.as_deref())
-            && self.status.is_none_or(|s| r.status == s)
-            && self.severity.is_none_or(|s| r.severity == s)
-            && self.kind.is_none_or(|k| r.kind == RiskKind::from(k))
-            && self.overdue.is_none_or(|o| r.overdue == o)
-    }
-}
-
-/// A page of the risks a reader may see.
-#[derive(Debug, Clone, Serialize)]
-pub struct RiskPage {
-    /// The day the register is for (`YYYY-MM-DD`).
-    pub today: String,
-    /// The log size the twins were read at.
-    pub as_of: u64,
-    /// Advisories held.
-    pub advisories: usize,
-    /// Risks matching the query that the reader may see.
-    pub total: usize,
-    /// Offset of the next page, if any.
-    pub next_offset: Option<usize>,
-    /// This page.
-    pub risks: Vec<Risk>,
-}
-
-/// The register's counts over the risks a reader may see.
-#[derive(Debug, Clone, Serialize)]
-pub struct RiskSummary {
-    /// The day the register is for.
-    pub today: String,
-    /// The log size the twins were read at.
-    pub as_of: u64,
-    /// Advisories held.
-    pub advisories: usize,
-    /// Risks the reader may see.
-    pub risks: usize,
-    /// Those by status.
-    pub by_status: BTreeMap<&'static str, u64>,
-    /// Unresolved ones by severity.
-    pub open_by_severity: BTreeMap<&'static str, u64>,
-    /// Unresolved ones past their deadline.
-    pub overdue: u64,
-    /// Devices with an unresolved device risk.
-    pub devices_exposed: usize,
-    /// Releases with an unresolved release risk.
-    pub releases_exposed: usize,
-    /// Vulnerabilities with an unresolved risk.
-    pub vulnerabilities: usize,
-    /// The fleet's counts (every risk, whoever reads).
-    pub fleet: risk_register::Summary,
-}
-
-/// How exposure is grouped (`by=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExposureBy {
-    /// By vulnerability (the default).
-    #[default]
-    Vulnerability,
-    /// By device.
-    Device,
-    /// By firmware (`model@version`).
-    Firmware,
-    /// By site.
-    Site,
-}
-
-/// The exposure query.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExposureQuery {
-    /// The grouping.
-    #[serde(default)]
-    pub by: ExposureBy,
-}
-
-/// One group of exposure.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExposureGroup {
-    /// The vulnerability, device, `model@version` or site.
-    pub key: String,
-    /// Risks in it.
-    pub risks: u64,
-    /// Unresolved ones.
-    pub unresolved: u64,
-    /// Unresolved ones past their deadline.
-    pub overdue: u64,
-    /// The worst severity of the unresolved ones.
-    pub worst_severity: Option<risk::Severity>,
-    /// Distinct devices.
-    pub devices: usize,
-    /// Distinct vulnerabilities.
-    pub vulnerabilities: usize,
-}
-
-/// Exposure, worst group first.
-#[derive(Debug, Clone, Serialize)]
-pub struct Exposure {
-    /// The day the register is for.
-    pub today: String,
-    /// The grouping.
-    pub by: ExposureBy,
-    /// The groups.
-    pub groups: Vec<ExposureGroup>,
-}
-
-/// The VEX query: a model, and optionally one of its releases.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct VexQuery {
-    /// The model subject (`model:<vendor>/<model>`).
-    pub model: Option<String>,
-    /// Only this release (version).
-    pub release: Option<String>,
-}
-
-/// The VEX statements a manufacturer made for a model's releases.
-#[derive(Debug, Clone, Serialize)]
-pub struct VexView {
-    /// The model subject.
-    pub model: String,
-    /// The log size the twins were read at.
-    pub as_of: u64,
-    /// The statements, per release.
-    pub statements: Vec<twin::projection::ReleaseVex>,
 }
 
 /// Devices read per page while looking for a reader's role on a model.
@@ -268,7 +275,7 @@ impl RiskViews {
         who: Option<StakeholderId>,
         query: &RiskQuery,
     ) -> Result<RiskPage, ServiceError> {
-        let limit = query.page_size()?;
+        let limit = page_size(query)?;
         let offset = query.offset.unwrap_or(0);
         let who = signed_in(who)?;
         let register = self.register()?;
@@ -278,16 +285,16 @@ impl RiskViews {
         let all = self.visible(
             &reader,
             register
-                .select(&query.selector())
-                .filter(|r| query.matches(r)),
+                .select(&selector(query))
+                .filter(|r| matches(query, r)),
             &mut audit,
         )?;
         let total = all.len();
-        let risks: Vec<Risk> = all
-            .into_iter()
+        let risks: Vec<wire::Risk> = all
+            .iter()
             .skip(offset)
             .take(limit)
-            .map(Cow::into_owned)
+            .map(|r| wire_risk(r))
             .collect();
         let next_offset = (offset + risks.len() < total).then_some(offset + risks.len());
         audit.write(&self.recorder, &reader.who, ReadKind::List, None)?;
@@ -309,18 +316,20 @@ impl RiskViews {
         let reader = self.recorder.reader(Some(who), &meta);
         let mut audit = Audit::default();
         let risks = self.visible(&reader, register.iter(), &mut audit)?;
-        let mut by_status: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let mut open_by_severity: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+        let mut open_by_severity: BTreeMap<String, u64> = BTreeMap::new();
         let mut devices = BTreeSet::new();
         let mut releases = BTreeSet::new();
         let mut vulnerabilities = BTreeSet::new();
         let mut overdue = 0u64;
         for r in &risks {
-            *by_status.entry(r.status.as_str()).or_default() += 1;
+            *by_status.entry(r.status.as_str().to_string()).or_default() += 1;
             if !r.status.is_unresolved() {
                 continue;
             }
-            *open_by_severity.entry(r.severity.as_str()).or_default() += 1;
+            *open_by_severity
+                .entry(r.severity.as_str().to_string())
+                .or_default() += 1;
             overdue += u64::from(r.overdue);
             match r.kind {
                 RiskKind::DeviceVulnerability => {
@@ -352,7 +361,7 @@ impl RiskViews {
             devices_exposed: devices.len(),
             releases_exposed: releases.len(),
             vulnerabilities: vulnerabilities.len(),
-            fleet: register.summary.clone(),
+            fleet: fleet_summary(&register.summary),
         })
     }
 
@@ -423,7 +432,7 @@ impl RiskViews {
                     risks: g.risks,
                     unresolved: g.unresolved,
                     overdue: g.overdue,
-                    worst_severity: g.worst,
+                    worst_severity: g.worst.map(wire_severity),
                     devices: g.devices.len(),
                     vulnerabilities: g.vulnerabilities.len(),
                 })
@@ -465,7 +474,7 @@ impl RiskViews {
             .map(|v| {
                 v.iter()
                     .filter(|x| query.release.as_ref().is_none_or(|r| &x.release == r))
-                    .cloned()
+                    .map(release_vex)
                     .collect()
             })
             .unwrap_or_default();

@@ -6,19 +6,27 @@
 //! field, and writes the read records of other organizations' data before
 //! it answers.
 //!
-//! Views are JSON values shaped as the `/api/v1` document describes; page
-//! cursors are plain (`after`): the edge turns them into opaque tokens.
+//! Views are the wire types of `api_types::twins`, mapped here from the
+//! domain's types field by field (the domain's serde is not the wire's);
+//! page cursors are plain (`after`): the edge turns them into opaque tokens.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use api_types::twins::{
+    AiUsePolicy, AssetAttribute, AttributeRef, AttributeView, ClaimView, ConsensusState,
+    ConsensusStatus, DeviceView, Dispute, Endorsement, KeyView, Lifecycle, NodeStatus,
+    PolicyKind as WirePolicyKind, PolicyList, PolicyVersion, ReadEntries, ReadKind as WireReadKind,
+    ReadRecordView, Role as WireRole, StakeholderList, StakeholderRecord, StakeholderView,
+    StatementView, TimelineEntry, TwinSummary,
+};
+use serde_json::Value;
 use tlog::LeafIndex;
 use transparency::TransparencyService;
 use twin::projection::{roles_of, status_of, Claim, Twin};
 use twin::published::{PolicyKind, Published};
-use twin::sharing::ReadKind;
-use twin::{AttributeClass, DeviceId, Meta, StakeholderId};
+use twin::sharing::{ReadKind, ReadRecord};
+use twin::{AttributeClass, DeviceId, Meta, Role, StakeholderId, Status};
 use twin_store::store::SEARCH_ATTRIBUTES;
 use twin_store::Projector;
 
@@ -36,7 +44,7 @@ const STORE_BATCH: usize = 256;
 #[derive(Debug, Clone)]
 pub struct DevicePage {
     /// The twin summaries the reader may see.
-    pub devices: Vec<Value>,
+    pub devices: Vec<TwinSummary>,
     /// The last device id examined, when there may be more.
     pub next_after: Option<String>,
     /// The log size the twins were read at.
@@ -58,7 +66,7 @@ pub struct DeviceCount {
 #[derive(Debug, Clone)]
 pub struct TimelinePage {
     /// The entries the reader may see.
-    pub entries: Vec<Value>,
+    pub entries: Vec<TimelineEntry>,
     /// The last entry examined, when there may be more.
     pub next_after: Option<u64>,
     /// The log size the twins were read at.
@@ -69,7 +77,7 @@ pub struct TimelinePage {
 #[derive(Debug, Clone)]
 pub struct ReadsPage {
     /// The records, oldest first.
-    pub reads: Vec<Value>,
+    pub reads: Vec<ReadRecordView>,
     /// The (time, sequence) of the last record, when there may be more.
     pub next_after: Option<(u64, u64)>,
 }
@@ -98,50 +106,53 @@ impl TwinViews {
     }
 
     /// The node's status: projection, log, faults (public).
-    pub fn status(&self) -> Value {
+    pub fn status(&self) -> NodeStatus {
         let meta = self.projector.meta();
         let published = self.scitt.log().published();
         let log_fault = self.scitt.log().fault();
-        json!({
-            "projected_size": meta.size,
-            "published_size": published.size.get(),
-            "statements_applied": meta.applied,
-            "entries_refused": meta.refused,
-            "stakeholders": meta.registry.all().count(),
-            "authority": meta.registry.authority().map(|a| a.0.clone()),
-            "projector_fault": self.projector.fault(),
+        NodeStatus {
+            projected_size: meta.size,
+            published_size: published.size.get(),
+            statements_applied: meta.applied,
+            entries_refused: meta.refused,
+            stakeholders: meta.registry.all().count() as u64,
+            authority: meta.registry.authority().map(|a| a.0.clone()),
+            projector_fault: self.projector.fault(),
             // The log stops writing on a storage error (a full disk): say so.
             // It writes again by itself once the cause is gone.
-            "read_only": log_fault.is_some(),
-            "log_fault": log_fault,
-            "log_restarts": self.scitt.log().restarts(),
-        })
+            read_only: log_fault.is_some(),
+            log_fault,
+            log_restarts: self.scitt.log().restarts(),
+        }
     }
 
     /// The stakeholder registry. It is public: it is in the log, and
     /// relying parties need the keys to verify statements.
-    pub fn stakeholders(&self) -> Value {
+    pub fn stakeholders(&self) -> StakeholderList {
         let meta = self.projector.meta();
-        let list: Vec<Value> = meta.registry.all().map(stakeholder_json).collect();
-        json!({ "stakeholders": list, "as_of": meta.size })
+        StakeholderList {
+            stakeholders: meta.registry.all().map(stakeholder_view).collect(),
+            as_of: meta.size,
+        }
     }
 
     /// One stakeholder of the registry.
-    pub fn stakeholder(&self, id: &str) -> Res<Value> {
+    pub fn stakeholder(&self, id: &str) -> Res<StakeholderRecord> {
         let meta = self.projector.meta();
         let s = meta
             .registry
             .get(&StakeholderId(id.to_string()))
             .ok_or_else(|| ServiceError::not_found(format!("no stakeholder {id:?}")))?;
-        let mut v = stakeholder_json(s);
-        v["as_of"] = json!(meta.size);
-        Ok(v)
+        Ok(StakeholderRecord {
+            as_of: meta.size,
+            stakeholder: stakeholder_view(s),
+        })
     }
 
     /// Published policies (sharing, transparency, AI use) with their
     /// versions: public, like the log they come from. Parameters:
     /// `stakeholder`, `kind`, `at` (a log position).
-    pub fn policies(&self, q: &BTreeMap<String, String>) -> Res<Value> {
+    pub fn policies(&self, q: &BTreeMap<String, String>) -> Res<PolicyList> {
         let meta = self.projector.meta();
         for k in q.keys() {
             if !["stakeholder", "kind", "at"].contains(&k.as_str()) {
@@ -165,29 +176,30 @@ impl TwinViews {
             })?),
             None => None,
         };
-        let list: Vec<Value> = meta
+        let policies = meta
             .published
             .versions(owner.as_ref())
             .filter(|(_, v)| kind.is_none_or(|k| v.kind == k))
             .filter(|(_, v)| at.is_none_or(|at| Published::in_force(v, at)))
-            .map(|(o, v)| {
-                json!({
-                    "owner": o.0,
-                    "kind": v.kind.name(),
-                    "id": v.id,
-                    "entry": v.entry,
-                    "receipt": format!("/entries/{}", v.entry),
-                    "superseded_by": v.superseded_by,
-                    "in_force": v.superseded_by.is_none(),
-                    "policy": v.policy,
-                })
+            .map(|(o, v)| PolicyVersion {
+                owner: o.0.clone(),
+                kind: wire_policy_kind(v.kind),
+                id: v.id.clone(),
+                entry: v.entry,
+                receipt: format!("/entries/{}", v.entry),
+                superseded_by: v.superseded_by,
+                in_force: v.superseded_by.is_none(),
+                policy: v.policy.clone(),
             })
             .collect();
-        Ok(json!({ "policies": list, "as_of": meta.size }))
+        Ok(PolicyList {
+            policies,
+            as_of: meta.size,
+        })
     }
 
     /// One device's twin as `who` may see it.
-    pub fn device(&self, who: Option<StakeholderId>, id: &str) -> Res<Value> {
+    pub fn device(&self, who: Option<StakeholderId>, id: &str) -> Res<DeviceView> {
         let api = self;
         let meta = api.projector.meta();
         let reader = api.reads.reader(who, &meta);
@@ -201,8 +213,7 @@ impl TwinViews {
             .map_err(ServiceError::internal)?
             .ok_or_else(not_found)?;
         let mut audit = Audit::default();
-        let mut view = twin_view(api, &reader, &twin, &mut audit)?.ok_or_else(not_found)?;
-        view["as_of"] = json!(meta.size);
+        let view = twin_view(api, &reader, &twin, &mut audit)?.ok_or_else(not_found)?;
         audit.write(&api.reads, &reader.who, ReadKind::Twin, None)?;
         Ok(view)
     }
@@ -312,15 +323,15 @@ impl TwinViews {
                 let shown =
                     claim.map(|c| twin::sharing::redact(&c.body.to_wire(), seen.fields.as_deref()));
                 audit.note(&issuer, seen, entry, Some(&device));
-                items.push(json!({
-                    "entry": entry,
-                    "type": kind,
-                    "issuer": issuer.0,
-                    "signed_by": signed_by,
-                    "statement": shown,
-                    "status": status,
-                    "receipt": format!("/entries/{entry}"),
-                }));
+                items.push(TimelineEntry {
+                    entry,
+                    kind,
+                    issuer: issuer.0,
+                    signed_by,
+                    statement: shown,
+                    status: status.as_ref().map(consensus_status),
+                    receipt: format!("/entries/{entry}"),
+                });
                 if items.len() >= page_size {
                     more = true;
                     break;
@@ -375,9 +386,12 @@ impl TwinViews {
         } else {
             None
         };
+        // Records are read with the type that wrote them; one that does not
+        // read is left out, as before.
         let reads = records
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .filter_map(|(_, v)| serde_json::from_slice::<ReadRecord>(&v).ok())
+            .map(read_record_view)
             .collect();
         Ok(ReadsPage { reads, next_after })
     }
@@ -385,7 +399,7 @@ impl TwinViews {
     /// The statement at log entry `index` as `who` may see it: statements
     /// about devices follow the device's policies; registry and release
     /// statements (about stakeholders and models) are public records.
-    pub fn statement(&self, who: Option<StakeholderId>, index: u64) -> Res<Value> {
+    pub fn statement(&self, who: Option<StakeholderId>, index: u64) -> Res<StatementView> {
         let api = self;
         let meta = api.projector.meta();
         let reader = api.reads.reader(who, &meta);
@@ -438,33 +452,150 @@ impl TwinViews {
             audit.note(&issuer, seen, index, Some(&device));
         }
         audit.write(&api.reads, &reader.who, ReadKind::Statement, None)?;
-        Ok(json!({
-            "entry": index,
-            "issuer": issuer.0,
-            "signed_by": signed_by.map(|s| s.0),
-            "subject": st.subject(),
-            "type": kind,
-            "statement": shown,
-            "status": status,
-            "refused": refused,
-            "receipt": format!("/entries/{index}"),
-            "as_of": meta.size,
-        }))
+        Ok(StatementView {
+            entry: index,
+            issuer: issuer.0,
+            signed_by: signed_by.map(|s| s.0),
+            subject: st.subject().to_string(),
+            kind,
+            statement: shown,
+            status: status.as_ref().map(consensus_status),
+            refused,
+            receipt: format!("/entries/{index}"),
+            as_of: meta.size,
+        })
     }
 }
 
-fn stakeholder_json(s: &twin::registry::Stakeholder) -> Value {
-    json!({
-        "id": s.id.0,
-        "name": s.name,
-        "roles": s.roles,
-        "registered_at": s.registered_at,
-        "keys": s.keys.iter().map(|k| json!({
-            "kid": k.kid, "alg": k.alg, "pem": k.pem,
-            "not_before": k.not_before, "not_after": k.not_after,
-            "added_at": k.added_at, "revoked_at": k.revoked_at,
-        })).collect::<Vec<_>>(),
-    })
+fn stakeholder_view(s: &twin::registry::Stakeholder) -> StakeholderView {
+    StakeholderView {
+        id: s.id.0.clone(),
+        name: s.name.clone(),
+        roles: roles(&s.roles),
+        registered_at: s.registered_at,
+        keys: s
+            .keys
+            .iter()
+            .map(|k| KeyView {
+                kid: k.kid.clone(),
+                alg: k.alg.clone(),
+                pem: k.pem.clone(),
+                not_before: k.not_before,
+                not_after: k.not_after,
+                added_at: k.added_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect(),
+    }
+}
+
+/// A role on the wire.
+pub fn wire_role(r: Role) -> WireRole {
+    match r {
+        Role::Manufacturer => WireRole::Manufacturer,
+        Role::Operator => WireRole::Operator,
+        Role::Maintainer => WireRole::Maintainer,
+        Role::Auditor => WireRole::Auditor,
+        Role::Owner => WireRole::Owner,
+        Role::Device => WireRole::Device,
+    }
+}
+
+/// Roles on the wire, in the set's order.
+fn roles(set: &std::collections::BTreeSet<Role>) -> Vec<WireRole> {
+    set.iter().copied().map(wire_role).collect()
+}
+
+fn wire_lifecycle(l: twin::Lifecycle) -> Lifecycle {
+    match l {
+        twin::Lifecycle::Manufactured => Lifecycle::Manufactured,
+        twin::Lifecycle::Provisioned => Lifecycle::Provisioned,
+        twin::Lifecycle::Deployed => Lifecycle::Deployed,
+        twin::Lifecycle::InMaintenance => Lifecycle::InMaintenance,
+        twin::Lifecycle::Decommissioned => Lifecycle::Decommissioned,
+    }
+}
+
+fn wire_policy_kind(k: PolicyKind) -> WirePolicyKind {
+    match k {
+        PolicyKind::Sharing => WirePolicyKind::Sharing,
+        PolicyKind::Transparency => WirePolicyKind::Transparency,
+        PolicyKind::AiUse => WirePolicyKind::AiUse,
+    }
+}
+
+/// A claim's consensus status on the wire.
+fn consensus_status(s: &Status) -> ConsensusStatus {
+    match s {
+        Status::Agreed => ConsensusStatus {
+            status: ConsensusState::Agreed,
+            awaiting: None,
+            by: None,
+        },
+        Status::Claimed { awaiting } => ConsensusStatus {
+            status: ConsensusState::Claimed,
+            awaiting: Some(roles(awaiting)),
+            by: None,
+        },
+        Status::Disputed { by } => ConsensusStatus {
+            status: ConsensusState::Disputed,
+            awaiting: None,
+            by: Some(by.iter().map(|s| s.0.clone()).collect()),
+        },
+    }
+}
+
+/// What a claim is about, on the wire: `{class}` or `{class, key}`.
+fn attribute_ref(class: &AttributeClass) -> AttributeRef {
+    use AttributeClass as C;
+    let (class, key) = match class {
+        C::Identity => ("identity", None),
+        C::Ownership => ("ownership", None),
+        C::Lifecycle => ("lifecycle", None),
+        C::Firmware => ("firmware", None),
+        C::Configuration => ("configuration", None),
+        C::AiModel => ("ai_model", None),
+        C::TestEvidence(k) => ("test_evidence", Some(k)),
+        C::Vulnerability(k) => ("vulnerability", Some(k)),
+        C::Maintenance => ("maintenance", None),
+        C::Incident => ("incident", None),
+        C::Access(k) => ("access", Some(k)),
+        C::Risk(k) => ("risk", Some(k)),
+        C::Custom(k) => ("custom", Some(k)),
+        C::Archivist => ("archivist", None),
+    };
+    AttributeRef {
+        class: class.to_string(),
+        key: key.cloned(),
+    }
+}
+
+fn read_record_view(r: ReadRecord) -> ReadRecordView {
+    use twin::sharing::ReadKind as K;
+    let grants: Vec<usize> = r.grants.into();
+    ReadRecordView {
+        reader: r.reader.map(|s| s.0),
+        owner: r.owner.0,
+        device: r.device.map(|d| d.to_string()),
+        what: match r.what {
+            K::Twin => WireReadKind::Twin,
+            K::List => WireReadKind::List,
+            K::Timeline => WireReadKind::Timeline,
+            K::Statement => WireReadKind::Statement,
+            K::Search => WireReadKind::Search,
+            K::Count => WireReadKind::Count,
+            K::Receipt => WireReadKind::Receipt,
+            K::Export => WireReadKind::Export,
+        },
+        entries: match r.entries {
+            twin::sharing::ReadEntries::Listed(e) => ReadEntries::Listed(e),
+            twin::sharing::ReadEntries::Counted(n) => ReadEntries::Counted(n),
+        },
+        policy: r.policy,
+        policy_entry: r.policy_entry,
+        grants: grants.into_iter().map(|g| g as u64).collect(),
+        at_unix_ms: r.at_unix_ms,
+    }
 }
 
 /// The twin fields each attribute contributes: (twin field, statement
@@ -494,10 +625,7 @@ fn contributed(class: &AttributeClass) -> &'static [(&'static str, &'static str)
 
 /// Nulls the twin fields of `class` the reader may not see (`seen`: `None`
 /// when the attribute's statement is hidden altogether).
-fn redact_summary(class: &AttributeClass, seen: Option<&Seen>, twin: &mut Value) {
-    let Some(obj) = twin.as_object_mut() else {
-        return;
-    };
+fn redact_summary(class: &AttributeClass, seen: Option<&Seen>, twin: &mut TwinSummary) {
     for (field, statement_field) in contributed(class) {
         let shown = match seen {
             None => false,
@@ -507,8 +635,50 @@ fn redact_summary(class: &AttributeClass, seen: Option<&Seen>, twin: &mut Value)
             },
         };
         if !shown {
-            obj.insert((*field).to_string(), Value::Null);
+            hide(twin, field);
         }
+    }
+}
+
+/// Nulls the twin field named `field` (a name of [`contributed`]).
+fn hide(twin: &mut TwinSummary, field: &str) {
+    match field {
+        "model" => twin.model = None,
+        "serial" => twin.serial = None,
+        "hardware_id" => twin.hardware_id = None,
+        "device_key" => twin.device_key = None,
+        "owner" => twin.owner = None,
+        "operator" => twin.operator = None,
+        "maintainer" => twin.maintainer = None,
+        "site" => twin.site = None,
+        "location" => twin.location = None,
+        "groups" => twin.groups = None,
+        "lifecycle" => twin.lifecycle = None,
+        "firmware" => twin.firmware = None,
+        // `contributed` names no other field: the table and this match
+        // are checked against each other by a unit test.
+        _ => {}
+    }
+}
+
+/// The values of the summary's field a device filter `attribute` matches
+/// (an attribute of `SEARCH_ATTRIBUTES`; `group` matches `groups`).
+fn filtered_values<'a>(twin: &'a TwinSummary, attribute: &str) -> Vec<&'a str> {
+    let one = |v: &'a Option<String>| v.as_deref().into_iter().collect();
+    match attribute {
+        "manufacturer" => vec![twin.manufacturer.as_str()],
+        "model" => one(&twin.model),
+        "serial" => one(&twin.serial),
+        "hardware_id" => one(&twin.hardware_id),
+        "site" => one(&twin.site),
+        "location" => one(&twin.location),
+        "group" | "groups" => twin.groups.iter().flatten().map(String::as_str).collect(),
+        "lifecycle" => twin.lifecycle.map(Lifecycle::as_str).into_iter().collect(),
+        "owner" => one(&twin.owner),
+        "operator" => one(&twin.operator),
+        "maintainer" => one(&twin.maintainer),
+        "firmware" => one(&twin.firmware),
+        _ => Vec::new(),
     }
 }
 
@@ -516,7 +686,10 @@ fn redact_summary(class: &AttributeClass, seen: Option<&Seen>, twin: &mut Value)
 /// claim for them (a device never transferred has no owner to hide), and
 /// the twin-level counters, which reveal activity: shown only to readers
 /// who see every attribute.
-const ACTIVITY_FIELDS: &[&str] = &["statements", "updated_at"];
+fn hide_activity(twin: &mut TwinSummary) {
+    twin.statements = None;
+    twin.updated_at = None;
+}
 
 /// A current claim of a twin and what the reader may see of it.
 type VisibleClaim = (AttributeClass, Claim, Option<Seen>);
@@ -527,7 +700,7 @@ fn visible_twin(
     api: &TwinViews,
     reader: &Reader<'_>,
     twin: &Twin,
-) -> Res<(Value, Vec<VisibleClaim>)> {
+) -> Res<(TwinSummary, Vec<VisibleClaim>)> {
     let mut summary = twin_summary(twin);
     let mut claims = Vec::new();
     let mut all_seen = true;
@@ -546,41 +719,83 @@ fn visible_twin(
         claims.push((class.clone(), claim, seen));
     }
     if !all_seen {
-        if let Some(obj) = summary.as_object_mut() {
-            for f in ACTIVITY_FIELDS {
-                obj.insert((*f).to_string(), Value::Null);
-            }
-        }
+        hide_activity(&mut summary);
     }
     Ok((summary, claims))
 }
 
-fn claim_json(claim: &Claim, seen: &Seen, meta: &Meta) -> Value {
+fn claim_view(claim: &Claim, seen: &Seen, meta: &Meta) -> ClaimView {
     let body = claim.body.to_wire();
     let shown = twin::sharing::redact(&body, seen.fields.as_deref());
-    json!({
-        "entry": claim.entry,
-        "issuer": claim.issuer.0,
-        "signed_by": claim.signed_by.as_ref().map(|s| s.0.clone()),
-        "statement": shown,
-        "asserter_roles": claim.asserter_roles,
-        "endorsements": claim.endorsements.iter().map(|(who, (e, roles))| json!({"by": who.0, "entry": e, "roles": roles})).collect::<Vec<_>>(),
-        "disputes": claim.disputes.iter().map(|(who, (e, why))| json!({"by": who.0, "entry": e, "reason": why})).collect::<Vec<_>>(),
-        "status": status_of(&meta.policy, claim),
-        "receipt": format!("/entries/{}", claim.entry),
-    })
+    ClaimView {
+        entry: claim.entry,
+        issuer: claim.issuer.0.clone(),
+        signed_by: claim.signed_by.as_ref().map(|s| s.0.clone()),
+        statement: shown,
+        asserter_roles: roles(&claim.asserter_roles),
+        endorsements: claim
+            .endorsements
+            .iter()
+            .map(|(who, (e, r))| Endorsement {
+                by: who.0.clone(),
+                entry: *e,
+                roles: roles(r),
+            })
+            .collect(),
+        disputes: claim
+            .disputes
+            .iter()
+            .map(|(who, (e, why))| Dispute {
+                by: who.0.clone(),
+                entry: *e,
+                reason: why.clone(),
+            })
+            .collect(),
+        status: status_of(&meta.policy, claim)
+            .as_ref()
+            .map(consensus_status),
+        receipt: format!("/entries/{}", claim.entry),
+    }
 }
 
-fn twin_summary(twin: &Twin) -> Value {
-    let mut v = serde_json::to_value(twin).unwrap_or(Value::Null);
-    if let Some(o) = v.as_object_mut() {
-        // Bookkeeping of the projection: which claims are current is shown
-        // per attribute (as the reader may see them), and the issuers'
-        // clocks would name attributes the reader may not see.
-        o.remove("current");
-        o.remove("clocks");
+/// A twin's summary before redaction. Left out: the projection's
+/// bookkeeping (which claims are current is shown per attribute, as the
+/// reader may see them, and the issuers' clocks would name attributes the
+/// reader may not see).
+fn twin_summary(twin: &Twin) -> TwinSummary {
+    TwinSummary {
+        device: twin.device.to_string(),
+        manufacturer: twin.manufacturer.0.clone(),
+        model: Some(twin.model.clone()),
+        serial: Some(twin.serial.clone()),
+        hardware_id: twin.hardware_id.clone(),
+        device_key: twin.device_key.clone(),
+        lifecycle: Some(wire_lifecycle(twin.lifecycle)),
+        owner: twin.owner.as_ref().map(|s| s.0.clone()),
+        operator: twin.operator.as_ref().map(|s| s.0.clone()),
+        maintainer: twin.maintainer.as_ref().map(|s| s.0.clone()),
+        site: twin.site.clone(),
+        location: twin.location.clone(),
+        groups: Some(twin.groups.clone()),
+        firmware: twin.firmware.clone(),
+        registered_at: twin.registered_at,
+        updated_at: Some(twin.updated_at),
+        statements: Some(twin.statements),
+        asset_attributes: twin
+            .asset_attributes
+            .iter()
+            .map(|(name, a)| {
+                (
+                    name.clone(),
+                    AssetAttribute {
+                        value: a.value.clone(),
+                        entry: a.entry,
+                        issuer: a.issuer.0.clone(),
+                    },
+                )
+            })
+            .collect(),
     }
-    v
 }
 
 /// The twin of one device as `reader` may see it.
@@ -589,7 +804,7 @@ fn twin_view(
     reader: &Reader<'_>,
     twin: &Twin,
     audit: &mut Audit,
-) -> Res<Option<Value>> {
+) -> Res<Option<DeviceView>> {
     if reader.sees_device(twin).is_none() {
         return Ok(None);
     }
@@ -597,27 +812,35 @@ fn twin_view(
     let mut attributes = Vec::new();
     for (class, claim, seen) in claims {
         if let Some(seen) = seen {
-            let v = claim_json(&claim, &seen, reader.meta);
+            let claim_view = claim_view(&claim, &seen, reader.meta);
             audit.note(&claim.issuer, seen, claim.entry, Some(&twin.device));
-            attributes.push(json!({"attribute": class, "claim": v}));
+            attributes.push(AttributeView {
+                attribute: attribute_ref(&class),
+                claim: claim_view,
+            });
         }
     }
-    let ai_use = ai_use_policies(reader.meta, twin);
-    Ok(Some(
-        json!({ "twin": summary, "attributes": attributes, "ai_use_policies": ai_use }),
-    ))
+    Ok(Some(DeviceView {
+        twin: summary,
+        attributes,
+        ai_use_policies: ai_use_policies(reader.meta, twin),
+        as_of: reader.meta.size,
+    }))
 }
 
 /// The current AI-use policies covering a device, published by stakeholders
 /// holding a role on it. Published policies are public (they are in the
 /// log), so whoever sees the device sees them.
-fn ai_use_policies(meta: &Meta, twin: &Twin) -> Vec<Value> {
+fn ai_use_policies(meta: &Meta, twin: &Twin) -> Vec<AiUsePolicy> {
     let facts = twin.facts();
     meta.published
         .ai_use()
         .filter(|(owner, _, p)| !roles_of(meta, owner, twin).is_empty() && p.covers(&facts))
-        .map(|(owner, entry, p)| {
-            json!({"owner": owner.0, "entry": entry, "receipt": format!("/entries/{entry}"), "policy": p})
+        .map(|(owner, entry, p)| AiUsePolicy {
+            owner: owner.0.clone(),
+            entry,
+            receipt: format!("/entries/{entry}"),
+            policy: serde_json::to_value(p).unwrap_or(Value::Null),
         })
         .collect()
 }
@@ -655,15 +878,10 @@ fn matches(twin: &Twin, filters: &[(String, String)]) -> bool {
 }
 
 /// Whether the reader's view of a twin (`summary`) shows every filtered value.
-fn visible_match(summary: &Value, filters: &[(String, String)]) -> bool {
-    filters.iter().all(|(k, v)| {
-        let field = if k == "group" { "groups" } else { k.as_str() };
-        match &summary[field] {
-            Value::String(s) => s == v,
-            Value::Array(a) => a.iter().any(|x| x.as_str() == Some(v)),
-            _ => false,
-        }
-    })
+fn visible_match(summary: &TwinSummary, filters: &[(String, String)]) -> bool {
+    filters
+        .iter()
+        .all(|(k, v)| filtered_values(summary, k).contains(&v.as_str()))
 }
 
 /// Scans devices in id order after `after`, applying filters and the
@@ -724,6 +942,75 @@ fn scan(
             if examined >= SCAN_DEVICES_MAX {
                 return Ok((found, after));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary with every field set.
+    fn full() -> TwinSummary {
+        let some = |s: &str| Some(s.to_string());
+        TwinSummary {
+            asset_attributes: BTreeMap::new(),
+            device: "d1".into(),
+            device_key: some("pem"),
+            firmware: some("1.0"),
+            groups: Some(vec!["g".into()]),
+            hardware_id: some("hw"),
+            lifecycle: Some(Lifecycle::Deployed),
+            location: some("room"),
+            maintainer: some("m"),
+            manufacturer: "acme".into(),
+            model: some("x"),
+            operator: some("op"),
+            owner: some("own"),
+            registered_at: 1,
+            serial: some("s"),
+            site: some("HQ"),
+            statements: Some(3),
+            updated_at: Some(2),
+        }
+    }
+
+    /// Every twin field of the redaction table is one `hide` nulls.
+    #[test]
+    fn hide_knows_every_field_the_redaction_table_names() {
+        let classes = [
+            AttributeClass::Identity,
+            AttributeClass::Ownership,
+            AttributeClass::Lifecycle,
+            AttributeClass::Firmware,
+        ];
+        for class in &classes {
+            for (field, _) in contributed(class) {
+                let mut twin = full();
+                hide(&mut twin, field);
+                let wire = serde_json::to_value(&twin).expect("serializes");
+                assert_eq!(wire[*field], Value::Null, "{field} is not hidden");
+                let untouched = serde_json::to_value(full()).expect("serializes");
+                let changed = wire
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| untouched[k.as_str()] != **v)
+                    .count();
+                assert_eq!(changed, 1, "hiding {field} changed another field");
+            }
+        }
+    }
+
+    /// Every searchable attribute is matched against a field of the summary.
+    #[test]
+    fn every_searchable_attribute_matches_a_summary_field() {
+        let twin = full();
+        for attribute in SEARCH_ATTRIBUTES {
+            assert!(
+                !filtered_values(&twin, attribute).is_empty(),
+                "{attribute} matches no field of the twin summary"
+            );
         }
     }
 }

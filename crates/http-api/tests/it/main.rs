@@ -3,6 +3,7 @@
 
 mod log_http;
 mod oauth;
+mod openapi;
 mod scrapi;
 mod scrapi_common;
 mod scrapi_interop;

@@ -4,4 +4,5 @@
 mod app;
 mod archivist;
 mod golden;
+mod openapi;
 mod twin_api;

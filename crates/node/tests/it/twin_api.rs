@@ -648,30 +648,16 @@ async fn every_read_path_follows_the_sharing_policies() {
     let (_, view) = node.get(door, aud).await;
     assert!(summary(&view).is_none(), "after revocation: {view}");
 
-    // The registry is public; the OpenAPI document names every route.
+    // The registry is public. (That the OpenAPI document names every route
+    // is `openapi::the_openapi_document_and_the_routes_agree`.)
     let (status, s) = node.get("/api/v1/stakeholders", None).await;
     assert_eq!(status, 200);
     assert_eq!(s["stakeholders"].as_array().map(Vec::len), Some(7));
     let (status, doc) = node.get("/api/v1/openapi.json", None).await;
     assert_eq!(status, 200);
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
-    for route in [
-        "/api/v1/devices",
-        "/api/v1/devices/{id}",
-        "/api/v1/devices/{id}/timeline",
-        "/api/v1/devices/count",
-        "/api/v1/statements/{entry}",
-        "/api/v1/statements",
-        "/api/v1/stakeholders",
-        "/api/v1/reads",
-        "/oauth/token",
-        "/entries",
-    ] {
-        assert!(
-            doc["paths"].get(route).is_some(),
-            "{route} missing from the OpenAPI document"
-        );
-    }
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
     node.projector.stop();
 }
 

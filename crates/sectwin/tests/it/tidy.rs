@@ -122,6 +122,7 @@ fn dependencies_point_one_way() {
         "risk",
         "threat",
         "risk-register",
+        "api-types",
     ];
     for p in pure {
         let d = &deps[p];
@@ -158,6 +159,17 @@ fn dependencies_point_one_way() {
             assert!(!deps[krate].contains(b), "{krate} must not depend on {b}");
         }
     }
+    // The wire types of the HTTP API are serde and utoipa derives only: no
+    // crate of the workspace (the service maps the domain onto them), no I/O.
+    let wire: BTreeSet<String> = ["serde", "serde_json", "utoipa"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert!(
+        deps["api-types"].is_subset(&wire),
+        "api-types may depend on serde, serde_json and utoipa only, not {:?}",
+        deps["api-types"].difference(&wire).collect::<Vec<_>>()
+    );
     // Only the HTTP crate knows axum, and the crates that compose or drive
     // the whole app: the composition root (`node`, which mounts the
     // routers), the binary and the benchmarks.
@@ -235,6 +247,7 @@ fn pure_crates_read_no_clock_and_no_file_system() {
         "risk",
         "threat",
         "risk-register",
+        "api-types",
         "service",
     ];
     // The one place allowed, and why.
