@@ -250,7 +250,12 @@ fn side_error(e: SideError) -> ServiceError {
     match e {
         SideError::TooMany { .. } => ServiceError::invalid(e.to_string()),
         SideError::Space(twin_store::SpaceError::Measure(detail)) => ServiceError::internal(detail),
-        e if e.is_storage_full() => ServiceError::storage_full(e.to_string()),
+        SideError::Space(e) => ServiceError::storage_full(e.to_string()),
+        // The detail names files of the node: logged, not answered.
+        e if e.is_storage_full() => {
+            tracing::warn!(error = %e, "archivist: storage full");
+            ServiceError::storage_full("the node's storage is full; nothing was kept")
+        }
         e => ServiceError::internal(e),
     }
 }
