@@ -1,10 +1,10 @@
 //! Where the outside test vectors are: `$SECTWIN_VECTORS`, or
 //! `../shared/vectors` beside the repository. They are data the project may
 //! use in tests but not copy into its source (`../shared/vectors/README.md`),
-//! so the tests that read them are ignored by default (with the reason below)
-//! and run by `.ci/test`'s
-//! `vectors` stage when they are there. Run by hand, such a test fails,
-//! saying how to get them, rather than passing without checking anything.
+//! so the tests that read them are ignored by default (with the reason
+//! below) and run by `.ci/test`'s `vectors` stage when they are there. Run by
+//! hand, such a test fails, saying how to get them, rather than passing
+//! without checking anything.
 
 use std::path::PathBuf;
 
