@@ -65,6 +65,11 @@ def main():
         ).stdout
     )
     kernel = linux_ids(dump)
+    # A dump without kernel records would pass vacuously (precision and
+    # recall of nothing are 1): refuse it.
+    empty = [v for v in releases if not truth[v]]
+    if not kernel or empty:
+        sys.exit(f"kernel: nothing to measure in {dump}: {len(kernel)} Linux CNA records, no truth for {empty}")
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
         subprocess.run(

@@ -117,7 +117,7 @@ pub enum BenchCmd {
     /// advisory.
     Vuln {
         /// The CVE JSON 5 JSON-lines dump (gzip) to import (default: the
-        /// shared vulnrichment snapshot).
+        /// shared vulnrichment snapshot, else the vendored subset).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Devices in the generated fleet.
@@ -143,7 +143,7 @@ pub enum BenchCmd {
     /// change cost before), in the same run.
     Register {
         /// The CVE JSON 5 JSON-lines dump (gzip) (default: the shared
-        /// vulnrichment snapshot).
+        /// vulnrichment snapshot, else the vendored subset).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Devices.

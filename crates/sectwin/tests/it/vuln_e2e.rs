@@ -472,13 +472,14 @@ async fn exposure_register_and_notifications_end_to_end() {
     );
 
     // A dump (gzip JSON lines of CVE 5 records), the administrator's only:
-    // two real records and a broken line; the good ones are imported and
-    // recorded, the broken one named.
+    // two real records (the first two of the vendored vulnrichment subset,
+    // which are the full dump's first two) and a broken line; the good ones
+    // are imported and recorded, the broken one named.
     let dump = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/cve/vulnrichment-public.jsonl.gz");
+        .join("../../testdata/cve/vulnrichment-subset.jsonl.gz");
     let lines: Vec<String> = {
         use std::io::BufRead;
-        let f = std::fs::File::open(&dump).expect("the shared CVE dump");
+        let f = std::fs::File::open(&dump).expect("the vendored CVE subset");
         std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f))
             .lines()
             .take(2)

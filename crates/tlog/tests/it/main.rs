@@ -5,4 +5,5 @@ mod merkle_vectors;
 mod notes;
 mod tessera_log;
 mod tiles;
+mod vectors;
 mod wire;

@@ -5,4 +5,5 @@ mod cpe;
 mod cvss;
 mod exposure;
 mod matching;
+mod published_scores;
 mod version;
