@@ -7,6 +7,7 @@
 //! What it must not know: wire formats (the `http-api` crate's), the log's
 //! math (`tlog`'s), or the command line (the `sectwin` binary's).
 
+pub mod binary;
 pub mod notify_pump;
 #[cfg(feature = "testing")]
 pub mod testing;

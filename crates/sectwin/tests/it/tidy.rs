@@ -279,6 +279,37 @@ fn pure_crates_read_no_clock_and_no_file_system() {
     );
 }
 
+/// Every statement payload the binary signs is a `twin::StatementBody`
+/// (`crates/sectwin/src/statements.rs`, tested against the server's parser):
+/// a JSON object literal tagged with a statement type is a payload written by
+/// hand, which can drift from what the server parses.
+#[test]
+fn the_binary_writes_no_statement_payload_by_hand() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates/sectwin/src"), &mut files);
+    assert!(!files.is_empty());
+    let mut hits = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        for kind in twin::statement::TYPES {
+            for tagged in [
+                format!("\"type\":\"{kind}\""),
+                // Inside a string literal with escaped quotes.
+                format!("\\\"type\\\":\\\"{kind}\\\""),
+            ] {
+                if squeezed.contains(&tagged) {
+                    hits.push(format!("{}: {tagged}", f.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "build statement payloads as twin::StatementBody values: {hits:#?}"
+    );
+}
+
 /// Most lines a source file may have before it should be split; the files
 /// over it are listed with the reason they are not split (yet).
 const SOURCE_FILE_LINES_MAX: usize = 1_500;
