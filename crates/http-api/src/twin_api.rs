@@ -59,13 +59,24 @@ impl FromRef<TwinApi> for Arc<TokenEndpoint> {
 
 impl TwinApi {
     /// The API over the twins of `projector`, statements and receipts of
-    /// `scitt`, authenticating with `tokens`.
+    /// `scitt`, authenticating with `tokens`, on the system clock.
     pub fn new(
         projector: Projector,
         scitt: Arc<TransparencyService>,
         tokens: Arc<TokenEndpoint>,
     ) -> TwinApi {
-        let reads = ReadRecorder::new(projector.clone(), Arc::new(service::SystemClock));
+        TwinApi::with_clock(projector, scitt, tokens, Arc::new(service::SystemClock))
+    }
+
+    /// [`TwinApi::new`], with read records, audit grants in force and the
+    /// risk views' day taken from `clock` (the node's).
+    pub fn with_clock(
+        projector: Projector,
+        scitt: Arc<TransparencyService>,
+        tokens: Arc<TokenEndpoint>,
+        clock: Arc<dyn service::Clock>,
+    ) -> TwinApi {
+        let reads = ReadRecorder::new(projector.clone(), clock);
         TwinApi {
             views: TwinViews::new(projector.clone(), scitt.clone(), reads.clone()),
             reads,

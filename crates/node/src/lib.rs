@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use clock::{Clock, SystemClock};
 use log_service::{Log, LogConfig};
 use log_store::{EmbeddedStore, EmbeddedStoreOptions};
 use tlog::Signer;
@@ -119,9 +120,23 @@ pub fn open_transparency(
     issuer: &str,
     policy: transparency::RegistrationPolicy,
 ) -> Result<Arc<transparency::TransparencyService>> {
+    open_transparency_with_clock(data, log, keys, issuer, policy, Arc::new(SystemClock))
+}
+
+/// [`open_transparency`], judging statements' freshness by `clock`.
+fn open_transparency_with_clock(
+    data: &Path,
+    log: &Log,
+    keys: Arc<dyn transparency::KeyDirectory>,
+    issuer: &str,
+    policy: transparency::RegistrationPolicy,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<transparency::TransparencyService>> {
     let key = load_or_create_receipt_key(data)?;
     Ok(Arc::new(
-        transparency::TransparencyService::new(log.clone(), keys, key, issuer).with_policy(policy),
+        transparency::TransparencyService::new(log.clone(), keys, key, issuer)
+            .with_policy(policy)
+            .with_clock(clock),
     ))
 }
 
@@ -248,6 +263,10 @@ pub struct Node {
     directory: Arc<twin_store::TwinDirectory>,
     /// The Archivist (DataTrails) API: its side data lives in `DATA/archivist`.
     archivist: http_api::ArchivistApi,
+    /// The wall clock every part of the node reads: token expiry, statement
+    /// freshness, receipts, read records, the risk register's day and the
+    /// notifications' times.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How notifications are sent.
@@ -275,12 +294,13 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
             keep_alive: std::time::Duration::from_secs(30),
         });
     }
-    let notifier = notify::Notifier::start(c).await?;
+    let notifier = notify::Notifier::start_with_clock(c, node.clock.clone()).await?;
     let (_, pump) = notify_pump::start(
         node.risks.clone(),
         node.projector.clone(),
         notifier.clone(),
         config.interval,
+        node.clock.clone(),
     );
     node.notifier = Some(notifier);
     node.pump = Some(pump);
@@ -348,11 +368,12 @@ fn create_in(
 /// registry authority on their stakeholder's behalf.
 fn archivist_signer(
     authority: Arc<(String, scitt::SigningKey)>,
+    clock: Arc<dyn Clock>,
 ) -> http_api::archivist::AuthoritySigner {
     Arc::new(move |subject, payload, disclosure| {
         let builder = scitt::StatementBuilder::new(&authority.0, subject, payload)
             .content_type("application/json")
-            .issued_at(now_unix_s());
+            .issued_at(clock.now_unix_s());
         match disclosure {
             http_api::archivist::Disclosure::Public => builder,
             http_api::archivist::Disclosure::Private => builder.hash_envelope(None),
@@ -362,7 +383,7 @@ fn archivist_signer(
 }
 
 /// The system clock in seconds since the epoch (the CWT `iat` of the
-/// statements a node signs).
+/// statements the command line signs; a node signs by its own clock).
 pub fn now_unix_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -373,10 +394,11 @@ impl Node {
     /// The twins' read API (`/api/v1`) over this node's projection,
     /// registration and tokens.
     pub fn twin_api(&self) -> http_api::TwinApi {
-        http_api::TwinApi::new(
+        http_api::TwinApi::with_clock(
             self.projector.clone(),
             self.scitt.clone(),
             self.tokens.clone(),
+            self.clock.clone(),
         )
     }
 
@@ -399,10 +421,11 @@ impl Node {
     /// the registry authority.
     pub fn change_signer(&self) -> http_api::risk_api::ChangeSigner {
         let authority = self.authority.clone();
+        let clock = self.clock.clone();
         Arc::new(move |subject: &str, payload: &[u8]| {
             scitt::StatementBuilder::new(&authority.0, subject, payload)
                 .content_type("application/json")
-                .issued_at(now_unix_s())
+                .issued_at(clock.now_unix_s())
                 .sign(&authority.1)
         })
     }
@@ -411,7 +434,7 @@ impl Node {
     pub fn authority_statement(&self, subject: &str, payload: &serde_json::Value) -> Vec<u8> {
         scitt::StatementBuilder::new(&self.authority.0, subject, payload.to_string().as_bytes())
             .content_type("application/json")
-            .issued_at(now_unix_s())
+            .issued_at(self.clock.now_unix_s())
             .sign(&self.authority.1)
     }
 
@@ -442,14 +465,29 @@ fn load_or_create_secret(path: &Path) -> Result<[u8; 32]> {
 
 /// Opens a node on `data`: the log, the twins (resuming the projection),
 /// the registry authority (bootstrapping the registry on a new log), the
-/// SCITT service (under `policy`), and the token endpoint. `static_keys`
-/// are issuers accepted for statements about subjects other than twins.
+/// SCITT service (under `policy`), and the token endpoint, all on the
+/// system clock. `static_keys` are issuers accepted for statements about
+/// subjects other than twins.
 pub async fn open_node(
     data: &Path,
     origin: Option<&str>,
     config: LogConfig,
     static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
     policy: transparency::RegistrationPolicy,
+) -> Result<(Node, bool)> {
+    let clock = Arc::new(SystemClock);
+    open_node_with_clock(data, origin, config, static_keys, policy, clock).await
+}
+
+/// [`open_node`] on `clock` (a fixed one in tests): every time the node
+/// reads is `clock`'s.
+pub async fn open_node_with_clock(
+    data: &Path,
+    origin: Option<&str>,
+    config: LogConfig,
+    static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
+    policy: transparency::RegistrationPolicy,
+    clock: Arc<dyn Clock>,
 ) -> Result<(Node, bool)> {
     let (log, created) = open_log(data, origin, config)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
@@ -469,7 +507,14 @@ pub async fn open_node(
         static_keys,
     ));
     let issuer = log.origin().to_string();
-    let scitt = open_transparency(data, &log, directory.clone(), &issuer, policy)?;
+    let scitt = open_transparency_with_clock(
+        data,
+        &log,
+        directory.clone(),
+        &issuer,
+        policy,
+        clock.clone(),
+    )?;
     let authority_key = {
         let path = authority_key_path(data);
         if path.exists() {
@@ -489,6 +534,7 @@ pub async fn open_node(
     let tokens = Arc::new({
         let file = credentials_file.clone();
         http_api::oauth::TokenEndpoint::new(credentials_file.credentials.clone(), token_key)
+            .with_clock(clock.clone())
             .with_reload(move || file.reload_if_changed())
     });
     let risks = twin_store::RiskService::with_store(
@@ -497,16 +543,24 @@ pub async fn open_node(
         advisory_store::AdvisoryStore::open(&data.join("advisories"))?,
         Some(&data.join("advisories-submitted")),
     )?;
-    let twins = http_api::TwinApi::new(projector.clone(), scitt.clone(), tokens.clone());
+    let twins = http_api::TwinApi::with_clock(
+        projector.clone(),
+        scitt.clone(),
+        tokens.clone(),
+        clock.clone(),
+    );
     let archivist_dir = data.join("archivist");
-    let archivist =
-        http_api::ArchivistApi::new(twins, archivist_signer(authority.clone()), &archivist_dir)
-            .with_context(|| {
-                format!(
-                    "opening the Archivist API's data in {}",
-                    archivist_dir.display()
-                )
-            })?;
+    let archivist = http_api::ArchivistApi::new(
+        twins,
+        archivist_signer(authority.clone(), clock.clone()),
+        &archivist_dir,
+    )
+    .with_context(|| {
+        format!(
+            "opening the Archivist API's data in {}",
+            archivist_dir.display()
+        )
+    })?;
     let node = Node {
         archivist,
         risks,
@@ -521,6 +575,7 @@ pub async fn open_node(
         credentials_file,
         storage: twin_store::StorageLimits::default(),
         directory,
+        clock,
     };
     bootstrap(&node).await?;
     // Advisory changes made while the node was stopped (`sectwin vuln
@@ -677,9 +732,9 @@ pub fn app(node: &Node) -> axum::Router {
             "/log",
             http_api::log_router(http_api::LogApi::new(node.log.clone()).with_entry_filter(raw)),
         )
-        .merge(http_api::scrapi_router(http_api::ScrapiApi::new(
-            node.scitt.clone(),
-        )))
+        .merge(http_api::scrapi_router(
+            http_api::ScrapiApi::new(node.scitt.clone()).with_clock(node.clock.clone()),
+        ))
         .merge(http_api::twin_router(twins))
         .merge(http_api::oauth::token_routes(
             node.tokens.clone(),

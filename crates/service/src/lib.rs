@@ -15,7 +15,7 @@ pub mod reads;
 pub mod risks;
 pub mod twins;
 
-pub use clock::{Clock, SystemClock};
+pub use self::clock::{Clock, FixedClock, SystemClock};
 pub use error::{ErrorKind, ServiceError};
 pub use reads::{Audit, ReadRecorder, Reader, Seen};
 pub use risks::{

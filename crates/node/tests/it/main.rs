@@ -2,4 +2,5 @@
 //! instead of one per file (CI time), and one place to find them.
 
 mod app;
+mod injected_clock;
 mod twin_api;
