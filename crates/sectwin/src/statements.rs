@@ -344,15 +344,15 @@ mod tests {
     fn component(name: &str, n: usize) -> SbomComponent {
         SbomComponent {
             name: name.to_string(),
-            group: (n % 2 == 0).then(|| "org.example".to_string()),
+            group: n.is_multiple_of(2).then(|| "org.example".to_string()),
             version: Some(format!("1.{n}.0")),
             purl: Some(format!("pkg:generic/{name}@1.{n}.0")),
-            cpe: if n % 3 == 0 {
+            cpe: if n.is_multiple_of(3) {
                 vec![format!("cpe:2.3:a:example:{name}:1.{n}.0:*:*:*:*:*:*:*")]
             } else {
                 Vec::new()
             },
-            sha256: (n % 5 == 0).then(|| "ab".repeat(32)),
+            sha256: n.is_multiple_of(5).then(|| "ab".repeat(32)),
         }
     }
 
