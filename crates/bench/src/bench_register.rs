@@ -285,8 +285,10 @@ async fn pump_compared(
     until(t, what, || {
         let (risks, pump) = (node.risks.clone(), pump.clone());
         async move {
-            let r = tokio::task::spawn_blocking(move || risks.register(twin_store::risks::today()))
-                .await??;
+            let r = tokio::task::spawn_blocking(move || {
+                risks.register(twin_store::risks::today(&clock::SystemClock))
+            })
+            .await??;
             Ok(pump.has_compared(&r))
         }
     })
@@ -563,7 +565,9 @@ pub async fn run(
     if seen != probe_devices {
         bail!("{probe_id}: {seen} device risks listed, the engine says {probe_devices}");
     }
-    let register = node.risks.register(twin_store::risks::today())?;
+    let register = node
+        .risks
+        .register(twin_store::risks::today(&clock::SystemClock))?;
     let risks_total = register.risks.len();
     let device_risks_total: u64 = register
         .risks
@@ -584,7 +588,7 @@ pub async fn run(
     let risks = node.risks.clone();
     let (snapshot_s, build_full_s) = tokio::task::spawn_blocking(move || {
         let t = Instant::now();
-        let snapshot = risks.snapshot(twin_store::risks::today())?;
+        let snapshot = risks.snapshot(twin_store::risks::today(&clock::SystemClock))?;
         let snapshot_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let built = risks.with_advisories(|index| risk_register::build(&snapshot, index));

@@ -36,7 +36,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use access::throttle::{Backoff, Locked, Throttle};
 use access::{
@@ -54,6 +53,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
+use clock::Clock;
 use parking_lot::RwLock;
 use serde::Deserialize;
 
@@ -75,7 +75,7 @@ const NO_STORE: &str = "no-store";
 pub struct TokenEndpoint {
     credentials: Arc<RwLock<Credentials>>,
     issuer: TokenIssuer,
-    clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    clock: Arc<dyn Clock>,
     throttles: parking_lot::Mutex<Throttles>,
     reload: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
@@ -132,12 +132,12 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 impl TokenEndpoint {
     /// An endpoint over `credentials` (shared with whoever manages them)
     /// issuing under `key`, with `access`'s default lifetime, no scopes, and
-    /// the system clock.
+    /// the system clock ([`clock::SystemClock`]).
     pub fn new(credentials: Arc<RwLock<Credentials>>, key: TokenKey) -> TokenEndpoint {
         TokenEndpoint {
             credentials,
             issuer: TokenIssuer::new(key),
-            clock: Arc::new(system_now_unix_s),
+            clock: Arc::new(clock::SystemClock),
             throttles: parking_lot::Mutex::new(Throttles {
                 clients: Throttle::new(CLIENT_BACKOFF),
                 addresses: Throttle::new(ADDRESS_BACKOFF),
@@ -162,10 +162,10 @@ impl TokenEndpoint {
         Ok(self)
     }
 
-    /// Reads the time (Unix seconds) from `clock` instead of the system
-    /// clock, so tests can move time.
-    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> TokenEndpoint {
-        self.clock = Arc::new(clock);
+    /// Reads the time from `clock` (the node's; a fixed one in tests, so
+    /// they can move time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> TokenEndpoint {
+        self.clock = clock;
         self
     }
 
@@ -191,9 +191,11 @@ impl TokenEndpoint {
         &self.issuer
     }
 
-    /// The time now by this endpoint's clock, Unix seconds.
+    /// The time now by this endpoint's clock, Unix seconds. A clock before
+    /// 1970 reads as 0: every token is then not yet valid, which fails
+    /// closed.
     pub fn now_unix_s(&self) -> u64 {
-        (self.clock)()
+        u64::try_from(self.clock.now_unix_s()).unwrap_or(0)
     }
 
     /// The client credentials grant at the current time
@@ -275,15 +277,6 @@ impl TokenEndpoint {
         self.issuer
             .authenticate(&self.credentials.read(), token, now_unix_s)
     }
-}
-
-fn system_now_unix_s() -> u64 {
-    // A clock before 1970 reads as 0: every token is then not yet valid,
-    // which fails closed.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The token endpoint at `path` (for example `/oauth/token`).

@@ -116,8 +116,9 @@ pub fn risk_router(api: RiskApi) -> Router {
 /// notification pump) finds it built, or being built.
 fn warm_register(api: &RiskApi) {
     let risks = api.risks.clone();
+    let today = twin_store::risks::today(api.twins.reads.clock().as_ref());
     drop(tokio::task::spawn_blocking(move || {
-        if let Err(e) = risks.register(twin_store::risks::today()) {
+        if let Err(e) = risks.register(today) {
             tracing::error!("building the risk register: {e}");
         }
     }));

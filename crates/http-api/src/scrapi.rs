@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use ciborium::Value;
+use clock::Clock;
 use coset::CborSerializable;
 use log_service::AppendError;
 use tlog::LeafIndex;
@@ -51,15 +52,30 @@ pub struct ScrapiApi {
     service: Arc<TransparencyService>,
     /// How long `POST /entries` waits for a checkpoint before answering 303.
     pub registration_wait: Duration,
+    /// Dates the receipts (their CWT `iat`).
+    clock: Arc<dyn Clock>,
 }
 
 impl ScrapiApi {
-    /// Routes over `service`; registration waits up to 3 s for a receipt.
+    /// Routes over `service`; registration waits up to 3 s for a receipt;
+    /// receipts are dated by the system clock.
     pub fn new(service: Arc<TransparencyService>) -> ScrapiApi {
         ScrapiApi {
             service,
             registration_wait: Duration::from_secs(3),
+            clock: Arc::new(clock::SystemClock),
         }
+    }
+
+    /// Dates receipts by `clock` (the node's; a fixed one in tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> ScrapiApi {
+        self.clock = clock;
+        self
+    }
+
+    /// Now by this API's clock, Unix seconds: a receipt's `iat`.
+    fn now_unix_s(&self) -> i64 {
+        self.clock.now_unix_s()
     }
 }
 
@@ -205,13 +221,6 @@ fn entry_location(index: LeafIndex) -> String {
     format!("/entries/{index}")
 }
 
-fn now_unix_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn cose_response(status: StatusCode, location: Option<String>, body: Vec<u8>) -> Response {
     let mut response = (status, [(header::CONTENT_TYPE, COSE)], body).into_response();
     if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
@@ -278,7 +287,7 @@ async fn register(
     {
         let receipt = api
             .service
-            .receipt(registered.index, now_unix_s())
+            .receipt(registered.index, api.now_unix_s())
             .map_err(lookup_problem)?;
         return Ok(cose_response(StatusCode::CREATED, Some(location), receipt));
     }
@@ -349,7 +358,7 @@ async fn entry_receipt(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let index = parse_id(&id)?;
-    match api.service.receipt(index, now_unix_s()) {
+    match api.service.receipt(index, api.now_unix_s()) {
         Ok(receipt) => Ok(cose_response(StatusCode::OK, None, receipt)),
         Err(ReceiptLookupError::Pending(i)) => Ok(pending(i)),
         Err(e) => Err(lookup_problem(e)),
@@ -375,7 +384,7 @@ async fn entry_statement(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let index = parse_id(&id)?;
-    let receipt = match api.service.receipt(index, now_unix_s()) {
+    let receipt = match api.service.receipt(index, api.now_unix_s()) {
         Ok(r) => r,
         Err(ReceiptLookupError::Pending(i)) => return Ok(pending(i)),
         Err(e) => return Err(lookup_problem(e)),

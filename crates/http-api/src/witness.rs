@@ -192,7 +192,7 @@ mod tests {
     }
 
     fn fixed() -> Arc<dyn witness::Clock> {
-        Arc::new(FixedClock::new(1_700_000_000))
+        Arc::new(FixedClock::at(1_700_000_000_000))
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! What it must not know: wire formats (the `http-api` crate's), the log's
 //! math (`tlog`'s), or the command line (the `sectwin` binary's).
 
+pub mod binary;
 pub mod notify_pump;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use clock::{Clock, SystemClock};
 use log_service::{Log, LogConfig};
 use log_store::{EmbeddedStore, EmbeddedStoreOptions};
 use tlog::Signer;
@@ -118,9 +120,23 @@ pub fn open_transparency(
     issuer: &str,
     policy: transparency::RegistrationPolicy,
 ) -> Result<Arc<transparency::TransparencyService>> {
+    open_transparency_with_clock(data, log, keys, issuer, policy, Arc::new(SystemClock))
+}
+
+/// [`open_transparency`], judging statements' freshness by `clock`.
+fn open_transparency_with_clock(
+    data: &Path,
+    log: &Log,
+    keys: Arc<dyn transparency::KeyDirectory>,
+    issuer: &str,
+    policy: transparency::RegistrationPolicy,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<transparency::TransparencyService>> {
     let key = load_or_create_receipt_key(data)?;
     Ok(Arc::new(
-        transparency::TransparencyService::new(log.clone(), keys, key, issuer).with_policy(policy),
+        transparency::TransparencyService::new(log.clone(), keys, key, issuer)
+            .with_policy(policy)
+            .with_clock(clock),
     ))
 }
 
@@ -251,6 +267,10 @@ pub struct Node {
     archivist_store: Arc<twin_store::archivist::FileArchivistStore>,
     /// The one recorder of reads of another organization's data.
     reads: service::ReadRecorder,
+    /// The wall clock every part of the node reads: token expiry, statement
+    /// freshness, receipts, read records, the risk register's day and the
+    /// notifications' times.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How notifications are sent.
@@ -278,12 +298,13 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
             keep_alive: std::time::Duration::from_secs(30),
         });
     }
-    let notifier = notify::Notifier::start(c).await?;
+    let notifier = notify::Notifier::start_with_clock(c, node.clock.clone()).await?;
     let (_, pump) = notify_pump::start(
         node.risks.clone(),
         node.projector.clone(),
         notifier.clone(),
         config.interval,
+        node.clock.clone(),
     );
     node.notifier = Some(notifier);
     node.pump = Some(pump);
@@ -351,11 +372,12 @@ fn create_in(
 /// registry authority on their stakeholder's behalf.
 fn archivist_signer(
     authority: Arc<(String, scitt::SigningKey)>,
+    clock: Arc<dyn Clock>,
 ) -> service::archivist::AuthoritySigner {
     Arc::new(move |subject, payload, disclosure| {
         let builder = scitt::StatementBuilder::new(&authority.0, subject, payload)
             .content_type("application/json")
-            .issued_at(now_unix_s());
+            .issued_at(clock.now_unix_s());
         match disclosure {
             service::archivist::Disclosure::Public => builder,
             service::archivist::Disclosure::Private => builder.hash_envelope(None),
@@ -365,7 +387,7 @@ fn archivist_signer(
 }
 
 /// The system clock in seconds since the epoch (the CWT `iat` of the
-/// statements a node signs).
+/// statements the command line signs; a node signs by its own clock).
 pub fn now_unix_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -404,10 +426,11 @@ impl Node {
     /// the registry authority.
     pub fn change_signer(&self) -> http_api::risk_api::ChangeSigner {
         let authority = self.authority.clone();
+        let clock = self.clock.clone();
         Arc::new(move |subject: &str, payload: &[u8]| {
             scitt::StatementBuilder::new(&authority.0, subject, payload)
                 .content_type("application/json")
-                .issued_at(now_unix_s())
+                .issued_at(clock.now_unix_s())
                 .sign(&authority.1)
         })
     }
@@ -416,7 +439,7 @@ impl Node {
     pub fn authority_statement(&self, subject: &str, payload: &serde_json::Value) -> Vec<u8> {
         scitt::StatementBuilder::new(&self.authority.0, subject, payload.to_string().as_bytes())
             .content_type("application/json")
-            .issued_at(now_unix_s())
+            .issued_at(self.clock.now_unix_s())
             .sign(&self.authority.1)
     }
 
@@ -447,14 +470,29 @@ fn load_or_create_secret(path: &Path) -> Result<[u8; 32]> {
 
 /// Opens a node on `data`: the log, the twins (resuming the projection),
 /// the registry authority (bootstrapping the registry on a new log), the
-/// SCITT service (under `policy`), and the token endpoint. `static_keys`
-/// are issuers accepted for statements about subjects other than twins.
+/// SCITT service (under `policy`), and the token endpoint, all on the
+/// system clock. `static_keys` are issuers accepted for statements about
+/// subjects other than twins.
 pub async fn open_node(
     data: &Path,
     origin: Option<&str>,
     config: LogConfig,
     static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
     policy: transparency::RegistrationPolicy,
+) -> Result<(Node, bool)> {
+    let clock = Arc::new(SystemClock);
+    open_node_with_clock(data, origin, config, static_keys, policy, clock).await
+}
+
+/// [`open_node`] on `clock` (a fixed one in tests): every time the node
+/// reads is `clock`'s.
+pub async fn open_node_with_clock(
+    data: &Path,
+    origin: Option<&str>,
+    config: LogConfig,
+    static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
+    policy: transparency::RegistrationPolicy,
+    clock: Arc<dyn Clock>,
 ) -> Result<(Node, bool)> {
     let (log, created) = open_log(data, origin, config)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
@@ -474,7 +512,14 @@ pub async fn open_node(
         static_keys,
     ));
     let issuer = log.origin().to_string();
-    let scitt = open_transparency(data, &log, directory.clone(), &issuer, policy)?;
+    let scitt = open_transparency_with_clock(
+        data,
+        &log,
+        directory.clone(),
+        &issuer,
+        policy,
+        clock.clone(),
+    )?;
     let authority_key = {
         let path = authority_key_path(data);
         if path.exists() {
@@ -494,6 +539,7 @@ pub async fn open_node(
     let tokens = Arc::new({
         let file = credentials_file.clone();
         http_api::oauth::TokenEndpoint::new(credentials_file.credentials.clone(), token_key)
+            .with_clock(clock.clone())
             .with_reload(move || file.reload_if_changed())
     });
     let risks = twin_store::RiskService::with_store(
@@ -504,7 +550,7 @@ pub async fn open_node(
     )?;
     // One recorder for every API: its sequence orders the read records of
     // one millisecond, so a second one would overwrite the first's.
-    let reads = service::ReadRecorder::new(projector.clone(), Arc::new(service::SystemClock));
+    let reads = service::ReadRecorder::new(projector.clone(), clock.clone());
     let archivist_dir = data.join("archivist");
     let archivist_store = Arc::new(
         twin_store::archivist::FileArchivistStore::open(
@@ -522,7 +568,7 @@ pub async fn open_node(
         projector.clone(),
         scitt.clone(),
         reads.clone(),
-        archivist_signer(authority.clone()),
+        archivist_signer(authority.clone(), clock.clone()),
         archivist_store.clone(),
         archivist_store.clone(),
     );
@@ -542,6 +588,7 @@ pub async fn open_node(
         credentials_file,
         storage: twin_store::StorageLimits::default(),
         directory,
+        clock,
     };
     bootstrap(&node).await?;
     // Advisory changes made while the node was stopped (`sectwin vuln
@@ -701,9 +748,9 @@ pub fn app(node: &Node) -> axum::Router {
             "/log",
             http_api::log_router(http_api::LogApi::new(node.log.clone()).with_entry_filter(raw)),
         )
-        .merge(http_api::scrapi_router(http_api::ScrapiApi::new(
-            node.scitt.clone(),
-        )))
+        .merge(http_api::scrapi_router(
+            http_api::ScrapiApi::new(node.scitt.clone()).with_clock(node.clock.clone()),
+        ))
         .merge(http_api::twin_router(twins))
         .merge(http_api::oauth::token_routes(
             node.tokens.clone(),

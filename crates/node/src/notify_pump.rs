@@ -26,6 +26,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::Clock;
 use risk_register::{Event, Register};
 use twin_store::{Projector, RiskService};
 
@@ -46,18 +47,16 @@ fn kind_of(k: risk_register::EventKind) -> notify::NotificationKind {
 
 /// The notifications `events` call for, one per recipient allowed to see it
 /// among `subscribed` (the stakeholders with a subscription: nobody else
-/// would be told anything).
+/// would be told anything) at `now` (unix seconds: audit grants in force,
+/// and the notifications' creation time).
 pub fn notifications_for(
     projector: &Projector,
     events: &[Event],
     subscribed: &std::collections::HashSet<String>,
+    now: i64,
 ) -> Result<Vec<notify::Notification>, twin_store::StoreError> {
     let meta = projector.meta();
     let store = projector.store();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     // A device's twin, read once per batch.
     let mut twins: std::collections::HashMap<&str, Option<twin::projection::Twin>> =
         std::collections::HashMap::new();
@@ -143,6 +142,11 @@ impl PumpStatus {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// The register the pump looked at last (its day is the pump's clock's).
+    pub fn last_compared(&self) -> Option<Arc<Register>> {
+        self.compared.lock().clone()
+    }
 }
 
 /// Moves notifications from `backlog` into the outbox while it has room.
@@ -169,13 +173,15 @@ fn drain(
 
 /// Starts the pump: it looks at the register when the twins or the
 /// advisories change, and at least every `interval` (for the day's
-/// deadlines). Notifications the outbox has no room for wait in a backlog
+/// deadlines). The day of the register, and the time of the notifications,
+/// are `clock`'s. Notifications the outbox has no room for wait in a backlog
 /// (bounded by [`BACKLOG_NOTIFICATIONS_MAX`]) and go first once it has.
 pub fn start(
     risks: Arc<RiskService>,
     projector: Projector,
     notifier: notify::Notifier,
     interval: Duration,
+    clock: Arc<dyn Clock>,
 ) -> (tokio::task::JoinHandle<()>, Arc<PumpStatus>) {
     let status = Arc::new(PumpStatus::default());
     let report = status.clone();
@@ -215,8 +221,8 @@ pub fn start(
             first = false;
             drain(&notifier, &mut backlog);
             let r = risks.clone();
-            let built =
-                tokio::task::spawn_blocking(move || r.register(twin_store::risks::today())).await;
+            let today = twin_store::risks::today(&*clock);
+            let built = tokio::task::spawn_blocking(move || r.register(today)).await;
             last_finished = std::time::Instant::now();
             let current = match built {
                 Ok(Ok(c)) => c,
@@ -253,7 +259,8 @@ pub fn start(
                     risk_register::notifications(&previous, &current, APPROACHING_DAYS)
                 }
             };
-            let batch = match notifications_for(&projector, &events, &subscribed) {
+            let now = clock.now_unix_s();
+            let batch = match notifications_for(&projector, &events, &subscribed, now) {
                 Ok(b) => b,
                 Err(e) => {
                     // Twins unreadable: compare with this register again.

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use scitt::{SigningKey, StatementBuilder};
 
-use crate::{app, now_unix_s, open_node, serve, start_notifications, Node, NotifyConfig};
+use crate::{
+    app, now_unix_s, open_node_with_clock, serve, start_notifications, Node, NotifyConfig,
+};
 
 /// Checkpoint interval of a test node: short, so registrations return fast.
 pub const TEST_CHECKPOINT_INTERVAL_MS: u64 = 20;
@@ -40,16 +42,32 @@ impl TestNode {
     /// [`TestNode::start`] in a directory the test prepared (for example
     /// with a small file system mounted at `payloads`).
     pub async fn start_in(dir: tempfile::TempDir, origin: &str) -> TestNode {
+        TestNode::start_in_with_clock(dir, origin, Arc::new(clock::SystemClock)).await
+    }
+
+    /// [`TestNode::start`] on `clock` (a `clock::FixedClock`, so the test
+    /// decides what time the node reads).
+    pub async fn start_with_clock(origin: &str, clock: Arc<dyn clock::Clock>) -> TestNode {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        TestNode::start_in_with_clock(dir, origin, clock).await
+    }
+
+    async fn start_in_with_clock(
+        dir: tempfile::TempDir,
+        origin: &str,
+        clock: Arc<dyn clock::Clock>,
+    ) -> TestNode {
         let config = log_service::LogConfig {
             checkpoint_interval: Duration::from_millis(TEST_CHECKPOINT_INTERVAL_MS),
             ..log_service::LogConfig::default()
         };
-        let (mut node, _) = open_node(
+        let (mut node, _) = open_node_with_clock(
             dir.path(),
             Some(origin),
             config,
             None,
             transparency::RegistrationPolicy::default(),
+            clock,
         )
         .await
         .unwrap_or_else(|e| panic!("opening a node in {}: {e:#}", dir.path().display()));

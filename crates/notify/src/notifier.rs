@@ -15,16 +15,22 @@
 //! once at [`Notifier::start`]): at most [`DELIVERIES_PENDING_MAX`] pending
 //! plus [`DELIVERED_RECORDS_MAX`] finished ones, bodies excluded.
 //!
+//! Times (enqueued, due, delivered, and the `webhook-timestamp` header) are
+//! read from the [`Clock`] the notifier is given
+//! ([`Notifier::start_with_clock`]), so tests fix them. The dispatcher sleeps
+//! in real time until the next delivery is due by that clock, and looks at
+//! the clock again whenever it is woken (an enqueue, a finished attempt).
+//!
 //! Deliberately absent: exactly-once delivery (receivers dedupe on
-//! `webhook-id`), ordering, an injected clock (attempt times are wall-clock
-//! unix ms; tests keep back-off small instead), and rate limits per target
-//! beyond the in-flight bounds.
+//! `webhook-id`), ordering, and rate limits per target beyond the in-flight
+//! bounds.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use clock::Clock;
 use parking_lot::Mutex;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
@@ -220,6 +226,14 @@ struct Inner {
     mqtt: Option<Publisher>,
     stop: watch::Sender<bool>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Inner {
+    /// Now by the notifier's clock, unix ms.
+    fn now_ms(&self) -> i64 {
+        ms_i64(self.clock.now_unix_ms())
+    }
 }
 
 /// (due or finished unix ms, seq, delivery key).
@@ -240,13 +254,23 @@ struct State {
 }
 
 impl Notifier {
-    /// Opens or creates the outbox and resumes every pending delivery.
+    /// Opens or creates the outbox and resumes every pending delivery, on
+    /// the system clock.
     pub async fn start(config: NotifierConfig) -> Result<Notifier, NotifyError> {
+        Self::start_with_clock(config, Arc::new(clock::SystemClock)).await
+    }
+
+    /// [`Notifier::start`], reading the time from `clock` (the node's; a
+    /// fixed one in tests).
+    pub async fn start_with_clock(
+        config: NotifierConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Notifier, NotifyError> {
         check_config(&config)?;
         std::fs::create_dir_all(&config.outbox_dir)
             .map_err(|e| OutboxError(format!("{}: {e}", config.outbox_dir.display())))?;
         let outbox = Outbox::open(&config.outbox_dir)?;
-        let now = now_ms();
+        let now = ms_i64(clock.now_unix_ms());
         let mut state = State::default();
         for s in outbox.subscriptions()? {
             state
@@ -298,6 +322,7 @@ impl Notifier {
             mqtt,
             stop,
             dispatcher: Mutex::new(None),
+            clock,
         });
         let handle = tokio::spawn(dispatch(inner.clone(), stopped));
         *inner.dispatcher.lock() = Some(handle);
@@ -334,7 +359,7 @@ impl Notifier {
         self.inner.outbox.remove_subscription(stakeholder, id)?;
         st.subscriptions.remove(&key);
         // Make its waiting deliveries due now, so they are failed promptly.
-        let now = now_ms();
+        let now = self.inner.now_ms();
         let moved: Vec<Slot> = st
             .ready
             .iter()
@@ -382,7 +407,7 @@ impl Notifier {
         for n in &batch {
             bodies.push(Arc::new(check_notification(n)?));
         }
-        let now = now_ms();
+        let now = self.inner.now_ms();
         let mut report = EnqueueReport {
             notifications: batch.len(),
             ..EnqueueReport::default()
@@ -499,7 +524,7 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
     let mut tasks = JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
-        let now = now_ms();
+        let now = inner.now_ms();
         let mut next_due = None;
         let mut started: Vec<(String, OwnedSemaphorePermit)> = Vec::new();
         {
@@ -586,7 +611,7 @@ async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) 
         (Some(_), Ok(None)) => Outcome::Permanent("body missing from the outbox".to_string()),
         (Some(s), Ok(Some(body))) => match s.target {
             Target::Webhook { url, secret } => {
-                let now_s = now_ms() / 1000;
+                let now_s = inner.now_ms() / 1000;
                 let refused = reqwest::Url::parse(&url)
                     .ok()
                     .and_then(|u| crate::address::refused_host(&u))
@@ -629,7 +654,7 @@ async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) 
 /// Records the outcome of an attempt, reschedules or finishes the delivery,
 /// and prunes the oldest finished records beyond [`DELIVERED_RECORDS_MAX`].
 fn finish(inner: &Inner, key: &str, outcome: Outcome) {
-    let now = now_ms();
+    let now = inner.now_ms();
     let mut st = inner.state.lock();
     let Some(mut r) = st.records.get(key).cloned() else {
         return;
@@ -722,13 +747,6 @@ fn message_id(key: &str) -> String {
         id.push_str(&format!("{b:02x}"));
     }
     id
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn ms_i64(ms: u64) -> i64 {

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use log_service::{LogConfig, WitnessConfig};
+use twin::statement::{PlannedRelease, SbomComponent, VexStatus};
+use twin::{Lifecycle, StakeholderId, StatementBody};
 
 /// Arguments of `sectwin demo`.
 #[derive(clap::Args)]
@@ -37,7 +39,7 @@ pub struct DemoArgs {
 }
 
 /// The stakeholders the registry authority registers: (id, name, roles).
-const STAKEHOLDERS: &[(&str, &str, &[&str])] = &[
+pub(crate) const STAKEHOLDERS: &[(&str, &str, &[&str])] = &[
     ("acme.example", "Acme Locks", &["manufacturer"]),
     ("vistacam.example", "Vistacam", &["manufacturer"]),
     (
@@ -53,100 +55,219 @@ const STAKEHOLDERS: &[(&str, &str, &[&str])] = &[
 /// The door controller that signs its own statements.
 const DOOR: &str = "door-ctl-0042";
 
-/// (issuer, subject, statement payload) of each fact, in order. `{entry N}`
-/// in a payload stands for the log entry of fact N (endorse and dispute name
-/// the statement they are about by its entry); `{door key}` for the door
-/// controller's public key.
-const EVENTS: &[(&str, &str, &str)] = &[
-    (
-        "acme.example",
-        "device:door-ctl-0042",
-        r#"{"type":"device-registered","manufacturer":"Acme Locks","model":"DC-200","serial":"0042","device_key":{door key}}"#,
-    ),
-    (
-        "vistacam.example",
-        "device:cam-lobby-1",
-        r#"{"type":"device-registered","manufacturer":"Vistacam","model":"VC-9","serial":"L1"}"#,
-    ),
-    (
-        "acme.example",
-        "device:gw-bldg-a",
-        r#"{"type":"device-registered","manufacturer":"Acme Locks","model":"GW-1","serial":"A"}"#,
-    ),
-    (
-        "acme.example",
-        "device:door-ctl-0042",
-        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A","location":"lobby east door","groups":["doors"]}"#,
-    ),
-    (
-        "vistacam.example",
-        "device:cam-lobby-1",
-        r#"{"type":"ownership-transferred","owner":"operator.example","operator":"operator.example","maintainer":"fixit.example","site":"Building A","location":"lobby","groups":["cameras"]}"#,
-    ),
-    (
-        "operator.example",
-        "device:door-ctl-0042",
-        r#"{"type":"lifecycle-changed","to":"provisioned"}"#,
-    ),
-    (
-        "operator.example",
-        "device:door-ctl-0042",
-        r#"{"type":"lifecycle-changed","to":"deployed"}"#,
-    ),
-    (
-        "acme.example",
-        "model:acme/DC-200",
-        r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"9f2c0d51e5a1b2c3"}"#,
-    ),
-    (
-        "acme.example",
-        "device:door-ctl-0042",
-        r#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"affected"}"#,
-    ),
-    (
-        "device:door-ctl-0042",
-        "device:door-ctl-0042",
-        r#"{"type":"firmware-installed","version":"2.4.1","image_sha256":"9f2c0d51e5a1b2c3"}"#,
-    ),
-    (
-        "operator.example",
-        "device:door-ctl-0042",
-        r#"{"type":"endorse","entry":{entry 9}}"#,
-    ),
-    (
-        "acme.example",
-        "device:door-ctl-0042",
-        r#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"fixed","justification":"fixed in firmware 2.4.1"}"#,
-    ),
-    (
-        "fixit.example",
-        "device:cam-lobby-1",
-        r#"{"type":"maintenance-performed","work":"lens cleaned, tamper seal replaced"}"#,
-    ),
-    (
-        "operator.example",
-        "device:cam-lobby-1",
-        r#"{"type":"dispute","entry":{entry 12},"reason":"no site visit logged"}"#,
-    ),
-    (
-        "acme.example",
-        "stakeholder:acme.example",
-        r#"{"type":"sharing-policy","policy":{"id":"acme-public-vex","grants":[{"readers":[{"role":"operator"},{"role":"owner"},{"role":"maintainer"},{"role":"auditor"}],"devices":"all","types":["*"]},{"readers":["public"],"devices":{"matching":{"models":["DC-200"]}},"types":["device-registered","vulnerability-assessment"],"fields":["manufacturer","model","vulnerability","status"]}]}}"#,
-    ),
-    (
-        "operator.example",
-        "stakeholder:operator.example",
-        r#"{"type":"ai-use-policy","policy":{"id":"lobby-person-detection","devices":{"matching":{"models":["VC-9"]}},"decisions":[{"decision":"raise an intrusion alarm when a person is detected after hours","model":"person-detector-v3","autonomy":"human-on-the-loop","human_oversight":"the guard on duty reviews every alarm within 5 minutes","override_by":["operator"],"fallback":"motion detection only"}]}}"#,
-    ),
-];
+/// A fact's payload. Endorse and dispute name the statement they are about
+/// by its log entry, known only once that fact is registered: until then
+/// they hold its position in [`facts`].
+pub(crate) enum Fact {
+    /// A payload known in advance.
+    Says(StatementBody),
+    /// Endorses fact N.
+    Endorses(usize),
+    /// Disputes fact N, for a reason.
+    Disputes(usize, &'static str),
+}
 
-/// `payload` with each `{entry N}` replaced by the entry of fact N.
-fn fill_entries(payload: &str, indices: &[u64]) -> String {
-    let mut out = payload.to_string();
-    for (n, index) in indices.iter().enumerate() {
-        out = out.replace(&format!("{{entry {n}}}"), &index.to_string());
+impl Fact {
+    /// The payload, given the entries of the facts registered before it.
+    pub(crate) fn body(&self, entries: &[u64]) -> Result<StatementBody> {
+        let entry = |n: usize| {
+            entries
+                .get(n)
+                .copied()
+                .with_context(|| format!("fact {n} is not registered yet"))
+        };
+        Ok(match self {
+            Fact::Says(body) => body.clone(),
+            Fact::Endorses(n) => StatementBody::Endorse { entry: entry(*n)? },
+            Fact::Disputes(n, reason) => StatementBody::Dispute {
+                entry: entry(*n)?,
+                reason: reason.to_string(),
+            },
+        })
     }
-    out
+}
+
+fn registered(manufacturer: &str, model: &str, serial: &str, key: Option<&str>) -> Fact {
+    Fact::Says(StatementBody::DeviceRegistered {
+        manufacturer: manufacturer.into(),
+        model: model.into(),
+        serial: serial.into(),
+        hardware_id: None,
+        device_key: key.map(str::to_string),
+    })
+}
+
+/// Handed over to the building's operator, maintained by FixIt.
+fn handed_over(location: &str, group: &str) -> Fact {
+    let operator = || StakeholderId("operator.example".into());
+    Fact::Says(StatementBody::OwnershipTransferred {
+        owner: operator(),
+        operator: Some(operator()),
+        maintainer: Some(StakeholderId("fixit.example".into())),
+        site: Some("Building A".into()),
+        location: Some(location.into()),
+        groups: Some(vec![group.into()]),
+    })
+}
+
+fn lifecycle(to: Lifecycle) -> Fact {
+    Fact::Says(StatementBody::LifecycleChanged { to })
+}
+
+fn assessed(status: VexStatus, justification: Option<&str>) -> StatementBody {
+    StatementBody::VulnerabilityAssessment {
+        vulnerability: "CVE-2024-3596".into(),
+        status,
+        justification: justification.map(str::to_string),
+        release: None,
+        component: None,
+        impact: None,
+    }
+}
+
+/// (issuer, subject, payload) of each fact, in order; `door_pem` is the door
+/// controller's public key.
+pub(crate) fn facts(door_pem: &str) -> Vec<(&'static str, &'static str, Fact)> {
+    const IMAGE_SHA256: &str = "9f2c0d51e5a1b2c3";
+    vec![
+        (
+            "acme.example",
+            "device:door-ctl-0042",
+            registered("Acme Locks", "DC-200", "0042", Some(door_pem)),
+        ),
+        (
+            "vistacam.example",
+            "device:cam-lobby-1",
+            registered("Vistacam", "VC-9", "L1", None),
+        ),
+        (
+            "acme.example",
+            "device:gw-bldg-a",
+            registered("Acme Locks", "GW-1", "A", None),
+        ),
+        (
+            "acme.example",
+            "device:door-ctl-0042",
+            handed_over("lobby east door", "doors"),
+        ),
+        (
+            "vistacam.example",
+            "device:cam-lobby-1",
+            handed_over("lobby", "cameras"),
+        ),
+        (
+            "operator.example",
+            "device:door-ctl-0042",
+            lifecycle(Lifecycle::Provisioned),
+        ),
+        (
+            "operator.example",
+            "device:door-ctl-0042",
+            lifecycle(Lifecycle::Deployed),
+        ),
+        (
+            "acme.example",
+            "model:acme/DC-200",
+            Fact::Says(StatementBody::FirmwareReleased {
+                version: "2.4.1".into(),
+                image_sha256: IMAGE_SHA256.into(),
+                sbom: None,
+            }),
+        ),
+        (
+            "acme.example",
+            "device:door-ctl-0042",
+            Fact::Says(assessed(VexStatus::Affected, None)),
+        ),
+        (
+            "device:door-ctl-0042",
+            "device:door-ctl-0042",
+            Fact::Says(StatementBody::FirmwareInstalled {
+                version: "2.4.1".into(),
+                image_sha256: IMAGE_SHA256.into(),
+            }),
+        ),
+        (
+            "operator.example",
+            "device:door-ctl-0042",
+            Fact::Endorses(9),
+        ),
+        (
+            "acme.example",
+            "device:door-ctl-0042",
+            Fact::Says(assessed(VexStatus::Fixed, Some("fixed in firmware 2.4.1"))),
+        ),
+        (
+            "fixit.example",
+            "device:cam-lobby-1",
+            Fact::Says(StatementBody::MaintenancePerformed {
+                work: "lens cleaned, tamper seal replaced".into(),
+            }),
+        ),
+        (
+            "operator.example",
+            "device:cam-lobby-1",
+            Fact::Disputes(12, "no site visit logged"),
+        ),
+        (
+            "acme.example",
+            "stakeholder:acme.example",
+            // A policy is open JSON in the statement; the tests of
+            // `statements` parse it as the projection does.
+            Fact::Says(StatementBody::SharingPolicy {
+                policy: serde_json::json!({
+                    "id": "acme-public-vex",
+                    "grants": [
+                        {
+                            "readers": [{"role": "operator"}, {"role": "owner"}, {"role": "maintainer"}, {"role": "auditor"}],
+                            "devices": "all",
+                            "types": ["*"],
+                        },
+                        {
+                            "readers": ["public"],
+                            "devices": {"matching": {"models": ["DC-200"]}},
+                            "types": ["device-registered", "vulnerability-assessment"],
+                            "fields": ["manufacturer", "model", "vulnerability", "status"],
+                        },
+                    ],
+                }),
+            }),
+        ),
+        (
+            "operator.example",
+            "stakeholder:operator.example",
+            Fact::Says(StatementBody::AiUsePolicy {
+                policy: serde_json::json!({
+                    "id": "lobby-person-detection",
+                    "devices": {"matching": {"models": ["VC-9"]}},
+                    "decisions": [{
+                        "decision": "raise an intrusion alarm when a person is detected after hours",
+                        "model": "person-detector-v3",
+                        "autonomy": "human-on-the-loop",
+                        "human_oversight": "the guard on duty reviews every alarm within 5 minutes",
+                        "override_by": ["operator"],
+                        "fallback": "motion detection only",
+                    }],
+                }),
+            }),
+        ),
+    ]
+}
+
+/// The statements the demo shows refused, in order: a "not affected" claim
+/// (signed with a key acme.example never registered), the deployed door set
+/// back to manufactured (by its operator), and an outsider endorsing the
+/// door's firmware (entry `firmware_entry`).
+pub(crate) fn refused_payloads(firmware_entry: u64) -> [StatementBody; 3] {
+    [
+        assessed(VexStatus::NotAffected, None),
+        StatementBody::LifecycleChanged {
+            to: Lifecycle::Manufactured,
+        },
+        StatementBody::Endorse {
+            entry: firmware_entry,
+        },
+    ]
 }
 
 /// Registers `statement` through SCRAPI; answers its entry, after checking
@@ -351,11 +472,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             scitt::Algorithm::ES256
         };
         let key = scitt::SigningKey::generate(alg, &mut rand_core::OsRng);
-        let payload = serde_json::json!({
-            "type": "stakeholder-registered", "name": name, "roles": roles,
-            "keys": [{"pem": key.public_key().to_pem()}],
-        });
-        let statement = node.authority_statement(&format!("stakeholder:{id}"), &payload);
+        let names: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        let payload = crate::statements::stakeholder_registered(
+            name,
+            crate::statements::roles(&names)?,
+            vec![key.public_key().to_pem()],
+        );
+        let statement = node.authority_statement(&format!("stakeholder:{id}"), &payload.to_wire());
         let index = register(&http, &root, &statement, &service_key).await?;
         println!(
             "   #{index:<3} {:<7} {id:<22} {:<26} receipt verified",
@@ -365,26 +488,25 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         keys.insert(id.to_string(), key);
     }
     let door_key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
-    let door_pem = serde_json::Value::String(door_key.public_key().to_pem()).to_string();
+    let facts = facts(&door_key.public_key().to_pem());
     keys.insert(format!("device:{DOOR}"), door_key);
 
     // 4. Stakeholders (and the door controller) register signed facts.
     println!(
         "\n4. stakeholders register {} signed statements through POST {root}/entries",
-        EVENTS.len()
+        facts.len()
     );
     let mut statements = Vec::new();
     let mut indices = Vec::new();
-    for (issuer, subject, payload) in EVENTS {
-        let payload = fill_entries(payload, &indices).replace("{door key}", &door_pem);
+    for (issuer, subject, fact) in &facts {
+        let body = fact.body(&indices)?;
         let key = keys.get(*issuer).context("every issuer has a key")?;
-        let statement = scitt::StatementBuilder::new(issuer, subject, payload.as_bytes())
+        let statement = scitt::StatementBuilder::new(issuer, subject, &body.to_payload())
             .content_type("application/json")
             .issued_at(crate::now_unix_s())
             .sign(key);
         let index = register(&http, &root, &statement, &service_key).await?;
-        let value = serde_json::from_str::<serde_json::Value>(&payload)?;
-        let kind = value["type"].as_str().unwrap_or("?");
+        let kind = body.type_name();
         println!(
             "   #{index:<3} {:<7} {issuer:<22} {kind:<26} receipt verified",
             key.algorithm().name()
@@ -421,11 +543,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 .unwrap_or("?")
         );
     }
+    let [not_affected, back_to_manufactured, endorse] = refused_payloads(indices[9]);
     let intruder = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
     let forged = scitt::StatementBuilder::new(
         "acme.example",
         "device:door-ctl-0042",
-        br#"{"type":"vulnerability-assessment","vulnerability":"CVE-2024-3596","status":"not_affected"}"#,
+        &not_affected.to_payload(),
     )
     .issued_at(crate::now_unix_s())
     .sign(&intruder);
@@ -433,9 +556,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "   a \"not affected\" claim signed with a key acme.example never registered: refused ({})",
         refused(&http, &root, forged).await?
     );
-    let sign = |issuer: &str, payload: &str| -> Result<Vec<u8>> {
+    let sign = |issuer: &str, body: &StatementBody| -> Result<Vec<u8>> {
         Ok(
-            scitt::StatementBuilder::new(issuer, "device:door-ctl-0042", payload.as_bytes())
+            scitt::StatementBuilder::new(issuer, "device:door-ctl-0042", &body.to_payload())
                 .issued_at(crate::now_unix_s())
                 .sign(keys.get(issuer).context("key")?),
         )
@@ -445,14 +568,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         refused(
             &http,
             &root,
-            sign(
-                "operator.example",
-                r#"{"type":"lifecycle-changed","to":"manufactured"}"#
-            )?
+            sign("operator.example", &back_to_manufactured)?
         )
         .await?
     );
-    let endorse = format!(r#"{{"type":"endorse","entry":{}}}"#, indices[9]);
     println!(
         "   an outsider endorsing the door's firmware: refused ({})",
         refused(&http, &root, sign("rival.example", &endorse)?).await?
@@ -652,8 +771,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("\n11. vulnerability management\n   operator.example subscribes its SOC webhook {hook} (Standard Webhooks secret issued once)");
     let acme_key = keys.get("acme.example").context("acme key")?;
     let mut last = 0;
-    for (what, subject, payload) in vuln_statements() {
-        let statement = scitt::StatementBuilder::new("acme.example", subject, payload.as_bytes())
+    for (what, subject, body) in vuln_statements() {
+        let statement = scitt::StatementBuilder::new("acme.example", subject, &body.to_payload())
             .content_type("application/json")
             .issued_at(crate::now_unix_s())
             .sign(acme_key);
@@ -736,8 +855,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "   rival.example asking for the register: {} risks (it has no role on these devices)",
         theirs["total"]
     );
-    for (what, subject, payload) in fix_statements() {
-        let statement = scitt::StatementBuilder::new("acme.example", subject, payload.as_bytes())
+    for (what, subject, body) in fix_statements() {
+        let statement = scitt::StatementBuilder::new("acme.example", subject, &body.to_payload())
             .content_type("application/json")
             .issued_at(crate::now_unix_s())
             .sign(acme_key);
@@ -829,27 +948,48 @@ const DEMO_ADVISORY: &str = r#"{
   }]
 }"#;
 
-fn sbom_payload(release: &str, busybox: &str) -> String {
+fn sbom_payload(release: &str, busybox: &str) -> StatementBody {
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
         format!("DC-200 {release} CycloneDX").as_bytes(),
     ));
-    serde_json::json!({
-        "type": "sbom-registered",
-        "release": release,
-        "format": "CycloneDX 1.6",
-        "document_sha256": digest,
-        "components": [
-            {"name": "busybox", "version": busybox, "purl": format!("pkg:deb/debian/busybox@{busybox}")},
-            {"name": "openssl", "version": "3.0.15", "purl": "pkg:generic/openssl@3.0.15"},
-            {"name": "zlib", "version": "1.3.1", "purl": "pkg:generic/zlib@1.3.1"},
-            {"name": "acme-door-app", "version": release}
+    let component = |name: &str, version: &str, purl: Option<String>| SbomComponent {
+        name: name.into(),
+        group: None,
+        version: Some(version.into()),
+        purl,
+        cpe: Vec::new(),
+        sha256: None,
+    };
+    StatementBody::SbomRegistered {
+        release: release.into(),
+        format: "CycloneDX 1.6".into(),
+        document_sha256: digest,
+        part: 1,
+        parts: 1,
+        components: vec![
+            component(
+                "busybox",
+                busybox,
+                Some(format!("pkg:deb/debian/busybox@{busybox}")),
+            ),
+            component(
+                "openssl",
+                "3.0.15",
+                Some("pkg:generic/openssl@3.0.15".into()),
+            ),
+            component("zlib", "1.3.1", Some("pkg:generic/zlib@1.3.1".into())),
+            component("acme-door-app", release, None),
         ],
-    })
-    .to_string()
+        ai_model: None,
+    }
 }
 
 /// Acme's SBOM of the firmware the door runs, and its release plan.
-fn vuln_statements() -> Vec<(&'static str, &'static str, String)> {
+pub(crate) fn vuln_statements() -> Vec<(&'static str, &'static str, StatementBody)> {
+    let planned = |version: &str, date: &str| PlannedRelease {
+        version: version.into(),
+        date: date.into(),
+    };
     vec![
         (
             "sbom-registered (DC-200 2.4.1, 4 comps)",
@@ -859,19 +999,28 @@ fn vuln_statements() -> Vec<(&'static str, &'static str, String)> {
         (
             "release-plan (2.5.0, 3.0.0)",
             "model:acme/DC-200",
-            r#"{"type":"release-plan","current":"2.4.1","releases":[{"version":"2.5.0","date":"2027-01-15"},{"version":"3.0.0","date":"2027-09-01"}]}"#.to_string(),
+            StatementBody::ReleasePlan {
+                current: "2.4.1".into(),
+                releases: vec![
+                    planned("2.5.0", "2027-01-15"),
+                    planned("3.0.0", "2027-09-01"),
+                ],
+            },
         ),
     ]
 }
 
 /// Acme releases 2.5.0 with a fixed busybox.
-fn fix_statements() -> Vec<(&'static str, &'static str, String)> {
+pub(crate) fn fix_statements() -> Vec<(&'static str, &'static str, StatementBody)> {
     vec![
         (
             "firmware-released (DC-200 2.5.0)",
             "model:acme/DC-200",
-            r#"{"type":"firmware-released","version":"2.5.0","image_sha256":"5f0c3e9a7d1b2c4e"}"#
-                .to_string(),
+            StatementBody::FirmwareReleased {
+                version: "2.5.0".into(),
+                image_sha256: "5f0c3e9a7d1b2c4e".into(),
+                sbom: None,
+            },
         ),
         (
             "sbom-registered (DC-200 2.5.0, 4 comps)",

@@ -20,6 +20,7 @@ mod demo;
 mod log_cmds;
 mod risk_cmds;
 mod scitt_cmds;
+mod statements;
 mod threat_cmds;
 mod twin_cmds;
 mod vuln_cmds;
@@ -250,25 +251,8 @@ enum WitnessCmd {
 pub(crate) use node::now_unix_s;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
+    node::binary::run(async move {
         match cli.cmd {
             Cmd::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Cmd::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
@@ -291,15 +275,7 @@ fn main() -> ExitCode {
             } => threat_cmds::record(args).await,
             Cmd::Threat { cmd } => threat_cmds::run(cmd),
         }
-    });
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn shutdown_signal() {

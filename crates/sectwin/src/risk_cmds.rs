@@ -14,16 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
 use sha2::Digest as _;
-use vuln_formats::model::{Component, PackageId, VexStatement, VexStatus};
+use vuln_formats::model::{PackageId, VexStatement, VexStatus};
 use vuln_formats::DocumentFormat;
 
+use crate::statements;
 use crate::twin_cmds::{api_get, sign_and_submit, signing_key, token, urlencode, ClientAuth};
-
-/// Largest payload of one `sbom-registered` part, in bytes (the log's entry
-/// limit is 64 KiB, signature included).
-pub const SBOM_PART_BYTES_MAX: usize = 48 * 1024;
 
 /// Who signs: the server, the key and the stakeholder id.
 #[derive(clap::Args, Clone)]
@@ -164,48 +160,6 @@ pub enum RisksCmd {
     },
 }
 
-fn sbom_component(c: &Component) -> Value {
-    let mut o = serde_json::Map::new();
-    o.insert("name".into(), json!(c.name));
-    if let Some(g) = &c.group {
-        o.insert("group".into(), json!(g));
-    }
-    if let Some(v) = &c.version {
-        o.insert("version".into(), json!(v));
-    }
-    if let Some(p) = &c.purl {
-        o.insert("purl".into(), json!(p.as_str()));
-    }
-    if !c.cpes.is_empty() {
-        o.insert(
-            "cpe".into(),
-            json!(c.cpes.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
-        );
-    }
-    if let Some(h) = c.hashes.iter().find(|h| h.alg.as_str() == "SHA-256") {
-        o.insert("sha256".into(), json!(h.hex));
-    }
-    Value::Object(o)
-}
-
-/// The SBOM's components split into parts of at most [`SBOM_PART_BYTES_MAX`].
-fn parts(components: &[Value]) -> Vec<Vec<Value>> {
-    let mut out: Vec<Vec<Value>> = vec![Vec::new()];
-    let mut bytes = 0usize;
-    for c in components {
-        let n = c.to_string().len() + 1;
-        if bytes + n > SBOM_PART_BYTES_MAX - 1024 && out.last().is_some_and(|p| !p.is_empty()) {
-            out.push(Vec::new());
-            bytes = 0;
-        }
-        bytes += n;
-        if let Some(p) = out.last_mut() {
-            p.push(c.clone());
-        }
-    }
-    out
-}
-
 /// `sectwin sbom ...`.
 pub async fn sbom(cmd: SbomCmd) -> Result<ExitCode> {
     let SbomCmd::Register {
@@ -233,33 +187,37 @@ pub async fn sbom(cmd: SbomCmd) -> Result<ExitCode> {
         ),
     };
     let digest = hex::encode(sha2::Sha256::digest(&bytes));
-    let components: Vec<Value> = sbom.components.iter().map(sbom_component).collect();
-    let split = parts(&components);
+    let components: Vec<_> = sbom
+        .components
+        .iter()
+        .map(statements::sbom_component)
+        .collect();
+    let count = components.len();
+    let registration = statements::SbomRegistration {
+        release: release.clone(),
+        format: format!("{format} {}", sbom.spec_version).trim().to_string(),
+        document_sha256: digest.clone(),
+        ai_model,
+    };
     let key = signing_key(&signer.key)?;
-    let total = split.len();
-    for (i, part) in split.into_iter().enumerate() {
-        let mut payload = json!({
-            "type": "sbom-registered",
-            "release": release,
-            "format": format!("{format} {}", sbom.spec_version).trim().to_string(),
-            "document_sha256": digest,
-            "part": i + 1,
-            "parts": total,
-            "components": part,
-        });
-        if let Some(name) = &ai_model {
-            payload["ai_model"] = json!(name);
-        }
-        let entry = sign_and_submit(&signer.server, &key, &signer.issuer, &model, &payload).await?;
+    for body in statements::sbom_parts(&registration, components) {
+        let twin::StatementBody::SbomRegistered {
+            part,
+            parts,
+            components,
+            ..
+        } = &body
+        else {
+            bail!("an SBOM part is an sbom-registered statement");
+        };
+        let (part, parts, n) = (*part, *parts, components.len());
+        let entry = sign_and_submit(&signer.server, &key, &signer.issuer, &model, &body).await?;
         println!(
-            "registered SBOM part {}/{total} of {model} {release} ({} components) as entry {entry}",
-            i + 1,
-            payload["components"].as_array().map_or(0, Vec::len)
+            "registered SBOM part {part}/{parts} of {model} {release} ({n} components) as entry {entry}"
         );
     }
     println!(
-        "{} components from {} ({format}, sha256 {digest})",
-        components.len(),
+        "{count} components from {} ({format}, sha256 {digest})",
         file.display()
     );
     Ok(ExitCode::SUCCESS)
@@ -272,21 +230,6 @@ fn status_name(s: VexStatus) -> &'static str {
         VexStatus::Fixed => "fixed",
         VexStatus::UnderInvestigation => "under_investigation",
     }
-}
-
-/// The component a VEX statement names: a subcomponent's purl, else a
-/// product's purl with a version (a component, not the firmware itself).
-fn component_of(s: &VexStatement) -> Option<String> {
-    let purl = |ids: &[PackageId]| {
-        ids.iter().find_map(|i| match i {
-            PackageId::Purl { purl } => Some(purl.as_str().to_string()),
-            _ => None,
-        })
-    };
-    s.products
-        .iter()
-        .find_map(|p| purl(&p.subcomponents))
-        .or_else(|| s.products.iter().find_map(|p| purl(&p.ids)))
 }
 
 /// `sectwin vex ...`.
@@ -312,23 +255,9 @@ pub async fn vex(cmd: VexCmd) -> Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let key = signing_key(&signer.key)?;
             for s in &statements {
-                let mut payload = json!({
-                    "type": "vulnerability-assessment",
-                    "vulnerability": s.vulnerability.as_str(),
-                    "status": status_name(s.status),
-                    "release": release,
-                });
-                if let Some(j) = s.justification {
-                    payload["justification"] = json!(j.as_str());
-                }
-                if let Some(i) = s.impact_statement.as_ref().or(s.action_statement.as_ref()) {
-                    payload["impact"] = json!(i);
-                }
-                if let Some(c) = component_of(s) {
-                    payload["component"] = json!(c);
-                }
+                let body = statements::vex_assessment(s, &release);
                 let entry =
-                    sign_and_submit(&signer.server, &key, &signer.issuer, &model, &payload).await?;
+                    sign_and_submit(&signer.server, &key, &signer.issuer, &model, &body).await?;
                 println!(
                     "{} {} on {model} {release}: entry {entry}",
                     s.vulnerability.as_str(),
@@ -567,35 +496,11 @@ pub async fn risks(cmd: RisksCmd) -> Result<ExitCode> {
             until,
             to,
         } => {
-            let payload = match decision.as_str() {
-                "accept" => {
-                    let mut p =
-                        json!({"type": "risk-accepted", "risk": risk, "rationale": rationale});
-                    if let Some(u) = until {
-                        p["until"] = json!(u);
-                    }
-                    p
-                }
-                "mitigate" => json!({"type": "risk-mitigated", "risk": risk, "how": rationale}),
-                "transfer" => {
-                    let to =
-                        to.ok_or_else(|| anyhow::anyhow!("transfer needs --to STAKEHOLDER"))?;
-                    json!({"type": "risk-transferred", "risk": risk, "to": to, "rationale": rationale})
-                }
-                "false-positive" => {
-                    json!({"type": "risk-false-positive", "risk": risk, "rationale": rationale})
-                }
-                other => bail!(
-                    "the decision is accept, mitigate, transfer or false-positive, not {other:?}"
-                ),
-            };
+            let body = statements::risk_decision(&decision, &risk, &rationale, until, to)?;
             let key = signing_key(&signer.key)?;
             let entry =
-                sign_and_submit(&signer.server, &key, &signer.issuer, &subject, &payload).await?;
-            println!(
-                "{} on {subject} {risk}: entry {entry}",
-                payload["type"].as_str().unwrap_or("")
-            );
+                sign_and_submit(&signer.server, &key, &signer.issuer, &subject, &body).await?;
+            println!("{} on {subject} {risk}: entry {entry}", body.type_name());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -545,12 +545,12 @@ fn run_dot(dot: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn twin_severity(s: risk::Severity) -> &'static str {
+/// The severity a recorded risk carries: a finding scored "none" is
+/// recorded as low (a finding is a risk to look at).
+fn twin_severity(s: risk::Severity) -> risk::Severity {
     match s {
-        risk::Severity::None | risk::Severity::Low => "low",
-        risk::Severity::Medium => "medium",
-        risk::Severity::High => "high",
-        risk::Severity::Critical => "critical",
+        risk::Severity::None => risk::Severity::Low,
+        other => other,
     }
 }
 
@@ -623,23 +623,20 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
         let severity = twin_severity(f.severity);
         let deadline = f.deadline.date.map(|d| d.to_string());
         let same = existing.is_some_and(|r| {
-            r["severity"].as_str() == Some(severity)
+            r["severity"].as_str() == Some(severity.as_str())
                 && r["cvss_vector"].as_str() == Some(f.cvss_vector.as_str())
                 && r["status"].as_str() != Some("mitigated")
         });
         if !same {
-            let mut payload = serde_json::json!({
-                "type": "risk-recorded",
-                "risk": risk_id,
-                "severity": severity,
-                "description": f.title,
-                "cvss_vector": f.cvss_vector,
-                "source": source,
-                "element": f.element_name,
+            let payload = crate::statements::risk_recorded(crate::statements::RecordedRisk {
+                risk: risk_id.clone(),
+                severity,
+                description: f.title.clone(),
+                cvss_vector: f.cvss_vector.clone(),
+                source: source.clone(),
+                element: f.element_name.clone(),
+                deadline,
             });
-            if let Some(d) = &deadline {
-                payload["deadline"] = serde_json::json!(d);
-            }
             crate::twin_cmds::sign_and_submit(&args.server, &key, &args.issuer, &subject, &payload)
                 .await?;
             if existing.is_some() {
@@ -653,12 +650,12 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
         if let threat::analysis::FindingStatus::Suppressed { reason, expires } = &f.status {
             let open = existing.is_none_or(|r| r["status"].as_str() == Some("open"));
             if open {
-                let payload = serde_json::json!({
-                    "type": "risk-accepted",
-                    "risk": risk_id,
-                    "rationale": format!("suppressed in threat model {version}: {reason}"),
-                    "until": expires.to_string(),
-                });
+                let payload = crate::statements::risk_suppressed(
+                    &risk_id,
+                    &version,
+                    reason,
+                    expires.to_string(),
+                );
                 crate::twin_cmds::sign_and_submit(
                     &args.server,
                     &key,
@@ -679,11 +676,7 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
             r["status"].as_str(),
             Some("open") | Some("transferred") | Some("accepted")
         ) {
-            let payload = serde_json::json!({
-                "type": "risk-mitigated",
-                "risk": risk_id,
-                "how": format!("no longer found in threat model version {version} (removed, or mitigated by controls in place)"),
-            });
+            let payload = crate::statements::risk_resolved(risk_id, &version);
             crate::twin_cmds::sign_and_submit(&args.server, &key, &args.issuer, subject, &payload)
                 .await?;
             resolved += 1;

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::scitt_cmds::{entry_of, submit};
+use crate::statements;
 
 /// `sectwin stakeholder ...`.
 #[derive(clap::Subcommand)]
@@ -223,14 +224,16 @@ fn public_pem(path: &Path) -> Result<String> {
     Ok(key.to_pem())
 }
 
+/// Signs `body` about `subject` as `issuer`, registers it, and waits until
+/// the server applied it; answers its entry.
 pub(crate) async fn sign_and_submit(
     server: &str,
     key: &scitt::SigningKey,
     issuer: &str,
     subject: &str,
-    payload: &Value,
+    body: &twin::StatementBody,
 ) -> Result<u64> {
-    let statement = scitt::StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
+    let statement = scitt::StatementBuilder::new(issuer, subject, &body.to_payload())
         .content_type("application/json")
         .issued_at(crate::now_unix_s())
         .sign(key);
@@ -294,11 +297,12 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
                 .as_str()
                 .context("the server's registry has no authority yet")?
                 .to_string();
-            let keys = keys
+            let pems = keys
                 .iter()
-                .map(|k| Ok(json!({"pem": public_pem(k)?})))
+                .map(|k| public_pem(k))
                 .collect::<Result<Vec<_>>>()?;
-            let payload = json!({"type": "stakeholder-registered", "name": name, "roles": roles, "keys": keys});
+            let payload =
+                statements::stakeholder_registered(&name, statements::roles(&roles)?, pems);
             let entry = sign_and_submit(
                 &server,
                 &signing_key(&authority_key)?,
@@ -318,7 +322,7 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
             not_before,
             not_after,
         } => {
-            let payload = json!({"type": "key-added", "key": {"pem": public_pem(&key)?, "not_before": not_before, "not_after": not_after}});
+            let payload = statements::key_added(public_pem(&key)?, not_before, not_after);
             let entry = sign_and_submit(
                 &server,
                 &signing_key(&signer_key)?,
@@ -337,7 +341,7 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
             kid,
             reason,
         } => {
-            let payload = json!({"type": "key-revoked", "kid": kid, "reason": reason});
+            let payload = statements::key_revoked(&kid, reason);
             let entry = sign_and_submit(
                 &server,
                 &signing_key(&signer_key)?,
@@ -395,11 +399,12 @@ pub async fn device(cmd: DeviceCmd) -> Result<ExitCode> {
             device_key,
         } => {
             let device_key = device_key.map(|p| public_pem(&p)).transpose()?;
-            let payload = json!({
-                "type": "device-registered",
-                "manufacturer": manufacturer.unwrap_or_else(|| issuer.clone()),
-                "model": model, "serial": serial,
-                "hardware_id": hardware_id, "device_key": device_key,
+            let payload = statements::device_registered(statements::DeviceRegistration {
+                manufacturer: manufacturer.unwrap_or_else(|| issuer.clone()),
+                model,
+                serial,
+                hardware_id,
+                device_key,
             });
             let entry = sign_and_submit(
                 &server,

@@ -16,8 +16,8 @@ pub mod reads;
 pub mod risks;
 pub mod twins;
 
+pub use self::clock::{Clock, FixedClock, SystemClock};
 pub use archivist::ArchivistService;
-pub use clock::{Clock, SystemClock};
 pub use error::{ErrorKind, ServiceError};
 pub use reads::{Audit, ReadRecorder, Reader, Seen};
 pub use risks::{

@@ -322,19 +322,6 @@ impl RegistrationPolicy {
     }
 }
 
-/// The service's clock, in seconds since the epoch (injected in tests).
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or(0)
-    })
-}
-
 /// A registered statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registered {
@@ -371,7 +358,7 @@ pub struct TransparencyService {
     receipt_key: SigningKey,
     issuer: String,
     policy: RegistrationPolicy,
-    clock: Clock,
+    clock: Arc<dyn clock::Clock>,
 }
 
 /// A statement through steps 1–3 of the policy.
@@ -398,7 +385,7 @@ impl TransparencyService {
             receipt_key,
             issuer: issuer.to_string(),
             policy: RegistrationPolicy::default(),
-            clock: system_clock(),
+            clock: Arc::new(clock::SystemClock),
         }
     }
 
@@ -408,8 +395,9 @@ impl TransparencyService {
         self
     }
 
-    /// The same service reading time from `clock`.
-    pub fn with_clock(mut self, clock: Clock) -> TransparencyService {
+    /// The same service reading time from `clock` (the node's; a fixed one
+    /// in tests).
+    pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> TransparencyService {
         self.clock = clock;
         self
     }
@@ -470,7 +458,7 @@ impl TransparencyService {
     /// Step 3.
     fn fresh(&self, statement: &SignedStatement) -> Result<(), RegisterError> {
         self.policy
-            .check_issued_at(statement.issued_at(), (self.clock)())
+            .check_issued_at(statement.issued_at(), self.clock.now_unix_s())
     }
 
     /// Steps 1–3.

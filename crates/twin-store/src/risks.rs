@@ -170,12 +170,10 @@ fn open_submitted(dir: &Path) -> Result<BTreeMap<String, Submitted>, StoreError>
     Ok(out)
 }
 
-/// Today (UTC) as a [`risk::Date`].
-pub fn today() -> risk::Date {
-    let s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    day_of_unix_s(s)
+/// Today (UTC) by `clock`, as a [`risk::Date`]: the day a register is
+/// built for is the caller's clock's, never read here.
+pub fn today(clock: &dyn clock::Clock) -> risk::Date {
+    day_of_unix_s(clock.now_unix_s())
 }
 
 /// The UTC day of `unix_s` (seconds since the epoch; before it counts as
@@ -1169,7 +1167,7 @@ pub fn may_see_twin(
 
 #[cfg(test)]
 mod tests {
-    use super::day_of_unix_s;
+    use super::{day_of_unix_s, today};
 
     #[test]
     fn the_day_of_a_time_is_its_utc_date() {
@@ -1184,5 +1182,13 @@ mod tests {
         ] {
             assert_eq!(day_of_unix_s(unix_s).to_string(), day, "{unix_s}");
         }
+    }
+
+    #[test]
+    fn today_is_the_given_clocks_day() {
+        let clock = clock::FixedClock::at(1_796_515_199_999);
+        assert_eq!(today(&clock).to_string(), "2026-12-05");
+        clock.advance_ms(1);
+        assert_eq!(today(&clock).to_string(), "2026-12-06", "at midnight UTC");
     }
 }

@@ -686,6 +686,14 @@ impl StatementBody {
         }
     }
 
+    /// The payload's bytes as a signer puts them in a statement: the JSON of
+    /// [`StatementBody::to_wire`]. [`StatementBody::parse`] (or, for a
+    /// custom statement, [`StatementBody::parse_custom`]) gives back the
+    /// same value.
+    pub fn to_payload(&self) -> Vec<u8> {
+        self.to_wire().to_string().into_bytes()
+    }
+
     /// The type tag of a payload, if it has one (no full parse).
     pub fn peek_type(payload: &[u8]) -> Option<String> {
         #[derive(Deserialize)]

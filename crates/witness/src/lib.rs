@@ -21,10 +21,10 @@ mod clock;
 mod server;
 mod store;
 
+pub use self::clock::{Clock, FixedClock, SystemClock};
 pub use client::{
     WitnessClient, WitnessClientError, CLIENT_REQUEST_TIMEOUT_S, CLIENT_RESPONSE_BYTES_MAX,
 };
-pub use clock::{Clock, FixedClock, SystemClock};
 pub use server::{
     AddCheckpointError, BadRequestReason, ForbiddenReason, UnprocessableReason, Witness,
     WitnessError, ADD_CHECKPOINT_BODY_BYTES_MAX, TLOG_SIZE_CONTENT_TYPE,

@@ -274,7 +274,8 @@ impl Witness {
             return Err(E::Unprocessable(reason));
         }
 
-        let timestamp_s = self.clock.now_unix_s();
+        // A clock before 1970 reads as 0, which the spec forbids: refused.
+        let timestamp_s = u64::try_from(self.clock.now_unix_s()).unwrap_or(0);
         if timestamp_s == 0 {
             return Err(E::ClockUnset);
         }

@@ -10,7 +10,6 @@
 //! The grant and token logic is tested in `access`; here only the HTTP
 //! mapping.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use access::{Credentials, TokenClaims, TokenKey, CREDENTIAL_RANDOM_BYTES};
@@ -38,7 +37,7 @@ const BEARER_CHALLENGE: &str = r#"Bearer realm="sectwin""#;
 struct Server {
     base: String,
     http: reqwest::Client,
-    clock: Arc<AtomicU64>,
+    clock: Arc<clock::FixedClock>,
     credentials: Arc<RwLock<Credentials>>,
     /// Client id and secret of a credential of `acme.example`.
     acme: (String, String),
@@ -71,14 +70,13 @@ impl Server {
         credentials.revoke(&revoked.0).expect("revoke");
         let credentials = Arc::new(RwLock::new(credentials));
 
-        let clock = Arc::new(AtomicU64::new(NOW));
-        let read_clock = clock.clone();
+        let clock = Arc::new(clock::FixedClock::at(NOW * 1000));
         let endpoint = Arc::new(
             TokenEndpoint::new(credentials.clone(), TokenKey::from_bytes(KEY))
                 .with_lifetime_s(LIFETIME_S)
                 .with_scopes_allowed(["twins:read", "statements:write"])
                 .expect("scopes")
-                .with_clock(move || read_clock.load(Ordering::SeqCst)),
+                .with_clock(clock.clone()),
         );
         let app = Router::new()
             .route("/whoami", get(whoami))
@@ -597,9 +595,9 @@ async fn expired_tokens_are_refused_when_the_clock_moves_on() {
         .expect("token")
         .to_string();
     let bearer = format!("Bearer {token}");
-    s.clock.store(NOW + LIFETIME_S - 1, Ordering::SeqCst);
+    s.clock.set((NOW + LIFETIME_S - 1) * 1000);
     assert_eq!(s.whoami(Some(&bearer)).await.status(), StatusCode::OK);
-    s.clock.store(NOW + LIFETIME_S, Ordering::SeqCst);
+    s.clock.set((NOW + LIFETIME_S) * 1000);
     let response = s.whoami(Some(&bearer)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -667,13 +665,13 @@ async fn failed_authentications_back_off_per_client_id_and_per_address() {
     // Another client from the same address is not affected.
     s.token(&s.globex, None).await;
     // The lock doubles: a failure at the end of the first lock locks for 2 s.
-    s.clock.fetch_add(1, Ordering::SeqCst);
+    s.clock.advance_ms(1000);
     let r = attempt(&wrong).await.expect("send");
     assert_eq!(status(&r), StatusCode::UNAUTHORIZED);
     let r = attempt(&s.acme).await.expect("send");
     assert_eq!(status(&r), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(header(&r, reqwest::header::RETRY_AFTER), "2");
-    s.clock.fetch_add(2, Ordering::SeqCst);
+    s.clock.advance_ms(2000);
     // The right secret after the lock works, and forgets the failures.
     s.token(&s.acme, None).await;
     for i in 0..5 {
@@ -685,7 +683,7 @@ async fn failed_authentications_back_off_per_client_id_and_per_address() {
     // Per address: after 15 min everything is forgotten; then unknown
     // client ids count against the address only, and past 20 failures
     // every client from it waits.
-    s.clock.fetch_add(15 * 60, Ordering::SeqCst);
+    s.clock.advance_ms(15 * 60 * 1000);
     for i in 0..21 {
         let r = attempt(&unknown).await.expect("send");
         assert_eq!(status(&r), StatusCode::UNAUTHORIZED, "failure {i}");
@@ -693,7 +691,7 @@ async fn failed_authentications_back_off_per_client_id_and_per_address() {
     let r = attempt(&s.globex).await.expect("send");
     assert_eq!(status(&r), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(header(&r, reqwest::header::RETRY_AFTER), "1");
-    s.clock.fetch_add(1, Ordering::SeqCst);
+    s.clock.advance_ms(1000);
     s.token(&s.globex, None).await;
 }
 

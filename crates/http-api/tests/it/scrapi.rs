@@ -698,3 +698,56 @@ async fn every_error_has_a_problem_body_in_its_apis_format() {
     assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert!(detail.ends_with("at most 32768"), "{detail}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_are_dated_by_the_injected_clock() {
+    let fx = Fixture::open();
+    let clock = std::sync::Arc::new(clock::FixedClock::at(1_800_000_000_999));
+    let router = || {
+        http_api::scrapi_router(
+            http_api::ScrapiApi::new(fx.service.clone()).with_clock(clock.clone()),
+        )
+    };
+    let k = issuer_key(&fx, "acme.example", Algorithm::EdDSA);
+    let statement = StatementBuilder::new(
+        "acme.example",
+        "device:door-clock",
+        br#"{"type":"firmware_installed","version":"2.1.0"}"#,
+    )
+    .content_type("application/json")
+    .issued_at(scrapi_common::now_unix_s())
+    .sign(&k);
+    let post = Request::post("/entries")
+        .header(header::CONTENT_TYPE, "application/cose")
+        .body(Body::from(statement.clone()))
+        .unwrap();
+    let a = Fixture::request_to(router(), post).await;
+    assert_eq!(
+        a.status,
+        StatusCode::CREATED,
+        "{:?}",
+        String::from_utf8_lossy(&a.body)
+    );
+    let issued_at = |receipt: &[u8]| {
+        scitt::verify_receipt(receipt, &statement, &fx.service_key)
+            .expect("receipt")
+            .claims
+            .expect("claims")
+            .issued_at
+    };
+    assert_eq!(
+        issued_at(&a.body),
+        Some(1_800_000_000),
+        "seconds, rounded down"
+    );
+    // The same entry's receipt, asked for later, carries the later time.
+    clock.set(1_900_000_000_000);
+    let location = a.location.expect("location");
+    let again = Fixture::request_to(
+        router(),
+        Request::get(location.as_str()).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(issued_at(&again.body), Some(1_900_000_000));
+}

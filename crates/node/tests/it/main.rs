@@ -4,5 +4,6 @@
 mod app;
 mod archivist;
 mod golden;
+mod injected_clock;
 mod openapi;
 mod twin_api;

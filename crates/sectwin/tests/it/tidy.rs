@@ -250,11 +250,6 @@ fn pure_crates_read_no_clock_and_no_file_system() {
         "api-types",
         "service",
     ];
-    // The one place allowed, and why.
-    let allowed = [(
-        "crates/service/src/clock.rs",
-        "SystemClock: the clock the node injects",
-    )];
     let banned = [
         "SystemTime::now",
         "Instant::now",
@@ -275,9 +270,6 @@ fn pure_crates_read_no_clock_and_no_file_system() {
                 .unwrap_or(&f)
                 .display()
                 .to_string();
-            if allowed.iter().any(|(path, _)| *path == relative) {
-                continue;
-            }
             let text = std::fs::read_to_string(&f).unwrap_or_default();
             for b in banned {
                 if text.contains(b) {
@@ -289,6 +281,83 @@ fn pure_crates_read_no_clock_and_no_file_system() {
     assert!(
         hits.is_empty(),
         "pure crates must be given time and data, not read them: {hits:#?}"
+    );
+}
+
+/// The node's parts read the wall clock through the `clock::Clock` they are
+/// given (token expiry, statement freshness, receipts, notifications, the
+/// risk register's day), never directly: the clock is read in `crates/clock`
+/// only, and in the few places listed with the reason.
+#[test]
+fn the_node_reads_the_wall_clock_through_the_injected_clock() {
+    let crates = [
+        "notify",
+        "twin-store",
+        "transparency",
+        "service",
+        "http-api",
+        "node",
+    ];
+    let allowed = [(
+        "crates/node/src/lib.rs",
+        "now_unix_s (the command line's statements) and a new credential's creation time",
+    )];
+    let mut hits = Vec::new();
+    for krate in crates {
+        let mut files = Vec::new();
+        rust_files(
+            &workspace_root().join("crates").join(krate).join("src"),
+            &mut files,
+        );
+        for f in files {
+            let relative = f
+                .strip_prefix(workspace_root())
+                .unwrap_or(&f)
+                .display()
+                .to_string();
+            if allowed.iter().any(|(path, _)| *path == relative) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            if text.contains("SystemTime::now") {
+                hits.push(relative);
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "read the time from the injected clock::Clock: {hits:#?}"
+    );
+}
+
+/// Every statement payload the binary signs is a `twin::StatementBody`
+/// (`crates/sectwin/src/statements.rs`, tested against the server's parser):
+/// a JSON object literal tagged with a statement type is a payload written by
+/// hand, which can drift from what the server parses.
+#[test]
+fn the_binary_writes_no_statement_payload_by_hand() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates/sectwin/src"), &mut files);
+    assert!(!files.is_empty());
+    let mut hits = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        for kind in twin::statement::TYPES {
+            for tagged in [
+                format!("\"type\":\"{kind}\""),
+                // Inside a string literal with escaped quotes.
+                format!("\\\"type\\\":\\\"{kind}\\\""),
+            ] {
+                if squeezed.contains(&tagged) {
+                    hits.push(format!("{}: {tagged}", f.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "build statement payloads as twin::StatementBody values: {hits:#?}"
     );
 }
 

@@ -80,7 +80,7 @@ fn fresh(projector: &Projector, advisories: &[Advisory]) -> Arc<risk_register::R
     let service = RiskService::new(projector.clone(), risk::DeadlinePolicy::default());
     service.import_shared(advisories).expect("import");
     service
-        .register(twin_store::risks::today())
+        .register(twin_store::risks::today(&clock::SystemClock))
         .expect("fresh register")
 }
 
@@ -233,7 +233,7 @@ async fn each_incremental_register_equals_a_fresh_build() {
     }
 
     let service = RiskService::new(f.projector.clone(), risk::DeadlinePolicy::default());
-    let today = twin_store::risks::today();
+    let today = twin_store::risks::today(&clock::SystemClock);
     let mut advisories: Vec<Advisory> = Vec::new();
     let mut last = service.register(today).expect("register");
     assert_eq!(*last, *fresh(&f.projector, &advisories), "no advisories");

@@ -58,7 +58,7 @@ fn cosignature_bytes_match_the_spec_message_checked_with_plain_ed25519() {
     // SHA-256(name || "\n" || 0x04 || pubkey)[:4].
     use sha2::Digest;
     let mut f = Fixture::new();
-    f.clock.set(1_679_315_147);
+    f.clock.set(1_679_315_147_000);
     let cp = f.log.checkpoint(3);
     let line = f.witness.add_checkpoint(&body(0, &[], &cp)).unwrap();
     let vkey = f.witness.vkey();
@@ -112,7 +112,7 @@ fn cosignature_bytes_match_the_spec_message_checked_with_plain_ed25519() {
 fn growth_with_a_valid_proof_is_cosigned() {
     let mut f = Fixture::new();
     f.witness.add_checkpoint(&f.log.body(0, 5)).unwrap();
-    f.clock.set(T0 + 10);
+    f.clock.set((T0 + 10) * 1000);
     for (old, new) in [(5, 6), (6, 13), (13, 16), (16, 17), (17, 100)] {
         let b = f.log.body(old, new);
         let lines = f.witness.add_checkpoint(&b).unwrap();
@@ -124,7 +124,7 @@ fn growth_with_a_valid_proof_is_cosigned() {
 fn same_size_same_root_is_cosigned_again_with_an_empty_proof() {
     let mut f = Fixture::new();
     f.witness.add_checkpoint(&f.log.body(0, 7)).unwrap();
-    f.clock.set(T0 + 60);
+    f.clock.set((T0 + 60) * 1000);
     let lines = f.witness.add_checkpoint(&f.log.body(7, 7)).unwrap();
     assert_cosigned(&f.witness, &f.log.checkpoint(7), &lines, T0 + 60);
 }
@@ -502,7 +502,7 @@ fn clock_at_zero_is_500_and_nothing_is_recorded() {
     f.clock.set(0);
     let r = f.witness.add_checkpoint(&f.log.body(0, 3));
     assert!(matches!(r, Err(E::ClockUnset)), "{r:?}");
-    f.clock.set(T0);
+    f.clock.set(T0 * 1000);
     assert_eq!(status(f.witness.add_checkpoint(&f.log.body(0, 3))), 200);
 }
 

@@ -89,7 +89,7 @@ fn assert_lines_verify(vkey: &str, cp: &[u8], lines: &[String]) {
 #[tokio::test]
 async fn submits_from_zero_then_from_the_cached_size() {
     let mut f = Fixture::new();
-    f.clock.set(T0);
+    f.clock.set(T0 * 1000);
     let w = Arc::new(f.witness);
     let url = serve_witness(w.clone()).await;
     let c = client(&url, &w.vkey());

@@ -108,7 +108,13 @@ impl Fixture {
     }
 
     pub async fn request(&self, req: Request<Body>) -> Answer {
-        let resp = self.router().oneshot(req).await.expect("infallible");
+        Self::request_to(self.router(), req).await
+    }
+
+    /// `req` answered by `router` (a router of this fixture's service built
+    /// differently, e.g. with a fixed clock).
+    pub async fn request_to(router: Router, req: Request<Body>) -> Answer {
+        let resp = router.oneshot(req).await.expect("infallible");
         let status = resp.status();
         let header = |name| {
             resp.headers()

@@ -104,7 +104,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let log = TestLog::new(ORIGIN, "leaf");
         let skey = cosigner().skey();
-        let clock = Arc::new(FixedClock::new(T0));
+        let clock = Arc::new(FixedClock::at(T0 * 1000));
         let witness = open(dir.path(), &skey, &log, clock.clone());
         Self {
             dir,
