@@ -28,6 +28,28 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The `.rs` files under `crates/<krate>/src` of each crate, as (path
+/// relative to the workspace, text).
+fn crate_sources(crates: &[&str]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for krate in crates {
+        let mut files = Vec::new();
+        rust_files(
+            &workspace_root().join("crates").join(krate).join("src"),
+            &mut files,
+        );
+        for f in files {
+            let relative = f
+                .strip_prefix(workspace_root())
+                .unwrap_or(&f)
+                .display()
+                .to_string();
+            out.push((relative, std::fs::read_to_string(&f).unwrap_or_default()));
+        }
+    }
+    out
+}
+
 #[test]
 fn every_source_file_starts_with_a_module_doc() {
     let mut files = Vec::new();
@@ -258,23 +280,10 @@ fn pure_crates_read_no_clock_and_no_file_system() {
         "File::create",
     ];
     let mut hits = Vec::new();
-    for krate in pure {
-        let mut files = Vec::new();
-        rust_files(
-            &workspace_root().join("crates").join(krate).join("src"),
-            &mut files,
-        );
-        for f in files {
-            let relative = f
-                .strip_prefix(workspace_root())
-                .unwrap_or(&f)
-                .display()
-                .to_string();
-            let text = std::fs::read_to_string(&f).unwrap_or_default();
-            for b in banned {
-                if text.contains(b) {
-                    hits.push(format!("{relative}: {b}"));
-                }
+    for (relative, text) in crate_sources(&pure) {
+        for b in banned {
+            if text.contains(b) {
+                hits.push(format!("{relative}: {b}"));
             }
         }
     }
@@ -302,28 +311,13 @@ fn the_node_reads_the_wall_clock_through_the_injected_clock() {
         "crates/node/src/lib.rs",
         "now_unix_s (the command line's statements) and a new credential's creation time",
     )];
-    let mut hits = Vec::new();
-    for krate in crates {
-        let mut files = Vec::new();
-        rust_files(
-            &workspace_root().join("crates").join(krate).join("src"),
-            &mut files,
-        );
-        for f in files {
-            let relative = f
-                .strip_prefix(workspace_root())
-                .unwrap_or(&f)
-                .display()
-                .to_string();
-            if allowed.iter().any(|(path, _)| *path == relative) {
-                continue;
-            }
-            let text = std::fs::read_to_string(&f).unwrap_or_default();
-            if text.contains("SystemTime::now") {
-                hits.push(relative);
-            }
-        }
-    }
+    let hits: Vec<String> = crate_sources(&crates)
+        .into_iter()
+        .filter(|(relative, text)| {
+            !allowed.iter().any(|(path, _)| path == relative) && text.contains("SystemTime::now")
+        })
+        .map(|(relative, _)| relative)
+        .collect();
     assert!(
         hits.is_empty(),
         "read the time from the injected clock::Clock: {hits:#?}"
@@ -423,16 +417,13 @@ fn the_http_edge_makes_no_authorization_decision() {
         "public_by(",
         "record_reads(",
     ];
-    let mut files = Vec::new();
-    rust_files(&workspace_root().join("crates/http-api/src"), &mut files);
     let mut hits = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
+    for (relative, text) in crate_sources(&["http-api"]) {
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
             for b in banned {
                 if code.contains(b) {
-                    hits.push(format!("{}:{}: {b}", f.display(), n + 1));
+                    hits.push(format!("{relative}:{}: {b}", n + 1));
                 }
             }
         }
