@@ -139,6 +139,21 @@ impl TestNode {
         r.index.get()
     }
 
+    /// Registers stakeholder `id` (named `id`) with `roles` and a new key,
+    /// signed by the registry authority; answers its key.
+    pub async fn register_stakeholder(&self, id: &str, roles: &[&str]) -> SigningKey {
+        let key = SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
+        let statement = TestNode::sign(
+            self.authority_id(),
+            &self.authority_key(),
+            &format!("stakeholder:{id}"),
+            &serde_json::json!({"type": "stakeholder-registered", "name": id, "roles": roles,
+                    "keys": [{"pem": key.public_key().to_pem()}]}),
+        );
+        self.register_signed(statement).await;
+        key
+    }
+
     /// Waits until the twins hold entry `index`.
     pub async fn projected(&self, index: u64) {
         assert!(

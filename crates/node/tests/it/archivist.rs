@@ -15,20 +15,9 @@ const MAINT: &str = "maint.test";
 /// has no role on Acme's devices; answers it with their tokens.
 async fn node(origin: &str) -> (TestNode, String, String) {
     let t = TestNode::start(origin).await;
-    for (id, roles) in [
-        (ACME, &["manufacturer", "owner", "operator"][..]),
-        (MAINT, &["maintainer"][..]),
-    ] {
-        let key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
-        let statement = TestNode::sign(
-            t.authority_id(),
-            &t.authority_key(),
-            &format!("stakeholder:{id}"),
-            &json!({"type": "stakeholder-registered", "name": id, "roles": roles,
-                    "keys": [{"pem": key.public_key().to_pem()}]}),
-        );
-        t.register_signed(statement).await;
-    }
+    t.register_stakeholder(ACME, &["manufacturer", "owner", "operator"])
+        .await;
+    t.register_stakeholder(MAINT, &["maintainer"]).await;
     let acme = t.token(ACME).await;
     let maint = t.token(MAINT).await;
     (t, acme, maint)

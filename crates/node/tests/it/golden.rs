@@ -70,20 +70,9 @@ async fn write() {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let node_path = data_dir.path().to_path_buf();
     let t = TestNode::start_in(data_dir, ORIGIN).await;
-    for (id, roles) in [
-        (ACME, &["manufacturer", "owner", "operator"][..]),
-        (MAINT, &["maintainer"][..]),
-    ] {
-        let key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
-        let statement = TestNode::sign(
-            t.authority_id(),
-            &t.authority_key(),
-            &format!("stakeholder:{id}"),
-            &json!({"type": "stakeholder-registered", "name": id, "roles": roles,
-                    "keys": [{"pem": key.public_key().to_pem()}]}),
-        );
-        t.register_signed(statement).await;
-    }
+    t.register_stakeholder(ACME, &["manufacturer", "owner", "operator"])
+        .await;
+    t.register_stakeholder(MAINT, &["maintainer"]).await;
     let acme = t.token(ACME).await;
     let maint = t.token(MAINT).await;
     let admin = t.token(t.authority_id()).await;

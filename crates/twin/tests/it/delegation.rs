@@ -46,8 +46,9 @@ const AUTH: &str = "authority.example";
 const ACME: &str = "acme.example";
 const OP: &str = "op.example";
 
-#[test]
-fn the_authority_signs_for_a_stakeholder_and_only_it() {
+/// A log with the authority, Acme (manufacturer) and Op (operator)
+/// registered; answers it with their keys.
+fn registry() -> (Log, SigningKey, SigningKey, SigningKey) {
     let (ka, kacme, kop) = (key(), key(), key());
     let mut log = Log {
         entries: Vec::new(),
@@ -65,6 +66,13 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
     .unwrap();
     log.add(&ka, AUTH, &stake(OP), reg("Op", &["operator"], &kop))
         .unwrap();
+    (log, ka, kacme, kop)
+}
+
+#[test]
+fn the_authority_signs_for_a_stakeholder_and_only_it() {
+    let (mut log, ka, kacme, kop) = registry();
+    let stake = |s: &str| format!("stakeholder:{s}");
     let dev = "device:assets/5f1c";
     let registered = json!({"type": "device-registered", "manufacturer": "Acme",
         "model": "door", "serial": "5f1c", "on_behalf_of": ACME});
@@ -180,23 +188,7 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
 fn a_public_twin_is_everyones_to_read_by_the_one_sharing_decision() {
     use twin::projection::{decide_read, AssetAttribute, PUBLIC_ATTRIBUTE, PUBLIC_POLICY_ID};
     use twin::sharing::Decision;
-    let (ka, kacme, kop) = (key(), key(), key());
-    let mut log = Log {
-        entries: Vec::new(),
-        p: Projection::new(ConsensusPolicy::default()),
-    };
-    let stake = |s: &str| format!("stakeholder:{s}");
-    log.add(&ka, AUTH, &stake(AUTH), reg("Authority", &[], &ka))
-        .unwrap();
-    log.add(
-        &ka,
-        AUTH,
-        &stake(ACME),
-        reg("Acme", &["manufacturer"], &kacme),
-    )
-    .unwrap();
-    log.add(&ka, AUTH, &stake(OP), reg("Op", &["operator"], &kop))
-        .unwrap();
+    let (mut log, _, kacme, _) = registry();
     let dev = "device:assets/9a2b";
     log.add(
         &kacme,
