@@ -253,7 +253,7 @@ pub async fn run(
             published,
             &store,
             None,
-            twin::ConsensusPolicy::default(),
+            node::fold_rules(),
             signatures,
             |n| {
                 if last.elapsed() > Duration::from_secs(10) {

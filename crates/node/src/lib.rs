@@ -343,10 +343,12 @@ pub fn save_credentials(path: &Path, credentials: &access::Credentials) -> Resul
         .with_context(|| format!("replacing {}", path.display()))
 }
 
-/// Creates an API credential for `stakeholder` in the credentials file.
+/// Creates an API credential for `stakeholder` in the credentials file (the
+/// command line, on a stopped node: dated by the system clock).
 pub fn create_credential(path: &Path, stakeholder: &str, label: &str) -> Result<(String, String)> {
     let mut credentials = load_credentials(path)?;
-    let (client_id, secret) = create_in(&mut credentials, stakeholder, label)?;
+    let now = clock::Clock::now_unix_s(&clock::SystemClock);
+    let (client_id, secret) = create_in(&mut credentials, stakeholder, label, now)?;
     save_credentials(path, &credentials)?;
     Ok((client_id, secret))
 }
@@ -355,13 +357,12 @@ fn create_in(
     credentials: &mut access::Credentials,
     stakeholder: &str,
     label: &str,
+    now_unix_s: i64,
 ) -> Result<(String, String)> {
     use rand_core::RngCore;
     let mut random = [0u8; access::CREDENTIAL_RANDOM_BYTES];
     rand_core::OsRng.fill_bytes(&mut random);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = u64::try_from(now_unix_s).unwrap_or(0);
     let (credential, secret) = credentials
         .create(stakeholder, label, random, now)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -384,14 +385,6 @@ fn archivist_signer(
         }
         .sign(&authority.1)
     })
-}
-
-/// The system clock in seconds since the epoch (the CWT `iat` of the
-/// statements the command line signs; a node signs by its own clock).
-pub fn now_unix_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Node {
@@ -417,7 +410,12 @@ impl Node {
     /// Creates an API credential for `stakeholder`, effective at once.
     pub fn create_credential(&self, stakeholder: &str, label: &str) -> Result<(String, String)> {
         let mut credentials = self.tokens.credentials().write();
-        let created = create_in(&mut credentials, stakeholder, label)?;
+        let created = create_in(
+            &mut credentials,
+            stakeholder,
+            label,
+            self.clock.now_unix_s(),
+        )?;
         save_credentials(&self.credentials_path, &credentials)?;
         Ok(created)
     }
@@ -484,6 +482,21 @@ pub async fn open_node(
     open_node_with_clock(data, origin, config, static_keys, policy, clock).await
 }
 
+/// What every fold of this product's logs is given besides the log (see
+/// [`twin::FoldRules`]): the default consensus policy and the built-in
+/// statement types, today the DataTrails event
+/// ([`service::archivist::event_type`]). Serving, `reindex`, the demo's
+/// check and the benchmarks all fold with these, so that a log gives the
+/// same twins everywhere.
+pub fn fold_rules() -> twin::FoldRules {
+    let types = twin::BuiltinTypes::new([service::archivist::event_type()])
+        .unwrap_or_else(|e| unreachable!("the built-in statement types are valid: {e}"));
+    twin::FoldRules {
+        policy: twin::ConsensusPolicy::default(),
+        builtin_types: Arc::new(types),
+    }
+}
+
 /// [`open_node`] on `clock` (a fixed one in tests): every time the node
 /// reads is `clock`'s.
 pub async fn open_node_with_clock(
@@ -501,7 +514,7 @@ pub async fn open_node_with_clock(
         log.clone(),
         store,
         Some(payloads),
-        twin::ConsensusPolicy::default(),
+        fold_rules(),
         // This node's own log: every twin statement in it passed the
         // registration policy's signature check (raw appends of twin
         // statements are refused), so the projector does not verify again.

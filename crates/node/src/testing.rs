@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use scitt::{SigningKey, StatementBuilder};
 
-use crate::{
-    app, now_unix_s, open_node_with_clock, serve, start_notifications, Node, NotifyConfig,
-};
+use crate::{app, open_node_with_clock, serve, start_notifications, Node, NotifyConfig};
 
 /// Checkpoint interval of a test node: short, so registrations return fast.
 pub const TEST_CHECKPOINT_INTERVAL_MS: u64 = 20;
@@ -113,7 +111,8 @@ impl TestNode {
     }
 
     /// Signs `payload` (JSON) about `subject` as `issuer` with `key`, with
-    /// the current time as `iat`.
+    /// the system clock's time as `iat` (the time of a client, not of the
+    /// node).
     pub fn sign(
         issuer: &str,
         key: &SigningKey,
@@ -122,7 +121,7 @@ impl TestNode {
     ) -> Vec<u8> {
         StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
             .content_type("application/json")
-            .issued_at(now_unix_s())
+            .issued_at(clock::Clock::now_unix_s(&clock::SystemClock))
             .sign(key)
     }
 

@@ -727,7 +727,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         log.published().size,
         &store,
         node.projector.payloads(),
-        twin::ConsensusPolicy::default(),
+        node::fold_rules(),
         twin_store::Signatures::Verify,
         |_| {},
     )?;

@@ -246,9 +246,12 @@ enum WitnessCmd {
     },
 }
 
-/// The system clock in seconds since the epoch (CWT `iat` of the statements
-/// this binary signs).
-pub(crate) use node::now_unix_s;
+/// The system clock in seconds since the epoch: the CWT `iat` of the
+/// statements this binary signs as a client (a node dates what it signs by
+/// its own injected clock).
+pub(crate) fn now_unix_s() -> i64 {
+    clock::Clock::now_unix_s(&clock::SystemClock)
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -750,7 +750,7 @@ pub fn reindex(args: ReindexArgs) -> Result<ExitCode> {
         size,
         &twins,
         Some(&payloads),
-        twin::ConsensusPolicy::default(),
+        node::fold_rules(),
         signatures,
         &mut bar,
     )?;

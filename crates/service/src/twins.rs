@@ -562,7 +562,6 @@ fn attribute_ref(class: &AttributeClass) -> AttributeRef {
         C::Access(k) => ("access", Some(k)),
         C::Risk(k) => ("risk", Some(k)),
         C::Custom(k) => ("custom", Some(k)),
-        C::Archivist => ("archivist", None),
     };
     AttributeRef {
         class: class.to_string(),

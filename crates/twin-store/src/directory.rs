@@ -236,9 +236,7 @@ impl KeyDirectory for TwinDirectory {
         // Counted against the stakeholder the statement is made by: the
         // one the registry authority signs for, if it delegates (admission
         // checked the delegation already), else the issuer.
-        let on_behalf_of = twin::StatementBody::parse_delegated(payload)
-            .ok()
-            .and_then(|d| d.on_behalf_of);
+        let on_behalf_of = twin::StatementBody::peek_on_behalf_of(payload);
         let stakeholder = on_behalf_of.as_ref().map_or(st.issuer(), |s| s.0.as_str());
         let limits = *self.limits.read();
         store

@@ -26,4 +26,5 @@ pub use risks::RiskService;
 pub use space::{SpaceError, StorageLimits};
 pub use store::{
     FlushDone, NewReadRecord, Page, PayloadStore, PutError, StoreError, StoreState, TwinStore,
+    TWIN_STORE_FORMAT,
 };

@@ -25,7 +25,7 @@ use tlog::TreeSize;
 use tokio::sync::watch;
 use twin::projection::Projection;
 use twin::statement::{Delegated, StatementBody, StatementParseError};
-use twin::{ConsensusPolicy, Meta};
+use twin::{FoldRules, Meta};
 
 use crate::store::{PayloadStore, StoreError, StoreState, TwinStore};
 
@@ -293,32 +293,35 @@ pub fn fold(
     prepared
 }
 
-/// Opens the projection stored in `store` (or an empty one under `policy`).
+/// Opens the projection stored in `store` (or an empty one under
+/// `rules.policy`), with `rules`' built-in statement types.
 pub fn open_projection(
     store: &TwinStore,
-    policy: ConsensusPolicy,
+    rules: FoldRules,
 ) -> Result<Projection<StoreState>, StoreError> {
-    open_projection_cached(store, policy, crate::store::CACHED_TWINS_MAX)
+    open_projection_cached(store, rules, crate::store::CACHED_TWINS_MAX)
 }
 
 fn open_projection_cached(
     store: &TwinStore,
-    policy: ConsensusPolicy,
+    rules: FoldRules,
     cached_twins_max: usize,
 ) -> Result<Projection<StoreState>, StoreError> {
     let meta = store.load_meta()?.unwrap_or(Meta {
-        policy,
+        policy: rules.policy,
         ..Meta::default()
     });
     Ok(Projection::with_state(
         meta,
         StoreState::with_cache(store.clone(), cached_twins_max),
-    ))
+    )
+    .with_builtin_types(rules.builtin_types))
 }
 
 struct Inner {
-    /// The consensus policy of an empty store (a stored projection keeps its own).
-    policy: ConsensusPolicy,
+    /// The consensus policy of an empty store (a stored projection keeps its
+    /// own) and the built-in statement types.
+    rules: FoldRules,
     payloads: Option<PayloadStore>,
     /// Whether the fold verifies signatures again (see [`Signatures`]).
     signatures: Signatures,
@@ -347,15 +350,15 @@ impl Projector {
         log: Log,
         store: TwinStore,
         payloads: Option<PayloadStore>,
-        policy: ConsensusPolicy,
+        rules: FoldRules,
         signatures: Signatures,
     ) -> Result<Projector, ProjectError> {
-        let projection = open_projection(&store, policy.clone())?;
+        let projection = open_projection(&store, rules.clone())?;
         let (size_tx, _) = watch::channel(projection.meta().size);
         let meta = Arc::new(projection.meta().clone());
         let start_size = meta.size;
         let inner = Arc::new(Inner {
-            policy,
+            rules,
             payloads,
             signatures,
             meta: parking_lot::RwLock::new(meta),
@@ -518,7 +521,7 @@ fn recover(inner: &Inner, reason: &str) -> bool {
         let attempt = inner
             .store
             .reopen()
-            .and_then(|()| open_projection(&inner.store, inner.policy.clone()));
+            .and_then(|()| open_projection(&inner.store, inner.rules.clone()));
         match attempt {
             Ok(projection) => {
                 let meta = projection.meta().clone();
@@ -602,13 +605,13 @@ pub fn reindex(
     size: TreeSize,
     store: &TwinStore,
     payloads: Option<&PayloadStore>,
-    policy: ConsensusPolicy,
+    rules: FoldRules,
     signatures: Signatures,
     mut progress: impl FnMut(u64),
 ) -> Result<ReindexStats, ProjectError> {
     let started = Instant::now();
     let mut projection =
-        open_projection_cached(store, policy, crate::store::REINDEX_CACHED_TWINS_MAX)?;
+        open_projection_cached(store, rules, crate::store::REINDEX_CACHED_TWINS_MAX)?;
     if projection.meta().size != 0 {
         return Err(ProjectError::Store(StoreError::Db(
             "reindex needs an empty twin store".into(),

@@ -76,9 +76,14 @@ pub enum StoreError {
 }
 
 /// The format the twin store writes (its `FORMAT` marker; see
-/// `durable::format`). A twin store can always be rebuilt from the log
-/// (`reindex`).
-pub const TWIN_STORE_FORMAT: u32 = 1;
+/// `durable::format`). A twin store can always be rebuilt from the log, so
+/// a store in an older format is emptied at open and the projector folds
+/// the log again ([`TwinStore::open`]).
+///
+/// - 1: the first.
+/// - 2: DataTrails events are a built-in custom type (`archivist-event`,
+///   class `custom`), no longer a class of their own.
+pub const TWIN_STORE_FORMAT: u32 = 2;
 /// The format the payload store (confidential payloads, read records,
 /// usage) writes: data the log cannot rebuild.
 pub const PAYLOAD_STORE_FORMAT: u32 = 1;
@@ -428,14 +433,54 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// Brings the twin store in `dir` to [`TWIN_STORE_FORMAT`]: a store in an
+/// older format (a marker saying so, or data without a marker, which
+/// predates markers: format 1) is emptied, for the projector to fold the
+/// log again from its first entry. Crash-safe: the marker is written last,
+/// so an interrupted upgrade is started again at the next open.
+fn upgrade(dir: &Path) -> Result<(), StoreError> {
+    let db_err = |e: std::io::Error| StoreError::Db(format!("upgrading {}: {e}", dir.display()));
+    let marker = dir.join(durable::format::FORMAT_FILE);
+    let unmarked_data = !marker.exists()
+        && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    let version = if unmarked_data {
+        1
+    } else {
+        durable::format::check_or_init(dir, "twins", TWIN_STORE_FORMAT)
+            .map_err(|e| StoreError::Db(e.to_string()))?
+    };
+    if version == TWIN_STORE_FORMAT {
+        return Ok(());
+    }
+    tracing::warn!(
+        dir = %dir.display(),
+        from = version,
+        to = TWIN_STORE_FORMAT,
+        "the twin store is in an older format: emptying it; the twins are folded again from the log"
+    );
+    for entry in std::fs::read_dir(dir).map_err(db_err)? {
+        let entry = entry.map_err(db_err)?;
+        if entry.file_name() == durable::format::FORMAT_FILE {
+            continue;
+        }
+        if entry.file_type().map_err(db_err)?.is_dir() {
+            std::fs::remove_dir_all(entry.path()).map_err(db_err)?;
+        } else {
+            std::fs::remove_file(entry.path()).map_err(db_err)?;
+        }
+    }
+    durable::sync_dir(dir).map_err(db_err)?;
+    durable::write(&marker, format!("twins {TWIN_STORE_FORMAT}\n").as_bytes()).map_err(db_err)
+}
+
 impl TwinStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, upgrading an older format
+    /// ([`TWIN_STORE_FORMAT`]).
     pub fn open(dir: &Path) -> Result<TwinStore, StoreError> {
         // A reindex that stopped while swapping stores is settled first.
         crate::swap::recover(dir)
             .map_err(|e| StoreError::Db(format!("recovering {}: {e}", dir.display())))?;
-        durable::format::check_or_init(dir, "twins", TWIN_STORE_FORMAT)
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+        upgrade(dir)?;
         let parts = Parts::open(dir)?;
         Ok(TwinStore {
             dir: std::sync::Arc::new(dir.to_path_buf()),

@@ -24,8 +24,8 @@
 //!    not consulted (the grantor ends an auditor's findings by revoking).
 //! 4. Auditors are read-only: with the auditor role alone a stakeholder signs
 //!    only its own findings about a device ([`AUDIT_FINDING_TYPES`]); it never
-//!    endorses or disputes others' claims, never records Archivist events
-//!    (asset attributes), risk decisions or custom statements
+//!    endorses or disputes others' claims, never records risk decisions or
+//!    custom or built-in statements (such as events setting asset attributes)
 //!    ([`AuditError::ReadOnly`]).
 //!
 //! This module keeps the grants and answers coverage; the projection decides

@@ -42,9 +42,6 @@ pub enum AttributeClass {
     Risk(String),
     /// A custom statement type (keyed by its name).
     Custom(String),
-    /// Events recorded through the Archivist-compatible API (the latest is
-    /// current; the asset attributes they set are kept on the twin).
-    Archivist,
 }
 
 impl AttributeClass {
@@ -71,7 +68,6 @@ impl AttributeClass {
                 AttributeClass::Access(grantee.0.clone())
             }
             B::Custom { custom_type, .. } => AttributeClass::Custom(custom_type.clone()),
-            B::ArchivistEvent { .. } => AttributeClass::Archivist,
             B::RiskRecorded { risk, .. }
             | B::RiskAccepted { risk, .. }
             | B::RiskMitigated { risk, .. }
@@ -131,7 +127,6 @@ impl AttributeClass {
             AttributeClass::Access(_) => "access",
             AttributeClass::Risk(_) => "risk",
             AttributeClass::Custom(_) => "custom",
-            AttributeClass::Archivist => "archivist",
         }
     }
 }
@@ -202,7 +197,6 @@ impl Default for ConsensusPolicy {
                 "risk",
                 Rule::new(&[Operator, Owner, Auditor, Manufacturer], &[]),
             ),
-            ("archivist", archivist_rule()),
         ]
         .into_iter()
         .map(|(k, r)| (k.to_string(), r))
@@ -216,26 +210,10 @@ impl ConsensusPolicy {
     pub fn rule(&self, class: &AttributeClass) -> Option<&Rule> {
         match class {
             AttributeClass::Custom(name) => self.rules.get(name.as_str()),
-            // A policy stored before the class existed has no rule for it:
-            // it gets the default one (any role on the device, no endorser).
-            AttributeClass::Archivist => self
-                .rules
-                .get("archivist")
-                .or_else(|| Some(&*ARCHIVIST_RULE)),
             other => self.rules.get(other.name()),
         }
     }
 }
-
-/// The default rule of Archivist events: anyone with a role on the device
-/// records them (as in DataTrails, where events are evidence, not consensus),
-/// except auditors, who are read-only (their events set asset attributes).
-fn archivist_rule() -> Rule {
-    use Role::*;
-    Rule::new(&[Manufacturer, Owner, Operator, Maintainer, Device], &[])
-}
-
-static ARCHIVIST_RULE: std::sync::LazyLock<Rule> = std::sync::LazyLock::new(archivist_rule);
 
 /// The consensus status of a claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

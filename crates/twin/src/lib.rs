@@ -34,6 +34,8 @@ pub mod statement;
 pub use consensus::{AttributeClass, ConsensusPolicy, Rule, Status};
 pub use ingest::IngestError;
 pub use model::{DeviceId, InvalidDeviceId, Lifecycle, Role, StakeholderId};
-pub use projection::{ApplyError, MemState, Meta, Projection, Registered, State};
+pub use projection::{
+    ApplyError, BuiltinType, BuiltinTypes, FoldRules, MemState, Meta, Projection, Registered, State,
+};
 pub use registry::Registry;
 pub use statement::{StatementBody, StatementParseError};

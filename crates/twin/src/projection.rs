@@ -419,8 +419,10 @@ pub struct Twin {
     pub updated_at: u64,
     /// How many entries are about it.
     pub statements: u64,
-    /// The asset attributes set by Archivist events, by name (each with the
-    /// entry and effective issuer that last set it).
+    /// The twin's free-form attributes, by name, set by statements of the
+    /// types that set attributes ([`CustomType::sets_attributes`],
+    /// [`BuiltinType::sets_attributes`]), each with the entry and
+    /// effective issuer that last set it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub asset_attributes: BTreeMap<String, AssetAttribute>,
     /// Each issuer's latest `iat` per attribute of the twin.
@@ -428,7 +430,7 @@ pub struct Twin {
     pub clocks: IssuerClocks,
 }
 
-/// One asset attribute of a twin, as last set by an Archivist event.
+/// One asset attribute of a twin, as last set by a statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssetAttribute {
     /// Its value.
@@ -457,7 +459,7 @@ impl Twin {
     }
 }
 
-/// Most asset attributes one twin keeps (an event that would exceed it is
+/// Most asset attributes one twin keeps (a statement that would exceed it is
 /// refused): the twin is read whole on every statement about the device.
 pub const ASSET_ATTRIBUTES_MAX: usize = 1024;
 
@@ -708,6 +710,11 @@ pub struct Meta {
     /// Registered custom statement types, by name.
     #[serde(default)]
     pub custom_types: BTreeMap<String, CustomType>,
+    /// The deployment's built-in statement types, by name: given when the
+    /// projection is opened ([`Projection::with_builtin_types`]), never
+    /// persisted, so that they are the same on every fold of the log.
+    #[serde(skip)]
+    pub builtin_types: std::sync::Arc<BuiltinTypes>,
     /// Each issuer's latest `iat` per attribute of models and stakeholders,
     /// by subject.
     #[serde(default)]
@@ -741,6 +748,139 @@ pub struct CustomType {
     pub schema: serde_json::Value,
     /// What it records.
     pub description: Option<String>,
+    /// The payload field, an object, whose members set the twin's
+    /// [`Twin::asset_attributes`], if statements of the type set any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sets_attributes: Option<String>,
+}
+
+/// A statement type that a deployment defines in code instead of in the
+/// log: a custom type (its statements are [`StatementBody::Custom`], checked
+/// against its schema, classed as [`AttributeClass::Custom`]) that needs no
+/// `statement-type-registered` entry, so that logs written before any
+/// registration still replay. Its name may be any statement type name that
+/// the core vocabulary does not use ([`crate::statement::TYPES`]).
+///
+/// The fold's determinism holds for a given set of built-in types: every
+/// fold of one log (serving, `reindex`, offline tools) must be given the
+/// same set, which is why the product gives them in one place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltinType {
+    /// The statement type's name, e.g. `acme-event`.
+    pub name: String,
+    /// The JSON Schema its payload (without `type` and `v`) must satisfy.
+    pub schema: serde_json::Value,
+    /// Who may assert it, who must endorse it.
+    pub rule: crate::consensus::Rule,
+    /// The payload field, an object, whose members set the twin's
+    /// [`Twin::asset_attributes`], if any.
+    pub sets_attributes: Option<String>,
+    /// What it records.
+    pub description: String,
+}
+
+/// A deployment's built-in statement types, by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuiltinTypes(BTreeMap<String, BuiltinType>);
+
+impl BuiltinTypes {
+    /// The set of `types` (a later type of the same name replaces an earlier one).
+    ///
+    /// # Errors
+    /// A name of the core vocabulary, a name that is not `[a-z0-9-/.]`, or
+    /// a schema that is not a valid JSON Schema: a programming error of the
+    /// deployment, reported at start.
+    pub fn new(types: impl IntoIterator<Item = BuiltinType>) -> Result<BuiltinTypes, String> {
+        let mut map = BTreeMap::new();
+        for t in types {
+            if crate::statement::TYPES.contains(&t.name.as_str()) || t.name == "custom" {
+                return Err(format!("{:?} is a core statement type", t.name));
+            }
+            let well_formed = !t.name.is_empty()
+                && t.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-./".contains(&b));
+            if !well_formed {
+                return Err(format!("{:?} is not a statement type name", t.name));
+            }
+            if let Err(e) = jsonschema::validator_for(&t.schema) {
+                return Err(format!("the schema of {:?} is not valid: {e}", t.name));
+            }
+            map.insert(t.name.clone(), t);
+        }
+        Ok(BuiltinTypes(map))
+    }
+
+    /// The type named `name`.
+    pub fn get(&self, name: &str) -> Option<&BuiltinType> {
+        self.0.get(name)
+    }
+
+    /// Every type, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &BuiltinType> {
+        self.0.values()
+    }
+}
+
+/// What a fold is given besides the log: the consensus policy a new
+/// projection starts with (a stored projection keeps its own) and the
+/// deployment's built-in statement types (never stored). Every fold of one
+/// log (serving, `reindex`, offline checks) must be given the same, for the
+/// twins to be a function of the log.
+#[derive(Debug, Clone, Default)]
+pub struct FoldRules {
+    /// The consensus policy of a new projection.
+    pub policy: ConsensusPolicy,
+    /// The deployment's built-in statement types.
+    pub builtin_types: std::sync::Arc<BuiltinTypes>,
+}
+
+/// What the fold needs of a statement type that is not in the core
+/// vocabulary, built in or registered.
+struct TypeDef<'a> {
+    schema: &'a serde_json::Value,
+    sets_attributes: Option<&'a str>,
+}
+
+impl Meta {
+    /// The built-in or registered custom type `name`.
+    fn type_def(&self, name: &str) -> Option<TypeDef<'_>> {
+        if let Some(t) = self.builtin_types.get(name) {
+            return Some(TypeDef {
+                schema: &t.schema,
+                sets_attributes: t.sets_attributes.as_deref(),
+            });
+        }
+        self.custom_types.get(name).map(|t| TypeDef {
+            schema: &t.schema,
+            sets_attributes: t.sets_attributes.as_deref(),
+        })
+    }
+
+    /// The attributes a statement sets on its twin, if its type sets any.
+    fn attributes_set<'b>(
+        &self,
+        body: &'b StatementBody,
+    ) -> Result<Option<&'b serde_json::Map<String, serde_json::Value>>, ApplyError> {
+        let StatementBody::Custom {
+            custom_type,
+            content,
+        } = body
+        else {
+            return Ok(None);
+        };
+        let Some(field) = self.type_def(custom_type).and_then(|t| t.sets_attributes) else {
+            return Ok(None);
+        };
+        match content.get(field) {
+            None => Ok(None),
+            Some(serde_json::Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(ApplyError::Invalid {
+                kind: "custom",
+                why: format!("{custom_type}: {field} must be an object"),
+            }),
+        }
+    }
 }
 
 /// Largest JSON Schema of a custom type, in bytes.
@@ -817,6 +957,19 @@ impl<S: State> Projection<S> {
     /// A projection resuming from `meta` over `state`.
     pub fn with_state(meta: Meta, state: S) -> Projection<S> {
         Projection { meta, state }
+    }
+
+    /// This projection with the deployment's built-in statement types (see
+    /// [`BuiltinType`]): their rules join the consensus policy.
+    pub fn with_builtin_types(mut self, types: std::sync::Arc<BuiltinTypes>) -> Projection<S> {
+        for t in types.iter() {
+            self.meta
+                .policy
+                .rules
+                .insert(t.name.clone(), t.rule.clone());
+        }
+        self.meta.builtin_types = types;
+        self
     }
 
     /// Statements applied so far.
@@ -965,33 +1118,31 @@ impl<S: State> Projection<S> {
     ) -> Result<(Plan, Option<(String, ClockMark)>), ApplyError> {
         let parsed = match parsed {
             Ok(b) => b,
-            Err(StatementParseError::UnknownType(kind)) => {
-                match self.meta.custom_types.get(&kind) {
-                    Some(t) => {
-                        let parsed = StatementBody::parse_custom_delegated(s.payload, &kind)?;
-                        let body = &parsed.body;
-                        if let StatementBody::Custom { content, .. } = &body {
-                            let validator =
-                                self.meta.validators.get(&kind, &t.schema).map_err(|why| {
-                                    StatementParseError::SchemaViolation {
-                                        kind: kind.clone(),
-                                        why,
-                                    }
-                                })?;
-                            let instance = serde_json::Value::Object(content.clone());
-                            if let Err(e) = validator.validate(&instance) {
-                                return Err(StatementParseError::SchemaViolation {
-                                    kind,
-                                    why: format!("{} at {}", e, e.instance_path),
+            Err(StatementParseError::UnknownType(kind)) => match self.meta.type_def(&kind) {
+                Some(t) => {
+                    let parsed = StatementBody::parse_custom_delegated(s.payload, &kind)?;
+                    let body = &parsed.body;
+                    if let StatementBody::Custom { content, .. } = &body {
+                        let validator =
+                            self.meta.validators.get(&kind, t.schema).map_err(|why| {
+                                StatementParseError::SchemaViolation {
+                                    kind: kind.clone(),
+                                    why,
                                 }
-                                .into());
+                            })?;
+                        let instance = serde_json::Value::Object(content.clone());
+                        if let Err(e) = validator.validate(&instance) {
+                            return Err(StatementParseError::SchemaViolation {
+                                kind,
+                                why: format!("{} at {}", e, e.instance_path),
                             }
+                            .into());
                         }
-                        parsed
                     }
-                    None => return Err(StatementParseError::UnknownType(kind).into()),
+                    parsed
                 }
-            }
+                None => return Err(StatementParseError::UnknownType(kind).into()),
+            },
             Err(e) => return Err(e.into()),
         };
         let body = parsed.body;
@@ -1025,9 +1176,6 @@ impl<S: State> Projection<S> {
         let registry = &self.meta.registry;
         match body {
             StatementBody::Endorse { entry } => self.plan_support(&s, issuer, entry, None),
-            body @ StatementBody::ArchivistEvent { .. } => {
-                self.plan_assert(&s, issuer, signed_by, body)
-            }
             StatementBody::Dispute { entry, reason } => {
                 self.plan_support(&s, issuer, entry, Some(reason))
             }
@@ -1090,6 +1238,7 @@ impl<S: State> Projection<S> {
                     )));
                 }
                 let parsed = SharingPolicy::parse(&policy)?;
+                parsed.unknown_types(|name| self.meta.builtin_types.get(name).is_some())?;
                 Ok(Plan::Sharing {
                     entry: s.entry,
                     owner,
@@ -1166,6 +1315,7 @@ impl<S: State> Projection<S> {
                 asserted_by,
                 endorsed_by,
                 description,
+                sets_attributes,
             } => {
                 let owner = crate::registry::stakeholder_of(s.subject)
                     .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
@@ -1221,6 +1371,18 @@ impl<S: State> Projection<S> {
                 if let Err(e) = jsonschema::validator_for(&schema) {
                     return refuse(format!("the schema is not a valid JSON Schema: {e}"));
                 }
+                if let Some(field) = &sets_attributes {
+                    let simple = !field.is_empty()
+                        && field.len() <= 64
+                        && field
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    if !simple || field == "type" || field == "v" {
+                        return refuse(format!(
+                            "sets_attributes names a payload field: 1 to 64 letters, digits, '_' or '-', not {field:?}"
+                        ));
+                    }
+                }
                 let asserted_by = if asserted_by.is_empty() {
                     Role::ALL.to_vec()
                 } else {
@@ -1234,6 +1396,7 @@ impl<S: State> Projection<S> {
                         entry: s.entry,
                         schema,
                         description,
+                        sets_attributes,
                     },
                 })
             }
@@ -1644,18 +1807,15 @@ impl<S: State> Projection<S> {
             &issuer,
             s.issued_at,
         )?;
-        if let StatementBody::ArchivistEvent {
-            asset_attributes, ..
-        } = &body
-        {
+        if let Some(asset_attributes) = self.meta.attributes_set(&body)? {
             let added = asset_attributes
                 .keys()
                 .filter(|k| !twin.asset_attributes.contains_key(*k))
                 .count();
             if twin.asset_attributes.len() + added > ASSET_ATTRIBUTES_MAX {
                 return Err(ApplyError::Invalid {
-                    kind: "archivist-event",
-                    why: format!("an asset keeps at most {ASSET_ATTRIBUTES_MAX} attributes"),
+                    kind: "custom",
+                    why: format!("a twin keeps at most {ASSET_ATTRIBUTES_MAX} attributes"),
                 });
             }
         }
@@ -1911,11 +2071,8 @@ impl<S: State> Projection<S> {
                 if let StatementBody::FirmwareInstalled { version, .. } = &body {
                     twin.firmware = Some(version.clone());
                 }
-                if let StatementBody::ArchivistEvent {
-                    asset_attributes, ..
-                } = &body
-                {
-                    for (k, v) in asset_attributes {
+                if let Ok(Some(attributes)) = self.meta.attributes_set(&body) {
+                    for (k, v) in attributes {
                         twin.asset_attributes.insert(
                             k.clone(),
                             AssetAttribute {

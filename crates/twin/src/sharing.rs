@@ -431,6 +431,18 @@ pub fn redact(payload: &Value, fields: Option<&[String]>) -> Value {
     )
 }
 
+/// Whether `name` could name a deployment's built-in statement type
+/// (`twin::BuiltinType`): non-empty `[a-z0-9-]+`. Whether it does is the
+/// projection's check when a policy is published
+/// ([`SharingPolicy::unknown_types`]); a stored policy passed it.
+pub fn is_builtin_type_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= NAME_BYTES_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// Whether `name` is a custom statement type name: `<namespace>/<name>`,
 /// the namespace non-empty `[a-z0-9.-]+` (a stakeholder id such as
 /// `acme.example`: a namespace belongs to the stakeholder it names), the
@@ -512,6 +524,28 @@ pub enum ReadEntries {
 }
 
 impl SharingPolicy {
+    /// The first statement type a grant names that is neither in the core
+    /// vocabulary, nor a custom type name, nor one of `builtin` (a typo such
+    /// as `firmware-relased` would otherwise grant nothing, silently), with
+    /// its grant's index.
+    pub fn unknown_types(&self, builtin: impl Fn(&str) -> bool) -> Result<(), PolicyError> {
+        for (grant, g) in self.grants.iter().enumerate() {
+            for name in &g.types {
+                let known = name == ALL_TYPES
+                    || TYPES.contains(&name.as_str())
+                    || is_custom_type_name(name)
+                    || builtin(name);
+                if !known {
+                    return Err(PolicyError::UnknownType {
+                        grant,
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Parses a policy strictly: the shape (unknown fields refused), the
     /// limits, and every name, type and list checked; the first problem is
     /// returned.
@@ -612,7 +646,11 @@ impl Grant {
 
         check_count(grant, "statement types", self.types.len(), TYPES_MAX)?;
         for name in &self.types {
-            if name != ALL_TYPES && !TYPES.contains(&name.as_str()) && !is_custom_type_name(name) {
+            if name != ALL_TYPES
+                && !TYPES.contains(&name.as_str())
+                && !is_custom_type_name(name)
+                && !is_builtin_type_name(name)
+            {
                 return Err(PolicyError::UnknownType {
                     grant,
                     name: name.clone(),

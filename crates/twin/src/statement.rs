@@ -413,6 +413,11 @@ pub enum StatementBody {
         /// What it records.
         #[serde(default)]
         description: Option<String>,
+        /// The payload field, an object, whose members set the twin's
+        /// attributes ([`crate::Twin::asset_attributes`]), if statements of
+        /// the type set any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sets_attributes: Option<String>,
     },
     /// A statement of a registered custom type (on the wire:
     /// `{"type":"<namespace/name>", ...fields}`; this form is internal).
@@ -421,30 +426,6 @@ pub enum StatementBody {
         custom_type: String,
         /// The payload's fields (without `type` and `v`).
         content: serde_json::Map<String, Value>,
-    },
-    /// An event recorded through the DataTrails (Archivist) compatible API
-    /// (subject: the asset's device): what happened, in Archivist's terms.
-    /// Its `asset_attributes` update the asset's attributes kept on the twin.
-    ArchivistEvent {
-        /// The Archivist operation, e.g. `Record`, `NewAsset`.
-        operation: String,
-        /// The Archivist behaviour, e.g. `RecordEvidence`, `AssetCreator`.
-        behaviour: String,
-        /// The event's own attributes.
-        #[serde(default)]
-        event_attributes: serde_json::Map<String, Value>,
-        /// Attributes of the asset this event sets.
-        #[serde(default)]
-        asset_attributes: serde_json::Map<String, Value>,
-        /// When the submitter says it happened (RFC 3339), if it said.
-        #[serde(default)]
-        timestamp_declared: Option<String>,
-        /// When the service accepted it (RFC 3339), if a service submitted it.
-        #[serde(default)]
-        timestamp_accepted: Option<String>,
-        /// Who the submitter says did it (Archivist `principal_declared`).
-        #[serde(default)]
-        principal_declared: Option<Value>,
     },
     /// A device owner lets an auditor read its devices (subject
     /// `stakeholder:<grantor>`, signed by the grantor; see [`crate::audit`]).
@@ -566,7 +547,6 @@ pub const TYPES: &[&str] = &[
     "transparency-policy",
     "ai-use-policy",
     "statement-type-registered",
-    "archivist-event",
     "endorse",
     "dispute",
     "audit-granted",
@@ -704,6 +684,22 @@ impl StatementBody {
         serde_json::from_slice::<Tag>(payload).ok().map(|t| t.kind)
     }
 
+    /// The stakeholder a payload says it is made for (`on_behalf_of`),
+    /// whatever its type (core, built-in or custom), without parsing the
+    /// rest; `None` if it names none or is not a JSON object. Whether the
+    /// signer may delegate is the projection's decision.
+    pub fn peek_on_behalf_of(payload: &[u8]) -> Option<StakeholderId> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            on_behalf_of: Option<String>,
+        }
+        serde_json::from_slice::<Envelope>(payload)
+            .ok()?
+            .on_behalf_of
+            .filter(|s| !s.is_empty() && s.len() <= 256)
+            .map(StakeholderId)
+    }
+
     /// Parses a payload of the custom type `name` (its schema is checked by
     /// the caller): the object's fields without `type` and `v`.
     pub fn parse_custom(payload: &[u8], name: &str) -> Result<StatementBody, StatementParseError> {
@@ -769,7 +765,6 @@ impl StatementBody {
             StatementBody::AiUsePolicy { .. } => "ai-use-policy",
             StatementBody::StatementTypeRegistered { .. } => "statement-type-registered",
             StatementBody::Custom { .. } => "custom",
-            StatementBody::ArchivistEvent { .. } => "archivist-event",
             StatementBody::Endorse { .. } => "endorse",
             StatementBody::Dispute { .. } => "dispute",
             StatementBody::AuditGranted { .. } => "audit-granted",

@@ -149,11 +149,11 @@ async fn typed_queries_name_the_parameter_that_is_wrong() {
 async fn a_node_refuses_data_written_by_a_newer_format() {
     let stores = ["twins", "payloads", "advisories", "notify"];
     let t = TestNode::start("format.test/log").await;
-    for store in stores {
+    for (store, version) in stores.iter().zip([twin_store::TWIN_STORE_FORMAT, 1, 1, 1]) {
         let marker = t.data().join(store).join(durable::format::FORMAT_FILE);
         assert_eq!(
             std::fs::read_to_string(&marker).expect("marker"),
-            format!("{store} 1\n"),
+            format!("{store} {version}\n"),
             "{store}"
         );
     }

@@ -4,7 +4,9 @@
 //! advisories 1, notify 1, archivist 2): private payloads, read records,
 //! an advisory, a subscription, Archivist configuration and a blob, besides
 //! the log. The test opens a copy with this build and reads each of them
-//! back through the API.
+//! back through the API. The twins, which the log rebuilds, are in format
+//! 1 there: this build folds them again (DataTrails events included, as
+//! the built-in type they now are) and the asset attributes come back.
 //!
 //! Do not regenerate the archive when a format changes: it stands for data
 //! already on disk, and the store must read it (or move it at open). Add an
@@ -175,6 +177,20 @@ async fn data_written_by_the_first_formats_opens_with_nothing_lost() {
         .expect("tar (from the system) unpacks the golden archive");
     assert!(status.success(), "unpacking {}", archive().display());
     let t = TestNode::start_in(dir, ORIGIN).await;
+    // The twins were in format 1: emptied at open and folded again from the
+    // log, DataTrails events included (now a built-in custom type).
+    assert_eq!(
+        std::fs::read_to_string(t.data().join("twins").join(durable::format::FORMAT_FILE))
+            .expect("twins marker"),
+        format!("twins {}\n", twin_store::TWIN_STORE_FORMAT)
+    );
+    let published = t.node.log.published().size.get();
+    assert!(
+        t.projector()
+            .wait_projected(published, std::time::Duration::from_secs(60))
+            .await,
+        "the twins are folded again from the log"
+    );
     let acme = t.token(ACME).await;
     let maint = t.token(MAINT).await;
     let get = reqwest::Method::GET;

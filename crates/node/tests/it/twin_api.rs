@@ -18,9 +18,10 @@ use testkit::Tmpfs;
 /// registry) is `authority.test`.
 const ORIGIN: &str = "authority.test/log";
 
-/// The system clock, seconds since the epoch (statements' CWT `iat`).
+/// The system clock, seconds since the epoch (statements' CWT `iat`: the
+/// clients' clock; the test node runs on the system clock too).
 fn now_unix_s() -> i64 {
-    node::now_unix_s()
+    clock::Clock::now_unix_s(&clock::SystemClock)
 }
 
 /// The production node (`node::app` on loopback) and the stakeholders'

@@ -102,7 +102,7 @@ pub fn derive_sharing_policy(
             grants.push(json!({
                 "readers": readers.iter().map(|r| json!({"stakeholder": r})).collect::<Vec<_>>(),
                 "devices": {"matching": {"ids": ids}},
-                "types": ["device-registered", "archivist-event"],
+                "types": ["device-registered", super::EVENT_TYPE],
             }));
         }
     }

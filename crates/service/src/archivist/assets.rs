@@ -133,7 +133,7 @@ impl ArchivistService {
             attributes.insert(PUBLIC_ATTRIBUTE.into(), Value::Bool(true));
         }
         let event = json!({
-            "type": "archivist-event",
+            "type": super::EVENT_TYPE,
             "operation": "NewAsset",
             "behaviour": "AssetCreator",
             "event_attributes": {},

@@ -41,7 +41,7 @@ impl NewEvent {
     /// `principal_declared` (objects) and `timestamp_declared` (a string).
     pub fn parse(body: Map<String, Value>) -> Res<NewEvent> {
         let mut payload = Map::new();
-        payload.insert("type".into(), json!("archivist-event"));
+        payload.insert("type".into(), json!(super::EVENT_TYPE));
         for (k, v) in body {
             match (k.as_str(), &v) {
                 ("operation" | "behaviour", Value::String(s)) if !s.is_empty() => {
@@ -134,7 +134,7 @@ impl ArchivistService {
         let seen = self
             .reads
             .reader(Some(caller.clone()), &meta)
-            .decide(&twin, &claim.issuer, "archivist-event")
+            .decide(&twin, &claim.issuer, super::EVENT_TYPE)
             .ok_or_else(|| ServiceError::internal("event not visible to its issuer"))?;
         Ok(event_json(&twin, &claim, &seen, &meta, self.published()))
     }

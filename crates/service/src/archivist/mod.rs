@@ -8,8 +8,11 @@
 //!   Every twin shows as an asset, including those registered natively.
 //! * Events are statements: `archivist-event` statements (and, read-only,
 //!   the twin's native statements, with their type as the operation).
-//!   `asset_attributes` of events update the asset's attributes, which the
-//!   projection keeps on the twin (so `reindex` rebuilds them).
+//!   `archivist-event` is not in the twin's core vocabulary: it is a
+//!   built-in custom type ([`event_type`]), defined here as data (a JSON
+//!   Schema, a consensus rule) and given to every fold of the log by the
+//!   node. It sets the twin's asset attributes from its `asset_attributes`
+//!   (so `reindex` rebuilds them).
 //! * Everything written is signed by the service (the registry authority)
 //!   *on behalf of* the caller's stakeholder (`on_behalf_of`); the projection
 //!   treats the stakeholder as the issuer for every check and marks the
@@ -57,6 +60,40 @@ pub use query::{ListQuery, Listing};
 pub use views::Scope;
 
 type Res<T> = Result<T, ServiceError>;
+
+/// The statement type of DataTrails events.
+pub const EVENT_TYPE: &str = "archivist-event";
+
+/// The DataTrails event as a built-in statement type: its payload (besides
+/// `type`, `v`, `salt` and `on_behalf_of`) is the event as submitted, plus
+/// the service's acceptance time; its `asset_attributes` set the asset's
+/// attributes. Anyone with a role on the device records events (in
+/// DataTrails, events are evidence, not consensus), except auditors, who
+/// are read-only. Logs hold events of this shape since the first Archivist
+/// release: the schema accepts exactly what that release accepted.
+pub fn event_type() -> twin::BuiltinType {
+    use twin::Role::{Device, Maintainer, Manufacturer, Operator, Owner};
+    twin::BuiltinType {
+        name: EVENT_TYPE.into(),
+        schema: json!({
+            "type": "object",
+            "properties": {
+                "operation": {"type": "string"},
+                "behaviour": {"type": "string"},
+                "event_attributes": {"type": "object"},
+                "asset_attributes": {"type": "object"},
+                "timestamp_declared": {"type": ["string", "null"]},
+                "timestamp_accepted": {"type": ["string", "null"]},
+                "principal_declared": {}
+            },
+            "required": ["operation", "behaviour"],
+            "additionalProperties": false
+        }),
+        rule: twin::Rule::new(&[Manufacturer, Owner, Operator, Maintainer, Device], &[]),
+        sets_attributes: Some("asset_attributes".into()),
+        description: "an event recorded through the DataTrails (Archivist) API".into(),
+    }
+}
 
 /// Signs a statement payload (JSON bytes) about a subject as the registry
 /// authority (the node's key stays with the node): attached for

@@ -108,7 +108,7 @@ pub fn asset_json(
         if k == PUBLIC_ATTRIBUTE {
             continue;
         }
-        let Some(seen) = viewer.decide(twin, &a.issuer, "archivist-event") else {
+        let Some(seen) = viewer.decide(twin, &a.issuer, super::EVENT_TYPE) else {
             continue;
         };
         if seen
@@ -175,7 +175,7 @@ pub fn event_json(twin: &Twin, claim: &Claim, seen: &Seen, meta: &Meta, publishe
     let wire = twin::sharing::redact(&claim.body.to_wire(), seen.fields.as_deref());
     let get = |k: &str| wire.get(k).cloned();
     let (operation, behaviour, event_attributes, asset_attributes) =
-        if claim.body.kind() == "archivist-event" {
+        if claim.body.type_name() == super::EVENT_TYPE {
             (
                 get("operation").unwrap_or(Value::Null),
                 get("behaviour").unwrap_or(Value::Null),

@@ -159,7 +159,7 @@ fn log_and_projector(dir: &std::path::Path) -> (Log, Projector) {
         log.clone(),
         TwinStore::open(&dir.join("twins")).expect("twins"),
         None,
-        twin::ConsensusPolicy::default(),
+        twin::FoldRules::default(),
         Signatures::Verify,
     )
     .expect("projector");

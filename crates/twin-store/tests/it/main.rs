@@ -2,5 +2,6 @@
 //! instead of one per file (CI time), and one place to find them.
 
 mod archivist_store;
+mod format;
 mod incremental_register;
 mod swap;

@@ -2,7 +2,7 @@
 //! auditor role reads nothing by that alone; a device's owner grants it a
 //! scope (devices by filter, a time window) and revokes it; within the
 //! grant the auditor reads under the default policies and signs only its own
-//! findings, never Archivist events, risk decisions, endorsements or
+//! findings, never asset events, risk decisions, endorsements or
 //! disputes. Signed statements through `ingest`, as the projector does.
 
 use scitt::{Algorithm, SigningKey, StatementBuilder};
@@ -11,7 +11,7 @@ use twin::audit::AuditError;
 use twin::ingest::IngestError;
 use twin::projection::decide_read;
 use twin::sharing::Decision;
-use twin::{ApplyError, ConsensusPolicy, DeviceId, Projection, StakeholderId};
+use twin::{ApplyError, DeviceId, Projection, StakeholderId};
 
 const AUTH: &str = "authority.example";
 const ACME: &str = "acme.example";
@@ -81,7 +81,7 @@ fn fleet() -> Log {
         (AUD, key()),
     ];
     let mut log = Log {
-        p: Projection::new(ConsensusPolicy::default()),
+        p: crate::with_asset_events(),
         entries: Vec::new(),
         keys,
     };
@@ -248,7 +248,7 @@ fn an_owner_grants_a_scope_and_a_window_and_revokes_it() {
     assert!(!log.reads(AUD, "door-1", OP, CONFIG, 1_500));
 
     // Replayed from the same entries, the same grants (reindex).
-    let mut again = Projection::new(ConsensusPolicy::default());
+    let mut again = crate::with_asset_events();
     for (i, e) in log.entries.iter().enumerate() {
         let _ = again.ingest(i as u64, e);
     }
@@ -362,7 +362,7 @@ fn auditors_sign_only_their_findings_within_their_grant() {
         .expect("risk");
     // Never anything else.
     for payload in [
-        json!({"type": "archivist-event", "operation": "Record", "behaviour": "RecordEvidence",
+        json!({"type": "asset-event", "operation": "Record", "behaviour": "RecordEvidence",
                "asset_attributes": {"arc_display_name": "pwned"}}),
         json!({"type": "risk-accepted", "risk": "R-9", "rationale": "fine"}),
         json!({"type": "endorse", "entry": config}),

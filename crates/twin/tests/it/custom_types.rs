@@ -354,3 +354,130 @@ fn the_authority_registers_a_namespace_only_on_its_owners_behalf() {
         .expect("registered");
     assert_eq!(t.owner.0, "globex.example");
 }
+
+/// A custom type may name a payload field whose members set the twin's
+/// asset attributes (`sets_attributes`): the later statement wins per key,
+/// a value that is not an object is refused, and the field must be a plain
+/// name. A built-in type (given by the deployment, not registered in the
+/// log) does the same and may not take a core type's name.
+#[test]
+fn custom_and_builtin_types_set_asset_attributes() {
+    let mut p =
+        Projection::new(ConsensusPolicy::default()).with_builtin_types(crate::asset_events());
+    let mut entry = 0u64;
+    let mut apply = |p: &mut Projection, issuer: &str, subject: &str, payload: &str| {
+        entry += 1;
+        p.apply(Registered {
+            issued_at: None,
+            entry,
+            issuer,
+            subject,
+            payload: payload.as_bytes(),
+        })
+    };
+    for bad in ["", "a.b", "type", "x y"] {
+        let ty = format!(
+            r#"{{"type":"statement-type-registered","name":"acme.example/bad","schema":{{}},"sets_attributes":"{bad}"}}"#
+        );
+        let e = apply(&mut p, "acme.example", "stakeholder:acme.example", &ty).expect_err(bad);
+        assert!(
+            matches!(&e, ApplyError::CustomType { why, .. } if why.contains("sets_attributes")),
+            "{bad:?}: {e}"
+        );
+    }
+    apply(
+        &mut p,
+        "acme.example",
+        "stakeholder:acme.example",
+        r#"{"type":"statement-type-registered","name":"acme.example/label","schema":{"type":"object"},"sets_attributes":"labels"}"#,
+    )
+    .expect("a type that sets attributes");
+    apply(
+        &mut p,
+        "acme.example",
+        "device:door-1",
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"1"}"#,
+    )
+    .expect("device");
+    apply(
+        &mut p,
+        "acme.example",
+        "device:door-1",
+        r#"{"type":"acme.example/label","labels":{"site":"hq","floor":1}}"#,
+    )
+    .expect("labels");
+    apply(&mut p, "acme.example", "device:door-1", r#"{"type":"asset-event","operation":"Record","behaviour":"RecordEvidence","asset_attributes":{"floor":2}}"#)
+        .expect("a built-in event");
+    let e = apply(
+        &mut p,
+        "acme.example",
+        "device:door-1",
+        r#"{"type":"acme.example/label","labels":"hq"}"#,
+    )
+    .expect_err("not an object");
+    assert!(e.to_string().contains("labels must be an object"), "{e}");
+    let e = apply(
+        &mut p,
+        "acme.example",
+        "device:door-1",
+        r#"{"type":"asset-event","operation":"Record"}"#,
+    )
+    .expect_err("the built-in schema holds");
+    assert!(
+        matches!(
+            e,
+            ApplyError::Parse(StatementParseError::SchemaViolation { .. })
+        ),
+        "{e}"
+    );
+
+    let twin = p.twin(&DeviceId::new("door-1").expect("id")).expect("twin");
+    let attrs: Vec<(&str, serde_json::Value, u64)> = twin
+        .asset_attributes
+        .iter()
+        .map(|(k, a)| (k.as_str(), a.value.clone(), a.entry))
+        .collect();
+    assert_eq!(
+        attrs,
+        vec![
+            ("floor", serde_json::json!(2), 8),
+            ("site", serde_json::json!("hq"), 7)
+        ]
+    );
+    assert!(twin
+        .current
+        .contains_key(&AttributeClass::Custom("asset-event".into())));
+
+    // A sharing policy may name the built-in type; a name in no vocabulary
+    // is refused when the policy is published.
+    let policy = |ty: &str| {
+        format!(
+            r#"{{"type":"sharing-policy","policy":{{"id":"p1","grants":[{{"readers":[{{"role":"operator"}}],"devices":"all","types":["{ty}"]}}]}}}}"#
+        )
+    };
+    apply(
+        &mut p,
+        "acme.example",
+        "stakeholder:acme.example",
+        &policy("asset-event"),
+    )
+    .expect("a built-in type");
+    let e = apply(
+        &mut p,
+        "acme.example",
+        "stakeholder:acme.example",
+        &policy("asset-evnt"),
+    )
+    .expect_err("a typo");
+    assert!(e.to_string().contains("asset-evnt"), "{e}");
+
+    // A built-in type cannot shadow the core vocabulary.
+    let mut shadow = crate::asset_events()
+        .iter()
+        .next()
+        .cloned()
+        .expect("one type");
+    shadow.name = "device-registered".into();
+    let e = twin::BuiltinTypes::new([shadow]).expect_err("a core name");
+    assert!(e.contains("core statement type"), "{e}");
+}

@@ -3,13 +3,13 @@
 //! accepts it only from the authority, only for a registered stakeholder and
 //! never for registry statements; the stakeholder is then the effective
 //! issuer for every check (roles, consensus, sharing) and the claim records
-//! who signed it. Archivist events update the twin's asset attributes, and a
+//! who signed it. Asset events (a built-in type) update the twin's asset attributes, and a
 //! replay of the same entries gives the same twins.
 
 use scitt::{Algorithm, SigningKey, StatementBuilder};
 use serde_json::json;
 use twin::ingest::IngestError;
-use twin::{ApplyError, ConsensusPolicy, DeviceId, Projection, StakeholderId};
+use twin::{ApplyError, DeviceId, Projection, StakeholderId};
 
 fn key() -> SigningKey {
     SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng)
@@ -52,7 +52,7 @@ fn registry() -> (Log, SigningKey, SigningKey, SigningKey) {
     let (ka, kacme, kop) = (key(), key(), key());
     let mut log = Log {
         entries: Vec::new(),
-        p: Projection::new(ConsensusPolicy::default()),
+        p: crate::with_asset_events(),
     };
     let stake = |s: &str| format!("stakeholder:{s}");
     log.add(&ka, AUTH, &stake(AUTH), reg("Authority", &[], &ka))
@@ -124,9 +124,9 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
     assert_eq!(claim.issuer, StakeholderId(ACME.into()));
     assert_eq!(claim.signed_by, Some(StakeholderId(AUTH.into())));
 
-    // Archivist events set asset attributes; the later one wins per key.
+    // Asset events (a built-in type) set asset attributes; the later one wins per key.
     let event = |attrs: serde_json::Value| {
-        json!({"type": "archivist-event", "operation": "Record", "behaviour": "RecordEvidence",
+        json!({"type": "asset-event", "operation": "Record", "behaviour": "RecordEvidence",
                "event_attributes": {"arc_description": "opened"}, "asset_attributes": attrs,
                "on_behalf_of": ACME})
     };
@@ -150,7 +150,7 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
         "{e}"
     );
     // Acme signing itself is not delegated.
-    let own = json!({"type": "archivist-event", "operation": "Record", "behaviour": "RecordEvidence",
+    let own = json!({"type": "asset-event", "operation": "Record", "behaviour": "RecordEvidence",
                      "asset_attributes": {"signed": "self"}});
     let entry = log.entries.len() as u64;
     log.add(&kacme, ACME, dev, own).unwrap().unwrap();
@@ -172,7 +172,7 @@ fn the_authority_signs_for_a_stakeholder_and_only_it() {
     );
 
     // The same entries replayed give the same twins (reindex).
-    let mut again = Projection::new(ConsensusPolicy::default());
+    let mut again = crate::with_asset_events();
     for (i, bytes) in log.entries.iter().enumerate() {
         let _ = again.ingest(i as u64, bytes);
     }
@@ -211,7 +211,7 @@ fn a_public_twin_is_everyones_to_read_by_the_one_sharing_decision() {
         &kacme,
         ACME,
         dev,
-        json!({"type": "archivist-event", "operation": "NewAsset", "behaviour": "AssetCreator",
+        json!({"type": "asset-event", "operation": "NewAsset", "behaviour": "AssetCreator",
                "asset_attributes": {PUBLIC_ATTRIBUTE: true}}),
     )
     .unwrap()
@@ -247,4 +247,35 @@ fn a_public_twin_is_everyones_to_read_by_the_one_sharing_decision() {
     assert_eq!(forged.public_by(), None);
     let (d, _) = decide_read(log.p.meta(), None, &forged, &acme, "device-registered", 0);
     assert_eq!(d, Decision::Denied);
+}
+
+/// Whom a payload is made for is read the same for every type, core,
+/// built-in or custom (payload quotas are counted against it).
+#[test]
+fn on_behalf_of_is_read_whatever_the_type() {
+    use twin::StatementBody;
+    for (payload, expected) in [
+        (
+            r#"{"type":"endorse","entry":1,"on_behalf_of":"acme.example"}"#,
+            Some("acme.example"),
+        ),
+        (
+            r#"{"type":"asset-event","operation":"Record","behaviour":"x","on_behalf_of":"acme.example"}"#,
+            Some("acme.example"),
+        ),
+        (
+            r#"{"type":"acme.example/door","on_behalf_of":"op.example"}"#,
+            Some("op.example"),
+        ),
+        (r#"{"type":"endorse","entry":1}"#, None),
+        (r#"{"type":"endorse","on_behalf_of":""}"#, None),
+        (r#"{"type":"endorse","on_behalf_of":7}"#, None),
+        ("not json", None),
+    ] {
+        assert_eq!(
+            StatementBody::peek_on_behalf_of(payload.as_bytes()).map(|s| s.0),
+            expected.map(String::from),
+            "{payload}"
+        );
+    }
 }

@@ -86,7 +86,6 @@ fn payloads_parse_strictly() {
         r#"{"type":"transparency-policy","policy":{"id":"t1","record_viewers":["authenticated"]}}"#,
         r#"{"type":"ai-use-policy","policy":{"id":"a1","devices":"all","decisions":[{"decision":"alarm","autonomy":"advisory","human_oversight":"guard"}]}}"#,
         r#"{"type":"statement-type-registered","name":"acme/door-event","schema":{"type":"object"}}"#,
-        r#"{"type":"archivist-event","operation":"Record","behaviour":"RecordEvidence","event_attributes":{"arc_description":"door opened"},"asset_attributes":{"state":"open"}}"#,
         r#"{"type":"endorse","entry":5}"#,
         r#"{"type":"dispute","entry":5,"reason":"no site visit"}"#,
         r#"{"type":"audit-granted","grant":"a-1","auditor":"aud.example","devices":{"matching":{"sites":["hq"]}},"not_before":1767225600,"not_after":1798761599}"#,

@@ -561,8 +561,8 @@ fn bad_policies_are_refused_with_their_reason() {
             PolicyError::Invalid("invalid type: null, expected a sequence".into()),
         ),
         (
-            policy_with(grant(auditors.clone(), all.clone(), json!(["incident"]))),
-            PolicyError::UnknownType { grant: 0, name: "incident".into() },
+            policy_with(grant(auditors.clone(), all.clone(), json!(["Incident"]))),
+            PolicyError::UnknownType { grant: 0, name: "Incident".into() },
         ),
         (
             policy_with(grant(auditors.clone(), all.clone(), json!(["Acme/Door"]))),
@@ -652,6 +652,24 @@ fn bad_policies_are_refused_with_their_reason() {
             "{policy}"
         );
     }
+    // A name shaped like a type but in no vocabulary (a typo of
+    // `incident-reported`) parses, for a stored policy must load; the
+    // projection refuses it when it is published, unless it is one of the
+    // deployment's built-in types.
+    let typo = SharingPolicy::parse(&policy_with(grant(
+        auditors.clone(),
+        all.clone(),
+        json!(["incident"]),
+    )))
+    .expect("shaped like a type name");
+    assert_eq!(
+        typo.unknown_types(|_| false),
+        Err(PolicyError::UnknownType {
+            grant: 0,
+            name: "incident".into()
+        })
+    );
+    assert_eq!(typo.unknown_types(|name| name == "incident"), Ok(()));
     // The messages, as a client sees them.
     let messages: Vec<String> = [9, 12, 13, 16, 18, 23, 26, 29]
         .iter()
@@ -660,7 +678,7 @@ fn bad_policies_are_refused_with_their_reason() {
     assert_eq!(
         messages,
         [
-            "grant 0: unknown statement type \"incident\" (expected a built-in type, \"*\", or a custom type such as \"acme.example/door-event\")",
+            "grant 0: unknown statement type \"Incident\" (expected a built-in type, \"*\", or a custom type such as \"acme.example/door-event\")",
             "grant 0: \"*\" must be the grant's only statement type",
             "grant 0: statement type \"incident-reported\" is listed twice",
             "grant 0: reader public is listed twice",
