@@ -521,7 +521,7 @@ fn the_documented_example_parses() {
     let page = std::fs::read_to_string(path).expect("docs/device-reports.md");
     let start = page.find("```json\n").expect("a JSON example") + "```json\n".len();
     let end = start + page[start..].find("```").expect("its end");
-    let r = DeviceReport::parse(page[start..end].as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let r = DeviceReport::parse(&page.as_bytes()[start..end]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.counter, 1042);
     assert!(r.metrics.is_some() && r.checkpoint_seen.is_some() && r.certificate.is_some());
 }
