@@ -133,6 +133,7 @@ fn dependencies_point_one_way() {
         "libc",
         "tower",
         "tower-http",
+        "rumqttc",
     ];
     let pure = [
         "tlog",
@@ -143,6 +144,7 @@ fn dependencies_point_one_way() {
         "vuln-formats",
         "risk",
         "threat",
+        "posture",
         "risk-register",
         "api-types",
     ];
@@ -181,6 +183,16 @@ fn dependencies_point_one_way() {
             assert!(!deps[krate].contains(b), "{krate} must not depend on {b}");
         }
     }
+    // What devices report is judged by a pure crate that knows no COSE, MQTT,
+    // log, store or twin: of the workspace, only the pure `vuln` and `risk`.
+    let workspace: BTreeSet<String> = deps.keys().cloned().collect();
+    let posture: Vec<&String> = deps["posture"].intersection(&workspace).collect();
+    assert!(
+        posture
+            .iter()
+            .all(|d| ["vuln", "risk"].contains(&d.as_str())),
+        "posture may depend on vuln and risk only in the workspace, not {posture:?}"
+    );
     // The wire types of the HTTP API are serde and utoipa derives only: no
     // crate of the workspace (the service maps the domain onto them), no I/O.
     let wire: BTreeSet<String> = ["serde", "serde_json", "utoipa"]
@@ -218,7 +230,7 @@ fn architecture_md_describes_every_crate() {
 }
 
 /// The crates that parse bytes from outside (log entries, statements, COSE,
-/// advisories, SBOMs, threat models, credentials) deny the lints for what
+/// advisories, SBOMs, threat models, device reports, credentials) deny the lints for what
 /// panics on bad input, crate-wide.
 #[test]
 fn crates_that_parse_outside_bytes_deny_panicking_lints() {
@@ -230,6 +242,7 @@ fn crates_that_parse_outside_bytes_deny_panicking_lints() {
         "vuln",
         "access",
         "threat",
+        "posture",
         "durable",
     ];
     for krate in parsers {
@@ -268,6 +281,7 @@ fn pure_crates_read_no_clock_and_no_file_system() {
         "vuln-formats",
         "risk",
         "threat",
+        "posture",
         "risk-register",
         "api-types",
         "service",

@@ -1,0 +1,10 @@
+//! Every integration test of `posture`, gathered in one binary: parsing at
+//! the boundary, the replay guard, each audit rule planted and not, the
+//! suppressions, the behaviours and alarms, and each incident rule.
+
+mod audit;
+mod detect;
+mod fixture;
+mod incident;
+mod replay;
+mod report;

@@ -1,0 +1,28 @@
+//! Fuzz target: the device report parser must never panic, a report it
+//! accepts must read back the same from its own encoding, and auditing and
+//! running the incident rules on it must never panic either.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use posture::audit::{Auditor, DevicePosture, FleetIndex, RuleSet};
+use posture::report::DeviceReport;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(report) = DeviceReport::parse(data) else {
+        return;
+    };
+    let again = DeviceReport::parse(&report.to_json()).expect("a parsed report re-parses");
+    assert_eq!(again, report);
+    let rules = RuleSet::default_library().expect("the default rules load");
+    let mut device = DevicePosture::new("fuzz", &report);
+    device.latest_release = Some("2.4.0");
+    device.support_end = Some(1_750_000_000);
+    device.certificate_revoked = Some(true);
+    let postures = [device];
+    let fleet = FleetIndex::build(&postures);
+    let mut findings = Vec::new();
+    Auditor::new(&rules, &[], 1_750_000_000).audit_device(&postures[0], &fleet, &mut findings);
+    let _ = posture::incident::firmware_below_minimum("fuzz", &report, "1.0");
+    let _ = posture::incident::split_view("fuzz", &report, 100, |_| None);
+    let _ = posture::incident::NetworkBaseline::default().new_activity("fuzz", &report);
+});
