@@ -484,13 +484,17 @@ pub async fn open_node(
 
 /// What every fold of this product's logs is given besides the log (see
 /// [`twin::FoldRules`]): the default consensus policy and the built-in
-/// statement types, today the DataTrails event
-/// ([`service::archivist::event_type`]). Serving, `reindex`, the demo's
+/// statement types: the DataTrails event
+/// ([`service::archivist::event_type`]) and the device report
+/// ([`service::devices::report_type`]). Serving, `reindex`, the demo's
 /// check and the benchmarks all fold with these, so that a log gives the
 /// same twins everywhere.
 pub fn fold_rules() -> twin::FoldRules {
-    let types = twin::BuiltinTypes::new([service::archivist::event_type()])
-        .unwrap_or_else(|e| unreachable!("the built-in statement types are valid: {e}"));
+    let types = twin::BuiltinTypes::new([
+        service::archivist::event_type(),
+        service::devices::report_type(),
+    ])
+    .unwrap_or_else(|e| unreachable!("the built-in statement types are valid: {e}"));
     twin::FoldRules {
         policy: twin::ConsensusPolicy::default(),
         builtin_types: Arc::new(types),

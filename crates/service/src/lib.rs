@@ -11,6 +11,7 @@
 
 pub mod archivist;
 pub mod clock;
+pub mod devices;
 pub mod error;
 pub mod reads;
 pub mod risks;

@@ -1,0 +1,452 @@
+//! The ingester: subscribes to every device's reports topic with a
+//! persistent session (clean session off, QoS 1, manual acknowledgements),
+//! checks each report, registers the accepted ones in the log through the
+//! registration policy (signatures batch-verified there, with the key the
+//! device's twin holds at the log's head), and acknowledges a message only
+//! once its fate is durable: registered, or refused for good.
+//!
+//! Delivery is at-least-once and recording idempotent: a message the
+//! ingester did not acknowledge (a crash, a broken connection, a log that
+//! cannot append) is delivered again by the broker; the same signed bytes
+//! are the same log entry (the log's dedup index), so nothing is recorded
+//! twice, and nothing acknowledged is lost.
+//!
+//! The order of the checks: topic, size, COSE, issuer and subject, payload
+//! (strictly, `posture::report`), freshness and counter (against the last
+//! report of the device, from memory or, after a start, from the twin), then
+//! key, signature and the twin's rules (the registration policy). A forged
+//! report never moves the counter: the guard records a report only after
+//! the log accepted it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clock::Clock;
+use posture::replay::{Freshness, LastAccepted, RejectReason};
+use posture::report::{DeviceReport, ReportError, Sha256, REPORT_BYTES_MAX};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use scitt::SignedStatement;
+use sha2::Digest;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use transparency::{RegisterError, TransparencyService};
+use twin::{AttributeClass, DeviceId};
+use twin_store::Projector;
+
+use crate::stats::IngestStats;
+use crate::topic::{device_of_topic, REPORTS_TOPIC_FILTER};
+
+/// Largest message accepted, in bytes: the largest report plus the COSE
+/// envelope (headers, CWT claims, signature).
+pub const MESSAGE_BYTES_MAX: usize = REPORT_BYTES_MAX + 2048;
+/// Most reports registered together (one batch verification, shared group
+/// commits).
+pub const BATCH_REPORTS_MAX: usize = 512;
+/// How long a batch waits for more reports after its first, in milliseconds.
+pub const BATCH_WAIT_MS: u64 = 2;
+/// Messages queued between the MQTT event loop and the ingester.
+const QUEUED_MESSAGES_MAX: usize = 8192;
+/// Wait before reconnecting after a broken connection, in milliseconds.
+const RECONNECT_MS: u64 = 500;
+/// Wait after the log refused to append before the unacknowledged reports
+/// are asked for again, in milliseconds.
+const APPEND_RETRY_MS: u64 = 1000;
+/// Longest wait at start for the twins to reflect the log (the counters of
+/// the last reports come from them), in seconds.
+const CATCH_UP_WAIT_S: u64 = 120;
+
+/// Where and how the ingester connects.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// The broker's host.
+    pub host: String,
+    /// The broker's port.
+    pub port: u16,
+    /// The MQTT client id: stable across restarts, for the broker to keep
+    /// the session (subscription and unacknowledged messages).
+    pub client_id: String,
+    /// The window a report's timestamp must lie in.
+    pub freshness: Freshness,
+}
+
+impl IngestConfig {
+    /// The ingester of the node whose log is `origin`, on `host:port`.
+    pub fn new(host: &str, port: u16, origin: &str) -> IngestConfig {
+        let sanitized: String = origin
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(40)
+            .collect();
+        IngestConfig {
+            host: host.to_string(),
+            port,
+            client_id: format!("sectwin-ingest-{sanitized}"),
+            freshness: Freshness::default(),
+        }
+    }
+}
+
+/// A running ingester.
+pub struct Ingester {
+    stats: Arc<IngestStats>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Ingester {
+    /// Connects (lazily, and again whenever the connection breaks) and
+    /// ingests until [`Ingester::shutdown`]. Must be called within a tokio
+    /// runtime.
+    pub fn start(
+        config: IngestConfig,
+        scitt: Arc<TransparencyService>,
+        projector: Projector,
+        clock: Arc<dyn Clock>,
+    ) -> Ingester {
+        let stats = Arc::new(IngestStats::default());
+        let (stop, stopped) = watch::channel(false);
+        let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
+        options
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(MESSAGE_BYTES_MAX + 1024, MESSAGE_BYTES_MAX + 1024);
+        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let (tx, rx) = mpsc::channel(QUEUED_MESSAGES_MAX);
+        let events = tokio::spawn(event_loop(
+            eventloop,
+            client.clone(),
+            tx,
+            stats.clone(),
+            stopped.clone(),
+        ));
+        let worker = Worker {
+            client,
+            scitt,
+            projector,
+            clock,
+            stats: stats.clone(),
+            guard: HashMap::new(),
+            freshness: config.freshness,
+        };
+        let work = tokio::spawn(worker.run(rx, stopped));
+        Ingester {
+            stats,
+            stop,
+            tasks: vec![events, work],
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<IngestStats> {
+        self.stats.clone()
+    }
+
+    /// Stops both tasks (unacknowledged reports stay with the broker).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Drives the MQTT connection: (re)subscribes on every connection and
+/// hands each report message to the worker.
+async fn event_loop(
+    mut eventloop: rumqttc::EventLoop,
+    client: AsyncClient,
+    tx: mpsc::Sender<Publish>,
+    stats: Arc<IngestStats>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = stopped.changed() => break,
+            event = eventloop.poll() => event,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                stats.set_connected(true);
+                tracing::info!(
+                    session_present = ack.session_present,
+                    "device channel: connected"
+                );
+                // The broker keeps the subscription of a persistent session;
+                // subscribing again is harmless and covers a broker that
+                // lost it.
+                if let Err(e) = client
+                    .subscribe(REPORTS_TOPIC_FILTER, QoS::AtLeastOnce)
+                    .await
+                {
+                    tracing::warn!("device channel: subscribing: {e}");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                stats.received();
+                if tx.send(p).await.is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if stats.snapshot().connected {
+                    tracing::warn!("device channel: {e}");
+                }
+                stats.set_connected(false);
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(RECONNECT_MS)) => {}
+                }
+            }
+        }
+    }
+    let _ = client.disconnect().await;
+}
+
+/// A report that passed the checks made before registration.
+struct Candidate {
+    message: usize,
+    device: DeviceId,
+    last: LastAccepted,
+}
+
+/// What became of a message.
+enum Fate {
+    /// Refused for good (acknowledged).
+    Refused(RejectReason),
+    /// To register.
+    Register(Box<Candidate>, Vec<u8>),
+    /// Another report of the same device is in this batch: next batch.
+    Later,
+}
+
+struct Worker {
+    client: AsyncClient,
+    scitt: Arc<TransparencyService>,
+    projector: Projector,
+    clock: Arc<dyn Clock>,
+    stats: Arc<IngestStats>,
+    /// The last report registered per device (seeded from the twin the
+    /// first time a device is seen).
+    guard: HashMap<DeviceId, Option<LastAccepted>>,
+    freshness: Freshness,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Publish>, stopped: watch::Receiver<bool>) {
+        // The counters of the last reports come from the twins: wait until
+        // they reflect what the log holds.
+        let size = self.scitt.log().durable_size().get();
+        if !self
+            .projector
+            .wait_projected(size, Duration::from_secs(CATCH_UP_WAIT_S))
+            .await
+        {
+            tracing::warn!("device channel: the twins did not catch up with the log in time; counters are checked against what they hold");
+        }
+        let mut carried: Vec<Publish> = Vec::new();
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            let mut batch = std::mem::take(&mut carried);
+            if batch.is_empty() {
+                match rx.recv().await {
+                    Some(p) => batch.push(p),
+                    None => break,
+                }
+            }
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(BATCH_WAIT_MS);
+            while batch.len() < BATCH_REPORTS_MAX {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(p)) => batch.push(p),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let (done, later, retry) = self.ingest(&batch).await;
+            for i in done {
+                if let Some(p) = batch.get(i) {
+                    if let Err(e) = self.client.ack(p).await {
+                        tracing::debug!("device channel: acknowledging: {e}");
+                    }
+                }
+            }
+            carried = later
+                .into_iter()
+                .filter_map(|i| batch.get(i).cloned())
+                .collect();
+            if retry {
+                // The log could not append: leave the rest unacknowledged
+                // and ask the broker for them again on a new connection.
+                tokio::time::sleep(Duration::from_millis(APPEND_RETRY_MS)).await;
+                carried.clear();
+                let _ = self.client.disconnect().await;
+            }
+        }
+    }
+
+    /// Checks and registers a batch; answers the messages to acknowledge,
+    /// those to try in the next batch, and whether the log failed.
+    async fn ingest(&mut self, batch: &[Publish]) -> (Vec<usize>, Vec<usize>, bool) {
+        let now = self.clock.now_unix_s();
+        let mut done = Vec::new();
+        let mut later = Vec::new();
+        let mut candidates = Vec::new();
+        let mut statements = Vec::new();
+        let mut in_batch: HashSet<DeviceId> = HashSet::new();
+        for (i, p) in batch.iter().enumerate() {
+            match self.check(i, p, now, &in_batch) {
+                Fate::Refused(reason) => {
+                    self.stats.rejected(reason);
+                    done.push(i);
+                }
+                Fate::Later => later.push(i),
+                Fate::Register(c, bytes) => {
+                    in_batch.insert(c.device.clone());
+                    candidates.push(c);
+                    statements.push(bytes);
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return (done, later, false);
+        }
+        let results = self.scitt.register_batch(statements).await;
+        let mut retry = false;
+        for (c, result) in candidates.into_iter().zip(results) {
+            match result {
+                Ok(registered) => {
+                    if registered.duplicate {
+                        self.stats.rejected(RejectReason::Duplicate);
+                    } else {
+                        self.stats.accepted();
+                    }
+                    self.guard.insert(c.device, Some(c.last));
+                    done.push(c.message);
+                }
+                Err(RegisterError::Append(e)) => {
+                    tracing::warn!("device channel: the log refused to append; the report stays with the broker: {e}");
+                    retry = true;
+                }
+                Err(e) => {
+                    self.stats.rejected(reason_of(&e));
+                    tracing::debug!(device = %c.device, "device report refused: {e}");
+                    done.push(c.message);
+                }
+            }
+        }
+        (done, later, retry)
+    }
+
+    /// The checks made before registration.
+    fn check(&mut self, i: usize, p: &Publish, now: i64, in_batch: &HashSet<DeviceId>) -> Fate {
+        let Some(id) = device_of_topic(&p.topic) else {
+            return Fate::Refused(RejectReason::SubjectMismatch);
+        };
+        if p.payload.len() > MESSAGE_BYTES_MAX {
+            return Fate::Refused(RejectReason::Oversized);
+        }
+        let bytes = p.payload.as_ref();
+        let statement = match SignedStatement::parse(bytes) {
+            Ok(s) => s,
+            Err(_) => {
+                let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+                return Fate::Refused(if matches!(first, Some(b'{' | b'[')) {
+                    RejectReason::Unsigned
+                } else {
+                    RejectReason::Malformed
+                });
+            }
+        };
+        let subject = format!("device:{id}");
+        if statement.issuer() != subject || statement.subject() != subject {
+            return Fate::Refused(RejectReason::SubjectMismatch);
+        }
+        let Ok(device) = DeviceId::new(id) else {
+            return Fate::Refused(RejectReason::SubjectMismatch);
+        };
+        let Some(payload) = statement.payload() else {
+            return Fate::Refused(RejectReason::Malformed);
+        };
+        let report = match DeviceReport::parse(payload) {
+            Ok(r) => r,
+            Err(ReportError::Oversized { .. }) => return Fate::Refused(RejectReason::Oversized),
+            Err(_) => return Fate::Refused(RejectReason::Malformed),
+        };
+        if statement.issued_at() != Some(report.timestamp) {
+            return Fate::Refused(RejectReason::Malformed);
+        }
+        if in_batch.contains(&device) {
+            return Fate::Later;
+        }
+        let digest = Sha256::from_bytes(sha2::Sha256::digest(bytes).into());
+        let last = self.last_of(&device);
+        if let Err(reason) = self.freshness.check(
+            last.as_ref(),
+            report.counter,
+            report.timestamp,
+            &digest,
+            now,
+        ) {
+            return Fate::Refused(reason);
+        }
+        Fate::Register(
+            Box::new(Candidate {
+                message: i,
+                device,
+                last: LastAccepted {
+                    counter: report.counter,
+                    statement_sha256: digest,
+                },
+            }),
+            bytes.to_vec(),
+        )
+    }
+
+    /// The last report registered for `device`: remembered, or read from its
+    /// twin the first time (its latest `device-report` claim and that
+    /// entry's bytes).
+    fn last_of(&mut self, device: &DeviceId) -> Option<LastAccepted> {
+        if let Some(last) = self.guard.get(device) {
+            return *last;
+        }
+        let last = self.last_in_twin(device);
+        self.guard.insert(device.clone(), last);
+        last
+    }
+
+    fn last_in_twin(&self, device: &DeviceId) -> Option<LastAccepted> {
+        let store = self.projector.store();
+        let twin = store.twin(device).ok()??;
+        let class = AttributeClass::Custom(service::devices::REPORT_TYPE.into());
+        let entry = *twin.current.get(&class)?;
+        let claim = store.claim(entry).ok()??;
+        let counter = service::devices::report_counter(&claim.body)?;
+        let bytes = self.scitt.statement(tlog::LeafIndex::new(entry)).ok()?;
+        Some(LastAccepted {
+            counter,
+            statement_sha256: Sha256::from_bytes(sha2::Sha256::digest(&bytes).into()),
+        })
+    }
+}
+
+/// The reason a registration refused a report.
+fn reason_of(e: &RegisterError) -> RejectReason {
+    match e {
+        RegisterError::UnknownKey { .. } | RegisterError::KeyNotValid(_) => {
+            RejectReason::UnknownDevice
+        }
+        RegisterError::Statement(_) => RejectReason::BadSignature,
+        RegisterError::IssuedTooLongAgo { .. } => RejectReason::Stale,
+        RegisterError::IssuedInTheFuture { .. } => RejectReason::FromTheFuture,
+        RegisterError::Refused(m) if m.contains("decommissioned") => RejectReason::Decommissioned,
+        RegisterError::Refused(m)
+            if m.contains("not registered") || m.contains("unknown device") =>
+        {
+            RejectReason::UnknownDevice
+        }
+        _ => RejectReason::Malformed,
+    }
+}

@@ -1,0 +1,3 @@
+//! Every integration test of `device-channel`, in one binary.
+
+mod ingest;
