@@ -112,8 +112,9 @@ pub struct RiskQuery {
 }
 
 /// `/risks/summary` takes no parameters (any is refused).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NoParameters {}
 
 /// How exposure is grouped (`by=`).

@@ -539,8 +539,9 @@ pub struct ReadsPage {
     pub next_page_token: Option<String>,
 }
 
-/// A page query of `/api/v1` lists.
+/// The page query of a device's timeline (`GET /api/v1/devices/{id}/timeline`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page (1 to 1000, default 100).
@@ -552,6 +553,7 @@ pub struct PageQuery {
 
 /// The query of `GET /api/v1/reads`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReadsQuery {
     /// Whose read records (default: the caller's organization); another
@@ -565,9 +567,11 @@ pub struct ReadsQuery {
     pub page_token: Option<String>,
 }
 
-/// The attribute filters of device lists and counts: each matches only
-/// devices whose attribute, as the reader may see it, equals the value.
+/// The attribute filters of device lists and counts (the query of
+/// `GET /api/v1/devices/count`): each matches only devices whose
+/// attribute, as the reader may see it, equals the value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceFilter {
     /// Only devices of this manufacturer.
@@ -594,6 +598,123 @@ pub struct DeviceFilter {
     pub maintainer: Option<String>,
     /// Only devices running this firmware version.
     pub firmware: Option<String>,
+}
+
+impl DeviceFilter {
+    /// The filters given, as (attribute, value), in declaration order.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let DeviceFilter {
+            manufacturer,
+            model,
+            serial,
+            hardware_id,
+            site,
+            location,
+            group,
+            lifecycle,
+            owner,
+            operator,
+            maintainer,
+            firmware,
+        } = self;
+        [
+            ("manufacturer", manufacturer.as_deref()),
+            ("model", model.as_deref()),
+            ("serial", serial.as_deref()),
+            ("hardware_id", hardware_id.as_deref()),
+            ("site", site.as_deref()),
+            ("location", location.as_deref()),
+            ("group", group.as_deref()),
+            ("lifecycle", lifecycle.map(Lifecycle::as_str)),
+            ("owner", owner.as_deref()),
+            ("operator", operator.as_deref()),
+            ("maintainer", maintainer.as_deref()),
+            ("firmware", firmware.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
+    }
+}
+
+/// The query of `GET /api/v1/devices`: a page, and the filters of
+/// [`DeviceFilter`] (repeated here: serde's `flatten` does not combine with
+/// `deny_unknown_fields`, nor with the string values of a query).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeviceQuery {
+    /// Items per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<usize>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+    /// Only devices of this manufacturer.
+    pub manufacturer: Option<String>,
+    /// Only devices of this model.
+    pub model: Option<String>,
+    /// Only the device with this serial.
+    pub serial: Option<String>,
+    /// Only the device with this hardware id.
+    pub hardware_id: Option<String>,
+    /// Only devices at this site.
+    pub site: Option<String>,
+    /// Only devices at this location.
+    pub location: Option<String>,
+    /// Only devices in this group.
+    pub group: Option<String>,
+    /// Only devices in this lifecycle state.
+    pub lifecycle: Option<Lifecycle>,
+    /// Only devices of this owner.
+    pub owner: Option<String>,
+    /// Only devices of this operator.
+    pub operator: Option<String>,
+    /// Only devices of this maintainer.
+    pub maintainer: Option<String>,
+    /// Only devices running this firmware version.
+    pub firmware: Option<String>,
+}
+
+impl DeviceQuery {
+    /// The page and the filters.
+    pub fn split(self) -> (PageQuery, DeviceFilter) {
+        let DeviceQuery {
+            page_size,
+            page_token,
+            manufacturer,
+            model,
+            serial,
+            hardware_id,
+            site,
+            location,
+            group,
+            lifecycle,
+            owner,
+            operator,
+            maintainer,
+            firmware,
+        } = self;
+        (
+            PageQuery {
+                page_size,
+                page_token,
+            },
+            DeviceFilter {
+                manufacturer,
+                model,
+                serial,
+                hardware_id,
+                site,
+                location,
+                group,
+                lifecycle,
+                owner,
+                operator,
+                maintainer,
+                firmware,
+            },
+        )
+    }
 }
 
 /// `POST /api/v1/statements`: a hash envelope with its payload, registered

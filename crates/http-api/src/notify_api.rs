@@ -13,21 +13,20 @@
 //! Deliberately absent: delivery (crate `notify`) and deciding what to tell
 //! (the node's notification pump over the risk register).
 
-use std::collections::BTreeMap;
-
 use api_types::notify::{
     self as wire, CreateSubscription, DeliveryList, DeliveryQuery, DeliveryView, SubscriptionList,
     SubscriptionTarget, SubscriptionView,
 };
 use api_types::oauth::BearerError;
 use api_types::Problem;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use notify::{DeliveryFilter, DeliveryStatus, NotificationKind, Notifier, Subscription, Target};
 
 use crate::oauth::{Caller, TokenEndpoint};
+use crate::query::ApiQuery;
 use crate::twin_api::{ApiResult, JsonError};
 
 /// The state of the subscription routes.
@@ -254,19 +253,13 @@ async fn remove(
 async fn deliveries(
     State(api): State<NotifyApi>,
     caller: Caller,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> ApiResult<Json<DeliveryList>> {
-    let status = match q.get("status").map(String::as_str) {
-        None => None,
-        Some("pending") => Some(DeliveryStatus::Pending),
-        Some("delivered") => Some(DeliveryStatus::Delivered),
-        Some("failed") => Some(DeliveryStatus::Failed),
-        Some(other) => {
-            return Err(JsonError::bad_request(format!(
-                "status must be pending, delivered or failed, not {other:?}"
-            )))
-        }
-    };
+    let status = q.status.map(|s| match s {
+        wire::DeliveryStatus::Pending => DeliveryStatus::Pending,
+        wire::DeliveryStatus::Delivered => DeliveryStatus::Delivered,
+        wire::DeliveryStatus::Failed => DeliveryStatus::Failed,
+    });
     let list = api.notifier.deliveries(DeliveryFilter {
         stakeholder: Some(caller.0.stakeholder.clone()),
         status,

@@ -92,9 +92,9 @@ fn the_openapi_document_is_complete() {
     }
 }
 
-/// The device filters documented are the attributes the store can search
-/// (the handlers take them from the query as they come, so the document
-/// is checked against the list they are checked against).
+/// The device filters documented are the attributes the store can search:
+/// the typed queries accept exactly the parameters they document, so a
+/// searchable attribute missing from them could not be searched.
 #[test]
 fn documented_device_filters_are_the_searchable_attributes() {
     let doc: serde_json::Value =
