@@ -17,7 +17,6 @@ use api_types::notify::{
     self as wire, CreateSubscription, DeliveryList, DeliveryQuery, DeliveryView, SubscriptionList,
     SubscriptionTarget, SubscriptionView,
 };
-use api_types::oauth::BearerError;
 use api_types::Problem;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -25,7 +24,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use notify::{DeliveryFilter, DeliveryStatus, NotificationKind, Notifier, Subscription, Target};
 
-use crate::oauth::{Caller, TokenEndpoint};
+use crate::oauth::{Caller, TokenEndpoint, Unauthorized};
 use crate::query::ApiQuery;
 use crate::twin_api::{ApiResult, JsonError};
 
@@ -128,7 +127,7 @@ fn delivery_view(d: &notify::DeliveryRecord) -> DeliveryView {
     responses(
         (status = 201, description = "The subscription (and a webhook's secret)", body = SubscriptionView),
         (status = 400, description = "A bad body or target, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 503, description = "The outbox cannot write now; nothing was changed", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -196,7 +195,7 @@ fn storage_error(e: &notify::NotifyError) -> JsonError {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The subscriptions", body = SubscriptionList),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<SubscriptionList> {
@@ -215,7 +214,7 @@ async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<Subscription
     params(("id" = String, Path, description = "The subscription's id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "Not one of the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The outbox cannot write now; nothing was changed", body = Problem, content_type = "application/problem+json"),
     ),
@@ -246,8 +245,8 @@ async fn remove(
     params(DeliveryQuery),
     responses(
         (status = 200, description = "The deliveries", body = DeliveryList),
-        (status = 400, description = "A bad status", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 400, description = "An unknown parameter or a bad status, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn deliveries(

@@ -32,7 +32,7 @@ use twin_store::Projector;
 use service::twins::TwinViews;
 pub(crate) use service::{ReadRecorder, ServiceError};
 
-use crate::oauth::{Caller, MaybeCaller, TokenEndpoint};
+use crate::oauth::{Caller, MaybeCaller, TokenEndpoint, Unauthorized};
 use crate::query::ApiQuery;
 
 pub use api_types::twins::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
@@ -157,28 +157,20 @@ impl JsonError {
 
 impl IntoResponse for JsonError {
     /// RFC 9457 problem details ([`crate::problem`]), with `error` (this
-    /// error's code) and `message` as extension members.
+    /// error's code) and `message` as extension members; a 401 carries the
+    /// bearer challenge, as the bearer extractors' own 401s do.
     fn into_response(self) -> Response {
-        let mut response =
-            crate::problem::problem(crate::problem::Family::Json, self.status, &self.message);
-        let body = Problem {
-            kind: "about:blank".to_string(),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_string(),
-            status: self.status.as_u16(),
-            detail: self.message.clone(),
-            error: Some(self.code.to_string()),
-            message: Some(self.message),
-        };
-        let text = serde_json::to_string(&body).unwrap_or_default();
-        *response.body_mut() = axum::body::Body::from(text);
+        let mut response = crate::problem::json_problem(self.status, self.code, &self.message);
         if let Some(s) = self.retry_after_s {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(crate::oauth::BEARER_CHALLENGE),
+            );
         }
         response
     }
@@ -316,7 +308,7 @@ async fn policies(
     params(("id" = String, Path, description = "Device id (the statement subject without `device:`)")),
     responses(
         (status = 200, description = "The twin", body = DeviceView),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such device, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The read could not be recorded (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -340,7 +332,7 @@ async fn device(
     responses(
         (status = 200, description = "A page of devices", body = DeviceList),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn devices(
@@ -371,7 +363,7 @@ async fn devices(
         (status = 200, description = "The count (also in X-Total-Count)", body = DeviceCount,
             headers(("x-total-count" = u64, description = "The count"))),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn device_count(
@@ -403,7 +395,7 @@ async fn device_count(
     responses(
         (status = 200, description = "A page of the timeline", body = Timeline),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such device, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -443,7 +435,7 @@ async fn timeline(
     responses(
         (status = 200, description = "The statement", body = StatementView),
         (status = 400, description = "Not an entry number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such statement, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -523,7 +515,7 @@ async fn register_statement(
     responses(
         (status = 200, description = "A page of read records", body = ReadsPage),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = api_types::oauth::BearerError),
+        (status = 401, response = Unauthorized),
         (status = 403, description = "The owner's transparency policy does not admit the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]
