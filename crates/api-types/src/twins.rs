@@ -35,6 +35,20 @@ pub enum Role {
     Device,
 }
 
+impl Role {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manufacturer => "manufacturer",
+            Role::Operator => "operator",
+            Role::Maintainer => "maintainer",
+            Role::Auditor => "auditor",
+            Role::Owner => "owner",
+            Role::Device => "device",
+        }
+    }
+}
+
 /// A device's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -739,4 +753,46 @@ pub struct Registered {
     pub entry: u64,
     /// Where its COSE receipt is.
     pub receipt: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` is the name serde writes, for every variant.
+    #[test]
+    fn names_are_the_wire_names() {
+        let wire = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        for r in [
+            Role::Manufacturer,
+            Role::Operator,
+            Role::Maintainer,
+            Role::Auditor,
+            Role::Owner,
+            Role::Device,
+        ] {
+            assert_eq!(r.as_str(), wire(serde_json::json!(r)));
+        }
+        for l in [
+            Lifecycle::Manufactured,
+            Lifecycle::Provisioned,
+            Lifecycle::Deployed,
+            Lifecycle::InMaintenance,
+            Lifecycle::Decommissioned,
+        ] {
+            assert_eq!(l.as_str(), wire(serde_json::json!(l)));
+        }
+    }
+
+    /// The query types refuse what they do not know, whoever reads them.
+    #[test]
+    fn queries_refuse_unknown_fields() {
+        let unknown = serde_json::json!({"colour": "red"});
+        assert!(serde_json::from_value::<PolicyQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<DeviceQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<DeviceFilter>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<PageQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<ReadsQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<crate::notify::DeliveryQuery>(unknown).is_err());
+    }
 }
