@@ -140,6 +140,7 @@ pub struct DeliveryList {
 
 /// The query of `GET /api/v1/deliveries`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this state.

@@ -46,13 +46,3 @@ pub struct OAuthError {
     /// What is wrong.
     pub error_description: String,
 }
-
-/// Why a bearer token was refused (401, or 400 for a malformed header),
-/// beside the `WWW-Authenticate: Bearer` challenge (RFC 6750 §3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct BearerError {
-    /// `missing_token`, `invalid_request` or `invalid_token`.
-    pub error: String,
-    /// What is wrong.
-    pub message: String,
-}

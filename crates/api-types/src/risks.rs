@@ -30,6 +30,19 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// Where a risk stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +57,19 @@ pub enum RiskStatus {
     Transferred,
     /// Not a real risk.
     FalsePositive,
+}
+
+impl RiskStatus {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskStatus::Open => "open",
+            RiskStatus::Accepted => "accepted",
+            RiskStatus::Mitigated => "mitigated",
+            RiskStatus::Transferred => "transferred",
+            RiskStatus::FalsePositive => "false_positive",
+        }
+    }
 }
 
 /// What a risk is about.
@@ -112,8 +138,9 @@ pub struct RiskQuery {
 }
 
 /// `/risks/summary` takes no parameters (any is refused).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NoParameters {}
 
 /// How exposure is grouped (`by=`).
@@ -254,6 +281,19 @@ pub enum DeadlineBasis {
     },
     /// Severity none: no deadline.
     NoDeadline,
+}
+
+impl DeadlineBasis {
+    /// Its name on the wire (the `basis` member).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeadlineBasis::Immediate => "immediate",
+            DeadlineBasis::Days { .. } => "days",
+            DeadlineBasis::Release { .. } => "release",
+            DeadlineBasis::Fallback { .. } => "fallback",
+            DeadlineBasis::NoDeadline => "no_deadline",
+        }
+    }
 }
 
 /// A deadline: its date (none for severity none) and its basis.
@@ -573,4 +613,53 @@ pub struct BulkImport {
     pub unchanged: usize,
     /// Updated ones.
     pub updated: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` is the name serde writes, for every variant.
+    #[test]
+    fn names_are_the_wire_names() {
+        let wire = |v: serde_json::Value, key: Option<&str>| {
+            let v = match key {
+                Some(k) => v[k].clone(),
+                None => v,
+            };
+            v.as_str().unwrap_or_default().to_string()
+        };
+        for s in [
+            Severity::None,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ] {
+            assert_eq!(s.as_str(), wire(serde_json::json!(s), None));
+        }
+        for s in [
+            RiskStatus::Open,
+            RiskStatus::Accepted,
+            RiskStatus::Mitigated,
+            RiskStatus::Transferred,
+            RiskStatus::FalsePositive,
+        ] {
+            assert_eq!(s.as_str(), wire(serde_json::json!(s), None));
+        }
+        for b in [
+            DeadlineBasis::Immediate,
+            DeadlineBasis::Days { days: 1 },
+            DeadlineBasis::Release {
+                version: "1".into(),
+            },
+            DeadlineBasis::Fallback {
+                days: 1,
+                wanted: "next minor".into(),
+            },
+            DeadlineBasis::NoDeadline,
+        ] {
+            assert_eq!(b.as_str(), wire(serde_json::json!(b), Some("basis")));
+        }
+    }
 }

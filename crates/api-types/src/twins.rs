@@ -35,6 +35,20 @@ pub enum Role {
     Device,
 }
 
+impl Role {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manufacturer => "manufacturer",
+            Role::Operator => "operator",
+            Role::Maintainer => "maintainer",
+            Role::Auditor => "auditor",
+            Role::Owner => "owner",
+            Role::Device => "device",
+        }
+    }
+}
+
 /// A device's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -539,8 +553,9 @@ pub struct ReadsPage {
     pub next_page_token: Option<String>,
 }
 
-/// A page query of `/api/v1` lists.
+/// The page query of a device's timeline (`GET /api/v1/devices/{id}/timeline`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page (1 to 1000, default 100).
@@ -552,6 +567,7 @@ pub struct PageQuery {
 
 /// The query of `GET /api/v1/reads`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReadsQuery {
     /// Whose read records (default: the caller's organization); another
@@ -565,9 +581,11 @@ pub struct ReadsQuery {
     pub page_token: Option<String>,
 }
 
-/// The attribute filters of device lists and counts: each matches only
-/// devices whose attribute, as the reader may see it, equals the value.
+/// The attribute filters of device lists and counts (the query of
+/// `GET /api/v1/devices/count`): each matches only devices whose
+/// attribute, as the reader may see it, equals the value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceFilter {
     /// Only devices of this manufacturer.
@@ -596,6 +614,123 @@ pub struct DeviceFilter {
     pub firmware: Option<String>,
 }
 
+impl DeviceFilter {
+    /// The filters given, as (attribute, value), in declaration order.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let DeviceFilter {
+            manufacturer,
+            model,
+            serial,
+            hardware_id,
+            site,
+            location,
+            group,
+            lifecycle,
+            owner,
+            operator,
+            maintainer,
+            firmware,
+        } = self;
+        [
+            ("manufacturer", manufacturer.as_deref()),
+            ("model", model.as_deref()),
+            ("serial", serial.as_deref()),
+            ("hardware_id", hardware_id.as_deref()),
+            ("site", site.as_deref()),
+            ("location", location.as_deref()),
+            ("group", group.as_deref()),
+            ("lifecycle", lifecycle.map(Lifecycle::as_str)),
+            ("owner", owner.as_deref()),
+            ("operator", operator.as_deref()),
+            ("maintainer", maintainer.as_deref()),
+            ("firmware", firmware.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
+    }
+}
+
+/// The query of `GET /api/v1/devices`: a page, and the filters of
+/// [`DeviceFilter`] (repeated here: serde's `flatten` does not combine with
+/// `deny_unknown_fields`, nor with the string values of a query).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeviceQuery {
+    /// Items per page (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<usize>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+    /// Only devices of this manufacturer.
+    pub manufacturer: Option<String>,
+    /// Only devices of this model.
+    pub model: Option<String>,
+    /// Only the device with this serial.
+    pub serial: Option<String>,
+    /// Only the device with this hardware id.
+    pub hardware_id: Option<String>,
+    /// Only devices at this site.
+    pub site: Option<String>,
+    /// Only devices at this location.
+    pub location: Option<String>,
+    /// Only devices in this group.
+    pub group: Option<String>,
+    /// Only devices in this lifecycle state.
+    pub lifecycle: Option<Lifecycle>,
+    /// Only devices of this owner.
+    pub owner: Option<String>,
+    /// Only devices of this operator.
+    pub operator: Option<String>,
+    /// Only devices of this maintainer.
+    pub maintainer: Option<String>,
+    /// Only devices running this firmware version.
+    pub firmware: Option<String>,
+}
+
+impl DeviceQuery {
+    /// The page and the filters.
+    pub fn split(self) -> (PageQuery, DeviceFilter) {
+        let DeviceQuery {
+            page_size,
+            page_token,
+            manufacturer,
+            model,
+            serial,
+            hardware_id,
+            site,
+            location,
+            group,
+            lifecycle,
+            owner,
+            operator,
+            maintainer,
+            firmware,
+        } = self;
+        (
+            PageQuery {
+                page_size,
+                page_token,
+            },
+            DeviceFilter {
+                manufacturer,
+                model,
+                serial,
+                hardware_id,
+                site,
+                location,
+                group,
+                lifecycle,
+                owner,
+                operator,
+                maintainer,
+                firmware,
+            },
+        )
+    }
+}
+
 /// `POST /api/v1/statements`: a hash envelope with its payload, registered
 /// together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -618,4 +753,46 @@ pub struct Registered {
     pub entry: u64,
     /// Where its COSE receipt is.
     pub receipt: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` is the name serde writes, for every variant.
+    #[test]
+    fn names_are_the_wire_names() {
+        let wire = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        for r in [
+            Role::Manufacturer,
+            Role::Operator,
+            Role::Maintainer,
+            Role::Auditor,
+            Role::Owner,
+            Role::Device,
+        ] {
+            assert_eq!(r.as_str(), wire(serde_json::json!(r)));
+        }
+        for l in [
+            Lifecycle::Manufactured,
+            Lifecycle::Provisioned,
+            Lifecycle::Deployed,
+            Lifecycle::InMaintenance,
+            Lifecycle::Decommissioned,
+        ] {
+            assert_eq!(l.as_str(), wire(serde_json::json!(l)));
+        }
+    }
+
+    /// The query types refuse what they do not know, whoever reads them.
+    #[test]
+    fn queries_refuse_unknown_fields() {
+        let unknown = serde_json::json!({"colour": "red"});
+        assert!(serde_json::from_value::<PolicyQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<DeviceQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<DeviceFilter>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<PageQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<ReadsQuery>(unknown.clone()).is_err());
+        assert!(serde_json::from_value::<crate::notify::DeliveryQuery>(unknown).is_err());
+    }
 }

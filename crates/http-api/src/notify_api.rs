@@ -13,21 +13,19 @@
 //! Deliberately absent: delivery (crate `notify`) and deciding what to tell
 //! (the node's notification pump over the risk register).
 
-use std::collections::BTreeMap;
-
 use api_types::notify::{
     self as wire, CreateSubscription, DeliveryList, DeliveryQuery, DeliveryView, SubscriptionList,
     SubscriptionTarget, SubscriptionView,
 };
-use api_types::oauth::BearerError;
 use api_types::Problem;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use notify::{DeliveryFilter, DeliveryStatus, NotificationKind, Notifier, Subscription, Target};
 
-use crate::oauth::{Caller, TokenEndpoint};
+use crate::oauth::{Caller, TokenEndpoint, Unauthorized};
+use crate::query::ApiQuery;
 use crate::twin_api::{ApiResult, JsonError};
 
 /// The state of the subscription routes.
@@ -129,7 +127,7 @@ fn delivery_view(d: &notify::DeliveryRecord) -> DeliveryView {
     responses(
         (status = 201, description = "The subscription (and a webhook's secret)", body = SubscriptionView),
         (status = 400, description = "A bad body or target, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 503, description = "The outbox cannot write now; nothing was changed", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -197,7 +195,7 @@ fn storage_error(e: &notify::NotifyError) -> JsonError {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The subscriptions", body = SubscriptionList),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<SubscriptionList> {
@@ -216,7 +214,7 @@ async fn list(State(api): State<NotifyApi>, caller: Caller) -> Json<Subscription
     params(("id" = String, Path, description = "The subscription's id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "Not one of the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The outbox cannot write now; nothing was changed", body = Problem, content_type = "application/problem+json"),
     ),
@@ -247,26 +245,20 @@ async fn remove(
     params(DeliveryQuery),
     responses(
         (status = 200, description = "The deliveries", body = DeliveryList),
-        (status = 400, description = "A bad status", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 400, description = "An unknown parameter or a bad status, with a message saying which", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn deliveries(
     State(api): State<NotifyApi>,
     caller: Caller,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> ApiResult<Json<DeliveryList>> {
-    let status = match q.get("status").map(String::as_str) {
-        None => None,
-        Some("pending") => Some(DeliveryStatus::Pending),
-        Some("delivered") => Some(DeliveryStatus::Delivered),
-        Some("failed") => Some(DeliveryStatus::Failed),
-        Some(other) => {
-            return Err(JsonError::bad_request(format!(
-                "status must be pending, delivered or failed, not {other:?}"
-            )))
-        }
-    };
+    let status = q.status.map(|s| match s {
+        wire::DeliveryStatus::Pending => DeliveryStatus::Pending,
+        wire::DeliveryStatus::Delivered => DeliveryStatus::Delivered,
+        wire::DeliveryStatus::Failed => DeliveryStatus::Failed,
+    });
     let list = api.notifier.deliveries(DeliveryFilter {
         stakeholder: Some(caller.0.stakeholder.clone()),
         status,

@@ -27,7 +27,10 @@
 //!   `Authorization: Bearer <token>` of a request, checked against the key,
 //!   the clock, and the current credentials (a revoked credential's tokens
 //!   stop at once). Refusals are 401 with a `WWW-Authenticate: Bearer`
-//!   challenge (RFC 6750 §3) and a JSON `{error, message}` body.
+//!   challenge (RFC 6750 §3) and RFC 9457 problem details, like every other
+//!   error of the native API (`error` is the RFC 6750 code, or
+//!   `missing_token`; [`Unauthorized`] describes them in the OpenAPI
+//!   document).
 //!
 //! Deliberately absent: the grant itself (`access::TokenIssuer`), where the
 //! credentials come from and how they are persisted (the owner of the
@@ -42,7 +45,7 @@ use access::{
     CredentialError, Credentials, Grant, GrantError, ScopeError, TokenClaims, TokenError,
     TokenIssuer, TokenKey,
 };
-use api_types::oauth::{BearerError, OAuthError as OAuthErrorBody, TokenResponse};
+use api_types::oauth::{OAuthError as OAuthErrorBody, TokenResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ConnectInfo;
@@ -65,7 +68,7 @@ pub const TOKEN_REQUEST_BODY_BYTES_MAX: usize = 4096;
 pub const REALM: &str = "sectwin";
 
 const BASIC_CHALLENGE: &str = r#"Basic realm="sectwin""#;
-const BEARER_CHALLENGE: &str = r#"Bearer realm="sectwin""#;
+pub(crate) const BEARER_CHALLENGE: &str = r#"Bearer realm="sectwin""#;
 const NO_STORE: &str = "no-store";
 
 /// The token endpoint's state: the shared credentials, the issuer (key,
@@ -309,12 +312,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     path = "/oauth/token",
     tag = "oauth",
     summary = "OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)",
-    description = "The client authenticates with client_id and client_secret in the form or in HTTP Basic (RFC 6749 §2.3.1). Repeated failures from one client or address are slowed down (429 with Retry-After).",
+    description = "The client authenticates with client_id and client_secret in the form or in HTTP Basic (RFC 6749 §2.3.1). Repeated failures from one client or address are slowed down (429 with Retry-After). The one exception to the problem details of this API: errors here are RFC 6749 §5.2 bodies `{error, error_description}` (application/json), which OAuth clients parse; a 401 challenges with `Basic`, not `Bearer`.",
     request_body(content = api_types::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "A bearer token", body = TokenResponse),
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = api_types::oauth::OAuthError),
-        (status = 401, description = "invalid_client", body = api_types::oauth::OAuthError),
+        (status = 401, description = "invalid_client (RFC 6749 §5.2, not problem details)", body = api_types::oauth::OAuthError,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"sectwin\"`"))),
         (status = 429, description = "slow_down: too many failed authentications", body = api_types::oauth::OAuthError),
     ),
 )]
@@ -707,8 +711,8 @@ fn authenticate(
 }
 
 /// Why a request's bearer token was refused: 401 (400 for a malformed
-/// header) with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) and a
-/// JSON body `{"error", "message"}`.
+/// header) with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) and
+/// problem details whose `error` is the RFC 6750 code.
 #[derive(Debug)]
 pub struct BearerRejection {
     status: StatusCode,
@@ -770,16 +774,28 @@ impl BearerRejection {
 }
 
 impl IntoResponse for BearerRejection {
+    /// The problem details of every other error of the API
+    /// ([`crate::problem::json_problem`]), `error` being the RFC 6750 code
+    /// (or `missing_token`), beside the challenge.
     fn into_response(self) -> Response {
         let challenge = self.challenge();
-        (
-            self.status,
-            [(header::WWW_AUTHENTICATE, challenge)],
-            Json(BearerError {
-                error: self.error.to_string(),
-                message: self.message,
-            }),
-        )
-            .into_response()
+        let mut response = crate::problem::json_problem(self.status, self.error, &self.message);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+        response
     }
 }
+
+/// The OpenAPI description of a refused bearer token, the one 401 answer
+/// of every route that reads one ([`Caller`], [`MaybeCaller`], or a use
+/// case that needs a caller): RFC 9457 problem details like every other
+/// error of `/api/v1`. The token endpoint's own 401 is not this one: it is
+/// RFC 6749's `{error, error_description}`, which OAuth clients parse.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "No bearer token where the route needs one, or one that does not verify (malformed, another key, expired, revoked): problem details whose `error` is `missing_token`, `invalid_token` or `unauthorized`, with a `WWW-Authenticate: Bearer` challenge (RFC 6750 §3)",
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"sectwin\"`, with `error` and `error_description` when a token was presented"))
+)]
+pub struct Unauthorized(pub api_types::Problem);

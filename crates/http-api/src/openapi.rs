@@ -21,8 +21,10 @@ const DESCRIPTION: &str = "Security twins of connected devices: stakeholders, de
 statements with consensus status, timelines with receipts, the risk register and notifications. \
 Reads are filtered by each data owner's sharing policy; reads of one organization's data by \
 another are recorded. Statements are registered through SCRAPI (POST /entries) as COSE signed \
-statements. Errors of /api/v1 are RFC 9457 problem details, those of SCRAPI RFC 9290 concise \
-problem details in CBOR, those of the token endpoint RFC 6749 errors.";
+statements. Errors of /api/v1 are RFC 9457 problem details, a refused bearer token's 401 \
+included (with its WWW-Authenticate challenge); those of SCRAPI are RFC 9290 concise problem \
+details in CBOR. The one exception is the token endpoint (POST /oauth/token): its errors are \
+RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,7 +64,8 @@ problem details in CBOR, those of the token endpoint RFC 6749 errors.";
     ),
     // Schemas that only query parameters refer to (parameters do not
     // collect them as bodies do).
-    components(schemas(
+    // The one 401 answer of every route that reads a bearer token.
+    components(responses(crate::oauth::Unauthorized), schemas(
         api_types::Problem,
         api_types::risks::KindFilter,
         api_types::risks::RiskStatus,

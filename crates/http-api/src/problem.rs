@@ -78,22 +78,7 @@ pub fn family(path: &str) -> Family {
 pub fn problem(family: Family, status: StatusCode, detail: &str) -> Response {
     let title = status.canonical_reason().unwrap_or("Error");
     match family {
-        Family::Json => {
-            let body = serde_json::json!({
-                "type": "about:blank",
-                "title": title,
-                "status": status.as_u16(),
-                "detail": detail,
-                "error": code(status),
-                "message": detail,
-            });
-            (
-                status,
-                [(header::CONTENT_TYPE, PROBLEM_JSON)],
-                body.to_string(),
-            )
-                .into_response()
-        }
+        Family::Json => json_problem(status, code(status), detail),
         Family::Cbor => {
             let value = ciborium::Value::Map(vec![
                 (
@@ -117,6 +102,23 @@ pub fn problem(family: Family, status: StatusCode, detail: &str) -> Response {
         )
             .into_response(),
     }
+}
+
+/// An RFC 9457 problem (`application/problem+json`, [`api_types::Problem`])
+/// of `status` with the short code `code` (its `error` member), saying
+/// `detail`: every JSON error body of the native API is this one type.
+pub fn json_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let body = api_types::Problem {
+        kind: "about:blank".to_string(),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail: detail.to_string(),
+        error: Some(code.to_string()),
+        message: Some(detail.to_string()),
+    };
+    // A struct of strings and a number always serializes.
+    let text = serde_json::to_string(&body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], text).into_response()
 }
 
 /// The `error` member of JSON problems: a stable snake_case word per status.

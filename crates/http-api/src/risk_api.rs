@@ -29,7 +29,6 @@
 
 use std::sync::Arc;
 
-use api_types::oauth::BearerError;
 use api_types::risks::{AdvisoryImport, BulkImport, NoParameters, OwnImport, SharedImport};
 use api_types::Problem;
 use axum::extract::State;
@@ -40,7 +39,7 @@ use bytes::Bytes;
 use twin_store::RiskService;
 use vuln_formats::DocumentFormat;
 
-use crate::oauth::{Caller, MaybeCaller};
+use crate::oauth::{Caller, MaybeCaller, Unauthorized};
 use crate::query::ApiQuery;
 use crate::twin_api::{caller_id, ApiResult, JsonError, ServiceError, TwinApi};
 use service::risks::{
@@ -145,7 +144,7 @@ async fn blocking<T: Send + 'static>(
     responses(
         (status = 200, description = "A page of risks", body = RiskPage),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn risks(
@@ -166,7 +165,7 @@ async fn risks(
     responses(
         (status = 200, description = "Counts by status and severity, overdue, devices and releases exposed, and the fleet's", body = RiskSummary),
         (status = 400, description = "A parameter was given (it takes none)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn summary(
@@ -188,7 +187,7 @@ async fn summary(
     responses(
         (status = 200, description = "The groups, worst first", body = Exposure),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn exposure(
@@ -233,7 +232,7 @@ fn is_administrator(api: &RiskApi, who: &str) -> bool {
     responses(
         (status = 200, description = "What the import did", body = BulkImport),
         (status = 400, description = "Not a dump of CVE JSON 5 records, or one that expands past 2 GiB", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 403, description = "Not the node's administrator", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The advisory store or the log cannot write now", body = Problem, content_type = "application/problem+json"),
@@ -356,7 +355,7 @@ async fn import_bulk(
     responses(
         (status = 200, description = "What the import did", body = AdvisoryImport),
         (status = 400, description = "Not an advisory document, or one that does not parse", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 413, description = "Larger than 16 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The advisory store or the log cannot write now", body = Problem, content_type = "application/problem+json"),
         (status = 507, description = "Too many stakeholders keep their own advisories", body = Problem, content_type = "application/problem+json"),
@@ -477,7 +476,7 @@ async fn import(
     responses(
         (status = 200, description = "The model, the log size read and the statements", body = VexView),
         (status = 400, description = "No model given, or a bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = BearerError),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No release of this model, or no VEX shared with the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]

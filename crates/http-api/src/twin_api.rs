@@ -11,16 +11,15 @@
 //! ([`twin::sharing::ReadRecord`]), and the owner lists those records at
 //! `GET /api/v1/reads`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use api_types::twins::{
-    DeviceCount, DeviceFilter, DeviceList, DeviceView, NodeStatus, PageQuery, PolicyList,
-    PolicyQuery, ReadsPage, ReadsQuery, RegisterStatement, Registered, StakeholderList,
+    DeviceCount, DeviceFilter, DeviceList, DeviceQuery, DeviceView, NodeStatus, PageQuery,
+    PolicyList, PolicyQuery, ReadsPage, ReadsQuery, RegisterStatement, Registered, StakeholderList,
     StakeholderRecord, StatementView, Timeline,
 };
 use api_types::Problem;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,10 +29,11 @@ use transparency::TransparencyService;
 use twin::StakeholderId;
 use twin_store::Projector;
 
-use service::twins::{device_filters, TwinViews};
+use service::twins::TwinViews;
 pub(crate) use service::{ReadRecorder, ServiceError};
 
-use crate::oauth::{Caller, MaybeCaller, TokenEndpoint};
+use crate::oauth::{Caller, MaybeCaller, TokenEndpoint, Unauthorized};
+use crate::query::ApiQuery;
 
 pub use api_types::twins::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 /// Devices examined at most to answer one list or count (policy filtering
@@ -157,28 +157,20 @@ impl JsonError {
 
 impl IntoResponse for JsonError {
     /// RFC 9457 problem details ([`crate::problem`]), with `error` (this
-    /// error's code) and `message` as extension members.
+    /// error's code) and `message` as extension members; a 401 carries the
+    /// bearer challenge, as the bearer extractors' own 401s do.
     fn into_response(self) -> Response {
-        let mut response =
-            crate::problem::problem(crate::problem::Family::Json, self.status, &self.message);
-        let body = Problem {
-            kind: "about:blank".to_string(),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_string(),
-            status: self.status.as_u16(),
-            detail: self.message.clone(),
-            error: Some(self.code.to_string()),
-            message: Some(self.message),
-        };
-        let text = serde_json::to_string(&body).unwrap_or_default();
-        *response.body_mut() = axum::body::Body::from(text);
+        let mut response = crate::problem::json_problem(self.status, self.code, &self.message);
         if let Some(s) = self.retry_after_s {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(crate::oauth::BEARER_CHALLENGE),
+            );
         }
         response
     }
@@ -219,19 +211,11 @@ pub(crate) fn decode_token(t: &str) -> ApiResult<String> {
         .decode(t)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| JsonError::bad_request("page_token is not a token this API issued"))
+        .ok_or_else(not_our_token)
 }
 
-pub(crate) fn page_size(q: &BTreeMap<String, String>) -> ApiResult<usize> {
-    match q.get("page_size") {
-        None => Ok(PAGE_SIZE_DEFAULT),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=PAGE_SIZE_MAX).contains(&n) => Ok(n),
-            _ => Err(JsonError::bad_request(format!(
-                "page_size must be an integer from 1 to {PAGE_SIZE_MAX}, not {s:?}"
-            ))),
-        },
-    }
+fn not_our_token() -> JsonError {
+    JsonError::bad_request("page_token is not a token this API issued")
 }
 
 pub(crate) fn caller_id(c: &MaybeCaller) -> Option<StakeholderId> {
@@ -309,7 +293,7 @@ async fn stakeholder(
 )]
 async fn policies(
     State(api): State<TwinApi>,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<PolicyQuery>,
 ) -> ApiResult<Json<PolicyList>> {
     Ok(Json(api.views.policies(&q)?))
 }
@@ -324,7 +308,7 @@ async fn policies(
     params(("id" = String, Path, description = "Device id (the statement subject without `device:`)")),
     responses(
         (status = 200, description = "The twin", body = DeviceView),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such device, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The read could not be recorded (Retry-After)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -344,24 +328,23 @@ async fn device(
     summary = "Devices visible to the caller, in id order, searchable by attribute",
     description = "A filter matches only on what the caller may see. At most one indexed attribute drives the scan; at most 100,000 devices are examined per page.",
     security((), ("bearer" = [])),
-    params(PageQuery, DeviceFilter),
+    params(DeviceQuery),
     responses(
         (status = 200, description = "A page of devices", body = DeviceList),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn devices(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> ApiResult<Json<DeviceList>> {
-    let size = page_size(&q)?;
-    let after = q.get("page_token").map(|t| decode_token(t)).transpose()?;
-    let filters = device_filters(&q)?;
+    let (page, filter) = q.split();
+    let after = page.page_token.as_deref().map(decode_token).transpose()?;
     let page = api
         .views
-        .devices(caller_id(&caller), &filters, size, after)?;
+        .devices(caller_id(&caller), &filter, page.page_size, after)?;
     Ok(Json(DeviceList {
         devices: page.devices,
         next_page_token: page.next_after.map(|l| encode_token(&l)),
@@ -380,16 +363,15 @@ async fn devices(
         (status = 200, description = "The count (also in X-Total-Count)", body = DeviceCount,
             headers(("x-total-count" = u64, description = "The count"))),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
     ),
 )]
 async fn device_count(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(filter): ApiQuery<DeviceFilter>,
 ) -> ApiResult<Response> {
-    let filters = device_filters(&q)?;
-    let c = api.views.count(caller_id(&caller), &filters)?;
+    let c = api.views.count(caller_id(&caller), &filter)?;
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(c.count as u64));
     Ok((
@@ -413,7 +395,7 @@ async fn device_count(
     responses(
         (status = 200, description = "A page of the timeline", body = Timeline),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such device, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -421,17 +403,19 @@ async fn timeline(
     State(api): State<TwinApi>,
     caller: MaybeCaller,
     Path(id): Path<String>,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Timeline>> {
-    let size = page_size(&q)?;
-    let after =
-        match q.get("page_token") {
-            Some(t) => Some(decode_token(t)?.parse::<u64>().map_err(|_| {
-                JsonError::bad_request("page_token is not a token this API issued")
-            })?),
-            None => None,
-        };
-    let page = api.views.timeline(caller_id(&caller), &id, size, after)?;
+    let after = match q.page_token.as_deref() {
+        Some(t) => Some(
+            decode_token(t)?
+                .parse::<u64>()
+                .map_err(|_| not_our_token())?,
+        ),
+        None => None,
+    };
+    let page = api
+        .views
+        .timeline(caller_id(&caller), &id, q.page_size, after)?;
     Ok(Json(Timeline {
         device: id,
         entries: page.entries,
@@ -451,7 +435,7 @@ async fn timeline(
     responses(
         (status = 200, description = "The statement", body = StatementView),
         (status = 400, description = "Not an entry number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A bad bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such statement, or not shared with the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -531,32 +515,29 @@ async fn register_statement(
     responses(
         (status = 200, description = "A page of read records", body = ReadsPage),
         (status = 400, description = "A bad parameter, with a message saying which", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or bad bearer token", body = api_types::oauth::BearerError),
+        (status = 401, response = Unauthorized),
         (status = 403, description = "The owner's transparency policy does not admit the caller", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn reads(
     State(api): State<TwinApi>,
     Caller(claims): Caller,
-    Query(q): Query<BTreeMap<String, String>>,
+    ApiQuery(q): ApiQuery<ReadsQuery>,
 ) -> ApiResult<Json<ReadsPage>> {
-    let size = page_size(&q)?;
-    let after = match q.get("page_token") {
+    let after = match q.page_token.as_deref() {
         Some(t) => {
             let s = decode_token(t)?;
             let parsed = s
                 .split_once('.')
                 .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
-            Some(parsed.ok_or_else(|| {
-                JsonError::bad_request("page_token is not a token this API issued")
-            })?)
+            Some(parsed.ok_or_else(not_our_token)?)
         }
         None => None,
     };
     let caller = StakeholderId(claims.stakeholder.clone());
     let page = api
         .views
-        .reads(&caller, q.get("owner").map(String::as_str), after, size)?;
+        .reads(&caller, q.owner.as_deref(), after, q.page_size)?;
     let next = page
         .next_after
         .map(|(t, s)| encode_token(&format!("{t}.{s}")));

@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use api_types::notify::{CreateSubscription, SubscriptionView, WebhookTarget};
+use api_types::risks::{AdvisoryImport, RiskPage};
+use api_types::twins::{DeviceList, DeviceView, ReadsPage};
 use log_service::{LogConfig, WitnessConfig};
 use twin::statement::{PlannedRelease, SbomComponent, VexStatus};
 use twin::{Lifecycle, StakeholderId, StatementBody};
@@ -342,7 +345,7 @@ async fn token_for(
     stakeholder: &str,
 ) -> Result<String> {
     let (id, secret) = node.create_credential(stakeholder, "demo")?;
-    let r: serde_json::Value = http
+    let r: api_types::oauth::TokenResponse = http
         .post(format!("{root}/oauth/token"))
         .basic_auth(id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
@@ -350,11 +353,9 @@ async fn token_for(
         .await?
         .error_for_status()?
         .json()
-        .await?;
-    r["access_token"]
-        .as_str()
-        .map(str::to_string)
-        .context("no access_token")
+        .await
+        .context("the token endpoint's answer")?;
+    Ok(r.access_token)
 }
 
 async fn api(
@@ -369,6 +370,26 @@ async fn api(
     let r = req.send().await?;
     let status = r.status();
     Ok((status, r.json().await.unwrap_or(serde_json::Value::Null)))
+}
+
+/// The first of `entries`, as JSON writes it (`null` when there is none).
+fn first_or_null(entries: &[u64]) -> String {
+    entries
+        .first()
+        .map_or_else(|| "null".to_string(), u64::to_string)
+}
+
+/// A successful answer of the API, read as its wire type.
+async fn api_read<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+) -> Result<T> {
+    let (status, v) = api(http, url.clone(), token).await?;
+    if !status.is_success() {
+        bail!("{url}: {status}: {}", crate::twin_cmds::problem_detail(v));
+    }
+    crate::twin_cmds::wire(&v).with_context(|| url)
 }
 
 /// Runs the scenario.
@@ -644,16 +665,16 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         bail!("the twins did not reflect the log within 10 s");
     }
     let operator = token_for(&http, &root, &node, "operator.example").await?;
-    let (_, list) = api(&http, format!("{root}/api/v1/devices"), Some(&operator)).await?;
-    let devices = list["devices"].as_array().cloned().unwrap_or_default();
+    let list: DeviceList =
+        api_read(&http, format!("{root}/api/v1/devices"), Some(&operator)).await?;
     let meta = node.projector.meta();
     println!(
         "8. twins as operator.example sees them (GET /api/v1/devices/{{id}} with its bearer token; {} statements applied, {} refused)",
         meta.applied, meta.refused
     );
-    for d in &devices {
-        let id = d["device"].as_str().unwrap_or("");
-        let (_, view) = api(
+    for d in &list.devices {
+        let id = &d.device;
+        let view: DeviceView = api_read(
             &http,
             format!("{root}/api/v1/devices/{id}"),
             Some(&operator),
@@ -673,12 +694,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await?;
     println!("   rival.example asking for the lobby camera: {status} (Vistacam shares with the device's role holders only)");
     let (status, public) = api(&http, format!("{root}/api/v1/devices/{DOOR}"), None).await?;
-    let shown: Vec<String> = public["attributes"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let public: DeviceView = crate::twin_cmds::wire(&public)?;
+    let shown: Vec<String> = public
+        .attributes
+        .iter()
         .map(|a| {
-            let c = &a["claim"]["statement"];
+            // The statement as the policy shares it: open by nature.
+            let c = &a.claim.statement;
             let mut fields: Vec<String> = c
                 .as_object()
                 .into_iter()
@@ -701,15 +723,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // 9. Read transparency: Acme lists who read its data.
     let acme = token_for(&http, &root, &node, "acme.example").await?;
-    let (_, reads) = api(&http, format!("{root}/api/v1/reads"), Some(&acme)).await?;
+    let reads: ReadsPage = api_read(&http, format!("{root}/api/v1/reads"), Some(&acme)).await?;
     let mut by: std::collections::BTreeMap<String, usize> = Default::default();
-    for r in reads["reads"].as_array().into_iter().flatten() {
-        let who = r["reader"].as_str().unwrap_or("anonymous").to_string();
-        *by.entry(format!(
-            "{who} under {}",
-            r["policy"].as_str().unwrap_or("?")
-        ))
-        .or_default() += 1;
+    for r in &reads.reads {
+        let who = r.reader.as_deref().unwrap_or("anonymous");
+        *by.entry(format!("{who} under {}", r.policy)).or_default() += 1;
     }
     println!(
         "9. reads of acme.example's data by others, as acme.example lists them (GET /api/v1/reads): {}",
@@ -757,16 +775,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // 11. Vulnerability management: an SBOM, an advisory, the register, a
     //     fix, and the operator's webhook told, all after policy checks.
     let (hook, received) = webhook_receiver().await?;
-    let r: serde_json::Value = http
+    let r: SubscriptionView = http
         .post(format!("{root}/api/v1/subscriptions"))
         .bearer_auth(&operator)
-        .json(&serde_json::json!({"id": "operator-soc", "webhook": {"url": hook}}))
+        .json(&CreateSubscription {
+            id: "operator-soc".into(),
+            webhook: Some(WebhookTarget { url: hook.clone() }),
+            mqtt: None,
+            kinds: Vec::new(),
+        })
         .send()
         .await?
         .error_for_status()?
         .json()
         .await?;
-    let secret = notify::WebhookSecret::parse(r["secret"].as_str().unwrap_or(""))
+    let secret = notify::WebhookSecret::parse(r.secret.as_deref().unwrap_or(""))
         .map_err(|e| anyhow::anyhow!("subscription secret: {e}"))?;
     println!("\n11. vulnerability management\n   operator.example subscribes its SOC webhook {hook} (Standard Webhooks secret issued once)");
     let acme_key = keys.get("acme.example").context("acme key")?;
@@ -789,27 +812,32 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             .bearer_auth(token)
             .body(body);
         async move {
-            let r: serde_json::Value = request.send().await?.error_for_status()?.json().await?;
+            let r: AdvisoryImport = request.send().await?.error_for_status()?.json().await?;
             Ok::<_, anyhow::Error>(r)
         }
     };
-    let r = post_advisory(admin.clone(), DEMO_ADVISORY.to_string()).await?;
+    let AdvisoryImport::Shared(r) = post_advisory(admin.clone(), DEMO_ADVISORY.to_string()).await?
+    else {
+        bail!("the administrator's advisory was not taken as a shared one");
+    };
     println!(
         "   the administrator ({admin_id}) imports an OSV advisory into the shared advisories: {} ({} new), recorded in the log as entry {}",
-        r["advisories"][0].as_str().unwrap_or("?"),
-        r["new"],
-        r["recorded"][0]
+        r.advisories.first().map_or("?", String::as_str),
+        r.new,
+        first_or_null(&r.recorded)
     );
     // Another organization cannot rewrite it: its copy stays its own claim.
     let narrowed = DEMO_ADVISORY
         .replace("2026-11-02T00:00:00Z", "2026-11-20T00:00:00Z")
         .replace("1:1.36.1-1", "0.1");
-    let r = post_advisory(rival.clone(), narrowed).await?;
+    let AdvisoryImport::Own(r) = post_advisory(rival.clone(), narrowed).await? else {
+        bail!("rival.example's advisory was taken as a shared one");
+    };
     println!(
         "   rival.example posts a narrowed, newer copy: kept as {} (applies to the {} releases it made), entry {}; the shared advisory is untouched",
-        r["source"].as_str().unwrap_or("?"),
-        r["applies_to_releases"],
-        r["recorded"][0]
+        r.source,
+        r.applies_to_releases,
+        first_or_null(&r.recorded)
     );
     if !node
         .projector
@@ -818,42 +846,37 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     {
         bail!("the twins did not reflect the SBOM within 10 s");
     }
-    let (_, risks) = api(
+    let risks: RiskPage = api_read(
         &http,
         format!("{root}/api/v1/risks?device={DOOR}"),
         Some(&operator),
     )
     .await?;
-    for r in risks["risks"].as_array().into_iter().flatten() {
+    for r in &risks.risks {
         println!(
             "   risk {} on {}: {} ({}), owner {}, status {}, deadline {} ({}){}",
-            r["vulnerability"].as_str().unwrap_or("?"),
-            r["subject"].as_str().unwrap_or("?"),
-            r["severity"].as_str().unwrap_or("?"),
-            r["score"],
-            r["owner"].as_str().unwrap_or("?"),
-            r["status"].as_str().unwrap_or("?"),
-            r["deadline"]["date"].as_str().unwrap_or("-"),
-            r["deadline"]["basis"].as_str().unwrap_or("-"),
-            if r["overdue"] == true {
-                ", OVERDUE"
-            } else {
-                ""
-            }
+            r.vulnerability.as_deref().unwrap_or("?"),
+            r.subject,
+            r.severity.as_str(),
+            // As JSON writes it: `7.5`, `10.0`, `null`.
+            serde_json::Value::from(r.score),
+            r.owner,
+            r.status.as_str(),
+            r.deadline.date.as_deref().unwrap_or("-"),
+            r.deadline.basis.as_str(),
+            if r.overdue { ", OVERDUE" } else { "" }
         );
-        for m in r["matches"].as_array().into_iter().flatten() {
+        for m in &r.matches {
             println!(
                 "     why: {} [{} match, {} confidence]",
-                m["reason"].as_str().unwrap_or(""),
-                m["rule"].as_str().unwrap_or(""),
-                m["confidence"].as_str().unwrap_or("")
+                m.reason, m.rule, m.confidence
             );
         }
     }
-    let (_, theirs) = api(&http, format!("{root}/api/v1/risks"), Some(&rival)).await?;
+    let theirs: RiskPage = api_read(&http, format!("{root}/api/v1/risks"), Some(&rival)).await?;
     println!(
         "   rival.example asking for the register: {} risks (it has no role on these devices)",
-        theirs["total"]
+        theirs.total
     );
     for (what, subject, body) in fix_statements() {
         let statement = scitt::StatementBuilder::new("acme.example", subject, &body.to_payload())

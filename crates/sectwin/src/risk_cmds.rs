@@ -19,7 +19,8 @@ use vuln_formats::model::{PackageId, VexStatement, VexStatus};
 use vuln_formats::DocumentFormat;
 
 use crate::statements;
-use crate::twin_cmds::{api_get, sign_and_submit, signing_key, token, urlencode, ClientAuth};
+use crate::twin_cmds::{api_get, sign_and_submit, signing_key, token, urlencode, wire, ClientAuth};
+use api_types::risks::{Exposure, RiskPage, VexView};
 
 /// Who signs: the server, the key and the stakeholder id.
 #[derive(clap::Args, Clone)]
@@ -280,19 +281,17 @@ pub async fn vex(cmd: VexCmd) -> Result<ExitCode> {
             if let Some(r) = &release {
                 path.push_str(&format!("&release={}", urlencode(r)));
             }
-            let v = api_get(&server, &path, t.as_deref()).await?;
-            let empty = Vec::new();
-            let list = v["statements"].as_array().unwrap_or(&empty);
+            let v: VexView = wire(&api_get(&server, &path, t.as_deref()).await?)?;
             let mut statements = Vec::new();
             let mut signer = None;
-            for x in list {
-                let status = match x["status"].as_str() {
-                    Some("affected") => VexStatus::Affected,
-                    Some("not_affected") => VexStatus::NotAffected,
-                    Some("fixed") => VexStatus::Fixed,
+            for x in &v.statements {
+                let status = match x.status.as_str() {
+                    "affected" => VexStatus::Affected,
+                    "not_affected" => VexStatus::NotAffected,
+                    "fixed" => VexStatus::Fixed,
                     _ => VexStatus::UnderInvestigation,
                 };
-                let rel = x["release"].as_str().unwrap_or("");
+                let rel = x.release.as_str();
                 // The firmware as a package: pkg:generic/<vendor>/<model>@<release>.
                 let firmware_purl = vuln_formats::model::Purl::new(&format!(
                     "pkg:generic/{}@{}",
@@ -306,37 +305,37 @@ pub async fn vex(cmd: VexCmd) -> Result<ExitCode> {
                     }],
                     name: Some(format!("{model}@{rel}")),
                     version: Some(rel.to_string()),
-                    subcomponents: x["component"]
-                        .as_str()
+                    subcomponents: x
+                        .component
+                        .as_deref()
                         .and_then(|c| vuln_formats::model::Purl::new(c).ok())
                         .map(|purl| vec![PackageId::Purl { purl }])
                         .unwrap_or_default(),
                     ..Default::default()
                 };
-                let justification = x["justification"]
-                    .as_str()
+                let justification = x
+                    .justification
+                    .as_deref()
                     .and_then(vuln_formats::model::Justification::from_name);
                 statements.push(VexStatement {
-                    vulnerability: vuln_formats::model::VulnId::new(
-                        x["vulnerability"].as_str().unwrap_or(""),
-                    )
-                    .map_err(|e| anyhow::anyhow!("vulnerability id: {e}"))?,
+                    vulnerability: vuln_formats::model::VulnId::new(&x.vulnerability)
+                        .map_err(|e| anyhow::anyhow!("vulnerability id: {e}"))?,
                     aliases: Vec::new(),
                     products: vec![product],
                     status,
                     justification,
-                    impact_statement: x["impact"].as_str().map(str::to_string).or_else(|| {
+                    impact_statement: x.impact.clone().or_else(|| {
                         justification
                             .is_none()
-                            .then(|| x["justification"].as_str().map(str::to_string))
+                            .then(|| x.justification.clone())
                             .flatten()
                     }),
                     action_statement: (status == VexStatus::Affected)
                         .then(|| "update to a fixed firmware release".to_string()),
                     timestamp: None,
-                    author: x["issuer"].as_str().map(str::to_string),
+                    author: Some(x.issuer.clone()),
                 });
-                signer = signer.or_else(|| x["issuer"].as_str().map(str::to_string));
+                signer = signer.or_else(|| Some(x.issuer.clone()));
             }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -414,41 +413,34 @@ pub async fn risks(cmd: RisksCmd) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(ExitCode::SUCCESS);
             }
+            let page: RiskPage = wire(&v)?;
             println!(
                 "{:<9} {:<12} {:<8} {:<11} {:<28} {:<22} {:<16} TITLE",
                 "SEVERITY", "STATUS", "OVERDUE", "DEADLINE", "SUBJECT", "RISK", "OWNER"
             );
-            let empty = Vec::new();
-            for r in v["risks"].as_array().unwrap_or(&empty) {
-                let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+            for r in &page.risks {
                 println!(
                     "{:<9} {:<12} {:<8} {:<11} {:<28} {:<22} {:<16} {}",
-                    s("severity"),
-                    s("status"),
-                    if r["overdue"].as_bool() == Some(true) {
-                        "OVERDUE"
-                    } else {
-                        ""
-                    },
-                    r["deadline"]["date"].as_str().unwrap_or("-"),
-                    s("subject"),
-                    s("risk"),
-                    s("owner"),
-                    s("title"),
+                    r.severity.as_str(),
+                    r.status.as_str(),
+                    if r.overdue { "OVERDUE" } else { "" },
+                    r.deadline.date.as_deref().unwrap_or("-"),
+                    r.subject,
+                    r.risk,
+                    r.owner,
+                    r.title,
                 );
-                if let Some(m) = r["matches"].as_array().and_then(|m| m.first()) {
+                if let Some(m) = r.matches.first() {
                     println!(
                         "          why: {} ({}, confidence {})",
-                        m["reason"].as_str().unwrap_or(""),
-                        m["rule"].as_str().unwrap_or(""),
-                        m["confidence"].as_str().unwrap_or("")
+                        m.reason, m.rule, m.confidence
                     );
                 }
-                if let Some(f) = r["fixed_in"].as_str() {
+                if let Some(f) = &r.fixed_in {
                     println!("          fixed in firmware {f}");
                 }
             }
-            println!("{} risks (as of log size {})", v["total"], v["as_of"]);
+            println!("{} risks (as of log size {})", page.total, page.as_of);
             Ok(ExitCode::SUCCESS)
         }
         RisksCmd::Summary { server, auth } => {
@@ -459,12 +451,14 @@ pub async fn risks(cmd: RisksCmd) -> Result<ExitCode> {
         }
         RisksCmd::Exposure { server, auth, by } => {
             let t = token(&server, &auth).await?;
-            let v = api_get(
-                &server,
-                &format!("/api/v1/exposure?by={}", urlencode(&by)),
-                t.as_deref(),
-            )
-            .await?;
+            let v: Exposure = wire(
+                &api_get(
+                    &server,
+                    &format!("/api/v1/exposure?by={}", urlencode(&by)),
+                    t.as_deref(),
+                )
+                .await?,
+            )?;
             println!(
                 "{:<40} {:>6} {:>10} {:>8} {:>8} WORST",
                 by.to_uppercase(),
@@ -473,16 +467,15 @@ pub async fn risks(cmd: RisksCmd) -> Result<ExitCode> {
                 "OVERDUE",
                 "DEVICES"
             );
-            let empty = Vec::new();
-            for g in v["groups"].as_array().unwrap_or(&empty) {
+            for g in &v.groups {
                 println!(
                     "{:<40} {:>6} {:>10} {:>8} {:>8} {}",
-                    g["key"].as_str().unwrap_or(""),
-                    g["risks"],
-                    g["unresolved"],
-                    g["overdue"],
-                    g["devices"],
-                    g["worst_severity"].as_str().unwrap_or("-")
+                    g.key,
+                    g.risks,
+                    g.unresolved,
+                    g.overdue,
+                    g.devices,
+                    g.worst_severity.map_or("-", |s| s.as_str())
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -315,7 +315,10 @@ pub async fn submit_with_payload(
         .build()?;
     let r = http
         .post(format!("{base}/api/v1/statements"))
-        .json(&serde_json::json!({"statement": b64(&statement), "payload": b64(&payload)}))
+        .json(&api_types::twins::RegisterStatement {
+            statement: b64(&statement),
+            payload: b64(&payload),
+        })
         .send()
         .await
         .with_context(|| format!("connecting to {base}"))?;
@@ -324,13 +327,11 @@ pub async fn submit_with_payload(
     if status != reqwest::StatusCode::CREATED {
         bail!(
             "registration refused ({status}): {}",
-            v["message"].as_str().unwrap_or("")
+            crate::twin_cmds::problem_detail(v)
         );
     }
-    let location = v["receipt"]
-        .as_str()
-        .context("no receipt location")?
-        .to_string();
+    let registered: api_types::twins::Registered = crate::twin_cmds::wire(&v)?;
+    let location = registered.receipt;
     for _ in 0..60 {
         let r = http.get(format!("{base}{location}")).send().await?;
         if r.status() == reqwest::StatusCode::OK {

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use api_types::risks::{Risk, RiskPage, RiskStatus};
 use risk::{Date, DeadlinePolicy};
 use threat::analysis::{analyze, diff, Analysis, AnalysisOptions};
 use threat::model::{Model, ModelError, SuppressionFile};
@@ -573,9 +574,9 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
     // (subject, risk) → the register's risk, for this model's source: every
     // page, so that a model with more recorded risks than one page holds
     // neither resubmits the later ones as new nor leaves them unresolved.
-    let mut known: std::collections::BTreeMap<(String, String), serde_json::Value> =
+    let mut known: std::collections::BTreeMap<(String, String), Risk> =
         std::collections::BTreeMap::new();
-    let mut offset = 0u64;
+    let mut offset = 0usize;
     loop {
         let page = crate::twin_cmds::api_get(
             &args.server,
@@ -587,18 +588,13 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
         )
         .await
         .context("reading the recorded risks (give --client-id/--client-secret or --token)")?;
-        for r in page["risks"].as_array().into_iter().flatten() {
-            if r["source"].as_str() == Some(source.as_str()) {
-                known.insert(
-                    (
-                        r["subject"].as_str().unwrap_or("").to_string(),
-                        r["risk"].as_str().unwrap_or("").to_string(),
-                    ),
-                    r.clone(),
-                );
+        let page: RiskPage = crate::twin_cmds::wire(&page)?;
+        for r in page.risks {
+            if r.source.as_deref() == Some(source.as_str()) {
+                known.insert((r.subject.clone(), r.risk.clone()), r);
             }
         }
-        match page["next_offset"].as_u64() {
+        match page.next_offset {
             Some(next) if next > offset => offset = next,
             _ => break,
         }
@@ -623,9 +619,9 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
         let severity = twin_severity(f.severity);
         let deadline = f.deadline.date.map(|d| d.to_string());
         let same = existing.is_some_and(|r| {
-            r["severity"].as_str() == Some(severity.as_str())
-                && r["cvss_vector"].as_str() == Some(f.cvss_vector.as_str())
-                && r["status"].as_str() != Some("mitigated")
+            r.severity.as_str() == severity.as_str()
+                && r.cvss_vector.as_deref() == Some(f.cvss_vector.as_str())
+                && r.status != RiskStatus::Mitigated
         });
         if !same {
             let payload = crate::statements::risk_recorded(crate::statements::RecordedRisk {
@@ -648,7 +644,7 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
             unchanged += 1;
         }
         if let threat::analysis::FindingStatus::Suppressed { reason, expires } = &f.status {
-            let open = existing.is_none_or(|r| r["status"].as_str() == Some("open"));
+            let open = existing.is_none_or(|r| r.status == RiskStatus::Open);
             if open {
                 let payload = crate::statements::risk_suppressed(
                     &risk_id,
@@ -673,8 +669,8 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
             continue;
         }
         if matches!(
-            r["status"].as_str(),
-            Some("open") | Some("transferred") | Some("accepted")
+            r.status,
+            RiskStatus::Open | RiskStatus::Transferred | RiskStatus::Accepted
         ) {
             let payload = crate::statements::risk_resolved(risk_id, &version);
             crate::twin_cmds::sign_and_submit(&args.server, &key, &args.issuer, subject, &payload)

@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use api_types::oauth::{OAuthError, TokenResponse};
+use api_types::twins::{DeviceList, DeviceView, NodeStatus, StakeholderList, Timeline};
+use api_types::Problem;
 use serde_json::Value;
 
 use crate::scitt_cmds::{entry_of, submit};
@@ -253,11 +256,11 @@ async fn wait_projected(server: &str, entry: u64) -> Result<()> {
         std::time::Instant::now() + std::time::Duration::from_millis(PROJECTION_WAIT_MS_MAX);
     let mut pause_ms = 10;
     loop {
-        let status = get_json(server, "/api/v1/status").await?;
-        if status["projected_size"].as_u64().is_some_and(|n| n > entry) {
+        let status: NodeStatus = wire(&get_json(server, "/api/v1/status").await?)?;
+        if status.projected_size > entry {
             return Ok(());
         }
-        if let Some(fault) = status["projector_fault"].as_str() {
+        if let Some(fault) = status.projector_fault {
             bail!("entry {entry} is registered but the server cannot apply it: {fault}");
         }
         if std::time::Instant::now() >= deadline {
@@ -276,9 +279,31 @@ async fn get_json(server: &str, path: &str) -> Result<Value> {
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        bail!("{path}: {status}: {}", v["message"].as_str().unwrap_or(""));
+        bail!("{path}: {status}: {}", problem_detail(v));
     }
     Ok(v)
+}
+
+/// An answer of the API read as its wire type (`api_types`): what the
+/// commands print from, while `--json` prints the answer as it came.
+pub(crate) fn wire<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T> {
+    serde_json::from_value(v.clone()).with_context(|| {
+        format!(
+            "the server's answer is not the {} this client knows",
+            std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("type")
+        )
+    })
+}
+
+/// What an error answer of the API says: its problem details' `detail`
+/// (nothing when the body is not problem details).
+pub(crate) fn problem_detail(v: Value) -> String {
+    serde_json::from_value::<Problem>(v)
+        .map(|p| p.detail)
+        .unwrap_or_default()
 }
 
 /// `sectwin stakeholder ...`.
@@ -292,11 +317,10 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
             roles,
             keys,
         } => {
-            let status = get_json(&server, "/api/v1/status").await?;
-            let authority = status["authority"]
-                .as_str()
-                .context("the server's registry has no authority yet")?
-                .to_string();
+            let status: NodeStatus = wire(&get_json(&server, "/api/v1/status").await?)?;
+            let authority = status
+                .authority
+                .context("the server's registry has no authority yet")?;
             let pems = keys
                 .iter()
                 .map(|k| public_pem(k))
@@ -357,24 +381,15 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
+                let list: StakeholderList = wire(&v)?;
                 println!("{:<28} {:<36} {:<28} KEYS", "ID", "NAME", "ROLES");
-                for s in v["stakeholders"].as_array().into_iter().flatten() {
-                    let roles: Vec<&str> = s["roles"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect();
-                    let live = s["keys"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|k| k["revoked_at"].is_null())
-                        .count();
+                for s in &list.stakeholders {
+                    let roles: Vec<&str> = s.roles.iter().map(|r| r.as_str()).collect();
+                    let live = s.keys.iter().filter(|k| k.revoked_at.is_none()).count();
                     println!(
                         "{:<28} {:<36} {:<28} {live} live",
-                        s["id"].as_str().unwrap_or(""),
-                        s["name"].as_str().unwrap_or(""),
+                        s.id,
+                        s.name,
                         roles.join(",")
                     );
                 }
@@ -437,12 +452,14 @@ pub async fn token(server: &str, auth: &ClientAuth) -> Result<Option<String>> {
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        bail!(
-            "token endpoint: {status}: {}",
-            v["error_description"].as_str().unwrap_or("")
-        );
+        // RFC 6749 §5.2: the token endpoint's errors are not problem details.
+        let why = serde_json::from_value::<OAuthError>(v)
+            .map(|e| e.error_description)
+            .unwrap_or_default();
+        bail!("token endpoint: {status}: {why}");
     }
-    Ok(v["access_token"].as_str().map(str::to_string))
+    let granted: TokenResponse = wire(&v)?;
+    Ok(Some(granted.access_token))
 }
 
 pub(crate) async fn api_get(server: &str, path: &str, token: Option<&str>) -> Result<Value> {
@@ -454,52 +471,58 @@ pub(crate) async fn api_get(server: &str, path: &str, token: Option<&str>) -> Re
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        bail!("{status}: {}", v["message"].as_str().unwrap_or(""));
+        bail!("{status}: {}", problem_detail(v));
     }
     Ok(v)
 }
 
-/// One line per attribute of a twin view (the API's JSON), as the demo and
-/// `twin show` print them.
-pub fn attribute_lines(view: &Value) -> Vec<String> {
+/// One line per attribute of a twin view, as the demo and `twin show`
+/// print them.
+pub fn attribute_lines(view: &DeviceView) -> Vec<String> {
+    use api_types::twins::ConsensusState;
     let mut lines = Vec::new();
-    for a in view["attributes"].as_array().into_iter().flatten() {
-        let class = a["attribute"]["class"].as_str().unwrap_or("?");
-        let key = match a["attribute"]["key"].as_str() {
+    for a in &view.attributes {
+        let class = &a.attribute.class;
+        let key = match &a.attribute.key {
             Some(k) => format!("{class} {k}"),
-            None => class.to_string(),
+            None => class.clone(),
         };
-        let claim = &a["claim"];
-        let names = |v: &Value| {
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
+        let claim = &a.claim;
+        let status = match &claim.status {
+            Some(s) => match s.status {
+                ConsensusState::Agreed => "agreed".to_string(),
+                ConsensusState::Claimed => {
+                    let roles: Vec<&str> =
+                        s.awaiting.iter().flatten().map(|r| r.as_str()).collect();
+                    format!("claimed, awaiting {}", roles.join(", "))
+                }
+                ConsensusState::Disputed => {
+                    format!(
+                        "disputed by {}",
+                        s.by.as_deref().unwrap_or_default().join(", ")
+                    )
+                }
+            },
+            None => "?".to_string(),
         };
-        let status = match claim["status"]["status"].as_str() {
-            Some("agreed") => "agreed".to_string(),
-            Some("claimed") => format!("claimed, awaiting {}", names(&claim["status"]["awaiting"])),
-            Some("disputed") => format!("disputed by {}", names(&claim["status"]["by"])),
-            _ => "?".to_string(),
-        };
+        // The statement is the payload as shared: open by nature.
         lines.push(format!(
             "{key:<28} #{:<3} {:<24} {:<22} {status}",
-            claim["entry"].as_u64().unwrap_or(0),
-            claim["statement"]["type"].as_str().unwrap_or("?"),
-            claim["issuer"].as_str().unwrap_or("?"),
+            claim.entry,
+            claim.statement["type"].as_str().unwrap_or("?"),
+            claim.issuer,
         ));
     }
-    for p in view["ai_use_policies"].as_array().into_iter().flatten() {
-        let policy = &p["policy"];
+    for p in &view.ai_use_policies {
+        // The policy document as signed: open by nature.
+        let policy = &p.policy;
         for d in policy["decisions"].as_array().into_iter().flatten() {
             lines.push(format!(
                 "{:<28} #{:<3} {:<24} {:<22} {} ({}; {})",
                 format!("ai-use {}", policy["id"].as_str().unwrap_or("?")),
-                p["entry"].as_u64().unwrap_or(0),
+                p.entry,
                 "ai-use-policy",
-                p["owner"].as_str().unwrap_or("?"),
+                p.owner,
                 d["decision"].as_str().unwrap_or("?"),
                 d["autonomy"].as_str().unwrap_or("?"),
                 d["human_oversight"].as_str().unwrap_or("?"),
@@ -510,16 +533,16 @@ pub fn attribute_lines(view: &Value) -> Vec<String> {
 }
 
 /// The header line of a twin view.
-pub fn twin_line(view: &Value) -> String {
-    let t = &view["twin"];
-    let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+pub fn twin_line(view: &DeviceView) -> String {
+    let t = &view.twin;
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
     format!(
         "device:{} ({} {}), {}, operator {}",
-        s("device"),
-        s("manufacturer"),
-        s("model"),
-        s("lifecycle"),
-        s("operator")
+        t.device,
+        t.manufacturer,
+        or_dash(&t.model),
+        t.lifecycle.map_or("-", |l| l.as_str()),
+        or_dash(&t.operator)
     )
 }
 
@@ -549,6 +572,7 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
                 None
             };
             if json {
+                // The answers as they came, the timeline's entries added.
                 let mut out = view;
                 if let Some(tl) = tl {
                     out["timeline"] = tl["entries"].clone();
@@ -556,21 +580,23 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let t = &view["twin"];
-            let s = |k: &str| t[k].as_str().unwrap_or("-").to_string();
+            let view: DeviceView = wire(&view)?;
+            let tl: Option<Timeline> = tl.as_ref().map(wire).transpose()?;
+            let t = &view.twin;
+            let s = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
             println!("{}", twin_line(&view));
             println!(
                 "  serial {}  site {}  location {}  firmware {}",
-                s("serial"),
-                s("site"),
-                s("location"),
-                s("firmware")
+                s(&t.serial),
+                s(&t.site),
+                s(&t.location),
+                s(&t.firmware)
             );
             println!(
                 "  owner {}  maintainer {}  as of log size {}",
-                s("owner"),
-                s("maintainer"),
-                view["as_of"]
+                s(&t.owner),
+                s(&t.maintainer),
+                view.as_of
             );
             println!(
                 "  {:<28} {:<4} {:<24} {:<22} STATUS",
@@ -581,13 +607,10 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
             }
             if let Some(tl) = tl {
                 println!("  timeline:");
-                for e in tl["entries"].as_array().into_iter().flatten() {
+                for e in &tl.entries {
                     println!(
                         "    #{:<4} {:<24} {:<22} receipt {}",
-                        e["entry"],
-                        e["type"].as_str().unwrap_or("?"),
-                        e["issuer"].as_str().unwrap_or("?"),
-                        e["receipt"].as_str().unwrap_or("?")
+                        e.entry, e.kind, e.issuer, e.receipt
                     );
                 }
             }
@@ -606,7 +629,9 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
                     .with_context(|| format!("expected ATTR=VALUE, got {f:?}"))?;
                 query.push(format!("{}={}", urlencode(k), urlencode(v)));
             }
+            // The devices as they came (what --json prints), and as read.
             let mut all = Vec::new();
+            let mut devices = Vec::new();
             let mut next: Option<String> = None;
             loop {
                 let mut q = query.clone();
@@ -620,9 +645,15 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
                     token.as_deref(),
                 )
                 .await?;
-                all.extend(v["devices"].as_array().cloned().unwrap_or_default());
-                match v["next_page_token"].as_str() {
-                    Some(n) => next = Some(n.to_string()),
+                let page: DeviceList = wire(&v)?;
+                if let Value::Object(mut fields) = v {
+                    if let Some(Value::Array(raw)) = fields.remove("devices") {
+                        all.extend(raw);
+                    }
+                }
+                devices.extend(page.devices);
+                match page.next_page_token {
+                    Some(n) => next = Some(n),
                     None => break,
                 }
             }
@@ -633,19 +664,19 @@ pub async fn twin(cmd: TwinCmd) -> Result<ExitCode> {
                     "{:<28} {:<20} {:<12} {:<16} {:<12} OPERATOR",
                     "DEVICE", "MANUFACTURER", "MODEL", "LIFECYCLE", "FIRMWARE"
                 );
-                for d in &all {
-                    let s = |k: &str| d[k].as_str().unwrap_or("-").to_string();
+                for d in &devices {
+                    let s = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
                     println!(
                         "{:<28} {:<20} {:<12} {:<16} {:<12} {}",
-                        s("device"),
-                        s("manufacturer"),
-                        s("model"),
-                        s("lifecycle"),
-                        s("firmware"),
-                        s("operator")
+                        d.device,
+                        d.manufacturer,
+                        s(&d.model),
+                        d.lifecycle.map_or("-", |l| l.as_str()),
+                        s(&d.firmware),
+                        s(&d.operator)
                     );
                 }
-                println!("{} devices", all.len());
+                println!("{} devices", devices.len());
             }
         }
     }

@@ -10,15 +10,14 @@
 //! domain's types field by field (the domain's serde is not the wire's);
 //! page cursors are plain (`after`): the edge turns them into opaque tokens.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use api_types::twins::{
     AiUsePolicy, AssetAttribute, AttributeRef, AttributeView, ClaimView, ConsensusState,
-    ConsensusStatus, DeviceView, Dispute, Endorsement, KeyView, Lifecycle, NodeStatus,
-    PolicyKind as WirePolicyKind, PolicyList, PolicyVersion, ReadEntries, ReadKind as WireReadKind,
-    ReadRecordView, Role as WireRole, StakeholderList, StakeholderRecord, StakeholderView,
-    StatementView, TimelineEntry, TwinSummary,
+    ConsensusStatus, DeviceFilter, DeviceView, Dispute, Endorsement, KeyView, Lifecycle,
+    NodeStatus, PolicyKind as WirePolicyKind, PolicyList, PolicyQuery, PolicyVersion, ReadEntries,
+    ReadKind as WireReadKind, ReadRecordView, Role as WireRole, StakeholderList, StakeholderRecord,
+    StakeholderView, StatementView, TimelineEntry, TwinSummary, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX,
 };
 use serde_json::Value;
 use tlog::LeafIndex;
@@ -27,7 +26,6 @@ use twin::projection::{roles_of, status_of, Claim, Twin};
 use twin::published::{PolicyKind, Published};
 use twin::sharing::{ReadKind, ReadRecord};
 use twin::{AttributeClass, DeviceId, Meta, Role, StakeholderId, Status};
-use twin_store::store::SEARCH_ATTRIBUTES;
 use twin_store::Projector;
 
 use crate::{Audit, ReadRecorder, Reader, Seen, ServiceError};
@@ -150,32 +148,13 @@ impl TwinViews {
     }
 
     /// Published policies (sharing, transparency, AI use) with their
-    /// versions: public, like the log they come from. Parameters:
-    /// `stakeholder`, `kind`, `at` (a log position).
-    pub fn policies(&self, q: &BTreeMap<String, String>) -> Res<PolicyList> {
+    /// versions: public, like the log they come from. Filters: a
+    /// stakeholder, a kind, a log position (`at`).
+    pub fn policies(&self, q: &PolicyQuery) -> Res<PolicyList> {
         let meta = self.projector.meta();
-        for k in q.keys() {
-            if !["stakeholder", "kind", "at"].contains(&k.as_str()) {
-                return Err(ServiceError::invalid(format!(
-                    "unknown parameter {k:?}; expected stakeholder, kind or at"
-                )));
-            }
-        }
-        let owner = q.get("stakeholder").map(|s| StakeholderId(s.clone()));
-        let kind = match q.get("kind") {
-            Some(k) => Some(PolicyKind::parse(k).ok_or_else(|| {
-                ServiceError::invalid(format!(
-                    "unknown policy kind {k:?}; expected sharing, transparency or ai-use"
-                ))
-            })?),
-            None => None,
-        };
-        let at = match q.get("at") {
-            Some(a) => Some(a.parse::<u64>().map_err(|_| {
-                ServiceError::invalid(format!("at={a:?} is not a log position (an integer)"))
-            })?),
-            None => None,
-        };
+        let owner = q.stakeholder.as_ref().map(|s| StakeholderId(s.clone()));
+        let kind = q.kind.map(domain_policy_kind);
+        let at = q.at;
         let policies = meta
             .published
             .versions(owner.as_ref())
@@ -218,15 +197,17 @@ impl TwinViews {
         Ok(view)
     }
 
-    /// Up to `page_size` devices after `after` (in id order) that `who` may
-    /// see and that match `filters` ([`device_filters`]).
+    /// Up to `page_size` devices (default [`PAGE_SIZE_DEFAULT`]) after
+    /// `after` (in id order) that `who` may see and that match `filter`.
     pub fn devices(
         &self,
         who: Option<StakeholderId>,
-        filters: &[(String, String)],
-        page_size: usize,
+        filter: &DeviceFilter,
+        page_size: Option<usize>,
         after: Option<String>,
     ) -> Res<DevicePage> {
+        let page_size = page_size_checked(page_size)?;
+        let filters = &search_filters(filter);
         let api = self;
         let meta = api.projector.meta();
         let reader = api.reads.reader(who, &meta);
@@ -251,12 +232,9 @@ impl TwinViews {
         })
     }
 
-    /// How many devices `who` may see that match `filters`.
-    pub fn count(
-        &self,
-        who: Option<StakeholderId>,
-        filters: &[(String, String)],
-    ) -> Res<DeviceCount> {
+    /// How many devices `who` may see that match `filter`.
+    pub fn count(&self, who: Option<StakeholderId>, filter: &DeviceFilter) -> Res<DeviceCount> {
+        let filters = &search_filters(filter);
         let api = self;
         let meta = api.projector.meta();
         let reader = api.reads.reader(who, &meta);
@@ -279,15 +257,16 @@ impl TwinViews {
         })
     }
 
-    /// Up to `page_size` statements about device `id` after entry `after`
-    /// that `who` may see, oldest first.
+    /// Up to `page_size` statements (default [`PAGE_SIZE_DEFAULT`]) about
+    /// device `id` after entry `after` that `who` may see, oldest first.
     pub fn timeline(
         &self,
         who: Option<StakeholderId>,
         id: &str,
-        page_size: usize,
+        page_size: Option<usize>,
         after: Option<u64>,
     ) -> Res<TimelinePage> {
+        let page_size = page_size_checked(page_size)?;
         let api = self;
         let meta = api.projector.meta();
         let reader = api.reads.reader(who, &meta);
@@ -346,16 +325,17 @@ impl TwinViews {
         })
     }
 
-    /// The read records of `owner`'s data (default: the caller's own),
-    /// after `after`: another owner's records are listed only as its
-    /// transparency policy says.
+    /// Up to `page_size` (default [`PAGE_SIZE_DEFAULT`]) read records of
+    /// `owner`'s data (default: the caller's own), after `after`: another
+    /// owner's records are listed only as its transparency policy says.
     pub fn reads(
         &self,
         caller: &StakeholderId,
         owner: Option<&str>,
         after: Option<(u64, u64)>,
-        page_size: usize,
+        page_size: Option<usize>,
     ) -> Res<ReadsPage> {
+        let page_size = page_size_checked(page_size)?;
         let owner = match owner {
             Some(o) if o != caller.0 => {
                 let admitted = self
@@ -521,6 +501,14 @@ fn wire_policy_kind(k: PolicyKind) -> WirePolicyKind {
         PolicyKind::Sharing => WirePolicyKind::Sharing,
         PolicyKind::Transparency => WirePolicyKind::Transparency,
         PolicyKind::AiUse => WirePolicyKind::AiUse,
+    }
+}
+
+fn domain_policy_kind(k: WirePolicyKind) -> PolicyKind {
+    match k {
+        WirePolicyKind::Sharing => PolicyKind::Sharing,
+        WirePolicyKind::Transparency => PolicyKind::Transparency,
+        WirePolicyKind::AiUse => PolicyKind::AiUse,
     }
 }
 
@@ -844,24 +832,27 @@ fn ai_use_policies(meta: &Meta, twin: &Twin) -> Vec<AiUsePolicy> {
         .collect()
 }
 
-/// The attribute filter of a device list or count, from its query
-/// (`page_size` and `page_token` are the edge's): at most one indexed
-/// attribute drives the scan; every other one filters.
-pub fn device_filters(q: &BTreeMap<String, String>) -> Res<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for (k, v) in q {
-        if k == "page_size" || k == "page_token" {
-            continue;
-        }
-        if !SEARCH_ATTRIBUTES.contains(&k.as_str()) {
-            return Err(ServiceError::invalid(format!(
-                "unknown filter {k:?}; devices can be searched by {}",
-                SEARCH_ATTRIBUTES.join(", ")
-            )));
-        }
-        out.push((k.clone(), v.clone()));
+/// A page size asked for: [`PAGE_SIZE_DEFAULT`] when none is, refused
+/// outside 1 to [`PAGE_SIZE_MAX`].
+fn page_size_checked(asked: Option<usize>) -> Res<usize> {
+    match asked {
+        None => Ok(PAGE_SIZE_DEFAULT),
+        Some(n) if (1..=PAGE_SIZE_MAX).contains(&n) => Ok(n),
+        Some(n) => Err(ServiceError::invalid(format!(
+            "page_size must be an integer from 1 to {PAGE_SIZE_MAX}, not {n}"
+        ))),
     }
-    Ok(out)
+}
+
+/// The filters of `filter` as (attribute of `SEARCH_ATTRIBUTES`, value):
+/// what the store's index and [`visible_match`] take. At most one indexed
+/// attribute drives the scan; every other one filters.
+fn search_filters(filter: &DeviceFilter) -> Vec<(String, String)> {
+    filter
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn matches(twin: &Twin, filters: &[(String, String)]) -> bool {
@@ -947,6 +938,10 @@ fn scan(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use twin_store::store::SEARCH_ATTRIBUTES;
+
     use super::*;
 
     /// A summary with every field set.
@@ -998,6 +993,56 @@ mod tests {
                     .count();
                 assert_eq!(changed, 1, "hiding {field} changed another field");
             }
+        }
+    }
+
+    /// The device filter of the wire has a field for every attribute the
+    /// store can search, and no other.
+    #[test]
+    fn the_device_filter_is_the_searchable_attributes() {
+        let some = |s: &str| Some(s.to_string());
+        let every = DeviceFilter {
+            manufacturer: some("a"),
+            model: some("a"),
+            serial: some("a"),
+            hardware_id: some("a"),
+            site: some("a"),
+            location: some("a"),
+            group: some("a"),
+            lifecycle: Some(Lifecycle::Deployed),
+            owner: some("a"),
+            operator: some("a"),
+            maintainer: some("a"),
+            firmware: some("a"),
+        };
+        let names: Vec<String> = search_filters(&every).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, SEARCH_ATTRIBUTES);
+        assert_eq!(
+            search_filters(&DeviceFilter {
+                lifecycle: Some(Lifecycle::InMaintenance),
+                ..DeviceFilter::default()
+            }),
+            vec![("lifecycle".to_string(), "in_maintenance".to_string())]
+        );
+    }
+
+    /// A page size is 1 to [`PAGE_SIZE_MAX`], [`PAGE_SIZE_DEFAULT`] when
+    /// none is asked for.
+    #[test]
+    fn page_sizes_outside_the_range_are_refused() {
+        assert_eq!(page_size_checked(None).ok(), Some(PAGE_SIZE_DEFAULT));
+        assert_eq!(page_size_checked(Some(1)).ok(), Some(1));
+        assert_eq!(
+            page_size_checked(Some(PAGE_SIZE_MAX)).ok(),
+            Some(PAGE_SIZE_MAX)
+        );
+        for n in [0, PAGE_SIZE_MAX + 1] {
+            let e = page_size_checked(Some(n)).expect_err("refused");
+            assert_eq!(e.kind(), crate::ErrorKind::Invalid);
+            assert_eq!(
+                e.message(),
+                format!("page_size must be an integer from 1 to {PAGE_SIZE_MAX}, not {n}")
+            );
         }
     }
 

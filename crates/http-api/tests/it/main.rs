@@ -4,6 +4,7 @@
 mod log_http;
 mod oauth;
 mod openapi;
+mod query;
 mod scrapi;
 mod scrapi_common;
 mod scrapi_interop;

@@ -548,10 +548,21 @@ async fn bearer_refusals() {
         assert_eq!(response.status(), status, "{what}");
         let got = header(&response, WWW_AUTHENTICATE);
         assert!(got.starts_with(&challenge), "{what}: {got}");
-        let body: Value = response.json().await.expect("json");
-        assert_eq!(body["error"], error, "{what}");
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        // The problem details of every other error of the API, the RFC 6750
+        // code as `error` (and `message` for clients of the earlier
+        // `{error, message}` body).
+        assert_eq!(
+            header(&response, CONTENT_TYPE),
+            "application/problem+json",
+            "{what}"
+        );
+        let body: api_types::Problem = response.json().await.expect("problem details");
+        assert_eq!(body.status, status.as_u16(), "{what}");
+        assert_eq!(body.error.as_deref(), Some(error), "{what}");
+        assert!(!body.detail.is_empty(), "{what}");
+        assert_eq!(
+            body.message.as_deref(),
+            Some(body.detail.as_str()),
             "{what}"
         );
 

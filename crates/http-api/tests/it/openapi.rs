@@ -81,20 +81,23 @@ fn the_openapi_document_is_complete() {
             );
         }
     }
-    // Every schema referenced is defined.
+    // Every schema and response referenced is defined.
     let text = http_api::openapi::document_json();
-    for reference in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
-        let name = reference.split('"').next().unwrap_or_default();
-        assert!(
-            doc["components"]["schemas"].get(name).is_some(),
-            "schema {name} is referenced but not defined"
-        );
+    for kind in ["schemas", "responses"] {
+        let prefix = format!("\"$ref\": \"#/components/{kind}/");
+        for reference in text.split(prefix.as_str()).skip(1) {
+            let name = reference.split('"').next().unwrap_or_default();
+            assert!(
+                doc["components"][kind].get(name).is_some(),
+                "{kind} {name} is referenced but not defined"
+            );
+        }
     }
 }
 
-/// The device filters documented are the attributes the store can search
-/// (the handlers take them from the query as they come, so the document
-/// is checked against the list they are checked against).
+/// The device filters documented are the attributes the store can search:
+/// the typed queries accept exactly the parameters they document, so a
+/// searchable attribute missing from them could not be searched.
 #[test]
 fn documented_device_filters_are_the_searchable_attributes() {
     let doc: serde_json::Value =
@@ -112,5 +115,134 @@ fn documented_device_filters_are_the_searchable_attributes() {
             .filter(|n| !(paging && (*n == "page_size" || *n == "page_token")))
             .collect();
         assert_eq!(names, searchable, "{path}");
+    }
+}
+
+/// Every 401 of the document is the one answer of a refused bearer token
+/// (problem details, like every other error of `/api/v1`), and every route
+/// that reads a bearer token documents it; the token endpoint's 401 alone
+/// is RFC 6749's body, which OAuth clients parse.
+#[test]
+fn every_401_is_the_problem_of_a_refused_bearer_token() {
+    let doc: serde_json::Value =
+        serde_json::from_str(http_api::openapi::document_json()).expect("JSON");
+    let unauthorized = &doc["components"]["responses"]["Unauthorized"];
+    assert_eq!(
+        unauthorized["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem",
+        "{unauthorized}"
+    );
+    assert!(unauthorized["headers"]["WWW-Authenticate"].is_object());
+    let mut bearer_routes = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in operations.as_object().expect("operations") {
+            let at = format!("{} {path}", method.to_uppercase());
+            let answer = &op["responses"]["401"];
+            if path == "/oauth/token" {
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/OAuthError",
+                    "{at}"
+                );
+                continue;
+            }
+            let reads_bearer = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if reads_bearer {
+                bearer_routes += 1;
+                assert!(
+                    !answer.is_null(),
+                    "{at} reads a bearer token but documents no 401"
+                );
+            }
+            if !answer.is_null() {
+                assert_eq!(
+                    answer["$ref"], "#/components/responses/Unauthorized",
+                    "{at}: {answer}"
+                );
+            }
+        }
+    }
+    assert!(bearer_routes >= 15, "only {bearer_routes} bearer routes");
+}
+
+/// A field that may be absent or null (`Option`) is never `required`; every
+/// other field is, but for those serde fills in when absent (listed here).
+#[test]
+fn optional_fields_and_only_they_are_not_required() {
+    let doc: serde_json::Value =
+        serde_json::from_str(http_api::openapi::document_json()).expect("JSON");
+    let defaulted = [
+        ("CreateSubscription", "kinds"),
+        ("TwinSummary", "asset_attributes"),
+    ];
+    fn nullable(property: &serde_json::Value) -> bool {
+        let null = serde_json::Value::from("null");
+        property["type"] == null
+            || property["type"]
+                .as_array()
+                .is_some_and(|types| types.contains(&null))
+            || ["oneOf", "anyOf"].iter().any(|k| {
+                property[*k]
+                    .as_array()
+                    .is_some_and(|alternatives| alternatives.iter().any(nullable))
+            })
+    }
+    fn walk(
+        name: &str,
+        schema: &serde_json::Value,
+        defaulted: &[(&str, &str)],
+        found: &mut Vec<String>,
+    ) {
+        if let Some(properties) = schema["properties"].as_object() {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+                .collect();
+            for (field, property) in properties {
+                let is_required = required.contains(&field.as_str());
+                let excused = defaulted.contains(&(name, field.as_str()));
+                if nullable(property) && is_required {
+                    found.push(format!("{name}.{field} may be null but is required"));
+                }
+                if !nullable(property) && !is_required && !excused {
+                    found.push(format!("{name}.{field} is never null but not required"));
+                }
+                walk(name, property, defaulted, found);
+            }
+        }
+        for k in ["oneOf", "anyOf", "allOf"] {
+            for alternative in schema[k].as_array().into_iter().flatten() {
+                walk(name, alternative, defaulted, found);
+            }
+        }
+        if schema["items"].is_object() {
+            walk(name, &schema["items"], defaulted, found);
+        }
+    }
+    let mut found = Vec::new();
+    for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+        walk(name, schema, &defaulted, &mut found);
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    // And the query parameters: an `Option` is not required, but for
+    // VexQuery's model, which the service refuses to go without.
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for op in operations.as_object().expect("operations").values() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let required = p["required"] == true;
+                let in_path = p["in"] == "path";
+                let name = p["name"].as_str().unwrap_or_default();
+                let exception = path == "/api/v1/vex" && name == "model";
+                assert_eq!(
+                    required,
+                    in_path || exception,
+                    "{path} {name}: required {required}"
+                );
+            }
+        }
     }
 }

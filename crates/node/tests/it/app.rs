@@ -121,21 +121,44 @@ async fn typed_queries_name_the_parameter_that_is_wrong() {
         ("/api/v1/exposure?by=color", "by"),
         ("/api/v1/risks/summary?x=1", "x"),
         ("/api/v1/vex?model=m&colour=red", "colour"),
+        ("/api/v1/devices?colour=red", "colour"),
+        ("/api/v1/devices?lifecycle=lost", "lifecycle"),
+        ("/api/v1/devices?page_size=many", "page_size"),
+        ("/api/v1/devices/count?colour=red", "colour"),
+        ("/api/v1/devices/count?page_size=10", "page_size"),
+        ("/api/v1/devices/count?lifecycle=lost", "lifecycle"),
+        ("/api/v1/devices/cam-1/timeline?colour=red", "colour"),
+        ("/api/v1/devices/cam-1/timeline?page_size=many", "page_size"),
+        ("/api/v1/reads?reader=x", "reader"),
+        ("/api/v1/reads?page_size=-1", "page_size"),
+        ("/api/v1/policies?owner=x", "owner"),
+        ("/api/v1/policies?kind=privacy", "privacy"),
+        ("/api/v1/policies?at=soon", "at="),
+        ("/api/v1/deliveries?kind=vex-changed", "kind"),
+        ("/api/v1/deliveries?status=lost", "status"),
     ] {
         let (status, body) = get(&t.base, path, &token).await;
         assert_eq!(status, 400, "{path}: {body}");
         let message = body["message"].as_str().unwrap_or_default();
         assert!(message.contains(names), "{path}: {message}");
     }
-    let (status, body) = get(&t.base, "/api/v1/risks?page_size=1001", &token).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("1 to 1000"),
-        "{body}"
-    );
+    // Ranges are the service's: still a 400 saying what is allowed.
+    for path in [
+        "/api/v1/risks?page_size=1001",
+        "/api/v1/devices?page_size=0",
+        "/api/v1/devices/cam-1/timeline?page_size=1001",
+        "/api/v1/reads?page_size=0",
+    ] {
+        let (status, body) = get(&t.base, path, &token).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("page_size must be an integer from 1 to 1000"),
+            "{path}: {body}"
+        );
+    }
     // Without a token, the register is not shown.
     let r = reqwest::get(format!("{}/api/v1/risks", t.base))
         .await
