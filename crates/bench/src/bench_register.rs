@@ -74,7 +74,7 @@ fn version(position: u32) -> String {
 fn sign(key: &SigningKey, issuer: &str, subject: &str, payload: &Value) -> Vec<u8> {
     StatementBuilder::new(issuer, subject, payload.to_string().as_bytes())
         .content_type("application/json")
-        .issued_at(node::now_unix_s())
+        .issued_at(clock::Clock::now_unix_s(&clock::SystemClock))
         .sign(key)
 }
 

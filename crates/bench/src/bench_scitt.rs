@@ -45,7 +45,7 @@ fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64, twin: bool)
                                 );
                                 return StatementBuilder::new(issuer, &format!("device:door-ctl-{i:08}"), payload.as_bytes())
                                     .content_type("application/json")
-                                    .issued_at(node::now_unix_s())
+                                    .issued_at(clock::Clock::now_unix_s(&clock::SystemClock))
                                     .sign(key);
                             }
                             let payload = format!(
@@ -53,7 +53,7 @@ fn sign_statements(keys: &[(String, SigningKey)], from: u64, n: u64, twin: bool)
                             );
                             StatementBuilder::new(issuer, &format!("device:door-ctl-{i:08}"), payload.as_bytes())
                                 .content_type("application/json")
-                                .issued_at(node::now_unix_s())
+                                .issued_at(clock::Clock::now_unix_s(&clock::SystemClock))
                                 .sign(key)
                         })
                         .collect::<Vec<_>>()

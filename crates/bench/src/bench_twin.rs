@@ -78,7 +78,7 @@ fn statement(keys: &Keys, d: u64, round: u64, prev: u64) -> Vec<u8> {
     };
     StatementBuilder::new(issuer, &subject, payload.to_string().as_bytes())
         .content_type("application/json")
-        .issued_at(node::now_unix_s())
+        .issued_at(clock::Clock::now_unix_s(&clock::SystemClock))
         .sign(key)
 }
 
@@ -123,7 +123,7 @@ fn registry(keys: &Keys) -> Vec<Vec<u8>> {
                 .as_bytes(),
         )
         .content_type("application/json")
-        .issued_at(node::now_unix_s())
+        .issued_at(clock::Clock::now_unix_s(&clock::SystemClock))
         .sign(&keys.authority)
     };
     vec![
