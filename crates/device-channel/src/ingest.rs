@@ -96,15 +96,16 @@ pub struct Ingester {
 
 impl Ingester {
     /// Connects (lazily, and again whenever the connection breaks) and
-    /// ingests until [`Ingester::shutdown`]. Must be called within a tokio
-    /// runtime.
+    /// ingests until [`Ingester::shutdown`], counting into `stats`. Must be
+    /// called within a tokio runtime.
     pub fn start(
         config: IngestConfig,
         scitt: Arc<TransparencyService>,
         projector: Projector,
         clock: Arc<dyn Clock>,
+        stats: Arc<IngestStats>,
     ) -> Ingester {
-        let stats = Arc::new(IngestStats::default());
+        stats.set_enabled();
         let (stop, stopped) = watch::channel(false);
         let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
         options

@@ -14,6 +14,7 @@ pub struct IngestStats {
     accepted: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
     connected: std::sync::atomic::AtomicBool,
+    enabled: std::sync::atomic::AtomicBool,
 }
 
 /// A copy of the counters at one moment.
@@ -27,6 +28,8 @@ pub struct StatsSnapshot {
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// Whether the ingester is connected to its broker now.
     pub connected: bool,
+    /// Whether an ingester runs (counts into these counters).
+    pub enabled: bool,
 }
 
 impl IngestStats {
@@ -51,6 +54,11 @@ impl IngestStats {
         }
     }
 
+    /// An ingester counts into these counters from now on.
+    pub fn set_enabled(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
+    }
+
     /// Whether the ingester holds a session with its broker.
     pub fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::Relaxed);
@@ -67,6 +75,7 @@ impl IngestStats {
                 .map(|(r, c)| (r.as_str(), c.load(Ordering::Relaxed)))
                 .collect(),
             connected: self.connected.load(Ordering::Relaxed),
+            enabled: self.enabled.load(Ordering::Relaxed),
         }
     }
 }
@@ -98,6 +107,12 @@ impl StatsSnapshot {
                 "sectwin_device_reports_rejected_total{{reason=\"{reason}\"}} {n}\n"
             ));
         }
+        out.push_str("# HELP sectwin_device_channel_enabled Whether this node runs a device report ingester (serve --device-broker).\n");
+        out.push_str("# TYPE sectwin_device_channel_enabled gauge\n");
+        out.push_str(&format!(
+            "sectwin_device_channel_enabled {}\n",
+            u8::from(self.enabled)
+        ));
         out.push_str("# HELP sectwin_device_channel_connected Whether the device report ingester is connected to its broker.\n");
         out.push_str("# TYPE sectwin_device_channel_connected gauge\n");
         out.push_str(&format!(

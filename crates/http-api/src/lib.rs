@@ -20,6 +20,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod archivist;
+pub mod devices_api;
 pub mod notify_api;
 pub mod oauth;
 pub mod openapi;
@@ -35,6 +36,7 @@ pub mod query;
 mod scrapi;
 
 pub use archivist::{archivist_router, ArchivistApi};
+pub use devices_api::{devices_router, DevicesApi};
 pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use notify_api::{notify_router, NotifyApi};

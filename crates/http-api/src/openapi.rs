@@ -53,6 +53,10 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         crate::notify_api::create,
         crate::notify_api::remove,
         crate::notify_api::deliveries,
+        crate::devices_api::posture,
+        crate::devices_api::findings,
+        crate::devices_api::stats,
+        crate::devices_api::metrics,
         crate::oauth::token,
         crate::scrapi::register,
         crate::scrapi::entry_receipt,
@@ -79,9 +83,10 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         (name = "twins", description = "The security twins, the stakeholder registry, policies and read records"),
         (name = "risks", description = "The risk register, exposure, VEX and advisories"),
         (name = "notifications", description = "The caller's notification subscriptions and deliveries"),
+        (name = "devices", description = "What devices report about themselves (signed reports over MQTT) and the posture audit of it"),
         (name = "oauth", description = "The OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)"),
         (name = "scrapi", description = "IETF SCITT Reference APIs: registration, receipts, keys"),
-        (name = "meta", description = "This document"),
+        (name = "meta", description = "This document, and the node's Prometheus metrics"),
     ),
 )]
 struct ApiDoc;

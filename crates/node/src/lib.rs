@@ -267,6 +267,12 @@ pub struct Node {
     archivist_store: Arc<twin_store::archivist::FileArchivistStore>,
     /// The one recorder of reads of another organization's data.
     reads: service::ReadRecorder,
+    /// The posture views over what devices report.
+    devices: service::devices::DeviceViews,
+    /// The device report ingester, once started ([`start_device_channel`]).
+    pub device_channel: parking_lot::Mutex<Option<device_channel::Ingester>>,
+    /// Its counters (zero while none runs).
+    pub device_stats: Arc<device_channel::IngestStats>,
     /// The wall clock every part of the node reads: token expiry, statement
     /// freshness, receipts, read records, the risk register's day and the
     /// notifications' times.
@@ -283,6 +289,20 @@ pub struct NotifyConfig {
     /// Whether webhooks may reach loopback, private and link-local
     /// addresses (`notify::address`).
     pub webhooks_to_private_addresses: bool,
+}
+
+/// Starts the device channel: the ingester of signed device reports from
+/// the MQTT broker at `host:port` (`docs/device-reports.md`), with a
+/// persistent session named after the log's origin.
+pub fn start_device_channel(node: &Node, host: &str, port: u16) {
+    let config = device_channel::IngestConfig::new(host, port, node.log.origin());
+    *node.device_channel.lock() = Some(device_channel::Ingester::start(
+        config,
+        node.scitt.clone(),
+        node.projector.clone(),
+        node.clock.clone(),
+        node.device_stats.clone(),
+    ));
 }
 
 /// Starts the notification outbox (`DATA/notify`) and the pump that feeds it
@@ -443,6 +463,10 @@ impl Node {
 
     /// Stops the projector and the log cleanly.
     pub async fn shutdown(&self) {
+        let ingester = self.device_channel.lock().take();
+        if let Some(ingester) = ingester {
+            ingester.shutdown().await;
+        }
         self.log.shutdown().await;
         let projector = self.projector.clone();
         let _ = tokio::task::spawn_blocking(move || projector.stop()).await;
@@ -589,9 +613,15 @@ pub async fn open_node_with_clock(
         archivist_store.clone(),
         archivist_store.clone(),
     );
+    let devices =
+        service::devices::DeviceViews::new(projector.clone(), reads.clone(), clock.clone())
+            .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
     let node = Node {
         archivist,
         archivist_store,
+        devices,
+        device_channel: parking_lot::Mutex::new(None),
+        device_stats: Arc::new(device_channel::IngestStats::default()),
         reads,
         risks,
         notifier: None,
@@ -753,8 +783,33 @@ pub fn app(node: &Node) -> axum::Router {
         node.archivist.clone(),
         node.tokens.clone(),
     ));
+    let device_stats = node.device_stats.clone();
+    let stats: http_api::devices_api::ChannelStats = Arc::new(move || {
+        let s = device_stats.snapshot();
+        let text = s.prometheus();
+        (
+            api_types::devices::DeviceChannelStats {
+                enabled: s.enabled,
+                connected: s.connected,
+                received: s.received,
+                accepted: s.accepted,
+                rejected: s
+                    .rejected
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), *v))
+                    .collect(),
+            },
+            text,
+        )
+    });
+    let devices = http_api::devices_router(http_api::DevicesApi::new(
+        node.devices.clone(),
+        node.tokens.clone(),
+        stats,
+    ));
     axum::Router::new()
         .merge(archivist)
+        .merge(devices)
         .merge(notify)
         .merge(http_api::risk_router(http_api::RiskApi::new(
             twins.clone(),

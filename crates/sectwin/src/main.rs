@@ -160,6 +160,12 @@ struct ServeArgs {
     /// 127.0.0.1:1883); MQTT subscriptions need it.
     #[arg(long, value_parser = parse_host_port)]
     mqtt: Option<(String, u16)>,
+    /// An MQTT broker to take device reports from, as HOST:PORT (e.g.
+    /// 127.0.0.1:1883): devices publish signed reports on
+    /// `sectwin/devices/{id}/reports` (docs/device-reports.md); this node
+    /// subscribes with a persistent session and registers each accepted one.
+    #[arg(long, value_parser = parse_host_port)]
+    device_broker: Option<(String, u16)>,
     /// Let webhook subscriptions reach loopback, private and link-local
     /// addresses (refused by default: a subscriber could make this server
     /// call services of its own network, or the cloud metadata endpoint).
@@ -328,6 +334,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     )
     .await?;
+    if let Some((host, port)) = &args.device_broker {
+        node::start_device_channel(&node, host, *port);
+        println!("device reports: from mqtt://{host}:{port}/sectwin/devices/+/reports");
+    }
     if created {
         println!("created a new log in {}", args.data.display());
     }

@@ -95,6 +95,7 @@ async fn reports_are_registered_once_and_bad_ones_counted_by_reason() {
         t.scitt().clone(),
         t.projector().clone(),
         t.node.clock.clone(),
+        std::sync::Arc::new(device_channel::IngestStats::default()),
     );
     let stats = ingester.stats();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

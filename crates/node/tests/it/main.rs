@@ -3,6 +3,7 @@
 
 mod app;
 mod archivist;
+mod devices;
 mod golden;
 mod injected_clock;
 mod openapi;

@@ -1,0 +1,125 @@
+//! What devices report and what the posture audit finds: views of
+//! `/api/v1/devices/{id}/posture`, `/api/v1/findings` and the device
+//! channel's counters.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The latest report a device registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReportRef {
+    /// Its log entry.
+    pub entry: u64,
+    /// Its counter.
+    pub counter: u64,
+    /// When the device made it, Unix seconds.
+    pub timestamp: i64,
+    /// Its receipt (`GET` it with `Accept: application/cose`).
+    pub receipt: String,
+    /// The report as the device signed it (null if the reader may not see
+    /// it whole).
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}
+
+/// A suppression in force on a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SuppressionView {
+    /// Why the finding is accepted.
+    pub reason: String,
+    /// Until when, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A posture audit rule that fired on a device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FindingView {
+    /// The rule id (an AWS IoT Device Defender check name where one
+    /// applies, e.g. `LOGGING_DISABLED_CHECK`).
+    pub rule: String,
+    /// The rule's title.
+    pub title: String,
+    /// `critical`, `high`, `medium`, `low` or `none`.
+    pub severity: String,
+    /// The rule's CVSS vector, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<String>,
+    /// The device.
+    pub device: String,
+    /// What to do.
+    pub mitigation: String,
+    /// OWASP IoT Top 10, ETSI EN 303 645 and Device Defender references.
+    pub references: Vec<String>,
+    /// The report fields and context the finding rests on.
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    /// The rule file and its version.
+    pub rules: String,
+    /// The suppression in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<SuppressionView>,
+}
+
+/// A device's posture: its latest report and the findings on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DevicePostureView {
+    /// The device.
+    pub device: String,
+    /// Its latest report, if it has reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportRef>,
+    /// Why the latest report could not be audited, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+    /// The findings, in rule order.
+    pub findings: Vec<FindingView>,
+    /// The log size the twins reflect.
+    pub as_of: u64,
+}
+
+/// The query of `GET /api/v1/findings`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FindingsQuery {
+    /// Only findings of this rule.
+    pub rule: Option<String>,
+    /// Only findings at least this severe (`low`, `medium`, `high`,
+    /// `critical`).
+    pub severity: Option<String>,
+    /// Suppressed findings too (default: open ones only).
+    pub suppressed: Option<bool>,
+}
+
+/// Findings over the devices the reader may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FindingsPage {
+    /// The findings, by device then rule.
+    pub findings: Vec<FindingView>,
+    /// Devices audited (those with a readable report the reader may see).
+    pub devices_audited: u64,
+    /// Open findings by severity, over everything audited.
+    pub open_by_severity: BTreeMap<String, u64>,
+    /// The log size the twins reflect.
+    pub as_of: u64,
+}
+
+/// The device channel's counters (`GET /api/v1/device-reports/stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceChannelStats {
+    /// Whether this node runs a device report ingester.
+    pub enabled: bool,
+    /// Whether it is connected to its broker.
+    pub connected: bool,
+    /// Messages received on the reports topics.
+    pub received: u64,
+    /// Reports registered in the log.
+    pub accepted: u64,
+    /// Reports refused, by reason (`unknown_device`, `unsigned`,
+    /// `bad_signature`, `subject_mismatch`, `malformed`, `oversized`,
+    /// `decommissioned`, `replayed`, `duplicate`, `stale`,
+    /// `from_the_future`).
+    pub rejected: BTreeMap<String, u64>,
+}
