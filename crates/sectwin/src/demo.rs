@@ -39,6 +39,12 @@ pub struct DemoArgs {
     /// Address for the log's HTTP API (port 0: any free port).
     #[arg(long, default_value = node::DEFAULT_LISTEN)]
     listen: std::net::SocketAddr,
+    /// The MQTT broker simulated devices report through, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    device_broker: String,
+    /// Leave out the step where simulated devices report through the broker.
+    #[arg(long)]
+    no_devices: bool,
 }
 
 /// The stakeholders the registry authority registers: (id, name, roles).
@@ -936,10 +942,26 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         }
     }
 
+    // 12. Devices speak for themselves: simulated cameras report signed
+    //     posture through the MQTT broker; the audit finds what was planted.
+    if !args.no_devices {
+        let vistacam_key = keys.get("vistacam.example").context("vistacam's key")?;
+        devices_step(
+            &http,
+            &root,
+            &node,
+            &service_key,
+            vistacam_key,
+            &args.device_broker,
+        )
+        .await?;
+    }
+
     println!("\nWhere to look:");
     println!("   sectwin twin show --server {root} {DOOR} --token <token>   (or --client-id/--client-secret)");
     println!("   curl {root}/api/v1/devices/{DOOR}             (what Acme's policy makes public)");
     println!("   sectwin risks list --server {root} --token <token>   (the risk register; also: risks exposure --by site)");
+    println!("   sectwin device audit --server {root} --token <token>   (posture findings; device report|stats too; curl {root}/metrics)");
     println!("   curl {root}/api/v1/openapi.json");
     println!("   curl {root}/api/v1/stakeholders");
     println!("   curl {root}/.well-known/transparency-configuration   (CBOR)");
@@ -953,6 +975,136 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     node.shutdown().await;
     println!("\ndemo complete");
+    Ok(())
+}
+
+/// Step 12: four simulated cameras, registered with their own keys, report
+/// through the broker; one runs with the universal default password and
+/// telnet open, one with JTAG and UART enabled. The node's device channel
+/// registers each signed report and the posture audit finds exactly that.
+async fn devices_step(
+    http: &reqwest::Client,
+    root: &str,
+    node: &node::Node,
+    service_key: &scitt::PublicKey,
+    vistacam_key: &scitt::SigningKey,
+    broker: &str,
+) -> Result<()> {
+    use device_channel::simulate::{fleet, publish, FirmwareImage, Plant};
+    let (host, port) = broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("--device-broker {broker:?}: expected HOST:PORT"))?;
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .is_ok_and(|c| c.is_ok());
+    if !reachable {
+        bail!("no MQTT broker at {host}:{port} for the devices step: start Mosquitto (apt install mosquitto; it runs as a service, or `mosquitto -p {port} -d`), or pass --no-devices");
+    }
+    println!("\n12. devices report signed posture through mqtt://{host}:{port}/sectwin/devices/+/reports");
+    node::start_device_channel(node, &host, port);
+    let seed = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+    let mut cams = fleet(seed, &format!("cam-{:04x}-", seed & 0xffff), 4);
+    cams[1].plants = vec![Plant::DefaultCredentials, Plant::Telnet];
+    cams[3].plants = vec![Plant::DebugEnabled];
+    for cam in &cams {
+        let body = crate::statements::device_registered(crate::statements::DeviceRegistration {
+            manufacturer: "Vistacam".into(),
+            model: "VC-4".into(),
+            serial: cam.id.clone(),
+            hardware_id: None,
+            device_key: Some(cam.key.public_key().to_pem()),
+        });
+        let statement = scitt::StatementBuilder::new(
+            "vistacam.example",
+            &format!("device:{}", cam.id),
+            &body.to_payload(),
+        )
+        .content_type("application/json")
+        .issued_at(crate::now_unix_s())
+        .sign(vistacam_key);
+        let index = register(http, root, &statement, service_key).await?;
+        println!(
+            "   #{index:<3} vistacam.example      device-registered {} with its own key",
+            cam.id
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !node.device_stats.snapshot().connected {
+        if std::time::Instant::now() > deadline {
+            bail!("the device channel did not connect to {host}:{port} within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let firmware = FirmwareImage {
+        version: "4.1.0".into(),
+        image_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    };
+    let now = crate::now_unix_s();
+    let messages: Vec<(String, Vec<u8>)> = cams
+        .iter_mut()
+        .map(|c| {
+            let r = c.next_report(&firmware, now);
+            (c.topic(), c.sign(&r))
+        })
+        .collect();
+    let sent = messages.len() as u64;
+    publish(&host, port, &format!("sectwin-demo-{seed:x}"), messages, 0).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while node.device_stats.snapshot().accepted < sent {
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the device channel registered {} of {sent} reports within 15 s: {:?}",
+                node.device_stats.snapshot().accepted,
+                node.device_stats.snapshot()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let size = node.log.durable_size().get();
+    node.projector
+        .wait_projected(size, Duration::from_secs(15))
+        .await;
+    println!("   {sent} signed reports published (QoS 1), verified and registered in the log, each with a receipt");
+    let token = token_for(http, root, node, "vistacam.example").await?;
+    let page: api_types::devices::FindingsPage = http
+        .get(format!("{root}/api/v1/findings"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+        .context("the findings")?;
+    println!(
+        "   posture audit of {} devices (OWASP IoT Top 10, ETSI EN 303 645, Device Defender checks):",
+        page.devices_audited
+    );
+    for f in &page.findings {
+        println!("   {:<9} {:<34} {}", f.severity, f.rule, f.device);
+    }
+    let planted = [
+        (1, "POSTURE-UNIVERSAL-DEFAULT-PASSWORD"),
+        (1, "POSTURE-INSECURE-SERVICE"),
+        (3, "POSTURE-DEBUG-INTERFACE-ENABLED"),
+    ];
+    let found: std::collections::BTreeSet<(String, String)> = page
+        .findings
+        .iter()
+        .map(|f| (f.device.clone(), f.rule.clone()))
+        .collect();
+    let expected: std::collections::BTreeSet<(String, String)> = planted
+        .iter()
+        .map(|(i, r)| (cams[*i].id.clone(), r.to_string()))
+        .collect();
+    if found != expected {
+        bail!("the posture audit found {found:?}, not the planted {expected:?}");
+    }
+    println!("   exactly the planted weaknesses were found; counters at {root}/metrics");
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use log_service::{LogConfig, WitnessConfig};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod demo;
+mod device_cmds;
 mod log_cmds;
 mod risk_cmds;
 mod scitt_cmds;

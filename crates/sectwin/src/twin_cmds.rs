@@ -128,6 +128,49 @@ pub enum DeviceCmd {
         #[arg(long)]
         device_key: Option<PathBuf>,
     },
+    /// Simulate a fleet: signed reports published to the MQTT broker
+    /// (optionally registering the devices first), with planted weaknesses.
+    Simulate(crate::device_cmds::SimulateArgs),
+    /// A device's latest signed report.
+    Report {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Device id.
+        device: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        auth: ClientAuth,
+    },
+    /// Posture findings: of one device, or of every device you may see.
+    Audit {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Device id (default: every device).
+        device: Option<String>,
+        /// Only findings at least this severe (low, medium, high, critical).
+        #[arg(long)]
+        severity: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        auth: ClientAuth,
+    },
+    /// The device channel's counters: reports received, registered, refused by reason.
+    Stats {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        auth: ClientAuth,
+    },
 }
 
 /// How a client authenticates to the REST API.
@@ -402,6 +445,32 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
 /// `sectwin device ...`.
 pub async fn device(cmd: DeviceCmd) -> Result<ExitCode> {
     match cmd {
+        DeviceCmd::Simulate(args) => return crate::device_cmds::simulate(args).await,
+        DeviceCmd::Report {
+            server,
+            device,
+            json,
+            auth,
+        } => return crate::device_cmds::report(&server, &device, json, &auth).await,
+        DeviceCmd::Audit {
+            server,
+            device,
+            severity,
+            json,
+            auth,
+        } => {
+            return crate::device_cmds::audit(
+                &server,
+                device.as_deref(),
+                severity.as_deref(),
+                json,
+                &auth,
+            )
+            .await
+        }
+        DeviceCmd::Stats { server, json, auth } => {
+            return crate::device_cmds::stats(&server, json, &auth).await
+        }
         DeviceCmd::Register {
             server,
             key,
