@@ -391,7 +391,19 @@ impl Worker {
             &digest,
             now,
         ) {
-            return Fate::Refused(reason);
+            // An older report the log already holds is a redelivery (one
+            // the broker sent again after a restart), not a replay.
+            let in_log = reason == RejectReason::Replayed
+                && self
+                    .scitt
+                    .log()
+                    .lookup(&tlog::leaf_hash(bytes))
+                    .is_ok_and(|i| i.is_some());
+            return Fate::Refused(if in_log {
+                RejectReason::Duplicate
+            } else {
+                reason
+            });
         }
         Fate::Register(
             Box::new(Candidate {

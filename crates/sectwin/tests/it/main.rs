@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod cvss_cli;
 mod demo;
+mod device_crash;
 mod log_verify_http;
 mod statement_cli;
 mod storage;
