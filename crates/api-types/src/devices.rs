@@ -123,3 +123,39 @@ pub struct DeviceChannelStats {
     /// `from_the_future`).
     pub rejected: BTreeMap<String, u64>,
 }
+
+/// An alarm: what a device's latest report shows that contradicts the log
+/// (a firmware image no release covers, an AI model that is not the
+/// endorsed one, a checkpoint the log's history contradicts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlarmView {
+    /// `firmware_not_released` or `split_view` (more kinds to come:
+    /// `ai_model_substituted`, `firmware_below_minimum`, ...).
+    pub kind: String,
+    /// What it means.
+    pub title: String,
+    /// `critical`, `high` or `medium`.
+    pub severity: String,
+    /// The device.
+    pub device: String,
+    /// OWASP IoT Top 10, ETSI EN 303 645, CWE and MITRE ATLAS references.
+    pub references: Vec<String>,
+    /// The report fields and the log's facts it rests on.
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    /// The report's log entry.
+    pub report_entry: u64,
+    /// `unknown` until an operator verifies it.
+    pub verification: String,
+}
+
+/// The alarms over the devices the reader may see (`GET /api/v1/alarms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlarmsPage {
+    /// The alarms, by device then kind.
+    pub alarms: Vec<AlarmView>,
+    /// Devices checked (those with a readable report the reader may see).
+    pub devices_checked: u64,
+    /// The log size the twins reflect.
+    pub as_of: u64,
+}

@@ -5,6 +5,8 @@
 //!   posture audit's findings on it;
 //! - `GET /api/v1/findings`: the findings over every device the caller may
 //!   see, filtered by rule and severity;
+//! - `GET /api/v1/alarms`: what the devices' latest reports show that
+//!   contradicts the log (firmware no release covers, a split view);
 //! - `GET /api/v1/device-reports/stats`: the device channel's counters;
 //! - `GET /metrics`: the same counters in the Prometheus text format.
 //!
@@ -14,7 +16,9 @@
 
 use std::sync::Arc;
 
-use api_types::devices::{DeviceChannelStats, DevicePostureView, FindingsPage, FindingsQuery};
+use api_types::devices::{
+    AlarmsPage, DeviceChannelStats, DevicePostureView, FindingsPage, FindingsQuery,
+};
 use api_types::Problem;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -61,6 +65,7 @@ pub fn devices_router(api: DevicesApi) -> Router {
     Router::new()
         .route("/api/v1/devices/{id}/posture", get(posture))
         .route("/api/v1/findings", get(findings))
+        .route("/api/v1/alarms", get(alarms))
         .route("/api/v1/device-reports/stats", get(stats))
         .route("/metrics", get(metrics))
         .with_state(api)
@@ -110,6 +115,28 @@ async fn findings(
     ApiQuery(q): ApiQuery<FindingsQuery>,
 ) -> ApiResult<Json<FindingsPage>> {
     Ok(Json(api.views.findings(caller_id(&caller), &q)?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/alarms",
+    tag = "devices",
+    summary = "Alarms: what the devices' latest signed reports show that contradicts the log",
+    description = "A firmware image that no release of the device's model covers (tampering), and a checkpoint the device verified that the log's history contradicts (a split view, with both checkpoints as evidence). Computed from the log alone.",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The alarms", body = AlarmsPage),
+        (status = 400, description = "A parameter was given (this route takes none)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 503, description = "The read could not be recorded (Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn alarms(
+    State(api): State<DevicesApi>,
+    caller: MaybeCaller,
+    ApiQuery(_): ApiQuery<api_types::risks::NoParameters>,
+) -> ApiResult<Json<AlarmsPage>> {
+    Ok(Json(api.views.alarms(caller_id(&caller))?))
 }
 
 #[utoipa::path(

@@ -55,6 +55,7 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         crate::notify_api::deliveries,
         crate::devices_api::posture,
         crate::devices_api::findings,
+        crate::devices_api::alarms,
         crate::devices_api::stats,
         crate::devices_api::metrics,
         crate::oauth::token,

@@ -613,9 +613,13 @@ pub async fn open_node_with_clock(
         archivist_store.clone(),
         archivist_store.clone(),
     );
-    let devices =
-        service::devices::DeviceViews::new(projector.clone(), reads.clone(), clock.clone())
-            .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
+    let devices = service::devices::DeviceViews::new(
+        projector.clone(),
+        scitt.clone(),
+        reads.clone(),
+        clock.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
     let node = Node {
         archivist,
         archivist_store,

@@ -980,8 +980,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
 /// Step 12: four simulated cameras, registered with their own keys, report
 /// through the broker; one runs with the universal default password and
-/// telnet open, one with JTAG and UART enabled. The node's device channel
-/// registers each signed report and the posture audit finds exactly that.
+/// telnet open, one with JTAG and UART enabled, one an image Vistacam never
+/// released. The node's device channel registers each signed report, the
+/// posture audit finds exactly the weaknesses, and the tampered image
+/// raises an alarm.
 async fn devices_step(
     http: &reqwest::Client,
     root: &str,
@@ -1009,7 +1011,32 @@ async fn devices_step(
     let seed = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
     let mut cams = fleet(seed, &format!("cam-{:04x}-", seed & 0xffff), 4);
     cams[1].plants = vec![Plant::DefaultCredentials, Plant::Telnet];
+    cams[2].plants = vec![Plant::TamperedFirmware];
     cams[3].plants = vec![Plant::DebugEnabled];
+    let firmware = FirmwareImage {
+        version: "4.1.0".into(),
+        image_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    };
+    // Vistacam released the image its cameras should run.
+    let release = StatementBody::FirmwareReleased {
+        version: firmware.version.clone(),
+        image_sha256: firmware.image_sha256.clone(),
+        sbom: None,
+    };
+    let statement = scitt::StatementBuilder::new(
+        "vistacam.example",
+        "model:vistacam.example/VC-4",
+        &release.to_payload(),
+    )
+    .content_type("application/json")
+    .issued_at(crate::now_unix_s())
+    .sign(vistacam_key);
+    let index = register(http, root, &statement, service_key).await?;
+    println!(
+        "   #{index:<3} vistacam.example      firmware-released VC-4 {} ({}…)",
+        firmware.version,
+        &firmware.image_sha256[..12]
+    );
     for cam in &cams {
         let body = crate::statements::device_registered(crate::statements::DeviceRegistration {
             manufacturer: "Vistacam".into(),
@@ -1040,10 +1067,6 @@ async fn devices_step(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let firmware = FirmwareImage {
-        version: "4.1.0".into(),
-        image_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
-    };
     let now = crate::now_unix_s();
     let messages: Vec<(String, Vec<u8>)> = cams
         .iter_mut()
@@ -1105,6 +1128,30 @@ async fn devices_step(
         bail!("the posture audit found {found:?}, not the planted {expected:?}");
     }
     println!("   exactly the planted weaknesses were found; counters at {root}/metrics");
+    let alarms: api_types::devices::AlarmsPage = http
+        .get(format!("{root}/api/v1/alarms"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+        .context("the alarms")?;
+    for a in &alarms.alarms {
+        println!(
+            "   ALARM {:<9} {:<22} {}  {}",
+            a.severity, a.kind, a.device, a.title
+        );
+    }
+    let tampered = &cams[2].id;
+    let kinds: Vec<(&str, &str)> = alarms
+        .alarms
+        .iter()
+        .map(|a| (a.device.as_str(), a.kind.as_str()))
+        .collect();
+    if kinds != [(tampered.as_str(), "firmware_not_released")] {
+        bail!("the alarms are {kinds:?}, not the planted tampered firmware on {tampered}");
+    }
     Ok(())
 }
 

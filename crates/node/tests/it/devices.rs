@@ -56,7 +56,7 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
         vec![Plant::Telnet],
         vec![Plant::DebugEnabled, Plant::NoSecureBoot],
         vec![Plant::LoggingDisabled],
-        vec![],
+        vec![Plant::TamperedFirmware],
     ];
     for (d, p) in devices.iter_mut().zip(plants) {
         d.plants = p;
@@ -72,6 +72,15 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
         ))
         .await;
     }
+    // Acme released the image the devices should run.
+    t.register_signed(TestNode::sign(
+        ACME,
+        &acme,
+        "model:acme.test/door",
+        &json!({"type": "firmware-released", "version": "2.4.0",
+                "image_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}),
+    ))
+    .await;
     node::start_device_channel(&t.node, "127.0.0.1", 1883);
     let stats = t.node.device_stats.clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -87,8 +96,14 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
     let now = t.node.clock.now_unix_s();
     let messages: Vec<(String, Vec<u8>)> = devices
         .iter_mut()
-        .map(|d| {
-            let r = d.next_report(&fw, now);
+        .enumerate()
+        .map(|(i, d)| {
+            let mut r = d.next_report(&fw, now);
+            if i == 0 {
+                // Device 0 verified a checkpoint of size 1 with another
+                // root than the log's: a split view.
+                r["checkpoint_seen"] = json!({"size": 1, "root_hash": "00".repeat(32)});
+            }
             (d.topic(), d.sign(&r))
         })
         .collect();
@@ -156,6 +171,28 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
         posture["findings"][0]["evidence"]["report"][0]["value"], "universal-default",
         "{posture}"
     );
+
+    // The alarms: the tampered image and the split view, nothing else.
+    let (status, page) = get(&t, "/api/v1/alarms", &token).await;
+    assert_eq!(status, 200, "{page}");
+    let alarms: BTreeSet<(String, String)> = page["alarms"]
+        .as_array()
+        .expect("alarms")
+        .iter()
+        .map(|a| {
+            (
+                a["device"].as_str().unwrap_or_default().to_string(),
+                a["kind"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        (id(0), "split_view".to_string()),
+        (id(5), "firmware_not_released".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(alarms, expected, "{page:#}");
 
     // A stakeholder with no role on the devices sees neither.
     let other = t.token(OTHER).await;
