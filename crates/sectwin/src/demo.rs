@@ -528,10 +528,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     for (issuer, subject, fact) in &facts {
         let body = fact.body(&indices)?;
         let key = keys.get(*issuer).context("every issuer has a key")?;
-        let statement = scitt::StatementBuilder::new(issuer, subject, &body.to_payload())
-            .content_type("application/json")
-            .issued_at(crate::now_unix_s())
-            .sign(key);
+        let statement = signed(issuer, subject, &body, key);
         let index = register(&http, &root, &statement, &service_key).await?;
         let kind = body.type_name();
         println!(
@@ -801,10 +798,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let acme_key = keys.get("acme.example").context("acme key")?;
     let mut last = 0;
     for (what, subject, body) in vuln_statements() {
-        let statement = scitt::StatementBuilder::new("acme.example", subject, &body.to_payload())
-            .content_type("application/json")
-            .issued_at(crate::now_unix_s())
-            .sign(acme_key);
+        let statement = signed("acme.example", subject, &body, acme_key);
         last = register(&http, &root, &statement, &service_key).await?;
         println!("   #{last:<3} acme.example           {what:<40} receipt verified");
     }
@@ -885,10 +879,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         theirs.total
     );
     for (what, subject, body) in fix_statements() {
-        let statement = scitt::StatementBuilder::new("acme.example", subject, &body.to_payload())
-            .content_type("application/json")
-            .issued_at(crate::now_unix_s())
-            .sign(acme_key);
+        let statement = signed("acme.example", subject, &body, acme_key);
         let index = register(&http, &root, &statement, &service_key).await?;
         println!("   #{index:<3} acme.example           {what:<40} receipt verified");
     }
@@ -978,6 +969,31 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     Ok(())
 }
 
+/// `body` about `subject`, signed by `issuer` with `key` now (a client's
+/// statement: JSON payload, `iat` from the system clock).
+fn signed(issuer: &str, subject: &str, body: &StatementBody, key: &scitt::SigningKey) -> Vec<u8> {
+    scitt::StatementBuilder::new(issuer, subject, &body.to_payload())
+        .content_type("application/json")
+        .issued_at(crate::now_unix_s())
+        .sign(key)
+}
+
+/// GETs `url` with a bearer token and reads the answer as `T`.
+async fn get_as<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> Result<T> {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+        .with_context(|| format!("the answer of {url}"))
+}
+
 /// Step 12: four simulated cameras, registered with their own keys, report
 /// through the broker; one runs with the universal default password and
 /// telnet open, one with JTAG and UART enabled, one an image Vistacam never
@@ -1023,14 +1039,12 @@ async fn devices_step(
         image_sha256: firmware.image_sha256.clone(),
         sbom: None,
     };
-    let statement = scitt::StatementBuilder::new(
+    let statement = signed(
         "vistacam.example",
         "model:vistacam.example/VC-4",
-        &release.to_payload(),
-    )
-    .content_type("application/json")
-    .issued_at(crate::now_unix_s())
-    .sign(vistacam_key);
+        &release,
+        vistacam_key,
+    );
     let index = register(http, root, &statement, service_key).await?;
     println!(
         "   #{index:<3} vistacam.example      firmware-released VC-4 {} ({}…)",
@@ -1045,14 +1059,12 @@ async fn devices_step(
             hardware_id: None,
             device_key: Some(cam.key.public_key().to_pem()),
         });
-        let statement = scitt::StatementBuilder::new(
+        let statement = signed(
             "vistacam.example",
             &format!("device:{}", cam.id),
-            &body.to_payload(),
-        )
-        .content_type("application/json")
-        .issued_at(crate::now_unix_s())
-        .sign(vistacam_key);
+            &body,
+            vistacam_key,
+        );
         let index = register(http, root, &statement, service_key).await?;
         println!(
             "   #{index:<3} vistacam.example      device-registered {} with its own key",
@@ -1094,15 +1106,8 @@ async fn devices_step(
         .await;
     println!("   {sent} signed reports published (QoS 1), verified and registered in the log, each with a receipt");
     let token = token_for(http, root, node, "vistacam.example").await?;
-    let page: api_types::devices::FindingsPage = http
-        .get(format!("{root}/api/v1/findings"))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await
-        .context("the findings")?;
+    let page: api_types::devices::FindingsPage =
+        get_as(http, &format!("{root}/api/v1/findings"), &token).await?;
     println!(
         "   posture audit of {} devices (OWASP IoT Top 10, ETSI EN 303 645, Device Defender checks):",
         page.devices_audited
@@ -1128,15 +1133,8 @@ async fn devices_step(
         bail!("the posture audit found {found:?}, not the planted {expected:?}");
     }
     println!("   exactly the planted weaknesses were found; counters at {root}/metrics");
-    let alarms: api_types::devices::AlarmsPage = http
-        .get(format!("{root}/api/v1/alarms"))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await
-        .context("the alarms")?;
+    let alarms: api_types::devices::AlarmsPage =
+        get_as(http, &format!("{root}/api/v1/alarms"), &token).await?;
     for a in &alarms.alarms {
         println!(
             "   ALARM {:<9} {:<22} {}  {}",
