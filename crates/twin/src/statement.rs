@@ -414,7 +414,7 @@ pub enum StatementBody {
         #[serde(default)]
         description: Option<String>,
         /// The payload field, an object, whose members set the twin's
-        /// attributes ([`crate::Twin::asset_attributes`]), if statements of
+        /// attributes ([`crate::projection::Twin::asset_attributes`]), if statements of
         /// the type set any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sets_attributes: Option<String>,
