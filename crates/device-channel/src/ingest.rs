@@ -47,6 +47,17 @@ pub const BATCH_REPORTS_MAX: usize = 512;
 pub const BATCH_WAIT_MS: u64 = 2;
 /// Messages queued between the MQTT event loop and the ingester.
 const QUEUED_MESSAGES_MAX: usize = 8192;
+/// Messages the event loop holds beyond that queue before it stops reading
+/// from the broker (it keeps sending acknowledgements meanwhile). A broker
+/// should hold back at its in-flight limit; not every one does (Mosquitto
+/// 2.0.11 was seen sending far past `max_inflight_messages` once
+/// acknowledgements flow), so the bound is the ingester's own.
+const HELD_MESSAGES_MAX: usize = 65_536;
+/// Requests (acknowledgements, subscriptions) queued for the MQTT client.
+const CLIENT_REQUESTS_MAX: usize = 16_384;
+/// How often acknowledgements that found the client's queue full are tried
+/// again, in milliseconds.
+const ACK_RETRY_MS: u64 = 20;
 /// Wait before reconnecting after a broken connection, in milliseconds.
 const RECONNECT_MS: u64 = 500;
 /// Wait after the log refused to append before the unacknowledged reports
@@ -113,7 +124,7 @@ impl Ingester {
             .set_manual_acks(true)
             .set_keep_alive(Duration::from_secs(30))
             .set_max_packet_size(MESSAGE_BYTES_MAX + 1024, MESSAGE_BYTES_MAX + 1024);
-        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let (client, eventloop) = AsyncClient::new(options, CLIENT_REQUESTS_MAX);
         let (tx, rx) = mpsc::channel(QUEUED_MESSAGES_MAX);
         let events = tokio::spawn(event_loop(
             eventloop,
@@ -154,7 +165,11 @@ impl Ingester {
 }
 
 /// Drives the MQTT connection: (re)subscribes on every connection and
-/// hands each report message to the worker.
+/// hands each report message to the worker. It never waits on the worker
+/// while it could be reading or writing the connection (the worker's
+/// acknowledgements go out through it): messages the worker has no room
+/// for yet are held here, and past [`HELD_MESSAGES_MAX`] it only hands
+/// them on, still sending what the worker queued, until there is room.
 async fn event_loop(
     mut eventloop: rumqttc::EventLoop,
     client: AsyncClient,
@@ -162,10 +177,22 @@ async fn event_loop(
     stats: Arc<IngestStats>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut held: std::collections::VecDeque<Publish> = std::collections::VecDeque::new();
     loop {
         let event = tokio::select! {
             _ = stopped.changed() => break,
-            event = eventloop.poll() => event,
+            permit = tx.reserve(), if !held.is_empty() => {
+                match permit {
+                    Ok(permit) => {
+                        if let Some(p) = held.pop_front() {
+                            permit.send(p);
+                        }
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            }
+            event = eventloop.poll(), if held.len() < HELD_MESSAGES_MAX => event,
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -177,17 +204,16 @@ async fn event_loop(
                 // The broker keeps the subscription of a persistent session;
                 // subscribing again is harmless and covers a broker that
                 // lost it.
-                if let Err(e) = client
-                    .subscribe(REPORTS_TOPIC_FILTER, QoS::AtLeastOnce)
-                    .await
-                {
+                if let Err(e) = client.try_subscribe(REPORTS_TOPIC_FILTER, QoS::AtLeastOnce) {
                     tracing::warn!("device channel: subscribing: {e}");
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 stats.received();
-                if tx.send(p).await.is_err() {
-                    break;
+                match tx.try_send(p) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(p)) => held.push_back(p),
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
                 }
             }
             Ok(_) => {}
@@ -203,7 +229,7 @@ async fn event_loop(
             }
         }
     }
-    let _ = client.disconnect().await;
+    let _ = client.try_disconnect();
 }
 
 /// A report that passed the checks made before registration.
@@ -248,13 +274,24 @@ impl Worker {
             tracing::warn!("device channel: the twins did not catch up with the log in time; counters are checked against what they hold");
         }
         let mut carried: Vec<Publish> = Vec::new();
+        let mut unacked: Vec<Publish> = Vec::new();
         loop {
             if *stopped.borrow() {
                 break;
             }
+            self.ack(&mut unacked);
             let mut batch = std::mem::take(&mut carried);
             if batch.is_empty() {
-                match rx.recv().await {
+                let next = if unacked.is_empty() {
+                    rx.recv().await
+                } else {
+                    match tokio::time::timeout(Duration::from_millis(ACK_RETRY_MS), rx.recv()).await
+                    {
+                        Ok(next) => next,
+                        Err(_) => continue,
+                    }
+                };
+                match next {
                     Some(p) => batch.push(p),
                     None => break,
                 }
@@ -267,13 +304,8 @@ impl Worker {
                 }
             }
             let (done, later, retry) = self.ingest(&batch).await;
-            for i in done {
-                if let Some(p) = batch.get(i) {
-                    if let Err(e) = self.client.ack(p).await {
-                        tracing::debug!("device channel: acknowledging: {e}");
-                    }
-                }
-            }
+            unacked.extend(done.into_iter().filter_map(|i| batch.get(i).cloned()));
+            self.ack(&mut unacked);
             carried = later
                 .into_iter()
                 .filter_map(|i| batch.get(i).cloned())
@@ -283,9 +315,24 @@ impl Worker {
                 // and ask the broker for them again on a new connection.
                 tokio::time::sleep(Duration::from_millis(APPEND_RETRY_MS)).await;
                 carried.clear();
-                let _ = self.client.disconnect().await;
+                let _ = self.client.try_disconnect();
             }
         }
+    }
+
+    /// Queues the acknowledgements of `unacked` without waiting: those the
+    /// client's queue has no room for stay for the next try (waiting here
+    /// could wait on the event loop, which may be waiting on this worker).
+    fn ack(&self, unacked: &mut Vec<Publish>) {
+        let mut kept = Vec::new();
+        for p in unacked.drain(..) {
+            match self.client.try_ack(&p) {
+                Ok(()) => {}
+                Err(rumqttc::ClientError::TryRequest(_)) => kept.push(p),
+                Err(e) => tracing::debug!("device channel: acknowledging: {e}"),
+            }
+        }
+        *unacked = kept;
     }
 
     /// Checks and registers a batch; answers the messages to acknowledge,
