@@ -175,6 +175,31 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 30_000)]
         flows: usize,
     },
+    /// Issue 16's figures: device reports through a real broker (a
+    /// Mosquitto of its own) verified and registered per second, against
+    /// the broker's own ceiling and the batch Ed25519 ceiling; publish →
+    /// durable registration latency at half that rate; the posture audit of
+    /// a million twins.
+    Device {
+        /// Devices in the simulated fleet (each registered with its key).
+        #[arg(long, default_value_t = 100_000)]
+        devices: usize,
+        /// Reports published per run.
+        #[arg(long, default_value_t = 100_000)]
+        reports: usize,
+        /// Runs per throughput figure (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Synthetic twins in the posture audit.
+        #[arg(long, default_value_t = 1_000_000)]
+        audit_twins: usize,
+        /// Skip the node: only the broker and Ed25519 ceilings and the audit.
+        #[arg(long)]
+        skip_ingest: bool,
+        /// Where to put the node and the broker's files (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Resident memory while appending many entries.
     Memory {
         /// Entries to append.
@@ -285,6 +310,24 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
         } => {
             tokio::task::spawn_blocking(move || crate::bench_threat::run(runs, elements, flows))
                 .await?
+        }
+        BenchCmd::Device {
+            devices,
+            reports,
+            runs,
+            audit_twins,
+            skip_ingest,
+            dir,
+        } => {
+            crate::bench_device::run(crate::bench_device::Options {
+                devices: devices.max(1),
+                reports: reports.max(1),
+                runs,
+                audit_twins,
+                skip_ingest,
+                dir,
+            })
+            .await
         }
         BenchCmd::Index {
             keys,

@@ -11,6 +11,7 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bench_device;
 mod bench_index;
 mod bench_log;
 mod bench_peer;
