@@ -15,8 +15,8 @@
 //!    fleet registered (`device-registered` with `device_key`, signed by a
 //!    manufacturer the node's registry knows; not timed, but shown), the
 //!    ingester subscribed to the broker, the simulator publishing fresh
-//!    reports as fast as the broker takes them, but never more than
-//!    [`OUTSTANDING_MAX`] ahead of the ingester (why: [`PUBLISH_CHUNK`]):
+//!    reports as fast as the broker takes them (in chunks, see
+//!    [`PUBLISH_CHUNK`]):
 //!    reports/s from the first publish to the last report accepted (the
 //!    ingester's counters), each run checked to accept every report and
 //!    refuse none.
@@ -81,20 +81,18 @@ const REGISTER_BATCH: usize = 2048;
 const VERIFY_BATCH: usize = device_channel::ingest::BATCH_REPORTS_MAX;
 /// The throughput runs publish in chunks of this many reports, keeping at
 /// most [`OUTSTANDING_MAX`] published and not yet handled by the ingester.
-/// Publishing everything at once deadlocks the ingester. Mosquitto 2.0.11
-/// stops keeping `max_inflight_messages` once acknowledgements flow (with
-/// 1000, a raw MQTT 3.1.1 subscriber that acknowledged 512 messages once
-/// was sent 4,438; the code path is the one eclipse-mosquitto/mosquitto
-/// #2301 points at, `db__message_delete_outgoing`) and hands the ingester
-/// the whole backlog. Once more than the ingester's queue (8192 messages)
-/// and its MQTT client's request channel (1024 acknowledgements) are
-/// outstanding, the ingester's event loop waits for room in the worker's
-/// queue while the worker waits for room to acknowledge, and nothing moves
-/// again (`device-channel`'s to fix, not this benchmark's).
+/// Mosquitto 2.0.11 stops keeping `max_inflight_messages` once
+/// acknowledgements flow (with 1000, a raw MQTT 3.1.1 subscriber that
+/// acknowledged 512 messages once was sent 4,438; the code path is the one
+/// eclipse-mosquitto/mosquitto #2301 points at, `db__message_delete_outgoing`)
+/// and hands the ingester the whole backlog. That once deadlocked the
+/// ingester (its event loop waited on the worker, the worker on room to
+/// acknowledge); it now holds such a flood itself, so the throughput runs
+/// publish as fast as the broker takes them.
 const PUBLISH_CHUNK: usize = 2048;
-/// At most this many reports published ahead of the ingester (below its
-/// 8192-message queue; at least two batches of 512 always waiting).
-const OUTSTANDING_MAX: u64 = 6144;
+/// At most this many reports published ahead of the ingester: no limit
+/// (more than any run publishes), see [`PUBLISH_CHUNK`].
+const OUTSTANDING_MAX: u64 = u64::MAX / 2;
 /// Seconds of reports published for the latency figure.
 const LATENCY_S: u64 = 10;
 /// One report in this many is followed until a checkpoint covers it.
@@ -248,7 +246,7 @@ pub async fn run(o: Options) -> Result<()> {
             o.devices, i.setup_s
         );
         println!(
-            "| ingest: reports received, checked, batch-verified, registered durably and acknowledged, first publish → last accepted, the publisher at most {OUTSTANDING_MAX} reports ahead (target ≥ 10,000) | {:.0} reports/s (runs: {}) |",
+            "| ingest: reports received, checked, batch-verified, registered durably and acknowledged, first publish → last accepted, the publisher as fast as the broker takes them (target ≥ 10,000) | {:.0} reports/s (runs: {}) |",
             i.rate,
             i.rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
         );
@@ -310,7 +308,7 @@ pub async fn run(o: Options) -> Result<()> {
         audit.findings, audit.planted
     );
     if ingest.is_some() {
-        println!("Alarms are not raised yet: the latency above is publish-to-durable-registration (and to a receipt), the first part of publish-to-alarm. The ingester does not audit: reports/s is received, verified and registered.");
+        println!("Alarms are computed on read (GET /api/v1/alarms), not yet on the stream: the latency above is publish-to-durable-registration (and to a receipt), the first part of publish-to-alarm. The ingester does not audit on the stream either: reports/s is received, verified and registered.");
     }
     Ok(())
 }
@@ -733,6 +731,7 @@ async fn ingest(
         node.scitt.clone(),
         node.projector.clone(),
         node.clock.clone(),
+        node.device_stats.clone(),
     );
     let stats = ingester.stats();
     let deadline = Instant::now() + Duration::from_secs(20);
