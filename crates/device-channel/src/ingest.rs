@@ -42,7 +42,7 @@ use crate::topic::{device_of_topic, REPORTS_TOPIC_FILTER};
 pub const MESSAGE_BYTES_MAX: usize = REPORT_BYTES_MAX + 2048;
 /// Most reports registered together (one batch verification, shared group
 /// commits).
-pub const BATCH_REPORTS_MAX: usize = 512;
+pub const BATCH_REPORTS_MAX: usize = 2048;
 /// How long a batch waits for more reports after its first, in milliseconds.
 pub const BATCH_WAIT_MS: u64 = 2;
 /// Messages queued between the MQTT event loop and the ingester.
