@@ -210,6 +210,12 @@ async fn event_loop(
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 stats.received();
+                // Behind what is held already, to keep each device's
+                // reports in the order they came.
+                if !held.is_empty() {
+                    held.push_back(p);
+                    continue;
+                }
                 match tx.try_send(p) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(p)) => held.push_back(p),
