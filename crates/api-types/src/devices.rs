@@ -124,14 +124,18 @@ pub struct DeviceChannelStats {
     pub rejected: BTreeMap<String, u64>,
 }
 
-/// An alarm: what a device's latest report shows that contradicts the log
-/// (a firmware image no release covers, an AI model that is not the
-/// endorsed one, a checkpoint the log's history contradicts).
+/// An alarm: a rule that held on a device's signed reports (a built-in
+/// incident rule, or a behaviour of a security profile that covers the
+/// device).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AlarmView {
-    /// `firmware_not_released` or `split_view` (more kinds to come:
-    /// `ai_model_substituted`, `firmware_below_minimum`, ...).
-    pub kind: String,
+    /// `<rule>@<entry of the report that raised it>`: what a verdict names.
+    pub id: String,
+    /// The rule: `firmware-not-released`, `ai-model-substituted`,
+    /// `new-listening-port`, `new-destination`, `auth-failure-spike`,
+    /// `firmware-downgrade`, `device-silent`, `split-view`, or
+    /// `profile:<owner>/<profile>/<behaviour>`.
+    pub rule: String,
     /// What it means.
     pub title: String,
     /// `critical`, `high` or `medium`.
@@ -140,22 +144,182 @@ pub struct AlarmView {
     pub device: String,
     /// OWASP IoT Top 10, ETSI EN 303 645, CWE and MITRE ATLAS references.
     pub references: Vec<String>,
-    /// The report fields and the log's facts it rests on.
+    /// The report fields and the context it rests on.
     #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
-    /// The report's log entry.
+    /// `active` or `cleared`.
+    pub state: String,
+    /// The entry of the report that raised it (its receipt: `/entries/{n}`).
     pub report_entry: u64,
-    /// `unknown` until an operator verifies it.
+    /// That report's timestamp, Unix seconds.
+    pub raised_at: i64,
+    /// The latest report on which the rule held.
+    pub last_entry: u64,
+    /// The report that cleared it, if cleared.
+    pub cleared_entry: Option<u64>,
+    /// `unknown`, `true-positive`, `benign-positive` or `false-positive`.
     pub verification: String,
+    /// Who verified it, if anyone.
+    pub verified_by: Option<String>,
+    /// The verdict's entry.
+    pub verified_entry: Option<u64>,
+    /// The verdict's note.
+    pub verification_note: Option<String>,
+    /// The incident that confirms it (its `incident-reported` entry).
+    pub incident: Option<u64>,
 }
 
 /// The alarms over the devices the reader may see (`GET /api/v1/alarms`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AlarmsPage {
-    /// The alarms, by device then kind.
+    /// The alarms, by device, active first.
     pub alarms: Vec<AlarmView>,
-    /// Devices checked (those with a readable report the reader may see).
+    /// Devices checked (those with a report the reader may see).
     pub devices_checked: u64,
-    /// The log size the twins reflect.
+    /// The log size the detector has folded.
     pub as_of: u64,
+}
+
+/// Filters of `GET /api/v1/alarms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AlarmsQuery {
+    /// Only this device's.
+    pub device: Option<String>,
+    /// `active` (the default), `cleared` or `all`.
+    pub state: Option<String>,
+    /// Only this rule's (a profile's rules by prefix: `profile:op/cams`).
+    pub rule: Option<String>,
+}
+
+/// An operator's verdict on an alarm (`POST /api/v1/alarms/{device}/{id}/verification`),
+/// signed by the service on the caller's behalf. `true-positive` also
+/// reports an incident (`incident-reported`, naming the alarm).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmVerdict {
+    /// `true-positive`, `benign-positive`, `false-positive` or `unknown`.
+    pub verification: String,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// What a verdict registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VerdictRecorded {
+    /// The `alarm-verified` entry.
+    pub entry: u64,
+    /// The `incident-reported` entry, for a true positive.
+    pub incident: Option<u64>,
+}
+
+/// One step of an incident's life cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentStepView {
+    /// Its entry.
+    pub entry: u64,
+    /// Who.
+    pub by: String,
+    /// `acknowledged` or `resolved`.
+    pub status: String,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// An incident (`incident-reported`) and its life cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentView {
+    /// Its `incident-reported` entry (its id).
+    pub entry: u64,
+    /// The device.
+    pub device: String,
+    /// Who reported it.
+    pub reported_by: String,
+    /// Severity.
+    pub severity: String,
+    /// What happened.
+    pub summary: String,
+    /// The alarm it confirms, if any.
+    pub alarm: Option<String>,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// Its steps, in log order.
+    pub steps: Vec<IncidentStepView>,
+    /// Whether the device is in the quarantine group now.
+    pub quarantined: bool,
+}
+
+/// The incidents over the devices the reader may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentsPage {
+    /// The incidents, newest first.
+    pub incidents: Vec<IncidentView>,
+    /// The log size the detector has folded.
+    pub as_of: u64,
+}
+
+/// Filters of `GET /api/v1/incidents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentsQuery {
+    /// Only this device's.
+    pub device: Option<String>,
+    /// `open`, `acknowledged`, `resolved`, or `unresolved` (open or
+    /// acknowledged); all when absent.
+    pub status: Option<String>,
+}
+
+/// A step of an incident (`POST /api/v1/incidents/{entry}/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentUpdate {
+    /// `acknowledged` or `resolved`.
+    pub status: String,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// A mitigation of an incident (`POST /api/v1/incidents/{entry}/quarantine`):
+/// the device moves into the `quarantine` group (an `ownership-transferred`
+/// statement keeping its owner, operator, maintainer and site, signed on
+/// the caller's behalf, so only its owner may), or out of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRequest {
+    /// `true` (the default) to quarantine, `false` to release.
+    pub quarantine: Option<bool>,
+}
+
+/// What a write registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    /// Its entry.
+    pub entry: u64,
+}
+
+/// A security profile as the detector runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProfileView {
+    /// `<owner>/<id>`.
+    pub key: String,
+    /// Its publisher.
+    pub owner: String,
+    /// Its id.
+    pub id: String,
+    /// Its `security-profile` entry.
+    pub entry: u64,
+    /// The profile as published.
+    #[schema(value_type = Object)]
+    pub profile: serde_json::Value,
+    /// Why the detector cannot run it, if it cannot.
+    pub error: Option<String>,
+}
+
+/// The security profiles in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProfilesPage {
+    /// The profiles.
+    pub profiles: Vec<ProfileView>,
 }

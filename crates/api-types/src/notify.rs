@@ -20,6 +20,10 @@ pub enum NotificationKind {
     DeadlineOverdue,
     /// A VEX statement changed.
     VexChanged,
+    /// A device's reports raised an alarm.
+    DeviceAlarm,
+    /// An incident was reported on a device, or moved on.
+    Incident,
 }
 
 /// A webhook target (Standard Webhooks).

@@ -171,6 +171,9 @@ pub enum PolicyKind {
     /// An AI-use policy.
     #[serde(rename = "ai-use")]
     AiUse,
+    /// A security profile (detection behaviours).
+    #[serde(rename = "security-profile")]
+    SecurityProfile,
 }
 
 /// One version of a published policy.

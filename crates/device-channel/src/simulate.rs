@@ -30,13 +30,34 @@ pub enum Plant {
     LoggingDisabled,
     /// The running image's digest is one no release covers (tampering).
     TamperedFirmware,
-    /// A burst of authentication failures.
+    /// A burst of authentication failures (from the device's
+    /// [`LATE_PLANT_COUNTER`]th report: before it, a quiet history).
     AuthFailureSpike,
+    /// A port (TCP 4444) starts listening from the
+    /// [`LATE_PLANT_COUNTER`]th report, after a learned baseline.
+    NewPort,
+    /// The AI model loaded (`person-detector`) is not the endorsed one.
+    SubstitutedModel,
+    /// The device reports a checkpoint of the log whose root is not the
+    /// log's (`checkpoint_seen`, size 1): a split view.
+    SplitView,
+    /// From the [`LATE_PLANT_COUNTER`]th report the device runs
+    /// version `0.9.0`, below what it ran before (a downgrade).
+    Downgrade,
 }
+
+/// The report counter from which the late plants (a new port, an
+/// authentication-failure spike, a downgrade) show: earlier reports make
+/// the device's baseline.
+pub const LATE_PLANT_COUNTER: u64 = 15;
+
+/// The digest of the AI model every healthy simulated camera loads
+/// (`person-detector`), as its `ai-model-deployed` statement names it.
+pub const MODEL_SHA256: &str = "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9";
 
 impl Plant {
     /// Every plant.
-    pub const ALL: [Plant; 7] = [
+    pub const ALL: [Plant; 11] = [
         Plant::DefaultCredentials,
         Plant::DebugEnabled,
         Plant::Telnet,
@@ -44,6 +65,10 @@ impl Plant {
         Plant::LoggingDisabled,
         Plant::TamperedFirmware,
         Plant::AuthFailureSpike,
+        Plant::NewPort,
+        Plant::SubstitutedModel,
+        Plant::SplitView,
+        Plant::Downgrade,
     ];
 
     /// Its name on the command line.
@@ -56,6 +81,10 @@ impl Plant {
             Plant::LoggingDisabled => "logging-disabled",
             Plant::TamperedFirmware => "tampered-firmware",
             Plant::AuthFailureSpike => "auth-failure-spike",
+            Plant::NewPort => "new-port",
+            Plant::SubstitutedModel => "substituted-model",
+            Plant::SplitView => "split-view",
+            Plant::Downgrade => "downgrade",
         }
     }
 
@@ -118,24 +147,39 @@ impl SimDevice {
         if has(Plant::Telnet) {
             tcp.insert(0, 23);
         }
+        let late = counter >= LATE_PLANT_COUNTER;
+        if has(Plant::NewPort) && late {
+            tcp.push(4444);
+        }
         let image = if has(Plant::TamperedFirmware) {
             "6d0fd1a5c5a4e6a0b2c9f8e7d6c5b4a392817161514131211100f0e0d0c0b0a0".to_string()
         } else {
             firmware.image_sha256.clone()
         };
-        json!({
+        let version = if has(Plant::Downgrade) && late {
+            "0.9.0".to_string()
+        } else {
+            firmware.version.clone()
+        };
+        let model = if has(Plant::SubstitutedModel) {
+            "00000000000000000000000000000000000000000000000000000000deadbeef"
+        } else {
+            MODEL_SHA256
+        };
+        let mut report = json!({
             "type": "device-report",
             "v": 1,
             "counter": counter,
             "timestamp": now_unix_s,
             "client_id": self.id,
-            "firmware": {"version": firmware.version, "image_sha256": image},
+            "firmware": {"version": version, "image_sha256": image},
             "secure_boot": !has(Plant::NoSecureBoot),
             "secure_storage": true,
             "debug_interfaces": {"jtag": has(Plant::DebugEnabled), "uart": has(Plant::DebugEnabled), "ssh": false},
             "credentials": if has(Plant::DefaultCredentials) { "universal-default" } else { "unique-per-device" },
             "tls": {"versions": ["TLSv1.2", "TLSv1.3"], "cipher_suites": ["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]},
             "logging_enabled": !has(Plant::LoggingDisabled),
+            "ai_models": [{"id": "person-detector", "model_sha256": model}],
             "metrics": {
                 "listening-tcp-ports": tcp,
                 "listening-udp-ports": [5683],
@@ -147,11 +191,15 @@ impl SimDevice {
                 "all-packets-in": rng.gen_range(40..400),
                 "all-packets-out": rng.gen_range(40..400),
                 "destination-ip-addresses": ["203.0.113.10"],
-                "authentication-failures": if has(Plant::AuthFailureSpike) { 250 } else { rng.gen_range(0..2) },
+                "authentication-failures": if has(Plant::AuthFailureSpike) && late { 250 } else { rng.gen_range(0..2) },
                 "reboots": 0,
                 "update-attempts": 0
             }
-        })
+        });
+        if has(Plant::SplitView) {
+            report["checkpoint_seen"] = json!({"size": 1, "root_hash": "5eed00000000000000000000000000000000000000000000000000000000f00d"});
+        }
+        report
     }
 
     /// `report` signed by the device (the MQTT payload): a COSE_Sign1

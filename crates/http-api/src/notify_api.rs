@@ -64,6 +64,8 @@ fn kind(k: wire::NotificationKind) -> NotificationKind {
         wire::NotificationKind::DeadlineApproaching => NotificationKind::DeadlineApproaching,
         wire::NotificationKind::DeadlineOverdue => NotificationKind::DeadlineOverdue,
         wire::NotificationKind::VexChanged => NotificationKind::VexChanged,
+        wire::NotificationKind::DeviceAlarm => NotificationKind::DeviceAlarm,
+        wire::NotificationKind::Incident => NotificationKind::Incident,
     }
 }
 
@@ -74,6 +76,8 @@ fn wire_kind(k: NotificationKind) -> wire::NotificationKind {
         NotificationKind::DeadlineApproaching => wire::NotificationKind::DeadlineApproaching,
         NotificationKind::DeadlineOverdue => wire::NotificationKind::DeadlineOverdue,
         NotificationKind::VexChanged => wire::NotificationKind::VexChanged,
+        NotificationKind::DeviceAlarm => wire::NotificationKind::DeviceAlarm,
+        NotificationKind::Incident => wire::NotificationKind::Incident,
     }
 }
 

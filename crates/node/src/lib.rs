@@ -8,6 +8,7 @@
 //! math (`tlog`'s), or the command line (the `sectwin` binary's).
 
 pub mod binary;
+pub mod detection;
 pub mod notify_pump;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -269,6 +270,13 @@ pub struct Node {
     reads: service::ReadRecorder,
     /// The posture views over what devices report.
     devices: service::devices::DeviceViews,
+    /// The detector's state (alarms, incidents), kept by the driver
+    /// ([`detection`]).
+    pub detection: Arc<service::detection::DetectionState>,
+    /// The alarms, incidents and security profiles use cases.
+    alarms: service::alarms::AlarmViews,
+    /// Where the detection driver sends notifications, once they start.
+    detection_notifier: detection::NotifierSlot,
     /// The device report ingester, once started ([`start_device_channel`]).
     pub device_channel: parking_lot::Mutex<Option<device_channel::Ingester>>,
     /// Its counters (zero while none runs).
@@ -326,6 +334,7 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
         config.interval,
         node.clock.clone(),
     );
+    *node.detection_notifier.lock() = Some(notifier.clone());
     node.notifier = Some(notifier);
     node.pump = Some(pump);
     Ok(())
@@ -517,6 +526,8 @@ pub fn fold_rules() -> twin::FoldRules {
     let types = twin::BuiltinTypes::new([
         service::archivist::event_type(),
         service::devices::report_type(),
+        service::detection::alarm_verified_type(),
+        service::detection::incident_updated_type(),
     ])
     .unwrap_or_else(|e| unreachable!("the built-in statement types are valid: {e}"));
     twin::FoldRules {
@@ -620,10 +631,33 @@ pub async fn open_node_with_clock(
         clock.clone(),
     )
     .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
+    let detection = Arc::new(service::detection::DetectionState::new());
+    let detection_notifier: detection::NotifierSlot = Arc::default();
+    detection::start(
+        detection.clone(),
+        projector.clone(),
+        scitt.clone(),
+        detection_notifier.clone(),
+        clock.clone(),
+    );
+    let alarms = service::alarms::AlarmViews::new(
+        projector.clone(),
+        detection.clone(),
+        reads.clone(),
+        service::delegate::Delegate::new(
+            projector.clone(),
+            scitt.clone(),
+            archivist_signer(authority.clone(), clock.clone()),
+        ),
+        clock.clone(),
+    );
     let node = Node {
         archivist,
         archivist_store,
         devices,
+        detection,
+        alarms,
+        detection_notifier,
         device_channel: parking_lot::Mutex::new(None),
         device_stats: Arc::new(device_channel::IngestStats::default()),
         reads,
@@ -808,6 +842,7 @@ pub fn app(node: &Node) -> axum::Router {
     });
     let devices = http_api::devices_router(http_api::DevicesApi::new(
         node.devices.clone(),
+        node.alarms.clone(),
         node.tokens.clone(),
         stats,
     ));

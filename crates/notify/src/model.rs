@@ -52,16 +52,22 @@ pub enum NotificationKind {
     DeadlineOverdue,
     /// A VEX statement changed.
     VexChanged,
+    /// A device's reports raised an alarm (detection).
+    DeviceAlarm,
+    /// An incident was reported on a device, or moved on.
+    Incident,
 }
 
 impl NotificationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NotificationKind; 5] = [
+    pub const ALL: [NotificationKind; 7] = [
         NotificationKind::NewVulnerableDevice,
         NotificationKind::FixedFirmwareAvailable,
         NotificationKind::DeadlineApproaching,
         NotificationKind::DeadlineOverdue,
         NotificationKind::VexChanged,
+        NotificationKind::DeviceAlarm,
+        NotificationKind::Incident,
     ];
 
     /// The kebab-case name, as in JSON and in MQTT topics.
@@ -72,6 +78,8 @@ impl NotificationKind {
             NotificationKind::DeadlineApproaching => "deadline-approaching",
             NotificationKind::DeadlineOverdue => "deadline-overdue",
             NotificationKind::VexChanged => "vex-changed",
+            NotificationKind::DeviceAlarm => "device-alarm",
+            NotificationKind::Incident => "incident",
         }
     }
 }

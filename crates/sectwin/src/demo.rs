@@ -1070,6 +1070,22 @@ async fn devices_step(
             "   #{index:<3} vistacam.example      device-registered {} with its own key",
             cam.id
         );
+        // Handed over to the building's operator, in the lobby cameras group.
+        let body = StatementBody::OwnershipTransferred {
+            owner: StakeholderId("operator.example".into()),
+            operator: Some(StakeholderId("operator.example".into())),
+            maintainer: None,
+            site: Some("Building A".into()),
+            location: Some("lobby".into()),
+            groups: Some(vec!["lobby-cameras".into()]),
+        };
+        let statement = signed(
+            "vistacam.example",
+            &format!("device:{}", cam.id),
+            &body,
+            vistacam_key,
+        );
+        register(http, root, &statement, service_key).await?;
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !node.device_stats.snapshot().connected {
@@ -1133,24 +1149,128 @@ async fn devices_step(
         bail!("the posture audit found {found:?}, not the planted {expected:?}");
     }
     println!("   exactly the planted weaknesses were found; counters at {root}/metrics");
+    // The detector folds what the projection holds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while node.detection.folded() < size {
+        if std::time::Instant::now() > deadline {
+            bail!("the detector did not fold the reports within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let operator = token_for(http, root, node, "operator.example").await?;
     let alarms: api_types::devices::AlarmsPage =
-        get_as(http, &format!("{root}/api/v1/alarms"), &token).await?;
+        get_as(http, &format!("{root}/api/v1/alarms"), &operator).await?;
     for a in &alarms.alarms {
         println!(
-            "   ALARM {:<9} {:<22} {}  {}",
-            a.severity, a.kind, a.device, a.title
+            "   ALARM {:<9} {:<22} {}  {} (report #{})",
+            a.severity, a.rule, a.device, a.title, a.report_entry
         );
     }
     let tampered = &cams[2].id;
-    let kinds: Vec<(&str, &str)> = alarms
+    let rules: Vec<(&str, &str)> = alarms
         .alarms
         .iter()
-        .map(|a| (a.device.as_str(), a.kind.as_str()))
+        .map(|a| (a.device.as_str(), a.rule.as_str()))
         .collect();
-    if kinds != [(tampered.as_str(), "firmware_not_released")] {
-        bail!("the alarms are {kinds:?}, not the planted tampered firmware on {tampered}");
+    if rules != [(tampered.as_str(), "firmware-not-released")] {
+        bail!("the alarms are {rules:?}, not the planted tampered firmware on {tampered}");
     }
+    // The operator confirms it: a true positive becomes an incident, and
+    // the camera moves into the quarantine group.
+    let alarm = &alarms.alarms[0];
+    let verdict: api_types::devices::VerdictRecorded = post_as(
+        http,
+        &format!(
+            "{root}/api/v1/alarms/{}/{}/verification",
+            alarm.device,
+            urlencoding(&alarm.id)
+        ),
+        &operator,
+        &serde_json::json!({"verification": "true-positive", "note": "image hash unknown to Vistacam: pulled for forensics"}),
+    )
+    .await?;
+    let incident = verdict
+        .incident
+        .context("a true positive did not report an incident")?;
+    println!(
+        "   #{:<3} operator.example      alarm-verified {} true-positive (signed by the service on its behalf)",
+        verdict.entry, alarm.id
+    );
+    println!("   #{incident:<3} operator.example      incident-reported on {tampered}");
+    let q: api_types::devices::Registered = post_as(
+        http,
+        &format!("{root}/api/v1/incidents/{incident}/quarantine"),
+        &operator,
+        &serde_json::json!({}),
+    )
+    .await?;
+    println!(
+        "   #{:<3} operator.example      ownership-transferred {tampered} into group quarantine",
+        q.entry
+    );
+    let ack: api_types::devices::Registered = post_as(
+        http,
+        &format!("{root}/api/v1/incidents/{incident}/status"),
+        &operator,
+        &serde_json::json!({"status": "acknowledged", "note": "SOC ticket 4711"}),
+    )
+    .await?;
+    println!(
+        "   #{:<3} operator.example      incident-updated {incident} acknowledged",
+        ack.entry
+    );
+    let size = node.log.durable_size().get();
+    node.projector
+        .wait_projected(size, Duration::from_secs(15))
+        .await;
+    let incidents: api_types::devices::IncidentsPage =
+        get_as(http, &format!("{root}/api/v1/incidents"), &operator).await?;
+    let Some(i) = incidents.incidents.iter().find(|i| i.entry == incident) else {
+        bail!("incident {incident} is not listed");
+    };
+    if i.status != "acknowledged" || !i.quarantined {
+        bail!(
+            "incident {incident} is {} (quarantined: {})",
+            i.status,
+            i.quarantined
+        );
+    }
+    println!(
+        "   INCIDENT #{incident} {} {}: {} (quarantined)",
+        i.severity, i.status, i.summary
+    );
     Ok(())
+}
+
+/// A path segment, percent-encoded.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// POSTs `body` as JSON with a bearer token and reads the answer as `T`.
+async fn post_as<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<T> {
+    let r = http.post(url).bearer_auth(token).json(body).send().await?;
+    let status = r.status();
+    if !status.is_success() {
+        let text = r.text().await.unwrap_or_default();
+        bail!("POST {url}: {status}: {text}");
+    }
+    r.json()
+        .await
+        .with_context(|| format!("the answer of {url}"))
 }
 
 /// The demo's own advisory (an OSV record written for the demo, not a real

@@ -13,13 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use api_types::devices::{
-    AlarmView, AlarmsPage, DevicePostureView, FindingView, FindingsPage, FindingsQuery, ReportRef,
-    SuppressionView,
+    DevicePostureView, FindingView, FindingsPage, FindingsQuery, ReportRef, SuppressionView,
 };
 use posture::audit::{Auditor, DevicePosture, Finding, FleetIndex, RuleSet};
-use posture::incident::{Incident, Releases};
 use posture::report::DeviceReport;
-use posture::report::Sha256;
 use risk::Severity;
 use serde_json::json;
 use twin::projection::Twin;
@@ -110,6 +107,11 @@ impl DeviceViews {
             rules: Arc::new(rules),
             clock,
         })
+    }
+
+    /// The log whose reports the views read.
+    pub fn scitt(&self) -> &Arc<transparency::TransparencyService> {
+        &self.scitt
     }
 
     /// The rule library.
@@ -287,71 +289,6 @@ impl DeviceViews {
             }
         }
         Ok(latest)
-    }
-
-    /// The alarms over every device the reader may see: a firmware image
-    /// no release of the device's model covers (when the model has
-    /// releases), and a checkpoint the device verified that the log's
-    /// history contradicts (a split view). Computed from the log alone, so
-    /// a `reindex` gives the same alarms.
-    pub fn alarms(&self, who: Option<StakeholderId>) -> Res<AlarmsPage> {
-        let meta = self.projector.meta();
-        let reader = self.reads.reader(who, &meta);
-        let mut audit = Audit::default();
-        let latest = self.visible_reports(&reader, &mut audit)?;
-        let models = risk_register::model_subjects(&meta);
-        let mut releases: BTreeMap<String, Releases> = BTreeMap::new();
-        for (subject, list) in &meta.releases {
-            let images = list
-                .iter()
-                .filter_map(|r| Some((r.version.as_str(), Sha256::from_hex(&r.image_sha256)?)));
-            releases.insert(subject.clone(), Releases::new(images));
-        }
-        let log = self.scitt.log();
-        let log_size = log.published().size.get();
-        let prover = log.prover();
-        let root_at = |size: u64| {
-            prover
-                .root(tlog::TreeSize::new(size))
-                .ok()
-                .map(|h| Sha256::from_bytes(*h.as_bytes()))
-        };
-        let mut alarms = Vec::new();
-        for l in &latest {
-            let Ok(report) = &l.report else { continue };
-            let device = l.twin.device.as_str();
-            let mut found: Vec<Incident> = Vec::new();
-            let model = models.get(&(l.twin.manufacturer.0.clone(), l.twin.model.clone()));
-            if let Some(r) = model.and_then(|m| releases.get(m)) {
-                found.extend(posture::incident::firmware_not_released(device, report, r));
-            }
-            found.extend(posture::incident::split_view(
-                device, report, log_size, root_at,
-            ));
-            for i in found {
-                alarms.push(AlarmView {
-                    kind: i.kind.as_str().to_string(),
-                    title: i.kind.title().to_string(),
-                    severity: i.severity().as_str().to_string(),
-                    device: i.device.clone(),
-                    references: i.kind.references().iter().map(|r| r.to_string()).collect(),
-                    evidence: serde_json::to_value(&i.evidence).unwrap_or_default(),
-                    report_entry: l.entry,
-                    verification: "unknown".into(),
-                });
-            }
-        }
-        audit.write(
-            &self.reads,
-            &reader.who,
-            twin::sharing::ReadKind::Search,
-            None,
-        )?;
-        Ok(AlarmsPage {
-            alarms,
-            devices_checked: latest.len() as u64,
-            as_of: meta.size,
-        })
     }
 }
 

@@ -9,8 +9,11 @@
 //! [`ErrorKind`] once), wire formats of other protocols, or the clock (it is
 //! given a [`Clock`]).
 
+pub mod alarms;
 pub mod archivist;
 pub mod clock;
+pub mod delegate;
+pub mod detection;
 pub mod devices;
 pub mod error;
 pub mod reads;

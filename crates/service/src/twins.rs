@@ -501,6 +501,7 @@ fn wire_policy_kind(k: PolicyKind) -> WirePolicyKind {
         PolicyKind::Sharing => WirePolicyKind::Sharing,
         PolicyKind::Transparency => WirePolicyKind::Transparency,
         PolicyKind::AiUse => WirePolicyKind::AiUse,
+        PolicyKind::SecurityProfile => WirePolicyKind::SecurityProfile,
     }
 }
 
@@ -509,6 +510,7 @@ fn domain_policy_kind(k: WirePolicyKind) -> PolicyKind {
         WirePolicyKind::Sharing => PolicyKind::Sharing,
         WirePolicyKind::Transparency => PolicyKind::Transparency,
         WirePolicyKind::AiUse => PolicyKind::AiUse,
+        WirePolicyKind::SecurityProfile => PolicyKind::SecurityProfile,
     }
 }
 

@@ -84,6 +84,7 @@ impl AttributeClass {
             | B::SharingPolicy { .. }
             | B::TransparencyPolicy { .. }
             | B::AiUsePolicy { .. }
+            | B::SecurityProfile { .. }
             | B::StatementTypeRegistered { .. }
             | B::Endorse { .. }
             | B::Dispute { .. } => return None,

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::consensus::{evaluate, AttributeClass, ConsensusPolicy, Status};
 use crate::model::{DeviceId, Lifecycle, Role, StakeholderId};
-use crate::published::{AiUsePolicy, PolicyKind, PolicyVersion, TransparencyPolicy};
+use crate::published::{
+    AiUsePolicy, PolicyKind, PolicyVersion, SecurityProfile, TransparencyPolicy,
+};
 use crate::registry::{Registry, RegistryError};
 use crate::sharing::{PolicyError, SharingPolicy};
 use crate::statement::{Delegated, SbomComponent, StatementBody, StatementParseError};
@@ -1280,6 +1282,20 @@ impl<S: State> Projection<S> {
                     },
                 })
             }
+            StatementBody::SecurityProfile { policy } => {
+                let owner = Self::policy_owner(s.subject, &issuer, "security-profile")?;
+                let id = SecurityProfile::parse(&policy)?.id;
+                Ok(Plan::Publish {
+                    owner,
+                    version: PolicyVersion {
+                        entry: s.entry,
+                        kind: PolicyKind::SecurityProfile,
+                        id,
+                        policy,
+                        superseded_by: None,
+                    },
+                })
+            }
             StatementBody::AuditGranted {
                 grant,
                 auditor,
@@ -2401,6 +2417,7 @@ impl Plan {
                     PolicyKind::Sharing => "sharing-policy",
                     PolicyKind::Transparency => "transparency-policy",
                     PolicyKind::AiUse => "ai-use-policy",
+                    PolicyKind::SecurityProfile => "security-profile",
                 },
             },
             Plan::CustomType { .. } => Applied {

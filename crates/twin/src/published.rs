@@ -32,6 +32,8 @@ pub const POLICY_ID_BYTES_MAX: usize = 128;
 pub const TEXT_BYTES_MAX: usize = 2048;
 /// Most decisions one AI-use policy may describe.
 pub const AI_DECISIONS_MAX: usize = 64;
+/// Most behaviours one security profile may hold (Device Defender: 100).
+pub const PROFILE_BEHAVIOURS_MAX: usize = 100;
 /// Most readers a transparency policy may name.
 pub const RECORD_VIEWERS_MAX: usize = 64;
 /// Most policy versions kept per stakeholder (older ones stay in the log).
@@ -47,6 +49,8 @@ pub enum PolicyKind {
     Transparency,
     /// An AI-use policy.
     AiUse,
+    /// A security profile (detection behaviours).
+    SecurityProfile,
 }
 
 impl PolicyKind {
@@ -56,7 +60,14 @@ impl PolicyKind {
             PolicyKind::Sharing => "sharing",
             PolicyKind::Transparency => "transparency",
             PolicyKind::AiUse => "ai-use",
+            PolicyKind::SecurityProfile => "security-profile",
         }
+    }
+
+    /// Whether an owner may hold several policies of this kind, one per id
+    /// (AI-use policies and security profiles), rather than one.
+    pub fn per_id(self) -> bool {
+        matches!(self, PolicyKind::AiUse | PolicyKind::SecurityProfile)
     }
 
     /// Parses [`PolicyKind::name`].
@@ -65,6 +76,7 @@ impl PolicyKind {
             PolicyKind::Sharing,
             PolicyKind::Transparency,
             PolicyKind::AiUse,
+            PolicyKind::SecurityProfile,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -300,6 +312,58 @@ impl AiUsePolicy {
     }
 }
 
+/// A security profile: behaviours that say what is normal for the devices
+/// it covers (Device Defender's rules-based security profile), attached by
+/// a device filter (ids, groups, sites, models, manufacturers). JSON:
+/// `{"id":"cameras","devices":{"matching":{"models":["CAM-9"]}},"behaviours":[{"name":"bytes-out","metric":"all-bytes-out","criteria":{...}}]}`.
+///
+/// The behaviours are kept as written: the detector (crate `posture`,
+/// `detect::BehaviourDef`) checks each, and the service refuses a profile
+/// it cannot run before signing one; a profile in the log that the
+/// detector cannot run is shown with the reason and runs nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityProfile {
+    /// The profile's id.
+    pub id: String,
+    /// The devices it covers (among those the publisher operates, owns or
+    /// maintains).
+    pub devices: DeviceFilter,
+    /// The behaviours, as written.
+    pub behaviours: Vec<Value>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl SecurityProfile {
+    /// Parses and checks a profile's outline from its statement's `policy`
+    /// field.
+    pub fn parse(value: &Value) -> Result<SecurityProfile, PublishedError> {
+        let p: SecurityProfile =
+            serde_json::from_value(value.clone()).map_err(|e| PublishedError::Invalid {
+                kind: "security-profile",
+                why: e.to_string(),
+            })?;
+        check_id(&p.id)?;
+        if let DeviceFilter::Matching(c) = &p.devices {
+            if c.is_empty() {
+                return Err(PublishedError::EmptyDevices);
+            }
+        }
+        check_count("behaviours", p.behaviours.len(), PROFILE_BEHAVIOURS_MAX)?;
+        if let Some(d) = &p.description {
+            check_text("description", d)?;
+        }
+        Ok(p)
+    }
+
+    /// Whether the profile covers the device.
+    pub fn covers(&self, device: &DeviceFacts<'_>) -> bool {
+        self.devices.matches(device)
+    }
+}
+
 /// One published version of a policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyVersion {
@@ -329,8 +393,7 @@ impl Published {
     pub fn publish(&mut self, owner: &StakeholderId, version: PolicyVersion) {
         let versions = self.by_owner.entry(owner.clone()).or_default();
         for v in versions.iter_mut() {
-            let replaced =
-                v.kind == version.kind && (version.kind != PolicyKind::AiUse || v.id == version.id);
+            let replaced = v.kind == version.kind && (!version.kind.per_id() || v.id == version.id);
             if replaced && v.superseded_by.is_none() {
                 v.superseded_by = Some(version.entry);
             }
@@ -373,6 +436,18 @@ impl Published {
             vs.iter()
                 .filter(|v| v.kind == PolicyKind::AiUse && v.superseded_by.is_none())
                 .filter_map(move |v| Some((o, v.entry, AiUsePolicy::parse(&v.policy).ok()?)))
+        })
+    }
+
+    /// The current security profiles of every owner, parsed, with their
+    /// entries, in (owner, log) order.
+    pub fn security_profiles(
+        &self,
+    ) -> impl Iterator<Item = (&StakeholderId, u64, SecurityProfile)> + '_ {
+        self.by_owner.iter().flat_map(|(o, vs)| {
+            vs.iter()
+                .filter(|v| v.kind == PolicyKind::SecurityProfile && v.superseded_by.is_none())
+                .filter_map(move |v| Some((o, v.entry, SecurityProfile::parse(&v.policy).ok()?)))
         })
     }
 

@@ -276,6 +276,10 @@ pub enum StatementBody {
         severity: Severity,
         /// What happened.
         summary: String,
+        /// The alarm it confirms, when an operator confirmed one
+        /// (`<rule>@<entry of the report that raised it>`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alarm: Option<String>,
     },
     /// Access to the device granted to a stakeholder.
     AccessGranted {
@@ -394,6 +398,16 @@ pub enum StatementBody {
     /// [`crate::published::AiUsePolicy`]).
     AiUsePolicy {
         /// The policy.
+        policy: Value,
+    },
+    /// A stakeholder's security profile (subject `stakeholder:<id>`,
+    /// signed by that stakeholder; see
+    /// [`crate::published::SecurityProfile`]): behaviours that say what is
+    /// normal for the devices it covers, in the manner of AWS IoT Device
+    /// Defender's security profiles. Publishing again under the same id
+    /// replaces it.
+    SecurityProfile {
+        /// The profile.
         policy: Value,
     },
     /// A stakeholder registers a custom statement type (subject
@@ -546,6 +560,7 @@ pub const TYPES: &[&str] = &[
     "sharing-policy",
     "transparency-policy",
     "ai-use-policy",
+    "security-profile",
     "statement-type-registered",
     "endorse",
     "dispute",
@@ -763,6 +778,7 @@ impl StatementBody {
             StatementBody::SharingPolicy { .. } => "sharing-policy",
             StatementBody::TransparencyPolicy { .. } => "transparency-policy",
             StatementBody::AiUsePolicy { .. } => "ai-use-policy",
+            StatementBody::SecurityProfile { .. } => "security-profile",
             StatementBody::StatementTypeRegistered { .. } => "statement-type-registered",
             StatementBody::Custom { .. } => "custom",
             StatementBody::Endorse { .. } => "endorse",

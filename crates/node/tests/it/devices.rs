@@ -173,6 +173,10 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
     );
 
     // The alarms: the tampered image and the split view, nothing else.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while t.node.detection.folded() < size && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, page) = get(&t, "/api/v1/alarms", &token).await;
     assert_eq!(status, 200, "{page}");
     let alarms: BTreeSet<(String, String)> = page["alarms"]
@@ -182,13 +186,13 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
         .map(|a| {
             (
                 a["device"].as_str().unwrap_or_default().to_string(),
-                a["kind"].as_str().unwrap_or_default().to_string(),
+                a["rule"].as_str().unwrap_or_default().to_string(),
             )
         })
         .collect();
     let expected: BTreeSet<(String, String)> = [
-        (id(0), "split_view".to_string()),
-        (id(5), "firmware_not_released".to_string()),
+        (id(0), "split-view".to_string()),
+        (id(5), "firmware-not-released".to_string()),
     ]
     .into_iter()
     .collect();

@@ -3,6 +3,7 @@
 
 mod app;
 mod archivist;
+mod detection;
 mod devices;
 mod golden;
 mod injected_clock;

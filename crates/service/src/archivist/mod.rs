@@ -115,7 +115,7 @@ pub enum Disclosure {
 }
 
 /// Random bytes of the salt of a private payload (128 bits).
-const SALT_RANDOM_BYTES: usize = 16;
+pub(crate) const SALT_RANDOM_BYTES: usize = 16;
 
 /// Largest blob, in bytes (DataTrails' limit is larger; photos and SBOMs fit).
 pub const BLOB_BYTES_MAX: usize = 32 * 1024 * 1024;
@@ -191,94 +191,22 @@ impl ArchivistService {
     }
 
     /// Registers a statement signed by the authority on `caller`'s behalf
-    /// and waits until it is projected; answers its entry. A private
-    /// statement enters the log as a hash envelope over its salted payload,
-    /// and the payload is kept beside the log (under the caller's payload
-    /// quota).
+    /// and waits until it is projected ([`crate::delegate::Delegate`]).
     async fn register_delegated(
         &self,
         caller: &StakeholderId,
         subject: &str,
-        mut payload: Value,
+        payload: Value,
         disclosure: Disclosure,
     ) -> Res<u64> {
-        payload["on_behalf_of"] = json!(caller.0);
-        if disclosure == Disclosure::Private {
-            payload[twin::statement::SALT] = json!(salt());
-        }
-        let bytes = serde_json::to_vec(&payload).map_err(ServiceError::internal)?;
-        let statement = (self.sign)(subject, &bytes, disclosure);
-        let registered = match disclosure {
-            Disclosure::Public => self.scitt.register(statement).await,
-            Disclosure::Private => self.scitt.register_with_payload(statement, &bytes).await,
-        };
-        let registered = registered.map_err(|e| match e {
-            transparency::RegisterError::Refused(why) => {
-                if why.contains("may not")
-                    || why.contains("manufacturer")
-                    || why.contains("no role")
-                    || why.contains("delegation")
-                {
-                    ServiceError::forbidden(why)
-                } else {
-                    ServiceError::invalid(why)
-                }
-            }
-            transparency::RegisterError::Append(log_service::AppendError::ReadOnly(why))
-                if self.scitt.log().fault().is_some() =>
-            {
-                log_stopped(&why)
-            }
-            e @ transparency::RegisterError::PayloadNotKept(_) => {
-                ServiceError::storage_full(e.to_string())
-            }
-            other => ServiceError::internal(other),
-        })?;
-        let entry = registered.index.get();
-        let projected = self
-            .projector
-            .wait_projected(
-                entry + 1,
-                std::time::Duration::from_secs(PROJECTED_WAIT_S_MAX),
-            )
-            .await;
-        if !projected {
-            // The real reason, not "read it again shortly": a log that
-            // stopped writing (a full disk) publishes nothing until it
-            // recovers.
-            if let Some(why) = self.scitt.log().fault() {
-                return Err(log_stopped(&format!(
-                    "entry {entry} is durable but not yet published: {why}"
-                )));
-            }
-            if let Some(why) = self.projector.fault() {
-                return Err(ServiceError::unavailable(format!(
-                    "entry {entry} is registered, but projecting stopped: {why}"
-                )));
-            }
-            return Err(ServiceError::unavailable(format!(
-                "entry {entry} is registered but not projected yet; read it again shortly"
-            )));
-        }
-        if let Some(why) = self
-            .projector
-            .store()
-            .refusal(entry)
-            .map_err(ServiceError::internal)?
-        {
-            return Err(ServiceError::invalid(format!(
-                "entry {entry} was refused by the twins: {why}"
-            )));
-        }
-        Ok(entry)
+        crate::delegate::Delegate::new(
+            self.projector.clone(),
+            self.scitt.clone(),
+            self.sign.clone(),
+        )
+        .register(caller, subject, payload, disclosure)
+        .await
     }
-}
-
-/// The log stopped writing (read-only after a storage error).
-fn log_stopped(why: &str) -> ServiceError {
-    ServiceError::storage_full(format!(
-        "the log is read-only after a storage error, so nothing can be registered until it recovers: {why}"
-    ))
 }
 
 /// Side data could not be read or kept: a full volume or a quota is
@@ -311,15 +239,6 @@ pub fn rfc3339(unix_s: i64) -> String {
 /// A new random (v4) UUID, as identities carry it.
 pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// A salt for a private payload ([`twin::statement::SALT`]).
-fn salt() -> String {
-    use base64::Engine as _;
-    use rand_core::RngCore;
-    let mut b = [0u8; SALT_RANDOM_BYTES];
-    rand_core::OsRng.fill_bytes(&mut b);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
 /// The device named by an asset id (`<uuid>` or `<uuid>:publicurl`), and
