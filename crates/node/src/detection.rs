@@ -58,11 +58,12 @@ pub fn start(
                 tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
                 continue;
             }
-            match tokio::time::timeout(Duration::from_millis(POLL_INTERVAL_MS), sizes.changed())
-                .await
-            {
-                Ok(Err(_)) => return,
-                _ => {}
+            let woken =
+                tokio::time::timeout(Duration::from_millis(POLL_INTERVAL_MS), sizes.changed())
+                    .await;
+            if let Ok(Err(_)) = woken {
+                // The projector is gone: the node is shutting down.
+                return;
             }
         }
     })

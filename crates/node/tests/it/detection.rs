@@ -408,16 +408,17 @@ async fn planted_incidents_raise_exactly_their_alarms_and_become_incidents() {
     // A fresh fold of the same log holds the same alarms and incidents.
     let fresh = service::detection::DetectionState::new();
     fresh.catch_up(t.projector(), t.scitt()).expect("fold");
-    let live = t.node.detection.read();
-    let again = fresh.read();
-    for d in &devices {
-        let a: Vec<_> = live.alarms_of(&d.id).cloned().collect();
-        let b: Vec<_> = again.alarms_of(&d.id).cloned().collect();
-        assert_eq!(a, b, "{}", d.id);
+    {
+        let live = t.node.detection.read();
+        let again = fresh.read();
+        for d in &devices {
+            let a: Vec<_> = live.alarms_of(&d.id).cloned().collect();
+            let b: Vec<_> = again.alarms_of(&d.id).cloned().collect();
+            assert_eq!(a, b, "{}", d.id);
+        }
+        let a: Vec<_> = live.incidents().cloned().collect();
+        let b: Vec<_> = again.incidents().cloned().collect();
+        assert_eq!(a, b);
     }
-    let a: Vec<_> = live.incidents().cloned().collect();
-    let b: Vec<_> = again.incidents().cloned().collect();
-    assert_eq!(a, b);
-    drop((live, again));
     t.node.shutdown().await;
 }
