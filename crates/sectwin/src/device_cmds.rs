@@ -1,11 +1,15 @@
-//! `sectwin device simulate|report|audit|stats`: a simulated fleet that
-//! reports through the broker, and what the node made of the reports.
+//! `sectwin device simulate|report|audit|stats|alarms|verify|incidents|incident|profiles`:
+//! a simulated fleet that reports through the broker, and what the node
+//! made of the reports.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use api_types::devices::{DeviceChannelStats, DevicePostureView, FindingView, FindingsPage};
+use api_types::devices::{
+    AlarmsPage, DeviceChannelStats, DevicePostureView, FindingView, FindingsPage, IncidentsPage,
+    ProfilesPage, VerdictRecorded,
+};
 use device_channel::simulate::{fleet, publish, FirmwareImage, Plant};
 
 use crate::twin_cmds::{api_get, sign_and_submit, signing_key, token, urlencode, wire, ClientAuth};
@@ -39,7 +43,9 @@ pub struct SimulateArgs {
     /// Plant a weakness or incident on devices, as NAME=I[,I...] (device
     /// indices); names: default-credentials, debug-enabled, telnet,
     /// no-secure-boot, logging-disabled, tampered-firmware,
-    /// auth-failure-spike. Repeatable.
+    /// auth-failure-spike, new-port, substituted-model, split-view,
+    /// downgrade (the late ones, a spike, a new port and a downgrade, show
+    /// from a device's 15th report). Repeatable.
     #[arg(long = "plant", value_parser = parse_plant)]
     plants: Vec<(Plant, Vec<usize>)>,
     /// The firmware version the devices run.
@@ -320,6 +326,315 @@ pub async fn stats(server: &str, json: bool, auth: &ClientAuth) -> Result<ExitCo
     );
     for (reason, n) in &s.rejected {
         println!("  refused {reason:<18} {n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// POSTs `body` to the API with the caller's token; the answer, or the
+/// problem's detail as the error.
+async fn api_post(
+    server: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}{path}", server.trim_end_matches('/')))
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await?;
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        bail!("{status}: {}", crate::twin_cmds::problem_detail(v));
+    }
+    Ok(v)
+}
+
+/// Options of `sectwin device alarms`.
+#[derive(clap::Args)]
+pub struct AlarmsArgs {
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// Only this device's.
+    #[arg(long)]
+    device: Option<String>,
+    /// `active` (default), `cleared` or `all`.
+    #[arg(long)]
+    state: Option<String>,
+    /// Only this rule's (a prefix: `profile:ops/cameras`).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    auth: ClientAuth,
+}
+
+/// `sectwin device alarms`: the detector's alarms on the devices you may see.
+pub async fn alarms(args: AlarmsArgs) -> Result<ExitCode> {
+    let token = token(&args.server, &args.auth).await?;
+    let mut q = Vec::new();
+    for (k, v) in [
+        ("device", &args.device),
+        ("state", &args.state),
+        ("rule", &args.rule),
+    ] {
+        if let Some(v) = v {
+            q.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    let path = if q.is_empty() {
+        "/api/v1/alarms".to_string()
+    } else {
+        format!("/api/v1/alarms?{}", q.join("&"))
+    };
+    let v = api_get(&args.server, &path, token.as_deref()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let page: AlarmsPage = wire(&v)?;
+    println!(
+        "{} alarms on {} devices checked (log folded to {})",
+        page.alarms.len(),
+        page.devices_checked,
+        page.as_of
+    );
+    println!(
+        "{:<9} {:<8} {:<15} {:<28} {:<44} TITLE",
+        "SEVERITY", "STATE", "VERIFICATION", "DEVICE", "ALARM"
+    );
+    for a in &page.alarms {
+        println!(
+            "{:<9} {:<8} {:<15} {:<28} {:<44} {}{}",
+            a.severity,
+            a.state,
+            a.verification,
+            a.device,
+            a.id,
+            a.title,
+            a.incident
+                .map(|i| format!(" (incident {i})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `sectwin device verify`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// The device.
+    device: String,
+    /// The alarm id (`<rule>@<entry>`, as `device alarms` shows it).
+    alarm: String,
+    /// `true-positive` (it becomes an incident), `benign-positive`,
+    /// `false-positive` or `unknown`.
+    verification: String,
+    /// Why.
+    #[arg(long)]
+    note: Option<String>,
+    #[command(flatten)]
+    auth: ClientAuth,
+}
+
+/// `sectwin device verify`: a verdict on an alarm, signed by the service
+/// on your behalf.
+pub async fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let token = token(&args.server, &args.auth).await?;
+    let mut body = serde_json::json!({"verification": args.verification});
+    if let Some(n) = &args.note {
+        body["note"] = serde_json::json!(n);
+    }
+    let v = api_post(
+        &args.server,
+        &format!(
+            "/api/v1/alarms/{}/{}/verification",
+            urlencode(&args.device),
+            urlencode(&args.alarm)
+        ),
+        token.as_deref(),
+        &body,
+    )
+    .await?;
+    let r: VerdictRecorded = wire(&v)?;
+    println!("alarm-verified registered at entry {}", r.entry);
+    if let Some(i) = r.incident {
+        println!("incident-reported registered at entry {i}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `sectwin device incidents`.
+#[derive(clap::Args)]
+pub struct IncidentsArgs {
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// Only this device's.
+    #[arg(long)]
+    device: Option<String>,
+    /// `open`, `acknowledged`, `resolved` or `unresolved`.
+    #[arg(long)]
+    status: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    auth: ClientAuth,
+}
+
+/// `sectwin device incidents`: incidents on the devices you may see.
+pub async fn incidents(args: IncidentsArgs) -> Result<ExitCode> {
+    let token = token(&args.server, &args.auth).await?;
+    let mut q = Vec::new();
+    for (k, v) in [("device", &args.device), ("status", &args.status)] {
+        if let Some(v) = v {
+            q.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    let path = if q.is_empty() {
+        "/api/v1/incidents".to_string()
+    } else {
+        format!("/api/v1/incidents?{}", q.join("&"))
+    };
+    let v = api_get(&args.server, &path, token.as_deref()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let page: IncidentsPage = wire(&v)?;
+    println!(
+        "{:<7} {:<9} {:<13} {:<28} SUMMARY",
+        "ENTRY", "SEVERITY", "STATUS", "DEVICE"
+    );
+    for i in &page.incidents {
+        println!(
+            "{:<7} {:<9} {:<13} {:<28} {}{}",
+            i.entry,
+            i.severity,
+            i.status,
+            i.device,
+            i.summary,
+            if i.quarantined { " [quarantined]" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What to do to an incident.
+#[derive(clap::Subcommand)]
+pub enum IncidentAction {
+    /// Someone is on it.
+    Acknowledge,
+    /// It is over.
+    Resolve,
+    /// Move its device into the quarantine group (as the device's owner).
+    Quarantine,
+    /// Move its device out of the quarantine group.
+    Release,
+}
+
+/// Options of `sectwin device incident`.
+#[derive(clap::Args)]
+pub struct IncidentArgs {
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// The incident (its `incident-reported` entry).
+    incident: u64,
+    /// What to do.
+    #[command(subcommand)]
+    action: IncidentAction,
+    /// Why.
+    #[arg(long, global = true)]
+    note: Option<String>,
+    #[command(flatten)]
+    auth: ClientAuth,
+}
+
+/// `sectwin device incident N acknowledge|resolve|quarantine|release`.
+pub async fn incident(args: IncidentArgs) -> Result<ExitCode> {
+    let token = token(&args.server, &args.auth).await?;
+    let (path, mut body) = match args.action {
+        IncidentAction::Acknowledge => ("status", serde_json::json!({"status": "acknowledged"})),
+        IncidentAction::Resolve => ("status", serde_json::json!({"status": "resolved"})),
+        IncidentAction::Quarantine => ("quarantine", serde_json::json!({"quarantine": true})),
+        IncidentAction::Release => ("quarantine", serde_json::json!({"quarantine": false})),
+    };
+    if let (Some(n), "status") = (&args.note, path) {
+        body["note"] = serde_json::json!(n);
+    }
+    let v = api_post(
+        &args.server,
+        &format!("/api/v1/incidents/{}/{path}", args.incident),
+        token.as_deref(),
+        &body,
+    )
+    .await?;
+    println!("registered at entry {}", v["entry"]);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options of `sectwin device profiles`.
+#[derive(clap::Args)]
+pub struct ProfilesArgs {
+    /// The service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8470")]
+    server: String,
+    /// Publish this security profile (a JSON file) as yours first.
+    #[arg(long)]
+    publish: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    auth: ClientAuth,
+}
+
+/// `sectwin device profiles [--publish FILE]`: the security profiles in
+/// force.
+pub async fn profiles(args: ProfilesArgs) -> Result<ExitCode> {
+    let token = token(&args.server, &args.auth).await?;
+    if let Some(file) = &args.publish {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let profile: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", file.display()))?;
+        let v = api_post(
+            &args.server,
+            "/api/v1/security-profiles",
+            token.as_deref(),
+            &profile,
+        )
+        .await?;
+        eprintln!("security-profile registered at entry {}", v["entry"]);
+    }
+    let v = api_get(&args.server, "/api/v1/security-profiles", token.as_deref()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let page: ProfilesPage = wire(&v)?;
+    for p in &page.profiles {
+        let behaviours = p.profile["behaviours"].as_array().map_or(0, Vec::len);
+        println!(
+            "{:<32} entry {:<7} {behaviours} behaviours{}",
+            p.key,
+            p.entry,
+            p.error
+                .as_ref()
+                .map(|e| format!("  NOT RUN: {e}"))
+                .unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

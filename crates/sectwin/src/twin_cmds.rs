@@ -160,6 +160,16 @@ pub enum DeviceCmd {
         #[command(flatten)]
         auth: ClientAuth,
     },
+    /// Alarms the detector raised on the devices you may see.
+    Alarms(crate::device_cmds::AlarmsArgs),
+    /// A verdict on an alarm (a true positive becomes an incident).
+    Verify(crate::device_cmds::VerifyArgs),
+    /// Incidents on the devices you may see.
+    Incidents(crate::device_cmds::IncidentsArgs),
+    /// Acknowledge, resolve or quarantine an incident.
+    Incident(crate::device_cmds::IncidentArgs),
+    /// Security profiles (Device Defender-style behaviours); --publish FILE.
+    Profiles(crate::device_cmds::ProfilesArgs),
     /// The device channel's counters: reports received, registered, refused by reason.
     Stats {
         /// The service's base URL.
@@ -446,6 +456,11 @@ pub async fn stakeholder(cmd: StakeholderCmd) -> Result<ExitCode> {
 pub async fn device(cmd: DeviceCmd) -> Result<ExitCode> {
     match cmd {
         DeviceCmd::Simulate(args) => return crate::device_cmds::simulate(args).await,
+        DeviceCmd::Alarms(args) => return crate::device_cmds::alarms(args).await,
+        DeviceCmd::Verify(args) => return crate::device_cmds::verify(args).await,
+        DeviceCmd::Incidents(args) => return crate::device_cmds::incidents(args).await,
+        DeviceCmd::Incident(args) => return crate::device_cmds::incident(args).await,
+        DeviceCmd::Profiles(args) => return crate::device_cmds::profiles(args).await,
         DeviceCmd::Report {
             server,
             device,

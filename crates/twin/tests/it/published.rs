@@ -194,3 +194,53 @@ fn policies_are_published_versioned_and_refused_precisely() {
     }
     assert_eq!(p.meta().published, before, "refusals change nothing");
 }
+
+#[test]
+fn security_profiles_are_kept_one_per_id_and_refused_precisely() {
+    let mut p = Projection::new(ConsensusPolicy::default());
+    let profile = |id: &str, behaviours: &str| {
+        format!(
+            r#"{{"type":"security-profile","policy":{{"id":"{id}","devices":{{"matching":{{"groups":["cams"]}}}},"behaviours":{behaviours}}}}}"#
+        )
+    };
+    let one = r#"[{"name":"no-telnet","metric":"listening-tcp-ports"}]"#;
+    let ops = "stakeholder:ops.example";
+    apply(&mut p, 1, "ops.example", ops, &profile("cams", one)).expect("first");
+    apply(&mut p, 2, "ops.example", ops, &profile("doors", one)).expect("second id");
+    apply(&mut p, 3, "ops.example", ops, &profile("cams", one)).expect("replaces cams");
+    let mut in_force: Vec<(String, u64)> = p
+        .meta()
+        .published
+        .security_profiles()
+        .map(|(_, entry, sp)| (sp.id, entry))
+        .collect();
+    in_force.sort();
+    assert_eq!(
+        in_force,
+        vec![("cams".to_string(), 3), ("doors".to_string(), 2)]
+    );
+    // Refused: no behaviours, another's profile, an unknown field.
+    let e = apply(&mut p, 4, "ops.example", ops, &profile("x", "[]")).expect_err("empty");
+    assert!(
+        matches!(
+            e,
+            ApplyError::Published(PublishedError::Count {
+                what: "behaviours",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let e = apply(&mut p, 5, "other.example", ops, &profile("x", one)).expect_err("theirs");
+    assert!(e.to_string().contains("may not publish"), "{e}");
+    let e = apply(
+        &mut p,
+        6,
+        "ops.example",
+        ops,
+        &profile("x", one).replace("\"behaviours\"", "\"behaviors\""),
+    )
+    .expect_err("unknown field");
+    assert!(e.to_string().contains("behaviors"), "{e}");
+    assert_eq!(p.meta().published.security_profiles().count(), 2);
+}
