@@ -229,6 +229,64 @@ fn parse_object(body: &[u8], what: &str) -> Res<Map<String, Value>> {
     }
 }
 
+/// [`Caller`] whose refusal is in DataTrails' error shape (`{"code": 16,
+/// "message", "details"}`, gRPC's UNAUTHENTICATED), with the RFC 6750
+/// challenge: DataTrails clients read that shape on every error.
+pub struct ArchivistCaller(Caller);
+
+/// [`MaybeCaller`] whose refusal is in DataTrails' error shape.
+pub struct MaybeArchivistCaller(MaybeCaller);
+
+fn datatrails_rejection(r: crate::oauth::BearerRejection) -> Response {
+    let challenge = r.challenge();
+    let mut response = ArchivistError {
+        status: r.status(),
+        message: r.message().to_string(),
+        retry_after_s: None,
+    }
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge);
+    response
+}
+
+impl<S> axum::extract::FromRequestParts<S> for ArchivistCaller
+where
+    Arc<TokenEndpoint>: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(ArchivistCaller)
+            .map_err(datatrails_rejection)
+    }
+}
+
+impl<S> axum::extract::FromRequestParts<S> for MaybeArchivistCaller
+where
+    Arc<TokenEndpoint>: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        MaybeCaller::from_request_parts(parts, state)
+            .await
+            .map(MaybeArchivistCaller)
+            .map_err(datatrails_rejection)
+    }
+}
+
 fn stakeholder(caller: &Caller) -> StakeholderId {
     StakeholderId(caller.0.stakeholder.clone())
 }
@@ -237,7 +295,7 @@ fn stakeholder(caller: &Caller) -> StakeholderId {
 
 async fn create_asset(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Res<Json<Value>> {
@@ -252,7 +310,7 @@ async fn create_asset(
 
 async fn read_asset(
     State(api): State<ArchivistApi>,
-    caller: MaybeCaller,
+    MaybeArchivistCaller(caller): MaybeArchivistCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Res<Json<Value>> {
@@ -276,7 +334,7 @@ async fn read_public_asset(
 
 async fn list_assets(
     State(api): State<ArchivistApi>,
-    caller: MaybeCaller,
+    MaybeArchivistCaller(caller): MaybeArchivistCaller,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Res<Response> {
@@ -302,7 +360,7 @@ async fn list_public_assets(
 
 async fn create_event(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Res<Json<Value>> {
@@ -316,7 +374,7 @@ async fn create_event(
 
 async fn read_event(
     State(api): State<ArchivistApi>,
-    caller: MaybeCaller,
+    MaybeArchivistCaller(caller): MaybeArchivistCaller,
     Path((id, eid)): Path<(String, String)>,
 ) -> Res<Json<Value>> {
     let scope = Scope::Tenant(caller_id(&caller));
@@ -332,7 +390,7 @@ async fn read_public_event(
 
 async fn list_events(
     State(api): State<ArchivistApi>,
-    caller: MaybeCaller,
+    MaybeArchivistCaller(caller): MaybeArchivistCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -389,7 +447,7 @@ async fn file_part(
 
 async fn upload_blob(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Res<Json<Value>> {
     let (mime, data) = file_part(multipart).await?;
@@ -402,7 +460,7 @@ async fn upload_blob(
 
 async fn blob_info(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
 ) -> Res<Json<Value>> {
     Ok(Json(json!(api
@@ -412,7 +470,7 @@ async fn blob_info(
 
 async fn download_blob(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
 ) -> Res<Response> {
     let blob = api
@@ -440,7 +498,7 @@ const fn collection(c: u8) -> Collection {
 
 async fn create_item<const C: u8>(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     body: axum::body::Bytes,
 ) -> Res<Json<Value>> {
     let c = collection(C);
@@ -454,7 +512,7 @@ async fn create_item<const C: u8>(
 
 async fn read_item<const C: u8>(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
 ) -> Res<Json<Value>> {
     let item = api
@@ -465,7 +523,7 @@ async fn read_item<const C: u8>(
 
 async fn update_item<const C: u8>(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Res<Json<Value>> {
@@ -480,7 +538,7 @@ async fn update_item<const C: u8>(
 
 async fn delete_item<const C: u8>(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
 ) -> Res<Json<Value>> {
     api.service
@@ -491,7 +549,7 @@ async fn delete_item<const C: u8>(
 
 async fn list_items<const C: u8>(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Res<Response> {
@@ -505,7 +563,7 @@ async fn list_items<const C: u8>(
 
 async fn policy_assets(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
@@ -520,7 +578,7 @@ async fn policy_assets(
 
 async fn asset_policies(
     State(api): State<ArchivistApi>,
-    caller: Caller,
+    ArchivistCaller(caller): ArchivistCaller,
     Path(id): Path<String>,
 ) -> Res<Json<Value>> {
     let list = api.service.asset_policies(&stakeholder(&caller), &id)?;

@@ -750,9 +750,14 @@ impl BearerRejection {
         self.status
     }
 
+    /// What is wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The `WWW-Authenticate` challenge: the realm, and for a bearer token
     /// that was presented, the RFC 6750 §3.1 error code and description.
-    fn challenge(&self) -> HeaderValue {
+    pub fn challenge(&self) -> HeaderValue {
         if self.error == "missing_token" {
             return HeaderValue::from_static(BEARER_CHALLENGE);
         }

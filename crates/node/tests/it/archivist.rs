@@ -450,3 +450,32 @@ async fn blobs_round_trip_and_stay_with_their_uploader() {
     };
     assert_error(&a, 400, 3, "multipart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_is_a_datatrails_error_with_its_challenge() {
+    let (t, _, _) = node("archivist-401.test/log").await;
+    // No token where one is needed: 401, code 16 (UNAUTHENTICATED).
+    let r = reqwest::Client::new()
+        .post(format!("{}/archivist/v2/assets", t.base))
+        .json(&json!({"attributes": {"arc_display_type": "door"}}))
+        .send()
+        .await
+        .expect("request");
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let a = Answer {
+        status: r.status(),
+        total: None,
+        body: r.json().await.unwrap_or(Value::Null),
+    };
+    assert_error(&a, 401, 16, "Bearer");
+    assert!(challenge.starts_with("Bearer realm="), "{challenge}");
+    // A token that does not verify, on a read that allows anonymous.
+    let a = get(&t, "/archivist/v2/assets", Some("not-a-token")).await;
+    assert_error(&a, 401, 16, "");
+    t.node.shutdown().await;
+}
