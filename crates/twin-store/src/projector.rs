@@ -344,8 +344,8 @@ pub struct Projector {
 impl Projector {
     /// Starts projecting `log` into `store`, resuming from the size the store
     /// reflects, verifying signatures again or not (`signatures`: a node
-    /// projecting the log it writes trusts its own admission). Must be called
-    /// within a tokio runtime.
+    /// projecting the log it writes trusts its own admission). Its thread
+    /// uses no runtime, so it may outlive the one it was started in.
     pub fn start(
         log: Log,
         store: TwinStore,
@@ -373,11 +373,10 @@ impl Projector {
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
-        let runtime = tokio::runtime::Handle::current();
         let worker = inner.clone();
         let handle = std::thread::Builder::new()
             .name("projector".into())
-            .spawn(move || run(&worker, &log, &runtime))
+            .spawn(move || run(&worker, &log))
             .map_err(|e| ProjectError::Log(e.to_string()))?;
         *inner.thread.lock() = Some(handle);
         Ok(Projector { inner })
@@ -458,7 +457,12 @@ impl Projector {
     }
 }
 
-fn run(inner: &Inner, log: &Log, runtime: &tokio::runtime::Handle) {
+/// How often an idle projector looks for a new checkpoint, in milliseconds.
+const IDLE_POLL_MS: u64 = 1;
+/// How long an idle projector waits before it looks at the log again anyway.
+const IDLE_WAIT_MS: u64 = 100;
+
+fn run(inner: &Inner, log: &Log) {
     let prover = log.prover();
     let mut keys = KeyCache::from_meta(inner.projection.lock().meta());
     let mut published = log.published_sizes();
@@ -467,9 +471,21 @@ fn run(inner: &Inner, log: &Log, runtime: &tokio::runtime::Handle) {
         let target = log.published().size.get();
         let mut at = inner.projection.lock().meta().size;
         if at >= target {
-            runtime.block_on(async {
-                let _ = tokio::time::timeout(Duration::from_millis(100), published.changed()).await;
-            });
+            // Waits for the next checkpoint without tokio's timers, which
+            // panic once the runtime is shutting down (the thread may
+            // outlive it on an error path).
+            let waited = std::time::Instant::now();
+            while matches!(published.has_changed(), Ok(false))
+                && !inner.stop.load(Ordering::Acquire)
+                && waited.elapsed() < Duration::from_millis(IDLE_WAIT_MS)
+            {
+                std::thread::sleep(Duration::from_millis(IDLE_POLL_MS));
+            }
+            if published.has_changed().is_err() {
+                // The log is gone.
+                return;
+            }
+            published.borrow_and_update();
             continue;
         }
         while at < target && !inner.stop.load(Ordering::Acquire) {
