@@ -1115,3 +1115,208 @@ fn endorsed_model(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMAGE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const OTHER: &str = "6d0fd1a5c5a4e6a0b2c9f8e7d6c5b4a392817161514131211100f0e0d0c0b0a0";
+
+    fn report(counter: u64, image: &str, tcp: &[u16]) -> DeviceReport {
+        let json = json!({
+            "type": "device-report", "v": 1, "counter": counter,
+            "timestamp": 1_800_000_000 + counter as i64,
+            "firmware": {"version": "2.4.0", "image_sha256": image},
+            "metrics": {"listening-tcp-ports": tcp, "authentication-failures": 0}
+        });
+        DeviceReport::parse(json.to_string().as_bytes()).expect("a report")
+    }
+
+    fn step(det: &mut Detector, entry: u64, r: &DeviceReport, profiles: &[String]) -> Vec<Change> {
+        let releases = Releases::new([("2.4.0", Sha256::from_hex(IMAGE).expect("hex"))]);
+        let none = |_: &str| None;
+        let root = |_: u64| None;
+        let ctx = ReportContext {
+            releases: Some(&releases),
+            endorsed_model: &none,
+            has_endorsed_models: false,
+            log_size: 100,
+            root_at: &root,
+            profiles,
+        };
+        det.report("d1", entry, r, &ctx)
+    }
+
+    fn raised(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Raised(a) => Some(a.id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_alarm_is_raised_once_held_cleared_and_raised_again_under_a_new_id() {
+        let mut det = Detector::new();
+        assert_eq!(
+            raised(&step(&mut det, 10, &report(1, OTHER, &[443]), &[])),
+            ["firmware-not-released@10"]
+        );
+        assert!(raised(&step(&mut det, 11, &report(2, OTHER, &[443]), &[])).is_empty());
+        assert_eq!(
+            det.alarm("d1", "firmware-not-released@10")
+                .map(|a| a.last_entry),
+            Some(11)
+        );
+        let c = step(&mut det, 12, &report(3, IMAGE, &[443]), &[]);
+        assert!(matches!(&c[..], [Change::Cleared(a)] if a.cleared == Some((12, 1_800_000_003))));
+        assert_eq!(
+            raised(&step(&mut det, 13, &report(4, OTHER, &[443]), &[])),
+            ["firmware-not-released@13"]
+        );
+        // Cleared ones are kept, newest first after the active one, bounded.
+        let ids: Vec<&str> = det.alarms_of("d1").map(|a| a.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["firmware-not-released@13", "firmware-not-released@10"]
+        );
+        for k in 0..(CLEARED_ALARMS_PER_DEVICE_MAX as u64 * 2) {
+            step(
+                &mut det,
+                20 + 2 * k,
+                &report(10 + 2 * k, IMAGE, &[443]),
+                &[],
+            );
+            step(
+                &mut det,
+                21 + 2 * k,
+                &report(11 + 2 * k, OTHER, &[443]),
+                &[],
+            );
+        }
+        assert_eq!(
+            det.alarms_of("d1").count(),
+            CLEARED_ALARMS_PER_DEVICE_MAX + 1
+        );
+    }
+
+    #[test]
+    fn a_new_port_after_the_baseline_alarms_until_a_benign_verdict_teaches_it() {
+        let mut det = Detector::new();
+        for k in 0..u64::from(NETWORK_LEARNING_REPORTS) {
+            assert!(raised(&step(&mut det, k, &report(k + 1, IMAGE, &[443]), &[])).is_empty());
+        }
+        let c = step(&mut det, 10, &report(10, IMAGE, &[443, 4444]), &[]);
+        assert_eq!(raised(&c), ["new-listening-port@10"]);
+        step(&mut det, 11, &report(11, IMAGE, &[443, 4444]), &[]);
+        let ops = StakeholderId("ops".into());
+        assert!(!det.verdict(
+            "d1",
+            12,
+            &ops,
+            "new-listening-port@9",
+            Verification::BenignPositive,
+            None
+        ));
+        assert_eq!(det.unmatched, 1);
+        assert!(det.verdict(
+            "d1",
+            12,
+            &ops,
+            "new-listening-port@10",
+            Verification::BenignPositive,
+            Some("approved".into())
+        ));
+        // The next report is learned before it is measured: cleared.
+        let c = step(&mut det, 13, &report(13, IMAGE, &[443, 4444]), &[]);
+        assert!(
+            matches!(&c[..], [Change::Cleared(a)] if a.verification == Verification::BenignPositive)
+        );
+        assert!(raised(&step(&mut det, 14, &report(14, IMAGE, &[443, 4444]), &[])).is_empty());
+    }
+
+    #[test]
+    fn a_profile_runs_its_behaviours_and_starts_afresh_when_published_again() {
+        let mut det = Detector::new();
+        let behaviours = vec![json!({"name": "no-telnet", "metric": "listening-tcp-ports",
+            "criteria": {"comparison_operator": "not-in-port-set", "value": {"ports": [23]},
+                         "datapoints_to_alarm": 2}})];
+        let key = "ops/cams".to_string();
+        det.set_profiles(&[(key.clone(), 5, behaviours.clone())]);
+        let profiles = [key.clone()];
+        assert!(raised(&step(&mut det, 10, &report(1, IMAGE, &[23]), &profiles)).is_empty());
+        assert_eq!(
+            raised(&step(&mut det, 11, &report(2, IMAGE, &[23]), &profiles)),
+            ["profile:ops/cams/no-telnet@11"]
+        );
+        // Published again: its alarms go, its counts start over.
+        det.set_profiles(&[(key.clone(), 12, behaviours)]);
+        assert_eq!(det.alarms_of("d1").count(), 0);
+        assert!(raised(&step(&mut det, 13, &report(3, IMAGE, &[23]), &profiles)).is_empty());
+        // One the detector cannot run is kept with the reason, and runs nothing.
+        det.set_profiles(&[(key.clone(), 14, vec![json!({"name": "x"})])]);
+        let errors: Vec<_> = det.profile_errors().collect();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].reason.starts_with("behaviours[0]"),
+            "{}",
+            errors[0].reason
+        );
+        assert!(raised(&step(&mut det, 15, &report(4, IMAGE, &[23]), &profiles)).is_empty());
+    }
+
+    #[test]
+    fn an_incident_links_its_alarm_and_moves_only_forward_on_its_device() {
+        let mut det = Detector::new();
+        step(&mut det, 10, &report(1, OTHER, &[443]), &[]);
+        let ops = StakeholderId("ops".into());
+        det.incident(IncidentRecord {
+            entry: 11,
+            device: "d1".into(),
+            reported_by: ops.clone(),
+            severity: Severity::Critical,
+            summary: "tampered".into(),
+            alarm: Some("firmware-not-released@10".into()),
+            status: IncidentStatus::Open,
+            steps: Vec::new(),
+        });
+        assert_eq!(
+            det.alarm("d1", "firmware-not-released@10")
+                .and_then(|a| a.incident),
+            Some(11)
+        );
+        let s = |entry, status| IncidentStep {
+            entry,
+            by: ops.clone(),
+            status,
+            note: None,
+        };
+        assert!(det
+            .incident_step("d2", 11, s(12, IncidentStatus::Resolved))
+            .is_none());
+        assert!(det
+            .incident_step("d1", 11, s(13, IncidentStatus::Acknowledged))
+            .is_some());
+        assert_eq!(
+            det.incident_at(11).map(|i| i.status),
+            Some(IncidentStatus::Acknowledged)
+        );
+        assert_eq!(det.unmatched, 1);
+    }
+
+    #[test]
+    fn silence_is_measured_in_report_intervals_of_at_least_a_minute() {
+        let mut det = Detector::new();
+        step(&mut det, 1, &report(1, IMAGE, &[443]), &[]);
+        step(&mut det, 2, &report(2, IMAGE, &[443]), &[]);
+        let last = 1_800_000_002;
+        let allowed = i64::from(SILENT_INTERVALS) * REPORT_INTERVAL_MIN_S as i64;
+        assert!(det.silent("d1", last + allowed).is_none());
+        let a = det.silent("d1", last + allowed + 1).expect("silent");
+        assert_eq!(a.id, "device-silent@2");
+        assert!(det.silent("nobody", last + 10 * allowed).is_none());
+    }
+}
