@@ -3,7 +3,8 @@
 //! devices with planted incidents report twenty times each; the detector
 //! raises exactly the planted alarms (no more, no fewer), a verdict turns
 //! one into an incident that is acknowledged, resolved and quarantined, a
-//! benign positive teaches the baseline, and a fresh fold of the same log
+//! benign positive teaches the baseline, the device's stakeholders are
+//! told by webhook (and nobody else), and a fresh fold of the same log
 //! (what a restart or `reindex` does) holds the same alarms.
 
 use std::collections::BTreeSet;
@@ -98,6 +99,32 @@ async fn report(t: &TestNode, devices: &mut [SimDevice], rounds: u64, start: i64
     assert!(t.node.detection.folded() >= size, "the detector is behind");
 }
 
+/// A webhook receiver on loopback: every body it was sent.
+async fn receiver() -> (String, std::sync::Arc<parking_lot::Mutex<Vec<Value>>>) {
+    let got = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                    keep.lock().push(v);
+                }
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), got)
+}
+
 fn pairs(page: &Value) -> BTreeSet<(String, String)> {
     page["alarms"]
         .as_array()
@@ -178,6 +205,22 @@ async fn planted_incidents_raise_exactly_their_alarms_and_become_incidents() {
     ))
     .await;
     let token = t.token(OPS).await;
+    let other = t.token(OTHER).await;
+    // Both subscribe to alarms and incidents; only OPS has a role on the cameras.
+    let (hook, told) = receiver().await;
+    for tok in [&token, &other] {
+        let (status, r) = call(
+            &t,
+            "POST",
+            "/api/v1/subscriptions",
+            tok,
+            Some(json!({
+                "id": "soc", "webhook": {"url": hook}, "kinds": ["device-alarm", "incident"]
+            })),
+        )
+        .await;
+        assert_eq!(status, 201, "{r}");
+    }
     // A security profile: telnet never listens on the cameras.
     let (status, r) = call(
         &t,
@@ -267,7 +310,6 @@ async fn planted_incidents_raise_exactly_their_alarms_and_become_incidents() {
         .contains("AML.T0018"));
 
     // Nobody without a role on the cameras sees any alarm.
-    let other = t.token(OTHER).await;
     let (_, none) = call(&t, "GET", "/api/v1/alarms", &other, None).await;
     assert_eq!(none["alarms"], json!([]), "{none}");
     assert_eq!(
@@ -404,6 +446,31 @@ async fn planted_incidents_raise_exactly_their_alarms_and_become_incidents() {
         cleared["alarms"][0]["verification"], "benign-positive",
         "{cleared:#}"
     );
+
+    // Each raised alarm and each incident step was told to OPS, once.
+    let want = expected.len() + 3;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while told.lock().len() < want && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let told: Vec<Value> = told.lock().clone();
+    let mut kinds: Vec<(String, String)> = told
+        .iter()
+        .map(|n| {
+            (
+                n["stakeholder"].as_str().unwrap_or_default().to_string(),
+                n["kind"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    let mut expect_told: Vec<(String, String)> = (0..expected.len())
+        .map(|_| (OPS.to_string(), "device-alarm".to_string()))
+        .chain((0..3).map(|_| (OPS.to_string(), "incident".to_string())))
+        .collect();
+    expect_told.sort();
+    assert_eq!(kinds, expect_told, "{told:#?}");
 
     // A fresh fold of the same log holds the same alarms and incidents.
     let fresh = service::detection::DetectionState::new();
