@@ -20,6 +20,9 @@ pub enum NotificationKind {
     DeadlineOverdue,
     /// A VEX statement changed.
     VexChanged,
+    /// Devices contradict a `not_affected` VEX statement the recipient
+    /// signed (a device condition of it is false in their reports).
+    VexContradicted,
 }
 
 /// A webhook target (Standard Webhooks).
