@@ -11,6 +11,7 @@ pub mod binary;
 pub mod notify_pump;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vex_pump;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -305,8 +306,9 @@ pub fn start_device_channel(node: &Node, host: &str, port: u16) {
     ));
 }
 
-/// Starts the notification outbox (`DATA/notify`) and the pump that feeds it
-/// from the risk register.
+/// Starts the notification outbox (`DATA/notify`) and the pumps that feed
+/// it: from the risk register, and from VEX statements devices contradict
+/// ([`vex_pump`]).
 pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyConfig) -> Result<()> {
     let mut c = notify::NotifierConfig::new(data.join("notify"));
     c.webhooks_to_private_addresses = config.webhooks_to_private_addresses;
@@ -322,6 +324,14 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
     let (_, pump) = notify_pump::start(
         node.risks.clone(),
         node.projector.clone(),
+        notifier.clone(),
+        config.interval,
+        node.clock.clone(),
+    );
+    vex_pump::start(
+        node.projector.clone(),
+        node.risks.clone(),
+        node.reads.clone(),
         notifier.clone(),
         config.interval,
         node.clock.clone(),
@@ -619,7 +629,8 @@ pub async fn open_node_with_clock(
         reads.clone(),
         clock.clone(),
     )
-    .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?
+    .with_advisories(risks.clone());
     let node = Node {
         archivist,
         archivist_store,
