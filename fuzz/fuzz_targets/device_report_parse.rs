@@ -1,6 +1,8 @@
 //! Fuzz target: the device report parser must never panic, a report it
 //! accepts must read back the same from its own encoding, and auditing and
-//! running the incident rules on it must never panic either.
+//! running the incident rules on it must never panic either; nor must
+//! reading VEX device conditions from the same bytes as text, or checking
+//! them against the report.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,6 +10,12 @@ use posture::audit::{Auditor, DevicePosture, FleetIndex, RuleSet};
 use posture::report::DeviceReport;
 
 fuzz_target!(|data: &[u8]| {
+    // The same bytes as a VEX statement's impact text: reading its device
+    // conditions must never panic, and each reads back from its own text.
+    let conditions = posture::vex::conditions_in(&String::from_utf8_lossy(data)).conditions;
+    for c in &conditions {
+        assert_eq!(posture::vex::DeviceCondition::parse(&c.to_string()).as_ref(), Ok(c));
+    }
     let Ok(report) = DeviceReport::parse(data) else {
         return;
     };
@@ -25,4 +33,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = posture::incident::firmware_below_minimum("fuzz", &report, "1.0");
     let _ = posture::incident::split_view("fuzz", &report, 100, |_| None);
     let _ = posture::incident::NetworkBaseline::default().new_activity("fuzz", &report);
+    let statements = [posture::vex::NotAffected {
+        vulnerability: "CVE-2024-0001",
+        issuer: "fuzz",
+        entry: 0,
+        release: "2.4.0",
+        component: None,
+        conditions: &conditions,
+    }];
+    let _ = posture::vex::contradictions("fuzz", &report, &statements);
 });

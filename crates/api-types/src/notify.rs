@@ -24,6 +24,9 @@ pub enum NotificationKind {
     DeviceAlarm,
     /// An incident was reported on a device, or moved on.
     Incident,
+    /// Devices contradict a `not_affected` VEX statement the recipient
+    /// signed (a device condition of it is false in their reports).
+    VexContradicted,
 }
 
 /// A webhook target (Standard Webhooks).

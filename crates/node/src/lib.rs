@@ -12,6 +12,7 @@ pub mod detection;
 pub mod notify_pump;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vex_pump;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -313,8 +314,9 @@ pub fn start_device_channel(node: &Node, host: &str, port: u16) {
     ));
 }
 
-/// Starts the notification outbox (`DATA/notify`) and the pump that feeds it
-/// from the risk register.
+/// Starts the notification outbox (`DATA/notify`) and the pumps that feed
+/// it: from the risk register, and from VEX statements devices contradict
+/// ([`vex_pump`]).
 pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyConfig) -> Result<()> {
     let mut c = notify::NotifierConfig::new(data.join("notify"));
     c.webhooks_to_private_addresses = config.webhooks_to_private_addresses;
@@ -335,6 +337,14 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
         node.clock.clone(),
     );
     *node.detection_notifier.lock() = Some(notifier.clone());
+    vex_pump::start(
+        node.projector.clone(),
+        node.risks.clone(),
+        node.reads.clone(),
+        notifier.clone(),
+        config.interval,
+        node.clock.clone(),
+    );
     node.notifier = Some(notifier);
     node.pump = Some(pump);
     Ok(())
@@ -630,7 +640,8 @@ pub async fn open_node_with_clock(
         reads.clone(),
         clock.clone(),
     )
-    .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?
+    .with_advisories(risks.clone());
     let detection = Arc::new(service::detection::DetectionState::new());
     let detection_notifier: detection::NotifierSlot = Arc::default();
     detection::start(

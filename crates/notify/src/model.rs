@@ -56,11 +56,13 @@ pub enum NotificationKind {
     DeviceAlarm,
     /// An incident was reported on a device, or moved on.
     Incident,
+    /// Devices contradict a `not_affected` VEX statement the recipient signed.
+    VexContradicted,
 }
 
 impl NotificationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NotificationKind; 7] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::NewVulnerableDevice,
         NotificationKind::FixedFirmwareAvailable,
         NotificationKind::DeadlineApproaching,
@@ -68,6 +70,7 @@ impl NotificationKind {
         NotificationKind::VexChanged,
         NotificationKind::DeviceAlarm,
         NotificationKind::Incident,
+        NotificationKind::VexContradicted,
     ];
 
     /// The kebab-case name, as in JSON and in MQTT topics.
@@ -80,6 +83,7 @@ impl NotificationKind {
             NotificationKind::VexChanged => "vex-changed",
             NotificationKind::DeviceAlarm => "device-alarm",
             NotificationKind::Incident => "incident",
+            NotificationKind::VexContradicted => "vex-contradicted",
         }
     }
 }

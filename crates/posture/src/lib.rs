@@ -21,6 +21,10 @@
 //! - [`incident`]: the built-in incident rules (unreleased firmware,
 //!   substituted AI model, new port or destination, authentication-failure
 //!   spike, downgrade, silence, split view of the log);
+//! - [`vex`]: VEX checked against what a device reports: the device
+//!   conditions a manufacturer writes into a `not_affected` statement's
+//!   impact text (`device-condition: tcp port 23 not listening`), and the
+//!   contradictions a report shows, with evidence;
 //! - [`evidence`]: the facts each result rests on, with the report counter.
 //!
 //! Deliberately absent: I/O, a clock (time is always an argument, unix
@@ -41,3 +45,4 @@ pub mod evidence;
 pub mod incident;
 pub mod replay;
 pub mod report;
+pub mod vex;

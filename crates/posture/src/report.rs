@@ -31,11 +31,11 @@ pub const REPORT_TYPE: &str = "device-report";
 pub const REPORT_SCHEMA_VERSION: u64 = 1;
 
 /// Largest report payload accepted, in bytes. A report with every list at
-/// its bound and every text at its longest is about 38 KiB (both port lists
+/// its bound and every text at its longest is about 39 KiB (both port lists
 /// full, every destination a full-length IPv6 literal, sixty-four cipher
-/// suites, sixteen models: `tests/it/report.rs` builds it); the COSE
-/// envelope around it stays under the twins' 60 KiB statement payload
-/// bound (`twin::statement::PAYLOAD_BYTES_MAX`).
+/// suites, sixteen models, thirty-two services: `tests/it/report.rs` builds
+/// it); the COSE envelope around it stays under the twins' 60 KiB statement
+/// payload bound (`twin::statement::PAYLOAD_BYTES_MAX`).
 pub const REPORT_BYTES_MAX: usize = 40 * 1024;
 /// Most ports in `listening-tcp-ports`, and again in `listening-udp-ports`.
 /// An embedded device listens on a handful; a thousand is already a
@@ -61,6 +61,13 @@ pub const DISTINGUISHED_NAME_BYTES_MAX: usize = 512;
 pub const SERIAL_HEX_DIGITS_MAX: usize = 40;
 /// Largest `certificate.key_bits` accepted.
 pub const KEY_BITS_MAX: u32 = 16_384;
+/// Most names in `services`. An embedded device runs a dozen or two
+/// daemons; thirty-two full-length names add about 2 KiB, which keeps the
+/// largest report under [`REPORT_BYTES_MAX`].
+pub const SERVICES_MAX: usize = 32;
+/// Longest service name, in bytes (systemd unit names and init script names
+/// are short; Linux keeps 15 bytes of a process name).
+pub const SERVICE_NAME_BYTES_MAX: usize = 64;
 
 /// Why a payload is not a device report.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -465,6 +472,110 @@ impl<'de> Deserialize<'de> for AddressSet {
     }
 }
 
+/// The name of a service (a daemon) as the device's init system or process
+/// list names it (`dropbear`, `telnetd`, `upnpd`, `avahi-daemon`): 1 to
+/// [`SERVICE_NAME_BYTES_MAX`] bytes of ASCII letters, digits and `.` `_`
+/// `-` `@` `+` `:`. Compared without regard to ASCII case.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ServiceName(String);
+
+impl ServiceName {
+    /// `s` as a service name, if it is one.
+    pub fn new(s: impl Into<String>) -> Option<ServiceName> {
+        let s = s.into();
+        (!s.is_empty()
+            && s.len() <= SERVICE_NAME_BYTES_MAX
+            && s.bytes().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'@' | b'+' | b':')
+            }))
+        .then_some(ServiceName(s))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `other`, without regard to ASCII case.
+    pub fn is(&self, other: &str) -> bool {
+        self.0.eq_ignore_ascii_case(other)
+    }
+}
+
+impl fmt::Debug for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ServiceName, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ServiceName::new(s.into_owned()).ok_or_else(|| {
+            de::Error::custom(format!(
+                "expected a service name: 1 to {SERVICE_NAME_BYTES_MAX} bytes of ASCII letters, digits and . _ - @ + :"
+            ))
+        })
+    }
+}
+
+/// The services running, at most [`SERVICES_MAX`], kept sorted without
+/// repeats.
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(transparent)]
+pub struct ServiceSet(Vec<ServiceName>);
+
+impl ServiceSet {
+    /// The set of these names, if there are at most [`SERVICES_MAX`]
+    /// distinct ones.
+    pub fn new(names: impl IntoIterator<Item = ServiceName>) -> Option<ServiceSet> {
+        let mut v: Vec<ServiceName> = names.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        (v.len() <= SERVICES_MAX).then_some(ServiceSet(v))
+    }
+
+    /// The service named `name` (without regard to ASCII case), if it runs.
+    pub fn find(&self, name: &str) -> Option<&ServiceName> {
+        self.0.iter().find(|s| s.is(name))
+    }
+
+    /// The names, ascending.
+    pub fn as_slice(&self) -> &[ServiceName] {
+        &self.0
+    }
+
+    /// How many services.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for ServiceSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ServiceSet, D::Error> {
+        let names = Bounded::<ServiceName, SERVICES_MAX>::deserialize(d)?;
+        ServiceSet::new(names.0).ok_or_else(|| de::Error::custom("invalid service set"))
+    }
+}
+
 /// How the device's login credentials were set (ETSI EN 303 645 5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -745,6 +856,10 @@ pub struct DeviceReport {
     /// Debug interfaces enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_interfaces: Option<DebugInterfaces>,
+    /// The services (daemons) running, by name. Optional, like every
+    /// section: a report without it says nothing about services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<ServiceSet>,
     /// How the login credentials were set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Credentials>,
@@ -789,6 +904,7 @@ impl DeviceReport {
             secure_boot: None,
             secure_storage: None,
             debug_interfaces: None,
+            services: None,
             credentials: None,
             tls: None,
             certificate: None,
@@ -925,8 +1041,9 @@ fn explain(payload: &[u8]) -> ReportError {
 
 /// The fields whose value is a list; every other value that is not a scalar
 /// is an object.
-const LIST_FIELDS: [&[u8]; 6] = [
+const LIST_FIELDS: [&[u8]; 7] = [
     b"versions",
+    b"services",
     b"cipher_suites",
     b"ai_models",
     b"listening-tcp-ports",

@@ -254,6 +254,14 @@ pub async fn vex(cmd: VexCmd) -> Result<ExitCode> {
                 ),
             }
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let unreadable = statements::unreadable_device_conditions(&statements);
+            if !unreadable.is_empty() {
+                bail!(
+                    "{}: device conditions sectwin cannot check (see docs/vex.md); nothing signed:\n  {}",
+                    file.display(),
+                    unreadable.join("\n  ")
+                );
+            }
             let key = signing_key(&signer.key)?;
             for s in &statements {
                 let body = statements::vex_assessment(s, &release);

@@ -219,6 +219,22 @@ pub fn vex_assessment(s: &VexStatement, release: &str) -> StatementBody {
     }
 }
 
+/// The marked device conditions (`docs/vex.md`) in `statements`' impact
+/// texts that are not conditions, each with its vulnerability. sectwin
+/// would never check such a statement against devices, so `sectwin vex
+/// import` signs none of a document while it has one.
+pub fn unreadable_device_conditions(statements: &[VexStatement]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in statements {
+        let impact = s.impact_statement.as_ref().or(s.action_statement.as_ref());
+        let Some(impact) = impact else { continue };
+        for e in posture::vex::conditions_in(impact).refused {
+            out.push(format!("{}: {e}", s.vulnerability.as_str()));
+        }
+    }
+    out
+}
+
 /// A signed decision on a risk: `accept` (until a day, or for good),
 /// `mitigate` (the rationale says how), `transfer` (to a stakeholder) or
 /// `false-positive`.
@@ -523,5 +539,47 @@ mod tests {
         }
         // Endorse and dispute name the entries of the facts they are about.
         assert!(bodies.contains(&StatementBody::Endorse { entry: 10 }));
+    }
+
+    /// A VEX document whose device condition sectwin cannot read is named
+    /// with its vulnerability and the reason; readable ones, and statements
+    /// without any, pass.
+    #[test]
+    fn unreadable_device_conditions_are_named_before_signing() {
+        let doc = |impact: &str| {
+            serde_json::json!({
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.com/vex-1",
+                "author": "Acme",
+                "timestamp": "2025-01-01T00:00:00Z",
+                "version": 1,
+                "statements": [
+                    {"vulnerability": {"name": "CVE-2024-0001"},
+                     "products": [{"@id": "pkg:generic/door@2.4.0"}],
+                     "status": "not_affected",
+                     "justification": "vulnerable_code_not_in_execute_path",
+                     "impact_statement": impact},
+                    {"vulnerability": {"name": "CVE-2024-0002"},
+                     "products": [{"@id": "pkg:generic/door@2.4.0"}],
+                     "status": "fixed"}
+                ]
+            })
+            .to_string()
+        };
+        let read = |impact: &str| {
+            let statements = vuln_formats::openvex::parse(doc(impact).as_bytes()).unwrap();
+            unreadable_device_conditions(&statements)
+        };
+        assert_eq!(
+            read("telnetd is off; device-condition: tcp port 23 not listening"),
+            Vec::<String>::new()
+        );
+        assert_eq!(read("telnetd is off"), Vec::<String>::new());
+        let refused = read("device-condition: telnet is off");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].starts_with("CVE-2024-0001: \"telnet is off\" is not a device condition"),
+            "{refused:?}"
+        );
     }
 }

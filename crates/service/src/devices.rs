@@ -80,6 +80,9 @@ pub struct DeviceViews {
     reads: ReadRecorder,
     rules: Arc<RuleSet>,
     clock: Arc<dyn Clock>,
+    /// Manufacturers' `not_affected` VEX contradicted by devices
+    /// (`vex_check`), among the findings.
+    vex: crate::vex_check::VexCheck,
 }
 
 /// One device's latest report, parsed, with where it is.
@@ -106,12 +109,20 @@ impl DeviceViews {
             reads,
             rules: Arc::new(rules),
             clock,
+            vex: crate::vex_check::VexCheck::default(),
         })
     }
 
     /// The log whose reports the views read.
     pub fn scitt(&self) -> &Arc<transparency::TransparencyService> {
         &self.scitt
+    }
+
+    /// The same views, rating VEX contradictions by the severity of the
+    /// vulnerability in `risks`' advisories.
+    pub fn with_advisories(mut self, risks: Arc<twin_store::RiskService>) -> DeviceViews {
+        self.vex = crate::vex_check::VexCheck::new(Some(risks));
+        self
     }
 
     /// The rule library.
@@ -189,6 +200,9 @@ impl DeviceViews {
                     let mut found = Vec::new();
                     Auditor::new(&self.rules, &[], now).audit_device(&p, &fleet, &mut found);
                     view.findings = found.iter().map(finding_view).collect();
+                    let conditioned = crate::vex_check::Conditioned::of(&meta);
+                    let vex = self.vex.findings(&conditioned, &l.twin, report);
+                    view.findings.extend(vex.into_iter().map(|(_, f)| f));
                     view.report = Some(report_ref(l, report.counter, report.timestamp));
                 }
                 Err(why) => {
@@ -225,7 +239,7 @@ impl DeviceViews {
             }
         };
         if let Some(rule) = &q.rule {
-            if self.rules.get(rule).is_none() {
+            if self.rules.get(rule).is_none() && rule != crate::vex_check::RULE_ID {
                 return Err(ServiceError::invalid(format!("no posture rule {rule:?}")));
             }
         }
@@ -240,10 +254,17 @@ impl DeviceViews {
         let fleet = FleetIndex::build(&postures);
         let now = self.clock.now_unix_s();
         let found = Auditor::new(&self.rules, &[], now).audit_fleet(&postures, &fleet, 2);
+        let conditioned = crate::vex_check::Conditioned::of(&meta);
+        let vex: Vec<(Severity, FindingView)> = latest
+            .iter()
+            .filter_map(|l| Some((&l.twin, l.report.as_ref().ok()?)))
+            .flat_map(|(twin, report)| self.vex.findings(&conditioned, twin, report))
+            .collect();
         let mut open_by_severity = BTreeMap::new();
-        for f in found.iter().filter(|f| f.is_open()) {
+        let open = found.iter().filter(|f| f.is_open()).map(|f| f.severity());
+        for severity in open.chain(vex.iter().map(|(s, _)| *s)) {
             *open_by_severity
-                .entry(f.severity().as_str().to_string())
+                .entry(severity.as_str().to_string())
                 .or_insert(0u64) += 1;
         }
         let findings = found
@@ -252,6 +273,12 @@ impl DeviceViews {
             .filter(|f| f.severity() >= min)
             .filter(|f| q.rule.as_deref().is_none_or(|r| f.rule.id() == r))
             .map(finding_view)
+            .chain(
+                vex.into_iter()
+                    .filter(|(s, _)| *s >= min)
+                    .filter(|(_, f)| q.rule.as_deref().is_none_or(|r| f.rule == r))
+                    .map(|(_, f)| f),
+            )
             .collect();
         audit.write(
             &self.reads,

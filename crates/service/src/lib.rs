@@ -19,6 +19,7 @@ pub mod error;
 pub mod reads;
 pub mod risks;
 pub mod twins;
+pub mod vex_check;
 
 pub use self::clock::{Clock, FixedClock, SystemClock};
 pub use archivist::ArchivistService;

@@ -2194,7 +2194,9 @@ impl Twin {
 /// `now_unix_s` (audit grants have windows), under the sharing policy
 /// `owner` published (its log entry answered beside the decision)? A
 /// public twin's manufacturer's statements are allowed to anyone, whole
-/// ([`Twin::public_by`], [`PUBLIC_POLICY_ID`], no policy entry).
+/// ([`Twin::public_by`], [`PUBLIC_POLICY_ID`], no policy entry). The
+/// device's own statements (its reports) are decided under the policy of
+/// the stakeholder whose data they are ([`data_holder`]).
 pub fn decide_read<'m>(
     meta: &'m Meta,
     reader: Option<&StakeholderId>,
@@ -2207,14 +2209,21 @@ pub fn decide_read<'m>(
         .map(|r| roles_at(meta, r, twin, now_unix_s))
         .unwrap_or_default();
     let facts = twin.facts();
+    // The device reads what it signed itself; anyone else reads it under
+    // the policy of the stakeholder whose data it is.
+    let holder = if reader == Some(owner) {
+        owner
+    } else {
+        data_holder(twin, owner)
+    };
     let req = crate::sharing::ReadRequest {
         reader,
         reader_roles: &roles,
-        owner,
+        owner: holder,
         device: &facts,
         statement_type: kind,
     };
-    let published = meta.sharing.get(owner);
+    let published = meta.sharing.get(holder);
     let decision = crate::sharing::decide(published.map(|(_, p)| p), &req);
     // A public twin: its maker's statements are everyone's to read, whole,
     // whatever its sharing policy says (it cannot take back what the log
@@ -2228,6 +2237,24 @@ pub fn decide_read<'m>(
         return (all, None);
     }
     (decision, published.map(|(e, _)| *e))
+}
+
+/// Whose sharing policy decides who reads `owner`'s statements about
+/// `twin`: `owner`'s own, except for the statements the device signs
+/// itself (`device:{id}`, its reports). A device is no stakeholder and
+/// publishes no policy; what it says about itself is its operator's data
+/// (the operator runs it), else its owner's, else, while it has neither,
+/// its manufacturer's. So an operator's published policy decides who else
+/// reads its devices' reports, like its own statements, and with no policy
+/// the default lets every stakeholder with a role on the device read them.
+pub fn data_holder<'t>(twin: &'t Twin, owner: &'t StakeholderId) -> &'t StakeholderId {
+    if owner.0.strip_prefix("device:") != Some(twin.device.as_str()) {
+        return owner;
+    }
+    twin.operator
+        .as_ref()
+        .or(twin.owner.as_ref())
+        .unwrap_or(&twin.manufacturer)
 }
 
 /// The consensus status of `claim` under `policy`.

@@ -29,6 +29,10 @@
 //!    an anonymous reader does through a public grant.
 //! 6. Anything else is [`Decision::Denied`].
 //!
+//! A device is no stakeholder: what it signs about itself (its reports) is
+//! decided under the policy of its operator, else its owner, else its
+//! manufacturer (`projection::data_holder`), who reads it as its own.
+//!
 //! A policy as JSON (field names in snake_case like the statements', statement
 //! types and roles as on the wire):
 //!

@@ -9,3 +9,4 @@ mod golden;
 mod injected_clock;
 mod openapi;
 mod twin_api;
+mod vex_check;

@@ -1,6 +1,7 @@
 //! Every integration test of `posture`, gathered in one binary: parsing at
 //! the boundary, the replay guard, each audit rule planted and not, the
-//! suppressions, the behaviours and alarms, and each incident rule.
+//! suppressions, the behaviours and alarms, each incident rule, and the
+//! device conditions of VEX statements checked against reports.
 
 mod audit;
 mod detect;
@@ -8,3 +9,4 @@ mod fixture;
 mod incident;
 mod replay;
 mod report;
+mod vex;

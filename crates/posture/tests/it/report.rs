@@ -7,8 +7,9 @@ use posture::replay::RejectReason;
 use posture::report::{
     AddressSet, AiModel, Bounded, Certificate, CheckpointSeen, Credentials, DebugInterfaces,
     DeviceReport, DistinguishedName, Firmware, KeyType, Metrics, PortSet, ReportError, ReportText,
-    Serial, Sha256, Tls, TlsVersion, AI_MODELS_MAX, CIPHER_SUITES_MAX, DESTINATIONS_MAX,
-    DISTINGUISHED_NAME_BYTES_MAX, PORTS_MAX, REPORT_BYTES_MAX, TEXT_BYTES_MAX, TLS_VERSIONS_MAX,
+    Serial, ServiceName, ServiceSet, Sha256, Tls, TlsVersion, AI_MODELS_MAX, CIPHER_SUITES_MAX,
+    DESTINATIONS_MAX, DISTINGUISHED_NAME_BYTES_MAX, PORTS_MAX, REPORT_BYTES_MAX, SERVICES_MAX,
+    SERVICE_NAME_BYTES_MAX, TEXT_BYTES_MAX, TLS_VERSIONS_MAX,
 };
 use serde_json::{json, Value};
 
@@ -69,6 +70,32 @@ fn sets_are_normalized() {
             .map(AddressSet::as_slice),
         Some(&want[..])
     );
+}
+
+#[test]
+fn services_are_a_set_of_names_found_without_regard_to_case() {
+    let mut doc = clean(1);
+    set(
+        &mut doc,
+        "services",
+        json!(["telnetd", "dropbear", "avahi-daemon", "telnetd"]),
+    );
+    let r = report(&doc);
+    let services = r.services.as_ref().expect("services");
+    let names: Vec<&str> = services
+        .as_slice()
+        .iter()
+        .map(ServiceName::as_str)
+        .collect();
+    assert_eq!(names, ["avahi-daemon", "dropbear", "telnetd"]);
+    assert_eq!(
+        services.find("TelnetD").map(ServiceName::as_str),
+        Some("telnetd")
+    );
+    assert_eq!(services.find("telnet"), None, "a name, not a prefix");
+    assert_eq!(DeviceReport::parse(&r.to_json()).expect("round trip"), r);
+    // A report without the section says nothing about services.
+    assert_eq!(report(&clean(1)).services, None);
 }
 
 #[test]
@@ -365,6 +392,38 @@ fn refusals_name_the_field_and_the_reason() {
             Invalid("ai_models", "more than 16 items"),
         ),
         (
+            "a service name with a space",
+            patched(|d| set(d, "services", json!(["telnet d"]))),
+            Invalid("services[0]", "expected a service name"),
+        ),
+        (
+            "a service name too long",
+            patched(|d| {
+                set(
+                    d,
+                    "services",
+                    json!(["s".repeat(SERVICE_NAME_BYTES_MAX + 1)]),
+                )
+            }),
+            Invalid("services[0]", "1 to 64 bytes"),
+        ),
+        (
+            "too many services",
+            patched(|d| {
+                set(
+                    d,
+                    "services",
+                    many(SERVICES_MAX + 1, |i| json!(format!("d{i}"))),
+                )
+            }),
+            Invalid("services", "more than 32 items"),
+        ),
+        (
+            "services as an object",
+            patched(|d| set(d, "services", json!({"telnetd": true}))),
+            Invalid("services", "invalid type: map"),
+        ),
+        (
             "a section that is not an object",
             patched(|d| set(d, "debug_interfaces", json!(true))),
             Invalid("debug_interfaces", "invalid type: boolean"),
@@ -417,7 +476,7 @@ fn a_refused_payload_is_counted_as_malformed_or_oversized() {
 }
 
 /// The largest legitimate report: every list at its bound, every text at
-/// its longest. It must fit in `REPORT_BYTES_MAX` (whose comment says ~38 KiB).
+/// its longest. It must fit in `REPORT_BYTES_MAX` (whose comment says ~39 KiB).
 #[test]
 fn the_largest_legitimate_report_fits_the_bound() {
     let text = |c: char| ReportText::new(c.to_string().repeat(TEXT_BYTES_MAX)).expect("text");
@@ -436,6 +495,13 @@ fn the_largest_legitimate_report_fits_the_bound() {
         uart: false,
         ssh: false,
     });
+    r.services =
+        Some(
+            ServiceSet::new((0..SERVICES_MAX).map(|i| {
+                ServiceName::new(format!("{i:x<SERVICE_NAME_BYTES_MAX$}")).expect("service")
+            }))
+            .expect("services"),
+        );
     r.credentials = Some(Credentials::UniversalDefault);
     r.tls = Some(Tls {
         versions: Bounded::new(vec![TlsVersion::Dtls1_0; TLS_VERSIONS_MAX]).expect("versions"),

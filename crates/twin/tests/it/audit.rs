@@ -14,13 +14,13 @@ use twin::sharing::Decision;
 use twin::{ApplyError, DeviceId, Projection, StakeholderId};
 
 const AUTH: &str = "authority.example";
-const ACME: &str = "acme.example";
-const OP: &str = "op.example";
-const GLOBEX: &str = "globex.example";
+pub(crate) const ACME: &str = "acme.example";
+pub(crate) const OP: &str = "op.example";
+pub(crate) const GLOBEX: &str = "globex.example";
 const AUD: &str = "aud.example";
 
-struct Log {
-    p: Projection,
+pub(crate) struct Log {
+    pub(crate) p: Projection,
     entries: Vec<Vec<u8>>,
     keys: Vec<(&'static str, SigningKey)>,
 }
@@ -30,7 +30,7 @@ impl Log {
         &self.keys.iter().find(|(n, _)| *n == who).expect("a key").1
     }
 
-    fn add(&mut self, iss: &str, sub: &str, payload: Value) -> Result<u64, IngestError> {
+    pub(crate) fn add(&mut self, iss: &str, sub: &str, payload: Value) -> Result<u64, IngestError> {
         self.add_at(iss, sub, payload, None)
     }
 
@@ -54,7 +54,14 @@ impl Log {
     }
 
     /// May `reader` read `owner`'s `kind` statements about `device` at `now`?
-    fn reads(&self, reader: &str, device: &str, owner: &str, kind: &str, now: i64) -> bool {
+    pub(crate) fn reads(
+        &self,
+        reader: &str,
+        device: &str,
+        owner: &str,
+        kind: &str,
+        now: i64,
+    ) -> bool {
         let twin = self
             .p
             .twin(&DeviceId::new(device).expect("device id"))
@@ -71,7 +78,7 @@ impl Log {
     }
 }
 
-fn fleet() -> Log {
+pub(crate) fn fleet() -> Log {
     let key = || SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
     let keys = vec![
         (AUTH, key()),

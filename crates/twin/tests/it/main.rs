@@ -4,6 +4,7 @@
 mod audit;
 mod custom_types;
 mod delegation;
+mod device_data;
 mod device_id;
 mod projection;
 mod published;
