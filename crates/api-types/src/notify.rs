@@ -20,6 +20,8 @@ pub enum NotificationKind {
     DeadlineOverdue,
     /// A VEX statement changed.
     VexChanged,
+    /// A posture audit finding on a device is newly open.
+    NewPostureFinding,
 }
 
 /// A webhook target (Standard Webhooks).

@@ -52,16 +52,19 @@ pub enum NotificationKind {
     DeadlineOverdue,
     /// A VEX statement changed.
     VexChanged,
+    /// A posture audit finding on a device is newly open.
+    NewPostureFinding,
 }
 
 impl NotificationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NotificationKind; 5] = [
+    pub const ALL: [NotificationKind; 6] = [
         NotificationKind::NewVulnerableDevice,
         NotificationKind::FixedFirmwareAvailable,
         NotificationKind::DeadlineApproaching,
         NotificationKind::DeadlineOverdue,
         NotificationKind::VexChanged,
+        NotificationKind::NewPostureFinding,
     ];
 
     /// The kebab-case name, as in JSON and in MQTT topics.
@@ -72,6 +75,7 @@ impl NotificationKind {
             NotificationKind::DeadlineApproaching => "deadline-approaching",
             NotificationKind::DeadlineOverdue => "deadline-overdue",
             NotificationKind::VexChanged => "vex-changed",
+            NotificationKind::NewPostureFinding => "new-posture-finding",
         }
     }
 }

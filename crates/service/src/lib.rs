@@ -15,6 +15,7 @@ pub mod devices;
 pub mod error;
 pub mod reads;
 pub mod risks;
+pub mod suppressions;
 pub mod twins;
 
 pub use self::clock::{Clock, FixedClock, SystemClock};
