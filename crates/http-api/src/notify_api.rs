@@ -64,6 +64,7 @@ fn kind(k: wire::NotificationKind) -> NotificationKind {
         wire::NotificationKind::DeadlineApproaching => NotificationKind::DeadlineApproaching,
         wire::NotificationKind::DeadlineOverdue => NotificationKind::DeadlineOverdue,
         wire::NotificationKind::VexChanged => NotificationKind::VexChanged,
+        wire::NotificationKind::NewPostureFinding => NotificationKind::NewPostureFinding,
     }
 }
 
@@ -74,6 +75,7 @@ fn wire_kind(k: NotificationKind) -> wire::NotificationKind {
         NotificationKind::DeadlineApproaching => wire::NotificationKind::DeadlineApproaching,
         NotificationKind::DeadlineOverdue => wire::NotificationKind::DeadlineOverdue,
         NotificationKind::VexChanged => wire::NotificationKind::VexChanged,
+        NotificationKind::NewPostureFinding => wire::NotificationKind::NewPostureFinding,
     }
 }
 
@@ -121,7 +123,7 @@ fn delivery_view(d: &notify::DeliveryRecord) -> DeliveryView {
     path = "/api/v1/subscriptions",
     tag = "notifications",
     summary = "Subscribe to notifications by webhook (Standard Webhooks; the whsec_ secret is answered once) or MQTT topic prefix",
-    description = "Kinds: new-vulnerable-device, fixed-firmware-available, deadline-approaching, deadline-overdue, vex-changed (none given: every kind). Ids are per stakeholder. What each subscriber is told was filtered by sharing policy before it was enqueued.",
+    description = "Kinds: new-vulnerable-device, fixed-firmware-available, deadline-approaching, deadline-overdue, vex-changed, new-posture-finding (none given: every kind). Ids are per stakeholder. What each subscriber is told was filtered by sharing policy before it was enqueued.",
     security(("bearer" = [])),
     request_body(content = CreateSubscription, content_type = "application/json"),
     responses(
