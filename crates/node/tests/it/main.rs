@@ -7,4 +7,5 @@ mod devices;
 mod golden;
 mod injected_clock;
 mod openapi;
+mod suppressions;
 mod twin_api;
