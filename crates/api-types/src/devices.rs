@@ -24,13 +24,83 @@ pub struct ReportRef {
     pub report: serde_json::Value,
 }
 
-/// A suppression in force on a finding.
+/// A suppression: a `finding-suppressed` statement that accepts a posture
+/// rule's finding on a device, or on a group of devices, with a reason,
+/// until an expiry (`POST /api/v1/devices/{id}/suppressions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SuppressionView {
+    /// The rule whose findings it accepts.
+    pub rule: String,
+    /// The device it was asserted on.
+    pub device: String,
+    /// `device` (that device only) or `group`.
+    pub scope: String,
+    /// The group it covers (every device of it on which its issuer is
+    /// operator or owner), with scope `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Why the finding is accepted.
     pub reason: String,
-    /// Until when, Unix seconds.
+    /// Until when, Unix seconds (the finding is open again from then on).
     pub expires_at: i64,
+    /// Whether it holds now (not expired, not lifted).
+    pub in_force: bool,
+    /// Who suppressed (the stakeholder in whose name it was signed).
+    pub by: String,
+    /// The registry authority, when the service signed on `by`'s behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+    /// Its log entry.
+    pub entry: u64,
+    /// Its receipt (`GET` it with `Accept: application/cose`).
+    pub receipt: String,
+}
+
+/// The body of `POST /api/v1/devices/{id}/suppressions`: suppress a rule's
+/// finding on the device (or on a group of devices), or lift a suppression
+/// early. The service signs a `finding-suppressed` statement on the
+/// caller's behalf; the caller must be the device's operator or owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionRequest {
+    /// The rule id (of the node's posture rule library).
+    pub rule: String,
+    /// Why (1 to 1024 bytes, not blank).
+    pub reason: String,
+    /// Until when, Unix seconds: in the future (at most 10 years ahead).
+    /// Leave it out to lift (`lift: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Cover every device of this group on which the caller is operator or
+    /// owner, instead of the device alone (the device must be in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Lift the suppression of this rule and scope now: a statement that
+    /// expires when it is issued replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lift: Option<bool>,
+}
+
+/// The query of `GET /api/v1/suppressions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SuppressionsQuery {
+    /// Only those asserted on this device.
+    pub device: Option<String>,
+    /// Only those of this rule.
+    pub rule: Option<String>,
+    /// Expired and lifted ones too (default: those in force only).
+    pub all: Option<bool>,
+}
+
+/// The suppressions the caller may see (`GET /api/v1/suppressions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuppressionsPage {
+    /// By device, then rule, then group.
+    pub suppressions: Vec<SuppressionView>,
+    /// The log size the twins reflect.
+    pub as_of: u64,
 }
 
 /// A posture audit rule that fired on a device.
@@ -57,7 +127,8 @@ pub struct FindingView {
     pub evidence: serde_json::Value,
     /// The rule file and its version.
     pub rules: String,
-    /// The suppression in force, if any.
+    /// The suppression in force, if any (who suppressed, why, until when,
+    /// and its entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<SuppressionView>,
 }

@@ -27,6 +27,8 @@ pub enum NotificationKind {
     /// Devices contradict a `not_affected` VEX statement the recipient
     /// signed (a device condition of it is false in their reports).
     VexContradicted,
+    /// A posture audit finding on a device is newly open.
+    NewPostureFinding,
 }
 
 /// A webhook target (Standard Webhooks).

@@ -82,6 +82,9 @@ pub enum RiskKind {
     ReleaseVulnerability,
     /// A risk recorded on a model (threat modeling).
     Recorded,
+    /// An open posture audit finding on a device's latest signed report
+    /// (risk id `posture/<RULE>`).
+    PostureFinding,
 }
 
 /// Which kind of risk a query asks for (`kind=`).
@@ -94,6 +97,8 @@ pub enum KindFilter {
     Release,
     /// Risks recorded on a model (threat modeling).
     Recorded,
+    /// Open posture audit findings on devices.
+    Posture,
 }
 
 impl From<KindFilter> for RiskKind {
@@ -102,6 +107,7 @@ impl From<KindFilter> for RiskKind {
             KindFilter::Device => RiskKind::DeviceVulnerability,
             KindFilter::Release => RiskKind::ReleaseVulnerability,
             KindFilter::Recorded => RiskKind::Recorded,
+            KindFilter::Posture => RiskKind::PostureFinding,
         }
     }
 }

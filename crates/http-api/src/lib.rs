@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod problem;
 pub mod risk_api;
 pub mod serve;
+pub mod suppressions_api;
 pub mod twin_api;
 pub mod witness;
 
@@ -42,4 +43,5 @@ pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use notify_api::{notify_router, NotifyApi};
 pub use risk_api::{risk_router, RiskApi};
 pub use scrapi::{scrapi_router, ScrapiApi, BATCH_BODY_BYTES_MAX, BATCH_STATEMENTS_MAX};
+pub use suppressions_api::{suppressions_router, SuppressionsApi};
 pub use twin_api::{twin_router, TwinApi};

@@ -67,6 +67,7 @@ fn kind(k: wire::NotificationKind) -> NotificationKind {
         wire::NotificationKind::DeviceAlarm => NotificationKind::DeviceAlarm,
         wire::NotificationKind::Incident => NotificationKind::Incident,
         wire::NotificationKind::VexContradicted => NotificationKind::VexContradicted,
+        wire::NotificationKind::NewPostureFinding => NotificationKind::NewPostureFinding,
     }
 }
 
@@ -80,6 +81,7 @@ fn wire_kind(k: NotificationKind) -> wire::NotificationKind {
         NotificationKind::DeviceAlarm => wire::NotificationKind::DeviceAlarm,
         NotificationKind::Incident => wire::NotificationKind::Incident,
         NotificationKind::VexContradicted => wire::NotificationKind::VexContradicted,
+        NotificationKind::NewPostureFinding => wire::NotificationKind::NewPostureFinding,
     }
 }
 
@@ -127,7 +129,7 @@ fn delivery_view(d: &notify::DeliveryRecord) -> DeliveryView {
     path = "/api/v1/subscriptions",
     tag = "notifications",
     summary = "Subscribe to notifications by webhook (Standard Webhooks; the whsec_ secret is answered once) or MQTT topic prefix",
-    description = "Kinds: new-vulnerable-device, fixed-firmware-available, deadline-approaching, deadline-overdue, vex-changed, vex-contradicted (none given: every kind). Ids are per stakeholder. What each subscriber is told was filtered by sharing policy before it was enqueued.",
+    description = "Kinds: new-vulnerable-device, fixed-firmware-available, deadline-approaching, deadline-overdue, vex-changed, vex-contradicted, new-posture-finding, device-alarm, incident (none given: every kind). Ids are per stakeholder. What each subscriber is told was filtered by sharing policy before it was enqueued.",
     security(("bearer" = [])),
     request_body(content = CreateSubscription, content_type = "application/json"),
     responses(

@@ -64,6 +64,8 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         crate::devices_api::publish_profile,
         crate::devices_api::stats,
         crate::devices_api::metrics,
+        crate::suppressions_api::suppress,
+        crate::suppressions_api::list_suppressions,
         crate::oauth::token,
         crate::scrapi::register,
         crate::scrapi::entry_receipt,

@@ -7,7 +7,7 @@
 //! Deliberately absent: checks of ranges and of what a value means (a page
 //! size of 0, a model that is not one): the service makes them.
 
-use api_types::devices::{AlarmsQuery, FindingsQuery, IncidentsQuery};
+use api_types::devices::{AlarmsQuery, FindingsQuery, IncidentsQuery, SuppressionsQuery};
 use api_types::notify::DeliveryQuery;
 use api_types::risks::{ExposureQuery, NoParameters, RiskQuery, VexQuery};
 use api_types::twins::{DeviceFilter, DeviceQuery, PageQuery, PolicyQuery, ReadsQuery};
@@ -62,6 +62,7 @@ impl QueryParams for DeliveryQuery {}
 impl QueryParams for FindingsQuery {}
 impl QueryParams for AlarmsQuery {}
 impl QueryParams for IncidentsQuery {}
+impl QueryParams for SuppressionsQuery {}
 
 impl QueryParams for PolicyQuery {
     fn invalid(name: &str, value: &str, why: &str) -> String {

@@ -278,6 +278,8 @@ pub struct Node {
     alarms: service::alarms::AlarmViews,
     /// Where the detection driver sends notifications, once they start.
     detection_notifier: detection::NotifierSlot,
+    /// Suppressions of posture findings (signed on the caller's behalf).
+    suppressions: service::suppressions::SuppressionService,
     /// The device report ingester, once started ([`start_device_channel`]).
     pub device_channel: parking_lot::Mutex<Option<device_channel::Ingester>>,
     /// Its counters (zero while none runs).
@@ -528,8 +530,10 @@ pub async fn open_node(
 /// What every fold of this product's logs is given besides the log (see
 /// [`twin::FoldRules`]): the default consensus policy and the built-in
 /// statement types: the DataTrails event
-/// ([`service::archivist::event_type`]) and the device report
-/// ([`service::devices::report_type`]). Serving, `reindex`, the demo's
+/// ([`service::archivist::event_type`]), the device report
+/// ([`service::devices::report_type`]) and the suppression of a posture
+/// finding ([`service::suppressions::suppression_type`], keyed by rule and
+/// group). Serving, `reindex`, the demo's
 /// check and the benchmarks all fold with these, so that a log gives the
 /// same twins everywhere.
 pub fn fold_rules() -> twin::FoldRules {
@@ -538,7 +542,14 @@ pub fn fold_rules() -> twin::FoldRules {
         service::devices::report_type(),
         service::detection::alarm_verified_type(),
         service::detection::incident_updated_type(),
+        service::suppressions::suppression_type(),
     ])
+    .and_then(|t| {
+        t.keyed(
+            service::suppressions::SUPPRESSION_TYPE,
+            &service::suppressions::suppression_key_fields(),
+        )
+    })
     .unwrap_or_else(|e| unreachable!("the built-in statement types are valid: {e}"));
     twin::FoldRules {
         policy: twin::ConsensusPolicy::default(),
@@ -662,6 +673,13 @@ pub async fn open_node_with_clock(
         ),
         clock.clone(),
     );
+    let suppressions = service::suppressions::SuppressionService::new(
+        projector.clone(),
+        scitt.clone(),
+        reads.clone(),
+        archivist_signer(authority.clone(), clock.clone()),
+    )
+    .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
     let node = Node {
         archivist,
         archivist_store,
@@ -669,6 +687,7 @@ pub async fn open_node_with_clock(
         detection,
         alarms,
         detection_notifier,
+        suppressions,
         device_channel: parking_lot::Mutex::new(None),
         device_stats: Arc::new(device_channel::IngestStats::default()),
         reads,
@@ -857,9 +876,14 @@ pub fn app(node: &Node) -> axum::Router {
         node.tokens.clone(),
         stats,
     ));
+    let suppressions = http_api::suppressions_router(http_api::SuppressionsApi::new(
+        node.suppressions.clone(),
+        node.tokens.clone(),
+    ));
     axum::Router::new()
         .merge(archivist)
         .merge(devices)
+        .merge(suppressions)
         .merge(notify)
         .merge(http_api::risk_router(http_api::RiskApi::new(
             twins.clone(),

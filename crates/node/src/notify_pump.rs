@@ -42,6 +42,7 @@ fn kind_of(k: risk_register::EventKind) -> notify::NotificationKind {
         E::DeadlineApproaching => N::DeadlineApproaching,
         E::DeadlineOverdue => N::DeadlineOverdue,
         E::VexChanged => N::VexChanged,
+        E::NewPostureFinding => N::NewPostureFinding,
     }
 }
 

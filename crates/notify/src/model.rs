@@ -58,11 +58,13 @@ pub enum NotificationKind {
     Incident,
     /// Devices contradict a `not_affected` VEX statement the recipient signed.
     VexContradicted,
+    /// A posture audit finding on a device is newly open.
+    NewPostureFinding,
 }
 
 impl NotificationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::NewVulnerableDevice,
         NotificationKind::FixedFirmwareAvailable,
         NotificationKind::DeadlineApproaching,
@@ -71,6 +73,7 @@ impl NotificationKind {
         NotificationKind::DeviceAlarm,
         NotificationKind::Incident,
         NotificationKind::VexContradicted,
+        NotificationKind::NewPostureFinding,
     ];
 
     /// The kebab-case name, as in JSON and in MQTT topics.
@@ -84,6 +87,7 @@ impl NotificationKind {
             NotificationKind::DeviceAlarm => "device-alarm",
             NotificationKind::Incident => "incident",
             NotificationKind::VexContradicted => "vex-contradicted",
+            NotificationKind::NewPostureFinding => "new-posture-finding",
         }
     }
 }

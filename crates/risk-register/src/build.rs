@@ -643,6 +643,10 @@ impl Engine {
         recorded_risks(snapshot, &live, &mut recorded);
         sort_risks(&mut recorded);
         parts.push(recorded);
+        let mut posture = Vec::new();
+        posture_risks(snapshot, &live, &mut posture);
+        sort_risks(&mut posture);
+        parts.push(posture);
         let mut risks = Vec::new();
         for part in parts {
             risks = merge_sorted(risks.into_iter(), part);
@@ -983,6 +987,64 @@ fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Ar
                 stakeholders: stakeholders.into(),
                 source,
                 element,
+            }));
+        }
+    }
+}
+
+/// The open posture findings of the devices (not decommissioned), each a
+/// risk `posture/<RULE>` on its device: severity from the rule, the
+/// deadline from the policy (with the model's release plan) counted from
+/// the day the register first held it, owned like the device's other
+/// risks, its status from the device's latest decision on it.
+fn posture_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Arc<Risk>>) {
+    let today = snapshot.today;
+    for d in live.iter().filter(|d| !d.findings.is_empty()) {
+        let subject: Text = format!("device:{}", d.device).into();
+        let stakeholders: Arc<[String]> = d.stakeholders().into();
+        let owner: Text = d.risk_owner().into();
+        let model: Option<Text> = d.model.as_deref().map(Text::from);
+        let policy = match &d.model {
+            Some(m) => policy_for(snapshot, m),
+            None => snapshot.policy.clone(),
+        };
+        for f in &d.findings {
+            let risk_id = crate::posture_risk_id(&f.rule);
+            let key = format!("{subject} {risk_id}");
+            let discovered = snapshot.discovered_on(&key);
+            let deadline = policy.deadline(f.severity, discovered);
+            let decision = d.decisions.get(&risk_id).cloned();
+            let status = status_of(decision.as_ref(), today);
+            risks.push(Arc::new(Risk {
+                key,
+                subject: subject.clone(),
+                risk: risk_id,
+                kind: RiskKind::PostureFinding,
+                device: Some(d.device.clone()),
+                model: model.clone(),
+                release: None,
+                site: d.site.clone(),
+                vulnerability: None,
+                title: f.title.as_str().into(),
+                severity: f.severity,
+                score: f.cvss.as_ref().map(|(_, score)| *score),
+                cvss_vector: f.cvss.as_ref().map(|(v, _)| Text::from(v.as_str())),
+                kev: false,
+                owner: owner_after(decision.as_ref(), owner.clone()),
+                status,
+                decision,
+                found: None,
+                discovered: Some(discovered),
+                deadline_status: deadline.status(today),
+                overdue: status.is_unresolved() && deadline.is_overdue(today),
+                deadline,
+                matches: Arc::from([]),
+                vex: None,
+                fixed_in: None,
+                firmware_status: None,
+                stakeholders: stakeholders.clone(),
+                source: Some(crate::POSTURE_SOURCE.to_string()),
+                element: None,
             }));
         }
     }

@@ -313,17 +313,21 @@ impl crate::Register {
                     .as_deref()
                     .is_none_or(|v| r.release.as_deref() == Some(v))
         };
+        // A device's own risks (posture findings) are in the register as
+        // they are, with the device's site.
+        let own_site_ok = {
+            let site = site.clone();
+            move |r: &Risk| site.as_ref().is_none_or(|x| r.site.as_ref() == Some(x))
+        };
         if let Some(device) = s.device {
-            // One device: the release risks of the releases it runs.
-            let Some(row) = self.devices.get(device) else {
-                return Box::new(std::iter::empty());
-            };
-            if !want_device || site.as_ref().is_some_and(|x| row.site.as_ref() != Some(x)) {
-                return Box::new(std::iter::empty());
-            }
+            // One device: the release risks of the releases it runs, then
+            // its own.
             let vuln = s.vulnerability.map(str::to_string);
             let mut out: Vec<Cow<'a, Risk>> = Vec::new();
-            for (key, since) in &row.releases {
+            let row = self.devices.get(device).filter(|row| {
+                want_device && site.as_ref().is_none_or(|x| row.site.as_ref() == Some(x))
+            });
+            for (key, since) in row.iter().flat_map(|row| row.releases.iter()) {
                 for r in self.risks_of_release(key) {
                     if vuln
                         .as_ref()
@@ -332,9 +336,18 @@ impl crate::Register {
                     {
                         continue;
                     }
-                    if let Some(d) = self.device_risk(r, row, *since) {
+                    if let Some(d) = row.and_then(|row| self.device_risk(r, row, *since)) {
                         out.push(Cow::Owned(d));
                     }
+                }
+            }
+            for r in self.own_risks_of_device(device) {
+                if kind.is_none_or(|k| k == r.kind)
+                    && vuln.is_none()
+                    && matches_release(r)
+                    && own_site_ok(r)
+                {
+                    out.push(Cow::Borrowed(&**r));
                 }
             }
             return Box::new(out.into_iter());
@@ -348,9 +361,13 @@ impl crate::Register {
             candidates
                 .filter(move |r| matches_release(r))
                 .flat_map(move |r| {
-                    let own: Option<Cow<'a, Risk>> = (want_other
-                        && kind.is_none_or(|k| k == r.kind))
-                    .then(|| Cow::Borrowed(&**r));
+                    let shown = if r.device.is_some() {
+                        own_site_ok(r)
+                    } else {
+                        want_other
+                    };
+                    let own: Option<Cow<'a, Risk>> =
+                        (shown && kind.is_none_or(|k| k == r.kind)).then(|| Cow::Borrowed(&**r));
                     let site = site.clone();
                     let devices: Box<dyn Iterator<Item = Cow<'a, Risk>> + 'a> =
                         if want_device && r.kind == RiskKind::ReleaseVulnerability {

@@ -1,6 +1,7 @@
 //! [`notifications`]: what a change from one register to the next calls
 //! for: a device newly exposed, a fixed firmware now available for an
-//! exposed device, a deadline approaching or past, a VEX status changed.
+//! exposed device, a deadline approaching or past, a VEX status changed, a
+//! posture finding newly open on a device.
 //!
 //! Each event has a stable id (kind, risk key, and what changed), so a
 //! delivery layer that deduplicates by id tells each recipient once.
@@ -28,6 +29,9 @@ pub enum EventKind {
     DeadlineOverdue,
     /// A release-scoped VEX status changed.
     VexChanged,
+    /// A posture audit finding on a device is newly open (a new report
+    /// shows a weakness, or its suppression ended).
+    NewPostureFinding,
 }
 
 impl EventKind {
@@ -39,6 +43,7 @@ impl EventKind {
             EventKind::DeadlineApproaching => "deadline-approaching",
             EventKind::DeadlineOverdue => "deadline-overdue",
             EventKind::VexChanged => "vex-changed",
+            EventKind::NewPostureFinding => "new-posture-finding",
         }
     }
 }
@@ -137,6 +142,22 @@ fn risk_events(r: &Risk, prev: Option<&Risk>, approaching_days: u32, out: &mut V
                 r.model.as_deref().unwrap_or(""),
                 r.release.as_deref().unwrap_or(""),
                 r.vulnerability.as_deref().unwrap_or(""),
+                r.severity.as_str(),
+                r.deadline
+                    .date
+                    .map_or_else(|| "no deadline".to_string(), |d| d.to_string()),
+            ),
+        ));
+    }
+    if r.kind == RiskKind::PostureFinding && unresolved && !was_unresolved {
+        out.push(event(
+            EventKind::NewPostureFinding,
+            r,
+            "",
+            format!(
+                "{}: {} ({}, fix by {})",
+                r.device.as_deref().unwrap_or(""),
+                r.title,
                 r.severity.as_str(),
                 r.deadline
                     .date

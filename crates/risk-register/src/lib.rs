@@ -5,7 +5,8 @@
 //! with their reported firmware, device-level VEX and risk decisions, risks
 //! recorded on models by threat modeling) and an [`AdvisoryIndex`]. Output:
 //! a [`Register`]: every unresolved (device or firmware release,
-//! vulnerability) pair and every recorded model risk, each with severity,
+//! vulnerability) pair, every recorded model risk and every open posture
+//! finding on a device ([`DeviceFacts::findings`]), each with severity,
 //! owner, status (from the latest signed decision), a deadline from the
 //! [`risk::DeadlinePolicy`] (with the model's announced release plan) and,
 //! for vulnerabilities, the matches that explain it and the firmware that
@@ -173,7 +174,38 @@ pub struct DeviceFacts {
     pub vex: BTreeMap<String, DeviceVex>,
     /// Latest decision by risk id.
     pub decisions: BTreeMap<String, Decision>,
+    /// The open posture findings on its latest report (suppressed ones left
+    /// out), in rule order: each is a risk `posture/<RULE>` of the device.
+    pub findings: Vec<PostureFinding>,
 }
+
+/// A posture audit rule that fired on a device's latest report and that no
+/// suppression covers: what the register needs of it (the audit itself,
+/// with its evidence and the report it rests on, is the caller's:
+/// `posture::audit`; a new report with the same findings changes nothing
+/// here, so it costs the register nothing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostureFinding {
+    /// The rule id (`POSTURE-...` or a Device Defender check name).
+    pub rule: String,
+    /// The rule's title.
+    pub title: String,
+    /// The rule's severity.
+    pub severity: risk::Severity,
+    /// The rule's CVSS v3.1 base vector and its score, if it has one.
+    pub cvss: Option<(String, f64)>,
+}
+
+/// The risk id of posture rule `rule` on a device.
+pub fn posture_risk_id(rule: &str) -> String {
+    format!("{POSTURE_RISK_PREFIX}{rule}")
+}
+
+/// What every posture risk id starts with.
+pub const POSTURE_RISK_PREFIX: &str = "posture/";
+
+/// The `source` of posture risks.
+pub const POSTURE_SOURCE: &str = "posture-audit";
 
 impl DeviceFacts {
     /// Every stakeholder with a role on the device.
@@ -275,6 +307,8 @@ pub enum RiskKind {
     ReleaseVulnerability,
     /// A risk recorded on a model (threat modeling).
     Recorded,
+    /// An open posture audit finding on a device's latest report.
+    PostureFinding,
 }
 
 /// Why a component matched an advisory.
@@ -322,7 +356,8 @@ pub struct Risk {
     /// `device:<id>` or `model:<vendor>/<model>`.
     pub subject: Text,
     /// The risk id, as decisions name it: `vuln/<ID>` (device),
-    /// `vuln/<ID>@<version>` (release), or the recorded id.
+    /// `vuln/<ID>@<version>` (release), `posture/<RULE>` (a posture
+    /// finding on a device), or the recorded id.
     pub risk: String,
     /// What it is about.
     pub kind: RiskKind,
@@ -374,9 +409,9 @@ pub struct Risk {
     pub firmware_status: Option<String>,
     /// Every stakeholder with a role on the subject (who may be told).
     pub stakeholders: std::sync::Arc<[String]>,
-    /// Where a recorded risk comes from (e.g. `threat-model:<name>`), or
+    /// Where a recorded risk comes from (e.g. `threat-model:<name>`),
     /// `advisory:<stakeholder>` for a vulnerability only a stakeholder's
-    /// own advisory reports.
+    /// own advisory reports, or `posture-audit` for a posture finding.
     #[serde(default)]
     pub source: Option<String>,
     /// The element or component a recorded risk is about.
@@ -423,10 +458,12 @@ pub struct Summary {
 pub struct Register {
     /// The day it is for (`YYYY-MM-DD`).
     pub today: String,
-    /// The release and recorded risks, worst first (severity, then
-    /// deadline), shared with the registers built after it from the same
-    /// facts. Device risks are derived from them ([`Register::iter`],
-    /// [`Register::select`], [`Register::device_risks`]).
+    /// The release, recorded and posture risks, worst first (severity,
+    /// then deadline), shared with the registers built after it from the
+    /// same facts. Device vulnerability risks are derived from the release
+    /// risks ([`Register::iter`], [`Register::select`],
+    /// [`Register::device_risks`]); posture risks are kept as they are (one
+    /// per open finding: far fewer than device vulnerability risks).
     pub risks: Vec<std::sync::Arc<Risk>>,
     /// Devices not assessed, and why.
     pub unassessed: Vec<Unassessed>,
@@ -454,6 +491,9 @@ pub(crate) type RiskList = std::sync::Arc<Vec<std::sync::Arc<Risk>>>;
 pub(crate) struct Indexes {
     pub(crate) by_release: HashMap<String, RiskList>,
     pub(crate) by_vulnerability: HashMap<Text, RiskList>,
+    /// The risks of the register that are a device's own (posture
+    /// findings), by device id; vulnerability deltas never change them.
+    pub(crate) by_device: HashMap<String, RiskList>,
 }
 
 impl Indexes {
@@ -461,7 +501,11 @@ impl Indexes {
     pub(crate) fn of(risks: &[std::sync::Arc<Risk>]) -> Indexes {
         let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         let mut by_vulnerability: HashMap<Text, Vec<std::sync::Arc<Risk>>> = HashMap::new();
+        let mut by_device: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         for r in risks {
+            if let Some(d) = &r.device {
+                by_device.entry(d.clone()).or_default().push(r.clone());
+            }
             if let Some(key) = devices::release_key_of(r) {
                 by_release.entry(key).or_default().push(r.clone());
             }
@@ -480,6 +524,10 @@ impl Indexes {
                 .map(|(k, v)| (k, std::sync::Arc::new(v)))
                 .collect(),
             by_vulnerability: by_vulnerability
+                .into_iter()
+                .map(|(k, v)| (k, std::sync::Arc::new(v)))
+                .collect(),
+            by_device: by_device
                 .into_iter()
                 .map(|(k, v)| (k, std::sync::Arc::new(v)))
                 .collect(),
@@ -573,6 +621,12 @@ impl Register {
             .by_release
             .get(key)
             .map_or(&[], |l| l.as_slice())
+    }
+
+    /// The risks of the register that are device `id`'s own (its posture
+    /// findings), in register order.
+    pub fn own_risks_of_device(&self, id: &str) -> &[std::sync::Arc<Risk>] {
+        self.indexes.by_device.get(id).map_or(&[], |l| l.as_slice())
     }
 
     /// The release risks of vulnerability `id`.
@@ -685,6 +739,7 @@ impl DeviceFacts {
             decommissioned: t.lifecycle == twin::Lifecycle::Decommissioned,
             vex: BTreeMap::new(),
             decisions: BTreeMap::new(),
+            findings: Vec::new(),
         };
         for a in &view.attributes {
             let agreed = matches!(a.status, twin::Status::Agreed);

@@ -22,6 +22,7 @@ mod log_cmds;
 mod risk_cmds;
 mod scitt_cmds;
 mod statements;
+mod suppress_cmds;
 mod threat_cmds;
 mod twin_cmds;
 mod vuln_cmds;

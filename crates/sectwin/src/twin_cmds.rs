@@ -170,6 +170,30 @@ pub enum DeviceCmd {
     Incident(crate::device_cmds::IncidentArgs),
     /// Security profiles (Device Defender-style behaviours); --publish FILE.
     Profiles(crate::device_cmds::ProfilesArgs),
+    /// Suppress a posture finding on a device (or its group) with a reason
+    /// until an expiry, or lift a suppression (signed by the node on your
+    /// behalf; you must be the device's operator or owner).
+    Suppress(crate::suppress_cmds::SuppressArgs),
+    /// The suppressions of posture findings you may see (in force, or --all).
+    Suppressions {
+        /// The service's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8470")]
+        server: String,
+        /// Only those asserted on this device.
+        #[arg(long)]
+        device: Option<String>,
+        /// Only those of this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Expired and lifted ones too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        auth: ClientAuth,
+    },
     /// The device channel's counters: reports received, registered, refused by reason.
     Stats {
         /// The service's base URL.
@@ -478,6 +502,25 @@ pub async fn device(cmd: DeviceCmd) -> Result<ExitCode> {
                 &server,
                 device.as_deref(),
                 severity.as_deref(),
+                json,
+                &auth,
+            )
+            .await
+        }
+        DeviceCmd::Suppress(args) => return crate::suppress_cmds::suppress(args).await,
+        DeviceCmd::Suppressions {
+            server,
+            device,
+            rule,
+            all,
+            json,
+            auth,
+        } => {
+            return crate::suppress_cmds::list(
+                &server,
+                device.as_deref(),
+                rule.as_deref(),
+                all,
                 json,
                 &auth,
             )

@@ -197,9 +197,16 @@ impl DeviceViews {
                 Ok(report) => {
                     let p = posture_of(&l.twin, report);
                     let fleet = FleetIndex::build(std::slice::from_ref(&p));
+                    let suppressions = crate::suppressions::InForce::load(&self.projector)?;
                     let mut found = Vec::new();
-                    Auditor::new(&self.rules, &[], now).audit_device(&p, &fleet, &mut found);
-                    view.findings = found.iter().map(finding_view).collect();
+                    let covering = suppressions.covering(&meta, &l.twin, now);
+                    Auditor::new(&self.rules, &covering, now).audit_device(&p, &fleet, &mut found);
+                    view.findings = found
+                        .iter()
+                        .map(|f| {
+                            finding_view(f, suppressions.shown(f, &reader, &l.twin, &mut audit))
+                        })
+                        .collect();
                     let conditioned = crate::vex_check::Conditioned::of(&meta);
                     let vex = self.vex.findings(&conditioned, &l.twin, report);
                     view.findings.extend(vex.into_iter().map(|(_, f)| f));
@@ -247,19 +254,34 @@ impl DeviceViews {
         let reader = self.reads.reader(who, &meta);
         let mut audit = Audit::default();
         let latest = self.visible_reports(&reader, &mut audit)?;
-        let postures: Vec<DevicePosture<'_>> = latest
+        let pairs: Vec<(&Twin, DevicePosture<'_>)> = latest
             .iter()
-            .filter_map(|l| l.report.as_ref().ok().map(|r| posture_of(&l.twin, r)))
+            .filter_map(|l| {
+                l.report
+                    .as_ref()
+                    .ok()
+                    .map(|r| (&l.twin, posture_of(&l.twin, r)))
+            })
             .collect();
+        let postures: Vec<DevicePosture<'_>> = pairs.iter().map(|(_, p)| *p).collect();
         let fleet = FleetIndex::build(&postures);
         let now = self.clock.now_unix_s();
-        let found = Auditor::new(&self.rules, &[], now).audit_fleet(&postures, &fleet, 2);
         let conditioned = crate::vex_check::Conditioned::of(&meta);
         let vex: Vec<(Severity, FindingView)> = latest
             .iter()
             .filter_map(|l| Some((&l.twin, l.report.as_ref().ok()?)))
             .flat_map(|(twin, report)| self.vex.findings(&conditioned, twin, report))
             .collect();
+        // Each device with the suppressions that cover it.
+        let suppressions = crate::suppressions::InForce::load(&self.projector)?;
+        let mut found = Vec::new();
+        let mut found_on: Vec<&Twin> = Vec::new();
+        for (twin, p) in &pairs {
+            let covering = suppressions.covering(&meta, twin, now);
+            let before = found.len();
+            Auditor::new(&self.rules, &covering, now).audit_device(p, &fleet, &mut found);
+            found_on.extend(std::iter::repeat_n(*twin, found.len() - before));
+        }
         let mut open_by_severity = BTreeMap::new();
         let open = found.iter().filter(|f| f.is_open()).map(|f| f.severity());
         for severity in open.chain(vex.iter().map(|(s, _)| *s)) {
@@ -269,10 +291,13 @@ impl DeviceViews {
         }
         let findings = found
             .iter()
-            .filter(|f| q.suppressed.unwrap_or(false) || f.is_open())
-            .filter(|f| f.severity() >= min)
-            .filter(|f| q.rule.as_deref().is_none_or(|r| f.rule.id() == r))
-            .map(finding_view)
+            .zip(found_on)
+            .filter(|(f, _)| q.suppressed.unwrap_or(false) || f.is_open())
+            .filter(|(f, _)| f.severity() >= min)
+            .filter(|(f, _)| q.rule.as_deref().is_none_or(|r| f.rule.id() == r))
+            .map(|(f, twin)| finding_view(f, suppressions.shown(f, &reader, twin, &mut audit)))
+            .collect::<Vec<_>>()
+            .into_iter()
             .chain(
                 vex.into_iter()
                     .filter(|(s, _)| *s >= min)
@@ -336,7 +361,7 @@ fn report_ref(l: &Latest, counter: u64, timestamp: i64) -> ReportRef {
     }
 }
 
-fn finding_view(f: &Finding) -> FindingView {
+fn finding_view(f: &Finding, suppressed: Option<SuppressionView>) -> FindingView {
     FindingView {
         rule: f.rule.id().to_string(),
         title: f.rule.title().to_string(),
@@ -347,9 +372,6 @@ fn finding_view(f: &Finding) -> FindingView {
         references: f.rule.references().to_vec(),
         evidence: serde_json::to_value(&f.evidence).unwrap_or_default(),
         rules: format!("{} v{}", f.rule.file(), f.rule.rules_version()),
-        suppressed: f.suppressed_by.as_ref().map(|s| SuppressionView {
-            reason: s.reason.clone(),
-            expires_at: s.expires_at,
-        }),
+        suppressed,
     }
 }

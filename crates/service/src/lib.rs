@@ -18,6 +18,7 @@ pub mod devices;
 pub mod error;
 pub mod reads;
 pub mod risks;
+pub mod suppressions;
 pub mod twins;
 pub mod vex_check;
 

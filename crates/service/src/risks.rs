@@ -1,10 +1,11 @@
 //! The risk register as each reader may see it: list (filtered, paged),
 //! summary and exposure. Who sees a risk: a stakeholder listed on it (a role
 //! on its subject: for a release, on the release or on a device running it)
-//! or an auditor whose audit grant covers the device now; for a device risk,
-//! only when the manufacturer's sharing policy lets the reader see its SBOM
-//! data for that device (the risk is derived from it), and that
-//! cross-organization read is recorded before the answer.
+//! or an auditor whose audit grant covers the device now; for a device
+//! vulnerability risk, only when the manufacturer's sharing policy lets the
+//! reader see its SBOM data for that device (the risk is derived from it),
+//! for a posture risk only when the reader may see the device's reports
+//! whole; that cross-organization read is recorded before the answer.
 //!
 //! The register is built on the calling thread (seconds on a large fleet):
 //! an async edge calls these from a blocking thread.
@@ -54,6 +55,7 @@ fn risk_kind(k: KindFilter) -> RiskKind {
         KindFilter::Device => RiskKind::DeviceVulnerability,
         KindFilter::Release => RiskKind::ReleaseVulnerability,
         KindFilter::Recorded => RiskKind::Recorded,
+        KindFilter::Posture => RiskKind::PostureFinding,
     }
 }
 
@@ -83,6 +85,7 @@ fn wire_kind(k: RiskKind) -> wire::RiskKind {
         RiskKind::DeviceVulnerability => wire::RiskKind::DeviceVulnerability,
         RiskKind::ReleaseVulnerability => wire::RiskKind::ReleaseVulnerability,
         RiskKind::Recorded => wire::RiskKind::Recorded,
+        RiskKind::PostureFinding => wire::RiskKind::PostureFinding,
     }
 }
 
@@ -338,7 +341,7 @@ impl RiskViews {
                 RiskKind::ReleaseVulnerability => {
                     releases.insert((r.model.clone(), r.release.clone()));
                 }
-                RiskKind::Recorded => {}
+                RiskKind::Recorded | RiskKind::PostureFinding => {}
             }
             if let Some(v) = &r.vulnerability {
                 vulnerabilities.insert(v.clone());
@@ -398,7 +401,12 @@ impl RiskViews {
             vulnerabilities: BTreeSet<String>,
         }
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-        for r in risks.iter().filter(|r| r.kind != RiskKind::Recorded) {
+        for r in risks.iter().filter(|r| {
+            matches!(
+                r.kind,
+                RiskKind::DeviceVulnerability | RiskKind::ReleaseVulnerability
+            )
+        }) {
             let Some(k) = key_of(r) else { continue };
             let g = groups.entry(k).or_default();
             g.risks += 1;
@@ -558,6 +566,19 @@ impl RiskViews {
                     && !twin::projection::roles_at(reader.meta, who, twin, reader.at_s)
                         .contains(&Role::Auditor)
                 {
+                    continue;
+                }
+                if r.kind == RiskKind::PostureFinding {
+                    // Derived from the device's own report, seen whole.
+                    let device = StakeholderId(format!("device:{}", twin.device.as_str()));
+                    let seen = reader.decide(twin, &device, twin_store::posture::REPORT_TYPE);
+                    let Some(seen) = seen.filter(|s| s.fields.is_none()) else {
+                        continue;
+                    };
+                    if let Some(e) = twin_store::posture::latest_report_entry(twin) {
+                        audit.note(&device, seen, e, Some(&twin.device));
+                    }
+                    out.push(item);
                     continue;
                 }
                 let Some(seen) = reader.decide(twin, &twin.manufacturer, "sbom-registered") else {

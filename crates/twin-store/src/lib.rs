@@ -14,6 +14,7 @@
 
 pub mod archivist;
 pub mod directory;
+pub mod posture;
 pub mod projector;
 pub mod risks;
 pub mod space;

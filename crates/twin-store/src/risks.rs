@@ -60,6 +60,8 @@ pub struct RiskService {
     lineage: Mutex<std::collections::VecDeque<(std::sync::Weak<Register>, Delta)>>,
     /// What the last step that made a new register cost, in microseconds.
     last_build_us: std::sync::atomic::AtomicU64,
+    /// The posture rules whose open findings are device risks.
+    rules: Arc<posture::audit::RuleSet>,
 }
 
 /// Registers [`RiskService::changes_between`] looks back over at most.
@@ -95,6 +97,8 @@ struct Built {
     /// The advisory generation the engine reflects.
     generation: u64,
     register: Arc<Register>,
+    /// What the posture audit keeps between builds.
+    book: crate::posture::PostureBook,
 }
 
 /// One stakeholder's own advisories.
@@ -170,6 +174,17 @@ fn open_submitted(dir: &Path) -> Result<BTreeMap<String, Submitted>, StoreError>
     Ok(out)
 }
 
+/// The posture rule library (embedded; a library that does not load, a
+/// programming error caught by the `posture` tests, audits nothing).
+fn posture_rules() -> Arc<posture::audit::RuleSet> {
+    Arc::new(
+        posture::audit::RuleSet::default_library().unwrap_or_else(|e| {
+            tracing::error!("the posture rule library does not load: {e}");
+            posture::audit::RuleSet::default()
+        }),
+    )
+}
+
 /// Today (UTC) by `clock`, as a [`risk::Date`]: the day a register is
 /// built for is the caller's clock's, never read here.
 pub fn today(clock: &dyn clock::Clock) -> risk::Date {
@@ -202,6 +217,7 @@ impl RiskService {
             built: Mutex::new(None),
             lineage: Mutex::new(std::collections::VecDeque::new()),
             last_build_us: std::sync::atomic::AtomicU64::new(0),
+            rules: posture_rules(),
         })
     }
 
@@ -245,6 +261,7 @@ impl RiskService {
             built: Mutex::new(None),
             lineage: Mutex::new(std::collections::VecDeque::new()),
             last_build_us: std::sync::atomic::AtomicU64::new(0),
+            rules: posture_rules(),
         }))
     }
 
@@ -501,12 +518,36 @@ impl RiskService {
         &self.policy
     }
 
-    /// The snapshot of the twins as the store holds them now.
+    /// The snapshot of the twins as the store holds them now, with the
+    /// posture audit's open findings at the end of `today`.
     pub fn snapshot(&self, today: risk::Date) -> Result<Snapshot, StoreError> {
         let meta = self.projector.meta();
         let models = risk_register::model_subjects(&meta);
-        let devices = self.read_devices(&meta, &models)?;
+        let mut devices = self.read_devices(&meta, &models)?;
+        let mut book = crate::posture::PostureBook::default();
+        self.audit_all(&mut book, &meta, &mut devices, today)?;
         self.snapshot_of(&meta, devices, today)
+    }
+
+    /// Audits every device's posture at the end of `today` into `book`,
+    /// and gives each of `devices` its open findings; answers whether any
+    /// device's findings changed.
+    fn audit_all(
+        &self,
+        book: &mut crate::posture::PostureBook,
+        meta: &twin::Meta,
+        devices: &mut [DeviceFacts],
+        today: risk::Date,
+    ) -> Result<bool, StoreError> {
+        let now = crate::posture::end_of_day_unix_s(today);
+        let mut found = book.audit_all(self.projector.store(), meta, &self.rules, now)?;
+        let mut changed = false;
+        for d in devices {
+            let f = found.remove(&d.device).unwrap_or_default();
+            changed |= d.findings != f;
+            d.findings = f;
+        }
+        Ok(changed)
     }
 
     /// Every device's facts, by id.
@@ -630,17 +671,28 @@ impl RiskService {
             return Ok(register);
         }
         let mut devices_changed = false;
+        let new_day = b.snapshot.today != today;
         if meta.size != b.size {
             match self.projector.devices_changed_since(b.size) {
                 Some((upto, changed)) => {
                     let store = self.projector.store();
+                    // The posture of every device the change reaches (on a
+                    // new day every device is audited again below).
+                    let mut found = b.book.update(
+                        store,
+                        &meta,
+                        &self.rules,
+                        &changed,
+                        crate::posture::end_of_day_unix_s(today),
+                    )?;
                     for id in changed {
                         let Ok(device) = twin::DeviceId::new(id.clone()) else {
                             continue;
                         };
                         let view = store.view(&meta.policy, &device)?;
                         let Some(view) = view else { continue };
-                        let facts = DeviceFacts::from_view(&view, &models);
+                        let mut facts = DeviceFacts::from_view(&view, &models);
+                        facts.findings = found.remove(&id).unwrap_or_default();
                         match b.positions.get(&id) {
                             Some(&i) => {
                                 if let Some(slot) = b.snapshot.devices.get_mut(i) {
@@ -655,6 +707,18 @@ impl RiskService {
                             }
                         }
                     }
+                    // Devices the change reached through a shared
+                    // certificate or client id, or a group suppression.
+                    for (id, findings) in found {
+                        let slot = b
+                            .positions
+                            .get(&id)
+                            .and_then(|&i| b.snapshot.devices.get_mut(i));
+                        if let Some(slot) = slot {
+                            devices_changed |= slot.findings != findings;
+                            slot.findings = findings;
+                        }
+                    }
                     b.size = upto;
                 }
                 None => {
@@ -666,11 +730,18 @@ impl RiskService {
                 }
             }
         }
+        if new_day {
+            // Expiries and certificate ages move with the day.
+            devices_changed |=
+                self.audit_all(&mut b.book, &meta, &mut b.snapshot.devices, today)?;
+        }
         if !same_fleet {
             // New releases, SBOMs or VEX: evaluate the fleet again.
             let devices = std::mem::take(&mut b.snapshot.devices);
             let snapshot = self.snapshot_of(&meta, devices, today)?;
-            let fresh = self.build_from(meta, models, snapshot, b.size, today, generation)?;
+            let book = std::mem::take(&mut b.book);
+            let mut fresh = self.build_from(meta, models, snapshot, b.size, today, generation)?;
+            fresh.book = book;
             let register = fresh.register.clone();
             *built = Some(fresh);
             self.descend(&register, Delta::Everything);
@@ -777,9 +848,13 @@ impl RiskService {
     ) -> Result<Built, StoreError> {
         let models = risk_register::model_subjects(&meta);
         let size = meta.size;
-        let devices = self.read_devices(&meta, &models)?;
+        let mut devices = self.read_devices(&meta, &models)?;
+        let mut book = crate::posture::PostureBook::default();
+        self.audit_all(&mut book, &meta, &mut devices, today)?;
         let snapshot = self.snapshot_of(&meta, devices, today)?;
-        self.build_from(meta, models, snapshot, size, today, generation)
+        let mut built = self.build_from(meta, models, snapshot, size, today, generation)?;
+        built.book = book;
+        Ok(built)
     }
 
     fn build_from(
@@ -826,6 +901,7 @@ impl RiskService {
             engine,
             generation,
             register: Arc::new(register),
+            book: crate::posture::PostureBook::default(),
         })
     }
 
@@ -1112,8 +1188,9 @@ fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
 /// Whether `reader` may be shown (or told about) `risk` at `now_unix_s`: it
 /// holds a role on its subject (for a device risk, the auditor role counts:
 /// an audit grant covering the device now, see `twin::audit`) and, for a
-/// device risk, the manufacturer's sharing policy shows it the device's SBOM
-/// data.
+/// device vulnerability risk, the manufacturer's sharing policy shows it
+/// the device's SBOM data; for a posture risk, the sharing decision shows
+/// it the device's reports whole.
 pub fn may_see(
     meta: &twin::Meta,
     store: &crate::TwinStore,
@@ -1153,6 +1230,25 @@ pub fn may_see_twin(
         && !twin::projection::roles_at(meta, reader, t, now_unix_s).contains(&twin::Role::Auditor)
     {
         return false;
+    }
+    // A vulnerability risk is derived from the manufacturer's SBOM data; a
+    // posture risk from the device's own report, which must be seen whole
+    // (as the posture views audit only whole reports).
+    if risk.kind == risk_register::RiskKind::PostureFinding {
+        let device = twin::StakeholderId(format!("device:{}", t.device.as_str()));
+        let (decision, _) = twin::projection::decide_read(
+            meta,
+            Some(reader),
+            t,
+            &device,
+            crate::posture::REPORT_TYPE,
+            now_unix_s,
+        );
+        return match decision {
+            twin::sharing::Decision::Denied => false,
+            twin::sharing::Decision::Allowed { fields, .. } => fields.is_none(),
+            twin::sharing::Decision::Own => true,
+        };
     }
     let (decision, _) = twin::projection::decide_read(
         meta,

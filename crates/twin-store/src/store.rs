@@ -43,6 +43,11 @@ pub const BULK_HISTORY_MAX: usize = 32 * 1024 * 1024;
 /// 8 GiB at most; decoded, they would take twice that).
 pub const BULK_CLAIMS_MAX: usize = 16 * 1024 * 1024;
 
+/// The index attribute under which a twin is found by the keyed built-in
+/// types it holds claims of (`twin::BuiltinTypes::keyed`), e.g.
+/// `finding-suppressed`: not one of [`SEARCH_ATTRIBUTES`].
+pub const KEYED_ATTRIBUTE: &str = "keyed";
+
 /// The searchable attributes (see [`index_keys`]).
 pub const SEARCH_ATTRIBUTES: &[&str] = &[
     "manufacturer",
@@ -734,6 +739,17 @@ pub fn index_keys(t: &Twin) -> Vec<Vec<u8>> {
     }
     for g in &t.groups {
         pairs.push(("group", g));
+    }
+    // The keyed built-in types it holds claims of (not searchable through
+    // the API: `crate::posture` finds the devices holding suppressions).
+    for class in t.current.keys() {
+        if let twin::AttributeClass::Custom(k) = class {
+            if let (name, true) = twin::projection::custom_type_of(k) {
+                if !pairs.contains(&(KEYED_ATTRIBUTE, name)) {
+                    pairs.push((KEYED_ATTRIBUTE, name));
+                }
+            }
+        }
     }
     pairs
         .into_iter()

@@ -40,7 +40,8 @@ pub enum AttributeClass {
     Access(String),
     /// One risk of the register.
     Risk(String),
-    /// A custom statement type (keyed by its name).
+    /// A custom statement type (keyed by its name; for a keyed built-in
+    /// type, by its name and key, see `projection::keyed_class`).
     Custom(String),
 }
 
@@ -210,7 +211,11 @@ impl ConsensusPolicy {
     /// The rule for `class`; a class without a rule may be asserted by no one.
     pub fn rule(&self, class: &AttributeClass) -> Option<&Rule> {
         match class {
-            AttributeClass::Custom(name) => self.rules.get(name.as_str()),
+            // A keyed built-in type's claims are classed per key: the rule
+            // is the type's.
+            AttributeClass::Custom(name) => {
+                self.rules.get(crate::projection::custom_type_of(name).0)
+            }
             other => self.rules.get(other.name()),
         }
     }

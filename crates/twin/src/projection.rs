@@ -781,9 +781,43 @@ pub struct BuiltinType {
     pub description: String,
 }
 
-/// A deployment's built-in statement types, by name.
+/// A deployment's built-in statement types, by name, and which of them
+/// are *keyed* ([`BuiltinTypes::keyed`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BuiltinTypes(BTreeMap<String, BuiltinType>);
+pub struct BuiltinTypes(BTreeMap<String, BuiltinType>, BTreeMap<String, Vec<String>>);
+
+/// Separates a keyed type's name from its key in an [`AttributeClass::Custom`]
+/// class (`finding-suppressed ["RULE",null]`): no statement type name holds it.
+pub const KEY_SEPARATOR: char = ' ';
+/// Most payload fields a keyed type's key is made of.
+pub const KEY_FIELDS_MAX: usize = 4;
+/// Most keyed claims one twin keeps, over every keyed type (a statement that
+/// would add one more is refused): the twin is read whole on every statement
+/// about the device.
+pub const KEYED_CLAIMS_MAX: usize = 1024;
+
+/// The class of a statement of keyed type `name` whose key fields hold
+/// `values` (in the order [`BuiltinTypes::keyed`] named them; `None` for a
+/// field left out): `<name> <values as a JSON array>`, one class per key.
+pub fn keyed_class(name: &str, values: &[Option<&serde_json::Value>]) -> AttributeClass {
+    let key: Vec<serde_json::Value> = values
+        .iter()
+        .map(|v| v.cloned().unwrap_or(serde_json::Value::Null))
+        .collect();
+    AttributeClass::Custom(format!(
+        "{name}{KEY_SEPARATOR}{}",
+        serde_json::Value::Array(key)
+    ))
+}
+
+/// The statement type of a custom class (the class's name without a key),
+/// and whether it is keyed.
+pub fn custom_type_of(class_key: &str) -> (&str, bool) {
+    match class_key.split_once(KEY_SEPARATOR) {
+        Some((name, _)) => (name, true),
+        None => (class_key, false),
+    }
+}
 
 impl BuiltinTypes {
     /// The set of `types` (a later type of the same name replaces an earlier one).
@@ -810,12 +844,71 @@ impl BuiltinTypes {
             }
             map.insert(t.name.clone(), t);
         }
-        Ok(BuiltinTypes(map))
+        Ok(BuiltinTypes(map, BTreeMap::new()))
+    }
+
+    /// These types with `name` *keyed* by the payload `fields`: a twin
+    /// keeps the latest claim of the type per value of those fields (as it
+    /// keeps one vulnerability assessment per vulnerability), instead of the
+    /// latest claim of the type. Its claims are classed
+    /// [`keyed_class`]`(name, values)`, so issuer clocks, endorsements and
+    /// disputes are per key too; the type's rule applies to every key.
+    ///
+    /// # Errors
+    /// `name` is not one of these types, or `fields` is empty, longer than
+    /// [`KEY_FIELDS_MAX`] or names something else than a simple field name:
+    /// a programming error of the deployment, reported at start.
+    pub fn keyed(mut self, name: &str, fields: &[&str]) -> Result<BuiltinTypes, String> {
+        if !self.0.contains_key(name) {
+            return Err(format!("{name:?} is not a built-in type"));
+        }
+        let simple = |f: &&str| {
+            !f.is_empty()
+                && f.len() <= 64
+                && *f != "type"
+                && *f != "v"
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        if fields.is_empty() || fields.len() > KEY_FIELDS_MAX || !fields.iter().all(simple) {
+            return Err(format!(
+                "{name:?} is keyed by 1 to {KEY_FIELDS_MAX} payload field names, not {fields:?}"
+            ));
+        }
+        self.1.insert(
+            name.to_string(),
+            fields.iter().map(|f| f.to_string()).collect(),
+        );
+        Ok(self)
     }
 
     /// The type named `name`.
     pub fn get(&self, name: &str) -> Option<&BuiltinType> {
         self.0.get(name)
+    }
+
+    /// The payload fields that key type `name`, if it is keyed.
+    pub fn key_fields(&self, name: &str) -> Option<&[String]> {
+        self.1.get(name).map(Vec::as_slice)
+    }
+
+    /// The class a statement asserts under these types: [`AttributeClass::of`],
+    /// with a keyed type's key ([`BuiltinTypes::keyed`]).
+    pub fn class_of(&self, body: &StatementBody) -> Option<AttributeClass> {
+        if let StatementBody::Custom {
+            custom_type,
+            content,
+        } = body
+        {
+            if let Some(fields) = self.key_fields(custom_type) {
+                let values: Vec<Option<&serde_json::Value>> = fields
+                    .iter()
+                    .map(|f| content.get(f.as_str()).filter(|v| !v.is_null()))
+                    .collect();
+                return Some(keyed_class(custom_type, &values));
+            }
+        }
+        AttributeClass::of(body)
     }
 
     /// Every type, by name.
@@ -1747,7 +1840,11 @@ impl<S: State> Projection<S> {
     ) -> Result<Plan, ApplyError> {
         let kind = body.kind();
         let device = Self::device_of(s.subject, kind)?;
-        let class = AttributeClass::of(&body).ok_or(ApplyError::UnknownClaim(s.entry))?;
+        let class = self
+            .meta
+            .builtin_types
+            .class_of(&body)
+            .ok_or(ApplyError::UnknownClaim(s.entry))?;
         let (twin, lifecycle) = if let StatementBody::DeviceRegistered {
             model,
             serial,
@@ -1823,6 +1920,22 @@ impl<S: State> Projection<S> {
             &issuer,
             s.issued_at,
         )?;
+        if let AttributeClass::Custom(k) = &class {
+            let keyed = |k: &str| custom_type_of(k).1;
+            if keyed(k) && !twin.current.contains_key(&class) {
+                let held = twin
+                    .current
+                    .keys()
+                    .filter(|c| matches!(c, AttributeClass::Custom(k) if keyed(k)))
+                    .count();
+                if held >= KEYED_CLAIMS_MAX {
+                    return Err(ApplyError::Invalid {
+                        kind: "custom",
+                        why: format!("a twin keeps at most {KEYED_CLAIMS_MAX} keyed claims"),
+                    });
+                }
+            }
+        }
         if let Some(asset_attributes) = self.meta.attributes_set(&body)? {
             let added = asset_attributes
                 .keys()

@@ -8,5 +8,6 @@ mod devices;
 mod golden;
 mod injected_clock;
 mod openapi;
+mod suppressions;
 mod twin_api;
 mod vex_check;

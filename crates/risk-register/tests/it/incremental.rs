@@ -159,7 +159,38 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
             decommissioned: d % 23 == 0,
             vex: BTreeMap::new(),
             decisions: BTreeMap::new(),
+            findings: Vec::new(),
         };
+        // Posture findings on some devices (a decision on one of them): a
+        // vulnerability delta keeps them as they are.
+        if d % 5 == 0 {
+            for (rule, severity) in [
+                ("POSTURE-NO-SECURE-BOOT", risk::Severity::High),
+                ("LOGGING_DISABLED_CHECK", risk::Severity::Low),
+            ]
+            .iter()
+            .take(1 + (d % 2) as usize)
+            {
+                facts.findings.push(risk_register::PostureFinding {
+                    rule: rule.to_string(),
+                    title: rule.to_string(),
+                    severity: *severity,
+                    cvss: None,
+                });
+            }
+        }
+        if d % 10 == 0 {
+            facts.decisions.insert(
+                "posture/POSTURE-NO-SECURE-BOOT".into(),
+                Decision {
+                    entry: d,
+                    issuer: "owner".into(),
+                    kind: DecisionKind::Mitigated {
+                        how: "sealed".into(),
+                    },
+                },
+            );
+        }
         if d % 7 == 0 {
             facts.vex.insert(
                 format!("OSV-{}", rng.below(20)),
@@ -248,7 +279,7 @@ fn brute_counts(reg: &Register) -> risk_register::Summary {
             risk_register::RiskKind::ReleaseVulnerability => {
                 releases.insert((r.model.clone(), r.release.clone()));
             }
-            risk_register::RiskKind::Recorded => {}
+            risk_register::RiskKind::Recorded | risk_register::RiskKind::PostureFinding => {}
         }
         if let Some(v) = &r.vulnerability {
             vulns.insert(v.clone());
@@ -296,6 +327,15 @@ fn every_delta_equals_a_full_build() {
         current.risks.len() > 50,
         "the fleet is exposed: {}",
         current.risks.len()
+    );
+    assert!(
+        current
+            .risks
+            .iter()
+            .filter(|r| r.kind == risk_register::RiskKind::PostureFinding)
+            .count()
+            > 5,
+        "devices have posture risks"
     );
 
     let mut steps = 0;
@@ -370,6 +410,13 @@ fn every_delta_equals_a_full_build() {
             l.iter().map(|r| r.key.clone()).collect()
         };
         for r in full.risks.iter().chain(current.risks.iter()) {
+            if let Some(d) = &r.device {
+                assert_eq!(
+                    keys(next.own_risks_of_device(d)),
+                    keys(full.own_risks_of_device(d)),
+                    "round {round}: {d}"
+                );
+            }
             if let Some(v) = &r.vulnerability {
                 assert_eq!(
                     keys(next.risks_of_vulnerability(v)),

@@ -504,3 +504,108 @@ fn own_advisories_apply_to_the_submitters_releases_only_and_never_replace_shared
     assert_eq!(both.by_device("door-1").count(), 1, "{:#?}", both.risks);
     assert_eq!(both.by_device("door-1").next().expect("risk").source, None);
 }
+
+/// An open posture finding is a device risk `posture/<RULE>`: severity from
+/// its rule, deadline from the policy counted from its discovery, owned and
+/// decided like the device's other risks, told once when it is new, and
+/// found by device, site and kind.
+#[test]
+fn posture_findings_are_device_risks_with_deadlines_and_decisions() {
+    use risk_register::{PostureFinding, Selector};
+    let mut log = fleet();
+    let finding = |rule: &str, severity: risk::Severity| PostureFinding {
+        rule: rule.to_string(),
+        title: format!("{rule} title"),
+        severity,
+        cvss: None,
+    };
+    let with_findings = |log: &Log, day: &str| {
+        let mut s = log.snapshot(day);
+        for d in &mut s.devices {
+            if d.device == "door-1" {
+                d.findings = vec![
+                    finding("POSTURE-NO-SECURE-BOOT", risk::Severity::High),
+                    finding("LOGGING_DISABLED_CHECK", risk::Severity::Low),
+                ];
+            }
+        }
+        s
+    };
+    let empty = risk_register::AdvisoryIndex::new();
+    let reg = build(&with_findings(&log, "2026-11-21"), &empty).expect("builds");
+    let posture: Vec<_> = reg
+        .select(&Selector {
+            kind: Some(RiskKind::PostureFinding),
+            ..Selector::default()
+        })
+        .collect();
+    assert_eq!(posture.len(), 2, "{posture:#?}");
+    let high = reg
+        .get("device:door-1 posture/POSTURE-NO-SECURE-BOOT")
+        .expect("by key");
+    assert_eq!(high.risk, "posture/POSTURE-NO-SECURE-BOOT");
+    assert_eq!(&*high.subject, "device:door-1");
+    assert_eq!(high.severity, risk::Severity::High);
+    assert_eq!(&*high.owner, "op");
+    assert_eq!(high.source.as_deref(), Some("posture-audit"));
+    assert_eq!(high.deadline.basis, risk::DeadlineBasis::Immediate);
+    assert_eq!(high.status, RiskStatus::Open);
+    let low = reg
+        .get("device:door-1 posture/LOGGING_DISABLED_CHECK")
+        .expect("by key");
+    assert_eq!(
+        low.deadline.date.map(|d| d.to_string()).as_deref(),
+        Some("2027-11-21"),
+        "low: the next major release, 365 days without a plan"
+    );
+    // Found by device (after its vulnerability risks), by site, not by a
+    // vulnerability or another device.
+    assert_eq!(
+        reg.by_device("door-1")
+            .filter(|r| r.kind == RiskKind::PostureFinding)
+            .count(),
+        2
+    );
+    assert_eq!(
+        reg.by_site("Building A")
+            .filter(|r| r.kind == RiskKind::PostureFinding)
+            .count(),
+        2
+    );
+    assert_eq!(reg.by_site("Building B").count(), 0);
+    assert_eq!(reg.by_device("door-2").count(), 0);
+    assert_eq!(reg.summary.open_by_severity.get("high"), Some(&1));
+    // Told once, to the device's stakeholders.
+    let events = notifications(&Register::default(), &reg, 7);
+    let new: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::NewPostureFinding)
+        .collect();
+    assert_eq!(new.len(), 2, "{events:#?}");
+    assert!(new.iter().all(|e| e.recipients.contains(&"op".to_string())));
+    assert!(notifications(&reg, &reg, 7).is_empty());
+
+    // A decision on it works as on any risk.
+    log.add(
+        "op",
+        "device:door-1",
+        r#"{"type":"risk-mitigated","risk":"posture/POSTURE-NO-SECURE-BOOT","how":"the cabinet is sealed"}"#,
+    );
+    let decided = build(&with_findings(&log, "2026-11-21"), &empty).expect("builds");
+    let r = decided
+        .get("device:door-1 posture/POSTURE-NO-SECURE-BOOT")
+        .expect("still listed");
+    assert_eq!(r.status, RiskStatus::Mitigated);
+    assert_eq!(decided.summary.open_by_severity.get("high"), None);
+
+    // A fixed finding is no risk; decommissioned devices carry none.
+    let fixed = build(&log.snapshot("2026-11-21"), &empty).expect("builds");
+    assert_eq!(fixed.iter().count(), 0);
+    log.add(
+        "acme",
+        "device:door-1",
+        r#"{"type":"decommissioned","reason":"replaced"}"#,
+    );
+    let gone = build(&with_findings(&log, "2026-11-21"), &empty).expect("builds");
+    assert_eq!(gone.iter().count(), 0);
+}

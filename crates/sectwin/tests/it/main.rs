@@ -9,6 +9,7 @@ mod device_crash;
 mod log_verify_http;
 mod statement_cli;
 mod storage;
+mod suppress_cli;
 mod threat_cli;
 mod tidy;
 mod twin_cli;

@@ -481,3 +481,157 @@ fn custom_and_builtin_types_set_asset_attributes() {
     let e = twin::BuiltinTypes::new([shadow]).expect_err("a core name");
     assert!(e.contains("core statement type"), "{e}");
 }
+
+/// A keyed built-in type keeps the latest claim per key (here per flag and
+/// group), not per type: each key is its own attribute, with its own issuer
+/// clock, under the type's one rule.
+#[test]
+fn a_keyed_builtin_type_keeps_one_claim_per_key() {
+    use std::sync::Arc;
+    use twin::projection::{keyed_class, status_of, KEYED_CLAIMS_MAX};
+    use twin::{BuiltinType, BuiltinTypes, Role, Rule};
+
+    let flag = || BuiltinType {
+        name: "flag-set".into(),
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {"flag": {"type": "string"}, "group": {"type": "string"}},
+            "required": ["flag"]
+        }),
+        rule: Rule::new(&[Role::Operator, Role::Owner], &[]),
+        sets_attributes: None,
+        description: "a flag".into(),
+    };
+    for (name, fields) in [
+        ("flag-sett", vec!["flag"]),
+        ("flag-set", vec![]),
+        ("flag-set", vec!["type"]),
+        ("flag-set", vec!["a b"]),
+        ("flag-set", vec!["a", "b", "c", "d", "e"]),
+    ] {
+        let e = BuiltinTypes::new([flag()])
+            .expect("types")
+            .keyed(name, &fields)
+            .expect_err("a bad key");
+        assert!(e.contains(name), "{name} {fields:?}: {e}");
+    }
+    let types = BuiltinTypes::new([flag()])
+        .expect("types")
+        .keyed("flag-set", &["flag", "group"])
+        .expect("keyed");
+    let mut p = Projection::new(ConsensusPolicy::default()).with_builtin_types(Arc::new(types));
+    let mut entry = 0u64;
+    let mut apply = |p: &mut Projection, issuer: &str, at: i64, payload: &str| {
+        entry += 1;
+        p.apply(Registered {
+            issued_at: Some(at),
+            entry,
+            issuer,
+            subject: "device:door-1",
+            payload: payload.as_bytes(),
+        })
+        .map(|_| entry)
+    };
+    apply(
+        &mut p,
+        "acme.example",
+        10,
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"1"}"#,
+    )
+    .expect("device");
+    apply(
+        &mut p,
+        "acme.example",
+        11,
+        r#"{"type":"ownership-transferred","owner":"op.example","operator":"op.example"}"#,
+    )
+    .expect("sold");
+    let a = apply(
+        &mut p,
+        "op.example",
+        100,
+        r#"{"type":"flag-set","flag":"A"}"#,
+    )
+    .expect("A");
+    let b = apply(
+        &mut p,
+        "op.example",
+        50,
+        r#"{"type":"flag-set","flag":"B"}"#,
+    )
+    .expect("another key has its own clock");
+    let ag = apply(
+        &mut p,
+        "op.example",
+        60,
+        r#"{"type":"flag-set","flag":"A","group":"g"}"#,
+    )
+    .expect("A in a group");
+    let e = apply(
+        &mut p,
+        "op.example",
+        90,
+        r#"{"type":"flag-set","flag":"A"}"#,
+    )
+    .expect_err("A's clock is at 100");
+    assert!(matches!(e, ApplyError::BackInTime { .. }), "{e}");
+    let a2 = apply(
+        &mut p,
+        "op.example",
+        101,
+        r#"{"type":"flag-set","flag":"A"}"#,
+    )
+    .expect("A again");
+    let e = apply(
+        &mut p,
+        "acme.example",
+        102,
+        r#"{"type":"flag-set","flag":"C"}"#,
+    )
+    .expect_err("the manufacturer may not");
+    assert!(matches!(e, ApplyError::NotAllowed { .. }), "{e}");
+
+    let twin = p.twin(&DeviceId::new("door-1").expect("id")).expect("twin");
+    let a_key = serde_json::json!("A");
+    let g_key = serde_json::json!("g");
+    let b_key = serde_json::json!("B");
+    for (class, want) in [
+        (keyed_class("flag-set", &[Some(&a_key), None]), Some(a2)),
+        (keyed_class("flag-set", &[Some(&b_key), None]), Some(b)),
+        (
+            keyed_class("flag-set", &[Some(&a_key), Some(&g_key)]),
+            Some(ag),
+        ),
+        (AttributeClass::Custom("flag-set".into()), None),
+    ] {
+        assert_eq!(twin.current.get(&class).copied(), want, "{class:?}");
+    }
+    assert_ne!(a, a2);
+    let claim = p.claim(a2).expect("claim");
+    assert_eq!(
+        status_of(&p.meta().policy, &claim),
+        Some(Status::Agreed),
+        "the type's rule applies to every key"
+    );
+
+    // A twin holds a bounded number of keys; an existing key is replaced.
+    for i in 0..KEYED_CLAIMS_MAX - 3 {
+        let payload = format!(r#"{{"type":"flag-set","flag":"K{i}"}}"#);
+        apply(&mut p, "op.example", 200, &payload).expect("room for it");
+    }
+    let e = apply(
+        &mut p,
+        "op.example",
+        200,
+        r#"{"type":"flag-set","flag":"one-too-many"}"#,
+    )
+    .expect_err("full");
+    assert!(e.to_string().contains("keyed claims"), "{e}");
+    apply(
+        &mut p,
+        "op.example",
+        201,
+        r#"{"type":"flag-set","flag":"A"}"#,
+    )
+    .expect("an existing key is replaced");
+}
