@@ -48,8 +48,6 @@ type Res<T> = Result<T, ServiceError>;
 /// acceptance is reviewed, not forgotten.
 pub const EXPIRY_AHEAD_S_MAX: i64 = 10 * 365 * 86_400;
 
-/// How long a suppression waits for its statement to be projected.
-const PROJECTED_WAIT_S_MAX: u64 = 30;
 
 /// What a suppressed finding shows of a suppression whose issuer's sharing
 /// policy does not show it to the reader.
@@ -307,55 +305,20 @@ impl SuppressionService {
     }
 
     /// Registers a statement signed by the authority on `caller`'s behalf
-    /// and waits until it is projected; answers its entry.
+    /// and waits until it is projected ([`crate::delegate::Delegate`]).
     async fn register_on_behalf(
         &self,
         caller: &StakeholderId,
         subject: &str,
-        mut payload: Value,
+        payload: Value,
     ) -> Res<u64> {
-        payload["on_behalf_of"] = json!(caller.0);
-        let bytes = serde_json::to_vec(&payload).map_err(ServiceError::internal)?;
-        let statement = (self.sign)(subject, &bytes, Disclosure::Public);
-        let registered = self.scitt.register(statement).await.map_err(|e| match e {
-            transparency::RegisterError::Refused(why) => {
-                if why.contains("may not") || why.contains("no role") {
-                    ServiceError::forbidden(why)
-                } else {
-                    ServiceError::invalid(why)
-                }
-            }
-            transparency::RegisterError::Append(log_service::AppendError::ReadOnly(why)) => {
-                ServiceError::storage_full(format!(
-                    "the log is read-only after a storage error, so nothing can be registered until it recovers: {why}"
-                ))
-            }
-            other => ServiceError::internal(other),
-        })?;
-        let entry = registered.index.get();
-        let projected = self
-            .projector
-            .wait_projected(
-                entry + 1,
-                std::time::Duration::from_secs(PROJECTED_WAIT_S_MAX),
-            )
-            .await;
-        if !projected {
-            return Err(ServiceError::unavailable(format!(
-                "entry {entry} is registered but not projected yet; list the suppressions again shortly"
-            )));
-        }
-        if let Some(why) = self
-            .projector
-            .store()
-            .refusal(entry)
-            .map_err(ServiceError::internal)?
-        {
-            return Err(ServiceError::invalid(format!(
-                "entry {entry} was refused by the twins: {why}"
-            )));
-        }
-        Ok(entry)
+        crate::delegate::Delegate::new(
+            self.projector.clone(),
+            self.scitt.clone(),
+            self.sign.clone(),
+        )
+        .register(caller, subject, payload, Disclosure::Public)
+        .await
     }
 }
 
