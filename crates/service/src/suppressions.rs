@@ -48,7 +48,6 @@ type Res<T> = Result<T, ServiceError>;
 /// acceptance is reviewed, not forgotten.
 pub const EXPIRY_AHEAD_S_MAX: i64 = 10 * 365 * 86_400;
 
-
 /// What a suppressed finding shows of a suppression whose issuer's sharing
 /// policy does not show it to the reader.
 pub const WITHHELD_REASON: &str = "(withheld by its issuer's sharing policy)";
