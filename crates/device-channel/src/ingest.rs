@@ -18,11 +18,12 @@
 //! report never moves the counter: the guard records a report only after
 //! the log accepted it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clock::Clock;
+use futures::stream::{FuturesUnordered, StreamExt};
 use posture::replay::{Freshness, LastAccepted, RejectReason};
 use posture::report::{DeviceReport, ReportError, Sha256, REPORT_BYTES_MAX};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
@@ -30,7 +31,7 @@ use scitt::SignedStatement;
 use sha2::Digest;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use transparency::{RegisterError, TransparencyService};
+use transparency::{RegisterError, Registered, TransparencyService};
 use twin::{AttributeClass, DeviceId};
 use twin_store::Projector;
 
@@ -45,6 +46,13 @@ pub const MESSAGE_BYTES_MAX: usize = REPORT_BYTES_MAX + 2048;
 pub const BATCH_REPORTS_MAX: usize = 2048;
 /// How long a batch waits for more reports after its first, in milliseconds.
 pub const BATCH_WAIT_MS: u64 = 2;
+/// Batches registering at once: one is checked and verified while the one
+/// before waits for its group commit.
+pub const INFLIGHT_BATCHES_MAX: usize = 2;
+/// Reports held back behind a report of their device that is registering;
+/// past it the worker takes no more messages until a batch lands (the
+/// event loop, then the broker, hold them).
+const WAITING_REPORTS_MAX: usize = 16_384;
 /// Messages queued between the MQTT event loop and the ingester.
 const QUEUED_MESSAGES_MAX: usize = 8192;
 /// Messages the event loop holds beyond that queue before it stops reading
@@ -60,8 +68,8 @@ const CLIENT_REQUESTS_MAX: usize = 16_384;
 const ACK_RETRY_MS: u64 = 20;
 /// Wait before reconnecting after a broken connection, in milliseconds.
 const RECONNECT_MS: u64 = 500;
-/// Wait after the log refused to append before the unacknowledged reports
-/// are asked for again, in milliseconds.
+/// Wait after the log refused to append before the reports are tried
+/// again, in milliseconds.
 const APPEND_RETRY_MS: u64 = 1000;
 /// Longest wait at start for the twins to reflect the log (the counters of
 /// the last reports come from them), in seconds.
@@ -141,6 +149,9 @@ impl Ingester {
             stats: stats.clone(),
             guard: HashMap::new(),
             freshness: config.freshness,
+            busy: HashSet::new(),
+            waiting: VecDeque::new(),
+            unacked: Vec::new(),
         };
         let work = tokio::spawn(worker.run(rx, stopped));
         Ingester {
@@ -240,20 +251,23 @@ async fn event_loop(
 
 /// A report that passed the checks made before registration.
 struct Candidate {
-    message: usize,
+    message: Publish,
     device: DeviceId,
     last: LastAccepted,
 }
 
-/// What became of a message.
+/// What became of a message at the checks.
 enum Fate {
     /// Refused for good (acknowledged).
     Refused(RejectReason),
     /// To register.
-    Register(Box<Candidate>, Vec<u8>),
-    /// Another report of the same device is in this batch: next batch.
-    Later,
+    Register(Box<(Candidate, SignedStatement)>),
 }
+
+/// A batch whose registration has ended: each candidate with its result, or
+/// `None` if the ingester stopped before the log could take it (the broker
+/// delivers it again).
+type Landed = Vec<(Candidate, Option<Result<Registered, RegisterError>>)>;
 
 struct Worker {
     client: AsyncClient,
@@ -265,10 +279,21 @@ struct Worker {
     /// first time a device is seen).
     guard: HashMap<DeviceId, Option<LastAccepted>>,
     freshness: Freshness,
+    /// Devices with a report registering now: their next reports wait, so
+    /// that each device's reports are checked and registered in order.
+    busy: HashSet<String>,
+    /// Reports held back behind their device's registering one, in the
+    /// order they came.
+    waiting: VecDeque<Publish>,
+    /// Messages whose fate is durable, to acknowledge.
+    unacked: Vec<Publish>,
 }
 
 impl Worker {
-    async fn run(mut self, mut rx: mpsc::Receiver<Publish>, stopped: watch::Receiver<bool>) {
+    /// Pipelined: while one batch waits for its group commit, the next is
+    /// checked and verified ([`INFLIGHT_BATCHES_MAX`] at once), on other
+    /// threads than the checks. A device is in one batch at a time.
+    async fn run(mut self, mut rx: mpsc::Receiver<Publish>, mut stopped: watch::Receiver<bool>) {
         // The counters of the last reports come from the twins: wait until
         // they reflect what the log holds.
         let size = self.scitt.log().durable_size().get();
@@ -279,130 +304,158 @@ impl Worker {
         {
             tracing::warn!("device channel: the twins did not catch up with the log in time; counters are checked against what they hold");
         }
-        let mut carried: Vec<Publish> = Vec::new();
-        let mut unacked: Vec<Publish> = Vec::new();
+        let mut flights: FuturesUnordered<JoinHandle<Landed>> = FuturesUnordered::new();
+        // Whether a report held back may have become free to go.
+        let mut released = false;
+        let mut open = true;
         loop {
             if *stopped.borrow() {
                 break;
             }
-            self.ack(&mut unacked);
-            let mut batch = std::mem::take(&mut carried);
-            if batch.is_empty() {
-                let next = if unacked.is_empty() {
-                    rx.recv().await
-                } else {
-                    match tokio::time::timeout(Duration::from_millis(ACK_RETRY_MS), rx.recv()).await
-                    {
-                        Ok(next) => next,
-                        Err(_) => continue,
+            self.ack();
+            let room = flights.len() < INFLIGHT_BATCHES_MAX;
+            let take = room && open && self.waiting.len() < WAITING_REPORTS_MAX;
+            tokio::select! {
+                biased;
+                _ = stopped.changed() => break,
+                Some(landed) = flights.next(), if !flights.is_empty() => {
+                    match landed {
+                        Ok(landed) => self.land(landed),
+                        Err(e) => tracing::error!("device channel: a registration task failed: {e}"),
                     }
-                };
-                match next {
-                    Some(p) => batch.push(p),
-                    None => break,
+                    released = !self.waiting.is_empty();
                 }
-            }
-            let deadline = tokio::time::Instant::now() + Duration::from_millis(BATCH_WAIT_MS);
-            while batch.len() < BATCH_REPORTS_MAX {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(p)) => batch.push(p),
-                    Ok(None) | Err(_) => break,
+                _ = std::future::ready(()), if room && released => {
+                    released = false;
+                    if let Some(flight) = self.launch(Vec::new(), &stopped) {
+                        flights.push(flight);
+                    }
                 }
-            }
-            let (done, later, retry) = self.ingest(&batch).await;
-            unacked.extend(done.into_iter().filter_map(|i| batch.get(i).cloned()));
-            self.ack(&mut unacked);
-            carried = later
-                .into_iter()
-                .filter_map(|i| batch.get(i).cloned())
-                .collect();
-            if retry {
-                // The log could not append: leave the rest unacknowledged
-                // and ask the broker for them again on a new connection.
-                tokio::time::sleep(Duration::from_millis(APPEND_RETRY_MS)).await;
-                carried.clear();
-                let _ = self.client.try_disconnect();
+                first = rx.recv(), if take => {
+                    let Some(first) = first else {
+                        open = false;
+                        continue;
+                    };
+                    let mut fresh = vec![first];
+                    let deadline = tokio::time::Instant::now() + Duration::from_millis(BATCH_WAIT_MS);
+                    while fresh.len() < BATCH_REPORTS_MAX {
+                        match tokio::time::timeout_at(deadline, rx.recv()).await {
+                            Ok(Some(p)) => fresh.push(p),
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    released = false;
+                    if let Some(flight) = self.launch(fresh, &stopped) {
+                        flights.push(flight);
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(ACK_RETRY_MS)), if !self.unacked.is_empty() => {}
+                else => break,
             }
         }
+        // What is registering ends soon (a failing append gives up on the
+        // stop); what landed is acknowledged if the client still can.
+        while let Some(landed) = flights.next().await {
+            if let Ok(landed) = landed {
+                self.land(landed);
+            }
+        }
+        self.ack();
     }
 
-    /// Queues the acknowledgements of `unacked` without waiting: those the
-    /// client's queue has no room for stay for the next try (waiting here
-    /// could wait on the event loop, which may be waiting on this worker).
-    fn ack(&self, unacked: &mut Vec<Publish>) {
+    /// Queues the acknowledgements of what is durable without waiting:
+    /// those the client's queue has no room for stay for the next try
+    /// (waiting here could wait on the event loop, which may be waiting on
+    /// this worker).
+    fn ack(&mut self) {
         let mut kept = Vec::new();
-        for p in unacked.drain(..) {
+        for p in self.unacked.drain(..) {
             match self.client.try_ack(&p) {
                 Ok(()) => {}
                 Err(rumqttc::ClientError::TryRequest(_)) => kept.push(p),
                 Err(e) => tracing::debug!("device channel: acknowledging: {e}"),
             }
         }
-        *unacked = kept;
+        self.unacked = kept;
     }
 
-    /// Checks and registers a batch; answers the messages to acknowledge,
-    /// those to try in the next batch, and whether the log failed.
-    async fn ingest(&mut self, batch: &[Publish]) -> (Vec<usize>, Vec<usize>, bool) {
+    /// Checks the held-back reports whose device is free and then `fresh`
+    /// (in the order they came), and starts registering those that pass;
+    /// a report of a device with one registering waits.
+    fn launch(
+        &mut self,
+        fresh: Vec<Publish>,
+        stopped: &watch::Receiver<bool>,
+    ) -> Option<JoinHandle<Landed>> {
         let now = self.clock.now_unix_s();
-        let mut done = Vec::new();
-        let mut later = Vec::new();
         let mut candidates = Vec::new();
         let mut statements = Vec::new();
-        let mut in_batch: HashSet<DeviceId> = HashSet::new();
-        for (i, p) in batch.iter().enumerate() {
-            match self.check(i, p, now, &in_batch) {
+        let held = std::mem::take(&mut self.waiting);
+        for p in held.into_iter().chain(fresh) {
+            let Some(id) = device_of_topic(&p.topic) else {
+                self.stats.rejected(RejectReason::SubjectMismatch);
+                self.unacked.push(p);
+                continue;
+            };
+            if self.busy.contains(id) {
+                self.waiting.push_back(p);
+                continue;
+            }
+            match self.check(p.clone(), id, now) {
                 Fate::Refused(reason) => {
                     self.stats.rejected(reason);
-                    done.push(i);
+                    self.unacked.push(p);
                 }
-                Fate::Later => later.push(i),
-                Fate::Register(c, bytes) => {
-                    in_batch.insert(c.device.clone());
+                Fate::Register(registering) => {
+                    let (c, statement) = *registering;
+                    self.busy.insert(id.to_string());
                     candidates.push(c);
-                    statements.push(bytes);
+                    statements.push(statement);
                 }
             }
         }
         if candidates.is_empty() {
-            return (done, later, false);
+            return None;
         }
-        let results = self.scitt.register_batch(statements).await;
-        let mut retry = false;
-        for (c, result) in candidates.into_iter().zip(results) {
+        let scitt = self.scitt.clone();
+        let stopped = stopped.clone();
+        Some(tokio::spawn(register_durably(
+            scitt, candidates, statements, stopped,
+        )))
+    }
+
+    /// Takes the outcome of a batch: the guard moves, the durable fates are
+    /// acknowledged, the devices are free again.
+    fn land(&mut self, landed: Landed) {
+        for (c, result) in landed {
+            self.busy.remove(c.device.as_str());
             match result {
-                Ok(registered) => {
+                Some(Ok(registered)) => {
                     if registered.duplicate {
                         self.stats.rejected(RejectReason::Duplicate);
                     } else {
                         self.stats.accepted();
                     }
                     self.guard.insert(c.device, Some(c.last));
-                    done.push(c.message);
+                    self.unacked.push(c.message);
                 }
-                Err(RegisterError::Append(e)) => {
-                    tracing::warn!("device channel: the log refused to append; the report stays with the broker: {e}");
-                    retry = true;
-                }
-                Err(e) => {
+                Some(Err(e)) => {
                     self.stats.rejected(reason_of(&e));
                     tracing::debug!(device = %c.device, "device report refused: {e}");
-                    done.push(c.message);
+                    self.unacked.push(c.message);
                 }
+                // Stopped before it was durable: the broker keeps it.
+                None => {}
             }
         }
-        (done, later, retry)
     }
 
     /// The checks made before registration.
-    fn check(&mut self, i: usize, p: &Publish, now: i64, in_batch: &HashSet<DeviceId>) -> Fate {
-        let Some(id) = device_of_topic(&p.topic) else {
-            return Fate::Refused(RejectReason::SubjectMismatch);
-        };
-        if p.payload.len() > MESSAGE_BYTES_MAX {
+    fn check(&mut self, message: Publish, id: &str, now: i64) -> Fate {
+        if message.payload.len() > MESSAGE_BYTES_MAX {
             return Fate::Refused(RejectReason::Oversized);
         }
-        let bytes = p.payload.as_ref();
+        let bytes = message.payload.as_ref();
         let statement = match SignedStatement::parse(bytes) {
             Ok(s) => s,
             Err(_) => {
@@ -432,9 +485,6 @@ impl Worker {
         if statement.issued_at() != Some(report.timestamp) {
             return Fate::Refused(RejectReason::Malformed);
         }
-        if in_batch.contains(&device) {
-            return Fate::Later;
-        }
         let digest = Sha256::from_bytes(sha2::Sha256::digest(bytes).into());
         let last = self.last_of(&device);
         if let Err(reason) = self.freshness.check(
@@ -458,17 +508,18 @@ impl Worker {
                 reason
             });
         }
-        Fate::Register(
-            Box::new(Candidate {
-                message: i,
+        let last = LastAccepted {
+            counter: report.counter,
+            statement_sha256: digest,
+        };
+        Fate::Register(Box::new((
+            Candidate {
+                message,
                 device,
-                last: LastAccepted {
-                    counter: report.counter,
-                    statement_sha256: digest,
-                },
-            }),
-            bytes.to_vec(),
-        )
+                last,
+            },
+            statement,
+        )))
     }
 
     /// The last report registered for `device`: remembered, or read from its
@@ -496,6 +547,60 @@ impl Worker {
             statement_sha256: Sha256::from_bytes(sha2::Sha256::digest(&bytes).into()),
         })
     }
+}
+
+/// Registers a batch, and again what the log could not append (after
+/// [`APPEND_RETRY_MS`], until it can or the ingester stops): a report
+/// leaves the batch only registered or refused for good, so that no later
+/// report of its device overtakes it (the later one would move the counter
+/// past it, and its redelivery would be refused as a replay).
+async fn register_durably(
+    scitt: Arc<TransparencyService>,
+    candidates: Vec<Candidate>,
+    statements: Vec<SignedStatement>,
+    mut stopped: watch::Receiver<bool>,
+) -> Landed {
+    let mut results: Vec<Option<Result<Registered, RegisterError>>> = scitt
+        .register_parsed_batch(statements)
+        .await
+        .into_iter()
+        .map(Some)
+        .collect();
+    loop {
+        let failed: Vec<usize> = (0..results.len())
+            .filter(|i| matches!(results.get(*i), Some(Some(Err(RegisterError::Append(_))))))
+            .collect();
+        let Some(first) = failed.first() else { break };
+        if let Some(Some(Err(e))) = results.get(*first) {
+            tracing::warn!(
+                reports = failed.len(),
+                "device channel: the log refused to append; trying again in {APPEND_RETRY_MS} ms (the reports stay with the broker meanwhile): {e}"
+            );
+        }
+        let stop = tokio::select! {
+            _ = stopped.changed() => true,
+            _ = tokio::time::sleep(Duration::from_millis(APPEND_RETRY_MS)) => *stopped.borrow(),
+        };
+        if stop {
+            for i in &failed {
+                if let Some(slot) = results.get_mut(*i) {
+                    *slot = None;
+                }
+            }
+            break;
+        }
+        let again: Vec<Vec<u8>> = failed
+            .iter()
+            .filter_map(|i| candidates.get(*i))
+            .map(|c| c.message.payload.to_vec())
+            .collect();
+        for (i, result) in failed.iter().zip(scitt.register_batch(again).await) {
+            if let Some(slot) = results.get_mut(*i) {
+                *slot = Some(result);
+            }
+        }
+    }
+    candidates.into_iter().zip(results).collect()
 }
 
 /// The reason a registration refused a report.

@@ -1,9 +1,12 @@
 //! Helpers shared by the workspace's tests, and only by tests (every crate
 //! takes this one as a dev-dependency): a small tmpfs that a test fills to
-//! see what a full disk does to the real code.
+//! see what a full disk does to the real code, and a private Mosquitto
+//! that a test may stop and restart ([`mosquitto::PrivateBroker`]).
 //!
 //! Mounting needs root or CAP_SYS_ADMIN. A test that needs it and cannot
 //! get it fails saying so ([`Tmpfs::mount`]); it never skips silently.
+
+pub mod mosquitto;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

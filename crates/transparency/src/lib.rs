@@ -81,6 +81,9 @@ pub trait KeyDirectory: Send + Sync {
 
     /// [`KeyDirectory::admit`] for each of `statements`, in order (an
     /// implementation may check them all under one look at its state).
+    /// Called only on statements whose keys [`KeyDirectory::verifying_keys`]
+    /// answered and whose signatures verified under them, so it need not
+    /// resolve the keys again.
     fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<(), Refusal>> {
         statements.iter().map(|st| self.admit(st, None)).collect()
     }
@@ -463,7 +466,15 @@ impl TransparencyService {
 
     /// Steps 1–3.
     fn prepare(&self, bytes: &[u8]) -> Result<Prepared, RegisterError> {
-        let statement = Self::parse(bytes)?;
+        self.prepare_parsed(Self::parse(bytes)?)
+    }
+
+    /// Steps 2 and 3 (and step 1's attached-payload rule) of a statement
+    /// parsed already.
+    fn prepare_parsed(&self, statement: SignedStatement) -> Result<Prepared, RegisterError> {
+        if statement.payload().is_none() {
+            return Err(RegisterError::DetachedPayload);
+        }
         if let Some(existing) = self.existing(&statement)? {
             return Ok(Prepared::Existing(existing));
         }
@@ -522,9 +533,42 @@ impl TransparencyService {
     ) -> Vec<Result<Registered, RegisterError>> {
         let mut results: Vec<Option<Result<Registered, RegisterError>>> =
             Vec::with_capacity(statements.len());
-        let mut pending: Vec<(usize, SignedStatement)> = Vec::new();
+        let mut parsed = Vec::with_capacity(statements.len());
+        let mut at = Vec::with_capacity(statements.len());
         for (i, bytes) in statements.iter().enumerate() {
-            results.push(match self.prepare(bytes) {
+            match SignedStatement::parse(bytes) {
+                Ok(st) => {
+                    parsed.push(st);
+                    at.push(i);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e.into()))),
+            }
+        }
+        drop(statements);
+        for (i, result) in at.into_iter().zip(self.register_parsed_batch(parsed).await) {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(RegisterError::Refused("no decision".into()))))
+            .collect()
+    }
+
+    /// [`TransparencyService::register_batch`] of statements the caller
+    /// parsed already (the device channel parses each report to check it
+    /// first; parsing again would cost as much as the check).
+    pub async fn register_parsed_batch(
+        &self,
+        statements: Vec<SignedStatement>,
+    ) -> Vec<Result<Registered, RegisterError>> {
+        let mut results: Vec<Option<Result<Registered, RegisterError>>> =
+            Vec::with_capacity(statements.len());
+        let mut pending: Vec<(usize, SignedStatement)> = Vec::new();
+        for (i, statement) in statements.into_iter().enumerate() {
+            results.push(match self.prepare_parsed(statement) {
                 Ok(Prepared::Existing(r)) => Some(Ok(r)),
                 Ok(Prepared::New(st)) => {
                     pending.push((i, *st));
@@ -533,7 +577,6 @@ impl TransparencyService {
                 Err(e) => Some(Err(e)),
             });
         }
-        drop(statements);
         let refs: Vec<&SignedStatement> = pending.iter().map(|(_, st)| st).collect();
         let keys = self.keys.verifying_keys(&refs);
         let mut verdicts: Vec<Result<(), RegisterError>> = Vec::with_capacity(pending.len());

@@ -32,6 +32,11 @@ use crate::projector::Projector;
 pub const SETTLE_WAIT_MS_MAX: u64 = 10_000;
 /// Subjects remembered before pruning those already projected.
 const INFLIGHT_SUBJECTS_MAX: usize = 100_000;
+/// Device keys kept parsed (PEM → key and its thumbprint); past it the memo
+/// starts afresh. Parsing an Ed25519 key decompresses a curve point, which
+/// costs about as much as a third of verifying a signature, for every
+/// report.
+const PARSED_DEVICE_KEYS_MAX: usize = 262_144;
 
 /// See the module documentation.
 pub struct TwinDirectory {
@@ -39,6 +44,8 @@ pub struct TwinDirectory {
     fallback: Option<Arc<dyn KeyDirectory>>,
     inflight: Mutex<HashMap<String, u64>>,
     limits: parking_lot::RwLock<crate::StorageLimits>,
+    /// Device keys parsed already, by PEM.
+    device_keys: Mutex<HashMap<String, (PublicKey, [u8; 32])>>,
 }
 
 impl TwinDirectory {
@@ -50,12 +57,46 @@ impl TwinDirectory {
             fallback,
             inflight: Mutex::new(HashMap::new()),
             limits: parking_lot::RwLock::new(crate::StorageLimits::default()),
+            device_keys: Mutex::new(HashMap::new()),
         }
     }
 
     /// Sets the quotas and the log's reserve that kept payloads obey.
     pub fn set_limits(&self, limits: crate::StorageLimits) {
         *self.limits.write() = limits;
+    }
+
+    /// The key `st`'s device issuer signs with, as its twin records it
+    /// here: [`Projection::resolve_key`]'s answer for a device, with the
+    /// parsed key remembered. `None`: `st` is not a device's.
+    fn device_key<S: twin::projection::State>(
+        &self,
+        p: &twin::projection::Projection<S>,
+        st: &SignedStatement,
+    ) -> Option<Result<PublicKey, Refusal>> {
+        let device = DeviceId::from_subject(st.issuer())?;
+        let unknown = || Refusal::UnknownKey {
+            issuer: st.issuer().to_string(),
+            kid_hex: hex::encode(st.key_id()),
+        };
+        let Some(pem) = p.device_key_pem(&device) else {
+            return Some(Err(unknown()));
+        };
+        let mut memo = self.device_keys.lock();
+        if !memo.contains_key(&pem) {
+            let Ok(key) = PublicKey::from_pem(&pem) else {
+                return Some(Err(unknown()));
+            };
+            if memo.len() >= PARSED_DEVICE_KEYS_MAX {
+                memo.clear();
+            }
+            let thumbprint = key.thumbprint();
+            memo.insert(pem.clone(), (key, thumbprint));
+        }
+        Some(match memo.get(&pem) {
+            Some((key, thumbprint)) if thumbprint.as_slice() == st.key_id() => Ok(key.clone()),
+            _ => Err(unknown()),
+        })
     }
 
     fn pending_for(&self, st: &SignedStatement) -> Option<u64> {
@@ -161,7 +202,10 @@ impl KeyDirectory for TwinDirectory {
                 statements
                     .iter()
                     .filter(|st| is_twin_subject(st.subject()))
-                    .map(|st| p.resolve_key(st, None).map_err(|e| refusal(st, e)))
+                    .map(|st| {
+                        self.device_key(p, st)
+                            .unwrap_or_else(|| p.resolve_key(st, None).map_err(|e| refusal(st, e)))
+                    })
                     .collect::<Vec<_>>()
             })
         } else {
@@ -205,7 +249,10 @@ impl KeyDirectory for TwinDirectory {
 
     fn admit_many(&self, statements: &[&SignedStatement]) -> Vec<Result<(), Refusal>> {
         // Twin statements under one hold of the projection (a batch waits
-        // for the projector once, not once per statement).
+        // for the projector once, not once per statement). Their keys were
+        // resolved by `verifying_keys` and their signatures checked with
+        // them just before (the registration policy's order), so only the
+        // twin's rules are left.
         if !statements.iter().any(|st| is_twin_subject(st.subject())) {
             return vec![Ok(()); statements.len()];
         }
@@ -216,7 +263,7 @@ impl KeyDirectory for TwinDirectory {
                     if !is_twin_subject(st.subject()) {
                         return Ok(());
                     }
-                    p.admit(st, None)
+                    p.admit_resolved(st, None)
                         .map(|_| ())
                         .map_err(|e| redacted(p, st, e))
                 })

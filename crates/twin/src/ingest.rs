@@ -71,15 +71,13 @@ impl<S: State> Projection<S> {
         let issuer = st.issuer();
         let kid = st.key_id();
         if let Some(device) = DeviceId::from_subject(issuer) {
-            let kid_hex = crate::registry::hex_lower(kid);
             let key = self
-                .twin(&device)
-                .and_then(|t| t.device_key)
+                .device_key_pem(&device)
                 .and_then(|pem| PublicKey::from_pem(&pem).ok())
                 .filter(|k| k.thumbprint().as_slice() == kid);
-            return key.ok_or(IngestError::DeviceKey {
+            return key.ok_or_else(|| IngestError::DeviceKey {
                 device: device.to_string(),
-                kid: kid_hex,
+                kid: crate::registry::hex_lower(kid),
             });
         }
         let registry = self.registry();
@@ -100,6 +98,12 @@ impl<S: State> Projection<S> {
         Ok(registry.key(issuer, kid, st.issued_at())?.clone())
     }
 
+    /// The device key its twin records (`device-registered.device_key`,
+    /// PEM), if any.
+    pub fn device_key_pem(&self, device: &DeviceId) -> Option<String> {
+        self.twin(device).and_then(|t| t.device_key)
+    }
+
     /// The registration pre-check of a twin statement: the key that must
     /// verify it here (the caller checks the signature) and what applying it
     /// would do. Changes nothing.
@@ -109,6 +113,18 @@ impl<S: State> Projection<S> {
         supplied: Option<&[u8]>,
     ) -> Result<(PublicKey, Applied), IngestError> {
         let key = self.resolve_key(st, supplied)?;
+        let applied = self.admit_resolved(st, supplied)?;
+        Ok((key, applied))
+    }
+
+    /// [`Projection::admit`] of a statement whose key the caller resolved
+    /// ([`Projection::resolve_key`]) and checked the signature with at this
+    /// log position: what applying it would do. Changes nothing.
+    pub fn admit_resolved(
+        &self,
+        st: &SignedStatement,
+        supplied: Option<&[u8]>,
+    ) -> Result<Applied, IngestError> {
         let payload = content(st, supplied)?;
         let applied = self.check(Registered {
             issued_at: st.issued_at(),
@@ -117,7 +133,7 @@ impl<S: State> Projection<S> {
             subject: st.subject(),
             payload,
         })?;
-        Ok((key, applied))
+        Ok(applied)
     }
 
     /// Ingests log entry `entry`. `verified`: the signature was already

@@ -13,7 +13,7 @@ use serde_json::json;
 
 const BROKER: (&str, u16) = ("127.0.0.1", 1883);
 const HOW: &str = "start Mosquitto on 127.0.0.1:1883: apt install mosquitto (it runs as a service), or run `mosquitto -p 1883 -d`";
-const ACME: &str = "acme.test";
+pub(crate) const ACME: &str = "acme.test";
 
 fn require_broker() {
     let addr = format!("{}:{}", BROKER.0, BROKER.1);
@@ -29,7 +29,7 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{:08x}", rand::thread_rng().gen::<u32>())
 }
 
-fn firmware() -> FirmwareImage {
+pub(crate) fn firmware() -> FirmwareImage {
     FirmwareImage {
         version: "2.4.0".into(),
         image_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -37,7 +37,7 @@ fn firmware() -> FirmwareImage {
 }
 
 /// Registers each device of `devices` with its key, as Acme's.
-async fn register(t: &TestNode, acme: &scitt::SigningKey, devices: &[SimDevice]) {
+pub(crate) async fn register(t: &TestNode, acme: &scitt::SigningKey, devices: &[SimDevice]) {
     for d in devices {
         let payload = json!({
             "type": "device-registered", "manufacturer": "Acme", "model": "cam",
@@ -54,7 +54,7 @@ async fn register(t: &TestNode, acme: &scitt::SigningKey, devices: &[SimDevice])
 }
 
 /// Waits until the ingester has handled `n` messages.
-async fn handled(stats: &device_channel::IngestStats, n: u64) -> StatsSnapshot {
+pub(crate) async fn handled(stats: &device_channel::IngestStats, n: u64) -> StatsSnapshot {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let s = stats.snapshot();

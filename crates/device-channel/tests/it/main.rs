@@ -1,3 +1,4 @@
 //! Every integration test of `device-channel`, in one binary.
 
+mod broker_restart;
 mod ingest;
