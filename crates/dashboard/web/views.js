@@ -271,7 +271,7 @@ function status(s) {
 function summarize(st) {
   if (!st) return "—";
   const skip = new Set(["type", "v", "on_behalf_of", "salt"]);
-  const parts = Object.entries(st).filter(([k, v]) => !skip.has(k) && v !== null && typeof v !== "object").slice(0, 4).map(([k, v]) => `${k}: ${v}`);
+  const parts = Object.entries(st).filter(([k, v]) => !skip.has(k) && v !== null && typeof v !== "object").slice(0, 4).map(([k, v]) => `${k}: ${String(v).length > 48 ? String(v).slice(0, 47) + "…" : v}`);
   return el("span", {}, el("strong", {}, st.type || ""), parts.length ? el("div", { class: "muted" }, parts.join(" · ")) : null);
 }
 

@@ -49,7 +49,7 @@ impl LogViews {
         use base64::Engine as _;
         let published = self.log.published();
         let text = String::from_utf8_lossy(&published.note).into_owned();
-        let now = i64::try_from(self.clock.now_unix_s()).unwrap_or(i64::MAX);
+        let now = self.clock.now_unix_s();
         let verifiers: Vec<Verifier> = self
             .witnesses
             .iter()
