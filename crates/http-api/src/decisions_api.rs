@@ -82,6 +82,6 @@ pub(crate) async fn decide(
         ))
     })?;
     let who = twin::StakeholderId(caller.0.stakeholder.clone());
-    let recorded = api.service.decide(Some(who), &req).await?;
+    let recorded = api.service.record(Some(who), &req).await?;
     Ok((StatusCode::CREATED, Json(recorded)))
 }

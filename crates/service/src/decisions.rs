@@ -43,7 +43,7 @@ impl DecisionService {
     }
 
     /// Registers `req` as `who`'s decision; answers its entry.
-    pub async fn decide(
+    pub async fn record(
         &self,
         who: Option<StakeholderId>,
         req: &DecisionRequest,
