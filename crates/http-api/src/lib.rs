@@ -14,13 +14,18 @@
 //!   the handlers' annotations and the wire types of `api_types`.
 //! * [`archivist_router`]: the DataTrails (Archivist v2) compatible API under
 //!   `/archivist`, mapped onto the twins.
+//! * [`dashboard::dashboard_router`]: the web dashboard at `/` (embedded
+//!   assets of the `dashboard` crate; a client of the routes above).
 //! * [`serve::serve`]: the server loop with a connection cap, header-read,
 //!   idle and body timeouts.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod archivist;
+pub mod dashboard;
+pub mod decisions_api;
 pub mod devices_api;
+pub mod log_status_api;
 pub mod notify_api;
 pub mod oauth;
 pub mod openapi;
@@ -37,9 +42,12 @@ pub mod query;
 mod scrapi;
 
 pub use archivist::{archivist_router, ArchivistApi};
+pub use dashboard::dashboard_router;
+pub use decisions_api::{decisions_router, DecisionsApi};
 pub use devices_api::{devices_router, DevicesApi};
 pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
+pub use log_status_api::log_status_router;
 pub use notify_api::{notify_router, NotifyApi};
 pub use risk_api::{risk_router, RiskApi};
 pub use scrapi::{scrapi_router, ScrapiApi, BATCH_BODY_BYTES_MAX, BATCH_STATEMENTS_MAX};

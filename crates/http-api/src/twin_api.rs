@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use api_types::dashboard::FleetView;
 use api_types::twins::{
     DeviceCount, DeviceFilter, DeviceList, DeviceQuery, DeviceView, NodeStatus, PageQuery,
     PolicyList, PolicyQuery, ReadsPage, ReadsQuery, RegisterStatement, Registered, StakeholderList,
@@ -88,6 +89,7 @@ pub fn twin_router(api: TwinApi) -> Router {
         .route("/api/v1/stakeholders/{id}", get(stakeholder))
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/devices/count", get(device_count))
+        .route("/api/v1/fleet", get(fleet))
         .route("/api/v1/devices/{id}", get(device))
         .route("/api/v1/devices/{id}/timeline", get(timeline))
         .route(
@@ -350,6 +352,34 @@ async fn devices(
         next_page_token: page.next_after.map(|l| encode_token(&l)),
         as_of: page.as_of,
     }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/fleet",
+    tag = "twins",
+    summary = "The devices visible to the caller, counted by lifecycle, model, site, firmware and manufacturer",
+    description = "Counts what the caller may see, as it sees it: a value an owner's sharing policy hides counts as `(hidden)`, a missing one as `(none)`. At most 100,000 devices are examined (`complete` says whether all were); recorded as a count read of each owner's data.",
+    security((), ("bearer" = [])),
+    params(api_types::risks::NoParameters),
+    responses(
+        (status = 200, description = "The breakdown", body = FleetView),
+        (status = 400, description = "A parameter (it takes none)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 503, description = "The read could not be recorded (Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn fleet(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    ApiQuery(_): ApiQuery<api_types::risks::NoParameters>,
+) -> ApiResult<Json<FleetView>> {
+    let who = caller_id(&caller);
+    // A scan of the whole fleet: on a blocking thread, never a runtime worker.
+    let view = tokio::task::spawn_blocking(move || api.views.fleet(who))
+        .await
+        .map_err(JsonError::internal)??;
+    Ok(Json(view))
 }
 
 #[utoipa::path(

@@ -288,6 +288,8 @@ pub struct Node {
     /// freshness, receipts, read records, the risk register's day and the
     /// notifications' times.
     pub clock: Arc<dyn Clock>,
+    /// The log's status and trust anchors (`GET /api/v1/log`).
+    log_views: service::log_status::LogViews,
 }
 
 /// How notifications are sent.
@@ -567,6 +569,7 @@ pub async fn open_node_with_clock(
     policy: transparency::RegistrationPolicy,
     clock: Arc<dyn Clock>,
 ) -> Result<(Node, bool)> {
+    let log_views_config = (config.witnesses.clone(), config.witness_quorum);
     let (log, created) = open_log(data, origin, config)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
     let payloads = twin_store::PayloadStore::open(&data.join("payloads"))?;
@@ -680,6 +683,12 @@ pub async fn open_node_with_clock(
         archivist_signer(authority.clone(), clock.clone()),
     )
     .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
+    let log_views = service::log_status::LogViews::new(
+        log.clone(),
+        log_views_config.0,
+        log_views_config.1,
+        clock.clone(),
+    );
     let node = Node {
         archivist,
         archivist_store,
@@ -703,6 +712,7 @@ pub async fn open_node_with_clock(
         credentials_file,
         storage: twin_store::StorageLimits::default(),
         directory,
+        log_views,
         clock,
     };
     bootstrap(&node).await?;
@@ -826,7 +836,7 @@ impl CredentialsFile {
 /// The application of a node, the one `sectwin serve` runs and the tests
 /// exercise: the log under `/log`, SCRAPI, the twins' `/api/v1`, the risk
 /// register and notifications, the Archivist (DataTrails) API, and the token
-/// endpoint at `/oauth/token`.
+/// endpoint at `/oauth/token`, and the web dashboard at `/`.
 pub fn app(node: &Node) -> axum::Router {
     // Twin statements enter through the registration policy only, so every
     // one in the log had its signature checked on admission (what
@@ -898,6 +908,16 @@ pub fn app(node: &Node) -> axum::Router {
             http_api::ScrapiApi::new(node.scitt.clone()).with_clock(node.clock.clone()),
         ))
         .merge(http_api::twin_router(twins))
+        .merge(http_api::log_status_router(node.log_views.clone()))
+        .merge(http_api::decisions_router(http_api::DecisionsApi::new(
+            service::decisions::DecisionService::new(
+                node.projector.clone(),
+                node.scitt.clone(),
+                archivist_signer(node.authority.clone(), node.clock.clone()),
+            ),
+            node.tokens.clone(),
+        )))
+        .merge(http_api::dashboard_router())
         .merge(http_api::oauth::token_routes(
             node.tokens.clone(),
             "/oauth/token",

@@ -12,10 +12,12 @@
 pub mod alarms;
 pub mod archivist;
 pub mod clock;
+pub mod decisions;
 pub mod delegate;
 pub mod detection;
 pub mod devices;
 pub mod error;
+pub mod log_status;
 pub mod reads;
 pub mod risks;
 pub mod suppressions;

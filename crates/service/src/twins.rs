@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 
+use api_types::dashboard::{Breakdown, FleetView, ValueCount, FLEET_VALUES_MAX};
 use api_types::twins::{
     AiUsePolicy, AssetAttribute, AttributeRef, AttributeView, ClaimView, ConsensusState,
     ConsensusStatus, DeviceFilter, DeviceView, Dispute, Endorsement, KeyView, Lifecycle,
@@ -254,6 +255,69 @@ impl TwinViews {
             count: n,
             complete: more.is_none(),
             as_of: meta.size,
+        })
+    }
+
+    /// The devices `who` may see, counted by lifecycle, model, site,
+    /// firmware and manufacturer as `who` sees them (a hidden value counts
+    /// as `(hidden)`): the fleet overview's breakdown. Recorded as a count
+    /// read of each owner's data, like [`TwinViews::count`].
+    pub fn fleet(&self, who: Option<StakeholderId>) -> Res<FleetView> {
+        use std::collections::HashMap;
+        let api = self;
+        let meta = api.projector.meta();
+        let reader = api.reads.reader(who, &meta);
+        let mut audit = Audit::default();
+        let mut tallies: [HashMap<String, u64>; 5] = Default::default();
+        let (n, more) = scan(api, &reader, &[], None, usize::MAX, |twin, seen| {
+            audit.note(
+                &twin.manufacturer,
+                seen,
+                twin.registered_at,
+                Some(&twin.device),
+            );
+            let (summary, _) = visible_twin(api, &reader, twin)?;
+            let shown = |v: Option<&str>, hidden: bool| match (v, hidden) {
+                (Some(v), _) => v.to_string(),
+                (None, true) => "(hidden)".to_string(),
+                (None, false) => "(none)".to_string(),
+            };
+            let values = [
+                shown(
+                    summary.lifecycle.map(Lifecycle::as_str),
+                    summary.lifecycle.is_none(),
+                ),
+                shown(
+                    summary.model.as_deref(),
+                    summary.model.is_none() && !twin.model.is_empty(),
+                ),
+                shown(
+                    summary.site.as_deref(),
+                    summary.site.is_none() && twin.site.is_some(),
+                ),
+                shown(
+                    summary.firmware.as_deref(),
+                    summary.firmware.is_none() && twin.firmware.is_some(),
+                ),
+                summary.manufacturer.clone(),
+            ];
+            for (tally, value) in tallies.iter_mut().zip(values) {
+                *tally.entry(value).or_default() += 1;
+            }
+            Ok(())
+        })?;
+        let counted = audit.entries_noted();
+        audit.write(&api.reads, &reader.who, ReadKind::Count, Some(counted))?;
+        let [lifecycle, model, site, firmware, manufacturer] = tallies.map(breakdown);
+        Ok(FleetView {
+            as_of: meta.size,
+            complete: more.is_none(),
+            devices: n as u64,
+            firmware,
+            lifecycle,
+            manufacturer,
+            model,
+            site,
         })
     }
 
@@ -874,6 +938,27 @@ fn visible_match(summary: &TwinSummary, filters: &[(String, String)]) -> bool {
     filters
         .iter()
         .all(|(k, v)| filtered_values(summary, k).contains(&v.as_str()))
+}
+
+/// A tally as a [`Breakdown`]: most devices first (ties by value), at most
+/// [`FLEET_VALUES_MAX`] values.
+fn breakdown(tally: std::collections::HashMap<String, u64>) -> Breakdown {
+    let mut values: Vec<ValueCount> = tally
+        .into_iter()
+        .map(|(value, devices)| ValueCount { value, devices })
+        .collect();
+    values.sort_by(|a, b| {
+        b.devices
+            .cmp(&a.devices)
+            .then_with(|| a.value.cmp(&b.value))
+    });
+    let other = values
+        .iter()
+        .skip(FLEET_VALUES_MAX)
+        .map(|v| v.devices)
+        .sum();
+    values.truncate(FLEET_VALUES_MAX);
+    Breakdown { values, other }
 }
 
 /// Scans devices in id order after `after`, applying filters and the

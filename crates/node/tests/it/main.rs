@@ -3,6 +3,7 @@
 
 mod app;
 mod archivist;
+mod dashboard;
 mod detection;
 mod devices;
 mod golden;

@@ -26,9 +26,9 @@ fn now_unix_s() -> i64 {
 
 /// The production node (`node::app` on loopback) and the stakeholders'
 /// keys and entries of the scenario.
-struct Node {
+pub(crate) struct Node {
     test: TestNode,
-    base: String,
+    pub(crate) base: String,
     keys: BTreeMap<String, SigningKey>,
     entries: BTreeMap<&'static str, u64>,
 }
@@ -46,7 +46,7 @@ impl Node {
         self.test.register_signed(bytes).await
     }
 
-    async fn token(&self, stakeholder: &str) -> String {
+    pub(crate) async fn token(&self, stakeholder: &str) -> String {
         self.test.token(stakeholder).await
     }
 
@@ -54,7 +54,7 @@ impl Node {
         self.test.credential(stakeholder)
     }
 
-    async fn get_response(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn get_response(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = reqwest::Client::new().get(format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -62,14 +62,14 @@ impl Node {
         req.send().await.expect("GET")
     }
 
-    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let r = self.get_response(path, token).await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 }
 
-async fn start() -> Node {
+pub(crate) async fn start() -> Node {
     stakeholders(TestNode::start(ORIGIN).await)
 }
 
@@ -112,7 +112,7 @@ fn stakeholders(test: TestNode) -> Node {
 }
 
 /// The building: stakeholders, three devices, claims, and Acme's policy.
-async fn scenario(node: &mut Node) {
+pub(crate) async fn scenario(node: &mut Node) {
     let pem = |n: &Node, id: &str| n.keys[id].public_key().to_pem();
     let reg = |name: &str, roles: &[&str], pem: String| json!({"type":"stakeholder-registered","name":name,"roles":roles,"keys":[{"pem":pem}]});
     // The root (`stakeholder:authority.test`) is the node's own bootstrap.

@@ -1,0 +1,531 @@
+// The dashboard's views: fleet overview, device twin, statement, risk
+// register (filter, sort, group, CSV, decisions), file verification, log and
+// witnesses, search. Each reads the public API only; charts are hand-written
+// SVG. DOM is built with el() (text via textContent: nothing from the server
+// is ever parsed as HTML).
+
+import * as api from "./api.js";
+import * as vui from "./verify-ui.js";
+import { bundlePath, entryFromBundle, readStatement } from "./verify.js";
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+// Replaces an element's children (arrays flattened, null and false left out).
+export function put(target, ...children) {
+  target.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+
+const SEVERITIES = ["critical", "high", "medium", "low", "none"];
+const sev = (s) => el("span", { class: `badge sev-${s}` }, s);
+const deviceLink = (id) => el("a", { href: `#/devices/${encodeURIComponent(id)}` }, id);
+const entryLink = (n) => el("a", { href: `#/statements/${n}` }, `#${n}`);
+const table = (head, rows, caption) => el("table", {},
+  caption ? el("caption", { class: "sr-only" }, caption) : null,
+  el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+  el("tbody", {}, rows));
+const empty = (text) => el("p", { class: "muted" }, text);
+
+// A horizontal bar chart of value counts (SVG, labelled for screen readers).
+function bars(title, breakdown, link) {
+  const values = breakdown.values.slice(0, 8);
+  if (breakdown.other) values.push({ value: "(other)", devices: breakdown.other });
+  const max = Math.max(1, ...values.map((v) => v.devices));
+  const row = 24;
+  const chart = svg("svg", { class: "bars", viewBox: `0 0 420 ${values.length * row + 4}`, role: "img", "aria-label": `${title}: ${values.map((v) => `${v.value} ${v.devices}`).join(", ")}` },
+    values.map((v, i) => {
+      const w = Math.max(2, (v.devices / max) * 210);
+      return svg("g", { transform: `translate(0 ${i * row})` },
+        svg("text", { x: 0, y: 16 }, v.value.length > 22 ? v.value.slice(0, 21) + "…" : v.value),
+        svg("rect", { x: 160, y: 4, width: w, height: 16, fill: "#2f6fad", rx: 2 }),
+        svg("text", { x: 166 + w, y: 16, class: "v" }, String(v.devices)));
+    }));
+  const list = el("ul", { class: "sr-only" }, breakdown.values.map((v) => el("li", {}, link ? el("a", { href: link(v.value) }, `${v.value}: ${v.devices}`) : `${v.value}: ${v.devices}`)));
+  return el("div", { class: "panel" }, el("h3", {}, title), chart, list);
+}
+
+// Open risks by the day they were discovered, cumulated (a line chart).
+function riskOverTime(risks) {
+  const days = new Map();
+  for (const r of risks) if (r.discovered) days.set(r.discovered, (days.get(r.discovered) || 0) + 1);
+  const sorted = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
+  if (!sorted.length) return empty("No open risk has a discovery date yet.");
+  let total = 0;
+  const points = sorted.map(([d, n]) => [d, (total += n)]);
+  const W = 420, H = 140, pad = 28;
+  const x = (i) => pad + (points.length === 1 ? (W - 2 * pad) / 2 : (i / (points.length - 1)) * (W - 2 * pad));
+  const y = (n) => H - pad - (n / total) * (H - 2 * pad);
+  const path = points.map(([, n], i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
+  return svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Open risks by discovery day, cumulated: ${points.map(([d, n]) => `${d}: ${n}`).join(", ")}` },
+    svg("line", { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: "#8a96a3" }),
+    svg("path", { d: path, fill: "none", stroke: "#b3261e", "stroke-width": 2 }),
+    points.map(([, n], i) => svg("circle", { cx: x(i), cy: y(n), r: 3, fill: "#b3261e" })),
+    svg("text", { x: pad, y: H - 8 }, points[0][0]),
+    svg("text", { x: W - pad, y: H - 8, "text-anchor": "end" }, points[points.length - 1][0]),
+    svg("text", { x: pad, y: 14 }, `${total} open`));
+}
+
+// ---- fleet ----------------------------------------------------------------------
+
+export async function fleet(main) {
+  const [f, summary, open, incidents, recent] = await Promise.all([
+    api.get("/api/v1/fleet"),
+    api.get("/api/v1/risks/summary"),
+    api.get("/api/v1/risks?status=open&page_size=1000"),
+    api.get("/api/v1/incidents").catch(() => ({ incidents: [] })),
+    api.get("/api/v1/devices?page_size=1000"),
+  ]);
+  const risks = sortRisks(open.risks, "deadline").slice(0, 10);
+  const changed = recent.devices.filter((d) => d.updated_at !== null).sort((a, b) => b.updated_at - a.updated_at).slice(0, 8);
+  const by = summary.open_by_severity || {};
+  put(main, 
+    el("h1", {}, "Fleet overview"),
+    el("p", { class: "muted" }, `As of log entry ${f.as_of}${f.complete ? "" : " (the first 100,000 devices)"}: what your organization may see under the owners' sharing policies.`),
+    el("div", { class: "tiles" },
+      tile(f.devices, "devices visible to you", null, "#/"),
+      tile(summary.risks, "risks in the register", null, "#/risks"),
+      tile(summary.overdue, "overdue", summary.overdue > 0, "#/risks?overdue=true"),
+      tile(summary.devices_exposed, "devices exposed", summary.devices_exposed > 0, "#/risks?kind=device"),
+      tile(incidents.incidents.filter((i) => i.status !== "resolved").length, "open incidents", null, null)),
+    el("h2", {}, "Open risks by severity"),
+    el("div", { class: "tiles" }, SEVERITIES.filter((s) => by[s]).map((s) => tile(by[s], `${s}`, s === "critical" || s === "high", `#/risks?severity=${s}&status=open`))),
+    el("div", { class: "grid2" },
+      el("section", { class: "panel", "aria-labelledby": "h-top" }, el("h2", { id: "h-top" }, "Open risks, overdue first"),
+        risks.length ? table(["Device / model", "Risk", "Severity", "Deadline"], risks.map((r) =>
+          el("tr", { class: r.overdue ? "overdue" : null },
+            el("td", {}, r.device ? deviceLink(r.device) : r.model || r.subject),
+            el("td", {}, r.vulnerability || r.risk, el("div", { class: "muted" }, r.title)),
+            el("td", {}, sev(r.severity)),
+            el("td", {}, deadline(r)))), "Open risks") : empty("No open risk."),
+        el("p", {}, el("a", { href: "#/risks?status=open" }, "The whole register →"))),
+      el("section", { class: "panel", "aria-labelledby": "h-time" }, el("h2", { id: "h-time" }, "Risk over time"),
+        riskOverTime(open.risks),
+        el("p", { class: "muted" }, "Open risks of the current register, cumulated by the day each was discovered."))),
+    el("h2", {}, "Devices"),
+    el("div", { class: "grid2" },
+      bars("By lifecycle", f.lifecycle, (v) => `#/search?q=${encodeURIComponent(v)}`),
+      bars("By model", f.model, (v) => `#/search?q=${encodeURIComponent(v)}`),
+      bars("By site", f.site, null),
+      bars("By firmware", f.firmware, null)),
+    el("div", { class: "grid2" },
+      el("section", { class: "panel", "aria-labelledby": "h-recent" }, el("h2", { id: "h-recent" }, "Recently changed devices"),
+        recent.next_page_token ? el("p", { class: "muted" }, "Among the first 1,000 devices by id.") : null,
+        changed.length ? table(["Device", "Model", "Lifecycle", "Latest entry"], changed.map((d) =>
+          el("tr", {}, el("td", {}, deviceLink(d.device)), el("td", {}, d.model ?? "—"), el("td", {}, d.lifecycle ?? "—"), el("td", {}, entryLink(d.updated_at)))), "Recently changed devices") : empty("No device visible.")),
+      el("section", { class: "panel", "aria-labelledby": "h-inc" }, el("h2", { id: "h-inc" }, "Incidents"),
+        incidents.incidents.length ? table(["Device", "Summary", "Severity", "Status"], incidents.incidents.slice(-8).reverse().map((i) =>
+          el("tr", {}, el("td", {}, deviceLink(i.device)), el("td", {}, i.summary, " ", entryLink(i.entry)), el("td", {}, sev(i.severity)), el("td", {}, i.status + (i.quarantined ? " · quarantined" : "")))), "Incidents") : empty("No incident visible to you."))));
+}
+
+function tile(n, label, alert, href) {
+  const body = [el("div", { class: "n" }, String(n ?? 0)), el("div", { class: "l" }, label)];
+  return el("div", { class: `tile${alert ? " alert" : ""}` }, href ? el("a", { href }, body) : body);
+}
+
+function deadline(r) {
+  const d = r.deadline?.date;
+  return el("span", {}, d || "—", r.overdue ? el("strong", { class: "bad" }, " overdue") : r.deadline_status === "due_soon" ? el("span", { class: "muted" }, " due soon") : null);
+}
+
+// ---- device twin --------------------------------------------------------------------
+
+export async function device(main, id) {
+  const d = await api.get(`/api/v1/devices/${api.q(id)}`);
+  const [timeline, risks, reads, log] = await Promise.all([
+    api.all(`/api/v1/devices/${api.q(id)}/timeline`, "entries", 2000),
+    api.get(`/api/v1/risks?device=${api.q(id)}&page_size=500`).catch(() => ({ risks: [] })),
+    api.all("/api/v1/reads", "reads", 2000).catch(() => null),
+    api.get("/api/v1/log"),
+  ]);
+  const t = d.twin;
+  const reportEl = el("div", { id: "verify-report", "aria-live": "polite" });
+  const verifyButton = (entry) => {
+    const b = el("button", { type: "button", class: "small secondary", "data-verify": entry }, `Verify #${entry}`);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      const result = await vui.verifyEntry(entry);
+      vui.report(reportEl, `entry ${entry} of ${id}`, result);
+      b.disabled = false;
+      reportEl.scrollIntoView({ block: "nearest" });
+    });
+    return b;
+  };
+  const vulns = risks.risks.filter((r) => r.vulnerability);
+  const other = risks.risks.filter((r) => !r.vulnerability);
+  const myReads = reads ? reads.filter((r) => r.device === id) : [];
+  const times = new Map();
+  put(main, 
+    el("h1", {}, `Device ${t.device}`),
+    el("p", { class: "muted" }, `Twin as of log entry ${d.as_of}, as your organization may see it (null fields are hidden by their owner's policy).`),
+    el("div", { class: "grid2" },
+      el("section", { class: "panel", "aria-labelledby": "h-id" }, el("h2", { id: "h-id" }, "Identity"),
+        el("dl", { class: "kv" }, [["Manufacturer", t.manufacturer], ["Model", t.model], ["Serial", t.serial], ["Hardware id", t.hardware_id], ["Lifecycle", t.lifecycle], ["Site", t.site], ["Location", t.location], ["Owner", t.owner], ["Operator", t.operator], ["Maintainer", t.maintainer], ["Firmware", t.firmware], ["Groups", t.groups?.join(", ")], ["Registered at", `entry ${t.registered_at}`], ["Signs its own statements", t.device_key ? "yes (its key is in its twin)" : "no"]]
+          .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "—")]))),
+      el("section", { class: "panel", "aria-labelledby": "h-v" }, el("h2", { id: "h-v" }, "Verify this twin in your browser"),
+        el("p", {}, "Checks each statement's receipt against the latest checkpoint, its witness cosignatures, and the issuer's signature, with the keys pinned in this browser."),
+        verifyAll(d.attributes.map((a) => a.claim.entry), reportEl, id), reportEl)),
+    el("h2", {}, "Attributes"),
+    d.attributes.length ? table(["Attribute", "Value", "Status", "Signed by", "Time", "Entry"], d.attributes.map((a) => {
+      const c = a.claim;
+      const time = el("td", { "data-time": c.entry }, "…");
+      times.set(c.entry, time);
+      return el("tr", {},
+        el("td", {}, a.attribute.class + (a.attribute.key ? ` · ${a.attribute.key}` : "")),
+        el("td", {}, summarize(c.statement)),
+        el("td", {}, status(c.status)),
+        el("td", {}, c.issuer, c.signed_by ? el("div", { class: "muted" }, `signed for it by ${c.signed_by}`) : null,
+          c.endorsements.length ? el("div", { class: "muted" }, `endorsed by ${c.endorsements.map((e) => e.by).join(", ")}`) : null),
+        time,
+        el("td", {}, entryLink(c.entry), " ", verifyButton(c.entry)));
+    }), "Attributes") : empty("No attribute visible to you."),
+    el("h2", {}, "Vulnerabilities"),
+    vulns.length ? table(["Vulnerability", "Severity", "VEX", "Why it matches", "Deadline", "Status"], vulns.map((r) =>
+      el("tr", { class: r.overdue ? "overdue" : null },
+        el("td", {}, r.vulnerability, r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
+        el("td", {}, sev(r.severity), r.score !== null ? ` ${r.score}` : ""),
+        el("td", {}, r.vex ? `${r.vex.status}${r.vex.justification ? ` (${r.vex.justification})` : ""} by ${r.vex.stakeholder}${r.vex.inherited ? ", inherited" : ""}` : "no VEX"),
+        el("td", {}, r.matches.map((m) => el("div", {}, `${m.component}${m.version ? " " + m.version : ""}: ${m.reason} (${m.confidence})`))),
+        el("td", {}, deadline(r)),
+        el("td", {}, r.status, r.fixed_in ? el("div", { class: "muted" }, `fixed in ${r.fixed_in}`) : null))), "Vulnerabilities") : empty("No vulnerability matched (or none visible to you)."),
+    el("h2", {}, "Other risks"),
+    other.length ? table(["Risk", "Severity", "Deadline", "Status", "Owner"], other.map((r) =>
+      el("tr", { class: r.overdue ? "overdue" : null }, el("td", {}, r.risk, el("div", { class: "muted" }, r.title)), el("td", {}, sev(r.severity)), el("td", {}, deadline(r)), el("td", {}, r.status), el("td", {}, r.owner))), "Other risks") : empty("No other risk."),
+    el("h2", {}, "Timeline"),
+    table(["Entry", "Type", "Issuer", "Status", "Time", "Receipt"], timeline.map((e) => {
+      const time = el("td", { "data-time": e.entry }, "…");
+      if (!times.has(e.entry)) times.set(e.entry, time); else times.set(`t${e.entry}`, time);
+      return el("tr", {}, el("td", {}, entryLink(e.entry)), el("td", {}, e.type), el("td", {}, e.issuer, e.signed_by ? el("div", { class: "muted" }, `signed by ${e.signed_by}`) : null), el("td", {}, status(e.status)), time,
+        el("td", {}, el("a", { href: e.receipt, download: `entry-${e.entry}.receipt.cose` }, "COSE receipt"), " ", verifyButton(e.entry)));
+    }), "Timeline"),
+    myReads.length ? el("section", {}, el("h2", {}, "Who read this device's data"),
+      table(["When", "Reader", "What", "Policy"], myReads.slice(-50).reverse().map((r) => el("tr", {}, el("td", {}, new Date(r.at_unix_ms).toISOString()), el("td", {}, r.reader ?? "anonymous"), el("td", {}, r.what), el("td", {}, r.policy))), "Reads")) : null,
+  );
+  fillTimes(times, log.size);
+}
+
+// Each statement's issue time (its CWT iat), read from the log's own entry bundles.
+async function fillTimes(cells, size) {
+  const byBundle = new Map();
+  for (const [key, cell] of cells) {
+    const entry = Number(String(key).replace(/^t/, ""));
+    if (entry >= size) { cell.textContent = "not yet in a checkpoint"; continue; }
+    const p = bundlePath(entry, size);
+    if (!byBundle.has(p)) byBundle.set(p, []);
+    byBundle.get(p).push([entry, cell]);
+  }
+  await Promise.all([...byBundle].map(async ([p, items]) => {
+    try {
+      const bundle = await api.getBytes(`/log/${p}`);
+      for (const [entry, cell] of items) {
+        try {
+          const st = readStatement(entryFromBundle(bundle, entry));
+          cell.textContent = st.iat ? new Date(st.iat * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "—";
+        } catch { cell.textContent = "—"; }
+      }
+    } catch { for (const [, cell] of items) cell.textContent = "—"; }
+  }));
+}
+
+function verifyAll(entries, reportEl, id) {
+  const b = el("button", { type: "button", id: "verify-twin" }, `Verify all ${entries.length} current attributes`);
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    const t0 = performance.now();
+    const steps = [];
+    let ok = true;
+    for (const e of entries) {
+      const r = await vui.verifyEntry(e);
+      ok &&= r.ok;
+      steps.push({ ok: r.ok, text: `entry ${e}: ${r.ok ? "receipt, witnessed checkpoint and issuer signature verified" : r.steps[r.steps.length - 1].text}` });
+    }
+    vui.report(reportEl, `the twin of ${id} (${entries.length} statements)`, { ok, steps, ms: performance.now() - t0 });
+    b.disabled = false;
+  });
+  return b;
+}
+
+function status(s) {
+  if (!s) return "—";
+  const extra = s.awaiting ? ` (awaiting ${s.awaiting.join(", ")})` : s.by ? ` by ${s.by.join(", ")}` : "";
+  return el("span", {}, el("span", { class: `badge st-${s.status}` }, s.status), extra);
+}
+
+function summarize(st) {
+  if (!st) return "—";
+  const skip = new Set(["type", "v", "on_behalf_of", "salt"]);
+  const parts = Object.entries(st).filter(([k, v]) => !skip.has(k) && v !== null && typeof v !== "object").slice(0, 4).map(([k, v]) => `${k}: ${String(v).length > 48 ? String(v).slice(0, 47) + "…" : v}`);
+  return el("span", {}, el("strong", {}, st.type || ""), parts.length ? el("div", { class: "muted" }, parts.join(" · ")) : null);
+}
+
+// ---- one statement ------------------------------------------------------------------
+
+export async function statement(main, entry) {
+  const s = await api.get(`/api/v1/statements/${entry}`);
+  const reportEl = el("div", { id: "verify-report", "aria-live": "polite" });
+  const b = el("button", { type: "button", id: "verify-statement" }, "Verify in this browser");
+  b.addEventListener("click", async () => { b.disabled = true; vui.report(reportEl, `entry ${entry}`, await vui.verifyEntry(entry)); b.disabled = false; });
+  put(main, 
+    el("h1", {}, `Statement #${entry}`),
+    el("dl", { class: "kv" }, [["Type", s.type], ["Subject", s.subject.startsWith("device:") ? deviceLink(s.subject.slice(7)) : s.subject], ["Issuer", s.issuer], ["Signed by", s.signed_by ?? s.issuer], ["Status", status(s.status)], ["Refused by the twins", s.refused ?? "no"], ["Receipt", el("a", { href: s.receipt, download: `entry-${entry}.receipt.cose` }, s.receipt)]]
+      .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+    el("h2", {}, "Payload (the fields shared with you)"),
+    el("pre", { class: "mono panel", tabindex: "0" }, JSON.stringify(s.statement, null, 2)),
+    b, reportEl);
+}
+
+// ---- risk register -------------------------------------------------------------------
+
+const FILTERS = ["severity", "status", "kind", "overdue", "device", "vulnerability", "model", "site"];
+
+function sortRisks(risks, by, dir = 1) {
+  const rank = (s) => SEVERITIES.indexOf(s);
+  const key = {
+    deadline: (r) => [r.overdue ? 0 : 1, r.deadline?.date || "9999", rank(r.severity)],
+    severity: (r) => [rank(r.severity), r.overdue ? 0 : 1, r.deadline?.date || "9999"],
+    device: (r) => [r.device || r.model || "", rank(r.severity)],
+    vulnerability: (r) => [r.vulnerability || r.risk, rank(r.severity)],
+    status: (r) => [r.status, rank(r.severity)],
+  }[by] || ((r) => [r.key]);
+  return [...risks].sort((a, b) => {
+    const ka = key(a), kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] < kb[i]) return -dir; else if (ka[i] > kb[i]) return dir;
+    return 0;
+  });
+}
+
+export async function risks(main, params) {
+  const query = new URLSearchParams();
+  for (const f of FILTERS) if (params.get(f)) query.set(f, params.get(f));
+  query.set("page_size", "1000");
+  const page = await api.get(`/api/v1/risks?${query}`);
+  const sortBy = params.get("sort") || "deadline";
+  const dir = params.get("dir") === "desc" ? -1 : 1;
+  const group = params.get("group") || "";
+  const rows = sortRisks(page.risks, sortBy, dir);
+  const set = (changes) => {
+    const p = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) if (v) p.set(k, v); else p.delete(k);
+    location.hash = `#/risks?${p}`;
+  };
+  const select = (name, label, options) => el("div", {}, el("label", { for: `f-${name}` }, label),
+    (() => {
+      const s = el("select", { id: `f-${name}`, name }, options.map(([v, t]) => el("option", { value: v, selected: (params.get(name) || "") === v }, t)));
+      s.addEventListener("change", () => set({ [name]: s.value }));
+      return s;
+    })());
+  const text = (name, label) => el("div", {}, el("label", { for: `f-${name}` }, label),
+    (() => {
+      const i = el("input", { id: `f-${name}`, name, value: params.get(name) || "", size: 14 });
+      i.addEventListener("change", () => set({ [name]: i.value.trim() }));
+      return i;
+    })());
+  const sortHead = (col, label) => {
+    const active = sortBy === col;
+    const b = el("button", { type: "button", class: "sort", "aria-label": `Sort by ${label}${active ? (dir === 1 ? ", ascending" : ", descending") : ""}` }, label, active ? (dir === 1 ? " ▲" : " ▼") : "");
+    b.addEventListener("click", () => set({ sort: col, dir: active && dir === 1 ? "desc" : "" }));
+    return b;
+  };
+  const csv = el("button", { type: "button", id: "export-csv", class: "secondary" }, `Export ${rows.length} rows as CSV`);
+  csv.addEventListener("click", () => download(`risks-${page.today}.csv`, toCsv(rows)));
+  const groups = group ? groupBy(rows, group) : [["", rows]];
+  put(main, 
+    el("h1", {}, "Risk register"),
+    el("p", { class: "muted" }, `${page.total} risks match (register of ${page.today}, log entry ${page.as_of}, ${page.advisories} advisories); ${rows.filter((r) => r.overdue).length} overdue. Showing ${rows.length}.`),
+    filterForm(
+      select("severity", "Severity", [["", "any"], ...SEVERITIES.map((s) => [s, s])]),
+      select("status", "Status", [["", "any"], ["open", "open"], ["accepted", "accepted"], ["mitigated", "mitigated"], ["transferred", "transferred"], ["false_positive", "false positive"]]),
+      select("kind", "Kind", [["", "any"], ["device", "device vulnerability"], ["release", "release vulnerability"], ["recorded", "threat model"], ["posture", "posture finding"]]),
+      select("overdue", "Overdue", [["", "any"], ["true", "overdue only"], ["false", "not overdue"]]),
+      text("device", "Device"), text("vulnerability", "Vulnerability"), text("model", "Model"),
+      select("group", "Group by", [["", "nothing"], ["severity", "severity"], ["device", "device"], ["vulnerability", "vulnerability"], ["status", "status"]]),
+      csv),
+    el("div", { id: "decision-result", "aria-live": "polite" }),
+    groups.map(([g, rs]) => el("section", {}, g ? el("h2", {}, `${g} (${rs.length})`) : null,
+      rs.length ? table([sortHead("device", "Device / model"), sortHead("vulnerability", "Risk"), sortHead("severity", "Severity"), sortHead("deadline", "Deadline"), sortHead("status", "Status"), "Owner", "Decide"],
+        rs.slice(0, 500).map((r) => el("tr", { class: r.overdue ? "overdue" : null, "data-key": r.key },
+          el("td", {}, r.device ? deviceLink(r.device) : r.model || r.subject, r.release ? el("div", { class: "muted" }, `release ${r.release}`) : null),
+          el("td", {}, r.vulnerability || r.risk, r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
+          el("td", {}, sev(r.severity)),
+          el("td", {}, deadline(r)),
+          el("td", {}, r.status, r.decision ? el("div", { class: "muted" }, `${r.decision.kind} by ${r.decision.issuer} `, entryLink(r.decision.entry)) : null),
+          el("td", {}, r.owner),
+          el("td", {}, decideForm(r)))), "Risks") : empty("No risk matches these filters."))),
+  );
+}
+
+// The filters (each applies on change; Enter must not submit the page away).
+function filterForm(...fields) {
+  const f = el("form", { class: "filters", "aria-label": "Filter the register" }, fields);
+  f.addEventListener("submit", (e) => { e.preventDefault(); for (const i of f.querySelectorAll("input")) i.dispatchEvent(new Event("change")); });
+  return f;
+}
+
+function groupBy(rows, field) {
+  const m = new Map();
+  for (const r of rows) {
+    const k = (field === "device" ? r.device || r.model : r[field]) || "(none)";
+    if (!m.has(k)) m.set(k, []);
+    m.get(k).push(r);
+  }
+  return [...m];
+}
+
+const CSV_COLUMNS = ["key", "subject", "risk", "kind", "device", "model", "release", "site", "vulnerability", "title", "severity", "score", "kev", "status", "owner", "discovered", "deadline", "overdue", "fixed_in", "vex"];
+
+export function toCsv(rows) {
+  const cell = (v) => {
+    const s = v === null || v === undefined ? "" : String(v);
+    // A leading =, +, - or @ would be a formula in a spreadsheet.
+    const safe = /^[=+\-@]/.test(s) ? `'${s}` : s;
+    return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  const lines = [CSV_COLUMNS.join(",")];
+  for (const r of rows) {
+    lines.push(CSV_COLUMNS.map((c) => cell(c === "deadline" ? r.deadline?.date : c === "vex" ? (r.vex ? r.vex.status : "") : r[c])).join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function decideForm(r) {
+  const id = `d-${r.key.replace(/[^a-zA-Z0-9]/g, "-")}`;
+  const kind = el("select", { id: `${id}-kind`, name: "decision" }, [["accept", "Accept"], ["mitigate", "Mitigated"], ["transfer", "Transfer"], ["false_positive", "False positive"]].map(([v, t]) => el("option", { value: v }, t)));
+  const rationale = el("textarea", { id: `${id}-why`, name: "rationale", rows: 2, required: "" });
+  const until = el("input", { id: `${id}-until`, name: "until", type: "date" });
+  const to = el("input", { id: `${id}-to`, name: "to", placeholder: "stakeholder id" });
+  const out = el("p", { role: "status" });
+  const form = el("form", {},
+    el("label", { for: kind.id }, "Decision"), kind,
+    el("label", { for: rationale.id }, "Rationale (for Mitigated: how)"), rationale,
+    el("label", { for: until.id }, "Accepted until (optional)"), until,
+    el("label", { for: to.id }, "Transfer to"), to,
+    el("button", { type: "submit" }, "Sign on my behalf and register"), out);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { subject: r.subject, risk: r.risk, decision: kind.value, rationale: rationale.value };
+    if (kind.value === "accept" && until.value) body.until = until.value;
+    if (kind.value === "transfer") body.to = to.value.trim();
+    out.textContent = "Registering…";
+    try {
+      const res = await api.post("/api/v1/risks/decisions", body);
+      out.replaceChildren(el("span", { class: "ok" }, `Registered as entry ${res.entry} (${res.type}). `), entryLink(res.entry), " — the register shows it once rebuilt.");
+    } catch (e) {
+      out.replaceChildren(el("span", { class: "error" }, e.message));
+    }
+  });
+  return el("details", { class: "decide" }, el("summary", {}, "Decide…"), form);
+}
+
+// ---- verify a file -------------------------------------------------------------------
+
+export async function verifyFile(main) {
+  const reportEl = el("div", { id: "file-report", "aria-live": "polite" });
+  const input = el("input", { type: "file", id: "file" });
+  const zone = el("div", { class: "drop", id: "drop" },
+    el("p", {}, "Drop a file here (a signed statement, or any file registered as an entry), or choose one:"),
+    el("label", { for: "file" }, "File "), input,
+    el("p", { class: "muted" }, "Its digest is computed in this browser; the file itself is never uploaded."));
+  const run = async (file) => {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const r = await vui.lookupFile(bytes);
+    vui.report(reportEl, `${file.name} (${bytes.length} bytes)`, r);
+    if (r.found) reportEl.append(el("p", {}, el("a", { href: `#/statements/${r.index}` }, `Open entry ${r.index} →`)));
+  };
+  input.addEventListener("change", () => input.files[0] && run(input.files[0]));
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); if (e.dataTransfer.files[0]) run(e.dataTransfer.files[0]); });
+  put(main, el("h1", {}, "Verify a file"), zone, reportEl);
+}
+
+// ---- log and witnesses ---------------------------------------------------------------------
+
+export async function log(main) {
+  const s = await api.get("/api/v1/log");
+  const t = vui.pinned();
+  const reportEl = el("div", { id: "log-report", "aria-live": "polite" });
+  const check = el("button", { type: "button", id: "verify-checkpoint" }, "Verify the latest checkpoint in this browser");
+  check.addEventListener("click", async () => vui.report(reportEl, "latest checkpoint", await vui.verifyLatest()));
+  const forget = el("button", { type: "button", class: "secondary", id: "forget-keys" }, "Forget the pinned keys");
+  forget.addEventListener("click", () => { vui.forget(); window.dispatchEvent(new Event("sectwin:rerender")); });
+  put(main, 
+    el("h1", {}, "Log & witnesses"),
+    el("div", { class: "tiles" },
+      tile(s.size, "entries in the published checkpoint"),
+      tile(s.integrating, "durable, not yet published", s.integrating > 1000),
+      tile(s.pending, "waiting for the sequencer"),
+      tile(`${s.cosignatures.filter((c) => c.verified).length}/${s.witness_quorum}`, "witness cosignatures / quorum", s.cosignatures.filter((c) => c.verified).length < s.witness_quorum)),
+    s.fault ? el("p", { class: "error", role: "alert" }, `The log stopped writing: ${s.fault}`) : null,
+    el("h2", {}, "Latest checkpoint"),
+    el("pre", { class: "mono panel", tabindex: "0" }, s.checkpoint),
+    check, reportEl,
+    el("h2", {}, "Witnesses"),
+    s.witnesses.length ? table(["Witness", "Verifier key", "Cosigned the latest", "Age"], s.witnesses.map((w) => {
+      const c = s.cosignatures.find((x) => x.name === w.name);
+      return el("tr", {}, el("td", {}, w.name), el("td", { class: "mono" }, w.vkey), el("td", {}, c ? (c.verified ? el("span", { class: "ok" }, "yes, verified by the node") : el("span", { class: "bad" }, "does not verify")) : "no"), el("td", {}, c ? `${c.age_s} s` : "—"));
+    }), "Witnesses") : empty("This node asks no witness: its checkpoints are signed by the log alone."),
+    el("h2", {}, "Keys this browser trusts"),
+    t ? el("div", { class: "panel" },
+      el("dl", { class: "kv" },
+        el("dt", {}, "Log key"), el("dd", { class: "mono" }, t.log_vkey),
+        el("dt", {}, "Witness keys"), el("dd", { class: "mono" }, t.witnesses.join("\n") || "none"),
+        el("dt", {}, "Quorum"), el("dd", {}, String(t.quorum)),
+        el("dt", {}, "Receipt keys"), el("dd", {}, "the COSE key set of /.well-known/scitt-keys"),
+        el("dt", {}, "Pinned"), el("dd", {}, `${t.pinned_at}: ${t.source}`),
+        el("dt", {}, "Matches what the node announces now"), el("dd", {}, t.log_vkey === s.vkey && t.quorum === s.witness_quorum && JSON.stringify([...t.witnesses].sort()) === JSON.stringify(s.witnesses.map((w) => w.vkey).sort()) ? el("span", { class: "ok" }, "yes") : el("strong", { class: "bad" }, "NO: the node announces other keys"))),
+      forget)
+      : el("p", {}, "No keys are pinned in this browser yet: the first verification pins what the node announces (below). Compare them with keys you got elsewhere."),
+    el("h2", {}, "What the node announces"),
+    el("dl", { class: "kv" }, el("dt", {}, "Origin"), el("dd", {}, s.origin), el("dt", {}, "Log key"), el("dd", { class: "mono" }, s.vkey), el("dt", {}, "Root"), el("dd", { class: "mono" }, s.root)));
+}
+
+// ---- search -------------------------------------------------------------------------------
+
+export async function search(main, q) {
+  const results = [];
+  const heading = el("h1", {}, `Search: ${q}`);
+  if (/^[A-Za-z0-9+/=_-]{43,44}$/.test(q) || /^[0-9a-f]{64}$/i.test(q)) {
+    const b64 = /^[0-9a-f]{64}$/i.test(q) ? btoa(String.fromCharCode(...q.match(/../g).map((h) => parseInt(h, 16)))) : q;
+    try {
+      const p = await api.get(`/log/proof/inclusion?hash=${api.q(b64)}&format=json`);
+      results.push(el("li", {}, "Log entry with this leaf hash: ", entryLink(p.index)));
+    } catch { /* not a leaf hash of this log */ }
+  }
+  if (/^(CVE|GHSA|OSV)-/i.test(q)) {
+    const r = await api.get(`/api/v1/risks?vulnerability=${api.q(q.toUpperCase().startsWith("GHSA") ? q : q.toUpperCase())}&page_size=1`).catch(() => null);
+    if (r && r.total) results.push(el("li", {}, el("a", { href: `#/risks?vulnerability=${encodeURIComponent(q.toUpperCase())}` }, `${r.total} risks of ${q} in the register`)));
+  }
+  const one = await api.get(`/api/v1/devices/${api.q(q)}`).catch(() => null);
+  if (one) results.push(el("li", {}, "Device ", deviceLink(one.twin.device)));
+  for (const attr of ["model", "site", "firmware", "serial", "lifecycle"]) {
+    const r = await api.get(`/api/v1/devices?${attr}=${api.q(q)}&page_size=50`).catch(() => null);
+    if (r && r.devices.length) results.push(el("li", {}, `Devices with ${attr} ${q}: `, r.devices.map((d, i) => [i ? ", " : "", deviceLink(d.device)])));
+  }
+  put(main, heading, results.length ? el("ul", { class: "plain" }, results) : empty("Nothing visible to you matches. Search takes a device id, a model, site, firmware version, serial or lifecycle state, a CVE id, or a log entry's leaf hash (hex or base64); to look a file up, use Verify a file."));
+}

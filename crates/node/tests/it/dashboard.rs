@@ -1,0 +1,235 @@
+//! What the web dashboard needs of the production application: the page and
+//! its modules at `/` (with their security headers, `ETag` and 304), the
+//! other routes untouched beside them; `GET /api/v1/fleet` counting, for
+//! every reader of the authorization matrix's building, exactly the devices
+//! `/api/v1/devices/count` counts for it, hidden values as `(hidden)`;
+//! `GET /api/v1/log` (the published checkpoint and the log's key); and
+//! `POST /api/v1/risks/decisions`, signed on the caller's behalf, refused to
+//! anonymous callers, bad fields and stakeholders the twin's rules refuse.
+
+use serde_json::{json, Value};
+
+use crate::twin_api::{scenario, start};
+
+#[tokio::test]
+async fn the_dashboard_is_served_at_the_root_beside_the_apis() {
+    let node = start().await;
+    let page = node.get_response("/", None).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let etag = page.headers()["etag"].to_str().unwrap().to_string();
+    assert!(page.text().await.unwrap().contains("/ui/app.js"));
+    let js = node.get_response("/ui/verify.js", None).await;
+    assert_eq!(js.status(), 200);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let again = reqwest::Client::new()
+        .get(format!("{}/ui/app.js", node.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304, "an unchanged build costs a 304");
+    for missing in ["/ui/nope.js", "/ui/index.html", "/ui/..%2FCargo.toml"] {
+        assert_eq!(
+            node.get_response(missing, None).await.status(),
+            404,
+            "{missing}"
+        );
+    }
+    // The APIs beside it are untouched.
+    assert_eq!(
+        node.get_response("/log/checkpoint", None).await.status(),
+        200
+    );
+    assert_eq!(node.get("/api/v1/status", None).await.0, 200);
+    assert_eq!(node.get("/api/v1/nope", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn the_fleet_counts_what_each_reader_may_see_as_it_sees_it() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    for reader in [
+        "acme.test",
+        "vista.test",
+        "op.test",
+        "fix.test",
+        "aud.test",
+        "out.test",
+        "anonymous",
+    ] {
+        let token = match reader {
+            "anonymous" => None,
+            r => Some(node.token(r).await),
+        };
+        let (status, fleet) = node.get("/api/v1/fleet", token.as_deref()).await;
+        assert_eq!(status, 200, "{reader}: {fleet}");
+        let (_, count) = node.get("/api/v1/devices/count", token.as_deref()).await;
+        assert_eq!(
+            fleet["devices"], count["count"],
+            "{reader}: the fleet counts what the count counts"
+        );
+        for by in ["lifecycle", "model", "site", "firmware", "manufacturer"] {
+            let sum: u64 = fleet[by]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["devices"].as_u64().unwrap())
+                .sum::<u64>()
+                + fleet[by]["other"].as_u64().unwrap();
+            assert_eq!(
+                Some(sum),
+                fleet["devices"].as_u64(),
+                "{reader}: every device counted once by {by}"
+            );
+        }
+        let (_, list) = node.get("/api/v1/devices", token.as_deref()).await;
+        let models: Vec<Value> = list["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["model"].clone())
+            .collect();
+        for v in fleet["model"]["values"].as_array().unwrap() {
+            let shown = match v["value"].as_str().unwrap() {
+                "(hidden)" => Value::Null,
+                m => json!(m),
+            };
+            assert!(
+                models.contains(&shown),
+                "{reader}: the model {v} is one the list shows"
+            );
+        }
+    }
+    // The operator sees its two devices; the site the maintainer may not
+    // read (Acme's policy shares no ownership data with it) is hidden.
+    let op = node.token("op.test").await;
+    let (_, fleet) = node.get("/api/v1/fleet", Some(&op)).await;
+    assert_eq!(fleet["devices"], 2);
+    assert_eq!(
+        fleet["site"]["values"],
+        json!([{"value": "HQ", "devices": 2}])
+    );
+    let fix = node.token("fix.test").await;
+    let (_, fleet) = node.get("/api/v1/fleet", Some(&fix)).await;
+    assert_eq!(fleet["devices"], 1);
+    assert_eq!(
+        fleet["site"]["values"],
+        json!([{"value": "(hidden)", "devices": 1}])
+    );
+    let out = node.token("out.test").await;
+    let (_, fleet) = node.get("/api/v1/fleet", Some(&out)).await;
+    assert!(
+        !fleet["model"]["values"].to_string().contains("VC-9"),
+        "the camera is not the outsider's to count: {fleet}"
+    );
+    assert_eq!(node.get("/api/v1/fleet?x=1", Some(&out)).await.0, 400);
+}
+
+#[tokio::test]
+async fn the_log_status_is_the_published_checkpoint_and_the_log_key() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let (status, log) = node.get("/api/v1/log", None).await;
+    assert_eq!(status, 200);
+    let published = node.log.published();
+    assert_eq!(log["size"], published.size.get());
+    assert_eq!(
+        log["checkpoint"],
+        String::from_utf8(published.note.to_vec()).unwrap()
+    );
+    assert_eq!(log["vkey"], node.log.vkey());
+    assert_eq!(log["origin"], "authority.test/log");
+    // The test node asks no witness.
+    assert_eq!(log["witnesses"], json!([]));
+    assert_eq!(log["witness_quorum"], 0);
+    assert_eq!(log["cosignatures"], json!([]));
+}
+
+#[tokio::test]
+async fn decisions_are_signed_on_the_callers_behalf_when_the_twin_allows_it() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let post = |token: Option<String>, body: Value| {
+        let url = format!("{}/api/v1/risks/decisions", node.base);
+        async move {
+            let mut req = reqwest::Client::new().post(url).json(&body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let accept = json!({"subject": "device:door-1", "risk": "vuln/CVE-2024-9", "decision": "accept",
+        "rationale": "isolated VLAN", "until": "2030-01-31"});
+    assert_eq!(post(None, accept.clone()).await.0, 401);
+    let op = node.token("op.test").await;
+    let (status, recorded) = post(Some(op.clone()), accept).await;
+    assert_eq!(status, 201, "{recorded}");
+    assert_eq!(recorded["type"], "risk-accepted");
+    let entry = recorded["entry"].as_u64().unwrap();
+    assert_eq!(recorded["receipt"], format!("/entries/{entry}"));
+    let (_, st) = node
+        .get(&format!("/api/v1/statements/{entry}"), Some(&op))
+        .await;
+    assert_eq!(st["issuer"], "op.test");
+    assert_eq!(st["signed_by"], "authority.test");
+    assert_eq!(st["statement"]["until"], "2030-01-31");
+    // Bad fields, each refused with what is wrong.
+    for (body, why) in [
+        (
+            json!({"subject": "device:door-1", "risk": "vuln/CVE-2024-9", "decision": "accept", "rationale": " "}),
+            "rationale",
+        ),
+        (
+            json!({"subject": "device:door-1", "risk": "vuln/CVE-2024-9", "decision": "accept", "rationale": "x", "until": "soon"}),
+            "until",
+        ),
+        (
+            json!({"subject": "device:door-1", "risk": "vuln/CVE-2024-9", "decision": "transfer", "rationale": "x"}),
+            "to:",
+        ),
+        (
+            json!({"subject": "device:door-1", "risk": "vuln/CVE-2024-9", "decision": "mitigate", "rationale": "x", "until": "2030-01-01"}),
+            "until",
+        ),
+        (
+            json!({"subject": "stakeholder:op.test", "risk": "r", "decision": "accept", "rationale": "x"}),
+            "subject",
+        ),
+        (
+            json!({"subject": "device:door-1", "risk": "r", "decision": "ignore", "rationale": "x"}),
+            "decision",
+        ),
+    ] {
+        let (status, problem) = post(Some(op.clone()), body.clone()).await;
+        assert_eq!(status, 400, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap_or_default().contains(why),
+            "{body}: {problem}"
+        );
+    }
+    // The outsider holds no role on the door: the twin's rules refuse it.
+    let out = node.token("out.test").await;
+    let (status, problem) = post(
+        Some(out),
+        json!({"subject": "device:door-1", "risk": "vuln/CVE-2024-9", "decision": "false_positive", "rationale": "not ours"}),
+    )
+    .await;
+    assert!(status == 403 || status == 400, "{status}: {problem}");
+}

@@ -1,0 +1,359 @@
+// End-to-end test of the web dashboard, in Debian's headless Chromium driven
+// by playwright-core, against a real `sectwin demo` node (its witness, its
+// stakeholders, its statements; its simulated cameras report through a
+// Mosquitto broker this test starts when one is installed). Nothing is
+// mocked: the one request altered is a receipt, on its way to the browser,
+// to see the in-browser verification refuse it.
+//
+//   SECTWIN_BIN   the sectwin binary (default ../target/ci/sectwin)
+//   CHROMIUM      the browser (default /usr/bin/chromium)
+//
+// Screenshots go to tests-e2e/screenshots/ (gitignored); figures (render
+// times, verification time, first-load weight) are printed at the end.
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer } from "node:net";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { bundlePath, entryFromBundle } from "../crates/dashboard/web/verify.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.SECTWIN_BIN || join(here, "../target/ci/sectwin");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const SHOTS = join(here, "screenshots");
+const tmp = mkdtempSync(join(tmpdir(), "sectwin-e2e-"));
+const figures = {};
+const children = [];
+let failures = 0;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function which(cmd) {
+  try { return execFileSync("sh", ["-c", `command -v ${cmd}`]).toString().trim(); } catch { return null; }
+}
+
+// Starts the demo and resolves with its base URL once it serves.
+async function startDemo() {
+  const args = ["demo", "--data", join(tmp, "data"), "--listen", "127.0.0.1:0"];
+  const mosquitto = which("mosquitto");
+  if (mosquitto) {
+    const port = await freePort();
+    const m = spawn(mosquitto, ["-p", String(port)], { stdio: "ignore" });
+    children.push(m);
+    await new Promise((r) => setTimeout(r, 300));
+    args.push("--device-broker", `127.0.0.1:${port}`);
+  } else {
+    console.log("(no mosquitto: the demo runs without its reporting cameras)");
+    args.push("--no-devices");
+  }
+  const demo = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(demo);
+  let out = "";
+  demo.stderr.on("data", (d) => { if (process.env.E2E_VERBOSE) process.stderr.write(d); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the demo did not start serving in 180 s:\n${out}`)), 180_000);
+    demo.stdout.on("data", (d) => {
+      out += d;
+      const m = /twins (http:\/\/[0-9.:]+)\/api\/v1\//.exec(out);
+      if (m && out.includes("serving until Ctrl-C")) { clearTimeout(timer); resolve(m[1]); }
+    });
+    demo.on("exit", (code) => { clearTimeout(timer); reject(new Error(`the demo exited (${code}):\n${out}`)); });
+  });
+}
+
+function credential(stakeholder) {
+  const out = execFileSync(BIN, ["credential", "create", "--data", join(tmp, "data", "node"), "--stakeholder", stakeholder], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+  return { id: /client_id:\s+(\S+)/.exec(out)[1], secret: /client_secret:\s+(\S+)/.exec(out)[1] };
+}
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  }
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// The view's render time as the app measured it (data-render-ms on <main>),
+// after it finished (aria-busy gone).
+async function rendered(page) {
+  await page.waitForFunction(() => {
+    const m = document.querySelector("main");
+    return m.dataset.route === location.hash && !m.hasAttribute("aria-busy") && m.querySelector("h1");
+  });
+  return Number(await page.getAttribute("main", "data-render-ms"));
+}
+
+async function axe(page, name) {
+  const source = readFileSync(join(here, "node_modules/axe-core/axe.min.js"), "utf8");
+  await page.evaluate(source);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of result.violations) console.log(`     axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.length}) ${v.nodes.slice(0, 2).map((n) => n.target.join(" ")).join("; ")}`);
+  assert.equal(serious.length, 0, `serious accessibility violations on ${name}: ${serious.map((v) => v.id).join(", ")}`);
+}
+
+async function signIn(page, base, cred) {
+  await page.goto(`${base}/#/signin`);
+  await rendered(page);
+  await page.fill("#client_id", cred.id);
+  await page.fill("#client_secret", cred.secret);
+  await page.click("#signin button[type=submit]");
+  await page.waitForFunction(() => location.hash === "#/");
+}
+
+async function main() {
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  const base = await startDemo();
+  console.log(`demo serving at ${base}`);
+  const operator = credential("operator.example");
+  const rival = credential("rival.example");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  await step("the page and its modules are served, first load weight measured", async () => {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    let encoded = 0;
+    cdp.on("Network.loadingFinished", (e) => { encoded += e.encodedDataLength; });
+    await page.goto(`${base}/#/signin`);
+    await rendered(page);
+    await page.waitForLoadState("networkidle");
+    figures.first_load_bytes_on_wire = encoded;
+    const resources = await page.evaluate(() => performance.getEntriesByType("resource").concat(performance.getEntriesByType("navigation")).map((r) => ({ name: r.name, encoded: r.encodedBodySize, decoded: r.decodedBodySize })));
+    figures.first_load_body_bytes_compressed = resources.reduce((n, r) => n + r.encoded, 0);
+    figures.first_load_body_bytes_uncompressed = resources.reduce((n, r) => n + r.decoded, 0);
+    const res = await page.request.get(`${base}/`);
+    assert.match(res.headers()["content-security-policy"], /script-src 'self'/);
+    await cdp.detach();
+  });
+
+  await step("keyboard: the skip link and the navigation work without a mouse", async () => {
+    await page.focus(".skip");
+    assert.ok((await page.locator(".skip").boundingBox()).x >= 0, "the skip link shows when focused");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "main");
+    assert.equal(await page.evaluate(() => location.hash), "#/signin", "the skip link keeps the route");
+    // The main navigation is reachable by Tab and follows Enter.
+    await page.focus('a[data-nav="log"]');
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => location.hash === "#/log");
+  });
+
+  await step("sign in as the operator, fleet overview", async () => {
+    await signIn(page, base, operator);
+    figures.fleet_render_ms = await rendered(page);
+    const text = await page.textContent("main");
+    assert.match(text, /Fleet overview/);
+    assert.match(await page.textContent("#who"), /operator\.example/);
+    const devices = Number(await page.textContent(".tiles .tile .n"));
+    assert.ok(devices >= 2, `the operator sees its devices (saw ${devices})`);
+    assert.match(text, /door-ctl-0042/);
+    await shot(page, "02-fleet-operator");
+    await axe(page, "fleet");
+  });
+
+  let entry;
+  await step("the door's twin page: attributes with status, signer, time; vulnerabilities; timeline", async () => {
+    await page.goto(`${base}/#/devices/door-ctl-0042`);
+    figures.twin_render_ms = await rendered(page);
+    const text = await page.textContent("main");
+    for (const want of [/Identity/, /Attributes/, /agreed/, /Timeline/, /Vulnerabilities/, /acme\.example/]) assert.match(text, want);
+    await page.waitForFunction(() => [...document.querySelectorAll("td[data-time]")].every((td) => td.textContent !== "…"));
+    assert.match(await page.textContent("td[data-time]"), /UTC/);
+    entry = Number(await page.getAttribute("button[data-verify]", "data-verify"));
+    await shot(page, "03-twin-door");
+    await axe(page, "twin");
+  });
+
+  await step("verify a receipt in the browser: receipt, witnessed checkpoint, issuer signature", async () => {
+    await page.click(`button[data-verify="${entry}"]`);
+    await page.waitForSelector("#verify-report[data-result]");
+    const report = await page.textContent("#verify-report");
+    assert.equal(await page.getAttribute("#verify-report", "data-result"), "verified", report);
+    assert.match(report, /signed by the log key/);
+    assert.match(report, /cosigned by 1 of the 1 trusted witnesses \(quorum 1\)/);
+    assert.match(report, /receipt key/);
+    // The first verification pinned the keys (trust on first use); the second runs warm.
+    await page.click(`button[data-verify="${entry}"]`);
+    await page.waitForFunction(() => !document.querySelector("button[data-verify]").disabled);
+    figures.verify_receipt_ms = Number(await page.getAttribute("#verify-report", "data-ms"));
+    await shot(page, "04-verified");
+  });
+
+  await step("a tampered receipt fails, saying what failed", async () => {
+    await page.route(`**/entries/${entry}`, async (route) => {
+      const res = await route.fetch();
+      const body = Buffer.from(await res.body());
+      body[body.length - 5] ^= 0x01; // a bit of the signature
+      await route.fulfill({ response: res, body });
+    });
+    await page.click(`button[data-verify="${entry}"]`);
+    await page.waitForSelector('#verify-report[data-result="failed"]');
+    const report = await page.textContent("#verify-report");
+    assert.match(report, /receipt's signature over the root its proof gives does not verify/);
+    await shot(page, "05-tampered-receipt");
+    await page.unroute(`**/entries/${entry}`);
+  });
+
+  await step("drop a file: a registered statement is found with its proof, another file is not", async () => {
+    const log = await (await fetch(`${base}/api/v1/log`)).json();
+    const bundle = new Uint8Array(await (await fetch(`${base}/log/${bundlePath(entry, log.size)}`)).arrayBuffer());
+    const file = join(tmp, "statement.cose");
+    writeFileSync(file, entryFromBundle(bundle, entry));
+    await page.goto(`${base}/#/verify`);
+    await rendered(page);
+    await page.setInputFiles("#file", file);
+    await page.waitForSelector("#file-report[data-result]");
+    const report = await page.textContent("#file-report");
+    assert.equal(await page.getAttribute("#file-report", "data-result"), "verified", report);
+    assert.match(report, new RegExp(`it is entry ${entry}\\b`));
+    figures.file_lookup_ms = Number(await page.getAttribute("#file-report", "data-ms"));
+    await shot(page, "06-file-found");
+    const other = join(tmp, "firmware.bin");
+    writeFileSync(other, "not in the log");
+    await page.setInputFiles("#file", other);
+    await page.waitForSelector('#file-report[data-result="failed"]');
+    assert.match(await page.textContent("#file-report"), /not an entry of the log/);
+    await axe(page, "verify-file");
+  });
+
+  await step("risk register: filter, overdue highlighted, CSV export", async () => {
+    await page.goto(`${base}/#/risks`);
+    figures.register_render_ms = await rendered(page);
+    const all = await page.locator("tbody tr").count();
+    assert.ok(all > 0, "the operator's register has risks");
+    // Overdue rows, and only they, are highlighted.
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("sectwin.session")).token);
+    const api = await (await fetch(`${base}/api/v1/risks?page_size=1000`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(await page.locator("tr.overdue").count(), api.risks.filter((r) => r.overdue).length);
+    const severity = api.risks[0].severity;
+    await page.selectOption("#f-severity", severity);
+    await page.waitForFunction((s) => location.hash.includes(`severity=${s}`), severity);
+    await rendered(page);
+    const shown = await page.locator("tbody tr").count();
+    assert.equal(shown, api.risks.filter((r) => r.severity === severity).length, "the filter keeps that severity's risks");
+    assert.equal(await page.locator(`tbody tr .badge:not(.sev-${severity})`).count(), 0, "and no other severity");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
+    const csv = readFileSync(await download.path(), "utf8").trim().split(/\r\n/);
+    assert.match(csv[0], /^key,subject,risk,kind,device/);
+    assert.equal(csv.length - 1, shown, "one CSV line per row shown");
+    assert.ok(csv.slice(1).every((line) => line.includes(`,${severity},`)), "the CSV holds the filtered rows");
+    await page.selectOption("#f-group", "device");
+    await page.waitForFunction(() => location.hash.includes("group=device"));
+    await rendered(page);
+    assert.ok(await page.locator("main section h2").count() >= 1, "grouped under headings");
+    await shot(page, "07-register");
+    await axe(page, "register");
+  });
+
+  await step("sign a decision on the operator's behalf from the register", async () => {
+    const row = page.locator("tbody tr").first();
+    const key = await row.getAttribute("data-key");
+    await row.locator("summary").click();
+    await row.locator("select[name=decision]").selectOption("accept");
+    await row.locator("textarea[name=rationale]").fill("compensating control: the door is on an isolated VLAN");
+    await row.locator("input[name=until]").fill("2030-01-31");
+    await row.locator("button[type=submit]").click();
+    await row.locator("text=Registered as entry").waitFor();
+    const n = Number(/entry (\d+)/.exec(await row.locator("p[role=status]").textContent())[1]);
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("sectwin.session")).token);
+    const st = await (await fetch(`${base}/api/v1/statements/${n}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(st.type, "risk-accepted");
+    assert.equal(st.issuer, "operator.example");
+    assert.equal(st.signed_by !== null, true);
+    console.log(`     decided ${key}: entry ${n}`);
+    await shot(page, "08-decision");
+  });
+
+  await step("log and witness status", async () => {
+    await page.goto(`${base}/#/log`);
+    await rendered(page);
+    await page.click("#verify-checkpoint");
+    await page.waitForSelector('#log-report[data-result="verified"]');
+    assert.match(await page.textContent("main"), /yes, verified by the node/);
+    await shot(page, "09-log");
+    await axe(page, "log");
+  });
+
+  let operatorDevices;
+  await step("sign out forgets the token", async () => {
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("sectwin.session")).token);
+    operatorDevices = (await (await fetch(`${base}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })).json()).devices.map((d) => d.device);
+    await page.goto(`${base}/#/`);
+    await rendered(page);
+    await page.click("#signout");
+    await page.waitForFunction(() => location.hash.startsWith("#/signin"));
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("sectwin.session")), null);
+  });
+
+  await step("a stakeholder without permission sees nothing of the operator's devices", async () => {
+    await signIn(page, base, rival);
+    await rendered(page);
+    const anonymous = (await (await fetch(`${base}/api/v1/devices`)).json()).devices.map((d) => d.device);
+    const text = await page.textContent("main");
+    const privateOnes = operatorDevices.filter((d) => !anonymous.includes(d));
+    assert.ok(privateOnes.length > 0, "the operator has devices that are not public");
+    for (const d of privateOnes) assert.ok(!text.includes(d), `rival.example's fleet shows ${d}`);
+    await page.goto(`${base}/#/devices/${privateOnes[0]}`);
+    await rendered(page);
+    assert.match(await page.textContent("main"), /not shared with you/);
+    await page.goto(`${base}/#/risks`);
+    await rendered(page);
+    assert.equal(await page.locator("tbody tr").count(), 0, "rival.example sees no risk");
+    await shot(page, "10-rival-register");
+  });
+
+  // Last: a failed authentication slows the credential and the address down.
+  await step("a wrong secret is refused with a message", async () => {
+    await page.goto(`${base}/#/signin`);
+    await rendered(page);
+    await page.fill("#client_id", operator.id);
+    await page.fill("#client_secret", "not-the-secret");
+    await page.click("#signin button[type=submit]");
+    await page.waitForSelector("#signin-error:not(:empty)");
+    await shot(page, "01-signin-refused");
+    await axe(page, "sign-in");
+  });
+
+  assert.deepEqual(consoleErrors.filter((e) => /Content Security Policy|Uncaught|TypeError/.test(e)), [], "no script or CSP errors");
+  await browser.close();
+  console.log("figures:", JSON.stringify(figures));
+}
+
+try {
+  await main();
+} catch (e) {
+  failures++;
+  console.log(`FAIL ${e.stack || e}`);
+} finally {
+  for (const c of children.reverse()) c.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(tmp, { recursive: true, force: true });
+}
+if (failures) {
+  console.log(`${failures} failed`);
+  process.exit(1);
+}
+console.log("all passed");
