@@ -10,7 +10,9 @@
 //!   `client_secret` in the body, never both. 200 answers
 //!   `{access_token, token_type: "Bearer", expires_in, scope?}` (§5.1);
 //!   errors answer `{error, error_description}` (§5.2): `invalid_client`
-//!   401 with `WWW-Authenticate: Basic realm="sectwin"`, `invalid_request`,
+//!   401 with `WWW-Authenticate: Basic realm="sectwin"` (not when the
+//!   client sent its credentials in the body: a browser would open its own
+//!   login prompt for a page's script), `invalid_request`,
 //!   `unsupported_grant_type` and `invalid_scope` 400. Every answer carries
 //!   `Cache-Control: no-store`.
 //! * Failed authentications back off ([`access::throttle`]) per client id
@@ -312,13 +314,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     path = "/oauth/token",
     tag = "oauth",
     summary = "OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)",
-    description = "The client authenticates with client_id and client_secret in the form or in HTTP Basic (RFC 6749 §2.3.1). Repeated failures from one client or address are slowed down (429 with Retry-After). The one exception to the problem details of this API: errors here are RFC 6749 §5.2 bodies `{error, error_description}` (application/json), which OAuth clients parse; a 401 challenges with `Basic`, not `Bearer`.",
+    description = "The client authenticates with client_id and client_secret in the form or in HTTP Basic (RFC 6749 §2.3.1). Repeated failures from one client or address are slowed down (429 with Retry-After). The one exception to the problem details of this API: errors here are RFC 6749 §5.2 bodies `{error, error_description}` (application/json), which OAuth clients parse; a 401 challenges with `Basic`, not `Bearer` (unless the client sent its credentials in the body: no challenge then, so that a browser opens no login prompt of its own).",
     request_body(content = api_types::oauth::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "A bearer token", body = TokenResponse),
         (status = 400, description = "invalid_request, unsupported_grant_type or invalid_scope", body = api_types::oauth::OAuthError),
         (status = 401, description = "invalid_client (RFC 6749 §5.2, not problem details)", body = api_types::oauth::OAuthError,
-            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"sectwin\"`"))),
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"sectwin\"`, unless the credentials came in the body"))),
         (status = 429, description = "slow_down: too many failed authentications", body = api_types::oauth::OAuthError),
     ),
 )]
@@ -335,7 +337,34 @@ async fn token(
                 .into_response()
         }
     };
-    let request = match TokenRequest::parse(&headers, &body) {
+    let mut response = answer(&endpoint, peer, &headers, &body);
+    // RFC 6749 §5.2: the challenge is owed to a client that authenticated
+    // with the Authorization header; one that sent its credentials in the
+    // body gets none (a browser would answer a Basic challenge to a
+    // script's request with its own login prompt).
+    let in_body = !headers.contains_key(header::AUTHORIZATION) && names_client_in_body(&body);
+    if in_body {
+        response.headers_mut().remove(header::WWW_AUTHENTICATE);
+    }
+    response
+}
+
+/// Whether a token request's body carries a `client_id` (form or JSON).
+fn names_client_in_body(body: &[u8]) -> bool {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        return v.get("client_id").is_some();
+    }
+    form_urlencoded::parse(body).any(|(k, _)| k == "client_id")
+}
+
+/// The token endpoint's answer (before the challenge rule of [`token`]).
+fn answer(
+    endpoint: &TokenEndpoint,
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let request = match TokenRequest::parse(headers, body) {
         Ok(request) => request,
         Err(e) => return e.into_response(),
     };
