@@ -287,6 +287,32 @@ async function main() {
     await shot(page, "08-decision");
   });
 
+  await step("vulnerability view: one advisory, the releases it affects, the devices running them, with VEX", async () => {
+    await page.goto(`${base}/#/vulnerabilities`);
+    figures.vulnerabilities_render_ms = await rendered(page);
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("sectwin.session")).token);
+    const get = async (path) => (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const exposure = await get("/api/v1/exposure?by=vulnerability");
+    const listed = exposure.groups.filter((g) => g.key);
+    assert.ok(listed.length > 0, "the operator's fleet is exposed to something");
+    assert.equal(await page.locator("tbody tr").count(), listed.length, "one row per vulnerability");
+    const id = listed[0].key;
+    await page.click(`main a[href="#/vulnerabilities/${encodeURIComponent(id)}"]`);
+    await page.waitForFunction((h) => location.hash === h, `#/vulnerabilities/${encodeURIComponent(id)}`);
+    figures.vulnerability_render_ms = await rendered(page);
+    const risks = (await get(`/api/v1/risks?vulnerability=${encodeURIComponent(id)}&page_size=1000`)).risks;
+    const devices = [...new Set(risks.filter((r) => r.device).map((r) => r.device))];
+    assert.equal(await page.textContent("main h1"), id);
+    const deviceRows = page.locator("main table").nth(1).locator("tbody tr");
+    assert.equal(await deviceRows.count(), risks.filter((r) => r.device).length, "one row per affected device");
+    const text = await page.textContent("main");
+    for (const d of devices) assert.ok(text.includes(d), `${d} is listed`);
+    for (const r of risks.filter((r) => r.vex)) assert.ok(text.includes(r.vex.status), `the VEX status ${r.vex.status} is shown`);
+    for (const r of risks.filter((r) => r.release)) assert.ok(text.includes(r.release), `release ${r.release} is listed`);
+    await shot(page, "07b-vulnerability");
+    await axe(page, "vulnerability");
+  });
+
   await step("log and witness status", async () => {
     await page.goto(`${base}/#/log`);
     await rendered(page);

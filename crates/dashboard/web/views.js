@@ -38,6 +38,10 @@ const SEVERITIES = ["critical", "high", "medium", "low", "none"];
 const sev = (s) => el("span", { class: `badge sev-${s}` }, s);
 const deviceLink = (id) => el("a", { href: `#/devices/${encodeURIComponent(id)}` }, id);
 const entryLink = (n) => el("a", { href: `#/statements/${n}` }, `#${n}`);
+const vulnLink = (id) => el("a", { href: `#/vulnerabilities/${encodeURIComponent(id)}` }, id);
+const vexText = (v) => v
+  ? `${v.status}${v.justification ? ` (${v.justification})` : ""} by ${v.stakeholder}${v.inherited ? ", inherited" : ""}`
+  : "no VEX";
 const table = (head, rows, caption) => el("table", {},
   caption ? el("caption", { class: "sr-only" }, caption) : null,
   el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
@@ -199,9 +203,9 @@ export async function device(main, id) {
     el("h2", {}, "Vulnerabilities"),
     vulns.length ? table(["Vulnerability", "Severity", "VEX", "Why it matches", "Deadline", "Status"], vulns.map((r) =>
       el("tr", { class: r.overdue ? "overdue" : null },
-        el("td", {}, r.vulnerability, r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
+        el("td", {}, vulnLink(r.vulnerability), r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
         el("td", {}, sev(r.severity), r.score !== null ? ` ${r.score}` : ""),
-        el("td", {}, r.vex ? `${r.vex.status}${r.vex.justification ? ` (${r.vex.justification})` : ""} by ${r.vex.stakeholder}${r.vex.inherited ? ", inherited" : ""}` : "no VEX"),
+        el("td", {}, vexText(r.vex)),
         el("td", {}, r.matches.map((m) => el("div", {}, `${m.component}${m.version ? " " + m.version : ""}: ${m.reason} (${m.confidence})`))),
         el("td", {}, deadline(r)),
         el("td", {}, r.status, r.fixed_in ? el("div", { class: "muted" }, `fixed in ${r.fixed_in}`) : null))), "Vulnerabilities") : empty("No vulnerability matched (or none visible to you)."),
@@ -362,7 +366,7 @@ export async function risks(main, params) {
       rs.length ? table([sortHead("device", "Device / model"), sortHead("vulnerability", "Risk"), sortHead("severity", "Severity"), sortHead("deadline", "Deadline"), sortHead("status", "Status"), "Owner", "Decide"],
         rs.slice(0, 500).map((r) => el("tr", { class: r.overdue ? "overdue" : null, "data-key": r.key },
           el("td", {}, r.device ? deviceLink(r.device) : r.model || r.subject, r.release ? el("div", { class: "muted" }, `release ${r.release}`) : null),
-          el("td", {}, r.vulnerability || r.risk, r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
+          el("td", {}, r.vulnerability ? vulnLink(r.vulnerability) : r.risk, r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
           el("td", {}, sev(r.severity)),
           el("td", {}, deadline(r)),
           el("td", {}, r.status, r.decision ? el("div", { class: "muted" }, `${r.decision.kind} by ${r.decision.issuer} `, entryLink(r.decision.entry)) : null),
@@ -519,7 +523,7 @@ export async function search(main, q) {
   }
   if (/^(CVE|GHSA|OSV)-/i.test(q)) {
     const r = await api.get(`/api/v1/risks?vulnerability=${api.q(q.toUpperCase().startsWith("GHSA") ? q : q.toUpperCase())}&page_size=1`).catch(() => null);
-    if (r && r.total) results.push(el("li", {}, el("a", { href: `#/risks?vulnerability=${encodeURIComponent(q.toUpperCase())}` }, `${r.total} risks of ${q} in the register`)));
+    if (r && r.total) results.push(el("li", {}, vulnLink(q.toUpperCase()), ": ", el("a", { href: `#/risks?vulnerability=${encodeURIComponent(q.toUpperCase())}` }, `${r.total} risks in the register`)));
   }
   const one = await api.get(`/api/v1/devices/${api.q(q)}`).catch(() => null);
   if (one) results.push(el("li", {}, "Device ", deviceLink(one.twin.device)));
@@ -528,4 +532,74 @@ export async function search(main, q) {
     if (r && r.devices.length) results.push(el("li", {}, `Devices with ${attr} ${q}: `, r.devices.map((d, i) => [i ? ", " : "", deviceLink(d.device)])));
   }
   put(main, heading, results.length ? el("ul", { class: "plain" }, results) : empty("Nothing visible to you matches. Search takes a device id, a model, site, firmware version, serial or lifecycle state, a CVE id, or a log entry's leaf hash (hex or base64); to look a file up, use Verify a file."));
+}
+
+// ---- vulnerabilities ----------------------------------------------------------------
+// One advisory → the releases it affects → the devices running them, with the
+// VEX that applies to each and why each matched (all from /api/v1/exposure
+// and /api/v1/risks, filtered by what the reader may see).
+
+export async function vulnerabilities(main) {
+  const x = await api.get("/api/v1/exposure?by=vulnerability");
+  const groups = x.groups.filter((g) => g.key);
+  put(main,
+    el("h1", {}, "Vulnerabilities"),
+    el("p", { class: "muted" }, `${groups.length} vulnerabilities affect what you may see (register of ${x.today}), worst first.`),
+    groups.length ? table(["Vulnerability", "Worst open severity", "Devices", "Open risks", "Overdue", "All risks"],
+      groups.map((g) => el("tr", { class: g.overdue ? "overdue" : null },
+        el("td", {}, vulnLink(g.key)),
+        el("td", {}, g.worst_severity ? sev(g.worst_severity) : "resolved"),
+        el("td", {}, String(g.devices)),
+        el("td", {}, String(g.unresolved)),
+        el("td", {}, g.overdue ? el("strong", { class: "bad" }, String(g.overdue)) : "0"),
+        el("td", {}, String(g.risks)))), "Vulnerabilities") : empty("No vulnerability affects anything you may see."));
+}
+
+export async function vulnerability(main, id) {
+  const page = await api.get(`/api/v1/risks?vulnerability=${api.q(id)}&page_size=1000`);
+  const rs = page.risks;
+  if (!rs.length) {
+    put(main, el("h1", {}, id), empty("This vulnerability affects nothing you may see (or no advisory names it)."));
+    return;
+  }
+  const worst = sortRisks(rs, "severity")[0];
+  // Releases: a model's release risks, and the releases devices run.
+  const releases = new Map();
+  for (const r of rs) {
+    const key = `${r.model || "(unknown model)"}@${r.release || "(unknown release)"}`;
+    const rel = releases.get(key) || { model: r.model, release: r.release, devices: [], vex: null, fixed_in: null, status: null };
+    if (r.kind === "release_vulnerability") { rel.vex = r.vex; rel.status = r.status; }
+    if (r.device) rel.devices.push(r.device);
+    if (!rel.vex && r.vex) rel.vex = r.vex;
+    rel.fixed_in = rel.fixed_in || r.fixed_in;
+    releases.set(key, rel);
+  }
+  const devices = rs.filter((r) => r.device);
+  put(main,
+    el("h1", {}, id),
+    el("p", {}, worst.title),
+    el("dl", { class: "kv" },
+      el("dt", {}, "Severity"), el("dd", {}, sev(worst.severity), worst.score !== null ? ` ${worst.score}` : ""),
+      el("dt", {}, "CVSS vector"), el("dd", { class: "mono" }, worst.cvss_vector || "—"),
+      el("dt", {}, "Known exploited (CISA KEV)"), el("dd", {}, worst.kev ? el("strong", { class: "bad" }, "yes") : "no"),
+      el("dt", {}, "Published"), el("dd", {}, worst.found || "—"),
+      el("dt", {}, "In the register"), el("dd", {}, el("a", { href: `#/risks?vulnerability=${encodeURIComponent(id)}` }, `${page.total} risks`))),
+    el("h2", {}, "Affected releases"),
+    table(["Model", "Release", "VEX", "Devices running it", "Fixed in"],
+      [...releases.values()].map((rel) => el("tr", {},
+        el("td", {}, rel.model || "—"),
+        el("td", {}, rel.release || "—"),
+        el("td", {}, vexText(rel.vex)),
+        el("td", {}, String(rel.devices.length)),
+        el("td", {}, rel.fixed_in || "—"))), "Affected releases"),
+    el("h2", {}, "Affected devices"),
+    devices.length ? table(["Device", "Release", "Site", "VEX", "Why it matches", "Deadline", "Status"],
+      sortRisks(devices, "deadline").map((r) => el("tr", { class: r.overdue ? "overdue" : null },
+        el("td", {}, deviceLink(r.device)),
+        el("td", {}, r.release || "—"),
+        el("td", {}, r.site || "—"),
+        el("td", {}, vexText(r.vex)),
+        el("td", {}, r.matches.map((m) => el("div", {}, `${m.component}${m.version ? " " + m.version : ""}: ${m.reason} (${m.confidence})`))),
+        el("td", {}, deadline(r)),
+        el("td", {}, r.status))), "Affected devices") : empty("No device you may see runs an affected release."));
 }
