@@ -401,7 +401,12 @@ async fn device_count(
     caller: MaybeCaller,
     ApiQuery(filter): ApiQuery<DeviceFilter>,
 ) -> ApiResult<Response> {
-    let c = api.views.count(caller_id(&caller), &filter)?;
+    let who = caller_id(&caller);
+    // A scan of the matching devices: on a blocking thread, never a runtime
+    // worker.
+    let c = tokio::task::spawn_blocking(move || api.views.count(who, &filter))
+        .await
+        .map_err(JsonError::internal)??;
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(c.count as u64));
     Ok((
