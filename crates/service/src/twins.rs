@@ -269,6 +269,9 @@ impl TwinViews {
         let reader = api.reads.reader(who, &meta);
         let mut audit = Audit::default();
         let mut tallies: [HashMap<String, u64>; 5] = Default::default();
+        // The claims of the twins read are looked up on every core, a
+        // buffer of twins at a time.
+        let mut buffer: Vec<Twin> = Vec::with_capacity(FLEET_BUFFER_TWINS);
         let (n, more) = scan(api, &reader, &[], None, usize::MAX, |twin, seen| {
             audit.note(
                 &twin.manufacturer,
@@ -276,36 +279,14 @@ impl TwinViews {
                 twin.registered_at,
                 Some(&twin.device),
             );
-            let (summary, _) = visible_twin(api, &reader, twin)?;
-            let shown = |v: Option<&str>, hidden: bool| match (v, hidden) {
-                (Some(v), _) => v.to_string(),
-                (None, true) => "(hidden)".to_string(),
-                (None, false) => "(none)".to_string(),
-            };
-            let values = [
-                shown(
-                    summary.lifecycle.map(Lifecycle::as_str),
-                    summary.lifecycle.is_none(),
-                ),
-                shown(
-                    summary.model.as_deref(),
-                    summary.model.is_none() && !twin.model.is_empty(),
-                ),
-                shown(
-                    summary.site.as_deref(),
-                    summary.site.is_none() && twin.site.is_some(),
-                ),
-                shown(
-                    summary.firmware.as_deref(),
-                    summary.firmware.is_none() && twin.firmware.is_some(),
-                ),
-                summary.manufacturer.clone(),
-            ];
-            for (tally, value) in tallies.iter_mut().zip(values) {
-                *tally.entry(value).or_default() += 1;
+            buffer.push(twin.clone());
+            if buffer.len() >= FLEET_BUFFER_TWINS {
+                tally_fleet(api, &reader, &buffer, &mut tallies)?;
+                buffer.clear();
             }
             Ok(())
         })?;
+        tally_fleet(api, &reader, &buffer, &mut tallies)?;
         let counted = audit.entries_noted();
         audit.write(&api.reads, &reader.who, ReadKind::Count, Some(counted))?;
         let [lifecycle, model, site, firmware, manufacturer] = tallies.map(breakdown);
@@ -749,6 +730,97 @@ type VisibleClaim = (AttributeClass, Claim, Option<Seen>);
 
 /// The twin summary `reader` may see, with the claims behind it (class,
 /// claim, what the reader may see of it).
+/// Twins tallied together by [`TwinViews::fleet`], split across the cores.
+const FLEET_BUFFER_TWINS: usize = 4096;
+
+/// Adds `twins`' values (lifecycle, model, site, firmware, manufacturer, as
+/// `reader` sees them) to `tallies`, on every core.
+fn tally_fleet(
+    api: &TwinViews,
+    reader: &Reader<'_>,
+    twins: &[Twin],
+    tallies: &mut [std::collections::HashMap<String, u64>; 5],
+) -> Res<()> {
+    let values = |twin: &Twin| -> Res<[String; 5]> {
+        let summary = visible_summary(api, reader, twin)?;
+        let shown = |v: Option<&str>, hidden: bool| match (v, hidden) {
+            (Some(v), _) => v.to_string(),
+            (None, true) => "(hidden)".to_string(),
+            (None, false) => "(none)".to_string(),
+        };
+        Ok([
+            shown(
+                summary.lifecycle.map(Lifecycle::as_str),
+                summary.lifecycle.is_none(),
+            ),
+            shown(
+                summary.model.as_deref(),
+                summary.model.is_none() && !twin.model.is_empty(),
+            ),
+            shown(
+                summary.site.as_deref(),
+                summary.site.is_none() && twin.site.is_some(),
+            ),
+            shown(
+                summary.firmware.as_deref(),
+                summary.firmware.is_none() && twin.firmware.is_some(),
+            ),
+            summary.manufacturer.clone(),
+        ])
+    };
+    if twins.is_empty() {
+        return Ok(());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = twins.len().div_ceil(threads);
+    let parts: Vec<Res<Vec<[String; 5]>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = twins
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(values).collect::<Res<Vec<_>>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ServiceError::internal("a fleet tally thread panicked"))
+                })
+            })
+            .collect()
+    });
+    for part in parts {
+        for row in part? {
+            for (tally, value) in tallies.iter_mut().zip(row) {
+                *tally.entry(value).or_default() += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The summary of `twin` as `reader` may see it, for its attribute values
+/// only: [`visible_twin`]'s summary without reading the claims that
+/// contribute no field (the fleet overview reads 100,000 twins; the activity
+/// fields are left as the twin has them, so only its values may be shown).
+fn visible_summary(api: &TwinViews, reader: &Reader<'_>, twin: &Twin) -> Res<TwinSummary> {
+    let mut summary = twin_summary(twin);
+    for (class, entry) in &twin.current {
+        if contributed(class).is_empty() {
+            continue;
+        }
+        let Some(claim) = api
+            .projector
+            .store()
+            .claim(*entry)
+            .map_err(ServiceError::internal)?
+        else {
+            continue;
+        };
+        let seen = reader.decide(twin, &claim.issuer, claim.body.type_name());
+        redact_summary(class, seen.as_ref(), &mut summary);
+    }
+    Ok(summary)
+}
+
 fn visible_twin(
     api: &TwinViews,
     reader: &Reader<'_>,
