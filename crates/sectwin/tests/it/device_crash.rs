@@ -1,6 +1,6 @@
 //! The device channel of the real binary under `kill -9`: devices keep
-//! publishing QoS 1 reports through a private Mosquitto (started by the
-//! test: `mosquitto` must be installed) while `sectwin serve
+//! publishing QoS 1 reports through a private Mosquitto
+//! (`testkit::mosquitto::PrivateBroker`: `mosquitto` must be installed) while `sectwin serve
 //! --device-broker` is killed mid-stream and restarted on the same data
 //! directory. Afterwards every report is in the log exactly once: none lost
 //! (the node acknowledges a report to the broker only once it is durable,
@@ -9,64 +9,14 @@
 
 use crate::common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{credential, keypair, p, stdout_of, Server};
+use testkit::mosquitto::PrivateBroker;
 
 const DEVICES: usize = 12;
 const REPORTS: u64 = 40;
 const RATE_PER_S: u64 = 200;
-
-/// A private broker, killed on drop.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_broker(dir: &std::path::Path) -> (Broker, u16) {
-    let port = free_port();
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 100\n"
-        ),
-    )
-    .expect("broker config");
-    let spawn = |bin: &str| {
-        Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let child = spawn("mosquitto")
-        .or_else(|_| spawn("/usr/sbin/mosquitto"))
-        .unwrap_or_else(|e| panic!("cannot run the mosquitto binary ({e}); apt install mosquitto"));
-    let broker = Broker(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "mosquitto did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (broker, port)
-}
 
 /// The `device-report` entries of `device`'s timeline.
 async fn reports_of(url: &str, token: &str, device: &str) -> Vec<u64> {
@@ -105,7 +55,8 @@ fn a_sigkilled_node_loses_no_report_and_records_none_twice() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (_broker, port) = start_broker(d);
+    let private_broker = PrivateBroker::start(d);
+    let port = private_broker.port();
     let broker = format!("127.0.0.1:{port}");
     let data = d.join("data");
     let args = ["--checkpoint-interval-ms", "50", "--device-broker", &broker];
