@@ -98,7 +98,7 @@ async function main() {
       await page.waitForFunction(() => !document.querySelector("button[data-verify]").disabled);
       verify.push(Number(await page.getAttribute("#verify-report", "data-ms")));
     }
-    console.log(`dashboard at fleet scale: ${data}, log size ${status.log?.size ?? status.size ?? "?"}, signed in as ${STAKEHOLDER} (${visible.replace(/\s+/g, " ").trim()}), medians of ${RUNS}`);
+    console.log(`dashboard at fleet scale: ${data}, log size ${status.published_size}, signed in as ${STAKEHOLDER} (${visible.replace(/\s+/g, " ").replace(/(\d)devices/, "$1 devices").trim()}), medians of ${RUNS}`);
     console.log("| figure | median | runs |");
     console.log("|---|---:|---|");
     console.log(`| fleet overview render, warm server (target ≤ 1000 ms); first after sign-in ${cold.toFixed(0)} ms | ${median(fleet).toFixed(0)} ms | ${fleet.map((x) => x.toFixed(0)).join(", ")} |`);

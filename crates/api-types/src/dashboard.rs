@@ -154,3 +154,164 @@ pub struct DecisionRecorded {
     #[serde(rename = "type")]
     pub kind: String,
 }
+
+/// One published threat model, in force or not (`GET /api/v1/threat-models`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreatModelSummary {
+    /// Who published it.
+    pub owner: String,
+    /// Its published id (versions share it).
+    pub id: String,
+    /// The target of evaluation's name: its recorded risks have the source
+    /// `threat-model:<name>`.
+    pub name: String,
+    /// The model's own version, if it has one.
+    pub version: Option<String>,
+    /// The entry of this version.
+    pub entry: u64,
+    /// Its receipt (`/entries/{entry}`).
+    pub receipt: String,
+    /// The entry of the version that replaced it, if any.
+    pub superseded_by: Option<u64>,
+    /// SHA-256 of the model file (`source`), hex.
+    pub source_sha256: String,
+}
+
+/// The published threat models, latest version first per id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreatModelList {
+    /// Every version, in force first, then by owner, id and entry.
+    pub models: Vec<ThreatModelSummary>,
+    /// The log size the answer reflects.
+    pub as_of: u64,
+}
+
+/// An element of a threat model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreatElement {
+    /// Its id in the model.
+    pub id: String,
+    /// Its name (the `element` of its recorded risks).
+    pub name: String,
+    /// Its type (`device`, `process`, `datastore`, `ml-model`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The trust boundaries it is in, by id.
+    pub boundaries: Vec<String>,
+    /// The device model it stands for (`vendor/model`), if any.
+    pub device_model: Option<String>,
+    /// The controls in place.
+    pub controls: Vec<String>,
+}
+
+/// A data flow of a threat model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreatFlow {
+    /// Its id in the model.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// From element id.
+    pub from: String,
+    /// To element id.
+    pub to: String,
+    /// Protocol.
+    pub protocol: String,
+    /// Whether it is encrypted.
+    pub encrypted: bool,
+    /// How it authenticates.
+    pub authentication: String,
+    /// The data's classification.
+    pub classification: String,
+}
+
+/// A trust boundary of a threat model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ThreatBoundary {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// One version of a threat model with its diagram and inventory
+/// (`GET /api/v1/threat-models/{owner}/{id}`); its findings are the risks
+/// recorded from it (`GET /api/v1/risks?source=threat-model:<name>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ThreatModelView {
+    /// The version shown.
+    pub model: ThreatModelSummary,
+    /// The model's title.
+    pub title: Option<String>,
+    /// The data-flow diagram (SVG, laid out by the node; text escaped).
+    pub diagram_svg: Option<String>,
+    /// Why the model could not be read (a model in the log that this node's
+    /// parser refuses is shown with the reason).
+    pub problem: Option<String>,
+    /// Its elements.
+    pub elements: Vec<ThreatElement>,
+    /// Its data flows.
+    pub flows: Vec<ThreatFlow>,
+    /// Its trust boundaries.
+    pub boundaries: Vec<ThreatBoundary>,
+    /// The model file (YAML), exactly as published.
+    pub source: String,
+    /// Every version under this id, oldest first.
+    pub versions: Vec<ThreatModelSummary>,
+}
+
+/// The query of `GET /api/v1/threat-models/{owner}/{id}`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::IntoParams,
+)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ThreatModelQuery {
+    /// The version published at this entry (default: the one in force).
+    #[param(minimum = 0)]
+    pub entry: Option<u64>,
+}
+
+/// Entries listed per page of a digest lookup at most.
+pub const DIGEST_MATCHES_MAX: usize = 100;
+
+/// The query of `GET /api/v1/digests/{sha256}`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::IntoParams,
+)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DigestQuery {
+    /// Only entries after this one (`next_after` of the previous page).
+    #[param(minimum = 0)]
+    pub after: Option<u64>,
+}
+
+/// A statement that names a digest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DigestMatch {
+    /// What the digest is in it (`firmware image`, `SBOM document`,
+    /// `configuration`, `AI model`, `tested image or model`, `test report`).
+    pub field: String,
+    /// The statement, as the caller may see it (its receipt is
+    /// `/entries/{entry}`).
+    pub statement: crate::twins::StatementView,
+}
+
+/// The statements that name a SHA-256 digest, oldest first
+/// (`GET /api/v1/digests/{sha256}`): what a dropped file is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DigestLookup {
+    /// The digest, 64 lower-case hex digits.
+    pub sha256: String,
+    /// The statements the caller may see with the digest shown, at most
+    /// 100 per page.
+    pub matches: Vec<DigestMatch>,
+    /// The entry to pass as `after` for the next page, if there may be more.
+    pub next_after: Option<u64>,
+    /// Statements from this log position on are indexed by digest (earlier
+    /// ones after `sectwin reindex`).
+    pub indexed_from: u64,
+    /// The log size the answer reflects.
+    pub as_of: u64,
+}

@@ -135,6 +135,8 @@ pub struct RiskQuery {
     pub kind: Option<KindFilter>,
     /// Only overdue (`true`) or not overdue (`false`) risks.
     pub overdue: Option<bool>,
+    /// Only risks recorded from this source (e.g. `threat-model:<name>`).
+    pub source: Option<String>,
     /// Risks per page (1 to 1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<usize>,

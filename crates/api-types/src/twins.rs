@@ -174,6 +174,9 @@ pub enum PolicyKind {
     /// A security profile (detection behaviours).
     #[serde(rename = "security-profile")]
     SecurityProfile,
+    /// A threat model (`sectwin threat record` publishes it).
+    #[serde(rename = "threat-model")]
+    ThreatModel,
 }
 
 /// One version of a published policy.

@@ -169,10 +169,7 @@ export async function lookupFile(bytes) {
     try {
       p = await api.get(`/log/proof/inclusion?hash=${api.q(v.b64.encode(leaf))}&size=${cp.size}&format=json`);
     } catch (e) {
-      if (e.status === 404) {
-        steps.push({ ok: false, text: `This file's exact bytes are not an entry of the log (of ${cp.size} entries). Only files registered as entries (signed statements) are found this way.` });
-        return { ok: false, found: false, steps, digest, ms: performance.now() - t0 };
-      }
+      if (e.status === 404) return await byDigest(digest, cp, steps, t0);
       throw e;
     }
     const root = await v.rootFromInclusion(leaf, p.index, cp.size, p.proof.map(v.b64.decode));
@@ -183,6 +180,48 @@ export async function lookupFile(bytes) {
     steps.push({ ok: false, text: explain(e) });
     return { ok: false, found: false, steps, digest, ms: performance.now() - t0 };
   }
+}
+
+// Statements shown per dropped file, each verified in full.
+const DIGEST_VERIFIED_MAX = 3;
+
+// A file that is not itself an entry: the statements that name its SHA-256
+// (a firmware image, an SBOM, a test report...), as the node lists them,
+// each verified here (receipt, witnessed checkpoint, issuer's signature) and
+// checked to name the digest in what was signed.
+async function byDigest(digest, cp, steps, t0) {
+  const notEntry = `This file's exact bytes are not an entry of the log (of ${cp.size} entries)`;
+  let found;
+  try {
+    found = await api.get(`/api/v1/digests/${digest}`);
+  } catch (e) {
+    if (e.status === 401) {
+      steps.push({ ok: false, text: `${notEntry}; sign in to look for statements that name its SHA-256.` });
+      return { ok: false, found: false, steps, digest, ms: performance.now() - t0 };
+    }
+    throw e;
+  }
+  if (!found.matches.length) {
+    const older = found.indexed_from ? ` (statements before entry ${found.indexed_from} are looked up once the node is reindexed)` : "";
+    steps.push({ ok: false, text: `${notEntry}, and no statement you may see names its SHA-256${older}.` });
+    return { ok: false, found: false, steps, digest, ms: performance.now() - t0 };
+  }
+  const more = found.next_after !== null ? " or more" : "";
+  steps.push({ ok: true, text: `${notEntry}, but ${found.matches.length}${more} statement(s) you may see name its SHA-256; ${Math.min(found.matches.length, DIGEST_VERIFIED_MAX)} verified here:` });
+  for (const m of found.matches.slice(0, DIGEST_VERIFIED_MAX)) {
+    const entry = m.statement.entry;
+    const r = await verifyEntry(entry);
+    if (!r.ok) {
+      steps.push(...r.steps.filter((x) => !x.ok));
+      return { ok: false, found: false, steps, digest, matches: found.matches, ms: performance.now() - t0 };
+    }
+    let signed = null;
+    try { signed = JSON.parse(new TextDecoder().decode(r.statement.payload)); } catch { /* not JSON */ }
+    const names = signed && typeof signed === "object" && Object.values(signed).some((x) => typeof x === "string" && x.replace(/^sha256:/, "").toLowerCase() === digest);
+    if (!names) throw new v.VerifyError(`entry ${entry} does not name this SHA-256 in what its issuer signed, though the node says it does`);
+    steps.push({ ok: true, text: `Found: entry ${entry}, a ${m.statement.type} statement by ${m.statement.issuer} about ${m.statement.subject}, names it as the ${m.field} in what was signed; its receipt leads to the witnessed checkpoint of ${cp.size} entries and ${r.statement.iss}'s signature verifies.` });
+  }
+  return { ok: true, found: true, index: found.matches[0].statement.entry, matches: found.matches, steps, digest, ms: performance.now() - t0 };
 }
 
 // Verifies the latest checkpoint alone (the Log & witnesses page).
@@ -207,7 +246,7 @@ export function report(el, title, result) {
   el.dataset.result = result.ok ? "verified" : "failed";
   if (result.ms !== undefined) el.dataset.ms = result.ms.toFixed(1);
   el.replaceChildren();
-  const h = document.createElement("h3");
+  const h = document.createElement("h2");
   h.textContent = `${result.ok ? "✓ Verified" : "✗ Not verified"}: ${title}` + (result.ms !== undefined ? ` (${result.ms.toFixed(0)} ms, in this browser)` : "");
   h.className = result.ok ? "ok" : "bad";
   const ol = document.createElement("ol");

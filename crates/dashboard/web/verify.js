@@ -15,7 +15,12 @@ const enc = new TextEncoder();
 
 export const b64 = {
   decode(s) {
-    const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(s.length / 4) * 4, "="));
+    let bin;
+    try {
+      bin = atob(s.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(s.length / 4) * 4, "="));
+    } catch {
+      throw new VerifyError(`not base64: ${s.length > 60 ? `${s.slice(0, 60)}…` : s}`);
+    }
     return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   },
   encode(bytes) {
@@ -47,7 +52,7 @@ export async function sha256(bytes) {
 
 // RFC 9162 §2.1.1: leaf hash SHA-256(0x00 || entry), node hash SHA-256(0x01 || l || r).
 export const leafHash = (entry) => sha256(concat(Uint8Array.of(0), entry));
-const nodeHash = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
+export const nodeHash = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
 
 // ---- C2SP signed notes -------------------------------------------------
 
@@ -141,8 +146,23 @@ export async function verifyCheckpoint(noteText, logKey, witnessKeys, quorum) {
 const lsb = (n) => n % 2 === 1;
 const half = (n) => Math.floor(n / 2);
 
+// What the Rust side's types guarantee (u64 sizes and indices, 32-byte
+// hashes), checked here: these come from a server (JSON) or a receipt (CBOR).
+function count(n, what) {
+  if (!Number.isSafeInteger(n) || n < 0) throw new VerifyError(`${what} ${n} is not a whole number from 0 to 2^53`);
+}
+function hashes(list, what) {
+  list.forEach((h, i) => {
+    if (!(h instanceof Uint8Array) || h.length !== 32) throw new VerifyError(`${what} hash ${i} is not 32 bytes`);
+  });
+}
+
 // RFC 9162 §2.1.3.2: the root an inclusion proof gives for a leaf.
 export async function rootFromInclusion(leaf, index, size, path) {
+  count(index, "leaf index");
+  count(size, "tree size");
+  if (!(leaf instanceof Uint8Array) || leaf.length !== 32) throw new VerifyError("the leaf hash is not 32 bytes");
+  hashes(path, "inclusion proof");
   if (index >= size) throw new VerifyError(`leaf index ${index} is not below tree size ${size}`);
   let fn = index, sn = size - 1, r = leaf;
   for (const p of path) {
@@ -161,12 +181,17 @@ export async function rootFromInclusion(leaf, index, size, path) {
 
 // RFC 9162 §2.1.4.2: a consistency proof between two roots.
 export async function verifyConsistency(size1, size2, root1, root2, proof) {
+  count(size1, "tree size");
+  count(size2, "tree size");
+  hashes(proof, "consistency proof");
   if (size1 > size2) throw new VerifyError(`tree size ${size1} is larger than ${size2}`);
+  // As the Rust verifier (and transparency-dev/merkle): the empty tree proves nothing.
+  if (size1 === 0) throw new VerifyError("a consistency proof from the empty tree proves nothing: the first tree size must be at least 1");
   if (size1 === size2) {
-    if (proof.length !== 0 || !equal(root1, root2)) throw new VerifyError(`two different roots for the same tree size ${size1}`);
+    if (proof.length !== 0) throw new VerifyError(`a consistency proof between two trees of the same size ${size1} must be empty`);
+    if (!equal(root1, root2)) throw new VerifyError(`two different roots for the same tree size ${size1}`);
     return;
   }
-  if (size1 === 0) { if (proof.length) throw new VerifyError("a consistency proof from the empty tree must be empty"); return; }
   let m = size1;
   while (m > 1 && m % 2 === 0) m /= 2;
   // A first tree of 2^k entries is a subtree of the second: its root starts the path.

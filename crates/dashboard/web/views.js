@@ -297,7 +297,7 @@ export async function statement(main, entry) {
 
 // ---- risk register -------------------------------------------------------------------
 
-const FILTERS = ["severity", "status", "kind", "overdue", "device", "vulnerability", "model", "site"];
+const FILTERS = ["severity", "status", "kind", "overdue", "device", "vulnerability", "model", "site", "source"];
 
 function sortRisks(risks, by, dir = 1) {
   const rank = (s) => SEVERITIES.indexOf(s);
@@ -452,14 +452,20 @@ export async function verifyFile(main) {
   const reportEl = el("div", { id: "file-report", "aria-live": "polite" });
   const input = el("input", { type: "file", id: "file" });
   const zone = el("div", { class: "drop", id: "drop" },
-    el("p", {}, "Drop a file here (a signed statement, or any file registered as an entry), or choose one:"),
+    el("p", {}, "Drop a file here (a firmware image, an SBOM, a test report, an AI model, or a signed statement), or choose one:"),
     el("label", { for: "file" }, "File "), input,
     el("p", { class: "muted" }, "Its digest is computed in this browser; the file itself is never uploaded."));
   const run = async (file) => {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const r = await vui.lookupFile(bytes);
     vui.report(reportEl, `${file.name} (${bytes.length} bytes)`, r);
-    if (r.found) reportEl.append(el("p", {}, el("a", { href: `#/statements/${r.index}` }, `Open entry ${r.index} →`)));
+    if (r.matches) {
+      reportEl.append(el("h3", {}, "Statements that name this file"), table(["Entry", "Type", "About", "Issuer", "The file is its"],
+        r.matches.map((m) => el("tr", {},
+          el("td", {}, entryLink(m.statement.entry)), el("td", {}, m.statement.type),
+          el("td", {}, m.statement.subject.startsWith("device:") ? deviceLink(m.statement.subject.slice(7)) : m.statement.subject),
+          el("td", {}, m.statement.issuer), el("td", {}, m.field))), "Statements that name this file"));
+    } else if (r.found) reportEl.append(el("p", {}, el("a", { href: `#/statements/${r.index}` }, `Open entry ${r.index} →`)));
   };
   input.addEventListener("change", () => input.files[0] && run(input.files[0]));
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
@@ -521,6 +527,14 @@ export async function search(main, q) {
       results.push(el("li", {}, "Log entry with this leaf hash: ", entryLink(p.index)));
     } catch { /* not a leaf hash of this log */ }
   }
+  const sha = q.replace(/^sha256:/i, "");
+  if (/^[0-9a-f]{64}$/i.test(sha)) {
+    const d = await api.get(`/api/v1/digests/${sha.toLowerCase()}`).catch(() => null);
+    for (const m of d ? d.matches : []) {
+      results.push(el("li", {}, `The ${m.field} of `, entryLink(m.statement.entry), ` (${m.statement.type} by ${m.statement.issuer} about `,
+        m.statement.subject.startsWith("device:") ? deviceLink(m.statement.subject.slice(7)) : m.statement.subject, ")"));
+    }
+  }
   if (/^(CVE|GHSA|OSV)-/i.test(q)) {
     const r = await api.get(`/api/v1/risks?vulnerability=${api.q(q.toUpperCase().startsWith("GHSA") ? q : q.toUpperCase())}&page_size=1`).catch(() => null);
     if (r && r.total) results.push(el("li", {}, vulnLink(q.toUpperCase()), ": ", el("a", { href: `#/risks?vulnerability=${encodeURIComponent(q.toUpperCase())}` }, `${r.total} risks in the register`)));
@@ -531,7 +545,7 @@ export async function search(main, q) {
     const r = await api.get(`/api/v1/devices?${attr}=${api.q(q)}&page_size=50`).catch(() => null);
     if (r && r.devices.length) results.push(el("li", {}, `Devices with ${attr} ${q}: `, r.devices.map((d, i) => [i ? ", " : "", deviceLink(d.device)])));
   }
-  put(main, heading, results.length ? el("ul", { class: "plain" }, results) : empty("Nothing visible to you matches. Search takes a device id, a model, site, firmware version, serial or lifecycle state, a CVE id, or a log entry's leaf hash (hex or base64); to look a file up, use Verify a file."));
+  put(main, heading, results.length ? el("ul", { class: "plain" }, results) : empty("Nothing visible to you matches. Search takes a device id, a model, site, firmware version, serial or lifecycle state, a CVE id, a file's SHA-256 (a firmware image, an SBOM...), or a log entry's leaf hash (hex or base64); to look a file up, use Verify a file."));
 }
 
 // ---- vulnerabilities ----------------------------------------------------------------
@@ -602,4 +616,94 @@ export async function vulnerability(main, id) {
         el("td", {}, r.matches.map((m) => el("div", {}, `${m.component}${m.version ? " " + m.version : ""}: ${m.reason} (${m.confidence})`))),
         el("td", {}, deadline(r)),
         el("td", {}, r.status))), "Affected devices") : empty("No device you may see runs an affected release."));
+}
+
+// ---- threat models ------------------------------------------------------------------
+// The models `sectwin threat record` published (public, like policies), each
+// with its data-flow diagram (laid out by the node, shown as an image: no
+// script in it can run) and its findings: the risks recorded from it, as the
+// register lets the reader see them.
+
+const modelHref = (m) => `#/threat-models/${encodeURIComponent(m.owner)}/${encodeURIComponent(m.id)}`;
+
+export async function threatModels(main) {
+  const list = await api.get("/api/v1/threat-models");
+  const current = list.models.filter((m) => m.superseded_by === null);
+  put(main,
+    el("h1", {}, "Threat models"),
+    el("p", { class: "muted" }, "Published with sectwin threat record; each model's findings are risks in the register."),
+    current.length ? table(["Model", "Published by", "Version", "Entry"],
+      current.map((m) => el("tr", {},
+        el("td", {}, el("a", { href: modelHref(m) }, m.name)),
+        el("td", {}, m.owner),
+        el("td", {}, m.version || "—"),
+        el("td", {}, entryLink(m.entry)))), "Threat models")
+      : empty("No threat model is published yet: sectwin threat record MODEL.yaml publishes one and records its findings."));
+}
+
+export async function threatModel(main, owner, id, params) {
+  const at = params.get("entry");
+  const m = await api.get(`/api/v1/threat-models/${api.q(owner)}/${api.q(id)}${at ? `?entry=${api.q(at)}` : ""}`);
+  const source = `threat-model:${m.model.name}`;
+  const page = await api.get(`/api/v1/risks?source=${api.q(source)}&kind=recorded&page_size=1000`).catch((e) => {
+    if (e.status === 401) throw e;
+    return { risks: [], total: 0 };
+  });
+  const risks = sortRisks(page.risks, "severity");
+  const names = new Map(m.elements.map((e) => [e.id, e.name]));
+  const byElement = new Map();
+  for (const r of risks) {
+    const k = r.element || "(whole system)";
+    byElement.set(k, [...(byElement.get(k) || []), r]);
+  }
+  const open = risks.filter((r) => r.status === "open");
+  const reportEl = el("div", { id: "model-report", "aria-live": "polite" });
+  const check = el("button", { type: "button", class: "secondary" }, "Verify this model's entry");
+  check.addEventListener("click", async () => { check.disabled = true; vui.report(reportEl, `entry ${m.model.entry}`, await vui.verifyEntry(m.model.entry)); check.disabled = false; });
+  const diagram = m.diagram_svg
+    ? el("figure", { class: "diagram" },
+      el("img", {
+        src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(m.diagram_svg)}`,
+        alt: `Data-flow diagram of ${m.model.name}: ${m.elements.length} elements, ${m.flows.length} flows, ${m.boundaries.length} trust boundaries (listed below).`,
+      }),
+      el("figcaption", { class: "muted" }, "Boxes are elements, dashed red frames trust boundaries; red arrows are unencrypted flows."))
+    : el("p", { class: "error", role: "alert" }, m.problem || "No diagram.");
+  const findingRows = [...byElement.entries()].flatMap(([element, rs]) => rs.map((r, i) => el("tr", { class: r.overdue ? "overdue" : null },
+    i === 0 ? el("th", { scope: "rowgroup", rowspan: String(rs.length) }, element) : null,
+    el("td", {}, sev(r.severity), r.score !== null && r.score !== undefined ? ` ${r.score}` : ""),
+    el("td", {}, r.title),
+    el("td", {}, r.status, r.decision ? el("div", { class: "muted" }, `${r.decision.kind} by ${r.decision.issuer} `, entryLink(r.decision.entry)) : null),
+    el("td", {}, deadline(r)),
+    el("td", {}, r.subject))));
+  put(main,
+    el("h1", {}, m.title || m.model.name),
+    el("p", { class: "muted" },
+      `Published by ${m.model.owner}`, m.model.version ? `, version ${m.model.version}` : "", " at entry ", entryLink(m.model.entry),
+      m.model.superseded_by !== null ? el("strong", { class: "bad" }, ` (superseded at #${m.model.superseded_by})`) : "",
+      `. SHA-256 of the model file ${m.model.source_sha256}.`),
+    el("div", { class: "actions" }, check), reportEl,
+    el("h2", {}, "Data-flow diagram"), diagram,
+    el("h2", {}, `Findings (${open.length} open of ${risks.length} recorded)`),
+    risks.length
+      ? el("table", {}, el("caption", { class: "sr-only" }, "Findings by element"),
+        el("thead", {}, el("tr", {}, ["Element", "Severity", "Finding", "Status", "Deadline", "Recorded on"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, findingRows))
+      : empty("No finding of this model is recorded on anything you may see."),
+    el("p", {}, el("a", { href: `#/risks?source=${encodeURIComponent(source)}` }, "These findings in the risk register")),
+    el("h2", {}, "Elements"),
+    table(["Element", "Type", "Trust boundaries", "Device model", "Controls"],
+      m.elements.map((e) => el("tr", {},
+        el("td", {}, e.name), el("td", {}, e.type),
+        el("td", {}, e.boundaries.join(", ") || "—"),
+        el("td", {}, e.device_model || "—"),
+        el("td", {}, e.controls.join(", ") || "—"))), "Elements"),
+    el("h2", {}, "Data flows"),
+    table(["Flow", "From", "To", "Protocol", "Encrypted", "Authentication", "Data"],
+      m.flows.map((f) => el("tr", {},
+        el("td", {}, f.name), el("td", {}, names.get(f.from) || f.from), el("td", {}, names.get(f.to) || f.to),
+        el("td", {}, f.protocol), el("td", {}, f.encrypted ? "yes" : el("strong", { class: "bad" }, "no")),
+        el("td", {}, f.authentication), el("td", {}, f.classification))), "Data flows"),
+    m.versions.length > 1 ? [el("h2", {}, "Versions"), el("ul", { class: "plain" }, m.versions.slice().reverse().map((v) =>
+      el("li", {}, el("a", { href: `${modelHref(v)}?entry=${v.entry}` }, v.version || `entry ${v.entry}`), ` at `, entryLink(v.entry), v.superseded_by === null ? " (in force)" : "")))] : null,
+    el("details", {}, el("summary", {}, "Model file (YAML)"), el("pre", { class: "mono panel", tabindex: "0" }, m.source)));
 }

@@ -56,6 +56,8 @@ impl QueryParams for RiskQuery {}
 impl QueryParams for ExposureQuery {}
 impl QueryParams for VexQuery {}
 impl QueryParams for NoParameters {}
+impl QueryParams for api_types::dashboard::ThreatModelQuery {}
+impl QueryParams for api_types::dashboard::DigestQuery {}
 impl QueryParams for PageQuery {}
 impl QueryParams for ReadsQuery {}
 impl QueryParams for DeliveryQuery {}

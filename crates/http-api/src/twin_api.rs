@@ -13,7 +13,9 @@
 
 use std::sync::Arc;
 
-use api_types::dashboard::FleetView;
+use api_types::dashboard::{
+    DigestLookup, DigestQuery, FleetView, ThreatModelList, ThreatModelQuery, ThreatModelView,
+};
 use api_types::twins::{
     DeviceCount, DeviceFilter, DeviceList, DeviceQuery, DeviceView, NodeStatus, PageQuery,
     PolicyList, PolicyQuery, ReadsPage, ReadsQuery, RegisterStatement, Registered, StakeholderList,
@@ -30,6 +32,7 @@ use transparency::TransparencyService;
 use twin::StakeholderId;
 use twin_store::Projector;
 
+use service::threat_models::ThreatModelViews;
 use service::twins::TwinViews;
 pub(crate) use service::{ReadRecorder, ServiceError};
 
@@ -51,6 +54,8 @@ pub struct TwinApi {
     pub(crate) reads: ReadRecorder,
     /// The twin views (authorization, redaction, read records).
     views: TwinViews,
+    /// The published threat models.
+    threat_models: ThreatModelViews,
 }
 
 impl FromRef<TwinApi> for Arc<TokenEndpoint> {
@@ -72,6 +77,7 @@ impl TwinApi {
     ) -> TwinApi {
         TwinApi {
             views: TwinViews::new(projector.clone(), scitt.clone(), reads.clone()),
+            threat_models: ThreatModelViews::new(projector.clone()),
             reads,
             projector,
             scitt,
@@ -90,6 +96,9 @@ pub fn twin_router(api: TwinApi) -> Router {
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/devices/count", get(device_count))
         .route("/api/v1/fleet", get(fleet))
+        .route("/api/v1/digests/{sha256}", get(digest))
+        .route("/api/v1/threat-models", get(threat_models))
+        .route("/api/v1/threat-models/{owner}/{id}", get(threat_model))
         .route("/api/v1/devices/{id}", get(device))
         .route("/api/v1/devices/{id}/timeline", get(timeline))
         .route(
@@ -377,6 +386,85 @@ async fn fleet(
     let who = caller_id(&caller);
     // A scan of the whole fleet: on a blocking thread, never a runtime worker.
     let view = tokio::task::spawn_blocking(move || api.views.fleet(who))
+        .await
+        .map_err(JsonError::internal)??;
+    Ok(Json(view))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/digests/{sha256}",
+    tag = "twins",
+    summary = "The statements that name a SHA-256 digest: what a file (a firmware image, an SBOM, a test report, a model) is",
+    description = "Statements name digests in their fields (`image_sha256` of a release or an installed firmware, `document_sha256` of an SBOM, `model_sha256`, `config_sha256`, a test's `target_sha256` and `report_sha256`). Listed only where the caller may see the statement with the digest; each listed statement is recorded as a read like `GET /api/v1/statements/{entry}`.",
+    security((), ("bearer" = [])),
+    params(
+        ("sha256" = String, Path, description = "The digest: 64 hex digits (optionally prefixed `sha256:`)"),
+        DigestQuery,
+    ),
+    responses(
+        (status = 200, description = "The statements naming it, oldest first (none: the log names no such file)", body = DigestLookup),
+        (status = 400, description = "Not a SHA-256 digest, or a bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 503, description = "A read could not be recorded (Retry-After)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn digest(
+    State(api): State<TwinApi>,
+    caller: MaybeCaller,
+    Path(sha256): Path<String>,
+    ApiQuery(q): ApiQuery<DigestQuery>,
+) -> ApiResult<Json<DigestLookup>> {
+    let who = caller_id(&caller);
+    let view = tokio::task::spawn_blocking(move || api.views.digest(who, &sha256, q.after))
+        .await
+        .map_err(JsonError::internal)??;
+    Ok(Json(view))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/threat-models",
+    tag = "twins",
+    summary = "The published threat models, every version; public, like the published policies",
+    description = "`sectwin threat record` publishes a model (a `threat-model` statement) before it records the model's findings as risks whose `source` is `threat-model:<name>`.",
+    params(api_types::risks::NoParameters),
+    responses(
+        (status = 200, description = "Every version, those in force first", body = ThreatModelList),
+        (status = 400, description = "A parameter (it takes none)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn threat_models(
+    State(api): State<TwinApi>,
+    ApiQuery(_): ApiQuery<api_types::risks::NoParameters>,
+) -> ApiResult<Json<ThreatModelList>> {
+    Ok(Json(api.threat_models.list()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/threat-models/{owner}/{id}",
+    tag = "twins",
+    summary = "One threat model with its data-flow diagram (SVG) and its elements, flows and trust boundaries",
+    description = "Its findings are the risks recorded from it: `GET /api/v1/risks?source=threat-model:<name>` (authenticated, with the register's visibility).",
+    params(
+        ("owner" = String, Path, description = "Who published it"),
+        ("id" = String, Path, description = "Its published id"),
+        ThreatModelQuery,
+    ),
+    responses(
+        (status = 200, description = "The model", body = ThreatModelView),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such model (or version)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn threat_model(
+    State(api): State<TwinApi>,
+    Path((owner, id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<ThreatModelQuery>,
+) -> ApiResult<Json<ThreatModelView>> {
+    // Parsing and laying out a model of up to 60 KiB: a blocking thread.
+    let view = tokio::task::spawn_blocking(move || api.threat_models.get(&owner, &id, q.entry))
         .await
         .map_err(JsonError::internal)??;
     Ok(Json(view))

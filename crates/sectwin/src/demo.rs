@@ -137,7 +137,8 @@ fn assessed(status: VexStatus, justification: Option<&str>) -> StatementBody {
 /// (issuer, subject, payload) of each fact, in order; `door_pem` is the door
 /// controller's public key.
 pub(crate) fn facts(door_pem: &str) -> Vec<(&'static str, &'static str, Fact)> {
-    const IMAGE_SHA256: &str = "9f2c0d51e5a1b2c3";
+    let image_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(door_image()));
+    let image_sha256 = image_sha256.as_str();
     vec![
         (
             "acme.example",
@@ -179,7 +180,7 @@ pub(crate) fn facts(door_pem: &str) -> Vec<(&'static str, &'static str, Fact)> {
             "model:acme/DC-200",
             Fact::Says(StatementBody::FirmwareReleased {
                 version: "2.4.1".into(),
-                image_sha256: IMAGE_SHA256.into(),
+                image_sha256: image_sha256.into(),
                 sbom: None,
             }),
         ),
@@ -193,7 +194,7 @@ pub(crate) fn facts(door_pem: &str) -> Vec<(&'static str, &'static str, Fact)> {
             "device:door-ctl-0042",
             Fact::Says(StatementBody::FirmwareInstalled {
                 version: "2.4.1".into(),
-                image_sha256: IMAGE_SHA256.into(),
+                image_sha256: image_sha256.into(),
             }),
         ),
         (
@@ -514,6 +515,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         );
         keys.insert(id.to_string(), key);
     }
+    let image_file = data.join(DOOR_IMAGE_FILE);
+    if let Some(dir) = image_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&image_file, door_image())?;
     let door_key = scitt::SigningKey::generate(scitt::Algorithm::EdDSA, &mut rand_core::OsRng);
     let facts = facts(&door_key.public_key().to_pem());
     keys.insert(format!("device:{DOOR}"), door_key);
@@ -878,6 +884,28 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "   rival.example asking for the register: {} risks (it has no role on these devices)",
         theirs.total
     );
+    // Threat modeling as code: Acme publishes its smart-building model and
+    // records its findings on the device models they are about, exactly as
+    // `sectwin threat record` does.
+    let model_file = data.join("smart-building.yaml");
+    std::fs::write(&model_file, threat::REFERENCE_MODEL)?;
+    let acme_key_file = data.join("acme.example.key.pem");
+    write_secret(&acme_key_file, &acme_key.to_pem())?;
+    let acme_token = token_for(&http, &root, &node, "acme.example").await?;
+    println!(
+        "   acme.example runs: sectwin threat record smart-building.yaml --as acme.example ..."
+    );
+    let code = crate::threat_cmds::record_with_token(
+        model_file,
+        root.clone(),
+        acme_key_file,
+        "acme.example".into(),
+        acme_token,
+    )
+    .await?;
+    if code != std::process::ExitCode::SUCCESS {
+        bail!("threat record failed");
+    }
     for (what, subject, body) in fix_statements() {
         let statement = signed("acme.example", subject, &body, acme_key);
         let index = register(&http, &root, &statement, &service_key).await?;
@@ -960,6 +988,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("   curl '{base}/proof/inclusion?index={index}'");
     println!("   sectwin log verify {base} --vkey '{}'", log.vkey());
     println!("   static files: {}", data.join("node/log").display());
+    println!(
+        "   the dashboard: {root}/  (drop {} on \"Verify a file\": Acme's release of it is found and verified in the browser)",
+        data.join(DOOR_IMAGE_FILE).display()
+    );
     if !args.exit {
         println!("\nserving until Ctrl-C");
         let _ = tokio::signal::ctrl_c().await;
@@ -1396,6 +1428,39 @@ async fn webhook_receiver() -> Result<(String, Deliveries)> {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("   {l}\n")).collect()
+}
+
+/// The door controller's firmware image 2.4.1 (the demo's stand-in: 256 KiB
+/// of deterministic bytes behind a header), whose SHA-256 Acme releases:
+/// the demo writes it to `DATA/firmware/` so that it can be dropped on the
+/// dashboard's "Verify a file" page.
+pub(crate) fn door_image() -> Vec<u8> {
+    use sha2::Digest;
+    const IMAGE_BYTES: usize = 256 * 1024;
+    let mut image = b"ACME DC-200 firmware 2.4.1\n".to_vec();
+    let mut block = sha2::Sha256::digest(b"acme/DC-200 2.4.1");
+    while image.len() < IMAGE_BYTES {
+        image.extend_from_slice(&block);
+        block = sha2::Sha256::digest(block);
+    }
+    image.truncate(IMAGE_BYTES);
+    image
+}
+
+/// Where the demo writes [`door_image`] under its data directory.
+pub(crate) const DOOR_IMAGE_FILE: &str = "firmware/acme-dc-200-2.4.1.bin";
+
+/// Writes a private key readable by its owner only.
+fn write_secret(path: &std::path::Path, pem: &str) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(pem.as_bytes())?;
+    Ok(())
 }
 
 fn tempdir() -> Result<PathBuf> {

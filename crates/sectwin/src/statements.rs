@@ -305,6 +305,38 @@ pub fn risk_recorded(r: RecordedRisk) -> StatementBody {
     }
 }
 
+/// `threat-model`: the model file `source`, published under `id` (see
+/// [`threat_model_id`]).
+pub fn threat_model(id: &str, name: &str, version: Option<&str>, source: &str) -> StatementBody {
+    let mut policy = serde_json::json!({"id": id, "name": name, "source": source});
+    if let Some(v) = version {
+        policy["version"] = v.into();
+    }
+    StatementBody::ThreatModel { policy }
+}
+
+/// The published id of a threat model named `name`: lower-case letters and
+/// digits, runs of anything else as one `-` (at most 128 bytes;
+/// `threat-model` when nothing is left).
+pub fn threat_model_id(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c.to_ascii_lowercase());
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    let mut id = id.trim_end_matches('-').to_string();
+    id.truncate(twin::published::POLICY_ID_BYTES_MAX);
+    let id = id.trim_end_matches('-').to_string();
+    if id.is_empty() {
+        "threat-model".into()
+    } else {
+        id
+    }
+}
+
 /// `risk-accepted` of a finding the threat model suppresses until `until`.
 pub fn risk_suppressed(risk: &str, version: &str, reason: &str, until: String) -> StatementBody {
     StatementBody::RiskAccepted {

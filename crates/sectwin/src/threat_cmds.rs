@@ -555,6 +555,33 @@ fn twin_severity(s: risk::Severity) -> risk::Severity {
     }
 }
 
+/// `sectwin threat record MODEL --server SERVER --key KEY --as ISSUER
+/// --token TOKEN` with every other option at its default (the demo's step).
+pub(crate) async fn record_with_token(
+    model: PathBuf,
+    server: String,
+    key: PathBuf,
+    issuer: String,
+    token: String,
+) -> Result<ExitCode> {
+    record(RecordArgs {
+        model,
+        common: Common {
+            rules: Vec::new(),
+            suppressions: None,
+            today: None,
+            policy: None,
+        },
+        server,
+        key,
+        issuer,
+        subject: None,
+        page_size: 500,
+        auth: crate::twin_cmds::ClientAuth::with_token(token),
+    })
+    .await
+}
+
 /// `sectwin threat record`.
 pub async fn record(args: RecordArgs) -> Result<ExitCode> {
     let l = match load_and_analyze(&args.model, &args.common, None)? {
@@ -571,6 +598,11 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| "unversioned".into());
     let token = crate::twin_cmds::token(&args.server, &args.auth).await?;
+    let key = crate::twin_cmds::signing_key(&args.key)?;
+    // The model itself first, so that its findings can be shown on its
+    // diagram and checked against exactly what was analysed: published
+    // unless the version in force is this very file.
+    let published = publish_model(&args, &l, &key, token.as_deref()).await?;
     // (subject, risk) → the register's risk, for this model's source: every
     // page, so that a model with more recorded risks than one page holds
     // neither resubmits the later ones as new nor leaves them unresolved.
@@ -599,7 +631,6 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
             _ => break,
         }
     }
-    let key = crate::twin_cmds::signing_key(&args.key)?;
     let (mut new, mut changed, mut accepted, mut resolved, mut unchanged, mut skipped) =
         (0, 0, 0, 0, 0, 0);
     let mut seen = std::collections::BTreeSet::new();
@@ -678,8 +709,54 @@ pub async fn record(args: RecordArgs) -> Result<ExitCode> {
             resolved += 1;
         }
     }
+    println!("{published}");
     println!(
         "{source} {version}: {new} new, {changed} changed, {accepted} suppressed (accepted), {resolved} resolved, {unchanged} unchanged, {skipped} skipped (no device model; give --subject)"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Publishes the model file of `l` as a `threat-model` statement of
+/// `args.issuer` unless the version in force under its id is the same file;
+/// says which.
+async fn publish_model(
+    args: &RecordArgs,
+    l: &Loaded,
+    key: &scitt::SigningKey,
+    token: Option<&str>,
+) -> Result<String> {
+    use sha2::Digest;
+    let source = read(&args.model)?;
+    let name = &l.model.target_of_evaluation.name;
+    let id = crate::statements::threat_model_id(name);
+    let sha256 = hex::encode(sha2::Sha256::digest(source.as_bytes()));
+    let list = crate::twin_cmds::api_get(&args.server, "/api/v1/threat-models", token)
+        .await
+        .context("reading the published threat models")?;
+    let list: api_types::dashboard::ThreatModelList = crate::twin_cmds::wire(&list)?;
+    if list.models.iter().any(|m| {
+        m.owner == args.issuer
+            && m.id == id
+            && m.superseded_by.is_none()
+            && m.source_sha256 == sha256
+    }) {
+        return Ok(format!(
+            "threat model {:?} ({id}): the version in force is this file, not published again",
+            name
+        ));
+    }
+    let payload = crate::statements::threat_model(&id, name, l.model.version.as_deref(), &source);
+    let bytes = serde_json::to_vec(&payload.to_wire())?.len();
+    if bytes > twin::statement::PAYLOAD_BYTES_MAX {
+        bail!(
+            "the model file makes a threat-model statement of {bytes} bytes; a statement carries at most {} bytes: split the model",
+            twin::statement::PAYLOAD_BYTES_MAX
+        );
+    }
+    let subject = format!("stakeholder:{}", args.issuer);
+    crate::twin_cmds::sign_and_submit(&args.server, key, &args.issuer, &subject, &payload).await?;
+    Ok(format!(
+        "threat model {:?} published as {}/{id} (sha256 {sha256}); see {}/#/threat-models/{}/{id}",
+        name, args.issuer, args.server, args.issuer
+    ))
 }

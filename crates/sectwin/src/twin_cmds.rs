@@ -221,6 +221,17 @@ pub struct ClientAuth {
     client_secret: Option<String>,
 }
 
+impl ClientAuth {
+    /// Authentication with a bearer token already at hand.
+    pub(crate) fn with_token(token: String) -> ClientAuth {
+        ClientAuth {
+            token: Some(token),
+            client_id: None,
+            client_secret: None,
+        }
+    }
+}
+
 /// `sectwin twin ...`.
 #[derive(clap::Subcommand)]
 pub enum TwinCmd {

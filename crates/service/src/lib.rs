@@ -21,6 +21,7 @@ pub mod log_status;
 pub mod reads;
 pub mod risks;
 pub mod suppressions;
+pub mod threat_models;
 pub mod twins;
 pub mod vex_check;
 

@@ -104,6 +104,7 @@ pub fn matches(query: &RiskQuery, r: &Risk) -> bool {
             .is_none_or(|s| wire_severity(r.severity) == s)
         && query.kind.is_none_or(|k| r.kind == risk_kind(k))
         && query.overdue.is_none_or(|o| r.overdue == o)
+        && eq(&query.source, r.source.as_deref())
 }
 
 fn decision(d: &risk_register::Decision) -> wire::Decision {

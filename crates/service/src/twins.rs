@@ -12,7 +12,10 @@
 
 use std::sync::Arc;
 
-use api_types::dashboard::{Breakdown, FleetView, ValueCount, FLEET_VALUES_MAX};
+use api_types::dashboard::{
+    Breakdown, DigestLookup, DigestMatch, FleetView, ValueCount, DIGEST_MATCHES_MAX,
+    FLEET_VALUES_MAX,
+};
 use api_types::twins::{
     AiUsePolicy, AssetAttribute, AttributeRef, AttributeView, ClaimView, ConsensusState,
     ConsensusStatus, DeviceFilter, DeviceView, Dispute, Endorsement, KeyView, Lifecycle,
@@ -87,6 +90,47 @@ pub struct TwinViews {
     projector: Projector,
     scitt: Arc<TransparencyService>,
     reads: ReadRecorder,
+    claim_owners: Arc<ClaimOwners>,
+}
+
+/// Who asserted the claim of a log entry, and its statement type: what a
+/// sharing decision needs of a claim, kept for the fleet overview so that a
+/// warm server decides on 100,000 twins without reading their claims. Both
+/// are fixed by the entry's signed statement, so an entry's pair never
+/// changes; the memo is emptied when it reaches [`CLAIM_OWNERS_MAX`].
+#[derive(Default)]
+struct ClaimOwners {
+    by_entry: parking_lot::RwLock<std::collections::HashMap<u64, ClaimOwner>>,
+}
+
+/// A claim's issuer and statement type.
+type ClaimOwner = Arc<(StakeholderId, Box<str>)>;
+
+/// Claims whose owner [`ClaimOwners`] keeps at most (about 100 bytes each).
+const CLAIM_OWNERS_MAX: usize = 1_000_000;
+
+impl ClaimOwners {
+    /// The issuer and statement type of the claim of `entry`, if the
+    /// projection has that claim.
+    fn get(&self, projector: &Projector, entry: u64) -> Res<Option<ClaimOwner>> {
+        if let Some(owner) = self.by_entry.read().get(&entry) {
+            return Ok(Some(owner.clone()));
+        }
+        let Some(claim) = projector
+            .store()
+            .claim(entry)
+            .map_err(ServiceError::internal)?
+        else {
+            return Ok(None);
+        };
+        let owner = Arc::new((claim.issuer, Box::from(claim.body.type_name())));
+        let mut memo = self.by_entry.write();
+        if memo.len() >= CLAIM_OWNERS_MAX {
+            memo.clear();
+        }
+        memo.insert(entry, owner.clone());
+        Ok(Some(owner))
+    }
 }
 
 impl TwinViews {
@@ -101,6 +145,7 @@ impl TwinViews {
             projector,
             scitt,
             reads,
+            claim_owners: Arc::default(),
         }
     }
 
@@ -421,6 +466,65 @@ impl TwinViews {
         Ok(ReadsPage { reads, next_after })
     }
 
+    /// The statements naming the SHA-256 `sha256` (64 hex digits) that
+    /// `who` may see with the digest shown, oldest first, a page of
+    /// [`DIGEST_MATCHES_MAX`] after entry `after`; each recorded as a
+    /// statement read.
+    pub fn digest(
+        &self,
+        who: Option<StakeholderId>,
+        sha256: &str,
+        after: Option<u64>,
+    ) -> Res<DigestLookup> {
+        let digest = twin::statement::sha256_hex(sha256).ok_or_else(|| {
+            ServiceError::invalid(format!(
+                "{sha256:?} is not a SHA-256 digest: expected 64 hex digits"
+            ))
+        })?;
+        let hex_digest = hex::encode(digest);
+        let meta = self.projector.meta();
+        let store = self.projector.store();
+        let mut matches = Vec::new();
+        let mut cursor = after;
+        let mut exhausted = false;
+        // Entries hidden from the reader are skipped: read on until a page
+        // is full or the index has no more.
+        while matches.len() < DIGEST_MATCHES_MAX && !exhausted {
+            let batch = store
+                .digest_entries(&digest, cursor, STORE_BATCH)
+                .map_err(ServiceError::internal)?;
+            exhausted = batch.len() < STORE_BATCH;
+            for (entry, field) in batch {
+                if matches.len() >= DIGEST_MATCHES_MAX {
+                    exhausted = false;
+                    break;
+                }
+                cursor = Some(entry);
+                let view = match self.statement(who.clone(), entry) {
+                    Ok(v) => v,
+                    Err(e) if e.kind() == crate::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                // A digest in a field the owner's policy hides is not shown
+                // as found: the caller would learn what it may not see.
+                if !names_digest(view.statement.as_ref(), &hex_digest) {
+                    continue;
+                }
+                matches.push(DigestMatch {
+                    field,
+                    statement: view,
+                });
+            }
+        }
+        Ok(DigestLookup {
+            sha256: hex_digest,
+            matches,
+            next_after: if exhausted { None } else { cursor },
+            indexed_from: meta.digests_from.unwrap_or(0),
+            as_of: meta.size,
+        })
+    }
+
     /// The statement at log entry `index` as `who` may see it: statements
     /// about devices follow the device's policies; registry and release
     /// statements (about stakeholders and models) are public records.
@@ -492,6 +596,21 @@ impl TwinViews {
     }
 }
 
+/// Whether a field of `statement` (as shown) is the digest `hex` (64
+/// lower-case hex digits; the statement may write it in either case, with
+/// a `sha256:` prefix).
+fn names_digest(statement: Option<&Value>, hex: &str) -> bool {
+    let Some(Value::Object(fields)) = statement else {
+        return false;
+    };
+    fields.values().any(|v| {
+        v.as_str().is_some_and(|s| {
+            let s = s.strip_prefix("sha256:").unwrap_or(s);
+            s.eq_ignore_ascii_case(hex)
+        })
+    })
+}
+
 fn stakeholder_view(s: &twin::registry::Stakeholder) -> StakeholderView {
     StakeholderView {
         id: s.id.0.clone(),
@@ -547,6 +666,7 @@ fn wire_policy_kind(k: PolicyKind) -> WirePolicyKind {
         PolicyKind::Transparency => WirePolicyKind::Transparency,
         PolicyKind::AiUse => WirePolicyKind::AiUse,
         PolicyKind::SecurityProfile => WirePolicyKind::SecurityProfile,
+        PolicyKind::ThreatModel => WirePolicyKind::ThreatModel,
     }
 }
 
@@ -556,6 +676,7 @@ fn domain_policy_kind(k: WirePolicyKind) -> PolicyKind {
         WirePolicyKind::Transparency => PolicyKind::Transparency,
         WirePolicyKind::AiUse => PolicyKind::AiUse,
         WirePolicyKind::SecurityProfile => PolicyKind::SecurityProfile,
+        WirePolicyKind::ThreatModel => PolicyKind::ThreatModel,
     }
 }
 
@@ -807,15 +928,11 @@ fn visible_summary(api: &TwinViews, reader: &Reader<'_>, twin: &Twin) -> Res<Twi
         if contributed(class).is_empty() {
             continue;
         }
-        let Some(claim) = api
-            .projector
-            .store()
-            .claim(*entry)
-            .map_err(ServiceError::internal)?
-        else {
+        let Some(owner) = api.claim_owners.get(&api.projector, *entry)? else {
             continue;
         };
-        let seen = reader.decide(twin, &claim.issuer, claim.body.type_name());
+        let (issuer, kind) = &*owner;
+        let seen = reader.decide(twin, issuer, kind);
         redact_summary(class, seen.as_ref(), &mut summary);
     }
     Ok(summary)

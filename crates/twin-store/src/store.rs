@@ -8,6 +8,7 @@
 //! | `index` | attribute, NUL, value, NUL, device id | empty |
 //! | `refused` | entry (u64 BE) | why (UTF-8) |
 //! | `sboms` | entry (u64 BE) | the components of an SBOM part (JSON) |
+//! | `digests` | SHA-256 (32 bytes), entry (u64 BE) | what the digest is (`firmware image`, ...) |
 //! | `meta` | `meta` | [`twin::Meta`] (JSON): registry, releases, policies, size |
 //!
 //! The projector writes through [`StoreState`], an overlay flushed as one
@@ -125,6 +126,7 @@ struct Parts {
     index: PartitionHandle,
     refused: PartitionHandle,
     sboms: PartitionHandle,
+    digests: PartitionHandle,
     meta: PartitionHandle,
 }
 
@@ -154,6 +156,7 @@ impl Parts {
             index: open("index", false)?,
             refused: open("refused", true)?,
             sboms: open("sboms", true)?,
+            digests: open("digests", false)?,
             meta: open("meta", false)?,
             keyspace,
         })
@@ -693,6 +696,35 @@ impl TwinStore {
         Ok(out)
     }
 
+    /// Up to `limit` entries whose statements name the SHA-256 `digest`
+    /// (entry, what the digest is there), in log order, after `after`.
+    pub fn digest_entries(
+        &self,
+        digest: &[u8; 32],
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let s = self.parts()?;
+        let mut start = digest.to_vec();
+        if let Some(a) = after {
+            start.extend_from_slice(&(a.saturating_add(1)).to_be_bytes());
+        }
+        let mut out = Vec::new();
+        for kv in s.digests.range(start..) {
+            let (k, v) = kv.map_err(db)?;
+            if !k.starts_with(digest) || k.len() != 40 || out.len() >= limit {
+                break;
+            }
+            let mut e = [0u8; 8];
+            e.copy_from_slice(&k[32..40]);
+            out.push((
+                u64::from_be_bytes(e),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+
     /// Makes everything written so far durable.
     pub fn persist(&self) -> Result<(), StoreError> {
         let s = self.parts()?;
@@ -784,6 +816,7 @@ struct Overlay {
     history: Vec<HistoryRow>,
     refused: Vec<(u64, String)>,
     sboms: HashMap<u64, Vec<SbomComponent>>,
+    digests: Vec<([u8; 32], u64, &'static str)>,
 }
 
 impl Overlay {
@@ -797,6 +830,7 @@ impl Overlay {
             history: Vec::with_capacity(like.history.len()),
             refused: Vec::new(),
             sboms: HashMap::new(),
+            digests: Vec::new(),
         }
     }
 
@@ -860,6 +894,12 @@ impl Overlay {
         }
         for (entry, why) in &self.refused {
             batch.insert(&s.refused, entry.to_be_bytes(), why.as_bytes());
+        }
+        for (digest, entry, field) in &self.digests {
+            let mut k = Vec::with_capacity(40);
+            k.extend_from_slice(digest);
+            k.extend_from_slice(&entry.to_be_bytes());
+            batch.insert(&s.digests, k, field.as_bytes());
         }
         if let Some(meta) = meta {
             batch.insert(&s.meta, b"meta", meta);
@@ -1328,6 +1368,10 @@ impl State for StoreState {
         self.cur.sboms.insert(entry, components);
     }
 
+    fn record_digest(&mut self, digest: [u8; 32], entry: u64, field: &'static str) {
+        self.cur.digests.push((digest, entry, field));
+    }
+
     fn sbom_part(&self, entry: u64) -> Option<Vec<SbomComponent>> {
         if let Some(c) = self.cur.sboms.get(&entry) {
             return Some(c.clone());
@@ -1363,6 +1407,7 @@ mod tests {
             ("index", &s.index),
             ("refused", &s.refused),
             ("sboms", &s.sboms),
+            ("digests", &s.digests),
             ("meta", &s.meta),
         ];
         let mut all = Vec::new();

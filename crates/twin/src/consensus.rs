@@ -86,6 +86,7 @@ impl AttributeClass {
             | B::TransparencyPolicy { .. }
             | B::AiUsePolicy { .. }
             | B::SecurityProfile { .. }
+            | B::ThreatModel { .. }
             | B::StatementTypeRegistered { .. }
             | B::Endorse { .. }
             | B::Dispute { .. } => return None,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::consensus::{evaluate, AttributeClass, ConsensusPolicy, Status};
 use crate::model::{DeviceId, Lifecycle, Role, StakeholderId};
 use crate::published::{
-    AiUsePolicy, PolicyKind, PolicyVersion, SecurityProfile, TransparencyPolicy,
+    AiUsePolicy, PolicyKind, PolicyVersion, SecurityProfile, ThreatModelDoc, TransparencyPolicy,
 };
 use crate::registry::{Registry, RegistryError};
 use crate::sharing::{PolicyError, SharingPolicy};
@@ -629,6 +629,9 @@ pub trait State {
     fn put_sbom_part(&mut self, entry: u64, components: Vec<SbomComponent>);
     /// The components of the SBOM part registered as `entry`.
     fn sbom_part(&self, entry: u64) -> Option<Vec<SbomComponent>>;
+    /// Records that the statement of `entry` names the SHA-256 `digest` in
+    /// its field `field` (see [`StatementBody::digests`]).
+    fn record_digest(&mut self, digest: [u8; 32], entry: u64, field: &'static str);
 }
 
 /// Twins and claims in memory (tests, the pure benchmark, the demo's check).
@@ -638,6 +641,7 @@ pub struct MemState {
     claims: HashMap<u64, Claim>,
     history: HashMap<DeviceId, Vec<(u64, String)>>,
     sbom_parts: HashMap<u64, Vec<SbomComponent>>,
+    digests: BTreeMap<([u8; 32], u64), &'static str>,
 }
 
 impl MemState {
@@ -649,6 +653,15 @@ impl MemState {
     /// Every entry about `device`, in log order.
     pub fn history(&self, device: &DeviceId) -> &[(u64, String)] {
         self.history.get(device).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The entries whose statements name `digest`, with the field, in log
+    /// order.
+    pub fn digest_entries(&self, digest: &[u8; 32]) -> Vec<(u64, &'static str)> {
+        self.digests
+            .range((*digest, 0)..=(*digest, u64::MAX))
+            .map(|((_, entry), field)| (*entry, *field))
+            .collect()
     }
 }
 
@@ -676,6 +689,9 @@ impl State for MemState {
     }
     fn sbom_part(&self, entry: u64) -> Option<Vec<SbomComponent>> {
         self.sbom_parts.get(&entry).cloned()
+    }
+    fn record_digest(&mut self, digest: [u8; 32], entry: u64, field: &'static str) {
+        self.digests.insert((digest, entry), field);
     }
 }
 
@@ -724,6 +740,12 @@ pub struct Meta {
     /// Compiled schemas of the custom types (a cache).
     #[serde(skip)]
     pub validators: Validators,
+    /// The log position from which the statements' digests are indexed
+    /// ([`State::record_digest`]): 0 for a projection that always indexed
+    /// them, the size it had when it first ran with the index otherwise (a
+    /// `reindex` indexes the whole log).
+    #[serde(default)]
+    pub digests_from: Option<u64>,
     /// Statements applied.
     pub applied: u64,
     /// Entries refused (statements that do not fit the model, or foreign entries).
@@ -1050,7 +1072,8 @@ impl Projection<MemState> {
 
 impl<S: State> Projection<S> {
     /// A projection resuming from `meta` over `state`.
-    pub fn with_state(meta: Meta, state: S) -> Projection<S> {
+    pub fn with_state(mut meta: Meta, state: S) -> Projection<S> {
+        meta.digests_from.get_or_insert(meta.size);
         Projection { meta, state }
     }
 
@@ -1157,9 +1180,17 @@ impl<S: State> Projection<S> {
         s: Registered<'_>,
         parsed: Result<Delegated, StatementParseError>,
     ) -> Result<Applied, ApplyError> {
+        let entry = s.entry;
+        let mut digests = Vec::new();
+        if let Ok(d) = &parsed {
+            digests = d.body.digests();
+        }
         let (plan, clock) = self.plan_parsed(s, parsed)?;
         let applied = plan.applied();
         self.commit(plan);
+        for (field, digest) in digests {
+            self.state.record_digest(digest, entry, field);
+        }
         if let Some((subject, mark)) = clock {
             self.meta
                 .clocks
@@ -1383,6 +1414,20 @@ impl<S: State> Projection<S> {
                     version: PolicyVersion {
                         entry: s.entry,
                         kind: PolicyKind::SecurityProfile,
+                        id,
+                        policy,
+                        superseded_by: None,
+                    },
+                })
+            }
+            StatementBody::ThreatModel { policy } => {
+                let owner = Self::policy_owner(s.subject, &issuer, "threat-model")?;
+                let id = ThreatModelDoc::parse(&policy)?.id;
+                Ok(Plan::Publish {
+                    owner,
+                    version: PolicyVersion {
+                        entry: s.entry,
+                        kind: PolicyKind::ThreatModel,
                         id,
                         policy,
                         superseded_by: None,
@@ -2558,6 +2603,7 @@ impl Plan {
                     PolicyKind::Transparency => "transparency-policy",
                     PolicyKind::AiUse => "ai-use-policy",
                     PolicyKind::SecurityProfile => "security-profile",
+                    PolicyKind::ThreatModel => "threat-model",
                 },
             },
             Plan::CustomType { .. } => Applied {

@@ -51,6 +51,9 @@ pub enum PolicyKind {
     AiUse,
     /// A security profile (detection behaviours).
     SecurityProfile,
+    /// A threat model (a system's elements, flows and trust boundaries, as
+    /// written for `sectwin threat`).
+    ThreatModel,
 }
 
 impl PolicyKind {
@@ -61,13 +64,18 @@ impl PolicyKind {
             PolicyKind::Transparency => "transparency",
             PolicyKind::AiUse => "ai-use",
             PolicyKind::SecurityProfile => "security-profile",
+            PolicyKind::ThreatModel => "threat-model",
         }
     }
 
     /// Whether an owner may hold several policies of this kind, one per id
-    /// (AI-use policies and security profiles), rather than one.
+    /// (AI-use policies, security profiles and threat models), rather than
+    /// one.
     pub fn per_id(self) -> bool {
-        matches!(self, PolicyKind::AiUse | PolicyKind::SecurityProfile)
+        matches!(
+            self,
+            PolicyKind::AiUse | PolicyKind::SecurityProfile | PolicyKind::ThreatModel
+        )
     }
 
     /// Parses [`PolicyKind::name`].
@@ -77,6 +85,7 @@ impl PolicyKind {
             PolicyKind::Transparency,
             PolicyKind::AiUse,
             PolicyKind::SecurityProfile,
+            PolicyKind::ThreatModel,
         ]
         .into_iter()
         .find(|k| k.name() == s)
@@ -232,6 +241,59 @@ fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), Publi
         return Err(PublishedError::Count { what, count, max });
     }
     Ok(())
+}
+
+/// A published threat model: the model file as its author wrote it (YAML,
+/// the format of `sectwin threat`), named, versioned and hashed, so that the
+/// diagram and the findings recorded from it (`risk-recorded` statements
+/// whose `source` is `threat-model:<name>`) can be shown and checked against
+/// exactly what was analysed. JSON:
+/// `{"id":"smart-building","name":"Smart building","version":"3","source":"..."}`.
+/// This crate does not parse the model (crate `threat` does); it checks the
+/// outline and the size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreatModelDoc {
+    /// The published id (`[A-Za-z0-9._-]`, derived from the name).
+    pub id: String,
+    /// The target of evaluation's name, as in the model (and in the
+    /// `threat-model:<name>` source of its recorded risks).
+    pub name: String,
+    /// The model's version, if it has one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The model file (YAML), exactly.
+    pub source: String,
+}
+
+impl ThreatModelDoc {
+    /// Parses and checks a threat model's outline from its statement's
+    /// `policy` field.
+    pub fn parse(value: &Value) -> Result<ThreatModelDoc, PublishedError> {
+        let d: ThreatModelDoc =
+            serde_json::from_value(value.clone()).map_err(|e| PublishedError::Invalid {
+                kind: "threat-model",
+                why: e.to_string(),
+            })?;
+        check_id(&d.id)?;
+        check_text("name", &d.name)?;
+        if d.name.trim().is_empty() {
+            return Err(PublishedError::Invalid {
+                kind: "threat-model",
+                why: "name is empty".into(),
+            });
+        }
+        if let Some(v) = &d.version {
+            check_text("version", v)?;
+        }
+        if d.source.trim().is_empty() {
+            return Err(PublishedError::Invalid {
+                kind: "threat-model",
+                why: "source is empty".into(),
+            });
+        }
+        Ok(d)
+    }
 }
 
 impl TransparencyPolicy {

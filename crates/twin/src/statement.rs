@@ -410,6 +410,14 @@ pub enum StatementBody {
         /// The profile.
         policy: Value,
     },
+    /// A stakeholder's threat model (subject `stakeholder:<id>`, signed by
+    /// that stakeholder; see [`crate::published::ThreatModelDoc`]): the model
+    /// its recorded threat findings come from. Publishing again under the
+    /// same id is a new version.
+    ThreatModel {
+        /// The model, named and versioned.
+        policy: Value,
+    },
     /// A stakeholder registers a custom statement type (subject
     /// `stakeholder:<id>`, its own): statements of type `name` are then
     /// accepted when their payload validates against `schema` (JSON Schema).
@@ -561,12 +569,28 @@ pub const TYPES: &[&str] = &[
     "transparency-policy",
     "ai-use-policy",
     "security-profile",
+    "threat-model",
     "statement-type-registered",
     "endorse",
     "dispute",
     "audit-granted",
     "audit-revoked",
 ];
+
+/// A SHA-256 digest written as 64 hex digits (either case), decoded.
+pub fn sha256_hex(text: &str) -> Option<[u8; 32]> {
+    let text = text.strip_prefix("sha256:").unwrap_or(text);
+    if text.len() != 64 {
+        return None;
+    }
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let &[hi, lo] = pair else { return None };
+        *slot = u8::try_from(hex(hi)? * 16 + hex(lo)?).ok()?;
+    }
+    Some(out)
+}
 
 /// The payload field naming the stakeholder a statement is made for when
 /// the registry authority (the service) signs it on that stakeholder's
@@ -654,6 +678,49 @@ impl StatementBody {
             why: e.to_string(),
         })?;
         Ok(Delegated { body, on_behalf_of })
+    }
+
+    /// The SHA-256 digests the statement names, with the field's meaning:
+    /// a firmware image, a configuration, an AI model, a test's target or
+    /// report, an SBOM document. Only well-formed digests (64 hex digits);
+    /// a file with one of them is found by it (`GET /api/v1/digests/{sha256}`).
+    pub fn digests(&self) -> Vec<(&'static str, [u8; 32])> {
+        let candidates: Vec<(&'static str, &str)> = match self {
+            StatementBody::FirmwareReleased {
+                image_sha256, sbom, ..
+            } => {
+                let mut v = vec![("firmware image", image_sha256.as_str())];
+                if let Some(s) = sbom {
+                    v.push(("SBOM document", s.as_str()));
+                }
+                v
+            }
+            StatementBody::FirmwareInstalled { image_sha256, .. } => {
+                vec![("firmware image", image_sha256.as_str())]
+            }
+            StatementBody::ConfigurationReported { config_sha256, .. } => {
+                vec![("configuration", config_sha256.as_str())]
+            }
+            StatementBody::AiModelDeployed { model_sha256, .. } => {
+                vec![("AI model", model_sha256.as_str())]
+            }
+            StatementBody::SecurityTestEvidence {
+                target_sha256,
+                report_sha256,
+                ..
+            } => vec![
+                ("tested image or model", target_sha256.as_str()),
+                ("test report", report_sha256.as_str()),
+            ],
+            StatementBody::SbomRegistered {
+                document_sha256, ..
+            } => vec![("SBOM document", document_sha256.as_str())],
+            _ => Vec::new(),
+        };
+        candidates
+            .into_iter()
+            .filter_map(|(field, text)| Some((field, sha256_hex(text)?)))
+            .collect()
     }
 
     /// The statement's type as on the wire: the custom type's name for a
@@ -779,6 +846,7 @@ impl StatementBody {
             StatementBody::TransparencyPolicy { .. } => "transparency-policy",
             StatementBody::AiUsePolicy { .. } => "ai-use-policy",
             StatementBody::SecurityProfile { .. } => "security-profile",
+            StatementBody::ThreatModel { .. } => "threat-model",
             StatementBody::StatementTypeRegistered { .. } => "statement-type-registered",
             StatementBody::Custom { .. } => "custom",
             StatementBody::Endorse { .. } => "endorse",

@@ -233,3 +233,124 @@ async fn decisions_are_signed_on_the_callers_behalf_when_the_twin_allows_it() {
     .await;
     assert!(status == 403 || status == 400, "{status}: {problem}");
 }
+
+/// A file's SHA-256 finds the statements that name it (a release, the
+/// devices' reports of installing it), for each reader only where it may
+/// see the statement with the digest shown; malformed digests are refused.
+#[tokio::test]
+async fn a_digest_finds_the_statements_that_name_it_as_each_reader_may_see_them() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let image = "5d41402abc4b2a76b9719d911017c592aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let release = node
+        .register(
+            "acme.test",
+            "model:acme/DC-200",
+            &json!({"type":"firmware-released","version":"2.5.0","image_sha256":image}),
+        )
+        .await;
+    // Written in upper case with a prefix: the same digest.
+    let installed = node
+        .register(
+            "op.test",
+            "device:door-1",
+            &json!({"type":"firmware-installed","version":"2.5.0","image_sha256":format!("sha256:{}", image.to_uppercase())}),
+        )
+        .await;
+    // The maintainer shares the firmware it installs with the public, the
+    // version only: the digest stays hidden from anonymous readers.
+    node.register(
+        "fix.test",
+        "stakeholder:fix.test",
+        &json!({"type":"sharing-policy","policy":{"id":"fix-1","grants":[
+        {"readers":[{"role":"operator"},{"role":"owner"}],"devices":"all","types":["*"]},
+        {"readers":["public"],"devices":"all","types":["firmware-installed"],"fields":["version"]}]}}),
+    )
+    .await;
+    let by_fix = node
+        .register(
+            "fix.test",
+            "device:door-1",
+            &json!({"type":"firmware-installed","version":"2.5.0","image_sha256":image}),
+        )
+        .await;
+    let entries = |v: &Value| -> Vec<(u64, String, String)> {
+        v["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["statement"]["entry"].as_u64().unwrap(),
+                    m["statement"]["type"].as_str().unwrap().to_string(),
+                    m["field"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let op = node.token("op.test").await;
+    let (status, found) = node
+        .get(&format!("/api/v1/digests/{image}"), Some(&op))
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["sha256"], image);
+    assert_eq!(found["indexed_from"], 0);
+    assert_eq!(found["next_after"], Value::Null);
+    let image_field = "firmware image".to_string();
+    assert_eq!(
+        entries(&found),
+        vec![
+            (release, "firmware-released".into(), image_field.clone()),
+            (installed, "firmware-installed".into(), image_field.clone()),
+            (by_fix, "firmware-installed".into(), image_field.clone()),
+        ],
+        "{found}"
+    );
+    // Anonymous: the public release; the door's reports are not shared
+    // (op's) or shared without the digest (the maintainer's).
+    let (status, public) = node
+        .get(
+            &format!("/api/v1/digests/sha256:{}", image.to_uppercase()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{public}");
+    assert_eq!(
+        entries(&public),
+        vec![(release, "firmware-released".into(), image_field.clone())],
+        "{public}"
+    );
+    let (_, shown) = node
+        .get(&format!("/api/v1/statements/{by_fix}"), None)
+        .await;
+    assert_eq!(shown["statement"]["version"], "2.5.0", "{shown}");
+    // A stranger to the door: the release only.
+    let out = node.token("out.test").await;
+    let (_, theirs) = node
+        .get(&format!("/api/v1/digests/{image}"), Some(&out))
+        .await;
+    assert_eq!(entries(&theirs).len(), 1, "{theirs}");
+    // A digest nothing names, and malformed ones.
+    let (status, none) = node
+        .get(&format!("/api/v1/digests/{}", "0".repeat(64)), Some(&op))
+        .await;
+    assert_eq!((status, none["matches"].clone()), (200, json!([])));
+    for bad in [
+        "aa",
+        "zz5d41402abc4b2a76b9719d911017c592aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        let (status, problem) = node.get(&format!("/api/v1/digests/{bad}"), None).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("64 hex digits"),
+            "{problem}"
+        );
+    }
+    let (status, _) = node
+        .get(&format!("/api/v1/digests/{image}?page=2"), None)
+        .await;
+    assert_eq!(status, 400);
+}

@@ -41,7 +41,7 @@ impl std::ops::Deref for Node {
 }
 
 impl Node {
-    async fn register(&self, issuer: &str, subject: &str, payload: &Value) -> u64 {
+    pub(crate) async fn register(&self, issuer: &str, subject: &str, payload: &Value) -> u64 {
         let bytes = TestNode::sign(issuer, &self.keys[issuer], subject, payload);
         self.test.register_signed(bytes).await
     }

@@ -808,9 +808,64 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
         "{theirs}"
     );
 
+    // The model itself is published first: its diagram, its inventory and
+    // the file as written, found by id; its findings by their source.
+    assert!(out.contains("published as acme.example/"), "{out}");
+    let (status, models) = get(&url, "/api/v1/threat-models", &op).await;
+    assert_eq!(status, 200, "{models}");
+    let first = models["models"][0].clone();
+    assert_eq!(
+        models["models"].as_array().map(Vec::len),
+        Some(1),
+        "{models}"
+    );
+    let v1_text = std::fs::read_to_string(&v1).expect("read");
+    assert_eq!(
+        first["source_sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(v1_text.as_bytes()))
+    );
+    assert_eq!(first["superseded_by"], Value::Null);
+    let id = first["id"].as_str().expect("id").to_string();
+    let name = first["name"].as_str().expect("name").to_string();
+    let model_path = format!("/api/v1/threat-models/acme.example/{id}");
+    let (status, model) = get(&url, &model_path, &op).await;
+    assert_eq!(status, 200, "{model}");
+    assert_eq!(model["source"], v1_text.as_str());
+    assert!(
+        model["diagram_svg"]
+            .as_str()
+            .is_some_and(|s| s.contains("<svg")),
+        "{model}"
+    );
+    assert!(model["elements"].as_array().is_some_and(|e| e.len() > 3));
+    assert!(model["flows"].as_array().is_some_and(|f| !f.is_empty()));
+    let source = format!("threat-model:{name}");
+    let (status, from_model) = get(
+        &url,
+        &format!(
+            "/api/v1/risks?source={}&page_size=1000",
+            url_escape(&source)
+        ),
+        &acme,
+    )
+    .await;
+    assert_eq!(status, 200, "{from_model}");
+    assert_eq!(from_model["total"].as_u64(), Some(new), "{from_model}");
+    for (path, want) in [
+        (format!("{model_path}?entry=1"), 404),
+        ("/api/v1/threat-models/acme.example/nope".to_string(), 404),
+        (format!("{model_path}?version=1"), 400),
+    ] {
+        assert_eq!(get(&url, &path, &op).await.0, want, "{path}");
+    }
+
     // The same version again: nothing to sign, however many pages the
     // register's recorded risks take.
     let out = record(&v1);
+    assert!(
+        out.contains("the version in force is this file, not published again"),
+        "{out}"
+    );
     assert_eq!(count(&out, "new"), 0, "{out}");
     assert_eq!(count(&out, "unchanged"), new, "{out}");
     assert!(new > 2, "the model must take several pages of two: {out}");
@@ -846,5 +901,28 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(mitigated, resolved);
+    // Version 2.5 is in force; 2.4 stays readable at its entry.
+    let (_, models) = get(&url, "/api/v1/threat-models", &op).await;
+    let versions = models["models"].as_array().expect("models");
+    assert_eq!(versions.len(), 2, "{models}");
+    assert_eq!(versions[0]["version"], "2.5");
+    assert_eq!(versions[1]["superseded_by"], versions[0]["entry"]);
+    let old = versions[1]["entry"].as_u64().expect("entry");
+    let (status, then) = get(&url, &format!("{model_path}?entry={old}"), &op).await;
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(then["source"], v1_text.as_str());
+    assert_eq!(then["versions"].as_array().map(Vec::len), Some(2));
     server.stop();
+}
+
+/// `s` escaped for a query string value.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -86,6 +86,7 @@ fn payloads_parse_strictly() {
         r#"{"type":"transparency-policy","policy":{"id":"t1","record_viewers":["authenticated"]}}"#,
         r#"{"type":"ai-use-policy","policy":{"id":"a1","devices":"all","decisions":[{"decision":"alarm","autonomy":"advisory","human_oversight":"guard"}]}}"#,
         r#"{"type":"security-profile","policy":{"id":"cams","devices":"all","behaviours":[{"name":"no-telnet"}]}}"#,
+        r#"{"type":"threat-model","policy":{"id":"building","name":"Building","source":"title: b"}}"#,
         r#"{"type":"statement-type-registered","name":"acme/door-event","schema":{"type":"object"}}"#,
         r#"{"type":"endorse","entry":5}"#,
         r#"{"type":"dispute","entry":5,"reason":"no site visit"}"#,

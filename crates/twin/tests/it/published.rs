@@ -244,3 +244,112 @@ fn security_profiles_are_kept_one_per_id_and_refused_precisely() {
     assert!(e.to_string().contains("behaviors"), "{e}");
     assert_eq!(p.meta().published.security_profiles().count(), 2);
 }
+
+#[test]
+fn threat_models_are_versioned_per_id_and_refused_precisely() {
+    let mut p = Projection::new(ConsensusPolicy::default());
+    let model = |id: &str, version: &str, source: &str| {
+        serde_json::json!({"type":"threat-model","policy":{"id":id,"name":"Building","version":version,"source":source}})
+            .to_string()
+    };
+    apply(
+        &mut p,
+        1,
+        "acme.example",
+        "stakeholder:acme.example",
+        &model("building", "1", "title: a\n"),
+    )
+    .expect("v1");
+    apply(
+        &mut p,
+        2,
+        "acme.example",
+        "stakeholder:acme.example",
+        &model("building", "2", "title: b\n"),
+    )
+    .expect("v2");
+    apply(
+        &mut p,
+        3,
+        "acme.example",
+        "stakeholder:acme.example",
+        &model("plant", "1", "title: c\n"),
+    )
+    .expect("another id");
+    let versions: Vec<(u64, String, Option<u64>)> = p
+        .meta()
+        .published
+        .versions(None)
+        .filter(|(_, v)| v.kind == PolicyKind::ThreatModel)
+        .map(|(_, v)| (v.entry, v.id.clone(), v.superseded_by))
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            (1, "building".into(), Some(2)),
+            (2, "building".into(), None),
+            (3, "plant".into(), None),
+        ]
+    );
+    // Refused, each with what is wrong, changing nothing.
+    for (entry, issuer, subject, payload, why) in [
+        (
+            4,
+            "acme.example",
+            "stakeholder:acme.example",
+            model("a b", "1", "x"),
+            "is not valid",
+        ),
+        (
+            5,
+            "acme.example",
+            "stakeholder:acme.example",
+            model("a", "1", " \n"),
+            "source is empty",
+        ),
+        (
+            6,
+            "rival.example",
+            "stakeholder:acme.example",
+            model("a", "1", "x"),
+            "may not publish",
+        ),
+        (
+            7,
+            "acme.example",
+            "stakeholder:acme.example",
+            r#"{"type":"threat-model","policy":{"id":"a","name":"A","source":"x","extra":1}}"#
+                .into(),
+            "unknown field",
+        ),
+    ] {
+        let e = apply(&mut p, entry, issuer, subject, &payload).expect_err(why);
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    assert_eq!(p.meta().published.versions(None).count(), 3);
+}
+
+#[test]
+fn statements_name_the_digests_of_what_they_are_about() {
+    use twin::statement::{sha256_hex, StatementBody};
+    let d = "5d41402abc4b2a76b9719d911017c592AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let bytes = sha256_hex(d).expect("64 hex digits");
+    assert_eq!(sha256_hex(&format!("sha256:{d}")), Some(bytes));
+    for bad in ["", "aa", &d[1..], &format!("{d}0"), &d.replace('5', "g")] {
+        assert_eq!(sha256_hex(bad), None, "{bad}");
+    }
+    let body = |json: &str| StatementBody::parse(json.as_bytes()).expect("parses");
+    let fields = |b: &StatementBody| b.digests().into_iter().map(|(f, _)| f).collect::<Vec<_>>();
+    assert_eq!(
+        fields(&body(&format!(
+            r#"{{"type":"firmware-released","version":"1","image_sha256":"{d}","sbom":"{d}"}}"#
+        ))),
+        ["firmware image", "SBOM document"]
+    );
+    // A digest that is not one (the demo's early releases had such) is not indexed.
+    assert!(fields(&body(
+        r#"{"type":"firmware-installed","version":"1","image_sha256":"aa"}"#
+    ))
+    .is_empty());
+    assert!(fields(&body(r#"{"type":"maintenance-performed","work":"x"}"#)).is_empty());
+}
