@@ -170,6 +170,13 @@ async function main() {
     const devices = Number(await page.textContent(".tiles .tile .n"));
     assert.ok(devices >= 2, `the operator sees its devices (saw ${devices})`);
     assert.match(text, /door-ctl-0042/);
+    // Risk over time: today's point is the risks open now (a decided one
+    // counts until the day its decision was signed, read from the log).
+    await page.waitForSelector("#risk-history svg.chart");
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("sectwin.session")).token);
+    const all = await (await fetch(`${base}/api/v1/risks?page_size=1000`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const openNow = all.risks.filter((r) => r.discovered && r.status === "open").length;
+    assert.match(await page.textContent("#risk-history text.now"), new RegExp(`^${openNow} open now,`));
     await shot(page, "02-fleet-operator");
     await axe(page, "fleet");
   });

@@ -66,25 +66,84 @@ function bars(title, breakdown, link) {
   return el("div", { class: "panel" }, el("h3", {}, title), chart, list);
 }
 
-// Open risks by the day they were discovered, cumulated (a line chart).
-function riskOverTime(risks) {
-  const days = new Map();
-  for (const r of risks) if (r.discovered) days.set(r.discovered, (days.get(r.discovered) || 0) + 1);
-  const sorted = [...days.entries()].sort(([a], [b]) => a.localeCompare(b));
-  if (!sorted.length) return empty("No open risk has a discovery date yet.");
-  let total = 0;
-  const points = sorted.map(([d, n]) => [d, (total += n)]);
+// Risks open each day, from the day each was discovered until the day a
+// decision on it (accept, mitigate, transfer, false positive) was signed:
+// the decision's time is read from its statement in the log's own entry
+// bundle. `points` is [[day, open], ...], one per day.
+function riskOverTime(points, note) {
+  if (!points.length) return empty("No risk has a discovery date yet.");
+  const max = Math.max(1, ...points.map(([, n]) => n));
   const W = 420, H = 140, pad = 28;
   const x = (i) => pad + (points.length === 1 ? (W - 2 * pad) / 2 : (i / (points.length - 1)) * (W - 2 * pad));
-  const y = (n) => H - pad - (n / total) * (H - 2 * pad);
+  const y = (n) => H - pad - (n / max) * (H - 2 * pad);
   const path = points.map(([, n], i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
-  return svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Open risks by discovery day, cumulated: ${points.map(([d, n]) => `${d}: ${n}`).join(", ")}` },
+  const last = points[points.length - 1];
+  const changes = points.filter(([, n], i) => i === 0 || n !== points[i - 1][1]);
+  return svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Open risks per day${note}: ${changes.map(([d, n]) => `from ${d}: ${n}`).join(", ")}` },
     svg("line", { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: "#8a96a3" }),
     svg("path", { d: path, fill: "none", stroke: "#b3261e", "stroke-width": 2 }),
-    points.map(([, n], i) => svg("circle", { cx: x(i), cy: y(n), r: 3, fill: "#b3261e" })),
+    points.length <= 60 ? points.map(([, n], i) => svg("circle", { cx: x(i), cy: y(n), r: 3, fill: "#b3261e" })) : null,
     svg("text", { x: pad, y: H - 8 }, points[0][0]),
-    svg("text", { x: W - pad, y: H - 8, "text-anchor": "end" }, points[points.length - 1][0]),
-    svg("text", { x: pad, y: 14 }, `${total} open`));
+    svg("text", { x: W - pad, y: H - 8, "text-anchor": "end" }, last[0]),
+    svg("text", { x: pad, y: 14, class: "now" }, `${last[1]} open now, at most ${max}`));
+}
+
+// Days from `from` to `to` (YYYY-MM-DD, UTC), both included.
+function days(from, to) {
+  const out = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
+// The days (YYYY-MM-DD) the statements of `entries` were signed, read from
+// the log's entry bundles (one fetch per bundle).
+async function signedDays(entries, size) {
+  const byBundle = new Map();
+  for (const e of entries) {
+    if (e >= size) continue;
+    const p = bundlePath(e, size);
+    if (!byBundle.has(p)) byBundle.set(p, []);
+    byBundle.get(p).push(e);
+  }
+  const out = new Map();
+  await Promise.all([...byBundle].map(async ([p, es]) => {
+    const bundle = await api.getBytes(`/log/${p}`).catch(() => null);
+    if (!bundle) return;
+    for (const e of es) {
+      try {
+        const st = readStatement(entryFromBundle(bundle, e));
+        if (st.iat) out.set(e, new Date(st.iat * 1000).toISOString().slice(0, 10));
+      } catch { /* an unreadable entry has no day */ }
+    }
+  }));
+  return out;
+}
+
+// Fills `panel` with the chart, after the overview is in place (it reads
+// the register's first page and the decisions' entries: not on the
+// overview's critical path).
+async function fillRiskHistory(panel, today) {
+  try {
+    const [page, log] = await Promise.all([api.get("/api/v1/risks?page_size=1000"), api.get("/api/v1/log")]);
+    const size = log.size;
+    const risks = page.risks.filter((r) => r.discovered);
+    const decided = risks.filter((r) => r.status !== "open" && r.decision);
+    const when = await signedDays(decided.map((r) => r.decision.entry), size);
+    const first = risks.reduce((m, r) => (r.discovered < m ? r.discovered : m), today);
+    const series = days(first, today).map((d) => [d, risks.filter((r) => {
+      if (r.discovered > d) return false;
+      if (r.status === "open") return true;
+      // Closed without a decision in the log (a VEX, a fix): no day to tell.
+      if (!r.decision) return false;
+      const closed = when.get(r.decision.entry);
+      return closed ? closed > d : true;
+    }).length]);
+    const note = page.next_offset !== null ? ` (the first ${page.risks.length} of ${page.total} risks)` : "";
+    put(panel, riskOverTime(series, note),
+      el("p", { class: "muted" }, `Each risk counts from the day it was discovered until the day a decision on it was signed (read from the log)${note}; risks no longer in the register (after an upgrade, a VEX) are not counted.`));
+  } catch (e) {
+    put(panel, el("p", { class: "error" }, `The risk history could not be read: ${e.message}`));
+  }
 }
 
 // ---- fleet ----------------------------------------------------------------------
@@ -100,6 +159,8 @@ export async function fleet(main) {
   const risks = sortRisks(open.risks, "deadline").slice(0, 10);
   const changed = recent.devices.filter((d) => d.updated_at !== null).sort((a, b) => b.updated_at - a.updated_at).slice(0, 8);
   const by = summary.open_by_severity || {};
+  const history = el("div", { id: "risk-history", "aria-live": "polite" }, el("p", { class: "muted" }, "Reading the register's history…"));
+  fillRiskHistory(history, open.today);
   put(main, 
     el("h1", {}, "Fleet overview"),
     el("p", { class: "muted" }, `As of log entry ${f.as_of}${f.complete ? "" : " (the first 100,000 devices)"}: what your organization may see under the owners' sharing policies.`),
@@ -120,9 +181,7 @@ export async function fleet(main) {
             el("td", {}, sev(r.severity)),
             el("td", {}, deadline(r)))), "Open risks") : empty("No open risk."),
         el("p", {}, el("a", { href: "#/risks?status=open" }, "The whole register →"))),
-      el("section", { class: "panel", "aria-labelledby": "h-time" }, el("h2", { id: "h-time" }, "Risk over time"),
-        riskOverTime(open.risks),
-        el("p", { class: "muted" }, "Open risks of the current register, cumulated by the day each was discovered."))),
+      el("section", { class: "panel", "aria-labelledby": "h-time" }, el("h2", { id: "h-time" }, "Risk over time"), history)),
     el("h2", {}, "Devices"),
     el("div", { class: "grid2" },
       bars("By lifecycle", f.lifecycle, (v) => `#/search?q=${encodeURIComponent(v)}`),
