@@ -1463,7 +1463,7 @@ mod tests {
                 "op.example",
                 d,
                 format!(
-                    r#"{{"type":"firmware-installed","version":"2.{}","image_sha256":"{d:08x}"}}"#,
+                    r#"{{"type":"firmware-installed","version":"2.{}","image_sha256":"{d:064x}"}}"#,
                     d % 3
                 ),
             );
@@ -1555,6 +1555,11 @@ mod tests {
         assert!(expected.iter().any(|(p, _, _)| *p == "refused"));
         assert!(expected.iter().filter(|(p, _, _)| *p == "claims").count() > 500 * 3);
         assert!(expected.iter().filter(|(p, _, _)| *p == "index").count() > 500 * 8);
+        // Every device's installed image, by its digest.
+        assert_eq!(
+            expected.iter().filter(|(p, _, _)| *p == "digests").count(),
+            500
+        );
         // Held to the end; outgrowing the twins', the history's or the
         // claims' bound midway; all three.
         for (i, bounds) in [

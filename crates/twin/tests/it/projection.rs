@@ -573,3 +573,18 @@ fn a_statement_cannot_take_an_attribute_back_in_time_under_its_issuers_clock() {
     run(&mut again);
     assert_eq!(again.twin(&door()), Some(twin));
 }
+
+/// A projection that always had the digest index indexes from entry 0; one
+/// resumed from a meta written before it existed says from which position
+/// (its size then), so that lookups can tell what a reindex would add.
+#[test]
+fn the_digest_index_says_from_which_entry_it_holds() {
+    let fresh = twin::Projection::new(twin::ConsensusPolicy::default());
+    assert_eq!(fresh.meta().digests_from, Some(0));
+    let mut old: serde_json::Value = serde_json::to_value(fresh.meta()).expect("meta serializes");
+    old.as_object_mut().expect("object").remove("digests_from");
+    old["size"] = 10.into();
+    let meta: twin::Meta = serde_json::from_value(old).expect("an older meta reads");
+    let resumed = twin::Projection::with_state(meta, twin::projection::MemState::default());
+    assert_eq!(resumed.meta().digests_from, Some(10));
+}
