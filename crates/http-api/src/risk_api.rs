@@ -29,13 +29,16 @@
 
 use std::sync::Arc;
 
+use api_types::dashboard::{ThreatModelList, ThreatModelQuery, ThreatModelView};
 use api_types::risks::{AdvisoryImport, BulkImport, NoParameters, OwnImport, SharedImport};
 use api_types::Problem;
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use service::threat_models::ThreatModelViews;
 use twin_store::RiskService;
 use vuln_formats::DocumentFormat;
 
@@ -65,6 +68,7 @@ pub struct RiskApi {
     twins: TwinApi,
     risks: Arc<RiskService>,
     views: RiskViews,
+    threat_models: ThreatModelViews,
     sign: ChangeSigner,
 }
 
@@ -78,6 +82,7 @@ impl RiskApi {
     pub fn new(twins: TwinApi, risks: Arc<RiskService>, sign: ChangeSigner) -> RiskApi {
         let views = RiskViews::new(twins.projector.clone(), risks.clone(), twins.reads.clone());
         RiskApi {
+            threat_models: ThreatModelViews::new(twins.projector.clone(), views.clone()),
             twins,
             risks,
             views,
@@ -99,6 +104,8 @@ pub fn risk_router(api: RiskApi) -> Router {
         .route("/api/v1/risks/summary", get(summary))
         .route("/api/v1/exposure", get(exposure))
         .route("/api/v1/vex", get(vex))
+        .route("/api/v1/threat-models", get(threat_models))
+        .route("/api/v1/threat-models/{owner}/{id}", get(threat_model))
         .route(
             "/api/v1/advisories",
             post(import).layer(crate::problem::body_limit(ADVISORY_BYTES_MAX)),
@@ -488,4 +495,60 @@ async fn vex(
     let views = api.views.clone();
     let who = twin::StakeholderId(caller.0.stakeholder.clone());
     blocking(move || views.vex(who, &query)).await.map(Json)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/threat-models",
+    tag = "risks",
+    summary = "The threat models that concern the caller, every version",
+    description = "`sectwin threat record` publishes a model (a `threat-model` statement, registered as a hash envelope: the log holds the digest of a salted payload) before it records the model's findings as risks whose `source` is `threat-model:<name>`. A model is shown to its publisher and to the stakeholders who may see one of its findings in the risk register.",
+    security(("bearer" = [])),
+    params(NoParameters),
+    responses(
+        (status = 200, description = "Every version, those in force first", body = ThreatModelList),
+        (status = 400, description = "A parameter (it takes none)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+    ),
+)]
+async fn threat_models(
+    State(api): State<RiskApi>,
+    caller: MaybeCaller,
+    ApiQuery(_): ApiQuery<NoParameters>,
+) -> ApiResult<Json<ThreatModelList>> {
+    let (views, who) = (api.threat_models.clone(), caller_id(&caller));
+    blocking(move || views.list(who)).await.map(Json)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/threat-models/{owner}/{id}",
+    tag = "risks",
+    summary = "One threat model with its data-flow diagram (SVG) and its elements, flows and trust boundaries",
+    description = "Its findings are the risks recorded from it: `GET /api/v1/risks?source=threat-model:<name>` (authenticated, with the register's visibility).",
+    params(
+        ("owner" = String, Path, description = "Who published it"),
+        ("id" = String, Path, description = "Its published id"),
+        ThreatModelQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The model", body = ThreatModelView),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No such model (or version), or not one that concerns the caller", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn threat_model(
+    State(api): State<RiskApi>,
+    caller: MaybeCaller,
+    Path((owner, id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<ThreatModelQuery>,
+) -> ApiResult<Json<ThreatModelView>> {
+    let (views, who) = (api.threat_models.clone(), caller_id(&caller));
+    // Reading the register and laying out a model of up to 60 KiB: a
+    // blocking thread.
+    blocking(move || views.get(who, &owner, &id, q.entry))
+        .await
+        .map(Json)
 }

@@ -13,9 +13,7 @@
 
 use std::sync::Arc;
 
-use api_types::dashboard::{
-    DigestLookup, DigestQuery, FleetView, ThreatModelList, ThreatModelQuery, ThreatModelView,
-};
+use api_types::dashboard::{DigestLookup, DigestQuery, FleetView};
 use api_types::twins::{
     DeviceCount, DeviceFilter, DeviceList, DeviceQuery, DeviceView, NodeStatus, PageQuery,
     PolicyList, PolicyQuery, ReadsPage, ReadsQuery, RegisterStatement, Registered, StakeholderList,
@@ -32,7 +30,6 @@ use transparency::TransparencyService;
 use twin::StakeholderId;
 use twin_store::Projector;
 
-use service::threat_models::ThreatModelViews;
 use service::twins::TwinViews;
 pub(crate) use service::{ReadRecorder, ServiceError};
 
@@ -54,8 +51,6 @@ pub struct TwinApi {
     pub(crate) reads: ReadRecorder,
     /// The twin views (authorization, redaction, read records).
     views: TwinViews,
-    /// The published threat models.
-    threat_models: ThreatModelViews,
 }
 
 impl FromRef<TwinApi> for Arc<TokenEndpoint> {
@@ -77,7 +72,6 @@ impl TwinApi {
     ) -> TwinApi {
         TwinApi {
             views: TwinViews::new(projector.clone(), scitt.clone(), reads.clone()),
-            threat_models: ThreatModelViews::new(projector.clone()),
             reads,
             projector,
             scitt,
@@ -97,8 +91,6 @@ pub fn twin_router(api: TwinApi) -> Router {
         .route("/api/v1/devices/count", get(device_count))
         .route("/api/v1/fleet", get(fleet))
         .route("/api/v1/digests/{sha256}", get(digest))
-        .route("/api/v1/threat-models", get(threat_models))
-        .route("/api/v1/threat-models/{owner}/{id}", get(threat_model))
         .route("/api/v1/devices/{id}", get(device))
         .route("/api/v1/devices/{id}/timeline", get(timeline))
         .route(
@@ -417,54 +409,6 @@ async fn digest(
 ) -> ApiResult<Json<DigestLookup>> {
     let who = caller_id(&caller);
     let view = tokio::task::spawn_blocking(move || api.views.digest(who, &sha256, q.after))
-        .await
-        .map_err(JsonError::internal)??;
-    Ok(Json(view))
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/threat-models",
-    tag = "twins",
-    summary = "The published threat models, every version; public, like the published policies",
-    description = "`sectwin threat record` publishes a model (a `threat-model` statement) before it records the model's findings as risks whose `source` is `threat-model:<name>`.",
-    params(api_types::risks::NoParameters),
-    responses(
-        (status = 200, description = "Every version, those in force first", body = ThreatModelList),
-        (status = 400, description = "A parameter (it takes none)", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-async fn threat_models(
-    State(api): State<TwinApi>,
-    ApiQuery(_): ApiQuery<api_types::risks::NoParameters>,
-) -> ApiResult<Json<ThreatModelList>> {
-    Ok(Json(api.threat_models.list()))
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/threat-models/{owner}/{id}",
-    tag = "twins",
-    summary = "One threat model with its data-flow diagram (SVG) and its elements, flows and trust boundaries",
-    description = "Its findings are the risks recorded from it: `GET /api/v1/risks?source=threat-model:<name>` (authenticated, with the register's visibility).",
-    params(
-        ("owner" = String, Path, description = "Who published it"),
-        ("id" = String, Path, description = "Its published id"),
-        ThreatModelQuery,
-    ),
-    responses(
-        (status = 200, description = "The model", body = ThreatModelView),
-        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such model (or version)", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-async fn threat_model(
-    State(api): State<TwinApi>,
-    Path((owner, id)): Path<(String, String)>,
-    ApiQuery(q): ApiQuery<ThreatModelQuery>,
-) -> ApiResult<Json<ThreatModelView>> {
-    // Parsing and laying out a model of up to 60 KiB: a blocking thread.
-    let view = tokio::task::spawn_blocking(move || api.threat_models.get(&owner, &id, q.entry))
         .await
         .map_err(JsonError::internal)??;
     Ok(Json(view))

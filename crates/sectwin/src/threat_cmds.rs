@@ -745,16 +745,34 @@ async fn publish_model(
             name
         ));
     }
-    let payload = crate::statements::threat_model(&id, name, l.model.version.as_deref(), &source);
-    let bytes = serde_json::to_vec(&payload.to_wire())?.len();
-    if bytes > twin::statement::PAYLOAD_BYTES_MAX {
+    let body = crate::statements::threat_model(&id, name, l.model.version.as_deref(), &source);
+    // A threat model says where a system is weak: the log holds only the
+    // digest of a salted payload (a hash envelope); the node keeps the
+    // payload beside the log and shows it to the stakeholders it concerns.
+    let mut wire = body.to_wire();
+    let mut salt = [0u8; 24];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    wire[twin::statement::SALT] =
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, salt).into();
+    let payload = serde_json::to_vec(&wire)?;
+    if payload.len() > twin::statement::PAYLOAD_BYTES_MAX {
         bail!(
-            "the model file makes a threat-model statement of {bytes} bytes; a statement carries at most {} bytes: split the model",
+            "the model file makes a threat-model statement of {} bytes; a statement carries at most {} bytes: split the model",
+            payload.len(),
             twin::statement::PAYLOAD_BYTES_MAX
         );
     }
     let subject = format!("stakeholder:{}", args.issuer);
-    crate::twin_cmds::sign_and_submit(&args.server, key, &args.issuer, &subject, &payload).await?;
+    let statement = scitt::StatementBuilder::new(&args.issuer, &subject, &payload)
+        .content_type("application/json")
+        .issued_at(crate::now_unix_s())
+        .hash_envelope(None)
+        .sign(key);
+    let (location, _) =
+        crate::scitt_cmds::submit_with_payload(&args.server, statement, payload).await?;
+    let entry = crate::scitt_cmds::entry_of(&location)
+        .with_context(|| format!("unexpected location {location:?}"))?;
+    crate::twin_cmds::wait_projected(&args.server, entry).await?;
     Ok(format!(
         "threat model {:?} published as {}/{id} (sha256 {sha256}); see {}/#/threat-models/{}/{id}",
         name, args.issuer, args.server, args.issuer

@@ -339,7 +339,7 @@ const PROJECTION_WAIT_MS_MAX: u64 = 30_000;
 
 /// Waits until the server's twins include entry `entry`, so that a command
 /// that reads right after this one sees what it wrote.
-async fn wait_projected(server: &str, entry: u64) -> Result<()> {
+pub(crate) async fn wait_projected(server: &str, entry: u64) -> Result<()> {
     let deadline =
         std::time::Instant::now() + std::time::Duration::from_millis(PROJECTION_WAIT_MS_MAX);
     let mut pause_ms = 10;

@@ -312,6 +312,28 @@ impl RiskViews {
         })
     }
 
+    /// The sources of the recorded risks `who` may see (such as
+    /// `threat-model:<name>`): whom a threat model concerns. Recorded as a
+    /// list read, like [`RiskViews::list`].
+    pub fn recorded_sources(
+        &self,
+        who: Option<StakeholderId>,
+    ) -> Result<BTreeSet<String>, ServiceError> {
+        let who = signed_in(who)?;
+        let register = self.register()?;
+        let meta = self.projector.meta();
+        let reader = self.recorder.reader(Some(who), &meta);
+        let mut audit = Audit::default();
+        let query = RiskQuery {
+            kind: Some(api_types::risks::KindFilter::Recorded),
+            ..RiskQuery::default()
+        };
+        let risks = self.visible(&reader, register.select(&selector(&query)), &mut audit)?;
+        let sources = risks.iter().filter_map(|r| r.source.clone()).collect();
+        audit.write(&self.recorder, &reader.who, ReadKind::List, None)?;
+        Ok(sources)
+    }
+
     /// The counts of the risks `who` may see, and the fleet's.
     pub fn summary(&self, who: Option<StakeholderId>) -> Result<RiskSummary, ServiceError> {
         let who = signed_in(who)?;

@@ -1,9 +1,12 @@
-//! The published threat models (`threat-model` statements, published by
-//! `sectwin threat record` like a policy: public, as policies are), each
-//! with its data-flow diagram and inventory, for the dashboard and any
-//! client. The findings of a model are the risks recorded from it, read
-//! from the risk register with its visibility rules
-//! (`GET /api/v1/risks?source=threat-model:<name>`), not here.
+//! The threat models (`threat-model` statements on their publisher, which
+//! `sectwin threat record` registers as hash envelopes: the log holds the
+//! digest of a salted payload, the node the model), each with its
+//! data-flow diagram and inventory, for the dashboard and any client. A
+//! model says where a system is weak: it is shown to its publisher and to
+//! the stakeholders who may see a risk recorded from it (the register's
+//! visibility: a role on a device of a model it names), never publicly.
+//! The findings themselves are read from the register
+//! (`GET /api/v1/risks?source=threat-model:<name>`).
 
 use api_types::dashboard::{
     ThreatBoundary, ThreatElement, ThreatFlow, ThreatModelList, ThreatModelSummary, ThreatModelView,
@@ -13,32 +16,54 @@ use twin::published::{PolicyKind, PolicyVersion, ThreatModelDoc};
 use twin::StakeholderId;
 use twin_store::Projector;
 
+use crate::risks::RiskViews;
 use crate::ServiceError;
 
 type Res<T> = Result<T, ServiceError>;
+
+/// The `source` of the risks recorded from a threat model, before its name.
+pub const THREAT_MODEL_SOURCE: &str = "threat-model:";
 
 /// The threat model views.
 #[derive(Clone)]
 pub struct ThreatModelViews {
     projector: Projector,
+    risks: RiskViews,
 }
 
 impl ThreatModelViews {
-    /// The threat models published in the log of `projector`.
-    pub fn new(projector: Projector) -> ThreatModelViews {
-        ThreatModelViews { projector }
+    /// The threat models published in the log of `projector`, shown to whom
+    /// `risks` shows their findings.
+    pub fn new(projector: Projector, risks: RiskViews) -> ThreatModelViews {
+        ThreatModelViews { projector, risks }
     }
 
-    /// Every published version: those in force first, then by owner, id
-    /// and entry.
-    pub fn list(&self) -> ThreatModelList {
+    /// Whether `who` may see the model of `owner` named `name`: its
+    /// publisher, or a reader of one of its findings (`sources`).
+    fn concerns(
+        who: &StakeholderId,
+        owner: &StakeholderId,
+        name: &str,
+        sources: &std::collections::BTreeSet<String>,
+    ) -> bool {
+        who == owner || sources.contains(&format!("{THREAT_MODEL_SOURCE}{name}"))
+    }
+
+    /// Every version of the models `who` may see: those in force first,
+    /// then by owner, id and entry.
+    pub fn list(&self, who: Option<StakeholderId>) -> Res<ThreatModelList> {
+        let Some(who) = who else {
+            return Err(unauthorized());
+        };
+        let sources = self.risks.recorded_sources(Some(who.clone()))?;
         let meta = self.projector.meta();
         let mut models: Vec<ThreatModelSummary> = meta
             .published
             .versions(None)
             .filter(|(_, v)| v.kind == PolicyKind::ThreatModel)
             .filter_map(|(owner, v)| {
-                Some(summary(owner, v, &ThreatModelDoc::parse(&v.policy).ok()?))
+                let doc = ThreatModelDoc::parse(&v.policy).ok()?;
+                Self::concerns(&who, owner, &doc.name, &sources).then(|| summary(owner, v, &doc))
             })
             .collect();
         models.sort_by(|a, b| {
@@ -55,15 +80,26 @@ impl ThreatModelViews {
                     std::cmp::Reverse(b.entry),
                 ))
         });
-        ThreatModelList {
+        Ok(ThreatModelList {
             models,
             as_of: meta.size,
-        }
+        })
     }
 
     /// The version of `owner`'s model `id` in force, or the one published
-    /// at `entry`, with its diagram and inventory.
-    pub fn get(&self, owner: &str, id: &str, entry: Option<u64>) -> Res<ThreatModelView> {
+    /// at `entry`, with its diagram and inventory, if `who` may see it
+    /// (else not found: a model's existence is not told either).
+    pub fn get(
+        &self,
+        who: Option<StakeholderId>,
+        owner: &str,
+        id: &str,
+        entry: Option<u64>,
+    ) -> Res<ThreatModelView> {
+        let Some(who) = who else {
+            return Err(unauthorized());
+        };
+        let sources = self.risks.recorded_sources(Some(who.clone()))?;
         let meta = self.projector.meta();
         let owner = StakeholderId(owner.to_string());
         let not_found = || {
@@ -84,6 +120,9 @@ impl ThreatModelViews {
             None => versions.iter().find(|(v, _)| v.superseded_by.is_none()),
         }
         .ok_or_else(not_found)?;
+        if !Self::concerns(&who, &owner, &doc.name, &sources) {
+            return Err(not_found());
+        }
         let (title, diagram_svg, problem, elements, flows, boundaries) =
             match threat::model::Model::parse(&doc.source) {
                 Ok(m) => (
@@ -124,6 +163,12 @@ impl ThreatModelViews {
                 .collect(),
         })
     }
+}
+
+fn unauthorized() -> ServiceError {
+    ServiceError::unauthorized(
+        "threat models are shown to the stakeholders they concern: send a bearer token from /oauth/token",
+    )
 }
 
 fn summary(owner: &StakeholderId, v: &PolicyVersion, doc: &ThreatModelDoc) -> ThreatModelSummary {

@@ -200,10 +200,18 @@ impl TwinViews {
         let meta = self.projector.meta();
         let owner = q.stakeholder.as_ref().map(|s| StakeholderId(s.clone()));
         let kind = q.kind.map(domain_policy_kind);
+        if kind == Some(PolicyKind::ThreatModel) {
+            return Err(ServiceError::invalid(
+                "threat models are not public: GET /api/v1/threat-models (signed in) lists those that concern you",
+            ));
+        }
         let at = q.at;
         let policies = meta
             .published
             .versions(owner.as_ref())
+            // A threat model says where a system is weak: shown only by
+            // `service::threat_models`, to the stakeholders it concerns.
+            .filter(|(_, v)| v.kind != PolicyKind::ThreatModel)
             .filter(|(_, v)| kind.is_none_or(|k| v.kind == k))
             .filter(|(_, v)| at.is_none_or(|at| Published::in_force(v, at)))
             .map(|(o, v)| PolicyVersion {

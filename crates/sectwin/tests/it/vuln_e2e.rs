@@ -702,12 +702,14 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
     let authority = data.join("authority.key");
     let (acme_key, acme_pub) = common::keypair(&d, "acme", "eddsa");
     let (_, op_pub) = common::keypair(&d, "op", "eddsa");
+    let (_, x_pub) = common::keypair(&d, "x", "eddsa");
     common::register_stakeholders(
         &url,
         &authority,
         &[
             ("acme.example", "manufacturer", &acme_pub),
             ("op.example", "operator", &op_pub),
+            ("x.example", "operator", &x_pub),
         ],
     );
     // A camera of model CAM-7 operated by op.example, whose firmware acme released.
@@ -851,6 +853,39 @@ async fn threat_findings_become_risks_and_keep_their_status_across_versions() {
     .await;
     assert_eq!(status, 200, "{from_model}");
     assert_eq!(from_model["total"].as_u64(), Some(new), "{from_model}");
+    // Not public: it says where the system is weak. The log holds the
+    // digest of a salted payload; the node shows the model to acme and to
+    // op (a finding on its camera's model), to no one else.
+    let (x_id, x_secret) = credential(&data, "x.example");
+    let x = token(&url, &x_id, &x_secret).await;
+    let (status, none) = get(&url, "/api/v1/threat-models", &x).await;
+    assert_eq!(
+        (status, none["models"].clone()),
+        (200, serde_json::json!([])),
+        "{none}"
+    );
+    assert_eq!(get(&url, &model_path, &x).await.0, 404);
+    for path in ["/api/v1/threat-models", model_path.as_str()] {
+        let r = reqwest::get(format!("{url}{path}")).await.expect("get");
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let (_, policies) = get(&url, "/api/v1/policies", &x).await;
+    assert!(!policies.to_string().contains("threat-model"), "{policies}");
+    assert_eq!(
+        get(&url, "/api/v1/policies?kind=threat-model", &x).await.0,
+        400
+    );
+    let entry = first["entry"].as_u64().expect("entry");
+    let logged = reqwest::get(format!("{url}/entries/{entry}/statement"))
+        .await
+        .expect("get");
+    assert_eq!(logged.status(), 200);
+    let logged = logged.bytes().await.expect("statement");
+    let title = model["title"].as_str().expect("title");
+    assert!(
+        !logged.windows(title.len()).any(|w| w == title.as_bytes()),
+        "the log holds the model's text"
+    );
     for (path, want) in [
         (format!("{model_path}?entry=1"), 404),
         ("/api/v1/threat-models/acme.example/nope".to_string(), 404),
