@@ -19,7 +19,9 @@ import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { generateKeyPairSync } from "node:crypto";
 import { bundlePath, entryFromBundle } from "../crates/dashboard/web/verify.js";
+import { loadKey, signStatement } from "../crates/dashboard/web/sign.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.SECTWIN_BIN || join(here, "../target/ci/sectwin");
@@ -285,9 +287,11 @@ async function main() {
     await axe(page, "register");
   });
 
+  let decidedKey;
   await step("sign a decision on the operator's behalf from the register", async () => {
     const row = page.locator("tbody tr").first();
     const key = await row.getAttribute("data-key");
+    decidedKey = key;
     await row.locator("summary").click();
     await row.locator("select[name=decision]").selectOption("accept");
     await row.locator("textarea[name=rationale]").fill("compensating control: the door is on an isolated VLAN");
@@ -302,6 +306,88 @@ async function main() {
     assert.equal(st.signed_by !== null, true);
     console.log(`     decided ${key}: entry ${n}`);
     await shot(page, "08-decision");
+  });
+
+  await step("sign a decision with the operator's own key in the page: a wrong key is warned about and refused, the right one registers through SCRAPI and verifies in the browser", async () => {
+    await page.goto(`${base}/#/risks?status=open`);
+    await rendered(page);
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("sectwin.session")).token);
+    const open = (await (await fetch(`${base}/api/v1/risks?status=open&page_size=1000`, { headers: { authorization: `Bearer ${token}` } })).json()).risks;
+    const risk = open.find((r) => r.key !== decidedKey && r.owner === "operator.example");
+    assert.ok(risk, "another open risk the operator owns");
+    const row = page.locator(`tbody tr[data-key=${JSON.stringify(risk.key)}]`);
+    await row.locator("summary").click();
+    // The signer choice is a labelled radio group, reached and changed by keyboard.
+    const service = row.getByRole("radio", { name: "by the service on my behalf" });
+    assert.ok(await service.isChecked(), "the service signs by default");
+    assert.equal(await row.locator("fieldset legend").textContent(), "Sign");
+    await service.focus();
+    await page.keyboard.press("ArrowDown");
+    assert.ok(await row.getByRole("radio", { name: "with my own key" }).isChecked(), "arrow keys choose the own key");
+    const file = row.getByLabel("Private key (PEM, PKCS#8; read in this browser only, never uploaded or stored)");
+    assert.ok(await file.isVisible());
+    assert.equal(await row.locator("button[type=submit]").textContent(), "Sign with my key and register");
+    const info = row.locator(".key-info");
+
+    // A key that is not the operator's: warned about, and the server's refusal shown.
+    const wrong = join(tmp, "not-the-operator.key.pem");
+    writeFileSync(wrong, generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }));
+    await file.setInputFiles(wrong);
+    await row.locator(".key-info[data-kid]").waitFor();
+    assert.match(await info.textContent(), /Ed25519 key, kid [0-9a-f]{16}…, from not-the-operator\.key\.pem\. ⚠ This key is not one of operator\.example's registered keys/);
+    assert.equal(await info.getAttribute("data-registered"), "false");
+    await row.locator("select[name=decision]").selectOption("mitigate");
+    await row.locator("textarea[name=rationale]").fill("firmware 2.5.0 installed on the door; telnet disabled");
+    await row.locator("button[type=submit]").click();
+    await row.locator("p[role=status] .error").waitFor();
+    const refusal = await row.locator("p[role=status]").textContent();
+    assert.match(refusal, /^Not registered: Unknown issuer key: issuer "operator\.example" has no registered key with kid/);
+    console.log(`     wrong key: ${refusal}`);
+    await shot(page, "08c-own-key-refused");
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, "the refusal, kid and all, fits the page's width");
+
+    // The operator's own key, as the demo left it.
+    const keyFile = join(tmp, "data", "keys", "operator.example.key.pem");
+    await file.setInputFiles(keyFile);
+    await row.locator('.key-info[data-registered="true"]').waitFor();
+    assert.match(await info.textContent(), /Ed25519 key, kid [0-9a-f]{16}…, from operator\.example\.key\.pem\. One of operator\.example's registered keys/);
+    await row.locator("button[type=submit]").click();
+    await row.locator("[data-report=decision][data-result], p[role=status] .error").first().waitFor({ timeout: 30_000 });
+    const status = await row.locator("p[role=status]").textContent();
+    const report = await row.locator("[data-report=decision]").textContent();
+    assert.match(status, /Registered as entry \d+, signed with your key/);
+    assert.equal(await row.locator("[data-report=decision]").getAttribute("data-result"), "verified", `${status}\n${report}`);
+    assert.match(report, /The statement is signed by operator\.example/);
+    const n = Number(/entry (\d+)/.exec(status)[1]);
+    const st = await (await fetch(`${base}/api/v1/statements/${n}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(st.type, "risk-mitigated");
+    assert.equal(st.issuer, "operator.example");
+    assert.equal(st.signed_by ?? null, null, "signed by the user, not by the service on its behalf");
+    assert.equal(st.statement.risk, risk.risk);
+    assert.equal(st.statement.how, "firmware 2.5.0 installed on the door; telnet disabled");
+    assert.equal(st.subject, risk.subject);
+    assert.equal(st.refused ?? null, null, "the twins applied it");
+    console.log(`     decided ${risk.key} with the operator's own key: entry ${n}`);
+    await row.screenshot({ path: join(SHOTS, "08d-own-key-decision.png") });
+    await shot(page, "08e-own-key-decision-page");
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, "the open form fits the page's width");
+    await axe(page, "register with the own-key form open");
+  });
+
+  await step("ES256: sign.js signs with vistacam.example's P-256 key in Node; the real server registers it", async () => {
+    const key = await loadKey(readFileSync(join(tmp, "data", "keys", "vistacam.example.key.pem"), "utf8"));
+    assert.equal(key.alg, -7, "the demo gives vistacam.example an ES256 key");
+    const payload = new TextEncoder().encode(JSON.stringify({ type: "firmware-released", version: "9.9.9", image_sha256: "ab".repeat(32) }));
+    const bytes = await signStatement(key, { iss: "vistacam.example", sub: "model:vistacam.example/VC-9", iat: Math.floor(Date.now() / 1000), payload });
+    const res = await fetch(`${base}/entries`, { method: "POST", headers: { "content-type": "application/cose" }, body: bytes });
+    assert.ok(res.status === 201 || (res.redirected && res.status === 200), `registered (${res.status} ${res.url})`);
+    const where = res.status === 201 ? res.headers.get("location") : new URL(res.url).pathname;
+    const n = Number(/^\/entries\/(\d+)$/.exec(where)[1]);
+    // The log holds exactly the bytes sign.js made (they are the registration form).
+    const log = await (await fetch(`${base}/api/v1/log`)).json();
+    const bundle = new Uint8Array(await (await fetch(`${base}/log/${bundlePath(n, log.size)}`)).arrayBuffer());
+    assert.deepEqual(entryFromBundle(bundle, n), bytes);
+    console.log(`     ES256 statement registered: ${res.status} ${where}`);
   });
 
   await step("vulnerability view: one advisory, the releases it affects, the devices running them, with VEX", async () => {

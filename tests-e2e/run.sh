@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The dashboard's end-to-end test (dashboard.test.js): Debian's Chromium,
+# The dashboard's end-to-end test (dashboard.test.js), after the unit tests of
+# its in-page signer (sign.test.js): Debian's Chromium,
 # driven by playwright-core with axe-core, both pinned in package-lock.json
 # and installed here with `npm ci`, against the sectwin binary the build
 # stage made ($SECTWIN_BIN). Installs Chromium with apt-get when it is
@@ -16,4 +17,6 @@ cd "$HERE"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --silent
 fi
+# The in-page signer and CBOR encoder, in Node (byte for byte against $SECTWIN_BIN).
+node --test sign.test.js
 exec node dashboard.test.js

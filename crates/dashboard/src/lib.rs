@@ -40,6 +40,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("verify.js", "text/javascript; charset=utf-8"),
     asset!("verify-ui.js", "text/javascript; charset=utf-8"),
     asset!("cbor.js", "text/javascript; charset=utf-8"),
+    asset!("sign.js", "text/javascript; charset=utf-8"),
+    asset!("sign-ui.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import * as views from "./views.js";
+import { forgetKey } from "./sign-ui.js";
 
 const main = document.getElementById("main");
 let generation = 0;
@@ -78,7 +79,8 @@ function renderWho() {
   }
   who.append(views.el("span", { "data-who": s.stakeholder || "" }, `Signed in as ${s.stakeholder || s.client_id}`));
   const out = views.el("button", { type: "button", class: "secondary small", id: "signout" }, "Sign out");
-  out.addEventListener("click", () => { api.session.clear(); location.hash = "#/signin"; render(); });
+  // Signing out forgets the token and any private key loaded in this tab.
+  out.addEventListener("click", () => { api.session.clear(); forgetKey(); location.hash = "#/signin"; render(); });
   who.append(out);
 }
 

@@ -6,6 +6,8 @@
 
 import * as api from "./api.js";
 import * as vui from "./verify-ui.js";
+import * as sui from "./sign-ui.js";
+import { decisionPayload } from "./sign.js";
 import { bundlePath, entryFromBundle, readStatement } from "./verify.js";
 
 export function el(tag, attrs = {}, ...children) {
@@ -476,24 +478,48 @@ function download(name, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+// A decision on risk `r`: signed by the service on the user's behalf (POST
+// /api/v1/risks/decisions), or in this page with the user's own key and
+// registered through SCRAPI (sign-ui.js), then verified here.
 function decideForm(r) {
   const id = `d-${r.key.replace(/[^a-zA-Z0-9]/g, "-")}`;
   const kind = el("select", { id: `${id}-kind`, name: "decision" }, [["accept", "Accept"], ["mitigate", "Mitigated"], ["transfer", "Transfer"], ["false_positive", "False positive"]].map(([v, t]) => el("option", { value: v }, t)));
   const rationale = el("textarea", { id: `${id}-why`, name: "rationale", rows: 2, required: "" });
   const until = el("input", { id: `${id}-until`, name: "until", type: "date" });
   const to = el("input", { id: `${id}-to`, name: "to", placeholder: "stakeholder id" });
+  const signer = sui.signerChoice(id);
+  const submit = el("button", { type: "submit" }, "Sign on my behalf and register");
+  signer.onChange(() => { submit.textContent = signer.own() ? "Sign with my key and register" : "Sign on my behalf and register"; });
   const out = el("p", { role: "status" });
+  const reportEl = el("div", { "data-report": "decision", "aria-live": "polite" });
   const form = el("form", {},
     el("label", { for: kind.id }, "Decision"), kind,
     el("label", { for: rationale.id }, "Rationale (for Mitigated: how)"), rationale,
     el("label", { for: until.id }, "Accepted until (optional)"), until,
     el("label", { for: to.id }, "Transfer to"), to,
-    el("button", { type: "submit" }, "Sign on my behalf and register"), out);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
+    signer.element,
+    submit, out, reportEl);
+  const fields = () => {
     const body = { subject: r.subject, risk: r.risk, decision: kind.value, rationale: rationale.value };
     if (kind.value === "accept" && until.value) body.until = until.value;
     if (kind.value === "transfer") body.to = to.value.trim();
+    return body;
+  };
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    reportEl.replaceChildren();
+    reportEl.className = "";
+    for (const a of ["role", "aria-label", "data-result", "data-ms"]) reportEl.removeAttribute(a);
+    submit.disabled = true;
+    try {
+      if (signer.own()) await ownKey(fields());
+      else await onBehalf(fields());
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  const onBehalf = async (body) => {
     out.textContent = "Registering…";
     try {
       const res = await api.post("/api/v1/risks/decisions", body);
@@ -501,7 +527,30 @@ function decideForm(r) {
     } catch (e) {
       out.replaceChildren(el("span", { class: "error" }, e.message));
     }
-  });
+  };
+  const ownKey = async (body) => {
+    const key = signer.key();
+    if (!key) {
+      out.replaceChildren(el("span", { class: "error" }, "Choose your private key file first (or sign by the service on your behalf)."));
+      return;
+    }
+    let entry;
+    try {
+      const payload = decisionPayload(body);
+      out.textContent = "Signing in this browser and registering…";
+      ({ entry } = await sui.signAndRegister(key, r.subject, payload));
+    } catch (e) {
+      out.replaceChildren(el("span", { class: "error" }, `Not registered: ${e.message}`));
+      return;
+    }
+    out.replaceChildren(el("span", { class: "ok" }, `Registered as entry ${entry}, signed with your key. `), entryLink(entry), " Verifying it in this browser…");
+    const result = await vui.verifyEntry(entry);
+    vui.report(reportEl, `your decision, entry ${entry}`, result);
+    out.replaceChildren(el("span", { class: "ok" }, `Registered as entry ${entry}, signed with your key. `), entryLink(entry), " — the register shows it once rebuilt.");
+    // Registered is not yet applied: say so if the twins refused it.
+    const view = await api.get(`/api/v1/statements/${entry}`).catch(() => null);
+    if (view && view.refused) out.append(el("div", { class: "error" }, `The twins refused it: ${view.refused}`));
+  };
   return el("details", { class: "decide" }, el("summary", {}, "Decide…"), form);
 }
 

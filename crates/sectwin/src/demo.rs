@@ -515,6 +515,22 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         );
         keys.insert(id.to_string(), key);
     }
+    // Each stakeholder's private key, for whoever plays it after the demo:
+    // `--key` of the CLI, or the dashboard's "sign with my own key".
+    let keys_dir = data.join("keys");
+    std::fs::create_dir_all(&keys_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&keys_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    for (id, key) in &keys {
+        write_secret(&stakeholder_key_file(&data, id), &key.to_pem())?;
+    }
+    println!(
+        "   their private keys: {}/<id>.key.pem (PKCS#8, readable by you only)",
+        keys_dir.display()
+    );
     let image_file = data.join(DOOR_IMAGE_FILE);
     if let Some(dir) = image_file.parent() {
         std::fs::create_dir_all(dir)?;
@@ -889,8 +905,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // `sectwin threat record` does.
     let model_file = data.join("smart-building.yaml");
     std::fs::write(&model_file, threat::REFERENCE_MODEL)?;
-    let acme_key_file = data.join("acme.example.key.pem");
-    write_secret(&acme_key_file, &acme_key.to_pem())?;
+    let acme_key_file = stakeholder_key_file(&data, "acme.example");
     let acme_token = token_for(&http, &root, &node, "acme.example").await?;
     println!(
         "   acme.example runs: sectwin threat record smart-building.yaml --as acme.example ..."
@@ -1449,6 +1464,11 @@ pub(crate) fn door_image() -> Vec<u8> {
 
 /// Where the demo writes [`door_image`] under its data directory.
 pub(crate) const DOOR_IMAGE_FILE: &str = "firmware/acme-dc-200-2.4.1.bin";
+
+/// The private key file of stakeholder `id` under the data directory `data`.
+fn stakeholder_key_file(data: &std::path::Path, id: &str) -> PathBuf {
+    data.join("keys").join(format!("{id}.key.pem"))
+}
 
 /// Writes a private key readable by its owner only.
 fn write_secret(path: &std::path::Path, pem: &str) -> Result<()> {

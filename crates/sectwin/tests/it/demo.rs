@@ -71,6 +71,37 @@ fn the_demo_runs_end_to_end() {
         !anonymous.contains("firmware") && !anonymous.contains("ownership"),
         "the anonymous view shows only what Acme's policy makes public: {anonymous}"
     );
+    // Each stakeholder's private key is left for whoever plays it after the
+    // demo (the CLI's --key, the dashboard's own-key signing), owner-only.
+    assert!(
+        stdout.contains(&format!(
+            "their private keys: {}/<id>.key.pem",
+            data.path().join("keys").display()
+        )),
+        "{stdout}"
+    );
+    for id in [
+        "acme.example",
+        "vistacam.example",
+        "operator.example",
+        "fixit.example",
+        "audit.example",
+        "rival.example",
+    ] {
+        let file = data.path().join("keys").join(format!("{id}.key.pem"));
+        let pem = std::fs::read_to_string(&file).expect("a key file per stakeholder");
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{id}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).expect("key").permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{id}'s key is readable by others");
+        }
+    }
+    assert!(
+        !data.path().join("acme.example.key.pem").exists(),
+        "one copy of acme's key, under keys/"
+    );
     assert_eq!(stdout.matches("receipt verified").count(), 26);
     assert!(!stdout.contains("INVALID"));
 }
