@@ -451,6 +451,7 @@ async function main() {
     await page.click("#verify-checkpoint");
     await page.waitForSelector('#log-report[data-result="verified"]');
     assert.match(await page.textContent("main"), /yes, verified by the node/);
+    assert.match(await page.textContent("#latency"), /\d+ ms\s*median/);
     await shot(page, "09-log");
     await axe(page, "log");
   });

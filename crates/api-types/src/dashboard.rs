@@ -62,6 +62,23 @@ pub struct WitnessView {
     pub vkey: String,
 }
 
+/// The integration latency: from a group commit's acknowledgment (its
+/// entries durable) to the publication of the first checkpoint covering it
+/// (signed, cosigned by the witness quorum, served).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntegrationLatency {
+    /// Group commits sampled (the latest, at most 1,024).
+    pub samples: u64,
+    /// Median, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// Longest, milliseconds.
+    pub max_ms: f64,
+    /// The latest commit's, milliseconds.
+    pub last_ms: f64,
+}
+
 /// A cosignature on the published checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CosignatureView {
@@ -78,7 +95,7 @@ pub struct CosignatureView {
 /// `GET /api/v1/log`: the log's status and what a client needs to verify
 /// it (public, like the log). The keys are what this node announces: a
 /// client that trusts them only on first use should pin them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LogStatus {
     /// The published checkpoint as served at `/log/checkpoint`.
     pub checkpoint: String,
@@ -102,6 +119,10 @@ pub struct LogStatus {
     pub witnesses: Vec<WitnessView>,
     /// Why the log stopped writing, if it did.
     pub fault: Option<String>,
+    /// How long acknowledged entries waited for a published checkpoint,
+    /// over the latest group commits; `null` before the first publication
+    /// since the node started.
+    pub integration_latency: Option<IntegrationLatency>,
 }
 
 /// A risk decision the service signs on the caller's behalf.

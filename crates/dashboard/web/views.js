@@ -599,6 +599,15 @@ export async function log(main) {
       tile(s.integrating, "durable, not yet published", s.integrating > 1000),
       tile(s.pending, "waiting for the sequencer"),
       tile(`${s.cosignatures.filter((c) => c.verified).length}/${s.witness_quorum}`, "witness cosignatures / quorum", s.cosignatures.filter((c) => c.verified).length < s.witness_quorum)),
+    el("h2", {}, "Integration latency"),
+    s.integration_latency
+      ? [el("div", { class: "tiles", id: "latency" },
+        tile(`${Math.round(s.integration_latency.p50_ms)} ms`, "median"),
+        tile(`${Math.round(s.integration_latency.p99_ms)} ms`, "99th percentile", s.integration_latency.p99_ms > 1000),
+        tile(`${Math.round(s.integration_latency.max_ms)} ms`, "longest"),
+        tile(`${Math.round(s.integration_latency.last_ms)} ms`, "latest")),
+      el("p", { class: "muted" }, `From an entry's acknowledgment (durable) to the first published checkpoint covering it, signed and cosigned: the latest ${s.integration_latency.samples} group commits since the node started.`)]
+      : empty("No checkpoint published since the node started."),
     s.fault ? el("p", { class: "error", role: "alert" }, `The log stopped writing: ${s.fault}`) : null,
     el("h2", {}, "Latest checkpoint"),
     el("pre", { class: "mono panel", tabindex: "0" }, s.checkpoint),

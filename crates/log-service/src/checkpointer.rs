@@ -211,6 +211,10 @@ impl Checkpointer {
             root,
             note: Arc::new(note),
         };
+        self.shared
+            .latency
+            .lock()
+            .published(size.get(), std::time::Instant::now());
         let _ = self.shared.published_tx.send(size.get());
         Ok(true)
     }

@@ -24,7 +24,7 @@ pub mod verify;
 
 pub use config::{LogConfig, WitnessConfig};
 pub use prover::{Prover, ProverError, StoreTiles};
-pub use sequencer::{AppendError, Appended, Log, OpenError, Published};
+pub use sequencer::{AppendError, Appended, LatencySummary, Log, OpenError, Published};
 
 /// The injected wall clock (shared with the witness crate).
 pub use witness::{Clock, FixedClock, SystemClock};

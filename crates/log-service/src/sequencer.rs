@@ -140,6 +140,83 @@ pub(crate) struct Shared {
     pub(crate) supervisor: Mutex<Option<thread::JoinHandle<()>>>,
     /// How many times the writer was restarted after a fault.
     pub(crate) restarts: AtomicU64,
+    /// How long acknowledged entries wait for a published checkpoint.
+    pub(crate) latency: Mutex<IntegrationLatency>,
+}
+
+/// Group commits remembered until a published checkpoint covers them; an
+/// older one is forgotten (its wait is not sampled).
+const ACKED_BATCHES_MAX: usize = 65_536;
+/// Latency samples kept (one per group commit, newest last).
+const LATENCY_SAMPLES_MAX: usize = 1024;
+
+/// The integration latency: from a group commit's acknowledgment (its
+/// entries durable) to the publication of the first checkpoint that covers
+/// it (signed, cosigned by the witness quorum, served).
+#[derive(Debug, Default)]
+pub(crate) struct IntegrationLatency {
+    /// (tree size after the commit, when it was acknowledged), oldest first.
+    acked: std::collections::VecDeque<(u64, std::time::Instant)>,
+    /// The latest samples, in milliseconds.
+    samples_ms: std::collections::VecDeque<f64>,
+}
+
+impl IntegrationLatency {
+    /// A group commit acknowledged, the tree then `size` entries.
+    pub(crate) fn acknowledged(&mut self, size: u64, at: std::time::Instant) {
+        if self.acked.len() >= ACKED_BATCHES_MAX {
+            self.acked.pop_front();
+        }
+        self.acked.push_back((size, at));
+    }
+
+    /// A checkpoint of `size` published at `at`: every commit it covers is
+    /// sampled.
+    pub(crate) fn published(&mut self, size: u64, at: std::time::Instant) {
+        while let Some(&(acked_size, acked_at)) = self.acked.front() {
+            if acked_size > size {
+                break;
+            }
+            self.acked.pop_front();
+            if self.samples_ms.len() >= LATENCY_SAMPLES_MAX {
+                self.samples_ms.pop_front();
+            }
+            self.samples_ms
+                .push_back(at.saturating_duration_since(acked_at).as_secs_f64() * 1e3);
+        }
+    }
+
+    fn summary(&self) -> Option<LatencySummary> {
+        let mut sorted: Vec<f64> = self.samples_ms.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+            sorted.get(i).copied()
+        };
+        Some(LatencySummary {
+            samples: sorted.len(),
+            p50_ms: at(0.5)?,
+            p99_ms: at(0.99)?,
+            max_ms: *sorted.last()?,
+            last_ms: *self.samples_ms.back()?,
+        })
+    }
+}
+
+/// The integration latency of the latest group commits (see
+/// [`Log::integration_latency`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencySummary {
+    /// Group commits sampled (at most 1,024, the latest).
+    pub samples: usize,
+    /// Median, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// Longest, milliseconds.
+    pub max_ms: f64,
+    /// The latest commit's, milliseconds.
+    pub last_ms: f64,
 }
 
 /// First wait before retrying a store call that ran out of file descriptors.
@@ -312,6 +389,7 @@ impl Log {
             sender: RwLock::new(idle_tx),
             supervisor: Mutex::new(None),
             restarts: AtomicU64::new(0),
+            latency: Mutex::new(IntegrationLatency::default()),
         });
         let runtime = tokio::runtime::Handle::current();
         match start_writer(&shared, previous_size_root, &runtime) {
@@ -496,6 +574,13 @@ impl Log {
             .store
             .lookup(leaf)
             .map_err(|e| AppendError::ReadOnly(format!("index lookup failed: {e}")))
+    }
+
+    /// How long the latest group commits (up to 1,024) waited from their
+    /// acknowledgment to the first published checkpoint covering them;
+    /// `None` before the first one was published.
+    pub fn integration_latency(&self) -> Option<LatencySummary> {
+        self.shared.latency.lock().summary()
     }
 
     /// Number of durable entries.
@@ -1014,6 +1099,10 @@ fn commit_batch(
         replies.push(request.reply);
     }
     shared.durable_size.store(state.size, Ordering::Release);
+    shared
+        .latency
+        .lock()
+        .acknowledged(state.size, std::time::Instant::now());
     for (reply, answer) in replies.into_iter().zip(answers) {
         let _ = reply.send(answer);
     }

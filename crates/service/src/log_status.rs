@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use api_types::dashboard::{CosignatureView, LogStatus, WitnessView};
+use api_types::dashboard::{CosignatureView, IntegrationLatency, LogStatus, WitnessView};
 use log_service::{Log, WitnessConfig};
 use tlog::note::{verify_note, KeyType, Note, Verifier};
 
@@ -109,6 +109,13 @@ impl LogViews {
                 })
                 .collect(),
             fault: self.log.fault(),
+            integration_latency: self.log.integration_latency().map(|l| IntegrationLatency {
+                samples: l.samples as u64,
+                p50_ms: l.p50_ms,
+                p99_ms: l.p99_ms,
+                max_ms: l.max_ms,
+                last_ms: l.last_ms,
+            }),
         }
     }
 }

@@ -155,6 +155,22 @@ async fn the_log_status_is_the_published_checkpoint_and_the_log_key() {
     assert_eq!(log["witnesses"], json!([]));
     assert_eq!(log["witness_quorum"], 0);
     assert_eq!(log["cosignatures"], json!([]));
+    // Every registration above waited for a published checkpoint.
+    let latency = &log["integration_latency"];
+    let ms = |k: &str| {
+        latency[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k}: {latency}"))
+    };
+    assert!(latency["samples"].as_u64().unwrap_or(0) >= 1, "{latency}");
+    assert!(
+        0.0 <= ms("p50_ms") && ms("p50_ms") <= ms("p99_ms"),
+        "{latency}"
+    );
+    assert!(
+        ms("p99_ms") <= ms("max_ms") && ms("last_ms") <= ms("max_ms"),
+        "{latency}"
+    );
 }
 
 #[tokio::test]
