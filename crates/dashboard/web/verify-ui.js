@@ -58,8 +58,8 @@ async function trust(steps) {
 
 // ---- the latest checkpoint ---------------------------------------------------
 
-async function checkpoint(keys, steps) {
-  const note = await api.getText("/log/checkpoint");
+async function checkpoint(keys, steps, fetched = api.getText("/log/checkpoint")) {
+  const note = await fetched;
   const cp = await v.verifyCheckpoint(note, keys.logKey, keys.witnesses, keys.t.quorum);
   const w = cp.cosigned.map((c) => `${c.name} (cosigned ${ago(c.timestamp)})`).join(", ");
   steps.push({ ok: true, text: `Checkpoint of ${cp.origin} at tree size ${cp.size} is signed by the log key ${keys.logKey.vkey}` +
@@ -86,30 +86,38 @@ async function entryBytes(index, size) {
 export async function verifyEntry(index) {
   const steps = [];
   const t0 = performance.now();
+  // What does not depend on an earlier answer is fetched at once (the
+  // checks still run, and are reported, in order).
+  const early = (promise) => { promise.catch(() => {}); return promise; };
+  const viewFetched = early(api.get(`/api/v1/statements/${index}`).catch(() => null));
+  const receiptFetched = early(api.getBytes(`/entries/${index}`));
+  const noteFetched = early(api.getText("/log/checkpoint"));
   try {
     const keys = await trust(steps);
-    const receipt = await api.getBytes(`/entries/${index}`);
-    const cp = await checkpoint(keys, steps);
+    const receipt = await receiptFetched;
+    const cp = await checkpoint(keys, steps, noteFetched);
     const entry = await entryBytes(index, cp.size);
     steps.push({ ok: true, text: `Entry ${index} read from the log's static entry bundle (${entry.length} bytes; leaf hash ${v.hex(await v.leafHash(entry)).slice(0, 16)}…).` });
     const r = await v.verifyReceipt(receipt, entry, keys.receiptKeys);
     steps.push({ ok: true, text: `Receipt: its inclusion proof puts entry ${r.index} in the tree of ${r.size} entries, and its signature over that root verifies with the service's receipt key ${r.kid.slice(0, 16)}… (issuer ${r.iss}).` });
     if (r.index !== index) throw new v.VerifyError(`the receipt is for entry ${r.index}, not ${index}`);
+    const consistencyFetched = r.size < cp.size ? early(api.get(`/log/proof/consistency?old=${r.size}&new=${cp.size}`)) : null;
+    const st = v.readStatement(entry);
+    const signerFetched = early(issuerKey(st));
     if (r.size === cp.size) {
       if (!v.equal(r.root, cp.root)) throw new v.VerifyError(`the receipt's root is not the witnessed checkpoint's root at the same size ${cp.size}: the log shows two histories (a split view)`);
       steps.push({ ok: true, text: `The receipt's root is the witnessed checkpoint's root (tree size ${cp.size}).` });
     } else if (r.size < cp.size) {
-      const p = await api.get(`/log/proof/consistency?old=${r.size}&new=${cp.size}`);
+      const p = await consistencyFetched;
       await v.verifyConsistency(r.size, cp.size, r.root, cp.root, p.proof.map(v.b64.decode));
       steps.push({ ok: true, text: `A consistency proof shows the tree of ${r.size} entries the receipt is about is a prefix of the witnessed tree of ${cp.size}.` });
     } else {
       throw new v.VerifyError(`the receipt is about a tree of ${r.size} entries, newer than the latest checkpoint (${cp.size}): no witness has seen it yet`);
     }
-    const st = v.readStatement(entry);
-    const signer = await issuerKey(st);
+    const signer = await signerFetched;
     await v.verifyStatement(st, signer);
     steps.push({ ok: true, text: `The statement is signed by ${st.iss} (key ${signer.kid.slice(0, 16)}… from the registry in the log), about ${st.sub}, issued ${st.iat ? new Date(st.iat * 1000).toISOString() : "(no time)"}.` });
-    const shown = await compareShown(index, st);
+    const shown = await compareShown(index, st, viewFetched);
     if (shown) steps.push(shown);
     const ms = performance.now() - t0;
     return { ok: true, steps, ms, statement: st, index };
@@ -143,10 +151,9 @@ async function issuerKey(st) {
 
 // Whether what the API shows of the statement is what was signed (fields the
 // owner's policy hides are null in the view and are not compared).
-async function compareShown(index, st) {
-  let view;
-  try { view = await api.get(`/api/v1/statements/${index}`); } catch { return null; }
-  if (!view.statement || !(st.payload instanceof Uint8Array)) return null;
+async function compareShown(index, st, fetched) {
+  const view = await fetched;
+  if (!view || !view.statement || !(st.payload instanceof Uint8Array)) return null;
   let signed;
   try { signed = JSON.parse(new TextDecoder().decode(st.payload)); } catch { return null; }
   const differ = Object.entries(view.statement).filter(([k, val]) => val !== null && JSON.stringify(val) !== JSON.stringify(signed[k]));
