@@ -328,7 +328,8 @@ pub struct DigestLookup {
     /// The statements the caller may see with the digest shown, at most
     /// 100 per page.
     pub matches: Vec<DigestMatch>,
-    /// The entry to pass as `after` for the next page, if there may be more.
+    /// The entry to pass as `after` for the next page, if there may be more
+    /// (a page also ends after 2,048 statements examined, shown or not).
     pub next_after: Option<u64>,
     /// Statements from this log position on are indexed by digest (earlier
     /// ones after `sectwin reindex`).

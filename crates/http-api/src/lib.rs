@@ -52,4 +52,4 @@ pub use notify_api::{notify_router, NotifyApi};
 pub use risk_api::{risk_router, RiskApi};
 pub use scrapi::{scrapi_router, ScrapiApi, BATCH_BODY_BYTES_MAX, BATCH_STATEMENTS_MAX};
 pub use suppressions_api::{suppressions_router, SuppressionsApi};
-pub use twin_api::{twin_router, TwinApi};
+pub use twin_api::{twin_router, TwinApi, DIGEST_ENTRIES_EXAMINED_MAX};

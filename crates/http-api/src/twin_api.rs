@@ -37,6 +37,8 @@ use crate::oauth::{Caller, MaybeCaller, TokenEndpoint, Unauthorized};
 use crate::query::ApiQuery;
 
 pub use api_types::twins::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+/// Statements naming a digest examined at most to answer one lookup.
+pub use service::twins::DIGEST_ENTRIES_EXAMINED_MAX;
 /// Devices examined at most to answer one list or count (policy filtering
 /// happens after the index scan).
 pub use service::twins::SCAN_DEVICES_MAX;

@@ -41,6 +41,9 @@ type Res<T> = Result<T, ServiceError>;
 pub const SCAN_DEVICES_MAX: usize = 100_000;
 /// Devices or history entries read from the store per batch.
 const STORE_BATCH: usize = 256;
+/// Statements naming a digest examined at most to answer one lookup (each
+/// is read from the log and decided for the reader).
+pub const DIGEST_ENTRIES_EXAMINED_MAX: usize = 2048;
 
 /// A page of devices.
 #[derive(Debug, Clone)]
@@ -495,18 +498,25 @@ impl TwinViews {
         let mut matches = Vec::new();
         let mut cursor = after;
         let mut exhausted = false;
+        let mut examined = 0usize;
         // Entries hidden from the reader are skipped: read on until a page
-        // is full or the index has no more.
-        while matches.len() < DIGEST_MATCHES_MAX && !exhausted {
+        // is full, the index has no more, or the bound on entries examined
+        // per request is reached (a digest thousands of devices report:
+        // the page ends early and says where to go on).
+        while matches.len() < DIGEST_MATCHES_MAX
+            && examined < DIGEST_ENTRIES_EXAMINED_MAX
+            && !exhausted
+        {
             let batch = store
                 .digest_entries(&digest, cursor, STORE_BATCH)
                 .map_err(ServiceError::internal)?;
             exhausted = batch.len() < STORE_BATCH;
             for (entry, field) in batch {
-                if matches.len() >= DIGEST_MATCHES_MAX {
+                if matches.len() >= DIGEST_MATCHES_MAX || examined >= DIGEST_ENTRIES_EXAMINED_MAX {
                     exhausted = false;
                     break;
                 }
+                examined += 1;
                 cursor = Some(entry);
                 let view = match self.statement(who.clone(), entry) {
                     Ok(v) => v,

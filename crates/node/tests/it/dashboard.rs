@@ -370,3 +370,65 @@ async fn a_digest_finds_the_statements_that_name_it_as_each_reader_may_see_them(
         .await;
     assert_eq!(status, 400);
 }
+
+/// A digest named by more statements than one lookup examines (a firmware
+/// thousands of devices report): the page ends at the bound, says where to
+/// go on, and the next page finds the rest; a reader who may see none of
+/// them pages through to an empty end.
+#[tokio::test]
+async fn a_digest_lookup_examines_a_bounded_number_of_statements() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let image = "c".repeat(64);
+    let total = http_api::DIGEST_ENTRIES_EXAMINED_MAX + 5;
+    let statements: Vec<Vec<u8>> = (0..total)
+        .map(|i| {
+            node.sign(
+                "op.test",
+                "device:door-1",
+                &json!({"type":"firmware-installed","version":format!("2.6.{i}"),"image_sha256":image}),
+            )
+        })
+        .collect();
+    let registered =
+        futures::future::join_all(statements.into_iter().map(|s| node.scitt.register(s))).await;
+    let last = registered
+        .iter()
+        .map(|r| r.as_ref().expect("registered").index.get())
+        .max()
+        .expect("entries");
+    node.projected(last).await;
+    let op = node.token("op.test").await;
+    let page = |token: Option<String>, after: Option<u64>| {
+        let path = format!(
+            "/api/v1/digests/{image}{}",
+            after.map(|a| format!("?after={a}")).unwrap_or_default()
+        );
+        let node = &node;
+        async move { node.get(&path, token.as_deref()).await }
+    };
+    // The operator sees every one: the first page is full, the bound not
+    // reached; paging on reaches all of them.
+    let mut seen = 0;
+    let mut after = None;
+    for _ in 0..100 {
+        let (status, p) = page(Some(op.clone()), after).await;
+        assert_eq!(status, 200, "{p}");
+        seen += p["matches"].as_array().expect("matches").len();
+        match p["next_after"].as_u64() {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    assert_eq!(seen, total);
+    // Anonymous readers see none: the first page stops at the bound.
+    let (_, first) = page(None, None).await;
+    assert_eq!(first["matches"], json!([]), "{first}");
+    let stop = first["next_after"].as_u64().expect("ends at the bound");
+    let (_, rest) = page(None, Some(stop)).await;
+    assert_eq!(
+        (rest["matches"].clone(), rest["next_after"].clone()),
+        (json!([]), Value::Null),
+        "{rest}"
+    );
+}

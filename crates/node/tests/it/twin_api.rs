@@ -41,6 +41,11 @@ impl std::ops::Deref for Node {
 }
 
 impl Node {
+    /// `payload` about `subject`, signed by `issuer` (not registered).
+    pub(crate) fn sign(&self, issuer: &str, subject: &str, payload: &Value) -> Vec<u8> {
+        TestNode::sign(issuer, &self.keys[issuer], subject, payload)
+    }
+
     pub(crate) async fn register(&self, issuer: &str, subject: &str, payload: &Value) -> u64 {
         let bytes = TestNode::sign(issuer, &self.keys[issuer], subject, payload);
         self.test.register_signed(bytes).await
@@ -798,7 +803,7 @@ impl Node {
         })
     }
 
-    async fn projected(&self, index: u64) {
+    pub(crate) async fn projected(&self, index: u64) {
         assert!(
             self.projector
                 .wait_projected(index + 1, Duration::from_secs(10))
