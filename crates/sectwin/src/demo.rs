@@ -178,11 +178,13 @@ pub(crate) fn facts(door_pem: &str) -> Vec<(&'static str, &'static str, Fact)> {
         (
             "acme.example",
             "model:acme/DC-200",
-            Fact::Says(StatementBody::FirmwareReleased {
-                version: "2.4.1".into(),
-                image_sha256: image_sha256.into(),
-                sbom: None,
-            }),
+            Fact::Says(crate::statements::firmware_released(
+                crate::statements::FirmwareRelease {
+                    version: "2.4.1".into(),
+                    image_sha256: image_sha256.into(),
+                    ..Default::default()
+                },
+            )),
         ),
         (
             "acme.example",
@@ -1081,11 +1083,11 @@ async fn devices_step(
         image_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
     };
     // Vistacam released the image its cameras should run.
-    let release = StatementBody::FirmwareReleased {
+    let release = crate::statements::firmware_released(crate::statements::FirmwareRelease {
         version: firmware.version.clone(),
         image_sha256: firmware.image_sha256.clone(),
-        sbom: None,
-    };
+        ..Default::default()
+    });
     let statement = signed(
         "vistacam.example",
         "model:vistacam.example/VC-4",
@@ -1403,11 +1405,11 @@ pub(crate) fn fix_statements() -> Vec<(&'static str, &'static str, StatementBody
         (
             "firmware-released (DC-200 2.5.0)",
             "model:acme/DC-200",
-            StatementBody::FirmwareReleased {
+            crate::statements::firmware_released(crate::statements::FirmwareRelease {
                 version: "2.5.0".into(),
                 image_sha256: "5f0c3e9a7d1b2c4e".into(),
-                sbom: None,
-            },
+                ..Default::default()
+            }),
         ),
         (
             "sbom-registered (DC-200 2.5.0, 4 comps)",

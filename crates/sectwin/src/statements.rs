@@ -112,6 +112,50 @@ pub fn device_registered(d: DeviceRegistration) -> StatementBody {
     }
 }
 
+/// What a `firmware-released` statement says: a release manifest.
+#[derive(Debug, Clone, Default)]
+pub struct FirmwareRelease {
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the image, hex.
+    pub image_sha256: String,
+    /// SHA-512 of the image, hex.
+    pub image_sha512: Option<String>,
+    /// Length in bytes.
+    pub image_length: Option<u64>,
+    /// Hardware ids it is for.
+    pub hardware_ids: Vec<String>,
+    /// Anti-rollback counter.
+    pub release_counter: Option<u64>,
+    /// Lowest version a device may run after it.
+    pub min_version: Option<String>,
+    /// SBOM reference or digest.
+    pub sbom: Option<String>,
+    /// SHA-256 of the VEX document.
+    pub vex: Option<String>,
+    /// Last day of promised security updates.
+    pub support_end: Option<String>,
+    /// SHA-256 of a reproducible-build attestation.
+    pub build_attestation: Option<String>,
+}
+
+/// `firmware-released`.
+pub fn firmware_released(r: FirmwareRelease) -> StatementBody {
+    StatementBody::FirmwareReleased {
+        version: r.version,
+        image_sha256: r.image_sha256,
+        sbom: r.sbom,
+        image_sha512: r.image_sha512,
+        image_length: r.image_length,
+        hardware_ids: r.hardware_ids,
+        release_counter: r.release_counter,
+        min_version: r.min_version,
+        vex: r.vex,
+        support_end: r.support_end,
+        build_attestation: r.build_attestation,
+    }
+}
+
 /// One component of a parsed SBOM as `sbom-registered` records it (its
 /// SHA-256 only of its hashes).
 pub fn sbom_component(c: &Component) -> SbomComponent {

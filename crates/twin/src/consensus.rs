@@ -75,6 +75,7 @@ impl AttributeClass {
             | B::RiskTransferred { risk, .. }
             | B::RiskFalsePositive { risk, .. } => AttributeClass::Risk(risk.clone()),
             B::FirmwareReleased { .. }
+            | B::FirmwareWithdrawn { .. }
             | B::SbomRegistered { .. }
             | B::ReleasePlan { .. }
             | B::AuditGranted { .. }

@@ -531,7 +531,48 @@ pub struct Release {
     pub image_sha256: String,
     /// SBOM reference, if any.
     pub sbom: Option<String>,
+    /// The release manifest's other fields (`firmware-released`), as signed.
+    #[serde(default)]
+    pub manifest: ReleaseManifest,
+    /// The entry of the manufacturer's `firmware-withdrawn`, if withdrawn.
+    #[serde(default)]
+    pub withdrawn: Option<u64>,
 }
+
+/// What a `firmware-released` statement says besides version, image digest
+/// and SBOM: what a device checks before installing the image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseManifest {
+    /// SHA-512 of the image, hex.
+    pub image_sha512: Option<String>,
+    /// The image's length in bytes.
+    pub image_length: Option<u64>,
+    /// Hardware ids the image is for.
+    pub hardware_ids: Vec<String>,
+    /// Anti-rollback counter.
+    pub release_counter: Option<u64>,
+    /// Lowest version a device may run after installing it.
+    pub min_version: Option<String>,
+    /// SHA-256 of the VEX document for this image.
+    pub vex: Option<String>,
+    /// Last day of promised security updates, `YYYY-MM-DD`.
+    pub support_end: Option<String>,
+    /// SHA-256 of a reproducible-build attestation.
+    pub build_attestation: Option<String>,
+}
+
+impl Release {
+    /// Whether a device can check this release by itself (`ota-verify`):
+    /// the manifest names the image's length, its hardware and a counter.
+    pub fn is_installable_manifest(&self) -> bool {
+        self.manifest.image_length.is_some()
+            && !self.manifest.hardware_ids.is_empty()
+            && self.manifest.release_counter.is_some()
+    }
+}
+
+/// Most hardware ids one release manifest may name.
+pub const RELEASE_HARDWARE_IDS_MAX: usize = 256;
 
 /// How the SBOM of an AI model package is keyed in [`Meta::sboms`]:
 /// `ai-model:<name>@<version>` (firmware SBOMs by their release).
@@ -1309,6 +1350,14 @@ impl<S: State> Projection<S> {
                 version,
                 image_sha256,
                 sbom,
+                image_sha512,
+                image_length,
+                hardware_ids,
+                release_counter,
+                min_version,
+                vex,
+                support_end,
+                build_attestation,
             } => {
                 if !s.subject.starts_with("model:") || s.subject.len() <= "model:".len() {
                     return Err(ApplyError::NotAModel(s.subject.to_string()));
@@ -1317,6 +1366,17 @@ impl<S: State> Projection<S> {
                 {
                     return Err(ApplyError::NotAManufacturer(issuer.0));
                 }
+                let manifest = ReleaseManifest {
+                    image_sha512,
+                    image_length,
+                    hardware_ids,
+                    release_counter,
+                    min_version,
+                    vex,
+                    support_end,
+                    build_attestation,
+                };
+                self.check_manifest(s.subject, &image_sha256, &manifest)?;
                 Ok(Plan::Release {
                     subject: s.subject.to_string(),
                     release: Release {
@@ -1325,7 +1385,17 @@ impl<S: State> Projection<S> {
                         version,
                         image_sha256,
                         sbom,
+                        manifest,
+                        withdrawn: None,
                     },
+                })
+            }
+            StatementBody::FirmwareWithdrawn { version, .. } => {
+                self.check_releaser(&s, &issuer, &version)?;
+                Ok(Plan::Withdraw {
+                    subject: s.subject.to_string(),
+                    version,
+                    entry: s.entry,
                 })
             }
             StatementBody::StakeholderRegistered { name, roles, keys } => {
@@ -1840,6 +1910,75 @@ impl<S: State> Projection<S> {
         Ok(())
     }
 
+    /// A release manifest's fields are well formed and its counter only grows.
+    fn check_manifest(
+        &self,
+        subject: &str,
+        image_sha256: &str,
+        m: &ReleaseManifest,
+    ) -> Result<(), ApplyError> {
+        let invalid = |why: String| ApplyError::Invalid {
+            kind: "firmware-released",
+            why,
+        };
+        let is_hex = |s: &str, n: usize| {
+            s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        if (m.image_length.is_some() || !m.hardware_ids.is_empty() || m.release_counter.is_some())
+            && !is_hex(image_sha256, 64)
+        {
+            return Err(invalid(format!(
+                "image_sha256 {image_sha256:?} is not 64 lowercase hex digits (a manifest names the image's digest)"
+            )));
+        }
+        if let Some(d) = &m.image_sha512 {
+            if !is_hex(d, 128) {
+                return Err(invalid(format!(
+                    "image_sha512 {d:?} is not 128 lowercase hex digits"
+                )));
+            }
+        }
+        for (name, d) in [("vex", &m.vex), ("build_attestation", &m.build_attestation)] {
+            if let Some(d) = d {
+                if !is_hex(d, 64) {
+                    return Err(invalid(format!(
+                        "{name} {d:?} is not a SHA-256 (64 lowercase hex digits)"
+                    )));
+                }
+            }
+        }
+        if m.hardware_ids.len() > RELEASE_HARDWARE_IDS_MAX {
+            return Err(invalid(format!(
+                "{} hardware ids; at most {RELEASE_HARDWARE_IDS_MAX}",
+                m.hardware_ids.len()
+            )));
+        }
+        if m.hardware_ids.iter().any(|h| h.is_empty() || h.len() > 256) {
+            return Err(invalid(
+                "a hardware id is empty or longer than 256 bytes".into(),
+            ));
+        }
+        if let Some(d) = &m.support_end {
+            risk::Date::parse(d).map_err(|e| invalid(format!("support_end: {e}")))?;
+        }
+        if let Some(v) = &m.min_version {
+            risk::Version::parse(v).map_err(|e| invalid(format!("min_version: {e}")))?;
+        }
+        if let Some(c) = m.release_counter {
+            let highest = self
+                .releases(subject)
+                .iter()
+                .filter_map(|r| r.manifest.release_counter)
+                .max();
+            if let Some(h) = highest.filter(|h| c <= *h) {
+                return Err(invalid(format!(
+                    "release_counter {c} does not grow: an earlier release of {subject} has {h}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn check_releaser(
         &self,
         s: &Registered<'_>,
@@ -2081,6 +2220,20 @@ impl<S: State> Projection<S> {
         match plan {
             Plan::Release { subject, release } => {
                 self.meta.releases.entry(subject).or_default().push(release)
+            }
+            Plan::Withdraw {
+                subject,
+                version,
+                entry,
+            } => {
+                if let Some(r) = self
+                    .meta
+                    .releases
+                    .get_mut(&subject)
+                    .and_then(|rs| rs.iter_mut().rev().find(|r| r.version == version))
+                {
+                    r.withdrawn.get_or_insert(entry);
+                }
             }
             Plan::Sbom(p) => {
                 let SbomPlan {
@@ -2526,6 +2679,11 @@ enum Plan {
         subject: String,
         release: Release,
     },
+    Withdraw {
+        subject: String,
+        version: String,
+        entry: u64,
+    },
     Sbom(Box<SbomPlan>),
     Roadmap {
         subject: String,
@@ -2567,6 +2725,10 @@ impl Plan {
             Plan::Release { .. } => Applied {
                 device: None,
                 kind: "firmware-released",
+            },
+            Plan::Withdraw { .. } => Applied {
+                device: None,
+                kind: "firmware-withdrawn",
             },
             Plan::Sbom(_) => Applied {
                 device: None,

@@ -153,6 +153,9 @@ pub enum StatementBody {
         to: Lifecycle,
     },
     /// A manufacturer releases firmware (subject: `model:<vendor>/<model>`).
+    /// With `image_length`, `hardware_ids` and `release_counter` it is a
+    /// *release manifest* a device can check by itself before installing the
+    /// image (`ota-verify`; `docs/secure-updates.md`).
     FirmwareReleased {
         /// Version.
         version: String,
@@ -161,6 +164,44 @@ pub enum StatementBody {
         /// Where the SBOM is (or its hash), if any.
         #[serde(default)]
         sbom: Option<String>,
+        /// SHA-512 of the image, hex (128 digits), if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image_sha512: Option<String>,
+        /// The image's length in bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image_length: Option<u64>,
+        /// The hardware ids the image is for (a device accepts it only if its
+        /// own is listed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hardware_ids: Vec<String>,
+        /// Anti-rollback counter: greater than every earlier release's of the
+        /// model; a device refuses an image whose counter is below its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release_counter: Option<u64>,
+        /// The lowest version a device may run from now on (a device that
+        /// installs this release refuses anything older afterwards).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_version: Option<String>,
+        /// SHA-256 of the VEX document that describes exactly this image, hex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vex: Option<String>,
+        /// The last day the manufacturer promises security updates for
+        /// devices running this release, `YYYY-MM-DD`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        support_end: Option<String>,
+        /// SHA-256 of a reproducible-build attestation of the image, hex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        build_attestation: Option<String>,
+    },
+    /// A manufacturer withdraws one of its releases (subject
+    /// `model:<vendor>/<model>`): no bundle is built for it any more and
+    /// lookups say so. The release stays in the log.
+    FirmwareWithdrawn {
+        /// The version withdrawn.
+        version: String,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Firmware now running on the device.
     FirmwareInstalled {
@@ -545,6 +586,7 @@ pub const TYPES: &[&str] = &[
     "ownership-transferred",
     "lifecycle-changed",
     "firmware-released",
+    "firmware-withdrawn",
     "firmware-installed",
     "configuration-reported",
     "ai-model-deployed",
@@ -687,11 +729,21 @@ impl StatementBody {
     pub fn digests(&self) -> Vec<(&'static str, [u8; 32])> {
         let candidates: Vec<(&'static str, &str)> = match self {
             StatementBody::FirmwareReleased {
-                image_sha256, sbom, ..
+                image_sha256,
+                sbom,
+                vex,
+                build_attestation,
+                ..
             } => {
                 let mut v = vec![("firmware image", image_sha256.as_str())];
                 if let Some(s) = sbom {
                     v.push(("SBOM document", s.as_str()));
+                }
+                if let Some(s) = vex {
+                    v.push(("VEX document", s.as_str()));
+                }
+                if let Some(s) = build_attestation {
+                    v.push(("build attestation", s.as_str()));
                 }
                 v
             }
@@ -822,6 +874,7 @@ impl StatementBody {
             StatementBody::OwnershipTransferred { .. } => "ownership-transferred",
             StatementBody::LifecycleChanged { .. } => "lifecycle-changed",
             StatementBody::FirmwareReleased { .. } => "firmware-released",
+            StatementBody::FirmwareWithdrawn { .. } => "firmware-withdrawn",
             StatementBody::FirmwareInstalled { .. } => "firmware-installed",
             StatementBody::ConfigurationReported { .. } => "configuration-reported",
             StatementBody::AiModelDeployed { .. } => "ai-model-deployed",
