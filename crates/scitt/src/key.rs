@@ -3,6 +3,8 @@
 //! (SubjectPublicKeyInfo / PKCS#8), with RFC 9679 COSE Key thumbprints as key
 //! ids.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use coset::iana;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 // (p256 uses the same `pkcs8` traits.)

@@ -1,6 +1,8 @@
 //! COSE header parameter and CWT claim labels used by SCITT, pinned to the
 //! IANA registries (RFC 9052, RFC 9597, RFC 9942, the COSE hash envelope).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// `alg` (RFC 9052).
 pub const ALG: i64 = 1;
 /// `crit` (RFC 9052).

@@ -14,12 +14,31 @@
 //! Specs: `../shared/specs/ietf-scitt-architecture.md`,
 //! `ietf-cose-receipts.md`, `ietf-scitt-scrapi.md`.
 
+#![no_std]
 // Parses bytes from outside (statements, COSE, JSON): no panics on them.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// What `std`'s prelude would give: the crate is `no_std` + `alloc`, so that
+/// a device's update verifier (`ota-verify`) can link it on a microcontroller.
+#[allow(unused_imports)]
+mod prelude {
+    pub(crate) use alloc::{
+        borrow::ToOwned,
+        boxed::Box,
+        format,
+        string::{String, ToString},
+        vec,
+        vec::Vec,
+    };
+}
 
 pub mod key;
 pub mod labels;

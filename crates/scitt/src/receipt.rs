@@ -9,6 +9,8 @@
 //! Verifying a receipt therefore needs only the statement, the receipt and
 //! the service's public key.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use ciborium::Value;
 use coset::{
     CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, Label, TaggedCborSerializable,

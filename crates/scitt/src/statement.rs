@@ -5,6 +5,8 @@
 //! (labels 258–260), which is how large or confidential payloads are
 //! registered: the log holds the envelope, the payload is served under policy.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use ciborium::Value;
 use coset::{
     CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, Label, TaggedCborSerializable,

@@ -7,6 +7,8 @@
 
 use crate::hash::{parse_decimal_u64, DecimalError, Hash, HashError, TreeSize};
 use crate::note::{verify_note, KeyType, Note, NoteError, Signer, Verifier, NOTE_BYTES_MAX};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Most extension lines accepted in a checkpoint.
 pub const CHECKPOINT_EXTENSIONS_MAX: usize = 32;
@@ -220,7 +222,7 @@ pub fn open_checkpoint(
         return Err(CheckpointError::Note(NoteError::WrongKeyType));
     }
     let note = Note::parse(note_bytes)?;
-    verify_note(&note, std::slice::from_ref(log))?;
+    verify_note(&note, core::slice::from_ref(log))?;
     let cp = Checkpoint::parse_text(note.text())?;
     if cp.origin != log.name() {
         return Err(CheckpointError::OriginMismatch {

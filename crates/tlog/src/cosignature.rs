@@ -6,6 +6,8 @@
 //! cosignatures, does not read a clock (the caller passes the timestamp), and
 //! does not decide whether a timestamp is acceptable.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use rand_core::CryptoRngCore;
 
 use crate::note::{check_text, KeyPair, KeyType, Note, NoteError, NoteSignature, Verifier};

@@ -5,7 +5,9 @@
 //! (leaf, interior node, empty tree). It deliberately does not know about tree
 //! shapes, proofs or storage; see [`crate::merkle`] and [`crate::tile`].
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -177,7 +179,7 @@ pub(crate) fn take_proof_lines(mut rest: &[u8]) -> Result<(Vec<Hash>, &[u8]), Pr
         if proof.len() >= crate::merkle::PROOF_HASHES_MAX {
             return Err(ProofLinesError::TooMany);
         }
-        let h = std::str::from_utf8(line)
+        let h = core::str::from_utf8(line)
             .ok()
             .and_then(|s| Hash::from_base64(s).ok())
             .ok_or(ProofLinesError::BadLine(proof.len()))?;

@@ -7,12 +7,31 @@
 //! connection and uses randomness only through an injected
 //! `rand_core::CryptoRngCore`. Storage is abstracted behind [`HashReader`] and
 //! [`TileReader`]; everything attacker-controlled is parsed without panicking.
+#![no_std]
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
 )]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// What `std`'s prelude would give: the crate is `no_std` + `alloc`, so that
+/// a device's update verifier (`ota-verify`) can link it on a microcontroller.
+#[allow(unused_imports)]
+mod prelude {
+    pub(crate) use alloc::{
+        borrow::ToOwned,
+        boxed::Box,
+        format,
+        string::{String, ToString},
+        vec,
+        vec::Vec,
+    };
+}
 
 pub mod checkpoint;
 pub mod cosignature;

@@ -9,7 +9,9 @@
 //! [`MemoryTree`] (a test/tooling helper), and does not know about tiles or
 //! checkpoints.
 
-use std::convert::Infallible;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::convert::Infallible;
 
 use crate::hash::{empty_root, node_hash, Hash, LeafIndex, TreeSize};
 

@@ -7,7 +7,9 @@
 //! [`crate::checkpoint`]), does not support ECDSA, RFC 6962 or ML-DSA keys, and
 //! takes randomness only through an injected `CryptoRngCore`.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -274,7 +276,7 @@ pub fn parse_signature_lines(bytes: &[u8]) -> Result<Vec<NoteSignature>, NoteErr
     if bytes.len() > NOTE_BYTES_MAX {
         return Err(NoteError::TooLarge);
     }
-    let s = std::str::from_utf8(bytes).map_err(|_| NoteError::NotUtf8)?;
+    let s = core::str::from_utf8(bytes).map_err(|_| NoteError::NotUtf8)?;
     if s.bytes().any(|b| b < 0x20 && b != b'\n') {
         return Err(NoteError::ControlCharacter);
     }
@@ -323,7 +325,7 @@ impl Note {
         if bytes.len() > NOTE_BYTES_MAX {
             return Err(NoteError::TooLarge);
         }
-        let s = std::str::from_utf8(bytes).map_err(|_| NoteError::NotUtf8)?;
+        let s = core::str::from_utf8(bytes).map_err(|_| NoteError::NotUtf8)?;
         if s.bytes().any(|b| b < 0x20 && b != b'\n') {
             return Err(NoteError::ControlCharacter);
         }

@@ -11,6 +11,8 @@
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::cosignature::verify_cosignature;
 use crate::note::{verify_note, KeyType, Note, NoteError, Verifier};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Largest policy file accepted, in bytes.
 pub const POLICY_BYTES_MAX: usize = 64 * 1024;
@@ -425,7 +427,7 @@ impl Policy {
         if bytes.len() > POLICY_BYTES_MAX {
             return Err(PolicyError::TooLarge);
         }
-        Policy::parse(std::str::from_utf8(bytes).map_err(|_| PolicyError::NotUtf8)?)
+        Policy::parse(core::str::from_utf8(bytes).map_err(|_| PolicyError::NotUtf8)?)
     }
 
     /// A simple policy: any of `logs`, and at least `k` of `witnesses` (each

@@ -6,6 +6,8 @@
 //! application specific; the caller passes it) and does not trust the `extra`
 //! data in any way.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
@@ -114,7 +116,7 @@ impl TlogProof {
         let idx = line
             .strip_prefix(b"index ")
             .ok_or(TlogProofError::MissingIndex)?;
-        let idx = std::str::from_utf8(idx).map_err(|_| TlogProofError::BadIndex)?;
+        let idx = core::str::from_utf8(idx).map_err(|_| TlogProofError::BadIndex)?;
         let index = parse_decimal_u64(idx).map_err(|_| TlogProofError::BadIndex)?;
         rest = after;
         let (proof, after) = take_proof_lines(rest).map_err(|e| match e {

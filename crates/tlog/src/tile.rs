@@ -9,8 +9,10 @@
 //! It does not cache tiles across calls (wrap the reader for that) and does
 //! not implement pruning policy.
 
-use std::collections::BTreeMap;
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::BTreeMap;
+use core::fmt;
 
 use crate::hash::{empty_root, node_hash, parse_decimal_u64, Hash, TreeSize, HASH_BYTES};
 use crate::merkle::{HashReader, NodeId};

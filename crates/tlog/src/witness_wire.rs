@@ -12,6 +12,8 @@ use crate::hash::{
 };
 use crate::merkle::PROOF_HASHES_MAX;
 use crate::note::{parse_signature_lines, NoteError, NoteSignature, NOTE_BYTES_MAX};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Content type of the 409 Conflict body.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
@@ -78,7 +80,7 @@ impl AddCheckpointRequest {
         let old = line
             .strip_prefix(b"old ")
             .ok_or(WitnessWireError::MissingOldLine)?;
-        let old = std::str::from_utf8(old).map_err(|_| WitnessWireError::OldSizeNotDecimal)?;
+        let old = core::str::from_utf8(old).map_err(|_| WitnessWireError::OldSizeNotDecimal)?;
         let old_size = parse_decimal_u64(old).map_err(|e| match e {
             DecimalError::LeadingZero => WitnessWireError::OldSizeLeadingZero,
             DecimalError::Overflow => WitnessWireError::OldSizeOverflow,
@@ -135,7 +137,7 @@ pub fn parse_size_body(body: &[u8]) -> Result<TreeSize, WitnessWireError> {
     let digits = body
         .strip_suffix(b"\n")
         .ok_or(WitnessWireError::BadSizeBody)?;
-    let s = std::str::from_utf8(digits).map_err(|_| WitnessWireError::BadSizeBody)?;
+    let s = core::str::from_utf8(digits).map_err(|_| WitnessWireError::BadSizeBody)?;
     parse_decimal_u64(s)
         .map(TreeSize::new)
         .map_err(|_| WitnessWireError::BadSizeBody)
