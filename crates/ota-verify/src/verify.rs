@@ -242,6 +242,36 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// A stable number per check, for a device's logs and the C ABI (> 0).
+    pub fn code(&self) -> u32 {
+        match self {
+            Refusal::State(_) => 1,
+            Refusal::Bundle(_) => 2,
+            Refusal::Proof { .. } => 3,
+            Refusal::CheckpointNotSigned(_) => 4,
+            Refusal::QuorumNotMet => 5,
+            Refusal::StaleCheckpoint { .. } => 6,
+            Refusal::Forked { .. } => 7,
+            Refusal::Frozen { .. } => 8,
+            Refusal::MixedCheckpoints { .. } => 9,
+            Refusal::NotIncluded { .. } => 10,
+            Refusal::NotAManifest(_) => 11,
+            Refusal::OtherIssuer { .. } => 12,
+            Refusal::OtherModel { .. } => 13,
+            Refusal::UnregisteredKey { .. } => 14,
+            Refusal::RevokedKey { .. } => 15,
+            Refusal::KeyNotValid { .. } => 16,
+            Refusal::BadSignature { .. } => 17,
+            Refusal::KeyEvent { .. } => 18,
+            Refusal::WrongImage { .. } => 19,
+            Refusal::OtherHardware { .. } => 20,
+            Refusal::Rollback { .. } => 21,
+            Refusal::BelowMinimum { .. } => 22,
+        }
+    }
+}
+
 /// Checks `image` against `bundle` under the device's `state`.
 pub fn verify(
     image: &ImageDigests,

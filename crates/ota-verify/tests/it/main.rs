@@ -391,3 +391,46 @@ fn edit(v: &serde_json::Value, f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8
     f(&mut v);
     serde_json::to_vec(&v).unwrap()
 }
+
+/// Writes a release, a rollback and the states to `$OTA_FIXTURE_OUT` (when
+/// set) for the C ABI check (`tests-device/run.sh`), after checking in Rust
+/// what the C program must answer.
+#[test]
+fn exports_an_update_and_a_rollback_for_the_c_abi_check() {
+    let mut f = Fixture::new();
+    let old = f.release(&Release::new("2.4.1", b"vulnerable image", 4));
+    let state = f.state();
+    let fixed = f.release(&Release::new("2.5.0", b"fixed image", 5));
+    let bundle = f.bundle(fixed, &[], &state);
+    let a = verify(
+        &digest_image(b"fixed image"),
+        &bundle,
+        &state,
+        &Options::default(),
+    )
+    .unwrap();
+    let rollback = f.bundle(old, &[], &a.state);
+    assert_eq!(
+        check(&f, b"vulnerable image", &rollback, &a.state).map_err(|r| r.code()),
+        Err(21)
+    );
+    assert_eq!(
+        check(&f, b"vulnerable image", &bundle, &state).map_err(|r| r.code()),
+        Err(19)
+    );
+    let Some(dir) = std::env::var_os("OTA_FIXTURE_OUT") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in [
+        ("fixed.bin", b"fixed image".to_vec()),
+        ("vulnerable.bin", b"vulnerable image".to_vec()),
+        ("state.json", state.to_json()),
+        ("bundle-fixed.json", bundle),
+        ("expected-state.json", a.state.to_json()),
+        ("bundle-rollback.json", rollback),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
