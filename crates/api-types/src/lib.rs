@@ -21,6 +21,7 @@ pub mod devices;
 pub mod error;
 pub mod notify;
 pub mod oauth;
+pub mod ota;
 pub mod risks;
 pub mod scrapi;
 pub mod twins;

@@ -32,6 +32,9 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
     servers((url = "/")),
     paths(
         crate::twin_api::openapi,
+        crate::ota_api::releases,
+        crate::ota_api::bundle,
+        crate::ota_api::state,
         crate::twin_api::status,
         crate::twin_api::stakeholders,
         crate::twin_api::stakeholder,
@@ -98,6 +101,7 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         (name = "twins", description = "The security twins, the stakeholder registry, policies and read records"),
         (name = "risks", description = "The risk register, exposure, VEX and advisories"),
         (name = "notifications", description = "The caller's notification subscriptions and deliveries"),
+        (name = "ota", description = "Secure updates: release manifests, offline proof bundles a device checks by itself, provisioning trust states"),
         (name = "devices", description = "What devices report about themselves (signed reports over MQTT) and the posture audit of it"),
         (name = "oauth", description = "The OAuth 2.0 client credentials token endpoint (RFC 6749 §4.4)"),
         (name = "scrapi", description = "IETF SCITT Reference APIs: registration, receipts, keys"),

@@ -56,6 +56,9 @@ impl QueryParams for RiskQuery {}
 impl QueryParams for ExposureQuery {}
 impl QueryParams for VexQuery {}
 impl QueryParams for NoParameters {}
+impl QueryParams for api_types::ota::ReleasesQuery {}
+impl QueryParams for api_types::ota::BundleQuery {}
+impl QueryParams for api_types::ota::StateQuery {}
 impl QueryParams for api_types::dashboard::ThreatModelQuery {}
 impl QueryParams for api_types::dashboard::DigestQuery {}
 impl QueryParams for PageQuery {}

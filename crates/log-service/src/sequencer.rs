@@ -614,6 +614,30 @@ impl Log {
         self.shared.signer.vkey()
     }
 
+    /// The C2SP tlog-policy a client of this log checks checkpoints with:
+    /// the log's key, its witnesses (named by their keys' names) and the
+    /// quorum it waits for before publishing.
+    pub fn policy(&self) -> String {
+        let config = &self.shared.config;
+        let mut text = format!("log {}\n", self.vkey());
+        let mut names = Vec::new();
+        for w in &config.witnesses {
+            let name = w.vkey.split('+').next().unwrap_or("witness").to_string();
+            text.push_str(&format!("witness {name} {}\n", w.vkey));
+            names.push(name);
+        }
+        if config.witness_quorum > 0 && !names.is_empty() {
+            text.push_str(&format!(
+                "group witnesses {} {}\nquorum witnesses\n",
+                config.witness_quorum.min(names.len()),
+                names.join(" ")
+            ));
+        } else {
+            text.push_str("quorum none\n");
+        }
+        text
+    }
+
     /// The log's origin.
     pub fn origin(&self) -> &str {
         self.shared.signer.name()

@@ -19,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod demo;
 mod device_cmds;
 mod log_cmds;
+mod ota_cmds;
 mod risk_cmds;
 mod scitt_cmds;
 mod statements;
@@ -113,6 +114,12 @@ enum Cmd {
     Threat {
         #[command(subcommand)]
         cmd: threat_cmds::ThreatCmd,
+    },
+    /// Secure updates: provision a device's trust state, build a release's
+    /// offline proof bundle, check an image as the device would.
+    Ota {
+        #[command(subcommand)]
+        cmd: ota_cmds::OtaCmd,
     },
 }
 
@@ -285,6 +292,7 @@ fn main() -> ExitCode {
                 cmd: threat_cmds::ThreatCmd::Record(args),
             } => threat_cmds::record(args).await,
             Cmd::Threat { cmd } => threat_cmds::run(cmd),
+            Cmd::Ota { cmd } => ota_cmds::run(cmd).await,
         }
     })
 }

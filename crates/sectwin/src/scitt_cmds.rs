@@ -348,7 +348,7 @@ pub fn entry_of(location: &str) -> Option<u64> {
 }
 
 /// The title and detail of a CBOR problem details body, or the raw text.
-fn problem_text(body: &[u8]) -> String {
+pub(crate) fn problem_text(body: &[u8]) -> String {
     match ciborium::from_reader::<ciborium::Value, _>(body) {
         Ok(ciborium::Value::Map(m)) => m
             .iter()

@@ -18,6 +18,7 @@ pub mod detection;
 pub mod devices;
 pub mod error;
 pub mod log_status;
+pub mod ota;
 pub mod reads;
 pub mod risks;
 pub mod suppressions;

@@ -27,9 +27,9 @@ fn now_unix_s() -> i64 {
 /// The production node (`node::app` on loopback) and the stakeholders'
 /// keys and entries of the scenario.
 pub(crate) struct Node {
-    test: TestNode,
+    pub(crate) test: TestNode,
     pub(crate) base: String,
-    keys: BTreeMap<String, SigningKey>,
+    pub(crate) keys: BTreeMap<String, SigningKey>,
     entries: BTreeMap<&'static str, u64>,
 }
 
