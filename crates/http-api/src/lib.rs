@@ -50,7 +50,7 @@ pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use log_status_api::log_status_router;
 pub use notify_api::{notify_router, NotifyApi};
-pub use ota_api::ota_router;
+pub use ota_api::{ota_router, OtaApi};
 pub use risk_api::{risk_router, RiskApi};
 pub use scrapi::{scrapi_router, ScrapiApi, BATCH_BODY_BYTES_MAX, BATCH_STATEMENTS_MAX};
 pub use suppressions_api::{suppressions_router, SuppressionsApi};

@@ -35,6 +35,7 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         crate::ota_api::releases,
         crate::ota_api::bundle,
         crate::ota_api::state,
+        crate::ota_api::firmware,
         crate::twin_api::status,
         crate::twin_api::stakeholders,
         crate::twin_api::stakeholder,

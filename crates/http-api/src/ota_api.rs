@@ -5,30 +5,70 @@
 //! | `GET /api/v1/ota/releases?model=M` | the model's release manifests |
 //! | `GET /api/v1/ota/bundle?model=M&version=V&from=N` | the offline proof bundle (`sectwin-ota-bundle/1`) for a device whose checkpoint has size N |
 //! | `GET /api/v1/ota/state?model=M&hardware_id=H[&running=V]` | a trust state to provision a device with (`sectwin-ota-state/1`) |
+//! | `GET /api/v1/firmware/{sha256}` | what an image is (releases, SBOM, VEX, open vulnerabilities, support end, the devices running it), with proofs; devices as the caller may see them |
 //!
 //! A device trusts none of these answers: it checks the bundle itself
 //! (`ota-verify`). Provisioning is the one step it must get from a trusted
 //! channel (the factory).
 
-use api_types::ota::{BundleQuery, Releases, ReleasesQuery, StateQuery};
+use std::sync::Arc;
+
+use api_types::ota::{BundleQuery, FirmwareLookup, Releases, ReleasesQuery, StateQuery};
+use api_types::risks::NoParameters;
 use api_types::Problem;
-use axum::extract::State;
+use axum::extract::{FromRef, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use service::ota::OtaViews;
+use service::risks::RiskViews;
 
+use crate::oauth::{MaybeCaller, TokenEndpoint};
 use crate::query::ApiQuery;
-use crate::twin_api::{ApiResult, JsonError};
+use crate::twin_api::{caller_id, ApiResult, JsonError, TwinApi};
+
+/// The state of the secure-update routes.
+#[derive(Clone)]
+pub struct OtaApi {
+    views: OtaViews,
+    twins: TwinApi,
+    risks: RiskViews,
+}
+
+impl OtaApi {
+    /// The routes over `views`, reading devices and the register through
+    /// `twins` and `risks` (the caller's visibility, read records).
+    pub fn new(views: OtaViews, twins: TwinApi, risks: Arc<twin_store::RiskService>) -> OtaApi {
+        let risks = RiskViews::new(twins.projector.clone(), risks, twins.reads.clone());
+        OtaApi {
+            views,
+            twins,
+            risks,
+        }
+    }
+}
+
+impl FromRef<OtaApi> for Arc<TokenEndpoint> {
+    fn from_ref(api: &OtaApi) -> Arc<TokenEndpoint> {
+        api.twins.tokens.clone()
+    }
+}
+
+impl FromRef<OtaApi> for OtaViews {
+    fn from_ref(api: &OtaApi) -> OtaViews {
+        api.views.clone()
+    }
+}
 
 /// The secure-update routes (mount at the root).
-pub fn ota_router(views: OtaViews) -> Router {
+pub fn ota_router(api: OtaApi) -> Router {
     Router::new()
         .route("/api/v1/ota/releases", get(releases))
         .route("/api/v1/ota/bundle", get(bundle))
         .route("/api/v1/ota/state", get(state))
-        .with_state(views)
+        .route("/api/v1/firmware/{sha256}", get(firmware))
+        .with_state(api)
 }
 
 /// A parameter the route needs (the query types keep every parameter
@@ -126,4 +166,35 @@ async fn state(
         )
         .await?;
     Ok(json(s.to_json()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/firmware/{sha256}",
+    tag = "ota",
+    summary = "What a firmware image is, with proofs",
+    description = "For the image whose SHA-256 is given: every release naming it (the manifest, its SBOM, the manufacturer's VEX, the open vulnerabilities of the devices running it that the caller may see, whether its support has ended, whether it was withdrawn) and the devices' statements of running it that the caller may see (each read recorded), each entry with its bytes and C2SP tlog-proof under the published checkpoint, and the log's tlog-policy to check them with (`sectwin firmware lookup` does). Anonymous callers see what is public.",
+    security((), ("bearer" = [])),
+    params(("sha256" = String, Path, description = "The image's SHA-256, 64 hex digits (a `sha256:` prefix is accepted)"), NoParameters),
+    responses(
+        (status = 200, description = "What the image is (empty lists: nothing the caller may see names it)", body = FirmwareLookup),
+        (status = 400, description = "Not a SHA-256, or a parameter (it takes none)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::oauth::Unauthorized),
+    ),
+)]
+async fn firmware(
+    State(api): State<OtaApi>,
+    caller: MaybeCaller,
+    Path(sha256): Path<String>,
+    ApiQuery(_): ApiQuery<NoParameters>,
+) -> ApiResult<Json<FirmwareLookup>> {
+    let who = caller_id(&caller);
+    let today = twin_store::risks::today(api.twins.reads.clock().as_ref()).to_string();
+    let lookup = tokio::task::spawn_blocking(move || {
+        api.views
+            .firmware(who, &sha256, &today, &api.twins.views, &api.risks)
+    })
+    .await
+    .map_err(JsonError::internal)??;
+    Ok(Json(lookup))
 }

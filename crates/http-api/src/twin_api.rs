@@ -52,7 +52,7 @@ pub struct TwinApi {
     /// Read records: who read whose data, stamped by the injected clock.
     pub(crate) reads: ReadRecorder,
     /// The twin views (authorization, redaction, read records).
-    views: TwinViews,
+    pub(crate) views: TwinViews,
 }
 
 impl FromRef<TwinApi> for Arc<TokenEndpoint> {

@@ -895,9 +895,10 @@ pub fn app(node: &Node) -> axum::Router {
         .merge(devices)
         .merge(suppressions)
         .merge(notify)
-        .merge(http_api::ota_router(service::ota::OtaViews::new(
-            node.log.clone(),
-            node.projector.clone(),
+        .merge(http_api::ota_router(http_api::OtaApi::new(
+            service::ota::OtaViews::new(node.log.clone(), node.projector.clone()),
+            twins.clone(),
+            node.risks.clone(),
         )))
         .merge(http_api::risk_router(http_api::RiskApi::new(
             twins.clone(),

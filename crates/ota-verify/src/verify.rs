@@ -444,6 +444,24 @@ pub fn verify(
     })
 }
 
+impl ProvenStatement {
+    /// Checks the entry on its own: its checkpoint satisfies `policy` (log
+    /// signature, witness quorum) and includes the statement at its index.
+    /// Answers the index and the statement's bytes.
+    pub fn verify(&self, policy: &Policy) -> Result<(u64, Vec<u8>), Refusal> {
+        let proof = parse_proof(self, "the statement")?;
+        let verified = policy
+            .verify_checkpoint(&proof.checkpoint)
+            .map_err(|e| match e {
+                PolicyError::QuorumNotMet => Refusal::QuorumNotMet,
+                e => Refusal::CheckpointNotSigned(e.to_string()),
+            })?;
+        let bytes = self.statement_bytes()?;
+        check_included(&bytes, &proof, verified.checkpoint(), "the statement")?;
+        Ok((proof.index.get(), bytes))
+    }
+}
+
 fn parse_checkpoint(text: &str) -> Result<Checkpoint, String> {
     let note = Note::parse(text.as_bytes()).map_err(|e| e.to_string())?;
     Checkpoint::parse_text(note.text()).map_err(|e| e.to_string())

@@ -121,6 +121,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ota_cmds::OtaCmd,
     },
+    /// Firmware images: what an image is, with proofs.
+    Firmware {
+        #[command(subcommand)]
+        cmd: ota_cmds::FirmwareCmd,
+    },
 }
 
 #[derive(clap::Args)]
@@ -293,6 +298,7 @@ fn main() -> ExitCode {
             } => threat_cmds::record(args).await,
             Cmd::Threat { cmd } => threat_cmds::run(cmd),
             Cmd::Ota { cmd } => ota_cmds::run(cmd).await,
+            Cmd::Firmware { cmd } => ota_cmds::run_firmware(cmd).await,
         }
     })
 }

@@ -247,3 +247,184 @@ pub async fn fetch_bundle(server: &str, model: &str, version: &str, from: u64) -
     )
     .await
 }
+
+/// `sectwin firmware ...`.
+#[derive(clap::Subcommand)]
+pub enum FirmwareCmd {
+    /// What an image is: its manufacturer's release (SBOM, VEX, open
+    /// vulnerabilities, support end, withdrawn or not) and the devices
+    /// running it, each statement checked against the log's proofs.
+    Lookup(LookupArgs),
+}
+
+/// `sectwin firmware lookup`.
+#[derive(clap::Args)]
+pub struct LookupArgs {
+    /// The image file, or its SHA-256 (64 hex digits).
+    image: String,
+    /// The sectwin server.
+    #[arg(long, env = "SECTWIN_SERVER")]
+    server: String,
+    /// The tlog-policy to check the proofs with (default: the one the server
+    /// names, which proves only that the server is self-consistent).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[command(flatten)]
+    auth: crate::twin_cmds::ClientAuth,
+    /// Print the answer as JSON (as it came).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a `firmware` command.
+pub async fn run_firmware(cmd: FirmwareCmd) -> Result<ExitCode> {
+    let FirmwareCmd::Lookup(a) = cmd;
+    let sha256 = if a.image.len() == 64 && a.image.bytes().all(|b| b.is_ascii_hexdigit()) {
+        a.image.to_ascii_lowercase()
+    } else {
+        let bytes = std::fs::read(&a.image).with_context(|| format!("reading {}", a.image))?;
+        hex::encode(digest_image(&bytes).sha256)
+    };
+    let base = a.server.trim_end_matches('/');
+    let mut req = reqwest::Client::new().get(format!("{base}/api/v1/firmware/{sha256}"));
+    if let Some(t) = crate::twin_cmds::token(base, &a.auth).await? {
+        req = req.bearer_auth(t);
+    }
+    let r = req
+        .send()
+        .await
+        .with_context(|| format!("connecting to {base}"))?;
+    let status = r.status();
+    let body = r.bytes().await?;
+    if !status.is_success() {
+        bail!("{status}: {}", crate::scitt_cmds::problem_text(&body));
+    }
+    if a.json {
+        println!("{}", String::from_utf8_lossy(&body));
+    }
+    let lookup: api_types::ota::FirmwareLookup =
+        serde_json::from_slice(&body).context("the server's answer")?;
+    let (policy_text, pinned) = match &a.policy {
+        Some(p) => (
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            true,
+        ),
+        None => (lookup.policy.clone(), false),
+    };
+    let policy = tlog::Policy::parse(&policy_text).map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+    let check = |p: &api_types::ota::ProvenEntry, entry: u64| -> Result<()> {
+        let proven = ota_verify::ProvenStatement {
+            statement: p.statement.clone(),
+            proof: p.proof.clone(),
+        };
+        let (index, _) = proven
+            .verify(&policy)
+            .map_err(|e| anyhow::anyhow!("entry {entry}: {e}"))?;
+        if index != entry {
+            bail!("entry {entry}: the proof is for entry {index}");
+        }
+        Ok(())
+    };
+    let mut proofs = 0;
+    for r in &lookup.releases {
+        check(&r.proof, r.release.entry)?;
+        proofs += 1;
+    }
+    for d in &lookup.devices {
+        check(&d.proof, d.entry)?;
+        proofs += 1;
+    }
+    if a.json {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("image sha256:{sha256} (log size {})", lookup.as_of);
+    if lookup.releases.is_empty() {
+        println!("  no release names this image (that you may see): NOT a released image");
+    }
+    for r in &lookup.releases {
+        let m = &r.release;
+        println!(
+            "  release {} {} by {} (entry {}){}",
+            m.model,
+            m.version,
+            m.manufacturer,
+            m.entry,
+            match m.withdrawn {
+                Some(w) => format!(", WITHDRAWN at entry {w}"),
+                None => String::new(),
+            }
+        );
+        println!(
+            "    manifest: {} bytes, hardware {}, release counter {}, minimum version {}",
+            m.image_length.map_or("?".into(), |l| l.to_string()),
+            if m.hardware_ids.is_empty() {
+                "-".into()
+            } else {
+                m.hardware_ids.join(", ")
+            },
+            m.release_counter.map_or("-".into(), |c| c.to_string()),
+            m.min_version.as_deref().unwrap_or("-"),
+        );
+        println!(
+            "    support until {}{}",
+            m.support_end.as_deref().unwrap_or("(not stated)"),
+            if r.support_ended { ": ENDED" } else { "" }
+        );
+        match &r.sbom {
+            Some(s) => println!(
+                "    SBOM: {} sha256:{} ({} components, entries {:?})",
+                s.format, s.document_sha256, s.components, s.entries
+            ),
+            None => println!("    SBOM: none registered"),
+        }
+        for v in &r.vex {
+            println!(
+                "    VEX {} {}{} (entry {})",
+                v.vulnerability,
+                v.status,
+                v.justification
+                    .as_deref()
+                    .map(|j| format!(": {j}"))
+                    .unwrap_or_default(),
+                v.entry
+            );
+        }
+        if r.open_vulnerabilities.is_empty() {
+            println!("    open vulnerabilities on devices running it: none you may see");
+        }
+        for v in &r.open_vulnerabilities {
+            println!(
+                "    OPEN {} {} {}{} on {} device(s)",
+                v.id,
+                v.severity.as_str(),
+                v.score.map_or("-".into(), |s| format!("{s:.1}")),
+                if v.kev { " KEV" } else { "" },
+                v.devices
+            );
+        }
+    }
+    let running: Vec<_> = lookup.devices.iter().filter(|d| d.current).collect();
+    println!(
+        "  devices that said they run it: {} ({} still do)",
+        lookup.devices.len(),
+        running.len()
+    );
+    for d in &lookup.devices {
+        println!(
+            "    {} {} signed by {} (entry {}){}",
+            d.device,
+            d.version.as_deref().unwrap_or("?"),
+            d.issuer,
+            d.entry,
+            if d.current { "" } else { ", since updated" }
+        );
+    }
+    if lookup.next_after.is_some() {
+        println!("  (more statements name it: see GET /api/v1/digests/{sha256}?after=...)");
+    }
+    println!(
+        "  {proofs} proofs verified (inclusion under a checkpoint signed by the log and its witness quorum, policy {})",
+        if pinned { "pinned with --policy" } else { "as the server names it" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -10,7 +10,11 @@
 
 use std::time::Duration;
 
-use api_types::ota::{ReleaseManifestView, Releases};
+use api_types::ota::{
+    FirmwareDevice, FirmwareLookup, FirmwareRelease, OpenVulnerability, ProvenEntry,
+    ReleaseManifestView, ReleaseVexView, Releases, SbomSummary,
+};
+use api_types::risks::{RiskQuery, RiskStatus};
 use log_service::Log;
 use ota_verify::{
     Bundle, ConsistencyProof, KeyOwner, ProvenStatement, TrustState, TrustedKey, BUNDLE_FORMAT,
@@ -20,7 +24,12 @@ use tlog::{LeafIndex, TlogProof, TreeSize};
 use twin::projection::Release;
 use twin_store::Projector;
 
-use crate::ServiceError;
+use crate::risks::RiskViews;
+use crate::{ServiceError, TwinViews};
+
+/// Most releases and devices a firmware lookup proves, each (a page of the
+/// digest index holds at most 100 statements).
+const FIRMWARE_LOOKUP_ENTRIES_MAX: usize = 100;
 
 /// How long a bundle waits for the twins to reach the published checkpoint
 /// (they follow it within milliseconds; the registry's key events must be
@@ -296,5 +305,155 @@ impl OtaViews {
         })
         .await
         .map_err(ServiceError::internal)?
+    }
+
+    /// What the image with digest `sha256` is, as `who` may see it: the
+    /// releases naming it (manifest, SBOM, VEX, open vulnerabilities on the
+    /// devices running it, support end) and the devices' own statements of
+    /// running it, each entry with its proof under the published checkpoint.
+    /// Blocking (reads the register and the log's tiles).
+    pub fn firmware(
+        &self,
+        who: Option<twin::StakeholderId>,
+        sha256: &str,
+        today: &str,
+        twins: &TwinViews,
+        risks: &RiskViews,
+    ) -> Result<FirmwareLookup, ServiceError> {
+        let published = self.log.published();
+        let size = published.size;
+        let found = twins.digest(who.clone(), sha256, None)?;
+        let meta = self.projector.meta();
+        let prover = self.log.prover();
+        let proven = |index: u64| -> Result<ProvenEntry, ServiceError> {
+            let i = LeafIndex::new(index);
+            let entry = prover.entry(i, size).map_err(ServiceError::internal)?;
+            let proof = TlogProof {
+                extra: None,
+                index: i,
+                proof: prover.inclusion(i, size).map_err(ServiceError::internal)?,
+                checkpoint: published.note.as_ref().clone(),
+            }
+            .encode()
+            .map_err(ServiceError::internal)?;
+            let p = ProvenStatement::new(&entry, &proof);
+            Ok(ProvenEntry {
+                statement: p.statement,
+                proof: p.proof,
+            })
+        };
+        let mut releases = Vec::new();
+        let mut devices = Vec::new();
+        for m in found
+            .matches
+            .iter()
+            .filter(|m| m.statement.entry < size.get())
+        {
+            let st = &m.statement;
+            match st.kind.as_str() {
+                "firmware-released" if releases.len() < FIRMWARE_LOOKUP_ENTRIES_MAX => {
+                    let Some(r) = meta
+                        .releases
+                        .get(&st.subject)
+                        .and_then(|rs| rs.iter().find(|r| r.entry == st.entry))
+                    else {
+                        continue;
+                    };
+                    let vex = meta
+                        .release_vex
+                        .get(&st.subject)
+                        .into_iter()
+                        .flatten()
+                        .filter(|v| v.release == r.version)
+                        .map(|v| ReleaseVexView {
+                            vulnerability: v.vulnerability.clone(),
+                            status: serde_json::to_value(v.status)
+                                .ok()
+                                .and_then(|s| s.as_str().map(str::to_string))
+                                .unwrap_or_default(),
+                            justification: v.justification.clone(),
+                            entry: v.entry,
+                        })
+                        .collect();
+                    let sbom = meta
+                        .sboms
+                        .get(&st.subject)
+                        .and_then(|by| by.get(&r.version))
+                        .map(|s| SbomSummary {
+                            format: s.format.clone(),
+                            document_sha256: s.document_sha256.clone(),
+                            components: s.components,
+                            entries: s.entries.values().copied().collect(),
+                        });
+                    // The register is for authenticated stakeholders only.
+                    let page = match &who {
+                        None => None,
+                        Some(_) => Some(risks.list(
+                            who.clone(),
+                            &RiskQuery {
+                                model: Some(st.subject.clone()),
+                                release: Some(r.version.clone()),
+                                status: Some(RiskStatus::Open),
+                                page_size: Some(api_types::risks::RISK_PAGE_SIZE_MAX),
+                                ..RiskQuery::default()
+                            },
+                        )?),
+                    };
+                    let mut open: Vec<OpenVulnerability> = Vec::new();
+                    for risk in page.iter().flat_map(|p| &p.risks) {
+                        let Some(id) = &risk.vulnerability else {
+                            continue;
+                        };
+                        match open.iter_mut().find(|o| &o.id == id) {
+                            Some(o) => o.devices += 1,
+                            None => open.push(OpenVulnerability {
+                                id: id.clone(),
+                                severity: risk.severity,
+                                score: risk.score,
+                                kev: risk.kev,
+                                devices: 1,
+                            }),
+                        }
+                    }
+                    releases.push(FirmwareRelease {
+                        release: view(&st.subject, r),
+                        proof: proven(r.entry)?,
+                        sbom,
+                        vex,
+                        open_vulnerabilities: open,
+                        support_ended: r.manifest.support_end.as_deref().is_some_and(|d| d < today),
+                    });
+                }
+                "firmware-installed" if devices.len() < FIRMWARE_LOOKUP_ENTRIES_MAX => {
+                    let version = st
+                        .statement
+                        .as_ref()
+                        .and_then(|v| v["version"].as_str())
+                        .map(str::to_string);
+                    let device = st.subject.strip_prefix("device:").unwrap_or(&st.subject);
+                    let current = twin::DeviceId::new(device)
+                        .ok()
+                        .and_then(|id| self.projector.store().twin(&id).ok().flatten())
+                        .is_some_and(|t| t.firmware.is_some() && t.firmware == version);
+                    devices.push(FirmwareDevice {
+                        device: st.subject.clone(),
+                        version,
+                        issuer: st.issuer.clone(),
+                        current,
+                        entry: st.entry,
+                        proof: proven(st.entry)?,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(FirmwareLookup {
+            sha256: found.sha256,
+            policy: self.log.policy(),
+            releases,
+            devices,
+            next_after: found.next_after,
+            as_of: size.get(),
+        })
     }
 }

@@ -275,3 +275,77 @@ async fn release_manifests_are_checked_when_registered_and_bad_queries_refused()
         assert!(text.contains(want), "{path}: {text}");
     }
 }
+
+/// `GET /api/v1/firmware/{sha256}`: the release and the devices running the
+/// image, each with a proof that checks under the log's policy; devices
+/// only as the caller may see them.
+#[tokio::test]
+async fn a_firmware_lookup_proves_the_release_and_the_devices_running_it() {
+    let mut node = start().await;
+    scenario(&mut node).await;
+    let d = digest_image(b"door image 2.5.0");
+    let sha = hex::encode(d.sha256);
+    let release = node
+        .register(
+            "acme.test",
+            MODEL,
+            &manifest("2.5.0", b"door image 2.5.0", 5),
+        )
+        .await;
+    let installed = node
+        .register(
+            "op.test",
+            "device:door-1",
+            &json!({"type":"firmware-installed","version":"2.5.0","image_sha256":sha}),
+        )
+        .await;
+    published(&node, installed).await;
+    let op = node.token("op.test").await;
+    let (status, v) = node
+        .get(&format!("/api/v1/firmware/{sha}"), Some(&op))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let lookup: api_types::ota::FirmwareLookup = serde_json::from_value(v).unwrap();
+    assert_eq!(lookup.releases.len(), 1);
+    let r = &lookup.releases[0];
+    assert_eq!(
+        (r.release.entry, r.release.version.as_str()),
+        (release, "2.5.0")
+    );
+    assert_eq!(r.release.support_end.as_deref(), Some("2031-06-30"));
+    assert!(!r.support_ended);
+    assert_eq!(lookup.devices.len(), 1);
+    assert_eq!(lookup.devices[0].device, "device:door-1");
+    assert_eq!(lookup.devices[0].entry, installed);
+    assert!(lookup.devices[0].current);
+    let policy = tlog::Policy::parse(&lookup.policy).unwrap();
+    for (p, entry) in [(&r.proof, release), (&lookup.devices[0].proof, installed)] {
+        let proven = ota_verify::ProvenStatement {
+            statement: p.statement.clone(),
+            proof: p.proof.clone(),
+        };
+        assert_eq!(proven.verify(&policy).unwrap().0, entry);
+        // A proof does not carry another statement.
+        let mut forged = proven.clone();
+        forged.statement = r.proof.statement.clone();
+        if entry != release {
+            assert!(matches!(
+                forged.verify(&policy),
+                Err(Refusal::NotIncluded { .. })
+            ));
+        }
+    }
+    // Anonymous: the release, not the door.
+    let (status, v) = node.get(&format!("/api/v1/firmware/{sha}"), None).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["releases"].as_array().unwrap().len(), 1);
+    assert_eq!(v["devices"].as_array().unwrap().len(), 0);
+    // Not a digest; an unknown parameter.
+    assert_eq!(node.get("/api/v1/firmware/abc", None).await.0, 400);
+    assert_eq!(
+        node.get(&format!("/api/v1/firmware/{sha}?x=1"), None)
+            .await
+            .0,
+        400
+    );
+}
