@@ -162,6 +162,17 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Issue 18: the device's update check (verifier time per image, SHA-256
+    /// and SHA-512 throughput) and the proof bundle's size for a log of
+    /// `--entries` (measured) and of 10^9 entries (computed).
+    Ota {
+        /// Entries of the in-memory log.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Checks timed (the median is reported).
+        #[arg(long, default_value_t = 201)]
+        runs: usize,
+    },
     /// Threat-model analysis time (pytm-sample size and a generated large
     /// model) and the reference model's findings per STRIDE category.
     Threat {
@@ -302,6 +313,9 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
                 crate::bench_vuln::run(&data, devices, releases, components, runs, impacts)
             })
             .await?
+        }
+        BenchCmd::Ota { entries, runs } => {
+            tokio::task::spawn_blocking(move || crate::bench_ota::run(entries, runs)).await?
         }
         BenchCmd::Threat {
             runs,

@@ -14,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench_device;
 mod bench_index;
 mod bench_log;
+mod bench_ota;
 mod bench_peer;
 mod bench_register;
 mod bench_scitt;
