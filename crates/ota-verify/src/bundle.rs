@@ -69,6 +69,14 @@ pub enum BundleError {
     /// A statement is not base64.
     #[error("a statement is not base64")]
     StatementBase64,
+    /// Built for another device state.
+    #[error("it was built for a device whose checkpoint has size {from}; this device's has size {size} (ask for a bundle from size {size})")]
+    OtherState {
+        /// The bundle's consistency proof's old size.
+        from: u64,
+        /// The device's checkpoint size.
+        size: u64,
+    },
     /// A hash is not a base64 SHA-256.
     #[error("consistency hash {0} is not a base64 SHA-256")]
     Hash(usize),

@@ -487,10 +487,10 @@ fn check_consistency(old: &Checkpoint, new: &Checkpoint, bundle: &Bundle) -> Res
         return Err(Refusal::StaleCheckpoint { accepted, offered });
     }
     if bundle.consistency.from != accepted {
-        return Err(Refusal::Bundle(BundleError::Json(format!(
-            "its consistency proof starts at size {}, the device's checkpoint has size {accepted} (a bundle for another device state)",
-            bundle.consistency.from
-        ))));
+        return Err(Refusal::Bundle(BundleError::OtherState {
+            from: bundle.consistency.from,
+            size: accepted,
+        }));
     }
     let forked = Refusal::Forked { accepted, offered };
     if offered == accepted || accepted == 0 {

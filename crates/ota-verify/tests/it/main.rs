@@ -376,7 +376,7 @@ fn malformed_bundles_get_their_own_errors() {
         (
             "consistency from another size",
             edit(&good, |v| v["consistency"]["from"] = 3.into()),
-            "another device state",
+            "built for a device whose checkpoint has size 3",
         ),
     ];
     for (name, bytes, want) in cases {
