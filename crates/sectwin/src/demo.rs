@@ -62,13 +62,12 @@ pub(crate) const STAKEHOLDERS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// The door controller that signs its own statements.
-const DOOR: &str = "door-ctl-0042";
+pub(crate) const DOOR: &str = "door-ctl-0042";
 
 /// A fact's payload. Endorse and dispute name the statement they are about
 /// by its log entry, known only once that fact is registered: until then
 /// they hold its position in [`facts`].
-// A list of twenty facts, built once: the size of the largest payload
-// (a release manifest) costs nothing worth a box per fact.
+// Twenty facts built once: a release manifest's size is not worth a box.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Fact {
     /// A payload known in advance.
@@ -181,7 +180,12 @@ pub(crate) fn facts(door_pem: &str) -> Vec<(&'static str, &'static str, Fact)> {
         (
             "acme.example",
             "model:acme/DC-200",
-            Fact::Says(door_release("2.4.1", 4, "2.4.0", "2029-12-31")),
+            Fact::Says(crate::demo_update::door_release(
+                "2.4.1",
+                4,
+                "2.4.0",
+                "2029-12-31",
+            )),
         ),
         (
             "acme.example",
@@ -281,7 +285,7 @@ pub(crate) fn refused_payloads(firmware_entry: u64) -> [StatementBody; 3] {
 
 /// Registers `statement` through SCRAPI; answers its entry, after checking
 /// its receipt against the service key.
-async fn register(
+pub(crate) async fn register(
     http: &reqwest::Client,
     root: &str,
     statement: &[u8],
@@ -559,23 +563,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         statements.push(statement);
         indices.push(index);
     }
-    // The factory provisions the door controller for secure updates: its
-    // trust state names the log's key and witness, Acme's keys, its hardware
-    // and what it runs (step 13 updates it).
-    let door_state =
-        crate::ota_cmds::fetch_state(&root, "acme/DC-200", DOOR_HARDWARE_ID, Some("2.4.1"))
-            .await
-            .context("provisioning the door's trust state")?;
-    let ota_dir = data.join("ota");
-    std::fs::create_dir_all(&ota_dir)?;
-    let door_state_file = ota_dir.join(format!("{DOOR}.state.json"));
-    std::fs::write(&door_state_file, door_state.to_json())?;
-    println!(
-        "   the factory provisions {DOOR} for secure updates: {} (log key + witness quorum, {} keys, release counter {})",
-        door_state_file.display(),
-        door_state.keys.len(),
-        door_state.release_counter
-    );
+    // The factory provisions the door controller for secure updates.
+    crate::demo_update::provision_door(&root, &data).await?;
     // The same statement again, and re-encoded (untagged; as the service
     // serves it, with its receipt): a signed statement is registered once.
     let transparent = http
@@ -1011,7 +1000,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let door_key = keys
         .get(&format!("device:{DOOR}"))
         .context("the door's key")?;
-    ota_step(&http, &root, &data, &node, door_key, &service_key).await?;
+    crate::demo_update::ota_step(&http, &root, &data, &node, door_key, &service_key).await?;
 
     println!("\nWhere to look:");
     println!("   sectwin twin show --server {root} {DOOR} --token <token>   (or --client-id/--client-secret)");
@@ -1038,111 +1027,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Step 13: the door controller updates from 2.4.1 (vulnerable) to 2.5.0
-/// (fixed). The update server builds the offline proof bundle for the door's
-/// trust state; the door's verifier (the `ota-verify` crate, as on the device)
-/// accepts the fixed image, refuses a tampered one and a rollback to 2.4.1;
-/// the door reports the installed update, signed with its own key.
-async fn ota_step(
-    http: &reqwest::Client,
-    root: &str,
-    data: &std::path::Path,
-    node: &node::Node,
-    door_key: &scitt::SigningKey,
-    service_key: &scitt::PublicKey,
-) -> Result<()> {
-    use crate::ota_cmds::{checkpoint_size, fetch_bundle, read_state};
-    use ota_verify::{digest_image, verify, Options};
-    println!("\n13. secure update of {DOOR}: 2.4.1 (vulnerable) to 2.5.0 (fixed), checked by the door itself");
-    let ota = data.join("ota");
-    let state_file = ota.join(format!("{DOOR}.state.json"));
-    let state = read_state(&state_file)?;
-    let fixed = firmware_image("2.5.0");
-    let fixed_file = data.join(door_image_file("2.5.0"));
-    std::fs::write(&fixed_file, &fixed)?;
-    let from = checkpoint_size(&state)?;
-    let bundle = fetch_bundle(root, "acme/DC-200", "2.5.0", from).await?;
-    let bundle_file = ota.join("acme-dc-200-2.5.0.bundle.json");
-    std::fs::write(&bundle_file, &bundle)?;
-    println!(
-        "   the update server builds the proof bundle for the door's state (checkpoint size {from}): {} bytes (manifest + tlog-proof under the witnessed checkpoint + consistency proof)",
-        bundle.len()
-    );
-    let accepted = verify(&digest_image(&fixed), &bundle, &state, &Options::default())
-        .map_err(|r| anyhow::anyhow!("the door refused the fixed image: {r}"))?;
-    println!(
-        "   the door's verifier ACCEPTS {}: Acme's key at entry {}, included under a checkpoint of {} entries signed by the log and cosigned by the witness, consistent with its own; counter {} > {}",
-        door_image_file("2.5.0"),
-        accepted.manifest_entry,
-        accepted.checkpoint_size,
-        accepted.release_counter,
-        state.release_counter
-    );
-    let mut tampered = fixed.clone();
-    if let Some(b) = tampered.get_mut(4096) {
-        *b ^= 1;
-    }
-    match verify(
-        &digest_image(&tampered),
-        &bundle,
-        &state,
-        &Options::default(),
-    ) {
-        Err(r) => println!(
-            "   a tampered image with the same bundle: REFUSED ({}): {r}",
-            r.code()
-        ),
-        Ok(_) => bail!("the door accepted a tampered image"),
-    }
-    // Installed: the door persists its new state and says so, signed.
-    let new_state = accepted.state;
-    std::fs::write(&state_file, new_state.to_json())?;
-    let installed = StatementBody::FirmwareInstalled {
-        version: "2.5.0".into(),
-        image_sha256: hex::encode(digest_image(&fixed).sha256),
-    };
-    let statement = signed(
-        &format!("device:{DOOR}"),
-        &format!("device:{DOOR}"),
-        &installed,
-        door_key,
-    );
-    let entry = register(http, root, &statement, service_key).await?;
-    println!("   #{entry:<3} device:{DOOR:<15} firmware-installed 2.5.0, signed by the door (its new state: {})", state_file.display());
-    // A rollback to the vulnerable release: genuine, signed, witnessed, refused.
-    if !node
-        .projector
-        .wait_projected(entry + 1, Duration::from_secs(10))
-        .await
-    {
-        bail!("the twins did not reflect the door's update within 10 s");
-    }
-    let rollback = fetch_bundle(root, "acme/DC-200", "2.4.1", checkpoint_size(&new_state)?).await?;
-    match verify(
-        &digest_image(&firmware_image("2.4.1")),
-        &rollback,
-        &new_state,
-        &Options::default(),
-    ) {
-        Err(r) => println!(
-            "   a rollback to 2.4.1 (its genuine bundle): REFUSED ({}): {r}",
-            r.code()
-        ),
-        Ok(_) => bail!("the door accepted a rollback"),
-    }
-    std::fs::write(ota.join("acme-dc-200-2.4.1.bundle.json"), &rollback)?;
-    println!(
-        "   the same checks from a shell: sectwin ota verify {} --bundle {} --state {}",
-        fixed_file.display(),
-        bundle_file.display(),
-        state_file.display()
-    );
-    Ok(())
-}
-
 /// `body` about `subject`, signed by `issuer` with `key` now (a client's
 /// statement: JSON payload, `iat` from the system clock).
-fn signed(issuer: &str, subject: &str, body: &StatementBody, key: &scitt::SigningKey) -> Vec<u8> {
+pub(crate) fn signed(
+    issuer: &str,
+    subject: &str,
+    body: &StatementBody,
+    key: &scitt::SigningKey,
+) -> Vec<u8> {
     scitt::StatementBuilder::new(issuer, subject, &body.to_payload())
         .content_type("application/json")
         .issued_at(crate::now_unix_s())
@@ -1528,7 +1420,7 @@ pub(crate) fn fix_statements() -> Vec<(&'static str, &'static str, StatementBody
             "firmware-released (DC-200 2.5.0)",
             "model:acme/DC-200",
             // A security fix: no device goes back below it.
-            door_release("2.5.0", 5, "2.5.0", "2031-06-30"),
+            crate::demo_update::door_release("2.5.0", 5, "2.5.0", "2031-06-30"),
         ),
         (
             "sbom-registered (DC-200 2.5.0, 4 comps)",
@@ -1571,53 +1463,7 @@ fn indent(text: &str) -> String {
 /// the demo writes it to `DATA/firmware/` so that it can be dropped on the
 /// dashboard's "Verify a file" page.
 pub(crate) fn door_image() -> Vec<u8> {
-    firmware_image("2.4.1")
-}
-
-/// Acme's DC-200 firmware image of `version`: 256 KiB, reproducible.
-pub(crate) fn firmware_image(version: &str) -> Vec<u8> {
-    use sha2::Digest;
-    const IMAGE_BYTES: usize = 256 * 1024;
-    let mut image = format!("ACME DC-200 firmware {version}\n").into_bytes();
-    let mut block = sha2::Sha256::digest(format!("acme/DC-200 {version}").as_bytes());
-    while image.len() < IMAGE_BYTES {
-        image.extend_from_slice(&block);
-        block = sha2::Sha256::digest(block);
-    }
-    image.truncate(IMAGE_BYTES);
-    image
-}
-
-/// The door controller's hardware id (its board revision), named by Acme's
-/// release manifests.
-pub(crate) const DOOR_HARDWARE_ID: &str = "acme-dc200-rev-c";
-
-/// Acme's release manifest of DC-200 firmware `version` (its image from
-/// [`firmware_image`]).
-pub(crate) fn door_release(
-    version: &str,
-    counter: u64,
-    min_version: &str,
-    support_end: &str,
-) -> StatementBody {
-    use sha2::Digest;
-    let image = firmware_image(version);
-    crate::statements::firmware_released(crate::statements::FirmwareRelease {
-        version: version.into(),
-        image_sha256: hex::encode(sha2::Sha256::digest(&image)),
-        image_sha512: Some(hex::encode(sha2::Sha512::digest(&image))),
-        image_length: Some(image.len() as u64),
-        hardware_ids: vec![DOOR_HARDWARE_ID.into(), "acme-dc200-rev-d".into()],
-        release_counter: Some(counter),
-        min_version: Some(min_version.into()),
-        support_end: Some(support_end.into()),
-        ..Default::default()
-    })
-}
-
-/// Where the demo writes a DC-200 image.
-pub(crate) fn door_image_file(version: &str) -> String {
-    format!("firmware/acme-dc-200-{version}.bin")
+    crate::demo_update::firmware_image("2.4.1")
 }
 
 pub(crate) const DOOR_IMAGE_FILE: &str = "firmware/acme-dc-200-2.4.1.bin";

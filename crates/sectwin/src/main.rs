@@ -17,6 +17,7 @@ use log_service::{LogConfig, WitnessConfig};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod demo;
+mod demo_update;
 mod device_cmds;
 mod log_cmds;
 mod ota_cmds;
