@@ -45,6 +45,7 @@ pub fn report_type() -> twin::BuiltinType {
         }),
         rule: twin::Rule::new(&[twin::Role::Device], &[]),
         sets_attributes: None,
+        update_field: Some("update".into()),
         description: "a device's signed report of its own state (docs/device-reports.md)".into(),
     }
 }

@@ -7,9 +7,9 @@ use posture::replay::RejectReason;
 use posture::report::{
     AddressSet, AiModel, Bounded, Certificate, CheckpointSeen, Credentials, DebugInterfaces,
     DeviceReport, DistinguishedName, Firmware, KeyType, Metrics, PortSet, ReportError, ReportText,
-    Serial, ServiceName, ServiceSet, Sha256, Tls, TlsVersion, Update, UpdateState, AI_MODELS_MAX, CIPHER_SUITES_MAX,
-    DESTINATIONS_MAX, DISTINGUISHED_NAME_BYTES_MAX, PORTS_MAX, REPORT_BYTES_MAX, SERVICES_MAX,
-    SERVICE_NAME_BYTES_MAX, TEXT_BYTES_MAX, TLS_VERSIONS_MAX,
+    Serial, ServiceName, ServiceSet, Sha256, Tls, TlsVersion, Update, UpdateState, AI_MODELS_MAX,
+    CIPHER_SUITES_MAX, DESTINATIONS_MAX, DISTINGUISHED_NAME_BYTES_MAX, PORTS_MAX, REPORT_BYTES_MAX,
+    SERVICES_MAX, SERVICE_NAME_BYTES_MAX, TEXT_BYTES_MAX, TLS_VERSIONS_MAX,
 };
 use serde_json::{json, Value};
 
@@ -248,27 +248,57 @@ fn refusals_name_the_field_and_the_reason() {
         ),
         (
             "an unknown update state",
-            patched(|d| set(d, "update", json!({"state": "done", "version": "2.5.0", "image_sha256": hex(0xbb)}))),
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "done", "version": "2.5.0", "image_sha256": hex(0xbb)}),
+                )
+            }),
             Invalid("update.state", "unknown variant `done`"),
         ),
         (
             "an update without a digest",
-            patched(|d| set(d, "update", json!({"state": "installed", "version": "2.5.0"}))),
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "installed", "version": "2.5.0"}),
+                )
+            }),
             Invalid("update", "missing field `image_sha256`"),
         ),
         (
             "a failed update without a reason",
-            patched(|d| set(d, "update", json!({"state": "failed", "version": "2.5.0", "image_sha256": hex(0xbb)}))),
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "failed", "version": "2.5.0", "image_sha256": hex(0xbb)}),
+                )
+            }),
             Invalid("update.reason", "a failed update says why"),
         ),
         (
             "an installed update with a reason",
-            patched(|d| set(d, "update", json!({"state": "installed", "version": "2.5.0", "image_sha256": hex(0xbb), "reason": "ok"}))),
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "installed", "version": "2.5.0", "image_sha256": hex(0xbb), "reason": "ok"}),
+                )
+            }),
             Invalid("update.reason", "only a failed update has a reason"),
         ),
         (
             "an unknown update field",
-            patched(|d| set(d, "update", json!({"state": "attempted", "version": "2.5.0", "image_sha256": hex(0xbb), "slot": "b"}))),
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "attempted", "version": "2.5.0", "image_sha256": hex(0xbb), "slot": "b"}),
+                )
+            }),
             Invalid("update.slot", "unknown field"),
         ),
         (
@@ -627,7 +657,11 @@ fn an_update_section_parses_in_each_state_and_round_trips() {
     for (state, reason, want) in [
         ("attempted", None, UpdateState::Attempted),
         ("installed", None, UpdateState::Installed),
-        ("failed", Some("signature check failed"), UpdateState::Failed),
+        (
+            "failed",
+            Some("signature check failed"),
+            UpdateState::Failed,
+        ),
     ] {
         let mut doc = clean(1);
         let mut update = json!({"state": state, "version": "2.5.0", "image_sha256": hex(0xbb), "release_counter": 12});
