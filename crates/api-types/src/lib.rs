@@ -22,6 +22,7 @@ pub mod error;
 pub mod notify;
 pub mod oauth;
 pub mod risks;
+pub mod rollout;
 pub mod scrapi;
 pub mod twins;
 

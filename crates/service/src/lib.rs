@@ -20,6 +20,7 @@ pub mod error;
 pub mod log_status;
 pub mod reads;
 pub mod risks;
+pub mod rollout;
 pub mod suppressions;
 pub mod threat_models;
 pub mod twins;
