@@ -555,7 +555,11 @@ impl RolloutViews {
     ) -> Res<RolloutView> {
         let meta = self.projector.meta();
         let subject = format!("model:{vendor}/{model}");
-        let releases = meta.releases.get(&subject).map(Vec::as_slice).unwrap_or(&[]);
+        let releases = meta
+            .releases
+            .get(&subject)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let Some(mut plan) = Plan::release(&subject, releases, version) else {
             return Err(ServiceError::not_found(format!(
                 "no release {version:?} of {subject:?}"

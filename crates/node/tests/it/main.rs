@@ -9,6 +9,7 @@ mod devices;
 mod golden;
 mod injected_clock;
 mod openapi;
+mod rollout;
 mod suppressions;
 mod twin_api;
 mod vex_check;
