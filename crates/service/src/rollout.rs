@@ -33,10 +33,10 @@ use twin::projection::{Release, Twin};
 use twin::sharing::ReadKind;
 use twin::update::UpdateState;
 use twin::{AttributeClass, DeviceId, Lifecycle, StakeholderId};
-use twin_store::{Projector, RiskService};
+use twin_store::{Projector, RiskService, TwinStore};
 
 use crate::devices::REPORT_TYPE;
-use crate::{Audit, ReadRecorder, ServiceError};
+use crate::{Audit, ReadRecorder, Reader, ServiceError};
 
 type Res<T> = Result<T, ServiceError>;
 
@@ -670,47 +670,72 @@ impl RolloutViews {
     ) -> Res<RolloutView> {
         let meta = self.projector.meta();
         let reader = self.reads.reader(who, &meta);
-        let mut m = Measure::new(plans, reader.at_s, query)?;
-        let mut audit = Audit::default();
-        let store = self.projector.store();
-        let mut after: Option<String> = None;
-        'pages: loop {
-            let page = store
-                .devices(after.as_deref(), DEVICE_PAGE)
-                .map_err(ServiceError::internal)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.device.to_string());
-            for twin in &page {
-                if m.covering(twin).is_none() || reader.sees_device(twin).is_none() {
-                    continue;
-                }
-                let device = StakeholderId(format!("device:{}", twin.device.as_str()));
-                let Some(seen) = reader.decide(twin, &device, REPORT_TYPE) else {
-                    continue;
-                };
-                match m.add(twin) {
-                    Added::Counted => {
-                        let entry = twin
-                            .updates
-                            .latest
-                            .as_ref()
-                            .map(|u| u.entry)
-                            .into_iter()
-                            .chain(twin.updates.installs.iter().map(|i| i.entry))
-                            .max()
-                            .unwrap_or(twin.registered_at);
-                        audit.note(&device, seen, entry, Some(&twin.device));
-                    }
-                    Added::Skipped => {}
-                    Added::Full => break 'pages,
-                }
-            }
-        }
-        let shown = m.shown();
-        let view = m.finish(&shown, vulnerability, meta.size, |id| {
-            store.twin(id).map_err(ServiceError::internal)
-        })?;
+        let (view, audit) = measure_store(
+            self.projector.store(),
+            &reader,
+            plans,
+            vulnerability,
+            meta.size,
+            query,
+        )?;
         audit.write(&self.reads, &reader.who, ReadKind::List, None)?;
         Ok(view)
     }
+}
+
+/// The roll-out of `plans` over `store`'s twins as `reader` may see them
+/// (the device itself, and its reports whole or in part), with the reads
+/// of other organizations' data it made, to record before answering.
+///
+/// # Errors
+/// A bad query, or a store that cannot be read.
+pub fn measure_store(
+    store: &TwinStore,
+    reader: &Reader<'_>,
+    plans: Vec<Plan>,
+    vulnerability: Option<String>,
+    as_of: u64,
+    query: &RolloutQuery,
+) -> Res<(RolloutView, Audit)> {
+    let mut m = Measure::new(plans, reader.at_s, query)?;
+    let mut audit = Audit::default();
+    let mut after: Option<String> = None;
+    'pages: loop {
+        let page = store
+            .devices(after.as_deref(), DEVICE_PAGE)
+            .map_err(ServiceError::internal)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.device.to_string());
+        for twin in &page {
+            if m.covering(twin).is_none() || reader.sees_device(twin).is_none() {
+                continue;
+            }
+            let device = StakeholderId(format!("device:{}", twin.device.as_str()));
+            let Some(seen) = reader.decide(twin, &device, REPORT_TYPE) else {
+                continue;
+            };
+            match m.add(twin) {
+                Added::Counted => {
+                    // The latest of the device's own statements counted.
+                    let entry = twin
+                        .updates
+                        .latest
+                        .as_ref()
+                        .map(|u| u.entry)
+                        .into_iter()
+                        .chain(twin.updates.installs.iter().map(|i| i.entry))
+                        .max()
+                        .unwrap_or(twin.registered_at);
+                    audit.note(&device, seen, entry, Some(&twin.device));
+                }
+                Added::Skipped => {}
+                Added::Full => break 'pages,
+            }
+        }
+    }
+    let shown = m.shown();
+    let view = m.finish(&shown, vulnerability, as_of, |id| {
+        store.twin(id).map_err(ServiceError::internal)
+    })?;
+    Ok((view, audit))
 }
