@@ -739,3 +739,161 @@ pub fn measure_store(
     })?;
     Ok((view, audit))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twin::update::{Install, Updates};
+
+    const D: i64 = 1_900_000_000;
+
+    fn twin_with(id: &str, installs: &[(&str, i64)]) -> Twin {
+        let mut updates = Updates::default();
+        for (i, (version, at)) in installs.iter().enumerate() {
+            updates.installed(Install {
+                entry: 100 + i as u64,
+                at: Some(*at),
+                version: (*version).into(),
+                image_sha256: "00".repeat(32),
+                kind: "device-report".into(),
+            });
+        }
+        let mut current = BTreeMap::new();
+        if let Some(last) = updates.installs.last() {
+            current.insert(AttributeClass::Firmware, last.entry);
+        }
+        Twin {
+            device: DeviceId::new(id).expect("id"),
+            manufacturer: StakeholderId("acme".into()),
+            model: "door".into(),
+            serial: id.into(),
+            hardware_id: None,
+            device_key: None,
+            lifecycle: Lifecycle::Operational,
+            owner: None,
+            operator: None,
+            maintainer: None,
+            site: None,
+            location: None,
+            groups: Vec::new(),
+            firmware: installs.last().map(|(v, _)| (*v).to_string()),
+            current,
+            registered_at: 1,
+            updated_at: 1,
+            statements: 1,
+            asset_attributes: BTreeMap::new(),
+            clocks: Default::default(),
+            updates,
+        }
+    }
+
+    fn vulnerability_plan() -> Plan {
+        Plan {
+            model: "model:acme/door".into(),
+            manufacturer: StakeholderId("acme".into()),
+            name: "door".into(),
+            version: Some("2.0".into()),
+            release_entry: Some(5),
+            since_s: Some(D),
+            patched: ["2.0".to_string(), "3.0".to_string()].into(),
+            affected: Some(["1.0".to_string()].into()),
+            support_end: HashMap::new(),
+        }
+    }
+
+    /// A vulnerability roll-out counts only the devices that ran an exposed
+    /// release; time-to-fix runs from the later of the device's exposure
+    /// and the day the vulnerability was known.
+    #[test]
+    fn a_vulnerability_rollout_counts_the_exposed_from_their_exposure() {
+        let cases: [(&str, &[(&str, i64)], Option<RolloutState>, Option<i64>); 5] = [
+            // Exposed before it was known, fixed two days after.
+            (
+                "a",
+                &[("1.0", D - 100), ("2.0", D + 2 * DAY_S)],
+                Some(RolloutState::Patched),
+                Some(2 * DAY_S),
+            ),
+            // Installed the exposed release after it was known: from then.
+            (
+                "b",
+                &[("1.0", D + DAY_S), ("3.0", D + 3 * DAY_S)],
+                Some(RolloutState::Patched),
+                Some(2 * DAY_S),
+            ),
+            // Never ran an exposed release: not counted.
+            ("c", &[("2.0", D - 10)], None, None),
+            // Still exposed, 40 days on: stuck.
+            ("d", &[("1.0", D - 10)], Some(RolloutState::Stuck), None),
+            // Back on the exposed release after the fix: not patched.
+            (
+                "e",
+                &[("1.0", D - 10), ("2.0", D + DAY_S), ("1.0", D + 2 * DAY_S)],
+                Some(RolloutState::Stuck),
+                None,
+            ),
+        ];
+        let now = D + 40 * DAY_S;
+        let query = RolloutQuery::default();
+        let mut m = Measure::new(vec![vulnerability_plan()], now, &query).expect("query");
+        let twins: Vec<Twin> = cases.iter().map(|(id, i, _, _)| twin_with(id, i)).collect();
+        for (t, (id, _, state, ttf)) in twins.iter().zip(&cases) {
+            let added = m.add(t);
+            assert_eq!(added == Added::Counted, state.is_some(), "{id}");
+            let plan = vulnerability_plan();
+            let got = assess(&plan, t, now, 30 * DAY_S);
+            assert_eq!(got.as_ref().map(|g| g.state), *state, "{id}");
+            assert_eq!(got.and_then(|g| g.time_to_fix_s), *ttf, "{id}");
+        }
+        let shown = m.shown();
+        let view = m
+            .finish(&shown, Some("CVE-1".into()), 9, |id| {
+                Ok(twins.iter().find(|t| &t.device == id).cloned())
+            })
+            .expect("view");
+        assert_eq!((view.devices, view.patched, view.stuck), (4, 2, 2));
+        assert_eq!(view.time_to_fix.devices, 2);
+        assert_eq!(view.time_to_fix.median_s, Some(2 * DAY_S));
+        // The series runs from the first exposure (the day it was known).
+        assert_eq!(view.series.len(), 41);
+        assert_eq!(view.series.first().map(|d| d.patched), Some(0));
+        assert_eq!(view.series.last().map(|d| d.patched), Some(2));
+        let rows: Vec<&str> = view.rows.iter().map(|r| r.device.as_str()).collect();
+        assert_eq!(rows, ["d", "e", "a", "b"], "stuck first");
+        assert_eq!(view.targets.len(), 1);
+        assert_eq!(
+            view.targets.first().map(|t| t.affected_versions.clone()),
+            Some(vec!["1.0".to_string()])
+        );
+    }
+
+    #[test]
+    fn queries_out_of_range_are_refused_with_their_name() {
+        for (q, says) in [
+            (
+                RolloutQuery {
+                    stuck_after_days: Some(0),
+                    rows: None,
+                },
+                "stuck_after_days",
+            ),
+            (
+                RolloutQuery {
+                    stuck_after_days: Some(STUCK_AFTER_DAYS_MAX + 1),
+                    rows: None,
+                },
+                "stuck_after_days",
+            ),
+            (
+                RolloutQuery {
+                    stuck_after_days: None,
+                    rows: Some(ROLLOUT_ROWS_MAX + 1),
+                },
+                "rows",
+            ),
+        ] {
+            let err = Measure::new(Vec::new(), D, &q).err().expect("refused");
+            assert!(err.message().contains(says), "{}", err.message());
+        }
+    }
+}
