@@ -13,8 +13,6 @@ use node::testing::TestNode;
 use scitt::{Algorithm, SigningKey, StatementBuilder};
 use serde_json::{json, Value};
 
-/// 2030-06-01T00:00:00Z, in s.
-const T0_S: i64 = 1_906_502_400;
 const DAY_S: i64 = 86_400;
 const ACME: &str = "acme.test";
 const OP: &str = "op.test";
@@ -77,35 +75,41 @@ impl Fleet {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
+    // The stakeholders register now (the test kit signs with the system
+    // clock); the roll-out starts at the next midnight (UTC), and the
+    // node's clock moves on with it.
+    let now = clock::Clock::now_unix_s(&clock::SystemClock);
     let clock = Arc::new(clock::FixedClock::at(
-        u64::try_from(T0_S * 1000).expect("positive"),
+        u64::try_from(now * 1000).expect("positive"),
     ));
     let t = TestNode::start_with_clock("rollout.test/log", clock.clone()).await;
     let acme = t.register_stakeholder(ACME, &["manufacturer"]).await;
     let op = t.register_stakeholder(OP, &["owner", "operator"]).await;
     t.register_stakeholder(OTHER, &["operator"]).await;
+    let t0_s = (now / DAY_S + 1) * DAY_S;
+    let day = |s: i64| twin_store::risks::day_of_unix_s(s).to_string();
     let mut f = Fleet {
         t,
         clock,
         keys: vec![(ACME.into(), acme), (OP.into(), op)],
         counters: Default::default(),
     };
-    // Release 1.0 (support ended 2030-01-01) and, a day later, 2.0.
-    f.say(ACME, "model:acme/door", json!({"type": "firmware-released", "version": "1.0", "image_sha256": digest(1), "support_end": "2030-01-01"}), T0_S)
+    // Release 1.0 (support ended 2020-01-01) and, a day later, 2.0.
+    f.say(ACME, "model:acme/door", json!({"type": "firmware-released", "version": "1.0", "image_sha256": digest(1), "support_end": "2020-01-01"}), t0_s)
         .await;
     let release = f
-        .say(ACME, "model:acme/door", json!({"type": "firmware-released", "version": "2.0", "image_sha256": digest(2), "support_end": "2035-01-01"}), T0_S + DAY_S)
+        .say(ACME, "model:acme/door", json!({"type": "firmware-released", "version": "2.0", "image_sha256": digest(2), "support_end": "2035-01-01"}), t0_s + DAY_S)
         .await;
     for id in ["d-patched", "d-failed", "d-idle", "d-attempt"] {
         let key = SigningKey::generate(Algorithm::EdDSA, &mut rand_core::OsRng);
         let subject = format!("device:{id}");
-        f.say(ACME, &subject, json!({"type": "device-registered", "manufacturer": "Acme", "model": "door", "serial": id, "device_key": key.public_key().to_pem()}), T0_S + DAY_S)
+        f.say(ACME, &subject, json!({"type": "device-registered", "manufacturer": "Acme", "model": "door", "serial": id, "device_key": key.public_key().to_pem()}), t0_s + DAY_S)
             .await;
         f.say(
             ACME,
             &subject,
             json!({"type": "ownership-transferred", "owner": OP, "operator": OP}),
-            T0_S + DAY_S,
+            t0_s + DAY_S,
         )
         .await;
         f.keys.push((subject, key));
@@ -115,7 +119,7 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
         f.update(
             id,
             json!({"state": "installed", "version": "1.0", "image_sha256": digest(1)}),
-            T0_S + DAY_S + 60,
+            t0_s + DAY_S + 60,
         )
         .await;
     }
@@ -123,25 +127,25 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
     f.update(
         "d-patched",
         json!({"state": "attempted", "version": "2.0", "image_sha256": digest(2)}),
-        T0_S + 4 * DAY_S,
+        t0_s + 4 * DAY_S,
     )
     .await;
     let installed = f
         .update(
             "d-patched",
             json!({"state": "installed", "version": "2.0", "image_sha256": digest(2)}),
-            T0_S + 4 * DAY_S + 120,
+            t0_s + 4 * DAY_S + 120,
         )
         .await;
     let failed = f
-        .update("d-failed", json!({"state": "failed", "version": "2.0", "image_sha256": digest(2), "reason": "image digest mismatch"}), T0_S + 4 * DAY_S)
+        .update("d-failed", json!({"state": "failed", "version": "2.0", "image_sha256": digest(2), "reason": "image digest mismatch"}), t0_s + 4 * DAY_S)
         .await;
     // d-attempt started the update ten days after the release and was never heard of again.
     let attempt = f
         .update(
             "d-attempt",
             json!({"state": "attempted", "version": "2.0", "image_sha256": digest(2)}),
-            T0_S + 11 * DAY_S,
+            t0_s + 11 * DAY_S,
         )
         .await;
 
@@ -159,7 +163,7 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
     );
 
     // Twelve days after the release, stuck after ten days.
-    f.at(T0_S + 13 * DAY_S);
+    f.at(t0_s + 13 * DAY_S);
     let token = f.t.token(OP).await;
     let (status, v) = get(
         &f.t,
@@ -176,7 +180,7 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
     assert_eq!(v["support_ended"], json!(3), "three still run 1.0: {v:#}");
     let target = &v["targets"][0];
     assert_eq!(target["release_entry"], json!(release));
-    assert_eq!(target["released_at"], json!(T0_S + DAY_S));
+    assert_eq!(target["released_at"], json!(t0_s + DAY_S));
     assert_eq!(target["patched_versions"], json!(["2.0"]));
     // Time-to-fix: three days and two minutes, the one patched device.
     assert_eq!(v["time_to_fix"]["devices"], json!(1));
@@ -194,13 +198,9 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
         })
         .collect();
     assert_eq!(series.len(), 13, "{series:?}");
-    assert_eq!(
-        series.first(),
-        Some(&("2030-06-02".to_string(), 0)),
-        "{series:?}"
-    );
-    assert_eq!(series.get(3), Some(&("2030-06-05".to_string(), 1)));
-    assert_eq!(series.last(), Some(&("2030-06-14".to_string(), 1)));
+    assert_eq!(series.first(), Some(&(day(t0_s + DAY_S), 0)), "{series:?}");
+    assert_eq!(series.get(3), Some(&(day(t0_s + 4 * DAY_S), 1)));
+    assert_eq!(series.last(), Some(&(day(t0_s + 13 * DAY_S), 1)));
     // The rows: stuck first, each with the entry of the device's own statement.
     let rows = v["rows"].as_array().expect("rows");
     let row = |id: &str| {
@@ -217,7 +217,7 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
     assert!(row("d-failed")["stuck_reason"]
         .as_str()
         .is_some_and(|r| r.contains("image digest mismatch")));
-    assert_eq!(row("d-failed")["support_ended"], "2030-01-01");
+    assert_eq!(row("d-failed")["support_ended"], "2020-01-01");
     assert_eq!(row("d-attempt")["update"]["entry"], json!(attempt));
     assert!(row("d-attempt")["stuck_reason"]
         .as_str()
