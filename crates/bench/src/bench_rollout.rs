@@ -95,7 +95,7 @@ fn twin_of(i: u64) -> Result<Twin> {
         serial: format!("SN{i:08}"),
         hardware_id: Some("hw-1".into()),
         device_key: None,
-        lifecycle: Lifecycle::Operational,
+        lifecycle: Lifecycle::Deployed,
         owner: Some(StakeholderId(OP.into())),
         operator: Some(StakeholderId(OP.into())),
         maintainer: None,

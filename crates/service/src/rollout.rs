@@ -769,7 +769,7 @@ mod tests {
             serial: id.into(),
             hardware_id: None,
             device_key: None,
-            lifecycle: Lifecycle::Operational,
+            lifecycle: Lifecycle::Deployed,
             owner: None,
             operator: None,
             maintainer: None,
