@@ -252,13 +252,13 @@ impl Measure {
     /// The devices whose rows the view shows: stuck first (longest waiting
     /// first), then the slowest to be patched, then by device id.
     pub fn shown(&mut self) -> Vec<DeviceId> {
-        let rank = |c: &Counted| {
+        fn rank(c: &Counted) -> (bool, std::cmp::Reverse<Option<i64>>, &str) {
             (
                 c.state != RolloutState::Stuck,
                 std::cmp::Reverse(c.time_to_fix_s),
-                c.device.clone(),
+                c.device.as_str(),
             )
-        };
+        }
         let k = self.rows.min(self.counted.len());
         if k == 0 {
             return Vec::new();
@@ -268,7 +268,7 @@ impl Measure {
                 .select_nth_unstable_by(k - 1, |a, b| rank(a).cmp(&rank(b)));
         }
         let mut top: Vec<&Counted> = self.counted.iter().take(k).collect();
-        top.sort_by_key(|c| rank(c));
+        top.sort_by(|a, b| rank(a).cmp(&rank(b)));
         top.into_iter().map(|c| c.device.clone()).collect()
     }
 
