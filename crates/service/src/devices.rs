@@ -30,8 +30,10 @@ use crate::{Clock, ServiceError};
 pub const REPORT_TYPE: &str = "device-report";
 
 /// The device report as a built-in statement type. The fold checks its
-/// shape's outline (a counter and a timestamp, integers); the device
-/// channel parses every field strictly before it registers one.
+/// shape's outline (a counter and a timestamp, integers) and its `update`
+/// section (`twin::update`: an installed update sets the device's
+/// firmware); the device channel parses every field strictly before it
+/// registers one.
 pub fn report_type() -> twin::BuiltinType {
     twin::BuiltinType {
         name: REPORT_TYPE.into(),
