@@ -12,8 +12,11 @@
 //! entry of the device's own statement it rests on.
 //!
 //! [`Measure`] is the pure part (a fold over twins, no store, no clock):
-//! the views feed it the twins the reader may see, and the benchmark feeds
-//! it a generated fleet. Every device counted is a read of its reports
+//! the views feed it the twins the reader may see from a [`RolloutIndex`]
+//! (slim twins in memory, loaded on the first view and refreshed from the
+//! projector's change journal: a million twins decode from the store in
+//! seconds, the fold takes a fraction of one), and the benchmark feeds it
+//! a generated fleet. Every device counted is a read of its reports
 //! (`device-report`, the operator's data by default), decided by the
 //! device's data holder's sharing policy and recorded before the answer.
 //!
@@ -516,6 +519,9 @@ pub struct RolloutViews {
     scitt: Arc<transparency::TransparencyService>,
     reads: ReadRecorder,
     risks: Option<Arc<RiskService>>,
+    /// The twins a roll-out reads, loaded on the first view and brought up
+    /// to date from the projector's change journal on each one.
+    index: Arc<std::sync::Mutex<Option<RolloutIndex>>>,
 }
 
 impl RolloutViews {
@@ -531,6 +537,7 @@ impl RolloutViews {
             scitt,
             reads,
             risks: None,
+            index: Arc::default(),
         }
     }
 
@@ -668,45 +675,149 @@ impl RolloutViews {
         vulnerability: Option<String>,
         query: &RolloutQuery,
     ) -> Res<RolloutView> {
+        let mut guard = self
+            .index
+            .lock()
+            .map_err(|_| ServiceError::internal("the roll-out index lock is poisoned"))?;
+        let store = self.projector.store();
+        let changed = guard
+            .as_ref()
+            .and_then(|ix| self.projector.devices_changed_since(ix.size));
+        match (guard.as_mut(), changed) {
+            (Some(ix), Some((upto, devices))) => {
+                ix.refresh(store, devices.iter().map(String::as_str))?;
+                ix.size = upto;
+            }
+            // First use, or the journal no longer reaches back: load.
+            _ => *guard = Some(RolloutIndex::load(store, self.projector.size())?),
+        }
+        let Some(ix) = guard.as_ref() else {
+            return Err(ServiceError::internal("the roll-out index is not loaded"));
+        };
         let meta = self.projector.meta();
         let reader = self.reads.reader(who, &meta);
-        let (view, audit) = measure_store(
-            self.projector.store(),
-            &reader,
-            plans,
-            vulnerability,
-            meta.size,
-            query,
-        )?;
+        let (view, audit) = measure_index(ix, &reader, plans, vulnerability, meta.size, query)?;
+        drop(guard);
         audit.write(&self.reads, &reader.who, ReadKind::List, None)?;
         Ok(view)
     }
 }
 
-/// The roll-out of `plans` over `store`'s twins as `reader` may see them
-/// (the device itself, and its reports whole or in part), with the reads
-/// of other organizations' data it made, to record before answering.
+/// The twins a roll-out reads, in memory: a million twins decode from the
+/// store in seconds, the fold over them takes a fraction of one. Each twin
+/// is kept slim (what the fold and the sharing decisions read: its
+/// parties, groups, site, lifecycle, firmware and its claim, its updates,
+/// whether it is public), grouped by manufacturer and model, and brought
+/// up to date device by device from the projector's change journal.
+pub struct RolloutIndex {
+    /// The log size it reflects (every change below it is in).
+    pub size: u64,
+    by_model: HashMap<(StakeholderId, String), BTreeMap<DeviceId, Twin>>,
+    twins: usize,
+}
+
+impl RolloutIndex {
+    /// Every twin of `store`, which reflects at least `size` (read the size
+    /// first: a change while loading is read again on the next refresh).
+    ///
+    /// # Errors
+    /// A store that cannot be read, or more than [`ROLLOUT_DEVICES_MAX`] twins.
+    pub fn load(store: &TwinStore, size: u64) -> Res<RolloutIndex> {
+        let mut ix = RolloutIndex {
+            size,
+            by_model: HashMap::new(),
+            twins: 0,
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .devices(after.as_deref(), DEVICE_PAGE)
+                .map_err(ServiceError::internal)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.device.to_string());
+            for twin in page {
+                ix.put(twin)?;
+            }
+        }
+        Ok(ix)
+    }
+
+    /// Reads `devices` again from `store`.
+    ///
+    /// # Errors
+    /// A store that cannot be read, or too many twins.
+    pub fn refresh<'d>(
+        &mut self,
+        store: &TwinStore,
+        devices: impl Iterator<Item = &'d str>,
+    ) -> Res<()> {
+        for d in devices {
+            let Ok(id) = DeviceId::new(d) else { continue };
+            if let Some(twin) = store.twin(&id).map_err(ServiceError::internal)? {
+                self.put(twin)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many twins it holds.
+    pub fn len(&self) -> usize {
+        self.twins
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.twins == 0
+    }
+
+    fn put(&mut self, mut twin: Twin) -> Res<()> {
+        twin.current
+            .retain(|class, _| *class == AttributeClass::Firmware);
+        twin.clocks = Default::default();
+        twin.asset_attributes
+            .retain(|k, _| k == twin::projection::PUBLIC_ATTRIBUTE);
+        let group = self
+            .by_model
+            .entry((twin.manufacturer.clone(), twin.model.clone()))
+            .or_default();
+        let id = twin.device.clone();
+        if group.insert(id, twin).is_none() {
+            self.twins += 1;
+            if self.twins > ROLLOUT_DEVICES_MAX {
+                return Err(ServiceError::too_large(format!(
+                    "a roll-out reads at most {ROLLOUT_DEVICES_MAX} twins"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn group(&self, plan: &Plan) -> Option<&BTreeMap<DeviceId, Twin>> {
+        self.by_model
+            .get(&(plan.manufacturer.clone(), plan.name.clone()))
+    }
+}
+
+/// The roll-out of `plans` over the twins of `index` as `reader` may see
+/// them (the device itself, and its reports whole or in part), with the
+/// reads of other organizations' data it made, to record before answering.
 ///
 /// # Errors
-/// A bad query, or a store that cannot be read.
-pub fn measure_store(
-    store: &TwinStore,
+/// A bad query.
+pub fn measure_index(
+    index: &RolloutIndex,
     reader: &Reader<'_>,
     plans: Vec<Plan>,
     vulnerability: Option<String>,
     as_of: u64,
     query: &RolloutQuery,
 ) -> Res<(RolloutView, Audit)> {
+    let groups: Vec<&BTreeMap<DeviceId, Twin>> =
+        plans.iter().filter_map(|p| index.group(p)).collect();
     let mut m = Measure::new(plans, reader.at_s, query)?;
     let mut audit = Audit::default();
-    let mut after: Option<String> = None;
-    'pages: loop {
-        let page = store
-            .devices(after.as_deref(), DEVICE_PAGE)
-            .map_err(ServiceError::internal)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.device.to_string());
-        for twin in &page {
+    'groups: for group in &groups {
+        for twin in group.values() {
             if m.covering(twin).is_none() || reader.sees_device(twin).is_none() {
                 continue;
             }
@@ -729,13 +840,13 @@ pub fn measure_store(
                     audit.note(&device, seen, entry, Some(&twin.device));
                 }
                 Added::Skipped => {}
-                Added::Full => break 'pages,
+                Added::Full => break 'groups,
             }
         }
     }
     let shown = m.shown();
     let view = m.finish(&shown, vulnerability, as_of, |id| {
-        store.twin(id).map_err(ServiceError::internal)
+        Ok(groups.iter().find_map(|g| g.get(id)).cloned())
     })?;
     Ok((view, audit))
 }
