@@ -250,6 +250,28 @@ async fn the_rollout_of_a_release_is_told_from_the_devices_own_statements() {
     assert_eq!(v["devices"], json!(0));
     assert_eq!(v["rows"], json!([]));
 
+    // A device that installs the release later shows in the next view
+    // (the views' index follows the projection).
+    let late = f
+        .update(
+            "d-idle",
+            json!({"state": "installed", "version": "2.0", "image_sha256": digest(2)}),
+            t0_s + 13 * DAY_S + 60,
+        )
+        .await;
+    let (_, v) = get(&f.t, "/api/v1/rollout/releases/acme/door/2.0", &token).await;
+    assert_eq!(
+        (&v["patched"], &v["stuck"]),
+        (&json!(2), &json!(2)),
+        "{v:#}"
+    );
+    let idle = v["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["device"] == "d-idle"))
+        .expect("d-idle");
+    assert_eq!(idle["evidence_entry"], json!(late));
+    assert_eq!(idle["time_to_fix_s"], json!(12 * DAY_S + 60));
+
     // Bad input says why.
     for (path, want, says) in [
         ("/api/v1/rollout/releases/acme/door/9.9", 404, "no release"),
