@@ -512,6 +512,17 @@ fn series(
     out
 }
 
+/// What the register says of one model's exposure to a vulnerability.
+#[derive(Default)]
+struct Exposed {
+    /// Its releases exposed.
+    affected: BTreeSet<String>,
+    /// The nearest later release not exposed.
+    fixed_in: Option<String>,
+    /// The first day the register held one of its risks.
+    discovered: Option<risk::Date>,
+}
+
 /// The roll-out views over the twins, as each reader may see them.
 #[derive(Clone)]
 pub struct RolloutViews {
@@ -603,8 +614,7 @@ impl RolloutViews {
         let today = twin_store::risks::day_of_unix_s(self.reads.clock().now_unix_s());
         let register = risks.register(today).map_err(ServiceError::internal)?;
         // Per model: the releases exposed, the fix, the day it was known.
-        let mut exposed: BTreeMap<String, (BTreeSet<String>, Option<String>, Option<risk::Date>)> =
-            BTreeMap::new();
+        let mut exposed: BTreeMap<String, Exposed> = BTreeMap::new();
         let releases_only = risk_register::Selector {
             vulnerability: Some(id),
             kind: Some(risk_register::RiskKind::ReleaseVulnerability),
@@ -618,12 +628,12 @@ impl RolloutViews {
                 continue;
             };
             let slot = exposed.entry(model.to_string()).or_default();
-            slot.0.insert(release.to_string());
+            slot.affected.insert(release.to_string());
             if let Some(f) = &r.fixed_in {
-                slot.1 = Some(f.to_string());
+                slot.fixed_in = Some(f.to_string());
             }
             if let Some(d) = r.discovered {
-                slot.2 = Some(slot.2.map_or(d, |o: risk::Date| o.min(d)));
+                slot.discovered = Some(slot.discovered.map_or(d, |o: risk::Date| o.min(d)));
             }
         }
         if exposed.is_empty() {
@@ -634,7 +644,15 @@ impl RolloutViews {
         let meta = self.projector.meta();
         let epoch = twin_store::risks::day_of_unix_s(0);
         let mut plans = Vec::new();
-        for (model, (affected, fixed_in, discovered)) in exposed {
+        for (
+            model,
+            Exposed {
+                affected,
+                fixed_in,
+                discovered,
+            },
+        ) in exposed
+        {
             let releases = meta.releases.get(&model).map(Vec::as_slice).unwrap_or(&[]);
             let Some(first) = releases.first() else {
                 continue;
@@ -917,7 +935,14 @@ mod tests {
     /// and the day the vulnerability was known.
     #[test]
     fn a_vulnerability_rollout_counts_the_exposed_from_their_exposure() {
-        let cases: [(&str, &[(&str, i64)], Option<RolloutState>, Option<i64>); 5] = [
+        /// (device, its installs, where it stands, its time-to-fix).
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, i64)],
+            Option<RolloutState>,
+            Option<i64>,
+        );
+        let cases: [Case<'_>; 5] = [
             // Exposed before it was known, fixed two days after.
             (
                 "a",
