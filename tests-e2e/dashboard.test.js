@@ -414,6 +414,21 @@ async function main() {
     for (const r of risks.filter((r) => r.release)) assert.ok(text.includes(r.release), `release ${r.release} is listed`);
     await shot(page, "07b-vulnerability");
     await axe(page, "vulnerability");
+
+    // The roll-out of its fix, from the vulnerability view's link: the
+    // figures the API gives, each device with its own statement's entry.
+    await page.click(`main a[href="#/rollout/vulnerabilities/${encodeURIComponent(id)}"]`);
+    await page.waitForFunction((h) => location.hash === h, `#/rollout/vulnerabilities/${encodeURIComponent(id)}`);
+    figures.rollout_render_ms = await rendered(page);
+    const rollout = await get(`/api/v1/rollout/vulnerabilities/${encodeURIComponent(id)}`);
+    assert.equal(await page.textContent("main h1"), `Roll-out of the fix for ${id}`);
+    const tiles = await page.locator("main .tiles .tile .n").allTextContents();
+    assert.deepEqual(tiles, [rollout.devices, rollout.patched, rollout.pending, rollout.stuck, rollout.support_ended].map(String));
+    const rolloutText = await page.textContent("main");
+    for (const r of rollout.rows) assert.ok(rolloutText.includes(r.device), `${r.device} is listed`);
+    if (rollout.series.length) assert.match(await page.getAttribute("main svg.chart", "aria-label"), /^Patched devices per day/);
+    await shot(page, "07c-rollout");
+    await axe(page, "rollout");
   });
 
   await step("threat model view: the published model's diagram, inventory and findings", async () => {

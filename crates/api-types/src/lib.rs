@@ -23,6 +23,7 @@ pub mod notify;
 pub mod oauth;
 pub mod ota;
 pub mod risks;
+pub mod rollout;
 pub mod scrapi;
 pub mod twins;
 

@@ -211,6 +211,20 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Issue 18's figure: the roll-out view of one release over a fleet
+    /// (default a million devices) in a twin store, against the store's own
+    /// scan of every twin, and the fold alone.
+    Rollout {
+        /// Devices.
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: u64,
+        /// Runs per figure (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Where to put the twin store (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Resident memory while appending many entries.
     Memory {
         /// Entries to append.
@@ -316,6 +330,12 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
         }
         BenchCmd::Ota { entries, runs } => {
             tokio::task::spawn_blocking(move || crate::bench_ota::run(entries, runs)).await?
+        }
+        BenchCmd::Rollout { devices, runs, dir } => {
+            tokio::task::spawn_blocking(move || {
+                crate::bench_rollout::run(devices.max(1), runs, dir)
+            })
+            .await?
         }
         BenchCmd::Threat {
             runs,

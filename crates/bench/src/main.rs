@@ -17,6 +17,7 @@ mod bench_log;
 mod bench_ota;
 mod bench_peer;
 mod bench_register;
+mod bench_rollout;
 mod bench_scitt;
 mod bench_threat;
 mod bench_twin;

@@ -37,6 +37,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
     asset!("views.js", "text/javascript; charset=utf-8"),
+    asset!("rollout.js", "text/javascript; charset=utf-8"),
     asset!("verify.js", "text/javascript; charset=utf-8"),
     asset!("verify-ui.js", "text/javascript; charset=utf-8"),
     asset!("cbor.js", "text/javascript; charset=utf-8"),

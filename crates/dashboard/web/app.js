@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import * as views from "./views.js";
+import * as rollout from "./rollout.js";
 import { forgetKey } from "./sign-ui.js";
 
 const main = document.getElementById("main");
@@ -18,6 +19,8 @@ const routes = [
   [/^\/risks$/, (m, p, t) => views.risks(t, p)],
   [/^\/vulnerabilities$/, (m, p, t) => views.vulnerabilities(t)],
   [/^\/vulnerabilities\/(.+)$/, (m, p, t) => views.vulnerability(t, decodeURIComponent(m[1]))],
+  [/^\/rollout\/releases\/([^/]+)\/(.+)\/([^/]+)$/, (m, p, t) => rollout.release(t, decodeURIComponent(m[1]), decodeURIComponent(m[2]), decodeURIComponent(m[3]), p)],
+  [/^\/rollout\/vulnerabilities\/(.+)$/, (m, p, t) => rollout.vulnerability(t, decodeURIComponent(m[1]), p)],
   [/^\/threat-models$/, (m, p, t) => views.threatModels(t)],
   [/^\/threat-models\/([^/]+)\/([^/]+)$/, (m, p, t) => views.threatModel(t, decodeURIComponent(m[1]), decodeURIComponent(m[2]), p)],
   [/^\/verify$/, (m, p, t) => views.verifyFile(t)],

@@ -9,6 +9,7 @@ import * as vui from "./verify-ui.js";
 import * as sui from "./sign-ui.js";
 import { decisionPayload } from "./sign.js";
 import { bundlePath, entryFromBundle, readStatement } from "./verify.js";
+import { releaseHref } from "./rollout.js";
 
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -236,13 +237,17 @@ export async function device(main, id) {
   const vulns = risks.risks.filter((r) => r.vulnerability);
   const other = risks.risks.filter((r) => !r.vulnerability);
   const myReads = reads ? reads.filter((r) => r.device === id) : [];
+  const modelSubject = risks.risks.find((r) => r.model)?.model;
+  const firmware = t.firmware && modelSubject
+    ? el("a", { href: releaseHref(modelSubject, t.firmware), title: "The roll-out of this release" }, t.firmware)
+    : t.firmware;
   const times = new Map();
   put(main, 
     el("h1", {}, `Device ${t.device}`),
     el("p", { class: "muted" }, `Twin as of log entry ${d.as_of}, as your organization may see it (null fields are hidden by their owner's policy).`),
     el("div", { class: "grid2" },
       el("section", { class: "panel", "aria-labelledby": "h-id" }, el("h2", { id: "h-id" }, "Identity"),
-        el("dl", { class: "kv" }, [["Manufacturer", t.manufacturer], ["Model", t.model], ["Serial", t.serial], ["Hardware id", t.hardware_id], ["Lifecycle", t.lifecycle], ["Site", t.site], ["Location", t.location], ["Owner", t.owner], ["Operator", t.operator], ["Maintainer", t.maintainer], ["Firmware", t.firmware], ["Groups", t.groups?.join(", ")], ["Registered at", `entry ${t.registered_at}`], ["Signs its own statements", t.device_key ? "yes (its key is in its twin)" : "no"]]
+        el("dl", { class: "kv" }, [["Manufacturer", t.manufacturer], ["Model", t.model], ["Serial", t.serial], ["Hardware id", t.hardware_id], ["Lifecycle", t.lifecycle], ["Site", t.site], ["Location", t.location], ["Owner", t.owner], ["Operator", t.operator], ["Maintainer", t.maintainer], ["Firmware", firmware], ["Groups", t.groups?.join(", ")], ["Registered at", `entry ${t.registered_at}`], ["Signs its own statements", t.device_key ? "yes (its key is in its twin)" : "no"]]
           .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "—")]))),
       el("section", { class: "panel", "aria-labelledby": "h-v" }, el("h2", { id: "h-v" }, "Verify this twin in your browser"),
         el("p", {}, "Checks each statement's receipt against the latest checkpoint, its witness cosignatures, and the issuer's signature, with the keys pinned in this browser."),
@@ -269,7 +274,8 @@ export async function device(main, id) {
         el("td", {}, vexText(r.vex)),
         el("td", {}, r.matches.map((m) => el("div", {}, `${m.component}${m.version ? " " + m.version : ""}: ${m.reason} (${m.confidence})`))),
         el("td", {}, deadline(r)),
-        el("td", {}, r.status, r.fixed_in ? el("div", { class: "muted" }, `fixed in ${r.fixed_in}`) : null))), "Vulnerabilities") : empty("No vulnerability matched (or none visible to you)."),
+        el("td", {}, r.status, r.fixed_in ? el("div", { class: "muted" }, "fixed in ", r.model ? el("a", { href: releaseHref(r.model, r.fixed_in) }, r.fixed_in) : r.fixed_in) : null,
+          el("div", {}, el("a", { href: `#/rollout/vulnerabilities/${encodeURIComponent(r.vulnerability)}` }, "roll-out of the fix"))))), "Vulnerabilities") : empty("No vulnerability matched (or none visible to you)."),
     el("h2", {}, "Other risks"),
     other.length ? table(["Risk", "Severity", "Deadline", "Status", "Owner"], other.map((r) =>
       el("tr", { class: r.overdue ? "overdue" : null }, el("td", {}, r.risk, el("div", { class: "muted" }, r.title)), el("td", {}, sev(r.severity)), el("td", {}, deadline(r)), el("td", {}, r.status), el("td", {}, r.owner))), "Other risks") : empty("No other risk."),
@@ -714,7 +720,8 @@ export async function vulnerability(main, id) {
       el("dt", {}, "CVSS vector"), el("dd", { class: "mono" }, worst.cvss_vector || "—"),
       el("dt", {}, "Known exploited (CISA KEV)"), el("dd", {}, worst.kev ? el("strong", { class: "bad" }, "yes") : "no"),
       el("dt", {}, "Published"), el("dd", {}, worst.found || "—"),
-      el("dt", {}, "In the register"), el("dd", {}, el("a", { href: `#/risks?vulnerability=${encodeURIComponent(id)}` }, `${page.total} risks`))),
+      el("dt", {}, "In the register"), el("dd", {}, el("a", { href: `#/risks?vulnerability=${encodeURIComponent(id)}` }, `${page.total} risks`)),
+      el("dt", {}, "Roll-out of the fix"), el("dd", {}, el("a", { href: `#/rollout/vulnerabilities/${encodeURIComponent(id)}` }, "patched devices over time, stuck devices, time to fix"))),
     el("h2", {}, "Affected releases"),
     table(["Model", "Release", "VEX", "Devices running it", "Fixed in"],
       [...releases.values()].map((rel) => el("tr", {},
@@ -722,7 +729,7 @@ export async function vulnerability(main, id) {
         el("td", {}, rel.release || "—"),
         el("td", {}, vexText(rel.vex)),
         el("td", {}, String(rel.devices.length)),
-        el("td", {}, rel.fixed_in || "—"))), "Affected releases"),
+        el("td", {}, rel.fixed_in && rel.model ? el("a", { href: releaseHref(rel.model, rel.fixed_in) }, rel.fixed_in) : rel.fixed_in || "—"))), "Affected releases"),
     el("h2", {}, "Affected devices"),
     devices.length ? table(["Device", "Release", "Site", "VEX", "Why it matches", "Deadline", "Status"],
       sortRisks(devices, "deadline").map((r) => el("tr", { class: r.overdue ? "overdue" : null },

@@ -3,7 +3,8 @@
 //! index (so the same fleet can be registered once and simulated many
 //! times), signs realistic reports with a growing counter, and publishes
 //! them with QoS 1. Weaknesses and incidents can be planted on chosen
-//! devices. Used by `sectwin device simulate`, the demo, the tests and the
+//! devices, and devices can update their firmware (successfully, failing,
+//! or maliciously: [`SimDevice::update_reports`]). Used by `sectwin device simulate`, the demo, the tests and the
 //! benchmark.
 
 use std::time::Duration;
@@ -103,6 +104,52 @@ pub struct FirmwareImage {
     pub image_sha256: String,
 }
 
+/// How a simulated firmware update ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UpdateOutcome {
+    /// The new image installs and runs.
+    Installs,
+    /// The update fails (the image's signature does not verify); the device
+    /// keeps its image.
+    Fails,
+    /// The device reports the update installed, but what runs is an image
+    /// no release names ([`MALICIOUS_IMAGE_SHA256`]): a malicious update.
+    Malicious,
+}
+
+impl UpdateOutcome {
+    /// Every outcome.
+    pub const ALL: [UpdateOutcome; 3] = [
+        UpdateOutcome::Installs,
+        UpdateOutcome::Fails,
+        UpdateOutcome::Malicious,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateOutcome::Installs => "installs",
+            UpdateOutcome::Fails => "fails",
+            UpdateOutcome::Malicious => "malicious",
+        }
+    }
+
+    /// The outcome named `name`.
+    pub fn from_name(name: &str) -> Option<UpdateOutcome> {
+        UpdateOutcome::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// The digest a malicious update installs: no release names it.
+pub const MALICIOUS_IMAGE_SHA256: &str =
+    "badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0";
+
+/// Seconds between a simulated update's `attempted` report and its outcome.
+pub const UPDATE_DURATION_S: i64 = 90;
+
+/// Why a simulated update failed.
+pub const UPDATE_FAILURE_REASON: &str = "image signature did not verify";
+
 /// One simulated device.
 pub struct SimDevice {
     /// Its id (the twin's device id).
@@ -200,6 +247,45 @@ impl SimDevice {
             report["checkpoint_seen"] = json!({"size": 1, "root_hash": "5eed00000000000000000000000000000000000000000000000000000000f00d"});
         }
         report
+    }
+
+    /// The two reports of an update from `from` to `to` that starts at
+    /// `now_unix_s` (moving the counter on twice): an `attempted` report
+    /// while `from` runs, then, [`UPDATE_DURATION_S`] later, its outcome:
+    /// `installed` with `to` running, `failed` with `from` still running,
+    /// or, for a malicious update, `installed` with an image no release
+    /// names ([`MALICIOUS_IMAGE_SHA256`]) running under `to`'s version.
+    /// Answers the reports and the firmware the device runs afterwards
+    /// (what its later reports should say).
+    pub fn update_reports(
+        &mut self,
+        from: &FirmwareImage,
+        to: &FirmwareImage,
+        outcome: UpdateOutcome,
+        now_unix_s: i64,
+    ) -> ([Value; 2], FirmwareImage) {
+        let target = |state: &str| json!({"state": state, "version": to.version, "image_sha256": to.image_sha256});
+        let mut attempted = self.next_report(from, now_unix_s);
+        attempted["update"] = target("attempted");
+        let at = now_unix_s + UPDATE_DURATION_S;
+        let (running, update) = match outcome {
+            UpdateOutcome::Installs => (to.clone(), target("installed")),
+            UpdateOutcome::Fails => {
+                let mut u = target("failed");
+                u["reason"] = json!(UPDATE_FAILURE_REASON);
+                (from.clone(), u)
+            }
+            UpdateOutcome::Malicious => (
+                FirmwareImage {
+                    version: to.version.clone(),
+                    image_sha256: MALICIOUS_IMAGE_SHA256.into(),
+                },
+                json!({"state": "installed", "version": to.version, "image_sha256": MALICIOUS_IMAGE_SHA256}),
+            ),
+        };
+        let mut outcome_report = self.next_report(&running, at);
+        outcome_report["update"] = update;
+        ([attempted, outcome_report], running)
     }
 
     /// `report` signed by the device (the MQTT payload): a COSE_Sign1

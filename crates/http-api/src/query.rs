@@ -68,6 +68,7 @@ impl QueryParams for FindingsQuery {}
 impl QueryParams for AlarmsQuery {}
 impl QueryParams for IncidentsQuery {}
 impl QueryParams for SuppressionsQuery {}
+impl QueryParams for api_types::rollout::RolloutQuery {}
 
 impl QueryParams for PolicyQuery {
     fn invalid(name: &str, value: &str, why: &str) -> String {

@@ -890,9 +890,19 @@ pub fn app(node: &Node) -> axum::Router {
         node.suppressions.clone(),
         node.tokens.clone(),
     ));
+    let rollout = http_api::rollout_router(http_api::RolloutApi::new(
+        service::rollout::RolloutViews::new(
+            node.projector.clone(),
+            node.scitt.clone(),
+            node.reads.clone(),
+        )
+        .with_risks(node.risks.clone()),
+        node.tokens.clone(),
+    ));
     axum::Router::new()
         .merge(archivist)
         .merge(devices)
+        .merge(rollout)
         .merge(suppressions)
         .merge(notify)
         .merge(http_api::ota_router(http_api::OtaApi::new(

@@ -192,23 +192,37 @@ impl Releases {
     }
 }
 
-/// A firmware image no release covers.
+/// A firmware image no release covers: the running one (`firmware`), or
+/// the one an `installed` update report names.
 pub fn firmware_not_released(
     device: &str,
     report: &DeviceReport,
     releases: &Releases,
 ) -> Option<Incident> {
-    let f = report.firmware.as_ref()?;
-    if releases.covers(&f.image_sha256) {
-        return None;
-    }
+    // The running image, or the one an installed update report names.
+    let installed = report
+        .update
+        .as_ref()
+        .filter(|u| u.state == crate::report::UpdateState::Installed);
+    let ((version_field, image_field), version, image) = match (&report.firmware, installed) {
+        (Some(f), _) if !releases.covers(&f.image_sha256) => (
+            ("firmware.version", "firmware.image_sha256"),
+            &f.version,
+            &f.image_sha256,
+        ),
+        (_, Some(u)) if !releases.covers(&u.image_sha256) => (
+            ("update.version", "update.image_sha256"),
+            &u.version,
+            &u.image_sha256,
+        ),
+        _ => return None,
+    };
     let mut i = Incident::new(IncidentKind::FirmwareNotReleased, device, report.counter);
-    i.evidence.report("firmware.version", f.version.as_str());
-    i.evidence
-        .report("firmware.image_sha256", f.image_sha256.to_hex());
+    i.evidence.report(version_field, version.as_str());
+    i.evidence.report(image_field, image.to_hex());
     i.evidence.context(
         "released_image_sha256",
-        releases.image_of(f.version.as_str()).map(Sha256::to_hex),
+        releases.image_of(version.as_str()).map(Sha256::to_hex),
     );
     Some(i)
 }

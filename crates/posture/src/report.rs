@@ -680,6 +680,51 @@ pub struct Firmware {
     pub image_sha256: Sha256,
 }
 
+/// What happened to a firmware update, as the device saw it (in the spirit
+/// of the IETF SUIT report: what was attempted and its result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateState {
+    /// The device started installing the image (downloaded, verified the
+    /// manifest, began writing).
+    Attempted,
+    /// The image is installed and running (the device booted it).
+    Installed,
+    /// The update failed; the device runs its previous image.
+    Failed,
+}
+
+impl UpdateState {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UpdateState::Attempted => "attempted",
+            UpdateState::Installed => "installed",
+            UpdateState::Failed => "failed",
+        }
+    }
+}
+
+/// A firmware update the device reports on (the report's `update`
+/// section): the target image and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    /// What became of it.
+    pub state: UpdateState,
+    /// The target version, as the manufacturer's `firmware-released` names it.
+    pub version: ReportText,
+    /// SHA-256 of the target image: for `installed`, as measured by the
+    /// device after installing it.
+    pub image_sha256: Sha256,
+    /// The release manifest's anti-rollback counter, if the manifest has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_counter: Option<u64>,
+    /// Why it failed: only with `failed`, where it is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ReportText>,
+}
+
 /// Which debug interfaces are enabled (ETSI EN 303 645 5.6-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -881,6 +926,10 @@ pub struct DeviceReport {
     /// The latest log checkpoint the device verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_seen: Option<CheckpointSeen>,
+    /// A firmware update this report tells of (attempted, installed or
+    /// failed). An `installed` update is the device's firmware from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Update>,
 }
 
 /// What is read of a payload that failed the strict parse, to say why.
@@ -912,6 +961,7 @@ impl DeviceReport {
             ai_models: None,
             metrics: None,
             checkpoint_seen: None,
+            update: None,
         }
     }
 
@@ -959,6 +1009,23 @@ impl DeviceReport {
                     "certificate.not_after",
                     "before not_before (or not_before negative)",
                 ));
+            }
+        }
+        if let Some(u) = &self.update {
+            match (u.state, &u.reason) {
+                (UpdateState::Failed, None) => {
+                    return Err(ReportError::invalid(
+                        "update.reason",
+                        "a failed update says why",
+                    ))
+                }
+                (UpdateState::Attempted | UpdateState::Installed, Some(_)) => {
+                    return Err(ReportError::invalid(
+                        "update.reason",
+                        "only a failed update has a reason",
+                    ))
+                }
+                _ => {}
             }
         }
         if let Some(tls) = &self.tls {

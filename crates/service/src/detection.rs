@@ -94,6 +94,7 @@ pub fn alarm_verified_type() -> twin::BuiltinType {
             &[],
         ),
         sets_attributes: None,
+        update_field: None,
         description: "an operator's verdict on a device's alarm (true, benign or false positive)"
             .into(),
     }
@@ -123,6 +124,7 @@ pub fn incident_updated_type() -> twin::BuiltinType {
             &[],
         ),
         sets_attributes: None,
+        update_field: None,
         description: "an incident acknowledged or resolved".into(),
     }
 }

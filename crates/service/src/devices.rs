@@ -30,8 +30,10 @@ use crate::{Clock, ServiceError};
 pub const REPORT_TYPE: &str = "device-report";
 
 /// The device report as a built-in statement type. The fold checks its
-/// shape's outline (a counter and a timestamp, integers); the device
-/// channel parses every field strictly before it registers one.
+/// shape's outline (a counter and a timestamp, integers) and its `update`
+/// section (`twin::update`: an installed update sets the device's
+/// firmware); the device channel parses every field strictly before it
+/// registers one.
 pub fn report_type() -> twin::BuiltinType {
     twin::BuiltinType {
         name: REPORT_TYPE.into(),
@@ -45,6 +47,7 @@ pub fn report_type() -> twin::BuiltinType {
         }),
         rule: twin::Rule::new(&[twin::Role::Device], &[]),
         sets_attributes: None,
+        update_field: Some("update".into()),
         description: "a device's signed report of its own state (docs/device-reports.md)".into(),
     }
 }

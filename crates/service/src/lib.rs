@@ -21,6 +21,7 @@ pub mod log_status;
 pub mod ota;
 pub mod reads;
 pub mod risks;
+pub mod rollout;
 pub mod suppressions;
 pub mod threat_models;
 pub mod twins;

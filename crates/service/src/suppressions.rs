@@ -73,6 +73,7 @@ pub fn suppression_type() -> twin::BuiltinType {
         }),
         rule: twin::Rule::new(&SUPPRESSING_ROLES, &[]),
         sets_attributes: None,
+        update_field: None,
         description: "a posture finding accepted on a device or a group, with a reason, until an expiry (docs/device-reports.md)".into(),
     }
 }

@@ -11,6 +11,8 @@
 //!   device; auditors read within their grant and sign only their findings.
 //! - [`consensus`]: per attribute class, who asserts and who must endorse;
 //!   each attribute's status is agreed, claimed or disputed.
+//! - [`update`]: firmware updates as devices tell of them, and what a twin
+//!   keeps of them.
 //! - [`projection`]: [`projection::Projection::apply`] folds one registered
 //!   statement into the twins, or refuses it with a [`projection::ApplyError`].
 
@@ -30,6 +32,7 @@ pub mod published;
 pub mod registry;
 pub mod sharing;
 pub mod statement;
+pub mod update;
 
 pub use consensus::{AttributeClass, ConsensusPolicy, Rule, Status};
 pub use ingest::IngestError;

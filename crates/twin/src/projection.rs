@@ -430,6 +430,9 @@ pub struct Twin {
     /// Each issuer's latest `iat` per attribute of the twin.
     #[serde(default, skip_serializing_if = "IssuerClocks::is_empty")]
     pub clocks: IssuerClocks,
+    /// The firmware updates the device itself told of ([`crate::update`]).
+    #[serde(default, skip_serializing_if = "crate::update::Updates::is_empty")]
+    pub updates: crate::update::Updates,
 }
 
 /// One asset attribute of a twin, as last set by a statement.
@@ -840,6 +843,12 @@ pub struct BuiltinType {
     /// The payload field, an object, whose members set the twin's
     /// [`Twin::asset_attributes`], if any.
     pub sets_attributes: Option<String>,
+    /// The payload field that holds a firmware update section
+    /// ([`crate::update::UpdateSection`]), if statements of the type may
+    /// carry one: the device's own statement is then kept as its latest
+    /// update ([`Twin::updates`]), and an `installed` one sets the twin's
+    /// firmware exactly as the device's `firmware-installed` would.
+    pub update_field: Option<String>,
     /// What it records.
     pub description: String,
 }
@@ -2073,6 +2082,7 @@ impl<S: State> Projection<S> {
                 statements: 0,
                 asset_attributes: BTreeMap::new(),
                 clocks: IssuerClocks::default(),
+                updates: crate::update::Updates::default(),
             };
             (twin, Lifecycle::Manufactured)
         } else {
@@ -2132,6 +2142,7 @@ impl<S: State> Projection<S> {
                 });
             }
         }
+        let update = self.plan_update(s, &issuer, &held, &twin, &body)?;
         let next_lifecycle = match &body {
             StatementBody::LifecycleChanged { to } => Some(*to),
             StatementBody::Decommissioned { .. } => Some(Lifecycle::Decommissioned),
@@ -2156,7 +2167,78 @@ impl<S: State> Projection<S> {
             held,
             next_lifecycle,
             twin,
+            update,
         })))
+    }
+
+    /// What the update section of `body` does, if its type carries one
+    /// ([`BuiltinType::update_field`]) and the device itself signed it: an
+    /// `installed` one sets the firmware when the device may assert it and
+    /// its firmware clock allows (else the report stands without it).
+    fn plan_update(
+        &self,
+        s: &Registered<'_>,
+        issuer: &StakeholderId,
+        held: &BTreeSet<Role>,
+        twin: &Twin,
+        body: &StatementBody,
+    ) -> Result<Option<UpdatePlan>, ApplyError> {
+        let StatementBody::Custom {
+            custom_type,
+            content,
+        } = body
+        else {
+            return Ok(None);
+        };
+        let field = self
+            .meta
+            .builtin_types
+            .get(custom_type)
+            .and_then(|t| t.update_field.as_deref());
+        let Some(value) = field.and_then(|f| content.get(f)).filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let u = crate::update::UpdateSection::parse(value).map_err(|why| ApplyError::Invalid {
+            kind: "custom",
+            why,
+        })?;
+        if issuer.0.strip_prefix("device:") != Some(twin.device.as_str()) {
+            return Ok(None);
+        }
+        let firmware = if u.state == crate::update::UpdateState::Installed {
+            let class = AttributeClass::Firmware;
+            let may = self
+                .meta
+                .policy
+                .rule(&class)
+                .is_some_and(|r| !held.is_disjoint(&r.asserted_by));
+            may.then(|| {
+                ClockMark::check(
+                    Some(&twin.clocks),
+                    || ClockKey::of_class(&class, issuer),
+                    || class.slot(),
+                    issuer,
+                    s.issued_at,
+                )
+                .ok()
+            })
+            .flatten()
+        } else {
+            None
+        };
+        Ok(Some(UpdatePlan {
+            record: crate::update::UpdateRecord {
+                entry: s.entry,
+                at: s.issued_at,
+                state: u.state,
+                version: u.version,
+                image_sha256: u.image_sha256,
+                release_counter: u.release_counter,
+                reason: u.reason,
+            },
+            firmware,
+            kind: custom_type.clone(),
+        }))
     }
 
     fn plan_support(
@@ -2369,6 +2451,7 @@ impl<S: State> Projection<S> {
                     held,
                     next_lifecycle,
                     mut twin,
+                    update,
                 } = *p;
                 if let Some(to) = next_lifecycle {
                     twin.lifecycle = to;
@@ -2395,8 +2478,40 @@ impl<S: State> Projection<S> {
                         twin.groups = g.clone();
                     }
                 }
-                if let StatementBody::FirmwareInstalled { version, .. } = &body {
+                if let StatementBody::FirmwareInstalled {
+                    version,
+                    image_sha256,
+                } = &body
+                {
                     twin.firmware = Some(version.clone());
+                    if issuer.0.strip_prefix("device:") == Some(twin.device.as_str()) {
+                        twin.updates.installed(crate::update::Install {
+                            entry,
+                            at: clock.as_ref().map(|m| m.issued_at),
+                            version: version.clone(),
+                            image_sha256: image_sha256.clone(),
+                            kind: body.kind().to_string(),
+                        });
+                    }
+                }
+                if let Some(u) = update {
+                    if let Some(mark) = u.firmware {
+                        // As the device's `firmware-installed` would: the
+                        // firmware, its claim (this entry) and its clock.
+                        twin.firmware = Some(u.record.version.clone());
+                        twin.current.insert(AttributeClass::Firmware, entry);
+                        if let Some(mark) = mark {
+                            twin.clocks.advance(mark.key, mark.issued_at);
+                        }
+                        twin.updates.installed(crate::update::Install {
+                            entry,
+                            at: u.record.at,
+                            version: u.record.version.clone(),
+                            image_sha256: u.record.image_sha256.clone(),
+                            kind: u.kind,
+                        });
+                    }
+                    twin.updates.latest = Some(u.record);
                 }
                 if let Ok(Some(attributes)) = self.meta.attributes_set(&body) {
                     for (k, v) in attributes {
@@ -2570,7 +2685,14 @@ pub fn data_holder<'t>(twin: &'t Twin, owner: &'t StakeholderId) -> &'t Stakehol
 
 /// The consensus status of `claim` under `policy`.
 pub fn status_of(policy: &ConsensusPolicy, claim: &Claim) -> Option<Status> {
-    let rule = policy.rule(&claim.class)?;
+    status_as(policy, claim, &claim.class)
+}
+
+/// The consensus status of `claim` as the current claim of `class`: a
+/// statement that sets another attribute besides its own (an update
+/// report's firmware) is judged there under that attribute's rule.
+fn status_as(policy: &ConsensusPolicy, claim: &Claim, class: &AttributeClass) -> Option<Status> {
+    let rule = policy.rule(class)?;
     let mut supporting = claim.asserter_roles.clone();
     for (_, roles) in claim.endorsements.values() {
         supporting.extend(roles.iter().copied());
@@ -2591,7 +2713,7 @@ pub fn view<S: State + ?Sized>(
         .iter()
         .filter_map(|(class, entry)| {
             let claim = state.claim(*entry)?;
-            let status = status_of(policy, &claim)?;
+            let status = status_as(policy, &claim, class)?;
             Some(AttributeView {
                 attribute: class.clone(),
                 claim,
@@ -2642,6 +2764,18 @@ struct AssertPlan {
     held: BTreeSet<Role>,
     next_lifecycle: Option<Lifecycle>,
     twin: Twin,
+    update: Option<UpdatePlan>,
+}
+
+/// What an update section does ([`BuiltinType::update_field`]).
+struct UpdatePlan {
+    record: crate::update::UpdateRecord,
+    /// For an `installed` one the device may assert: `Some`, with the
+    /// firmware clock's mark if the statement has a time (the firmware is
+    /// then set).
+    firmware: Option<Option<ClockMark>>,
+    /// The statement type carrying it.
+    kind: String,
 }
 
 struct SbomPlan {

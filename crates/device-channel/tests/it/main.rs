@@ -2,3 +2,4 @@
 
 mod broker_restart;
 mod ingest;
+mod simulate;

@@ -10,6 +10,7 @@ mod golden;
 mod injected_clock;
 mod openapi;
 mod ota;
+mod rollout;
 mod suppressions;
 mod twin_api;
 mod vex_check;

@@ -49,6 +49,40 @@ fn unreleased_firmware() {
 }
 
 #[test]
+fn an_installed_update_of_an_image_no_release_names_is_unreleased_firmware() {
+    let releases = Releases::new([("2.4.0", digest(0xaa)), ("2.5.0", digest(0xab))]);
+    let update = |state: &str, image: u8| {
+        planted(1, |r| {
+            set(
+                r,
+                "update",
+                json!({"state": state, "version": "2.5.0", "image_sha256": hex(image)}),
+            );
+        })
+    };
+    assert_eq!(
+        firmware_not_released("dev-1", &update("installed", 0xab), &releases),
+        None,
+        "the released 2.5.0"
+    );
+    assert_eq!(
+        firmware_not_released("dev-1", &update("attempted", 0xcc), &releases),
+        None,
+        "an attempt installs nothing"
+    );
+    let i =
+        firmware_not_released("dev-1", &update("installed", 0xcc), &releases).expect("incident");
+    assert_eq!(
+        i.evidence.report_value("update.image_sha256"),
+        Some(&json!(hex(0xcc)))
+    );
+    assert_eq!(
+        i.evidence.context_value("released_image_sha256"),
+        Some(&json!(hex(0xab)))
+    );
+}
+
+#[test]
 fn firmware_below_the_minimum() {
     let r = report(&clean(1)); // 2.4.0
     for (minimum, fires) in [

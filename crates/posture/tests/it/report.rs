@@ -7,9 +7,9 @@ use posture::replay::RejectReason;
 use posture::report::{
     AddressSet, AiModel, Bounded, Certificate, CheckpointSeen, Credentials, DebugInterfaces,
     DeviceReport, DistinguishedName, Firmware, KeyType, Metrics, PortSet, ReportError, ReportText,
-    Serial, ServiceName, ServiceSet, Sha256, Tls, TlsVersion, AI_MODELS_MAX, CIPHER_SUITES_MAX,
-    DESTINATIONS_MAX, DISTINGUISHED_NAME_BYTES_MAX, PORTS_MAX, REPORT_BYTES_MAX, SERVICES_MAX,
-    SERVICE_NAME_BYTES_MAX, TEXT_BYTES_MAX, TLS_VERSIONS_MAX,
+    Serial, ServiceName, ServiceSet, Sha256, Tls, TlsVersion, Update, UpdateState, AI_MODELS_MAX,
+    CIPHER_SUITES_MAX, DESTINATIONS_MAX, DISTINGUISHED_NAME_BYTES_MAX, PORTS_MAX, REPORT_BYTES_MAX,
+    SERVICES_MAX, SERVICE_NAME_BYTES_MAX, TEXT_BYTES_MAX, TLS_VERSIONS_MAX,
 };
 use serde_json::{json, Value};
 
@@ -245,6 +245,66 @@ fn refusals_name_the_field_and_the_reason() {
             "a short digest",
             patched(|d| set(d, "checkpoint_seen.root_hash", json!("abcd"))),
             Invalid("checkpoint_seen.root_hash", "64 lowercase hex digits"),
+        ),
+        (
+            "an unknown update state",
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "done", "version": "2.5.0", "image_sha256": hex(0xbb)}),
+                )
+            }),
+            Invalid("update.state", "unknown variant `done`"),
+        ),
+        (
+            "an update without a digest",
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "installed", "version": "2.5.0"}),
+                )
+            }),
+            Invalid("update", "missing field `image_sha256`"),
+        ),
+        (
+            "a failed update without a reason",
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "failed", "version": "2.5.0", "image_sha256": hex(0xbb)}),
+                )
+            }),
+            Invalid("update.reason", "a failed update says why"),
+        ),
+        (
+            "an installed update with a reason",
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "installed", "version": "2.5.0", "image_sha256": hex(0xbb), "reason": "ok"}),
+                )
+            }),
+            Invalid("update.reason", "only a failed update has a reason"),
+        ),
+        (
+            "an unknown update field",
+            patched(|d| {
+                set(
+                    d,
+                    "update",
+                    json!({"state": "attempted", "version": "2.5.0", "image_sha256": hex(0xbb), "slot": "b"}),
+                )
+            }),
+            Invalid("update.slot", "unknown field"),
+        ),
+        (
+            "an update as a list",
+            patched(|d| set(d, "update", json!(["attempted", "2.5.0", hex(0xbb)]))),
+            Invalid("update", "a list where an object or a value belongs"),
         ),
         (
             "unknown credentials",
@@ -590,4 +650,32 @@ fn the_documented_example_parses() {
     let r = DeviceReport::parse(&page.as_bytes()[start..end]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.counter, 1042);
     assert!(r.metrics.is_some() && r.checkpoint_seen.is_some() && r.certificate.is_some());
+}
+
+#[test]
+fn an_update_section_parses_in_each_state_and_round_trips() {
+    for (state, reason, want) in [
+        ("attempted", None, UpdateState::Attempted),
+        ("installed", None, UpdateState::Installed),
+        (
+            "failed",
+            Some("signature check failed"),
+            UpdateState::Failed,
+        ),
+    ] {
+        let mut doc = clean(1);
+        let mut update = json!({"state": state, "version": "2.5.0", "image_sha256": hex(0xbb), "release_counter": 12});
+        if let Some(r) = reason {
+            update["reason"] = json!(r);
+        }
+        set(&mut doc, "update", update);
+        let r = report(&doc);
+        let u: &Update = r.update.as_ref().expect("update");
+        assert_eq!(u.state, want);
+        assert_eq!(u.state.as_str(), state);
+        assert_eq!(u.version.as_str(), "2.5.0");
+        assert_eq!(u.release_counter, Some(12));
+        assert_eq!(u.reason.as_ref().map(ReportText::as_str), reason);
+        assert_eq!(DeviceReport::parse(&r.to_json()).expect("round trip"), r);
+    }
 }

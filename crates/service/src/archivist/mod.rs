@@ -91,6 +91,7 @@ pub fn event_type() -> twin::BuiltinType {
         }),
         rule: twin::Rule::new(&[Manufacturer, Owner, Operator, Maintainer, Device], &[]),
         sets_attributes: Some("asset_attributes".into()),
+        update_field: None,
         description: "an event recorded through the DataTrails (Archivist) API".into(),
     }
 }

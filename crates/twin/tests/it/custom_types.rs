@@ -500,6 +500,7 @@ fn a_keyed_builtin_type_keeps_one_claim_per_key() {
         }),
         rule: Rule::new(&[Role::Operator, Role::Owner], &[]),
         sets_attributes: None,
+        update_field: None,
         description: "a flag".into(),
     };
     for (name, fields) in [

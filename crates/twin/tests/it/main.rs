@@ -10,6 +10,7 @@ mod projection;
 mod published;
 mod registry;
 mod sharing;
+mod updates;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub fn asset_events() -> Arc<BuiltinTypes> {
         }),
         rule: Rule::new(&[Manufacturer, Owner, Operator, Maintainer, Device], &[]),
         sets_attributes: Some("asset_attributes".into()),
+        update_field: None,
         description: "an event on an asset".into(),
     };
     Arc::new(BuiltinTypes::new([event]).expect("a valid built-in type"))

@@ -62,6 +62,7 @@ fn payloads_parse_strictly() {
         r#"{"type":"ownership-transferred","owner":"owner.example","operator":"op.example"}"#,
         r#"{"type":"lifecycle-changed","to":"deployed"}"#,
         r#"{"type":"firmware-released","version":"2.4.1","image_sha256":"ab"}"#,
+        r#"{"type":"firmware-withdrawn","version":"2.4.1","reason":"bricks some units"}"#,
         r#"{"type":"firmware-installed","version":"2.4.1","image_sha256":"ab","v":1}"#,
         r#"{"type":"configuration-reported","config_sha256":"cd","settings":{"telnet":false}}"#,
         r#"{"type":"ai-model-deployed","name":"person-detect","version":"3","model_sha256":"ef"}"#,
