@@ -348,7 +348,7 @@ fn problem_detail(body: &[u8]) -> String {
 }
 
 /// A bearer token for a fresh credential of `stakeholder`.
-async fn token_for(
+pub(crate) async fn token_for(
     http: &reqwest::Client,
     root: &str,
     node: &node::Node,
@@ -1000,7 +1000,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let door_key = keys
         .get(&format!("device:{DOOR}"))
         .context("the door's key")?;
-    crate::demo_update::ota_step(&http, &root, &data, &node, door_key, &service_key).await?;
+    let broker = (!args.no_devices).then_some(args.device_broker.as_str());
+    let operator = token_for(&http, &root, &node, "operator.example").await?;
+    crate::demo_update::ota_step(&http, &root, &data, &node, door_key, broker, &operator).await?;
 
     println!("\nWhere to look:");
     println!("   sectwin twin show --server {root} {DOOR} --token <token>   (or --client-id/--client-secret)");

@@ -55,6 +55,80 @@ pub(crate) fn door_image_file(version: &str) -> String {
     format!("firmware/acme-dc-200-{version}.bin")
 }
 
+/// The vulnerability the demo's advisory discloses in DC-200 2.4.1's busybox.
+const DEMO_VULNERABILITY: &str = "SECTWIN-DEMO-2026-0001";
+
+/// The door reports its update through the broker, as a device does: an
+/// `attempted` report, then `installed` (`docs/device-reports.md`), signed
+/// with its own key; answers the installed report's entry once the twin
+/// holds it.
+async fn report_update(
+    node: &node::Node,
+    broker: &str,
+    door_key: &scitt::SigningKey,
+    from_sha256: &str,
+    to_sha256: &str,
+) -> Result<u64> {
+    use device_channel::simulate::{publish, FirmwareImage, SimDevice, UpdateOutcome};
+    let (host, port) = broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("--device-broker {broker:?}: expected HOST:PORT"))?;
+    let mut door = SimDevice {
+        id: DOOR.into(),
+        key: scitt::SigningKey::from_pem(&door_key.to_pem()).context("the door's key")?,
+        counter: 1,
+        plants: Vec::new(),
+    };
+    let image = |version: &str, sha: &str| FirmwareImage {
+        version: version.into(),
+        image_sha256: sha.into(),
+    };
+    // The update started a little before now: its outcome is not in the future.
+    let start = crate::now_unix_s() - device_channel::simulate::UPDATE_DURATION_S - 5;
+    let (reports, _) = door.update_reports(
+        &image("2.4.1", from_sha256),
+        &image("2.5.0", to_sha256),
+        UpdateOutcome::Installs,
+        start,
+    );
+    let messages = reports
+        .iter()
+        .map(|r| (door.topic(), door.sign(r)))
+        .collect();
+    publish(
+        &host,
+        port,
+        &format!("sectwin-demo-door-{start:x}"),
+        messages,
+        0,
+    )
+    .await?;
+    let id = twin::DeviceId::new(DOOR).context("the door's id")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let latest = node
+            .projector
+            .store()
+            .twin(&id)
+            .ok()
+            .flatten()
+            .and_then(|t| t.updates.latest)
+            .filter(|u| u.version == "2.5.0" && u.state == twin::update::UpdateState::Installed);
+        if let Some(u) = latest {
+            println!(
+                "   #{:<3} device:{DOOR:<15} update report: installed 2.5.0, published through mqtt://{host}:{port}, signed by the door: its twin's firmware is now 2.5.0",
+                u.entry
+            );
+            return Ok(u.entry);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the door's update report did not reach its twin within 15 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The factory provisions the door controller for secure updates: its trust
 /// state names the log's key and witness, Acme's keys, its hardware and what
 /// it runs ([`ota_step`] updates it). Written to `DATA/ota/`.
@@ -86,7 +160,8 @@ pub(crate) async fn ota_step(
     data: &std::path::Path,
     node: &node::Node,
     door_key: &scitt::SigningKey,
-    service_key: &scitt::PublicKey,
+    broker: Option<&str>,
+    operator: &str,
 ) -> Result<()> {
     use crate::ota_cmds::{checkpoint_size, fetch_bundle, read_state};
     use ota_verify::{digest_image, verify, Options};
@@ -134,18 +209,43 @@ pub(crate) async fn ota_step(
     // Installed: the door persists its new state and says so, signed.
     let new_state = accepted.state;
     std::fs::write(&state_file, new_state.to_json())?;
-    let installed = StatementBody::FirmwareInstalled {
-        version: "2.5.0".into(),
-        image_sha256: hex::encode(digest_image(&fixed).sha256),
+    let sha = |image: &[u8]| hex::encode(digest_image(image).sha256);
+    let entry = match broker {
+        Some(broker) => {
+            report_update(
+                node,
+                broker,
+                door_key,
+                &sha(&firmware_image("2.4.1")),
+                &sha(&fixed),
+            )
+            .await?
+        }
+        None => {
+            let installed = StatementBody::FirmwareInstalled {
+                version: "2.5.0".into(),
+                image_sha256: sha(&fixed),
+            };
+            let statement = signed(
+                &format!("device:{DOOR}"),
+                &format!("device:{DOOR}"),
+                &installed,
+                door_key,
+            );
+            let service_key = node
+                .scitt
+                .service_keys()
+                .into_iter()
+                .next()
+                .context("service key")?;
+            let entry = register(http, root, &statement, &service_key).await?;
+            println!(
+                "   #{entry:<3} device:{DOOR:<15} firmware-installed 2.5.0, signed by the door"
+            );
+            entry
+        }
     };
-    let statement = signed(
-        &format!("device:{DOOR}"),
-        &format!("device:{DOOR}"),
-        &installed,
-        door_key,
-    );
-    let entry = register(http, root, &statement, service_key).await?;
-    println!("   #{entry:<3} device:{DOOR:<15} firmware-installed 2.5.0, signed by the door (its new state: {})", state_file.display());
+    println!("   its new trust state: {}", state_file.display());
     // A rollback to the vulnerable release: genuine, signed, witnessed, refused.
     if !node
         .projector
@@ -168,6 +268,34 @@ pub(crate) async fn ota_step(
         Ok(_) => bail!("the door accepted a rollback"),
     }
     std::fs::write(ota.join("acme-dc-200-2.4.1.bundle.json"), &rollback)?;
+    // The roll-out of the fix, from the devices' own signed statements.
+    let view: api_types::rollout::RolloutView = http
+        .get(format!(
+            "{root}/api/v1/rollout/vulnerabilities/{DEMO_VULNERABILITY}"
+        ))
+        .bearer_auth(operator)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!(
+        "   roll-out of the fix for {DEMO_VULNERABILITY} (as operator.example): {} device(s), {} patched, {} pending, {} stuck",
+        view.devices, view.patched, view.pending, view.stuck
+    );
+    for row in view.rows.iter().filter(|r| r.device.ends_with(DOOR)) {
+        println!(
+            "     {} {} on {}: evidence entry {} (its own signed report){}",
+            row.device,
+            format!("{:?}", row.state).to_lowercase(),
+            row.firmware.as_deref().unwrap_or("?"),
+            row.evidence_entry.map_or("-".into(), |e| e.to_string()),
+            row.time_to_fix_s
+                .map(|t| format!(", fixed {} min after it was first exposed", t / 60))
+                .unwrap_or_default()
+        );
+    }
+    println!("   the dashboard: {root}/#/rollout/vulnerabilities/{DEMO_VULNERABILITY}");
     println!(
         "   the same checks from a shell: sectwin ota verify {} --bundle {} --state {}",
         fixed_file.display(),
