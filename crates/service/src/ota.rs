@@ -36,6 +36,26 @@ const FIRMWARE_LOOKUP_ENTRIES_MAX: usize = 100;
 /// read at the bundle's checkpoint).
 const PROJECTION_WAIT_MS: u64 = 2_000;
 
+/// Entry `index` with its tlog-proof under the checkpoint `note` of `size`.
+fn prove(
+    prover: &log_service::Prover,
+    index: u64,
+    size: TreeSize,
+    note: &[u8],
+) -> Result<ProvenStatement, ServiceError> {
+    let i = LeafIndex::new(index);
+    let entry = prover.entry(i, size).map_err(ServiceError::internal)?;
+    let proof = TlogProof {
+        extra: None,
+        index: i,
+        proof: prover.inclusion(i, size).map_err(ServiceError::internal)?,
+        checkpoint: note.to_vec(),
+    }
+    .encode()
+    .map_err(ServiceError::internal)?;
+    Ok(ProvenStatement::new(&entry, &proof))
+}
+
 /// The secure-update use cases.
 #[derive(Clone)]
 pub struct OtaViews {
@@ -273,19 +293,7 @@ impl OtaViews {
         let manifest_entry = release.entry;
         tokio::task::spawn_blocking(move || {
             let prover = log.prover();
-            let proven = |index: u64| -> Result<ProvenStatement, ServiceError> {
-                let i = LeafIndex::new(index);
-                let entry = prover.entry(i, size).map_err(ServiceError::internal)?;
-                let proof = TlogProof {
-                    extra: None,
-                    index: i,
-                    proof: prover.inclusion(i, size).map_err(ServiceError::internal)?,
-                    checkpoint: note.as_ref().clone(),
-                }
-                .encode()
-                .map_err(ServiceError::internal)?;
-                Ok(ProvenStatement::new(&entry, &proof))
-            };
+            let proven = |index: u64| prove(&prover, index, size, &note);
             let consistency = if from == 0 || from == size.get() {
                 Vec::new()
             } else {
@@ -326,17 +334,7 @@ impl OtaViews {
         let meta = self.projector.meta();
         let prover = self.log.prover();
         let proven = |index: u64| -> Result<ProvenEntry, ServiceError> {
-            let i = LeafIndex::new(index);
-            let entry = prover.entry(i, size).map_err(ServiceError::internal)?;
-            let proof = TlogProof {
-                extra: None,
-                index: i,
-                proof: prover.inclusion(i, size).map_err(ServiceError::internal)?,
-                checkpoint: published.note.as_ref().clone(),
-            }
-            .encode()
-            .map_err(ServiceError::internal)?;
-            let p = ProvenStatement::new(&entry, &proof);
+            let p = prove(&prover, index, size, &published.note)?;
             Ok(ProvenEntry {
                 statement: p.statement,
                 proof: p.proof,

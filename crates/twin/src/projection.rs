@@ -1368,13 +1368,7 @@ impl<S: State> Projection<S> {
                 support_end,
                 build_attestation,
             } => {
-                if !s.subject.starts_with("model:") || s.subject.len() <= "model:".len() {
-                    return Err(ApplyError::NotAModel(s.subject.to_string()));
-                }
-                if registry.authority().is_some() && !registry.has_role(&issuer, Role::Manufacturer)
-                {
-                    return Err(ApplyError::NotAManufacturer(issuer.0));
-                }
+                self.check_model_manufacturer(&s, &issuer)?;
                 let manifest = ReleaseManifest {
                     image_sha512,
                     image_length,
