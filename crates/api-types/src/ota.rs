@@ -90,7 +90,7 @@ pub struct StateQuery {
 }
 
 /// A log entry with its proof: the entry's exact bytes (a signed statement,
-/// base64) and its C2SP tlog-proof under [`FirmwareLookup::checkpoint`].
+/// base64) and its C2SP tlog-proof under the published checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProvenEntry {
     /// The entry's bytes, base64.
