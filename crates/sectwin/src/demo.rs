@@ -997,11 +997,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
 
     // 13. A secure update of the door controller, checked by the door itself.
-    let door_key = keys
-        .get(&format!("device:{DOOR}"))
-        .context("the door's key")?;
+    let door_key = keys.get(&format!("device:{DOOR}")).context("door key")?;
     let broker = (!args.no_devices).then_some(args.device_broker.as_str());
-    let operator = token_for(&http, &root, &node, "operator.example").await?;
     crate::demo_update::ota_step(&http, &root, &data, &node, door_key, broker, &operator).await?;
 
     println!("\nWhere to look:");
