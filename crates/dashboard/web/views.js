@@ -256,7 +256,8 @@ export async function device(main, id) {
     d.attributes.length ? table(["Attribute", "Value", "Status", "Signed by", "Time", "Entry"], d.attributes.map((a) => {
       const c = a.claim;
       const time = el("td", { "data-time": c.entry }, "…");
-      times.set(c.entry, time);
+      // One statement may back several attributes (a device's report).
+      times.set(times.has(c.entry) ? `a${times.size}:${c.entry}` : c.entry, time);
       return el("tr", {},
         el("td", {}, a.attribute.class + (a.attribute.key ? ` · ${a.attribute.key}` : "")),
         el("td", {}, summarize(c.statement)),
@@ -296,7 +297,7 @@ export async function device(main, id) {
 async function fillTimes(cells, size) {
   const byBundle = new Map();
   for (const [key, cell] of cells) {
-    const entry = Number(String(key).replace(/^t/, ""));
+    const entry = Number(String(key).match(/(\d+)$/)[1]);
     if (entry >= size) { cell.textContent = "not yet in a checkpoint"; continue; }
     const p = bundlePath(entry, size);
     if (!byBundle.has(p)) byBundle.set(p, []);
