@@ -116,6 +116,31 @@ pub(crate) enum Msg {
     Stop,
 }
 
+/// How appends reach one writer (one run of the sequencer thread), and how
+/// they learn that it stopped.
+///
+/// A message sent after the sequencer's last look at its queue but before
+/// its receiver is gone stays queued and is never answered (flume keeps a
+/// disconnected channel's messages while a sender lives, and the waiting
+/// append holds one). So an append does not wait for its answer alone: it
+/// also waits for `stopped`, closed by the sequencer once it has answered
+/// everything it will ever answer; an append unanswered by then was never
+/// taken and is refused read-only.
+#[derive(Clone)]
+pub(crate) struct WriterPort {
+    pub(crate) tx: flume::Sender<Msg>,
+    stopped: watch::Receiver<()>,
+}
+
+impl WriterPort {
+    /// A port to no writer: sends fail, and every wait ends at once.
+    fn none() -> WriterPort {
+        let (tx, _) = flume::bounded::<Msg>(1);
+        let (_, stopped) = watch::channel(());
+        WriterPort { tx, stopped }
+    }
+}
+
 /// State shared by the sequencer, the checkpointer and readers.
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn LogStore>,
@@ -135,7 +160,7 @@ pub(crate) struct Shared {
     pub(crate) threads: Mutex<Vec<thread::JoinHandle<()>>>,
     /// Where appends go: the running sequencer, or (while the writer is
     /// stopped) a channel nobody receives from, which answers read-only.
-    pub(crate) sender: RwLock<flume::Sender<Msg>>,
+    pub(crate) sender: RwLock<WriterPort>,
     /// The supervisor thread (see [`supervise`]), joined by [`Log::shutdown`].
     pub(crate) supervisor: Mutex<Option<thread::JoinHandle<()>>>,
     /// How many times the writer was restarted after a fault.
@@ -306,8 +331,7 @@ struct Handles {
 impl Drop for Handles {
     fn drop(&mut self) {
         self.shared.closing.store(true, Ordering::Release);
-        let (dead, _) = flume::bounded::<Msg>(1);
-        *self.shared.sender.write() = dead;
+        *self.shared.sender.write() = WriterPort::none();
     }
 }
 
@@ -373,8 +397,6 @@ impl Log {
         };
 
         let (published_tx, published_rx) = watch::channel(published_value.size.get());
-        // No writer yet: appends sent here answer read-only.
-        let (idle_tx, _) = flume::bounded::<Msg>(1);
         let shared = Arc::new(Shared {
             store: store.clone(),
             signer,
@@ -386,7 +408,8 @@ impl Log {
             fault: Mutex::new(None),
             closing: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
-            sender: RwLock::new(idle_tx),
+            // No writer yet: appends sent here answer read-only.
+            sender: RwLock::new(WriterPort::none()),
             supervisor: Mutex::new(None),
             restarts: AtomicU64::new(0),
             latency: Mutex::new(IntegrationLatency::default()),
@@ -473,12 +496,32 @@ impl Log {
             Prepared::Duplicate(a) => return Ok(a),
             Prepared::Send(request, rx) => (request, rx),
         };
-        let sender = self.shared.sender.read().clone();
-        sender
+        let port = self.shared.sender.read().clone();
+        port.tx
             .send_async(Msg::Append(request))
             .await
             .map_err(|_| self.read_only())?;
-        rx.await.map_err(|_| self.read_only())?
+        self.answer(port.stopped, rx).await
+    }
+
+    /// Waits for the writer's answer to an append sent to it, or for the
+    /// writer to stop without having taken it (see [`WriterPort`]).
+    async fn answer(
+        &self,
+        mut stopped: watch::Receiver<()>,
+        mut rx: oneshot::Receiver<Result<Appended, AppendError>>,
+    ) -> Result<Appended, AppendError> {
+        tokio::select! {
+            biased;
+            answer = &mut rx => return answer.map_err(|_| self.read_only())?,
+            // Nothing is ever sent: this ends when the writer stopped.
+            _ = stopped.changed() => {}
+        }
+        // Every answer the writer gave was sent before it stopped.
+        match rx.try_recv() {
+            Ok(answer) => answer,
+            Err(_) => Err(self.read_only()),
+        }
     }
 
     /// Appends an entry if the pending pool has room, else answers
@@ -488,17 +531,17 @@ impl Log {
             Prepared::Duplicate(a) => return Ok(a),
             Prepared::Send(request, rx) => (request, rx),
         };
-        let sender = self.shared.sender.read().clone();
-        match sender.try_send(Msg::Append(request)) {
+        let port = self.shared.sender.read().clone();
+        match port.tx.try_send(Msg::Append(request)) {
             Ok(()) => {}
             Err(flume::TrySendError::Full(_)) => {
                 return Err(AppendError::Busy {
-                    pending: sender.len(),
+                    pending: port.tx.len(),
                 })
             }
             Err(flume::TrySendError::Disconnected(_)) => return Err(self.read_only()),
         }
-        rx.await.map_err(|_| self.read_only())?
+        self.answer(port.stopped, rx).await
     }
 
     fn read_only(&self) -> AppendError {
@@ -529,7 +572,7 @@ impl Log {
         if joined.is_err() {
             tracing::error!("joining the log supervisor failed");
         }
-        let sender = self.shared.sender.read().clone();
+        let sender = self.shared.sender.read().tx.clone();
         let _ = sender.send_async(Msg::Stop).await;
         let threads = std::mem::take(&mut *self.shared.threads.lock());
         let joined = tokio::task::spawn_blocking(move || {
@@ -590,7 +633,7 @@ impl Log {
 
     /// Entries waiting for the sequencer.
     pub fn pending(&self) -> usize {
-        self.shared.sender.read().len()
+        self.shared.sender.read().tx.len()
     }
 
     /// How many times the writer was started again after a storage fault,
@@ -742,10 +785,15 @@ fn start_writer(
         .spawn(move || checkpointer.run(job_rx, handle))
         .map_err(|e| StartError::Store(StoreError::io("spawn checkpointer", e)))?;
     let (tx, rx) = flume::bounded::<Msg>(shared.config.pending_entries_max);
+    let (stopped_tx, stopped) = watch::channel(());
     let seq_shared = shared.clone();
     let sequencer_thread = thread::Builder::new()
         .name("log-sequencer".into())
-        .spawn(move || run_sequencer(seq_shared, state, rx, job_tx))
+        .spawn(move || {
+            run_sequencer(seq_shared, state, rx, job_tx);
+            // Everything it took is answered: waiting appends stop waiting.
+            drop(stopped_tx);
+        })
         .map_err(|e| StartError::Store(StoreError::io("spawn sequencer", e)))?;
     shared
         .threads
@@ -755,7 +803,7 @@ fn start_writer(
     // Once the log is closing (its last handle dropped) the new writer gets
     // no sender, and stops at once.
     if !shared.closing.load(Ordering::Acquire) {
-        *sender = tx;
+        *sender = WriterPort { tx, stopped };
     }
     Ok(())
 }
@@ -773,7 +821,7 @@ const RESTART_BACKOFF_MS_MAX: u64 = 4000;
 /// it already stopped by itself).
 fn stop_writer(shared: &Shared) {
     let threads = std::mem::take(&mut *shared.threads.lock());
-    let sender = shared.sender.read().clone();
+    let sender = shared.sender.read().tx.clone();
     for t in threads {
         while !t.is_finished() {
             let _ = sender.send_timeout(Msg::Stop, Duration::from_millis(SUPERVISOR_POLL_MS));

@@ -46,6 +46,14 @@ fn open_store(dir: &std::path::Path) -> Arc<EmbeddedStore> {
     )
 }
 
+/// Awaits `f`, failing the test (naming `what`) if it takes longer than a
+/// run's heal wait: a wait that never ends is a defect, not a slow machine.
+async fn within<F: std::future::Future>(f: F, what: &str) -> F::Output {
+    tokio::time::timeout(Duration::from_millis(HEAL_WAIT_MS_MAX), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {HEAL_WAIT_MS_MAX} ms"))
+}
+
 /// Waits until every thread holding `held` has let go of it (the log's
 /// sequencer and checkpointer), so the directory can be opened again.
 async fn released<T: ?Sized>(held: &Arc<T>) {
@@ -150,8 +158,13 @@ async fn run(fault: Option<(usize, FaultMode)>) -> Run {
                     .map(|i| entry(round * ENTRIES_PER_ROUND + i))
                     .collect();
                 attempted.extend(batch.iter().cloned());
-                let answers =
-                    futures::future::join_all(batch.iter().map(|e| log.append(e.clone()))).await;
+                // Every append is answered, even one sent to a writer that
+                // stopped on the fault before taking it (it once waited forever).
+                let answers = within(
+                    futures::future::join_all(batch.iter().map(|e| log.append(e.clone()))),
+                    &format!("{label}, round {round}: the appends"),
+                )
+                .await;
                 for (e, answer) in batch.iter().zip(answers) {
                     match answer {
                         Ok(a) => acked.push((e.clone(), a.index.get())),
@@ -188,7 +201,7 @@ async fn run(fault: Option<(usize, FaultMode)>) -> Run {
                     &format!("{label}, round {round}"),
                 );
             }
-            log.shutdown().await;
+            within(log.shutdown(), &format!("{label}: the shutdown")).await;
             drop(log);
         }
     }
@@ -217,13 +230,22 @@ async fn run(fault: Option<(usize, FaultMode)>) -> Run {
         &format!("{label}, reopened"),
     );
     for (e, i) in &acked {
-        let again = log.append(e.clone()).await.expect("append again");
+        let again = within(
+            log.append(e.clone()),
+            &format!("{label}: appending {e:?} again"),
+        )
+        .await
+        .expect("append again");
         assert!(
             again.duplicate && again.index.get() == *i,
             "{label}: acknowledged entry {e:?} at {i} answered {again:?} after the reopen"
         );
     }
-    log.shutdown().await;
+    within(
+        log.shutdown(),
+        &format!("{label}: the shutdown after the reopen"),
+    )
+    .await;
     drop(log);
     released(&store).await;
     drop(store);
