@@ -11,6 +11,8 @@
 //! | [`nvd`] | NVD CVE API 2.0 responses | [`Advisory`]s |
 //! | [`csaf`] | CSAF 2.0 (and its VEX profile) | [`Advisory`]s, [`VexStatement`]s |
 //! | [`openvex`] | OpenVEX 0.0.1, 0.2.0 | [`VexStatement`]s |
+//! | [`kev`] | CISA KEV catalogue JSON (and lists in its format) | [`kev::KevCatalog`] |
+//! | [`epss`] | FIRST EPSS daily CSV | [`epss::EpssRow`]s |
 //!
 //! Each module has `parse(bytes)` and `detect(bytes)`; [`detect`] tells the
 //! format of any document. Every count is bounded by [`Limits`].
@@ -25,9 +27,11 @@ mod common;
 pub mod csaf;
 pub mod cve5;
 pub mod cyclonedx;
+pub mod epss;
 pub mod error;
 pub mod export;
 mod json;
+pub mod kev;
 pub mod limits;
 pub mod model;
 pub mod nvd;

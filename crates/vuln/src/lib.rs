@@ -13,6 +13,7 @@
 
 pub mod cpe;
 pub mod cvss;
+pub mod exploit;
 pub mod exposure;
 pub mod index;
 pub mod matcher;

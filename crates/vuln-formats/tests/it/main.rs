@@ -2,6 +2,7 @@
 //! instead of one per file (CI time), and one place to find them.
 
 mod documents;
+mod exploitation;
 mod kev;
 mod roundtrip;
 mod semantics;
