@@ -15,6 +15,7 @@
 //! | `meta` | `logged_generation` | the last generation whose changes are recorded in the node's log (u64 BE) |
 //! | `discovered` | risk key | the day the node's register first held that risk (`YYYY-MM-DD`); written by earlier versions, still read |
 //! | `discovery_batches` | batch number (u64 BE) | risks first held, many per value: each a key length (u16 BE), the key, and the day (`YYYY-MM-DD`) |
+//! | `kev`, `kev_lists`, `epss` | see [`exploit`] | known-exploited lists and EPSS scores |
 //!
 //! Discoveries are written in batches because a full import onto a large
 //! fleet finds a million risks at once: one value per megabyte of them, not
@@ -40,6 +41,7 @@
 //! fetching, and matching (that is `vuln`'s).
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+pub mod exploit;
 mod head;
 mod source;
 
@@ -253,6 +255,9 @@ struct Parts {
     meta: PartitionHandle,
     discovered: PartitionHandle,
     discovery_batches: PartitionHandle,
+    kev: PartitionHandle,
+    kev_lists: PartitionHandle,
+    epss: PartitionHandle,
 }
 
 impl Parts {
@@ -277,6 +282,9 @@ impl Parts {
             meta: open("meta")?,
             discovered: open("discovered")?,
             discovery_batches: open("discovery_batches")?,
+            kev: open("kev")?,
+            kev_lists: open("kev_lists")?,
+            epss: open("epss")?,
             keyspace,
         })
     }
