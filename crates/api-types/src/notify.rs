@@ -29,6 +29,12 @@ pub enum NotificationKind {
     VexContradicted,
     /// A posture audit finding on a device is newly open.
     NewPostureFinding,
+    /// A vulnerability the fleet is exposed to is now on a known-exploited
+    /// list (a new KEV entry).
+    NowKnownExploited,
+    /// The EPSS score of a vulnerability the fleet is exposed to jumped (a
+    /// rise of at least 0.1, or a crossing of 0.1).
+    ExploitationLikelier,
 }
 
 /// A webhook target (Standard Webhooks).

@@ -289,6 +289,12 @@ pub enum DeadlineBasis {
     },
     /// Severity none: no deadline.
     NoDeadline,
+    /// On a known-exploited list: the policy's days for those (`kev_days`),
+    /// sooner than the severity's deadline.
+    KnownExploited {
+        /// The days after the finding's date.
+        days: u32,
+    },
 }
 
 impl DeadlineBasis {
@@ -300,6 +306,7 @@ impl DeadlineBasis {
             DeadlineBasis::Release { .. } => "release",
             DeadlineBasis::Fallback { .. } => "fallback",
             DeadlineBasis::NoDeadline => "no_deadline",
+            DeadlineBasis::KnownExploited { .. } => "known_exploited",
         }
     }
 }
@@ -333,6 +340,78 @@ pub enum DeadlineStatus {
     },
 }
 
+/// A known-exploited list's entry for a vulnerability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KevListing {
+    /// The list (`cisa-kev`, or the name another list was imported under).
+    pub list: String,
+    /// When it was added (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    pub date_added: String,
+    /// The list's due date (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    pub due_date: String,
+    /// Known to be used in ransomware campaigns.
+    pub ransomware: bool,
+    /// What the list says to do.
+    pub required_action: String,
+}
+
+/// A vulnerability's EPSS score (FIRST).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EpssScore {
+    /// The probability of exploitation activity in the next 30 days.
+    pub score: f64,
+    /// Its percentile.
+    pub percentile: f64,
+    /// The day it was scored (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    pub day: String,
+    /// The score before, when it changed.
+    pub previous: Option<f64>,
+    /// Whether the latest change is a jump (a rise of at least 0.1, or a
+    /// crossing of 0.1).
+    pub jumped: bool,
+}
+
+/// What is known about a vulnerability's exploitation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Exploitation {
+    /// Its known-exploited entries.
+    pub kev: Vec<KevListing>,
+    /// Its EPSS score, if scored.
+    pub epss: Option<EpssScore>,
+    /// The earliest due date of its known-exploited entries.
+    #[schema(format = Date)]
+    pub kev_due: Option<String>,
+    /// Known to be used in ransomware campaigns.
+    pub ransomware: bool,
+}
+
+/// A risk's priority tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityTier {
+    /// On a known-exploited list, or SSVC exploitation `active`.
+    Exploited,
+    /// EPSS at least 0.1, or SSVC exploitation `poc`.
+    Likely,
+    /// Neither.
+    Other,
+}
+
+/// A risk's priority.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Priority {
+    /// The tier.
+    pub tier: PriorityTier,
+    /// CISA's SSVC decision (`Track`, `Track*`, `Attend`, `Act`), when the
+    /// vulnerability's SSVC inputs are known.
+    pub ssvc: Option<String>,
+    /// The EPSS probability, if scored.
+    pub epss: Option<f64>,
+}
+
 /// One risk of the register.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Risk {
@@ -363,8 +442,15 @@ pub struct Risk {
     pub score: Option<f64>,
     /// Its vector.
     pub cvss_vector: Option<String>,
-    /// In CISA's Known Exploited Vulnerabilities catalog.
+    /// On a known-exploited list (CISA's KEV catalogue or an imported list
+    /// in its format).
     pub kev: bool,
+    /// What is known about its exploitation, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploitation: Option<Exploitation>,
+    /// Its priority (the register's order: exploited, then likely
+    /// exploited, then by ransomware use, SSVC, EPSS and CVSS).
+    pub priority: Priority,
     /// Who must act.
     pub owner: String,
     /// Where it stands.
@@ -670,4 +756,75 @@ mod tests {
             assert_eq!(b.as_str(), wire(serde_json::json!(b), Some("basis")));
         }
     }
+}
+
+/// The query of `POST /api/v1/exploitation/kev`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct KevImportQuery {
+    /// The name the list is kept under (`[a-z0-9-]`, at most 64): `cisa-kev`
+    /// when absent; another list in the same format (an EU list, a
+    /// vendor's own) takes its own name.
+    pub list: Option<String>,
+}
+
+/// The answer of `POST /api/v1/exploitation/kev`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KevImported {
+    /// The list's name.
+    pub list: String,
+    /// Its `catalogVersion`.
+    pub version: String,
+    /// Its `dateReleased`.
+    pub date_released: String,
+    /// SHA-256 (hex) of the file.
+    pub sha256: String,
+    /// Its entries.
+    pub entries: usize,
+    /// CVEs newly listed (all of them).
+    pub added: Vec<String>,
+    /// CVEs whose entry changed.
+    pub updated: Vec<String>,
+    /// CVEs no longer listed.
+    pub removed: Vec<String>,
+    /// Entries as they were.
+    pub unchanged: usize,
+    /// The log entry recording the import.
+    pub entry: u64,
+}
+
+/// A CVE whose EPSS score jumped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EpssJumpView {
+    /// The CVE.
+    pub cve: String,
+    /// The score before.
+    pub before: f64,
+    /// The score now.
+    pub after: f64,
+}
+
+/// The answer of `POST /api/v1/exploitation/epss`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EpssImported {
+    /// The scores' day (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    pub day: String,
+    /// The model version, if the file names it.
+    pub model_version: Option<String>,
+    /// SHA-256 (hex) of the file as read (decompressed).
+    pub sha256: String,
+    /// Rows read.
+    pub rows: usize,
+    /// CVEs scored for the first time.
+    pub new: usize,
+    /// CVEs whose score changed.
+    pub changed: usize,
+    /// The jumps, highest rise first (at most 1,000 named).
+    pub jumps: Vec<EpssJumpView>,
+    /// How many jumps there were.
+    pub jumps_total: usize,
+    /// The log entry recording the import.
+    pub entry: u64,
 }

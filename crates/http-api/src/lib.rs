@@ -25,6 +25,7 @@ pub mod archivist;
 pub mod dashboard;
 pub mod decisions_api;
 pub mod devices_api;
+pub mod exploit_api;
 pub mod log_status_api;
 pub mod notify_api;
 pub mod oauth;

@@ -68,6 +68,8 @@ fn kind(k: wire::NotificationKind) -> NotificationKind {
         wire::NotificationKind::Incident => NotificationKind::Incident,
         wire::NotificationKind::VexContradicted => NotificationKind::VexContradicted,
         wire::NotificationKind::NewPostureFinding => NotificationKind::NewPostureFinding,
+        wire::NotificationKind::NowKnownExploited => NotificationKind::NowKnownExploited,
+        wire::NotificationKind::ExploitationLikelier => NotificationKind::ExploitationLikelier,
     }
 }
 
@@ -82,6 +84,8 @@ fn wire_kind(k: NotificationKind) -> wire::NotificationKind {
         NotificationKind::Incident => wire::NotificationKind::Incident,
         NotificationKind::VexContradicted => wire::NotificationKind::VexContradicted,
         NotificationKind::NewPostureFinding => wire::NotificationKind::NewPostureFinding,
+        NotificationKind::NowKnownExploited => wire::NotificationKind::NowKnownExploited,
+        NotificationKind::ExploitationLikelier => wire::NotificationKind::ExploitationLikelier,
     }
 }
 

@@ -58,6 +58,8 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         crate::risk_api::vex,
         crate::risk_api::import,
         crate::risk_api::import_bulk,
+        crate::exploit_api::import_kev,
+        crate::exploit_api::import_epss,
         crate::decisions_api::decide,
         crate::notify_api::list,
         crate::notify_api::create,

@@ -91,6 +91,18 @@ impl RiskApi {
     }
 }
 
+impl RiskApi {
+    pub(crate) fn risks(&self) -> &Arc<RiskService> {
+        &self.risks
+    }
+    pub(crate) fn twins(&self) -> &TwinApi {
+        &self.twins
+    }
+    pub(crate) fn signer(&self) -> &ChangeSigner {
+        &self.sign
+    }
+}
+
 impl axum::extract::FromRef<RiskApi> for Arc<crate::oauth::TokenEndpoint> {
     fn from_ref(api: &RiskApi) -> Arc<crate::oauth::TokenEndpoint> {
         api.twins.tokens.clone()
@@ -114,12 +126,28 @@ pub fn risk_router(api: RiskApi) -> Router {
             "/api/v1/advisories/bulk",
             post(import_bulk).layer(crate::problem::body_limit(BULK_BYTES_MAX)),
         )
+        .route(
+            "/api/v1/exploitation/kev",
+            post(crate::exploit_api::import_kev).layer(crate::problem::body_limit(
+                crate::exploit_api::EXPLOITATION_BYTES_MAX,
+            )),
+        )
+        .route(
+            "/api/v1/exploitation/epss",
+            post(crate::exploit_api::import_epss).layer(crate::problem::body_limit(
+                crate::exploit_api::EXPLOITATION_BYTES_MAX,
+            )),
+        )
         .with_state(api)
 }
 
 /// Starts building the register on a blocking thread after an advisory
 /// change, beside recording the change in the log: the next reader (or the
 /// notification pump) finds it built, or being built.
+pub(crate) fn warm(api: &RiskApi) {
+    warm_register(api);
+}
+
 fn warm_register(api: &RiskApi) {
     let risks = api.risks.clone();
     let today = twin_store::risks::today(api.twins.reads.clock().as_ref());
@@ -209,7 +237,7 @@ async fn exposure(
 }
 
 /// Whether `who` is the node's administrator: the registry authority.
-fn is_administrator(api: &RiskApi, who: &str) -> bool {
+pub(crate) fn is_administrator(api: &RiskApi, who: &str) -> bool {
     api.twins
         .projector
         .meta()

@@ -94,6 +94,28 @@ pub fn open_log(data: &Path, origin: Option<&str>, config: LogConfig) -> Result<
     Ok((log, created))
 }
 
+/// Path of the node's deadline policy in a data directory (JSON, every
+/// field optional; see `risk::DeadlinePolicy`): e.g.
+/// `{"kev_days": 14}` gives vulnerabilities on a known-exploited list two
+/// weeks whatever their severity.
+pub fn deadline_policy_path(data: &Path) -> PathBuf {
+    data.join("deadline-policy.json")
+}
+
+/// The node's deadline policy: [`deadline_policy_path`] if it exists, else
+/// the default ("high: fix immediately; medium: next minor release; low:
+/// next major release"). A file that does not read is an error that names
+/// it and what is wrong.
+pub fn deadline_policy(data: &Path) -> Result<risk::DeadlinePolicy> {
+    let path = deadline_policy_path(data);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: not a deadline policy: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(risk::DeadlinePolicy::default()),
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+    }
+}
+
 /// Path of the transparency service's receipt key (PKCS#8 PEM) in a data directory.
 pub fn receipt_key_path(data: &Path) -> PathBuf {
     data.join("scitt.key")
@@ -620,7 +642,7 @@ pub async fn open_node_with_clock(
     });
     let risks = twin_store::RiskService::with_store(
         projector.clone(),
-        risk::DeadlinePolicy::default(),
+        deadline_policy(data)?,
         advisory_store::AdvisoryStore::open(&data.join("advisories"))?,
         Some(&data.join("advisories-submitted")),
     )?;

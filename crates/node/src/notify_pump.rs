@@ -43,6 +43,8 @@ fn kind_of(k: risk_register::EventKind) -> notify::NotificationKind {
         E::DeadlineOverdue => N::DeadlineOverdue,
         E::VexChanged => N::VexChanged,
         E::NewPostureFinding => N::NewPostureFinding,
+        E::NowKnownExploited => N::NowKnownExploited,
+        E::ExploitationLikelier => N::ExploitationLikelier,
     }
 }
 

@@ -60,11 +60,15 @@ pub enum NotificationKind {
     VexContradicted,
     /// A posture audit finding on a device is newly open.
     NewPostureFinding,
+    /// A vulnerability the fleet is exposed to is now on a known-exploited list.
+    NowKnownExploited,
+    /// The EPSS score of a vulnerability the fleet is exposed to jumped.
+    ExploitationLikelier,
 }
 
 impl NotificationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 11] = [
         NotificationKind::NewVulnerableDevice,
         NotificationKind::FixedFirmwareAvailable,
         NotificationKind::DeadlineApproaching,
@@ -74,6 +78,8 @@ impl NotificationKind {
         NotificationKind::Incident,
         NotificationKind::VexContradicted,
         NotificationKind::NewPostureFinding,
+        NotificationKind::NowKnownExploited,
+        NotificationKind::ExploitationLikelier,
     ];
 
     /// The kebab-case name, as in JSON and in MQTT topics.
@@ -88,6 +94,8 @@ impl NotificationKind {
             NotificationKind::Incident => "incident",
             NotificationKind::VexContradicted => "vex-contradicted",
             NotificationKind::NewPostureFinding => "new-posture-finding",
+            NotificationKind::NowKnownExploited => "now-known-exploited",
+            NotificationKind::ExploitationLikelier => "exploitation-likelier",
         }
     }
 }

@@ -206,6 +206,19 @@ struct Advised {
     kev: bool,
     found: Option<Text>,
     title: Text,
+    /// Its id and aliases: where exploitation facts are looked up.
+    ids: Arc<[Text]>,
+    ssvc: Option<vuln::exploit::SsvcInputs>,
+}
+
+impl Advised {
+    /// What is known about its exploitation in `snapshot`.
+    fn exploit(&self, snapshot: &Snapshot) -> Option<Arc<vuln::exploit::ExploitFacts>> {
+        snapshot
+            .exploitation
+            .find(self.ids.iter().map(|t| &**t))
+            .map(|f| Arc::new(f.clone()))
+    }
 }
 
 impl Advised {
@@ -219,6 +232,11 @@ impl Advised {
             kev: advisory.is_known_exploited(),
             found: advisory.published().map(|t| t.as_str().into()),
             title: title_of(advisory, advisory.id().as_str()).into(),
+            ids: std::iter::once(advisory.id())
+                .chain(advisory.aliases())
+                .map(|v| Text::from(v.as_str()))
+                .collect(),
+            ssvc: advisory.ssvc().cloned(),
         }
     }
 }
@@ -818,7 +836,15 @@ impl Engine {
             let risk_key = format!("{subject_model} {risk_id}");
             let discovered = snapshot.discovered_on(&risk_key);
             let a = &e.advised;
-            let deadline = policy.deadline(a.severity, discovered);
+            let exploit = a.exploit(snapshot);
+            let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
+            let priority = vuln::exploit::Priority::of(
+                exploit.as_deref(),
+                a.ssvc.as_ref(),
+                snapshot.mission,
+                a.score,
+            );
+            let deadline = policy.deadline_of(a.severity, discovered, kev);
             let (decision, _) = model_decision(snapshot, subject_model, &risk_id);
             let status = status_of(decision.as_ref(), today);
             risks.push(Arc::new(Risk {
@@ -835,7 +861,10 @@ impl Engine {
                 severity: a.severity,
                 score: a.score,
                 cvss_vector: a.vector.clone(),
-                kev: a.kev,
+                kev,
+                ssvc: priority.ssvc,
+                priority,
+                exploit,
                 owner: owner_after(decision.as_ref(), maker.clone()),
                 status,
                 decision,
@@ -883,10 +912,13 @@ fn group_by_release<'r, 'a>(
     out
 }
 
-/// The register's order: worst first, then the nearest deadline, then key.
+/// The register's order: the highest priority first (exploited, then
+/// likely exploited; see [`vuln::exploit`]), then the worst severity, then
+/// the nearest deadline, then key.
 fn risk_order(a: &Risk, b: &Risk) -> std::cmp::Ordering {
-    b.severity
-        .cmp(&a.severity)
+    b.priority
+        .rank(&a.priority)
+        .then_with(|| b.severity.cmp(&a.severity))
         .then_with(|| a.deadline.date.cmp(&b.deadline.date))
         .then_with(|| a.key.cmp(&b.key))
 }
@@ -972,6 +1004,9 @@ fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Ar
                 score,
                 cvss_vector: cvss_vector.map(Text::from),
                 kev: false,
+                exploit: None,
+                ssvc: None,
+                priority: vuln::exploit::Priority::of_score(score),
                 owner: owner_after(decision.as_ref(), recorder.into()),
                 status,
                 decision,
@@ -1030,6 +1065,9 @@ fn posture_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Arc
                 score: f.cvss.as_ref().map(|(_, score)| *score),
                 cvss_vector: f.cvss.as_ref().map(|(v, _)| Text::from(v.as_str())),
                 kev: false,
+                exploit: None,
+                ssvc: None,
+                priority: vuln::exploit::Priority::of_score(f.cvss.as_ref().map(|(_, s)| *s)),
                 owner: owner_after(decision.as_ref(), owner.clone()),
                 status,
                 decision,

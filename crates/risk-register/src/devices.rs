@@ -223,7 +223,7 @@ impl crate::Register {
                 let policy = self
                     .deadlines
                     .for_model(r.model.as_deref().unwrap_or(&r.subject));
-                (Some(since), policy.deadline(r.severity, since))
+                (Some(since), policy.deadline_of(r.severity, since, r.kev))
             }
             other => (other, r.deadline.clone()),
         };
@@ -255,6 +255,9 @@ impl crate::Register {
             score: r.score,
             cvss_vector: r.cvss_vector.clone(),
             kev: r.kev,
+            exploit: r.exploit.clone(),
+            ssvc: r.ssvc,
+            priority: r.priority,
             owner: crate::build::owner_after(decision.as_ref(), row.owner.clone()),
             status,
             decision,

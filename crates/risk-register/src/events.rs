@@ -32,6 +32,12 @@ pub enum EventKind {
     /// A posture audit finding on a device is newly open (a new report
     /// shows a weakness, or its suppression ended).
     NewPostureFinding,
+    /// A vulnerability a firmware release is exposed to is now on a
+    /// known-exploited list (a new KEV entry touching the fleet).
+    NowKnownExploited,
+    /// The EPSS score of a vulnerability a release is exposed to jumped
+    /// (see `vuln::exploit::is_jump`).
+    ExploitationLikelier,
 }
 
 impl EventKind {
@@ -44,6 +50,8 @@ impl EventKind {
             EventKind::DeadlineOverdue => "deadline-overdue",
             EventKind::VexChanged => "vex-changed",
             EventKind::NewPostureFinding => "new-posture-finding",
+            EventKind::NowKnownExploited => "now-known-exploited",
+            EventKind::ExploitationLikelier => "exploitation-likelier",
         }
     }
 }
@@ -178,6 +186,56 @@ fn risk_events(r: &Risk, prev: Option<&Risk>, approaching_days: u32, out: &mut V
                         r.device.as_deref().unwrap_or("")
                     ),
                 ));
+            }
+        }
+    }
+    // Exploitation news about a known exposure, told once per release risk
+    // (its stakeholders include those of the devices running it).
+    if r.kind == RiskKind::ReleaseVulnerability && unresolved {
+        if let Some(p) = prev {
+            let vuln = r.vulnerability.as_deref().unwrap_or("");
+            let on = format!(
+                "{} firmware {}",
+                r.model.as_deref().unwrap_or(""),
+                r.release.as_deref().unwrap_or("")
+            );
+            if r.kev && !p.kev {
+                let facts = r.exploit.as_deref();
+                out.push(event(
+                    EventKind::NowKnownExploited,
+                    r,
+                    "",
+                    format!(
+                        "{vuln}, which {on} is exposed to, is now known exploited{}{}; fix by {}",
+                        facts
+                            .and_then(|f| f.kev_due())
+                            .map(|d| format!(" (listed, due {d})"))
+                            .unwrap_or_default(),
+                        if facts.is_some_and(|f| f.ransomware()) {
+                            ", used by ransomware"
+                        } else {
+                            ""
+                        },
+                        r.deadline
+                            .date
+                            .map_or_else(|| "no deadline".to_string(), |d| d.to_string()),
+                    ),
+                ));
+            }
+            let epss = r.exploit.as_deref().and_then(|f| f.epss);
+            if let Some(e) = epss.filter(|e| e.jumped()) {
+                if p.priority.epss != r.priority.epss {
+                    out.push(event(
+                        EventKind::ExploitationLikelier,
+                        r,
+                        &format!("@{}", e.day),
+                        format!(
+                            "the EPSS score of {vuln}, which {on} is exposed to, rose from {:.3} to {:.3}",
+                            e.previous.map_or(0.0, |(s, _)| s),
+                            e.score
+                        ),
+                    ));
+                }
             }
         }
     }

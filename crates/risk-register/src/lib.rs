@@ -250,6 +250,12 @@ pub struct Snapshot {
     pub release_plans: BTreeMap<String, risk::ReleasePlan>,
     /// Risks recorded and decided on models.
     pub model_risks: BTreeMap<String, BTreeMap<String, twin::projection::ModelRisk>>,
+    /// What is known about exploitation, by CVE (known-exploited lists,
+    /// EPSS): it sets the risks' priority and, with
+    /// [`risk::DeadlinePolicy::kev_days`], shortens deadlines.
+    pub exploitation: std::sync::Arc<vuln::exploit::ExploitIndex>,
+    /// The mission and well-being impact SSVC decisions assume.
+    pub mission: vuln::exploit::MissionWellbeing,
     /// When each risk (by [`Risk::key`]) was first known: a risk not in it
     /// is discovered today. Kept by the caller across builds: it records the
     /// keys of a built register's risks it did not know yet.
@@ -379,8 +385,20 @@ pub struct Risk {
     pub score: Option<f64>,
     /// Its vector.
     pub cvss_vector: Option<Text>,
-    /// In CISA's Known Exploited Vulnerabilities catalog.
+    /// On a known-exploited list (CISA's KEV catalogue, as the advisory's
+    /// CISA ADP says or as an imported list says).
     pub kev: bool,
+    /// What is known about its exploitation (known-exploited entries with
+    /// their due dates and ransomware use, EPSS), if anything.
+    #[serde(default)]
+    pub exploit: Option<std::sync::Arc<vuln::exploit::ExploitFacts>>,
+    /// CISA's SSVC decision, when the vulnerability's SSVC inputs are known
+    /// (mission and well-being: the snapshot's).
+    #[serde(default)]
+    pub ssvc: Option<vuln::exploit::SsvcDecision>,
+    /// Its priority: the register's order (see [`vuln::exploit`]).
+    #[serde(default)]
+    pub priority: vuln::exploit::Priority,
     /// Who must act.
     pub owner: Text,
     /// Where it stands.
@@ -861,6 +879,8 @@ impl Snapshot {
                 .map(|(k, v)| (k.clone(), v.plan.clone()))
                 .collect(),
             model_risks: meta.model_risks.clone(),
+            exploitation: std::sync::Arc::default(),
+            mission: vuln::exploit::MissionWellbeing::Medium,
             discovered: std::sync::Arc::default(),
         }
     }

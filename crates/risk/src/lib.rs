@@ -406,6 +406,12 @@ pub struct DeadlinePolicy {
     pub low_fallback_days: u32,
     /// The release plan, if one is announced.
     pub release_plan: Option<ReleasePlan>,
+    /// Days after the finding's date by which a vulnerability on a
+    /// known-exploited list must be fixed, whatever its severity, when that
+    /// is sooner than the severity's deadline (CISA's BOD 22-01 gives two
+    /// weeks: `14`). None (the default): listed vulnerabilities keep their
+    /// severity's deadline.
+    pub kev_days: Option<u32>,
 }
 
 impl Default for DeadlinePolicy {
@@ -415,6 +421,7 @@ impl Default for DeadlinePolicy {
             medium_fallback_days: MEDIUM_FALLBACK_DAYS_DEFAULT,
             low_fallback_days: LOW_FALLBACK_DAYS_DEFAULT,
             release_plan: None,
+            kev_days: None,
         }
     }
 }
@@ -444,6 +451,12 @@ pub enum DeadlineBasis {
     },
     /// Severity none: no deadline.
     NoDeadline,
+    /// On a known-exploited list: the policy's days for those, sooner than
+    /// the severity's deadline.
+    KnownExploited {
+        /// The days after the finding's date.
+        days: u32,
+    },
 }
 
 impl fmt::Display for DeadlineBasis {
@@ -456,6 +469,9 @@ impl fmt::Display for DeadlineBasis {
                 write!(f, "{days} days (no {wanted} release announced)")
             }
             DeadlineBasis::NoDeadline => f.write_str("no deadline"),
+            DeadlineBasis::KnownExploited { days } => {
+                write!(f, "within {days} days (known exploited)")
+            }
         }
     }
 }
@@ -501,6 +517,26 @@ impl DeadlinePolicy {
                 self.low_fallback_days,
                 "next major",
             ),
+        }
+    }
+}
+
+impl DeadlinePolicy {
+    /// The deadline of a risk of `severity` found on `found`, of a
+    /// vulnerability on a known-exploited list when `known_exploited`: the
+    /// sooner of the severity's deadline and [`DeadlinePolicy::kev_days`].
+    pub fn deadline_of(&self, severity: Severity, found: Date, known_exploited: bool) -> Deadline {
+        let by_severity = self.deadline(severity, found);
+        let (Some(days), true) = (self.kev_days, known_exploited) else {
+            return by_severity;
+        };
+        let kev = found.add_days(days);
+        match by_severity.date {
+            Some(d) if d <= kev => by_severity,
+            _ => Deadline {
+                date: Some(kev),
+                basis: DeadlineBasis::KnownExploited { days },
+            },
         }
     }
 }

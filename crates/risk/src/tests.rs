@@ -232,3 +232,39 @@ fn versions_parse() {
     }
     assert!(Version::parse("2.10.0").expect("v") > Version::parse("2.9.9").expect("v"));
 }
+
+#[test]
+fn known_exploited_deadlines_are_the_sooner_of_the_two() {
+    let found = Date::parse("2026-12-01").expect("date");
+    let policy = DeadlinePolicy {
+        kev_days: Some(14),
+        ..DeadlinePolicy::default()
+    };
+    // Medium: 90 days by default, 14 when listed.
+    let listed = policy.deadline_of(Severity::Medium, found, true);
+    assert_eq!(listed.date, Some(found.add_days(14)));
+    assert_eq!(listed.basis, DeadlineBasis::KnownExploited { days: 14 });
+    assert_eq!(listed.basis.to_string(), "within 14 days (known exploited)");
+    assert_eq!(
+        policy.deadline_of(Severity::Medium, found, false),
+        policy.deadline(Severity::Medium, found)
+    );
+    // High is due at once: sooner than 14 days, kept.
+    assert_eq!(
+        policy.deadline_of(Severity::High, found, true).basis,
+        DeadlineBasis::Immediate
+    );
+    // Severity none, but exploited: the list's deadline.
+    assert_eq!(
+        policy.deadline_of(Severity::None, found, true).date,
+        Some(found.add_days(14))
+    );
+    // Without kev_days, a listing changes nothing.
+    let plain = DeadlinePolicy::default();
+    assert_eq!(
+        plain.deadline_of(Severity::Low, found, true),
+        plain.deadline(Severity::Low, found)
+    );
+    let parsed: DeadlinePolicy = serde_json::from_str(r#"{"kev_days": 7}"#).expect("policy");
+    assert_eq!(parsed.kev_days, Some(7));
+}

@@ -144,7 +144,41 @@ fn deadline(d: &risk::Deadline) -> wire::Deadline {
                 wanted: wanted.clone(),
             },
             B::NoDeadline => wire::DeadlineBasis::NoDeadline,
+            B::KnownExploited { days } => wire::DeadlineBasis::KnownExploited { days: *days },
         },
+    }
+}
+
+/// The day `days` after 1970-01-01.
+fn day_of(days: i32) -> String {
+    risk::Date::from_ymd(1970, 1, 1)
+        .map(|e| e.add_days(u32::try_from(days).unwrap_or(0)).to_string())
+        .unwrap_or_default()
+}
+
+/// Exploitation facts on the wire.
+pub fn exploitation(f: &vuln::exploit::ExploitFacts) -> wire::Exploitation {
+    wire::Exploitation {
+        kev: f
+            .kev
+            .iter()
+            .map(|k| wire::KevListing {
+                list: k.list.clone(),
+                date_added: k.date_added.clone(),
+                due_date: k.due_date.clone(),
+                ransomware: k.ransomware,
+                required_action: k.required_action.clone(),
+            })
+            .collect(),
+        epss: f.epss.map(|e| wire::EpssScore {
+            score: e.score,
+            percentile: e.percentile,
+            day: day_of(e.day),
+            previous: e.previous.map(|(s, _)| s),
+            jumped: e.jumped(),
+        }),
+        kev_due: f.kev_due().map(str::to_string),
+        ransomware: f.ransomware(),
     }
 }
 
@@ -175,6 +209,16 @@ pub fn wire_risk(r: &Risk) -> wire::Risk {
         score: r.score,
         cvss_vector: text(&r.cvss_vector),
         kev: r.kev,
+        exploitation: r.exploit.as_deref().map(exploitation),
+        priority: wire::Priority {
+            tier: match r.priority.tier {
+                vuln::exploit::Tier::Exploited => wire::PriorityTier::Exploited,
+                vuln::exploit::Tier::Likely => wire::PriorityTier::Likely,
+                vuln::exploit::Tier::Other => wire::PriorityTier::Other,
+            },
+            ssvc: r.priority.ssvc.map(|d| d.as_str().to_string()),
+            epss: r.priority.epss,
+        },
         owner: r.owner.to_string(),
         status: wire_status(r.status),
         decision: r.decision.as_ref().map(decision),

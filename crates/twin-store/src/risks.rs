@@ -62,7 +62,40 @@ pub struct RiskService {
     last_build_us: std::sync::atomic::AtomicU64,
     /// The posture rules whose open findings are device risks.
     rules: Arc<posture::audit::RuleSet>,
+    /// What is known about exploitation (known-exploited lists, EPSS),
+    /// loaded from the store and replaced by each import.
+    exploitation: RwLock<Arc<vuln::exploit::ExploitIndex>>,
 }
+
+/// Why an exploitation import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploitError {
+    /// The service keeps no advisory store (tests without a data directory).
+    #[error("this node keeps no advisory store")]
+    NoStore,
+    /// The import was refused or failed.
+    #[error(transparent)]
+    Import(#[from] advisory_store::exploit::ExploitImportError),
+    /// Reading back what was imported failed.
+    #[error(transparent)]
+    Store(#[from] advisory_store::StoreError),
+}
+
+impl ExploitError {
+    /// Whether the input is at fault (a 4xx), not the store.
+    pub fn is_bad_input(&self) -> bool {
+        use advisory_store::exploit::ExploitImportError as E;
+        matches!(
+            self,
+            ExploitError::Import(E::ListName(_) | E::NoDay | E::Stale { .. } | E::Parse(_))
+        )
+    }
+}
+
+/// Exploitation changes of at most this many vulnerabilities re-prioritize
+/// their risks only; more re-prioritize the whole register (no matching is
+/// done again either way).
+const EXPLOIT_ONE_BY_ONE_MAX: usize = 256;
 
 /// Registers [`RiskService::changes_between`] looks back over at most.
 const LINEAGE_REGISTERS_MAX: usize = 32;
@@ -81,6 +114,9 @@ struct Changed {
     generation: u64,
     ids: BTreeSet<String>,
     everything: bool,
+    /// Exploitation facts changed for many vulnerabilities: every risk's
+    /// priority is worked out again (no matching).
+    reprioritize: bool,
 }
 
 /// What the last register was built from.
@@ -218,6 +254,7 @@ impl RiskService {
             lineage: Mutex::new(std::collections::VecDeque::new()),
             last_build_us: std::sync::atomic::AtomicU64::new(0),
             rules: posture_rules(),
+            exploitation: RwLock::new(Arc::default()),
         })
     }
 
@@ -233,6 +270,9 @@ impl RiskService {
         let index = store
             .load_index()
             .map_err(|e| StoreError::Db(format!("loading advisories: {e}")))?;
+        let exploitation = store
+            .load_exploitation()
+            .map_err(|e| StoreError::Db(format!("loading exploitation data: {e}")))?;
         let submitted = match submitted_dir {
             Some(dir) => open_submitted(dir)?,
             None => BTreeMap::new(),
@@ -262,6 +302,7 @@ impl RiskService {
             lineage: Mutex::new(std::collections::VecDeque::new()),
             last_build_us: std::sync::atomic::AtomicU64::new(0),
             rules: posture_rules(),
+            exploitation: RwLock::new(Arc::new(exploitation)),
         }))
     }
 
@@ -498,6 +539,112 @@ impl RiskService {
         self.advisories_changed.notify_waiters();
     }
 
+    /// Replaces what is known about exploitation; `changed` names the CVEs
+    /// whose facts changed (their risks are re-prioritized, or every risk
+    /// when they are many).
+    pub fn set_exploitation(&self, index: vuln::exploit::ExploitIndex, changed: &[String]) {
+        *self.exploitation.write() = Arc::new(index);
+        if changed.is_empty() {
+            return;
+        }
+        let few = changed.len() <= EXPLOIT_ONE_BY_ONE_MAX;
+        let ids: BTreeSet<String> = if few {
+            let cves: std::collections::HashSet<&str> =
+                changed.iter().map(String::as_str).collect();
+            self.with_indexes(|index, own| {
+                std::iter::once(index)
+                    .chain(own.iter().map(|(_, i)| *i))
+                    .flat_map(|i| i.advisories())
+                    .filter(|a| {
+                        std::iter::once(a.id())
+                            .chain(a.aliases())
+                            .any(|id| cves.contains(id.as_str()))
+                    })
+                    .map(|a| a.id().as_str().to_string())
+                    .collect()
+            })
+        } else {
+            BTreeSet::new()
+        };
+        {
+            let mut c = self.changed.lock();
+            c.generation += 1;
+            if few {
+                c.ids.extend(ids);
+            } else {
+                c.reprioritize = true;
+            }
+        }
+        self.advisories_changed.notify_waiters();
+    }
+
+    /// Imports a whole known-exploited list under `list` into the store
+    /// and re-prioritizes what it changed.
+    pub fn import_kev(
+        &self,
+        list: &str,
+        catalog: &vuln_formats::kev::KevCatalog,
+        sha256: [u8; 32],
+    ) -> Result<advisory_store::exploit::KevImport, ExploitError> {
+        let store = self.store.as_ref().ok_or(ExploitError::NoStore)?;
+        let done = store.import_kev(list, catalog, sha256)?;
+        let changed: Vec<String> = done
+            .added
+            .iter()
+            .chain(&done.updated)
+            .chain(&done.removed)
+            .cloned()
+            .collect();
+        self.set_exploitation(store.load_exploitation()?, &changed);
+        Ok(done)
+    }
+
+    /// Imports a day's EPSS scores (FIRST's CSV) into the store and
+    /// re-prioritizes what they changed.
+    pub fn import_epss<R: std::io::BufRead>(
+        &self,
+        reader: R,
+    ) -> Result<advisory_store::exploit::EpssImport, ExploitError> {
+        let store = self.store.as_ref().ok_or(ExploitError::NoStore)?;
+        let done = store.import_epss(reader)?;
+        self.set_exploitation(store.load_exploitation()?, &done.changed_cves);
+        Ok(done)
+    }
+
+    /// Records an exploitation import in the log: one statement on
+    /// `subject` (`exploitation:kev/<list>`, `exploitation:epss`) signed by
+    /// `sign` (the node's registry authority) with `payload` (what was
+    /// imported, its SHA-256 and what changed); answers its entry.
+    pub async fn record_exploitation(
+        &self,
+        scitt: &transparency::TransparencyService,
+        sign: &(dyn Fn(&str, &[u8]) -> Vec<u8> + Send + Sync),
+        subject: &str,
+        payload: &serde_json::Value,
+    ) -> Result<u64, StoreError> {
+        let statement = sign(subject, payload.to_string().as_bytes());
+        let mut results = scitt.register_batch(vec![statement]).await;
+        match results.pop() {
+            Some(Ok(r)) => Ok(r.index.get()),
+            Some(Err(e)) => Err(StoreError::Db(format!(
+                "recording the exploitation import in the log: {e}"
+            ))),
+            None => Err(StoreError::Db(
+                "recording the exploitation import in the log: no answer".into(),
+            )),
+        }
+    }
+
+    /// What is known about exploitation now.
+    pub fn exploitation(&self) -> Arc<vuln::exploit::ExploitIndex> {
+        self.exploitation.read().clone()
+    }
+
+    /// The advisory store, if the service keeps one.
+    pub fn store(&self) -> Option<&advisory_store::AdvisoryStore> {
+        self.store.as_ref()
+    }
+
     /// Waits until advisories change (an import, a submission).
     pub async fn advisories_changed(&self) {
         self.advisories_changed.notified().await;
@@ -612,17 +759,25 @@ impl RiskService {
     /// SBOMs or VEX changed is the whole fleet evaluated again.
     pub fn register(&self, today: risk::Date) -> Result<Arc<Register>, StoreError> {
         let mut built = self.built.lock();
-        let (generation, ids, everything) = {
+        let (generation, ids, everything, reprioritize) = {
             let mut c = self.changed.lock();
             (
                 c.generation,
                 std::mem::take(&mut c.ids),
                 std::mem::take(&mut c.everything),
+                std::mem::take(&mut c.reprioritize),
             )
         };
         let before = built.as_ref().map(|b| b.register.clone());
         let started = std::time::Instant::now();
-        let result = self.step(&mut built, today, generation, &ids, everything);
+        let result = self.step(
+            &mut built,
+            today,
+            generation,
+            &ids,
+            everything,
+            reprioritize,
+        );
         if let Ok(r) = &result {
             if before.is_none_or(|b| !Arc::ptr_eq(&b, r)) {
                 let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -635,6 +790,7 @@ impl RiskService {
             let mut c = self.changed.lock();
             c.ids.extend(ids);
             c.everything |= everything;
+            c.reprioritize |= reprioritize;
             *built = None;
         }
         result
@@ -647,6 +803,7 @@ impl RiskService {
         generation: u64,
         ids: &BTreeSet<String>,
         everything: bool,
+        reprioritize: bool,
     ) -> Result<Arc<Register>, StoreError> {
         let started = std::time::Instant::now();
         let meta = self.projector.meta();
@@ -747,7 +904,7 @@ impl RiskService {
             self.descend(&register, Delta::Everything);
             return Ok(register);
         }
-        let mut facts_changed = devices_changed || b.snapshot.today != today;
+        let mut facts_changed = devices_changed || b.snapshot.today != today || reprioritize;
         if b.meta.release_plans != meta.release_plans || b.meta.model_risks != meta.model_risks {
             b.snapshot.release_plans = meta
                 .release_plans
@@ -760,6 +917,7 @@ impl RiskService {
         b.meta = meta;
         b.snapshot.today = today;
         b.snapshot.discovered = self.discovered.read().clone();
+        b.snapshot.exploitation = self.exploitation.read().clone();
         // 2. The advisories.
         let mut delta = None;
         if generation != b.generation {
@@ -869,6 +1027,7 @@ impl RiskService {
         let started = std::time::Instant::now();
         snapshot.today = today;
         snapshot.discovered = self.discovered.read().clone();
+        snapshot.exploitation = self.exploitation.read().clone();
         let engine = self
             .with_indexes(|index, own| risk_register::Engine::new(&snapshot, index, own))
             .map_err(|e| StoreError::Db(e.to_string()))?;

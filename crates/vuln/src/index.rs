@@ -60,6 +60,7 @@ pub struct PreparedAdvisory {
     withdrawn: bool,
     summary: Option<String>,
     kev: bool,
+    ssvc: Option<crate::exploit::SsvcInputs>,
     entries: Vec<PreparedAffected>,
     scores: Vec<AdvisoryScore>,
     notes: Vec<String>,
@@ -110,6 +111,11 @@ impl PreparedAdvisory {
             withdrawn,
             summary: a.summary.clone(),
             kev: a.cisa_adp.as_ref().is_some_and(|c| c.kev.is_some()),
+            ssvc: a
+                .cisa_adp
+                .as_ref()
+                .and_then(|c| c.ssvc.as_ref())
+                .and_then(crate::exploit::SsvcInputs::from_adp),
             entries,
             scores,
             notes,
@@ -149,6 +155,12 @@ impl PreparedAdvisory {
     /// Whether CISA lists it as known exploited.
     pub fn is_known_exploited(&self) -> bool {
         self.kev
+    }
+
+    /// The SSVC inputs CISA's ADP gave it (exploitation, automatable,
+    /// technical impact), if all three.
+    pub fn ssvc(&self) -> Option<&crate::exploit::SsvcInputs> {
+        self.ssvc.as_ref()
     }
 
     /// Its prepared `affected[]` entries.

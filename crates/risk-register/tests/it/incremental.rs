@@ -240,6 +240,8 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
         release_vex,
         release_plans: BTreeMap::new(),
         model_risks: BTreeMap::new(),
+        exploitation: std::sync::Arc::default(),
+        mission: vuln::exploit::MissionWellbeing::Medium,
         discovered: std::sync::Arc::default(),
     }
 }

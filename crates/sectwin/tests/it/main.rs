@@ -6,6 +6,7 @@ mod crash;
 mod cvss_cli;
 mod demo;
 mod device_crash;
+mod exploit_e2e;
 mod log_verify_http;
 mod statement_cli;
 mod storage;

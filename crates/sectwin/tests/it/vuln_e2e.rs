@@ -17,19 +17,19 @@ use std::time::Duration;
 use common::{credential, p, sectwin, Server};
 use serde_json::Value;
 
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let (ok, out) = sectwin(args);
     assert!(ok, "sectwin {args:?}: {out}");
     out
 }
 
 /// Signs and submits a statement that must be registered.
-fn submit(url: &str, d: &Path, key: &str, issuer: &str, subject: &str, payload: &str) {
+pub(crate) fn submit(url: &str, d: &Path, key: &str, issuer: &str, subject: &str, payload: &str) {
     let (ok, out) = common::submit(url, d, key, issuer, subject, payload);
     assert!(ok, "{subject} {payload}: {out}");
 }
 
-async fn token(url: &str, id: &str, secret: &str) -> String {
+pub(crate) async fn token(url: &str, id: &str, secret: &str) -> String {
     // The server reloads the credentials file within a second.
     for _ in 0..50 {
         let r = reqwest::Client::new()
@@ -50,7 +50,7 @@ async fn token(url: &str, id: &str, secret: &str) -> String {
 
 /// The JSON payload of the signed statement at log entry `entry`.
 /// (Retried until a checkpoint covers it.)
-async fn statement_payload(url: &str, entry: u64) -> Value {
+pub(crate) async fn statement_payload(url: &str, entry: u64) -> Value {
     let mut bytes = None;
     // Not following redirects: an entry not yet covered by a checkpoint
     // answers 303 to itself.
@@ -75,7 +75,7 @@ async fn statement_payload(url: &str, entry: u64) -> Value {
     serde_json::from_slice(st.payload().expect("attached payload")).expect("JSON payload")
 }
 
-async fn get(url: &str, path: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn get(url: &str, path: &str, token: &str) -> (u16, Value) {
     let r = reqwest::Client::new()
         .get(format!("{url}{path}"))
         .bearer_auth(token)
@@ -86,7 +86,7 @@ async fn get(url: &str, path: &str, token: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn post(url: &str, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn post(url: &str, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{url}{path}"))
         .bearer_auth(token)
@@ -99,7 +99,7 @@ async fn post(url: &str, path: &str, token: &str, body: Vec<u8>) -> (u16, Value)
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-const ADVISORY: &str = r#"{
+pub(crate) const ADVISORY: &str = r#"{
   "schema_version": "1.6.0",
   "id": "OSV-E2E-1",
   "aliases": ["CVE-2099-4242"],
@@ -113,7 +113,7 @@ const ADVISORY: &str = r#"{
   }]
 }"#;
 
-const CYCLONEDX: &str = r#"{
+pub(crate) const CYCLONEDX: &str = r#"{
   "bomFormat": "CycloneDX",
   "specVersion": "1.6",
   "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
@@ -140,9 +140,9 @@ const OPENVEX: &str = r#"{
 }"#;
 
 type Messages = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
 
-async fn webhook_receiver() -> (String, Received) {
+pub(crate) async fn webhook_receiver() -> (String, Received) {
     let received: Received = Arc::default();
     let r = received.clone();
     let app = axum::Router::new().route(
