@@ -173,6 +173,20 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 201)]
         runs: usize,
     },
+    /// Issue 19's import figures: CISA's KEV catalogue (1,404 entries) and
+    /// a day of EPSS scores (`--rows`), into fresh advisory stores, and
+    /// loading them for the register.
+    Exploit {
+        /// Rows of the generated EPSS file.
+        #[arg(long, default_value_t = 300_000)]
+        rows: usize,
+        /// Runs per figure (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Where to put the stores (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Threat-model analysis time (pytm-sample size and a generated large
     /// model) and the reference model's findings per STRIDE category.
     Threat {
@@ -327,6 +341,10 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
                 crate::bench_vuln::run(&data, devices, releases, components, runs, impacts)
             })
             .await?
+        }
+        BenchCmd::Exploit { rows, runs, dir } => {
+            tokio::task::spawn_blocking(move || crate::bench_exploit::run(rows.max(1), runs, dir))
+                .await?
         }
         BenchCmd::Ota { entries, runs } => {
             tokio::task::spawn_blocking(move || crate::bench_ota::run(entries, runs)).await?

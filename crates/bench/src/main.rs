@@ -12,6 +12,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench_device;
+mod bench_exploit;
 mod bench_index;
 mod bench_log;
 mod bench_ota;
