@@ -225,6 +225,200 @@ async fn risk_count(
     Ok(v["total"].as_u64().unwrap_or(0))
 }
 
+/// The first release risk `GET /api/v1/risks` shows for `vuln`.
+async fn release_risk(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    vuln: &str,
+) -> Result<Value> {
+    let r = http
+        .get(format!(
+            "{base}/api/v1/risks?vulnerability={vuln}&kind=release&page_size=1"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("GET /api/v1/risks answered {}", r.status());
+    }
+    let v: Value = r.json().await?;
+    Ok(v["risks"][0].clone())
+}
+
+/// Posts `body` to `path` as the administrator; the answer's time.
+async fn post_admin(
+    http: &reqwest::Client,
+    url: &str,
+    admin: &str,
+    body: Vec<u8>,
+    ty: &str,
+) -> Result<Duration> {
+    let t = Instant::now();
+    let r = http
+        .post(url)
+        .bearer_auth(admin)
+        .header("content-type", ty)
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status();
+    let answer = t.elapsed();
+    if !status.is_success() {
+        bail!(
+            "{url} answered {status}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(answer)
+}
+
+/// Phase 7 (see [`run`]): (what, answer, visible in the register, the
+/// register step that made it).
+#[allow(clippy::too_many_arguments)]
+async fn exploitation_phase(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    op: &str,
+    sized: &[(u64, String)],
+    held: &HashSet<&str>,
+    lines: &[(String, String)],
+    risks: &twin_store::RiskService,
+) -> Result<Vec<(String, Duration, Duration, Duration)>> {
+    let mut out = Vec::new();
+    let mut exposing = sized
+        .iter()
+        .rev()
+        .filter(|(_, id)| !held.contains(id.as_str()));
+    let (kev_devices, kev_probe) = exposing.next().cloned().context("no exposure to list")?;
+    let (one_devices, one_probe) = exposing.next().cloned().context("no second exposure")?;
+    let entry = |cve: &str| {
+        json!({"cveID": cve, "vendorProject": "bench", "product": "bench", "vulnerabilityName": "bench",
+               "dateAdded": "2026-12-01", "shortDescription": "bench", "requiredAction": "patch",
+               "dueDate": "2026-12-22", "knownRansomwareCampaignUse": "Unknown", "notes": "", "cwes": []})
+    };
+    // CISA's catalogue, the probe listed too.
+    let gz = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/kev/known_exploited_vulnerabilities-2025-08-25.json.gz"),
+    )?;
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw)?;
+    let mut catalogue: Value = serde_json::from_slice(&raw)?;
+    if let Some(v) = catalogue["vulnerabilities"].as_array_mut() {
+        if !v.iter().any(|e| e["cveID"] == kev_probe.as_str()) {
+            v.push(entry(&kev_probe));
+        }
+        let n = v.len();
+        catalogue["count"] = json!(n);
+    }
+    let t = Instant::now();
+    let answer = post_admin(
+        http,
+        &format!("{base}/api/v1/exploitation/kev"),
+        admin,
+        serde_json::to_vec(&catalogue)?,
+        "application/json",
+    )
+    .await?;
+    let visible = until(t, "the KEV catalogue in the register", || {
+        let (http, base, op, id) = (
+            http.clone(),
+            base.to_string(),
+            op.to_string(),
+            kev_probe.clone(),
+        );
+        async move { Ok(release_risk(&http, &base, &op, &id).await?["kev"] == true) }
+    })
+    .await?;
+    eprintln!(
+        "  KEV catalogue: {kev_probe} ({kev_devices} devices) listed after {:.0} ms",
+        visible.as_secs_f64() * 1e3
+    );
+    out.push((
+        format!("KEV catalogue ({} entries, the whole register re-prioritized; probe {kev_probe}, {kev_devices} devices)", catalogue["count"]),
+        answer,
+        visible,
+        risks.last_build(),
+    ));
+
+    // A day of EPSS scores for every CVE of the dump.
+    let mut csv = String::from(
+        "#model_version:v2025.03.14,score_date:2026-12-02T00:00:00Z\ncve,epss,percentile\n",
+    );
+    for (i, (id, _)) in lines.iter().enumerate() {
+        if id == &one_probe {
+            csv.push_str(&format!("{id},0.54321,0.99\n"));
+        } else {
+            csv.push_str(&format!("{id},{:.5},0.5\n", (i % 1000) as f64 / 10_000.0));
+        }
+    }
+    let t = Instant::now();
+    let answer = post_admin(
+        http,
+        &format!("{base}/api/v1/exploitation/epss"),
+        admin,
+        csv.into_bytes(),
+        "text/csv",
+    )
+    .await?;
+    let visible = until(t, "the EPSS scores in the register", || {
+        let (http, base, op, id) = (
+            http.clone(),
+            base.to_string(),
+            op.to_string(),
+            one_probe.clone(),
+        );
+        async move {
+            let r = release_risk(&http, &base, &op, &id).await?;
+            Ok(r["priority"]["epss"]
+                .as_f64()
+                .is_some_and(|e| (e - 0.54321).abs() < 1e-4))
+        }
+    })
+    .await?;
+    out.push((
+        format!(
+            "EPSS, {} rows (every CVE of the dump; the whole register re-prioritized)",
+            lines.len()
+        ),
+        answer,
+        visible,
+        risks.last_build(),
+    ));
+
+    // One new entry of another list.
+    let one = json!({"catalogVersion": "1", "dateReleased": "2026-12-02T00:00:00Z", "count": 1,
+                     "vulnerabilities": [entry(&one_probe)]});
+    let t = Instant::now();
+    let answer = post_admin(
+        http,
+        &format!("{base}/api/v1/exploitation/kev?list=bench-one"),
+        admin,
+        serde_json::to_vec(&one)?,
+        "application/json",
+    )
+    .await?;
+    let visible = until(t, "one new KEV entry in the register", || {
+        let (http, base, op, id) = (
+            http.clone(),
+            base.to_string(),
+            op.to_string(),
+            one_probe.clone(),
+        );
+        async move { Ok(release_risk(&http, &base, &op, &id).await?["kev"] == true) }
+    })
+    .await?;
+    out.push((
+        format!("one new KEV entry ({one_probe}, {one_devices} devices)"),
+        answer,
+        visible,
+        risks.last_build(),
+    ));
+    Ok(out)
+}
+
 async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> Result<String> {
     let v: Value = http
         .post(format!("{base}/oauth/token"))
@@ -709,6 +903,21 @@ pub async fn run(
             webhook,
         });
     }
+    // 7. Exploitation (issue 19): CISA's catalogue (with the probe's
+    //    vulnerability listed), a day of EPSS scores for every CVE of the
+    //    dump, and one new entry of another list; each timed from the post
+    //    until GET /api/v1/risks shows the exposed release risk re-prioritized.
+    let exploited = exploitation_phase(
+        &http,
+        &base,
+        &admin,
+        &op,
+        &sized,
+        &held_ids,
+        &lines,
+        &node.risks,
+    )
+    .await?;
     let (backlog, dropped) = (pump.backlog(), pump.dropped());
     node.shutdown().await;
     drop(node);
@@ -757,6 +966,14 @@ pub async fn run(
             ms(p.outbox),
             p.webhook.map_or("-".to_string(), |w| format!("{:.0}", ms(w))),
             ms(p.read)
+        );
+    }
+    for (what, answer, visible, step) in &exploited {
+        println!(
+            "| {what}: answer (import + log) / re-prioritized in GET /api/v1/risks / the register step alone | {:.0} / {:.0} / {:.0} ms |",
+            ms(*answer),
+            ms(*visible),
+            ms(*step)
         );
     }
     println!("| notifications waiting for room in the outbox / dropped, at the end | {backlog} / {dropped} |");
