@@ -19,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod demo;
 mod demo_update;
 mod device_cmds;
+mod exploit_cmds;
 mod log_cmds;
 mod ota_cmds;
 mod risk_cmds;

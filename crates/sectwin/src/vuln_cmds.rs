@@ -140,6 +140,12 @@ pub enum VulnCmd {
     /// How many stored advisories can match at least one component, and
     /// why the others cannot, grouped by reason.
     Coverage(crate::vuln_match::CoverageArgs),
+    /// Import a whole known-exploited list (CISA's KEV JSON, or a list in
+    /// its format under its own name), replacing the list of that name.
+    Kev(crate::exploit_cmds::KevArgs),
+    /// Import a day of FIRST's EPSS scores (CSV), keeping each CVE's
+    /// history; a day older than the latest imported is refused.
+    Epss(crate::exploit_cmds::EpssArgs),
 }
 
 /// `sectwin vuln import`.
@@ -228,6 +234,8 @@ pub fn vuln(cmd: VulnCmd) -> Result<ExitCode> {
         VulnCmd::List(args) => list(args),
         VulnCmd::Match(args) => crate::vuln_match::run(args),
         VulnCmd::Coverage(args) => crate::vuln_match::coverage(args),
+        VulnCmd::Kev(args) => crate::exploit_cmds::kev(args),
+        VulnCmd::Epss(args) => crate::exploit_cmds::epss(args),
     }
 }
 
@@ -393,6 +401,10 @@ fn show_from(store: &AdvisoryStore, args: &ShowArgs) -> Result<ExitCode> {
             )?;
         }
     }
+    let ids: Vec<&str> = std::iter::once(a.id.as_str())
+        .chain(a.aliases.iter().map(|x| x.as_str()))
+        .collect();
+    crate::exploit_cmds::show_lines(store, &ids, &mut out)?;
     writeln!(out, "scores:")?;
     if a.severities.is_empty() {
         writeln!(out, "  (none)")?;

@@ -110,3 +110,67 @@ fn import_then_show_and_list() {
         "{err}"
     );
 }
+
+/// `sectwin vuln kev|epss` on CISA's real catalogue and two days of EPSS
+/// scores; `show` names the listing and the score with the one before; a
+/// stale day and a broken list exit 1 saying why.
+#[test]
+fn kev_and_epss_imports_and_what_show_adds() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path().to_str().expect("utf-8 path");
+    let cve5 = samples().join("cve5");
+    let (code, _, err) = vuln(&["import", "--data", d, cve5.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let kev = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/kev/known_exploited_vulnerabilities-2025-08-25.json.gz");
+    let kev = kev.to_str().expect("utf-8");
+    let (code, out, err) = vuln(&["kev", "--data", d, kev]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out.trim(),
+        "cisa-kev 2025.08.25 (1404 entries): 1404 added, 0 updated, 0 removed, 0 unchanged"
+    );
+    let day = |name: &str, score: &str| {
+        let p = data.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "#model_version:v2025.03.14,score_date:{}T00:00:00Z\ncve,epss,percentile\nCVE-2012-4792,{score},0.99\n",
+                &name[..10]
+            ),
+        )
+        .expect("write");
+        p.to_str().expect("utf-8").to_string()
+    };
+    let (first, second) = (day("2026-12-01.csv", "0.05"), day("2026-12-02.csv", "0.42"));
+    let (code, _, err) = vuln(&["epss", "--data", d, &first]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = vuln(&["epss", "--data", d, &second]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("1 jumps") && out.contains("CVE-2012-4792  0.05000 → 0.42000"),
+        "{out}"
+    );
+    let (code, out, err) = vuln(&["show", "--data", d, "CVE-2012-4792"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("listed:    cisa-kev: CVE-2012-4792 added"),
+        "{out}"
+    );
+    assert!(
+        out.contains("EPSS:      CVE-2012-4792 0.42000, percentile 0.99000 (was 0.05000)"),
+        "{out}"
+    );
+    let (code, _, err) = vuln(&["epss", "--data", d, &first]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("older than those of 2026-12-02"), "{err}");
+    let broken = data.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        r#"{"catalogVersion":"1","dateReleased":"x","count":2,"vulnerabilities":[]}"#,
+    )
+    .expect("write");
+    let (code, _, err) = vuln(&["kev", "--data", d, broken.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("count 2 but lists 0"), "{err}");
+}
