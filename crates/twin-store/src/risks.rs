@@ -904,7 +904,7 @@ impl RiskService {
             self.descend(&register, Delta::Everything);
             return Ok(register);
         }
-        let mut facts_changed = devices_changed || b.snapshot.today != today || reprioritize;
+        let mut facts_changed = devices_changed || b.snapshot.today != today;
         if b.meta.release_plans != meta.release_plans || b.meta.model_risks != meta.model_risks {
             b.snapshot.release_plans = meta
                 .release_plans
@@ -936,9 +936,15 @@ impl RiskService {
         }
         let evaluated = started.elapsed();
         let (register, how) = match delta {
-            Some(vulns) if !facts_changed => (
+            Some(vulns) if !facts_changed && !reprioritize => (
                 b.engine.register_delta(&b.snapshot, &b.register, &vulns),
                 Delta::Vulnerabilities(vulns),
+            ),
+            // Exploitation changed for many vulnerabilities: every risk's
+            // priority again, the devices unchanged.
+            Some(_) if !facts_changed => (
+                b.engine.register_reusing(&b.snapshot, &b.register),
+                Delta::Everything,
             ),
             // Every advisory evaluated again, the devices unchanged.
             None if !facts_changed => (
