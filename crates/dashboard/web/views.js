@@ -206,6 +206,28 @@ function tile(n, label, alert, href) {
   return el("div", { class: `tile${alert ? " alert" : ""}` }, href ? el("a", { href }, body) : body);
 }
 
+// Known exploited: the listing, its due date, ransomware use.
+function exploitBadges(r) {
+  const x = r.exploitation;
+  return [
+    r.kev ? el("strong", { class: "bad" }, " KEV") : null,
+    x?.kev_due ? el("span", { class: "muted" }, ` due ${x.kev_due}`) : null,
+    x?.ransomware ? el("strong", { class: "bad" }, " ransomware") : null,
+  ];
+}
+
+// The register's priority: exploited, likely exploited, else nothing said;
+// the SSVC decision and the EPSS score (↑ after a jump).
+const TIERS = { exploited: "exploited", likely: "likely exploited" };
+function priority(r) {
+  const p = r.priority || {};
+  const epss = r.exploitation?.epss;
+  return el("span", {},
+    TIERS[p.tier] ? el("strong", { class: p.tier === "exploited" ? "bad" : null }, TIERS[p.tier]) : "—",
+    p.ssvc ? el("div", { class: "muted" }, `SSVC ${p.ssvc}`) : null,
+    epss ? el("div", { class: "muted" }, `EPSS ${epss.score.toFixed(3)}${epss.jumped ? " ↑" : ""}`) : null);
+}
+
 function deadline(r) {
   const d = r.deadline?.date;
   return el("span", {}, d || "—", r.overdue ? el("strong", { class: "bad" }, " overdue") : r.deadline_status === "due_soon" ? el("span", { class: "muted" }, " due soon") : null);
@@ -270,7 +292,7 @@ export async function device(main, id) {
     el("h2", {}, "Vulnerabilities"),
     vulns.length ? table(["Vulnerability", "Severity", "VEX", "Why it matches", "Deadline", "Status"], vulns.map((r) =>
       el("tr", { class: r.overdue ? "overdue" : null },
-        el("td", {}, vulnLink(r.vulnerability), r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
+        el("td", {}, vulnLink(r.vulnerability), exploitBadges(r), el("div", { class: "muted" }, r.title)),
         el("td", {}, sev(r.severity), r.score !== null ? ` ${r.score}` : ""),
         el("td", {}, vexText(r.vex)),
         el("td", {}, r.matches.map((m) => el("div", {}, `${m.component}${m.version ? " " + m.version : ""}: ${m.reason} (${m.confidence})`))),
@@ -368,6 +390,8 @@ export async function statement(main, entry) {
 const FILTERS = ["severity", "status", "kind", "overdue", "device", "vulnerability", "model", "site", "source"];
 
 function sortRisks(risks, by, dir = 1) {
+  // The server's order is the priority (docs/exploitation.md).
+  if (by === "priority") return dir === 1 ? [...risks] : [...risks].reverse();
   const rank = (s) => SEVERITIES.indexOf(s);
   const key = {
     deadline: (r) => [r.overdue ? 0 : 1, r.deadline?.date || "9999", rank(r.severity)],
@@ -388,7 +412,7 @@ export async function risks(main, params) {
   for (const f of FILTERS) if (params.get(f)) query.set(f, params.get(f));
   query.set("page_size", "1000");
   const page = await api.get(`/api/v1/risks?${query}`);
-  const sortBy = params.get("sort") || "deadline";
+  const sortBy = params.get("sort") || "priority";
   const dir = params.get("dir") === "desc" ? -1 : 1;
   const group = params.get("group") || "";
   const rows = sortRisks(page.risks, sortBy, dir);
@@ -431,10 +455,11 @@ export async function risks(main, params) {
       csv),
     el("div", { id: "decision-result", "aria-live": "polite" }),
     groups.map(([g, rs]) => el("section", {}, g ? el("h2", {}, `${g} (${rs.length})`) : null,
-      rs.length ? table([sortHead("device", "Device / model"), sortHead("vulnerability", "Risk"), sortHead("severity", "Severity"), sortHead("deadline", "Deadline"), sortHead("status", "Status"), "Owner", "Decide"],
+      rs.length ? table([sortHead("device", "Device / model"), sortHead("vulnerability", "Risk"), sortHead("priority", "Priority"), sortHead("severity", "Severity"), sortHead("deadline", "Deadline"), sortHead("status", "Status"), "Owner", "Decide"],
         rs.slice(0, 500).map((r) => el("tr", { class: r.overdue ? "overdue" : null, "data-key": r.key },
           el("td", {}, r.device ? deviceLink(r.device) : r.model || r.subject, r.release ? el("div", { class: "muted" }, `release ${r.release}`) : null),
-          el("td", {}, r.vulnerability ? vulnLink(r.vulnerability) : r.risk, r.kev ? el("strong", { class: "bad" }, " KEV") : null, el("div", { class: "muted" }, r.title)),
+          el("td", {}, r.vulnerability ? vulnLink(r.vulnerability) : r.risk, exploitBadges(r), el("div", { class: "muted" }, r.title)),
+          el("td", {}, priority(r)),
           el("td", {}, sev(r.severity)),
           el("td", {}, deadline(r)),
           el("td", {}, r.status, r.decision ? el("div", { class: "muted" }, `${r.decision.kind} by ${r.decision.issuer} `, entryLink(r.decision.entry)) : null),
@@ -460,7 +485,7 @@ function groupBy(rows, field) {
   return [...m];
 }
 
-const CSV_COLUMNS = ["key", "subject", "risk", "kind", "device", "model", "release", "site", "vulnerability", "title", "severity", "score", "kev", "status", "owner", "discovered", "deadline", "overdue", "fixed_in", "vex"];
+const CSV_COLUMNS = ["key", "subject", "risk", "kind", "device", "model", "release", "site", "vulnerability", "title", "severity", "score", "kev", "status", "owner", "discovered", "deadline", "overdue", "fixed_in", "vex", "priority", "kev_due", "epss"];
 
 export function toCsv(rows) {
   const cell = (v) => {
@@ -471,7 +496,14 @@ export function toCsv(rows) {
   };
   const lines = [CSV_COLUMNS.join(",")];
   for (const r of rows) {
-    lines.push(CSV_COLUMNS.map((c) => cell(c === "deadline" ? r.deadline?.date : c === "vex" ? (r.vex ? r.vex.status : "") : r[c])).join(","));
+    const value = (c) => ({
+      deadline: r.deadline?.date,
+      vex: r.vex ? r.vex.status : "",
+      priority: r.priority?.tier,
+      kev_due: r.exploitation?.kev_due,
+      epss: r.exploitation?.epss?.score,
+    })[c];
+    lines.push(CSV_COLUMNS.map((c) => cell(["deadline", "vex", "priority", "kev_due", "epss"].includes(c) ? value(c) : r[c])).join(","));
   }
   return lines.join("\r\n") + "\r\n";
 }
@@ -719,7 +751,12 @@ export async function vulnerability(main, id) {
     el("dl", { class: "kv" },
       el("dt", {}, "Severity"), el("dd", {}, sev(worst.severity), worst.score !== null ? ` ${worst.score}` : ""),
       el("dt", {}, "CVSS vector"), el("dd", { class: "mono" }, worst.cvss_vector || "—"),
-      el("dt", {}, "Known exploited (CISA KEV)"), el("dd", {}, worst.kev ? el("strong", { class: "bad" }, "yes") : "no"),
+      el("dt", {}, "Known exploited"), el("dd", {}, worst.kev ? el("strong", { class: "bad" }, "yes") : "no",
+        (worst.exploitation?.kev || []).map((k) => el("div", {}, `${k.list}: added ${k.date_added}, due ${k.due_date}${k.ransomware ? ", used by ransomware" : ""}: ${k.required_action}`))),
+      el("dt", {}, "EPSS"), el("dd", {}, worst.exploitation?.epss
+        ? `${worst.exploitation.epss.score.toFixed(5)} (percentile ${worst.exploitation.epss.percentile.toFixed(3)}, ${worst.exploitation.epss.day})${worst.exploitation.epss.previous !== null ? `, was ${worst.exploitation.epss.previous.toFixed(5)}` : ""}`
+        : "—"),
+      el("dt", {}, "Priority"), el("dd", {}, priority(worst)),
       el("dt", {}, "Published"), el("dd", {}, worst.found || "—"),
       el("dt", {}, "In the register"), el("dd", {}, el("a", { href: `#/risks?vulnerability=${encodeURIComponent(id)}` }, `${page.total} risks`)),
       el("dt", {}, "Roll-out of the fix"), el("dd", {}, el("a", { href: `#/rollout/vulnerabilities/${encodeURIComponent(id)}` }, "patched devices over time, stuck devices, time to fix"))),
