@@ -140,6 +140,88 @@ const OPENVEX: &str = r#"{
 }"#;
 
 type Messages = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+/// The fleet the end-to-end tests start from: acme.example (manufacturer),
+/// op.example (operator) and `others` registered; Acme's door-1 (model
+/// DC-200), owned and operated by op.example in Building A, running release
+/// 2.4.0, whose SBOM (`CYCLONEDX`) Acme registers through the CLI. Answers
+/// the key files of (acme.example, op.example).
+pub(crate) fn door_on_release(
+    url: &str,
+    d: &Path,
+    data: &Path,
+    others: &[(&str, &str, &str)],
+) -> (String, String) {
+    let (acme_key, acme_pub) = common::keypair(d, "acme", "eddsa");
+    let (op_key, op_pub) = common::keypair(d, "op", "eddsa");
+    let mut stakeholders = vec![
+        ("acme.example", "manufacturer", acme_pub.as_str()),
+        ("op.example", "operator", op_pub.as_str()),
+    ];
+    stakeholders.extend_from_slice(others);
+    common::register_stakeholders(url, &data.join("authority.key"), &stakeholders);
+    let model = "model:acme/DC-200";
+    for payload in [
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"1"}"#,
+        r#"{"type":"ownership-transferred","owner":"op.example","operator":"op.example","site":"Building A"}"#,
+    ] {
+        submit(url, d, &acme_key, "acme.example", "device:door-1", payload);
+    }
+    submit(
+        url,
+        d,
+        &acme_key,
+        "acme.example",
+        model,
+        r#"{"type":"firmware-released","version":"2.4.0","image_sha256":"aa"}"#,
+    );
+    // The SBOM, from a CycloneDX document, through the CLI.
+    let bom = d.join("bom.json");
+    std::fs::write(&bom, CYCLONEDX).expect("write");
+    let out = ok(&[
+        "sbom",
+        "register",
+        "--server",
+        url,
+        "--key",
+        &acme_key,
+        "--as",
+        "acme.example",
+        "--model",
+        model,
+        "--release",
+        "2.4.0",
+        p(&bom),
+    ]);
+    assert!(
+        out.contains("registered SBOM part 1/1") && out.contains("2 components"),
+        "{out}"
+    );
+    submit(
+        url,
+        d,
+        &op_key,
+        "op.example",
+        "device:door-1",
+        r#"{"type":"firmware-installed","version":"2.4.0","image_sha256":"aa"}"#,
+    );
+    (acme_key, op_key)
+}
+
+/// A token of the node's administrator: the registry authority, named by
+/// the log's origin (its first path segment).
+pub(crate) async fn administrator_token(url: &str, data: &Path) -> String {
+    let checkpoint = reqwest::get(format!("{url}/log/checkpoint"))
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("checkpoint text");
+    let origin = checkpoint.lines().next().expect("origin line");
+    let authority = origin.split('/').next().expect("authority id").to_string();
+    let (admin_id, admin_secret) = credential(data, &authority);
+    token(url, &admin_id, &admin_secret).await
+}
+
 pub(crate) type Received = Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
 
 pub(crate) async fn webhook_receiver() -> (String, Received) {
@@ -194,91 +276,19 @@ async fn exposure_register_and_notifications_end_to_end() {
         ],
     );
     let url = server.base().trim_end_matches("/log").to_string();
-    let authority = data.join("authority.key");
-    let (acme_key, acme_pub) = common::keypair(&d, "acme", "eddsa");
-    let (op_key, op_pub) = common::keypair(&d, "op", "eddsa");
-    let (_, other_pub) = common::keypair(&d, "other", "eddsa");
-    common::register_stakeholders(
-        &url,
-        &authority,
-        &[
-            ("acme.example", "manufacturer", &acme_pub),
-            ("op.example", "operator", &op_pub),
-            ("other.example", "operator", &other_pub),
-        ],
-    );
     let model = "model:acme/DC-200";
-    submit(
+    let (_, other_pub) = common::keypair(&d, "other", "eddsa");
+    let (acme_key, op_key) = door_on_release(
         &url,
         &d,
-        &acme_key,
-        "acme.example",
-        "device:door-1",
-        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"1"}"#,
+        &data,
+        &[("other.example", "operator", &other_pub)],
     );
-    submit(
-        &url,
-        &d,
-        &acme_key,
-        "acme.example",
-        "device:door-1",
-        r#"{"type":"ownership-transferred","owner":"op.example","operator":"op.example","site":"Building A"}"#,
-    );
-    submit(
-        &url,
-        &d,
-        &acme_key,
-        "acme.example",
-        model,
-        r#"{"type":"firmware-released","version":"2.4.0","image_sha256":"aa"}"#,
-    );
-    // The SBOM, from a CycloneDX document, through the CLI.
-    let bom = d.join("bom.json");
-    std::fs::write(&bom, CYCLONEDX).expect("write");
-    let out = ok(&[
-        "sbom",
-        "register",
-        "--server",
-        &url,
-        "--key",
-        &acme_key,
-        "--as",
-        "acme.example",
-        "--model",
-        model,
-        "--release",
-        "2.4.0",
-        p(&bom),
-    ]);
-    assert!(
-        out.contains("registered SBOM part 1/1") && out.contains("2 components"),
-        "{out}"
-    );
-    submit(
-        &url,
-        &d,
-        &op_key,
-        "op.example",
-        "device:door-1",
-        r#"{"type":"firmware-installed","version":"2.4.0","image_sha256":"aa"}"#,
-    );
-
     let (op_id, op_secret) = credential(&data, "op.example");
     let (other_id, other_secret) = credential(&data, "other.example");
     let op = token(&url, &op_id, &op_secret).await;
     let other = token(&url, &other_id, &other_secret).await;
-    // The node's administrator: the registry authority, named by the log's
-    // origin (its first path segment).
-    let checkpoint = reqwest::get(format!("{url}/log/checkpoint"))
-        .await
-        .expect("checkpoint")
-        .text()
-        .await
-        .expect("checkpoint text");
-    let origin = checkpoint.lines().next().expect("origin line");
-    let authority = origin.split('/').next().expect("authority id").to_string();
-    let (admin_id, admin_secret) = credential(&data, &authority);
-    let admin = token(&url, &admin_id, &admin_secret).await;
+    let admin = administrator_token(&url, &data).await;
 
     // Subscriptions: a webhook and an MQTT topic.
     let (hook, received) = webhook_receiver().await;
