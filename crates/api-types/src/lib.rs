@@ -16,6 +16,7 @@
 //! nature (a statement's payload, a policy document) and says so in its
 //! schema.
 
+pub mod cra;
 pub mod dashboard;
 pub mod devices;
 pub mod error;

@@ -35,6 +35,14 @@ pub enum NotificationKind {
     /// The EPSS score of a vulnerability the fleet is exposed to jumped (a
     /// rise of at least 0.1, or a crossing of 0.1).
     ExploitationLikelier,
+    /// A CRA report case was opened on the recipient, a manufacturer (a
+    /// known-exploited list, a stakeholder or an incident).
+    ReportCaseOpened,
+    /// A stage of a CRA report (early warning, notification, final report)
+    /// is due soon.
+    ReportStageDue,
+    /// A stage of a CRA report is past its deadline.
+    ReportStageOverdue,
 }
 
 /// A webhook target (Standard Webhooks).

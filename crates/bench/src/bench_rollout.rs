@@ -128,6 +128,7 @@ fn meta() -> Meta {
             ..ReleaseManifest::default()
         },
         withdrawn: None,
+        issued_at: None,
     };
     let mut meta = Meta::default();
     meta.releases.insert(

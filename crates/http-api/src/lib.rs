@@ -22,6 +22,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod archivist;
+pub mod cra_api;
 pub mod dashboard;
 pub mod decisions_api;
 pub mod devices_api;
@@ -45,6 +46,7 @@ pub mod query;
 mod scrapi;
 
 pub use archivist::{archivist_router, ArchivistApi};
+pub use cra_api::{cra_router, CraApi};
 pub use dashboard::dashboard_router;
 pub use decisions_api::{decisions_router, DecisionsApi};
 pub use devices_api::{devices_router, DevicesApi};

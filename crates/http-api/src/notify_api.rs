@@ -70,6 +70,9 @@ fn kind(k: wire::NotificationKind) -> NotificationKind {
         wire::NotificationKind::NewPostureFinding => NotificationKind::NewPostureFinding,
         wire::NotificationKind::NowKnownExploited => NotificationKind::NowKnownExploited,
         wire::NotificationKind::ExploitationLikelier => NotificationKind::ExploitationLikelier,
+        wire::NotificationKind::ReportCaseOpened => NotificationKind::ReportCaseOpened,
+        wire::NotificationKind::ReportStageDue => NotificationKind::ReportStageDue,
+        wire::NotificationKind::ReportStageOverdue => NotificationKind::ReportStageOverdue,
     }
 }
 
@@ -86,6 +89,9 @@ fn wire_kind(k: NotificationKind) -> wire::NotificationKind {
         NotificationKind::NewPostureFinding => wire::NotificationKind::NewPostureFinding,
         NotificationKind::NowKnownExploited => wire::NotificationKind::NowKnownExploited,
         NotificationKind::ExploitationLikelier => wire::NotificationKind::ExploitationLikelier,
+        NotificationKind::ReportCaseOpened => wire::NotificationKind::ReportCaseOpened,
+        NotificationKind::ReportStageDue => wire::NotificationKind::ReportStageDue,
+        NotificationKind::ReportStageOverdue => wire::NotificationKind::ReportStageOverdue,
     }
 }
 

@@ -56,6 +56,7 @@ impl QueryParams for RiskQuery {}
 impl QueryParams for ExposureQuery {}
 impl QueryParams for VexQuery {}
 impl QueryParams for NoParameters {}
+impl QueryParams for api_types::cra::CaseQuery {}
 impl QueryParams for api_types::risks::KevImportQuery {}
 impl QueryParams for api_types::ota::ReleasesQuery {}
 impl QueryParams for api_types::ota::BundleQuery {}

@@ -8,6 +8,7 @@
 //! math (`tlog`'s), or the command line (the `sectwin` binary's).
 
 pub mod binary;
+pub mod cra_pump;
 pub mod detection;
 pub mod notify_pump;
 #[cfg(feature = "testing")]
@@ -302,6 +303,8 @@ pub struct Node {
     detection_notifier: detection::NotifierSlot,
     /// Suppressions of posture findings (signed on the caller's behalf).
     suppressions: service::suppressions::SuppressionService,
+    /// CRA report cases and support periods (signed on the caller's behalf).
+    pub cra: service::cra::CraService,
     /// The device report ingester, once started ([`start_device_channel`]).
     pub device_channel: parking_lot::Mutex<Option<device_channel::Ingester>>,
     /// Its counters (zero while none runs).
@@ -367,6 +370,14 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
         node.projector.clone(),
         node.risks.clone(),
         node.reads.clone(),
+        notifier.clone(),
+        config.interval,
+        node.clock.clone(),
+    );
+    cra_pump::start(
+        node.cra.clone(),
+        node.risks.clone(),
+        node.projector.clone(),
         notifier.clone(),
         config.interval,
         node.clock.clone(),
@@ -705,6 +716,13 @@ pub async fn open_node_with_clock(
         archivist_signer(authority.clone(), clock.clone()),
     )
     .map_err(|e| anyhow::anyhow!("the posture rule library: {e}"))?;
+    let cra = service::cra::CraService::new(
+        projector.clone(),
+        scitt.clone(),
+        risks.clone(),
+        archivist_signer(authority.clone(), clock.clone()),
+        clock.clone(),
+    );
     let log_views = service::log_status::LogViews::new(
         log.clone(),
         log_views_config.0,
@@ -719,6 +737,7 @@ pub async fn open_node_with_clock(
         alarms,
         detection_notifier,
         suppressions,
+        cra,
         device_channel: parking_lot::Mutex::new(None),
         device_stats: Arc::new(device_channel::IngestStats::default()),
         reads,
@@ -926,6 +945,10 @@ pub fn app(node: &Node) -> axum::Router {
         .merge(devices)
         .merge(rollout)
         .merge(suppressions)
+        .merge(http_api::cra_router(http_api::CraApi::new(
+            node.cra.clone(),
+            node.tokens.clone(),
+        )))
         .merge(notify)
         .merge(http_api::ota_router(http_api::OtaApi::new(
             service::ota::OtaViews::new(node.log.clone(), node.projector.clone()),

@@ -64,11 +64,17 @@ pub enum NotificationKind {
     NowKnownExploited,
     /// The EPSS score of a vulnerability the fleet is exposed to jumped.
     ExploitationLikelier,
+    /// A CRA report case was opened on the recipient (a manufacturer).
+    ReportCaseOpened,
+    /// A stage of a CRA report is due soon.
+    ReportStageDue,
+    /// A stage of a CRA report is past its deadline.
+    ReportStageOverdue,
 }
 
 impl NotificationKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NotificationKind; 11] = [
+    pub const ALL: [NotificationKind; 14] = [
         NotificationKind::NewVulnerableDevice,
         NotificationKind::FixedFirmwareAvailable,
         NotificationKind::DeadlineApproaching,
@@ -80,6 +86,9 @@ impl NotificationKind {
         NotificationKind::NewPostureFinding,
         NotificationKind::NowKnownExploited,
         NotificationKind::ExploitationLikelier,
+        NotificationKind::ReportCaseOpened,
+        NotificationKind::ReportStageDue,
+        NotificationKind::ReportStageOverdue,
     ];
 
     /// The kebab-case name, as in JSON and in MQTT topics.
@@ -96,6 +105,9 @@ impl NotificationKind {
             NotificationKind::NewPostureFinding => "new-posture-finding",
             NotificationKind::NowKnownExploited => "now-known-exploited",
             NotificationKind::ExploitationLikelier => "exploitation-likelier",
+            NotificationKind::ReportCaseOpened => "report-case-opened",
+            NotificationKind::ReportStageDue => "report-stage-due",
+            NotificationKind::ReportStageOverdue => "report-stage-overdue",
         }
     }
 }

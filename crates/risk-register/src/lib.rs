@@ -25,6 +25,7 @@
 //! filters by sharing policy).
 
 mod build;
+pub mod cra;
 mod devices;
 mod events;
 

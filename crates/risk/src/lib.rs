@@ -88,6 +88,40 @@ impl Date {
     pub fn ymd(self) -> (i32, u32, u32) {
         civil_from_days(self.0)
     }
+
+    /// The same day `months` months later, or the month's last day when it
+    /// has fewer days (31 January + 1 month = 28 or 29 February), capped at
+    /// the last day of [`DATE_YEAR_MAX`].
+    pub fn add_months(self, months: u32) -> Date {
+        let (y, m, d) = self.ymd();
+        let total = i64::from(y) * 12 + i64::from(m - 1) + i64::from(months);
+        let year = i32::try_from(total.div_euclid(12)).unwrap_or(DATE_YEAR_MAX);
+        if year > DATE_YEAR_MAX {
+            return Date(days_from_civil(DATE_YEAR_MAX, 12, 31));
+        }
+        let month = u32::try_from(total.rem_euclid(12)).unwrap_or(0) + 1;
+        Date(days_from_civil(
+            year,
+            month,
+            d.min(days_in_month(year, month)),
+        ))
+    }
+
+    /// The UTC day of `unix_s` (seconds since the epoch), clamped to the
+    /// accepted years.
+    pub fn from_unix_s(unix_s: i64) -> Date {
+        let min = days_from_civil(DATE_YEAR_MIN, 1, 1);
+        let max = days_from_civil(DATE_YEAR_MAX, 12, 31);
+        let days = unix_s
+            .div_euclid(86_400)
+            .clamp(i64::from(min), i64::from(max));
+        Date(i32::try_from(days).unwrap_or(max))
+    }
+
+    /// Seconds since the epoch at 00:00 UTC of this day.
+    pub fn unix_s(self) -> i64 {
+        i64::from(self.0) * 86_400
+    }
 }
 
 impl fmt::Display for Date {

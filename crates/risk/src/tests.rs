@@ -268,3 +268,28 @@ fn known_exploited_deadlines_are_the_sooner_of_the_two() {
     let parsed: DeadlinePolicy = serde_json::from_str(r#"{"kev_days": 7}"#).expect("policy");
     assert_eq!(parsed.kev_days, Some(7));
 }
+
+#[test]
+fn months_are_calendar_months_clamped_to_the_month_end() {
+    let d = |s: &str| Date::parse(s).expect("date");
+    for (from, months, to) in [
+        ("2026-01-31", 1, "2026-02-28"),
+        ("2028-01-31", 1, "2028-02-29"),
+        ("2026-09-11", 1, "2026-10-11"),
+        ("2026-12-15", 1, "2027-01-15"),
+        ("2026-03-31", 13, "2027-04-30"),
+        ("2026-05-01", 0, "2026-05-01"),
+    ] {
+        assert_eq!(d(from).add_months(months), d(to), "{from} + {months}");
+    }
+}
+
+#[test]
+fn unix_seconds_map_to_utc_days_and_back() {
+    // 2026-09-11T00:00:00Z and one second before it.
+    let day = Date::parse("2026-09-11").expect("date");
+    assert_eq!(day.unix_s(), 1_789_084_800);
+    assert_eq!(Date::from_unix_s(1_789_084_800), day);
+    assert_eq!(Date::from_unix_s(1_789_084_799).to_string(), "2026-09-10");
+    assert_eq!(Date::from_unix_s(1_789_084_800 + 86_399), day);
+}

@@ -52,7 +52,11 @@ impl Delegate {
         mut payload: Value,
         disclosure: Disclosure,
     ) -> Res<u64> {
-        payload["on_behalf_of"] = json!(caller.0);
+        // The authority's own statements name no principal.
+        let own = self.projector.meta().registry.authority() == Some(caller);
+        if !own {
+            payload["on_behalf_of"] = json!(caller.0);
+        }
         if disclosure == Disclosure::Private {
             payload[twin::statement::SALT] = json!(salt());
         }

@@ -12,6 +12,7 @@
 pub mod alarms;
 pub mod archivist;
 pub mod clock;
+pub mod cra;
 pub mod decisions;
 pub mod delegate;
 pub mod detection;

@@ -89,6 +89,10 @@ impl AttributeClass {
             | B::SecurityProfile { .. }
             | B::ThreatModel { .. }
             | B::StatementTypeRegistered { .. }
+            | B::CraCaseOpened { .. }
+            | B::CraAwareness { .. }
+            | B::CraReport { .. }
+            | B::SupportPeriod { .. }
             | B::Endorse { .. }
             | B::Dispute { .. } => return None,
         })

@@ -11,6 +11,8 @@
 //!   device; auditors read within their grant and sign only their findings.
 //! - [`consensus`]: per attribute class, who asserts and who must endorse;
 //!   each attribute's status is agreed, claimed or disputed.
+//! - [`cra`]: the EU Cyber Resilience Act's report cases (Art. 14) and
+//!   support periods (Art. 13), and the reporting clock.
 //! - [`update`]: firmware updates as devices tell of them, and what a twin
 //!   keeps of them.
 //! - [`projection`]: [`projection::Projection::apply`] folds one registered
@@ -25,6 +27,7 @@
 
 pub mod audit;
 pub mod consensus;
+pub mod cra;
 pub mod ingest;
 pub mod model;
 pub mod projection;

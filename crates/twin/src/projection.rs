@@ -286,6 +286,9 @@ pub enum ApplyError {
     /// A transparency or AI-use policy that does not parse.
     #[error("policy refused: {0}")]
     Published(#[from] crate::published::PublishedError),
+    /// A CRA report case statement that does not fit ([`crate::cra`]).
+    #[error("report case refused: {0}")]
+    Cra(#[from] crate::cra::CraError),
     /// A model-level statement about a firmware release nobody released.
     #[error("{model} has no firmware release {release:?}: register it (firmware-released) first")]
     UnknownRelease {
@@ -540,6 +543,10 @@ pub struct Release {
     /// The entry of the manufacturer's `firmware-withdrawn`, if withdrawn.
     #[serde(default)]
     pub withdrawn: Option<u64>,
+    /// The release statement's `iat` (unix seconds), if it has one: when
+    /// the release, and so the fixes it carries, became available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<i64>,
 }
 
 /// What a `firmware-released` statement says besides version, image digest
@@ -772,6 +779,12 @@ pub struct Meta {
     /// Registered custom statement types, by name.
     #[serde(default)]
     pub custom_types: BTreeMap<String, CustomType>,
+    /// The manufacturers' CRA report cases ([`crate::cra`]).
+    #[serde(default)]
+    pub cra: crate::cra::Cases,
+    /// The support periods promised, by model subject ([`crate::cra`]).
+    #[serde(default)]
+    pub support: crate::cra::SupportPeriods,
     /// The deployment's built-in statement types, by name: given when the
     /// projection is opened ([`Projection::with_builtin_types`]), never
     /// persisted, so that they are the same on every fold of the log.
@@ -1390,6 +1403,7 @@ impl<S: State> Projection<S> {
                         sbom,
                         manifest,
                         withdrawn: None,
+                        issued_at: s.issued_at,
                     },
                 })
             }
@@ -1504,6 +1518,95 @@ impl<S: State> Projection<S> {
                         id,
                         policy,
                         superseded_by: None,
+                    },
+                })
+            }
+            StatementBody::CraCaseOpened {
+                case,
+                kind,
+                vulnerability,
+                source,
+                products,
+                evidence,
+            } => {
+                let manufacturer = crate::registry::stakeholder_of(s.subject)
+                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                if registry.authority().is_some() {
+                    if !registry.has_role(&manufacturer, Role::Manufacturer) {
+                        return Err(ApplyError::NotAManufacturer(manufacturer.0));
+                    }
+                    if registry.get(&issuer).is_none() {
+                        return Err(RegistryError::UnknownIssuer(issuer.0).into());
+                    }
+                }
+                let opening = crate::cra::Opening {
+                    case,
+                    kind,
+                    vulnerability,
+                    source,
+                    products,
+                    evidence,
+                };
+                Ok(Plan::Cra(self.meta.cra.check_open(
+                    manufacturer,
+                    opening,
+                    Self::cra_stamp(&s, issuer),
+                )?))
+            }
+            StatementBody::CraAwareness { case, aware_at } => {
+                let manufacturer = crate::registry::stakeholder_of(s.subject)
+                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                Ok(Plan::Cra(self.meta.cra.check_awareness(
+                    manufacturer,
+                    case,
+                    aware_at,
+                    Self::cra_stamp(&s, issuer),
+                )?))
+            }
+            StatementBody::CraReport { case, stage, .. } => {
+                let manufacturer = crate::registry::stakeholder_of(s.subject)
+                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                Ok(Plan::Cra(self.meta.cra.check_report(
+                    manufacturer,
+                    case,
+                    stage,
+                    Self::cra_stamp(&s, issuer),
+                )?))
+            }
+            StatementBody::SupportPeriod { end, note } => {
+                self.check_model_manufacturer(&s, &issuer)?;
+                if let Some(releaser) = self
+                    .meta
+                    .releases
+                    .get(s.subject)
+                    .and_then(|r| r.first())
+                    .map(|r| &r.issuer)
+                {
+                    if releaser != &issuer {
+                        return Err(ApplyError::Invalid {
+                            kind: "support-period",
+                            why: format!(
+                                "{} releases {}: only it promises its support period",
+                                releaser.0, s.subject
+                            ),
+                        });
+                    }
+                }
+                if note
+                    .as_ref()
+                    .is_some_and(|n| n.len() > crate::cra::SUPPORT_NOTE_BYTES_MAX)
+                {
+                    return Err(ApplyError::Invalid {
+                        kind: "support-period",
+                        why: format!("note: at most {} bytes", crate::cra::SUPPORT_NOTE_BYTES_MAX),
+                    });
+                }
+                Ok(Plan::SupportPeriod {
+                    subject: s.subject.to_string(),
+                    promise: crate::cra::SupportPromise {
+                        stamp: Self::cra_stamp(&s, issuer),
+                        end,
+                        note,
                     },
                 })
             }
@@ -1850,6 +1953,14 @@ impl<S: State> Projection<S> {
 
     /// The grantor of an audit statement: its subject's stakeholder, which
     /// must be its (effective) issuer.
+    fn cra_stamp(s: &Registered<'_>, by: StakeholderId) -> crate::cra::Stamp {
+        crate::cra::Stamp {
+            entry: s.entry,
+            at: s.issued_at,
+            by,
+        }
+    }
+
     fn audit_grantor(
         &self,
         subject: &str,
@@ -2401,6 +2512,10 @@ impl<S: State> Projection<S> {
                 self.meta.published.publish(&owner, version);
             }
             Plan::Audit(change) => self.meta.audits.apply(change),
+            Plan::Cra(change) => self.meta.cra.apply(change),
+            Plan::SupportPeriod { subject, promise } => {
+                self.meta.support.promise(subject, promise);
+            }
             Plan::CustomType { name, rule, custom } => {
                 self.meta.policy.rules.insert(name.clone(), rule);
                 self.meta.custom_types.insert(name, custom);
@@ -2843,6 +2958,11 @@ enum Plan {
         custom: CustomType,
     },
     Audit(crate::audit::AuditChange),
+    Cra(crate::cra::CraChange),
+    SupportPeriod {
+        subject: String,
+        promise: crate::cra::SupportPromise,
+    },
     Support(Box<SupportPlan>),
     Assert(Box<AssertPlan>),
 }
@@ -2903,6 +3023,14 @@ impl Plan {
             Plan::Audit(change) => Applied {
                 device: None,
                 kind: change.kind(),
+            },
+            Plan::Cra(change) => Applied {
+                device: None,
+                kind: change.kind(),
+            },
+            Plan::SupportPeriod { .. } => Applied {
+                device: None,
+                kind: "support-period",
             },
             Plan::Support(p) => Applied {
                 device: Some(p.twin.device.clone()),

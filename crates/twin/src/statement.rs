@@ -513,6 +513,57 @@ pub enum StatementBody {
         /// The grant's id.
         grant: String,
     },
+    /// A report case under the EU Cyber Resilience Act (Art. 14) opened on a
+    /// manufacturer (subject `stakeholder:<manufacturer>`; see
+    /// [`crate::cra`]): by the manufacturer, the registry authority (a
+    /// known-exploited list names the vulnerability) or a stakeholder that
+    /// reports an exploitation or an incident.
+    CraCaseOpened {
+        /// The case id, `[A-Za-z0-9._:-]{1,128}`.
+        case: String,
+        /// Vulnerability or incident.
+        kind: crate::cra::CaseKind,
+        /// The vulnerability (CVE or EUVD id); required for a vulnerability.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vulnerability: Option<String>,
+        /// How it came to be opened.
+        source: crate::cra::CaseSource,
+        /// The products (model names) concerned.
+        products: Vec<String>,
+        /// What it rests on.
+        #[serde(default)]
+        evidence: String,
+    },
+    /// The manufacturer states when it became aware of a case (subject
+    /// `stakeholder:<manufacturer>`, its own): the reporting clock's start.
+    CraAwareness {
+        /// The case id.
+        case: String,
+        /// When it became aware, unix seconds (not after the statement).
+        aware_at: i64,
+    },
+    /// A stage of the manufacturer's report on a case, as it signs it
+    /// (subject `stakeholder:<manufacturer>`, its own): the fields the
+    /// reporting platform asks for, in `report`.
+    CraReport {
+        /// The case id.
+        case: String,
+        /// Early warning, notification or final report.
+        stage: crate::cra::Stage,
+        /// The report (a JSON object).
+        report: serde_json::Map<String, Value>,
+    },
+    /// The end of security support a manufacturer promises for a model
+    /// (subject `model:<vendor>/<model>`; CRA Art. 13(8)). A later promise
+    /// replaces it; one ending earlier than a promise before it is a
+    /// promise cut short.
+    SupportPeriod {
+        /// The last day of security support, `YYYY-MM-DD`.
+        end: risk::Date,
+        /// What the manufacturer says of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Agreement with another statement (by its log entry).
     Endorse {
         /// The endorsed statement's entry index.
@@ -617,6 +668,10 @@ pub const TYPES: &[&str] = &[
     "dispute",
     "audit-granted",
     "audit-revoked",
+    "cra-case-opened",
+    "cra-awareness",
+    "cra-report",
+    "support-period",
 ];
 
 /// A SHA-256 digest written as 64 hex digits (either case), decoded.
@@ -906,6 +961,10 @@ impl StatementBody {
             StatementBody::Dispute { .. } => "dispute",
             StatementBody::AuditGranted { .. } => "audit-granted",
             StatementBody::AuditRevoked { .. } => "audit-revoked",
+            StatementBody::CraCaseOpened { .. } => "cra-case-opened",
+            StatementBody::CraAwareness { .. } => "cra-awareness",
+            StatementBody::CraReport { .. } => "cra-report",
+            StatementBody::SupportPeriod { .. } => "support-period",
         }
     }
 }

@@ -93,6 +93,10 @@ fn payloads_parse_strictly() {
         r#"{"type":"dispute","entry":5,"reason":"no site visit"}"#,
         r#"{"type":"audit-granted","grant":"a-1","auditor":"aud.example","devices":{"matching":{"sites":["hq"]}},"not_before":1767225600,"not_after":1798761599}"#,
         r#"{"type":"audit-revoked","grant":"a-1"}"#,
+        r#"{"type":"cra-case-opened","case":"CVE-2024-3400","kind":"vulnerability","vulnerability":"CVE-2024-3400","source":"known-exploited","products":["DC-200"],"evidence":"cisa-kev"}"#,
+        r#"{"type":"cra-awareness","case":"CVE-2024-3400","aware_at":1790000000}"#,
+        r#"{"type":"cra-report","case":"CVE-2024-3400","stage":"early-warning","report":{"member_states":["DE"]}}"#,
+        r#"{"type":"support-period","end":"2031-12-31","note":"five years from launch"}"#,
     ];
     assert_eq!(samples.len(), TYPES.len(), "a sample for every type");
     for (sample, kind) in samples.iter().zip(TYPES) {
