@@ -26,6 +26,7 @@ pub mod ota;
 pub mod risks;
 pub mod rollout;
 pub mod scrapi;
+pub mod ssvc;
 pub mod twins;
 
 pub use error::Problem;

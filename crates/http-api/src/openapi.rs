@@ -88,6 +88,8 @@ RFC 6749 §5.2 bodies {error, error_description}, which OAuth clients parse.";
         crate::cra_api::csaf,
         crate::cra_api::support,
         crate::cra_api::promise,
+        crate::ssvc_api::assert_input,
+        crate::ssvc_api::decisions,
         crate::suppressions_api::suppress,
         crate::suppressions_api::list_suppressions,
         crate::oauth::token,

@@ -305,6 +305,8 @@ pub struct Node {
     suppressions: service::suppressions::SuppressionService,
     /// CRA report cases and support periods (signed on the caller's behalf).
     pub cra: service::cra::CraService,
+    /// SSVC inputs (signed on the caller's behalf) and decisions.
+    ssvc: service::ssvc::SsvcService,
     /// The device report ingester, once started ([`start_device_channel`]).
     pub device_channel: parking_lot::Mutex<Option<device_channel::Ingester>>,
     /// Its counters (zero while none runs).
@@ -578,12 +580,19 @@ pub fn fold_rules() -> twin::FoldRules {
         service::detection::alarm_verified_type(),
         service::detection::incident_updated_type(),
         service::suppressions::suppression_type(),
+        service::ssvc::technical_type(),
+        service::ssvc::mission_type(),
     ])
     .and_then(|t| {
         t.keyed(
             service::suppressions::SUPPRESSION_TYPE,
             &service::suppressions::suppression_key_fields(),
         )
+    })
+    .and_then(|t| {
+        service::ssvc::key_fields()
+            .into_iter()
+            .try_fold(t, |t, (ty, fields)| t.keyed(ty, fields))
     })
     .unwrap_or_else(|e| unreachable!("the built-in statement types are valid: {e}"));
     twin::FoldRules {
@@ -723,6 +732,13 @@ pub async fn open_node_with_clock(
         archivist_signer(authority.clone(), clock.clone()),
         clock.clone(),
     );
+    let ssvc = service::ssvc::SsvcService::new(
+        projector.clone(),
+        scitt.clone(),
+        risks.clone(),
+        reads.clone(),
+        archivist_signer(authority.clone(), clock.clone()),
+    );
     let log_views = service::log_status::LogViews::new(
         log.clone(),
         log_views_config.0,
@@ -738,6 +754,7 @@ pub async fn open_node_with_clock(
         detection_notifier,
         suppressions,
         cra,
+        ssvc,
         device_channel: parking_lot::Mutex::new(None),
         device_stats: Arc::new(device_channel::IngestStats::default()),
         reads,
@@ -945,6 +962,10 @@ pub fn app(node: &Node) -> axum::Router {
         .merge(devices)
         .merge(rollout)
         .merge(suppressions)
+        .merge(http_api::ssvc_router(http_api::SsvcApi::new(
+            node.ssvc.clone(),
+            node.tokens.clone(),
+        )))
         .merge(http_api::cra_router(http_api::CraApi::new(
             node.cra.clone(),
             node.tokens.clone(),

@@ -23,6 +23,7 @@ pub mod ota;
 pub mod reads;
 pub mod risks;
 pub mod rollout;
+pub mod ssvc;
 pub mod suppressions;
 pub mod threat_models;
 pub mod twins;

@@ -18,6 +18,7 @@ pub mod posture;
 pub mod projector;
 pub mod risks;
 pub mod space;
+pub mod ssvc;
 pub mod store;
 pub mod swap;
 

@@ -69,7 +69,7 @@ async fn a_known_exploited_vulnerability_opens_a_case_whose_clock_is_kept_and_pr
         ],
     );
     let url = _server.base().trim_end_matches("/log").to_string();
-    let (acme_key, _) = door_on_release(&url, &d, &data, &[]);
+    let (acme_key, op_key) = door_on_release(&url, &d, &data, &[]);
     let (op_id, op_secret) = credential(&data, "op.example");
     let op = token(&url, &op_id, &op_secret).await;
     let (acme_id, acme_secret) = credential(&data, "acme.example");
@@ -458,4 +458,79 @@ async fn a_known_exploited_vulnerability_opens_a_case_whose_clock_is_kept_and_pr
     )
     .await;
     assert_eq!(status, 400, "not a manufacturer: {refused}");
+
+    // SSVC inputs are signed by the stakeholders entitled to them: Acme
+    // says the technical impact is total, the operator that the door's
+    // mission is high; the operator disputes Acme's input, which is then
+    // shown as disputed and not used.
+    let (status, technical) = post(
+        &url,
+        "/api/v1/devices/door-1/ssvc",
+        &acme,
+        br#"{"vulnerability":"OSV-EXPLOIT-2","technical_impact":"total","automatable":"no","rationale":"zlib runs as root in the door firmware"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{technical}");
+    assert_eq!(technical["status"], "agreed", "{technical:#}");
+    let (status, refused) = post(
+        &url,
+        "/api/v1/devices/door-1/ssvc",
+        &op,
+        br#"{"vulnerability":"OSV-EXPLOIT-2","technical_impact":"partial","rationale":"we think not"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        status, 403,
+        "an operator does not say the technical impact: {refused}"
+    );
+    let (status, mission) = post(
+        &url,
+        "/api/v1/devices/door-1/ssvc",
+        &op,
+        br#"{"mission_wellbeing":"high","rationale":"the door guards the server room"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{mission}");
+    let (status, view) = get(&url, "/api/v1/ssvc/OSV-EXPLOIT-2", &op).await;
+    assert_eq!(status, 200, "{view}");
+    let decision = &view["decisions"][0];
+    assert_eq!(
+        decision["inputs"]["exploitation"]["source"], "known-exploited",
+        "{view:#}"
+    );
+    assert_eq!(
+        decision["inputs"]["technical_impact"]["value"], "total",
+        "{view:#}"
+    );
+    assert_eq!(
+        decision["inputs"]["mission_wellbeing"]["value"], "high",
+        "{view:#}"
+    );
+    // Active, not automatable, total, high: Act.
+    assert_eq!(decision["decision"], "Act", "{view:#}");
+    let entry = technical["entry"].as_u64().expect("entry");
+    crate::vuln_e2e::submit(
+        &url,
+        &d,
+        &op_key,
+        "op.example",
+        "device:door-1",
+        &format!(
+            r#"{{"type":"dispute","entry":{entry},"reason":"zlib runs unprivileged since 2.4.0"}}"#
+        ),
+    );
+    let (status, view) = get(&url, "/api/v1/ssvc/OSV-EXPLOIT-2", &op).await;
+    assert_eq!(status, 200, "{view}");
+    let disputed = view["inputs"]
+        .as_array()
+        .and_then(|i| i.iter().find(|i| i["entry"] == entry))
+        .unwrap_or_else(|| panic!("no input {entry}: {view:#}"));
+    assert_eq!(disputed["status"], "disputed", "{view:#}");
+    assert_eq!(disputed["disputed_by"], json!(["op.example"]), "{view:#}");
+    let decision = &view["decisions"][0];
+    assert!(
+        decision["inputs"]["technical_impact"].is_null(),
+        "a disputed input is not used (and the OSV advisory has no ADP values): {view:#}"
+    );
+    assert!(decision["decision"].is_null(), "{view:#}");
 }
