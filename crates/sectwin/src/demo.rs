@@ -24,7 +24,7 @@ use api_types::notify::{CreateSubscription, SubscriptionView, WebhookTarget};
 use api_types::risks::{AdvisoryImport, RiskPage};
 use api_types::twins::{DeviceList, DeviceView, ReadsPage};
 use log_service::{LogConfig, WitnessConfig};
-use twin::statement::{PlannedRelease, SbomComponent, VexStatus};
+use twin::statement::VexStatus;
 use twin::{Lifecycle, StakeholderId, StatementBody};
 
 /// Arguments of `sectwin demo`.
@@ -824,7 +824,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("\n11. vulnerability management\n   operator.example subscribes its SOC webhook {hook} (Standard Webhooks secret issued once)");
     let acme_key = keys.get("acme.example").context("acme key")?;
     let mut last = 0;
-    for (what, subject, body) in vuln_statements() {
+    for (what, subject, body) in crate::demo_vuln::vuln_statements() {
         let statement = signed("acme.example", subject, &body, acme_key);
         last = register(&http, &root, &statement, &service_key).await?;
         println!("   #{last:<3} acme.example           {what:<40} receipt verified");
@@ -843,7 +843,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             Ok::<_, anyhow::Error>(r)
         }
     };
-    let AdvisoryImport::Shared(r) = post_advisory(admin.clone(), DEMO_ADVISORY.to_string()).await?
+    let AdvisoryImport::Shared(r) =
+        post_advisory(admin.clone(), crate::demo_vuln::DEMO_ADVISORY.to_string()).await?
     else {
         bail!("the administrator's advisory was not taken as a shared one");
     };
@@ -854,7 +855,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         first_or_null(&r.recorded)
     );
     // Another organization cannot rewrite it: its copy stays its own claim.
-    let narrowed = DEMO_ADVISORY
+    let narrowed = crate::demo_vuln::DEMO_ADVISORY
         .replace("2026-11-02T00:00:00Z", "2026-11-20T00:00:00Z")
         .replace("1:1.36.1-1", "0.1");
     let AdvisoryImport::Own(r) = post_advisory(rival.clone(), narrowed).await? else {
@@ -920,13 +921,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         root.clone(),
         acme_key_file,
         "acme.example".into(),
-        acme_token,
+        acme_token.clone(),
     )
     .await?;
     if code != std::process::ExitCode::SUCCESS {
         bail!("threat record failed");
     }
-    for (what, subject, body) in fix_statements() {
+    for (what, subject, body) in crate::demo_vuln::fix_statements() {
         let statement = signed("acme.example", subject, &body, acme_key);
         let index = register(&http, &root, &statement, &service_key).await?;
         println!("   #{index:<3} acme.example           {what:<40} receipt verified");
@@ -981,7 +982,19 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         }
     }
 
-    // 12. Devices speak for themselves: simulated cameras report signed
+    // 12. An exploited vulnerability, and the manufacturer's legal clock.
+    let cra_out = data.join("cra");
+    crate::demo_vuln::cra_step(
+        &http,
+        &root,
+        &node,
+        (&admin, &acme_token),
+        &service_key,
+        &cra_out,
+    )
+    .await?;
+
+    // 13. Devices speak for themselves: simulated cameras report signed
     //     posture through the MQTT broker; the audit finds what was planted.
     if !args.no_devices {
         let vistacam_key = keys.get("vistacam.example").context("vistacam's key")?;
@@ -996,7 +1009,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?;
     }
 
-    // 13. A secure update of the door controller, checked by the door itself.
+    // 14. A secure update of the door controller, checked by the door itself.
     let door_key = keys.get(&format!("device:{DOOR}")).context("door key")?;
     let broker = (!args.no_devices).then_some(args.device_broker.as_str());
     crate::demo_update::ota_step(&http, &root, &data, &node, door_key, broker, &operator).await?;
@@ -1084,7 +1097,7 @@ async fn devices_step(
     if !reachable {
         bail!("no MQTT broker at {host}:{port} for the devices step: start Mosquitto (apt install mosquitto; it runs as a service, or `mosquitto -p {port} -d`), or pass --no-devices");
     }
-    println!("\n12. devices report signed posture through mqtt://{host}:{port}/sectwin/devices/+/reports");
+    println!("\n13. devices report signed posture through mqtt://{host}:{port}/sectwin/devices/+/reports");
     node::start_device_channel(node, &host, port);
     let seed = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
     let mut cams = fleet(seed, &format!("cam-{:04x}-", seed & 0xffff), 4);
@@ -1337,98 +1350,6 @@ async fn post_as<T: serde::de::DeserializeOwned>(
 
 /// The demo's own advisory (an OSV record written for the demo, not a real
 /// CVE): busybox's wget before 1.36.1 overflows a heap buffer.
-const DEMO_ADVISORY: &str = r#"{
-  "schema_version": "1.6.0",
-  "id": "SECTWIN-DEMO-2026-0001",
-  "published": "2026-11-01T00:00:00Z",
-  "modified": "2026-11-02T00:00:00Z",
-  "summary": "busybox wget: heap buffer overflow on a long redirect (demo advisory)",
-  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:H"}],
-  "affected": [{
-    "package": {"ecosystem": "Debian", "name": "busybox", "purl": "pkg:deb/debian/busybox"},
-    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:1.36.1-1"}]}]
-  }]
-}"#;
-
-fn sbom_payload(release: &str, busybox: &str) -> StatementBody {
-    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-        format!("DC-200 {release} CycloneDX").as_bytes(),
-    ));
-    let component = |name: &str, version: &str, purl: Option<String>| SbomComponent {
-        name: name.into(),
-        group: None,
-        version: Some(version.into()),
-        purl,
-        cpe: Vec::new(),
-        sha256: None,
-    };
-    StatementBody::SbomRegistered {
-        release: release.into(),
-        format: "CycloneDX 1.6".into(),
-        document_sha256: digest,
-        part: 1,
-        parts: 1,
-        components: vec![
-            component(
-                "busybox",
-                busybox,
-                Some(format!("pkg:deb/debian/busybox@{busybox}")),
-            ),
-            component(
-                "openssl",
-                "3.0.15",
-                Some("pkg:generic/openssl@3.0.15".into()),
-            ),
-            component("zlib", "1.3.1", Some("pkg:generic/zlib@1.3.1".into())),
-            component("acme-door-app", release, None),
-        ],
-        ai_model: None,
-    }
-}
-
-/// Acme's SBOM of the firmware the door runs, and its release plan.
-pub(crate) fn vuln_statements() -> Vec<(&'static str, &'static str, StatementBody)> {
-    let planned = |version: &str, date: &str| PlannedRelease {
-        version: version.into(),
-        date: date.into(),
-    };
-    vec![
-        (
-            "sbom-registered (DC-200 2.4.1, 4 comps)",
-            "model:acme/DC-200",
-            sbom_payload("2.4.1", "1:1.35.0-4"),
-        ),
-        (
-            "release-plan (2.5.0, 3.0.0)",
-            "model:acme/DC-200",
-            StatementBody::ReleasePlan {
-                current: "2.4.1".into(),
-                releases: vec![
-                    planned("2.5.0", "2027-01-15"),
-                    planned("3.0.0", "2027-09-01"),
-                ],
-            },
-        ),
-    ]
-}
-
-/// Acme releases 2.5.0 with a fixed busybox.
-pub(crate) fn fix_statements() -> Vec<(&'static str, &'static str, StatementBody)> {
-    vec![
-        (
-            "firmware-released (DC-200 2.5.0)",
-            "model:acme/DC-200",
-            // A security fix: no device goes back below it.
-            crate::demo_update::door_release("2.5.0", 5, "2.5.0", "2031-06-30"),
-        ),
-        (
-            "sbom-registered (DC-200 2.5.0, 4 comps)",
-            "model:acme/DC-200",
-            sbom_payload("2.5.0", "1:1.36.1-1"),
-        ),
-    ]
-}
-
 type Deliveries = Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
 
 /// A webhook receiver on loopback (the operator's SOC, for the demo).

@@ -165,7 +165,7 @@ pub(crate) async fn ota_step(
 ) -> Result<()> {
     use crate::ota_cmds::{checkpoint_size, fetch_bundle, read_state};
     use ota_verify::{digest_image, verify, Options};
-    println!("\n13. secure update of {DOOR}: 2.4.1 (vulnerable) to 2.5.0 (fixed), checked by the door itself");
+    println!("\n14. secure update of {DOOR}: 2.4.1 (vulnerable) to 2.5.0 (fixed), checked by the door itself");
     let ota = data.join("ota");
     let state_file = ota.join(format!("{DOOR}.state.json"));
     let state = read_state(&state_file)?;

@@ -18,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod demo;
 mod demo_update;
+mod demo_vuln;
 mod device_cmds;
 mod exploit_cmds;
 mod log_cmds;

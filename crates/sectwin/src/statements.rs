@@ -585,9 +585,9 @@ mod tests {
             .collect();
         bodies.extend(crate::demo::refused_payloads(7));
         bodies.extend(
-            crate::demo::vuln_statements()
+            crate::demo_vuln::vuln_statements()
                 .into_iter()
-                .chain(crate::demo::fix_statements())
+                .chain(crate::demo_vuln::fix_statements())
                 .map(|(_, _, body)| body),
         );
         for (_, _, roles) in crate::demo::STAKEHOLDERS {

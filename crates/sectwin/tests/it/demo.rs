@@ -102,6 +102,22 @@ fn the_demo_runs_end_to_end() {
         !data.path().join("acme.example.key.pem").exists(),
         "one copy of acme's key, under keys/"
     );
-    assert_eq!(stdout.matches("receipt verified").count(), 26);
+    // 26 statements before the reporting clock, 5 on it (the case, the
+    // awareness, three stages).
+    assert_eq!(stdout.matches("receipt verified").count(), 31);
+    for step in [
+        "cra-case-opened CVE-2099-0001 on acme.example (known-exploited",
+        "cra-awareness (the clock starts)",
+        "cra-report early warning",
+        "cra-report notification",
+        "the fix: DC-200 2.5.0 available since",
+        "cra-report final report",
+        "CVE-2099-0001-csaf.json",
+    ] {
+        assert!(
+            stdout.contains(step),
+            "the demo's reporting clock: no {step:?} in\n{stdout}"
+        );
+    }
     assert!(!stdout.contains("INVALID"));
 }
