@@ -175,15 +175,62 @@ pub fn case_facts(
     manufacturer: &StakeholderId,
     case: &Case,
 ) -> CaseFacts {
+    let risks = case
+        .vulnerability
+        .as_deref()
+        .map(|v| risks_about(register, v))
+        .unwrap_or_default();
+    case_facts_of(register, releases, manufacturer, case, &risks)
+}
+
+/// The release risks of each of `vulnerabilities`, as [`risks_about`]
+/// answers them, in one pass over the register.
+pub fn risks_about_each<'a>(
+    register: &'a Register,
+    vulnerabilities: &BTreeSet<&str>,
+) -> BTreeMap<String, Vec<&'a crate::Risk>> {
+    let mut out: BTreeMap<String, Vec<&'a crate::Risk>> = BTreeMap::new();
+    let mut by_alias: BTreeMap<String, Vec<&'a crate::Risk>> = BTreeMap::new();
+    for v in vulnerabilities {
+        let direct = register.risks_of_vulnerability(v);
+        if !direct.is_empty() {
+            out.insert((*v).to_string(), direct.iter().map(|r| &**r).collect());
+        }
+    }
+    if out.len() < vulnerabilities.len() {
+        for r in &register.risks {
+            let Some(e) = r.exploit.as_deref() else {
+                continue;
+            };
+            if r.release.is_some()
+                && vulnerabilities.contains(e.cve.as_str())
+                && !out.contains_key(&e.cve)
+            {
+                by_alias.entry(e.cve.clone()).or_default().push(r);
+            }
+        }
+    }
+    out.extend(by_alias);
+    out
+}
+
+/// [`case_facts`] with the case's release risks found already.
+pub fn case_facts_of(
+    register: &Register,
+    releases: &BTreeMap<String, Vec<Release>>,
+    manufacturer: &StakeholderId,
+    case: &Case,
+    risks: &[&crate::Risk],
+) -> CaseFacts {
     let models: BTreeSet<&str> = models_of(releases, manufacturer)
         .filter(|m| case.products.iter().any(|p| p == product_of(m)))
         .collect();
     let mut facts = CaseFacts::default();
     let mut keys: Vec<(String, String, Option<String>)> = Vec::new();
     match (&case.kind, &case.vulnerability) {
-        (CaseKind::Vulnerability, Some(v)) => {
+        (CaseKind::Vulnerability, Some(_)) => {
             let mut worst: Option<&crate::Risk> = None;
-            for r in risks_about(register, v) {
+            for r in risks.iter().copied() {
                 let (Some(model), Some(version)) = (r.model.as_deref(), r.release.as_deref())
                 else {
                     continue;

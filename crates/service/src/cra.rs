@@ -39,6 +39,9 @@ use crate::ServiceError;
 
 type Res<T> = Result<T, ServiceError>;
 
+/// A register and the log size it was looked at with.
+type LookedAt = (Arc<risk_register::Register>, u64);
+
 /// Largest signed report, in bytes of JSON (the statement holds at most
 /// 60 KiB).
 pub const REPORT_BYTES_MAX: usize = 48 * 1024;
@@ -74,6 +77,9 @@ pub struct CraService {
     risks: Arc<RiskService>,
     delegate: Delegate,
     clock: Arc<dyn clock::Clock>,
+    /// The register and log size [`CraService::open_exploited`] last
+    /// looked at: nothing to open until either changes.
+    looked_at: Arc<parking_lot::Mutex<Option<LookedAt>>>,
 }
 
 /// A refusal of the fold's rules, before anything is signed.
@@ -121,6 +127,7 @@ impl CraService {
             risks,
             delegate,
             clock,
+            looked_at: Arc::default(),
         }
     }
 
@@ -549,6 +556,16 @@ impl CraService {
             return Ok(Vec::new());
         };
         let register = self.register()?;
+        {
+            let mut last = self.looked_at.lock();
+            if last
+                .as_ref()
+                .is_some_and(|(r, size)| Arc::ptr_eq(r, &register) && *size == meta.size)
+            {
+                return Ok(Vec::new());
+            }
+            *last = Some((register.clone(), meta.size));
+        }
         // (manufacturer, vulnerability) → products, list evidence.
         let mut wanted: BTreeMap<(StakeholderId, String), (Vec<String>, String)> = BTreeMap::new();
         let releasers: BTreeMap<&str, &StakeholderId> = meta
@@ -644,6 +661,13 @@ impl CraService {
         }
         let register = self.register()?;
         let now = self.clock.now_unix_s();
+        let open: std::collections::BTreeSet<&str> = meta
+            .cra
+            .iter()
+            .filter(|(_, c)| !c.closed())
+            .filter_map(|(_, c)| c.vulnerability.as_deref())
+            .collect();
+        let about = risk_register::cra::risks_about_each(&register, &open);
         let mut out = Vec::new();
         for (m, c) in meta.cra.iter() {
             let base = Due {
@@ -666,7 +690,12 @@ impl CraService {
                 continue;
             }
             out.push(base.clone());
-            let facts = risk_register::cra::case_facts(&register, &meta.releases, m, c);
+            let risks = c
+                .vulnerability
+                .as_deref()
+                .and_then(|v| about.get(v))
+                .map_or(&[][..], Vec::as_slice);
+            let facts = risk_register::cra::case_facts_of(&register, &meta.releases, m, c, risks);
             for s in c.clock(facts.fix_available_at, now) {
                 if !matches!(s.status, StageStatus::DueSoon | StageStatus::Overdue) {
                     continue;
