@@ -502,6 +502,24 @@ async function main() {
     await shot(page, "10-rival-register");
   });
 
+  await step("the manufacturer's reporting page: the CRA case the demo ran, every stage signed and verifiable, the support period", async () => {
+    await page.click("#signout").catch(() => {});
+    await signIn(page, base, credential("acme.example"));
+    await page.goto(`${base}/#/reporting`);
+    await rendered(page);
+    const text = await page.textContent("main");
+    assert.match(text, /CVE-2099-0001/);
+    assert.match(text, /closed/);
+    assert.equal(await page.locator("section.panel td .status-submitted").count(), 3, "three stages submitted");
+    assert.match(text, /model:acme\/DC-200/);
+    assert.match(text, /2031-06-30/);
+    await page.click("[data-verify]");
+    await page.waitForFunction(() => /verified|fail/i.test(document.getElementById("verify-report").textContent));
+    assert.match(await page.textContent("#verify-report"), /verified/i);
+    await axe(page, "reporting");
+    await shot(page, "11-reporting");
+  });
+
   // Last: a failed authentication slows the credential and the address down.
   await step("a wrong secret is refused with a message", async () => {
     await page.goto(`${base}/#/signin`);

@@ -38,6 +38,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("api.js", "text/javascript; charset=utf-8"),
     asset!("views.js", "text/javascript; charset=utf-8"),
     asset!("rollout.js", "text/javascript; charset=utf-8"),
+    asset!("cra.js", "text/javascript; charset=utf-8"),
     asset!("verify.js", "text/javascript; charset=utf-8"),
     asset!("verify-ui.js", "text/javascript; charset=utf-8"),
     asset!("cbor.js", "text/javascript; charset=utf-8"),

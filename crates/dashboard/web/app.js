@@ -6,6 +6,7 @@
 import * as api from "./api.js";
 import * as views from "./views.js";
 import * as rollout from "./rollout.js";
+import * as cra from "./cra.js";
 import { forgetKey } from "./sign-ui.js";
 
 const main = document.getElementById("main");
@@ -21,6 +22,7 @@ const routes = [
   [/^\/vulnerabilities\/(.+)$/, (m, p, t) => views.vulnerability(t, decodeURIComponent(m[1]))],
   [/^\/rollout\/releases\/([^/]+)\/(.+)\/([^/]+)$/, (m, p, t) => rollout.release(t, decodeURIComponent(m[1]), decodeURIComponent(m[2]), decodeURIComponent(m[3]), p)],
   [/^\/rollout\/vulnerabilities\/(.+)$/, (m, p, t) => rollout.vulnerability(t, decodeURIComponent(m[1]), p)],
+  [/^\/reporting$/, (m, p, t) => cra.page(t)],
   [/^\/threat-models$/, (m, p, t) => views.threatModels(t)],
   [/^\/threat-models\/([^/]+)\/([^/]+)$/, (m, p, t) => views.threatModel(t, decodeURIComponent(m[1]), decodeURIComponent(m[2]), p)],
   [/^\/verify$/, (m, p, t) => views.verifyFile(t)],
