@@ -838,9 +838,22 @@ impl Engine {
             let a = &e.advised;
             let exploit = a.exploit(snapshot);
             let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
+            let stated = if snapshot.ssvc_statements.is_empty() {
+                None
+            } else {
+                let product = crate::cra::product_of(subject_model);
+                a.ids.iter().find_map(|id| {
+                    snapshot.ssvc_statements.get(&(
+                        release.manufacturer.clone(),
+                        product.to_string(),
+                        id.to_string(),
+                    ))
+                })
+            };
+            let ssvc = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev);
             let priority = vuln::exploit::Priority::of(
                 exploit.as_deref(),
-                a.ssvc.as_ref(),
+                ssvc.as_ref(),
                 snapshot.mission,
                 a.score,
             );

@@ -233,6 +233,47 @@ impl DeviceFacts {
     }
 }
 
+/// A manufacturer's SSVC inputs for a vulnerability of one of its models
+/// (what it says; the rest comes from CISA's ADP values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SsvcStatement {
+    /// Its log entry.
+    pub entry: u64,
+    /// Exploitation, if it says.
+    pub exploitation: Option<vuln::exploit::Exploitation>,
+    /// Automatable, if it says.
+    pub automatable: Option<vuln::exploit::Automatable>,
+    /// Technical impact, if it says.
+    pub technical_impact: Option<vuln::exploit::TechnicalImpact>,
+}
+
+/// The manufacturers' SSVC inputs by (manufacturer, model name,
+/// vulnerability id or alias).
+pub type SsvcStatements = BTreeMap<(String, String, String), SsvcStatement>;
+
+/// CISA's ADP inputs with a manufacturer's statement over them; `None`
+/// when a decision point is still unknown.
+/// A known-exploited listing stands for Exploitation `active` when neither
+/// says it.
+pub fn merge_ssvc(
+    adp: Option<&vuln::exploit::SsvcInputs>,
+    statement: Option<&SsvcStatement>,
+    listed: bool,
+) -> Option<vuln::exploit::SsvcInputs> {
+    let Some(s) = statement else {
+        return adp.cloned();
+    };
+    Some(vuln::exploit::SsvcInputs {
+        exploitation: s
+            .exploitation
+            .or(adp.map(|a| a.exploitation))
+            .or(listed.then_some(vuln::exploit::Exploitation::Active))?,
+        automatable: s.automatable.or(adp.map(|a| a.automatable))?,
+        technical_impact: s.technical_impact.or(adp.map(|a| a.technical_impact))?,
+        source: format!("ssvc-technical@{}", s.entry),
+    })
+}
+
 /// What the register is computed from.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -257,6 +298,10 @@ pub struct Snapshot {
     pub exploitation: std::sync::Arc<vuln::exploit::ExploitIndex>,
     /// The mission and well-being impact SSVC decisions assume.
     pub mission: vuln::exploit::MissionWellbeing,
+    /// The manufacturers' own SSVC inputs (undisputed `ssvc-technical`
+    /// statements): they override CISA's ADP values point by point for
+    /// the releases of their models.
+    pub ssvc_statements: std::sync::Arc<SsvcStatements>,
     /// When each risk (by [`Risk::key`]) was first known: a risk not in it
     /// is discovered today. Kept by the caller across builds: it records the
     /// keys of a built register's risks it did not know yet.
@@ -882,6 +927,7 @@ impl Snapshot {
             model_risks: meta.model_risks.clone(),
             exploitation: std::sync::Arc::default(),
             mission: vuln::exploit::MissionWellbeing::Medium,
+            ssvc_statements: std::sync::Arc::default(),
             discovered: std::sync::Arc::default(),
         }
     }

@@ -748,7 +748,12 @@ impl RiskService {
         );
         match missing.into_inner() {
             Some(e) => Err(e),
-            None => Ok(snapshot),
+            None => {
+                let mut snapshot = snapshot;
+                snapshot.ssvc_statements =
+                    Arc::new(crate::ssvc::technical_statements(store, meta)?);
+                Ok(snapshot)
+            }
         }
     }
 
@@ -904,6 +909,17 @@ impl RiskService {
             self.descend(&register, Delta::Everything);
             return Ok(register);
         }
+        // The manufacturers' SSVC statements: a change re-prioritizes every
+        // risk (without matching).
+        let mut ssvc_changed = false;
+        if b.meta.size != meta.size {
+            let stated = crate::ssvc::technical_statements(self.projector.store(), &meta)?;
+            if *b.snapshot.ssvc_statements != stated {
+                b.snapshot.ssvc_statements = Arc::new(stated);
+                ssvc_changed = true;
+            }
+        }
+        let reprioritize = reprioritize || ssvc_changed;
         let mut facts_changed = devices_changed || b.snapshot.today != today;
         if b.meta.release_plans != meta.release_plans || b.meta.model_risks != meta.model_risks {
             b.snapshot.release_plans = meta
@@ -931,7 +947,7 @@ impl RiskService {
                 }
             })?;
             b.generation = generation;
-        } else if !facts_changed {
+        } else if !facts_changed && !ssvc_changed {
             return Ok(b.register.clone());
         }
         let evaluated = started.elapsed();

@@ -171,6 +171,40 @@ pub fn inputs_on(
     Ok(out)
 }
 
+/// The undisputed technical inputs, as the register takes them (the latest
+/// per manufacturer, model and vulnerability, by entry).
+pub fn technical_statements(
+    store: &TwinStore,
+    meta: &twin::Meta,
+) -> Result<risk_register::SsvcStatements, StoreError> {
+    let mut out = risk_register::SsvcStatements::new();
+    let mut all = all_inputs(store, meta)?;
+    all.sort_by_key(|r| r.entry);
+    for r in all {
+        if r.disputed() {
+            continue;
+        }
+        if let SsvcInput::Technical {
+            vulnerability,
+            exploitation,
+            automatable,
+            technical_impact,
+        } = r.input
+        {
+            out.insert(
+                (r.model.1 .0.clone(), r.model.0.clone(), vulnerability),
+                risk_register::SsvcStatement {
+                    entry: r.entry,
+                    exploitation,
+                    automatable,
+                    technical_impact,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Every SSVC input of the log, by device.
 pub fn all_inputs(store: &TwinStore, meta: &twin::Meta) -> Result<Vec<SsvcRecord>, StoreError> {
     let mut holders: Vec<DeviceId> = Vec::new();

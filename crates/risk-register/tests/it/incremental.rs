@@ -233,6 +233,7 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
         }],
     );
     Snapshot {
+        ssvc_statements: std::sync::Arc::default(),
         today: risk::Date::parse("2026-12-05").expect("date"),
         policy: risk::DeadlinePolicy::default(),
         releases,

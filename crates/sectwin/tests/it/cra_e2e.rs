@@ -472,6 +472,30 @@ async fn a_known_exploited_vulnerability_opens_a_case_whose_clock_is_kept_and_pr
     .await;
     assert_eq!(status, 201, "{technical}");
     assert_eq!(technical["status"], "agreed", "{technical:#}");
+    // The register takes it: (active by the listing, not automatable,
+    // total, mission medium) is Attend.
+    let ssvc_in_register = |want: Option<&'static str>| {
+        let (url, op) = (url.clone(), op.clone());
+        async move {
+            let mut last = Value::Null;
+            for _ in 0..100 {
+                let (status, page) = get(
+                    &url,
+                    "/api/v1/risks?vulnerability=OSV-EXPLOIT-2&kind=release",
+                    &op,
+                )
+                .await;
+                assert_eq!(status, 200, "{page}");
+                last = page["risks"][0]["priority"]["ssvc"].clone();
+                if last.as_str() == want {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the register's SSVC is {last}, not {want:?}");
+        }
+    };
+    ssvc_in_register(Some("Attend")).await;
     let (status, refused) = post(
         &url,
         "/api/v1/devices/door-1/ssvc",
@@ -533,4 +557,6 @@ async fn a_known_exploited_vulnerability_opens_a_case_whose_clock_is_kept_and_pr
         "a disputed input is not used (and the OSV advisory has no ADP values): {view:#}"
     );
     assert!(decision["decision"].is_null(), "{view:#}");
+    // And the register no longer uses it.
+    ssvc_in_register(None).await;
 }
