@@ -29,7 +29,8 @@ pub struct OpenCase {
     /// What the report rests on (at most 4 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
-    /// The case id (default: the vulnerability id, or `incident-<n>`).
+    /// The case id (default: the vulnerability id, or `incident-<n>`); a
+    /// reporter's is followed by `:<reporter>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<String>,
 }

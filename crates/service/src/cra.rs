@@ -344,10 +344,20 @@ impl CraService {
                 "products: name the products concerned (the register finds none of the manufacturer's releases exposed)",
             ));
         }
-        let case = match (&req.case, &req.vulnerability) {
+        let now = self.clock.now_unix_s();
+        let base = match (&req.case, &req.vulnerability) {
             (Some(c), _) => c.clone(),
             (None, Some(v)) => v.clone(),
-            (None, None) => format!("incident-{}", meta.cra.of(&m).count() + 1),
+            (None, None) if who == m => format!("incident-{}", meta.cra.of(&m).count() + 1),
+            (None, None) => format!("incident-{now}"),
+        };
+        // A reporter's case is named after it too: whether the
+        // manufacturer has a case of that name (or how many) is not the
+        // reporter's to learn from a refusal.
+        let case = if who == m {
+            base
+        } else {
+            format!("{base}:{}", who.0)
         };
         let opening = twin::cra::Opening {
             case: case.clone(),

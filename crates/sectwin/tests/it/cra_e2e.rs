@@ -15,7 +15,7 @@
 use serde_json::{json, Value};
 
 use crate::common::{credential, Server};
-use crate::exploit_e2e::{kev_catalogue, post_as, ADVISORIES};
+use crate::exploit_e2e::{kev_catalogue, post_as, told_where, ADVISORIES};
 use crate::vuln_e2e::{
     administrator_token, door_on_release, get, post, statement_payload, token, webhook_receiver,
     Received, CYCLONEDX,
@@ -26,23 +26,10 @@ const LISTED: &str = "CVE-2025-48384";
 /// Waits until the webhook received a notification of `kind` whose detail
 /// names `case`.
 async fn told_case(received: &Received, kind: &str, case: &str) -> Value {
-    for _ in 0..300 {
-        let found = received.lock().expect("lock").iter().find_map(|(_, body)| {
-            let v: Value = serde_json::from_slice(body).ok()?;
-            (v["kind"] == kind && v["detail"]["case"] == case).then_some(v)
-        });
-        if let Some(v) = found {
-            return v;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let got: Vec<String> = received
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-        .collect();
-    panic!("no {kind} notification about case {case}; received {got:#?}");
+    told_where(received, &format!("{kind} about case {case}"), |v| {
+        v["kind"] == kind && v["detail"]["case"] == case
+    })
+    .await
 }
 
 fn stage<'a>(case: &'a Value, name: &str) -> &'a Value {
@@ -446,6 +433,13 @@ async fn a_known_exploited_vulnerability_opens_a_case_whose_clock_is_kept_and_pr
     .await;
     assert_eq!(status, 201, "{incident}");
     assert_eq!(incident["source"], "incident", "{incident:#}");
+    assert!(
+        incident["case"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with(":op.example"),
+        "a reporter's case is named after it: {incident:#}"
+    );
     assert_eq!(incident["opened"]["by"], "op.example", "{incident:#}");
     let (status, mine) = get(&url, "/api/v1/cra/cases", &acme).await;
     assert_eq!(status, 200, "{mine}");
