@@ -7,7 +7,7 @@
 // periods of the models of its devices.
 
 import * as api from "./api.js";
-import * as vui from "./verify-ui.js";
+import { verifyButton } from "./verify-ui.js";
 import { el, put } from "./views.js";
 
 const entryLink = (n) => el("a", { href: `#/statements/${n}` }, `#${n}`);
@@ -22,16 +22,6 @@ const STATUS = {
 };
 const status = (s) => el("span", { class: `badge status-${s} ${STATUS[s] ?? ""}` }, s);
 
-function verifyButton(entry, reportEl, what) {
-  const b = el("button", { type: "button", class: "small secondary", "data-verify": entry }, `Verify #${entry}`);
-  b.addEventListener("click", async () => {
-    b.disabled = true;
-    vui.report(reportEl, what, await vui.verifyEntry(entry));
-    b.disabled = false;
-    reportEl.scrollIntoView({ block: "nearest" });
-  });
-  return b;
-}
 
 function caseSection(c, reportEl) {
   const stamp = (s, what) => (s ? [entryLink(s.entry), ` by ${s.by} at ${time(s.at)} `, verifyButton(s.entry, reportEl, what)] : ["—"]);

@@ -6,7 +6,7 @@
 // entry of its own statement, to open or verify in the browser.
 
 import * as api from "./api.js";
-import * as vui from "./verify-ui.js";
+import { verifyButton } from "./verify-ui.js";
 import { el, put } from "./views.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -60,16 +60,6 @@ function tile(n, label, alert) {
   return el("div", { class: `tile${alert && n ? " alert" : ""}` }, el("div", { class: "n" }, String(n)), el("div", { class: "l" }, label));
 }
 
-function verifyButton(entry, reportEl, what) {
-  const b = el("button", { type: "button", class: "small secondary", "data-verify": entry }, `Verify #${entry}`);
-  b.addEventListener("click", async () => {
-    b.disabled = true;
-    vui.report(reportEl, what, await vui.verifyEntry(entry));
-    b.disabled = false;
-    reportEl.scrollIntoView({ block: "nearest" });
-  });
-  return b;
-}
 
 function render(main, title, v, intro) {
   const reportEl = el("div", { id: "verify-report", "aria-live": "polite" });

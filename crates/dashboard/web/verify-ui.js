@@ -265,3 +265,20 @@ export function report(el, title, result) {
   }
   el.append(h, ol);
 }
+
+// A button that verifies log entry `entry` in the browser and reports the
+// result in `reportEl` (titled with `what`).
+export function verifyButton(entry, reportEl, what) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "small secondary";
+  b.dataset.verify = String(entry);
+  b.textContent = `Verify #${entry}`;
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    report(reportEl, what, await verifyEntry(entry));
+    b.disabled = false;
+    reportEl.scrollIntoView({ block: "nearest" });
+  });
+  return b;
+}

@@ -39,6 +39,12 @@ use crate::ServiceError;
 
 type Res<T> = Result<T, ServiceError>;
 
+/// When each open case's fix became available, by (manufacturer, case).
+type FixTimes = BTreeMap<(String, String), Option<i64>>;
+
+/// Fix times with the register and log size they are for.
+type CachedFixes = (Arc<risk_register::Register>, u64, Arc<FixTimes>);
+
 /// A register and the log size it was looked at with.
 type LookedAt = (Arc<risk_register::Register>, u64);
 
@@ -80,6 +86,9 @@ pub struct CraService {
     /// The register and log size [`CraService::open_exploited`] last
     /// looked at: nothing to open until either changes.
     looked_at: Arc<parking_lot::Mutex<Option<LookedAt>>>,
+    /// [`CraService::fix_times`]' last answer, with the register and log
+    /// size it is for.
+    fixes: Arc<parking_lot::Mutex<Option<CachedFixes>>>,
 }
 
 /// A refusal of the fold's rules, before anything is signed.
@@ -128,6 +137,7 @@ impl CraService {
             delegate,
             clock,
             looked_at: Arc::default(),
+            fixes: Arc::default(),
         }
     }
 
@@ -661,6 +671,43 @@ impl CraService {
         Ok(opened)
     }
 
+    /// When each open case's fix became available, worked out once per
+    /// register and log size (the clock asks every few seconds; finding a
+    /// case's risks may take a pass over the register).
+    fn fix_times(&self, meta: &Meta, register: &Arc<risk_register::Register>) -> Arc<FixTimes> {
+        let mut cached = self.fixes.lock();
+        if let Some((r, size, fixes)) = cached.as_ref() {
+            if Arc::ptr_eq(r, register) && *size == meta.size {
+                return fixes.clone();
+            }
+        }
+        let open: std::collections::BTreeSet<&str> = meta
+            .cra
+            .iter()
+            .filter(|(_, c)| !c.closed())
+            .filter_map(|(_, c)| c.vulnerability.as_deref())
+            .collect();
+        let about = risk_register::cra::risks_about_each(register, &open);
+        let fixes: FixTimes = meta
+            .cra
+            .iter()
+            .filter(|(_, c)| !c.closed())
+            .map(|(m, c)| {
+                let risks = c
+                    .vulnerability
+                    .as_deref()
+                    .and_then(|v| about.get(v))
+                    .map_or(&[][..], Vec::as_slice);
+                let facts =
+                    risk_register::cra::case_facts_of(register, &meta.releases, m, c, risks);
+                ((m.0.clone(), c.id.clone()), facts.fix_available_at)
+            })
+            .collect();
+        let fixes = Arc::new(fixes);
+        *cached = Some((register.clone(), meta.size, fixes.clone()));
+        fixes
+    }
+
     /// What the reporting clock calls for now: every case opened, every
     /// stage due soon, every stage overdue (stable ids: the outbox tells
     /// each once).
@@ -671,13 +718,7 @@ impl CraService {
         }
         let register = self.register()?;
         let now = self.clock.now_unix_s();
-        let open: std::collections::BTreeSet<&str> = meta
-            .cra
-            .iter()
-            .filter(|(_, c)| !c.closed())
-            .filter_map(|(_, c)| c.vulnerability.as_deref())
-            .collect();
-        let about = risk_register::cra::risks_about_each(&register, &open);
+        let fixes = self.fix_times(&meta, &register);
         let mut out = Vec::new();
         for (m, c) in meta.cra.iter() {
             let base = Due {
@@ -700,13 +741,8 @@ impl CraService {
                 continue;
             }
             out.push(base.clone());
-            let risks = c
-                .vulnerability
-                .as_deref()
-                .and_then(|v| about.get(v))
-                .map_or(&[][..], Vec::as_slice);
-            let facts = risk_register::cra::case_facts_of(&register, &meta.releases, m, c, risks);
-            for s in c.clock(facts.fix_available_at, now) {
+            let fix_at = fixes.get(&(m.0.clone(), c.id.clone())).copied().flatten();
+            for s in c.clock(fix_at, now) {
                 if !matches!(s.status, StageStatus::DueSoon | StageStatus::Overdue) {
                     continue;
                 }

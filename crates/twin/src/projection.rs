@@ -1529,8 +1529,7 @@ impl<S: State> Projection<S> {
                 products,
                 evidence,
             } => {
-                let manufacturer = crate::registry::stakeholder_of(s.subject)
-                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                let manufacturer = Self::subject_stakeholder(s.subject)?;
                 if registry.authority().is_some() {
                     if !registry.has_role(&manufacturer, Role::Manufacturer) {
                         return Err(ApplyError::NotAManufacturer(manufacturer.0));
@@ -1554,8 +1553,7 @@ impl<S: State> Projection<S> {
                 )?))
             }
             StatementBody::CraAwareness { case, aware_at } => {
-                let manufacturer = crate::registry::stakeholder_of(s.subject)
-                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                let manufacturer = Self::subject_stakeholder(s.subject)?;
                 Ok(Plan::Cra(self.meta.cra.check_awareness(
                     manufacturer,
                     case,
@@ -1564,8 +1562,7 @@ impl<S: State> Projection<S> {
                 )?))
             }
             StatementBody::CraReport { case, stage, .. } => {
-                let manufacturer = crate::registry::stakeholder_of(s.subject)
-                    .ok_or_else(|| RegistryError::NotAStakeholder(s.subject.to_string()))?;
+                let manufacturer = Self::subject_stakeholder(s.subject)?;
                 Ok(Plan::Cra(self.meta.cra.check_report(
                     manufacturer,
                     case,
@@ -1953,6 +1950,12 @@ impl<S: State> Projection<S> {
 
     /// The grantor of an audit statement: its subject's stakeholder, which
     /// must be its (effective) issuer.
+    /// The stakeholder a `stakeholder:<id>` subject names.
+    fn subject_stakeholder(subject: &str) -> Result<StakeholderId, ApplyError> {
+        crate::registry::stakeholder_of(subject)
+            .ok_or_else(|| RegistryError::NotAStakeholder(subject.to_string()).into())
+    }
+
     fn cra_stamp(s: &Registered<'_>, by: StakeholderId) -> crate::cra::Stamp {
         crate::cra::Stamp {
             entry: s.entry,
