@@ -216,8 +216,7 @@ impl Advised {
     fn exploit(&self, snapshot: &Snapshot) -> Option<Arc<vuln::exploit::ExploitFacts>> {
         snapshot
             .exploitation
-            .find(self.ids.iter().map(|t| &**t))
-            .map(|f| Arc::new(f.clone()))
+            .find_shared(self.ids.iter().map(|t| &**t))
     }
 }
 
@@ -618,6 +617,7 @@ impl Engine {
                 releases,
                 vex: d.vex.clone(),
                 decisions: d.decisions.clone(),
+                mission: snapshot.missions.get(&d.device).copied(),
             });
         }
         unassessed.sort_by(|a, b| a.device.cmp(&b.device));
@@ -694,6 +694,7 @@ impl Engine {
             deadlines: Arc::new(Deadlines {
                 policy: snapshot.policy.clone(),
                 plans: snapshot.release_plans.clone(),
+                mission: snapshot.mission,
             }),
         };
         // The indexes and the counts read the same risks: side by side.
@@ -735,15 +736,20 @@ impl Engine {
             );
         }
         sort_risks(&mut fresh);
-        let indexes = previous
-            .indexes
-            .patched(&fresh, vulnerabilities, risk_order);
-        let kept = previous.risks.iter().filter(|r| {
-            r.vulnerability
-                .as_ref()
-                .is_none_or(|v| !vulnerabilities.contains(&**v))
+        let indexes = previous.indexes.patched(&fresh, vulnerabilities);
+        let old: Vec<&Arc<Risk>> = vulnerabilities
+            .iter()
+            .flat_map(|v| previous.risks_of_vulnerability(v))
+            .collect();
+        let risks = splice_sorted(&previous.risks, &old, &fresh).unwrap_or_else(|| {
+            fell_back();
+            let kept = previous.risks.iter().filter(|r| {
+                r.vulnerability
+                    .as_ref()
+                    .is_none_or(|v| !vulnerabilities.contains(&**v))
+            });
+            merge_sorted(kept.cloned(), fresh)
         });
-        let risks = merge_sorted(kept.cloned(), fresh);
         let mut vex_state: BTreeMap<String, String> = previous
             .vex_state
             .iter()
@@ -818,6 +824,9 @@ impl Engine {
             }
         }
         let release_stakeholders: Arc<[String]> = release_stakeholders.into();
+        // SSVC's Mission & Well-being: the highest stated for a device on
+        // the release, else the snapshot's.
+        let mission = devices.mission_on(key).unwrap_or(snapshot.mission);
         // Shared by every risk of the release.
         let subject: Text = subject_model.into();
         let model: Text = release.model.as_str().into();
@@ -850,13 +859,9 @@ impl Engine {
                     ))
                 })
             };
-            let ssvc = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev);
-            let priority = vuln::exploit::Priority::of(
-                exploit.as_deref(),
-                ssvc.as_ref(),
-                snapshot.mission,
-                a.score,
-            );
+            let ssvc = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev).map(Arc::new);
+            let priority =
+                vuln::exploit::Priority::of(exploit.as_deref(), ssvc.as_deref(), mission, a.score);
             let deadline = policy.deadline_of(a.severity, discovered, kev);
             let (decision, _) = model_decision(snapshot, subject_model, &risk_id);
             let status = status_of(decision.as_ref(), today);
@@ -876,6 +881,7 @@ impl Engine {
                 cvss_vector: a.vector.clone(),
                 kev,
                 ssvc: priority.ssvc,
+                ssvc_inputs: ssvc,
                 priority,
                 exploit,
                 owner: owner_after(decision.as_ref(), maker.clone()),
@@ -928,7 +934,7 @@ fn group_by_release<'r, 'a>(
 /// The register's order: the highest priority first (exploited, then
 /// likely exploited; see [`vuln::exploit`]), then the worst severity, then
 /// the nearest deadline, then key.
-fn risk_order(a: &Risk, b: &Risk) -> std::cmp::Ordering {
+pub(crate) fn risk_order(a: &Risk, b: &Risk) -> std::cmp::Ordering {
     b.priority
         .rank(&a.priority)
         .then_with(|| b.severity.cmp(&a.severity))
@@ -938,6 +944,66 @@ fn risk_order(a: &Risk, b: &Risk) -> std::cmp::Ordering {
 
 fn sort_risks(risks: &mut [Arc<Risk>]) {
     risks.sort_by(|a, b| risk_order(a, b));
+}
+
+/// How many times [`splice_sorted`] did not find a risk where the order
+/// puts it (a bug: the delta then filters the whole list instead).
+static SPLICE_FALLBACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a [`splice_sorted`] that did not find its risks.
+pub(crate) fn fell_back() {
+    SPLICE_FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many register deltas could not splice their risks into the list
+/// and filtered it whole (for tests: it must stay 0).
+#[doc(hidden)]
+pub fn splice_fallbacks() -> u64 {
+    SPLICE_FALLBACKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `sorted` with the risks `old` (each one of its risks) taken out and
+/// `fresh` (sorted) put in, each found by binary search: work in
+/// proportion to the changed risks' count times the log of the register's,
+/// plus one copy of the list. `None` if one of `old` is not in `sorted` as
+/// found (the caller then filters the whole list).
+pub(crate) fn splice_sorted(
+    sorted: &[Arc<Risk>],
+    old: &[&Arc<Risk>],
+    fresh: &[Arc<Risk>],
+) -> Option<Vec<Arc<Risk>>> {
+    let place = |r: &Risk| sorted.partition_point(|x| risk_order(x, r).is_lt());
+    let mut removed = Vec::with_capacity(old.len());
+    for r in old {
+        let at = place(r);
+        if !sorted.get(at).is_some_and(|x| Arc::ptr_eq(x, r)) {
+            return None;
+        }
+        removed.push(at);
+    }
+    removed.sort_unstable();
+    removed.dedup();
+    let mut out = Vec::with_capacity((sorted.len() + fresh.len()).saturating_sub(removed.len()));
+    let mut removed = removed.into_iter().peekable();
+    let mut from = 0;
+    // Copies sorted[from..to] without the removed positions.
+    let mut copy_upto = |out: &mut Vec<Arc<Risk>>, from: &mut usize, to: usize| {
+        while let Some(gap) = removed.next_if(|&g| g < to) {
+            out.extend_from_slice(sorted.get(*from..gap).unwrap_or_default());
+            *from = gap + 1;
+        }
+        if *from < to {
+            out.extend_from_slice(sorted.get(*from..to).unwrap_or_default());
+            *from = to;
+        }
+    };
+    for f in fresh {
+        let at = place(f);
+        copy_upto(&mut out, &mut from, at);
+        out.push(f.clone());
+    }
+    copy_upto(&mut out, &mut from, sorted.len());
+    Some(out)
 }
 
 /// Merges `fresh` (sorted) into `kept` (sorted).
@@ -1019,6 +1085,7 @@ fn recorded_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Ar
                 kev: false,
                 exploit: None,
                 ssvc: None,
+                ssvc_inputs: None,
                 priority: vuln::exploit::Priority::of_score(score),
                 owner: owner_after(decision.as_ref(), recorder.into()),
                 status,
@@ -1080,6 +1147,7 @@ fn posture_risks(snapshot: &Snapshot, live: &[&DeviceFacts], risks: &mut Vec<Arc
                 kev: false,
                 exploit: None,
                 ssvc: None,
+                ssvc_inputs: None,
                 priority: vuln::exploit::Priority::of_score(f.cvss.as_ref().map(|(_, s)| *s)),
                 owner: owner_after(decision.as_ref(), owner.clone()),
                 status,

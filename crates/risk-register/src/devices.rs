@@ -41,6 +41,8 @@ pub struct DeviceRow {
     pub vex: BTreeMap<String, DeviceVex>,
     /// Decisions by device risk id.
     pub decisions: BTreeMap<String, Decision>,
+    /// The Mission & Well-being its operator or owner stated, if any.
+    pub mission: Option<vuln::exploit::MissionWellbeing>,
 }
 
 impl DeviceRow {
@@ -70,6 +72,8 @@ struct Members {
     /// Every stakeholder with a role on one of them, in the order first
     /// seen (rows by device id).
     stakeholders: Vec<String>,
+    /// The highest Mission & Well-being stated for one of them.
+    mission: Option<vuln::exploit::MissionWellbeing>,
 }
 
 /// The devices of a register.
@@ -92,6 +96,7 @@ impl Devices {
             for (key, since) in &row.releases {
                 let m = members.entry(key.clone()).or_default();
                 m.all.push(i);
+                m.mission = m.mission.max(row.mission);
                 for s in row.stakeholders.iter() {
                     if !m.stakeholders.contains(s) {
                         m.stakeholders.push(s.clone());
@@ -141,6 +146,12 @@ impl Devices {
             .get(key)
             .map(|m| m.stakeholders.as_slice())
             .unwrap_or(&[])
+    }
+
+    /// The highest Mission & Well-being stated for a device on release
+    /// `key`, if any is.
+    pub fn mission_on(&self, key: &str) -> Option<vuln::exploit::MissionWellbeing> {
+        self.members.get(key)?.mission
     }
 
     /// How many devices run release `key`.
@@ -218,6 +229,17 @@ impl crate::Register {
             .cloned()
             .or_else(|| r.decision.clone());
         let status = crate::build::status_of(decision.as_ref(), today);
+        // The device's own Mission & Well-being decides its SSVC outcome
+        // (the release risk's takes the highest of its devices').
+        let priority = match &r.ssvc_inputs {
+            Some(inputs) => vuln::exploit::Priority::of(
+                r.exploit.as_deref(),
+                Some(inputs),
+                row.mission.unwrap_or(self.deadlines.mission),
+                r.score,
+            ),
+            None => r.priority,
+        };
         let (discovered, deadline) = match r.discovered {
             Some(d) if since > d => {
                 let policy = self
@@ -256,8 +278,9 @@ impl crate::Register {
             cvss_vector: r.cvss_vector.clone(),
             kev: r.kev,
             exploit: r.exploit.clone(),
-            ssvc: r.ssvc,
-            priority: r.priority,
+            ssvc: priority.ssvc,
+            ssvc_inputs: r.ssvc_inputs.clone(),
+            priority,
             owner: crate::build::owner_after(decision.as_ref(), row.owner.clone()),
             status,
             decision,
@@ -681,14 +704,17 @@ impl Tally {
     }
 }
 
-/// How deadlines are computed: the policy, with each model's announced
-/// release plan.
+/// How device risks' deadlines and priorities are computed: the policy,
+/// with each model's announced release plan, and the Mission & Well-being
+/// assumed where none is stated.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deadlines {
     /// The node's policy.
     pub policy: risk::DeadlinePolicy,
     /// Announced release plans, by model subject.
     pub plans: BTreeMap<String, risk::ReleasePlan>,
+    /// The Mission & Well-being assumed where no one stated one.
+    pub mission: vuln::exploit::MissionWellbeing,
 }
 
 impl Deadlines {

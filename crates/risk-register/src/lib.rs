@@ -29,7 +29,7 @@ pub mod cra;
 mod devices;
 mod events;
 
-pub use build::{build, build_with, device_on_key, BuildError, Engine};
+pub use build::{build, build_with, device_on_key, splice_fallbacks, BuildError, Engine};
 pub use devices::{Deadlines, DeviceRow, Devices, Selector};
 pub use events::{
     notifications, notifications_for, notifications_limited, Event, EventKind, DEVICE_EVENTS_MAX,
@@ -296,8 +296,14 @@ pub struct Snapshot {
     /// EPSS): it sets the risks' priority and, with
     /// [`risk::DeadlinePolicy::kev_days`], shortens deadlines.
     pub exploitation: std::sync::Arc<vuln::exploit::ExploitIndex>,
-    /// The mission and well-being impact SSVC decisions assume.
+    /// The mission and well-being impact SSVC decisions assume where no
+    /// operator or owner stated one.
     pub mission: vuln::exploit::MissionWellbeing,
+    /// The Mission & Well-being stated for devices (the highest undisputed
+    /// `ssvc-mission` statement covering each), by device id: a device
+    /// risk's SSVC decision takes its device's, a release risk's the
+    /// highest of its devices'.
+    pub missions: std::sync::Arc<BTreeMap<String, vuln::exploit::MissionWellbeing>>,
     /// The manufacturers' own SSVC inputs (undisputed `ssvc-technical`
     /// statements): they override CISA's ADP values point by point for
     /// the releases of their models.
@@ -439,9 +445,14 @@ pub struct Risk {
     #[serde(default)]
     pub exploit: Option<std::sync::Arc<vuln::exploit::ExploitFacts>>,
     /// CISA's SSVC decision, when the vulnerability's SSVC inputs are known
-    /// (mission and well-being: the snapshot's).
+    /// (Mission & Well-being: the device's as stated, for a release risk
+    /// the highest stated for its devices, else the snapshot's).
     #[serde(default)]
     pub ssvc: Option<vuln::exploit::SsvcDecision>,
+    /// The SSVC inputs the decision was made from (CISA's ADP values,
+    /// overridden point by point by the manufacturer's statement).
+    #[serde(default)]
+    pub ssvc_inputs: Option<std::sync::Arc<vuln::exploit::SsvcInputs>>,
     /// Its priority: the register's order (see [`vuln::exploit`]).
     #[serde(default)]
     pub priority: vuln::exploit::Priority,
@@ -556,8 +567,9 @@ pub(crate) struct Indexes {
     pub(crate) by_release: HashMap<String, RiskList>,
     pub(crate) by_vulnerability: HashMap<Text, RiskList>,
     /// The risks of the register that are a device's own (posture
-    /// findings), by device id; vulnerability deltas never change them.
-    pub(crate) by_device: HashMap<String, RiskList>,
+    /// findings), by device id; vulnerability deltas never change them, so
+    /// the registers a delta builds share the whole map.
+    pub(crate) by_device: std::sync::Arc<HashMap<String, RiskList>>,
 }
 
 impl Indexes {
@@ -591,27 +603,34 @@ impl Indexes {
                 .into_iter()
                 .map(|(k, v)| (k, std::sync::Arc::new(v)))
                 .collect(),
-            by_device: by_device
-                .into_iter()
-                .map(|(k, v)| (k, std::sync::Arc::new(v)))
-                .collect(),
+            by_device: std::sync::Arc::new(
+                by_device
+                    .into_iter()
+                    .map(|(k, v)| (k, std::sync::Arc::new(v)))
+                    .collect(),
+            ),
         }
     }
 
     /// `self` after the risks of `vulnerabilities` were replaced by `fresh`
     /// (sorted in register order): only their lists and those of the
-    /// releases they are on are made again.
+    /// releases they are on are made again, each old risk found in its
+    /// release's list by binary search and each fresh one put in its place.
     pub(crate) fn patched(
         &self,
         fresh: &[std::sync::Arc<Risk>],
         vulnerabilities: &std::collections::BTreeSet<String>,
-        order: impl Fn(&Risk, &Risk) -> std::cmp::Ordering,
     ) -> Indexes {
         let mut ix = self.clone();
-        let mut releases: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut old: HashMap<String, Vec<&std::sync::Arc<Risk>>> = HashMap::new();
         for v in vulnerabilities {
-            if let Some(list) = ix.by_vulnerability.remove(v.as_str()) {
-                releases.extend(list.iter().filter_map(|r| devices::release_key_of(r)));
+            if ix.by_vulnerability.remove(v.as_str()).is_some() {
+                let list = self.by_vulnerability.get(v.as_str());
+                for r in list.map_or(&[][..], |l| l.as_slice()) {
+                    if let Some(key) = devices::release_key_of(r) {
+                        old.entry(key).or_default().push(r);
+                    }
+                }
             }
         }
         let mut by_vulnerability: HashMap<Text, Vec<std::sync::Arc<Risk>>> = HashMap::new();
@@ -624,30 +643,32 @@ impl Indexes {
                     .push(r.clone());
             }
             if let Some(key) = devices::release_key_of(r) {
-                releases.insert(key.clone());
+                old.entry(key.clone()).or_default();
                 by_release.entry(key).or_default().push(r.clone());
             }
         }
         for (v, list) in by_vulnerability {
             ix.by_vulnerability.insert(v, std::sync::Arc::new(list));
         }
-        for key in releases {
-            let mut list: Vec<std::sync::Arc<Risk>> = self
-                .by_release
-                .get(&key)
-                .map(|l| {
-                    l.iter()
-                        .filter(|r| {
-                            r.vulnerability
-                                .as_ref()
-                                .is_none_or(|v| !vulnerabilities.contains(&**v))
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            list.extend(by_release.remove(&key).unwrap_or_default());
-            list.sort_by(|a, b| order(a, b));
+        for (key, gone) in old {
+            let added = by_release.remove(&key).unwrap_or_default();
+            let before: &[std::sync::Arc<Risk>] =
+                self.by_release.get(&key).map_or(&[], |l| l.as_slice());
+            let list = build::splice_sorted(before, &gone, &added).unwrap_or_else(|| {
+                build::fell_back();
+                let mut list: Vec<std::sync::Arc<Risk>> = before
+                    .iter()
+                    .filter(|r| {
+                        r.vulnerability
+                            .as_ref()
+                            .is_none_or(|v| !vulnerabilities.contains(&**v))
+                    })
+                    .cloned()
+                    .collect();
+                list.extend(added);
+                list.sort_by(|a, b| build::risk_order(a, b));
+                list
+            });
             if list.is_empty() {
                 ix.by_release.remove(&key);
             } else {
@@ -927,6 +948,7 @@ impl Snapshot {
             model_risks: meta.model_risks.clone(),
             exploitation: std::sync::Arc::default(),
             mission: vuln::exploit::MissionWellbeing::Medium,
+            missions: std::sync::Arc::default(),
             ssvc_statements: std::sync::Arc::default(),
             discovered: std::sync::Arc::default(),
         }

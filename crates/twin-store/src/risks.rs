@@ -117,6 +117,17 @@ struct Changed {
     /// Exploitation facts changed for many vulnerabilities: every risk's
     /// priority is worked out again (no matching).
     reprioritize: bool,
+    /// Exploitation facts changed for the vulnerabilities of these
+    /// advisories only: their risks are assembled again (no matching).
+    reprioritize_ids: BTreeSet<String>,
+}
+
+/// Which risks' priorities a register step works out again without
+/// matching: every risk, or those of these advisories.
+#[derive(Clone, Copy)]
+struct Reprioritize<'a> {
+    all: bool,
+    ids: &'a BTreeSet<String>,
 }
 
 /// What the last register was built from.
@@ -539,15 +550,34 @@ impl RiskService {
         self.advisories_changed.notify_waiters();
     }
 
-    /// Replaces what is known about exploitation; `changed` names the CVEs
-    /// whose facts changed (their risks are re-prioritized, or every risk
-    /// when they are many).
-    pub fn set_exploitation(&self, index: vuln::exploit::ExploitIndex, changed: &[String]) {
-        *self.exploitation.write() = Arc::new(index);
+    /// Takes in what an import changed about exploitation: `changed` names
+    /// the CVEs whose facts changed. Few are read again one by one and
+    /// patched into the index, and their risks re-prioritized (without
+    /// matching); many reload the index and re-prioritize every risk.
+    fn exploitation_changed(
+        &self,
+        store: &advisory_store::AdvisoryStore,
+        changed: &[String],
+    ) -> Result<(), advisory_store::StoreError> {
         if changed.is_empty() {
-            return;
+            return Ok(());
         }
         let few = changed.len() <= EXPLOIT_ONE_BY_ONE_MAX;
+        {
+            // Held while reading, so that two imports' patches never
+            // overwrite each other.
+            let mut slot = self.exploitation.write();
+            let index = if few {
+                let mut index = (**slot).clone();
+                for cve in changed {
+                    index.set(cve, store.exploit_facts(cve)?);
+                }
+                index
+            } else {
+                store.load_exploitation()?
+            };
+            *slot = Arc::new(index);
+        }
         let ids: BTreeSet<String> = if few {
             let cves: std::collections::HashSet<&str> =
                 changed.iter().map(String::as_str).collect();
@@ -568,14 +598,14 @@ impl RiskService {
         };
         {
             let mut c = self.changed.lock();
-            c.generation += 1;
             if few {
-                c.ids.extend(ids);
+                c.reprioritize_ids.extend(ids);
             } else {
                 c.reprioritize = true;
             }
         }
         self.advisories_changed.notify_waiters();
+        Ok(())
     }
 
     /// Imports a whole known-exploited list under `list` into the store
@@ -595,7 +625,7 @@ impl RiskService {
             .chain(&done.removed)
             .cloned()
             .collect();
-        self.set_exploitation(store.load_exploitation()?, &changed);
+        self.exploitation_changed(store, &changed)?;
         Ok(done)
     }
 
@@ -607,7 +637,7 @@ impl RiskService {
     ) -> Result<advisory_store::exploit::EpssImport, ExploitError> {
         let store = self.store.as_ref().ok_or(ExploitError::NoStore)?;
         let done = store.import_epss(reader)?;
-        self.set_exploitation(store.load_exploitation()?, &done.changed_cves);
+        self.exploitation_changed(store, &done.changed_cves)?;
         Ok(done)
     }
 
@@ -750,8 +780,13 @@ impl RiskService {
             Some(e) => Err(e),
             None => {
                 let mut snapshot = snapshot;
-                snapshot.ssvc_statements =
-                    Arc::new(crate::ssvc::technical_statements(store, meta)?);
+                let inputs = crate::ssvc::register_inputs(
+                    store,
+                    meta,
+                    crate::posture::end_of_day_unix_s(today),
+                )?;
+                snapshot.ssvc_statements = Arc::new(inputs.technical);
+                snapshot.missions = Arc::new(inputs.missions);
                 Ok(snapshot)
             }
         }
@@ -764,13 +799,14 @@ impl RiskService {
     /// SBOMs or VEX changed is the whole fleet evaluated again.
     pub fn register(&self, today: risk::Date) -> Result<Arc<Register>, StoreError> {
         let mut built = self.built.lock();
-        let (generation, ids, everything, reprioritize) = {
+        let (generation, ids, everything, reprioritize, reprioritize_ids) = {
             let mut c = self.changed.lock();
             (
                 c.generation,
                 std::mem::take(&mut c.ids),
                 std::mem::take(&mut c.everything),
                 std::mem::take(&mut c.reprioritize),
+                std::mem::take(&mut c.reprioritize_ids),
             )
         };
         let before = built.as_ref().map(|b| b.register.clone());
@@ -781,7 +817,10 @@ impl RiskService {
             generation,
             &ids,
             everything,
-            reprioritize,
+            Reprioritize {
+                all: reprioritize,
+                ids: &reprioritize_ids,
+            },
         );
         if let Ok(r) = &result {
             if before.is_none_or(|b| !Arc::ptr_eq(&b, r)) {
@@ -796,6 +835,7 @@ impl RiskService {
             c.ids.extend(ids);
             c.everything |= everything;
             c.reprioritize |= reprioritize;
+            c.reprioritize_ids.extend(reprioritize_ids);
             *built = None;
         }
         result
@@ -808,7 +848,7 @@ impl RiskService {
         generation: u64,
         ids: &BTreeSet<String>,
         everything: bool,
-        reprioritize: bool,
+        reprioritize: Reprioritize<'_>,
     ) -> Result<Arc<Register>, StoreError> {
         let started = std::time::Instant::now();
         let meta = self.projector.meta();
@@ -910,16 +950,25 @@ impl RiskService {
             return Ok(register);
         }
         // The manufacturers' SSVC statements: a change re-prioritizes every
-        // risk (without matching).
+        // risk (without matching). The operators' missions: a change is a
+        // change of the devices' facts.
         let mut ssvc_changed = false;
-        if b.meta.size != meta.size {
-            let stated = crate::ssvc::technical_statements(self.projector.store(), &meta)?;
-            if *b.snapshot.ssvc_statements != stated {
-                b.snapshot.ssvc_statements = Arc::new(stated);
+        if b.meta.size != meta.size || new_day {
+            let inputs = crate::ssvc::register_inputs(
+                self.projector.store(),
+                &meta,
+                crate::posture::end_of_day_unix_s(today),
+            )?;
+            if *b.snapshot.ssvc_statements != inputs.technical {
+                b.snapshot.ssvc_statements = Arc::new(inputs.technical);
                 ssvc_changed = true;
             }
+            if *b.snapshot.missions != inputs.missions {
+                b.snapshot.missions = Arc::new(inputs.missions);
+                devices_changed = true;
+            }
         }
-        let reprioritize = reprioritize || ssvc_changed;
+        let reprioritize_all = reprioritize.all || ssvc_changed;
         let mut facts_changed = devices_changed || b.snapshot.today != today;
         if b.meta.release_plans != meta.release_plans || b.meta.model_risks != meta.model_risks {
             b.snapshot.release_plans = meta
@@ -936,6 +985,9 @@ impl RiskService {
         b.snapshot.exploitation = self.exploitation.read().clone();
         // 2. The advisories.
         let mut delta = None;
+        if !reprioritize.ids.is_empty() {
+            delta = Some(BTreeSet::new());
+        }
         if generation != b.generation {
             delta = self.with_indexes(|index, own| {
                 if everything {
@@ -947,12 +999,16 @@ impl RiskService {
                 }
             })?;
             b.generation = generation;
-        } else if !facts_changed && !ssvc_changed {
+        } else if !facts_changed && !reprioritize_all && reprioritize.ids.is_empty() {
             return Ok(b.register.clone());
+        }
+        // Exploitation changed for a few: their risks assembled again.
+        if let Some(vulns) = &mut delta {
+            vulns.extend(reprioritize.ids.iter().cloned());
         }
         let evaluated = started.elapsed();
         let (register, how) = match delta {
-            Some(vulns) if !facts_changed && !reprioritize => (
+            Some(vulns) if !facts_changed && !reprioritize_all => (
                 b.engine.register_delta(&b.snapshot, &b.register, &vulns),
                 Delta::Vulnerabilities(vulns),
             ),
@@ -986,7 +1042,8 @@ impl RiskService {
             }
         }
         let register = Arc::new(register);
-        b.register = register.clone();
+        let previous = std::mem::replace(&mut b.register, register.clone());
+        drop_elsewhere(previous);
         log_step(
             "changes",
             &how,
@@ -1118,6 +1175,21 @@ impl RiskService {
             }
         }
         Delta::Everything
+    }
+}
+
+/// Drops a register on a thread of its own: the last holder of a register
+/// of a million risks would otherwise spend tens of milliseconds of the
+/// step that replaced it releasing them while readers wait.
+fn drop_elsewhere(register: Arc<Register>) {
+    if Arc::strong_count(&register) > 1 {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("register-drop".into())
+        .spawn(move || drop(register));
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "dropping the previous register in place");
     }
 }
 

@@ -171,35 +171,85 @@ pub fn inputs_on(
     Ok(out)
 }
 
-/// The undisputed technical inputs, as the register takes them (the latest
-/// per manufacturer, model and vulnerability, by entry).
-pub fn technical_statements(
+/// What the register takes of the SSVC inputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegisterInputs {
+    /// The undisputed technical inputs: the latest per manufacturer, model
+    /// and vulnerability, by entry.
+    pub technical: risk_register::SsvcStatements,
+    /// Each device's Mission & Well-being: the highest undisputed mission
+    /// input covering it.
+    pub missions: std::collections::BTreeMap<String, vuln::exploit::MissionWellbeing>,
+}
+
+/// The inputs the register takes, as they stand at `now_unix_s` (a group's
+/// mission input covers the devices of the group on which its issuer is
+/// then operator or owner).
+pub fn register_inputs(
     store: &TwinStore,
     meta: &twin::Meta,
-) -> Result<risk_register::SsvcStatements, StoreError> {
-    let mut out = risk_register::SsvcStatements::new();
+    now_unix_s: i64,
+) -> Result<RegisterInputs, StoreError> {
+    let mut out = RegisterInputs::default();
     let mut all = all_inputs(store, meta)?;
     all.sort_by_key(|r| r.entry);
     for r in all {
         if r.disputed() {
             continue;
         }
-        if let SsvcInput::Technical {
-            vulnerability,
-            exploitation,
-            automatable,
-            technical_impact,
-        } = r.input
-        {
-            out.insert(
-                (r.model.1 .0.clone(), r.model.0.clone(), vulnerability),
-                risk_register::SsvcStatement {
-                    entry: r.entry,
-                    exploitation,
-                    automatable,
-                    technical_impact,
-                },
-            );
+        match r.input {
+            SsvcInput::Technical {
+                vulnerability,
+                exploitation,
+                automatable,
+                technical_impact,
+            } => {
+                out.technical.insert(
+                    (r.model.1 .0.clone(), r.model.0.clone(), vulnerability),
+                    risk_register::SsvcStatement {
+                        entry: r.entry,
+                        exploitation,
+                        automatable,
+                        technical_impact,
+                    },
+                );
+            }
+            SsvcInput::Mission { ref group, mission } => {
+                let mut covered = |t: &Twin| {
+                    if r.covers(meta, t, now_unix_s) {
+                        let m = out
+                            .missions
+                            .entry(t.device.as_str().to_string())
+                            .or_insert(mission);
+                        *m = (*m).max(mission);
+                    }
+                };
+                match group {
+                    None => {
+                        let id = DeviceId::new(r.device.clone())
+                            .map_err(|e| StoreError::Db(format!("ssvc input {}: {e}", r.entry)))?;
+                        if let Some(t) = store.twin(&id)? {
+                            covered(&t);
+                        }
+                    }
+                    Some(g) => {
+                        let mut after: Option<String> = None;
+                        loop {
+                            let page = store.search("group", g, after.as_deref(), HOLDERS_PAGE)?;
+                            let full = page.len() == HOLDERS_PAGE;
+                            after = page.last().map(|d| d.as_str().to_string());
+                            for id in page {
+                                if let Some(t) = store.twin(&id)? {
+                                    covered(&t);
+                                }
+                            }
+                            if !full {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(out)

@@ -243,6 +243,7 @@ fn snapshot(rng: &mut Rng) -> Snapshot {
         model_risks: BTreeMap::new(),
         exploitation: std::sync::Arc::default(),
         mission: vuln::exploit::MissionWellbeing::Medium,
+        missions: Default::default(),
         discovered: std::sync::Arc::default(),
     }
 }
@@ -456,6 +457,11 @@ fn every_delta_equals_a_full_build() {
     assert!(
         exposure_moved > 3,
         "releases and devices become exposed and cleared: {exposure_moved}"
+    );
+    assert_eq!(
+        risk_register::splice_fallbacks(),
+        0,
+        "every delta spliced its risks into the list in place"
     );
 }
 

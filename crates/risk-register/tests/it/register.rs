@@ -609,3 +609,63 @@ fn posture_findings_are_device_risks_with_deadlines_and_decisions() {
     let gone = build(&with_findings(&log, "2026-11-21"), &empty).expect("builds");
     assert_eq!(gone.iter().count(), 0);
 }
+
+/// SSVC's Mission & Well-being is the operators': a device risk decides
+/// with its device's stated mission (else medium), a release risk with the
+/// highest stated for its devices, so the register's order puts the
+/// release that a high-mission device runs first.
+#[test]
+fn stated_missions_decide_the_ssvc_outcome_of_device_and_release_risks() {
+    use vuln::exploit::{
+        cisa_decision, Automatable, Exploitation, MissionWellbeing, TechnicalImpact,
+    };
+    let log = fleet();
+    let (e, a, t) = (Exploitation::Poc, Automatable::Yes, TechnicalImpact::Total);
+    let medium = cisa_decision(e, a, t, MissionWellbeing::Medium);
+    let high = cisa_decision(e, a, t, MissionWellbeing::High);
+    assert_ne!(medium, high, "the inputs must make the mission matter");
+    let mut snap = log.snapshot("2026-11-21");
+    snap.ssvc_statements = Arc::new(
+        [(
+            (
+                "acme".to_string(),
+                "DC-200".to_string(),
+                "CVE-2099-0001".to_string(),
+            ),
+            risk_register::SsvcStatement {
+                entry: 7,
+                exploitation: Some(e),
+                automatable: Some(a),
+                technical_impact: Some(t),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let before = build(&snap, &index()).expect("builds");
+    let release = |reg: &Register| {
+        reg.by_release(MODEL, "2.4.0")
+            .find(|r| r.kind == RiskKind::ReleaseVulnerability)
+            .map(|r| r.ssvc)
+            .expect("release risk")
+    };
+    let device = |reg: &Register, d: &str| reg.by_device(d).next().expect("exposed").ssvc;
+    assert_eq!(release(&before), Some(medium), "no mission stated: medium");
+    assert_eq!(device(&before, "door-1"), Some(medium));
+
+    snap.missions = Arc::new([("door-1".to_string(), MissionWellbeing::High)].into());
+    let after = build(&snap, &index()).expect("builds");
+    assert_eq!(release(&after), Some(high), "the highest of its devices'");
+    assert_eq!(device(&after, "door-1"), Some(high), "its own");
+    assert_eq!(
+        device(&after, "door-2"),
+        Some(medium),
+        "not its neighbour's"
+    );
+    let r = after.by_device("door-2").next().expect("exposed");
+    assert_eq!(r.priority.ssvc, Some(medium));
+    assert_eq!(
+        r.ssvc_inputs.as_ref().map(|i| i.source.as_str()),
+        Some("ssvc-technical@7")
+    );
+}

@@ -526,6 +526,18 @@ async fn a_known_exploited_vulnerability_opens_a_case_whose_clock_is_kept_and_pr
     );
     // Active, not automatable, total, high: Act.
     assert_eq!(decision["decision"], "Act", "{view:#}");
+    // The register's order takes the operator's mission too: the release
+    // risk decides with the highest mission of its devices, the door's own
+    // risk with the door's.
+    ssvc_in_register(Some("Act")).await;
+    let (status, page) = get(
+        &url,
+        "/api/v1/risks?vulnerability=OSV-EXPLOIT-2&device=door-1",
+        &op,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["risks"][0]["priority"]["ssvc"], "Act", "{page:#}");
     let entry = technical["entry"].as_u64().expect("entry");
     crate::vuln_e2e::submit(
         &url,
