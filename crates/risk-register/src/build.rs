@@ -685,7 +685,7 @@ impl Engine {
         };
         let mut register = Register {
             today: today.to_string(),
-            risks,
+            risks: crate::ranked::Ranked::from_vec(risks),
             unassessed,
             vex_state,
             summary,
@@ -700,7 +700,7 @@ impl Engine {
         // The indexes and the counts read the same risks: side by side.
         let mut summary = std::mem::take(&mut register.summary);
         let indexes = std::thread::scope(|scope| {
-            let indexes = scope.spawn(|| crate::Indexes::of(&register.risks));
+            let indexes = scope.spawn(|| crate::Indexes::of(register.risks.iter()));
             register.count(APPROACHING_DAYS_DEFAULT, &mut summary);
             join(indexes)
         });
@@ -741,15 +741,18 @@ impl Engine {
             .iter()
             .flat_map(|v| previous.risks_of_vulnerability(v))
             .collect();
-        let risks = splice_sorted(&previous.risks, &old, &fresh).unwrap_or_else(|| {
-            fell_back();
-            let kept = previous.risks.iter().filter(|r| {
-                r.vulnerability
-                    .as_ref()
-                    .is_none_or(|v| !vulnerabilities.contains(&**v))
+        let risks = previous
+            .risks
+            .splice(&old, &fresh, risk_order)
+            .unwrap_or_else(|| {
+                fell_back();
+                let kept = previous.risks.iter().filter(|r| {
+                    r.vulnerability
+                        .as_ref()
+                        .is_none_or(|v| !vulnerabilities.contains(&**v))
+                });
+                crate::ranked::Ranked::from_vec(merge_sorted(kept.cloned(), fresh))
             });
-            merge_sorted(kept.cloned(), fresh)
-        });
         let mut vex_state: BTreeMap<String, String> = previous
             .vex_state
             .iter()
@@ -946,11 +949,12 @@ fn sort_risks(risks: &mut [Arc<Risk>]) {
     risks.sort_by(|a, b| risk_order(a, b));
 }
 
-/// How many times [`splice_sorted`] did not find a risk where the order
-/// puts it (a bug: the delta then filters the whole list instead).
+/// How many times a splice did not find a risk where the order puts it (a
+/// bug: the delta then filters the whole list instead).
 static SPLICE_FALLBACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Counts a [`splice_sorted`] that did not find its risks.
+/// Counts a splice ([`crate::ranked::Ranked::splice`]) that did not find
+/// its risks.
 pub(crate) fn fell_back() {
     SPLICE_FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
@@ -960,50 +964,6 @@ pub(crate) fn fell_back() {
 #[doc(hidden)]
 pub fn splice_fallbacks() -> u64 {
     SPLICE_FALLBACKS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// `sorted` with the risks `old` (each one of its risks) taken out and
-/// `fresh` (sorted) put in, each found by binary search: work in
-/// proportion to the changed risks' count times the log of the register's,
-/// plus one copy of the list. `None` if one of `old` is not in `sorted` as
-/// found (the caller then filters the whole list).
-pub(crate) fn splice_sorted(
-    sorted: &[Arc<Risk>],
-    old: &[&Arc<Risk>],
-    fresh: &[Arc<Risk>],
-) -> Option<Vec<Arc<Risk>>> {
-    let place = |r: &Risk| sorted.partition_point(|x| risk_order(x, r).is_lt());
-    let mut removed = Vec::with_capacity(old.len());
-    for r in old {
-        let at = place(r);
-        if !sorted.get(at).is_some_and(|x| Arc::ptr_eq(x, r)) {
-            return None;
-        }
-        removed.push(at);
-    }
-    removed.sort_unstable();
-    removed.dedup();
-    let mut out = Vec::with_capacity((sorted.len() + fresh.len()).saturating_sub(removed.len()));
-    let mut removed = removed.into_iter().peekable();
-    let mut from = 0;
-    // Copies sorted[from..to] without the removed positions.
-    let mut copy_upto = |out: &mut Vec<Arc<Risk>>, from: &mut usize, to: usize| {
-        while let Some(gap) = removed.next_if(|&g| g < to) {
-            out.extend_from_slice(sorted.get(*from..gap).unwrap_or_default());
-            *from = gap + 1;
-        }
-        if *from < to {
-            out.extend_from_slice(sorted.get(*from..to).unwrap_or_default());
-            *from = to;
-        }
-    };
-    for f in fresh {
-        let at = place(f);
-        copy_upto(&mut out, &mut from, at);
-        out.push(f.clone());
-    }
-    copy_upto(&mut out, &mut from, sorted.len());
-    Some(out)
 }
 
 /// Merges `fresh` (sorted) into `kept` (sorted).

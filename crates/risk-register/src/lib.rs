@@ -28,6 +28,7 @@ mod build;
 pub mod cra;
 mod devices;
 mod events;
+pub mod ranked;
 
 pub use build::{build, build_with, device_on_key, splice_fallbacks, BuildError, Engine};
 pub use devices::{Deadlines, DeviceRow, Devices, Selector};
@@ -539,7 +540,7 @@ pub struct Register {
     /// risks ([`Register::iter`], [`Register::select`],
     /// [`Register::device_risks`]); posture risks are kept as they are (one
     /// per open finding: far fewer than device vulnerability risks).
-    pub risks: Vec<std::sync::Arc<Risk>>,
+    pub risks: ranked::Ranked,
     /// Devices not assessed, and why.
     pub unassessed: Vec<Unassessed>,
     /// The status of every release-scoped VEX decision in force, keyed
@@ -559,12 +560,15 @@ pub struct Register {
     pub(crate) indexes: Indexes,
 }
 
+/// No risks.
+static EMPTY: ranked::Ranked = ranked::Ranked::EMPTY;
+
 /// A list of risks shared between registers.
 pub(crate) type RiskList = std::sync::Arc<Vec<std::sync::Arc<Risk>>>;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
-    pub(crate) by_release: HashMap<String, RiskList>,
+    pub(crate) by_release: HashMap<String, std::sync::Arc<ranked::Ranked>>,
     pub(crate) by_vulnerability: HashMap<Text, RiskList>,
     /// The risks of the register that are a device's own (posture
     /// findings), by device id; vulnerability deltas never change them, so
@@ -574,7 +578,7 @@ pub(crate) struct Indexes {
 
 impl Indexes {
     /// The indexes of `risks` (in register order).
-    pub(crate) fn of(risks: &[std::sync::Arc<Risk>]) -> Indexes {
+    pub(crate) fn of<'a>(risks: impl IntoIterator<Item = &'a std::sync::Arc<Risk>>) -> Indexes {
         let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         let mut by_vulnerability: HashMap<Text, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         let mut by_device: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
@@ -597,7 +601,7 @@ impl Indexes {
         Indexes {
             by_release: by_release
                 .into_iter()
-                .map(|(k, v)| (k, std::sync::Arc::new(v)))
+                .map(|(k, v)| (k, std::sync::Arc::new(ranked::Ranked::from_vec(v))))
                 .collect(),
             by_vulnerability: by_vulnerability
                 .into_iter()
@@ -652,23 +656,24 @@ impl Indexes {
         }
         for (key, gone) in old {
             let added = by_release.remove(&key).unwrap_or_default();
-            let before: &[std::sync::Arc<Risk>] =
-                self.by_release.get(&key).map_or(&[], |l| l.as_slice());
-            let list = build::splice_sorted(before, &gone, &added).unwrap_or_else(|| {
-                build::fell_back();
-                let mut list: Vec<std::sync::Arc<Risk>> = before
-                    .iter()
-                    .filter(|r| {
-                        r.vulnerability
-                            .as_ref()
-                            .is_none_or(|v| !vulnerabilities.contains(&**v))
-                    })
-                    .cloned()
-                    .collect();
-                list.extend(added);
-                list.sort_by(|a, b| build::risk_order(a, b));
-                list
-            });
+            let before: &ranked::Ranked = self.by_release.get(&key).map_or(&EMPTY, |l| l);
+            let list = before
+                .splice(&gone, &added, build::risk_order)
+                .unwrap_or_else(|| {
+                    build::fell_back();
+                    let mut list: Vec<std::sync::Arc<Risk>> = before
+                        .iter()
+                        .filter(|r| {
+                            r.vulnerability
+                                .as_ref()
+                                .is_none_or(|v| !vulnerabilities.contains(&**v))
+                        })
+                        .cloned()
+                        .collect();
+                    list.extend(added);
+                    list.sort_by(|a, b| build::risk_order(a, b));
+                    ranked::Ranked::from_vec(list)
+                });
             if list.is_empty() {
                 ix.by_release.remove(&key);
             } else {
@@ -701,11 +706,8 @@ impl Register {
     }
 
     /// The release risks of release `key` (`<model>@<version>`).
-    pub fn risks_of_release(&self, key: &str) -> &[std::sync::Arc<Risk>] {
-        self.indexes
-            .by_release
-            .get(key)
-            .map_or(&[], |l| l.as_slice())
+    pub fn risks_of_release(&self, key: &str) -> &ranked::Ranked {
+        self.indexes.by_release.get(key).map_or(&EMPTY, |l| l)
     }
 
     /// The risks of the register that are device `id`'s own (its posture

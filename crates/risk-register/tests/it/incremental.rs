@@ -410,9 +410,11 @@ fn every_delta_equals_a_full_build() {
         assert_eq!(next.summary, full.summary, "round {round}");
         assert_eq!(next.summary, brute_counts(&next), "round {round}: counts");
         // The indexes patched by the delta are those of a full build.
-        let keys = |l: &[std::sync::Arc<risk_register::Risk>]| -> Vec<String> {
-            l.iter().map(|r| r.key.clone()).collect()
-        };
+        fn keys<'a>(
+            l: impl IntoIterator<Item = &'a std::sync::Arc<risk_register::Risk>>,
+        ) -> Vec<String> {
+            l.into_iter().map(|r| r.key.clone()).collect()
+        }
         for r in full.risks.iter().chain(current.risks.iter()) {
             if let Some(d) = &r.device {
                 assert_eq!(
@@ -555,4 +557,82 @@ fn many_changes_are_evaluated_again_in_full() {
     assert!(std::sync::Arc::ptr_eq(&reusing.devices, &before.devices));
     assert_ne!(reusing.risks, before.risks, "the change is in it");
     assert_eq!(reusing, expect);
+}
+
+/// A chunked list spliced again and again (risks out, risks in, across
+/// chunk edges, chunks emptied and overfilled) holds what a plain sorted
+/// list holds.
+#[test]
+fn a_ranked_list_spliced_equals_a_sorted_vector() {
+    use risk_register::ranked::Ranked;
+    use std::sync::Arc;
+    let mut rng = Rng(0xC4A7_2718);
+    let snap = snapshot(&mut rng);
+    let mut shared = AdvisoryIndex::new();
+    add(
+        &mut shared,
+        &osv("OSV-T", 1, 3, VECTORS[0], "2026-11-01T00:00:00Z", false),
+    );
+    let template = risk_register::build(&snap, &shared)
+        .expect("builds")
+        .risks
+        .first()
+        .map(|r| (**r).clone())
+        .expect("a risk");
+    let risk = |k: u64| {
+        let mut r = template.clone();
+        r.key = format!("k{k:06}");
+        Arc::new(r)
+    };
+    fn by_key(a: &risk_register::Risk, b: &risk_register::Risk) -> std::cmp::Ordering {
+        a.key.cmp(&b.key)
+    }
+    let mut reference: Vec<Arc<risk_register::Risk>> = (0..1000).map(|k| risk(k * 10)).collect();
+    let mut list = Ranked::from_vec(reference.clone());
+    for round in 0..300 {
+        // Take out a run (or a scatter) of risks and put in new ones.
+        let n = reference.len();
+        let out: Vec<usize> = if round % 3 == 0 && n > 0 {
+            let start = rng.below(n as u64) as usize;
+            (start..(start + 1 + rng.below(80) as usize).min(n)).collect()
+        } else {
+            let mut v: Vec<usize> = (0..rng.below(20))
+                .map(|_| rng.below(n.max(1) as u64) as usize)
+                .filter(|&i| i < n)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let old: Vec<&Arc<risk_register::Risk>> =
+            out.iter().filter_map(|&i| reference.get(i)).collect();
+        let mut fresh: Vec<Arc<risk_register::Risk>> =
+            (0..rng.below(if round % 5 == 0 { 150 } else { 15 }))
+                .map(|_| risk(rng.below(20_000) * 10 + 1 + round))
+                .collect();
+        fresh.sort_by(|a, b| by_key(a, b));
+        fresh.dedup_by(|a, b| a.key == b.key);
+        fresh.retain(|f| !reference.iter().any(|r| r.key == f.key));
+        let next = list
+            .splice(&old, &fresh, by_key)
+            .expect("every old risk is found");
+        let mut expected: Vec<Arc<risk_register::Risk>> = reference
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !out.contains(i))
+            .map(|(_, r)| r.clone())
+            .collect();
+        expected.extend(fresh.iter().cloned());
+        expected.sort_by(|a, b| by_key(a, b));
+        assert_eq!(next.len(), expected.len(), "round {round}");
+        assert!(
+            next.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)),
+            "round {round}: the spliced list differs"
+        );
+        reference = expected;
+        list = next;
+    }
+    // A risk not in the list is not found: the caller falls back.
+    let stranger = risk(3);
+    assert!(list.splice(&[&stranger], &[], by_key).is_none());
 }
