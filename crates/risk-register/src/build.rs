@@ -687,7 +687,7 @@ impl Engine {
             today: today.to_string(),
             risks: crate::ranked::Ranked::from_vec(risks),
             unassessed,
-            vex_state,
+            vex_state: Arc::new(vex_state),
             summary,
             indexes: crate::Indexes::default(),
             devices,
@@ -753,24 +753,39 @@ impl Engine {
                 });
                 crate::ranked::Ranked::from_vec(merge_sorted(kept.cloned(), fresh))
             });
-        let mut vex_state: BTreeMap<String, String> = previous
-            .vex_state
-            .iter()
-            .filter(|(k, _)| {
-                k.rsplit_once(' ')
-                    .is_none_or(|(_, v)| !vulnerabilities.contains(v))
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // The VEX decisions of these vulnerabilities: the map is made
+        // again only when they differ (a listing or a score changes none).
+        let of_vulns = |(k, _): &(&String, &String)| {
+            k.rsplit_once(' ')
+                .is_some_and(|(_, v)| vulnerabilities.contains(v))
+        };
+        let mut now: BTreeMap<String, String> = BTreeMap::new();
         for key in &touched {
             if let Some(m) = self.exposures.get(*key) {
                 for v in vulnerabilities {
                     if let Some(x) = m.get(v).and_then(|e| e.vex.as_ref()) {
-                        vex_state.insert(format!("{key} {v}"), x.status.clone());
+                        now.insert(format!("{key} {v}"), x.status.clone());
                     }
                 }
             }
         }
+        let same = previous
+            .vex_state
+            .iter()
+            .filter(of_vulns)
+            .eq(now.iter());
+        let vex_state = if same {
+            previous.vex_state.clone()
+        } else {
+            let mut all: BTreeMap<String, String> = previous
+                .vex_state
+                .iter()
+                .filter(|e| !of_vulns(e))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            all.extend(now);
+            Arc::new(all)
+        };
         let mut register = Register {
             today: previous.today.clone(),
             risks,
@@ -835,8 +850,17 @@ impl Engine {
         let model: Text = release.model.as_str().into();
         let version: Text = release.version.as_str().into();
         let maker: Text = release.manufacturer.as_str().into();
-        for (vuln, e) in by_vuln {
-            if !e.exposed || only.is_some_and(|o| !o.contains(vuln)) {
+        // A delta asks for a few vulnerabilities of a release exposed to
+        // hundreds: looked up, not filtered.
+        let picked: Box<dyn Iterator<Item = (&String, &Exposure)>> = match only {
+            Some(o) if o.len() < by_vuln.len() => {
+                Box::new(o.iter().filter_map(|v| by_vuln.get_key_value(v)))
+            }
+            Some(o) => Box::new(by_vuln.iter().filter(move |(v, _)| o.contains(*v))),
+            None => Box::new(by_vuln.iter()),
+        };
+        for (vuln, e) in picked {
+            if !e.exposed {
                 continue;
             }
             let risk_id = match ai {

@@ -545,7 +545,7 @@ pub struct Register {
     pub unassessed: Vec<Unassessed>,
     /// The status of every release-scoped VEX decision in force, keyed
     /// `<model>@<version> <vulnerability>` (for "VEX changed").
-    pub vex_state: BTreeMap<String, String>,
+    pub vex_state: std::sync::Arc<BTreeMap<String, String>>,
     /// Counts.
     pub summary: Summary,
     /// The devices on the assessed releases.
