@@ -1,5 +1,6 @@
-//! `sectwin-bench threat`: threat-analysis time for a model the size of
-//! pytm's sample (the committed pytm import: 8 elements, 11 flows) and for a
+//! `sectwin-bench threat`: threat-analysis time for models the size of
+//! pytm's sample (the committed pytm imports: our IoT model and pytm's own
+//! sample, 8 elements and 11 flows each) and for a
 //! generated 10,000-element / 30,000-flow model (median of N runs each), and
 //! the reference model's findings and removed-by-controls counts per STRIDE
 //! category. A benchmark, not a test: nothing here asserts a time.
@@ -17,6 +18,9 @@ use threat::rules::{RuleSet, Stride};
 /// The pytm-sample-size model: our own pytm script's JSON output (see
 /// crates/threat/tests/data/PROVENANCE.md), embedded.
 const PYTM_SAMPLE: &str = include_str!("../../threat/tests/data/pytm/tm.json");
+/// pytm's own sample model (`tm.py` of pytm 1.4.0: a web comment system with
+/// two LLMs and an agent), as pytm 1.4.0 writes it with `--json`.
+const PYTM_OWN_SAMPLE: &str = include_str!("../../threat/tests/data/pytm-sample/tm.json");
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -146,6 +150,9 @@ pub fn run(runs: usize, elements: usize, flows: usize) -> Result<()> {
     let pytm = threat::import::pytm(PYTM_SAMPLE)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .model;
+    let pytm_own = threat::import::pytm(PYTM_OWN_SAMPLE)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .model;
     let big = generated(elements, flows);
     let reference = Model::parse(threat::REFERENCE_MODEL).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
@@ -157,7 +164,8 @@ pub fn run(runs: usize, elements: usize, flows: usize) -> Result<()> {
         "MODEL", "ELEMENTS", "FLOWS", "EVALUATIONS", "FINDINGS", "MEDIAN"
     );
     for (name, model, runs) in [
-        ("pytm sample (imported)", &pytm, runs),
+        ("pytm-sized IoT model (imported)", &pytm, runs),
+        ("pytm's own sample (imported)", &pytm_own, runs),
         ("reference (smart building)", &reference, runs),
         ("generated", &big, runs.min(11)),
     ] {

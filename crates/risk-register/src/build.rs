@@ -769,11 +769,7 @@ impl Engine {
                 }
             }
         }
-        let same = previous
-            .vex_state
-            .iter()
-            .filter(of_vulns)
-            .eq(now.iter());
+        let same = previous.vex_state.iter().filter(of_vulns).eq(now.iter());
         let vex_state = if same {
             previous.vex_state.clone()
         } else {

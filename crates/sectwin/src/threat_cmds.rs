@@ -1,7 +1,10 @@
 //! `sectwin threat ...`: threat modeling as code on the command line. Reads
 //! the model, rule, suppression and policy files, calls the `threat` crate,
-//! writes what it renders, and turns overdue findings into exit code 1 for
-//! CI gates (2 for a model or rule error, printed as `FILE:LINE:COL`).
+//! writes what it renders, and turns a failed gate into exit code 1 for CI
+//! (overdue findings always; with `--fail-on SEVERITY` open findings at or
+//! above it, only new ones against `--baseline`; with `--strict` warnings),
+//! 2 for a model or rule error, printed as `FILE:LINE:COL`. Models are
+//! parsed strictly: an attribute no loaded rule reads is an error.
 //!
 //! `threat record` hands the findings to the risk register as signed
 //! statements on the models they are about: `risk-recorded` for a new or
@@ -17,10 +20,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use api_types::risks::{Risk, RiskPage, RiskStatus};
-use risk::{Date, DeadlinePolicy};
-use threat::analysis::{analyze, diff, Analysis, AnalysisOptions};
+use risk::{Date, DeadlinePolicy, Severity};
+use threat::analysis::{analyze, diff, gate, Analysis, AnalysisOptions};
 use threat::model::{Model, ModelError, SuppressionFile};
 use threat::rules::RuleSet;
+use threat::vocabulary::Vocabulary;
 use threat::{diagram, import, output};
 
 /// Largest rule directory accepted, in files.
@@ -29,7 +33,8 @@ const RULE_DIR_FILES_MAX: usize = 1000;
 /// Threat subcommands.
 #[derive(clap::Subcommand)]
 pub enum ThreatCmd {
-    /// Analyze a model; exit 1 when an open finding is past its deadline.
+    /// Analyze a model; exit 1 when an open finding is past its deadline,
+    /// or fails the `--fail-on` gate, or (with `--strict`) on a warning.
     Check {
         /// The model (YAML).
         model: PathBuf,
@@ -38,6 +43,8 @@ pub enum ThreatCmd {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: CheckFormat,
+        #[command(flatten)]
+        gate: GateArgs,
     },
     /// New, resolved and changed findings between two versions of a model.
     Diff {
@@ -95,8 +102,13 @@ pub enum ThreatCmd {
         #[arg(long = "rules")]
         rules: Vec<PathBuf>,
     },
-    /// Print the reference model (a smart-building access system).
-    Example,
+    /// Print an example model: the reference model (a smart-building access
+    /// system), or its LLM maintenance assistant.
+    Example {
+        /// Which example.
+        #[arg(value_enum, default_value = "smart-building")]
+        name: ExampleName,
+    },
     /// Record the findings in the risk register as signed statements on the
     /// device models they are about (new, changed, suppressed, resolved).
     Record(RecordArgs),
@@ -128,6 +140,26 @@ pub struct RecordArgs {
     page_size: u64,
     #[command(flatten)]
     auth: crate::twin_cmds::ClientAuth,
+}
+
+/// The CI gate of `threat check`.
+#[derive(clap::Args)]
+pub struct GateArgs {
+    /// Exit 1 when an open (not suppressed) finding at or above this
+    /// severity exists: low, medium, high or critical. With `--baseline`,
+    /// only findings the baseline does not have count.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+    /// What the findings are compared with for `--fail-on`: the JSON output
+    /// of an earlier `threat check --format json`, or an earlier version of
+    /// the model (analyzed with the same rules). Findings are matched by
+    /// their stable ids.
+    #[arg(long, value_name = "FILE", requires = "fail_on")]
+    baseline: Option<PathBuf>,
+    /// Warnings are errors: an expired suppression, or one that matches no
+    /// finding, fails the check (exit 1).
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Options shared by the analyzing subcommands.
@@ -176,6 +208,15 @@ pub enum ReportFormat {
     Html,
 }
 
+/// `threat example` models.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExampleName {
+    /// The reference model: a smart-building access system.
+    SmartBuilding,
+    /// Its LLM maintenance assistant (agent, tools, vector store).
+    MaintenanceAssistant,
+}
+
 /// `threat import` sources.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum ImportFormat {
@@ -187,6 +228,13 @@ pub enum ImportFormat {
 
 fn parse_date(s: &str) -> Result<Date, String> {
     Date::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    match s.parse::<Severity>() {
+        Ok(Severity::None) | Err(_) => Err(format!("{s:?}: one of low, medium, high, critical")),
+        Ok(sev) => Ok(sev),
+    }
 }
 
 /// A model or rule error: exit code 2 with `FILE:LINE:COL: message`.
@@ -259,17 +307,20 @@ fn load_and_analyze(
     common: &Common,
     rules: Option<&RuleSet>,
 ) -> Result<Result<Loaded, InputError>> {
-    let text = read(path)?;
-    let model = match Model::parse(&text) {
-        Ok(m) => m,
-        Err(e) => return Ok(Err(model_err(path, &e))),
-    };
     let rules = match rules {
         Some(r) => r.clone(),
         None => match load_rules(&common.rules)? {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         },
+    };
+    let text = read(path)?;
+    // Strict: an attribute that neither the tool nor a loaded rule knows
+    // (nor the model's `attribute_names`) is an error, not a threat
+    // silently not found.
+    let model = match Model::parse_with(&text, &Vocabulary::for_rules(&rules)) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(model_err(path, &e))),
     };
     let today = match common.today {
         Some(t) => t,
@@ -340,10 +391,18 @@ fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
             model,
             common,
             format,
+            gate: gate_args,
         } => {
             let l = match load_and_analyze(&model, &common, None)? {
                 Ok(l) => l,
                 Err(e) => return Ok(Err(e)),
+            };
+            let baseline = match &gate_args.baseline {
+                None => None,
+                Some(b) => match baseline_ids(b, &common, &l.rules)? {
+                    Ok(ids) => Some(ids),
+                    Err(e) => return Ok(Err(e)),
+                },
             };
             let rendered = match format {
                 CheckFormat::Text => output::text(&l.model, &l.analysis, l.today),
@@ -358,33 +417,77 @@ fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
                 }
             };
             print!("{rendered}");
+            let mut failed = false;
             for s in &l.analysis.expired_suppressions {
                 eprintln!(
                     "warning: suppression expired on {} and was ignored: {}",
                     s.expires, s.reason
                 );
+                failed |= gate_args.strict;
+            }
+            for s in &l.analysis.unused_suppressions {
+                eprintln!(
+                    "warning: suppression matches no finding: {} ({})",
+                    s.finding
+                        .clone()
+                        .or_else(|| s
+                            .rule
+                            .clone()
+                            .map(|r| format!("{r} on {}", s.element.as_deref().unwrap_or("?"))))
+                        .unwrap_or_default(),
+                    s.reason
+                );
+                failed |= gate_args.strict;
+            }
+            if failed {
+                eprintln!("--strict: warnings are errors");
             }
             let overdue: Vec<_> = l.analysis.overdue().collect();
-            if overdue.is_empty() {
-                return Ok(Ok(ExitCode::SUCCESS));
-            }
-            eprintln!(
-                "{} open findings are past their deadline on {}:",
-                overdue.len(),
-                l.today
-            );
-            for f in overdue {
+            if !overdue.is_empty() {
                 eprintln!(
-                    "  {} {} {} on {} (deadline {}, {})",
-                    f.id,
-                    f.severity,
-                    f.rule,
-                    f.element,
-                    f.deadline.date.map(|d| d.to_string()).unwrap_or_default(),
-                    f.deadline.basis
+                    "{} open findings are past their deadline on {}:",
+                    overdue.len(),
+                    l.today
                 );
+                for f in overdue {
+                    eprintln!(
+                        "  {} {} {} on {} (deadline {}, {})",
+                        f.id,
+                        f.severity,
+                        f.rule,
+                        f.element,
+                        f.deadline.date.map(|d| d.to_string()).unwrap_or_default(),
+                        f.deadline.basis
+                    );
+                }
+                failed = true;
             }
-            Ok(Ok(ExitCode::from(1)))
+            if let Some(threshold) = gate_args.fail_on {
+                let over = gate(&l.analysis, threshold, baseline.as_ref());
+                if !over.is_empty() {
+                    eprintln!(
+                        "{} open finding(s) at or above {threshold}{}:",
+                        over.len(),
+                        if baseline.is_some() {
+                            " not in the baseline"
+                        } else {
+                            ""
+                        }
+                    );
+                    for f in over {
+                        eprintln!(
+                            "  {} {} {} on {}: {}",
+                            f.id, f.severity, f.rule, f.element, f.title
+                        );
+                    }
+                    failed = true;
+                }
+            }
+            Ok(Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }))
         }
         ThreatCmd::Diff {
             old,
@@ -436,7 +539,9 @@ fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
             builtin,
         } => {
             let text = read(&model)?;
-            let m = match Model::parse(&text) {
+            // Lenient: the diagram reads no attribute, and the command takes
+            // no rule directories that could declare a model's own ones.
+            let m = match Model::parse_lenient(&text) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(model_err(&model, &e))),
             };
@@ -453,7 +558,7 @@ fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
                 Some(svg) => svg,
                 None => {
                     if !builtin {
-                        eprintln!("note: Graphviz `dot` not found on PATH; using the built-in layout (install graphviz for a better one)");
+                        eprintln!("note: Graphviz `dot` not found on PATH; using the built-in layered layout");
                     }
                     diagram::svg(&m)
                 }
@@ -521,11 +626,53 @@ fn run_inner(cmd: ThreatCmd) -> Result<Result<ExitCode, InputError>> {
             println!("{} rules", set.rules.len());
             Ok(Ok(ExitCode::SUCCESS))
         }
-        ThreatCmd::Example => {
-            print!("{}", threat::REFERENCE_MODEL);
+        ThreatCmd::Example { name } => {
+            print!(
+                "{}",
+                match name {
+                    ExampleName::SmartBuilding => threat::REFERENCE_MODEL,
+                    ExampleName::MaintenanceAssistant => threat::LLM_EXAMPLE_MODEL,
+                }
+            );
             Ok(Ok(ExitCode::SUCCESS))
         }
     }
+}
+
+/// The finding ids of `--baseline FILE`: the JSON output of `threat check
+/// --format json` (an object with `findings`), or a model analyzed with
+/// `rules` and `common`'s options.
+fn baseline_ids(
+    path: &Path,
+    common: &Common,
+    rules: &RuleSet,
+) -> Result<Result<std::collections::BTreeSet<String>, InputError>> {
+    let text = read(path)?;
+    if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str::<serde_json::Value>(&text) {
+        if let (Some(findings), None) = (doc.get("findings"), doc.get("elements")) {
+            let Some(findings) = findings.as_array() else {
+                return Ok(Err(InputError(format!(
+                    "{}: `findings` is not a list",
+                    path.display()
+                ))));
+            };
+            let mut ids = std::collections::BTreeSet::new();
+            for f in findings {
+                match f.get("id").and_then(serde_json::Value::as_str) {
+                    Some(id) => ids.insert(id.to_string()),
+                    None => {
+                        return Ok(Err(InputError(format!(
+                        "{}: a finding without an `id` (not `threat check --format json` output)",
+                        path.display()
+                    ))))
+                    }
+                };
+            }
+            return Ok(Ok(ids));
+        }
+    }
+    Ok(load_and_analyze(path, common, Some(rules))?
+        .map(|l| l.analysis.findings.into_iter().map(|f| f.id).collect()))
 }
 
 /// Renders DOT with Graphviz when `dot` is on PATH.

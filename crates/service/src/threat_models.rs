@@ -123,8 +123,10 @@ impl ThreatModelViews {
         if !Self::concerns(&who, &owner, &doc.name, &sources) {
             return Err(not_found());
         }
+        // Lenient: a published model may use attributes of its owner's own
+        // rules, which this node does not have.
         let (title, diagram_svg, problem, elements, flows, boundaries) =
-            match threat::model::Model::parse(&doc.source) {
+            match threat::model::Model::parse_lenient(&doc.source) {
                 Ok(m) => (
                     Some(m.title.clone()),
                     Some(threat::diagram::svg(&m)),

@@ -1,8 +1,11 @@
-//! Analysis: every rule against every element and flow it targets, trust
-//! boundary crossings computed from boundary membership, findings with
-//! stable ids, CVSS scores, risk levels and deadlines from the shared
+//! Analysis: every rule against every element and flow it targets, the
+//! fields computed for rules (trust boundary crossings from boundary
+//! membership, `exposed`, the held classification, the types of an
+//! element's peers and how its inputs authenticate), findings with stable
+//! ids, CVSS scores, risk levels and deadlines from the shared
 //! [`risk::DeadlinePolicy`], suppressions with expiry, the "removed by
-//! controls" accounting, and the diff of two analyses.
+//! controls" accounting, the diff of two analyses and the CI gate
+//! ([`gate`]).
 //!
 //! Deliberately absent: I/O, a clock (the finding date and "today" are
 //! inputs), and any order dependence: a finding's id is derived from the rule
@@ -241,13 +244,42 @@ fn records(model: &Model) -> (Records, BTreeMap<&str, usize>) {
         })
         .collect();
     let mut exposed = vec![false; model.elements.len()];
+    // Per element: the types of the elements sending to it and receiving
+    // from it, and how the flows into it authenticate their sender.
+    let mut input_types: Vec<Vec<&str>> = vec![Vec::new(); model.elements.len()];
+    let mut output_types: Vec<Vec<&str>> = vec![Vec::new(); model.elements.len()];
+    let mut input_auth: Vec<Vec<&str>> = vec![Vec::new(); model.elements.len()];
+    let kind_of = |id: &str| {
+        index
+            .get(id)
+            .and_then(|&i| model.elements.get(i))
+            .map(|e| e.kind.as_str())
+    };
     for (f, c) in model.flows.iter().zip(&crosses) {
+        let to = index.get(f.to.as_str()).copied();
+        let from = index.get(f.from.as_str()).copied();
         if *c {
-            if let Some(slot) = index.get(f.to.as_str()).and_then(|&i| exposed.get_mut(i)) {
+            if let Some(slot) = to.and_then(|i| exposed.get_mut(i)) {
                 *slot = true;
             }
         }
+        if let (Some(slot), Some(k)) = (to.and_then(|i| input_types.get_mut(i)), kind_of(&f.from)) {
+            slot.push(k);
+        }
+        if let (Some(slot), Some(k)) = (from.and_then(|i| output_types.get_mut(i)), kind_of(&f.to))
+        {
+            slot.push(k);
+        }
+        if let Some(slot) = to.and_then(|i| input_auth.get_mut(i)) {
+            slot.push(f.authentication.as_str());
+        }
     }
+    let listed = |v: Option<&Vec<&str>>| {
+        let mut v: Vec<&str> = v.cloned().unwrap_or_default();
+        v.sort_unstable();
+        v.dedup();
+        Value::List(v.into_iter().map(|s| Value::Str(s.to_string())).collect())
+    };
     let elements = model
         .elements
         .iter()
@@ -276,6 +308,9 @@ fn records(model: &Model) -> (Records, BTreeMap<&str, usize>) {
             if let Some(c) = held.get(i).copied().flatten() {
                 m.insert("classification".into(), Value::Str(c.as_str().into()));
             }
+            m.insert("input_types".into(), listed(input_types.get(i)));
+            m.insert("output_types".into(), listed(output_types.get(i)));
+            m.insert("input_authentication".into(), listed(input_auth.get(i)));
             m
         })
         .collect();
@@ -471,6 +506,25 @@ pub fn analyze(model: &Model, rules: &RuleSet, options: &AnalysisOptions) -> Ana
         unused_suppressions: unused,
         evaluations,
     }
+}
+
+/// The open findings at or above `threshold` that `baseline` (the finding
+/// ids of an earlier analysis) does not have: what fails a CI gate
+/// (`threat check --fail-on SEVERITY [--baseline FILE]`). Suppressed
+/// findings never count.
+pub fn gate<'a>(
+    a: &'a Analysis,
+    threshold: Severity,
+    baseline: Option<&BTreeSet<String>>,
+) -> Vec<&'a Finding> {
+    a.findings
+        .iter()
+        .filter(|f| {
+            f.status == FindingStatus::Open
+                && f.severity >= threshold
+                && baseline.is_none_or(|b| !b.contains(&f.id))
+        })
+        .collect()
 }
 
 /// A finding present in both analyses whose assessment changed.

@@ -33,7 +33,7 @@ pub const EXPR_BYTES_MAX: usize = 4096;
 pub const EXPR_DEPTH_MAX: usize = 32;
 
 /// A value of an attribute, a literal or a computed field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Value {
     /// true or false.
@@ -46,6 +46,70 @@ pub enum Value {
     List(Vec<Value>),
     /// Absent (a missing attribute).
     Null,
+}
+
+/// Read by hand rather than as an untagged enum, so that a map (attributes
+/// are flat) is refused with a message that says so, at its position.
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("true or false, a number, a string or a list")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Num(v as f64))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Num(v as f64))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Num(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _map: A) -> Result<Value, A::Error> {
+        Err(serde::de::Error::custom(
+            "attributes are flat: a value is true or false, a number, a string or a list, not a map",
+        ))
+    }
 }
 
 impl Value {
@@ -236,6 +300,26 @@ impl Expr {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// Every `root.field` path the expression reads, in order of
+    /// appearance, repeats included.
+    pub fn paths(&self) -> Vec<(Root, &str)> {
+        let mut out = Vec::new();
+        self.walk_paths(&mut out);
+        out
+    }
+
+    fn walk_paths<'a>(&'a self, out: &mut Vec<(Root, &'a str)>) {
+        match self {
+            Expr::Lit(_) => {}
+            Expr::Path(r, f) => out.push((*r, f.as_str())),
+            Expr::Not(e) => e.walk_paths(out),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
+                a.walk_paths(out);
+                b.walk_paths(out);
+            }
+        }
     }
 
     fn walk_roots(&self, out: &mut Vec<Root>) {

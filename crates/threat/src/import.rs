@@ -1,11 +1,16 @@
 //! Importers from other threat-modeling tools into a [`Model`]: pytm's JSON
-//! output (`python3 tm.py --json FILE`, pytm 1.x) and OWASP Threat Dragon v2
-//! JSON. Each returns the model and notes on what could not be carried over.
+//! output (`python3 tm.py --json FILE`, pytm 1.x; in [`pytm_json`]) and
+//! OWASP Threat Dragon v2 JSON. Each returns the model and notes on what
+//! could not be carried over.
 //!
 //! Deliberately absent: the threats those tools generated or recorded (rules
 //! here re-derive findings, and recorded threats have no stable identity to
 //! keep), diagram geometry beyond what decides trust-boundary crossings, and
 //! reading files.
+
+mod pytm_json;
+
+pub use pytm_json::pytm;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -77,216 +82,6 @@ impl Ids {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn pytm_classification(s: &str) -> Classification {
-    match s.trim_start_matches("Classification.") {
-        "PUBLIC" => Classification::Public,
-        "SENSITIVE" => Classification::Confidential,
-        "SECRET" | "TOP_SECRET" => Classification::Restricted,
-        _ => Classification::Internal,
-    }
-}
-
-/// pytm boolean controls that mean the same as a control of the default
-/// rule library.
-const PYTM_CONTROLS: [(&str, &str); 9] = [
-    ("hasAccessControl", "access_control"),
-    ("authenticatesSource", "authentication"),
-    ("implementsAuthenticationScheme", "authentication"),
-    ("usesMFA", "mfa"),
-    ("validatesInput", "input_validation"),
-    ("sanitizesInput", "input_validation"),
-    ("isEncryptedAtRest", "encryption_at_rest"),
-    ("implementsPOLP", "least_privilege"),
-    ("handlesResourceConsumption", "rate_limiting"),
-];
-
-fn pytm_controls(v: &Json) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    for (k, c) in PYTM_CONTROLS {
-        if v.get("controls")
-            .and_then(|c| c.get(k))
-            .and_then(Json::as_bool)
-            == Some(true)
-        {
-            out.insert(c.to_string());
-        }
-    }
-    out.into_iter().collect()
-}
-
-/// Imports pytm's JSON output.
-pub fn pytm(text: &str) -> Result<Imported, ModelError> {
-    let doc = parse_json(text)?;
-    let mut notes = Vec::new();
-    let mut ids = Ids(BTreeSet::new());
-    let arr = |k: &str| {
-        doc.get(k)
-            .and_then(Json::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let mut classification_of: BTreeMap<String, Classification> = BTreeMap::new();
-    for d in arr("data") {
-        if let (Some(n), Some(c)) = (
-            d.get("name").and_then(Json::as_str),
-            d.get("classification").and_then(Json::as_str),
-        ) {
-            classification_of.insert(n.to_string(), pytm_classification(c));
-        }
-    }
-    let elements_json = arr("elements");
-    if elements_json.is_empty() {
-        return Err(invalid("no `elements` array: not pytm JSON output"));
-    }
-    let mut by_name: BTreeMap<String, String> = BTreeMap::new();
-    let mut elements = Vec::new();
-    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in &elements_json {
-        let name = e.get("name").and_then(Json::as_str).unwrap_or("unnamed");
-        let class = e.get("__class__").and_then(Json::as_str).unwrap_or("");
-        let kind = match class {
-            "Actor" | "ExternalEntity" => ElementType::ExternalEntity,
-            "Datastore" => ElementType::DataStore,
-            _ => ElementType::Process,
-        };
-        let id = ids.make(name);
-        by_name.insert(name.to_string(), id.clone());
-        let mut attributes = BTreeMap::new();
-        attributes.insert("pytm_class".to_string(), Value::Str(class.to_string()));
-        if let Some(os) = e.get("OS").and_then(Json::as_str).filter(|s| !s.is_empty()) {
-            attributes.insert("os".to_string(), Value::Str(os.to_string()));
-        }
-        if e.get("isAdmin").and_then(Json::as_bool) == Some(true) {
-            attributes.insert("privileged".to_string(), Value::Bool(true));
-        }
-        if let Some(b) = e.get("inBoundary").and_then(Json::as_str) {
-            members.entry(b.to_string()).or_default().push(id.clone());
-        }
-        let mut controls = pytm_controls(e);
-        if e.get("controls")
-            .and_then(|c| c.get("isHardened"))
-            .and_then(Json::as_bool)
-            == Some(true)
-        {
-            controls.push("hardening".into());
-        }
-        elements.push(Element {
-            id,
-            name: name.to_string(),
-            kind,
-            description: e
-                .get("description")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_string(),
-            device_model: None,
-            controls,
-            attributes,
-        });
-    }
-    let mut boundaries = Vec::new();
-    for b in arr("boundaries") {
-        let name = b.get("name").and_then(Json::as_str).unwrap_or("boundary");
-        boundaries.push(Boundary {
-            id: ids.make(name),
-            name: name.to_string(),
-            description: String::new(),
-            elements: members.remove(name).unwrap_or_default(),
-        });
-    }
-    let mut flows = Vec::new();
-    for f in arr("flows") {
-        let name = f.get("name").and_then(Json::as_str).unwrap_or("flow");
-        let end = |k: &str| -> Result<String, ModelError> {
-            let n = f.get(k).and_then(Json::as_str).unwrap_or("");
-            by_name
-                .get(n)
-                .cloned()
-                .ok_or_else(|| invalid(format!("flow {name:?}: unknown {k} {n:?}")))
-        };
-        let classification = f
-            .get("data")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str().and_then(|n| classification_of.get(n)))
-            .copied()
-            .max()
-            .unwrap_or_default();
-        let port = f
-            .get("dstPort")
-            .and_then(Json::as_i64)
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p > 0);
-        let encrypted = f
-            .get("controls")
-            .and_then(|c| c.get("isEncrypted"))
-            .and_then(Json::as_bool)
-            == Some(true);
-        let authentication = if f
-            .get("controls")
-            .and_then(|c| c.get("authenticatesSource"))
-            .and_then(Json::as_bool)
-            == Some(true)
-        {
-            "yes"
-        } else {
-            "none"
-        };
-        flows.push(Flow {
-            id: ids.make(name),
-            name: name.to_string(),
-            from: end("source")?,
-            to: end("sink")?,
-            protocol: f
-                .get("protocol")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_string(),
-            port,
-            authentication: authentication.to_string(),
-            encrypted,
-            classification,
-            controls: Vec::new(),
-            crosses_boundary: None,
-            attributes: BTreeMap::new(),
-        });
-    }
-    let findings = arr("findings").len();
-    if findings > 0 {
-        notes.push(format!(
-            "{findings} findings generated by pytm were not imported: sectwin's rules derive their own"
-        ));
-    }
-    notes.push("pytm element classes were mapped to process, data_store or external_entity; set device, gateway, cloud_service... where it applies".into());
-    let model = Model {
-        title: doc
-            .get("name")
-            .and_then(Json::as_str)
-            .unwrap_or("Imported from pytm")
-            .to_string(),
-        target_of_evaluation: crate::model::TargetOfEvaluation {
-            name: doc
-                .get("name")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_string(),
-            description: doc
-                .get("description")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_string(),
-            objectives: Vec::new(),
-        },
-        elements,
-        flows,
-        boundaries,
-        ..Model::default()
-    };
-    model.validate("")?;
-    Ok(Imported { model, notes })
 }
 
 #[derive(Clone, Copy)]

@@ -1,9 +1,11 @@
 //! Threat modeling as code. A YAML [`model::Model`] of the target of
 //! evaluation (elements, data flows, trust boundaries, assets, controls in
-//! place) is analyzed with a [`rules::RuleSet`] (the default STRIDE, IoT and
-//! AI library embedded from `crates/threat/rules/`, plus users' files) whose
-//! conditions are written in a small, safe expression language
-//! ([`expr`]). [`analysis::analyze`] yields findings with stable ids, CVSS
+//! place) is analyzed with a [`rules::RuleSet`] (the default STRIDE, IoT,
+//! AI, LLM-and-agent and application-security library embedded from
+//! `crates/threat/rules/`, plus users' files) whose conditions are written
+//! in a small, safe expression language ([`expr`]); a model's attributes
+//! must belong to the [`vocabulary`] of the tool and the loaded rules.
+//! [`analysis::analyze`] yields findings with stable ids, CVSS
 //! v3.1 scores (via `vuln`), severities and deadlines (via `risk`),
 //! suppressions with expiry and the "removed by controls" accounting;
 //! [`analysis::diff`] compares two analyses. [`output`] renders text, JSON,
@@ -24,9 +26,15 @@ pub mod import;
 pub mod model;
 pub mod output;
 pub mod rules;
+pub mod vocabulary;
 
 /// The reference model shipped with the tool: a smart-building access
 /// system (door controllers, cameras with an on-device AI person detector
 /// and its training pipeline, gateway, cloud backend, update server,
 /// maintenance laptop, people).
 pub const REFERENCE_MODEL: &str = include_str!("../models/smart-building.yaml");
+
+/// An example model with an LLM agent: the maintenance assistant of the
+/// same access system (a provider's LLM, a vector store of manuals and
+/// tickets, a door API tool, a code sandbox).
+pub const LLM_EXAMPLE_MODEL: &str = include_str!("../models/maintenance-assistant.yaml");

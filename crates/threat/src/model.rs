@@ -1,12 +1,14 @@
 //! The threat model: target of evaluation, security objectives, assets,
 //! elements, data flows, trust boundaries and controls in place, read from
-//! YAML with errors at a line and column, validated (unique ids, known
-//! references, limits), and published as a JSON Schema derived from the same
-//! types.
+//! YAML with errors at a line and column (with a "did you mean" where a name
+//! is close to a known one), validated (unique ids, known references,
+//! attribute names and types from the [`Vocabulary`], limits), and published
+//! as a JSON Schema derived from the same types.
 //!
 //! Deliberately absent: reading files (callers pass the text), rules and
 //! analysis (`rules`, `analysis`), and any guessing: an unknown field, an
-//! unknown element type or a flow to an unknown element is an error.
+//! unknown element type, an unknown attribute or a flow to an unknown element
+//! is an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::expr::Value;
+use crate::vocabulary::{self, Vocabulary};
 
 /// Largest model text accepted, in bytes.
 pub const MODEL_BYTES_MAX: usize = 64 * 1024 * 1024;
@@ -64,6 +67,27 @@ pub struct Model {
     /// Findings accepted or deferred, each with a reason and an expiry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suppressions: Vec<Suppression>,
+    /// What the model takes for granted (pytm's assumptions): listed in
+    /// the report so that a reader can challenge them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumptions: Vec<Assumption>,
+    /// Names of extra attributes that only this model's own rules read
+    /// (`--rules`): every other attribute name must be one the tool or a
+    /// loaded rule knows, so that a typo is an error rather than a threat
+    /// silently not found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attribute_names: Vec<String>,
+}
+
+/// Something the model takes for granted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assumption {
+    /// Short name.
+    pub name: String,
+    /// What is assumed, and why.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 /// The target of evaluation and its security objectives.
@@ -166,11 +190,22 @@ pub enum ElementType {
     DataSource,
     /// A server that distributes software or firmware updates.
     UpdateServer,
+    /// A large language model, hosted by a provider (`third_party: true`)
+    /// or by the product itself.
+    Llm,
+    /// An agent: software that plans with an LLM and invokes tools.
+    Agent,
+    /// A tool, plugin or MCP server an agent may invoke.
+    Tool,
+    /// A vector store: embeddings of documents for retrieval (RAG).
+    VectorStore,
+    /// A serverless function (AWS Lambda, Azure Functions, Cloud Run jobs).
+    ServerlessFunction,
 }
 
 impl ElementType {
     /// Every element type.
-    pub const ALL: [ElementType; 10] = [
+    pub const ALL: [ElementType; 15] = [
         ElementType::Device,
         ElementType::Gateway,
         ElementType::CloudService,
@@ -181,6 +216,11 @@ impl ElementType {
         ElementType::TrainingPipeline,
         ElementType::DataSource,
         ElementType::UpdateServer,
+        ElementType::Llm,
+        ElementType::Agent,
+        ElementType::Tool,
+        ElementType::VectorStore,
+        ElementType::ServerlessFunction,
     ];
 
     /// The name used in YAML, rules and expressions.
@@ -196,6 +236,11 @@ impl ElementType {
             ElementType::TrainingPipeline => "training_pipeline",
             ElementType::DataSource => "data_source",
             ElementType::UpdateServer => "update_server",
+            ElementType::Llm => "llm",
+            ElementType::Agent => "agent",
+            ElementType::Tool => "tool",
+            ElementType::VectorStore => "vector_store",
+            ElementType::ServerlessFunction => "serverless_function",
         }
     }
 
@@ -233,7 +278,33 @@ pub struct Element {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,
     /// Further attributes rules may test (flat: names to scalars or lists).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// A name must be one the tool understands, one a loaded rule reads, or
+    /// one listed in the model's `attribute_names`; typed ones take only
+    /// their type. The tool's own: people and devices: `privileged`,
+    /// `safety_relevant`, `third_party`, `default_credentials`,
+    /// `hardcoded_credentials`, `ota_updates`, `debug_port`,
+    /// `physically_accessible`, `services` (list), `stores_secrets`; machine
+    /// learning: `inference_api`, `deployed_on_device`,
+    /// `trained_on_personal_data`, `security_decision`, `pretrained_base`,
+    /// `realtime`; LLM applications and agents (types `llm`, `agent`,
+    /// `tool`, `vector_store`): `untrusted_input`, `retrieval_augmented`,
+    /// `untrusted_content`, `processes_personal_data`, `retains_user_data`,
+    /// `system_prompt`, `system_prompt_secrets`, `fine_tuned`,
+    /// `executes_code`, `tool_use`, `consequential_actions`,
+    /// `external_tools`, `persistent_memory`, `multi_tenant`; application
+    /// security: `interpreters` (list of sql, nosql, os_command, ldap, xml,
+    /// template, code, html, file_path, deserialization), `sessions`,
+    /// `web_ui`, `stores_passwords`, `secrets_in_config`,
+    /// `crypto_algorithms` (list), `fetches_urls`, `accepts_files`,
+    /// `memory_unsafe`, `debug_endpoints`, `builds_releases`, `container`,
+    /// `stores_logs`; written by importers: `pytm_class`, `os`,
+    /// `out_of_scope`. All are `true`/`false` unless said otherwise
+    /// (`pytm_class`, `os`: strings). See docs/threat-modeling.md.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "vocabulary::element_attributes"
+    )]
     pub attributes: BTreeMap<String, Value>,
 }
 
@@ -273,8 +344,16 @@ pub struct Flow {
     /// boundary membership when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crosses_boundary: Option<bool>,
-    /// Further attributes rules may test.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Further attributes rules may test, checked like an element's. The
+    /// tool's own: `same_host` (never leaves one machine),
+    /// `carries_commands`, `carries_credentials`, `tls_version` (a string:
+    /// "ssl2", "ssl3", "1.0", "1.1", "1.2" or "1.3"); written by the Threat
+    /// Dragon importer: `public_network`, `bidirectional`.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "vocabulary::flow_attributes"
+    )]
     pub attributes: BTreeMap<String, Value>,
 }
 
@@ -353,11 +432,44 @@ impl ModelError {
         }
     }
 
+    /// A YAML or serde error: its position, and its message without the
+    /// position repeated and with a "did you mean" for an unknown field or
+    /// variant close to a known one.
     pub(crate) fn yaml(e: &serde_norway::Error) -> ModelError {
-        ModelError {
-            position: e.location().map(|l| (l.line(), l.column())),
-            message: e.to_string(),
+        let position = e.location().map(|l| (l.line(), l.column()));
+        let mut message = e.to_string();
+        if let Some((l, c)) = position {
+            message = message.replace(&format!(" at line {l} column {c}"), "");
         }
+        ModelError {
+            position,
+            message: vocabulary::suggest_in_serde_message(&message),
+        }
+    }
+
+    /// As [`ModelError::yaml`], naming the element or flow by its id
+    /// instead of serde's path (`elements[6].attributes` → element `camera`).
+    fn yaml_in(e: &serde_norway::Error, model: &Model) -> ModelError {
+        let mut m = ModelError::yaml(e);
+        for (prefix, what) in [("elements[", "element"), ("flows[", "flow")] {
+            let Some(rest) = m.message.strip_prefix(prefix) else {
+                continue;
+            };
+            let Some((index, tail)) = rest.split_once(']') else {
+                continue;
+            };
+            let Some((_, text)) = tail.split_once(": ") else {
+                continue;
+            };
+            let id = index.parse::<usize>().ok().and_then(|i| match what {
+                "element" => model.elements.get(i).map(|e| e.id.as_str()),
+                _ => model.flows.get(i).map(|f| f.id.as_str()),
+            });
+            if let Some(id) = id {
+                m.message = format!("{what} {id}: {text}");
+            }
+        }
+        m
     }
 }
 
@@ -431,8 +543,9 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/'))
 }
 
-/// Names an attribute may not take: the fields computed for rules.
-pub const RESERVED_FIELDS: [&str; 14] = [
+/// Names an attribute may not take: the fields computed for rules (see
+/// [`vocabulary::ELEMENT_FIELDS`] and [`vocabulary::FLOW_FIELDS`]).
+pub const RESERVED_FIELDS: [&str; 17] = [
     "id",
     "name",
     "type",
@@ -447,11 +560,53 @@ pub const RESERVED_FIELDS: [&str; 14] = [
     "encrypted",
     "classification",
     "crosses_boundary",
+    "input_types",
+    "output_types",
+    "input_authentication",
 ];
 
 impl Model {
-    /// Parses and validates a model from YAML (JSON is YAML too).
+    /// Parses and validates a model from YAML (JSON is YAML too), its
+    /// attributes checked against the default rule library's vocabulary
+    /// (and the model's own `attribute_names`).
     pub fn parse(text: &str) -> Result<Model, ModelError> {
+        Model::parse_with(text, Vocabulary::default_library())
+    }
+
+    /// Parses and validates a model, its attributes checked against
+    /// `vocabulary` (usually [`Vocabulary::for_rules`] of the rules it will
+    /// be analyzed with) and the model's own `attribute_names`: an unknown
+    /// name, or a value of the wrong type, is an error at its line and
+    /// column.
+    pub fn parse_with(text: &str, vocabulary: &Vocabulary) -> Result<Model, ModelError> {
+        let model = Model::parse_lenient(text)?;
+        let vocabulary = if model.attribute_names.is_empty() {
+            std::borrow::Cow::Borrowed(vocabulary)
+        } else {
+            let mut v = vocabulary.clone();
+            for n in &model.attribute_names {
+                v.declare(n);
+            }
+            std::borrow::Cow::Owned(v)
+        };
+        let Some((message, key)) = model.attribute_error(&vocabulary) else {
+            return Ok(model);
+        };
+        // Parsed again, only on this error path, with every attribute map
+        // checked while it is read: the error then carries the position of
+        // the very key or value at fault.
+        let again: Result<Model, serde_norway::Error> =
+            vocabulary::strictly(vocabulary.into_owned(), || serde_norway::from_str(text));
+        Err(match again {
+            Err(e) => ModelError::yaml_in(&e, &model),
+            Ok(_) => ModelError::at(text, &key, message),
+        })
+    }
+
+    /// Parses and validates a model without checking attribute names (for
+    /// documents written under other rule sets, e.g. models published
+    /// earlier with users' rules).
+    pub fn parse_lenient(text: &str) -> Result<Model, ModelError> {
         if text.len() > MODEL_BYTES_MAX {
             return Err(ModelError {
                 position: None,
@@ -461,6 +616,31 @@ impl Model {
         let model: Model = serde_norway::from_str(text).map_err(|e| ModelError::yaml(&e))?;
         model.validate(text)?;
         Ok(model)
+    }
+
+    /// The first attribute of an element or flow that `vocabulary` refuses:
+    /// the message and the attribute's name.
+    pub fn attribute_error(&self, vocabulary: &Vocabulary) -> Option<(String, String)> {
+        let owners = self
+            .elements
+            .iter()
+            .map(|e| (vocabulary::Owner::Element, &e.id, &e.attributes))
+            .chain(
+                self.flows
+                    .iter()
+                    .map(|f| (vocabulary::Owner::Flow, &f.id, &f.attributes)),
+            );
+        for (owner, id, attributes) in owners {
+            for (k, v) in attributes {
+                let e = vocabulary
+                    .name_error(owner, k)
+                    .or_else(|| vocabulary.value_error(owner, k, v));
+                if let Some(e) = e {
+                    return Some((format!("{} {id}: {e}", owner.as_str()), k.clone()));
+                }
+            }
+        }
+        None
     }
 
     /// Checks ids, references and limits; `text` (the source, possibly
@@ -523,24 +703,26 @@ impl Model {
             }
             Ok(())
         };
-        let check_attrs =
-            |owner: &str, attrs: &BTreeMap<String, Value>| -> Result<(), ModelError> {
-                for k in attrs.keys() {
-                    if RESERVED_FIELDS.contains(&k.as_str()) {
-                        return Err(ModelError::at(
+        let check_attrs = |what: &str,
+                           id: &str,
+                           attrs: &BTreeMap<String, Value>|
+         -> Result<(), ModelError> {
+            for k in attrs.keys() {
+                if RESERVED_FIELDS.contains(&k.as_str()) {
+                    return Err(ModelError::at(
                             text,
                             k,
                             format!(
-                            "{owner}: attribute {k:?} is a built-in field; set the field itself"
-                        ),
+                                "{what} {id}: attribute `{k}` is a built-in field; set the field itself"
+                            ),
                         ));
-                    }
                 }
-                Ok(())
-            };
+            }
+            Ok(())
+        };
         for e in &self.elements {
             check_controls(&e.id, &e.controls)?;
-            check_attrs(&e.id, &e.attributes)?;
+            check_attrs("element", &e.id, &e.attributes)?;
             if let Some(dm) = &e.device_model {
                 let ok = dm
                     .split_once('/')
@@ -556,7 +738,7 @@ impl Model {
         }
         for f in &self.flows {
             check_controls(&f.id, &f.controls)?;
-            check_attrs(&f.id, &f.attributes)?;
+            check_attrs("flow", &f.id, &f.attributes)?;
             for (key, end) in [("from", &f.from), ("to", &f.to)] {
                 if !elements.contains(end.as_str()) {
                     return Err(ModelError {

@@ -258,8 +258,10 @@ fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// A Markdown report: target of evaluation, objectives, assets, summary per
-/// STRIDE category, findings table and details.
+/// A Markdown report: target of evaluation, objectives, assets,
+/// assumptions, the data-flow diagram (Mermaid), the element and flow
+/// inventory, a summary per STRIDE category, the findings (one row per rule
+/// with where it applies) and their details.
 pub fn markdown(model: &Model, a: &Analysis, today: Date) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Threat model: {}\n", model.title);
@@ -297,6 +299,28 @@ pub fn markdown(model: &Model, a: &Analysis, today: Date) -> String {
         }
         let _ = writeln!(s);
     }
+    if !model.assumptions.is_empty() {
+        let _ = writeln!(s, "## Assumptions\n");
+        for x in &model.assumptions {
+            match x.description.trim() {
+                "" => {
+                    let _ = writeln!(s, "- **{}**", md_escape(&x.name));
+                }
+                d => {
+                    let _ = writeln!(s, "- **{}**: {}", md_escape(&x.name), md_escape(d));
+                }
+            }
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(
+        s,
+        "## Data-flow diagram\n\n```mermaid\n{}```\n\n## Elements\n",
+        mermaid(model)
+    );
+    elements_table(model).markdown(&mut s);
+    let _ = writeln!(s, "## Data flows\n");
+    flows_table(model).markdown(&mut s);
     let _ = writeln!(
         s,
         "## Summary\n\n{} findings, {} overdue, {} threats removed by controls in place.\n",
@@ -319,50 +343,46 @@ pub fn markdown(model: &Model, a: &Analysis, today: Date) -> String {
             removed.get(&c).copied().unwrap_or(0)
         );
     }
-    let _ = writeln!(
-        s,
-        "\n## Findings\n\n| Id | Severity | CVSS | STRIDE | Threat | Element | Deadline | Status |\n|---|---|---:|---|---|---|---|---|"
-    );
-    for f in &a.findings {
-        let _ = writeln!(
-            s,
-            "| `{}` | {} | {:.1} | {} | {} | {} | {} | {} |",
-            f.id,
-            f.severity.as_str(),
-            f.cvss_score,
-            f.stride.title(),
-            md_escape(&f.title),
-            md_escape(&f.element_name),
-            deadline_str(f),
-            status_str(f)
-        );
-    }
-    let _ = writeln!(s, "\n## Details\n");
-    for f in &a.findings {
-        let _ = writeln!(s, "### `{}` {} — {}\n", f.id, f.title, f.element_name);
-        let _ = writeln!(
-            s,
-            "Rule `{}`, {}, CVSS {} `{}`, deadline {} ({}).\n",
-            f.rule,
-            f.stride.title(),
-            f.cvss_score,
-            f.cvss_vector,
-            deadline_str(f),
-            f.deadline.basis
-        );
-        if let Some(dm) = &f.device_model {
-            let _ = writeln!(s, "Device model: `model:{dm}`.\n");
-        }
+    let _ = writeln!(s, "\n## Findings\n");
+    findings_table(a).markdown(&mut s);
+    let _ = writeln!(s, "## Details\n");
+    for g in grouped(a) {
+        let Some(f) = g.first() else { continue };
+        let _ = writeln!(s, "### `{}` {}\n", g.rule, f.title);
+        let _ = writeln!(s, "{}, {}.\n", f.stride.title(), f.severity.as_str());
         let _ = writeln!(s, "{}\n", f.description.trim());
-        for m in &f.mitigations {
-            let _ = writeln!(s, "- {m}");
+        if !f.mitigations.is_empty() {
+            let _ = writeln!(s, "Mitigations:\n");
+            for m in &f.mitigations {
+                let _ = writeln!(s, "- {m}");
+            }
+            let _ = writeln!(s);
         }
         if !f.references.is_empty() {
-            let _ = writeln!(s, "\nReferences: {}\n", f.references.join(", "));
+            let _ = writeln!(s, "References: {}\n", f.references.join(", "));
         }
-        if let FindingStatus::Suppressed { reason, expires } = &f.status {
-            let _ = writeln!(s, "Suppressed until {expires}: {reason}\n");
+        let _ = writeln!(s, "Where:\n");
+        for f in &g.findings {
+            let _ = write!(
+                s,
+                "- `{}` {}: CVSS {} `{}`, deadline {} ({}), {}",
+                f.id,
+                f.element_name,
+                f.cvss_score,
+                f.cvss_vector,
+                deadline_str(f),
+                f.deadline.basis,
+                status_str(f)
+            );
+            if let Some(dm) = &f.device_model {
+                let _ = write!(s, "; device model `model:{dm}`");
+            }
+            if let FindingStatus::Suppressed { reason, expires } = &f.status {
+                let _ = write!(s, "; suppressed until {expires}: {reason}");
+            }
+            let _ = writeln!(s);
         }
+        let _ = writeln!(s);
     }
     s
 }
@@ -409,7 +429,23 @@ pub fn html(model: &Model, a: &Analysis, today: Date) -> String {
         }
         s.push_str("</ul>\n");
     }
+    if !model.assumptions.is_empty() {
+        s.push_str("<h2>Assumptions</h2><ul>");
+        for x in &model.assumptions {
+            let _ = write!(
+                s,
+                "<li><b>{}</b> {}</li>",
+                e(&x.name),
+                e(x.description.trim())
+            );
+        }
+        s.push_str("</ul>\n");
+    }
     let _ = writeln!(s, "<h2>Data-flow diagram</h2>\n{}", diagram::svg(model));
+    s.push_str("<h2>Elements</h2>");
+    elements_table(model).html(&mut s);
+    s.push_str("<h2>Data flows</h2>");
+    flows_table(model).html(&mut s);
     let _ = writeln!(
         s,
         "<h2>Summary</h2><p>{} findings, {} overdue, {} threats removed by controls in place.</p>\
@@ -429,23 +465,46 @@ pub fn html(model: &Model, a: &Analysis, today: Date) -> String {
             removed.get(&c).copied().unwrap_or(0)
         );
     }
-    s.push_str("</table>\n<h2>Findings</h2><table><tr><th>Id</th><th>Severity</th><th>CVSS</th><th>STRIDE</th><th>Threat</th><th>Element</th><th>Deadline</th><th>Status</th></tr>\n");
-    for f in &a.findings {
-        let _ = writeln!(
+    s.push_str("</table>\n<h2>Findings</h2>");
+    findings_table(a).html(&mut s);
+    s.push_str("<h2>Details</h2>\n");
+    for g in grouped(a) {
+        let Some(f) = g.first() else { continue };
+        let _ = write!(
             s,
-            "<tr><td><code>{}</code></td><td class=\"{sev}\">{sev}</td><td>{:.1}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e(&f.id),
-            f.cvss_score,
+            "<h3><code>{}</code> {}</h3><p>{}, <span class=\"{sev}\">{sev}</span>. {}</p>",
+            e(g.rule),
+            e(&f.title),
             f.stride.title(),
             e(f.description.trim()),
-            e(&f.title),
-            e(&f.element_name),
-            deadline_str(f),
-            status_str(f),
-            sev = f.severity.as_str(),
+            sev = f.severity.as_str()
         );
+        if !f.mitigations.is_empty() {
+            s.push_str("<p>Mitigations:</p><ul>");
+            for m in &f.mitigations {
+                let _ = write!(s, "<li>{}</li>", e(m));
+            }
+            s.push_str("</ul>");
+        }
+        if !f.references.is_empty() {
+            let _ = write!(s, "<p>References: {}</p>", e(&f.references.join(", ")));
+        }
+        s.push_str("<ul>");
+        for f in &g.findings {
+            let _ = write!(
+                s,
+                "<li><code>{}</code> {}: CVSS {} <code>{}</code>, deadline {}, {}</li>",
+                e(&f.id),
+                e(&f.element_name),
+                f.cvss_score,
+                e(&f.cvss_vector),
+                deadline_str(f),
+                status_str(f)
+            );
+        }
+        s.push_str("</ul>\n");
     }
-    s.push_str("</table>\n</body></html>\n");
+    s.push_str("</body></html>\n");
     s
 }
 
@@ -506,4 +565,461 @@ pub fn diff_json(d: &Diff) -> Json {
         })).collect::<Vec<_>>(),
         "unchanged": d.unchanged,
     })
+}
+
+/// Per flow: whether it crosses a trust boundary (its `crosses_boundary`,
+/// else whether its ends are in different sets of boundaries).
+fn crossing(model: &Model) -> Vec<bool> {
+    let mut member: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for b in &model.boundaries {
+        for e in &b.elements {
+            member.entry(e.as_str()).or_default().push(b.id.as_str());
+        }
+    }
+    for m in member.values_mut() {
+        m.sort_unstable();
+        m.dedup();
+    }
+    model
+        .flows
+        .iter()
+        .map(|f| {
+            f.crosses_boundary
+                .unwrap_or_else(|| member.get(f.from.as_str()) != member.get(f.to.as_str()))
+        })
+        .collect()
+}
+
+/// The boundaries each element is in, by element id, in model order.
+fn boundaries_of(model: &Model) -> BTreeMap<&str, Vec<&str>> {
+    let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for b in &model.boundaries {
+        for e in &b.elements {
+            m.entry(e.as_str()).or_default().push(b.name.as_str());
+        }
+    }
+    m
+}
+
+/// The findings of one rule: one row of a report's findings table.
+struct Group<'a> {
+    rule: &'a str,
+    findings: Vec<&'a Finding>,
+}
+
+impl Group<'_> {
+    fn first(&self) -> Option<&Finding> {
+        self.findings.first().copied()
+    }
+
+    /// The worst severity and score of its findings.
+    fn worst(&self) -> Option<&Finding> {
+        self.findings.iter().copied().max_by(|a, b| {
+            a.severity
+                .cmp(&b.severity)
+                .then(a.cvss_score.total_cmp(&b.cvss_score))
+        })
+    }
+
+    /// The earliest deadline of its open findings (else of any).
+    fn deadline(&self) -> String {
+        let open = self
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, FindingStatus::Open))
+            .filter_map(|f| f.deadline.date)
+            .min();
+        open.or_else(|| self.findings.iter().filter_map(|f| f.deadline.date).min())
+            .map_or_else(|| "-".to_string(), |d| d.to_string())
+    }
+
+    /// "2 open, 1 overdue, 1 suppressed".
+    fn statuses(&self) -> String {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &self.findings {
+            *counts.entry(status_str(f)).or_default() += 1;
+        }
+        if self.findings.len() == 1 {
+            return counts.keys().next().copied().unwrap_or("-").to_string();
+        }
+        ["overdue", "open", "suppressed"]
+            .iter()
+            .filter_map(|k| counts.get(k).map(|n| format!("{n} {k}")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Where it applies: the element or flow names.
+    fn targets(&self) -> String {
+        self.findings
+            .iter()
+            .map(|f| f.element_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The findings grouped by rule, in the order of each rule's first finding
+/// (the analysis's order: worst first).
+fn grouped(a: &Analysis) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &a.findings {
+        match at.get(f.rule.as_str()).and_then(|&i| groups.get_mut(i)) {
+            Some(g) => g.findings.push(f),
+            None => {
+                at.insert(f.rule.as_str(), groups.len());
+                groups.push(Group {
+                    rule: &f.rule,
+                    findings: vec![f],
+                });
+            }
+        }
+    }
+    groups
+}
+
+/// What [`mermaid`] draws the boundaries and elements from.
+struct MermaidDrawing<'a> {
+    model: &'a Model,
+    /// Each boundary's parent boundary, if it nests in one.
+    parent: &'a [Option<usize>],
+    /// The boundary each element is drawn in.
+    home: &'a BTreeMap<&'a str, usize>,
+    /// Element positions by id.
+    index: &'a BTreeMap<&'a str, usize>,
+}
+
+impl MermaidDrawing<'_> {
+    /// Element `i` as a node, its shape after its type.
+    fn node(&self, s: &mut String, i: usize, indent: &str) {
+        use crate::model::ElementType as T;
+        let Some(e) = self.model.elements.get(i) else {
+            return;
+        };
+        let (open, close) = match e.kind {
+            T::ExternalEntity => ("[\"", "\"]"),
+            T::DataStore | T::DataSource => ("[(\"", "\")]"),
+            T::Device | T::Gateway => ("[[\"", "\"]]"),
+            T::AiModel | T::TrainingPipeline => ("{{\"", "\"}}"),
+            _ => ("(\"", "\")"),
+        };
+        let _ = writeln!(
+            s,
+            "{indent}{}{open}{}{close}",
+            mermaid_id(i),
+            mermaid_text(&e.name)
+        );
+    }
+
+    /// Boundary `b` as a subgraph: the boundaries nested in it, then the
+    /// elements drawn in it.
+    fn subgraph(&self, s: &mut String, b: usize, level: usize) {
+        let Some(boundary) = self.model.boundaries.get(b) else {
+            return;
+        };
+        let indent = "  ".repeat(level + 1);
+        let _ = writeln!(
+            s,
+            "{indent}subgraph b{b}[\"{}\"]",
+            mermaid_text(&boundary.name)
+        );
+        for (child, p) in self.parent.iter().enumerate() {
+            if *p == Some(b) && level < self.model.boundaries.len() {
+                self.subgraph(s, child, level + 1);
+            }
+        }
+        for e in &boundary.elements {
+            if self.home.get(e.as_str()) == Some(&b) {
+                if let Some(&i) = self.index.get(e.as_str()) {
+                    self.node(s, i, &format!("{indent}  "));
+                }
+            }
+        }
+        let _ = writeln!(s, "{indent}end");
+    }
+}
+
+/// A Mermaid node id for the element at `i`.
+fn mermaid_id(i: usize) -> String {
+    format!("e{i}")
+}
+
+/// Text for a quoted Mermaid label.
+fn mermaid_text(s: &str) -> String {
+    s.replace('"', "#quot;").replace(['\n', '\r'], " ")
+}
+
+/// The data-flow diagram as a Mermaid flowchart (GitHub, GitLab and most
+/// Markdown viewers draw it): trust boundaries as subgraphs, a boundary
+/// inside another when all its elements are in the other; an element in
+/// two boundaries that do not nest is drawn in the first and named in a
+/// comment.
+pub fn mermaid(model: &Model) -> String {
+    let mut s = String::from("flowchart LR\n");
+    let index: BTreeMap<&str, usize> = model
+        .elements
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    let sets: Vec<std::collections::BTreeSet<&str>> = model
+        .boundaries
+        .iter()
+        .map(|b| b.elements.iter().map(String::as_str).collect())
+        .collect();
+    // The parent of each boundary: the smallest other boundary holding all
+    // of its elements (ties broken by model order; never itself).
+    let parent: Vec<Option<usize>> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, set)| {
+            sets.iter()
+                .enumerate()
+                .filter(|&(j, other)| {
+                    j != i
+                        && !set.is_empty()
+                        && set.is_subset(other)
+                        && (other.len() > set.len() || j < i)
+                })
+                .min_by_key(|&(j, other)| (other.len(), j))
+                .map(|(j, _)| j)
+        })
+        .collect();
+    // Each element is drawn in the deepest boundary holding it.
+    let depth = |mut b: usize| {
+        let mut d = 0;
+        while let Some(p) = parent.get(b).copied().flatten() {
+            d += 1;
+            b = p;
+            if d > sets.len() {
+                break;
+            }
+        }
+        d
+    };
+    let mut home: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut also: Vec<String> = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        for e in set {
+            match home.get(e).copied() {
+                None => {
+                    home.insert(e, i);
+                }
+                Some(h) => {
+                    let nested = |mut x: usize, ancestor: usize| {
+                        for _ in 0..=sets.len() {
+                            match parent.get(x).copied().flatten() {
+                                Some(p) if p == ancestor => return true,
+                                Some(p) => x = p,
+                                None => return false,
+                            }
+                        }
+                        false
+                    };
+                    if nested(i, h) && depth(i) > depth(h) {
+                        home.insert(e, i);
+                    } else if !nested(h, i) {
+                        also.push(format!(
+                            "{e} is also in {}",
+                            model.boundaries.get(i).map_or("", |b| b.name.as_str())
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let drawing = MermaidDrawing {
+        model,
+        parent: &parent,
+        home: &home,
+        index: &index,
+    };
+    for (b, p) in parent.iter().enumerate() {
+        if p.is_none() && sets.get(b).is_some_and(|x| !x.is_empty()) {
+            drawing.subgraph(&mut s, b, 0);
+        }
+    }
+    for (i, e) in model.elements.iter().enumerate() {
+        if !home.contains_key(e.id.as_str()) {
+            drawing.node(&mut s, i, "  ");
+        }
+    }
+    let crosses = crossing(model);
+    let mut red = Vec::new();
+    for (n, (f, c)) in model.flows.iter().zip(&crosses).enumerate() {
+        let (Some(a), Some(b)) = (index.get(f.from.as_str()), index.get(f.to.as_str())) else {
+            continue;
+        };
+        let label = mermaid_text(&flow_label(f));
+        let _ = writeln!(
+            s,
+            "  {} -->|\"{label}\"| {}",
+            mermaid_id(*a),
+            mermaid_id(*b)
+        );
+        if *c && !f.encrypted {
+            red.push(n.to_string());
+        }
+    }
+    if !red.is_empty() {
+        let _ = writeln!(
+            s,
+            "  linkStyle {} stroke:#c00,stroke-width:2px",
+            red.join(",")
+        );
+    }
+    for a in also {
+        let _ = writeln!(s, "  %% {}", mermaid_text(&a));
+    }
+    s
+}
+
+/// A table: its headers and rows of plain text.
+struct Table {
+    headers: &'static [&'static str],
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn markdown(&self, s: &mut String) {
+        let _ = writeln!(s, "| {} |", self.headers.join(" | "));
+        let _ = writeln!(s, "|{}", "---|".repeat(self.headers.len()));
+        for r in &self.rows {
+            let cells: Vec<String> = r.iter().map(|c| md_escape(c)).collect();
+            let _ = writeln!(s, "| {} |", cells.join(" | "));
+        }
+        let _ = writeln!(s);
+    }
+
+    fn html(&self, s: &mut String) {
+        s.push_str("<table><tr>");
+        for h in self.headers {
+            let _ = write!(s, "<th>{}</th>", html_escape(h));
+        }
+        s.push_str("</tr>\n");
+        for r in &self.rows {
+            s.push_str("<tr>");
+            for c in r {
+                let _ = write!(s, "<td>{}</td>", html_escape(c));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+}
+
+/// The element inventory.
+fn elements_table(model: &Model) -> Table {
+    let member = boundaries_of(model);
+    Table {
+        headers: &[
+            "Id",
+            "Name",
+            "Type",
+            "Trust boundaries",
+            "Controls",
+            "Device model",
+        ],
+        rows: model
+            .elements
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.clone(),
+                    e.name.clone(),
+                    e.kind.as_str().to_string(),
+                    member
+                        .get(e.id.as_str())
+                        .map(|b| b.join(", "))
+                        .unwrap_or_default(),
+                    e.controls.join(", "),
+                    e.device_model
+                        .as_deref()
+                        .map_or(String::new(), |m| format!("model:{m}")),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The data-flow inventory.
+fn flows_table(model: &Model) -> Table {
+    let crosses = crossing(model);
+    let name = |id: &str| model.element(id).map_or(id.to_string(), |e| e.name.clone());
+    Table {
+        headers: &[
+            "Id",
+            "Name",
+            "From → To",
+            "Protocol",
+            "Authentication",
+            "Encrypted",
+            "Data",
+            "Crosses a boundary",
+            "Controls",
+        ],
+        rows: model
+            .flows
+            .iter()
+            .zip(&crosses)
+            .map(|(f, c)| {
+                vec![
+                    f.id.clone(),
+                    f.name.clone(),
+                    format!("{} → {}", name(&f.from), name(&f.to)),
+                    protocol_str(f),
+                    f.authentication.clone(),
+                    if f.encrypted { "yes" } else { "no" }.to_string(),
+                    f.classification.as_str().to_string(),
+                    if *c { "yes" } else { "no" }.to_string(),
+                    f.controls.join(", "),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The findings, one row per rule with the elements and flows it applies
+/// to.
+fn findings_table(a: &Analysis) -> Table {
+    Table {
+        headers: &[
+            "Rule", "Severity", "CVSS", "STRIDE", "Threat", "Where", "Deadline", "Status",
+        ],
+        rows: grouped(a)
+            .iter()
+            .filter_map(|g| {
+                let w = g.worst()?;
+                let first = g.first()?;
+                Some(vec![
+                    g.rule.to_string(),
+                    w.severity.as_str().to_string(),
+                    format!("{:.1}", w.cvss_score),
+                    first.stride.title().to_string(),
+                    first.title.clone(),
+                    g.targets(),
+                    g.deadline(),
+                    g.statuses(),
+                ])
+            })
+            .collect(),
+    }
+}
+
+fn protocol_str(f: &crate::model::Flow) -> String {
+    match (f.protocol.as_str(), f.port) {
+        ("", None) => "-".into(),
+        ("", Some(p)) => format!("port {p}"),
+        (p, None) => p.to_string(),
+        (p, Some(port)) => format!("{p}/{port}"),
+    }
+}
+
+fn flow_label(f: &crate::model::Flow) -> String {
+    match (f.protocol.as_str(), f.port) {
+        ("", _) => f.name.clone(),
+        (_, None) => format!("{} ({})", f.name, f.protocol),
+        (p, Some(port)) => format!("{} {p}/{port}", f.name),
+    }
 }

@@ -24,10 +24,12 @@ pub const RULE_FILE_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const RULES_MAX: usize = 10_000;
 
 /// The default library, embedded: (file name, text).
-pub const DEFAULT_RULE_FILES: [(&str, &str); 3] = [
+pub const DEFAULT_RULE_FILES: [(&str, &str); 5] = [
     ("stride.yaml", include_str!("../rules/stride.yaml")),
     ("iot.yaml", include_str!("../rules/iot.yaml")),
     ("ai.yaml", include_str!("../rules/ai.yaml")),
+    ("llm.yaml", include_str!("../rules/llm.yaml")),
+    ("appsec.yaml", include_str!("../rules/appsec.yaml")),
 ];
 
 /// A STRIDE category.

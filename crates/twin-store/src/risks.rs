@@ -17,6 +17,10 @@ use vuln_formats::model::Advisory;
 
 use crate::{Projector, StoreError};
 
+mod exploit;
+
+pub use exploit::ExploitError;
+
 /// Devices read per page while taking a snapshot.
 const SNAPSHOT_PAGE_DEVICES: usize = 1024;
 
@@ -66,36 +70,6 @@ pub struct RiskService {
     /// loaded from the store and replaced by each import.
     exploitation: RwLock<Arc<vuln::exploit::ExploitIndex>>,
 }
-
-/// Why an exploitation import failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExploitError {
-    /// The service keeps no advisory store (tests without a data directory).
-    #[error("this node keeps no advisory store")]
-    NoStore,
-    /// The import was refused or failed.
-    #[error(transparent)]
-    Import(#[from] advisory_store::exploit::ExploitImportError),
-    /// Reading back what was imported failed.
-    #[error(transparent)]
-    Store(#[from] advisory_store::StoreError),
-}
-
-impl ExploitError {
-    /// Whether the input is at fault (a 4xx), not the store.
-    pub fn is_bad_input(&self) -> bool {
-        use advisory_store::exploit::ExploitImportError as E;
-        matches!(
-            self,
-            ExploitError::Import(E::ListName(_) | E::NoDay | E::Stale { .. } | E::Parse(_))
-        )
-    }
-}
-
-/// Exploitation changes of at most this many vulnerabilities re-prioritize
-/// their risks only; more re-prioritize the whole register (no matching is
-/// done again either way).
-const EXPLOIT_ONE_BY_ONE_MAX: usize = 256;
 
 /// Registers [`RiskService::changes_between`] looks back over at most.
 const LINEAGE_REGISTERS_MAX: usize = 32;
@@ -548,126 +522,6 @@ impl RiskService {
             c.ids.extend(ids.iter().cloned());
         }
         self.advisories_changed.notify_waiters();
-    }
-
-    /// Takes in what an import changed about exploitation: `changed` names
-    /// the CVEs whose facts changed. Few are read again one by one and
-    /// patched into the index, and their risks re-prioritized (without
-    /// matching); many reload the index and re-prioritize every risk.
-    fn exploitation_changed(
-        &self,
-        store: &advisory_store::AdvisoryStore,
-        changed: &[String],
-    ) -> Result<(), advisory_store::StoreError> {
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let few = changed.len() <= EXPLOIT_ONE_BY_ONE_MAX;
-        {
-            // Held while reading, so that two imports' patches never
-            // overwrite each other.
-            let mut slot = self.exploitation.write();
-            let index = if few {
-                let mut index = (**slot).clone();
-                for cve in changed {
-                    index.set(cve, store.exploit_facts(cve)?);
-                }
-                index
-            } else {
-                store.load_exploitation()?
-            };
-            *slot = Arc::new(index);
-        }
-        let ids: BTreeSet<String> = if few {
-            let cves: std::collections::HashSet<&str> =
-                changed.iter().map(String::as_str).collect();
-            self.with_indexes(|index, own| {
-                std::iter::once(index)
-                    .chain(own.iter().map(|(_, i)| *i))
-                    .flat_map(|i| i.advisories())
-                    .filter(|a| {
-                        std::iter::once(a.id())
-                            .chain(a.aliases())
-                            .any(|id| cves.contains(id.as_str()))
-                    })
-                    .map(|a| a.id().as_str().to_string())
-                    .collect()
-            })
-        } else {
-            BTreeSet::new()
-        };
-        {
-            let mut c = self.changed.lock();
-            if few {
-                c.reprioritize_ids.extend(ids);
-            } else {
-                c.reprioritize = true;
-            }
-        }
-        self.advisories_changed.notify_waiters();
-        Ok(())
-    }
-
-    /// Imports a whole known-exploited list under `list` into the store
-    /// and re-prioritizes what it changed.
-    pub fn import_kev(
-        &self,
-        list: &str,
-        catalog: &vuln_formats::kev::KevCatalog,
-        sha256: [u8; 32],
-    ) -> Result<advisory_store::exploit::KevImport, ExploitError> {
-        let store = self.store.as_ref().ok_or(ExploitError::NoStore)?;
-        let done = store.import_kev(list, catalog, sha256)?;
-        let changed: Vec<String> = done
-            .added
-            .iter()
-            .chain(&done.updated)
-            .chain(&done.removed)
-            .cloned()
-            .collect();
-        self.exploitation_changed(store, &changed)?;
-        Ok(done)
-    }
-
-    /// Imports a day's EPSS scores (FIRST's CSV) into the store and
-    /// re-prioritizes what they changed.
-    pub fn import_epss<R: std::io::BufRead>(
-        &self,
-        reader: R,
-    ) -> Result<advisory_store::exploit::EpssImport, ExploitError> {
-        let store = self.store.as_ref().ok_or(ExploitError::NoStore)?;
-        let done = store.import_epss(reader)?;
-        self.exploitation_changed(store, &done.changed_cves)?;
-        Ok(done)
-    }
-
-    /// Records an exploitation import in the log: one statement on
-    /// `subject` (`exploitation:kev/<list>`, `exploitation:epss`) signed by
-    /// `sign` (the node's registry authority) with `payload` (what was
-    /// imported, its SHA-256 and what changed); answers its entry.
-    pub async fn record_exploitation(
-        &self,
-        scitt: &transparency::TransparencyService,
-        sign: &(dyn Fn(&str, &[u8]) -> Vec<u8> + Send + Sync),
-        subject: &str,
-        payload: &serde_json::Value,
-    ) -> Result<u64, StoreError> {
-        let statement = sign(subject, payload.to_string().as_bytes());
-        let mut results = scitt.register_batch(vec![statement]).await;
-        match results.pop() {
-            Some(Ok(r)) => Ok(r.index.get()),
-            Some(Err(e)) => Err(StoreError::Db(format!(
-                "recording the exploitation import in the log: {e}"
-            ))),
-            None => Err(StoreError::Db(
-                "recording the exploitation import in the log: no answer".into(),
-            )),
-        }
-    }
-
-    /// What is known about exploitation now.
-    pub fn exploitation(&self) -> Arc<vuln::exploit::ExploitIndex> {
-        self.exploitation.read().clone()
     }
 
     /// The advisory store, if the service keeps one.

@@ -2,7 +2,9 @@
 //! `threat check` as a CI gate (0 before deadlines, 1 after, 2 on a model
 //! error with its line), `--format json` fields, SARIF shape, `threat diff`
 //! on two versions of a model, suppressions, the SVG diagram, reports, and
-//! the importers on the committed real pytm and Threat Dragon samples.
+//! the importers on the committed real pytm and Threat Dragon samples; the
+//! CI gate (`--fail-on`, `--baseline`, `--strict`), strict parsing of a typo
+//! (exit 2, its position, a suggestion) and the LLM example model.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -325,4 +327,180 @@ fn schema_and_rules_list() {
         out.contains("AI-POISONING") && out.contains("IOT-INSECURE-OTA"),
         "{out}"
     );
+}
+
+#[test]
+fn check_fails_on_a_severity_and_only_on_new_findings_against_a_baseline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = reference();
+    // The camera's default password is critical: --fail-on critical fails.
+    let (code, _, err) = threat(&[
+        "check",
+        path(&model),
+        "--today",
+        "2026-09-01",
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("at or above critical"), "{err}");
+    assert!(err.contains("IOT-DEFAULT-CREDENTIALS on camera"), "{err}");
+    // Against itself (as a model, or as the JSON of an earlier check) nothing is new.
+    let (_, json, _) = threat(&[
+        "check",
+        path(&model),
+        "--today",
+        "2026-09-01",
+        "--format",
+        "json",
+    ]);
+    let old_json = dir.path().join("old.json");
+    std::fs::write(&old_json, json).expect("write");
+    for baseline in [path(&model), path(&old_json)] {
+        let (code, _, err) = threat(&[
+            "check",
+            path(&model),
+            "--today",
+            "2026-09-01",
+            "--fail-on",
+            "low",
+            "--baseline",
+            baseline,
+        ]);
+        assert_eq!(code, Some(0), "{baseline}: {err}");
+    }
+    // A regression: the gateway ships with a default password too.
+    let text = std::fs::read_to_string(&model).expect("model").replacen(
+        "attributes: {ota_updates: true, debug_port: true, stores_secrets: true, services: [mqtt-tls, ssh]}",
+        "attributes: {ota_updates: true, debug_port: true, stores_secrets: true, default_credentials: true, services: [mqtt-tls, ssh]}",
+        1,
+    );
+    let text = text.replacen(
+        "anti_rollback, debug_disabled, unique_credentials, audit_logging",
+        "anti_rollback, debug_disabled, audit_logging",
+        1,
+    );
+    let new = dir.path().join("new.yaml");
+    std::fs::write(&new, text).expect("write");
+    let (code, _, err) = threat(&[
+        "check",
+        path(&new),
+        "--today",
+        "2026-09-01",
+        "--fail-on",
+        "high",
+        "--baseline",
+        path(&old_json),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("1 open finding(s) at or above high not in the baseline"),
+        "{err}"
+    );
+    assert!(err.contains("IOT-DEFAULT-CREDENTIALS on gateway"), "{err}");
+    assert!(!err.contains("on camera"), "{err}");
+    let (code, _, err) = threat(&["check", path(&new), "--fail-on", "none"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn strict_turns_suppression_warnings_into_a_failed_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("suppressions.yaml");
+    std::fs::write(
+        &file,
+        "suppressions:\n  - finding: T-AAAAAAAAAAAAAAAA\n    reason: a finding removed long ago\n    expires: 2030-01-01\n",
+    )
+    .expect("write");
+    let model = reference();
+    let args = [
+        "check",
+        path(&model),
+        "--today",
+        "2026-09-01",
+        "--suppressions",
+        path(&file),
+    ];
+    let (code, _, err) = threat(&args);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("warning: suppression matches no finding"),
+        "{err}"
+    );
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    let (code, _, err) = threat(&strict);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--strict: warnings are errors"), "{err}");
+}
+
+#[test]
+fn a_typo_in_an_attribute_exits_2_with_its_position_and_a_suggestion() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("typo.yaml");
+    let text = std::fs::read_to_string(reference())
+        .expect("model")
+        .replacen("default_credentials: true", "default_password: true", 1);
+    std::fs::write(&bad, &text).expect("write");
+    let line = text
+        .lines()
+        .position(|l| l.contains("default_password"))
+        .expect("line")
+        + 1;
+    let (code, _, err) = threat(&["check", path(&bad)]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("typo.yaml:{line}:")), "{err}");
+    assert!(err.contains("did you mean `default_credentials`?"), "{err}");
+    // A rule directory that reads the attribute makes it known.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("mine.yaml"),
+        "rules:\n  - id: MINE-DEFAULT-PASSWORD\n    title: Default password\n    stride: spoofing\n    targets: [device]\n    condition: element.default_password\n    description: d\n    cvss: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n",
+    )
+    .expect("write");
+    let (code, out, err) = threat(&[
+        "check",
+        path(&bad),
+        "--rules",
+        path(&rules),
+        "--today",
+        "2026-09-01",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("MINE-DEFAULT-PASSWORD"), "{out}");
+}
+
+#[test]
+fn the_llm_example_model_checks_with_llm_findings() {
+    let (code, model, _) = threat(&["example", "maintenance-assistant"]);
+    assert_eq!(code, Some(0));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("assistant.yaml");
+    std::fs::write(&file, model).expect("write");
+    let (code, out, err) = threat(&[
+        "check",
+        path(&file),
+        "--today",
+        "2026-09-01",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    for r in [
+        "LLM-INDIRECT-PROMPT-INJECTION",
+        "LLM-THIRD-PARTY-LEAKAGE",
+        "LLM-RAG-POISONING",
+    ] {
+        assert!(rules.contains(&r), "{r}: {rules:?}");
+    }
+    // Controls in place remove threats: the agent asks a person before it acts.
+    assert!(!rules.contains(&"LLM-EXCESSIVE-AGENCY"), "{rules:?}");
 }

@@ -339,3 +339,42 @@ fn the_schema_describes_the_model() {
         assert!(props.get(k).is_some(), "{k} missing");
     }
 }
+
+#[test]
+fn the_gate_counts_open_findings_at_or_above_the_threshold_not_in_the_baseline() {
+    let rules = lib();
+    let old = reference();
+    let a = analyze(&old, &rules, &opts("2026-09-01"));
+    let critical = gate(&a, Severity::Critical, None);
+    assert!(critical
+        .iter()
+        .any(|f| f.rule == "IOT-DEFAULT-CREDENTIALS" && f.element == "camera"));
+    assert!(critical.iter().all(|f| f.severity == Severity::Critical));
+    assert!(gate(&a, Severity::Low, None).len() >= critical.len());
+    // Against itself nothing is new; a regression is.
+    let ids: BTreeSet<String> = a.findings.iter().map(|f| f.id.clone()).collect();
+    assert!(gate(&a, Severity::Low, Some(&ids)).is_empty());
+    let mut new = old.clone();
+    if let Some(gw) = new.elements.iter_mut().find(|e| e.id == "gateway") {
+        gw.attributes
+            .insert("default_credentials".into(), crate::expr::Value::Bool(true));
+        gw.controls.retain(|c| c != "unique_credentials");
+    }
+    let b = analyze(&new, &rules, &opts("2026-09-01"));
+    let fresh = gate(&b, Severity::High, Some(&ids));
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert_eq!(
+        fresh.first().map(|f| f.rule.as_str()),
+        Some("IOT-DEFAULT-CREDENTIALS")
+    );
+    // Suppressed findings never count.
+    let mut o = opts("2026-09-01");
+    o.suppressions = vec![Suppression {
+        finding: None,
+        rule: Some("IOT-DEFAULT-CREDENTIALS".into()),
+        element: Some("gateway".into()),
+        reason: "accepted for the test".into(),
+        expires: d("2026-12-31"),
+    }];
+    assert!(gate(&analyze(&new, &rules, &o), Severity::High, Some(&ids)).is_empty());
+}

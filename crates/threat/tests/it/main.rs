@@ -2,3 +2,9 @@
 //! tests are unit tests beside the code).
 
 mod atlas;
+mod diagram;
+mod mapping;
+mod pytm_sample;
+mod references;
+mod report;
+mod strict;
