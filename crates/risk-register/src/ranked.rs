@@ -18,7 +18,7 @@ use crate::Risk;
 /// Risks per chunk when a list is made whole.
 const CHUNK_RISKS: usize = 32;
 /// Most risks a chunk holds after a splice; a fuller one is cut in chunks
-/// of [`CHUNK_RISKS`].
+/// of 32.
 pub const CHUNK_RISKS_MAX: usize = 64;
 
 /// Risks in order, in chunks shared between the lists spliced from one

@@ -1,5 +1,5 @@
 //! Importers from other threat-modeling tools into a [`Model`]: pytm's JSON
-//! output (`python3 tm.py --json FILE`, pytm 1.x; in [`pytm_json`]) and
+//! output (`python3 tm.py --json FILE`, pytm 1.x; in `import/pytm_json.rs`) and
 //! OWASP Threat Dragon v2 JSON. Each returns the model and notes on what
 //! could not be carried over.
 //!
