@@ -48,7 +48,7 @@ fn shape(kind: ElementType) -> &'static str {
 /// Per flow: whether it crosses a trust boundary (as the analysis decides:
 /// its `crosses_boundary`, else whether its ends are in different sets of
 /// boundaries).
-fn crossing(model: &Model) -> Vec<bool> {
+pub(crate) fn crossing(model: &Model) -> Vec<bool> {
     let mut member: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for b in &model.boundaries {
         for e in &b.elements {

@@ -567,29 +567,6 @@ pub fn diff_json(d: &Diff) -> Json {
     })
 }
 
-/// Per flow: whether it crosses a trust boundary (its `crosses_boundary`,
-/// else whether its ends are in different sets of boundaries).
-fn crossing(model: &Model) -> Vec<bool> {
-    let mut member: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for b in &model.boundaries {
-        for e in &b.elements {
-            member.entry(e.as_str()).or_default().push(b.id.as_str());
-        }
-    }
-    for m in member.values_mut() {
-        m.sort_unstable();
-        m.dedup();
-    }
-    model
-        .flows
-        .iter()
-        .map(|f| {
-            f.crosses_boundary
-                .unwrap_or_else(|| member.get(f.from.as_str()) != member.get(f.to.as_str()))
-        })
-        .collect()
-}
-
 /// The boundaries each element is in, by element id, in model order.
 fn boundaries_of(model: &Model) -> BTreeMap<&str, Vec<&str>> {
     let mut m: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -845,7 +822,7 @@ pub fn mermaid(model: &Model) -> String {
             drawing.node(&mut s, i, "  ");
         }
     }
-    let crosses = crossing(model);
+    let crosses = diagram::crossing(model);
     let mut red = Vec::new();
     for (n, (f, c)) in model.flows.iter().zip(&crosses).enumerate() {
         let (Some(a), Some(b)) = (index.get(f.from.as_str()), index.get(f.to.as_str())) else {
@@ -945,7 +922,7 @@ fn elements_table(model: &Model) -> Table {
 
 /// The data-flow inventory.
 fn flows_table(model: &Model) -> Table {
-    let crosses = crossing(model);
+    let crosses = diagram::crossing(model);
     let name = |id: &str| model.element(id).map_or(id.to_string(), |e| e.name.clone());
     Table {
         headers: &[
