@@ -206,12 +206,7 @@ fn strs(v: &[String]) -> Value {
 }
 
 fn records(model: &Model) -> (Records, BTreeMap<&str, usize>) {
-    let index: BTreeMap<&str, usize> = model
-        .elements
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.as_str(), i))
-        .collect();
+    let index: BTreeMap<&str, usize> = model.element_positions();
     let mut member: Vec<Vec<&str>> = vec![Vec::new(); model.elements.len()];
     for b in &model.boundaries {
         for m in &b.elements {

@@ -543,27 +543,12 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/'))
 }
 
-/// Names an attribute may not take: the fields computed for rules (see
-/// [`vocabulary::ELEMENT_FIELDS`] and [`vocabulary::FLOW_FIELDS`]).
-pub const RESERVED_FIELDS: [&str; 17] = [
-    "id",
-    "name",
-    "type",
-    "controls",
-    "device_model",
-    "boundary",
-    "boundaries",
-    "exposed",
-    "protocol",
-    "port",
-    "authentication",
-    "encrypted",
-    "classification",
-    "crosses_boundary",
-    "input_types",
-    "output_types",
-    "input_authentication",
-];
+/// Whether an attribute may not take `name`: a field computed for rules
+/// on elements or flows ([`vocabulary::ELEMENT_FIELDS`],
+/// [`vocabulary::FLOW_FIELDS`]).
+pub fn is_reserved_field(name: &str) -> bool {
+    vocabulary::ELEMENT_FIELDS.contains(&name) || vocabulary::FLOW_FIELDS.contains(&name)
+}
 
 impl Model {
     /// Parses and validates a model from YAML (JSON is YAML too), its
@@ -708,7 +693,7 @@ impl Model {
                            attrs: &BTreeMap<String, Value>|
          -> Result<(), ModelError> {
             for k in attrs.keys() {
-                if RESERVED_FIELDS.contains(&k.as_str()) {
+                if is_reserved_field(k) {
                     return Err(ModelError::at(
                             text,
                             k,
@@ -779,6 +764,15 @@ impl Model {
     /// The model as YAML.
     pub fn to_yaml(&self) -> Result<String, ModelError> {
         serde_norway::to_string(self).map_err(|e| ModelError::yaml(&e))
+    }
+
+    /// Each element's position in `elements`, by id.
+    pub fn element_positions(&self) -> BTreeMap<&str, usize> {
+        self.elements
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id.as_str(), i))
+            .collect()
     }
 
     /// The element with id `id`.

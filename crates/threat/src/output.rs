@@ -734,12 +734,7 @@ fn mermaid_text(s: &str) -> String {
 /// comment.
 pub fn mermaid(model: &Model) -> String {
     let mut s = String::from("flowchart LR\n");
-    let index: BTreeMap<&str, usize> = model
-        .elements
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.as_str(), i))
-        .collect();
+    let index: BTreeMap<&str, usize> = model.element_positions();
     let sets: Vec<std::collections::BTreeSet<&str>> = model
         .boundaries
         .iter()

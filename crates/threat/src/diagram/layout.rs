@@ -240,12 +240,7 @@ pub struct Nesting {
 /// before it, is either disjoint or one contains the other.
 pub fn nesting(model: &Model) -> Nesting {
     let n = model.elements.len();
-    let index: BTreeMap<&str, usize> = model
-        .elements
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.id.as_str(), i))
-        .collect();
+    let index: BTreeMap<&str, usize> = model.element_positions();
     let members: Vec<Vec<usize>> = model
         .boundaries
         .iter()

@@ -285,12 +285,7 @@ impl Graph {
         for (c, &b) in tree.boundary.iter().enumerate().skip(1) {
             of_boundary.insert(b, c);
         }
-        let index: BTreeMap<&str, usize> = model
-            .elements
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.id.as_str(), i))
-            .collect();
+        let index: BTreeMap<&str, usize> = model.element_positions();
         let flows: Vec<(usize, usize, usize)> = model
             .flows
             .iter()
