@@ -25,6 +25,10 @@ pub enum BuildError {
     Fleet(#[from] vuln::exposure::FleetError),
 }
 
+mod reprioritize;
+
+use reprioritize::{Prioritized, Terms};
+
 fn release_key(model: &str, version: &str) -> String {
     format!("{model}@{version}")
 }
@@ -697,15 +701,7 @@ impl Engine {
                 mission: snapshot.mission,
             }),
         };
-        // The indexes and the counts read the same risks: side by side.
-        let mut summary = std::mem::take(&mut register.summary);
-        let indexes = std::thread::scope(|scope| {
-            let indexes = scope.spawn(|| crate::Indexes::of(register.risks.iter()));
-            register.count(APPROACHING_DAYS_DEFAULT, &mut summary);
-            join(indexes)
-        });
-        register.summary = summary;
-        register.indexes = indexes;
+        indexed_and_counted(&mut register);
         register
     }
 
@@ -736,31 +732,25 @@ impl Engine {
             );
         }
         sort_risks(&mut fresh);
-        let indexes = previous.indexes.patched(&fresh, vulnerabilities);
-        let old: Vec<&Arc<Risk>> = vulnerabilities
-            .iter()
-            .flat_map(|v| previous.risks_of_vulnerability(v))
-            .collect();
-        let risks = previous
-            .risks
-            .splice(&old, &fresh, risk_order)
-            .unwrap_or_else(|| {
-                fell_back();
-                let kept = previous.risks.iter().filter(|r| {
-                    r.vulnerability
-                        .as_ref()
-                        .is_none_or(|v| !vulnerabilities.contains(&**v))
-                });
-                crate::ranked::Ranked::from_vec(merge_sorted(kept.cloned(), fresh))
-            });
-        // The VEX decisions of these vulnerabilities: the map is made
-        // again only when they differ (a listing or a score changes none).
+        let vex_state = self.vex_state_after(previous, vulnerabilities, &touched);
+        spliced(previous, vulnerabilities, fresh, vex_state)
+    }
+
+    /// `previous`'s VEX decisions with those of `vulnerabilities` (on the
+    /// releases `touched`) taken again: the map is made again only when
+    /// they differ (a listing or a score changes none).
+    fn vex_state_after(
+        &self,
+        previous: &Register,
+        vulnerabilities: &BTreeSet<String>,
+        touched: &[&str],
+    ) -> Arc<BTreeMap<String, String>> {
         let of_vulns = |(k, _): &(&String, &String)| {
             k.rsplit_once(' ')
                 .is_some_and(|(_, v)| vulnerabilities.contains(v))
         };
         let mut now: BTreeMap<String, String> = BTreeMap::new();
-        for key in &touched {
+        for key in touched {
             if let Some(m) = self.exposures.get(*key) {
                 for v in vulnerabilities {
                     if let Some(x) = m.get(v).and_then(|e| e.vex.as_ref()) {
@@ -770,7 +760,7 @@ impl Engine {
             }
         }
         let same = previous.vex_state.iter().filter(of_vulns).eq(now.iter());
-        let vex_state = if same {
+        if same {
             previous.vex_state.clone()
         } else {
             let mut all: BTreeMap<String, String> = previous
@@ -781,31 +771,7 @@ impl Engine {
                 .collect();
             all.extend(now);
             Arc::new(all)
-        };
-        let mut register = Register {
-            today: previous.today.clone(),
-            risks,
-            unassessed: previous.unassessed.clone(),
-            vex_state,
-            summary: Summary {
-                devices: previous.summary.devices,
-                devices_assessed: previous.summary.devices_assessed,
-                releases_assessed: previous.summary.releases_assessed,
-                ..Summary::default()
-            },
-            indexes,
-            devices: previous.devices.clone(),
-            deadlines: previous.deadlines.clone(),
-        };
-        let mut summary = std::mem::take(&mut register.summary);
-        register.count_delta(
-            previous,
-            vulnerabilities,
-            APPROACHING_DAYS_DEFAULT,
-            &mut summary,
-        );
-        register.summary = summary;
-        register
+        }
     }
 
     /// The risks of release `key` (of every vulnerability, or of `only`).
@@ -826,7 +792,7 @@ impl Engine {
         ) else {
             return;
         };
-        let policy = policy_for(snapshot, &release.model);
+        let terms = Terms::of(snapshot, release, key, devices);
         // An AI model package's line is `<model>#ai-model:<name>`: its risks
         // are on the model subject, its device risks name the package.
         let ai = crate::split_ai_line(&release.model);
@@ -838,9 +804,6 @@ impl Engine {
             }
         }
         let release_stakeholders: Arc<[String]> = release_stakeholders.into();
-        // SSVC's Mission & Well-being: the highest stated for a device on
-        // the release, else the snapshot's.
-        let mission = devices.mission_on(key).unwrap_or(snapshot.mission);
         // Shared by every risk of the release.
         let subject: Text = subject_model.into();
         let model: Text = release.model.as_str().into();
@@ -868,24 +831,13 @@ impl Engine {
             let risk_key = format!("{subject_model} {risk_id}");
             let discovered = snapshot.discovered_on(&risk_key);
             let a = &e.advised;
-            let exploit = a.exploit(snapshot);
-            let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
-            let stated = if snapshot.ssvc_statements.is_empty() {
-                None
-            } else {
-                let product = crate::cra::product_of(subject_model);
-                a.ids.iter().find_map(|id| {
-                    snapshot.ssvc_statements.get(&(
-                        release.manufacturer.clone(),
-                        product.to_string(),
-                        id.to_string(),
-                    ))
-                })
-            };
-            let ssvc = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev).map(Arc::new);
-            let priority =
-                vuln::exploit::Priority::of(exploit.as_deref(), ssvc.as_deref(), mission, a.score);
-            let deadline = policy.deadline_of(a.severity, discovered, kev);
+            let Prioritized {
+                exploit,
+                kev,
+                ssvc_inputs: ssvc,
+                priority,
+                deadline,
+            } = Prioritized::of(snapshot, &terms, a, discovered);
             let (decision, _) = model_decision(snapshot, subject_model, &risk_id);
             let status = status_of(decision.as_ref(), today);
             risks.push(Arc::new(Risk {
@@ -925,6 +877,72 @@ impl Engine {
             }));
         }
     }
+}
+
+/// `previous` with the risks of `vulnerabilities` replaced by `fresh`
+/// (sorted in register order) and `vex_state`: the list and the indexes
+/// spliced, the counts of those vulnerabilities taken again.
+fn spliced(
+    previous: &Register,
+    vulnerabilities: &BTreeSet<String>,
+    fresh: Vec<Arc<Risk>>,
+    vex_state: Arc<BTreeMap<String, String>>,
+) -> Register {
+    let indexes = previous.indexes.patched(&fresh, vulnerabilities);
+    let old: Vec<&Arc<Risk>> = vulnerabilities
+        .iter()
+        .flat_map(|v| previous.risks_of_vulnerability(v))
+        .collect();
+    let risks = previous
+        .risks
+        .splice(&old, &fresh, risk_order)
+        .unwrap_or_else(|| {
+            fell_back();
+            let kept = previous.risks.iter().filter(|r| {
+                r.vulnerability
+                    .as_ref()
+                    .is_none_or(|v| !vulnerabilities.contains(&**v))
+            });
+            crate::ranked::Ranked::from_vec(merge_sorted(kept.cloned(), fresh))
+        });
+    let mut register = Register {
+        today: previous.today.clone(),
+        risks,
+        unassessed: previous.unassessed.clone(),
+        vex_state,
+        summary: Summary {
+            devices: previous.summary.devices,
+            devices_assessed: previous.summary.devices_assessed,
+            releases_assessed: previous.summary.releases_assessed,
+            ..Summary::default()
+        },
+        indexes,
+        devices: previous.devices.clone(),
+        deadlines: previous.deadlines.clone(),
+    };
+    let mut summary = std::mem::take(&mut register.summary);
+    register.count_delta(
+        previous,
+        vulnerabilities,
+        APPROACHING_DAYS_DEFAULT,
+        &mut summary,
+    );
+    register.summary = summary;
+    register
+}
+
+/// Makes `register`'s indexes and counts from its risks (its summary holds
+/// the device counts already).
+fn indexed_and_counted(register: &mut Register) {
+    // The indexes and the counts read the same risks: side by side.
+    let mut summary = std::mem::take(&mut register.summary);
+    let indexes = std::thread::scope(|scope| {
+        let indexes = scope.spawn(|| crate::Indexes::of(register.risks.iter()));
+        register.count(APPROACHING_DAYS_DEFAULT, &mut summary);
+        join(indexes)
+    });
+    register.summary = summary;
+    register.indexes = indexes;
 }
 
 /// The key under which the day a device was first seen on a release is

@@ -839,6 +839,8 @@ impl RiskService {
         b.snapshot.exploitation = self.exploitation.read().clone();
         // 2. The advisories.
         let mut delta = None;
+        let mut evaluated_all = false;
+        let evaluated_some = generation != b.generation;
         if !reprioritize.ids.is_empty() {
             delta = Some(BTreeSet::new());
         }
@@ -852,6 +854,7 @@ impl RiskService {
                     Ok(b.engine.update(index, own, ids))
                 }
             })?;
+            evaluated_all = everything;
             b.generation = generation;
         } else if !facts_changed && !reprioritize_all && reprioritize.ids.is_empty() {
             return Ok(b.register.clone());
@@ -861,29 +864,64 @@ impl RiskService {
             vulns.extend(reprioritize.ids.iter().cloned());
         }
         let evaluated = started.elapsed();
+        let mut only_reprioritized = false;
         let (register, how) = match delta {
-            Some(vulns) if !facts_changed && !reprioritize_all => (
+            _ if facts_changed => (b.engine.register(&b.snapshot), Delta::Everything),
+            // Every advisory evaluated again, the devices unchanged.
+            _ if evaluated_all => (
+                b.engine.register_reusing(&b.snapshot, &b.register),
+                Delta::Everything,
+            ),
+            // Exploitation changed for a few: their risks' priority worked
+            // out again, nothing matched or assembled again.
+            Some(vulns) if !reprioritize_all && !evaluated_some => {
+                match b
+                    .engine
+                    .register_reprioritized(&b.snapshot, &b.register, Some(&vulns))
+                {
+                    Some((register, changed)) => {
+                        only_reprioritized = true;
+                        (register, Delta::Vulnerabilities(changed))
+                    }
+                    None => return Ok(b.register.clone()),
+                }
+            }
+            Some(vulns) if !reprioritize_all => (
                 b.engine.register_delta(&b.snapshot, &b.register, &vulns),
                 Delta::Vulnerabilities(vulns),
             ),
-            // Exploitation changed for many vulnerabilities: every risk's
-            // priority again, the devices unchanged.
-            Some(_) if !facts_changed => (
-                b.engine.register_reusing(&b.snapshot, &b.register),
-                Delta::Everything,
-            ),
-            // Every advisory evaluated again, the devices unchanged.
-            None if !facts_changed => (
-                b.engine.register_reusing(&b.snapshot, &b.register),
-                Delta::Everything,
-            ),
-            _ => (b.engine.register(&b.snapshot), Delta::Everything),
+            // Exploitation changed for many vulnerabilities (or the SSVC
+            // statements changed): every release risk's priority worked out
+            // again, nothing matched or assembled again.
+            Some(mut vulns) => {
+                let first = b.engine.register_delta(&b.snapshot, &b.register, &vulns);
+                match b.engine.register_reprioritized(&b.snapshot, &first, None) {
+                    Some((register, changed)) => {
+                        vulns.extend(changed);
+                        (register, Delta::Vulnerabilities(vulns))
+                    }
+                    None => (first, Delta::Vulnerabilities(vulns)),
+                }
+            }
+            None => match b
+                .engine
+                .register_reprioritized(&b.snapshot, &b.register, None)
+            {
+                Some((register, changed)) => {
+                    // The same risks, re-prioritized: none discovered.
+                    only_reprioritized = true;
+                    (register, Delta::Vulnerabilities(changed))
+                }
+                // Nothing the fleet runs changed priority.
+                None => return Ok(b.register.clone()),
+            },
         };
         let devices_rebuilt = !Arc::ptr_eq(&register.devices, &b.register.devices);
         let built_at = started.elapsed();
         // Not shared while new discoveries are added to it.
         b.snapshot.discovered = Arc::default();
         match &how {
+            Delta::Vulnerabilities(_) if only_reprioritized => {}
             Delta::Vulnerabilities(v) => self.remember_discoveries(
                 v.iter()
                     .flat_map(|x| register.risks_of_vulnerability(x).iter()),

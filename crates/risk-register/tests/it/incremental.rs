@@ -636,3 +636,160 @@ fn a_ranked_list_spliced_equals_a_sorted_vector() {
     let stranger = risk(3);
     assert!(list.splice(&[&stranger], &[], by_key).is_none());
 }
+
+/// Exploitation changes (known-exploited listings, EPSS scores, the
+/// manufacturers' SSVC statements) applied with
+/// `Engine::register_reprioritized` give the register a full build gives:
+/// few changed risks spliced into place, many re-sorted; nothing else of
+/// the register is made again, and the notifications of the changed
+/// vulnerabilities are those of the full comparison.
+#[test]
+fn exploitation_changes_reprioritize_like_a_full_build() {
+    use vuln::exploit::{EpssFacts, ExploitIndex, KevFacts};
+    let mut rng = Rng(0xE9_55);
+    let mut snap = snapshot(&mut rng);
+    // Listed vulnerabilities get a deadline of their own: a listing moves
+    // deadlines, and with them the counts of what is due.
+    snap.policy.kev_days = Some(3);
+    let mut shared = AdvisoryIndex::new();
+    for i in 0..40 {
+        add(
+            &mut shared,
+            &osv(
+                &format!("OSV-{i}"),
+                rng.below(PACKAGES),
+                1 + rng.below(5),
+                VECTORS[rng.below(4) as usize],
+                "2026-11-01T00:00:00Z",
+                false,
+            ),
+        );
+    }
+    let engine = Engine::new(&snap, &shared, &[]).expect("engine");
+    let mut current = engine.register(&snap);
+    let mut exploitation = ExploitIndex::new();
+    let (mut spliced, mut resorted, mut unchanged) = (0, 0, 0);
+    for round in 0..30u64 {
+        // Few (one listing) or many (a day of scores for every one).
+        let many = round % 3 == 2;
+        let touched: Vec<u64> = if many {
+            (0..40).collect()
+        } else {
+            vec![rng.below(40)]
+        };
+        let ids: BTreeSet<String> = touched.iter().map(|i| format!("OSV-{i}")).collect();
+        for i in touched {
+            let id = format!("OSV-{i}");
+            let facts = exploitation.entry(&id);
+            match rng.below(4) {
+                0 => facts.kev = vec![],
+                1 => {
+                    facts.kev = vec![KevFacts {
+                        list: "cisa-kev".into(),
+                        date_added: "2026-11-20".into(),
+                        due_date: format!("2026-12-{:02}", 1 + rng.below(28)),
+                        ransomware: rng.below(2) == 0,
+                        required_action: "patch".into(),
+                    }]
+                }
+                _ => {
+                    facts.epss = Some(EpssFacts {
+                        score: rng.below(1000) as f64 / 1000.0,
+                        percentile: 0.5,
+                        day: 20_400 + round as i32,
+                        previous: None,
+                    })
+                }
+            }
+        }
+        snap.exploitation = std::sync::Arc::new(exploitation.clone());
+        // Now and then a manufacturer states SSVC inputs.
+        let statement = round % 7 == 3;
+        if statement {
+            let r = &snap.releases[rng.below(snap.releases.len() as u64) as usize];
+            let mut statements = (*snap.ssvc_statements).clone();
+            statements.insert(
+                (
+                    r.manufacturer.clone(),
+                    risk_register::cra::product_of(&r.model).to_string(),
+                    format!("OSV-{}", rng.below(40)),
+                ),
+                risk_register::SsvcStatement {
+                    entry: round,
+                    exploitation: Some(vuln::exploit::Exploitation::Active),
+                    automatable: Some(vuln::exploit::Automatable::Yes),
+                    technical_impact: Some(vuln::exploit::TechnicalImpact::Total),
+                },
+            );
+            snap.ssvc_statements = std::sync::Arc::new(statements);
+        }
+        let full = build_with(&snap, &shared, &[]).expect("build");
+        // What changed is known for a few listings; a day of scores or a
+        // statement looks at every risk.
+        let only = (!many && !statement).then_some(&ids);
+        let Some((next, vulns)) = engine.register_reprioritized(&snap, &current, only) else {
+            assert_eq!(current, full, "round {round}: nothing changed");
+            unchanged += 1;
+            continue;
+        };
+        // Risks whose priority did not change are the same risks.
+        let replaced = current
+            .risks
+            .iter()
+            .filter(|r| !next.risks.iter().any(|n| std::sync::Arc::ptr_eq(n, r)))
+            .count();
+        assert!(replaced > 0, "round {round}");
+        assert!(
+            replaced < current.risks.len() || many,
+            "round {round}: a single listing replaced every risk"
+        );
+        if replaced * 10 > current.risks.len() {
+            resorted += 1;
+        } else {
+            spliced += 1;
+        }
+        assert!(std::sync::Arc::ptr_eq(&next.devices, &current.devices));
+        for (a, b) in next.risks.iter().zip(full.risks.iter()) {
+            assert_eq!(a, b, "round {round}");
+        }
+        for r in full.risks.iter() {
+            if let Some(v) = &r.vulnerability {
+                let keys = |l: &[std::sync::Arc<risk_register::Risk>]| {
+                    l.iter().map(|r| r.key.clone()).collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    keys(next.risks_of_vulnerability(v)),
+                    keys(full.risks_of_vulnerability(v)),
+                    "round {round}: {v}"
+                );
+            }
+            if let (Some(m), Some(x)) = (&r.model, &r.release) {
+                let release = format!("{m}@{x}");
+                let a: Vec<_> = next
+                    .risks_of_release(&release)
+                    .iter()
+                    .map(|r| r.key.clone())
+                    .collect();
+                let b: Vec<_> = full
+                    .risks_of_release(&release)
+                    .iter()
+                    .map(|r| r.key.clone())
+                    .collect();
+                assert_eq!(a, b, "round {round}: {release}");
+            }
+        }
+        assert_eq!(next.summary, brute_counts(&next), "round {round}: counts");
+        assert_eq!(next, full, "round {round}");
+        assert_eq!(
+            sorted_events(notifications_for(&current, &next, &vulns, 7)),
+            sorted_events(notifications(&current, &full, 7)),
+            "round {round}"
+        );
+        current = next;
+    }
+    assert!(
+        spliced > 3 && resorted > 3,
+        "both ways taken: {spliced} spliced, {resorted} re-sorted, {unchanged} unchanged"
+    );
+    assert_eq!(risk_register::splice_fallbacks(), 0);
+}
