@@ -854,7 +854,9 @@ impl RiskService {
                     Ok(b.engine.update(index, own, ids))
                 }
             })?;
-            evaluated_all = everything;
+            // `None`: every advisory evaluated again (asked for, or too
+            // many changed to evaluate one by one).
+            evaluated_all = delta.is_none();
             b.generation = generation;
         } else if !facts_changed && !reprioritize_all && reprioritize.ids.is_empty() {
             return Ok(b.register.clone());

@@ -342,5 +342,17 @@ async fn each_incremental_register_equals_a_fresh_build() {
                 .collect()
         )
     );
+
+    // Too many at once to evaluate one by one: every advisory evaluated
+    // again, and the register shows them.
+    let many: Vec<Advisory> = (100..200)
+        .map(|i| osv(&format!("OSV-{i}"), "1.36.0", "2026-11-06T00:00:00Z"))
+        .collect();
+    advisories.extend(many.iter().cloned());
+    service.import_shared(&many).expect("import");
+    let next = service.register(today).expect("register");
+    assert_eq!(*next, *fresh(&f.projector, &advisories), "a hundred more");
+    assert!(next.risks_of_vulnerability("OSV-150").len() == 1);
+    assert_eq!(service.changes_between(&now, &next), Delta::Everything);
     f.projector.stop();
 }
