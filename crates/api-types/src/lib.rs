@@ -22,6 +22,7 @@ pub mod devices;
 pub mod error;
 pub mod notify;
 pub mod oauth;
+pub mod ops;
 pub mod ota;
 pub mod risks;
 pub mod rollout;

@@ -1,5 +1,4 @@
-//! What devices say about themselves, under `/api/v1`, and the node's
-//! Prometheus metrics:
+//! What devices say about themselves, under `/api/v1`:
 //!
 //! - `GET /api/v1/devices/{id}/posture`: the device's latest report and the
 //!   posture audit's findings on it;
@@ -13,8 +12,8 @@
 //!   cycle, and the quarantine group;
 //! - `GET`/`POST /api/v1/security-profiles`: Device Defender-style
 //!   behaviours attached to devices;
-//! - `GET /api/v1/device-reports/stats`: the device channel's counters;
-//! - `GET /metrics`: the same counters in the Prometheus text format.
+//! - `GET /api/v1/device-reports/stats`: the device channel's counters
+//!   (also in `/metrics`, [`crate::ops_api`]).
 //!
 //! Deliberately absent: the audit and every sharing decision (the service,
 //! `service::devices`), and MQTT (`device-channel`, which the node gives
@@ -30,9 +29,7 @@ use api_types::devices::{
 use api_types::Problem;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use service::alarms::AlarmViews;
@@ -42,8 +39,8 @@ use crate::oauth::{Caller, MaybeCaller, TokenEndpoint, Unauthorized};
 use crate::query::ApiQuery;
 use crate::twin_api::{caller_id, ApiResult, JsonError};
 
-/// The device channel's counters, and the same as Prometheus text.
-pub type ChannelStats = Arc<dyn Fn() -> (DeviceChannelStats, String) + Send + Sync>;
+/// The device channel's counters.
+pub type ChannelStats = Arc<dyn Fn() -> DeviceChannelStats + Send + Sync>;
 
 /// The state of the device routes.
 #[derive(Clone)]
@@ -96,7 +93,6 @@ pub fn devices_router(api: DevicesApi) -> Router {
             get(profiles).post(publish_profile),
         )
         .route("/api/v1/device-reports/stats", get(stats))
-        .route("/metrics", get(metrics))
         .with_state(api)
 }
 
@@ -339,23 +335,5 @@ async fn publish_profile(
     ),
 )]
 async fn stats(State(api): State<DevicesApi>, _caller: Caller) -> Json<DeviceChannelStats> {
-    Json((api.stats)().0)
-}
-
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "meta",
-    summary = "Prometheus metrics (text exposition format 0.0.4): the device channel's counters",
-    responses((status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4")),
-)]
-async fn metrics(State(api): State<DevicesApi>) -> impl IntoResponse {
-    let text = (api.stats)().1;
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
+    Json((api.stats)())
 }

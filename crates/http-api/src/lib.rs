@@ -16,6 +16,9 @@
 //!   `/archivist`, mapped onto the twins.
 //! * [`dashboard::dashboard_router`]: the web dashboard at `/` (embedded
 //!   assets of the `dashboard` crate; a client of the routes above).
+//! * [`ops_router`]: `/healthz`, `/readyz` and `/metrics`, and
+//!   [`ops_api::track`], the layer that counts, times and names every
+//!   request.
 //! * [`serve::serve`]: the server loop with a connection cap, header-read,
 //!   idle and body timeouts.
 
@@ -31,6 +34,7 @@ pub mod log_status_api;
 pub mod notify_api;
 pub mod oauth;
 pub mod openapi;
+pub mod ops_api;
 pub mod ota_api;
 pub mod problem;
 pub mod risk_api;
@@ -55,6 +59,7 @@ pub use error::ApiError;
 pub use log_routes::{log_router, EntryFilter, LogApi};
 pub use log_status_api::log_status_router;
 pub use notify_api::{notify_router, NotifyApi};
+pub use ops_api::{ops_router, HttpMetrics, OpsApi};
 pub use ota_api::{ota_router, OtaApi};
 pub use risk_api::{risk_router, RiskApi};
 pub use rollout_api::{rollout_router, RolloutApi};

@@ -179,13 +179,18 @@ impl Checkpointer {
                             lines.push_str(&s);
                         }
                     }
-                    Ok(_) => tracing::warn!(witness = %w.name(), "witness returned no cosignature"),
+                    Ok(_) => {
+                        self.shared.metrics.witness_failed(w.name());
+                        tracing::warn!(witness = %w.name(), "witness returned no cosignature")
+                    }
                     Err(e) => {
+                        self.shared.metrics.witness_failed(w.name());
                         tracing::warn!(witness = %w.name(), error = %e, "witness did not cosign")
                     }
                 }
             }
             if cosigned < self.shared.config.witness_quorum {
+                self.shared.metrics.quorum_failures.inc();
                 tracing::warn!(
                     size = size.get(),
                     cosigned,
@@ -211,10 +216,12 @@ impl Checkpointer {
             root,
             note: Arc::new(note),
         };
-        self.shared
-            .latency
-            .lock()
-            .published(size.get(), std::time::Instant::now());
+        self.shared.latency.lock().published(
+            size.get(),
+            std::time::Instant::now(),
+            &self.shared.metrics.integration_seconds,
+        );
+        self.shared.metrics.published_now();
         let _ = self.shared.published_tx.send(size.get());
         Ok(true)
     }

@@ -17,6 +17,7 @@
 mod checkpointer;
 mod config;
 pub mod fsck;
+pub mod metrics;
 pub mod mirror;
 mod prover;
 mod sequencer;

@@ -167,6 +167,8 @@ pub(crate) struct Shared {
     pub(crate) restarts: AtomicU64,
     /// How long acknowledged entries wait for a published checkpoint.
     pub(crate) latency: Mutex<IntegrationLatency>,
+    /// What an operator's monitoring reads.
+    pub(crate) metrics: crate::metrics::LogMetrics,
 }
 
 /// Group commits remembered until a published checkpoint covers them; an
@@ -197,7 +199,12 @@ impl IntegrationLatency {
 
     /// A checkpoint of `size` published at `at`: every commit it covers is
     /// sampled.
-    pub(crate) fn published(&mut self, size: u64, at: std::time::Instant) {
+    pub(crate) fn published(
+        &mut self,
+        size: u64,
+        at: std::time::Instant,
+        histogram: &prometheus_client::metrics::histogram::Histogram,
+    ) {
         while let Some(&(acked_size, acked_at)) = self.acked.front() {
             if acked_size > size {
                 break;
@@ -206,8 +213,9 @@ impl IntegrationLatency {
             if self.samples_ms.len() >= LATENCY_SAMPLES_MAX {
                 self.samples_ms.pop_front();
             }
-            self.samples_ms
-                .push_back(at.saturating_duration_since(acked_at).as_secs_f64() * 1e3);
+            let waited = at.saturating_duration_since(acked_at).as_secs_f64();
+            histogram.observe(waited);
+            self.samples_ms.push_back(waited * 1e3);
         }
     }
 
@@ -412,6 +420,7 @@ impl Log {
             sender: RwLock::new(WriterPort::none()),
             supervisor: Mutex::new(None),
             restarts: AtomicU64::new(0),
+            metrics: crate::metrics::LogMetrics::default(),
             latency: Mutex::new(IntegrationLatency::default()),
         });
         let runtime = tokio::runtime::Handle::current();
@@ -492,6 +501,7 @@ impl Log {
     /// Appends an entry, waiting for room in the pending pool, and returns its
     /// index once durable.
     pub async fn append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
+        let started = std::time::Instant::now();
         let (request, rx) = match self.prepare(entry)? {
             Prepared::Duplicate(a) => return Ok(a),
             Prepared::Send(request, rx) => (request, rx),
@@ -501,7 +511,24 @@ impl Log {
             .send_async(Msg::Append(request))
             .await
             .map_err(|_| self.read_only())?;
-        self.answer(port.stopped, rx).await
+        let answer = self.answer(port.stopped, rx).await;
+        self.appended(started, &answer);
+        answer
+    }
+
+    /// Samples an append's latency when it was sequenced.
+    fn appended(&self, started: std::time::Instant, answer: &Result<Appended, AppendError>) {
+        if answer.is_ok() {
+            self.shared
+                .metrics
+                .append_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// The log's measurements (see [`crate::metrics`]).
+    pub fn metrics(&self) -> &crate::metrics::LogMetrics {
+        &self.shared.metrics
     }
 
     /// Waits for the writer's answer to an append sent to it, or for the
@@ -527,6 +554,7 @@ impl Log {
     /// Appends an entry if the pending pool has room, else answers
     /// [`AppendError::Busy`] at once (back-pressure for network clients).
     pub async fn try_append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
+        let started = std::time::Instant::now();
         let (request, rx) = match self.prepare(entry)? {
             Prepared::Duplicate(a) => return Ok(a),
             Prepared::Send(request, rx) => (request, rx),
@@ -541,7 +569,9 @@ impl Log {
             }
             Err(flume::TrySendError::Disconnected(_)) => return Err(self.read_only()),
         }
-        self.answer(port.stopped, rx).await
+        let answer = self.answer(port.stopped, rx).await;
+        self.appended(started, &answer);
+        answer
     }
 
     fn read_only(&self) -> AppendError {
@@ -584,6 +614,12 @@ impl Log {
         if joined.is_err() {
             tracing::error!("joining the log threads failed");
         }
+    }
+
+    /// Whether the log is stopping or stopped ([`Log::shutdown`]): appends
+    /// are refused.
+    pub fn is_closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire)
     }
 
     /// The latest published checkpoint.

@@ -11,6 +11,7 @@ pub mod binary;
 pub mod cra_pump;
 pub mod detection;
 pub mod notify_pump;
+pub mod ops;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod vex_pump;
@@ -896,6 +897,7 @@ impl CredentialsFile {
 /// register and notifications, the Archivist (DataTrails) API, and the token
 /// endpoint at `/oauth/token`, and the web dashboard at `/`.
 pub fn app(node: &Node) -> axum::Router {
+    let (ops, http_metrics) = ops::ops(node);
     // Twin statements enter through the registration policy only, so every
     // one in the log had its signature checked on admission (what
     // `reindex --trust-admission` relies on).
@@ -922,21 +924,17 @@ pub fn app(node: &Node) -> axum::Router {
     let device_stats = node.device_stats.clone();
     let stats: http_api::devices_api::ChannelStats = Arc::new(move || {
         let s = device_stats.snapshot();
-        let text = s.prometheus();
-        (
-            api_types::devices::DeviceChannelStats {
-                enabled: s.enabled,
-                connected: s.connected,
-                received: s.received,
-                accepted: s.accepted,
-                rejected: s
-                    .rejected
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), *v))
-                    .collect(),
-            },
-            text,
-        )
+        api_types::devices::DeviceChannelStats {
+            enabled: s.enabled,
+            connected: s.connected,
+            received: s.received,
+            accepted: s.accepted,
+            rejected: s
+                .rejected
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), *v))
+                .collect(),
+        }
     });
     let devices = http_api::devices_router(http_api::DevicesApi::new(
         node.devices.clone(),
@@ -1003,6 +1001,13 @@ pub fn app(node: &Node) -> axum::Router {
             node.tokens.clone(),
             "/oauth/token",
         ))
+        .merge(http_api::ops_router(ops))
         // Every error answer in its API's problem format, 404 and 405 included.
         .layer(axum::middleware::from_fn(http_api::problem::fill_errors))
+        // Every request counted, timed and named (outermost: it sees the
+        // status the client gets).
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            http_api::ops_api::track,
+        ))
 }

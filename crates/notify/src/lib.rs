@@ -32,7 +32,7 @@ pub use model::{
     Subscription, Target,
 };
 pub use notifier::{
-    MqttConfig, Notifier, NotifierConfig, NotifyError, RetryPolicy, BODY_BYTES_MAX,
+    DeliveryCounts, MqttConfig, Notifier, NotifierConfig, NotifyError, RetryPolicy, BODY_BYTES_MAX,
     DELIVERED_RECORDS_MAX, DELIVERIES_IN_FLIGHT_MAX, DELIVERIES_PENDING_MAX, ID_BYTES_MAX,
     SUBSCRIPTIONS_MAX, SUBSCRIPTION_IN_FLIGHT_MAX,
 };

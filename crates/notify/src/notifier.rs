@@ -227,6 +227,28 @@ struct Inner {
     stop: watch::Sender<bool>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     clock: Arc<dyn Clock>,
+    counts: Counts,
+}
+
+/// Delivery attempts' outcomes since the notifier started.
+#[derive(Debug, Default)]
+struct Counts {
+    delivered: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+    retried: std::sync::atomic::AtomicU64,
+}
+
+/// What the notifier did since it started, and what waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Deliveries that succeeded.
+    pub delivered: u64,
+    /// Deliveries given up (permanent refusal, attempts exhausted).
+    pub failed: u64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: u64,
+    /// Deliveries waiting (first attempt or retry).
+    pub pending: u64,
 }
 
 impl Inner {
@@ -323,6 +345,7 @@ impl Notifier {
             stop,
             dispatcher: Mutex::new(None),
             clock,
+            counts: Counts::default(),
         });
         let handle = tokio::spawn(dispatch(inner.clone(), stopped));
         *inner.dispatcher.lock() = Some(handle);
@@ -469,6 +492,18 @@ impl Notifier {
         drop(st);
         self.inner.wake.notify_one();
         Ok(report)
+    }
+
+    /// What the notifier did since it started, and what waits.
+    pub fn delivery_counts(&self) -> DeliveryCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.inner.counts;
+        DeliveryCounts {
+            delivered: c.delivered.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+            retried: c.retried.load(Relaxed),
+            pending: self.inner.state.lock().pending as u64,
+        }
     }
 
     /// The delivery records passing `filter`, in enqueue order.
@@ -666,6 +701,12 @@ fn finish(inner: &Inner, key: &str, outcome: Outcome) {
         *busy = busy.saturating_sub(1);
     }
     r.attempts = r.attempts.saturating_add(1);
+    let counter = match (&outcome, r.attempts >= inner.retry.attempts_max) {
+        (Outcome::Delivered, _) => &inner.counts.delivered,
+        (Outcome::Permanent(_), _) | (Outcome::Retry { .. }, true) => &inner.counts.failed,
+        (Outcome::Retry { .. }, false) => &inner.counts.retried,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match outcome {
         Outcome::Delivered => {
             r.status = DeliveryStatus::Delivered;

@@ -585,7 +585,7 @@ impl crate::Register {
                     let later = self
                         .deadlines
                         .for_model(r.model.as_deref().unwrap_or(&r.subject))
-                        .deadline(r.severity, *since);
+                        .deadline_of(r.severity, *since, r.kev);
                     tally.add(r.status, r.severity, &later, n);
                 }
                 _ => tally.add(r.status, r.severity, &r.deadline, n),

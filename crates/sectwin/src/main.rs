@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use log_service::{LogConfig, WitnessConfig};
 
 /// mimalloc instead of glibc malloc: with glibc's per-thread arenas the
@@ -16,6 +16,7 @@ use log_service::{LogConfig, WitnessConfig};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod config;
 mod demo;
 mod demo_update;
 mod demo_vuln;
@@ -133,9 +134,21 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// A TOML file of settings, keyed by these flags' names (`listen =
+    /// "127.0.0.1:8470"`); flags and `SECTWIN_*` environment variables win
+    /// over it (docs/operations.md).
+    #[arg(long, env = "SECTWIN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
     /// Data directory (created on first start, with the log's signing key).
     #[arg(long, env = "SECTWIN_DATA")]
     data: PathBuf,
+    /// How logs are written to stderr: `text` for people, `json` (one object
+    /// a line, with each request's id) for log collectors.
+    #[arg(long, value_enum, default_value_t = node::binary::LogFormat::Text)]
+    log_format: node::binary::LogFormat,
     /// Address to listen on.
     #[arg(long, default_value = node::DEFAULT_LISTEN)]
     listen: SocketAddr,
@@ -212,6 +225,10 @@ struct ServeArgs {
     /// Archivist blob bytes one stakeholder may keep.
     #[arg(long, default_value_t = twin_store::space::STAKEHOLDER_BLOB_BYTES_MAX)]
     stakeholder_blob_bytes_max: u64,
+    /// Longest a stop (SIGTERM, Ctrl-C) waits for the log's final
+    /// checkpoint and sync before exiting, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    shutdown_timeout_ms: u64,
     /// Bytes of confidential payloads (kept beside hash envelopes) one
     /// stakeholder may keep.
     #[arg(long, default_value_t = twin_store::space::STAKEHOLDER_PAYLOAD_BYTES_MAX)]
@@ -277,8 +294,36 @@ pub(crate) fn now_unix_s() -> i64 {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    node::binary::run(async move {
+    let command = config::with_env(Cli::command());
+    let argv = match config::with_file(&command, std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let matches = command.clone().get_matches_from(argv);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let mut log_format = node::binary::LogFormat::Text;
+    if let Cmd::Serve(args) = &cli.cmd {
+        if args.print_config {
+            return match config::print(&command, &matches) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        log_format = args.log_format;
+    }
+    node::binary::run_with(log_format, async move {
         match cli.cmd {
             Cmd::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Cmd::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
@@ -306,8 +351,27 @@ fn main() -> ExitCode {
     })
 }
 
+/// Ctrl-C (SIGINT), or SIGTERM (what systemd and Kubernetes send).
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -379,7 +443,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     println!("serving on http://{addr}/log/, SCRAPI at http://{addr}/entries, the twins at http://{addr}/api/v1/ (Ctrl-C to stop)");
     shutdown_signal().await;
     println!("stopping: publishing a final checkpoint and syncing");
-    node.shutdown().await;
+    let bound = Duration::from_millis(args.shutdown_timeout_ms.max(1));
+    if tokio::time::timeout(bound, node.shutdown()).await.is_err() {
+        // What was acknowledged is durable already; the next start
+        // recovers the rest (the last checkpoint, tiles, the index).
+        eprintln!(
+            "the log did not stop within {} ms; exiting (the next start recovers)",
+            args.shutdown_timeout_ms
+        );
+        println!("stopped without a final checkpoint");
+    } else {
+        println!("stopped");
+    }
     Ok(())
 }
 

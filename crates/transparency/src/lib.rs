@@ -230,6 +230,37 @@ pub enum RegisterError {
 }
 
 impl RegisterError {
+    /// Every [`RegisterError::reason`].
+    pub const REASONS: [&'static str; 10] = [
+        "bad_statement",
+        "unknown_key",
+        "key_not_valid",
+        "refused_by_policy",
+        "detached_payload",
+        "issued_at_missing",
+        "issued_too_long_ago",
+        "issued_in_the_future",
+        "log_refused",
+        "payload_not_kept",
+    ];
+
+    /// Why, in one word (for counters).
+    pub fn reason(&self) -> &'static str {
+        let i = match self {
+            RegisterError::Statement(_) => 0,
+            RegisterError::UnknownKey { .. } => 1,
+            RegisterError::KeyNotValid(_) => 2,
+            RegisterError::Refused(_) => 3,
+            RegisterError::DetachedPayload => 4,
+            RegisterError::IssuedAtMissing => 5,
+            RegisterError::IssuedTooLongAgo { .. } => 6,
+            RegisterError::IssuedInTheFuture { .. } => 7,
+            RegisterError::Append(_) => 8,
+            RegisterError::PayloadNotKept(_) => 9,
+        };
+        Self::REASONS[i]
+    }
+
     /// Whether the refusal may be due to statements registered but not yet
     /// reflected by the directory (then it is worth checking again once the
     /// directory settled).
@@ -362,6 +393,41 @@ pub struct TransparencyService {
     issuer: String,
     policy: RegistrationPolicy,
     clock: Arc<dyn clock::Clock>,
+    counts: Arc<RegistrationCounts>,
+}
+
+/// Registrations answered since the service started: accepted (new or
+/// registered before), and refused by reason ([`RegisterError::reason`]).
+#[derive(Debug, Default)]
+pub struct RegistrationCounts {
+    accepted: std::sync::atomic::AtomicU64,
+    refused: parking_lot::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl RegistrationCounts {
+    fn count(&self, result: &Result<Registered, RegisterError>) {
+        match result {
+            Ok(_) => {
+                self.accepted
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => *self.refused.lock().entry(e.reason()).or_default() += 1,
+        }
+    }
+
+    /// Accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Refused so far, by reason (every reason, zero where none was).
+    pub fn refused(&self) -> Vec<(&'static str, u64)> {
+        let counted = self.refused.lock();
+        RegisterError::REASONS
+            .iter()
+            .map(|r| (*r, counted.get(r).copied().unwrap_or(0)))
+            .collect()
+    }
 }
 
 /// A statement through steps 1–3 of the policy.
@@ -389,6 +455,7 @@ impl TransparencyService {
             issuer: issuer.to_string(),
             policy: RegistrationPolicy::default(),
             clock: Arc::new(clock::SystemClock),
+            counts: Arc::default(),
         }
     }
 
@@ -542,7 +609,11 @@ impl TransparencyService {
                     at.push(i);
                     results.push(None);
                 }
-                Err(e) => results.push(Some(Err(e.into()))),
+                Err(e) => {
+                    let refused = Err(e.into());
+                    self.counts.count(&refused);
+                    results.push(Some(refused));
+                }
             }
         }
         drop(statements);
@@ -623,16 +694,31 @@ impl TransparencyService {
         for (i, result) in futures::future::join_all(appends).await {
             results[i] = Some(result);
         }
-        results
+        let results: Vec<Result<Registered, RegisterError>> = results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(RegisterError::Refused("no decision".into()))))
-            .collect()
+            .collect();
+        for r in &results {
+            self.counts.count(r);
+        }
+        results
     }
 
     /// Registers a Signed Statement: the policy, then a durable append of its
     /// registration form. Answers once the entry is durable (not yet covered
     /// by a checkpoint).
     pub async fn register(&self, bytes: Vec<u8>) -> Result<Registered, RegisterError> {
+        let result = self.register_uncounted(bytes).await;
+        self.counts.count(&result);
+        result
+    }
+
+    /// What the service answered so far.
+    pub fn registration_counts(&self) -> &RegistrationCounts {
+        &self.counts
+    }
+
+    async fn register_uncounted(&self, bytes: Vec<u8>) -> Result<Registered, RegisterError> {
         let statement = match self.prepare(&bytes)? {
             // It passed the policy then, and what it says has been folded in
             // since.
@@ -649,6 +735,16 @@ impl TransparencyService {
     /// checks the statement with its content; the payload is kept durably
     /// before the statement is appended.
     pub async fn register_with_payload(
+        &self,
+        bytes: Vec<u8>,
+        payload: &[u8],
+    ) -> Result<Registered, RegisterError> {
+        let result = self.register_with_payload_uncounted(bytes, payload).await;
+        self.counts.count(&result);
+        result
+    }
+
+    async fn register_with_payload_uncounted(
         &self,
         bytes: Vec<u8>,
         payload: &[u8],

@@ -837,6 +837,12 @@ impl RiskService {
         b.snapshot.today = today;
         b.snapshot.discovered = self.discovered.read().clone();
         b.snapshot.exploitation = self.exploitation.read().clone();
+        tracing::debug!(
+            twins_ms = started.elapsed().as_secs_f64() * 1e3,
+            devices_changed,
+            ssvc_changed,
+            "register step: twins read"
+        );
         // 2. The advisories.
         let mut delta = None;
         let mut evaluated_all = false;

@@ -895,3 +895,77 @@ async fn after_a_full_disk_the_log_writes_again_by_itself_and_keeps_what_it_ackn
     );
     log.shutdown().await;
 }
+
+/// What an operator's monitoring reads of the log: append and integration
+/// latencies sampled, and a witness that cannot be reached counted by name
+/// with each checkpoint it held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_measures_latency_and_counts_witness_failures() {
+    let fx = Fixture::new();
+    let open = fx.open(fast());
+    let log = &open.log;
+    for i in 0..5 {
+        log.append(entry(i)).await.expect("append");
+    }
+    wait_published(log, 5).await;
+    let m = log.metrics();
+    assert_eq!(histogram_count(&m.append_seconds), 5);
+    assert!(histogram_count(&m.integration_seconds) >= 1);
+    assert!(m.published_at_unix_ms().is_some());
+    open.close().await;
+
+    // A witness on a closed port, and a quorum of one.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let witness =
+        tlog::Cosigner::generate("witness.test", &mut rand_core::OsRng).expect("witness key");
+    let config = LogConfig {
+        witnesses: vec![log_service::WitnessConfig {
+            url: format!("http://127.0.0.1:{port}"),
+            vkey: witness.vkey().to_string(),
+        }],
+        witness_quorum: 1,
+        ..fast()
+    };
+    let open = fx.open(config);
+    open.log.append(entry(99)).await.expect("append");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let failures = {
+            let mut text = String::new();
+            let mut registry = prometheus_client::registry::Registry::default();
+            registry.register("w", "w", open.log.metrics().witness_failures.clone());
+            registry.register("q", "q", open.log.metrics().quorum_failures.clone());
+            prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+            text
+        };
+        if failures.contains("w_total{witness=\"witness.test\"}")
+            && open.log.metrics().quorum_failures.get() >= 1
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no witness failure counted:\n{failures}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        open.log.published().size.get(),
+        5,
+        "nothing published without the quorum"
+    );
+    open.close().await;
+}
+
+fn histogram_count(h: &prometheus_client::metrics::histogram::Histogram) -> u64 {
+    let mut text = String::new();
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("h", "h", h.clone());
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    text.lines()
+        .find_map(|l| l.strip_prefix("h_count "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}

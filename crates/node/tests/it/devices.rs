@@ -225,19 +225,20 @@ async fn planted_weaknesses_are_found_exactly_through_the_broker() {
         (json!(true), json!(sent)),
         "{s}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", t.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains(&format!("sectwin_device_reports_accepted_total {sent}")),
-        "{metrics}"
+    let (metrics, text) = crate::ops::scrape(&t.base).await;
+    assert_eq!(
+        crate::ops::value(&metrics, "sectwin_device_reports_accepted", &[]),
+        Some(sent as f64),
+        "{text}"
     );
-    assert!(
-        metrics.contains("sectwin_device_reports_rejected_total{reason=\"bad_signature\"} 0"),
-        "{metrics}"
+    assert_eq!(
+        crate::ops::value(
+            &metrics,
+            "sectwin_device_reports_rejected",
+            &[("reason", "bad_signature")]
+        ),
+        Some(0.0),
+        "{text}"
     );
     t.node.shutdown().await;
 }

@@ -9,6 +9,7 @@ mod devices;
 mod golden;
 mod injected_clock;
 mod openapi;
+mod ops;
 mod ota;
 mod rollout;
 mod suppressions;

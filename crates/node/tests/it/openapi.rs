@@ -1,5 +1,6 @@
 //! The OpenAPI document against the production application (`node::app`):
-//! every route under `/api/v1`, `/oauth`, `/entries`, `/.well-known` and `/metrics` is
+//! every route under `/api/v1`, `/oauth`, `/entries`, `/.well-known`, `/metrics`,
+//! `/healthz` and `/readyz` is
 //! documented with its methods, and every documented operation is routed. A
 //! route missing either way fails, naming it.
 
@@ -11,7 +12,15 @@ const ORIGIN: &str = "openapi.test/log";
 
 /// The prefixes of the APIs the document covers (the C2SP log, witness and
 /// Archivist APIs have their own specifications).
-const DOCUMENTED_PREFIXES: &[&str] = &["/api/v1", "/oauth", "/entries", "/.well-known", "/metrics"];
+const DOCUMENTED_PREFIXES: &[&str] = &[
+    "/api/v1",
+    "/oauth",
+    "/entries",
+    "/.well-known",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+];
 
 /// Routes the production application has at least: fewer found means the
 /// route listing below stopped working, not that routes went away.

@@ -9,6 +9,7 @@ mod demo;
 mod device_crash;
 mod exploit_e2e;
 mod log_verify_http;
+mod operations;
 mod statement_cli;
 mod storage;
 mod suppress_cli;

@@ -62,12 +62,15 @@ impl Server {
     pub fn spawn(mut cmd: Command) -> Server {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Quiet by default; a test may override with RUST_LOG in its env.
-            .env(
+            .stderr(Stdio::piped());
+        // Quiet by default; a test may set RUST_LOG on the command, or in
+        // its own environment.
+        if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
             );
+        }
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
