@@ -50,6 +50,14 @@ impl<'a> Terms<'a> {
     }
 }
 
+/// What an advisory's risks share when no manufacturer's statement applies
+/// (its exploitation facts, whether it is listed, its SSVC inputs), by the
+/// address of its [`Advised`].
+#[derive(Default)]
+struct AdvisoryFacts(HashMap<usize, AdvisoryShared>);
+
+type AdvisoryShared = (Option<Arc<ExploitFacts>>, bool, Option<Arc<SsvcInputs>>);
+
 /// The fields of a release risk that follow from what is known about the
 /// exploitation of its vulnerability.
 pub(super) struct Prioritized {
@@ -83,6 +91,46 @@ impl Prioritized {
             })
         };
         let ssvc_inputs = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev).map(Arc::new);
+        let priority = Priority::of(
+            exploit.as_deref(),
+            ssvc_inputs.as_deref(),
+            terms.mission,
+            a.score,
+        );
+        let deadline = terms.policy.deadline_of(a.severity, discovered, kev);
+        Prioritized {
+            exploit,
+            kev,
+            ssvc_inputs,
+            priority,
+            deadline,
+        }
+    }
+
+    /// As [`Prioritized::of`], what `a`'s risks share worked out once per
+    /// advisory in `shared` while no manufacturer's SSVC statement can apply
+    /// (the usual case: then only the mission, the deadline and the
+    /// priority differ from risk to risk).
+    fn of_shared(
+        snapshot: &Snapshot,
+        terms: &Terms<'_>,
+        a: &Arc<Advised>,
+        discovered: risk::Date,
+        shared: &mut AdvisoryFacts,
+    ) -> Prioritized {
+        if !snapshot.ssvc_statements.is_empty() {
+            return Prioritized::of(snapshot, terms, a, discovered);
+        }
+        let (exploit, kev, ssvc_inputs) = shared
+            .0
+            .entry(Arc::as_ptr(a) as usize)
+            .or_insert_with(|| {
+                let exploit = a.exploit(snapshot);
+                let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
+                let ssvc = crate::merge_ssvc(a.ssvc.as_ref(), None, kev).map(Arc::new);
+                (exploit, kev, ssvc)
+            })
+            .clone();
         let priority = Priority::of(
             exploit.as_deref(),
             ssvc_inputs.as_deref(),
@@ -185,12 +233,14 @@ impl Engine {
                 .map(|part| {
                     scope.spawn(move || {
                         let mut changed = Vec::new();
+                        let mut shared = AdvisoryFacts::default();
                         for (key, risks) in part {
                             self.release_reprioritized(
                                 snapshot,
                                 key,
                                 risks,
                                 previous,
+                                &mut shared,
                                 &mut changed,
                             );
                         }
@@ -211,13 +261,14 @@ impl Engine {
         vulnerabilities: &BTreeSet<String>,
     ) -> HashMap<usize, Arc<Risk>> {
         let mut changed = Vec::new();
+        let mut shared = AdvisoryFacts::default();
         for v in vulnerabilities {
             for r in previous.risks_of_vulnerability(v) {
                 let Some(key) = crate::devices::release_key_of(r) else {
                     continue;
                 };
                 if let Some((by_vuln, terms)) = self.release_terms(snapshot, &key, previous) {
-                    reprioritize_into(snapshot, &terms, by_vuln, r, &mut changed);
+                    reprioritize_into(snapshot, &terms, by_vuln, r, &mut shared, &mut changed);
                 }
             }
         }
@@ -247,13 +298,14 @@ impl Engine {
         key: &str,
         risks: &crate::ranked::Ranked,
         previous: &Register,
+        shared: &mut AdvisoryFacts,
         changed: &mut Vec<(usize, Arc<Risk>)>,
     ) {
         let Some((by_vuln, terms)) = self.release_terms(snapshot, key, previous) else {
             return;
         };
         for r in risks.iter() {
-            reprioritize_into(snapshot, &terms, by_vuln, r, changed);
+            reprioritize_into(snapshot, &terms, by_vuln, r, shared, changed);
         }
     }
 }
@@ -265,6 +317,7 @@ fn reprioritize_into(
     terms: &Terms<'_>,
     by_vuln: &BTreeMap<String, Exposure>,
     r: &Arc<Risk>,
+    shared: &mut AdvisoryFacts,
     changed: &mut Vec<(usize, Arc<Risk>)>,
 ) {
     if r.kind != RiskKind::ReleaseVulnerability {
@@ -274,7 +327,7 @@ fn reprioritize_into(
         return;
     };
     let Some(e) = by_vuln.get(&**v) else { return };
-    let p = Prioritized::of(snapshot, terms, &e.advised, discovered);
+    let p = Prioritized::of_shared(snapshot, terms, &e.advised, discovered, shared);
     if !p.same_as(r) {
         changed.push((address(r), Arc::new(p.applied(r, snapshot.today))));
     }
