@@ -58,6 +58,27 @@ struct AdvisoryFacts(HashMap<usize, AdvisoryShared>);
 
 type AdvisoryShared = (Option<Arc<ExploitFacts>>, bool, Option<Arc<SsvcInputs>>);
 
+/// `a`'s exploitation facts, whether it is listed, and its SSVC inputs
+/// (CISA's, with the manufacturer of `terms`'s release's statement over
+/// them).
+fn advisory_facts(snapshot: &Snapshot, terms: &Terms<'_>, a: &Advised) -> AdvisoryShared {
+    let exploit = a.exploit(snapshot);
+    let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
+    let stated = if snapshot.ssvc_statements.is_empty() {
+        None
+    } else {
+        a.ids.iter().find_map(|id| {
+            snapshot.ssvc_statements.get(&(
+                terms.release.manufacturer.clone(),
+                terms.product.to_string(),
+                id.to_string(),
+            ))
+        })
+    };
+    let ssvc_inputs = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev).map(Arc::new);
+    (exploit, kev, ssvc_inputs)
+}
+
 /// The fields of a release risk that follow from what is known about the
 /// exploitation of its vulnerability.
 pub(super) struct Prioritized {
@@ -77,34 +98,8 @@ impl Prioritized {
         a: &Advised,
         discovered: risk::Date,
     ) -> Prioritized {
-        let exploit = a.exploit(snapshot);
-        let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
-        let stated = if snapshot.ssvc_statements.is_empty() {
-            None
-        } else {
-            a.ids.iter().find_map(|id| {
-                snapshot.ssvc_statements.get(&(
-                    terms.release.manufacturer.clone(),
-                    terms.product.to_string(),
-                    id.to_string(),
-                ))
-            })
-        };
-        let ssvc_inputs = crate::merge_ssvc(a.ssvc.as_ref(), stated, kev).map(Arc::new);
-        let priority = Priority::of(
-            exploit.as_deref(),
-            ssvc_inputs.as_deref(),
-            terms.mission,
-            a.score,
-        );
-        let deadline = terms.policy.deadline_of(a.severity, discovered, kev);
-        Prioritized {
-            exploit,
-            kev,
-            ssvc_inputs,
-            priority,
-            deadline,
-        }
+        let facts = advisory_facts(snapshot, terms, a);
+        Prioritized::with(facts, terms, a, discovered)
     }
 
     /// As [`Prioritized::of`], what `a`'s risks share worked out once per
@@ -118,19 +113,25 @@ impl Prioritized {
         discovered: risk::Date,
         shared: &mut AdvisoryFacts,
     ) -> Prioritized {
-        if !snapshot.ssvc_statements.is_empty() {
-            return Prioritized::of(snapshot, terms, a, discovered);
-        }
-        let (exploit, kev, ssvc_inputs) = shared
-            .0
-            .entry(Arc::as_ptr(a) as usize)
-            .or_insert_with(|| {
-                let exploit = a.exploit(snapshot);
-                let kev = a.kev || exploit.as_ref().is_some_and(|f| !f.kev.is_empty());
-                let ssvc = crate::merge_ssvc(a.ssvc.as_ref(), None, kev).map(Arc::new);
-                (exploit, kev, ssvc)
-            })
-            .clone();
+        let facts = if snapshot.ssvc_statements.is_empty() {
+            shared
+                .0
+                .entry(Arc::as_ptr(a) as usize)
+                .or_insert_with(|| advisory_facts(snapshot, terms, a))
+                .clone()
+        } else {
+            advisory_facts(snapshot, terms, a)
+        };
+        Prioritized::with(facts, terms, a, discovered)
+    }
+
+    /// The fields of a risk of `a` with `facts` (see [`advisory_facts`]).
+    fn with(
+        (exploit, kev, ssvc_inputs): AdvisoryShared,
+        terms: &Terms<'_>,
+        a: &Advised,
+        discovered: risk::Date,
+    ) -> Prioritized {
         let priority = Priority::of(
             exploit.as_deref(),
             ssvc_inputs.as_deref(),
