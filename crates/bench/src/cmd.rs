@@ -173,6 +173,28 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 201)]
         runs: usize,
     },
+    /// Issue 19's re-prioritization figures for the register engine alone,
+    /// in process: a generated fleet (as `register` builds), then one new
+    /// KEV entry (median of `--runs`), the whole KEV catalogue and a day of
+    /// EPSS scores, each checked against a full build.
+    Reprioritize {
+        /// The CVE JSON 5 JSON-lines dump (gzip) (default: the shared
+        /// vulnrichment snapshot, else the vendored subset).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Devices.
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: u64,
+        /// Firmware releases.
+        #[arg(long, default_value_t = 2_000)]
+        releases: u32,
+        /// Components per release.
+        #[arg(long, default_value_t = 300)]
+        components: u32,
+        /// One-entry steps timed (the median is reported).
+        #[arg(long, default_value_t = 31)]
+        runs: usize,
+    },
     /// Issue 19's import figures: CISA's KEV catalogue (1,404 entries) and
     /// a day of EPSS scores (`--rows`), into fresh advisory stores, and
     /// loading them for the register.
@@ -327,6 +349,25 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
                 dir,
             )
             .await
+        }
+        BenchCmd::Reprioritize {
+            data,
+            devices,
+            releases,
+            components,
+            runs,
+        } => {
+            let data = data.unwrap_or_else(crate::bench_vuln::default_data);
+            tokio::task::spawn_blocking(move || {
+                crate::bench_reprioritize::run(
+                    &data,
+                    devices.max(1),
+                    releases.max(1),
+                    components,
+                    runs,
+                )
+            })
+            .await?
         }
         BenchCmd::Vuln {
             data,

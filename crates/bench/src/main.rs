@@ -18,6 +18,7 @@ mod bench_log;
 mod bench_ota;
 mod bench_peer;
 mod bench_register;
+mod bench_reprioritize;
 mod bench_rollout;
 mod bench_scitt;
 mod bench_threat;

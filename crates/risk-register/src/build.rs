@@ -888,23 +888,25 @@ fn spliced(
     fresh: Vec<Arc<Risk>>,
     vex_state: Arc<BTreeMap<String, String>>,
 ) -> Register {
-    let indexes = previous.indexes.patched(&fresh, vulnerabilities);
     let old: Vec<&Arc<Risk>> = vulnerabilities
         .iter()
         .flat_map(|v| previous.risks_of_vulnerability(v))
         .collect();
-    let risks = previous
-        .risks
-        .splice(&old, &fresh, risk_order)
-        .unwrap_or_else(|| {
-            fell_back();
-            let kept = previous.risks.iter().filter(|r| {
-                r.vulnerability
-                    .as_ref()
-                    .is_none_or(|v| !vulnerabilities.contains(&**v))
-            });
-            crate::ranked::Ranked::from_vec(merge_sorted(kept.cloned(), fresh))
+    // The register's list and the indexes side by side.
+    let (risks, indexes) = std::thread::scope(|scope| {
+        let indexes = scope.spawn(|| previous.indexes.patched(&fresh, vulnerabilities));
+        let risks = previous.risks.splice(&old, &fresh, risk_order);
+        (risks, join(indexes))
+    });
+    let risks = risks.unwrap_or_else(|| {
+        fell_back();
+        let kept = previous.risks.iter().filter(|r| {
+            r.vulnerability
+                .as_ref()
+                .is_none_or(|v| !vulnerabilities.contains(&**v))
         });
+        crate::ranked::Ranked::from_vec(merge_sorted(kept.cloned(), fresh))
+    });
     let mut register = Register {
         today: previous.today.clone(),
         risks,
@@ -1209,6 +1211,29 @@ fn threads() -> usize {
 
 /// Most threads a build uses.
 const BUILD_THREADS_MAX: usize = 8;
+
+/// `f` of each part of `items`, in order: in [`threads`] parts side by side
+/// when there are at least `per_thread_min` items for each, else `f` of
+/// them all on this thread (a thread costs tens of microseconds).
+pub(crate) fn in_parts<T: Sync, R: Send>(
+    items: &[T],
+    per_thread_min: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    let parts = threads().min(items.len() / per_thread_min.max(1)).max(1);
+    if parts == 1 {
+        return vec![f(items)];
+    }
+    let chunk = items.len().div_ceil(parts);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || f(part)))
+            .collect();
+        handles.into_iter().map(join).collect()
+    })
+}
 
 /// A scoped thread's result; its panic goes on in the caller.
 fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {

@@ -626,19 +626,21 @@ impl Indexes {
         vulnerabilities: &std::collections::BTreeSet<String>,
     ) -> Indexes {
         let mut ix = self.clone();
-        let mut old: HashMap<String, Vec<&std::sync::Arc<Risk>>> = HashMap::new();
+        // Per release touched: its old risks of `vulnerabilities`, and the
+        // fresh ones.
+        type Touched<'a> = (Vec<&'a std::sync::Arc<Risk>>, Vec<std::sync::Arc<Risk>>);
+        let mut touched: HashMap<String, Touched<'_>> = HashMap::new();
         for v in vulnerabilities {
             if ix.by_vulnerability.remove(v.as_str()).is_some() {
                 let list = self.by_vulnerability.get(v.as_str());
                 for r in list.map_or(&[][..], |l| l.as_slice()) {
                     if let Some(key) = devices::release_key_of(r) {
-                        old.entry(key).or_default().push(r);
+                        touched.entry(key).or_default().0.push(r);
                     }
                 }
             }
         }
         let mut by_vulnerability: HashMap<Text, Vec<std::sync::Arc<Risk>>> = HashMap::new();
-        let mut by_release: HashMap<String, Vec<std::sync::Arc<Risk>>> = HashMap::new();
         for r in fresh {
             if let Some(v) = &r.vulnerability {
                 by_vulnerability
@@ -647,33 +649,41 @@ impl Indexes {
                     .push(r.clone());
             }
             if let Some(key) = devices::release_key_of(r) {
-                old.entry(key.clone()).or_default();
-                by_release.entry(key).or_default().push(r.clone());
+                touched.entry(key).or_default().1.push(r.clone());
             }
         }
         for (v, list) in by_vulnerability {
             ix.by_vulnerability.insert(v, std::sync::Arc::new(list));
         }
-        for (key, gone) in old {
-            let added = by_release.remove(&key).unwrap_or_default();
-            let before: &ranked::Ranked = self.by_release.get(&key).map_or(&EMPTY, |l| l);
-            let list = before
-                .splice(&gone, &added, build::risk_order)
-                .unwrap_or_else(|| {
-                    build::fell_back();
-                    let mut list: Vec<std::sync::Arc<Risk>> = before
-                        .iter()
-                        .filter(|r| {
-                            r.vulnerability
-                                .as_ref()
-                                .is_none_or(|v| !vulnerabilities.contains(&**v))
-                        })
-                        .cloned()
-                        .collect();
-                    list.extend(added);
-                    list.sort_by(|a, b| build::risk_order(a, b));
-                    ranked::Ranked::from_vec(list)
-                });
+        // Each release's list spliced (the lists are many and the work
+        // memory-bound: side by side).
+        let touched: Vec<(String, Touched<'_>)> = touched.into_iter().collect();
+        let lists = build::in_parts(&touched, RELEASE_SPLICES_PER_THREAD_MIN, |part| {
+            part.iter()
+                .map(|(key, (gone, added))| {
+                    let before: &ranked::Ranked = self.by_release.get(key).map_or(&EMPTY, |l| l);
+                    let list = before
+                        .splice(gone, added, build::risk_order)
+                        .unwrap_or_else(|| {
+                            build::fell_back();
+                            let mut list: Vec<std::sync::Arc<Risk>> = before
+                                .iter()
+                                .filter(|r| {
+                                    r.vulnerability
+                                        .as_ref()
+                                        .is_none_or(|v| !vulnerabilities.contains(&**v))
+                                })
+                                .cloned()
+                                .collect();
+                            list.extend(added.iter().cloned());
+                            list.sort_by(|a, b| build::risk_order(a, b));
+                            ranked::Ranked::from_vec(list)
+                        });
+                    (key.clone(), list)
+                })
+                .collect::<Vec<_>>()
+        });
+        for (key, list) in lists.into_iter().flatten() {
             if list.is_empty() {
                 ix.by_release.remove(&key);
             } else {
@@ -683,6 +693,9 @@ impl Indexes {
         ix
     }
 }
+
+/// Fewer release lists to splice than this per thread are spliced on one.
+const RELEASE_SPLICES_PER_THREAD_MIN: usize = 128;
 
 impl PartialEq for Register {
     fn eq(&self, other: &Register) -> bool {

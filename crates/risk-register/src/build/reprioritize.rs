@@ -19,6 +19,8 @@ use crate::{Devices, Register, ReleaseFacts, Risk, RiskKind, Snapshot};
 /// Changed risks above this share of the register (in percent) re-sort the
 /// whole list rather than splice each into place.
 const SPLICE_PERCENT_MAX: usize = 10;
+/// Fewer risks than this per thread are re-prioritized on one.
+const RISKS_PER_THREAD_MIN: usize = 256;
 
 /// What the vulnerability risks of one release share when their priority
 /// is worked out.
@@ -261,10 +263,14 @@ impl Engine {
         previous: &Register,
         vulnerabilities: &BTreeSet<String>,
     ) -> HashMap<usize, Arc<Risk>> {
-        let mut changed = Vec::new();
-        let mut shared = AdvisoryFacts::default();
-        for v in vulnerabilities {
-            for r in previous.risks_of_vulnerability(v) {
+        let risks: Vec<&Arc<Risk>> = vulnerabilities
+            .iter()
+            .flat_map(|v| previous.risks_of_vulnerability(v))
+            .collect();
+        let parts = super::in_parts(&risks, RISKS_PER_THREAD_MIN, |part| {
+            let mut changed = Vec::new();
+            let mut shared = AdvisoryFacts::default();
+            for r in part {
                 let Some(key) = crate::devices::release_key_of(r) else {
                     continue;
                 };
@@ -272,8 +278,9 @@ impl Engine {
                     reprioritize_into(snapshot, &terms, by_vuln, r, &mut shared, &mut changed);
                 }
             }
-        }
-        changed.into_iter().collect()
+            changed
+        });
+        parts.into_iter().flatten().collect()
     }
 
     /// The exposures of release `key` and what its risks share.
