@@ -26,6 +26,8 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod embedded;
 #[cfg(feature = "testing")]
 pub mod faults;
@@ -56,6 +58,9 @@ pub enum StoreError {
     /// The embedded index database failed.
     #[error("index database error: {0}")]
     Index(String),
+    /// A database server holding the log (PostgreSQL) failed or refused.
+    #[error("database error: {0}")]
+    Database(String),
     /// Stored data does not have the shape it must have (a corrupt or foreign file).
     #[error("corrupt store: {0}")]
     Corrupt(String),

@@ -17,6 +17,7 @@ use log_service::{LogConfig, WitnessConfig};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+mod db_cmds;
 mod demo;
 mod demo_update;
 mod demo_vuln;
@@ -50,6 +51,11 @@ enum Cmd {
     Serve(ServeArgs),
     /// Run the end-to-end demonstration on an embedded instance.
     Demo(demo::DemoArgs),
+    /// The PostgreSQL database of a deployment past one machine.
+    Db {
+        #[command(subcommand)]
+        cmd: db_cmds::DbCmd,
+    },
     /// Inspect, verify, check and mirror logs.
     Log {
         #[command(subcommand)]
@@ -327,6 +333,7 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Cmd::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
+            Cmd::Db { cmd } => db_cmds::run(cmd).await,
             Cmd::Log { cmd } => log_cmds::run(cmd).await,
             Cmd::Witness { cmd } => witness_cmd(cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Key { cmd } => scitt_cmds::key(cmd),

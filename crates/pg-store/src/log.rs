@@ -1,0 +1,416 @@
+//! [`PgLogStore`]: the log's storage contract ([`LogStore`]) on PostgreSQL.
+//!
+//! | table | holds |
+//! |---|---|
+//! | `log_entry` | every entry, by index: the durability point |
+//! | `log_tile`, `log_bundle` | the widest version of each tile and bundle (a narrower one is its prefix) |
+//! | `log_dedup` | leaf hash → index |
+//! | `log_checkpoint` | every checkpoint published, by size |
+//! | `log_state` | the durable and synced sizes and the served checkpoint |
+//!
+//! Durability follows the contract: [`LogStore::append`] commits the
+//! entries and the new durable size in one transaction, with the server's
+//! `synchronous_commit` (on by default: the commit returns once its WAL is
+//! flushed), and the durable size moves only from the size the caller
+//! expects, so two writers can never both append at one index. Integration
+//! and checkpoint publication commit without waiting for the WAL flush (they
+//! are re-derived on recovery); [`LogStore::sync`] commits the synced size
+//! with a flush, which makes every earlier commit durable too (the WAL is one
+//! sequence).
+
+use log_store::{EntryVisitor, Integration, LogStore, Recovered, StoreError};
+use parking_lot::Mutex;
+use tlog::tile::TILE_WIDTH_MAX;
+use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
+
+use crate::{connect, describe, pool, PgError, PgOptions, Pool};
+
+const HASH_BYTES: usize = 32;
+
+/// The log's store on PostgreSQL. See the module documentation.
+pub struct PgLogStore {
+    options: PgOptions,
+    /// The writer's connection (`None` after a failed reconnect).
+    writer: Mutex<Option<postgres::Client>>,
+    readers: Pool,
+}
+
+fn db(context: &str, e: &postgres::Error) -> StoreError {
+    StoreError::Database(format!("{context}: {}", describe(e)))
+}
+
+fn pg(e: PgError) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn size_of(n: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} is negative: {n}")))
+}
+
+fn sql_int(n: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(n)
+        .map_err(|_| StoreError::Contract(format!("{what} {n} is beyond PostgreSQL's BIGINT")))
+}
+
+impl PgLogStore {
+    /// Opens the store in `options`'s schema, which `sectwin db migrate`
+    /// must have brought to this build's version.
+    pub fn open(options: PgOptions) -> Result<PgLogStore, PgError> {
+        let mut writer = connect(&options)?;
+        crate::migrate::check_version(&mut writer, &options.schema)?;
+        let readers = pool(&options)?;
+        Ok(PgLogStore {
+            options,
+            writer: Mutex::new(Some(writer)),
+            readers,
+        })
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &PgOptions {
+        &self.options
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut writer = self.writer.lock();
+        match writer.as_mut() {
+            Some(client) => f(client),
+            None => Err(StoreError::Database(
+                "the writer's connection is closed (reconnecting after an error failed)".into(),
+            )),
+        }
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self
+            .readers
+            .get()
+            .map_err(|e| StoreError::Database(format!("no reader connection: {e}")))?;
+        f(&mut client)
+    }
+}
+
+impl LogStore for PgLogStore {
+    fn recover(&self) -> Result<Recovered, StoreError> {
+        self.write(|c| {
+            let row = c
+                .query_one(
+                    "SELECT durable_size, synced_size, checkpoint FROM log_state WHERE id = 1",
+                    &[],
+                )
+                .map_err(|e| db("read the log's state", &e))?;
+            let durable = size_of(row.get(0), "the durable size")?;
+            let synced = size_of(row.get(1), "the synced size")?;
+            let checkpoint: Option<Vec<u8>> = row.get(2);
+            let entries: i64 = c
+                .query_one("SELECT COUNT(*) FROM log_entry WHERE idx >= $1", &[&row.get::<_, i64>(1)])
+                .map_err(|e| db("count the entries", &e))?
+                .get(0);
+            if size_of(entries, "entries")? != durable - synced {
+                return Err(StoreError::Corrupt(format!(
+                    "the durable size is {durable} but {entries} entries are stored from the synced size {synced}"
+                )));
+            }
+            Ok(Recovered {
+                durable_size: TreeSize::new(durable),
+                synced_size: TreeSize::new(synced),
+                checkpoint,
+            })
+        })
+    }
+
+    /// A new writer connection: whatever the failed one had begun is rolled
+    /// back by the server when it goes.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock();
+        drop(writer.take());
+        *writer = Some(connect(&self.options).map_err(pg)?);
+        Ok(())
+    }
+
+    fn replay(&self, from: TreeSize, f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
+        let from = sql_int(from.get(), "replay from")?;
+        self.write(|c| {
+            let mut tx = c.transaction().map_err(|e| db("replay", &e))?;
+            let statement = tx
+                .prepare("SELECT idx, data FROM log_entry WHERE idx >= $1 ORDER BY idx")
+                .map_err(|e| db("replay", &e))?;
+            // A portal read a batch at a time: the entries are not all held.
+            let portal = tx
+                .bind(&statement, &[&from])
+                .map_err(|e| db("replay", &e))?;
+            let mut expected = from;
+            loop {
+                let rows = tx
+                    .query_portal(&portal, REPLAY_BATCH_ROWS)
+                    .map_err(|e| db("replay", &e))?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in rows {
+                    let idx: i64 = row.get(0);
+                    if idx != expected {
+                        return Err(StoreError::Corrupt(format!(
+                            "entry {expected} is missing (next stored: {idx})"
+                        )));
+                    }
+                    let data: &[u8] = row.get(1);
+                    f(LeafIndex::new(size_of(idx, "an entry's index")?), data)?;
+                    expected += 1;
+                }
+            }
+            tx.commit().map_err(|e| db("replay", &e))
+        })
+    }
+
+    fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let from = sql_int(start.get(), "append at")?;
+        let count = i64::try_from(entries.len())
+            .map_err(|_| StoreError::Contract("too many entries in one append".into()))?;
+        let to = from + count;
+        let indexes: Vec<i64> = (from..to).collect();
+        self.write(|c| {
+            let mut tx = c.transaction().map_err(|e| db("append", &e))?;
+            let moved = tx
+                .execute(
+                    "UPDATE log_state SET durable_size = $2 WHERE id = 1 AND durable_size = $1",
+                    &[&from, &to],
+                )
+                .map_err(|e| db("append", &e))?;
+            if moved != 1 {
+                let durable: i64 = tx
+                    .query_one("SELECT durable_size FROM log_state WHERE id = 1", &[])
+                    .map_err(|e| db("append", &e))?
+                    .get(0);
+                return Err(StoreError::Contract(format!(
+                    "append at {from}, but the durable size is {durable}"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO log_entry (idx, data) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])",
+                &[&indexes, &entries],
+            )
+            .map_err(|e| db("append", &e))?;
+            tx.commit().map_err(|e| db("append (commit)", &e))
+        })
+    }
+
+    fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
+        let key: &[u8] = leaf.as_bytes();
+        self.read(|c| {
+            let row = c
+                .query_opt("SELECT idx FROM log_dedup WHERE leaf = $1", &[&key])
+                .map_err(|e| db("look up a leaf", &e))?;
+            row.map(|r| size_of(r.get(0), "a dedup index").map(LeafIndex::new))
+                .transpose()
+        })
+    }
+
+    fn integrate(&self, integration: &Integration) -> Result<(), StoreError> {
+        let mut tile_levels = Vec::new();
+        let mut tile_indexes = Vec::new();
+        let mut tile_widths = Vec::new();
+        let mut tile_data: Vec<&[u8]> = Vec::new();
+        for (id, data) in &integration.tiles {
+            tile_levels.push(i16::from(id.level()));
+            tile_indexes.push(sql_int(id.index(), "a tile index")?);
+            tile_widths.push(width(id.width())?);
+            tile_data.push(data);
+        }
+        let mut bundle_indexes = Vec::new();
+        let mut bundle_widths = Vec::new();
+        let mut bundle_data: Vec<&[u8]> = Vec::new();
+        for (id, data) in &integration.bundles {
+            bundle_indexes.push(sql_int(id.index(), "a bundle index")?);
+            bundle_widths.push(width(id.width())?);
+            bundle_data.push(data);
+        }
+        let mut leaves: Vec<&[u8]> = Vec::new();
+        let mut leaf_indexes = Vec::new();
+        for (hash, index) in &integration.leaves {
+            leaves.push(hash.as_bytes());
+            leaf_indexes.push(sql_int(index.get(), "a leaf index")?);
+        }
+        self.write(|c| {
+            let mut tx = c.transaction().map_err(|e| db("integrate", &e))?;
+            // Re-derived on recovery: no need to wait for the WAL flush.
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .map_err(|e| db("integrate", &e))?;
+            // Widths only grow: a narrower tile never replaces a wider one.
+            tx.execute(
+                "INSERT INTO log_tile (level, idx, width, data)
+                 SELECT * FROM UNNEST($1::SMALLINT[], $2::BIGINT[], $3::SMALLINT[], $4::BYTEA[])
+                 ON CONFLICT (level, idx) DO UPDATE SET width = EXCLUDED.width, data = EXCLUDED.data
+                 WHERE log_tile.width <= EXCLUDED.width",
+                &[&tile_levels, &tile_indexes, &tile_widths, &tile_data],
+            )
+            .map_err(|e| db("write tiles", &e))?;
+            tx.execute(
+                "INSERT INTO log_bundle (idx, width, data)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::SMALLINT[], $3::BYTEA[])
+                 ON CONFLICT (idx) DO UPDATE SET width = EXCLUDED.width, data = EXCLUDED.data
+                 WHERE log_bundle.width <= EXCLUDED.width",
+                &[&bundle_indexes, &bundle_widths, &bundle_data],
+            )
+            .map_err(|e| db("write bundles", &e))?;
+            tx.execute(
+                "INSERT INTO log_dedup (leaf, idx)
+                 SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[])
+                 ON CONFLICT (leaf) DO NOTHING",
+                &[&leaves, &leaf_indexes],
+            )
+            .map_err(|e| db("write the dedup index", &e))?;
+            tx.commit().map_err(|e| db("integrate (commit)", &e))
+        })
+    }
+
+    fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
+        let size = sql_int(size.get(), "a checkpoint size")?;
+        self.write(|c| {
+            let mut tx = c
+                .transaction()
+                .map_err(|e| db("publish a checkpoint", &e))?;
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .map_err(|e| db("publish a checkpoint", &e))?;
+            tx.execute(
+                "INSERT INTO log_checkpoint (size, note) VALUES ($1, $2)
+                 ON CONFLICT (size) DO UPDATE SET note = EXCLUDED.note",
+                &[&size, &note],
+            )
+            .map_err(|e| db("record a checkpoint", &e))?;
+            tx.execute(
+                "UPDATE log_state SET checkpoint = $1 WHERE id = 1",
+                &[&note],
+            )
+            .map_err(|e| db("serve a checkpoint", &e))?;
+            tx.commit()
+                .map_err(|e| db("publish a checkpoint (commit)", &e))
+        })
+    }
+
+    fn sync(&self, size: TreeSize) -> Result<(), StoreError> {
+        let size = sql_int(size.get(), "the synced size")?;
+        self.write(|c| {
+            // A flushed commit: every earlier one is durable with it.
+            let moved = c
+                .execute(
+                    "UPDATE log_state SET synced_size = $1 WHERE id = 1 AND $1 <= durable_size",
+                    &[&size],
+                )
+                .map_err(|e| db("sync", &e))?;
+            if moved != 1 {
+                return Err(StoreError::Contract(format!(
+                    "sync at {size}, above the durable size"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn read_tile(&self, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        let level = i16::from(id.level());
+        let index = sql_int(id.index(), "a tile index")?;
+        let want = usize::from(id.width()) * HASH_BYTES;
+        self.read(|c| {
+            let row = c
+                .query_opt(
+                    "SELECT width, data FROM log_tile WHERE level = $1 AND idx = $2",
+                    &[&level, &index],
+                )
+                .map_err(|e| db("read a tile", &e))?;
+            let Some(row) = row else { return Ok(None) };
+            let stored: i16 = row.get(0);
+            if i32::from(stored) < i32::from(id.width()) {
+                return Ok(None);
+            }
+            let data: Vec<u8> = row.get(1);
+            match data.get(..want) {
+                Some(prefix) => Ok(Some(prefix.to_vec())),
+                None => Err(StoreError::Corrupt(format!("short tile {}", id.path()))),
+            }
+        })
+    }
+
+    fn read_bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        let index = sql_int(id.index(), "a bundle index")?;
+        self.read(|c| {
+            let row = c
+                .query_opt(
+                    "SELECT width, data FROM log_bundle WHERE idx = $1",
+                    &[&index],
+                )
+                .map_err(|e| db("read a bundle", &e))?;
+            let Some(row) = row else { return Ok(None) };
+            let stored: i16 = row.get(0);
+            if i32::from(stored) < i32::from(id.width()) {
+                return Ok(None);
+            }
+            let data: Vec<u8> = row.get(1);
+            bundle_prefix(&data, id).map(Some)
+        })
+    }
+
+    fn checkpoint(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|c| {
+            let row = c
+                .query_one("SELECT checkpoint FROM log_state WHERE id = 1", &[])
+                .map_err(|e| db("read the checkpoint", &e))?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
+        let from = sql_int(from.get(), "history from")?;
+        self.read(|c| {
+            let rows = c
+                .query(
+                    "SELECT size, note FROM log_checkpoint WHERE size >= $1 ORDER BY size",
+                    &[&from],
+                )
+                .map_err(|e| db("read the checkpoint history", &e))?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok((
+                        TreeSize::new(size_of(r.get(0), "a checkpoint size")?),
+                        r.get(1),
+                    ))
+                })
+                .collect()
+        })
+    }
+}
+
+/// Entries read from `log_entry` per round trip during replay.
+const REPLAY_BATCH_ROWS: i32 = 4_096;
+
+fn width(w: u16) -> Result<i16, StoreError> {
+    if w == 0 || w > TILE_WIDTH_MAX {
+        return Err(StoreError::Contract(format!("width {w}")));
+    }
+    i16::try_from(w).map_err(|_| StoreError::Contract(format!("width {w}")))
+}
+
+/// The first `id.width()` entries of a stored bundle (each a two-byte
+/// big-endian length and the entry).
+fn bundle_prefix(data: &[u8], id: BundleId) -> Result<Vec<u8>, StoreError> {
+    let mut offset = 0usize;
+    for _ in 0..id.width() {
+        let Some(len) = data.get(offset..offset + 2) else {
+            return Err(StoreError::Corrupt(format!("short bundle {}", id.path())));
+        };
+        offset += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+    }
+    match data.get(..offset) {
+        Some(prefix) => Ok(prefix.to_vec()),
+        None => Err(StoreError::Corrupt(format!("short bundle {}", id.path()))),
+    }
+}

@@ -1,0 +1,176 @@
+//! The schema's versioned migrations, run by `sectwin db migrate`.
+//!
+//! Each migration runs once, in version order, inside one transaction with
+//! the others of the same run, under a transaction-scoped advisory lock (two
+//! nodes migrating at once take turns; the second finds nothing to do). The
+//! applied versions are recorded in `sectwin_migrations`. A schema that has
+//! a version this build does not know is refused: it was made by a newer
+//! sectwin, and an older one must not write to it.
+
+use crate::{check_schema, connect, describe, PgError, PgOptions};
+
+/// One step of the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Its version (1, 2, …, no gaps).
+    pub version: i32,
+    /// What it adds.
+    pub name: &'static str,
+    /// Its statements.
+    pub sql: &'static str,
+}
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "the log: entries, tiles, bundles, dedup index, checkpoint history, state",
+    sql: r#"
+CREATE TABLE log_entry (
+    idx BIGINT PRIMARY KEY CHECK (idx >= 0),
+    data BYTEA NOT NULL
+);
+CREATE TABLE log_tile (
+    level SMALLINT NOT NULL,
+    idx BIGINT NOT NULL,
+    width SMALLINT NOT NULL CHECK (width BETWEEN 1 AND 256),
+    data BYTEA NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE log_bundle (
+    idx BIGINT PRIMARY KEY,
+    width SMALLINT NOT NULL CHECK (width BETWEEN 1 AND 256),
+    data BYTEA NOT NULL
+);
+CREATE TABLE log_dedup (
+    leaf BYTEA PRIMARY KEY CHECK (length(leaf) = 32),
+    idx BIGINT NOT NULL
+);
+CREATE TABLE log_checkpoint (
+    size BIGINT PRIMARY KEY,
+    note BYTEA NOT NULL
+);
+CREATE TABLE log_state (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    durable_size BIGINT NOT NULL,
+    synced_size BIGINT NOT NULL,
+    checkpoint BYTEA,
+    CHECK (synced_size <= durable_size)
+);
+INSERT INTO log_state (id, durable_size, synced_size) VALUES (1, 0, 0);
+"#,
+}];
+
+/// The version this build writes and reads.
+pub fn latest_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// What a migration run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// The schema.
+    pub schema: String,
+    /// The version before.
+    pub from: i32,
+    /// The versions applied by this run, in order.
+    pub applied: Vec<i32>,
+    /// The version after.
+    pub to: i32,
+}
+
+/// The key of the advisory lock migrations take.
+const MIGRATION_LOCK_KEY: i64 = 0x5EC7_0001;
+
+/// Brings `options`'s schema to the latest version (creating it if needed).
+pub fn migrate(options: &PgOptions) -> Result<MigrationReport, PgError> {
+    check_schema(&options.schema)?;
+    let mut client = connect(options)?;
+    let schema = &options.schema;
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])?;
+    // The name was checked to be a plain identifier: no quoting needed.
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {schema}.sectwin_migrations (
+             version INT PRIMARY KEY,
+             name TEXT NOT NULL,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         );"
+    ))?;
+    let from = applied_version(&mut tx, schema)?;
+    let latest = latest_version();
+    if from > latest {
+        return Err(newer(schema, from, latest));
+    }
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        tx.batch_execute(&format!("SET LOCAL search_path TO {schema}"))?;
+        tx.batch_execute(m.sql).map_err(|e| {
+            PgError::Sql(format!(
+                "migration {} ({}): {}",
+                m.version,
+                m.name,
+                describe(&e)
+            ))
+        })?;
+        tx.execute(
+            &format!("INSERT INTO {schema}.sectwin_migrations (version, name) VALUES ($1, $2)"),
+            &[&m.version, &m.name],
+        )?;
+        applied.push(m.version);
+    }
+    tx.commit()?;
+    Ok(MigrationReport {
+        schema: schema.clone(),
+        from,
+        applied,
+        to: latest,
+    })
+}
+
+fn applied_version(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+) -> Result<i32, PgError> {
+    let row = client.query_one(
+        &format!("SELECT COALESCE(MAX(version), 0) FROM {schema}.sectwin_migrations"),
+        &[],
+    )?;
+    Ok(row.get(0))
+}
+
+fn newer(schema: &str, found: i32, latest: i32) -> PgError {
+    PgError::Schema(format!(
+        "schema {schema} is at version {found}, newer than this sectwin knows ({latest}): run a newer sectwin"
+    ))
+}
+
+/// Checks that `client`'s schema is at the version this build knows.
+pub(crate) fn check_version(client: &mut postgres::Client, schema: &str) -> Result<(), PgError> {
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'sectwin_migrations')",
+            &[&schema],
+        )?
+        .get(0);
+    let found = if exists {
+        applied_version(client, schema)?
+    } else {
+        0
+    };
+    let latest = latest_version();
+    if found > latest {
+        return Err(newer(schema, found, latest));
+    }
+    if found < latest {
+        return Err(PgError::Schema(format!(
+            "schema {schema} is at version {found}, this sectwin needs {latest}: run `sectwin db migrate --database <url>{}` first",
+            if schema == crate::SCHEMA_DEFAULT {
+                String::new()
+            } else {
+                format!(" --schema {schema}")
+            }
+        )));
+    }
+    Ok(())
+}

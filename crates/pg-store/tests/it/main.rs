@@ -1,0 +1,7 @@
+//! `pg-store`'s tests, against the real PostgreSQL server (see
+//! [`support::database_url`]), each run in a schema of its own that is
+//! dropped at the end.
+
+mod log_conformance;
+mod migrations;
+mod support;
