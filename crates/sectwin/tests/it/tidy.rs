@@ -177,6 +177,10 @@ fn dependencies_point_one_way() {
         ("transparency", vec!["axum", "http-api", "serde_json"]),
         ("twin-store", vec!["axum", "http-api", "reqwest"]),
         (
+            "pg-store",
+            vec!["axum", "http-api", "reqwest", "log-service", "tokio"],
+        ),
+        (
             "advisory-store",
             vec!["axum", "http-api", "reqwest", "tokio", "log-service"],
         ),
