@@ -88,11 +88,82 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
 
 /// Opens the embedded store and the log service on `data`.
 pub fn open_log(data: &Path, origin: Option<&str>, config: LogConfig) -> Result<(Log, bool)> {
+    open_log_on(data, origin, config, &LogBackend::Embedded)
+}
+
+/// Where a node's log is stored.
+#[derive(Debug, Clone, Default)]
+pub enum LogBackend {
+    /// In the data directory (journal, C2SP static files, index).
+    #[default]
+    Embedded,
+    /// In a PostgreSQL schema (`sectwin db migrate` made it); the data
+    /// directory keeps the keys and the other stores.
+    Postgres(pg_store::PgOptions),
+}
+
+/// The file in a data directory whose log is not embedded, naming the
+/// PostgreSQL schema holding it (no URL, no password): a data directory
+/// whose log is in one place is never opened on another.
+pub const LOG_BACKEND_FILE: &str = "log-backend";
+
+/// What [`LOG_BACKEND_FILE`] says of `backend`.
+fn backend_marker(backend: &LogBackend) -> String {
+    match backend {
+        LogBackend::Embedded => "embedded\n".to_string(),
+        LogBackend::Postgres(o) => format!("postgres schema={}\n", o.schema),
+    }
+}
+
+/// Refuses `backend` on a data directory whose log is elsewhere; records it
+/// on a new one.
+fn check_backend(data: &Path, backend: &LogBackend) -> Result<()> {
+    let path = data.join(LOG_BACKEND_FILE);
+    let want = backend_marker(backend);
+    match std::fs::read_to_string(&path) {
+        Ok(found) if found == want => Ok(()),
+        Ok(found) => bail!(
+            "{}: the log of this data directory is {}, not {}: open it as it was made (moving a log between stores is `sectwin migrate-store`'s job, not built yet)",
+            data.display(),
+            found.trim(),
+            want.trim()
+        ),
+        // No marker: an embedded log (or none yet). Only a log elsewhere is
+        // marked, so that embedded data directories stay as they were.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if matches!(backend, LogBackend::Embedded) {
+                return Ok(());
+            }
+            if data.join("journal").exists() {
+                bail!(
+                    "{}: this data directory holds an embedded log; it cannot be opened on PostgreSQL (moving a log between stores is `sectwin migrate-store`'s job, not built yet)",
+                    data.display()
+                );
+            }
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("creating {}", data.display()))?;
+            std::fs::write(&path, want).with_context(|| format!("writing {}", path.display()))
+        }
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+    }
+}
+
+/// Opens the log service on `data` with its entries in `backend`.
+pub fn open_log_on(
+    data: &Path,
+    origin: Option<&str>,
+    config: LogConfig,
+    backend: &LogBackend,
+) -> Result<(Log, bool)> {
+    check_backend(data, backend)?;
     let (signer, created) = load_or_create_key(data, origin)?;
-    let store = EmbeddedStore::open(EmbeddedStoreOptions {
-        dir: data.to_path_buf(),
-    })?;
-    let log = Log::open(Arc::new(store), signer, config)?;
+    let store: Arc<dyn log_store::LogStore> = match backend {
+        LogBackend::Embedded => Arc::new(EmbeddedStore::open(EmbeddedStoreOptions {
+            dir: data.to_path_buf(),
+        })?),
+        LogBackend::Postgres(options) => Arc::new(pg_store::PgLogStore::open(options.clone())?),
+    };
+    let log = Log::open(store, signer, config)?;
     Ok((log, created))
 }
 
@@ -612,8 +683,22 @@ pub async fn open_node_with_clock(
     policy: transparency::RegistrationPolicy,
     clock: Arc<dyn Clock>,
 ) -> Result<(Node, bool)> {
+    let backend = LogBackend::Embedded;
+    open_node_on(data, origin, config, static_keys, policy, clock, &backend).await
+}
+
+/// [`open_node_with_clock`] with the log in `backend`.
+pub async fn open_node_on(
+    data: &Path,
+    origin: Option<&str>,
+    config: LogConfig,
+    static_keys: Option<Arc<dyn transparency::KeyDirectory>>,
+    policy: transparency::RegistrationPolicy,
+    clock: Arc<dyn Clock>,
+    backend: &LogBackend,
+) -> Result<(Node, bool)> {
     let log_views_config = (config.witnesses.clone(), config.witness_quorum);
-    let (log, created) = open_log(data, origin, config)?;
+    let (log, created) = open_log_on(data, origin, config, backend)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
     let payloads = twin_store::PayloadStore::open(&data.join("payloads"))?;
     let projector = twin_store::Projector::start(

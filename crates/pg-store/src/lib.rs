@@ -13,7 +13,7 @@
 //!
 //! Every table lives in one schema (`sectwin` unless told otherwise), so that
 //! several instances, or a test run, can share a database. The schema is made
-//! and upgraded only by [`migrate`] (`sectwin db migrate`): versioned,
+//! and upgraded only by [`migrate()`] (`sectwin db migrate`): versioned,
 //! idempotent, serialized by an advisory lock; a store refuses to open on a
 //! schema older or newer than this build knows.
 //!
@@ -258,9 +258,23 @@ fn config(options: &PgOptions) -> Result<(postgres::Config, Tls), PgError> {
 /// One connection of `options`, for a writer or a command.
 pub fn connect(options: &PgOptions) -> Result<postgres::Client, PgError> {
     let (config, tls) = config(options)?;
-    config.connect(tls).map_err(|e| PgError::Connect {
+    off_runtime(|| config.connect(tls)).map_err(|e| PgError::Connect {
         url: redacted(&options.url),
         message: describe(&e),
+    })
+}
+
+/// Runs `f` where the synchronous client may block: on this thread, unless
+/// it drives a Tokio runtime (an HTTP handler, an async open), where the
+/// client's own runtime may not start; then on a thread of its own, waited
+/// for.
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(t) => t,
+        Err(panic) => std::panic::resume_unwind(panic),
     })
 }
 

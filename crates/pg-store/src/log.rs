@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use tlog::tile::TILE_WIDTH_MAX;
 use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
 
-use crate::{connect, describe, pool, PgError, PgOptions, Pool};
+use crate::{connect, describe, off_runtime, pool, PgError, PgOptions, Pool};
 
 const HASH_BYTES: usize = 32;
 
@@ -32,7 +32,20 @@ pub struct PgLogStore {
     options: PgOptions,
     /// The writer's connection (`None` after a failed reconnect).
     writer: Mutex<Option<postgres::Client>>,
-    readers: Pool,
+    /// `None` only while dropping.
+    readers: Option<Pool>,
+}
+
+impl Drop for PgLogStore {
+    /// The connections close where the synchronous client may block.
+    fn drop(&mut self) {
+        let writer = self.writer.lock().take();
+        let readers = self.readers.take();
+        off_runtime(move || {
+            drop(writer);
+            drop(readers);
+        });
+    }
 }
 
 fn db(context: &str, e: &postgres::Error) -> StoreError {
@@ -56,13 +69,15 @@ impl PgLogStore {
     /// Opens the store in `options`'s schema, which `sectwin db migrate`
     /// must have brought to this build's version.
     pub fn open(options: PgOptions) -> Result<PgLogStore, PgError> {
-        let mut writer = connect(&options)?;
-        crate::migrate::check_version(&mut writer, &options.schema)?;
-        let readers = pool(&options)?;
-        Ok(PgLogStore {
-            options,
-            writer: Mutex::new(Some(writer)),
-            readers,
+        off_runtime(|| {
+            let mut writer = connect(&options)?;
+            crate::migrate::check_version(&mut writer, &options.schema)?;
+            let readers = pool(&options)?;
+            Ok(PgLogStore {
+                options,
+                writer: Mutex::new(Some(writer)),
+                readers: Some(readers),
+            })
         })
     }
 
@@ -71,28 +86,34 @@ impl PgLogStore {
         &self.options
     }
 
-    fn write<T>(
+    fn write<T: Send>(
         &self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        let mut writer = self.writer.lock();
-        match writer.as_mut() {
-            Some(client) => f(client),
-            None => Err(StoreError::Database(
-                "the writer's connection is closed (reconnecting after an error failed)".into(),
-            )),
-        }
+        off_runtime(|| {
+            let mut writer = self.writer.lock();
+            match writer.as_mut() {
+                Some(client) => f(client),
+                None => Err(StoreError::Database(
+                    "the writer's connection is closed (reconnecting after an error failed)".into(),
+                )),
+            }
+        })
     }
 
-    fn read<T>(
+    fn read<T: Send>(
         &self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        let mut client = self
-            .readers
-            .get()
-            .map_err(|e| StoreError::Database(format!("no reader connection: {e}")))?;
-        f(&mut client)
+        off_runtime(|| {
+            let mut client = self
+                .readers
+                .as_ref()
+                .ok_or_else(|| StoreError::Database("the store is closing".into()))?
+                .get()
+                .map_err(|e| StoreError::Database(format!("no reader connection: {e}")))?;
+            f(&mut client)
+        })
     }
 }
 
@@ -128,45 +149,41 @@ impl LogStore for PgLogStore {
     /// A new writer connection: whatever the failed one had begun is rolled
     /// back by the server when it goes.
     fn reopen(&self) -> Result<(), StoreError> {
-        let mut writer = self.writer.lock();
-        drop(writer.take());
-        *writer = Some(connect(&self.options).map_err(pg)?);
-        Ok(())
+        off_runtime(|| {
+            let mut writer = self.writer.lock();
+            drop(writer.take());
+            *writer = Some(connect(&self.options).map_err(pg)?);
+            Ok(())
+        })
     }
 
+    /// In batches by index (keyset pagination): the entries are never all
+    /// held, and the visitor runs on the caller's thread.
     fn replay(&self, from: TreeSize, f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
-        let from = sql_int(from.get(), "replay from")?;
-        self.write(|c| {
-            let mut tx = c.transaction().map_err(|e| db("replay", &e))?;
-            let statement = tx
-                .prepare("SELECT idx, data FROM log_entry WHERE idx >= $1 ORDER BY idx")
-                .map_err(|e| db("replay", &e))?;
-            // A portal read a batch at a time: the entries are not all held.
-            let portal = tx
-                .bind(&statement, &[&from])
-                .map_err(|e| db("replay", &e))?;
-            let mut expected = from;
-            loop {
-                let rows = tx
-                    .query_portal(&portal, REPLAY_BATCH_ROWS)
+        let mut next = sql_int(from.get(), "replay from")?;
+        loop {
+            let rows: Vec<(i64, Vec<u8>)> = self.write(|c| {
+                let rows = c
+                    .query(
+                        "SELECT idx, data FROM log_entry WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                        &[&next, &REPLAY_BATCH_ROWS],
+                    )
                     .map_err(|e| db("replay", &e))?;
-                if rows.is_empty() {
-                    break;
-                }
-                for row in rows {
-                    let idx: i64 = row.get(0);
-                    if idx != expected {
-                        return Err(StoreError::Corrupt(format!(
-                            "entry {expected} is missing (next stored: {idx})"
-                        )));
-                    }
-                    let data: &[u8] = row.get(1);
-                    f(LeafIndex::new(size_of(idx, "an entry's index")?), data)?;
-                    expected += 1;
-                }
+                Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+            })?;
+            if rows.is_empty() {
+                return Ok(());
             }
-            tx.commit().map_err(|e| db("replay", &e))
-        })
+            for (idx, data) in rows {
+                if idx != next {
+                    return Err(StoreError::Corrupt(format!(
+                        "entry {next} is missing (next stored: {idx})"
+                    )));
+                }
+                f(LeafIndex::new(size_of(idx, "an entry's index")?), &data)?;
+                next += 1;
+            }
+        }
     }
 
     fn append(&self, start: LeafIndex, entries: &[&[u8]]) -> Result<(), StoreError> {
@@ -390,7 +407,7 @@ impl LogStore for PgLogStore {
 }
 
 /// Entries read from `log_entry` per round trip during replay.
-const REPLAY_BATCH_ROWS: i32 = 4_096;
+const REPLAY_BATCH_ROWS: i64 = 4_096;
 
 fn width(w: u16) -> Result<i16, StoreError> {
     if w == 0 || w > TILE_WIDTH_MAX {

@@ -151,6 +151,16 @@ struct ServeArgs {
     /// Data directory (created on first start, with the log's signing key).
     #[arg(long, env = "SECTWIN_DATA")]
     data: PathBuf,
+    /// Keep the log in this PostgreSQL database
+    /// (`postgres://user[:password]@host[:port]/database`, with
+    /// `?sslmode=disable|prefer|require|verify-full`) instead of the data
+    /// directory; `sectwin db migrate` prepares its schema first. The data
+    /// directory keeps the keys and the other stores.
+    #[arg(long)]
+    database: Option<String>,
+    /// The schema of `--database` holding sectwin's tables.
+    #[arg(long, default_value = pg_store::SCHEMA_DEFAULT)]
+    database_schema: String,
     /// How logs are written to stderr: `text` for people, `json` (one object
     /// a line, with each request's id) for log collectors.
     #[arg(long, value_enum, default_value_t = node::binary::LogFormat::Text)]
@@ -397,7 +407,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
     for (issuer, key) in &args.issuer_keys {
         keys.add(issuer, key.clone());
     }
-    let (mut node, created) = node::open_node(
+    let backend = match &args.database {
+        Some(url) => node::LogBackend::Postgres(
+            pg_store::PgOptions::new(url).with_schema(&args.database_schema),
+        ),
+        None => node::LogBackend::Embedded,
+    };
+    let (mut node, created) = node::open_node_on(
         &args.data,
         args.origin.as_deref(),
         config,
@@ -407,6 +423,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             issued_at_age_s_max: args.issued_at_age_max_s,
             issued_at_ahead_s_max: args.issued_at_ahead_max_s,
         },
+        Arc::new(clock::SystemClock),
+        &backend,
     )
     .await?;
     node.set_storage(twin_store::StorageLimits {

@@ -10,6 +10,7 @@ mod device_crash;
 mod exploit_e2e;
 mod log_verify_http;
 mod operations;
+mod postgres_log;
 mod statement_cli;
 mod storage;
 mod suppress_cli;

@@ -178,7 +178,7 @@ fn dependencies_point_one_way() {
         ("twin-store", vec!["axum", "http-api", "reqwest"]),
         (
             "pg-store",
-            vec!["axum", "http-api", "reqwest", "log-service", "tokio"],
+            vec!["axum", "http-api", "reqwest", "log-service"],
         ),
         (
             "advisory-store",

@@ -700,3 +700,79 @@ pub fn register_stakeholders(url: &str, authority: &Path, stakeholders: &[(&str,
         ]);
     }
 }
+
+/// The PostgreSQL server the tests use: `$SECTWIN_TEST_DATABASE`, else the
+/// local one this machine kind runs (trust auth, database `test`).
+pub fn database_url() -> String {
+    std::env::var("SECTWIN_TEST_DATABASE")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_string())
+}
+
+/// A schema of its own for one test, made by `sectwin db migrate` and
+/// dropped when it goes.
+pub struct PgSchema {
+    pub url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// Migrates a fresh, uniquely named schema; fails saying how to get a
+    /// server when there is none.
+    pub fn new(test: &str) -> PgSchema {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("t_{test}_{}_{nanos}", std::process::id());
+        let url = database_url();
+        let (ok, out) = sectwin(&["db", "migrate", "--database", &url, "--schema", &name]);
+        assert!(
+            ok,
+            "sectwin db migrate failed:\n{out}\nThese tests need a PostgreSQL server: start the \
+             local one (127.0.0.1:5432, trust auth, database `test`), or point \
+             SECTWIN_TEST_DATABASE at one (postgres://user@host:port/db)."
+        );
+        PgSchema { url, name }
+    }
+
+    /// `serve`'s flags for a log in this schema.
+    pub fn serve_args(&self) -> Vec<String> {
+        vec![
+            "--database".into(),
+            self.url.clone(),
+            "--database-schema".into(),
+            self.name.clone(),
+        ]
+    }
+
+    /// The rows of `table` in the schema (the synchronous client runs on a
+    /// thread of its own: it may not block a runtime's).
+    pub fn count(&self, table: &str) -> i64 {
+        let options = pg_store::PgOptions::new(&self.url).with_schema(&self.name);
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut c = pg_store::connect(&options).unwrap_or_else(|e| panic!("{e}"));
+                c.query_one(&sql, &[])
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .get(0)
+            })
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let options = pg_store::PgOptions::new(&self.url).with_schema(&self.name);
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        // On a thread of its own: the synchronous client may not block a
+        // runtime's thread.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = pg_store::connect(&options) {
+                let _ = c.batch_execute(&sql);
+            }
+        })
+        .join();
+    }
+}
