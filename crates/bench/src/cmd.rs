@@ -195,6 +195,28 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 31)]
         runs: usize,
     },
+    /// Issue 21: durable log appends/s with the embedded store and with
+    /// PostgreSQL, side by side (one node), and their ratio.
+    Stores {
+        /// Entries per run and store.
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+        /// Entry size in bytes.
+        #[arg(long, default_value_t = 500)]
+        entry_bytes: usize,
+        /// Concurrent callers.
+        #[arg(long, default_value_t = 256)]
+        clients: usize,
+        /// Runs per store (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// The PostgreSQL server (a schema of its own per run, dropped after).
+        #[arg(long, default_value = "postgres://root@127.0.0.1:5432/test")]
+        database: String,
+        /// Where to put the embedded logs (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Issue 19's import figures: CISA's KEV catalogue (1,404 entries) and
     /// a day of EPSS scores (`--rows`), into fresh advisory stores, and
     /// loading them for the register.
@@ -350,6 +372,14 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
             )
             .await
         }
+        BenchCmd::Stores {
+            entries,
+            entry_bytes,
+            clients,
+            runs,
+            database,
+            dir,
+        } => crate::bench_stores::run(entries, entry_bytes, clients, runs, database, dir).await,
         BenchCmd::Reprioritize {
             data,
             devices,

@@ -21,6 +21,7 @@ mod bench_register;
 mod bench_reprioritize;
 mod bench_rollout;
 mod bench_scitt;
+mod bench_stores;
 mod bench_threat;
 mod bench_twin;
 mod bench_vuln;

@@ -23,6 +23,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod filter;
 mod log;
 pub mod migrate;
 
@@ -266,11 +267,16 @@ pub fn connect(options: &PgOptions) -> Result<postgres::Client, PgError> {
 
 /// Runs `f` where the synchronous client may block: on this thread, unless
 /// it drives a Tokio runtime (an HTTP handler, an async open), where the
-/// client's own runtime may not start; then on a thread of its own, waited
-/// for.
+/// client's own runtime may not start; then out of the runtime's way.
 pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return f();
+    };
+    // A worker of a multi-threaded runtime hands its other tasks on and
+    // blocks in place (no thread to start); a single-threaded runtime's
+    // thread cannot, so a scoped thread does the call.
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        return tokio::task::block_in_place(f);
     }
     std::thread::scope(|scope| match scope.spawn(f).join() {
         Ok(t) => t,

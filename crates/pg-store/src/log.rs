@@ -34,6 +34,9 @@ pub struct PgLogStore {
     writer: Mutex<Option<postgres::Client>>,
     /// `None` only while dropping.
     readers: Option<Pool>,
+    /// Every leaf hash of `log_dedup` (loaded on open, added to by
+    /// `integrate`): a lookup it says is absent needs no round trip.
+    leaves: parking_lot::RwLock<crate::filter::LeafFilter>,
 }
 
 impl Drop for PgLogStore {
@@ -73,10 +76,12 @@ impl PgLogStore {
             let mut writer = connect(&options)?;
             crate::migrate::check_version(&mut writer, &options.schema)?;
             let readers = pool(&options)?;
+            let leaves = load_leaves(&mut writer)?;
             Ok(PgLogStore {
                 options,
                 writer: Mutex::new(Some(writer)),
                 readers: Some(readers),
+                leaves: parking_lot::RwLock::new(leaves),
             })
         })
     }
@@ -222,6 +227,9 @@ impl LogStore for PgLogStore {
     }
 
     fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
+        if !self.leaves.read().may_contain(leaf) {
+            return Ok(None);
+        }
         let key: &[u8] = leaf.as_bytes();
         self.read(|c| {
             let row = c
@@ -287,7 +295,12 @@ impl LogStore for PgLogStore {
             )
             .map_err(|e| db("write the dedup index", &e))?;
             tx.commit().map_err(|e| db("integrate (commit)", &e))
-        })
+        })?;
+        let mut filter = self.leaves.write();
+        for (hash, _) in &integration.leaves {
+            filter.insert(hash);
+        }
+        Ok(())
     }
 
     fn publish_checkpoint(&self, size: TreeSize, note: &[u8]) -> Result<(), StoreError> {
@@ -403,6 +416,33 @@ impl LogStore for PgLogStore {
                 })
                 .collect()
         })
+    }
+}
+
+/// Leaf hashes read per round trip when the filter is loaded.
+const LOAD_BATCH_ROWS: i64 = 65_536;
+
+/// The filter of every leaf hash in `log_dedup`, read in key order a batch
+/// at a time.
+fn load_leaves(c: &mut postgres::Client) -> Result<crate::filter::LeafFilter, PgError> {
+    let mut filter = crate::filter::LeafFilter::new();
+    let mut after: Vec<u8> = Vec::new();
+    loop {
+        let rows = c.query(
+            "SELECT leaf FROM log_dedup WHERE leaf > $1 ORDER BY leaf LIMIT $2",
+            &[&after, &LOAD_BATCH_ROWS],
+        )?;
+        let Some(last) = rows.last() else {
+            return Ok(filter);
+        };
+        after = last.get(0);
+        for row in &rows {
+            let leaf: &[u8] = row.get(0);
+            let bytes: [u8; 32] = leaf
+                .try_into()
+                .map_err(|_| PgError::Sql(format!("a dedup key of {} bytes", leaf.len())))?;
+            filter.insert(&Hash::from_bytes(bytes));
+        }
     }
 }
 
