@@ -106,6 +106,23 @@ pub(crate) fn is_descriptor_exhaustion(e: &std::io::Error) -> bool {
             || code == Some(rustix::io::Errno::NFILE.raw_os_error()))
 }
 
+/// The first `id.width()` entries of a stored bundle (each a two-byte
+/// big-endian length and the entry): what a store answers for a narrower
+/// bundle than the one it holds (C2SP's prefix rule).
+pub fn bundle_prefix(data: &[u8], id: BundleId) -> Result<Vec<u8>, StoreError> {
+    let mut offset = 0usize;
+    for _ in 0..id.width() {
+        let Some(len) = data.get(offset..offset + 2) else {
+            return Err(StoreError::Corrupt(format!("short bundle {}", id.path())));
+        };
+        offset += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+    }
+    match data.get(..offset) {
+        Some(prefix) => Ok(prefix.to_vec()),
+        None => Err(StoreError::Corrupt(format!("short bundle {}", id.path()))),
+    }
+}
+
 /// A callback receiving durable entries in index order during replay.
 pub type EntryVisitor<'a> = dyn FnMut(LeafIndex, &[u8]) -> Result<(), StoreError> + 'a;
 

@@ -102,18 +102,7 @@ impl StaticFiles {
             BundleId::new(id.index(), w).map(|b| b.path()).ok()
         })?;
         let Some(data) = found else { return Ok(None) };
-        // Cut a wider bundle down to `width` entries.
-        let mut offset = 0usize;
-        for _ in 0..id.width() {
-            let Some(len) = data.get(offset..offset + 2) else {
-                return Err(StoreError::Corrupt(format!("short bundle {}", id.path())));
-            };
-            offset += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
-        }
-        match data.get(..offset) {
-            Some(prefix) => Ok(Some(prefix.to_vec())),
-            None => Err(StoreError::Corrupt(format!("short bundle {}", id.path()))),
-        }
+        crate::bundle_prefix(&data, id).map(Some)
     }
 
     fn read_with_prefix(

@@ -385,7 +385,7 @@ impl LogStore for PgLogStore {
                 return Ok(None);
             }
             let data: Vec<u8> = row.get(1);
-            bundle_prefix(&data, id).map(Some)
+            log_store::bundle_prefix(&data, id).map(Some)
         })
     }
 
@@ -454,20 +454,4 @@ fn width(w: u16) -> Result<i16, StoreError> {
         return Err(StoreError::Contract(format!("width {w}")));
     }
     i16::try_from(w).map_err(|_| StoreError::Contract(format!("width {w}")))
-}
-
-/// The first `id.width()` entries of a stored bundle (each a two-byte
-/// big-endian length and the entry).
-fn bundle_prefix(data: &[u8], id: BundleId) -> Result<Vec<u8>, StoreError> {
-    let mut offset = 0usize;
-    for _ in 0..id.width() {
-        let Some(len) = data.get(offset..offset + 2) else {
-            return Err(StoreError::Corrupt(format!("short bundle {}", id.path())));
-        };
-        offset += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
-    }
-    match data.get(..offset) {
-        Some(prefix) => Ok(prefix.to_vec()),
-        None => Err(StoreError::Corrupt(format!("short bundle {}", id.path()))),
-    }
 }
