@@ -15,6 +15,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod checkpointer;
+pub mod cluster;
 mod config;
 pub mod fsck;
 pub mod metrics;
@@ -23,6 +24,7 @@ mod prover;
 mod sequencer;
 pub mod verify;
 
+pub use cluster::{Forward, ForwardError, ForwardFuture, Role};
 pub use config::{LogConfig, WitnessConfig};
 pub use prover::{Prover, ProverError, StoreTiles};
 pub use sequencer::{AppendError, Appended, LatencySummary, Log, OpenError, Published};

@@ -32,6 +32,7 @@ use tlog::{leaf_hash, BundleId, Checkpoint, Hash, LeafIndex, Signer, TileEdge, T
 use tokio::sync::{oneshot, watch};
 
 use crate::checkpointer::{self, CheckError, Job};
+use crate::cluster::{Forward, Forwarded, Role};
 use crate::config::LogConfig;
 use crate::prover::{Prover, StoreTiles};
 
@@ -169,6 +170,10 @@ pub(crate) struct Shared {
     pub(crate) latency: Mutex<IntegrationLatency>,
     /// What an operator's monitoring reads.
     pub(crate) metrics: crate::metrics::LogMetrics,
+    /// Whether this node sequences (see [`crate::cluster`]).
+    pub(crate) role: RwLock<Role>,
+    /// How a follower hands appends to the sequencer.
+    pub(crate) forward: RwLock<Option<Arc<dyn Forward>>>,
 }
 
 /// Group commits remembered until a published checkpoint covers them; an
@@ -422,10 +427,21 @@ impl Log {
             restarts: AtomicU64::new(0),
             metrics: crate::metrics::LogMetrics::default(),
             latency: Mutex::new(IntegrationLatency::default()),
+            role: RwLock::new(if store.lease().is_some() {
+                // Until the lease is read at the writer's start below.
+                Role::Sequencer
+            } else {
+                Role::Single
+            }),
+            forward: RwLock::new(None),
         });
         let runtime = tokio::runtime::Handle::current();
         match start_writer(&shared, previous_size_root, &runtime) {
             Ok(()) => {}
+            Err(StartError::Standby(holder)) => {
+                tracing::info!(sequencer = %holder.node, url = %holder.url, "another node sequences: following it");
+                *shared.role.write() = Role::Follower(holder);
+            }
             Err(StartError::Inconsistent(why)) => return Err(OpenError::Inconsistent(why)),
             Err(StartError::Store(e)) if matches!(e, StoreError::Io { .. }) => {
                 shared.stop(format!(
@@ -501,6 +517,50 @@ impl Log {
     /// Appends an entry, waiting for room in the pending pool, and returns its
     /// index once durable.
     pub async fn append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
+        let unanswered = match self.forwarded(&entry).await {
+            Forwarded::Done(answer) => return answer,
+            Forwarded::Local { unanswered } => unanswered,
+        };
+        Self::first_ask(self.append_here(entry).await, unanswered)
+    }
+
+    /// A follower's append, handed to the sequencer; `Local` on the
+    /// sequencer (or a single node), which appends itself.
+    async fn forwarded(&self, entry: &[u8]) -> Forwarded {
+        if !matches!(&*self.shared.role.read(), Role::Follower(_)) {
+            return Forwarded::Local { unanswered: false };
+        }
+        if let Err(e) = self.check_entry(entry) {
+            return Forwarded::Done(Err(e));
+        }
+        let forward = self.shared.forward.read().clone();
+        let Some(forward) = forward else {
+            return Forwarded::Done(Err(AppendError::ReadOnly(
+                "another node sequences and this node cannot forward to it".into(),
+            )));
+        };
+        crate::cluster::forward(&self.shared, forward.as_ref(), entry).await
+    }
+
+    /// An append whose forwarded attempt went unanswered before this node
+    /// took over: "duplicate" is most likely that attempt's own append,
+    /// and the caller asked once.
+    fn first_ask(
+        answer: Result<Appended, AppendError>,
+        unanswered: bool,
+    ) -> Result<Appended, AppendError> {
+        answer.map(|mut a| {
+            if unanswered {
+                a.duplicate = false;
+            }
+            a
+        })
+    }
+
+    /// Appends on this node's own sequencer, never forwarding: what the
+    /// sequencer's endpoint for forwarded appends calls. A follower answers
+    /// read-only.
+    pub async fn append_here(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
         let started = std::time::Instant::now();
         let (request, rx) = match self.prepare(entry)? {
             Prepared::Duplicate(a) => return Ok(a),
@@ -554,6 +614,14 @@ impl Log {
     /// Appends an entry if the pending pool has room, else answers
     /// [`AppendError::Busy`] at once (back-pressure for network clients).
     pub async fn try_append(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
+        let unanswered = match self.forwarded(&entry).await {
+            Forwarded::Done(answer) => return answer,
+            Forwarded::Local { unanswered } => unanswered,
+        };
+        Self::first_ask(self.try_append_here(entry).await, unanswered)
+    }
+
+    async fn try_append_here(&self, entry: Vec<u8>) -> Result<Appended, AppendError> {
         let started = std::time::Instant::now();
         let (request, rx) = match self.prepare(entry)? {
             Prepared::Duplicate(a) => return Ok(a),
@@ -575,6 +643,12 @@ impl Log {
     }
 
     fn read_only(&self) -> AppendError {
+        if let Role::Follower(holder) = &*self.shared.role.read() {
+            return AppendError::ReadOnly(format!(
+                "this node does not sequence: {} ({}) does",
+                holder.node, holder.url
+            ));
+        }
         AppendError::ReadOnly(
             self.shared
                 .fault
@@ -582,6 +656,17 @@ impl Log {
                 .clone()
                 .unwrap_or_else(|| "the log is shutting down".into()),
         )
+    }
+
+    /// This node's part: single, sequencer or follower.
+    pub fn role(&self) -> Role {
+        self.shared.role.read().clone()
+    }
+
+    /// How appends reach the sequencer while this node follows (several
+    /// nodes on one store); without it a follower refuses appends.
+    pub fn set_forward(&self, forward: Arc<dyn Forward>) {
+        *self.shared.forward.write() = Some(forward);
     }
 
     /// Stops the log cleanly: refuses new appends, lets the sequencer finish
@@ -613,6 +698,16 @@ impl Log {
         .await;
         if joined.is_err() {
             tracing::error!("joining the log threads failed");
+        }
+        // Everything is published: another node may take over at once.
+        if self.shared.store.lease().is_some() {
+            let store = self.shared.store.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(lease) = store.lease() {
+                    lease.release();
+                }
+            })
+            .await;
         }
     }
 
@@ -732,6 +827,8 @@ impl Log {
 enum StartError {
     Store(StoreError),
     Inconsistent(String),
+    /// Another node holds the sequencer's lease.
+    Standby(log_store::Holder),
 }
 
 impl std::fmt::Display for StartError {
@@ -739,6 +836,9 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Store(e) => e.fmt(f),
             StartError::Inconsistent(why) => f.write_str(why),
+            StartError::Standby(holder) => {
+                write!(f, "{} ({}) sequences", holder.node, holder.url)
+            }
         }
     }
 }
@@ -754,6 +854,11 @@ fn start_writer(
     runtime: &tokio::runtime::Handle,
 ) -> Result<(), StartError> {
     let store = &shared.store;
+    if let Some(lease) = store.lease() {
+        if let Some(holder) = lease.acquire().map_err(StartError::Store)? {
+            return Err(StartError::Standby(holder));
+        }
+    }
     let recovered = store.recover().map_err(StartError::Store)?;
     if let Some((size, _)) = previous {
         if size > recovered.durable_size {
@@ -841,6 +946,9 @@ fn start_writer(
     if !shared.closing.load(Ordering::Acquire) {
         *sender = WriterPort { tx, stopped };
     }
+    if store.lease().is_some() {
+        *shared.role.write() = Role::Sequencer;
+    }
     Ok(())
 }
 
@@ -887,9 +995,34 @@ fn sleep_unless_closing(shared: &Shared, ms: u64) -> bool {
 /// so a restart never signs a fork; until it succeeds the log stays
 /// read-only and [`Log::fault`] says why.
 fn supervise(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle) {
+    let mut lease_tried = Instant::now();
+    let verifier = tlog::Verifier::from_vkey(&shared.signer.vkey()).ok();
     loop {
-        if sleep_unless_closing(shared, SUPERVISOR_POLL_MS) {
+        let following = matches!(&*shared.role.read(), Role::Follower(_));
+        let poll_ms = if following {
+            crate::cluster::FOLLOW_POLL_MS
+        } else {
+            SUPERVISOR_POLL_MS
+        };
+        if sleep_unless_closing(shared, poll_ms) {
             return;
+        }
+        if following {
+            if let Some(verifier) = &verifier {
+                if let Err(e) = crate::cluster::follow(shared, verifier) {
+                    tracing::warn!(error = %e, "following the sequencer's checkpoints");
+                }
+            }
+            if lease_tried.elapsed() >= Duration::from_millis(crate::cluster::LEASE_POLL_MS) {
+                lease_tried = Instant::now();
+                take_over(shared, runtime);
+            }
+            continue;
+        }
+        if let Some(lease) = shared.store.lease() {
+            if !lease.held() && shared.fault.lock().is_none() {
+                shared.stop("this node lost the sequencer's lease".into());
+            }
         }
         let Some(reason) = shared.fault.lock().clone() else {
             continue;
@@ -916,6 +1049,14 @@ fn supervise(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle) {
                     tracing::info!(after = %reason, "the log writes again");
                     break;
                 }
+                Err(StartError::Standby(holder)) => {
+                    stop_writer(shared);
+                    tracing::info!(sequencer = %holder.node, url = %holder.url, after = %reason, "another node sequences: following it");
+                    *shared.role.write() = Role::Follower(holder);
+                    *shared.fault.lock() = None;
+                    *shared.sender.write() = WriterPort::none();
+                    break;
+                }
                 Err(e) => {
                     // Threads a failed attempt may have started are stopped
                     // before the next one.
@@ -928,6 +1069,38 @@ fn supervise(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle) {
                     backoff_ms = (backoff_ms * 2).min(RESTART_BACKOFF_MS_MAX);
                 }
             }
+        }
+    }
+}
+
+/// A follower's attempt to take the lease: on success the writer starts
+/// (recovery checks the tree against the last checkpoint this node saw).
+fn take_over(shared: &Arc<Shared>, runtime: &tokio::runtime::Handle) {
+    let previous = {
+        let p = shared.published.read();
+        Some((p.size, p.root))
+    };
+    match start_writer(shared, previous, runtime) {
+        Ok(()) => {
+            tracing::info!(
+                size = previous.map_or(0, |p| p.0.get()),
+                "this node took over as the sequencer"
+            );
+        }
+        Err(StartError::Standby(holder)) => {
+            let mut role = shared.role.write();
+            if *role != Role::Follower(holder.clone()) {
+                *role = Role::Follower(holder);
+            }
+        }
+        Err(e) => {
+            stop_writer(shared);
+            *shared.sender.write() = WriterPort::none();
+            // Give the lease back: another node may manage where this one failed.
+            if let Some(lease) = shared.store.lease() {
+                lease.release();
+            }
+            tracing::warn!(error = %e, "taking over as the sequencer failed");
         }
     }
 }

@@ -67,6 +67,11 @@ pub enum StoreError {
     /// The caller broke the contract (for example appended at the wrong index).
     #[error("store contract violated: {0}")]
     Contract(String),
+    /// This node no longer holds the sequencer's lease of a store shared by
+    /// several nodes: another took it, so the write was refused (fenced) and
+    /// nothing of it was committed.
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// Another process (a running `serve`, a `reindex`) holds the data
     /// directory: one writer at a time.
     #[error("the data directory {dir} is in use by another process (a running server or reindex); stop it first")]
@@ -219,4 +224,51 @@ pub trait LogStore: Send + Sync + 'static {
     /// Every checkpoint published, as (size, note), in increasing size order,
     /// starting at `from`. Used by fsck and by consistency checks.
     fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError>;
+
+    /// The sequencer's lease, for a store that several nodes share: only its
+    /// holder may call the write methods, and the store refuses (fences) a
+    /// write of a node that lost it. `None` (the default) for a store only
+    /// one process ever opens.
+    fn lease(&self) -> Option<&dyn Lease> {
+        None
+    }
+}
+
+/// The node that sequences a shared log, as its lease records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The node's name for this run (unique per process).
+    pub node: String,
+    /// Where it takes appends other nodes forward.
+    pub url: String,
+    /// Its fencing token: every acquisition by another node raises it.
+    pub token: u64,
+}
+
+/// The lease that picks the one sequencer of a store several nodes share.
+///
+/// Safety does not depend on time: each write method of the store checks,
+/// in the transaction that commits, that the lease still carries this
+/// node's token, so a node that lost the lease (paused past its expiry, cut
+/// off) can never commit again, whatever it believes. Expiry only decides
+/// when another node may take over.
+pub trait Lease: Send + Sync {
+    /// Takes the lease if it is free, expired or its holder's connection is
+    /// gone, or renews it if this node holds it. `Ok(None)`: this node
+    /// holds it now; `Ok(Some(holder))`: another node does.
+    fn acquire(&self) -> Result<Option<Holder>, StoreError>;
+
+    /// Whether this node held the lease at its last renewal. Advisory (the
+    /// store fences writes anyway): a sequencer that sees `false` stands down.
+    fn held(&self) -> bool;
+
+    /// The holder as stored, if any node holds the lease.
+    fn holder(&self) -> Result<Option<Holder>, StoreError>;
+
+    /// The secret the nodes of this store share: forwarded appends carry it.
+    fn cluster_secret(&self) -> &[u8];
+
+    /// Gives the lease up if this node holds it (a graceful shutdown), so
+    /// another node takes over without waiting for the expiry.
+    fn release(&self);
 }

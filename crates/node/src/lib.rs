@@ -8,6 +8,7 @@
 //! math (`tlog`'s), or the command line (the `sectwin` binary's).
 
 pub mod binary;
+pub mod cluster;
 pub mod cra_pump;
 pub mod detection;
 pub mod notify_pump;
@@ -32,6 +33,19 @@ pub const DEFAULT_ORIGIN: &str = "sectwin.localhost/log";
 /// services here use (PostgreSQL 5432, MQTT 1883, NATS 4222, Redis 6379,
 /// AMQP 5672, MySQL 3306).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
+
+/// The files of a data directory every node of one database must share
+/// (copied from the first node's before the others start): the log's and
+/// the receipts' signing keys, the registry authority's key, the token key
+/// and the credentials. Each node keeps the rest of its directory.
+pub const CLUSTER_SHARED_FILES: &[&str] = &[
+    "log.key",
+    "log.vkey",
+    "scitt.key",
+    "authority.key",
+    "token.key",
+    "credentials.json",
+];
 
 /// Path of the log's signing key inside a data directory.
 pub fn key_path(data: &Path) -> PathBuf {
@@ -164,6 +178,9 @@ pub fn open_log_on(
         LogBackend::Postgres(options) => Arc::new(pg_store::PgLogStore::open(options.clone())?),
     };
     let log = Log::open(store, signer, config)?;
+    if let Some(lease) = log.store().lease() {
+        log.set_forward(Arc::new(cluster::HttpForward::new(lease.cluster_secret())?));
+    }
     Ok((log, created))
 }
 
@@ -1087,6 +1104,7 @@ pub fn app(node: &Node) -> axum::Router {
             "/oauth/token",
         ))
         .merge(http_api::ops_router(ops))
+        .merge(cluster::routes(&node.log))
         // Every error answer in its API's problem format, 404 and 405 included.
         .layer(axum::middleware::from_fn(http_api::problem::fill_errors))
         // Every request counted, timed and named (outermost: it sees the

@@ -23,8 +23,6 @@ pub const READY_PROJECTOR_LAG_ENTRIES_MAX: u64 = 10_000;
 /// How often the sizes of the data directory's stores are measured (a walk
 /// of the directory: not on every scrape).
 pub const STORE_SIZES_INTERVAL_S: u64 = 60;
-/// What this node does while nodes do not share a log.
-pub const ROLE: &str = "sequencer";
 
 /// The operations routes and the HTTP layer's metrics of `node`.
 pub fn ops(node: &Node) -> (http_api::OpsApi, http_api::HttpMetrics) {
@@ -140,9 +138,17 @@ fn readiness(p: &NodeParts, authority: &(String, scitt::SigningKey)) -> Readines
             Err(e) => Err(format!("the log's store: {e}")),
         },
     );
+    let following = match p.log.role() {
+        log_service::Role::Follower(h) => Some(format!(
+            "{} ({}) sequences: appends are forwarded to it",
+            h.node, h.url
+        )),
+        log_service::Role::Single | log_service::Role::Sequencer => None,
+    };
     check(
         "log_writer",
         match p.log.fault() {
+            None if following.is_some() => Ok(following.unwrap_or_default()),
             Some(f) => Err(format!("read-only: {f}")),
             None if p.log.is_closing() => Err("stopping".into()),
             None => Ok("appending".into()),
@@ -176,7 +182,7 @@ fn readiness(p: &NodeParts, authority: &(String, scitt::SigningKey)) -> Readines
     );
     Readiness {
         ready: checks.iter().all(|c| c.ok),
-        role: ROLE.into(),
+        role: p.log.role().name().into(),
         checks,
     }
 }
@@ -283,7 +289,8 @@ impl Collector for NodeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let e = &mut encoder;
         let p = &self.node;
-        // Which node sequences (while nodes do not share a log, each does).
+        // Which node sequences: `single` (the only node of its log),
+        // `sequencer` or `follower` (several nodes on one database).
         {
             let g = ConstGauge::new(1i64);
             let mut family = e.encode_descriptor(
@@ -292,7 +299,7 @@ impl Collector for NodeCollector {
                 None,
                 g.metric_type(),
             )?;
-            g.encode(family.encode_family(&[("role", ROLE)])?)?;
+            g.encode(family.encode_family(&[("role", p.log.role().name())])?)?;
         }
         let status = p.views.status();
         let durable = p.log.durable_size().get();

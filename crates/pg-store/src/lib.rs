@@ -24,9 +24,11 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod filter;
+mod lease;
 mod log;
 pub mod migrate;
 
+pub use lease::LEASE_RENEWALS_PER_TERM;
 pub use log::PgLogStore;
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
 
@@ -50,7 +52,25 @@ pub struct PgOptions {
     pub schema: String,
     /// Most pooled reader connections.
     pub pool_connections_max: u32,
+    /// Set when several nodes share the log: this node's part in the lease.
+    pub cluster: Option<ClusterOptions>,
 }
+
+/// How one of several nodes on one database takes part in the sequencer's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterOptions {
+    /// The node's name (a random suffix per process is added).
+    pub node: String,
+    /// Where the other nodes reach it (`http://host:port`): they forward appends there.
+    pub url: String,
+    /// How long the lease lasts without renewal: a paused or cut-off
+    /// sequencer is replaced this long after its last renewal (a killed one
+    /// sooner: its connection is gone).
+    pub lease_ms: u64,
+}
+
+/// The lease's lifetime unless told otherwise.
+pub const LEASE_MS_DEFAULT: u64 = 3_000;
 
 impl PgOptions {
     /// `url` with the default schema and pool.
@@ -59,6 +79,7 @@ impl PgOptions {
             url: url.to_string(),
             schema: SCHEMA_DEFAULT.to_string(),
             pool_connections_max: POOL_CONNECTIONS_MAX_DEFAULT,
+            cluster: None,
         }
     }
 
@@ -76,6 +97,7 @@ impl std::fmt::Debug for PgOptions {
             .field("url", &redacted(&self.url))
             .field("schema", &self.schema)
             .field("pool_connections_max", &self.pool_connections_max)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }

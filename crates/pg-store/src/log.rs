@@ -18,11 +18,14 @@
 //! with a flush, which makes every earlier commit durable too (the WAL is one
 //! sequence).
 
-use log_store::{EntryVisitor, Integration, LogStore, Recovered, StoreError};
+use log_store::{EntryVisitor, Holder, Integration, Lease, LogStore, Recovered, StoreError};
 use parking_lot::Mutex;
 use tlog::tile::TILE_WIDTH_MAX;
 use tlog::{BundleId, Hash, LeafIndex, TileId, TreeSize};
 
+use std::sync::atomic::Ordering;
+
+use crate::lease::PgLease;
 use crate::{connect, describe, off_runtime, pool, PgError, PgOptions, Pool};
 
 const HASH_BYTES: usize = 32;
@@ -37,6 +40,15 @@ pub struct PgLogStore {
     /// Every leaf hash of `log_dedup` (loaded on open, added to by
     /// `integrate`): a lookup it says is absent needs no round trip.
     leaves: parking_lot::RwLock<crate::filter::LeafFilter>,
+    /// Every `log_dedup` row below this position is in `leaves` (rows are
+    /// written only by the lease's holder, so a new holder reads the rest).
+    leaves_known: std::sync::atomic::AtomicU64,
+    /// The fencing token for which `leaves` holds every integrated leaf
+    /// (several nodes; 0: none, so lookups go to the database).
+    leaves_token: std::sync::atomic::AtomicU64,
+    /// The sequencer's lease, when several nodes share the log.
+    lease: Option<std::sync::Arc<PgLease>>,
+    renewer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Drop for PgLogStore {
@@ -44,7 +56,16 @@ impl Drop for PgLogStore {
     fn drop(&mut self) {
         let writer = self.writer.lock().take();
         let readers = self.readers.take();
+        let renewer = self.renewer.lock().take();
+        let lease = self.lease.take();
         off_runtime(move || {
+            if let Some(lease) = &lease {
+                lease.stop();
+            }
+            if let Some(renewer) = renewer {
+                let _ = renewer.join();
+            }
+            drop(lease.and_then(|l| l.take_conn()));
             drop(writer);
             drop(readers);
         });
@@ -73,15 +94,36 @@ impl PgLogStore {
     /// must have brought to this build's version.
     pub fn open(options: PgOptions) -> Result<PgLogStore, PgError> {
         off_runtime(|| {
-            let mut writer = connect(&options)?;
+            let mut writer = writer_connection(&options)?;
             crate::migrate::check_version(&mut writer, &options.schema)?;
             let readers = pool(&options)?;
-            let leaves = load_leaves(&mut writer)?;
+            // Every row below the synced size was committed before the scan
+            // began; rows above it may be written during it, by a sequencer
+            // on another node, and are read again when this node takes over.
+            let synced: i64 = writer
+                .query_one("SELECT synced_size FROM log_state WHERE id = 1", &[])?
+                .get(0);
+            let mut leaves = crate::filter::LeafFilter::new();
+            load_leaves(&mut writer, &mut leaves)?;
+            let lease = match &options.cluster {
+                Some(cluster) => Some(std::sync::Arc::new(PgLease::open(&options, cluster)?)),
+                None => None,
+            };
+            let renewer = match &lease {
+                Some(lease) => Some(lease.spawn_renewer().map_err(|e| {
+                    PgError::Config(format!("cannot start the lease's renewer: {e}"))
+                })?),
+                None => None,
+            };
             Ok(PgLogStore {
                 options,
                 writer: Mutex::new(Some(writer)),
                 readers: Some(readers),
                 leaves: parking_lot::RwLock::new(leaves),
+                leaves_known: std::sync::atomic::AtomicU64::new(u64::try_from(synced).unwrap_or(0)),
+                leaves_token: std::sync::atomic::AtomicU64::new(0),
+                lease,
+                renewer: Mutex::new(renewer),
             })
         })
     }
@@ -157,7 +199,7 @@ impl LogStore for PgLogStore {
         off_runtime(|| {
             let mut writer = self.writer.lock();
             drop(writer.take());
-            *writer = Some(connect(&self.options).map_err(pg)?);
+            *writer = Some(writer_connection(&self.options).map_err(pg)?);
             Ok(())
         })
     }
@@ -202,6 +244,7 @@ impl LogStore for PgLogStore {
         let indexes: Vec<i64> = (from..to).collect();
         self.write(|c| {
             let mut tx = c.transaction().map_err(|e| db("append", &e))?;
+            self.fence(&mut tx)?;
             let moved = tx
                 .execute(
                     "UPDATE log_state SET durable_size = $2 WHERE id = 1 AND durable_size = $1",
@@ -227,7 +270,13 @@ impl LogStore for PgLogStore {
     }
 
     fn lookup(&self, leaf: &Hash) -> Result<Option<LeafIndex>, StoreError> {
-        if !self.leaves.read().may_contain(leaf) {
+        // A node that does not sequence sees other nodes' integrations only
+        // in the database.
+        let filtered = self.lease.as_ref().is_none_or(|l| {
+            let token = l.token();
+            token != 0 && self.leaves_token.load(Ordering::Acquire) == token
+        });
+        if filtered && !self.leaves.read().may_contain(leaf) {
             return Ok(None);
         }
         let key: &[u8] = leaf.as_bytes();
@@ -267,6 +316,7 @@ impl LogStore for PgLogStore {
         }
         self.write(|c| {
             let mut tx = c.transaction().map_err(|e| db("integrate", &e))?;
+            self.fence(&mut tx)?;
             // Re-derived on recovery: no need to wait for the WAL flush.
             tx.batch_execute("SET LOCAL synchronous_commit = off")
                 .map_err(|e| db("integrate", &e))?;
@@ -311,6 +361,7 @@ impl LogStore for PgLogStore {
                 .map_err(|e| db("publish a checkpoint", &e))?;
             tx.batch_execute("SET LOCAL synchronous_commit = off")
                 .map_err(|e| db("publish a checkpoint", &e))?;
+            self.fence(&mut tx)?;
             tx.execute(
                 "INSERT INTO log_checkpoint (size, note) VALUES ($1, $2)
                  ON CONFLICT (size) DO UPDATE SET note = EXCLUDED.note",
@@ -331,7 +382,9 @@ impl LogStore for PgLogStore {
         let size = sql_int(size.get(), "the synced size")?;
         self.write(|c| {
             // A flushed commit: every earlier one is durable with it.
-            let moved = c
+            let mut tx = c.transaction().map_err(|e| db("sync", &e))?;
+            self.fence(&mut tx)?;
+            let moved = tx
                 .execute(
                     "UPDATE log_state SET synced_size = $1 WHERE id = 1 AND $1 <= durable_size",
                     &[&size],
@@ -342,7 +395,7 @@ impl LogStore for PgLogStore {
                     "sync at {size}, above the durable size"
                 )));
             }
-            Ok(())
+            tx.commit().map_err(|e| db("sync (commit)", &e))
         })
     }
 
@@ -398,6 +451,10 @@ impl LogStore for PgLogStore {
         })
     }
 
+    fn lease(&self) -> Option<&dyn Lease> {
+        self.lease.as_ref().map(|_| self as &dyn Lease)
+    }
+
     fn checkpoint_history(&self, from: TreeSize) -> Result<Vec<(TreeSize, Vec<u8>)>, StoreError> {
         let from = sql_int(from.get(), "history from")?;
         self.read(|c| {
@@ -419,13 +476,96 @@ impl LogStore for PgLogStore {
     }
 }
 
+impl PgLogStore {
+    /// Checks the fencing token in `tx`, when several nodes share the log.
+    fn fence(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+        match &self.lease {
+            Some(lease) => lease.fence(tx),
+            None => Ok(()),
+        }
+    }
+
+    fn the_lease(&self) -> Result<&PgLease, StoreError> {
+        self.lease
+            .as_deref()
+            .ok_or_else(|| StoreError::Contract("this store has no lease".into()))
+    }
+}
+
+impl Lease for PgLogStore {
+    /// On taking over, the dedup rows the former sequencers wrote since this
+    /// node last read them are added to its filter (they are final: nobody
+    /// else can write now).
+    fn acquire(&self) -> Result<Option<Holder>, StoreError> {
+        let lease = self.the_lease()?;
+        let fresh = match off_runtime(|| lease.acquire())? {
+            Ok(fresh) => fresh,
+            Err(holder) => return Ok(Some(holder)),
+        };
+        if fresh {
+            let from = self.leaves_known.load(Ordering::Acquire);
+            let known = self.write(|c| {
+                let mut filter = self.leaves.write();
+                load_leaves_from(c, &mut filter, from).map_err(pg)
+            })?;
+            self.leaves_known.fetch_max(known, Ordering::AcqRel);
+            self.leaves_token.store(lease.token(), Ordering::Release);
+        }
+        Ok(None)
+    }
+
+    fn held(&self) -> bool {
+        self.lease.as_ref().is_some_and(|l| l.held())
+    }
+
+    fn holder(&self) -> Result<Option<Holder>, StoreError> {
+        let lease = self.the_lease()?;
+        off_runtime(|| lease.holder())
+    }
+
+    fn cluster_secret(&self) -> &[u8] {
+        self.lease.as_ref().map_or(&[], |l| l.secret())
+    }
+
+    fn release(&self) {
+        if let Some(lease) = &self.lease {
+            off_runtime(|| lease.release());
+        }
+    }
+}
+
+/// The writer's connection. With several nodes, a transaction left open
+/// longer than the lease's term (its process paused mid-write) is ended by
+/// the server: it holds the lease row's share lock, which would otherwise
+/// keep every other node from taking over for as long as the pause lasts.
+fn writer_connection(options: &PgOptions) -> Result<postgres::Client, PgError> {
+    let mut c = connect(options)?;
+    if let Some(cluster) = &options.cluster {
+        c.batch_execute(&format!(
+            "SET idle_in_transaction_session_timeout = {}",
+            cluster.lease_ms
+        ))?;
+    }
+    Ok(c)
+}
+
 /// Leaf hashes read per round trip when the filter is loaded.
 const LOAD_BATCH_ROWS: i64 = 65_536;
 
-/// The filter of every leaf hash in `log_dedup`, read in key order a batch
-/// at a time.
-fn load_leaves(c: &mut postgres::Client) -> Result<crate::filter::LeafFilter, PgError> {
-    let mut filter = crate::filter::LeafFilter::new();
+fn leaf_of(row: &postgres::Row) -> Result<Hash, PgError> {
+    let leaf: &[u8] = row.get(0);
+    let bytes: [u8; 32] = leaf
+        .try_into()
+        .map_err(|_| PgError::Sql(format!("a dedup key of {} bytes", leaf.len())))?;
+    Ok(Hash::from_bytes(bytes))
+}
+
+/// Adds every leaf hash in `log_dedup` to `filter`, read in key order a
+/// batch at a time.
+fn load_leaves(
+    c: &mut postgres::Client,
+    filter: &mut crate::filter::LeafFilter,
+) -> Result<(), PgError> {
     let mut after: Vec<u8> = Vec::new();
     loop {
         let rows = c.query(
@@ -433,15 +573,34 @@ fn load_leaves(c: &mut postgres::Client) -> Result<crate::filter::LeafFilter, Pg
             &[&after, &LOAD_BATCH_ROWS],
         )?;
         let Some(last) = rows.last() else {
-            return Ok(filter);
+            return Ok(());
         };
         after = last.get(0);
         for row in &rows {
-            let leaf: &[u8] = row.get(0);
-            let bytes: [u8; 32] = leaf
-                .try_into()
-                .map_err(|_| PgError::Sql(format!("a dedup key of {} bytes", leaf.len())))?;
-            filter.insert(&Hash::from_bytes(bytes));
+            filter.insert(&leaf_of(row)?);
+        }
+    }
+}
+
+/// Adds the leaf hashes of `log_dedup` at positions `from` and above to
+/// `filter`, in position order; answers the position after the last one.
+fn load_leaves_from(
+    c: &mut postgres::Client,
+    filter: &mut crate::filter::LeafFilter,
+    from: u64,
+) -> Result<u64, PgError> {
+    let mut next = i64::try_from(from).unwrap_or(i64::MAX);
+    loop {
+        let rows = c.query(
+            "SELECT leaf, idx FROM log_dedup WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            &[&next, &LOAD_BATCH_ROWS],
+        )?;
+        let Some(last) = rows.last() else {
+            return Ok(u64::try_from(next).unwrap_or(0));
+        };
+        next = last.get::<_, i64>(1) + 1;
+        for row in &rows {
+            filter.insert(&leaf_of(row)?);
         }
     }
 }

@@ -58,6 +58,23 @@ CREATE TABLE log_state (
 );
 INSERT INTO log_state (id, durable_size, synced_size) VALUES (1, 0, 0);
 "#,
+}, Migration {
+    version: 2,
+    name: "several nodes: the sequencer's lease with its fencing token; the dedup index by position",
+    sql: r#"
+CREATE TABLE log_lease (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    token BIGINT NOT NULL CHECK (token >= 0),
+    holder TEXT,
+    holder_url TEXT,
+    holder_pid INT,
+    holder_started TIMESTAMPTZ,
+    expires_at TIMESTAMPTZ,
+    secret BYTEA
+);
+INSERT INTO log_lease (id, token) VALUES (1, 0);
+CREATE INDEX log_dedup_by_idx ON log_dedup (idx);
+"#,
 }];
 
 /// The version this build writes and reads.

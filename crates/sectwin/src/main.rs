@@ -161,6 +161,22 @@ struct ServeArgs {
     /// The schema of `--database` holding sectwin's tables.
     #[arg(long, default_value = pg_store::SCHEMA_DEFAULT)]
     database_schema: String,
+    /// Several nodes on one `--database`: the URL the other nodes reach this
+    /// one at (`http://host:port`). Set, this node takes part in the
+    /// sequencer's lease: one node sequences and signs, the others serve
+    /// reads, forward appends to it and take over when it goes. Every node
+    /// needs the same keys (docs/operations.md).
+    #[arg(long)]
+    advertise_url: Option<String>,
+    /// This node's name in the sequencer's lease (default: the advertised
+    /// URL's host and port).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// How long the sequencer's lease lasts without renewal, in
+    /// milliseconds: a paused or cut-off sequencer is replaced after this
+    /// (a killed one sooner: its database connection closes with it).
+    #[arg(long, default_value_t = pg_store::LEASE_MS_DEFAULT)]
+    lease_ms: u64,
     /// How logs are written to stderr: `text` for people, `json` (one object
     /// a line, with each request's id) for log collectors.
     #[arg(long, value_enum, default_value_t = node::binary::LogFormat::Text)]
@@ -408,9 +424,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
         keys.add(issuer, key.clone());
     }
     let backend = match &args.database {
-        Some(url) => node::LogBackend::Postgres(
-            pg_store::PgOptions::new(url).with_schema(&args.database_schema),
-        ),
+        Some(url) => {
+            let mut options = pg_store::PgOptions::new(url).with_schema(&args.database_schema);
+            if let Some(advertised) = &args.advertise_url {
+                options.cluster = Some(cluster_options(
+                    advertised,
+                    args.node_name.as_deref(),
+                    args.lease_ms,
+                )?);
+            }
+            node::LogBackend::Postgres(options)
+        }
+        None if args.advertise_url.is_some() => {
+            anyhow::bail!(
+                "--advertise-url is for several nodes on one --database: name the database"
+            )
+        }
         None => node::LogBackend::Embedded,
     };
     let (mut node, created) = node::open_node_on(
@@ -481,6 +510,35 @@ async fn serve(args: ServeArgs) -> Result<()> {
         println!("stopped");
     }
     Ok(())
+}
+
+/// This node's part in the sequencer's lease.
+fn cluster_options(
+    advertised: &str,
+    node_name: Option<&str>,
+    lease_ms: u64,
+) -> Result<pg_store::ClusterOptions> {
+    let url = reqwest::Url::parse(advertised)
+        .map_err(|e| anyhow::anyhow!("--advertise-url {advertised:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        anyhow::bail!("--advertise-url {advertised:?}: expected http://host:port");
+    }
+    let node = match node_name {
+        Some(name) => name.to_string(),
+        None => format!(
+            "{}:{}",
+            url.host_str().unwrap_or("node"),
+            url.port_or_known_default().unwrap_or(80)
+        ),
+    };
+    if node.is_empty() || node.len() > 200 {
+        anyhow::bail!("--node-name: 1 to 200 characters");
+    }
+    Ok(pg_store::ClusterOptions {
+        node,
+        url: advertised.trim_end_matches('/').to_string(),
+        lease_ms,
+    })
 }
 
 async fn witness_cmd(cmd: WitnessCmd) -> Result<()> {

@@ -120,6 +120,7 @@ async fn sigkill_cycles(cycles: usize, extra: &[&str], fsck: bool) {
                 clients: CLIENTS,
                 entry_bytes_min: 16,
                 entry_bytes_max: 300,
+                lenient_resubmits: false,
             },
         );
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
@@ -266,6 +267,7 @@ async fn fault_scenario(
             clients: 4,
             entry_bytes_min: entry_bytes,
             entry_bytes_max: entry_bytes,
+            lenient_resubmits: false,
         },
     );
     // Appends go on until the fault stops the writer; bound the wait.
@@ -401,7 +403,7 @@ async fn fault_scenario(
 /// Everything observed from outside: acknowledgements and checkpoints. This is
 /// what the log promised, and every later state must keep those promises.
 #[derive(Default)]
-struct History {
+pub(crate) struct History {
     acked_by_entry: HashMap<Vec<u8>, u64>,
     acked_by_index: BTreeMap<u64, Vec<u8>>,
     /// Every checkpoint observed (signature verified), by size.
@@ -410,7 +412,7 @@ struct History {
 }
 
 impl History {
-    fn absorb(&mut self, report: &LoadReport) {
+    pub(crate) fn absorb(&mut self, report: &LoadReport) {
         self.failures.extend(report.failures.iter().cloned());
         for (entry, index) in &report.acked {
             self.record_ack(entry, *index);
@@ -442,7 +444,7 @@ impl History {
         self.acked_by_index.insert(index, entry.to_vec());
     }
 
-    fn record_checkpoint(&mut self, size: u64, root: Hash) {
+    pub(crate) fn record_checkpoint(&mut self, size: u64, root: Hash) {
         match self.checkpoints.get(&size) {
             Some(r) if *r != root => self.failures.push(format!(
                 "FORK: two signed checkpoints of size {size} with roots {r} and {root}"
@@ -454,12 +456,22 @@ impl History {
         }
     }
 
+    /// How many entries were acknowledged.
+    pub(crate) fn acked_count(&self) -> usize {
+        self.acked_by_index.len()
+    }
+
+    /// How many distinct checkpoints were seen.
+    pub(crate) fn checkpoints_seen(&self) -> usize {
+        self.checkpoints.len()
+    }
+
     /// One past the highest acknowledged index.
-    fn acked_size(&self) -> u64 {
+    pub(crate) fn acked_size(&self) -> u64 {
         self.acked_by_index.keys().next_back().map_or(0, |i| i + 1)
     }
 
-    fn assert_ok(&self, context: &str) {
+    pub(crate) fn assert_ok(&self, context: &str) {
         assert!(
             self.failures.is_empty(),
             "{context}: {} failures:\n{}",
@@ -473,23 +485,26 @@ impl History {
 // Load: concurrent appenders and a checkpoint poller.
 // ---------------------------------------------------------------------------
 
-struct LoadOptions {
-    tag: String,
-    clients: usize,
-    entry_bytes_min: usize,
-    entry_bytes_max: usize,
+pub(crate) struct LoadOptions {
+    pub(crate) tag: String,
+    pub(crate) clients: usize,
+    pub(crate) entry_bytes_min: usize,
+    pub(crate) entry_bytes_max: usize,
+    /// Re-submissions may answer `duplicate: false` (a forwarded append
+    /// whose first attempt went unanswered is reported as fresh).
+    pub(crate) lenient_resubmits: bool,
 }
 
 #[derive(Default)]
-struct LoadReport {
-    acked: Vec<(Vec<u8>, u64)>,
+pub(crate) struct LoadReport {
+    pub(crate) acked: Vec<(Vec<u8>, u64)>,
     checkpoints: Vec<(u64, Hash)>,
     refusals: Vec<(u16, String)>,
     failures: Vec<String>,
-    requests: u64,
+    pub(crate) requests: u64,
 }
 
-struct Load {
+pub(crate) struct Load {
     /// Set right before the test kills the server: transport errors are
     /// expected from then on, and failures before.
     dying: Arc<AtomicBool>,
@@ -502,7 +517,12 @@ struct Load {
 }
 
 impl Load {
-    fn start(client: LogClient, verifier: Verifier, rng: &mut Rng, options: LoadOptions) -> Load {
+    pub(crate) fn start(
+        client: LogClient,
+        verifier: Verifier,
+        rng: &mut Rng,
+        options: LoadOptions,
+    ) -> Load {
         let dying = Arc::new(AtomicBool::new(false));
         let refused = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
@@ -517,6 +537,7 @@ impl Load {
                     tag,
                     sizes,
                     flags,
+                    options.lenient_resubmits,
                 ))
             })
             .collect();
@@ -535,7 +556,7 @@ impl Load {
         }
     }
 
-    fn expect_death(&self) {
+    pub(crate) fn expect_death(&self) {
         self.dying.store(true, Ordering::SeqCst);
     }
 
@@ -543,7 +564,7 @@ impl Load {
         self.refused.load(Ordering::SeqCst)
     }
 
-    async fn finish(self) -> LoadReport {
+    pub(crate) async fn finish(self) -> LoadReport {
         self.stop.store(true, Ordering::SeqCst);
         let mut total = LoadReport::default();
         for handle in self.clients.into_iter().chain(std::iter::once(self.poller)) {
@@ -567,6 +588,7 @@ async fn appender(
     tag: String,
     (bytes_min, bytes_max): (usize, usize),
     (dying, refused, stop): (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicBool>),
+    lenient_resubmits: bool,
 ) -> LoadReport {
     let mut report = LoadReport::default();
     let mut n = 0u64;
@@ -594,7 +616,7 @@ async fn appender(
         };
         match (answer, expected) {
             (AddAnswer::Added { index, duplicate }, Some(want)) => {
-                if index != want || !duplicate {
+                if index != want || !(duplicate || lenient_resubmits) {
                     report.failures.push(format!(
                         "{tag}: re-submitted entry acknowledged at {want} answered index {index}, duplicate {duplicate}"
                     ));
@@ -682,13 +704,13 @@ async fn poll_checkpoints(
 // Verification of a (restarted) server against the history.
 // ---------------------------------------------------------------------------
 
-struct Verified {
-    size: u64,
+pub(crate) struct Verified {
+    pub(crate) size: u64,
 }
 
 /// Checks the served log against everything observed so far, and records the
 /// new checkpoint in the history. Panics with a precise message on failure.
-async fn verify_log(
+pub(crate) async fn verify_log(
     server: &Server,
     client: &LogClient,
     verifier: &Verifier,

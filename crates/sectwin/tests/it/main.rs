@@ -1,6 +1,7 @@
 //! Every integration test of `sectwin`, gathered in one binary: one link
 //! instead of one per file (CI time), and one place to find them.
 
+mod cluster;
 mod common;
 mod cra_e2e;
 mod crash;

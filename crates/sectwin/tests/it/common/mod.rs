@@ -744,15 +744,29 @@ impl PgSchema {
         ]
     }
 
+    /// The size of the checkpoint the log's state serves (the last one a
+    /// sequencer published), read from the database.
+    pub fn stored_checkpoint_size(&self) -> u64 {
+        let n = self.scalar(
+            "SELECT COALESCE(split_part(convert_from(checkpoint, 'UTF8'), E'\n', 2)::BIGINT, 0) \
+             FROM log_state WHERE id = 1",
+        );
+        u64::try_from(n).unwrap_or(0)
+    }
+
     /// The rows of `table` in the schema (the synchronous client runs on a
     /// thread of its own: it may not block a runtime's).
     pub fn count(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) FROM {table}"))
+    }
+
+    /// One BIGINT `sql` answers.
+    pub fn scalar(&self, sql: &str) -> i64 {
         let options = pg_store::PgOptions::new(&self.url).with_schema(&self.name);
-        let sql = format!("SELECT COUNT(*) FROM {table}");
         std::thread::scope(|s| {
             s.spawn(|| {
                 let mut c = pg_store::connect(&options).unwrap_or_else(|e| panic!("{e}"));
-                c.query_one(&sql, &[])
+                c.query_one(sql, &[])
                     .unwrap_or_else(|e| panic!("{sql}: {e}"))
                     .get(0)
             })

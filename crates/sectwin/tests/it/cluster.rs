@@ -1,0 +1,389 @@
+//! Several `sectwin serve` nodes on one PostgreSQL log (issue 21).
+//!
+//! Three nodes share a schema and the first node's keys. Under appenders on
+//! every node (a follower forwards its appends to the sequencer), the test
+//! kills the sequencer with SIGKILL again and again and restarts it, then
+//! pauses one with SIGSTOP past its lease and lets it go on. It checks:
+//!
+//! * exactly one node sequences at a time (`/readyz` roles), and another
+//!   takes over after each kill and after the pause;
+//! * from the outside, as the crash tests do: every acknowledged entry, on
+//!   any node, is at its index in the served bundles of every node; every
+//!   checkpoint any node served is consistent with every later one (no
+//!   fork: the paused sequencer's writes are fenced when it wakes);
+//! * `sectwin log verify` over HTTP accepts the log.
+//!
+//! It prints the failover time of each kill: from the SIGKILL to the first
+//! checkpoint larger than the last one the killed sequencer published.
+//! `SECTWIN_CLUSTER_KILLS=20` measures the failover figure (p50, p99).
+
+use crate::common;
+use crate::crash::{verify_log, History, Load, LoadOptions};
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{LogClient, PgSchema, Rng, Server};
+
+/// Nodes on the one database.
+const NODES: usize = 3;
+/// SIGKILLs of the sequencer (override: `SECTWIN_CLUSTER_KILLS`).
+const KILLS_DEFAULT: usize = 3;
+/// The nodes' lease: a paused sequencer is replaced after this.
+const LEASE_MS: u64 = 1_500;
+/// Appenders per running node.
+const CLIENTS_PER_NODE: usize = 4;
+/// Longest a takeover may take (a kill, or a pause past the lease).
+const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(20);
+/// The nodes' checkpoint interval.
+const CHECKPOINT_INTERVAL_MS: &str = "50";
+/// Load before each kill (uniformly random, ms).
+const LOAD_MS_MIN: u64 = 300;
+const LOAD_MS_MAX: u64 = 900;
+
+/// Three nodes on one schema, each with a data directory of its own holding
+/// the first node's keys.
+pub(crate) struct Cluster {
+    schema: PgSchema,
+    _dir: tempfile::TempDir,
+    datas: Vec<PathBuf>,
+    ports: Vec<u16>,
+    pub(crate) servers: Vec<Option<Server>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Cluster {
+    /// Migrates a schema and starts every node (the first alone, until it
+    /// made the keys the others copy).
+    pub(crate) fn start(test: &str, nodes: usize) -> Cluster {
+        let schema = PgSchema::new(test);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let datas = (0..nodes)
+            .map(|i| dir.path().join(format!("node{i}")))
+            .collect();
+        let ports = (0..nodes).map(|_| free_port()).collect();
+        let mut cluster = Cluster {
+            schema,
+            _dir: dir,
+            datas,
+            ports,
+            servers: (0..nodes).map(|_| None).collect(),
+        };
+        cluster.spawn(0);
+        for i in 1..nodes {
+            std::fs::create_dir_all(&cluster.datas[i]).expect("data dir");
+            for file in node::CLUSTER_SHARED_FILES {
+                let from = cluster.datas[0].join(file);
+                if from.exists() {
+                    std::fs::copy(&from, cluster.datas[i].join(file)).expect("copy a key");
+                }
+            }
+        }
+        for i in 1..nodes {
+            cluster.spawn(i);
+        }
+        cluster
+    }
+
+    pub(crate) fn base(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    /// Node `i`'s log API (what [`LogClient`] takes).
+    pub(crate) fn log_base(&self, i: usize) -> String {
+        format!("{}/log", self.base(i))
+    }
+
+    pub(crate) fn data(&self, i: usize) -> &std::path::Path {
+        &self.datas[i]
+    }
+
+    /// Starts node `i` and waits until it serves.
+    pub(crate) fn spawn(&mut self, i: usize) {
+        let listen = format!("127.0.0.1:{}", self.ports[i]);
+        let mut cmd = std::process::Command::new(common::SECTWIN);
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(&self.datas[i])
+            .args(["--listen", &listen])
+            .args(["--advertise-url", &self.base(i)])
+            .args(["--node-name", &format!("node{i}")])
+            .args(["--lease-ms", &LEASE_MS.to_string()])
+            .args(["--checkpoint-interval-ms", CHECKPOINT_INTERVAL_MS])
+            .args(self.schema.serve_args());
+        let mut server = Server::spawn(cmd);
+        server.wait_ready();
+        self.servers[i] = Some(server);
+    }
+
+    /// The role node `i` reports at `/readyz` (`None`: it does not answer).
+    pub(crate) async fn role(&self, i: usize) -> Option<String> {
+        let answer = reqwest::Client::new()
+            .get(format!("{}/readyz", self.base(i)))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = answer.json().await.ok()?;
+        body["role"].as_str().map(str::to_string)
+    }
+
+    /// Waits until exactly one node of `among` reports `sequencer` and the
+    /// others `follower`; answers the sequencer.
+    pub(crate) async fn wait_sequencer(&self, among: &[usize]) -> usize {
+        let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+        loop {
+            let mut roles = Vec::new();
+            for &i in among {
+                roles.push((i, self.role(i).await));
+            }
+            let sequencers: Vec<usize> = roles
+                .iter()
+                .filter(|(_, r)| r.as_deref() == Some("sequencer"))
+                .map(|(i, _)| *i)
+                .collect();
+            let followers = roles
+                .iter()
+                .filter(|(_, r)| r.as_deref() == Some("follower"))
+                .count();
+            if sequencers.len() == 1 && followers == among.len() - 1 {
+                return sequencers[0];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no single sequencer among nodes {among:?} within {TAKEOVER_TIMEOUT:?}: {roles:?}\n{}",
+                self.outputs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub(crate) fn outputs(&self) -> String {
+        self.servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| format!("--- node{i}:\n{}", s.output())))
+            .collect()
+    }
+
+    fn running(&self) -> Vec<usize> {
+        (0..self.servers.len())
+            .filter(|&i| self.servers[i].is_some())
+            .collect()
+    }
+}
+
+/// The published size a node serves, or 0.
+async fn served_size(client: &LogClient, verifier: &tlog::Verifier) -> u64 {
+    client
+        .checkpoint(verifier)
+        .await
+        .map_or(0, |(cp, _)| cp.size().get())
+}
+
+fn percentile(sorted: &[u128], p: f64) -> u128 {
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn load_on(
+    cluster: &Cluster,
+    i: usize,
+    verifier: &tlog::Verifier,
+    rng: &mut Rng,
+    tag: String,
+) -> Load {
+    Load::start(
+        LogClient::new(cluster.log_base(i)),
+        verifier.clone(),
+        rng,
+        LoadOptions {
+            tag,
+            clients: CLIENTS_PER_NODE,
+            entry_bytes_min: 16,
+            entry_bytes_max: 300,
+            lenient_resubmits: true,
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
+    let kills: usize = std::env::var("SECTWIN_CLUSTER_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(KILLS_DEFAULT);
+    let seed = Rng::seed_from_env("SECTWIN_CRASH_SEED");
+    println!("cluster test seed: {seed} (replay with SECTWIN_CRASH_SEED={seed})");
+    let mut rng = Rng::new(seed);
+    let started = Instant::now();
+    let mut cluster = Cluster::start("cluster", NODES);
+    let verifier = common::verifier(cluster.data(0));
+    let all: Vec<usize> = (0..NODES).collect();
+    let first = cluster.wait_sequencer(&all).await;
+    assert_eq!(first, 0, "the first node started sequences");
+    let mut history = History::default();
+    let mut failover_ms = Vec::new();
+
+    for kill in 0..kills {
+        let running = cluster.running();
+        let sequencer = cluster.wait_sequencer(&running).await;
+        let loads: Vec<(usize, Load)> = running
+            .iter()
+            .map(|&i| {
+                (
+                    i,
+                    load_on(
+                        &cluster,
+                        i,
+                        &verifier,
+                        &mut rng,
+                        format!("seed={seed} kill={kill} node={i}"),
+                    ),
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.range(LOAD_MS_MIN, LOAD_MS_MAX))).await;
+        for (i, load) in &loads {
+            if *i == sequencer {
+                load.expect_death();
+            }
+        }
+        let killed_at = Instant::now();
+        if let Some(server) = cluster.servers[sequencer].as_mut() {
+            server.kill();
+        }
+        cluster.servers[sequencer] = None;
+        // The last checkpoint the dead sequencer published.
+        let before = cluster.schema.stored_checkpoint_size();
+        // The first checkpoint past the dead sequencer's last, on a survivor.
+        let survivor = *running
+            .iter()
+            .find(|&&i| i != sequencer)
+            .expect("a survivor");
+        let client = LogClient::new(cluster.log_base(survivor));
+        let took = loop {
+            if served_size(&client, &verifier).await > before {
+                break killed_at.elapsed();
+            }
+            assert!(
+                killed_at.elapsed() < TAKEOVER_TIMEOUT,
+                "kill {kill}: no checkpoint past {before} within {TAKEOVER_TIMEOUT:?} after killing node{sequencer}\n{}",
+                cluster.outputs()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        failover_ms.push(took.as_millis());
+        let survivors: Vec<usize> = running
+            .iter()
+            .copied()
+            .filter(|&i| i != sequencer)
+            .collect();
+        let next = cluster.wait_sequencer(&survivors).await;
+        // The survivors' appenders keep going through the failover.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut acked = 0;
+        for (_, load) in loads {
+            let report = load.finish().await;
+            acked += report.acked.len();
+            history.absorb(&report);
+        }
+        history.assert_ok(&format!("kill {kill} (seed {seed})"));
+        cluster.spawn(sequencer);
+        println!(
+            "kill {kill:2}: node{sequencer} killed at size {before}, node{next} took over; \
+             first new checkpoint after {} ms; {acked} acknowledged",
+            took.as_millis()
+        );
+    }
+
+    // A pause past the lease: the paused sequencer is replaced, and when it
+    // wakes its writes are fenced (no fork) and it follows.
+    let running = cluster.running();
+    let paused = cluster.wait_sequencer(&running).await;
+    let loads: Vec<(usize, Load)> = running
+        .iter()
+        .map(|&i| {
+            (
+                i,
+                load_on(
+                    &cluster,
+                    i,
+                    &verifier,
+                    &mut rng,
+                    format!("seed={seed} pause node={i}"),
+                ),
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, load) in &loads {
+        if *i == paused {
+            load.expect_death();
+        }
+    }
+    let pid = cluster.servers[paused].as_ref().expect("running").pid();
+    common::send_signal(pid, "STOP");
+    let others: Vec<usize> = running.iter().copied().filter(|&i| i != paused).collect();
+    let next = cluster.wait_sequencer(&others).await;
+    tokio::time::sleep(Duration::from_millis(LEASE_MS)).await;
+    common::send_signal(pid, "CONT");
+    let after = cluster.wait_sequencer(&running).await;
+    assert_eq!(after, next, "the woken node took the lease back");
+    assert_eq!(cluster.role(paused).await.as_deref(), Some("follower"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (_, load) in loads {
+        history.absorb(&load.finish().await);
+    }
+    history.assert_ok(&format!("pause (seed {seed})"));
+    println!(
+        "pause: node{paused} stopped past its lease; node{next} took over; node{paused} follows"
+    );
+
+    // Every node serves the one history holding every acknowledged entry.
+    let mut size = 0;
+    for i in cluster.running() {
+        let server = cluster.servers[i].as_ref().expect("running");
+        let client = LogClient::new(cluster.log_base(i));
+        size = verify_log(server, &client, &verifier, &mut history, &mut rng)
+            .await
+            .size;
+    }
+    let vkey = cluster.data(0).join("log.vkey");
+    let (ok, out) = common::sectwin(&[
+        "log",
+        "verify",
+        &format!("{}/log", cluster.base(next)),
+        "--vkey-file",
+        common::p(&vkey),
+        "--json",
+    ]);
+    assert!(ok, "sectwin log verify over HTTP:\n{out}");
+    for i in cluster.running() {
+        let status = cluster.servers[i].as_mut().expect("running").stop();
+        assert!(
+            status.success(),
+            "node{i} exited with {status} on SIGINT\n{}",
+            cluster.outputs()
+        );
+    }
+    failover_ms.sort_unstable();
+    if !failover_ms.is_empty() {
+        println!(
+            "cluster: {kills} kills + 1 pause, {} acknowledged entries, log size {size}, \
+             {} checkpoints consistent; failover p50 {} ms, p99 {} ms, max {} ms; {:.1} s",
+            history.acked_count(),
+            history.checkpoints_seen(),
+            percentile(&failover_ms, 0.5),
+            percentile(&failover_ms, 0.99),
+            failover_ms[failover_ms.len() - 1],
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
