@@ -108,16 +108,69 @@ pub async fn fsck(data_dir: &Path, log_vkey: &str) -> Result<FsckReport, FsckErr
     let dir: PathBuf = data_dir.to_path_buf();
     let vkey = log_vkey.to_owned();
     let report = verify.clone();
-    tokio::task::spawn_blocking(move || check_store(&dir, &vkey, report))
+    tokio::task::spawn_blocking(move || {
+        let store = Arc::new(EmbeddedStore::open(EmbeddedStoreOptions { dir })?);
+        check_store(store, &vkey, report)
+    })
+    .await
+    .map_err(|e| FsckError::Task(e.to_string()))?
+}
+
+/// The same check on any store (a log in PostgreSQL): step 1 reads the
+/// checkpoint, tiles and bundles from the store itself, as its servers
+/// serve them; the entries stand in for the journal in step 4. The store
+/// must not be written meanwhile (a stopped deployment, or one whose
+/// sequencer is stopped).
+pub async fn fsck_store(store: Arc<dyn LogStore>, log_vkey: &str) -> Result<FsckReport, FsckError> {
+    let source = StoreSource {
+        store: store.clone(),
+    };
+    let verify = verify_log(&source, &VerifyOptions::new(log_vkey)).await?;
+    let vkey = log_vkey.to_owned();
+    tokio::task::spawn_blocking(move || check_store(store, &vkey, verify))
         .await
         .map_err(|e| FsckError::Task(e.to_string()))?
 }
 
-fn check_store(dir: &Path, vkey: &str, verify: VerifyReport) -> Result<FsckReport, FsckError> {
+/// A store read as a [`crate::verify::TileSource`].
+struct StoreSource {
+    store: Arc<dyn LogStore>,
+}
+
+impl StoreSource {
+    async fn read(
+        &self,
+        f: impl FnOnce(&dyn LogStore) -> Result<Option<Vec<u8>>, StoreError> + Send + 'static,
+    ) -> Result<Option<Vec<u8>>, crate::verify::SourceError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| crate::verify::SourceError::Store(e.to_string()))?
+            .map_err(|e| crate::verify::SourceError::Store(e.to_string()))
+    }
+}
+
+impl crate::verify::TileSource for StoreSource {
+    async fn checkpoint(&self) -> Result<Option<Vec<u8>>, crate::verify::SourceError> {
+        self.read(|s| s.checkpoint()).await
+    }
+    async fn tile(&self, id: tlog::TileId) -> Result<Option<Vec<u8>>, crate::verify::SourceError> {
+        self.read(move |s| s.read_tile(id)).await
+    }
+    async fn bundle(&self, id: BundleId) -> Result<Option<Vec<u8>>, crate::verify::SourceError> {
+        self.read(move |s| s.read_bundle(id)).await
+    }
+    fn describe(&self) -> String {
+        "the log's store".into()
+    }
+}
+
+fn check_store(
+    store: Arc<dyn LogStore>,
+    vkey: &str,
+    verify: VerifyReport,
+) -> Result<FsckReport, FsckError> {
     let verifier = log_verifier(vkey, None)?;
-    let store = Arc::new(EmbeddedStore::open(EmbeddedStoreOptions {
-        dir: dir.to_path_buf(),
-    })?);
     let recovered = store.recover()?;
     let size = verify.size;
     let root = verify.root;

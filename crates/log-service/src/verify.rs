@@ -93,6 +93,9 @@ pub enum SourceError {
         /// The limit.
         bytes_max: usize,
     },
+    /// Reading a log's store failed.
+    #[error("reading the store: {0}")]
+    Store(String),
     /// The source string is neither an http(s) URL nor a usable directory.
     #[error("bad source {0:?}")]
     BadSource(String),

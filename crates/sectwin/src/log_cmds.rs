@@ -56,11 +56,20 @@ pub enum LogCmd {
         json: bool,
     },
     /// Check a stopped log's data directory: everything `verify` checks, plus
-    /// the checkpoint history, the dedup index and the journal.
+    /// the checkpoint history, the dedup index and the journal. With
+    /// `--database`, the log in PostgreSQL (its entries stand in for the
+    /// journal; no node may sequence meanwhile).
     Fsck {
-        /// Data directory of the log (the server must not be running).
-        #[arg(long, env = "SECTWIN_DATA")]
-        data: PathBuf,
+        /// Data directory of the log (the server must not be running); with
+        /// `--database`, only its key is read.
+        #[arg(long, env = "SECTWIN_DATA", required_unless_present = "database")]
+        data: Option<PathBuf>,
+        /// The PostgreSQL database holding the log (`serve --database`).
+        #[arg(long, env = "SECTWIN_DATABASE")]
+        database: Option<String>,
+        /// The schema of `--database` holding sectwin's tables.
+        #[arg(long, default_value = pg_store::SCHEMA_DEFAULT, env = "SECTWIN_DATABASE_SCHEMA")]
+        database_schema: String,
         /// The log's verifier key, if not DATA/log.vkey.
         #[arg(long)]
         vkey: Option<String>,
@@ -127,13 +136,33 @@ pub async fn run(cmd: LogCmd) -> Result<ExitCode> {
             update_saved,
             json,
         } => run_verify(source, key, policy, saved, update_saved, json).await,
-        LogCmd::Fsck { data, vkey, json } => {
-            let vkey = match vkey {
-                Some(v) => v,
-                None => data_vkey(&data)?,
+        LogCmd::Fsck {
+            data,
+            database,
+            database_schema,
+            vkey,
+            json,
+        } => {
+            let vkey = match (vkey, &data) {
+                (Some(v), _) => v,
+                (None, Some(data)) => data_vkey(data)?,
+                (None, None) => anyhow::bail!("name the log's key: --vkey or --data"),
             };
-            let result = fsck(&data, &vkey).await;
-            Ok(print_fsck(&data, result, json))
+            match (database, data) {
+                (Some(url), _) => {
+                    let options = pg_store::PgOptions::new(&url).with_schema(&database_schema);
+                    let what = format!("{} (schema {database_schema})", pg_store::redacted(&url));
+                    let store = pg_store::PgLogStore::open(options)?;
+                    let result =
+                        log_service::fsck::fsck_store(std::sync::Arc::new(store), &vkey).await;
+                    Ok(print_fsck(&what, result, json))
+                }
+                (None, Some(data)) => {
+                    let result = fsck(&data, &vkey).await;
+                    Ok(print_fsck(&data.display().to_string(), result, json))
+                }
+                (None, None) => anyhow::bail!("name the log: --data or --database"),
+            }
         }
         LogCmd::Mirror {
             url,
@@ -363,7 +392,7 @@ fn print_verify(r: &VerifyReport, show_saved: bool) {
     }
 }
 
-fn print_fsck(data: &Path, result: Result<FsckReport, FsckError>, json: bool) -> ExitCode {
+fn print_fsck(data: &str, result: Result<FsckReport, FsckError>, json: bool) -> ExitCode {
     match result {
         Ok(r) => {
             if json {
@@ -379,7 +408,7 @@ fn print_fsck(data: &Path, result: Result<FsckReport, FsckError>, json: bool) ->
                 println!("{v}");
             } else {
                 print_verify(&r.verify, false);
-                println!("fsck of {}: OK", data.display());
+                println!("fsck of {data}: OK");
                 println!(
                     "  durable    {} entries (synced {})",
                     r.durable_size, r.synced_size
@@ -401,7 +430,7 @@ fn print_fsck(data: &Path, result: Result<FsckReport, FsckError>, json: bool) ->
         }
         Err(FsckError::Verify(e)) => verify_failure(&e, json),
         Err(e) => {
-            eprintln!("fsck of {} FAILED: {e}", data.display());
+            eprintln!("fsck of {data} FAILED: {e}");
             if json {
                 println!(
                     "{}",

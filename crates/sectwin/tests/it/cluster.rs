@@ -11,7 +11,8 @@
 //!   any node, is at its index in the served bundles of every node; every
 //!   checkpoint any node served is consistent with every later one (no
 //!   fork: the paused sequencer's writes are fenced when it wakes);
-//! * `sectwin log verify` over HTTP accepts the log.
+//! * `sectwin log verify` over HTTP accepts the log, and `sectwin log fsck
+//!   --database` the database's after the nodes stopped.
 //!
 //! It prints the failover time of each kill: from the SIGKILL to the first
 //! checkpoint larger than the last one the killed sequencer published.
@@ -373,6 +374,22 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
             cluster.outputs()
         );
     }
+    // fsck of the log in the database, every node stopped.
+    let (ok, out) = common::sectwin(&[
+        "log",
+        "fsck",
+        "--data",
+        common::p(cluster.data(0)),
+        "--database",
+        &cluster.schema.url,
+        "--database-schema",
+        &cluster.schema.name,
+        "--json",
+    ]);
+    assert!(ok, "sectwin log fsck --database:\n{out}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("fsck's JSON");
+    assert_eq!(report["size"], size, "{report}");
+    assert!(report["checkpoints_checked"].as_u64() > Some(0), "{report}");
     failover_ms.sort_unstable();
     if !failover_ms.is_empty() {
         println!(
