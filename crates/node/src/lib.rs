@@ -137,7 +137,7 @@ fn check_backend(data: &Path, backend: &LogBackend) -> Result<()> {
     match std::fs::read_to_string(&path) {
         Ok(found) if found == want => Ok(()),
         Ok(found) => bail!(
-            "{}: the log of this data directory is {}, not {}: open it as it was made (moving a log between stores is `sectwin migrate-store`'s job, not built yet)",
+            "{}: the log of this data directory is {}, not {}: open it as it was made (`sectwin migrate-store` moves an embedded log to PostgreSQL)",
             data.display(),
             found.trim(),
             want.trim()
@@ -150,7 +150,7 @@ fn check_backend(data: &Path, backend: &LogBackend) -> Result<()> {
             }
             if data.join("journal").exists() {
                 bail!(
-                    "{}: this data directory holds an embedded log; it cannot be opened on PostgreSQL (moving a log between stores is `sectwin migrate-store`'s job, not built yet)",
+                    "{}: this data directory holds an embedded log; it cannot be opened on PostgreSQL (`sectwin migrate-store` moves an embedded log to PostgreSQL)",
                     data.display()
                 );
             }
@@ -160,6 +160,33 @@ fn check_backend(data: &Path, backend: &LogBackend) -> Result<()> {
         }
         Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
     }
+}
+
+/// Fails unless the log of `data` is embedded and there (what `sectwin
+/// migrate-store` moves).
+pub fn check_embedded(data: &Path) -> Result<()> {
+    if let Ok(found) = std::fs::read_to_string(data.join(LOG_BACKEND_FILE)) {
+        if found != backend_marker(&LogBackend::Embedded) {
+            bail!(
+                "{}: the log of this data directory is {} already",
+                data.display(),
+                found.trim()
+            );
+        }
+    }
+    if !data.join("journal").exists() {
+        bail!("{}: no embedded log here (no journal)", data.display());
+    }
+    Ok(())
+}
+
+/// Records that the log of `data` is in `backend` from now on (after
+/// `sectwin migrate-store` moved it): `serve` then opens it there only.
+pub fn mark_log_backend(data: &Path, backend: &LogBackend) -> Result<()> {
+    let path = data.join(LOG_BACKEND_FILE);
+    std::fs::write(&path, backend_marker(backend))
+        .and_then(|()| std::fs::File::open(&path)?.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Opens the log service on `data` with its entries in `backend`.

@@ -24,10 +24,12 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod filter;
+pub mod import;
 mod lease;
 mod log;
 pub mod migrate;
 
+pub use import::{import_log, ImportError, ImportReport};
 pub use lease::LEASE_RENEWALS_PER_TERM;
 pub use log::PgLogStore;
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};

@@ -51,6 +51,9 @@ enum Cmd {
     Serve(ServeArgs),
     /// Run the end-to-end demonstration on an embedded instance.
     Demo(demo::DemoArgs),
+    /// Move an embedded log into PostgreSQL (its server stopped) and prove
+    /// the copy identical: the same checkpoints, the same roots.
+    MigrateStore(db_cmds::MigrateStoreArgs),
     /// The PostgreSQL database of a deployment past one machine.
     Db {
         #[command(subcommand)]
@@ -360,6 +363,7 @@ fn main() -> ExitCode {
             Cmd::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Cmd::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Cmd::Db { cmd } => db_cmds::run(cmd).await,
+            Cmd::MigrateStore(args) => db_cmds::migrate_store(args).await,
             Cmd::Log { cmd } => log_cmds::run(cmd).await,
             Cmd::Witness { cmd } => witness_cmd(cmd).await.map(|()| ExitCode::SUCCESS),
             Cmd::Key { cmd } => scitt_cmds::key(cmd),

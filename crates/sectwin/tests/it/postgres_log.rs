@@ -127,3 +127,75 @@ async fn an_embedded_log_is_not_opened_on_postgres() {
     let out = refused(&data, &args);
     assert!(out.contains("holds an embedded log"), "{out}");
 }
+
+/// `sectwin migrate-store`: an embedded log moved into PostgreSQL is the
+/// same log (the command proves it: fsck of both, the same checkpoints note
+/// for note); `serve --database` then serves its very checkpoint and
+/// appends on; the data directory is not opened embedded any more, and a
+/// second move is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_store_moves_an_embedded_log_to_postgres_unchanged() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let fast = ["--checkpoint-interval-ms", "20"];
+    let mut server = Server::start(&data, &fast);
+    let client = LogClient::new(server.base());
+    // Several checkpoints, more than one entry bundle.
+    let mut size = 0;
+    for round in 0..3 {
+        size = add(&client, &format!("embedded round {round}"), 120).await;
+        published(&client, &data, size).await;
+    }
+    assert!(server.stop().success(), "{}", server.output());
+    let log = common::verifier(&data);
+    let served_before = std::fs::read(data.join("log").join("checkpoint")).expect("checkpoint");
+    let (before, _) = tlog::open_checkpoint(&served_before, &log).expect("checkpoint verifies");
+    assert!(before.size().get() >= size);
+
+    let schema = PgSchema::new("move");
+    let move_args = [
+        "migrate-store",
+        "--data",
+        common::p(&data),
+        "--database",
+        &schema.url,
+        "--database-schema",
+        &schema.name,
+    ];
+    let (ok, out) = common::sectwin(&move_args);
+    assert!(ok, "sectwin migrate-store:\n{out}");
+    assert!(out.contains("identical"), "{out}");
+    assert_eq!(
+        schema.count("log_entry"),
+        i64::try_from(before.size().get()).expect("size")
+    );
+    let (ok, out) = common::sectwin(&move_args);
+    assert!(!ok && out.contains("already"), "a second move: {out}");
+
+    // Served from PostgreSQL: the very checkpoint, then more entries.
+    let args = schema.serve_args();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(fast);
+    let mut server = Server::start(&data, &args);
+    let client = LogClient::new(server.base());
+    let (cp, _) = client.checkpoint(&log).await.expect("checkpoint");
+    assert_eq!((cp.size(), cp.root()), (before.size(), before.root()));
+    let more = add(&client, "after the move", 30).await;
+    assert_eq!(
+        more,
+        before.size().get() + 30,
+        "appends go on where the log stood"
+    );
+    published(&client, &data, more).await;
+    let (ok, out) = common::sectwin(&[
+        "log",
+        "verify",
+        &server.base(),
+        "--vkey-file",
+        common::p(&data.join("log.vkey")),
+    ]);
+    assert!(ok, "sectwin log verify over HTTP:\n{out}");
+    assert!(server.stop().success(), "{}", server.output());
+    let out = refused(&data, &[]);
+    assert!(out.contains("not embedded"), "{out}");
+}
