@@ -163,10 +163,14 @@ pub fn print(command: &Command, matches: &ArgMatches) -> Result<String> {
             let first = help.lines().next().unwrap_or("");
             out.push_str(&format!("# {first}\n"));
         }
-        let raw: Vec<String> = serve
+        let mut raw: Vec<String> = serve
             .get_raw(arg.get_id().as_str())
             .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
+        // A configuration printed for a ticket or a review keeps no password.
+        if key == "database" {
+            raw = raw.iter().map(|url| pg_store::redacted(url)).collect();
+        }
         let value = |s: &str| -> toml::Value {
             if let Ok(n) = s.parse::<i64>() {
                 toml::Value::Integer(n)

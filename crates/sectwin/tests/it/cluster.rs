@@ -356,6 +356,23 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
             .await
             .size;
     }
+    // Every node is ready, its projection caught up with the shared log.
+    for i in cluster.running() {
+        let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+        loop {
+            let ready: serde_json::Value = reqwest::get(format!("{}/readyz", cluster.base(i)))
+                .await
+                .expect("GET /readyz")
+                .json()
+                .await
+                .expect("readiness JSON");
+            if ready["ready"] == true {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node{i} is not ready: {ready}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let vkey = cluster.data(0).join("log.vkey");
     let (ok, out) = common::sectwin(&[
         "log",

@@ -28,6 +28,35 @@ fn setting<'a>(toml: &'a toml::Table, key: &str) -> &'a toml::Value {
 }
 
 #[test]
+fn the_printed_configuration_keeps_no_database_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data").display().to_string();
+    let (ok, out, err) = print_config(
+        &["--data", &data],
+        &[
+            (
+                "SECTWIN_DATABASE",
+                "postgres://sectwin:hunter2@db.example:5432/sectwin",
+            ),
+            ("SECTWIN_ADVERTISE_URL", "http://node1.example:8470"),
+            ("SECTWIN_LEASE_MS", "2500"),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(!out.contains("hunter2"), "{out}");
+    let printed: toml::Table = out.parse().unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(
+        setting(&printed, "database").as_str(),
+        Some("postgres://sectwin:***@db.example:5432/sectwin")
+    );
+    assert_eq!(
+        setting(&printed, "advertise_url").as_str(),
+        Some("http://node1.example:8470")
+    );
+    assert_eq!(setting(&printed, "lease_ms").as_integer(), Some(2500));
+}
+
+#[test]
 fn settings_come_from_flags_then_the_environment_then_the_file() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("sectwin.toml");
