@@ -12,7 +12,11 @@
 //!   checkpoint any node served is consistent with every later one (no
 //!   fork: the paused sequencer's writes are fenced when it wakes);
 //! * `sectwin log verify` over HTTP accepts the log, and `sectwin log fsck
-//!   --database` the database's after the nodes stopped.
+//!   --database` the database's after the nodes stopped;
+//! * in the interop stage (`tests-interop/cluster/run.sh`), an independent
+//!   C2SP verifier, `aics-tlog` from PyPI, accepts each node's checkpoint,
+//!   its consistency with an early one, and sampled inclusions, from the
+//!   node's tiles.
 //!
 //! It prints the failover time of each kill: from the SIGKILL to the first
 //! checkpoint larger than the last one the killed sequencer published.
@@ -220,6 +224,40 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(KILLS_DEFAULT);
+    scenario(kills, None).await;
+}
+
+/// The same, shorter, with the history checked at the end by an independent
+/// C2SP verifier too: `aics-tlog` (PyPI), over each node's tiles. Run by
+/// `tests-interop/cluster/run.sh`, which installs it and names its
+/// virtualenv in `SECTWIN_AICS_VENV`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs aics-tlog: run by tests-interop/cluster/run.sh"]
+async fn three_nodes_keep_one_history_by_an_independent_verifier() {
+    let venv = std::env::var("SECTWIN_AICS_VENV").unwrap_or_else(|_| {
+        panic!("SECTWIN_AICS_VENV is not set: run tests-interop/cluster/run.sh, which installs aics-tlog")
+    });
+    scenario(2, Some(PathBuf::from(venv).join("bin").join("aics-tlog"))).await;
+}
+
+/// Runs `aics-tlog` with `args`; panics with its report unless it succeeds.
+fn aics(tool: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", tool.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "aics-tlog {args:?} failed:\n{text}");
+    text
+}
+
+/// `kills` SIGKILLs of the sequencer and one SIGSTOP under load, then the
+/// checks; `aics`: the independent verifier to run too.
+async fn scenario(kills: usize, aics_tool: Option<PathBuf>) {
     let seed = Rng::seed_from_env("SECTWIN_CRASH_SEED");
     println!("cluster test seed: {seed} (replay with SECTWIN_CRASH_SEED={seed})");
     let mut rng = Rng::new(seed);
@@ -231,6 +269,8 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
     assert_eq!(first, 0, "the first node started sequences");
     let mut history = History::default();
     let mut failover_ms = Vec::new();
+    // An early checkpoint, for the independent verifier's consistency check.
+    let mut early: Option<Vec<u8>> = None;
 
     for kill in 0..kills {
         let running = cluster.running();
@@ -251,6 +291,14 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(rng.range(LOAD_MS_MIN, LOAD_MS_MAX))).await;
+        if early.is_none() {
+            let client = LogClient::new(cluster.log_base(sequencer));
+            early = client
+                .checkpoint(&verifier)
+                .await
+                .ok()
+                .map(|(_, note)| note);
+        }
         for (i, load) in &loads {
             if *i == sequencer {
                 load.expect_death();
@@ -383,6 +431,15 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
         "--json",
     ]);
     assert!(ok, "sectwin log verify over HTTP:\n{out}");
+    if let Some(tool) = &aics_tool {
+        independent(
+            tool,
+            &cluster,
+            &history,
+            early.as_deref().expect("an early checkpoint"),
+            &vkey,
+        );
+    }
     for i in cluster.running() {
         let status = cluster.servers[i].as_mut().expect("running").stop();
         assert!(
@@ -420,4 +477,65 @@ async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
             started.elapsed().as_secs_f64()
         );
     }
+}
+
+/// The independent verifier's checks, on every node: the served checkpoint
+/// verifies with the log key and is consistent, proved from the node's
+/// tiles, with the early checkpoint; sampled acknowledged entries are
+/// included, proved from the tiles.
+fn independent(
+    tool: &std::path::Path,
+    cluster: &Cluster,
+    history: &History,
+    early: &[u8],
+    vkey_file: &std::path::Path,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let early_file = dir.path().join("early.note");
+    std::fs::write(&early_file, early).expect("write the early checkpoint");
+    let vkey = common::p(vkey_file);
+    let samples = history.sample_acked(8);
+    for i in cluster.running() {
+        let tiles = cluster.log_base(i);
+        aics(
+            tool,
+            &["verify-checkpoint", "--tiles", &tiles, "--vkey-file", vkey],
+        );
+        aics(
+            tool,
+            &[
+                "verify-consistency",
+                "--old-checkpoint",
+                common::p(&early_file),
+                "--tiles",
+                &tiles,
+                "--vkey-file",
+                vkey,
+            ],
+        );
+        for (index, entry) in &samples {
+            let leaf = dir.path().join(format!("leaf-{index}"));
+            std::fs::write(&leaf, entry).expect("write a leaf");
+            aics(
+                tool,
+                &[
+                    "verify-inclusion",
+                    "--leaf",
+                    common::p(&leaf),
+                    "--index",
+                    &index.to_string(),
+                    "--tiles",
+                    &tiles,
+                    "--vkey-file",
+                    vkey,
+                ],
+            );
+        }
+    }
+    println!(
+        "independent verifier (aics-tlog): {} nodes, checkpoint, consistency with size {}, {} inclusions each",
+        cluster.running().len(),
+        String::from_utf8_lossy(early).lines().nth(1).unwrap_or("?"),
+        samples.len()
+    );
 }

@@ -461,6 +461,17 @@ impl History {
         self.acked_by_index.len()
     }
 
+    /// Up to `n` acknowledged (index, entry) pairs, spread over the log.
+    pub(crate) fn sample_acked(&self, n: usize) -> Vec<(u64, Vec<u8>)> {
+        let step = (self.acked_by_index.len() / n.max(1)).max(1);
+        self.acked_by_index
+            .iter()
+            .step_by(step)
+            .take(n)
+            .map(|(i, e)| (*i, e.clone()))
+            .collect()
+    }
+
     /// How many distinct checkpoints were seen.
     pub(crate) fn checkpoints_seen(&self) -> usize {
         self.checkpoints.len()
