@@ -267,6 +267,7 @@ async fn scenario(kills: usize, aics_tool: Option<PathBuf>) {
     let all: Vec<usize> = (0..NODES).collect();
     let first = cluster.wait_sequencer(&all).await;
     assert_eq!(first, 0, "the first node started sequences");
+    twins_through_followers(&cluster).await;
     let mut history = History::default();
     let mut failover_ms = Vec::new();
     // An early checkpoint, for the independent verifier's consistency check.
@@ -538,4 +539,48 @@ fn independent(
         String::from_utf8_lossy(early).lines().nth(1).unwrap_or("?"),
         samples.len()
     );
+}
+
+/// Signed statements through the followers: a stakeholder registered on
+/// one, a device statement on another (its receipt verified offline), and
+/// the stakeholder visible in every node's projection of the shared log.
+async fn twins_through_followers(cluster: &Cluster) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("data")).expect("dir");
+    std::fs::copy(
+        cluster.data(0).join("scitt.key"),
+        d.join("data").join("scitt.key"),
+    )
+    .expect("the receipt key");
+    let (acme_key, acme_pub) = common::keypair(d, "acme", "eddsa");
+    common::register_stakeholders(
+        &cluster.base(1),
+        &cluster.data(0).join("authority.key"),
+        &[("acme.example", "manufacturer", &acme_pub)],
+    );
+    let (ok, out) = common::submit(
+        &cluster.base(2),
+        d,
+        &acme_key,
+        "acme.example",
+        "device:door-1",
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"1"}"#,
+    );
+    assert!(ok, "a device statement through a follower:\n{out}");
+    for i in 0..cluster.servers.len() {
+        let url = format!("{}/api/v1/stakeholders/acme.example", cluster.base(i));
+        let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+        loop {
+            let status = reqwest::get(&url).await.map(|r| r.status().as_u16());
+            if status.as_ref().is_ok_and(|s| *s == 200) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{i} does not show the stakeholder registered through node1: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
