@@ -6,7 +6,7 @@
 //!
 //! * it serves what the store holds (tiles, bundles, proofs), and publishes
 //!   locally each new checkpoint the sequencer stored, once it verifies with
-//!   the log's key and is larger than the last ([`follow`]), so receipts and
+//!   the log's key and is larger than the last (`follow`), so receipts and
 //!   projections on every node move with the log;
 //! * it hands appends to the sequencer through a [`Forward`] (the node's
 //!   HTTP client), waiting through a failover for the next holder;

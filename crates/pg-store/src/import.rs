@@ -53,11 +53,14 @@ impl From<postgres::Error> for ImportError {
     }
 }
 
+/// What [`integrated`] calls with each entry and its index.
+type EntrySink<'a> = dyn FnMut(u64, &[u8]) -> Result<(), ImportError> + 'a;
+
 /// Calls `f` with every entry below `synced`, read from the entry bundles.
 fn integrated(
     source: &dyn LogStore,
     synced: TreeSize,
-    f: &mut dyn FnMut(u64, &[u8]) -> Result<(), ImportError>,
+    f: &mut EntrySink<'_>,
 ) -> Result<(), ImportError> {
     let mut index = 0u64;
     for id in tlog::bundles_for_size(synced) {
