@@ -11,32 +11,13 @@
 #   (c) their `aics-tlog verify-checkpoint` accepts a checkpoint our witness
 #       cosigned, and rejects it tampered (crates/witness/tests/it/interop.rs).
 #
-# Needs Python >= 3.12 (aics-witness requires it) and PyPI. Installs into a
-# virtualenv (default: $CARGO_TARGET_DIR or ./target, under aics-venv; reused
-# when present). Override with SECTWIN_AICS_VENV. Exits non-zero on failure.
+# Needs Python >= 3.12 (aics-witness requires it) and PyPI. Installs into the
+# virtualenv tests-interop/aics-venv.sh keeps (SECTWIN_AICS_VENV overrides).
+# Exits non-zero on failure.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-VENV=${SECTWIN_AICS_VENV:-${CARGO_TARGET_DIR:-$ROOT/target}/aics-venv}
-PINS=(aics-witness==0.1.0 aics-tlog==0.2.1 cryptography==50.0.2)
-
-find_python() {
-    local c
-    for c in python3.13 python3.12 python3 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3; do
-        if command -v "$c" >/dev/null 2>&1 &&
-            "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then
-            command -v "$c"
-            return 0
-        fi
-    done
-    return 1
-}
-
-if [ ! -x "$VENV/bin/aics-witness" ]; then
-    PY=$(find_python) || { echo "tests-interop/witness: no Python >= 3.12 found" >&2; exit 1; }
-    "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PINS[@]}"
-fi
+VENV=$(bash "$ROOT/tests-interop/aics-venv.sh")
 
 export SECTWIN_AICS_VENV=$VENV
 export SECTWIN_AICS_DRIVER=$ROOT/tests-interop/witness/aics_log.py

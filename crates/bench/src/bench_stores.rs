@@ -50,11 +50,32 @@ async fn one_run(
     clients: usize,
 ) -> Result<f64> {
     let (log, _) = node::open_log_on(dir, None, LogConfig::default(), backend)?;
+    let rate = drive(
+        std::slice::from_ref(&log),
+        run,
+        entries,
+        entry_bytes,
+        clients,
+    )
+    .await?;
+    log.shutdown().await;
+    Ok(rate)
+}
+
+/// Appends `entries` entries from `clients` callers spread over `logs`
+/// (each append answers once durable); answers appends/s.
+async fn drive(
+    logs: &[log_service::Log],
+    run: u64,
+    entries: u64,
+    entry_bytes: usize,
+    clients: usize,
+) -> Result<f64> {
     let per_client = entries / clients as u64;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients as u64 {
-        let log = log.clone();
+        let log = logs[(c as usize) % logs.len()].clone();
         tasks.push(tokio::spawn(async move {
             for k in 0..per_client {
                 let e = entry(run, c * per_client + k, entry_bytes);
@@ -66,9 +87,7 @@ async fn one_run(
     for t in tasks {
         t.await??;
     }
-    let rate = (per_client * clients as u64) as f64 / start.elapsed().as_secs_f64();
-    log.shutdown().await;
-    Ok(rate)
+    Ok((per_client * clients as u64) as f64 / start.elapsed().as_secs_f64())
 }
 
 /// Appends/s of one run on `nodes` nodes sharing `options`'s schema.
@@ -116,23 +135,7 @@ async fn cluster_run(
         roles.iter().filter(|r| **r == "sequencer").count() == 1,
         "expected one sequencer among {roles:?}"
     );
-    let per_client = entries / clients as u64;
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients as u64 {
-        let log = logs[(c as usize) % nodes].clone();
-        tasks.push(tokio::spawn(async move {
-            for k in 0..per_client {
-                let e = entry(run, c * per_client + k, entry_bytes);
-                log.append(e).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
-            Ok::<_, anyhow::Error>(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let rate = (per_client * clients as u64) as f64 / start.elapsed().as_secs_f64();
+    let rate = drive(&logs, run, entries, entry_bytes, clients).await?;
     for log in logs.iter().rev() {
         log.shutdown().await;
     }
