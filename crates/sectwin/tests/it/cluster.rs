@@ -218,6 +218,25 @@ fn load_on(
     )
 }
 
+/// Appenders on each of `nodes`, tagged `tag` and the node.
+fn loads_on(
+    cluster: &Cluster,
+    nodes: &[usize],
+    verifier: &tlog::Verifier,
+    rng: &mut Rng,
+    tag: &str,
+) -> Vec<(usize, Load)> {
+    nodes
+        .iter()
+        .map(|&i| {
+            (
+                i,
+                load_on(cluster, i, verifier, rng, format!("{tag} node={i}")),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_survive_sequencer_kills_and_a_pause_with_one_history() {
     let kills: usize = std::env::var("SECTWIN_CLUSTER_KILLS")
@@ -276,21 +295,13 @@ async fn scenario(kills: usize, aics_tool: Option<PathBuf>) {
     for kill in 0..kills {
         let running = cluster.running();
         let sequencer = cluster.wait_sequencer(&running).await;
-        let loads: Vec<(usize, Load)> = running
-            .iter()
-            .map(|&i| {
-                (
-                    i,
-                    load_on(
-                        &cluster,
-                        i,
-                        &verifier,
-                        &mut rng,
-                        format!("seed={seed} kill={kill} node={i}"),
-                    ),
-                )
-            })
-            .collect();
+        let loads = loads_on(
+            &cluster,
+            &running,
+            &verifier,
+            &mut rng,
+            &format!("seed={seed} kill={kill}"),
+        );
         tokio::time::sleep(Duration::from_millis(rng.range(LOAD_MS_MIN, LOAD_MS_MAX))).await;
         if early.is_none() {
             let client = LogClient::new(cluster.log_base(sequencer));
@@ -357,21 +368,13 @@ async fn scenario(kills: usize, aics_tool: Option<PathBuf>) {
     // wakes its writes are fenced (no fork) and it follows.
     let running = cluster.running();
     let paused = cluster.wait_sequencer(&running).await;
-    let loads: Vec<(usize, Load)> = running
-        .iter()
-        .map(|&i| {
-            (
-                i,
-                load_on(
-                    &cluster,
-                    i,
-                    &verifier,
-                    &mut rng,
-                    format!("seed={seed} pause node={i}"),
-                ),
-            )
-        })
-        .collect();
+    let loads = loads_on(
+        &cluster,
+        &running,
+        &verifier,
+        &mut rng,
+        &format!("seed={seed} pause"),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (i, load) in &loads {
         if *i == paused {
