@@ -702,6 +702,7 @@ pub async fn run(
             mqtt: None,
             interval: Duration::from_secs(60),
             webhooks_to_private_addresses: true,
+            shared_outbox: None,
         },
     )
     .await?;

@@ -265,6 +265,7 @@ async fn remove(
         (status = 200, description = "The deliveries", body = DeliveryList),
         (status = 400, description = "An unknown parameter or a bad status, with a message saying which", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = Unauthorized),
+        (status = 503, description = "The outbox cannot be read now (a shared store out of reach)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn deliveries(
@@ -277,11 +278,17 @@ async fn deliveries(
         wire::DeliveryStatus::Delivered => DeliveryStatus::Delivered,
         wire::DeliveryStatus::Failed => DeliveryStatus::Failed,
     });
-    let list = api.notifier.deliveries(DeliveryFilter {
-        stakeholder: Some(caller.0.stakeholder.clone()),
-        status,
-        ..DeliveryFilter::default()
-    });
+    let list = api
+        .notifier
+        .try_deliveries(DeliveryFilter {
+            stakeholder: Some(caller.0.stakeholder.clone()),
+            status,
+            ..DeliveryFilter::default()
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "the notification outbox could not be read");
+            JsonError::storage_unavailable(format!("{e}; retry once the store is back"))
+        })?;
     Ok(Json(DeliveryList {
         deliveries: list.iter().map(delivery_view).collect(),
     }))

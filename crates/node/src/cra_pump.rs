@@ -56,6 +56,14 @@ pub fn start(
         let mut sizes = projector.sizes();
         let mut told: HashSet<String> = HashSet::new();
         loop {
+            if !notifier.is_active() {
+                // Another node of the cluster opens cases and tells of
+                // stages (the sequencer); the shared outbox's dedupe covers
+                // a takeover.
+                told.clear();
+                tokio::time::sleep(interval).await;
+                continue;
+            }
             if let Err(e) = cra.open_exploited().await {
                 tracing::warn!("opening report cases: {}", e.message());
             }

@@ -71,6 +71,10 @@ pub fn start(
 
 /// Enqueues the notifications `noticed` calls for.
 fn tell(notifier: &notify::Notifier, projector: &Projector, noticed: &[Noticed], now: i64) {
+    if !notifier.is_active() {
+        // Another node of the cluster (the sequencer) tells of these.
+        return;
+    }
     let subscribed: std::collections::HashSet<String> = notifier
         .subscriptions(None)
         .into_iter()

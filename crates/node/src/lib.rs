@@ -445,7 +445,14 @@ pub struct NotifyConfig {
     /// Whether webhooks may reach loopback, private and link-local
     /// addresses (`notify::address`).
     pub webhooks_to_private_addresses: bool,
+    /// The PostgreSQL schema the nodes of a cluster share the outbox in
+    /// (`pg_store::PgOutbox`); `None`: `DATA/notify`, this node's own.
+    pub shared_outbox: Option<pg_store::PgOptions>,
 }
+
+/// How often a node with a shared outbox looks at its role in the log: its
+/// notifier is active while it sequences.
+pub const NOTIFIER_ROLE_POLL_MS: u64 = 100;
 
 /// Starts the device channel: the ingester of signed device reports from
 /// the MQTT broker at `host:port` (`docs/device-reports.md`), with a
@@ -461,9 +468,12 @@ pub fn start_device_channel(node: &Node, host: &str, port: u16) {
     ));
 }
 
-/// Starts the notification outbox (`DATA/notify`) and the pumps that feed
-/// it: from the risk register, and from VEX statements devices contradict
-/// ([`vex_pump`]).
+/// Starts the notification outbox (`DATA/notify`, or the cluster's in
+/// PostgreSQL) and the pumps that feed it: from the risk register, and from
+/// VEX statements devices contradict ([`vex_pump`]).
+///
+/// On a shared outbox the notifier is active only while this node
+/// sequences the log, so a cluster tells each event once.
 pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyConfig) -> Result<()> {
     let mut c = notify::NotifierConfig::new(data.join("notify"));
     c.webhooks_to_private_addresses = config.webhooks_to_private_addresses;
@@ -475,7 +485,15 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
             keep_alive: std::time::Duration::from_secs(30),
         });
     }
-    let notifier = notify::Notifier::start_with_clock(c, node.clock.clone()).await?;
+    let notifier = match &config.shared_outbox {
+        None => notify::Notifier::start_with_clock(c, node.clock.clone()).await?,
+        Some(options) => {
+            let outbox = Arc::new(pg_store::PgOutbox::open(options)?);
+            let notifier = notify::Notifier::start_on(c, outbox, node.clock.clone()).await?;
+            follow_role(node.log.clone(), notifier.clone());
+            notifier
+        }
+    };
     let (_, pump) = notify_pump::start(
         node.risks.clone(),
         node.projector.clone(),
@@ -503,6 +521,20 @@ pub async fn start_notifications(node: &mut Node, data: &Path, config: NotifyCon
     node.notifier = Some(notifier);
     node.pump = Some(pump);
     Ok(())
+}
+
+/// Keeps `notifier` active while `log`'s node sequences (a single node
+/// always does).
+fn follow_role(log: Log, notifier: notify::Notifier) {
+    tokio::spawn(async move {
+        loop {
+            let sequences = !matches!(log.role(), log_service::cluster::Role::Follower(_));
+            if let Err(e) = notifier.set_active(sequences) {
+                tracing::warn!("switching the notifier: {e}; trying again");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(NOTIFIER_ROLE_POLL_MS)).await;
+        }
+    });
 }
 
 /// Path of the registry authority's signing key (PKCS#8 PEM).

@@ -21,6 +21,9 @@
 //! told twice what it was told before, and what the backlog held is worked
 //! out again.
 //!
+//! With several nodes on one database only the node whose notifier is
+//! active (the sequencer) runs the pump; the others wait.
+//!
 //! Deliberately absent: delivery (crate `notify`) and risk logic.
 
 use std::sync::Arc;
@@ -222,6 +225,15 @@ pub fn start(
                 tokio::time::sleep(rest.saturating_sub(last_finished.elapsed())).await;
             }
             first = false;
+            if !notifier.is_active() {
+                // Another node of the cluster sends notifications. Should
+                // this one take over, it compares with an empty register,
+                // as after a restart; the shared outbox's dedupe leaves out
+                // what the other told.
+                previous = Arc::new(Register::default());
+                backlog.clear();
+                continue;
+            }
             drain(&notifier, &mut backlog);
             let r = risks.clone();
             let today = twin_store::risks::today(&*clock);

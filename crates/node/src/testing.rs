@@ -77,6 +77,7 @@ impl TestNode {
                 mqtt: None,
                 interval: Duration::from_millis(TEST_RISK_INTERVAL_MS),
                 webhooks_to_private_addresses: true,
+                shared_outbox: None,
             },
         )
         .await

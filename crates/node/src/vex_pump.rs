@@ -113,6 +113,11 @@ pub fn start(
                 tokio::time::sleep(took.min(interval)).await;
             }
             first = false;
+            if !notifier.is_active() {
+                // Another node of the cluster sends notifications.
+                told.clear();
+                continue;
+            }
             let subscribed: HashSet<String> = notifier
                 .subscriptions(None)
                 .into_iter()

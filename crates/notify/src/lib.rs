@@ -11,7 +11,8 @@
 //! - [`secret`]: Standard Webhooks secrets (`whsec_…`) and signatures.
 //! - [`model`]: notifications, subscriptions, targets and delivery records.
 //! - [`notifier`]: the [`Notifier`] handle, its scheduler and retry policy.
-//! - `outbox` (private): the fjall partitions and their durability contract.
+//! - [`outbox`]: the store contract ([`OutboxStore`]), the embedded fjall
+//!   outbox, and their durability contract.
 //! - `webhook`, `mqtt` (private): one delivery attempt per transport.
 //!
 //! Deliberately absent: filtering by sharing policy (the producer's job),
@@ -20,10 +21,12 @@
 //! to the MQTT broker, and any HTTP server of its own.
 
 pub mod address;
+#[cfg(feature = "testing")]
+pub mod conformance;
 pub mod model;
 mod mqtt;
 pub mod notifier;
-mod outbox;
+pub mod outbox;
 pub mod secret;
 mod webhook;
 
@@ -34,8 +37,9 @@ pub use model::{
 pub use notifier::{
     DeliveryCounts, MqttConfig, Notifier, NotifierConfig, NotifyError, RetryPolicy, BODY_BYTES_MAX,
     DELIVERED_RECORDS_MAX, DELIVERIES_IN_FLIGHT_MAX, DELIVERIES_PENDING_MAX, ID_BYTES_MAX,
-    SUBSCRIPTIONS_MAX, SUBSCRIPTION_IN_FLIGHT_MAX,
+    SHARED_REFRESH_MS, SUBSCRIPTIONS_MAX, SUBSCRIPTION_IN_FLIGHT_MAX,
 };
+pub use outbox::{Outbox, OutboxError, OutboxStore};
 pub use secret::{SecretError, WebhookSecret};
 
 /// The `user-agent` header of every webhook request: `sectwin/<version>`.

@@ -21,6 +21,15 @@
 //! in real time until the next delivery is due by that clock, and looks at
 //! the clock again whenever it is woken (an enqueue, a finished attempt).
 //!
+//! Several nodes may share one outbox ([`OutboxStore::shared`]). Then one
+//! notifier at a time is *active* ([`Notifier::set_active`]: the node that
+//! sequences the log): only it enqueues and delivers, so each notification
+//! is sent once by the cluster, not once per node. The others are passive:
+//! they store and remove subscriptions, list deliveries from the store, and
+//! refuse [`Notifier::enqueue`]. A notifier that becomes active reads every
+//! record from the store, so the dedupe by (subscription, notification id)
+//! carries over from the node that was active before.
+//!
 //! Deliberately absent: exactly-once delivery (receivers dedupe on
 //! `webhook-id`), ordering, and rate limits per target beyond the in-flight
 //! bounds.
@@ -41,7 +50,7 @@ use crate::model::{
     Target,
 };
 use crate::mqtt::{Publisher, MQTT_INFLIGHT_MAX};
-use crate::outbox::{delivery_key, record_key, subscription_key, Outbox, OutboxError};
+use crate::outbox::{delivery_key, record_key, subscription_key, Outbox, OutboxError, OutboxStore};
 use crate::webhook::{self, Outcome};
 
 /// The largest notification body (its JSON), bytes. Notifications are one
@@ -72,6 +81,9 @@ pub const DELIVERIES_IN_FLIGHT_MAX: usize = 64;
 pub const SUBSCRIPTION_IN_FLIGHT_MAX: usize = 4;
 /// How often [`Notifier::wait_idle`] looks, ms.
 const IDLE_POLL_MS: u64 = 10;
+/// How often a notifier on a shared outbox looks for subscriptions other
+/// nodes stored or removed, ms.
+pub const SHARED_REFRESH_MS: u64 = 500;
 
 /// A rejected call.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -129,6 +141,10 @@ pub enum NotifyError {
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     HttpClient(String),
+    /// This node's notifier is passive: another node of the cluster sends
+    /// the notifications.
+    #[error("this node does not send notifications: the node that sequences the log does")]
+    Passive,
 }
 
 /// How failed attempts are retried.
@@ -219,7 +235,11 @@ struct Inner {
     retry: RetryPolicy,
     webhooks_to_private_addresses: bool,
     mqtt_configured: bool,
-    outbox: Outbox,
+    outbox: Arc<dyn OutboxStore>,
+    /// Whether this notifier enqueues and delivers (see the module docs).
+    active: std::sync::atomic::AtomicBool,
+    /// The store's subscriptions version last read.
+    subscriptions_version: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
     wake: Notify,
     http: reqwest::Client,
@@ -292,33 +312,28 @@ impl Notifier {
         std::fs::create_dir_all(&config.outbox_dir)
             .map_err(|e| OutboxError(format!("{}: {e}", config.outbox_dir.display())))?;
         let outbox = Outbox::open(&config.outbox_dir)?;
+        Self::start_on(config, Arc::new(outbox), clock).await
+    }
+
+    /// [`Notifier::start_with_clock`] on `outbox` instead of the keyspace
+    /// under `config.outbox_dir` (which is not used). On a shared outbox
+    /// the notifier starts passive.
+    pub async fn start_on(
+        config: NotifierConfig,
+        outbox: Arc<dyn OutboxStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Notifier, NotifyError> {
+        check_config(&config)?;
         let now = ms_i64(clock.now_unix_ms());
-        let mut state = State::default();
-        for s in outbox.subscriptions()? {
-            state
-                .subscriptions
-                .insert(subscription_key(&s.stakeholder, &s.id), s);
-        }
-        for mut r in outbox.deliveries()? {
-            let key = record_key(&r);
-            state.next_seq = state.next_seq.max(r.seq + 1);
-            match r.status {
-                DeliveryStatus::Pending => {
-                    // A back-off persisted under an older, longer policy is clamped.
-                    r.next_attempt_unix_ms = r
-                        .next_attempt_unix_ms
-                        .min(now.saturating_add(ms_i64(config.retry.backoff_ms_max)));
-                    state.pending += 1;
-                    state
-                        .ready
-                        .insert((r.next_attempt_unix_ms, r.seq, key.clone()));
-                }
-                DeliveryStatus::Delivered | DeliveryStatus::Failed => {
-                    let at = r.delivered_unix_ms.unwrap_or(r.next_attempt_unix_ms);
-                    state.finished.insert((at, r.seq, key.clone()));
-                }
-            }
-            state.records.insert(key, r);
+        let active = !outbox.shared();
+        let version = outbox.subscriptions_version()?;
+        let mut state = if active {
+            load(outbox.as_ref(), now, config.retry.backoff_ms_max)?
+        } else {
+            State::default()
+        };
+        if !active {
+            state.subscriptions = load_subscriptions(outbox.as_ref())?;
         }
         let resumed = state.pending;
         let private = config.webhooks_to_private_addresses;
@@ -338,6 +353,8 @@ impl Notifier {
             webhooks_to_private_addresses: private,
             mqtt_configured: config.mqtt.is_some(),
             outbox,
+            active: std::sync::atomic::AtomicBool::new(active),
+            subscriptions_version: std::sync::atomic::AtomicU64::new(version),
             state: Mutex::new(state),
             wake: Notify::new(),
             http,
@@ -349,7 +366,7 @@ impl Notifier {
         });
         let handle = tokio::spawn(dispatch(inner.clone(), stopped));
         *inner.dispatcher.lock() = Some(handle);
-        tracing::info!(resumed, dir = %config.outbox_dir.display(), "notifier started");
+        tracing::info!(resumed, active, "notifier started");
         Ok(Notifier { inner })
     }
 
@@ -420,7 +437,12 @@ impl Notifier {
     /// it returns (so it blocks for one fsync). A pair already in the outbox
     /// is a duplicate and skipped. All-or-nothing: on error nothing is
     /// enqueued.
+    ///
+    /// A passive notifier refuses every batch ([`NotifyError::Passive`]).
     pub fn enqueue(&self, batch: Vec<Notification>) -> Result<EnqueueReport, NotifyError> {
+        if !self.is_active() {
+            return Err(NotifyError::Passive);
+        }
         if batch.len() > BATCH_NOTIFICATIONS_MAX {
             return Err(NotifyError::BatchTooLarge {
                 notifications: batch.len(),
@@ -506,17 +528,87 @@ impl Notifier {
         }
     }
 
-    /// The delivery records passing `filter`, in enqueue order.
+    /// The delivery records passing `filter`, in enqueue order
+    /// ([`Notifier::try_deliveries`], with a store error logged and read as
+    /// none).
     pub fn deliveries(&self, filter: DeliveryFilter) -> Vec<DeliveryRecord> {
-        let st = self.inner.state.lock();
-        let mut out: Vec<DeliveryRecord> = st
-            .records
-            .values()
-            .filter(|r| filter.matches(r))
-            .cloned()
-            .collect();
+        self.try_deliveries(filter).unwrap_or_else(|e| {
+            tracing::error!("listing deliveries: {e}");
+            Vec::new()
+        })
+    }
+
+    /// The delivery records passing `filter`, in enqueue order. A passive
+    /// notifier reads them from the shared store.
+    pub fn try_deliveries(
+        &self,
+        filter: DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, NotifyError> {
+        let mut out: Vec<DeliveryRecord> = if self.is_active() {
+            let st = self.inner.state.lock();
+            st.records
+                .values()
+                .filter(|r| filter.matches(r))
+                .cloned()
+                .collect()
+        } else {
+            self.inner
+                .outbox
+                .deliveries()?
+                .into_iter()
+                .filter(|r| filter.matches(r))
+                .collect()
+        };
         out.sort_by_key(|r| r.seq);
-        out
+        Ok(out)
+    }
+
+    /// Whether this notifier enqueues and delivers (always, unless its
+    /// outbox is shared by several nodes; see the module docs).
+    pub fn is_active(&self) -> bool {
+        self.inner.active.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Makes this notifier the one that enqueues and delivers, or a passive
+    /// one. Becoming active reads every subscription and record from the
+    /// store (what the node active before did is known, and its pending
+    /// deliveries are resumed); going passive forgets the records (attempts
+    /// running finish and store their outcome). A no-op when nothing
+    /// changes.
+    pub fn set_active(&self, active: bool) -> Result<(), NotifyError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.is_active() == active {
+            return Ok(());
+        }
+        let mut st = self.inner.state.lock();
+        if active {
+            let now = self.inner.now_ms();
+            let loaded = load(
+                self.inner.outbox.as_ref(),
+                now,
+                self.inner.retry.backoff_ms_max,
+            )?;
+            let in_flight = std::mem::take(&mut st.in_flight);
+            *st = loaded;
+            st.in_flight = in_flight;
+            tracing::info!(
+                pending = st.pending,
+                "notifier active: this node sends notifications"
+            );
+        } else {
+            let subscriptions = std::mem::take(&mut st.subscriptions);
+            let in_flight = std::mem::take(&mut st.in_flight);
+            *st = State {
+                subscriptions,
+                in_flight,
+                ..State::default()
+            };
+            tracing::info!("notifier passive: another node sends notifications");
+        }
+        self.inner.active.store(active, SeqCst);
+        drop(st);
+        self.inner.wake.notify_one();
+        Ok(())
     }
 
     /// Waits until no delivery is pending; `false` if `timeout` passed first.
@@ -552,17 +644,114 @@ impl Notifier {
     }
 }
 
+/// The subscriptions stored in `outbox`, by key.
+fn load_subscriptions(
+    outbox: &dyn OutboxStore,
+) -> Result<HashMap<String, Subscription>, OutboxError> {
+    Ok(outbox
+        .subscriptions()?
+        .into_iter()
+        .map(|s| (subscription_key(&s.stakeholder, &s.id), s))
+        .collect())
+}
+
+/// Everything stored in `outbox`, scheduled at `now` (unix ms): pending
+/// deliveries are due at their stored time, a back-off persisted under an
+/// older, longer policy clamped to `backoff_ms_max`.
+fn load(outbox: &dyn OutboxStore, now: i64, backoff_ms_max: u64) -> Result<State, OutboxError> {
+    let mut state = State {
+        subscriptions: load_subscriptions(outbox)?,
+        ..State::default()
+    };
+    for mut r in outbox.deliveries()? {
+        let key = record_key(&r);
+        state.next_seq = state.next_seq.max(r.seq + 1);
+        match r.status {
+            DeliveryStatus::Pending => {
+                r.next_attempt_unix_ms = r
+                    .next_attempt_unix_ms
+                    .min(now.saturating_add(ms_i64(backoff_ms_max)));
+                state.pending += 1;
+                state
+                    .ready
+                    .insert((r.next_attempt_unix_ms, r.seq, key.clone()));
+            }
+            DeliveryStatus::Delivered | DeliveryStatus::Failed => {
+                let at = r.delivered_unix_ms.unwrap_or(r.next_attempt_unix_ms);
+                state.finished.insert((at, r.seq, key.clone()));
+            }
+        }
+        state.records.insert(key, r);
+    }
+    Ok(state)
+}
+
+/// Reads the subscriptions again if another node changed them (a shared
+/// outbox only). Pending deliveries of a removed subscription become due
+/// now, so they fail promptly.
+fn refresh_subscriptions(inner: &Inner) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let version = match inner.outbox.subscriptions_version() {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!("reading the subscriptions' version: {e}");
+            return;
+        }
+    };
+    if version == inner.subscriptions_version.load(SeqCst) {
+        return;
+    }
+    let subscriptions = match load_subscriptions(inner.outbox.as_ref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("reading the subscriptions: {e}");
+            return;
+        }
+    };
+    inner.subscriptions_version.store(version, SeqCst);
+    let now = inner.now_ms();
+    let mut st = inner.state.lock();
+    st.subscriptions = subscriptions;
+    let orphans: Vec<Slot> = st
+        .ready
+        .iter()
+        .filter(|(_, _, k)| {
+            st.records.get(k).is_some_and(|r| {
+                !st.subscriptions
+                    .contains_key(&subscription_key(&r.stakeholder, &r.subscription))
+            })
+        })
+        .cloned()
+        .collect();
+    for slot in orphans {
+        st.ready.remove(&slot);
+        st.ready.insert((now, slot.1, slot.2));
+    }
+}
+
+/// The subscription key part of a delivery key.
+fn subscription_of(key: &str) -> &str {
+    match key.match_indices('\0').nth(1) {
+        Some((at, _)) => &key[..at],
+        None => key,
+    }
+}
+
 /// The dispatcher: starts due deliveries within the in-flight bounds, sleeps
 /// until the next is due or something changes.
 async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
     let mut tasks = JoinSet::new();
+    let shared = inner.outbox.shared();
     loop {
         while tasks.try_join_next().is_some() {}
+        if shared {
+            refresh_subscriptions(&inner);
+        }
         let now = inner.now_ms();
         let mut next_due = None;
         let mut started: Vec<(String, OwnedSemaphorePermit)> = Vec::new();
-        {
+        if inner.active.load(std::sync::atomic::Ordering::SeqCst) {
             let mut guard = inner.state.lock();
             let st = &mut *guard;
             let mut taken: Vec<Slot> = Vec::new();
@@ -608,10 +797,13 @@ async fn dispatch(inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
         for (key, permit) in started {
             tasks.spawn(attempt(inner.clone(), key, permit));
         }
-        let sleep = match next_due {
+        let mut sleep = match next_due {
             Some(due) => Duration::from_millis(u64::try_from(due - now).unwrap_or(0)),
             None => Duration::from_secs(3600),
         };
+        if shared {
+            sleep = sleep.min(Duration::from_millis(SHARED_REFRESH_MS));
+        }
         tokio::select! {
             _ = stopped.changed() => break,
             _ = inner.wake.notified() => {}
@@ -634,6 +826,7 @@ async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) 
         (record, subscription)
     };
     let Some(record) = record else {
+        release(&inner, &key);
         return;
     };
     let timeout = Duration::from_millis(inner.retry.request_timeout_ms);
@@ -682,24 +875,32 @@ async fn attempt(inner: Arc<Inner>, key: String, _permit: OwnedSemaphorePermit) 
             },
         },
     };
-    finish(&inner, &key, outcome);
+    finish(&inner, &key, record, outcome);
     inner.wake.notify_one();
+}
+
+/// Frees the in-flight slot of `key`'s subscription.
+fn release(inner: &Inner, key: &str) {
+    if let Some(busy) = inner.state.lock().in_flight.get_mut(subscription_of(key)) {
+        *busy = busy.saturating_sub(1);
+    }
 }
 
 /// Records the outcome of an attempt, reschedules or finishes the delivery,
 /// and prunes the oldest finished records beyond [`DELIVERED_RECORDS_MAX`].
-fn finish(inner: &Inner, key: &str, outcome: Outcome) {
+///
+/// `attempted` is the record as the attempt began. If the notifier went
+/// passive meanwhile (its records are gone from memory), the outcome is
+/// still stored, so the node active next does not send it again.
+fn finish(inner: &Inner, key: &str, attempted: DeliveryRecord, outcome: Outcome) {
     let now = inner.now_ms();
     let mut st = inner.state.lock();
-    let Some(mut r) = st.records.get(key).cloned() else {
-        return;
-    };
-    if let Some(busy) = st
-        .in_flight
-        .get_mut(&subscription_key(&r.stakeholder, &r.subscription))
-    {
+    if let Some(busy) = st.in_flight.get_mut(subscription_of(key)) {
         *busy = busy.saturating_sub(1);
     }
+    let known = st.records.get(key).cloned();
+    let passive = known.is_none();
+    let mut r = known.unwrap_or(attempted);
     r.attempts = r.attempts.saturating_add(1);
     let counter = match (&outcome, r.attempts >= inner.retry.attempts_max) {
         (Outcome::Delivered, _) => &inner.counts.delivered,
@@ -741,6 +942,9 @@ fn finish(inner: &Inner, key: &str, outcome: Outcome) {
         // The in-memory state goes on; after a restart the delivery is
         // pending again (a possible duplicate, never a loss).
         tracing::error!(delivery = %r.message_id, "cannot record delivery state: {e}");
+    }
+    if passive {
+        return;
     }
     match r.status {
         DeliveryStatus::Pending => {

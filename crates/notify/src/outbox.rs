@@ -20,6 +20,10 @@
 //! After a failed write (a full disk) the keyspace is reopened before the
 //! next write, so the outbox recovers without a restart.
 //!
+//! The contract every outbox meets is [`OutboxStore`]; [`Outbox`] is the
+//! embedded one, and `pg_store::PgOutbox` the one several nodes share.
+//! `notify::conformance` (feature `testing`) checks both.
+//!
 //! Deliberately absent: scheduling, caching (the notifier keeps the records
 //! in memory) and any knowledge of transports.
 
@@ -36,6 +40,50 @@ pub struct OutboxError(pub String);
 
 fn db<E: std::fmt::Display>(e: E) -> OutboxError {
     OutboxError(e.to_string())
+}
+
+/// Where the notifier keeps subscriptions, delivery records and bodies.
+///
+/// Durability: subscription writes and [`OutboxStore::insert_deliveries`]
+/// are durable when they return; [`OutboxStore::update_delivery`] and
+/// [`OutboxStore::remove_deliveries`] may be lost in a power cut (a lost
+/// update makes a delivery pending again: a duplicate, never a loss).
+/// Keys are [`subscription_key`] and [`record_key`].
+pub trait OutboxStore: Send + Sync {
+    /// Every stored subscription.
+    fn subscriptions(&self) -> Result<Vec<Subscription>, OutboxError>;
+    /// Every stored delivery record.
+    fn deliveries(&self) -> Result<Vec<DeliveryRecord>, OutboxError>;
+    /// Stores (or replaces) a subscription, durably.
+    fn put_subscription(&self, s: &Subscription) -> Result<(), OutboxError>;
+    /// Removes `stakeholder`'s subscription `id`, durably (absent: no-op).
+    fn remove_subscription(&self, stakeholder: &str, id: &str) -> Result<(), OutboxError>;
+    /// Writes new deliveries and their bodies, all or none, durably. A
+    /// delivery whose key is already stored is left as it is.
+    fn insert_deliveries(
+        &self,
+        new: &[(DeliveryRecord, std::sync::Arc<Vec<u8>>)],
+    ) -> Result<(), OutboxError>;
+    /// The body of a delivery, if it is still stored.
+    fn body(&self, key: &str) -> Result<Option<Vec<u8>>, OutboxError>;
+    /// Stores the new state of a delivery; drops its body when finished.
+    fn update_delivery(&self, record: &DeliveryRecord, finished: bool) -> Result<(), OutboxError>;
+    /// Forgets finished deliveries (pruning), with their bodies.
+    fn remove_deliveries(&self, keys: &[String]) -> Result<(), OutboxError>;
+    /// Makes everything written so far durable (at shutdown).
+    fn sync(&self) -> Result<(), OutboxError>;
+    /// Whether other nodes write to this store too. The notifier of a
+    /// shared store starts passive ([`crate::Notifier::set_active`]) and
+    /// reads the subscriptions again when [`OutboxStore::subscriptions_version`]
+    /// moves.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// A number that changes whenever a subscription is stored or removed
+    /// (by any node). A store only this process writes may keep it at 0.
+    fn subscriptions_version(&self) -> Result<u64, OutboxError> {
+        Ok(0)
+    }
 }
 
 /// The key of one subscription: `{stakeholder}\0{subscription id}`. Ids
@@ -192,9 +240,11 @@ impl Outbox {
         let h = self.handles()?;
         read(&h)
     }
+}
 
+impl OutboxStore for Outbox {
     /// Every stored subscription.
-    pub fn subscriptions(&self) -> Result<Vec<Subscription>, OutboxError> {
+    fn subscriptions(&self) -> Result<Vec<Subscription>, OutboxError> {
         self.read(|h| {
             let mut out = Vec::new();
             for kv in h.subscriptions.iter() {
@@ -206,7 +256,7 @@ impl Outbox {
     }
 
     /// Every stored delivery record.
-    pub fn deliveries(&self) -> Result<Vec<DeliveryRecord>, OutboxError> {
+    fn deliveries(&self) -> Result<Vec<DeliveryRecord>, OutboxError> {
         self.read(|h| {
             let mut out = Vec::new();
             for kv in h.deliveries.iter() {
@@ -218,7 +268,7 @@ impl Outbox {
     }
 
     /// Stores (or replaces) a subscription, durably.
-    pub fn put_subscription(&self, s: &Subscription) -> Result<(), OutboxError> {
+    fn put_subscription(&self, s: &Subscription) -> Result<(), OutboxError> {
         let v = serde_json::to_vec(s).map_err(db)?;
         let key = subscription_key(&s.stakeholder, &s.id);
         self.write(|h| {
@@ -228,7 +278,7 @@ impl Outbox {
     }
 
     /// Removes `stakeholder`'s subscription `id`, durably.
-    pub fn remove_subscription(&self, stakeholder: &str, id: &str) -> Result<(), OutboxError> {
+    fn remove_subscription(&self, stakeholder: &str, id: &str) -> Result<(), OutboxError> {
         let key = subscription_key(stakeholder, id);
         self.write(|h| {
             h.subscriptions.remove(&key).map_err(db)?;
@@ -237,7 +287,7 @@ impl Outbox {
     }
 
     /// Writes new deliveries and their bodies in one atomic batch, durably.
-    pub fn insert_deliveries(
+    fn insert_deliveries(
         &self,
         new: &[(DeliveryRecord, std::sync::Arc<Vec<u8>>)],
     ) -> Result<(), OutboxError> {
@@ -252,6 +302,9 @@ impl Outbox {
         self.write(|h| {
             let mut batch = h.keyspace.batch();
             for (key, record, body) in &rows {
+                if h.deliveries.contains_key(key.as_bytes()).map_err(db)? {
+                    continue;
+                }
                 batch.insert(&h.deliveries, key.as_bytes(), record.as_slice());
                 batch.insert(&h.bodies, key.as_bytes(), body.as_slice());
             }
@@ -261,16 +314,12 @@ impl Outbox {
     }
 
     /// The body of a delivery, if it is still stored.
-    pub fn body(&self, key: &str) -> Result<Option<Vec<u8>>, OutboxError> {
+    fn body(&self, key: &str) -> Result<Option<Vec<u8>>, OutboxError> {
         self.read(|h| Ok(h.bodies.get(key).map_err(db)?.map(|v| v.to_vec())))
     }
 
     /// Stores the new state of a delivery; drops its body when finished.
-    pub fn update_delivery(
-        &self,
-        record: &DeliveryRecord,
-        finished: bool,
-    ) -> Result<(), OutboxError> {
+    fn update_delivery(&self, record: &DeliveryRecord, finished: bool) -> Result<(), OutboxError> {
         let key = record_key(record);
         let value = serde_json::to_vec(record).map_err(db)?;
         self.write(|h| {
@@ -285,7 +334,7 @@ impl Outbox {
     }
 
     /// Forgets finished deliveries (pruning).
-    pub fn remove_deliveries(&self, keys: &[String]) -> Result<(), OutboxError> {
+    fn remove_deliveries(&self, keys: &[String]) -> Result<(), OutboxError> {
         self.write(|h| {
             let mut batch = h.keyspace.batch();
             for key in keys {
@@ -298,7 +347,7 @@ impl Outbox {
     }
 
     /// Fsyncs everything written so far (at shutdown).
-    pub fn sync(&self) -> Result<(), OutboxError> {
+    fn sync(&self) -> Result<(), OutboxError> {
         self.write(|h| h.keyspace.persist(PersistMode::SyncAll).map_err(db))
     }
 }

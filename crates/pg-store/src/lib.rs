@@ -18,8 +18,10 @@
 //! schema older or newer than this build knows.
 //!
 //! Implemented so far: the log's contract ([`log_store::LogStore`]) as
-//! [`PgLogStore`]. The conformance suite `log_store::conformance` runs
-//! against it and against the embedded store alike.
+//! [`PgLogStore`], and the notification outbox's ([`notify::OutboxStore`])
+//! as [`PgOutbox`]. The conformance suites `log_store::conformance` and
+//! `notify::conformance` run against them and against the embedded stores
+//! alike.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,11 +30,13 @@ pub mod import;
 mod lease;
 mod log;
 pub mod migrate;
+mod outbox;
 
 pub use import::{import_log, ImportError, ImportReport};
 pub use lease::LEASE_RENEWALS_PER_TERM;
 pub use log::PgLogStore;
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
+pub use outbox::PgOutbox;
 
 use std::sync::Arc;
 

@@ -75,6 +75,31 @@ CREATE TABLE log_lease (
 INSERT INTO log_lease (id, token) VALUES (1, 0);
 CREATE INDEX log_dedup_by_idx ON log_dedup (idx);
 "#,
+}, Migration {
+    version: 3,
+    name: "notifications shared by the nodes: subscriptions, deliveries and their bodies",
+    sql: r#"
+CREATE TABLE notify_subscription (
+    stakeholder TEXT NOT NULL,
+    id TEXT NOT NULL,
+    subscription JSONB NOT NULL,
+    PRIMARY KEY (stakeholder, id)
+);
+CREATE TABLE notify_delivery (
+    key BYTEA PRIMARY KEY,
+    stakeholder TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    record JSONB NOT NULL,
+    body BYTEA
+);
+CREATE INDEX notify_delivery_by_seq ON notify_delivery (seq);
+CREATE TABLE notify_state (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    subscriptions_version BIGINT NOT NULL
+);
+INSERT INTO notify_state (id, subscriptions_version) VALUES (1, 0);
+"#,
 }];
 
 /// The version this build writes and reads.

@@ -457,6 +457,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             interval: Duration::from_millis(200),
             // The demo's operator receives its webhooks on loopback.
             webhooks_to_private_addresses: true,
+            shared_outbox: None,
         },
     )
     .await?;

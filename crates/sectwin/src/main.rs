@@ -472,6 +472,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             mqtt: args.mqtt.clone(),
             interval: Duration::from_millis(args.risk_interval_ms.max(100)),
             webhooks_to_private_addresses: args.webhook_allow_private,
+            shared_outbox: match &backend {
+                node::LogBackend::Postgres(options) => Some(options.clone()),
+                node::LogBackend::Embedded => None,
+            },
         },
     )
     .await?;

@@ -209,6 +209,7 @@ async fn a_node_refuses_data_written_by_a_newer_format() {
                     mqtt: None,
                     interval: std::time::Duration::from_secs(1),
                     webhooks_to_private_addresses: false,
+                    shared_outbox: None,
                 },
             )
             .await?;

@@ -3,4 +3,5 @@
 
 mod common;
 mod mqtt;
+mod outbox_conformance;
 mod webhooks;

@@ -5,4 +5,6 @@
 mod lease;
 mod log_conformance;
 mod migrations;
+mod notifier;
+mod outbox_conformance;
 mod support;

@@ -53,6 +53,8 @@ pub(crate) struct Cluster {
     _dir: tempfile::TempDir,
     datas: Vec<PathBuf>,
     ports: Vec<u16>,
+    /// More `serve` arguments for every node.
+    extra: Vec<String>,
     pub(crate) servers: Vec<Option<Server>>,
 }
 
@@ -67,6 +69,11 @@ impl Cluster {
     /// Migrates a schema and starts every node (the first alone, until it
     /// made the keys the others copy).
     pub(crate) fn start(test: &str, nodes: usize) -> Cluster {
+        Cluster::start_with(test, nodes, &[])
+    }
+
+    /// [`Cluster::start`], with `extra` arguments to every `serve`.
+    pub(crate) fn start_with(test: &str, nodes: usize, extra: &[&str]) -> Cluster {
         let schema = PgSchema::new(test);
         let dir = tempfile::tempdir().expect("temp dir");
         let datas = (0..nodes)
@@ -78,6 +85,7 @@ impl Cluster {
             _dir: dir,
             datas,
             ports,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             servers: (0..nodes).map(|_| None).collect(),
         };
         cluster.spawn(0);
@@ -121,7 +129,8 @@ impl Cluster {
             .args(["--node-name", &format!("node{i}")])
             .args(["--lease-ms", &LEASE_MS.to_string()])
             .args(["--checkpoint-interval-ms", CHECKPOINT_INTERVAL_MS])
-            .args(self.schema.serve_args());
+            .args(self.schema.serve_args())
+            .args(&self.extra);
         let mut server = Server::spawn(cmd);
         server.wait_ready();
         self.servers[i] = Some(server);
@@ -584,6 +593,211 @@ async fn twins_through_followers(cluster: &Cluster) {
                 "node{i} does not show the stakeholder registered through node1: {status:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Registers Acme and its customer Op through node 1, and through node 2
+/// Acme's door controller `door-1`, handed over to Op. Answers the
+/// directory holding Op's key, and the key's path.
+fn operated_door(cluster: &Cluster) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("data")).expect("dir");
+    std::fs::copy(
+        cluster.data(0).join("scitt.key"),
+        d.join("data").join("scitt.key"),
+    )
+    .expect("the receipt key");
+    let (acme_key, acme_pub) = common::keypair(d, "acme", "eddsa");
+    let (op_key, op_pub) = common::keypair(d, "op", "eddsa");
+    common::register_stakeholders(
+        &cluster.base(1),
+        &cluster.data(0).join("authority.key"),
+        &[
+            ("acme.example", "manufacturer", &acme_pub),
+            ("op.example", "operator", &op_pub),
+        ],
+    );
+    for payload in [
+        r#"{"type":"device-registered","manufacturer":"Acme","model":"DC-200","serial":"1"}"#,
+        r#"{"type":"ownership-transferred","owner":"op.example","operator":"op.example","site":"Building A"}"#,
+    ] {
+        let (ok, out) = common::submit(
+            &cluster.base(2),
+            d,
+            &acme_key,
+            "acme.example",
+            "device:door-1",
+            payload,
+        );
+        assert!(ok, "{payload} through a follower:\n{out}");
+    }
+    (dir, op_key)
+}
+
+/// Reports an incident on `door-1` as Op through node `via`.
+fn report_incident(cluster: &Cluster, via: usize, op: &(tempfile::TempDir, String), n: usize) {
+    let payload =
+        format!(r#"{{"type":"incident-reported","severity":"high","summary":"tamper alarm {n}"}}"#);
+    let (ok, out) = common::submit(
+        &cluster.base(via),
+        op.0.path(),
+        &op.1,
+        "op.example",
+        "device:door-1",
+        &payload,
+    );
+    assert!(ok, "incident {n} through node{via}:\n{out}");
+}
+
+/// The notification ids the receiver got, each with how many times its
+/// `webhook-id` came.
+fn told(received: &crate::vuln_e2e::Received) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for (headers, _) in received.lock().expect("lock").iter() {
+        let id = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        *out.entry(id).or_insert(0) += 1;
+    }
+    out
+}
+
+/// Waits until the receiver has `want` distinct notifications, then a while
+/// longer for any duplicate to arrive; answers what it got.
+async fn told_settled(
+    cluster: &Cluster,
+    received: &crate::vuln_e2e::Received,
+    want: usize,
+) -> std::collections::BTreeMap<String, usize> {
+    let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+    while told(received).len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {want} incidents told within {TAKEOVER_TIMEOUT:?}: {:?}\n{}",
+            told(received).len(),
+            told(received),
+            cluster.outputs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every node's pumps have run several times by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    told(received)
+}
+
+/// Each event is told once by the cluster, not once per node: a stakeholder
+/// subscribes through a follower, incidents are reported through another,
+/// and only the sequencer's notifier sends (the outbox is shared in
+/// PostgreSQL). After the sequencer is killed, the node that takes over
+/// sends what comes next and nothing told before. A follower lists the
+/// deliveries from the shared outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_tell_each_incident_once_across_a_failover() {
+    let (hook, received) = crate::vuln_e2e::webhook_receiver().await;
+    let mut cluster = Cluster::start_with(
+        "notify",
+        NODES,
+        &["--webhook-allow-private", "--risk-interval-ms", "200"],
+    );
+    let all: Vec<usize> = (0..NODES).collect();
+    assert_eq!(cluster.wait_sequencer(&all).await, 0);
+    let op = operated_door(&cluster);
+    // Op's API credential, made on node 0 and copied to the others (as
+    // operations.md says; nodes reload the file when it changes).
+    let (id, secret) = common::credential(cluster.data(0), "op.example");
+    for i in 1..NODES {
+        std::fs::copy(
+            node::credentials_path(cluster.data(0)),
+            node::credentials_path(cluster.data(i)),
+        )
+        .expect("copy the credentials");
+    }
+    let token = crate::vuln_e2e::token(&cluster.base(1), &id, &secret).await;
+    let (status, sub) = crate::vuln_e2e::post(
+        &cluster.base(1),
+        "/api/v1/subscriptions",
+        &token,
+        format!(r#"{{"id":"op-incidents","webhook":{{"url":"{hook}"}},"kinds":["incident"]}}"#)
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 201, "subscribing through a follower: {sub}");
+    // Every node lists the subscription.
+    for i in 0..NODES {
+        let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+        loop {
+            // (A 401 until the node reloaded the credentials file.)
+            let (status, list) =
+                crate::vuln_e2e::get(&cluster.base(i), "/api/v1/subscriptions", &token).await;
+            if status == 200
+                && list["subscriptions"]
+                    .as_array()
+                    .is_some_and(|s| s.len() == 1)
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{i} does not list the subscription: {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    for n in 0..4 {
+        report_incident(&cluster, 2, &op, n);
+    }
+    let first = told_settled(&cluster, &received, 4).await;
+    assert!(
+        first.values().all(|&times| times == 1),
+        "three nodes, each incident told once: {first:?}"
+    );
+    // A follower lists the four deliveries from the shared outbox.
+    let (status, list) = crate::vuln_e2e::get(
+        &cluster.base(2),
+        "/api/v1/deliveries?status=delivered",
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(
+        list["deliveries"].as_array().map(Vec::len),
+        Some(4),
+        "the deliveries, listed by a follower: {list}"
+    );
+
+    // The sequencer dies; the node that takes over tells what comes next,
+    // and nothing told before.
+    if let Some(server) = cluster.servers[0].as_mut() {
+        server.kill();
+    }
+    cluster.servers[0] = None;
+    let next = cluster.wait_sequencer(&[1, 2]).await;
+    let via = if next == 1 { 2 } else { 1 };
+    for n in 4..7 {
+        report_incident(&cluster, via, &op, n);
+    }
+    let all_told = told_settled(&cluster, &received, 7).await;
+    assert!(
+        all_told.values().all(|&times| times == 1),
+        "after the failover, each incident told once, none again: {all_told:?}"
+    );
+    for id in first.keys() {
+        assert!(all_told.contains_key(id));
+    }
+    // The survivors stop cleanly (the shared outbox closes off the runtime).
+    for i in [1, 2] {
+        if let Some(mut server) = cluster.servers[i].take() {
+            let status = server.stop();
+            assert!(
+                status.success(),
+                "node{i} exited with {status}\n{}",
+                server.output()
+            );
         }
     }
 }
