@@ -40,6 +40,9 @@ struct ForwardedRefusal {
     /// `too_large`, `empty`, `busy`, `read_only`.
     error: String,
     message: String,
+    /// The sequencer's largest entry, bytes (with `too_large`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_bytes: Option<usize>,
 }
 
 /// A follower's [`Forward`]: the sequencer's endpoint over HTTP.
@@ -104,7 +107,15 @@ impl Forward for HttpForward {
             );
             match refusal.as_ref().map(|r| r.error.as_str()) {
                 Some("empty") => Err(ForwardError::Refused(AppendError::Empty)),
-                Some("too_large") => Err(ForwardError::Refused(AppendError::ReadOnly(message))),
+                // The sequencer's limit is smaller than this node's: the
+                // caller hears 413 with the sequencer's limit.
+                Some("too_large") => Err(ForwardError::Refused(match refusal.and_then(|r| r.max_bytes) {
+                    Some(max_bytes) => AppendError::TooLarge {
+                        bytes: entry.len(),
+                        max_bytes,
+                    },
+                    None => AppendError::ReadOnly(message),
+                })),
                 _ => Err(ForwardError::Retry(format!("{url}: {status}: {message}"))),
             }
         })
@@ -143,6 +154,7 @@ fn refusal(status: StatusCode, error: &str, message: String) -> Response {
         Json(ForwardedRefusal {
             error: error.into(),
             message,
+            max_bytes: None,
         }),
     )
         .into_response()
@@ -174,9 +186,15 @@ async fn take_forwarded(
             "empty",
             AppendError::Empty.to_string(),
         ),
-        Err(e @ AppendError::TooLarge { .. }) => {
-            refusal(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-        }
+        Err(e @ AppendError::TooLarge { max_bytes, .. }) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(ForwardedRefusal {
+                error: "too_large".into(),
+                message: e.to_string(),
+                max_bytes: Some(max_bytes),
+            }),
+        )
+            .into_response(),
         Err(e @ AppendError::Busy { .. }) => {
             refusal(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
         }

@@ -55,6 +55,8 @@ pub(crate) struct Cluster {
     ports: Vec<u16>,
     /// More `serve` arguments for every node.
     extra: Vec<String>,
+    /// And for node 0 only.
+    first_extra: Vec<String>,
     pub(crate) servers: Vec<Option<Server>>,
 }
 
@@ -69,11 +71,17 @@ impl Cluster {
     /// Migrates a schema and starts every node (the first alone, until it
     /// made the keys the others copy).
     pub(crate) fn start(test: &str, nodes: usize) -> Cluster {
-        Cluster::start_with(test, nodes, &[])
+        Cluster::start_with(test, nodes, &[], &[])
     }
 
-    /// [`Cluster::start`], with `extra` arguments to every `serve`.
-    pub(crate) fn start_with(test: &str, nodes: usize, extra: &[&str]) -> Cluster {
+    /// [`Cluster::start`], with `extra` arguments to every `serve`, and
+    /// `first_extra` to node 0's.
+    pub(crate) fn start_with(
+        test: &str,
+        nodes: usize,
+        extra: &[&str],
+        first_extra: &[&str],
+    ) -> Cluster {
         let schema = PgSchema::new(test);
         let dir = tempfile::tempdir().expect("temp dir");
         let datas = (0..nodes)
@@ -86,6 +94,7 @@ impl Cluster {
             datas,
             ports,
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            first_extra: first_extra.iter().map(|a| a.to_string()).collect(),
             servers: (0..nodes).map(|_| None).collect(),
         };
         cluster.spawn(0);
@@ -131,6 +140,9 @@ impl Cluster {
             .args(["--checkpoint-interval-ms", CHECKPOINT_INTERVAL_MS])
             .args(self.schema.serve_args())
             .args(&self.extra);
+        if i == 0 {
+            cmd.args(&self.first_extra);
+        }
         let mut server = Server::spawn(cmd);
         server.wait_ready();
         self.servers[i] = Some(server);
@@ -702,9 +714,23 @@ async fn three_nodes_tell_each_incident_once_across_a_failover() {
         "notify",
         NODES,
         &["--webhook-allow-private", "--risk-interval-ms", "200"],
+        &["--entry-bytes-max", "4096"],
     );
     let all: Vec<usize> = (0..NODES).collect();
     assert_eq!(cluster.wait_sequencer(&all).await, 0);
+    // An entry the follower takes but the sequencer's smaller limit refuses
+    // is answered 413 with the sequencer's limit, not as a failure.
+    match LogClient::new(cluster.log_base(1))
+        .add(vec![7; 10_000])
+        .await
+        .expect("add through a follower")
+    {
+        common::AddAnswer::Refused { status, body, .. } => {
+            assert_eq!(status, 413, "{body}");
+            assert!(body.contains("maximum of 4096 bytes"), "{body}");
+        }
+        other => panic!("a 10,000-byte entry over node 0's 4,096-byte limit: {other:?}"),
+    }
     let op = operated_door(&cluster);
     // Op's API credential, made on node 0 and copied to the others (as
     // operations.md says; nodes reload the file when it changes).
