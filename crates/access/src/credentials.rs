@@ -231,6 +231,37 @@ impl Credentials {
         Ok(())
     }
 
+    /// Adds `credential` as another node (or file) holds it; answers whether
+    /// this set changed. Creations and revocations commute: a client id
+    /// unknown here is added, and a credential revoked in either is revoked
+    /// (a revocation is never undone). For a client id known here, the rest
+    /// of the record is kept as it is here (ids are random: the same id is
+    /// the same credential).
+    pub fn merge_one(&mut self, credential: &Credential) -> bool {
+        match self.by_client_id.get_mut(&credential.client_id) {
+            None => {
+                self.by_client_id
+                    .insert(credential.client_id.clone(), credential.clone());
+                true
+            }
+            Some(here) if credential.revoked && !here.revoked => {
+                here.revoked = true;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// [`Credentials::merge_one`] of every credential of `other`; answers
+    /// whether this set changed.
+    pub fn merge(&mut self, other: &Credentials) -> bool {
+        let mut changed = false;
+        for c in other.iter() {
+            changed |= self.merge_one(c);
+        }
+        changed
+    }
+
     /// The credential `client_id`, revoked or not.
     pub fn get(&self, client_id: &str) -> Option<&Credential> {
         self.by_client_id.get(client_id)

@@ -109,13 +109,15 @@ impl Forward for HttpForward {
                 Some("empty") => Err(ForwardError::Refused(AppendError::Empty)),
                 // The sequencer's limit is smaller than this node's: the
                 // caller hears 413 with the sequencer's limit.
-                Some("too_large") => Err(ForwardError::Refused(match refusal.and_then(|r| r.max_bytes) {
-                    Some(max_bytes) => AppendError::TooLarge {
-                        bytes: entry.len(),
-                        max_bytes,
+                Some("too_large") => Err(ForwardError::Refused(
+                    match refusal.and_then(|r| r.max_bytes) {
+                        Some(max_bytes) => AppendError::TooLarge {
+                            bytes: entry.len(),
+                            max_bytes,
+                        },
+                        None => AppendError::ReadOnly(message),
                     },
-                    None => AppendError::ReadOnly(message),
-                })),
+                )),
                 _ => Err(ForwardError::Retry(format!("{url}: {status}: {message}"))),
             }
         })

@@ -36,15 +36,15 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8470";
 
 /// The files of a data directory every node of one database must share
 /// (copied from the first node's before the others start): the log's and
-/// the receipts' signing keys, the registry authority's key, the token key
-/// and the credentials. Each node keeps the rest of its directory.
+/// the receipts' signing keys, the registry authority's key and the token
+/// key. Each node keeps the rest of its directory; the API credentials are
+/// shared through the database (`pg_store::PgCredentials`).
 pub const CLUSTER_SHARED_FILES: &[&str] = &[
     "log.key",
     "log.vkey",
     "scitt.key",
     "authority.key",
     "token.key",
-    "credentials.json",
 ];
 
 /// Path of the log's signing key inside a data directory.
@@ -563,6 +563,20 @@ pub fn load_credentials(path: &Path) -> Result<access::Credentials> {
     }
 }
 
+/// The rows of `credentials` for the cluster's store.
+fn credential_rows(credentials: &access::Credentials) -> Result<Vec<pg_store::CredentialRow>> {
+    credentials
+        .iter()
+        .map(|c| {
+            Ok(pg_store::CredentialRow {
+                client_id: c.client_id().to_string(),
+                record: serde_json::to_string(c)?,
+                revoked: c.revoked(),
+            })
+        })
+        .collect()
+}
+
 /// Writes the credentials file atomically (readable by its owner only).
 pub fn save_credentials(path: &Path, credentials: &access::Credentials) -> Result<()> {
     durable::write_private(path, &serde_json::to_vec_pretty(credentials)?)
@@ -643,6 +657,9 @@ impl Node {
             self.clock.now_unix_s(),
         )?;
         save_credentials(&self.credentials_path, &credentials)?;
+        drop(credentials);
+        // Shared with the other nodes of a cluster at once.
+        self.credentials_file.reload_if_changed();
         Ok(created)
     }
 
@@ -814,7 +831,14 @@ pub async fn open_node_on(
     };
     let authority = Arc::new((authority_id(&issuer), authority_key));
     let credentials_path = credentials_path(data);
-    let credentials_file = Arc::new(CredentialsFile::open(credentials_path.clone())?);
+    let shared_credentials = match backend {
+        LogBackend::Postgres(options) => Some(pg_store::PgCredentials::open(options)?),
+        LogBackend::Embedded => None,
+    };
+    let credentials_file = Arc::new(CredentialsFile::open(
+        credentials_path.clone(),
+        shared_credentials,
+    )?);
     let token_key = access::TokenKey::from_bytes(load_or_create_secret(&data.join("token.key"))?);
     let tokens = Arc::new({
         let file = credentials_file.clone();
@@ -1014,42 +1038,108 @@ pub struct CredentialsFile {
     path: PathBuf,
     credentials: Arc<parking_lot::RwLock<access::Credentials>>,
     seen: parking_lot::Mutex<Option<std::time::SystemTime>>,
+    /// The credentials every node of a cluster shares (`--database`).
+    shared: Option<pg_store::PgCredentials>,
+    /// The shared credentials' version last read.
+    shared_seen: parking_lot::Mutex<Option<u64>>,
 }
 
 impl CredentialsFile {
-    fn open(path: PathBuf) -> Result<CredentialsFile> {
+    /// Opens the file; with `shared`, merges it with the cluster's
+    /// credentials both ways before the node serves.
+    fn open(path: PathBuf, shared: Option<pg_store::PgCredentials>) -> Result<CredentialsFile> {
         let seen = Self::mtime(&path);
-        let credentials = Arc::new(parking_lot::RwLock::new(load_credentials(&path)?));
-        Ok(CredentialsFile {
+        let loaded = load_credentials(&path)?;
+        let file = CredentialsFile {
             path,
-            credentials,
+            credentials: Arc::new(parking_lot::RwLock::new(loaded.clone())),
             seen: parking_lot::Mutex::new(seen),
-        })
+            shared,
+            shared_seen: parking_lot::Mutex::new(None),
+        };
+        if let Some(shared) = &file.shared {
+            shared
+                .merge(&credential_rows(&loaded)?)
+                .context("sharing the credentials file with the cluster")?;
+            let mut seen = file.seen.lock();
+            file.pull(shared, &mut seen)
+                .context("reading the cluster's credentials")?;
+        }
+        Ok(file)
     }
 
     fn mtime(path: &Path) -> Option<std::time::SystemTime> {
         std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
-    /// Reloads the file if it changed since it was last read; answers
-    /// whether it did.
+    /// Merges the cluster's credentials into this node's if their version
+    /// moved, and writes the file again if that changed it; answers whether
+    /// it did. `seen`: the file's modification time, as this node wrote it.
+    fn pull(
+        &self,
+        shared: &pg_store::PgCredentials,
+        seen: &mut Option<std::time::SystemTime>,
+    ) -> Result<bool> {
+        let version = shared.version()?;
+        if *self.shared_seen.lock() == Some(version) {
+            return Ok(false);
+        }
+        let (version, rows) = shared.rows()?;
+        let mut changed = false;
+        {
+            let mut credentials = self.credentials.write();
+            for row in &rows {
+                let credential: access::Credential = serde_json::from_str(&row.record)
+                    .with_context(|| format!("the cluster's credential {}", row.client_id))?;
+                changed |= credentials.merge_one(&credential);
+            }
+            if changed {
+                save_credentials(&self.path, &credentials)?;
+                *seen = Self::mtime(&self.path);
+            }
+        }
+        *self.shared_seen.lock() = Some(version);
+        Ok(changed)
+    }
+
+    /// Reloads the file if it changed since it was last read, and with
+    /// several nodes shares the change and takes the others'; answers
+    /// whether the credentials changed.
     pub fn reload_if_changed(&self) -> bool {
         let mut seen = self.seen.lock();
         let now = Self::mtime(&self.path);
-        if now == *seen {
-            return false;
-        }
-        *seen = now;
-        match load_credentials(&self.path) {
-            Ok(c) => {
-                *self.credentials.write() = c;
-                true
+        let mut changed = false;
+        if now != *seen {
+            *seen = now;
+            match load_credentials(&self.path) {
+                Ok(c) => match &self.shared {
+                    None => {
+                        *self.credentials.write() = c;
+                        changed = true;
+                    }
+                    Some(shared) => {
+                        // A file changed by `sectwin credential`: its
+                        // creations and revocations go to every node.
+                        changed = self.credentials.write().merge(&c);
+                        if let Err(e) =
+                            credential_rows(&c).and_then(|rows| Ok(shared.merge(&rows)?))
+                        {
+                            tracing::error!("sharing the credentials: {e:#}");
+                        }
+                    }
+                },
+                Err(e) => {
+                    tracing::error!("reloading credentials: {e:#}");
+                }
             }
-            Err(e) => {
-                tracing::error!("reloading credentials: {e:#}");
-                false
+        }
+        if let Some(shared) = &self.shared {
+            match self.pull(shared, &mut seen) {
+                Ok(pulled) => changed |= pulled,
+                Err(e) => tracing::error!("reading the cluster's credentials: {e:#}"),
             }
         }
+        changed
     }
 }
 

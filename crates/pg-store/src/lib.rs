@@ -19,12 +19,13 @@
 //!
 //! Implemented so far: the log's contract ([`log_store::LogStore`]) as
 //! [`PgLogStore`], and the notification outbox's ([`notify::OutboxStore`])
-//! as [`PgOutbox`]. The conformance suites `log_store::conformance` and
+//! as [`PgOutbox`], and the API credentials every node accepts ([`PgCredentials`]). The conformance suites `log_store::conformance` and
 //! `notify::conformance` run against them and against the embedded stores
 //! alike.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod credentials;
 mod filter;
 pub mod import;
 mod lease;
@@ -32,6 +33,7 @@ mod log;
 pub mod migrate;
 mod outbox;
 
+pub use credentials::{CredentialRow, PgCredentials};
 pub use import::{import_log, ImportError, ImportReport};
 pub use lease::LEASE_RENEWALS_PER_TERM;
 pub use log::PgLogStore;

@@ -100,6 +100,21 @@ CREATE TABLE notify_state (
 );
 INSERT INTO notify_state (id, subscriptions_version) VALUES (1, 0);
 "#,
+}, Migration {
+    version: 4,
+    name: "API credentials shared by the nodes",
+    sql: r#"
+CREATE TABLE credential (
+    client_id TEXT PRIMARY KEY,
+    record JSONB NOT NULL,
+    revoked BOOLEAN NOT NULL
+);
+CREATE TABLE credential_state (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO credential_state (id, version) VALUES (1, 0);
+"#,
 }];
 
 /// The version this build writes and reads.

@@ -392,3 +392,45 @@ fn load_error_messages_name_the_credential() {
         format!("more than {CREDENTIALS_MAX} credentials")
     );
 }
+
+/// Two nodes' sets merge to one whatever the order: creations are united,
+/// and a revocation on either side wins (it is never undone).
+#[test]
+fn merging_unites_creations_and_keeps_every_revocation() {
+    let mut a = Credentials::default();
+    let mut b = Credentials::default();
+    let (shared, shared_secret) = a
+        .create("acme.example", "both", random(1), NOW)
+        .expect("create");
+    assert!(b.merge_one(&shared), "an unknown credential is added");
+    assert!(
+        !b.merge_one(&shared),
+        "the same credential again changes nothing"
+    );
+    let (only_a, _) = a
+        .create("acme.example", "a", random(2), NOW)
+        .expect("create");
+    let (only_b, only_b_secret) = b.create("op.example", "b", random(3), NOW).expect("create");
+    b.revoke(shared.client_id()).expect("revoke on b");
+
+    let mut ab = a.clone();
+    assert!(ab.merge(&b));
+    let mut ba = b.clone();
+    assert!(ba.merge(&a));
+    assert_eq!(ab, ba, "merging commutes");
+    assert_eq!(ab.len(), 3);
+    assert!(ab.get(only_a.client_id()).is_some() && ab.get(only_b.client_id()).is_some());
+    assert_eq!(
+        ab.verify(shared.client_id(), &shared_secret).err(),
+        Some(CredentialError::Revoked),
+        "the revocation made on b holds after the merge"
+    );
+    assert!(ab.verify(only_b.client_id(), &only_b_secret).is_ok());
+    // A set that has not heard of the revocation does not undo it.
+    let stale = a.clone();
+    assert!(!ab.merge(&stale), "an older copy changes nothing");
+    assert_eq!(
+        ab.verify(shared.client_id(), &shared_secret).err(),
+        Some(CredentialError::Revoked)
+    );
+}

@@ -2,6 +2,7 @@
 //! [`support::database_url`]), each run in a schema of its own that is
 //! dropped at the end.
 
+mod credentials;
 mod lease;
 mod log_conformance;
 mod migrations;

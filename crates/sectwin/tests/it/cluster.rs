@@ -732,17 +732,53 @@ async fn three_nodes_tell_each_incident_once_across_a_failover() {
         other => panic!("a 10,000-byte entry over node 0's 4,096-byte limit: {other:?}"),
     }
     let op = operated_door(&cluster);
-    // Op's API credential, made on node 0 and copied to the others (as
-    // operations.md says; nodes reload the file when it changes).
+    // Op's API credential, made with the CLI in node 0's data directory:
+    // node 0 shares it through the database, and node 1 accepts it.
     let (id, secret) = common::credential(cluster.data(0), "op.example");
-    for i in 1..NODES {
-        std::fs::copy(
-            node::credentials_path(cluster.data(0)),
-            node::credentials_path(cluster.data(i)),
-        )
-        .expect("copy the credentials");
-    }
     let token = crate::vuln_e2e::token(&cluster.base(1), &id, &secret).await;
+    // A credential revoked on node 2 is refused by node 0.
+    let (doomed, doomed_secret) = common::credential(cluster.data(0), "op.example");
+    crate::vuln_e2e::token(&cluster.base(2), &doomed, &doomed_secret).await;
+    let mut revoked = false;
+    for _ in 0..50 {
+        // Node 2's file holds the credential once node 2 took it.
+        if common::sectwin(&[
+            "credential",
+            "revoke",
+            "--data",
+            common::p(cluster.data(2)),
+            &doomed,
+        ])
+        .0
+        {
+            revoked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        revoked,
+        "node 2's file never held the credential made on node 0"
+    );
+    let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+    loop {
+        let status = reqwest::Client::new()
+            .post(format!("{}/oauth/token", cluster.base(0)))
+            .basic_auth(&doomed, Some(&doomed_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request")
+            .status();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 0 still accepts the credential revoked on node 2 ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (status, sub) = crate::vuln_e2e::post(
         &cluster.base(1),
         "/api/v1/subscriptions",
