@@ -419,6 +419,12 @@ impl Collector for NodeCollector {
                 "Notification deliveries waiting",
                 signed(d.pending),
             )?;
+            gauge(
+                e,
+                "sectwin_notifier_active",
+                "1 if this node sends notifications (the sequencer of several nodes), else 0",
+                i64::from(n.is_active()),
+            )?;
         }
         gauge_f(
             e,

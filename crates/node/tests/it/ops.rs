@@ -225,10 +225,15 @@ async fn metrics_probes_and_request_ids_tell_an_operator_what_the_node_does() {
             "sectwin_notifications_delivered",
             "sectwin_notifications_retries",
             "sectwin_notifications_pending",
+            "sectwin_notifier_active",
         ]);
     }
     for family in families {
         assert!(m.families.contains_key(family), "no {family} in\n{text}");
+    }
+    if t.node.notifier.is_some() {
+        // A single node sends its notifications itself.
+        assert_eq!(get("sectwin_notifier_active", &[]), 1.0);
     }
     assert!(get("sectwin_store_bytes", &[("store", "log")]) > 0.0);
     // No witness, no cosignature: the family is left out (OpenMetrics
