@@ -8,6 +8,12 @@
 //! `incident:<entry>:<step>`), so the fold of the whole log after a restart
 //! tells nobody twice what it was told before.
 //!
+//! With several nodes only the sequencer's notifier tells (see `notify`).
+//! Every node folds; what a passive node noticed in the last
+//! [`PASSIVE_RECALL_MS`] is kept, and told when the node becomes active:
+//! if the former sequencer died after folding a change but before telling
+//! it, the change is not lost, and the outbox dedupes what it did tell.
+//!
 //! Deliberately absent: detection itself (`posture`, `service::detection`)
 //! and delivery (`notify`).
 
@@ -22,6 +28,50 @@ use twin_store::Projector;
 /// The longest the driver sleeps without looking at the projection.
 pub const POLL_INTERVAL_MS: u64 = 1000;
 
+/// How long a passive node keeps what it noticed, to tell it should it
+/// become active, ms. Much longer than a takeover; short enough that the
+/// outbox still holds the records of what the former sequencer told.
+pub const PASSIVE_RECALL_MS: u64 = 60_000;
+
+/// What a passive node noticed lately, oldest first.
+struct Recall<T> {
+    held: std::collections::VecDeque<(std::time::Instant, T)>,
+    window: Duration,
+}
+
+impl<T> Recall<T> {
+    fn new(window: Duration) -> Recall<T> {
+        Recall {
+            held: std::collections::VecDeque::new(),
+            window,
+        }
+    }
+
+    /// Keeps `item`, noticed at `at`, and forgets what is older than the
+    /// window.
+    fn hold(&mut self, at: std::time::Instant, item: T) {
+        self.held.push_back((at, item));
+        while self
+            .held
+            .front()
+            .is_some_and(|(t, _)| at.saturating_duration_since(*t) > self.window)
+        {
+            self.held.pop_front();
+        }
+    }
+
+    /// What is held and not older than the window at `now`, oldest first;
+    /// nothing is held after.
+    fn take(&mut self, now: std::time::Instant) -> Vec<T> {
+        let window = self.window;
+        self.held
+            .drain(..)
+            .filter(|(t, _)| now.saturating_duration_since(*t) <= window)
+            .map(|(_, item)| item)
+            .collect()
+    }
+}
+
 /// Where the driver sends what it noticed (set once notifications start).
 pub type NotifierSlot = Arc<parking_lot::Mutex<Option<notify::Notifier>>>;
 
@@ -35,20 +85,33 @@ pub fn start(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut sizes = projector.sizes();
+        let mut recall: Recall<Vec<Noticed>> =
+            Recall::new(Duration::from_millis(PASSIVE_RECALL_MS));
         loop {
             let (s, p, sc) = (state.clone(), projector.clone(), scitt.clone());
             let folded = tokio::task::spawn_blocking(move || s.catch_up(&p, &sc)).await;
-            match folded {
-                Ok(Ok(noticed)) => {
-                    if !noticed.is_empty() {
-                        let n = notifier.lock().clone();
-                        if let Some(n) = n {
-                            tell(&n, &projector, &noticed, clock.now_unix_s());
-                        }
+            let n = notifier.lock().clone();
+            match (&n, folded) {
+                (Some(n), Ok(Ok(noticed))) if n.is_active() => {
+                    // Just become active: first what was noticed while passive.
+                    let mut all: Vec<Noticed> = recall
+                        .take(std::time::Instant::now())
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    all.extend(noticed);
+                    if !all.is_empty() {
+                        tell(n, &projector, &all, clock.now_unix_s());
                     }
                 }
-                Ok(Err(e)) => tracing::error!("detection: {e}"),
-                Err(e) => {
+                (Some(_), Ok(Ok(noticed))) => {
+                    if !noticed.is_empty() {
+                        recall.hold(std::time::Instant::now(), noticed);
+                    }
+                }
+                (None, Ok(Ok(_))) => {}
+                (_, Ok(Err(e))) => tracing::error!("detection: {e}"),
+                (_, Err(e)) => {
                     tracing::error!("detection stopped: {e}");
                     return;
                 }
@@ -71,10 +134,6 @@ pub fn start(
 
 /// Enqueues the notifications `noticed` calls for.
 fn tell(notifier: &notify::Notifier, projector: &Projector, noticed: &[Noticed], now: i64) {
-    if !notifier.is_active() {
-        // Another node of the cluster (the sequencer) tells of these.
-        return;
-    }
     let subscribed: std::collections::HashSet<String> = notifier
         .subscriptions(None)
         .into_iter()
@@ -149,5 +208,32 @@ fn tell(notifier: &notify::Notifier, projector: &Projector, noticed: &[Noticed],
     }
     if let Err(e) = notifier.enqueue(out) {
         tracing::warn!("detection: notifications not enqueued: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_passive_node_recalls_what_it_noticed_within_the_window_only() {
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        let mut r = Recall::new(Duration::from_secs(60));
+        r.hold(s(0), "a");
+        r.hold(s(30), "b");
+        r.hold(s(61), "c"); // "a" is now older than the window
+        assert_eq!(
+            r.take(s(62)),
+            vec!["b", "c"],
+            "oldest first, the stale one gone"
+        );
+        assert!(r.take(s(62)).is_empty(), "nothing is told twice");
+        r.hold(s(100), "d");
+        assert!(
+            r.take(s(161)).is_empty(),
+            "too old when the node became active"
+        );
     }
 }
