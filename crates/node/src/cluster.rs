@@ -63,8 +63,9 @@ struct BatchAnswer {
     results: Vec<BatchResult>,
 }
 
-/// Frames `entries` for [`FORWARD_BATCH_PATH`].
-fn frame(entries: &[&[u8]]) -> Vec<u8> {
+/// Frames `entries` for [`FORWARD_BATCH_PATH`]: each is a 4-byte
+/// big-endian length and its bytes.
+pub fn frame(entries: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.iter().map(|e| e.len() + 4).sum());
     for e in entries {
         out.extend_from_slice(&u32::try_from(e.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -75,7 +76,7 @@ fn frame(entries: &[&[u8]]) -> Vec<u8> {
 
 /// The entries of a framed batch; `None` if the framing is broken or it
 /// holds more than [`FORWARD_BATCH_ENTRIES_MAX`].
-fn unframe(mut body: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub fn unframe(mut body: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     while !body.is_empty() {
         let (len, rest) = body.split_first_chunk::<4>()?;
@@ -449,33 +450,4 @@ async fn take_batch(
         results: results.into_iter().map(batch_result).collect(),
     })
     .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_frame_and_unframe_and_broken_ones_are_refused() {
-        let entries: Vec<&[u8]> = vec![b"one", b"", &[0u8; 300], b"\x00\xff"];
-        assert_eq!(
-            unframe(&frame(&entries)),
-            Some(entries.iter().map(|e| e.to_vec()).collect())
-        );
-        assert_eq!(unframe(&[]), Some(vec![]));
-        let framed = frame(&entries);
-        assert_eq!(
-            unframe(&framed[..framed.len() - 1]),
-            None,
-            "a cut last entry"
-        );
-        assert_eq!(unframe(&framed[..2]), None, "a cut length");
-        let many: Vec<&[u8]> = vec![b"x"; FORWARD_BATCH_ENTRIES_MAX + 1];
-        assert_eq!(unframe(&frame(&many)), None, "too many entries");
-        let full: Vec<&[u8]> = vec![b"x"; FORWARD_BATCH_ENTRIES_MAX];
-        assert_eq!(
-            unframe(&frame(&full)).map(|e| e.len()),
-            Some(FORWARD_BATCH_ENTRIES_MAX)
-        );
-    }
 }

@@ -34,13 +34,14 @@ pub const POLL_INTERVAL_MS: u64 = 1000;
 pub const PASSIVE_RECALL_MS: u64 = 60_000;
 
 /// What a passive node noticed lately, oldest first.
-struct Recall<T> {
+pub struct Recall<T> {
     held: std::collections::VecDeque<(std::time::Instant, T)>,
     window: Duration,
 }
 
 impl<T> Recall<T> {
-    fn new(window: Duration) -> Recall<T> {
+    /// Holding what is at most `window` old.
+    pub fn new(window: Duration) -> Recall<T> {
         Recall {
             held: std::collections::VecDeque::new(),
             window,
@@ -49,7 +50,7 @@ impl<T> Recall<T> {
 
     /// Keeps `item`, noticed at `at`, and forgets what is older than the
     /// window.
-    fn hold(&mut self, at: std::time::Instant, item: T) {
+    pub fn hold(&mut self, at: std::time::Instant, item: T) {
         self.held.push_back((at, item));
         while self
             .held
@@ -62,7 +63,7 @@ impl<T> Recall<T> {
 
     /// What is held and not older than the window at `now`, oldest first;
     /// nothing is held after.
-    fn take(&mut self, now: std::time::Instant) -> Vec<T> {
+    pub fn take(&mut self, now: std::time::Instant) -> Vec<T> {
         let window = self.window;
         self.held
             .drain(..)
@@ -208,32 +209,5 @@ fn tell(notifier: &notify::Notifier, projector: &Projector, noticed: &[Noticed],
     }
     if let Err(e) = notifier.enqueue(out) {
         tracing::warn!("detection: notifications not enqueued: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Instant;
-
-    #[test]
-    fn a_passive_node_recalls_what_it_noticed_within_the_window_only() {
-        let t0 = Instant::now();
-        let s = |n: u64| t0 + Duration::from_secs(n);
-        let mut r = Recall::new(Duration::from_secs(60));
-        r.hold(s(0), "a");
-        r.hold(s(30), "b");
-        r.hold(s(61), "c"); // "a" is now older than the window
-        assert_eq!(
-            r.take(s(62)),
-            vec!["b", "c"],
-            "oldest first, the stale one gone"
-        );
-        assert!(r.take(s(62)).is_empty(), "nothing is told twice");
-        r.hold(s(100), "d");
-        assert!(
-            r.take(s(161)).is_empty(),
-            "too old when the node became active"
-        );
     }
 }

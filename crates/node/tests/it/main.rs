@@ -3,6 +3,7 @@
 
 mod app;
 mod archivist;
+mod cluster;
 mod dashboard;
 mod detection;
 mod devices;
