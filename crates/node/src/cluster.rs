@@ -334,6 +334,24 @@ pub fn routes(log: &Log) -> Router {
         })
 }
 
+impl Endpoint {
+    /// The refusal (401) of a request that does not carry the cluster's
+    /// secret; `None` for one that does.
+    fn unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
+        let authorized = headers
+            .get("authorization")
+            .is_some_and(|v| same(v.as_bytes(), &self.bearer));
+        if authorized {
+            return None;
+        }
+        Some(refusal(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "forwarded appends carry the cluster's secret (Authorization: Bearer)".into(),
+        ))
+    }
+}
+
 /// Equal in constant time (for equal lengths).
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -356,15 +374,8 @@ async fn take_forwarded(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let authorized = headers
-        .get("authorization")
-        .is_some_and(|v| same(v.as_bytes(), &endpoint.bearer));
-    if !authorized {
-        return refusal(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "forwarded appends carry the cluster's secret (Authorization: Bearer)".into(),
-        );
+    if let Some(refused) = endpoint.unauthorized(&headers) {
+        return refused;
     }
     match endpoint.log.append_here(body.to_vec()).await {
         Ok(a) => Json(ForwardedAnswer {
@@ -425,15 +436,8 @@ async fn take_batch(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let authorized = headers
-        .get("authorization")
-        .is_some_and(|v| same(v.as_bytes(), &endpoint.bearer));
-    if !authorized {
-        return refusal(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "forwarded appends carry the cluster's secret (Authorization: Bearer)".into(),
-        );
+    if let Some(refused) = endpoint.unauthorized(&headers) {
+        return refused;
     }
     let Some(entries) = unframe(&body) else {
         return refusal(

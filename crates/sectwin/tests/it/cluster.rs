@@ -718,6 +718,18 @@ async fn three_nodes_tell_each_incident_once_across_a_failover() {
     );
     let all: Vec<usize> = (0..NODES).collect();
     assert_eq!(cluster.wait_sequencer(&all).await, 0);
+    // The sequencer takes forwarded appends only with the cluster's secret.
+    for path in ["/cluster/v1/entries", "/cluster/v1/batch"] {
+        let status = reqwest::Client::new()
+            .post(format!("{}{path}", cluster.base(0)))
+            .bearer_auth("00")
+            .body(vec![0, 0, 0, 1, 7])
+            .send()
+            .await
+            .expect("POST")
+            .status();
+        assert_eq!(status, 401, "{path} without the cluster's secret");
+    }
     // An entry the follower takes but the sequencer's smaller limit refuses
     // is answered 413 with the sequencer's limit, not as a failure.
     match LogClient::new(cluster.log_base(1))
