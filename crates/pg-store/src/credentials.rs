@@ -7,20 +7,12 @@
 //! a new client id is added, a revocation sticks, nothing else changes, so
 //! two nodes writing at once lose nothing.
 
-use crate::{describe, off_runtime, pool, PgError, PgOptions, Pool};
+use crate::readers::Readers;
+use crate::{PgError, PgOptions};
 
 /// The credentials table of a schema.
 pub struct PgCredentials {
-    /// `None` only while dropping.
-    readers: Option<Pool>,
-}
-
-impl Drop for PgCredentials {
-    /// The connections close where the synchronous client may block.
-    fn drop(&mut self) {
-        let readers = self.readers.take();
-        off_runtime(move || drop(readers));
-    }
+    readers: Readers,
 }
 
 /// One stored credential.
@@ -37,12 +29,8 @@ pub struct CredentialRow {
 impl PgCredentials {
     /// Opens the credentials of a migrated schema.
     pub fn open(options: &PgOptions) -> Result<PgCredentials, PgError> {
-        off_runtime(|| {
-            let mut c = crate::connect(options)?;
-            crate::migrate::check_version(&mut c, &options.schema)?;
-            Ok(PgCredentials {
-                readers: Some(pool(options)?),
-            })
+        Ok(PgCredentials {
+            readers: Readers::open(options, "credentials store")?,
         })
     }
 
@@ -50,15 +38,7 @@ impl PgCredentials {
         &self,
         f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
     ) -> Result<T, PgError> {
-        off_runtime(|| {
-            let mut c = self
-                .readers
-                .as_ref()
-                .ok_or_else(|| PgError::Sql("the credentials store is closed".into()))?
-                .get()
-                .map_err(|e| PgError::Sql(format!("no PostgreSQL connection: {e}")))?;
-            f(&mut c).map_err(|e| PgError::Sql(describe(&e)))
-        })
+        self.readers.with_pg(f)
     }
 
     /// The version: it moves whenever a write changed a row.

@@ -32,6 +32,8 @@ mod lease;
 mod log;
 pub mod migrate;
 mod outbox;
+mod readers;
+mod twins;
 
 pub use credentials::{CredentialRow, PgCredentials};
 pub use import::{import_log, ImportError, ImportReport};
@@ -39,6 +41,7 @@ pub use lease::LEASE_RENEWALS_PER_TERM;
 pub use log::PgLogStore;
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
 pub use outbox::PgOutbox;
+pub use twins::PgTwins;
 
 use std::sync::Arc;
 

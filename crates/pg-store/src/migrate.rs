@@ -115,6 +115,52 @@ CREATE TABLE credential_state (
 );
 INSERT INTO credential_state (id, version) VALUES (1, 0);
 "#,
+}, Migration {
+    version: 5,
+    name: "the twin projection: twins, their search index, claims, histories, SBOM parts, refusals, digests, meta",
+    sql: r#"
+CREATE TABLE twin_meta (
+    id SMALLINT PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL CHECK (size >= 0),
+    meta BYTEA
+);
+INSERT INTO twin_meta (id, size, meta) VALUES (1, 0, NULL);
+CREATE TABLE twin (
+    device TEXT COLLATE "C" PRIMARY KEY,
+    body BYTEA NOT NULL
+);
+CREATE TABLE twin_index (
+    attribute TEXT NOT NULL,
+    value BYTEA NOT NULL,
+    device TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (attribute, value, device)
+);
+CREATE TABLE twin_claim (
+    entry BIGINT PRIMARY KEY CHECK (entry >= 0),
+    body BYTEA NOT NULL
+);
+CREATE TABLE twin_history (
+    device TEXT COLLATE "C" NOT NULL,
+    entry BIGINT NOT NULL CHECK (entry >= 0),
+    kind BYTEA NOT NULL,
+    issuer BYTEA NOT NULL,
+    PRIMARY KEY (device, entry)
+);
+CREATE TABLE twin_sbom (
+    entry BIGINT PRIMARY KEY CHECK (entry >= 0),
+    components BYTEA NOT NULL
+);
+CREATE TABLE twin_refused (
+    entry BIGINT PRIMARY KEY CHECK (entry >= 0),
+    why BYTEA NOT NULL
+);
+CREATE TABLE twin_digest (
+    digest BYTEA NOT NULL CHECK (length(digest) = 32),
+    entry BIGINT NOT NULL CHECK (entry >= 0),
+    field TEXT NOT NULL,
+    PRIMARY KEY (digest, entry)
+);
+"#,
 }];
 
 /// The version this build writes and reads.

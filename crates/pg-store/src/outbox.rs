@@ -20,20 +20,12 @@ use std::sync::Arc;
 use notify::outbox::{record_key, OutboxError, OutboxStore};
 use notify::{DeliveryRecord, DeliveryStatus, Subscription};
 
-use crate::{describe, off_runtime, pool, PgError, PgOptions, Pool};
+use crate::readers::Readers;
+use crate::{describe, PgError, PgOptions};
 
 /// The outbox in the schema of `options`.
 pub struct PgOutbox {
-    /// `None` only while dropping.
-    readers: Option<Pool>,
-}
-
-impl Drop for PgOutbox {
-    /// The connections close where the synchronous client may block.
-    fn drop(&mut self) {
-        let readers = self.readers.take();
-        off_runtime(move || drop(readers));
-    }
+    readers: Readers,
 }
 
 fn sql(e: postgres::Error) -> OutboxError {
@@ -59,12 +51,8 @@ fn status(s: DeliveryStatus) -> &'static str {
 impl PgOutbox {
     /// Opens the outbox of a migrated schema.
     pub fn open(options: &PgOptions) -> Result<PgOutbox, PgError> {
-        off_runtime(|| {
-            let mut c = crate::connect(options)?;
-            crate::migrate::check_version(&mut c, &options.schema)?;
-            Ok(PgOutbox {
-                readers: Some(pool(options)?),
-            })
+        Ok(PgOutbox {
+            readers: Readers::open(options, "outbox")?,
         })
     }
 
@@ -73,15 +61,7 @@ impl PgOutbox {
         &self,
         f: impl FnOnce(&mut postgres::Client) -> Result<T, OutboxError> + Send,
     ) -> Result<T, OutboxError> {
-        off_runtime(|| {
-            let mut c = self
-                .readers
-                .as_ref()
-                .ok_or_else(|| OutboxError("the outbox is closed".into()))?
-                .get()
-                .map_err(|e| OutboxError(format!("no PostgreSQL connection: {e}")))?;
-            f(&mut c)
-        })
+        self.readers.with(OutboxError, f)
     }
 
     /// Stores `write` with the subscriptions' version raised, in one transaction.

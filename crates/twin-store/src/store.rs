@@ -44,42 +44,9 @@ pub const BULK_HISTORY_MAX: usize = 32 * 1024 * 1024;
 /// 8 GiB at most; decoded, they would take twice that).
 pub const BULK_CLAIMS_MAX: usize = 16 * 1024 * 1024;
 
-/// The index attribute under which a twin is found by the keyed built-in
-/// types it holds claims of (`twin::BuiltinTypes::keyed`), e.g.
-/// `finding-suppressed`: not one of [`SEARCH_ATTRIBUTES`].
-pub const KEYED_ATTRIBUTE: &str = "keyed";
+pub use twin::store::{lifecycle_name, KEYED_ATTRIBUTE, SEARCH_ATTRIBUTES};
 
-/// The searchable attributes (see [`index_keys`]).
-pub const SEARCH_ATTRIBUTES: &[&str] = &[
-    "manufacturer",
-    "model",
-    "serial",
-    "hardware_id",
-    "site",
-    "location",
-    "group",
-    "lifecycle",
-    "owner",
-    "operator",
-    "maintainer",
-    "firmware",
-];
-
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// fjall failed.
-    #[error("twin store: {0}")]
-    Db(String),
-    /// A stored value does not decode.
-    #[error("twin store: corrupt {what}: {why}")]
-    Corrupt {
-        /// What.
-        what: &'static str,
-        /// Why.
-        why: String,
-    },
-}
+pub use twin::store::StoreError;
 
 /// The format the twin store writes (its `FORMAT` marker; see
 /// `durable::format`). A twin store can always be rebuilt from the log, so
@@ -732,6 +699,86 @@ impl TwinStore {
     }
 }
 
+impl twin::store::ProjectionStore for TwinStore {
+    fn load_meta(&self) -> Result<Option<Meta>, StoreError> {
+        TwinStore::load_meta(self)
+    }
+    fn size(&self) -> Result<u64, StoreError> {
+        TwinStore::size(self)
+    }
+    fn twin(&self, device: &DeviceId) -> Result<Option<Twin>, StoreError> {
+        TwinStore::twin(self, device)
+    }
+    fn claim(&self, entry: u64) -> Result<Option<Claim>, StoreError> {
+        TwinStore::claim(self, entry)
+    }
+    fn sbom_part(&self, entry: u64) -> Result<Option<Vec<SbomComponent>>, StoreError> {
+        TwinStore::sbom_part(self, entry)
+    }
+    fn refusal(&self, entry: u64) -> Result<Option<String>, StoreError> {
+        TwinStore::refusal(self, entry)
+    }
+    fn devices(&self, after: Option<&str>, limit: usize) -> Result<Vec<Twin>, StoreError> {
+        TwinStore::devices(self, after, limit)
+    }
+    fn device_count(&self) -> Result<u64, StoreError> {
+        TwinStore::device_count(self)
+    }
+    fn search(
+        &self,
+        attribute: &str,
+        value: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeviceId>, StoreError> {
+        TwinStore::search(self, attribute, value, after, limit)
+    }
+    fn history(
+        &self,
+        device: &DeviceId,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String, StakeholderId)>, StoreError> {
+        TwinStore::history(self, device, after, limit)
+    }
+    fn digest_entries(
+        &self,
+        digest: &[u8; 32],
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        TwinStore::digest_entries(self, digest, after, limit)
+    }
+    /// One fjall batch, then an fsync. The size check is not atomic with
+    /// the batch: the embedded store has one writer, its projector.
+    fn write(
+        &self,
+        changes: twin::store::Changes,
+        meta: Option<&Meta>,
+        from_size: u64,
+    ) -> Result<(), StoreError> {
+        let stored = TwinStore::size(self)?;
+        if stored != from_size {
+            return Err(StoreError::Moved {
+                expected: from_size,
+                stored,
+            });
+        }
+        let meta = meta.map(serde_json::to_vec).transpose().map_err(db)?;
+        let overlay = Overlay {
+            twins: changes.twins,
+            claims: changes.claims,
+            spilled: HashMap::new(),
+            history: changes.history,
+            refused: changes.refused,
+            sboms: changes.sboms,
+            digests: changes.digests,
+        };
+        overlay.write(self, meta.as_deref(), None)?;
+        self.persist()
+    }
+}
+
 fn index_prefix(attribute: &str, value: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(attribute.len() + value.len() + 2);
     k.extend_from_slice(attribute.as_bytes());
@@ -741,49 +788,10 @@ fn index_prefix(attribute: &str, value: &str) -> Vec<u8> {
     k
 }
 
-/// The index keys of a twin: one per searchable attribute value.
+/// The index keys of a twin: one per searchable attribute value
+/// ([`twin::store::index_pairs`]).
 pub fn index_keys(t: &Twin) -> Vec<Vec<u8>> {
-    let mut pairs: Vec<(&str, &str)> = vec![
-        ("manufacturer", &t.manufacturer.0),
-        ("model", &t.model),
-        ("serial", &t.serial),
-        ("lifecycle", lifecycle_name(t.lifecycle)),
-    ];
-    let opt = [
-        ("hardware_id", &t.hardware_id),
-        ("site", &t.site),
-        ("location", &t.location),
-        ("firmware", &t.firmware),
-    ];
-    for (a, v) in &opt {
-        if let Some(v) = v {
-            pairs.push((a, v));
-        }
-    }
-    for (a, v) in [
-        ("owner", &t.owner),
-        ("operator", &t.operator),
-        ("maintainer", &t.maintainer),
-    ] {
-        if let Some(v) = v {
-            pairs.push((a, &v.0));
-        }
-    }
-    for g in &t.groups {
-        pairs.push(("group", g));
-    }
-    // The keyed built-in types it holds claims of (not searchable through
-    // the API: `crate::posture` finds the devices holding suppressions).
-    for class in t.current.keys() {
-        if let twin::AttributeClass::Custom(k) = class {
-            if let (name, true) = twin::projection::custom_type_of(k) {
-                if !pairs.contains(&(KEYED_ATTRIBUTE, name)) {
-                    pairs.push((KEYED_ATTRIBUTE, name));
-                }
-            }
-        }
-    }
-    pairs
+    twin::store::index_pairs(t)
         .into_iter()
         .map(|(a, v)| {
             let mut k = index_prefix(a, v);
@@ -791,18 +799,6 @@ pub fn index_keys(t: &Twin) -> Vec<Vec<u8>> {
             k
         })
         .collect()
-}
-
-/// The wire name of a lifecycle state.
-pub fn lifecycle_name(l: twin::Lifecycle) -> &'static str {
-    use twin::Lifecycle::*;
-    match l {
-        Manufactured => "manufactured",
-        Provisioned => "provisioned",
-        Deployed => "deployed",
-        InMaintenance => "in_maintenance",
-        Decommissioned => "decommissioned",
-    }
 }
 
 /// Unflushed writes.
@@ -920,8 +916,7 @@ fn drop_elsewhere<T: Send + 'static>(value: T) {
         .spawn(move || drop(value));
 }
 
-/// A history row: (device, entry, statement type, issuer).
-type HistoryRow = (DeviceId, u64, String, StakeholderId);
+use twin::store::HistoryRow;
 
 /// The key and value of a history row in the `history` partition.
 fn history_row((device, entry, kind, issuer): &HistoryRow) -> (Vec<u8>, Vec<u8>) {

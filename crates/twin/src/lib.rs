@@ -17,6 +17,8 @@
 //!   keeps of them.
 //! - [`projection`]: [`projection::Projection::apply`] folds one registered
 //!   statement into the twins, or refuses it with a [`projection::ApplyError`].
+//! - [`store`]: the contract of a store of the projection
+//!   ([`store::ProjectionStore`]), and the fold's state over one.
 
 // Parses bytes from outside (statements, COSE, JSON): no panics on them.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -35,7 +37,11 @@ pub mod published;
 pub mod registry;
 pub mod sharing;
 pub mod statement;
+pub mod store;
 pub mod update;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
 
 pub use consensus::{AttributeClass, ConsensusPolicy, Rule, Status};
 pub use ingest::IngestError;

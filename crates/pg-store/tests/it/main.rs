@@ -8,4 +8,5 @@ mod log_conformance;
 mod migrations;
 mod notifier;
 mod outbox_conformance;
+mod projection_conformance;
 mod support;
