@@ -217,6 +217,25 @@ pub enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Issue 21: twin read latency at 1M devices on PostgreSQL, beside the
+    /// embedded store, and the ratio of the p99s.
+    TwinReads {
+        /// Devices in the fleet.
+        #[arg(long, default_value_t = 1_000_000)]
+        devices: u64,
+        /// Random twin reads per store.
+        #[arg(long, default_value_t = 200_000)]
+        reads: u64,
+        /// Concurrent readers.
+        #[arg(long, default_value_t = 4)]
+        readers: usize,
+        /// The PostgreSQL server (a schema of its own, dropped after).
+        #[arg(long, default_value = "postgres://root@127.0.0.1:5432/test")]
+        database: String,
+        /// Where to put the embedded store (default: target/bench).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Issue 19's import figures: CISA's KEV catalogue (1,404 entries) and
     /// a day of EPSS scores (`--rows`), into fresh advisory stores, and
     /// loading them for the register.
@@ -380,6 +399,18 @@ async fn run_one(cmd: BenchCmd) -> Result<()> {
             database,
             dir,
         } => crate::bench_stores::run(entries, entry_bytes, clients, runs, database, dir).await,
+        BenchCmd::TwinReads {
+            devices,
+            reads,
+            readers,
+            database,
+            dir,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                crate::bench_twin_reads::run(devices, reads, readers, database, dir)
+            })
+            .await?
+        }
         BenchCmd::Reprioritize {
             data,
             devices,

@@ -24,6 +24,7 @@ mod bench_scitt;
 mod bench_stores;
 mod bench_threat;
 mod bench_twin;
+mod bench_twin_reads;
 mod bench_vuln;
 mod cmd;
 mod load;

@@ -291,12 +291,17 @@ pub struct OverlayState<S> {
     cache: std::sync::Mutex<HashMap<DeviceId, Twin>>,
     cached_twins_max: usize,
     error: std::sync::Mutex<Option<String>>,
+    /// On a store that was empty at open: every device written since, so
+    /// that a device never seen is known absent without asking the store
+    /// (a fold into an empty store registers most devices first).
+    written: Option<std::collections::HashSet<DeviceId>>,
 }
 
 impl<S: ProjectionStore> OverlayState<S> {
     /// A state over `store`, folding onto what it holds.
     pub fn new(store: S) -> Result<OverlayState<S>, StoreError> {
         let from_size = store.size()?;
+        let empty = from_size == 0 && store.devices(None, 1)?.is_empty();
         Ok(OverlayState {
             store,
             cur: Changes::default(),
@@ -304,6 +309,7 @@ impl<S: ProjectionStore> OverlayState<S> {
             cache: std::sync::Mutex::new(HashMap::new()),
             cached_twins_max: OVERLAY_CACHED_TWINS_MAX,
             error: std::sync::Mutex::new(None),
+            written: empty.then(std::collections::HashSet::new),
         })
     }
 
@@ -370,6 +376,9 @@ impl<S: ProjectionStore> OverlayState<S> {
         {
             return Some(t.clone());
         }
+        if self.written.as_ref().is_some_and(|w| !w.contains(device)) {
+            return None;
+        }
         self.failed(self.store.twin(device))
     }
 }
@@ -394,6 +403,9 @@ impl<S: ProjectionStore> State for OverlayState<S> {
             Some(slot) => slot.0 = twin,
             None => {
                 let stored = self.stored_twin(&twin.device);
+                if let Some(w) = self.written.as_mut() {
+                    w.insert(twin.device.clone());
+                }
                 self.cur.twins.insert(twin.device.clone(), (twin, stored));
             }
         }
