@@ -382,6 +382,9 @@ pub struct Node {
     pub scitt: Arc<transparency::TransparencyService>,
     /// The twins.
     pub projector: twin_store::Projector,
+    /// The twins in the cluster's PostgreSQL schema, written while this
+    /// node sequences (`None` on the embedded store).
+    pub shared_twins: Option<twin_store::SharedProjector>,
     /// API credentials and bearer tokens.
     pub tokens: Arc<http_api::oauth::TokenEndpoint>,
     /// The registry authority: its id and signing key.
@@ -692,7 +695,14 @@ impl Node {
         }
         self.log.shutdown().await;
         let projector = self.projector.clone();
-        let _ = tokio::task::spawn_blocking(move || projector.stop()).await;
+        let shared = self.shared_twins.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(shared) = shared {
+                shared.stop();
+            }
+            projector.stop()
+        })
+        .await;
     }
 }
 
@@ -793,7 +803,16 @@ pub async fn open_node_on(
     let log_views_config = (config.witnesses.clone(), config.witness_quorum);
     let (log, created) = open_log_on(data, origin, config, backend)?;
     let store = twin_store::TwinStore::open(&data.join("twins"))?;
-    let payloads = twin_store::PayloadStore::open(&data.join("payloads"))?;
+    // Payloads and read records: in the schema with several nodes, so that
+    // every node folds a payload another node took, and lists its reads.
+    let payloads: Arc<dyn twin_store::SideStore> = match backend {
+        LogBackend::Postgres(options) => Arc::new(pg_store::PgSide::open(options)?),
+        LogBackend::Embedded => Arc::new(twin_store::PayloadStore::open(&data.join("payloads"))?),
+    };
+    let shared_twins = match backend {
+        LogBackend::Postgres(options) => Some(start_shared_twins(&log, options, &payloads)?),
+        LogBackend::Embedded => None,
+    };
     let projector = twin_store::Projector::start(
         log.clone(),
         store,
@@ -951,6 +970,7 @@ pub async fn open_node_on(
         log,
         scitt,
         projector,
+        shared_twins,
         tokens,
         credentials_path,
         credentials_file,
@@ -969,6 +989,26 @@ pub async fn open_node_on(
         .context("recording advisory changes in the log")?;
     watch_credentials(&node);
     Ok((node, created))
+}
+
+/// Starts keeping the twins in the cluster's schema (`pg_store::PgTwins`)
+/// while this node sequences.
+fn start_shared_twins(
+    log: &Log,
+    options: &pg_store::PgOptions,
+    payloads: &Arc<dyn twin_store::SideStore>,
+) -> Result<twin_store::SharedProjector> {
+    let store = Arc::new(pg_store::PgTwins::open(options)?);
+    let role = log.clone();
+    let active = Arc::new(move || !matches!(role.role(), log_service::cluster::Role::Follower(_)));
+    Ok(twin_store::SharedProjector::start(
+        log.clone(),
+        store,
+        Some(payloads.clone()),
+        fold_rules(),
+        twin_store::Signatures::TrustAdmission,
+        active,
+    )?)
 }
 
 /// Registers the authority as the registry's root on a log that has none

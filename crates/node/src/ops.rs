@@ -88,6 +88,7 @@ struct NodeParts {
     log: log_service::Log,
     views: service::log_status::LogViews,
     projector: twin_store::Projector,
+    shared_twins: Option<twin_store::SharedProjector>,
     risks: Arc<twin_store::RiskService>,
     scitt: Arc<transparency::TransparencyService>,
     notifier: Option<notify::Notifier>,
@@ -107,6 +108,7 @@ impl NodeParts {
             log: node.log.clone(),
             views: node.log_views.clone(),
             projector: node.projector.clone(),
+            shared_twins: node.shared_twins.clone(),
             risks: node.risks.clone(),
             scitt: node.scitt.clone(),
             notifier: node.notifier.clone(),
@@ -393,6 +395,20 @@ impl Collector for NodeCollector {
             "Entries the twins reflect",
             signed(p.projector.size()),
         )?;
+        if let Some(shared) = &p.shared_twins {
+            gauge(
+                e,
+                "sectwin_shared_projection_lag_entries",
+                "Durable entries not yet folded into the twins in PostgreSQL",
+                signed(durable.saturating_sub(shared.size())),
+            )?;
+            gauge(
+                e,
+                "sectwin_shared_projection_writer",
+                "Whether this node writes the twins in PostgreSQL",
+                i64::from(shared.writing()),
+            )?;
+        }
         if let Some(n) = &p.notifier {
             let d = n.delivery_counts();
             counter(

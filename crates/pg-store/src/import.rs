@@ -42,6 +42,9 @@ pub enum ImportError {
     /// Reading the source store.
     #[error("the source store: {0}")]
     Source(#[from] StoreError),
+    /// Reading the source payload store.
+    #[error("the source payload store: {0}")]
+    Side(#[from] twin_store::store::StoreError),
     /// The schema is not empty, or the source cannot be copied as it is.
     #[error("{0}")]
     Refused(String),
@@ -233,6 +236,98 @@ pub fn import_log(options: &PgOptions, source: &dyn LogStore) -> Result<ImportRe
     tx.execute(
         "UPDATE log_state SET durable_size = $1, synced_size = $2, checkpoint = $3 WHERE id = 1",
         &[&durable_sql, &synced_sql, &checkpoint],
+    )?;
+    tx.commit()?;
+    Ok(report)
+}
+
+/// What [`import_side`] copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideReport {
+    /// Payloads of hash envelopes.
+    pub payloads: u64,
+    /// Stakeholders with payload bytes counted.
+    pub usage: u64,
+    /// Read records.
+    pub reads: u64,
+}
+
+/// Copies what an embedded node keeps beside its log (payloads, their
+/// usage, read records: `DATA/payloads`) into the schema's empty side
+/// tables (`pg_store::PgSide`), in one transaction of binary `COPY`s; the
+/// read records' sequence then starts past the copied ones.
+pub fn import_side(
+    options: &PgOptions,
+    source: &twin_store::PayloadStore,
+) -> Result<SideReport, ImportError> {
+    use twin_store::store::{SideKind, SideRow};
+    let mut client = connect(options)?;
+    crate::migrate::check_version(&mut client, &options.schema)?;
+    let mut tx = client.transaction()?;
+    let held: i64 = tx
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM side_payload) + (SELECT COUNT(*) FROM read_record)",
+            &[],
+        )?
+        .get(0);
+    if held > 0 {
+        return Err(ImportError::Refused(format!(
+            "schema {} already holds {held} payloads and read records: migrate into an empty schema",
+            options.schema
+        )));
+    }
+    let mut report = SideReport::default();
+    let big = |n: u64| {
+        i64::try_from(n).map_err(|_| ImportError::Refused(format!("{n} is beyond BIGINT")))
+    };
+    {
+        let sink = tx.copy_in("COPY side_payload (leaf, payload) FROM STDIN (FORMAT binary)")?;
+        let mut w = BinaryCopyInWriter::new(sink, &[Type::BYTEA, Type::BYTEA]);
+        source.export(SideKind::Payloads, |row| {
+            if let SideRow::Payload { leaf, payload } = row {
+                w.write(&[&leaf.as_slice(), &payload])?;
+                report.payloads += 1;
+            }
+            Ok::<(), ImportError>(())
+        })?;
+        w.finish()?;
+    }
+    {
+        let sink =
+            tx.copy_in("COPY side_payload_usage (stakeholder, bytes) FROM STDIN (FORMAT binary)")?;
+        let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::INT8]);
+        source.export(SideKind::Usage, |row| {
+            if let SideRow::Usage { stakeholder, bytes } = row {
+                w.write(&[&stakeholder, &big(bytes)?])?;
+                report.usage += 1;
+            }
+            Ok::<(), ImportError>(())
+        })?;
+        w.finish()?;
+    }
+    {
+        let sink =
+            tx.copy_in("COPY read_record (owner, at_ms, seq, record) FROM STDIN (FORMAT binary)")?;
+        let mut w =
+            BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::INT8, Type::INT8, Type::BYTEA]);
+        source.export(SideKind::Reads, |row| {
+            if let SideRow::Read {
+                owner,
+                at_ms,
+                seq,
+                record,
+            } = row
+            {
+                w.write(&[&owner, &big(at_ms)?, &big(seq)?, &record])?;
+                report.reads += 1;
+            }
+            Ok::<(), ImportError>(())
+        })?;
+        w.finish()?;
+    }
+    tx.execute(
+        "SELECT setval('read_record_seq', GREATEST((SELECT COALESCE(MAX(seq), 0) FROM read_record), 1))",
+        &[],
     )?;
     tx.commit()?;
     Ok(report)

@@ -18,10 +18,15 @@
 //! schema older or newer than this build knows.
 //!
 //! Implemented so far: the log's contract ([`log_store::LogStore`]) as
-//! [`PgLogStore`], and the notification outbox's ([`notify::OutboxStore`])
-//! as [`PgOutbox`], and the API credentials every node accepts ([`PgCredentials`]). The conformance suites `log_store::conformance` and
-//! `notify::conformance` run against them and against the embedded stores
-//! alike.
+//! [`PgLogStore`], the notification outbox's ([`notify::OutboxStore`]) as
+//! [`PgOutbox`], the API credentials every node accepts
+//! ([`PgCredentials`]), the twin projection's
+//! ([`twin::store::ProjectionStore`]) as [`PgTwins`], and what is kept
+//! beside the log ([`twin_store::SideStore`]: payloads, read records) as
+//! [`PgSide`]. The conformance suites `log_store::conformance`,
+//! `notify::conformance`, `twin::conformance` and
+//! `twin_store::side_conformance` run against them and against the embedded
+//! stores alike.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,14 +38,16 @@ mod log;
 pub mod migrate;
 mod outbox;
 mod readers;
+mod side;
 mod twins;
 
 pub use credentials::{CredentialRow, PgCredentials};
-pub use import::{import_log, ImportError, ImportReport};
+pub use import::{import_log, import_side, ImportError, ImportReport, SideReport};
 pub use lease::LEASE_RENEWALS_PER_TERM;
 pub use log::PgLogStore;
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
 pub use outbox::PgOutbox;
+pub use side::PgSide;
 pub use twins::PgTwins;
 
 use std::sync::Arc;

@@ -161,6 +161,27 @@ CREATE TABLE twin_digest (
     PRIMARY KEY (digest, entry)
 );
 "#,
+}, Migration {
+    version: 6,
+    name: "beside the log: hash envelopes' payloads with each stakeholder's usage, read records",
+    sql: r#"
+CREATE TABLE side_payload (
+    leaf BYTEA PRIMARY KEY CHECK (length(leaf) = 32),
+    payload BYTEA NOT NULL
+);
+CREATE TABLE side_payload_usage (
+    stakeholder TEXT PRIMARY KEY,
+    bytes BIGINT NOT NULL CHECK (bytes >= 0)
+);
+CREATE TABLE read_record (
+    owner TEXT COLLATE "C" NOT NULL,
+    at_ms BIGINT NOT NULL CHECK (at_ms >= 0),
+    seq BIGINT NOT NULL,
+    record BYTEA NOT NULL,
+    PRIMARY KEY (owner, at_ms, seq)
+);
+CREATE SEQUENCE read_record_seq;
+"#,
 }];
 
 /// The version this build writes and reads.

@@ -98,6 +98,16 @@ pub async fn migrate_store(args: MigrateStoreArgs) -> Result<ExitCode> {
         before.verify.root
     );
     drop(source);
+    // What the node keeps beside the log: payloads and read records.
+    let side = {
+        let data = data.clone();
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            let payloads = twin_store::PayloadStore::open(&data.join("payloads"))?;
+            Ok(pg_store::import_side(&options, &payloads)?)
+        })
+        .await??
+    };
     node::mark_log_backend(&data, &node::LogBackend::Postgres(options))?;
     println!(
         "moved the log of {} to PostgreSQL (schema {}) in {copied_ms} ms: {} entries, {} tiles, {} bundles, {} dedup keys, {} checkpoints",
@@ -108,6 +118,10 @@ pub async fn migrate_store(args: MigrateStoreArgs) -> Result<ExitCode> {
         report.bundles,
         report.dedup_keys,
         report.checkpoints
+    );
+    println!(
+        "moved what is kept beside the log: {} payloads, {} stakeholders' payload usage, {} read records",
+        side.payloads, side.usage, side.reads
     );
     println!(
         "identical: the same {} checkpoints, note for note; size {} with root {} in both (fsck of both passed)",

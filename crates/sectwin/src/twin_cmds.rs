@@ -918,7 +918,7 @@ pub fn reindex(args: ReindexArgs) -> Result<ExitCode> {
         &prover,
         size,
         &twins,
-        Some(&payloads),
+        Some(&payloads as &dyn twin_store::SideStore),
         node::fold_rules(),
         signatures,
         &mut bar,

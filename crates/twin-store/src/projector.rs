@@ -27,7 +27,8 @@ use twin::projection::Projection;
 use twin::statement::{Delegated, StatementBody, StatementParseError};
 use twin::{FoldRules, Meta};
 
-use crate::store::{PayloadStore, StoreError, StoreState, TwinStore};
+use crate::side::SideStore;
+use crate::store::{StoreError, StoreState, TwinStore};
 
 /// Entries read, verified and flushed together.
 pub const CHUNK_ENTRIES: u64 = 4096;
@@ -257,13 +258,31 @@ pub fn prepare(
     parsed
 }
 
+/// A fold's state that keeps why entries were refused.
+pub trait Refusals: twin::State {
+    /// Records why `entry` was refused (written at the next flush).
+    fn refuse(&mut self, entry: u64, why: String);
+}
+
+impl Refusals for StoreState {
+    fn refuse(&mut self, entry: u64, why: String) {
+        StoreState::refuse(self, entry, why);
+    }
+}
+
+impl<S: twin::store::ProjectionStore> Refusals for twin::store::OverlayState<S> {
+    fn refuse(&mut self, entry: u64, why: String) {
+        twin::store::OverlayState::refuse(self, entry, why);
+    }
+}
+
 /// Folds prepared entries starting at `from` into `projection`; hash
 /// envelopes' payloads come from `payloads`. Answers the spent entries
 /// (their bodies moved into the twins): a caller on the fold's critical
 /// path hands them back to the thread that allocated them to be dropped.
-pub fn fold(
-    projection: &mut Projection<StoreState>,
-    payloads: Option<&PayloadStore>,
+pub fn fold<S: Refusals>(
+    projection: &mut Projection<S>,
+    payloads: Option<&dyn SideStore>,
     from: u64,
     mut prepared: Vec<Prepared>,
 ) -> Vec<Prepared> {
@@ -322,7 +341,7 @@ struct Inner {
     /// The consensus policy of an empty store (a stored projection keeps its
     /// own) and the built-in statement types.
     rules: FoldRules,
-    payloads: Option<PayloadStore>,
+    payloads: Option<Arc<dyn SideStore>>,
     /// Whether the fold verifies signatures again (see [`Signatures`]).
     signatures: Signatures,
     projection: Mutex<Projection<StoreState>>,
@@ -349,7 +368,7 @@ impl Projector {
     pub fn start(
         log: Log,
         store: TwinStore,
-        payloads: Option<PayloadStore>,
+        payloads: Option<Arc<dyn SideStore>>,
         rules: FoldRules,
         signatures: Signatures,
     ) -> Result<Projector, ProjectError> {
@@ -425,8 +444,8 @@ impl Projector {
     }
 
     /// Where hash envelopes' payloads are kept, if anywhere.
-    pub fn payloads(&self) -> Option<&PayloadStore> {
-        self.inner.payloads.as_ref()
+    pub fn payloads(&self) -> Option<&dyn SideStore> {
+        self.inner.payloads.as_deref()
     }
 
     /// The devices whose statements were folded since the twins reflected
@@ -583,7 +602,7 @@ fn step(
     devices.sort_unstable();
     devices.dedup();
     let mut p = inner.projection.lock();
-    let spent = fold(&mut p, inner.payloads.as_ref(), from, prepared);
+    let spent = fold(&mut p, inner.payloads.as_deref(), from, prepared);
     let meta = p.meta().clone();
     let done = p.state_mut().flush_async(&meta)?;
     // The registration pre-check reads through the overlay being written:
@@ -620,7 +639,7 @@ pub fn reindex(
     prover: &Prover,
     size: TreeSize,
     store: &TwinStore,
-    payloads: Option<&PayloadStore>,
+    payloads: Option<&dyn SideStore>,
     rules: FoldRules,
     signatures: Signatures,
     mut progress: impl FnMut(u64),

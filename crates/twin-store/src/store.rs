@@ -381,6 +381,110 @@ impl PayloadStore {
     pub fn get(&self, leaf: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
         self.read(|h| Ok(h.payloads.get(leaf).map_err(db)?.map(|b| b.to_vec())))
     }
+
+    /// Calls `f` with every row of one kind, in key order: to move the
+    /// store elsewhere (`sectwin migrate-store`). `f`'s error stops it.
+    pub fn export<E: From<StoreError>>(
+        &self,
+        kind: SideKind,
+        mut f: impl FnMut(SideRow<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let h = self.handles()?;
+        let part = match kind {
+            SideKind::Payloads => &h.payloads,
+            SideKind::Usage => &h.usage,
+            SideKind::Reads => &h.reads,
+        };
+        for kv in part.iter() {
+            let (k, v) = kv.map_err(db)?;
+            match kind {
+                SideKind::Payloads => {
+                    let leaf: &[u8; 32] =
+                        k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                            what: "payload key",
+                            why: format!("{} bytes, expected 32", k.len()),
+                        })?;
+                    f(SideRow::Payload { leaf, payload: &v })?;
+                }
+                SideKind::Usage => {
+                    let bytes: [u8; 8] =
+                        v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                            what: "payload usage",
+                            why: format!("{} bytes, expected 8", v.len()),
+                        })?;
+                    f(SideRow::Usage {
+                        stakeholder: &String::from_utf8_lossy(&k),
+                        bytes: u64::from_be_bytes(bytes),
+                    })?;
+                }
+                SideKind::Reads => {
+                    let Some(nul) = k.iter().position(|b| *b == 0) else {
+                        continue;
+                    };
+                    let (owner, rest) = k.split_at(nul);
+                    let Some((t, q)) = rest
+                        .get(1..)
+                        .filter(|r| r.len() == 16)
+                        .map(|r| r.split_at(8))
+                    else {
+                        continue;
+                    };
+                    let mut tb = [0u8; 8];
+                    let mut qb = [0u8; 8];
+                    tb.copy_from_slice(t);
+                    qb.copy_from_slice(q);
+                    f(SideRow::Read {
+                        owner: &String::from_utf8_lossy(owner),
+                        at_ms: u64::from_be_bytes(tb),
+                        seq: u64::from_be_bytes(qb),
+                        record: &v,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A kind of row of the payload store ([`PayloadStore::export`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SideKind {
+    /// Payloads by leaf hash.
+    Payloads,
+    /// Payload bytes per stakeholder.
+    Usage,
+    /// Read records.
+    Reads,
+}
+
+/// A row of the payload store ([`PayloadStore::export`]).
+#[derive(Debug)]
+pub enum SideRow<'a> {
+    /// A payload kept for the statement with leaf hash `leaf`.
+    Payload {
+        /// The leaf hash.
+        leaf: &'a [u8; 32],
+        /// The payload.
+        payload: &'a [u8],
+    },
+    /// The payload bytes counted for a stakeholder.
+    Usage {
+        /// Whose.
+        stakeholder: &'a str,
+        /// How many.
+        bytes: u64,
+    },
+    /// A read record.
+    Read {
+        /// Whose data was read.
+        owner: &'a str,
+        /// When, in ms.
+        at_ms: u64,
+        /// Its sequence in that millisecond.
+        seq: u64,
+        /// The record (JSON).
+        record: &'a [u8],
+    },
 }
 
 /// A read-transparency record to append ([`PayloadStore::record_reads`]).

@@ -591,7 +591,7 @@ async fn a_finding_is_a_register_risk_until_a_report_fixes_it_and_reindex_reprod
     let again = twin_store::Projector::start(
         log.clone(),
         store,
-        Some(payloads),
+        Some(Arc::new(payloads)),
         node::fold_rules(),
         twin_store::Signatures::Verify,
     )

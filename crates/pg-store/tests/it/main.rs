@@ -9,4 +9,6 @@ mod migrations;
 mod notifier;
 mod outbox_conformance;
 mod projection_conformance;
+mod side_conformance;
+mod side_import;
 mod support;

@@ -863,6 +863,97 @@ async fn three_nodes_tell_each_incident_once_across_a_failover() {
     for id in first.keys() {
         assert!(all_told.contains_key(id));
     }
+    // A confidential incident through one survivor: the log holds its
+    // digest, the payload is kept in the schema, so every node folds it.
+    let d = op.0.path();
+    let incident = d.join("confidential.json");
+    std::fs::write(
+        &incident,
+        r#"{"type":"incident-reported","severity":"high","summary":"case opened, confidential"}"#,
+    )
+    .expect("write");
+    let envelope = d.join("confidential.cose");
+    let (ok, out) = common::sectwin(&[
+        "statement",
+        "sign",
+        "--key",
+        &op.1,
+        "--issuer",
+        "op.example",
+        "--subject",
+        "device:door-1",
+        "--payload",
+        common::p(&incident),
+        "--hash-envelope",
+        "--out",
+        common::p(&envelope),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = common::sectwin(&[
+        "statement",
+        "submit",
+        &cluster.base(via),
+        common::p(&envelope),
+        "--receipt",
+        common::p(&d.join("confidential.receipt")),
+        "--payload",
+        common::p(&incident),
+    ]);
+    assert!(ok && out.contains("registered as"), "{out}");
+    for i in [1, 2] {
+        let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+        loop {
+            let (status, twin) =
+                crate::vuln_e2e::get(&cluster.base(i), "/api/v1/devices/door-1", &token).await;
+            if status == 200 && twin.to_string().contains("case opened, confidential") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node{i} does not show the payload node{via} took: {status} {twin}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(cluster.schema.count("side_payload"), 1);
+    // The twins in the schema: node 0 wrote them while it sequenced, and
+    // the node that took over goes on from what the store holds, up to
+    // the log's last checkpoint, with the door's twin, index and history.
+    let size = cluster.schema.stored_checkpoint_size();
+    let deadline = Instant::now() + TAKEOVER_TIMEOUT;
+    while cluster
+        .schema
+        .scalar("SELECT size FROM twin_meta WHERE id = 1")
+        < i64::try_from(size).expect("size")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the shared projection does not reach the log's size {size}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        cluster.schema.scalar(
+            "SELECT COUNT(*) FROM twin WHERE device = 'door-1' \
+             AND convert_from(body, 'UTF8')::jsonb->>'site' = 'Building A'"
+        ),
+        1,
+        "the door's twin in the schema"
+    );
+    assert_eq!(
+        cluster.schema.scalar(
+            "SELECT COUNT(*) FROM twin_index WHERE attribute = 'site' \
+             AND value = convert_to('Building A', 'UTF8')"
+        ),
+        1
+    );
+    assert!(
+        cluster
+            .schema
+            .scalar("SELECT COUNT(*) FROM twin_history WHERE device = 'door-1'")
+            >= 2 + 7 + 1,
+        "the door's history: registered, transferred, eight incidents"
+    );
     // The survivors stop cleanly (the shared outbox closes off the runtime).
     for i in [1, 2] {
         if let Some(mut server) = cluster.servers[i].take() {

@@ -5,4 +5,5 @@ mod archivist_store;
 mod format;
 mod incremental_register;
 mod projection_conformance;
+mod side_conformance;
 mod swap;
