@@ -96,6 +96,9 @@ impl PgTwins {
     }
 }
 
+/// History rows as arrays: devices, entries, types, issuers.
+type HistoryArrays = (Vec<String>, Vec<i64>, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// The rows of one write, as the arrays each statement takes.
 #[derive(Default)]
 struct Rows {
@@ -105,7 +108,7 @@ struct Rows {
     index_new: (Vec<String>, Vec<Vec<u8>>, Vec<String>),
     claim_entries: Vec<i64>,
     claim_bodies: Vec<Vec<u8>>,
-    history: (Vec<String>, Vec<i64>, Vec<Vec<u8>>, Vec<Vec<u8>>),
+    history: HistoryArrays,
     sbom: (Vec<i64>, Vec<Vec<u8>>),
     refused: (Vec<i64>, Vec<Vec<u8>>),
     digests: (Vec<Vec<u8>>, Vec<i64>, Vec<String>),

@@ -8,7 +8,7 @@
 //! batch of [`Changes`] and the meta, atomically, so that after a crash the
 //! store is the fold of some prefix of the log. `twin_store::TwinStore` is
 //! the embedded one (fjall) and `pg_store::PgTwins` the one several nodes
-//! share; [`crate::conformance`] (feature `testing`) checks both.
+//! share; `twin::conformance` (feature `testing`) checks both.
 //!
 //! [`OverlayState`] is the projection's [`State`] over any such store: reads
 //! fall through the writes not yet flushed.

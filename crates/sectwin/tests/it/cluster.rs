@@ -951,8 +951,8 @@ async fn three_nodes_tell_each_incident_once_across_a_failover() {
         cluster
             .schema
             .scalar("SELECT COUNT(*) FROM twin_history WHERE device = 'door-1'")
-            >= 2 + 7 + 1,
-        "the door's history: registered, transferred, eight incidents"
+            >= 10,
+        "the door's history: registered, transferred, eight incidents (10)"
     );
     // The survivors stop cleanly (the shared outbox closes off the runtime).
     for i in [1, 2] {
