@@ -247,6 +247,7 @@ async fn event_loop(
         }
     }
     let _ = client.try_disconnect();
+    stats.set_connected(false);
 }
 
 /// A report that passed the checks made before registration.

@@ -427,7 +427,7 @@ pub struct Node {
     /// SSVC inputs (signed on the caller's behalf) and decisions.
     ssvc: service::ssvc::SsvcService,
     /// The device report ingester, once started ([`start_device_channel`]).
-    pub device_channel: parking_lot::Mutex<Option<device_channel::Ingester>>,
+    device_channel: Arc<DeviceChannelSlot>,
     /// Its counters (zero while none runs).
     pub device_stats: Arc<device_channel::IngestStats>,
     /// The wall clock every part of the node reads: token expiry, statement
@@ -457,18 +457,89 @@ pub struct NotifyConfig {
 /// notifier is active while it sequences.
 pub const NOTIFIER_ROLE_POLL_MS: u64 = 100;
 
+/// The device channel's ingester while one runs, and whether the node
+/// stopped (then none starts again).
+#[derive(Default)]
+pub struct DeviceChannelSlot {
+    ingester: parking_lot::Mutex<Option<device_channel::Ingester>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl DeviceChannelSlot {
+    /// Keeps the ingester `start` makes, unless one runs or the node stopped.
+    fn start(&self, start: impl FnOnce() -> device_channel::Ingester) -> bool {
+        let mut slot = self.ingester.lock();
+        if slot.is_some() || self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return false;
+        }
+        *slot = Some(start());
+        true
+    }
+
+    /// Stops the ingester, if one runs.
+    async fn stop(&self) -> bool {
+        let ingester = self.ingester.lock().take();
+        match ingester {
+            Some(i) => {
+                i.shutdown().await;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// How often a node with a device channel looks at its role in the log:
+/// only the node that sequences ingests.
+pub const DEVICE_CHANNEL_ROLE_POLL_MS: u64 = 100;
+
 /// Starts the device channel: the ingester of signed device reports from
 /// the MQTT broker at `host:port` (`docs/device-reports.md`), with a
 /// persistent session named after the log's origin.
+///
+/// With several nodes on one log, only the node that sequences ingests:
+/// the session is the log's (one client id), so two nodes would take it
+/// from each other. A node that stops sequencing leaves the session, with
+/// the reports it did not acknowledge, to the broker; the next sequencer
+/// takes it over and receives them.
 pub fn start_device_channel(node: &Node, host: &str, port: u16) {
     let config = device_channel::IngestConfig::new(host, port, node.log.origin());
-    *node.device_channel.lock() = Some(device_channel::Ingester::start(
-        config,
+    let (scitt, projector, clock, stats) = (
         node.scitt.clone(),
         node.projector.clone(),
         node.clock.clone(),
         node.device_stats.clone(),
-    ));
+    );
+    let start = move || {
+        device_channel::Ingester::start(
+            config.clone(),
+            scitt.clone(),
+            projector.clone(),
+            clock.clone(),
+            stats.clone(),
+        )
+    };
+    let sequences = |log: &Log| !matches!(log.role(), log_service::cluster::Role::Follower(_));
+    let slot = node.device_channel.clone();
+    if sequences(&node.log) {
+        slot.start(&start);
+    }
+    let log = node.log.clone();
+    tokio::spawn(async move {
+        while !slot.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                DEVICE_CHANNEL_ROLE_POLL_MS,
+            ))
+            .await;
+            if sequences(&log) {
+                if slot.start(&start) {
+                    tracing::info!("this node sequences: it ingests device reports");
+                }
+            } else if slot.stop().await {
+                tracing::info!("this node follows: the sequencer ingests device reports");
+            }
+        }
+    });
 }
 
 /// Starts the notification outbox (`DATA/notify`, or the cluster's in
@@ -689,10 +760,10 @@ impl Node {
 
     /// Stops the projector and the log cleanly.
     pub async fn shutdown(&self) {
-        let ingester = self.device_channel.lock().take();
-        if let Some(ingester) = ingester {
-            ingester.shutdown().await;
-        }
+        self.device_channel
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.device_channel.stop().await;
         self.log.shutdown().await;
         let projector = self.projector.clone();
         let shared = self.shared_twins.clone();
@@ -960,7 +1031,7 @@ pub async fn open_node_on(
         suppressions,
         cra,
         ssvc,
-        device_channel: parking_lot::Mutex::new(None),
+        device_channel: Arc::default(),
         device_stats: Arc::new(device_channel::IngestStats::default()),
         reads,
         risks,

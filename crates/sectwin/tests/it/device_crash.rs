@@ -19,7 +19,7 @@ const REPORTS: u64 = 40;
 const RATE_PER_S: u64 = 200;
 
 /// The `device-report` entries of `device`'s timeline.
-async fn reports_of(url: &str, token: &str, device: &str) -> Vec<u64> {
+pub(crate) async fn reports_of(url: &str, token: &str, device: &str) -> Vec<u64> {
     let v: serde_json::Value = reqwest::Client::new()
         .get(format!(
             "{url}/api/v1/devices/{device}/timeline?page_size=1000"
@@ -40,7 +40,7 @@ async fn reports_of(url: &str, token: &str, device: &str) -> Vec<u64> {
         .collect()
 }
 
-async fn connected(url: &str) -> bool {
+pub(crate) async fn connected(url: &str) -> bool {
     match reqwest::get(format!("{url}/metrics")).await {
         Ok(r) => r
             .text()

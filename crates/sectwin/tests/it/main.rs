@@ -2,6 +2,7 @@
 //! instead of one per file (CI time), and one place to find them.
 
 mod cluster;
+mod cluster_devices;
 mod common;
 mod cra_e2e;
 mod crash;
