@@ -1521,83 +1521,10 @@ mod tests {
 
     /// The statements of `devices` devices, round by round across the
     /// fleet (so a twin changes many times between two flushes), with
-    /// endorsements, disputes and refusals.
+    /// endorsements, disputes and refusals: the projection store
+    /// conformance suite's fleet.
     fn statements(devices: u64) -> Vec<(String, String, String)> {
-        let mut out = Vec::new();
-        let mut push = |issuer: &str, d: u64, payload: String| {
-            out.push((issuer.to_string(), format!("device:d{d:05}"), payload));
-        };
-        for d in 0..devices {
-            push(
-                "acme.example",
-                d,
-                format!(
-                    r#"{{"type":"device-registered","manufacturer":"Acme","model":"M-{}","serial":"{d}"}}"#,
-                    d % 7
-                ),
-            );
-        }
-        for d in 0..devices {
-            push(
-                "acme.example",
-                d,
-                format!(
-                    r#"{{"type":"ownership-transferred","owner":"owner.example","operator":"op.example","maintainer":"fix.example","site":"site-{}","groups":["g{}"]}}"#,
-                    d % 13,
-                    d % 5
-                ),
-            );
-        }
-        for to in ["provisioned", "deployed"] {
-            for d in 0..devices {
-                push(
-                    "op.example",
-                    d,
-                    format!(r#"{{"type":"lifecycle-changed","to":"{to}"}}"#),
-                );
-            }
-        }
-        for d in 0..devices {
-            push(
-                "op.example",
-                d,
-                format!(
-                    r#"{{"type":"firmware-installed","version":"2.{}","image_sha256":"{d:064x}"}}"#,
-                    d % 3
-                ),
-            );
-        }
-        let first_firmware = 4 * devices;
-        for d in 0..devices {
-            let entry = first_firmware + d;
-            if d % 4 == 0 {
-                push(
-                    "owner.example",
-                    d,
-                    format!(r#"{{"type":"dispute","entry":{entry},"reason":"not seen"}}"#),
-                );
-            } else {
-                push(
-                    "owner.example",
-                    d,
-                    format!(r#"{{"type":"endorse","entry":{entry}}}"#),
-                );
-            }
-        }
-        for d in 0..devices {
-            // Every third one is illegal (deployed -> manufactured).
-            let to = if d % 3 == 0 {
-                "manufactured"
-            } else {
-                "in_maintenance"
-            };
-            push(
-                "op.example",
-                d,
-                format!(r#"{{"type":"lifecycle-changed","to":"{to}"}}"#),
-            );
-        }
-        out
+        twin::conformance::statements(devices)
     }
 
     /// Folds `entries` into a fresh store, flushing every `flush_every`

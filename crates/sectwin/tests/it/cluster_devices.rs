@@ -8,7 +8,7 @@
 
 use crate::cluster::Cluster;
 use crate::common;
-use crate::device_crash::{connected, reports_of};
+use crate::device_crash::{accepted, connected, reports_of};
 
 use std::time::{Duration, Instant};
 
@@ -145,17 +145,7 @@ async fn only_the_sequencer_ingests_device_reports_and_a_takeover_loses_none() {
         }
     }
     // The kill came mid-stream: the node that took over ingested some.
-    let metrics = reqwest::get(format!("{}/metrics", cluster.base(next)))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let taken: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("sectwin_device_reports_accepted_total "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("the accepted counter");
+    let taken = accepted(&cluster.base(next)).await;
     let total = DEVICES as u64 * REPORTS;
     eprintln!("cluster devices: {total} reports, {taken} ingested by node{next} after the takeover, each once");
     assert!(

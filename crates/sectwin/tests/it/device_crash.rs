@@ -40,6 +40,21 @@ pub(crate) async fn reports_of(url: &str, token: &str, device: &str) -> Vec<u64>
         .collect()
 }
 
+/// The reports a node accepted (`sectwin_device_reports_accepted_total`).
+pub(crate) async fn accepted(url: &str) -> u64 {
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sectwin_device_reports_accepted_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the accepted counter")
+}
+
 pub(crate) async fn connected(url: &str) -> bool {
     match reqwest::get(format!("{url}/metrics")).await {
         Ok(r) => r
@@ -176,19 +191,7 @@ fn a_sigkilled_node_loses_no_report_and_records_none_twice() {
     }
     // The kill came mid-stream: the restarted node registered some of the
     // reports, the killed one the others.
-    let metrics = rt.block_on(async {
-        reqwest::get(format!("{url}/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text")
-    });
-    let after: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("sectwin_device_reports_accepted_total "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("the accepted counter");
+    let after = rt.block_on(accepted(&url));
     let total = DEVICES as u64 * REPORTS;
     eprintln!("device crash: {total} reports, {} registered before the kill, {after} after the restart, each once", total - after);
     assert!(
